@@ -1,0 +1,89 @@
+"""Shared test helpers: the real nginx binary, and profiles to build on."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+PROFILES = sorted((REPO / "profiles").glob("*.yaml"))
+REQUIRE_NGINX = os.environ.get("CONFGEN_REQUIRE_NGINX") == "1"
+
+MINIMAL_PROFILE = {
+    "cpus": 2,
+    "expected_qps": 100,
+    "clients": 200,
+    "max_body_size": "1m",
+    "avg_response_size": "2k",
+    "app": {"module": "app.main:app", "kind": "asgi"},
+}
+
+
+def find_binary(name: str) -> str | None:
+    return shutil.which(name) or next(
+        (str(p) for p in (Path("/usr/sbin") / name, Path("/usr/local/sbin") / name) if p.exists()), None
+    )
+
+
+def require_binary(name: str) -> str:
+    """The path of a system tool the test needs: skipped when missing, failed in CI."""
+    path = find_binary(name)
+    if path:
+        return path
+    if REQUIRE_NGINX:
+        pytest.fail(f"{name} is required (CONFGEN_REQUIRE_NGINX=1) but not installed")
+    pytest.skip(f"{name} is not installed")
+
+
+@pytest.fixture
+def nginx_check(tmp_path):
+    """Run the real `nginx -t` on a config text in a temp prefix; returns (ok, output)."""
+    nginx = require_binary("nginx")
+
+    def check(config_text: str) -> tuple[bool, str]:
+        prefix = tmp_path / "nginx-prefix"
+        conf_dir = prefix / "conf"
+        (prefix / "logs").mkdir(parents=True, exist_ok=True)
+        conf_dir.mkdir(parents=True, exist_ok=True)
+        mime = Path("/etc/nginx/mime.types")
+        if mime.exists():
+            shutil.copy(mime, conf_dir / "mime.types")
+        else:
+            (conf_dir / "mime.types").write_text("types { text/html html; application/json json; }\n")
+        (conf_dir / "nginx.conf").write_text(config_text)
+        result = subprocess.run(
+            [nginx, "-t", "-q", "-p", str(prefix), "-c", str(conf_dir / "nginx.conf")],
+            capture_output=True, text=True, timeout=60,
+        )
+        return result.returncode == 0, result.stdout + result.stderr
+
+    return check
+
+
+def local_paths(profile: dict, tmp_path: Path) -> dict:
+    """The profile with nginx's pid and logs moved under tmp_path, so `nginx -t` runs unprivileged."""
+    adapted = dict(profile)
+    adapted["nginx"] = {
+        **profile.get("nginx", {}),
+        "pid": str(tmp_path / "nginx.pid"),
+        "error_log": str(tmp_path / "error.log"),
+        "access_log": str(tmp_path / "access.log"),
+    }
+    return adapted
+
+
+@pytest.fixture
+def self_signed_cert(tmp_path):
+    """(certificate, key) paths of a fresh self-signed certificate."""
+    openssl = require_binary("openssl")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60,
+    )
+    return str(cert), str(key)
