@@ -33,7 +33,7 @@ def main() -> None:
 @click.option("--explain", is_flag=True, help="Print the sizing plan (setting, value, reason) instead of writing.")
 def render(profile_path: str, output_dir: str, to_stdout: bool, check: bool, explain: bool) -> None:
     """Render nginx.conf and gunicorn.conf.py from a YAML PROFILE."""
-    from confgen import render as render_api
+    from confgen import rendering as render_api
 
     try:
         if explain:

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from confgen import render
+from confgen import rendering as render
 from confgen.cli import main
 from confgen.errors import ConfgenError
 from confgen.units import parse_time
