@@ -7,6 +7,7 @@ so ``confgen lint`` in a pre-commit hook does not pay for the renderer and vice 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -91,3 +92,76 @@ def lint(files, gunicorn_path, gunicorn_cmd, profile_path, root, nginx_version, 
 
 def _split_names(values: tuple[str, ...]) -> list[str]:
     return [name.strip() for value in values for name in value.split(",") if name.strip()]
+
+
+@main.command("render-check")
+@click.argument("profiles", nargs=-1)
+def render_check(profiles: tuple[str, ...]) -> None:
+    """Exit 1 with a diff when committed configs differ from what their profiles render.
+
+    With no PROFILES, checks every profile in the project config's `profiles` table
+    (profile -> output directory); a profile given here uses that table's directory too,
+    else its own directory.
+    """
+    from confgen import rendering
+    from confgen.project_config import find_project_config
+
+    try:
+        config = find_project_config()
+        targets = {Path(p).resolve(): config.profiles.get(Path(p).resolve(), Path(p).resolve().parent) for p in profiles}
+        if not profiles:
+            targets = {path.resolve(): out for path, out in config.profiles.items()}
+        if not targets:
+            click.echo("confgen: no profiles to check (give PROFILE or set `profiles` in [tool.confgen])", err=True)
+            return
+        stale = False
+        for profile, output_dir in targets.items():
+            diff = rendering.diff_against_disk(rendering.render_profile(profile), output_dir)
+            if diff:
+                stale = True
+                click.echo(f"{profile}: {output_dir} is stale; run `confgen render {profile} -o {output_dir}`", err=True)
+                click.echo(diff, nl=False)
+    except ConfgenError as error:
+        _fail(error)
+    sys.exit(1 if stale else 0)
+
+
+@main.command()
+def schema() -> None:
+    """Print the profile JSON Schema (for editors: yaml-language-server, VS Code)."""
+    import json
+
+    from confgen.profile import profile_schema
+
+    click.echo(json.dumps(profile_schema(), indent=2))
+
+
+@main.command()
+@click.option("-o", "--output", default="profile.yaml", show_default=True, help="The profile to write.")
+@click.option("--cpus", type=click.IntRange(1), help="CPU cores (default: this machine's).")
+@click.option("--kind", type=click.Choice(["asgi", "wsgi"]), help="asgi (FastAPI) or wsgi (Django, Flask).")
+@click.option("--module", help="The app as gunicorn loads it, e.g. api.main:app.")
+@click.option("--name", default="app", show_default=True, help="A short name for the app.")
+@click.option("--force", is_flag=True, help="Overwrite an existing profile.")
+def init(output: str, cpus: int | None, kind: str | None, module: str | None, name: str, force: bool) -> None:
+    """Write a starter profile; asks for what is missing only on a terminal."""
+    import os
+
+    from confgen import rendering
+
+    target = Path(output)
+    if target.exists() and not force:
+        _fail(ConfgenError(f"{target}: exists; pass --force to overwrite it"))
+    interactive = sys.stdin.isatty() and sys.stdout.isatty()
+    if kind is None:
+        kind = click.prompt("App kind", type=click.Choice(["asgi", "wsgi"]), default="asgi") if interactive else "asgi"
+    if module is None:
+        default_module = "api.main:app" if kind == "asgi" else "mysite.wsgi:application"
+        module = click.prompt("App module", default=default_module) if interactive else default_module
+    try:
+        text = rendering.starter_profile(name=name, cpus=cpus or os.cpu_count() or 1, kind=kind, module=module,
+                                         file_name=target.name)
+        rendering.write_atomically({target.name: text}, target.parent if str(target.parent) else Path("."))
+    except ConfgenError as error:
+        _fail(error)
+    click.echo(f"wrote {target}; next: confgen render {target} --explain")

@@ -101,10 +101,21 @@ def _schema_text() -> str:
         return (Path(__file__).resolve().parent.parent / "schemas" / "profile.schema.json").read_text("utf-8")
 
 
-def load_profile(source: str | os.PathLike | Mapping[str, Any]) -> Profile:
-    """Read, validate and complete a profile; ConfgenError with one line per problem."""
+def schema_path() -> Path | None:
+    """The schema as a file on disk (for editors), when the package is installed as files."""
+    try:
+        candidate = Path(str(resources.files("confgen.schemas").joinpath("profile.schema.json")))
+    except ModuleNotFoundError:
+        candidate = Path(__file__).resolve().parent.parent / "schemas" / "profile.schema.json"
+    return candidate if candidate.is_file() else None
+
+
+def load_profile(source: str | os.PathLike | Mapping[str, Any], *, label: str = "<profile>") -> Profile:
+    """Read, validate and complete a profile; ConfgenError with one line per problem.
+
+    ``label`` names a mapping source in messages (a file is named by its path)."""
     if isinstance(source, Mapping):
-        label, data, lines = "<profile>", dict(source), {}
+        data, lines = dict(source), {}
     else:
         label = str(source)
         data, lines = _read_yaml(label)

@@ -38,6 +38,24 @@ def explain_table(source: str | os.PathLike | Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def starter_profile(*, name: str, cpus: int, kind: str, module: str, file_name: str) -> str:
+    """The text `confgen init` writes, checked against the schema before it is returned."""
+    text = _environment().get_template("profile.yaml.j2").render(
+        name=name, cpus=cpus, kind=kind, module=module, file_name=file_name, schema_url=schema_location())
+    import yaml
+
+    load_profile(yaml.safe_load(text), label="confgen init")
+    return text
+
+
+def schema_location() -> str:
+    """Where an editor finds the profile schema: the installed file, else its published $id."""
+    from confgen.profile import profile_schema, schema_path
+
+    path = schema_path()
+    return str(path) if path else profile_schema()["$id"]
+
+
 def _template_context(the_plan: Plan) -> dict[str, Any]:
     profile: Profile = the_plan.profile
     version = profile.nginx_version
