@@ -1,3 +1,3 @@
-from confgen.cli import main
+from confgen.cli import run
 
-main()
+run()

@@ -14,6 +14,18 @@ import click
 from confgen.errors import ConfgenError
 
 
+def run(argv: list[str] | None = None) -> None:
+    """The console script: click, plus a clean exit on Ctrl-C and on a closed pipe."""
+    try:
+        main.main(args=argv, prog_name="confgen")
+    except KeyboardInterrupt:
+        click.echo("confgen: interrupted", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.stderr.close()  # `confgen ... | head`: the reader left; say nothing more
+        sys.exit(1)
+
+
 def _fail(error: ConfgenError) -> None:
     for line in error.lines:
         click.echo(line, err=True)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import functools
 import os
+import signal
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -131,6 +134,26 @@ def write_atomically(files: Mapping[str, str], output_dir: str | os.PathLike) ->
     directory = Path(output_dir)
     if not directory.is_dir():
         raise ConfgenError(f"{directory}: no such directory (create it, or pass -o)")
+    with _signals_deferred():
+        return _stage_and_rename(files, directory)
+
+
+@contextlib.contextmanager
+def _signals_deferred():
+    """Hold SIGINT, SIGTERM and SIGHUP until every file is renamed: an interrupted render then
+    leaves all old files or all new ones, never some of each (nor a temp file)."""
+    deferrable = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, deferrable)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _stage_and_rename(files: Mapping[str, str], directory: Path) -> list[Path]:
     staged: list[tuple[str, Path]] = []
     try:
         for name, text in files.items():
