@@ -177,3 +177,24 @@ def init(output: str, cpus: int | None, kind: str | None, module: str | None, na
     except ConfgenError as error:
         _fail(error)
     click.echo(f"wrote {target}; next: confgen render {target} --explain")
+
+
+@main.command("rules")
+def list_rules() -> None:
+    """List every lint rule: code, name, severity, summary."""
+    from confgen.rule_docs import rules_table
+
+    click.echo(rules_table(), nl=False)
+
+
+@main.command("rule")
+@click.argument("name_or_code")
+def show_rule(name_or_code: str) -> None:
+    """Show one rule's documentation: what, why, a bad and a good example."""
+    from confgen.lint import get_rule
+    from confgen.rule_docs import rule_text
+
+    try:
+        click.echo(rule_text(get_rule(name_or_code)), nl=False)
+    except ConfgenError as error:
+        _fail(error)

@@ -1,0 +1,565 @@
+"""The rule engine: the registry, the context rules read, suppressions, selection, running.
+
+A rule is a small generator function decorated with :func:`rule`; its docstring is its
+documentation (summary, why, ``Bad:`` and ``Good:`` examples), read by the registry so docs,
+``confgen rules`` and the tests never drift from the code. The engine owns everything rules share:
+which rules run (``needs``, ``--select``/``--ignore``), inline suppressions, the snippet focus, and
+where a finding points (file, line, column).
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import re
+import sys
+import tokenize
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Callable, Iterable
+
+from confgen.errors import ConfgenError
+
+SEVERITIES = ("error", "warning", "info")
+NEEDS = ("gunicorn", "full", "profile")
+GUNICORN_FILE_NAME = "gunicorn.conf.py"
+STDIN = "-"
+STDIN_LABEL = "<stdin>"
+
+_CODE_RE = re.compile(r"^CG\d{3}$")
+_NAME_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+# "confgen: disable=a,b -- reason" / "confgen: disable-file=a -- reason" inside a comment.
+_SUPPRESSION_RE = re.compile(r"^\s*confgen:\s*(disable|disable-file)\s*=\s*(.*?)\s*$")
+_DOC_SECTION_RE = re.compile(r"^(Bad|Good|Gunicorn|Good gunicorn|Version):\s*(.*)$")
+
+
+# ---------------------------------------------------------------------------------------------
+# Findings and results
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    rule: str
+    severity: str
+    file: str
+    line: int
+    col: int
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "rule": self.rule, "severity": self.severity, "file": self.file,
+                "line": self.line, "col": self.col, "message": self.message}
+
+
+@dataclass
+class LintResult:
+    findings: list[Finding]
+    files: list[str]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def has_problems(self) -> bool:
+        """Anything at warning or above: what makes ``confgen lint`` exit 1."""
+        return any(f.severity in ("error", "warning") for f in self.findings)
+
+    def count(self, severity: str) -> int:
+        return sum(1 for f in self.findings if f.severity == severity)
+
+
+# ---------------------------------------------------------------------------------------------
+# The registry
+
+
+@dataclass(frozen=True)
+class RuleDoc:
+    """A rule's docstring, split into the parts docs and ``confgen rule NAME`` show."""
+
+    summary: str
+    why: str
+    bad: str
+    good: str
+    gunicorn: str | None = None   # a gunicorn.conf.py both examples are linted with
+    good_gunicorn: str | None = None  # ... or, when it differs, the one the Good example uses
+    version: str | None = None    # the nginx version both examples target
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    name: str
+    severity: str
+    needs: tuple[str, ...]
+    check: Callable[["LintContext"], Iterable[Finding]] | None
+    # Findings the engine itself produces (parse problems): they cannot be deselected or
+    # suppressed, because a file that did not parse was not linted and must never pass.
+    always: bool = False
+
+    @cached_property
+    def doc(self) -> RuleDoc:
+        return parse_rule_doc(self.check.__doc__ if self.check else "", self.name)
+
+
+_RULES: dict[str, Rule] = {}
+_BY_CODE: dict[str, Rule] = {}
+
+
+def rule(*, code: str, name: str, severity: str, needs: tuple[str, ...] = (), always: bool = False):
+    """Register ``fn(ctx) -> Iterator[Finding]`` as a rule; the docstring is its documentation."""
+    if not _CODE_RE.match(code) or not _NAME_RE.match(name):
+        raise ValueError(f"rule {name!r} ({code!r}): codes look like CG101, names like keepalive-needs-http11")
+    if severity not in SEVERITIES or any(n not in NEEDS for n in needs):
+        raise ValueError(f"rule {name}: severity must be one of {SEVERITIES}, needs among {NEEDS}")
+
+    def register(fn):
+        if (name in _RULES and _RULES[name].code != code) or (code in _BY_CODE and _BY_CODE[code].name != name):
+            raise ValueError(f"rule {name} ({code}) clashes with an already registered rule")
+        registered = Rule(code=code, name=name, severity=severity, needs=tuple(needs), check=fn, always=always)
+        _RULES[name] = _BY_CODE[code] = registered
+        fn.rule = registered
+        return fn
+
+    return register
+
+
+def _load_rule_modules() -> None:
+    import confgen.rules  # noqa: F401  (importing registers every rule family)
+
+
+def all_rules() -> list[Rule]:
+    """Every registered rule, in code order."""
+    _load_rule_modules()
+    return sorted(_RULES.values(), key=lambda r: r.code)
+
+
+def get_rule(name_or_code: str) -> Rule:
+    """A rule by kebab name or code (case-insensitive); ConfgenError when there is none."""
+    found = find_rule(name_or_code)
+    if found is None:
+        raise ConfgenError(f"{name_or_code}: no such rule (rules are named like keepalive-needs-http11 "
+                           f"or coded like CG101)")
+    return found
+
+
+def find_rule(name_or_code: str) -> Rule | None:
+    _load_rule_modules()
+    key = name_or_code.strip()
+    return _RULES.get(key.lower()) or _BY_CODE.get(key.upper())
+
+
+def parse_rule_doc(text: str, name: str) -> RuleDoc:
+    """Split a rule docstring into summary, why and the examples (indented blocks after
+    ``Bad:``, ``Good:``, optionally ``Gunicorn:`` and ``Good gunicorn:``; ``Version: 1.25.1``)."""
+    lines = inspect.cleandoc(text or "").splitlines()
+    if not lines or not lines[0].strip():
+        raise ValueError(f"rule {name}: the docstring needs a summary line")
+    sections: dict[str, list[str]] = {"why": []}
+    current = "why"
+    for line in lines[1:]:
+        match = _DOC_SECTION_RE.match(line)
+        if match:
+            current = match.group(1).lower()
+            sections[current] = [match.group(2)] if match.group(2) else []
+            continue
+        sections[current].append(line)
+
+    def block(key: str) -> str | None:
+        if key not in sections:
+            return None
+        return inspect.cleandoc("\n".join(sections[key])).strip("\n") + "\n"
+
+    why = " ".join(" ".join(sections["why"]).split())
+    return RuleDoc(summary=lines[0].strip(), why=why, bad=block("bad") or "", good=block("good") or "",
+                   gunicorn=block("gunicorn"), good_gunicorn=block("good gunicorn"), version=(block("version") or "").strip() or None)
+
+
+# ---------------------------------------------------------------------------------------------
+# The context rules read
+
+
+class LintContext:
+    """What a rule sees: the nginx model, the gunicorn config and profile (or None), the target
+    version, an index of directives by name, and :meth:`finding` to report."""
+
+    def __init__(self, nginx, gunicorn=None, profile=None, *, gunicorn_label: str | None = None):
+        self.nginx = nginx
+        self.gunicorn = gunicorn
+        self.profile = profile
+        self.version: tuple[int, int, int] = tuple(nginx.nginx_version)
+        self.gunicorn_label = gunicorn_label
+        self.rule: Rule | None = None
+        self.memo: dict[str, Any] = {}
+        self._lines = _FileLines()
+
+    @cached_property
+    def _index(self) -> dict[str, list]:
+        index: dict[str, list] = {}
+        for directive in self.nginx.walk():
+            index.setdefault(directive.name, []).append(directive)
+        return index
+
+    def all(self, name: str) -> list:
+        """Every directive named ``name``, in document order (one walk for all rules)."""
+        return self._index.get(name, [])
+
+    def cached(self, key: str, compute: Callable[[], Any]) -> Any:
+        """A value several rules derive (routes, maps), computed once per lint."""
+        if key not in self.memo:
+            self.memo[key] = compute()
+        return self.memo[key]
+
+    def finding(self, anchor, message: str, *, severity: str | None = None) -> Finding:
+        """A finding of the running rule at a Directive or a ``(file, line)``."""
+        assert self.rule is not None, "finding() is only for rules the engine is running"
+        if isinstance(anchor, tuple):
+            file, line = anchor
+            name = None
+        else:
+            file, line, name = anchor.file, anchor.line, anchor.name
+        line = line or 1
+        return Finding(code=self.rule.code, rule=self.rule.name, severity=severity or self.rule.severity,
+                       file=file, line=line, col=self._lines.column(file, line, name), message=message)
+
+    def block_anchor(self, block) -> Any:
+        """Where a finding about something absent from ``block`` points: the block's own line,
+        or for the synthetic root the main file's first directive (never line 0)."""
+        if getattr(block, "parent", None) is not None and block.line:
+            return block
+        children = [d for d in (block.block or []) if d.file == self.nginx.main_file] or list(block.block or [])
+        if children:
+            return children[0]
+        return (self.nginx.main_file, 1)
+
+
+class _FileLines:
+    """Source lines, read once per file, for columns and suppression placement."""
+
+    def __init__(self):
+        self._cache: dict[str, list[str]] = {}
+
+    def lines(self, file: str) -> list[str]:
+        if file not in self._cache:
+            try:
+                with open(file, encoding="utf-8", errors="replace") as handle:
+                    self._cache[file] = handle.read().splitlines()
+            except OSError:
+                self._cache[file] = []
+        return self._cache[file]
+
+    def set_text(self, file: str, text: str) -> None:
+        self._cache[file] = text.splitlines()
+
+    def text(self, file: str, line: int) -> str | None:
+        lines = self.lines(file)
+        return lines[line - 1] if 0 < line <= len(lines) else None
+
+    def column(self, file: str, line: int, name: str | None) -> int:
+        text = self.text(file, line)
+        if text is None:
+            return 1
+        if name:
+            index = text.find(name)
+            if index >= 0:
+                return index + 1
+        stripped = len(text) - len(text.lstrip())
+        return stripped + 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Suppressions
+
+
+@dataclass
+class _Suppressions:
+    """Which rule codes are switched off per file and per line, and the findings about the
+    suppression comments themselves (no reason, unknown rule)."""
+
+    per_file: dict[str, set[str]] = field(default_factory=dict)
+    per_line: dict[tuple[str, int], set[str]] = field(default_factory=dict)
+    problems: list[tuple[str, str, int, str]] = field(default_factory=list)  # (rule, file, line, msg)
+
+    def covers(self, finding: Finding) -> bool:
+        return (finding.code in self.per_file.get(finding.file, ())
+                or finding.code in self.per_line.get((finding.file, finding.line), ()))
+
+    def add_comment(self, file: str, line: int, text: str, lines: _FileLines) -> None:
+        match = _SUPPRESSION_RE.match(text)
+        if not match:
+            return
+        kind, rest = match.groups()
+        names_part, _, reason = rest.partition("--")
+        names = [n.strip() for n in names_part.split(",") if n.strip()]
+        codes = set()
+        for name in names:
+            found = find_rule(name)
+            if found is None:
+                self.problems.append(("suppression-unknown-rule", file, line,
+                                      f"`confgen: {kind}` names {name!r}, which is not a rule; nothing is suppressed by it"))
+            else:
+                codes.add(found.code)
+        if not names:
+            self.problems.append(("suppression-unknown-rule", file, line,
+                                  f"`confgen: {kind}=` names no rule"))
+        if not reason.strip():
+            self.problems.append(("suppression-without-reason", file, line,
+                                  f"`confgen: {kind}={','.join(names)}` gives no reason; add ` -- why` "
+                                  f"so the next reader knows why the rule does not apply"))
+        if kind == "disable-file":
+            self.per_file.setdefault(file, set()).update(codes)
+            return
+        self.per_line.setdefault((file, line), set()).update(codes)
+        source = lines.text(file, line)
+        if source is not None and source.lstrip().startswith("#"):
+            # A comment on its own line covers the next statement line (other comments between
+            # them allowed), so a reason can run over several comment lines.
+            target = line + 1
+            while (following := lines.text(file, target)) is not None and (
+                    not following.strip() or following.lstrip().startswith("#")):
+                target += 1
+            self.per_line.setdefault((file, target), set()).update(codes)
+
+
+def _python_comments(path: str) -> dict[int, str]:
+    """The ``#`` comments of a Python file (gunicorn.conf.py) by line, via tokenize."""
+    comments: dict[int, str] = {}
+    try:
+        with open(path, "rb") as handle:
+            for token in tokenize.tokenize(handle.readline):
+                if token.type == tokenize.COMMENT:
+                    comments[token.start[0]] = token.string[1:]
+    except (OSError, SyntaxError, tokenize.TokenError, UnicodeDecodeError):
+        pass
+    return comments
+
+
+# ---------------------------------------------------------------------------------------------
+# Selection
+
+
+def _resolve_names(names: Iterable[str], option: str) -> set[str]:
+    codes, unknown = set(), []
+    for name in names:
+        found = find_rule(name)
+        if found is None:
+            unknown.append(name)
+        else:
+            codes.add(found.code)
+    if unknown:
+        raise ConfgenError(f"{option}: no such rule: {', '.join(unknown)} "
+                           f"(rules are named like keepalive-needs-http11 or coded like CG101)")
+    return codes
+
+
+def _selected_rules(select: Iterable[str], ignore: Iterable[str]) -> list[Rule]:
+    rules = all_rules()
+    selected = _resolve_names(select, "--select")
+    ignored = _resolve_names(ignore, "--ignore")
+    unignorable = sorted(r.name for r in rules if r.always and r.code in ignored)
+    if unignorable:
+        raise ConfgenError(f"--ignore: {', '.join(unignorable)} cannot be ignored: a file that does not "
+                           f"parse is not linted, so it must not pass")
+    return [r for r in rules
+            if r.always or ((not selected or r.code in selected) and r.code not in ignored)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Running
+
+
+def lint(paths: list[str], *, gunicorn=None, gunicorn_cmd=None, profile=None, root=None,
+         nginx_version=None, select=(), ignore=()) -> LintResult:
+    """Lint nginx files (``"-"`` reads stdin) with their gunicorn config and optional profile.
+
+    ConfgenError for what the user must fix before linting can start: missing or unreadable
+    files, a directory, an unknown rule name, a bad version or profile.
+    """
+    if not paths:
+        raise ConfgenError("confgen lint: give at least one nginx file (or - for stdin)")
+    rules = _selected_rules(select, ignore)
+    _check_version(nginx_version)
+    _check_readable([p for p in paths if p != STDIN] + ([root] if root else []) + ([gunicorn] if gunicorn else []))
+
+    notes: list[str] = []
+    gunicorn_config, gunicorn_label = _pair_gunicorn(paths, gunicorn, gunicorn_cmd, notes)
+    profile_obj = _load_profile(profile) if profile else None
+
+    configs = _load_configs(paths, root=root, nginx_version=None if nginx_version is None else str(nginx_version))
+    findings: list[Finding] = []
+    files: list[str] = []
+    gunicorn_path = getattr(gunicorn_config, "path", None)
+    for config, focus, stdin_text in configs:
+        ctx = LintContext(config, gunicorn_config, profile_obj, gunicorn_label=gunicorn_label)
+        if stdin_text is not None:
+            ctx._lines.set_text(config.main_file, stdin_text)
+        if focus is not None and gunicorn_path:
+            focus = focus | {_normal(gunicorn_path)}
+        findings.extend(_run(ctx, rules, focus))
+        files.extend(f for f in config.files if f not in files)
+    if gunicorn_config is not None and gunicorn_config.path and gunicorn_config.path not in files:
+        files.append(gunicorn_config.path)
+
+    unique = list(dict.fromkeys(findings))
+    order = {f: i for i, f in enumerate(files)}
+    unique.sort(key=lambda f: (order.get(f.file, len(order)), f.file, f.line, f.col, f.code, f.message))
+    return LintResult(findings=unique, files=files, notes=notes)
+
+
+def _run(ctx: LintContext, rules: list[Rule], focus: set[str] | None) -> list[Finding]:
+    wanted = {r.code for r in rules}
+    suppressions = _collect_suppressions(ctx)
+    found: list[Finding] = []
+
+    for problem in ctx.nginx.problems:
+        meta = find_rule(problem.kind) or get_rule("syntax-error")
+        ctx.rule = meta
+        found.append(ctx.finding((problem.file, problem.line), problem.message))
+    if ctx.gunicorn is not None:
+        ctx.rule = get_rule("gunicorn-config-error")
+        for line, message in ctx.gunicorn.problems:
+            found.append(ctx.finding((ctx.gunicorn.path or ctx.gunicorn_label or "<gunicorn>", line), message))
+
+    for file_rule, file, line, message in suppressions.problems:
+        ctx.rule = get_rule(file_rule)
+        found.append(ctx.finding((file, line), message))
+
+    for candidate in rules:
+        if candidate.check is None or not _requirements_met(candidate, ctx):
+            continue
+        ctx.rule = candidate
+        found.extend(candidate.check(ctx))
+    ctx.rule = None
+
+    kept = []
+    for finding in found:
+        meta = find_rule(finding.code)
+        if meta.always:
+            kept.append(finding)
+            continue
+        if finding.code not in wanted or suppressions.covers(finding):
+            continue
+        if focus is not None and _normal(finding.file) not in focus:
+            continue
+        kept.append(finding)
+    return kept
+
+
+def _requirements_met(candidate: Rule, ctx: LintContext) -> bool:
+    if "gunicorn" in candidate.needs and ctx.gunicorn is None:
+        return False
+    if "profile" in candidate.needs and ctx.profile is None:
+        return False
+    if "full" in candidate.needs and not ctx.nginx.is_full:
+        return False
+    return True
+
+
+def _collect_suppressions(ctx: LintContext) -> _Suppressions:
+    suppressions = _Suppressions()
+    for file, comments in (ctx.nginx.comments or {}).items():
+        for line, text in comments.items():
+            suppressions.add_comment(file, line, text, ctx._lines)
+    path = getattr(ctx.gunicorn, "path", None)
+    if path and os.path.isfile(path):
+        for line, text in _python_comments(path).items():
+            suppressions.add_comment(path, line, text, ctx._lines)
+    return suppressions
+
+
+# ---------------------------------------------------------------------------------------------
+# Inputs
+
+
+def _normal(path: str) -> str:
+    return path if path.startswith("<") else os.path.normcase(os.path.realpath(path))
+
+
+def _check_version(nginx_version) -> tuple[int, int, int] | None:
+    if nginx_version is None:
+        return None
+    from confgen.versions import parse_version
+
+    try:
+        return parse_version(str(nginx_version))
+    except ValueError as error:
+        raise ConfgenError(f"--nginx-version: {error}") from None
+
+
+def _check_readable(paths: list[str]) -> None:
+    problems = []
+    for path in paths:
+        if os.path.isdir(path):
+            problems.append(f"{path}: is a directory; give the nginx files themselves (e.g. {path}/*.conf)")
+        elif not os.path.exists(path):
+            problems.append(f"{path}: no such file")
+        elif not os.access(path, os.R_OK):
+            problems.append(f"{path}: not readable (permission denied)")
+    if problems:
+        raise ConfgenError(*problems)
+
+
+def _pair_gunicorn(paths: list[str], gunicorn, gunicorn_cmd, notes: list[str]):
+    """The gunicorn config the app rules check: --gunicorn and/or --gunicorn-cmd, else a
+    gunicorn.conf.py beside the first nginx file. Returns (config or None, label)."""
+    from confgen import gunicorn_reader
+
+    base = None
+    if gunicorn:
+        base = gunicorn_reader.read_gunicorn_file(gunicorn)
+        notes.append(f"paired gunicorn config: {gunicorn} (--gunicorn)")
+    if gunicorn_cmd:
+        config = gunicorn_reader.read_gunicorn_cmd(gunicorn_cmd, base=base)
+        notes.append(f"paired gunicorn command line: {gunicorn_cmd}" + (f" over {gunicorn}" if gunicorn else ""))
+        return config, gunicorn or "--gunicorn-cmd"
+    if base is not None:
+        return base, gunicorn
+    first = next((p for p in paths if p != STDIN), None)
+    if first is not None:
+        beside = os.path.join(os.path.dirname(first), GUNICORN_FILE_NAME)
+        if os.path.isfile(beside):
+            notes.append(f"paired gunicorn config: {beside} (found beside {first})")
+            return gunicorn_reader.read_gunicorn_file(beside), beside
+    notes.append("no gunicorn config: app rules skipped (pass --gunicorn or --gunicorn-cmd, "
+                 f"or put {GUNICORN_FILE_NAME} beside the nginx file)")
+    return None, None
+
+
+def _load_profile(path: str):
+    from confgen.profile import load_profile
+
+    _check_readable([path])
+    return load_profile(path)
+
+
+def _load_configs(paths: list[str], *, root, nginx_version) -> list[tuple[Any, set[str] | None, str | None]]:
+    """One nginx model per input that is not already part of another input's config, with the
+    files to report on (None: all files of that config) and, for stdin, the text read."""
+    from confgen.nginx_parse import load_nginx
+
+    loaded: list[tuple[Any, set[str] | None, str]] = []
+    stdin_text = None
+    for path in dict.fromkeys(paths):
+        if path == STDIN:
+            stdin_text = sys.stdin.read()
+            config = load_nginx(stdin_text, nginx_version=nginx_version, root=root)
+        else:
+            config = load_nginx(path, nginx_version=nginx_version, root=root)
+        focus = getattr(config, "focus_files", None)
+        if root is not None or focus:
+            focus_set = {_normal(f) for f in (focus or [])} | {_normal(config.main_file if path == STDIN else path)}
+        else:
+            focus_set = None
+        loaded.append((config, focus_set, path))
+
+    # `confgen lint nginx.conf conf.d/*.conf`: the snippets were already linted in place inside
+    # nginx.conf; linting them again on their own would repeat findings without their context.
+    # Files that include each other (a cycle) are both kept; equal findings are merged later.
+    file_sets = [{_normal(f) for f in config.files} for config, _, _ in loaded]
+    kept = []
+    for index, (config, focus, path) in enumerate(loaded):
+        own = _normal(path) if path != STDIN else None
+        included_elsewhere = own is not None and focus is None and any(
+            other != index and own in file_sets[other] and _normal(loaded[other][2]) not in file_sets[index]
+            for other in range(len(loaded)) if loaded[other][2] != STDIN)
+        if not included_elsewhere:
+            kept.append((config, focus, stdin_text if path == STDIN else None))
+    return kept

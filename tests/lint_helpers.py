@@ -1,0 +1,49 @@
+"""Helpers shared by the lint tests: write a small config tree, lint it, look at the findings."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from confgen.lint import LintResult, lint
+
+
+def write_tree(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip("\n"))
+
+
+def lint_config(tmp_path: Path, nginx: str, *, gunicorn: str | None = None, files: dict[str, str] | None = None,
+                main: str = "nginx.conf", **options) -> LintResult:
+    """Lint ``nginx`` saved as ``main`` in tmp_path (with ``gunicorn`` beside it as
+    gunicorn.conf.py, and any other ``files``); options go to :func:`confgen.lint.lint`."""
+    tree = {main: nginx, **(files or {})}
+    if gunicorn is not None:
+        tree["gunicorn.conf.py"] = gunicorn
+    write_tree(tmp_path, tree)
+    options.setdefault("nginx_version", "1.22.1")
+    return lint([str(tmp_path / main)], **options)
+
+
+def rules_of(result: LintResult) -> list[str]:
+    return [f.rule for f in result.findings]
+
+
+def only(result: LintResult, name: str):
+    """The findings of one rule."""
+    return [f for f in result.findings if f.rule == name]
+
+
+def line_of(path: Path, needle: str) -> int:
+    """The 1-based line of the first line containing ``needle``: tests name lines by content."""
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if needle in line:
+            return number
+    raise AssertionError(f"{needle!r} not in {path}")
+
+
+# A whole config around an http-level body, so "full" rules have what they need and stay quiet.
+def full(http_body: str, *, top: str = "worker_processes auto;\n") -> str:
+    return top + "events { worker_connections 512; }\nhttp {\n" + textwrap.dedent(http_body) + "\n}\n"

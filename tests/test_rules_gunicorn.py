@@ -1,0 +1,193 @@
+"""nginx + gunicorn checked together (CG2xx): which upstream is the app, and each pairing rule."""
+
+from __future__ import annotations
+
+import pytest
+
+from lint_helpers import full, line_of, lint_config, only, rules_of
+
+UVICORN = 'worker_class = "uvicorn_worker.UvicornWorker"\n'
+GTHREAD = 'worker_class = "gthread"\nthreads = 4\n'
+SYNC = 'worker_class = "sync"\n'
+
+REUSED = """
+    upstream app {{ server {server}; keepalive 16;{extra} }}
+    server {{
+        location / {{ proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }}
+    }}
+"""
+
+
+def reused(server="127.0.0.1:8000", extra=""):
+    return REUSED.format(server=server, extra=extra)
+
+
+@pytest.mark.parametrize("app, extra, reported", [
+    (UVICORN, "", True),                                    # 2s <= 60s (both defaults)
+    (UVICORN + "keepalive = 60\n", "", True),               # equal still races
+    (UVICORN + "keepalive = 65\n", "", False),
+    (GTHREAD + "keepalive = 5\n", " keepalive_timeout 4s;", False),
+    (GTHREAD + "keepalive = 75\n", " keepalive_timeout 90s;", True),
+    (SYNC, "", False),                                      # sync closes every connection itself
+    ('import os\nworker_class = "gthread"\nkeepalive = int(os.environ["KA"])\n', "", False),  # unknown: silent
+])
+def test_app_keepalive_race(tmp_path, app, extra, reported):
+    result = lint_config(tmp_path, reused(extra=extra), gunicorn=app)
+    assert ("app-keepalive-race" in rules_of(result)) is reported
+
+
+def test_app_keepalive_race_anchor_and_message(tmp_path):
+    result = lint_config(tmp_path, reused(extra=" keepalive_timeout 30s;"), gunicorn=UVICORN + "keepalive = 5\n")
+    (finding,) = only(result, "app-keepalive-race")
+    assert finding.line == line_of(tmp_path / "nginx.conf", "keepalive_timeout 30s")
+    assert "keepalive = 5" in finding.message and "gunicorn.conf.py:2" in finding.message
+    assert "30s" in finding.message and finding.severity == "error"
+
+
+def test_app_keepalive_race_with_nginx_1_29_7_default_pool(tmp_path):
+    config = "upstream app { server 127.0.0.1:8000; }\nserver { location / { proxy_pass http://app; } }\n"
+    assert "app-keepalive-race" not in rules_of(lint_config(tmp_path, config, gunicorn=UVICORN))
+    new = lint_config(tmp_path, config, gunicorn=UVICORN, nginx_version="1.29.7")
+    (finding,) = only(new, "app-keepalive-race")
+    assert finding.line == line_of(tmp_path / "nginx.conf", "upstream app")
+
+
+def test_only_upstreams_that_reach_the_app_are_paired(tmp_path):
+    config = """
+        upstream app { server unix:/run/app.sock; keepalive 16; keepalive_timeout 30s; }
+        upstream other { server 10.0.0.9:9000; keepalive 16; }
+        server {
+            location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }
+            location /other/ { proxy_pass http://other; proxy_http_version 1.1; proxy_set_header Connection ""; }
+        }
+    """
+    result = lint_config(tmp_path, config, gunicorn=UVICORN + 'bind = "unix:/run/app.sock"\nkeepalive = 45\n')
+    assert rules_of(result).count("app-keepalive-race") == 0   # app: 45 > 30; `other` is not this app
+    result = lint_config(tmp_path, config, gunicorn=UVICORN + 'bind = "0.0.0.0:9000"\nkeepalive = 45\n')
+    assert [f.message.split("upstream ")[1].split()[0] for f in only(result, "app-keepalive-race")] == ["other"]
+
+
+def test_sync_worker_behind_an_explicit_pool(tmp_path):
+    (finding,) = only(lint_config(tmp_path, reused(), gunicorn=SYNC), "sync-worker-keepalive")
+    assert finding.line == line_of(tmp_path / "nginx.conf", "keepalive 16")
+    assert not only(lint_config(tmp_path, reused(), gunicorn=GTHREAD), "sync-worker-keepalive")
+    # threads > 1 turns gunicorn's sync worker into gthread
+    assert not only(lint_config(tmp_path, reused(), gunicorn="threads = 2\n"), "sync-worker-keepalive")
+    # nginx 1.29.7's implicit pool is not reported: sync behind a buffering nginx is a sound setup
+    implicit = "upstream app { server 127.0.0.1:8000; }\nserver { location / { proxy_pass http://app; } }\n"
+    assert not only(lint_config(tmp_path, implicit, gunicorn=SYNC, nginx_version="1.29.7"), "sync-worker-keepalive")
+
+
+@pytest.mark.parametrize("app, read_timeout, reported", [
+    ("timeout = 60\n", "proxy_read_timeout 60s;", True),
+    ("timeout = 90\n", "", True),                      # default proxy_read_timeout is 60s
+    ("timeout = 30\n", "", False),                     # both defaults
+    ("timeout = 0\n", "proxy_read_timeout 300s;", True),   # 0 disables gunicorn's timeout
+    ("timeout = 120\n", "proxy_read_timeout \"2m 10s\";", False),
+    (GTHREAD + "timeout = 120\n", "", False),          # not a request timeout for other workers
+    (UVICORN + "timeout = 120\n", "", False),
+])
+def test_app_timeout_exceeds_proxy(tmp_path, app, read_timeout, reported):
+    result = lint_config(tmp_path, f"server {{ {read_timeout} location / {{ proxy_pass http://127.0.0.1:8000; }} }}\n",
+                         gunicorn=app)
+    assert ("app-timeout-exceeds-proxy" in rules_of(result)) is reported
+
+
+def test_app_timeout_inherited_from_http_is_anchored_there(tmp_path):
+    result = lint_config(tmp_path, full("""
+        proxy_read_timeout 30s;
+        server { location / { proxy_pass http://127.0.0.1:8000; } }
+    """), gunicorn="timeout = 30\n")
+    (finding,) = only(result, "app-timeout-exceeds-proxy")
+    assert finding.line == line_of(tmp_path / "nginx.conf", "proxy_read_timeout 30s")
+
+
+@pytest.mark.parametrize("setting", ["proxy_buffering off;", "proxy_request_buffering off;"])
+def test_proxy_buffering_off_in_front_of_sync_workers(tmp_path, setting):
+    config = f"server {{ {setting} location / {{ proxy_pass http://127.0.0.1:8000; }} }}\n"
+    (finding,) = only(lint_config(tmp_path, config, gunicorn=SYNC), "proxy-buffering-sync-worker")
+    assert finding.line == 1 and setting.split()[0] in finding.message
+    assert not only(lint_config(tmp_path, config, gunicorn=GTHREAD), "proxy-buffering-sync-worker")
+
+
+def test_proxy_buffering_back_on_in_the_location_is_fine(tmp_path):
+    config = "server { proxy_buffering off; location / { proxy_buffering on; proxy_pass http://127.0.0.1:8000; } }\n"
+    assert not only(lint_config(tmp_path, config, gunicorn=SYNC), "proxy-buffering-sync-worker")
+
+
+@pytest.mark.parametrize("app, reported", [
+    (UVICORN + 'bind = "unix:/run/app.sock"\n', True),
+    (UVICORN + 'bind = "unix:/run/app.sock"\nforwarded_allow_ips = "10.0.0.1"\n', True),
+    (UVICORN + 'bind = "unix:/run/app.sock"\nforwarded_allow_ips = "*"\n', False),
+    (UVICORN + 'bind = "127.0.0.1:8000"\n', False),
+    (GTHREAD + 'bind = "unix:/run/app.sock"\n', False),
+])
+def test_uvicorn_on_a_unix_socket_needs_forwarded_allow_ips_star(tmp_path, app, reported):
+    result = lint_config(tmp_path, "location / { proxy_pass http://unix:/run/app.sock; }\n", gunicorn=app)
+    assert ("uvicorn-unix-forwarded" in rules_of(result)) is reported
+
+
+def test_uvicorn_unix_forwarded_points_at_the_gunicorn_line(tmp_path):
+    app = UVICORN + 'bind = "unix:/run/app.sock"\nforwarded_allow_ips = "10.0.0.1"\n'
+    (finding,) = only(lint_config(tmp_path, "location / { proxy_pass http://unix:/run/app.sock; }\n", gunicorn=app),
+                      "uvicorn-unix-forwarded")
+    assert finding.file.endswith("gunicorn.conf.py") and finding.line == 3
+
+
+@pytest.mark.parametrize("nginx_extra, app, reported", [
+    ("", GTHREAD, True),                                    # 8k buffers vs gunicorn's 4094
+    ("", GTHREAD + "limit_request_line = 8190\n", False),
+    ("", GTHREAD + "limit_request_line = 0\n", False),      # unlimited
+    ("large_client_header_buffers 4 4k;", GTHREAD, False),
+    ("large_client_header_buffers 4 16k;", GTHREAD + "limit_request_line = 0\n", True),   # header fields: 8190
+    ("", UVICORN, False),                                   # uvicorn does not apply gunicorn's limits
+])
+def test_header_limits_mismatch(tmp_path, nginx_extra, app, reported):
+    result = lint_config(tmp_path, f"{nginx_extra}\nserver {{ location / {{ proxy_pass http://127.0.0.1:8000; }} }}\n",
+                         gunicorn=app)
+    assert ("header-limits-mismatch" in rules_of(result)) is reported
+
+
+def test_header_limits_message_names_both_sides(tmp_path):
+    result = lint_config(tmp_path, "server { location / { proxy_pass http://127.0.0.1:8000; } }\n",
+                         gunicorn=GTHREAD + "limit_request_line = 2048\n")
+    (finding,) = only(result, "header-limits-mismatch")
+    assert "8190" in finding.message and "2048" in finding.message
+    assert finding.file.endswith("gunicorn.conf.py") and finding.line == 3
+
+
+@pytest.mark.parametrize("app, reported", [
+    ("max_requests = 1000\n", True),
+    ("max_requests = 1000\nmax_requests_jitter = 50\n", False),
+    ("max_requests = 0\n", False),
+    ("", False),
+])
+def test_max_requests_without_jitter(tmp_path, app, reported):
+    result = lint_config(tmp_path, "location / { proxy_pass http://127.0.0.1:8000; }\n", gunicorn=app)
+    assert ("max-requests-no-jitter" in rules_of(result)) is reported
+
+
+@pytest.mark.parametrize("bind, server, reported", [
+    ("unix:/run/app/gunicorn.sock", "unix:/run/app.sock", True),
+    ("unix:/run/app.sock", "unix:/run/app.sock", False),
+    ("127.0.0.1:8000", "10.1.1.1:8000", True),
+    ("0.0.0.0:8000", "app:8000", False),         # a container name on the app's port
+    ("127.0.0.1:8000", "localhost:8000", False),
+    ("[::]:8000", "127.0.0.1:8000", False),
+    ("127.0.0.1:8001", "127.0.0.1:8000", True),
+])
+def test_app_bind_mismatch(tmp_path, bind, server, reported):
+    config = full(f"upstream app {{ server {server}; }}\nserver {{ location / {{ proxy_pass http://app; }} }}")
+    result = lint_config(tmp_path, config, gunicorn=f'bind = "{bind}"\n')
+    assert ("app-bind-mismatch" in rules_of(result)) is reported
+
+
+def test_default_bind_is_not_judged(tmp_path):
+    config = full("upstream app { server unix:/run/app.sock; }\nserver { location / { proxy_pass http://app; } }")
+    assert "app-bind-mismatch" not in rules_of(lint_config(tmp_path, config, gunicorn="workers = 2\n"))
+
+
+def test_gunicorn_config_that_does_not_parse_is_an_error(tmp_path):
+    result = lint_config(tmp_path, "location / { proxy_pass http://127.0.0.1:8000; }\n", gunicorn="workers = (\n")
+    (finding,) = only(result, "gunicorn-config-error")
+    assert finding.file.endswith("gunicorn.conf.py") and finding.severity == "error"

@@ -1,0 +1,162 @@
+"""Header inheritance (proxy_set_header, add_header) and X-Forwarded-Proto spoofing."""
+
+from __future__ import annotations
+
+import pytest
+
+from lint_helpers import full, line_of, lint_config
+
+
+def test_location_headers_drop_the_servers_and_the_lost_ones_are_named(tmp_path):
+    result = lint_config(tmp_path, """
+        server {
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            location / {
+                proxy_set_header Host $host;
+                proxy_set_header X-Request-Id $request_id;
+                proxy_pass http://127.0.0.1:8000;
+            }
+        }
+    """, select=["proxy-header-inheritance"])
+    (finding,) = result.findings
+    assert finding.line == line_of(tmp_path / "nginx.conf", "proxy_set_header Host $host;") + 3
+    assert "X-Forwarded-For" in finding.message and "Host," not in finding.message
+    assert "server at" in finding.message
+
+
+def test_if_block_inside_a_location_inherits_none_either(tmp_path):
+    result = lint_config(tmp_path, """
+        location / {
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            if ($http_upgrade) {
+                proxy_set_header Upgrade $http_upgrade;
+                proxy_pass http://127.0.0.1:8000;
+            }
+            proxy_pass http://127.0.0.1:8000;
+        }
+    """, select=["proxy-header-inheritance"])
+    (finding,) = result.findings
+    assert "X-Forwarded-For" in finding.message and "this if" in finding.message
+
+
+def test_headers_from_an_include_at_the_outer_level_count(tmp_path):
+    result = lint_config(tmp_path, full("""
+        include proxy_headers.conf;
+        server {
+            location / {
+                proxy_set_header X-Request-Id $request_id;
+                proxy_pass http://127.0.0.1:8000;
+            }
+        }
+    """), files={"proxy_headers.conf": "proxy_set_header X-Real-IP $remote_addr;\n"},
+        select=["proxy-header-inheritance"])
+    (finding,) = result.findings
+    assert "X-Real-IP" in finding.message and finding.file.endswith("nginx.conf")
+
+
+def test_repeating_the_headers_through_the_same_include_is_clean(tmp_path):
+    result = lint_config(tmp_path, """
+        server {
+            include proxy_headers.conf;
+            location / {
+                include proxy_headers.conf;
+                proxy_set_header X-Request-Id $request_id;
+                proxy_pass http://127.0.0.1:8000;
+            }
+        }
+    """, files={"proxy_headers.conf": "proxy_set_header X-Real-IP $remote_addr;\n"},
+        select=["proxy-header-inheritance"])
+    assert result.findings == []
+
+
+def test_levels_that_do_not_proxy_are_not_reported(tmp_path):
+    result = lint_config(tmp_path, """
+        server {
+            proxy_set_header X-Real-IP $remote_addr;
+            location /static/ { proxy_set_header X-Unused 1; root /srv; }
+        }
+    """, select=["proxy-header-inheritance"])
+    assert result.findings == []
+
+
+def test_add_header_inheritance(tmp_path):
+    result = lint_config(tmp_path, """
+        server {
+            add_header Strict-Transport-Security "max-age=63072000" always;
+            location / { add_header Cache-Control no-store; }
+            location /same/ { add_header Strict-Transport-Security "max-age=63072000" always; }
+        }
+    """, select=["add-header-inheritance"])
+    (finding,) = result.findings
+    assert "Strict-Transport-Security" in finding.message
+    assert finding.line == line_of(tmp_path / "nginx.conf", "Cache-Control")
+
+
+SPOOFABLE = "proxy_set_header X-Forwarded-Proto $http_x_forwarded_proto;"
+
+
+@pytest.mark.parametrize("server_extra", ["listen 80;", "listen 0.0.0.0:80;", "listen [::]:80;", "",
+                                          "listen 80; set_real_ip_from 10.0.0.0/8; real_ip_header X-Forwarded-For;"])
+def test_client_proto_passed_while_anyone_can_connect(tmp_path, server_extra):
+    result = lint_config(tmp_path, f"""
+        server {{
+            {server_extra}
+            location / {{ {SPOOFABLE} proxy_pass http://127.0.0.1:8000; }}
+        }}
+    """, select=["forwarded-proto-spoofable"])
+    (finding,) = result.findings
+    assert finding.line == line_of(tmp_path / "nginx.conf", "X-Forwarded-Proto")
+    assert ("vets no header" in finding.message) is ("set_real_ip_from" in server_extra)
+
+
+@pytest.mark.parametrize("server_extra", [
+    "listen 127.0.0.1:8080;",
+    "listen 10.0.0.5:80;",
+    "listen unix:/run/nginx.sock;",
+    "listen 80; allow 10.0.0.0/8; deny all;",
+])
+def test_client_proto_is_fine_when_only_trusted_peers_can_connect(tmp_path, server_extra):
+    result = lint_config(tmp_path, f"""
+        server {{
+            {server_extra}
+            location / {{ {SPOOFABLE} proxy_pass http://127.0.0.1:8000; }}
+        }}
+    """, select=["forwarded-proto-spoofable"])
+    assert result.findings == []
+
+
+def test_inner_allow_list_replaces_the_outer_deny(tmp_path):
+    # nginx inherits allow/deny as one list: the location's own `allow` drops the server's `deny all`
+    result = lint_config(tmp_path, f"""
+        server {{
+            listen 80;
+            allow 10.0.0.0/8;
+            deny all;
+            location / {{ allow 192.168.0.0/16; {SPOOFABLE} proxy_pass http://127.0.0.1:8000; }}
+        }}
+    """, select=["forwarded-proto-spoofable"])
+    assert len(result.findings) == 1
+
+
+def test_client_proto_through_an_ungated_map_and_inherited_from_http(tmp_path):
+    result = lint_config(tmp_path, full("""
+        map $http_x_forwarded_proto $proto { default $scheme; https https; }
+        proxy_set_header X-Forwarded-Proto $proto;
+        server { listen 80; location / { proxy_pass http://127.0.0.1:8000; } }
+    """), select=["forwarded-proto-spoofable"])
+    (finding,) = result.findings
+    assert finding.line == line_of(tmp_path / "nginx.conf", "proxy_set_header X-Forwarded-Proto")
+
+
+def test_gated_map_and_scheme_are_fine(tmp_path):
+    result = lint_config(tmp_path, full("""
+        geo $realip_remote_addr $from_trusted_proxy { default 0; 10.0.0.0/8 1; }
+        map "$from_trusted_proxy:$http_x_forwarded_proto" $forwarded_proto { default $scheme; "1:https" https; }
+        server {
+            listen 80;
+            location / { proxy_set_header X-Forwarded-Proto $forwarded_proto; proxy_pass http://127.0.0.1:8000; }
+            location /b/ { proxy_set_header X-Forwarded-Proto $scheme; proxy_pass http://127.0.0.1:8000; }
+        }
+    """), select=["forwarded-proto-spoofable"])
+    assert result.findings == []

@@ -1,0 +1,222 @@
+"""Keep-alive to upstreams (CG1xx): inheritance, includes, maps, and nginx 1.29.7's new defaults."""
+
+from __future__ import annotations
+
+import pytest
+
+from lint_helpers import full, line_of, lint_config, only, rules_of
+
+OLD, NEW = "1.22.1", "1.29.7"
+
+POOLED = "upstream app { server 127.0.0.1:8000; keepalive 8; }\n"
+
+
+def test_http10_to_a_pooled_upstream_is_reported_at_the_directive_in_force(tmp_path):
+    result = lint_config(tmp_path, POOLED + """
+        server {
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            location / { proxy_pass http://app; }
+            location /legacy/ {
+                proxy_http_version 1.0;
+                proxy_pass http://app;
+            }
+        }
+    """)
+    (finding,) = only(result, "keepalive-needs-http11")
+    assert finding.line == line_of(tmp_path / "nginx.conf", "proxy_http_version 1.0")
+
+
+@pytest.mark.parametrize("level", ["http", "server", "include"])
+def test_http11_inherited_from_an_outer_level_or_an_include(tmp_path, level):
+    setting = 'proxy_http_version 1.1;\nproxy_set_header Connection "";\n'
+    http = setting if level == "http" else ""
+    server = setting if level == "server" else ""
+    location = "include proxy_params;" if level == "include" else ""
+    result = lint_config(tmp_path, full(f"""
+        {http}
+        {POOLED}
+        server {{
+            {server}
+            location / {{ {location} proxy_pass http://app; }}
+        }}
+    """), files={"proxy_params": setting})
+    assert not {"keepalive-needs-http11", "keepalive-connection-header"} & set(rules_of(result)), result.findings
+
+
+def test_default_http10_before_1_29_7_but_not_from_it(tmp_path):
+    config = POOLED + 'server { location / { proxy_pass http://app; proxy_set_header Connection ""; } }\n'
+    old = only(lint_config(tmp_path, config, nginx_version=OLD), "keepalive-needs-http11")
+    assert len(old) == 1 and "default" in old[0].message
+    assert old[0].line == line_of(tmp_path / "nginx.conf", "proxy_pass")
+    assert not only(lint_config(tmp_path, config, nginx_version=NEW), "keepalive-needs-http11")
+
+
+def test_explicit_http10_from_1_29_7_breaks_the_default_pool(tmp_path):
+    config = """
+        upstream app { server 127.0.0.1:8000; }
+        server { location / { proxy_pass http://app; proxy_http_version 1.0; } }
+    """
+    assert "keepalive-needs-http11" in rules_of(lint_config(tmp_path, config, nginx_version=NEW))
+    # before 1.29.7 that upstream has no pool at all: the finding is upstream-no-keepalive instead
+    old = rules_of(lint_config(tmp_path, config, nginx_version=OLD))
+    assert "keepalive-needs-http11" not in old and "upstream-no-keepalive" in old
+
+
+def test_connection_close_by_default_before_1_29_7_only(tmp_path):
+    config = POOLED + "server { location / { proxy_pass http://app; proxy_http_version 1.1; } }\n"
+    (old,) = only(lint_config(tmp_path, config, nginx_version=OLD), "keepalive-connection-header")
+    assert "by default" in old.message and old.line == line_of(tmp_path / "nginx.conf", "proxy_pass")
+    assert not only(lint_config(tmp_path, config, nginx_version=NEW), "keepalive-connection-header")
+
+
+@pytest.mark.parametrize("version", [OLD, NEW])
+def test_explicit_connection_close_on_both_sides_of_1_29_7(tmp_path, version):
+    config = POOLED + """
+        server { location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection close; } }
+    """
+    assert "keepalive-connection-header" in rules_of(lint_config(tmp_path, config, nginx_version=version))
+
+
+@pytest.mark.parametrize("entries, reported", [
+    ("default upgrade; '' close;", True),     # the classic WebSocket idiom
+    ("default upgrade; \"\" close;", True),
+    ("default close; websocket upgrade;", True),   # no '' entry: the default applies
+    ("default upgrade; '' '';", False),
+    ("default upgrade;", False),
+    ("hostnames; default upgrade; '' '';", False),
+])
+def test_connection_from_a_map_is_judged_by_its_value_without_upgrade(tmp_path, entries, reported):
+    config = f"map $http_upgrade $connection_upgrade {{ {entries} }}\n" + POOLED + """
+        server {
+            location / {
+                proxy_pass http://app;
+                proxy_http_version 1.1;
+                proxy_set_header Upgrade $http_upgrade;
+                proxy_set_header Connection $connection_upgrade;
+            }
+        }
+    """
+    result = lint_config(tmp_path, config)
+    assert ("keepalive-connection-header" in rules_of(result)) is reported
+
+
+def test_connection_empty_at_server_is_lost_in_a_location_with_its_own_headers(tmp_path):
+    result = lint_config(tmp_path, POOLED + """
+        server {
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            location / {
+                proxy_set_header X-Request-Id $request_id;
+                proxy_pass http://app;
+            }
+        }
+    """)
+    assert {"keepalive-connection-header", "proxy-header-inheritance"} <= set(rules_of(result))
+
+
+def test_no_keepalive_upstream_reported_at_its_block_before_1_29_7(tmp_path):
+    config = """
+        upstream app {
+            server 127.0.0.1:8000;
+        }
+        upstream unused { server 127.0.0.1:9000; }
+        server { location / { proxy_pass http://app/; } }
+    """
+    (finding,) = only(lint_config(tmp_path, config, nginx_version=OLD), "upstream-no-keepalive")
+    assert finding.line == line_of(tmp_path / "nginx.conf", "upstream app {")
+    assert not only(lint_config(tmp_path, config, nginx_version=NEW), "upstream-no-keepalive")
+
+
+def test_upstream_in_an_included_file(tmp_path):
+    result = lint_config(tmp_path, full("include upstreams.conf;\nserver { location / { proxy_pass http://app; } }"),
+                         files={"upstreams.conf": "upstream app { server 127.0.0.1:8000; }\n"})
+    (finding,) = only(result, "upstream-no-keepalive")
+    assert finding.file.endswith("upstreams.conf") and finding.line == 1
+
+
+@pytest.mark.parametrize("target", ["http://127.0.0.1:8000", "http://unix:/run/app.sock:/", "https://[::1]:8443/x",
+                                    "http://localhost:8000"])
+def test_literal_proxy_pass_targets_are_reported(tmp_path, target):
+    result = lint_config(tmp_path, f"location / {{ proxy_pass {target}; }}\n")
+    assert rules_of(result) == ["proxy-pass-no-upstream"]
+
+
+def test_bare_names_only_reported_in_whole_configs(tmp_path):
+    snippet = "server { location / { proxy_pass http://backend; } }"
+    assert not only(lint_config(tmp_path, snippet + "\n"), "proxy-pass-no-upstream")   # upstream may be elsewhere
+    assert only(lint_config(tmp_path, full(snippet)), "proxy-pass-no-upstream")     # it is nowhere
+
+
+def test_variables_and_upstreams_are_not_literal_targets(tmp_path):
+    result = lint_config(tmp_path, POOLED + """
+        server {
+            location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }
+            location /dyn/ { proxy_pass http://$backend_host; }
+        }
+    """)
+    assert rules_of(result) == []
+
+
+def test_version_aware_message_for_literal_targets(tmp_path):
+    config = "location / { proxy_pass http://127.0.0.1:8000; }\n"
+    assert "never reused" in only(lint_config(tmp_path, config, nginx_version=OLD), "proxy-pass-no-upstream")[0].message
+    assert "size its pool" in only(lint_config(tmp_path, config, nginx_version=NEW), "proxy-pass-no-upstream")[0].message
+
+
+GTHREAD_32 = 'worker_class = "gthread"\nworkers = 4\nthreads = 8\nkeepalive = 75\n'
+
+
+@pytest.mark.parametrize("keepalive, workers, reported", [(4, 2, True), (16, 2, False), (8, 1, True), (32, 1, False)])
+def test_pool_smaller_than_in_flight_per_worker(tmp_path, keepalive, workers, reported):
+    config = full(f"""
+        upstream app {{ server 127.0.0.1:8000; keepalive {keepalive}; }}
+        server {{ location / {{ proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }} }}
+    """, top=f"worker_processes {workers};\n")
+    result = lint_config(tmp_path, config, gunicorn=GTHREAD_32)
+    assert ("upstream-keepalive-pool-small" in rules_of(result)) is reported
+
+
+def test_pool_size_is_not_judged_for_async_workers_without_a_profile(tmp_path):
+    config = full("""
+        upstream app { server 127.0.0.1:8000; keepalive 1; }
+        server { location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; } }
+    """, top="worker_processes 1;\n")
+    result = lint_config(tmp_path, config, gunicorn='worker_class = "uvicorn_worker.UvicornWorker"\nkeepalive = 75\n')
+    assert "upstream-keepalive-pool-small" not in rules_of(result)
+
+
+@pytest.mark.parametrize("setting, reported", [
+    ("keepalive_timeout 30s 60s;", True),
+    ("keepalive_timeout 60s 30s;", False),
+    ("keepalive_timeout 65;", False),
+])
+def test_advertised_keepalive_timeout_beyond_the_real_one(tmp_path, setting, reported):
+    result = lint_config(tmp_path, f"server {{ {setting} }}\n")
+    assert ("keepalive-timeout-order" in rules_of(result)) is reported
+
+
+@pytest.mark.parametrize("setting, reported", [("keepalive_timeout 30s;", True), ("keepalive_timeout 60;", True),
+                                               ("keepalive_timeout 75s;", False), ("", False)])
+def test_nginx_behind_a_balancer_must_idle_longer_than_it(tmp_path, setting, reported):
+    result = lint_config(tmp_path, f"""
+        set_real_ip_from 10.0.0.0/8;
+        {setting}
+        server {{ listen 80; }}
+    """)
+    assert ("keepalive-timeout-order" in rules_of(result)) is reported
+
+
+def test_upstream_keepalive_timeout_is_not_a_client_one(tmp_path):
+    result = lint_config(tmp_path, """
+        set_real_ip_from 10.0.0.0/8;
+        upstream app { server 127.0.0.1:8000; keepalive 8; keepalive_timeout 30s; }
+        server { listen 80; }
+    """)
+    assert "keepalive-timeout-order" not in rules_of(result)
+
+
+@pytest.mark.parametrize("value, reported", [("120s", True), ("2m", True), ("75s", False), ("5", False)])
+def test_connect_timeout_above_75s(tmp_path, value, reported):
+    result = lint_config(tmp_path, f"server {{ proxy_connect_timeout {value}; location / {{ return 204; }} }}\n")
+    assert ("proxy-connect-timeout-ineffective" in rules_of(result)) is reported
