@@ -77,16 +77,20 @@ def render(profile_path: str, output_dir: str, to_stdout: bool, check: bool, exp
 @click.option("--profile", "profile_path", help="A confgen profile: adds capacity checks against its load.")
 @click.option("--root", help="The main nginx.conf, when FILES are snippets it includes.")
 @click.option("--nginx-version", help="Target nginx version (default: installed nginx, else 1.22).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option("--select", multiple=True, help="Only these rules (names or codes; repeat or comma-separate).")
-@click.option("--ignore", multiple=True, help="Skip these rules (names or codes; repeat or comma-separate).")
-def lint(files, gunicorn_path, gunicorn_cmd, profile_path, root, nginx_version, fmt, select, ignore) -> None:
-    """Lint nginx FILES (and their gunicorn config) for proxy <-> app mistakes."""
-    from confgen import lint as lint_api
-    from confgen import output
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif", "github"]), default="text", show_default=True)
+@click.option("--select", multiple=True, help="Only these rules (names, codes or code prefixes; repeat or comma-separate).")
+@click.option("--ignore", multiple=True, help="Skip these rules (names, codes or code prefixes).")
+@click.option("--min-severity", type=click.Choice(["error", "warning", "info"]), default="info", show_default=True,
+              help="Hide findings below this severity (each finding's own).")
+@click.option("-q", "--quiet", is_flag=True, help="Only the findings: no notes, no summary.")
+def lint(files, gunicorn_path, gunicorn_cmd, profile_path, root, nginx_version, fmt, select, ignore, min_severity, quiet) -> None:
+    """Lint nginx FILES (and their gunicorn config) for proxy <-> app mistakes; - reads stdin."""
+    import os
+
+    from confgen import lint_project, output
 
     try:
-        result = lint_api.lint(
+        result = lint_project(
             list(files),
             gunicorn=gunicorn_path,
             gunicorn_cmd=gunicorn_cmd,
@@ -95,10 +99,12 @@ def lint(files, gunicorn_path, gunicorn_cmd, profile_path, root, nginx_version, 
             nginx_version=nginx_version,
             select=_split_names(select),
             ignore=_split_names(ignore),
+            min_severity=min_severity,
         )
+        color = fmt == "text" and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+        click.echo(output.format_findings(result, fmt, color=color, quiet=quiet), nl=False, color=color)
     except ConfgenError as error:
         _fail(error)
-    click.echo(output.format_findings(result, fmt), nl=False)
     sys.exit(1 if result.has_problems else 0)
 
 
@@ -191,7 +197,7 @@ def list_rules() -> None:
 @click.argument("name_or_code")
 def show_rule(name_or_code: str) -> None:
     """Show one rule's documentation: what, why, a bad and a good example."""
-    from confgen.lint import get_rule
+    from confgen.engine import get_rule
     from confgen.rule_docs import rule_text
 
     try:

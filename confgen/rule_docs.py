@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from confgen.lint import Rule, all_rules
+from confgen.engine import Rule, all_rules
 
 
 def rules_table() -> str:

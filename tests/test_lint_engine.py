@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from confgen.errors import ConfgenError
-from confgen.lint import Finding, LintResult, all_rules, get_rule, lint, parse_rule_doc, rule
+from confgen.engine import Finding, LintResult, all_rules, get_rule, lint, parse_rule_doc, rule
 from confgen.output import format_findings
 from lint_helpers import full, line_of, lint_config, only, rules_of, write_tree
 

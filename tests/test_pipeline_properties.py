@@ -26,7 +26,7 @@ sizes = st.one_of(
     st.integers(0, 10 * 1024**3),
     st.builds(lambda n, u: f"{n}{u}", st.integers(0, 4096), st.sampled_from(["", "k", "m", "g", "K", "M"])),
 )
-hostnames = st.from_regex(r"\A[a-z][a-z0-9-]{0,10}(\.[a-z][a-z0-9]{0,8}){1,2}\Z")
+hostnames = st.from_regex(r"\A[a-z]([a-z0-9-]{0,8}[a-z0-9])?(\.[a-z][a-z0-9]{0,8}){1,2}\Z")
 cidrs = st.builds(lambda a, b, m: f"10.{a}.{b}.0/{m}", st.integers(0, 255), st.integers(0, 255), st.integers(8, 32))
 host_ports = st.builds(lambda a, p: f"10.0.0.{a}:{p}", st.integers(1, 254), st.integers(1024, 65535))
 

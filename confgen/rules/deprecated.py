@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator
 
-from confgen.lint import Finding, LintContext, rule
+from confgen.engine import Finding, LintContext, rule
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from confgen.lint import Finding, LintContext, rule
+from confgen.engine import Finding, LintContext, rule
 # Above this, zlib spends several times the CPU for output a percent or two smaller.
 MAX_USEFUL_GZIP_LEVEL = 6
 

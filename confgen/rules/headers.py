@@ -6,7 +6,7 @@ import ipaddress
 import re
 from typing import Iterator
 
-from confgen.lint import Finding, LintContext, rule
+from confgen.engine import Finding, LintContext, rule
 from confgen.rules._proxy import maps, routes
 
 _CLIENT_PROTO_RE = re.compile(r"\$(\{http_x_forwarded_proto\}|http_x_forwarded_proto\b)", re.IGNORECASE)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Iterator
 
-from confgen.lint import Finding, LintContext, rule
+from confgen.engine import Finding, LintContext, rule
 from confgen.rules._proxy import (
     KEEPALIVE_BY_DEFAULT,
     app_number,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from confgen.lint import Finding, LintContext, rule
+from confgen.engine import Finding, LintContext, rule
 
 
 @rule(code="CG001", name="syntax-error", severity="error", always=True)

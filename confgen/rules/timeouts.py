@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from confgen.lint import Finding, LintContext, rule
+from confgen.engine import Finding, LintContext, rule
 from confgen.rules._proxy import seconds
 
 # nginx's documentation: the connect timeout "usually cannot exceed 75 seconds" (the kernel's

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Iterator
 
-from confgen.lint import Finding, LintContext, rule
+from confgen.engine import Finding, LintContext, rule
 from confgen.sizing import FDS_PER_PROXIED_CLIENT, nginx_worker_connections
 
 DEFAULT_WORKER_CONNECTIONS = 512

@@ -9,6 +9,7 @@ where a finding points (file, line, column).
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import os
 import re
@@ -336,14 +337,19 @@ def _python_comments(path: str) -> dict[int, str]:
 # Selection
 
 
-def _resolve_names(names: Iterable[str], option: str) -> set[str]:
+def resolve_rule_names(names: Iterable[str], option: str) -> set[str]:
+    """Codes of the rules named by kebab names, codes, or code prefixes such as ``CG1``;
+    ConfgenError naming ``option`` for anything that matches no rule."""
     codes, unknown = set(), []
+    rules = all_rules()
     for name in names:
         found = find_rule(name)
-        if found is None:
-            unknown.append(name)
-        else:
+        if found is not None:
             codes.add(found.code)
+        elif re.fullmatch(r"CG\d{0,2}", name.strip().upper()) and any(r.code.startswith(name.strip().upper()) for r in rules):
+            codes.update(r.code for r in rules if r.code.startswith(name.strip().upper()))
+        else:
+            unknown.append(name)
     if unknown:
         raise ConfgenError(f"{option}: no such rule: {', '.join(unknown)} "
                            f"(rules are named like keepalive-needs-http11 or coded like CG101)")
@@ -352,8 +358,8 @@ def _resolve_names(names: Iterable[str], option: str) -> set[str]:
 
 def _selected_rules(select: Iterable[str], ignore: Iterable[str]) -> list[Rule]:
     rules = all_rules()
-    selected = _resolve_names(select, "--select")
-    ignored = _resolve_names(ignore, "--ignore")
+    selected = resolve_rule_names(select, "--select")
+    ignored = resolve_rule_names(ignore, "--ignore")
     unignorable = sorted(r.name for r in rules if r.always and r.code in ignored)
     if unignorable:
         raise ConfgenError(f"--ignore: {', '.join(unignorable)} cannot be ignored: a file that does not "
@@ -402,6 +408,36 @@ def lint(paths: list[str], *, gunicorn=None, gunicorn_cmd=None, profile=None, ro
     order = {f: i for i, f in enumerate(files)}
     unique.sort(key=lambda f: (order.get(f.file, len(order)), f.file, f.line, f.col, f.code, f.message))
     return LintResult(findings=unique, files=files, notes=notes)
+
+
+def adjust_findings(result: LintResult, *, severity: dict[str, str], ignored_for: Callable[[str], Iterable[str]],
+                    min_severity: str = "info", config_label: str = "") -> LintResult:
+    """Project-level adjustments: per-rule severity overrides, per-file ignores, and a floor on
+    each finding's own severity. Parse problems (``always`` rules) are never dropped or lowered:
+    a file that did not parse was not linted and must not pass."""
+    if min_severity not in SEVERITIES:
+        raise ConfgenError(f"--min-severity: {min_severity!r} is not one of {', '.join(SEVERITIES)}")
+    where = f"{config_label}: " if config_label else ""
+    overrides: dict[str, str] = {}
+    for name, level in severity.items():
+        for code in resolve_rule_names([name], f"{where}severity"):
+            overrides[code] = level
+    floor = SEVERITIES.index(min_severity)
+    ignored_cache: dict[str, set[str]] = {}
+    kept = []
+    for finding in result.findings:
+        meta = find_rule(finding.code)
+        if not meta.always:
+            if finding.file not in ignored_cache:
+                ignored_cache[finding.file] = resolve_rule_names(ignored_for(finding.file), f"{where}per-file-ignores")
+            if finding.code in ignored_cache[finding.file]:
+                continue
+            if finding.code in overrides:
+                finding = dataclasses.replace(finding, severity=overrides[finding.code])
+            if SEVERITIES.index(finding.severity) > floor:
+                continue
+        kept.append(finding)
+    return LintResult(findings=kept, files=result.files, notes=result.notes)
 
 
 def _run(ctx: LintContext, rules: list[Rule], focus: set[str] | None) -> list[Finding]:
