@@ -66,7 +66,8 @@ def _template_context(the_plan: Plan) -> dict[str, Any]:
         "plan": the_plan,
         "source_name": Path(profile.source).name,
         "nginx_version": ".".join(map(str, version)),
-        "gunicorn_version": ".".join(map(str, profile.gunicorn_version)),
+        # Named only when the profile names it: the installed gunicorn must not change the output.
+        "gunicorn_target": ".".join(map(str, profile.gunicorn_version)) if "gunicorn_version" in profile.raw else None,
         "server_name_list": " ".join(profile.server_names) or "_",
         "http2_directive": version >= HTTP2_DIRECTIVE_SINCE,
         "has_ssl_reject_handshake": version >= SSL_REJECT_HANDSHAKE_SINCE,
