@@ -29,6 +29,10 @@ from confgen.versions import DEFAULT_NGINX_VERSION, installed_nginx_version, par
 MAX_FILES = 10_000
 MAX_FILE_BYTES = 64 * 1024 * 1024
 STDIN_NAME = "<stdin>"
+SYSTEM_CONF_DIRS = ("/etc/nginx", "/usr/local/nginx/conf", "/usr/local/etc/nginx", "/opt/homebrew/etc/nginx")
+# Files every nginx ships beside nginx.conf; an include of one that is not on this machine is fine.
+STOCK_FILES = {"mime.types", "fastcgi_params", "fastcgi.conf", "scgi_params", "uwsgi_params", "proxy_params",
+               "koi-utf", "koi-win", "win-utf"}
 _DUMP_MARKER = re.compile(r"^# configuration file (.+):$", re.MULTILINE)
 
 # Top-level directives that tell which context a snippet was written for.
@@ -187,6 +191,17 @@ class _Loader:
         self._parsed[path] = statements
         return statements
 
+    def system_file(self, relative: str) -> str | None:
+        """A relative include missing beside the main file, found in the installed nginx's conf
+        directory, where nginx itself resolves it (configs kept in a repo include mime.types)."""
+        if os.path.isabs(relative) or self.include_root:
+            return None
+        for conf_dir in SYSTEM_CONF_DIRS:
+            candidate = os.path.join(conf_dir, relative)
+            if os.path.isfile(candidate):
+                return candidate
+        return None
+
     def problem(self, kind: str, path: str, line: int | None, message: str) -> None:
         self.problems.append(ParseProblem(kind, self.shown(path), line, message))
 
@@ -224,8 +239,14 @@ class _Loader:
         else:
             targets = [pattern]
             if not os.path.lexists(pattern):
-                self.problem("include-not-found", path, line, f"include {statement['args'][0]}: no such file")
-                return
+                found = self.system_file(statement["args"][0])
+                if found:
+                    targets = [found]
+                elif os.path.basename(pattern) in STOCK_FILES:
+                    return  # nginx's own type and parameter tables: nothing a rule reads
+                else:
+                    self.problem("include-not-found", path, line, f"include {statement['args'][0]}: no such file")
+                    return
         for target in targets:
             if len(self.files) >= MAX_FILES and self.shown(target) not in self.files:
                 self.problem("syntax-error", path, line, f"more than {MAX_FILES} included files; the rest were not read")
