@@ -48,11 +48,13 @@ def lint_project(
     ignore: Sequence[str] = (),
     min_severity: str = "info",
     config: "ProjectConfig | None" = None,
+    progress=None,
 ) -> "LintResult":
     """Lint with the project's configuration applied: the nearest ``[tool.confgen]`` or
     ``.confgen.toml`` (or ``config``) supplies what the arguments leave unset; arguments win.
     Per-rule severity overrides and per-file ignores are applied to the findings, then
-    ``min_severity`` drops findings below it (by each finding's own severity)."""
+    ``min_severity`` drops findings below it (by each finding's own severity). ``progress``,
+    if given, is called with (number, total, path) as each file is read."""
     from confgen import engine
     from confgen.project_config import find_project_config
 
@@ -76,7 +78,9 @@ def lint_project(
         root=root,
         nginx_version=nginx_version or config.nginx_version,
         select=list(select) or list(config.select),
-        ignore=list(ignore) or list(config.ignore),
+        # A selection on the command line replaces the file's selection, its ignores included.
+        ignore=list(ignore) or ([] if select else list(config.ignore)),
+        progress=progress,
     )
     return engine.adjust_findings(result, severity=config.severity, ignored_for=config.ignored_for,
                                   min_severity=min_severity, config_label=str(config.path or ""))

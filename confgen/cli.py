@@ -100,12 +100,23 @@ def lint(files, gunicorn_path, gunicorn_cmd, profile_path, root, nginx_version, 
             select=_split_names(select),
             ignore=_split_names(ignore),
             min_severity=min_severity,
+            progress=_progress_line if len(files) >= PROGRESS_MIN_FILES and sys.stderr.isatty() else None,
         )
+        if len(files) >= PROGRESS_MIN_FILES and sys.stderr.isatty():
+            click.echo("\r\033[K", nl=False, err=True)
         color = fmt == "text" and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
         click.echo(output.format_findings(result, fmt, color=color, quiet=quiet), nl=False, color=color)
     except ConfgenError as error:
         _fail(error)
     sys.exit(1 if result.has_problems else 0)
+
+
+PROGRESS_MIN_FILES = 20
+
+
+def _progress_line(number: int, total: int, path: str) -> None:
+    """One self-overwriting line on a terminal's stderr while many files are linted."""
+    click.echo(f"\r\033[Klinting {number}/{total}: {path[-60:]}", nl=False, err=True)
 
 
 def _split_names(values: tuple[str, ...]) -> list[str]:

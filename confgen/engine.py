@@ -373,7 +373,7 @@ def _selected_rules(select: Iterable[str], ignore: Iterable[str]) -> list[Rule]:
 
 
 def lint(paths: list[str], *, gunicorn=None, gunicorn_cmd=None, profile=None, root=None,
-         nginx_version=None, select=(), ignore=()) -> LintResult:
+         nginx_version=None, select=(), ignore=(), progress: Callable[[int, int, str], None] | None = None) -> LintResult:
     """Lint nginx files (``"-"`` reads stdin) with their gunicorn config and optional profile.
 
     ConfgenError for what the user must fix before linting can start: missing or unreadable
@@ -389,7 +389,8 @@ def lint(paths: list[str], *, gunicorn=None, gunicorn_cmd=None, profile=None, ro
     gunicorn_config, gunicorn_label = _pair_gunicorn(paths, gunicorn, gunicorn_cmd, notes)
     profile_obj = _load_profile(profile) if profile else None
 
-    configs = _load_configs(paths, root=root, nginx_version=None if nginx_version is None else str(nginx_version))
+    configs = _load_configs(paths, root=root, nginx_version=None if nginx_version is None else str(nginx_version),
+                            progress=progress)
     findings: list[Finding] = []
     files: list[str] = []
     gunicorn_path = getattr(gunicorn_config, "path", None)
@@ -566,14 +567,18 @@ def _load_profile(path: str):
     return load_profile(path)
 
 
-def _load_configs(paths: list[str], *, root, nginx_version) -> list[tuple[Any, set[str] | None, str | None]]:
+def _load_configs(paths: list[str], *, root, nginx_version,
+                  progress: Callable[[int, int, str], None] | None = None) -> list[tuple[Any, set[str] | None, str | None]]:
     """One nginx model per input that is not already part of another input's config, with the
     files to report on (None: all files of that config) and, for stdin, the text read."""
     from confgen.nginx_parse import load_nginx
 
     loaded: list[tuple[Any, set[str] | None, str]] = []
     stdin_text = None
-    for path in dict.fromkeys(paths):
+    unique_paths = list(dict.fromkeys(paths))
+    for number, path in enumerate(unique_paths, 1):
+        if progress is not None:
+            progress(number, len(unique_paths), path)
         if path == STDIN:
             stdin_text = sys.stdin.read()
             config = load_nginx(stdin_text, nginx_version=nginx_version, root=root)
