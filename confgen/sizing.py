@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from confgen.profile import Profile
 from confgen.units import format_seconds, format_size
+
+if TYPE_CHECKING:  # the lint rules share constants with this module without loading profiles
+    from confgen.profile import Profile
 
 # Linux's default fs.nr_open: no process can raise RLIMIT_NOFILE above it without a sysctl.
 NOFILE_CEILING = 1_048_576
