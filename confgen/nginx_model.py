@@ -3,46 +3,77 @@ defaults for the target version. Rules ask this module, never crossplane, what i
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Iterator
 
 Version = tuple[int, int, int]
 
-# nginx's defaults, as (since version, value) pairs, newest last. Sources: the module docs on
-# nginx.org and nginx's CHANGES: 1.19.10 raised keepalive_requests to 1000 and added
-# keepalive_time; 1.27.3 dropped TLSv1/TLSv1.1 from ssl_protocols; 1.29.7 made upstream blocks
-# keep 32 idle connections ("keepalive 32 local"), proxy_http_version default to 1.1 and stopped
-# sending "Connection: close".
+# nginx's defaults: directive -> [(since version, args)], oldest first; the last entry not newer
+# than the target version applies. Unversioned entries are from the module docs on nginx.org
+# ("Default:" lines). Version switches, from nginx's CHANGES:
+#   1.15.3  upstream keepalive_timeout (60s) and keepalive_requests (100) added.
+#   1.19.10 "the default value of the keepalive_requests directive was changed to 1000";
+#           "the keepalive_time directive" (1h), for clients and, in upstream blocks, for upstreams.
+#   1.23.4  "now TLSv1.3 protocol is enabled by default" (ssl_protocols).
+#   1.25.1  the "http2" directive (off); "listen ... http2" deprecated.
+#   1.27.3  SSLv3, TLSv1 and TLSv1.1 no longer enabled by default.
+#   1.29.7  upstream blocks keep 32 idle connections per worker ("keepalive 32 local"),
+#           proxy_http_version defaults to 1.1, and "Connection: close" is no longer sent
+#           (CHANGES-1.30: "keepalive enabled by default in upstream definitions, and
+#           proxy_http_version now defaults to 1.1").
+# Sizes of "one memory page" (proxy_buffer_size, proxy_buffers) and "two pages"
+# (client_body_buffer_size, proxy_busy_buffers_size) are given for x86-64 Linux (4k pages);
+# nginx on other 64-bit platforms doubles them.
+ALWAYS: Version = (0, 0, 0)
 DEFAULTS: dict[str, list[tuple[Version, list[str]]]] = {
-    "proxy_http_version": [((0, 0, 0), ["1.0"]), ((1, 29, 7), ["1.1"])],
-    "proxy_read_timeout": [((0, 0, 0), ["60s"])],
-    "proxy_send_timeout": [((0, 0, 0), ["60s"])],
-    "proxy_connect_timeout": [((0, 0, 0), ["60s"])],
-    "keepalive_timeout": [((0, 0, 0), ["75s"])],
-    "keepalive_requests": [((0, 0, 0), ["100"]), ((1, 19, 10), ["1000"])],
+    "proxy_http_version": [(ALWAYS, ["1.0"]), ((1, 29, 7), ["1.1"])],
+    "proxy_read_timeout": [(ALWAYS, ["60s"])],
+    "proxy_send_timeout": [(ALWAYS, ["60s"])],
+    "proxy_connect_timeout": [(ALWAYS, ["60s"])],
+    "proxy_next_upstream": [(ALWAYS, ["error", "timeout"])],
+    "proxy_buffering": [(ALWAYS, ["on"])],
+    "proxy_request_buffering": [(ALWAYS, ["on"])],
+    "proxy_buffer_size": [(ALWAYS, ["4k"])],
+    "proxy_buffers": [(ALWAYS, ["8", "4k"])],
+    "proxy_busy_buffers_size": [(ALWAYS, ["8k"])],
+    "proxy_max_temp_file_size": [(ALWAYS, ["1024m"])],
+    "proxy_ignore_client_abort": [(ALWAYS, ["off"])],
+    "keepalive_timeout": [(ALWAYS, ["75s"])],
+    "keepalive_requests": [(ALWAYS, ["100"]), ((1, 19, 10), ["1000"])],
     "keepalive_time": [((1, 19, 10), ["1h"])],
-    "worker_connections": [((0, 0, 0), ["512"])],
-    "worker_processes": [((0, 0, 0), ["1"])],
-    "server_tokens": [((0, 0, 0), ["on"])],
-    "large_client_header_buffers": [((0, 0, 0), ["4", "8k"])],
-    "client_header_buffer_size": [((0, 0, 0), ["1k"])],
-    "client_max_body_size": [((0, 0, 0), ["1m"])],
-    "client_body_buffer_size": [((0, 0, 0), ["16k"])],
-    "proxy_buffering": [((0, 0, 0), ["on"])],
-    "proxy_request_buffering": [((0, 0, 0), ["on"])],
-    "proxy_buffer_size": [((0, 0, 0), ["8k"])],
-    "proxy_buffers": [((0, 0, 0), ["8", "8k"])],
-    "gzip": [((0, 0, 0), ["off"])],
-    "gzip_comp_level": [((0, 0, 0), ["1"])],
-    "gzip_min_length": [((0, 0, 0), ["20"])],
-    "gzip_proxied": [((0, 0, 0), ["off"])],
-    "ssl_protocols": [((0, 0, 0), ["TLSv1", "TLSv1.1", "TLSv1.2"]), ((1, 23, 4), ["TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"]),
+    "keepalive_disable": [(ALWAYS, ["msie6"])],
+    "send_timeout": [(ALWAYS, ["60s"])],
+    "client_header_timeout": [(ALWAYS, ["60s"])],
+    "client_body_timeout": [(ALWAYS, ["60s"])],
+    "lingering_timeout": [(ALWAYS, ["5s"])],
+    "reset_timedout_connection": [(ALWAYS, ["off"])],
+    "worker_connections": [(ALWAYS, ["512"])],
+    "worker_processes": [(ALWAYS, ["1"])],
+    "multi_accept": [(ALWAYS, ["off"])],
+    "server_tokens": [(ALWAYS, ["on"])],
+    "large_client_header_buffers": [(ALWAYS, ["4", "8k"])],
+    "client_header_buffer_size": [(ALWAYS, ["1k"])],
+    "client_max_body_size": [(ALWAYS, ["1m"])],
+    "client_body_buffer_size": [(ALWAYS, ["8k"])],
+    "sendfile": [(ALWAYS, ["off"])],
+    "tcp_nopush": [(ALWAYS, ["off"])],
+    "tcp_nodelay": [(ALWAYS, ["on"])],
+    "gzip": [(ALWAYS, ["off"])],
+    "gzip_comp_level": [(ALWAYS, ["1"])],
+    "gzip_min_length": [(ALWAYS, ["20"])],
+    "gzip_proxied": [(ALWAYS, ["off"])],
+    "gzip_types": [(ALWAYS, ["text/html"])],
+    "ssl_protocols": [(ALWAYS, ["TLSv1", "TLSv1.1", "TLSv1.2"]),
+                      ((1, 23, 4), ["TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"]),
                       ((1, 27, 3), ["TLSv1.2", "TLSv1.3"])],
     "http2": [((1, 25, 1), ["off"])],
-    "autoindex": [((0, 0, 0), ["off"])],
+    "autoindex": [(ALWAYS, ["off"])],
 }
 
-# Defaults of directives inside an `upstream` block, which is not in a location's inheritance chain.
+# Defaults of the directives of an `upstream` block. keepalive_timeout, keepalive_requests and
+# keepalive_time there are the upstream module's own, unrelated to the client-side directives
+# of the same name, and never inherited from http.
 UPSTREAM_DEFAULTS: dict[str, list[tuple[Version, list[str]]]] = {
     "keepalive": [((1, 29, 7), ["32", "local"])],
     "keepalive_timeout": [((1, 15, 3), ["60s"])],
@@ -50,11 +81,14 @@ UPSTREAM_DEFAULTS: dict[str, list[tuple[Version, list[str]]]] = {
     "keepalive_time": [((1, 19, 10), ["1h"])],
 }
 
-# Headers nginx sends to a proxied server unless proxy_set_header says otherwise.
+# Headers nginx sends to a proxied server unless proxy_set_header says otherwise: Host always,
+# "Connection: close" until 1.29.7.
+DEFAULT_PROXY_HEADERS: dict[str, str] = {"host": "$proxy_host", "connection": "close"}
 CONNECTION_CLOSE_UNTIL: Version = (1, 29, 7)
 
 
 def versioned(table: dict[str, list[tuple[Version, list[str]]]], name: str, version: Version) -> list[str] | None:
+    """The args ``table`` gives ``name`` at ``version``, or None when it has no default there."""
     value = None
     for since, args in table.get(name, ()):
         if version >= since:
@@ -87,6 +121,10 @@ class Directive:
             yield level
             level = level.parent
 
+    def enclosing(self, *names: str) -> "Directive | None":
+        """The innermost enclosing block with one of ``names`` (e.g. the server of a location)."""
+        return next((level for level in self.ancestors() if level.name in names), None)
+
     def find(self, name: str) -> list["Directive"]:
         """Direct children named ``name``."""
         return [child for child in self.block or () if child.name == name]
@@ -106,10 +144,59 @@ class Directive:
 
 @dataclass(frozen=True)
 class ParseProblem:
-    kind: str  # "syntax-error" | "include-not-found" | "include-cycle"
+    # "syntax-error" | "include-not-found" | "include-cycle" | "include-unreadable" (a directory,
+    # FIFO, device, unreadable or oversized file) | "too-large" (file or directive caps reached)
+    kind: str
     file: str
     line: int | None
     message: str
+
+
+@dataclass(frozen=True)
+class Listen:
+    """One ``listen`` directive, read: where a server accepts connections and how."""
+
+    directive: Directive
+    address: str | None      # "127.0.0.1", "[::]", "unix:/run/x.sock"; None for every address
+    port: int | None         # None for a unix socket
+    ssl: bool
+    http2: bool              # the pre-1.25.1 "listen ... http2" form
+    quic: bool
+    default_server: bool
+    proxy_protocol: bool
+    parameters: tuple[str, ...]  # every argument after the address
+
+    @property
+    def is_unix(self) -> bool:
+        return bool(self.address and self.address.startswith("unix:"))
+
+
+def parse_listen(directive: Directive) -> Listen:
+    """nginx's reading of ``listen``: ``80``, ``*:80``, ``127.0.0.1``, ``[::]:443``,
+    ``unix:/path``, ``localhost:8080``; a bare address listens on port 80."""
+    spec = directive.args[0] if directive.args else "80"
+    params = tuple(directive.args[1:])
+    address: str | None
+    port: int | None
+    if spec.startswith("unix:"):
+        address, port = spec, None
+    elif spec.startswith("["):
+        host, _, rest = spec.partition("]")
+        address = host + "]"
+        port = _port(rest[1:]) if rest.startswith(":") else 80
+    elif spec.isdigit():
+        address, port = None, int(spec)
+    elif ":" in spec:
+        host, _, text = spec.rpartition(":")
+        address, port = (None if host == "*" else host), _port(text)
+    else:
+        address, port = (None if spec == "*" else spec), 80
+    return Listen(directive, address, port, "ssl" in params, "http2" in params, "quic" in params,
+                  "default_server" in params or "default" in params, "proxy_protocol" in params, params)
+
+
+def _port(text: str) -> int | None:
+    return int(text) if text.isdigit() else None
 
 
 @dataclass(eq=False)
@@ -121,7 +208,11 @@ class NginxConfig:
     context: str = "main"
     problems: list[ParseProblem] = field(default_factory=list)
     comments: dict[str, dict[int, str]] = field(default_factory=dict)
+    # With --root: the files the user asked about; findings elsewhere are not reported.
     focus_files: list[str] | None = None
+    # Things the user should know that are not problems in the config (e.g. a --root that does
+    # not include the snippet).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def is_full(self) -> bool:
@@ -146,10 +237,15 @@ class NginxConfig:
 
         nginx's rule for every directive, arrays such as proxy_set_header and add_header
         included: the innermost level (``at``, then its ancestors) that has at least one wins
-        whole, and a level with any of them inherits none from outside. ``upstream``, ``map``
-        and ``types`` blocks are ancestors of nothing a location inherits, so walking the real
-        ancestors of a location is exactly nginx's chain (http > server > location > if).
+        whole, and a level with any of them inherits none from outside. Walking the real
+        ancestors of a location is exactly nginx's chain (http > server > location > nested
+        location > ``if`` / ``limit_except``): ``upstream``, ``map``, ``types`` and ``events``
+        blocks are ancestors of no location, so their contents never leak into it. The reverse
+        holds too: an ``upstream`` block inherits nothing (its keepalive_timeout is the upstream
+        module's own directive, not http's), so for one only its own children count.
         """
+        if at.name == "upstream":
+            return at.find(name)
         level: Directive | None = at
         while level is not None:
             found = level.find(name)
@@ -159,9 +255,13 @@ class NginxConfig:
         return []
 
     def effective_args(self, name: str, at: Directive) -> list[str] | None:
+        """Args of the last effective ``name`` at ``at``, else nginx's default for the target
+        version (the upstream module's defaults inside an ``upstream`` block), else None."""
         found = self.effective(name, at)
         if found:
             return list(found[-1].args)
+        if at.name == "upstream":
+            return self.upstream_default(name)
         return self.default(name)
 
     def default(self, name: str) -> list[str] | None:
@@ -171,27 +271,66 @@ class NginxConfig:
         return versioned(UPSTREAM_DEFAULTS, name, self.nginx_version)
 
     def upstream_keepalive(self, upstream: Directive) -> int | None:
-        """Idle connections the upstream block keeps per worker (None: it keeps none)."""
-        explicit = upstream.find("keepalive")
-        args = explicit[-1].args if explicit else self.upstream_default("keepalive")
+        """Idle connections the upstream block keeps per worker: its ``keepalive N``, else 32
+        from nginx 1.29.7; None when it keeps none (before 1.29.7 without the directive, or
+        ``keepalive 0``) or the value is not a number."""
+        args = self.effective_args("keepalive", upstream) if upstream.name == "upstream" else None
         if not args:
             return None
         try:
             size = int(args[0])
         except ValueError:
             return None
-        return size or None
+        return size if size > 0 else None
 
     def proxy_headers(self, at: Directive) -> dict[str, tuple[str, Directive | None]]:
         """Lower-cased header -> (value, the directive setting it, or None for nginx's default).
-        A value of "" means nginx does not send the header."""
-        headers: dict[str, tuple[str, Directive | None]] = {"host": ("$proxy_host", None)}
-        if self.nginx_version < CONNECTION_CLOSE_UNTIL:
-            headers["connection"] = ("close", None)
+        A value of "" means nginx does not send the header. The defaults (Host, and Connection
+        before 1.29.7) are there unless proxy_set_header overrides them."""
+        headers: dict[str, tuple[str, Directive | None]] = {
+            name: (value, None) for name, value in DEFAULT_PROXY_HEADERS.items()
+            if name != "connection" or self.nginx_version < CONNECTION_CLOSE_UNTIL}
         for directive in self.effective("proxy_set_header", at):
             if directive.args:
                 headers[directive.args[0].lower()] = (directive.args[1] if len(directive.args) > 1 else "", directive)
         return headers
+
+    def proxied_locations(self) -> list[tuple[Directive, Directive, Directive | None]]:
+        """(block, proxy_pass, upstream block or None) for every http ``proxy_pass``, in document
+        order. The block is the location, ``if`` or ``limit_except`` the proxy_pass is written
+        in (where effective() answers for it). The upstream is the ``upstream`` block named by
+        the URL's host, matched as nginx does (case-insensitively, by name); None for a literal
+        address, a unix socket or a URL computed from variables at run time."""
+        upstreams = {name.lower(): block for name, block in self.upstreams().items()}
+        found = []
+        for directive in self.find_all("proxy_pass"):
+            if directive.parent is None or _inside(directive, "stream"):
+                continue
+            host = proxy_pass_host(directive)
+            upstream = upstreams.get(host.lower()) if host and "$" not in host else None
+            found.append((directive.parent, directive, upstream))
+        return found
+
+    def listens(self, server: Directive) -> list[Listen]:
+        """The server's listen directives, read; nginx listens on *:80 when there are none."""
+        return [parse_listen(d) for d in server.find("listen")]
+
+
+_SCHEME_RE = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
+
+
+def proxy_pass_host(directive: Directive) -> str | None:
+    """The host part of a proxy_pass URL (the upstream name, if one is meant): ``backend`` for
+    ``http://backend/api``; ``unix:/run/app.sock`` for a socket; None without arguments."""
+    if not directive.args:
+        return None
+    rest = _SCHEME_RE.sub("", directive.args[0], count=1)
+    if rest.lower().startswith("unix:"):
+        return "unix:" + rest[5:].split(":", 1)[0]
+    authority = rest.split("/", 1)[0].split("?", 1)[0]
+    if authority.startswith("["):
+        return authority.split("]", 1)[0] + "]"
+    return authority.rsplit(":", 1)[0] if ":" in authority else authority
 
 
 def _inside(directive: Directive, block_name: str) -> bool:

@@ -1,25 +1,42 @@
 """Reading nginx configs into the model, with crossplane behind this one module.
 
-crossplane lexes and parses one file at a time here; this module follows includes itself so that
-every directive carries the file and line it was written at, and works around crossplane's faults:
-its context and argument checks drop statements (both are off), its directive table stops near
-nginx 1.17 (unknown directives are never reported), a missing final ``;`` or ``}`` comes with no
-line (the file's last line is used), and a file with a syntax error yields nothing (the error is a
-problem; every other file is still read). Includes are bounded: no non-regular files, no cycles,
-at most ``MAX_FILES`` files of at most ``MAX_FILE_BYTES`` each.
+crossplane's lexer turns each file's text into tokens; this module builds the tree and follows
+includes itself, so every directive carries the file and line it was written at (crossplane's
+own parser can name the includer instead), and so crossplane's faults stay out of the model:
+
+- its parser drops a statement that fails its context or argument check, and its directive table
+  stops near nginx 1.17 (``http2``, ``quic``, ``keepalive_time`` ... would be "unknown"): its
+  parser is not used, no directive is ever checked against a table;
+- a missing final ``;`` or ``}``, or an unterminated quote, ends its token stream silently or with
+  no line: an end-of-file sentinel is appended to the text, and the error names the file's last
+  line, as nginx does;
+- a comment on the last line without a newline is dropped: the text always ends with one;
+- the bodies of OpenResty's ``*_by_lua_block`` directives are Lua, not nginx syntax (a ``}`` in a
+  Lua string or comment would close nginx blocks early): a Lua-aware lexer takes the body whole
+  as one argument, as OpenResty does;
+- ``if ($a = b)`` lexes as ``($a``, ``=``, ``b)``: the parentheses are dropped, as nginx does.
+
+Files are read here, never by crossplane: never a non-regular file (a FIFO or ``/dev/zero``
+would block or never end), at most ``MAX_FILE_BYTES`` each, at most ``MAX_FILES`` files and
+``MAX_DIRECTIVES`` directives in all (an include tree that fans out cannot explode), and include
+cycles stop at the repeated file. Undecodable bytes are replaced, never a traceback. A file with a
+syntax error contributes nothing (nginx would not start with it) and yields a problem with its
+line; every other file is still loaded.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fnmatch
 import glob
+import io
 import os
 import re
 import stat
-import tempfile
+import threading
 from dataclasses import dataclass, field
+from typing import Iterable, Iterator
 
-import crossplane
-import crossplane.errors
 import crossplane.lexer
 
 from confgen.errors import ConfgenError
@@ -28,318 +45,123 @@ from confgen.versions import DEFAULT_NGINX_VERSION, installed_nginx_version, par
 
 MAX_FILES = 10_000
 MAX_FILE_BYTES = 64 * 1024 * 1024
+MAX_DIRECTIVES = 2_000_000
 STDIN_NAME = "<stdin>"
+# Where nginx packages keep nginx.conf: a relative include missing beside a config kept in a repo
+# (``include mime.types;``) is looked up there, where nginx itself would find it.
 SYSTEM_CONF_DIRS = ("/etc/nginx", "/usr/local/nginx/conf", "/usr/local/etc/nginx", "/opt/homebrew/etc/nginx")
 # Files every nginx ships beside nginx.conf; an include of one that is not on this machine is fine.
 STOCK_FILES = {"mime.types", "fastcgi_params", "fastcgi.conf", "scgi_params", "uwsgi_params", "proxy_params",
                "koi-utf", "koi-win", "win-utf"}
-_DUMP_MARKER = re.compile(r"^# configuration file (.+):$", re.MULTILINE)
+
+_DUMP_MARKER = re.compile(r"^# configuration file (.+):\r?$", re.MULTILINE)
+# What `nginx -T` prints before the first file ("nginx: the configuration file ... syntax is ok").
+_DUMP_PREAMBLE = re.compile(r"^(?:\s*|nginx: .*)$")
+# Ends every text handed to the lexer. It reaches the parser as a token of its own only when the
+# lexer read the whole text; inside an unterminated quote or Lua block it never does.
+_EOF = "\x00confgen-end-of-file\x00"
+# Marks the placeholder build() reads an included file at; no crossplane statement has this key.
+_INCLUDED = "confgen-included-file"
+
+# OpenResty's directives whose block is Lua code (lua-nginx-module and stream-lua-nginx-module).
+LUA_BLOCK_DIRECTIVES = frozenset(f"{phase}_by_lua_block" for phase in (
+    "access", "balancer", "body_filter", "content", "exit_worker", "header_filter", "init", "init_worker",
+    "log", "preread", "rewrite", "server_rewrite", "set", "ssl_certificate", "ssl_client_hello",
+    "ssl_session_fetch", "ssl_session_store",
+))
 
 # Top-level directives that tell which context a snippet was written for.
-_HTTP_LEVEL = {"server", "upstream", "map", "geo", "split_clients", "log_format", "proxy_cache_path",
-               "limit_req_zone", "limit_conn_zone", "include_http", "types", "resolver_timeout"}
 _MAIN_LEVEL = {"http", "events", "stream", "mail", "worker_processes", "worker_rlimit_nofile", "user", "pid",
-               "load_module", "daemon", "master_process", "worker_cpu_affinity", "env"}
-_SERVER_LEVEL = {"location", "listen", "server_name", "ssl_certificate", "ssl_certificate_key", "return"}
+               "load_module", "daemon", "master_process", "worker_cpu_affinity", "env", "thread_pool",
+               "worker_shutdown_timeout", "lock_file", "pcre_jit", "ssl_engine", "timer_resolution",
+               "working_directory", "worker_priority", "google_perftools_profiles", "quic_bpf"}
+_HTTP_LEVEL = {"upstream", "map", "geo", "split_clients", "log_format", "proxy_cache_path", "limit_req_zone",
+               "limit_conn_zone", "types", "variables_hash_max_size", "variables_hash_bucket_size",
+               "server_names_hash_max_size", "server_names_hash_bucket_size", "fastcgi_cache_path",
+               "uwsgi_cache_path", "scgi_cache_path", "js_import", "js_path", "perl_modules", "lua_package_path",
+               "lua_shared_dict", "init_by_lua_block", "init_worker_by_lua_block"}
+_SERVER_LEVEL = {"location", "listen", "server_name", "ssl_certificate", "ssl_certificate_key", "ssl_protocols",
+                 "ssl_ciphers", "ssl_session_cache", "ssl_session_timeout", "ssl_prefer_server_ciphers",
+                 "ssl_dhparam", "ssl_stapling", "ssl_reject_handshake", "http2", "http3", "quic"}
 _UPSTREAM_LEVEL = {"keepalive", "least_conn", "ip_hash", "hash", "zone", "random", "keepalive_timeout",
-                   "keepalive_requests", "keepalive_time", "ntlm", "sticky"}
+                   "keepalive_requests", "keepalive_time", "ntlm", "sticky", "least_time", "queue", "resolver",
+                   "resolver_timeout", "state", "backup"}
 
 
-def load_nginx(paths_or_text, *, nginx_version: str | None = None, root: str | None = None,
+# ---------------------------------------------------------------------------------------------
+# Entry points
+
+
+def load_nginx(paths_or_text=None, *, nginx_version: str | None = None, root: str | None = None,
                text: str | None = None, name: str = STDIN_NAME) -> NginxConfig:
     """Load one nginx file (with its includes) into the model.
 
-    ``paths_or_text`` is a path (or a one-element list of paths); a string that holds a newline,
-    ``{`` or ``;`` and names no file is taken as config text (stdin). ``text`` passes text
-    explicitly. An ``nginx -T`` dump is split back into its files. With ``root`` (the main
-    nginx.conf), the root is loaded and ``focus_files`` names the given file, so the snippet is
-    linted in place with inherited values.
+    ``paths_or_text`` is a path (or a one-element list of paths; for several files, call once
+    per file). A string that holds a newline, ``{`` or ``;`` and names no file is taken as config
+    text (stdin), as is ``text`` given explicitly; relative includes in text resolve against the
+    current directory. ``nginx -T`` output, as text or saved in a file, is split back into its
+    files so findings name the real ones. With ``root`` (the main nginx.conf), the root is loaded
+    and ``focus_files`` names the given file as the config holds it, so a snippet is linted in
+    place with the values it inherits; a snippet the root does not include is loaded on its own,
+    with a note saying so. ``nginx_version`` defaults to the installed nginx's, else
+    ``versions.DEFAULT_NGINX_VERSION``.
     """
-    version = parse_version(nginx_version or installed_nginx_version() or DEFAULT_NGINX_VERSION)
+    version = _target_version(nginx_version)
     if isinstance(paths_or_text, (list, tuple)):
         if len(paths_or_text) != 1:
-            raise ConfgenError("load_nginx: give one file at a time")
+            raise ConfgenError(f"load_nginx: give one file at a time, not {len(paths_or_text)}")
         paths_or_text = paths_or_text[0]
     if text is None and isinstance(paths_or_text, str) and _looks_like_text(paths_or_text):
         text = paths_or_text
     if text is not None:
-        dump = split_nginx_dump(text)
-        if dump:
-            return _load_dump(dump, version)
-        with _TextFile(text) as path:
-            config = _Loader(version, display={path: name}).load(path)
-            config.main_file = name
-            return config
+        return _load_text(text, name, version)
+    if paths_or_text is None:
+        raise ConfgenError("load_nginx: give a file or text")
     path = os.fspath(paths_or_text)
-    if root is not None:
-        config = _Loader(version).load(os.fspath(root))
-        config.focus_files = [path]
+    if root is None or _same_file(path, os.fspath(root)):
+        return _load_path(path, version)
+    config = _load_path(os.fspath(root), version)
+    snippet = _real(path)
+    placed = [shown for shown in config.files if _real(shown) == snippet]
+    if placed:
+        config.focus_files = placed
         return config
-    return _Loader(version).load(path)
+    alone = _load_path(path, version)
+    alone.focus_files = [path]
+    alone.notes.append(f"{path} is not included by {root}: linted on its own, without inherited values")
+    return alone
 
 
 def split_nginx_dump(text: str) -> dict[str, str] | None:
-    """``nginx -T`` output -> {path: text}, main file first; None when it is not a dump."""
+    """``nginx -T`` output -> {path: text}, main file first; None when it is not a dump.
+
+    Only text that starts with a ``# configuration file ...:`` marker (after nginx's own
+    ``nginx: ...`` status lines) is a dump, so a config with such a comment in it is not split.
+    nginx ends each file's text with one extra newline, removed here so lines match the file.
+    """
     markers = list(_DUMP_MARKER.finditer(text))
-    if not markers:
+    if not markers or not all(_DUMP_PREAMBLE.match(line) for line in text[:markers[0].start()].splitlines()):
         return None
     files: dict[str, str] = {}
     for index, marker in enumerate(markers):
         end = markers[index + 1].start() if index + 1 < len(markers) else len(text)
-        files.setdefault(marker.group(1), text[marker.end() + 1:end])
+        body = text[marker.end():end]
+        body = body[1:] if body.startswith("\n") else body[2:] if body.startswith("\r\n") else body
+        files.setdefault(marker.group(1), body[:-1] if body.endswith("\n") else body)
     return files
-
-
-def _looks_like_text(value: str) -> bool:
-    return ("\n" in value or "{" in value or ";" in value) and not os.path.exists(value)
-
-
-def _load_dump(files: dict[str, str], version) -> NginxConfig:
-    """Lint a dump as the files it came from: write them under a temp root that mirrors their
-    absolute paths (includes resolve), and name findings with the original paths."""
-    with tempfile.TemporaryDirectory(prefix="confgen-dump-") as scratch:
-        display = {}
-        for original, body in files.items():
-            target = os.path.join(scratch, original.lstrip("/"))
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            with open(target, "w", encoding="utf-8") as handle:
-                handle.write(body)
-            display[target] = original
-        main = os.path.join(scratch, next(iter(files)).lstrip("/"))
-        loader = _Loader(version, display=display, include_root=scratch)
-        return loader.load(main)
-
-
-class _TextFile:
-    """Config text in a temp file, because crossplane lexes files."""
-
-    def __init__(self, text: str):
-        self.text = text
-
-    def __enter__(self) -> str:
-        handle, self.path = tempfile.mkstemp(prefix="confgen-", suffix=".conf")
-        with os.fdopen(handle, "w", encoding="utf-8", errors="replace") as stream:
-            stream.write(self.text)
-        return self.path
-
-    def __exit__(self, *exc) -> None:
-        os.unlink(self.path)
-
-
-@dataclass
-class _Loader:
-    version: tuple
-    display: dict[str, str] = field(default_factory=dict)  # real path -> name shown in findings
-    include_root: str | None = None  # for dumps: absolute includes live under this directory
-    problems: list[ParseProblem] = field(default_factory=list)
-    comments: dict[str, dict[int, str]] = field(default_factory=dict)
-    files: list[str] = field(default_factory=list)
-    _parsed: dict[str, list | None] = field(default_factory=dict)
-
-    def load(self, main: str) -> NginxConfig:
-        self.base_dir = os.path.dirname(os.path.abspath(main))
-        root = Directive("main", [], self.shown(main), 0, None, [])
-        problem = self.unreadable(main)
-        if problem:
-            raise ConfgenError(f"{main}: {problem}")
-        statements = self.parse_file(main)
-        if statements is not None:
-            self.build(statements, root, main, (os.path.realpath(main),))
-        config = NginxConfig(root=root, main_file=self.shown(main), nginx_version=self.version,
-                             files=self.files, problems=self.problems, comments=self.comments)
-        config.context = infer_context(root.block)
-        return config
-
-    def shown(self, path: str) -> str:
-        return self.display.get(path, path)
-
-    def unreadable(self, path: str) -> str | None:
-        try:
-            info = os.stat(path)
-        except FileNotFoundError:
-            return "no such file"
-        except OSError as error:
-            return f"cannot read: {error.strerror}"
-        if stat.S_ISDIR(info.st_mode):
-            return "is a directory"
-        if not stat.S_ISREG(info.st_mode):
-            return "not a regular file (a device, FIFO or socket is never read)"
-        if info.st_size > MAX_FILE_BYTES:
-            return f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB"
-        if not os.access(path, os.R_OK):
-            return "cannot read: permission denied"
-        return None
-
-    def parse_file(self, path: str) -> list | None:
-        """Statements of one file (cached: a snippet included by many servers is parsed once),
-        or None when it has a syntax error (recorded as a problem with its line)."""
-        if path in self._parsed:
-            return self._parsed[path]
-        if self.shown(path) not in self.files:
-            self.files.append(self.shown(path))
-        try:
-            statements = parse_tokens(crossplane.lexer.lex(path))
-        except SyntaxProblem as error:
-            self.problem("syntax-error", path, error.line, error.message)
-            statements = None
-        except crossplane.errors.NgxParserBaseException as error:
-            self.problem("syntax-error", path, error.lineno or _last_line(path), error.strerror)
-            statements = None
-        except (OSError, UnicodeError) as error:
-            self.problem("syntax-error", path, None, f"cannot read: {error}")
-            statements = None
-        self._parsed[path] = statements
-        return statements
-
-    def system_file(self, relative: str) -> str | None:
-        """A relative include missing beside the main file, found in the installed nginx's conf
-        directory, where nginx itself resolves it (configs kept in a repo include mime.types)."""
-        if os.path.isabs(relative) or self.include_root:
-            return None
-        for conf_dir in SYSTEM_CONF_DIRS:
-            candidate = os.path.join(conf_dir, relative)
-            if os.path.isfile(candidate):
-                return candidate
-        return None
-
-    def problem(self, kind: str, path: str, line: int | None, message: str) -> None:
-        self.problems.append(ParseProblem(kind, self.shown(path), line, message))
-
-    def build(self, statements: list, parent: Directive, path: str, stack: tuple[str, ...]) -> None:
-        shown = self.shown(path)
-        for statement in statements:
-            name = statement["directive"]
-            if name == "#":
-                file_comments = self.comments.setdefault(shown, {})
-                line = statement["line"]
-                file_comments[line] = (file_comments[line] + " " if line in file_comments else "") + statement["comment"]
-                continue
-            if name == "include" and "block" not in statement:
-                self.include(statement, parent, path, stack)
-                continue
-            directive = Directive(name, list(statement["args"]), shown, statement["line"], parent,
-                                  [] if "block" in statement else None)
-            parent.block.append(directive)
-            if "block" in statement:
-                self.build(statement["block"], directive, path, stack)
-
-    def include(self, statement: dict, parent: Directive, path: str, stack: tuple[str, ...]) -> None:
-        line = statement["line"]
-        if len(statement["args"]) != 1:
-            self.problem("syntax-error", path, line, "include takes exactly one file or pattern")
-            return
-        pattern = statement["args"][0]
-        if os.path.isabs(pattern) and self.include_root:
-            pattern = os.path.join(self.include_root, pattern.lstrip("/"))
-        elif not os.path.isabs(pattern):
-            # nginx resolves relative includes against its conf directory: the main file's.
-            pattern = os.path.join(self.base_dir, pattern)
-        if glob.has_magic(pattern):
-            targets = sorted(glob.glob(pattern))
-        else:
-            targets = [pattern]
-            if not os.path.lexists(pattern):
-                found = self.system_file(statement["args"][0])
-                if found:
-                    targets = [found]
-                elif os.path.basename(pattern) in STOCK_FILES:
-                    return  # nginx's own type and parameter tables: nothing a rule reads
-                else:
-                    self.problem("include-not-found", path, line, f"include {statement['args'][0]}: no such file")
-                    return
-        for target in targets:
-            if len(self.files) >= MAX_FILES and self.shown(target) not in self.files:
-                self.problem("syntax-error", path, line, f"more than {MAX_FILES} included files; the rest were not read")
-                return
-            real = os.path.realpath(target)
-            if real in stack:
-                self.problem("include-cycle", path, line, f"include {statement['args'][0]}: {self.shown(target)} "
-                                                           f"includes itself (through {len(stack)} file(s)); not followed")
-                continue
-            problem = self.unreadable(target)
-            if problem:
-                if glob.has_magic(pattern) and problem == "is a directory":
-                    continue  # nginx's glob skips directories too
-                kind = "include-not-found" if problem == "no such file" else "syntax-error"
-                self.problem(kind, path, line, f"include {self.shown(target)}: {problem}")
-                continue
-            statements = self.parse_file(target)
-            if statements is not None:
-                self.build(statements, parent, target, stack + (real,))
-
-
-class SyntaxProblem(Exception):
-    def __init__(self, message: str, line: int | None):
-        super().__init__(message)
-        self.message, self.line = message, line
-
-
-def parse_tokens(tokens) -> list[dict]:
-    """crossplane's lexer tokens -> statements shaped like crossplane's payload (directive,
-    line, args, block, comments as "#"). Iterative, so deep nesting cannot exhaust the stack;
-    no directive table, so newer directives (http2, quic, keepalive_time) are just directives,
-    and a statement is never dropped for its context or argument count."""
-    top: list[dict] = []
-    stack = [top]
-    tokens = iter(tokens)
-    last_line = 1
-    for token, line, quoted in tokens:
-        last_line = line
-        if not quoted and token == "}":
-            if len(stack) == 1:
-                raise SyntaxProblem('unexpected "}"', line)
-            stack.pop()
-            continue
-        if not quoted and token.startswith("#"):
-            stack[-1].append({"directive": "#", "line": line, "comment": token[1:]})
-            continue
-        if not quoted and token in ("{", ";"):
-            raise SyntaxProblem(f'unexpected "{token}"', line)
-        statement = {"directive": token, "line": line, "args": []}
-        comments = []
-        terminator = None
-        for argument, arg_line, arg_quoted in tokens:
-            last_line = arg_line
-            if not arg_quoted and argument in ("{", ";", "}"):
-                terminator = argument
-                break
-            if not arg_quoted and argument.startswith("#"):
-                comments.append({"directive": "#", "line": arg_line, "comment": argument[1:]})
-            else:
-                statement["args"].append(argument)
-        if terminator is None:
-            raise SyntaxProblem(f'unexpected end of file, expecting ";" or "}}" after "{token}"', last_line)
-        if terminator == "}":
-            raise SyntaxProblem(f'directive "{token}" is not terminated by ";"', line)
-        if token == "if":
-            _strip_if_parentheses(statement["args"])
-        stack[-1].append(statement)
-        stack[-1].extend(comments)
-        if terminator == "{":
-            statement["block"] = []
-            stack.append(statement["block"])
-    if len(stack) > 1:
-        raise SyntaxProblem('unexpected end of file, expecting "}"', last_line)
-    return top
-
-
-def _strip_if_parentheses(args: list[str]) -> None:
-    """`if ($a = b)` lexes as "($a", "=", "b)": drop the parentheses as nginx does."""
-    if args and args[0].startswith("(") and args[-1].endswith(")"):
-        args[0] = args[0][1:].lstrip()
-        args[-1] = args[-1][:-1].rstrip()
-        args[:] = [a for i, a in enumerate(args) if a or 0 < i < len(args) - 1]
 
 
 def infer_context(top: list[Directive] | None) -> str:
     """Which block a file's top-level directives belong in: "main" for a whole nginx.conf,
-    "http" for conf.d/sites-enabled files of servers, "server" for shared locations,
-    "upstream" for server lists, "location" for loose directives."""
-    names = {d.name for d in top or ()}
+    "http" for conf.d/sites-enabled files of servers, "server" for shared locations and
+    server-level settings, "upstream" for server lists, "location" for loose directives such as a
+    shared ``proxy_set_header`` file."""
+    directives = list(top or ())
+    names = {d.name for d in directives}
     if not names or names & _MAIN_LEVEL:
         return "main"
-    blocks = {d.name for d in top or () if d.is_block}
-    if "server" in blocks or names & (_HTTP_LEVEL - {"server"}):
+    blocks = {d.name for d in directives if d.is_block}
+    if "server" in blocks or names & _HTTP_LEVEL:
         return "http"
     if names & _SERVER_LEVEL:
         return "server"
@@ -348,14 +170,495 @@ def infer_context(top: list[Directive] | None) -> str:
     return "location"
 
 
-def _last_line(path: str) -> int:
+# ---------------------------------------------------------------------------------------------
+# Loading
+
+
+def _target_version(nginx_version) -> tuple[int, int, int]:
+    text = nginx_version or installed_nginx_version() or DEFAULT_NGINX_VERSION
     try:
-        with open(path, "rb") as handle:
-            return max(1, handle.read().count(b"\n") + 0) or 1
-    except OSError:
-        return 1
+        return parse_version(str(text))
+    except ValueError as error:
+        raise ConfgenError(f"nginx version: {error}") from None
 
 
-def _clean_error(message: str, path: str) -> str:
-    """crossplane appends " in <file>:<line>" to messages; the finding carries both already."""
-    return re.sub(r"\s+in\s+\S+:\d+$", "", message.replace(path, os.path.basename(path)))
+def _looks_like_text(value: str) -> bool:
+    return ("\n" in value or "{" in value or ";" in value) and not os.path.exists(value)
+
+
+def _real(path: str) -> str:
+    return os.path.normcase(os.path.realpath(path))
+
+
+def _same_file(a: str, b: str) -> bool:
+    return _real(a) == _real(b)
+
+
+def _load_text(text: str, name: str, version) -> NginxConfig:
+    dump = split_nginx_dump(text)
+    if dump:
+        return _load_dump(dump, version)
+    # A stdin config includes relative to where confgen runs, the closest thing to a prefix.
+    return _Loader(version, virtual={name: text}, base_dir="").load(name)
+
+
+def _load_dump(files: dict[str, str], version) -> NginxConfig:
+    """A dump holds every file nginx read: includes resolve among them, never on this disk
+    (the dump may come from another machine)."""
+    main = next(iter(files))
+    return _Loader(version, virtual=files, disk=False, base_dir=os.path.dirname(main)).load(main)
+
+
+def _load_path(path: str, version) -> NginxConfig:
+    text, problem = _read_regular_file(path)
+    if problem:
+        raise ConfgenError(f"{path}: {problem}")
+    dump = split_nginx_dump(text)
+    if dump:
+        return _load_dump(dump, version)
+    return _Loader(version, virtual={path: text}, base_dir=os.path.dirname(path)).load(path)
+
+
+def _read_regular_file(path: str) -> tuple[str | None, str | None]:
+    """(text, None) or (None, why not). Opened non-blocking and checked after opening, so a FIFO,
+    a device or a directory is refused without ever being read, and nothing can swap the file
+    between the check and the read."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        return None, "no such file"
+    except IsADirectoryError:
+        return None, "is a directory"
+    except PermissionError:
+        return None, "cannot read: permission denied"
+    except (OSError, ValueError) as error:
+        return None, f"cannot read: {getattr(error, 'strerror', None) or error}"
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            return None, "is a directory"
+        if not stat.S_ISREG(info.st_mode):
+            return None, "not a regular file (a device, FIFO or socket is never read)"
+        if info.st_size > MAX_FILE_BYTES:
+            return None, f"larger than {MAX_FILE_BYTES / 2**20:g} MiB; not read"
+        chunks, size = [], 0
+        while size <= MAX_FILE_BYTES:
+            chunk = os.read(fd, 1024 * 1024)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > MAX_FILE_BYTES:
+            return None, f"larger than {MAX_FILE_BYTES / 2**20:g} MiB; not read"
+    except OSError as error:
+        return None, f"cannot read: {error.strerror or error}"
+    finally:
+        os.close(fd)
+    # nginx reads bytes; a stray Latin-1 byte in a comment must not stop the lint.
+    return b"".join(chunks).decode("utf-8", errors="replace"), None
+
+
+@dataclass
+class _Loader:
+    version: tuple
+    virtual: dict[str, str]      # files not read from disk: the main text, stdin, a dump's files
+    base_dir: str                # what relative includes resolve against (nginx's conf prefix)
+    disk: bool = True            # whether includes may read the filesystem (not for a dump)
+    problems: list[ParseProblem] = field(default_factory=list)
+    comments: dict[str, dict[int, str]] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+    directive_count: int = 0
+    too_many_files: bool = False
+    _parsed: dict[str, list | None] = field(default_factory=dict)
+
+    def load(self, main: str) -> NginxConfig:
+        root = Directive("main", [], main, 0, None, [])
+        statements = self.parse_file(main, self.virtual[main])
+        if statements is not None:
+            self.build(statements, root, main)
+        config = NginxConfig(root=root, main_file=main, nginx_version=self.version,
+                             files=self.files, problems=self.problems, comments=self.comments)
+        config.context = infer_context(root.block)
+        return config
+
+    def problem(self, kind: str, path: str, line: int | None, message: str) -> None:
+        self.problems.append(ParseProblem(kind, path, line, message))
+
+    def parse_file(self, path: str, text: str) -> list | None:
+        """Statements of one file (cached: a snippet included by many servers is parsed once),
+        or None when it has a syntax error (recorded as a problem with its line)."""
+        if path in self._parsed:
+            return self._parsed[path]
+        self.files.append(path)
+        try:
+            statements, comments = parse_text(text)
+        except SyntaxProblem as error:
+            self.problem("syntax-error", path, error.line, error.message)
+            statements, comments = None, {}
+        if comments:
+            self.comments[path] = comments
+        self._parsed[path] = statements
+        return statements
+
+    def read(self, path: str) -> tuple[str | None, str | None]:
+        if path in self.virtual:
+            return self.virtual[path], None
+        if not self.disk:
+            return None, "no such file (not in the nginx -T output)"
+        return _read_regular_file(path)
+
+    def exists(self, path: str) -> bool:
+        return path in self.virtual or (self.disk and os.path.lexists(path))
+
+    def glob(self, pattern: str) -> list[str]:
+        """Matches sorted as nginx's glob(3) sorts them (byte order in the C locale)."""
+        found = {path for path in self.virtual if _glob_match(pattern, path)}
+        if self.disk:
+            found.update(glob.glob(pattern))
+        return sorted(found)
+
+    def system_file(self, relative: str) -> str | None:
+        if os.path.isabs(relative) or not self.disk:
+            return None
+        for conf_dir in SYSTEM_CONF_DIRS:
+            candidate = os.path.join(conf_dir, relative)
+            if os.path.isfile(candidate):
+                return candidate
+        return None
+
+    def build(self, statements: list, root: Directive, main: str) -> None:
+        """Statements -> directives under ``root``, following includes. Iterative (a frame per
+        open block or included file), so neither deep nesting nor long include chains can
+        exhaust Python's stack. An included file's directives are spliced where the include
+        stood, with the includer's block as parent, as nginx does."""
+        frames: list[tuple[Iterator[dict], Directive, str, tuple[str, ...]]] = [
+            (iter(statements), root, main, (self.identity(main),))]
+        while frames:
+            pending, parent, path, chain = frames[-1]
+            statement = next(pending, None)
+            if statement is None:
+                frames.pop()
+                continue
+            if _INCLUDED in statement:
+                # Read when reached, so files are read (and problems found) in nginx's order: an
+                # included file's own includes before the next file its includer's glob matched.
+                included = self.read_included(statement, path, chain)
+                if included is not None:
+                    target = statement[_INCLUDED]
+                    frames.append((iter(included), parent, target, chain + (self.identity(target),)))
+                continue
+            if statement["directive"] == "include" and "block" not in statement:
+                frames.append((iter(self.include_targets(statement, path)), parent, path, chain))
+                continue
+            self.directive_count += 1
+            if self.directive_count > MAX_DIRECTIVES:
+                self.problem("too-large", path, statement["line"],
+                             f"more than {MAX_DIRECTIVES} directives after includes; the rest were not read")
+                return
+            is_block = "block" in statement
+            directive = Directive(statement["directive"], list(statement["args"]), path, statement["line"],
+                                  parent, [] if is_block else None)
+            parent.block.append(directive)
+            if is_block:
+                frames.append((iter(statement["block"]), directive, path, chain))
+
+    def identity(self, path: str) -> str:
+        """What makes two paths the same file for cycle detection."""
+        return path if path in self.virtual and not self.disk else _real(path)
+
+    def include_targets(self, statement: dict, path: str) -> list[dict]:
+        """The files an include names, in nginx's order, as placeholders for build()."""
+        line = statement["line"]
+        if len(statement["args"]) != 1:
+            self.problem("syntax-error", path, line, 'invalid number of arguments in "include" directive')
+            return []
+        written = statement["args"][0]
+        # nginx resolves relative includes against its conf prefix (the main file's directory),
+        # not against the including file.
+        pattern = written if os.path.isabs(written) else os.path.join(self.base_dir, written)
+        if glob.has_magic(pattern):
+            targets = self.glob(pattern)  # a glob that matches nothing is fine for nginx
+        elif self.exists(pattern):
+            targets = [pattern]
+        else:
+            found = self.system_file(written)
+            if found:
+                targets = [found]
+            elif os.path.basename(pattern) in STOCK_FILES:
+                return []  # nginx's own type and parameter tables: nothing a rule reads
+            else:
+                self.problem("include-not-found", path, line, f'include "{written}": no such file ({pattern})')
+                return []
+        return [{_INCLUDED: target, "line": line, "written": written} for target in targets]
+
+    def read_included(self, placeholder: dict, path: str, chain: tuple[str, ...]) -> list | None:
+        """Statements of one included file, or None (with a problem) when it is not read."""
+        target, line, written = placeholder[_INCLUDED], placeholder["line"], placeholder["written"]
+        if self.identity(target) in chain:
+            self.problem("include-cycle", path, line,
+                         f'include "{written}": {target} includes itself through {len(chain)} file(s); not followed')
+            return None
+        if target in self._parsed:
+            return self._parsed[target]
+        if len(self.files) >= MAX_FILES:
+            if not self.too_many_files:
+                self.too_many_files = True
+                self.problem("too-large", path, line, f"more than {MAX_FILES} files; {target} and the rest were not read")
+            return None
+        text, problem = self.read(target)
+        if problem:
+            kind = "include-not-found" if problem.startswith("no such file") else "include-unreadable"
+            self.problem(kind, path, line, f'include "{written}": {target}: {problem}')
+            return None
+        return self.parse_file(target, text)
+
+
+def _glob_match(pattern: str, path: str) -> bool:
+    """glob(3) semantics for a dump's paths: wildcards never cross a ``/``."""
+    pattern_parts, path_parts = pattern.split("/"), path.split("/")
+    return len(pattern_parts) == len(path_parts) and all(
+        fnmatch.fnmatchcase(part, wanted) for part, wanted in zip(path_parts, pattern_parts))
+
+
+# ---------------------------------------------------------------------------------------------
+# Lexing and statements
+
+
+class SyntaxProblem(Exception):
+    def __init__(self, message: str, line: int | None):
+        super().__init__(message)
+        self.message, self.line = message, line
+
+
+def parse_text(text: str) -> tuple[list[dict], dict[int, str]]:
+    """One file's text -> (statements, {line: comment text without "#"}); SyntaxProblem with
+    nginx's message and line when it does not parse."""
+    eof_line = text.count("\n") + 1  # the line nginx names for "unexpected end of file"
+    return parse_tokens(lex(text), eof_line=eof_line)
+
+
+def lex(text: str) -> Iterator[tuple[str, int, bool]]:
+    """crossplane's tokens (token, line, quoted) for a text, with Lua blocks taken whole."""
+    with _lua_lexers():
+        tokens = list(crossplane.lexer._lex_file_object(io.StringIO(text + "\n" + _EOF + "\n")))
+    return iter(tokens)
+
+
+def parse_tokens(tokens: Iterable[tuple[str, int, bool]], *, eof_line: int | None = None
+                 ) -> tuple[list[dict], dict[int, str]]:
+    """Tokens -> statements shaped like crossplane's payload (directive, line, args, block), and
+    the comments by line. Iterative, so deep nesting cannot exhaust the stack; no directive
+    table, so newer directives (http2, quic, keepalive_time) are just directives, and a
+    statement is never dropped for its context or argument count."""
+    top: list[dict] = []
+    stack = [top]
+    comments: dict[int, str] = {}
+    tokens = iter(tokens)
+    last_line = 1
+    finished = False
+
+    def end_of_file(expecting: str) -> SyntaxProblem:
+        # Without the sentinel the lexer stopped early: a quote or Lua block swallowed the rest.
+        hint = "" if finished else " (is a quote or a Lua block not closed?)"
+        return SyntaxProblem(f"unexpected end of file, expecting {expecting}{hint}", eof_line or last_line)
+
+    for token, line, quoted in tokens:
+        if token == _EOF and not quoted:
+            finished = True
+            break
+        last_line = line
+        if not quoted and token == "}":
+            if len(stack) == 1:
+                raise SyntaxProblem('unexpected "}"', line)
+            stack.pop()
+            continue
+        if not quoted and token.startswith("#"):
+            comments[line] = token[1:]
+            continue
+        if not quoted and token in ("{", ";"):
+            raise SyntaxProblem(f'unexpected "{token}"', line)
+        statement = {"directive": token, "line": line, "args": []}
+        terminator = None
+        for argument, arg_line, arg_quoted in tokens:
+            if argument == _EOF and not arg_quoted:
+                finished = True
+                break
+            last_line = arg_line
+            if not arg_quoted and argument in ("{", ";", "}"):
+                terminator = (argument, arg_line)
+                break
+            if not arg_quoted and argument.startswith("#"):
+                comments[arg_line] = argument[1:]
+            else:
+                statement["args"].append(argument)
+        if terminator is None:
+            raise end_of_file('";" or "}"')
+        if terminator[0] == "}":
+            # nginx names the "}" line; the hint says which directive lost its ";".
+            raise SyntaxProblem(f'unexpected "}}" (no ";" after "{token}" on line {line})', terminator[1])
+        if token == "if":
+            _strip_if_parentheses(statement["args"])
+        stack[-1].append(statement)
+        if terminator[0] == "{":
+            statement["block"] = []
+            stack.append(statement["block"])
+    if not finished:
+        raise end_of_file('";" or "}"')
+    if len(stack) > 1:
+        raise end_of_file('"}"')
+    return top, comments
+
+
+def _strip_if_parentheses(args: list[str]) -> None:
+    """``if ($a = b)`` lexes as "($a", "=", "b)": drop the parentheses as nginx does."""
+    if args and args[0].startswith("(") and args[-1].endswith(")"):
+        args[0] = args[0][1:].lstrip()
+        args[-1] = args[-1][:-1].rstrip()
+        args[:] = [a for i, a in enumerate(args) if a or 0 < i < len(args) - 1]
+
+
+_LUA_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _lua_lexers():
+    """crossplane looks its external lexers up in a module-level table; ours are put there only
+    while this module lexes, so crossplane behaves as shipped for anyone else in the process."""
+    with _LUA_LOCK:
+        table = crossplane.lexer.EXTERNAL_LEXERS
+        saved = dict(table)
+        table.update({name: _lex_lua_block for name in LUA_BLOCK_DIRECTIVES})
+        try:
+            yield
+        finally:
+            table.clear()
+            table.update(saved)
+
+
+class _Chars:
+    """crossplane's (char, line) stream with push-back, for looking ahead in Lua."""
+
+    def __init__(self, chars):
+        self.chars = chars
+        self.back: list[tuple[str, int]] = []
+
+    def next(self) -> tuple[str, int] | None:
+        if self.back:
+            return self.back.pop()
+        return next(self.chars, None)
+
+    def push(self, item: tuple[str, int]) -> None:
+        self.back.append(item)
+
+
+def _lex_lua_block(chars, directive: str):
+    """Tokens for a ``*_by_lua_block`` body: the Lua code as one quoted argument, then ";".
+
+    Braces count only outside Lua strings ('...', "..."), long brackets ([[...]], [==[...]==])
+    and comments (-- to the end of the line, --[[...]]), which is where OpenResty counts them.
+    crossplane hands escapes over as one item (``\\'``), so an escaped quote never ends a string.
+    """
+    stream = _Chars(chars)
+    item = stream.next()
+    if directive == "set_by_lua_block":  # the one with an argument: the variable it sets
+        while item is not None and item[0].isspace():
+            item = stream.next()
+        variable, line = "", item[1] if item else 0
+        while item is not None and not item[0].isspace() and item[0] != "{":
+            variable += item[0]
+            item = stream.next()
+        yield (variable, line, False)
+    while item is not None and item[0].isspace():
+        item = stream.next()
+    if item is None:
+        return  # end of file: the parser reports it
+    if item[0] != "{":
+        raise SyntaxProblem(f'"{directive}" must be followed by a Lua block in "{{ }}"', item[1])
+    start_line, body, depth = item[1], [], 1
+    while True:
+        item = stream.next()
+        if item is None:
+            raise SyntaxProblem(f'unexpected end of file in the Lua block of "{directive}"', start_line)
+        char, line = item
+        if char == "-":
+            following = stream.next()
+            if following and following[0] == "-":
+                body.append("--")
+                _consume_lua_comment(stream, body)
+                continue
+            if following:
+                stream.push(following)
+        elif char == "[":
+            opening: list[str] = []
+            level = _long_bracket_level(stream, opening)
+            body.append("[")
+            body.extend(opening)
+            if level is not None:
+                _consume_long_bracket(stream, body, level)
+            continue
+        elif char in ("'", '"'):
+            body.append(char)
+            _consume_lua_string(stream, body, char)
+            continue
+        elif char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth == 0:
+                yield ("".join(body), start_line, True)
+                yield (";", line, False)
+                return
+        body.append(char)
+
+
+def _long_bracket_level(stream: _Chars, consumed: list[str]) -> int | None:
+    """After a "[": the level of a long bracket ("[[" 0, "[==[" 2), or None (chars pushed back)."""
+    seen = []
+    item = stream.next()
+    while item is not None and item[0] == "=":
+        seen.append(item)
+        item = stream.next()
+    if item is not None and item[0] == "[":
+        consumed.extend("=" * len(seen) + "[")
+        return len(seen)
+    if item is not None:
+        stream.push(item)
+    for pushed in reversed(seen):
+        stream.push(pushed)
+    return None
+
+
+def _consume_long_bracket(stream: _Chars, body: list[str], level: int) -> None:
+    closing = "]" + "=" * level + "]"
+    tail = ""
+    while (item := stream.next()) is not None:
+        body.append(item[0])
+        tail = (tail + item[0])[-len(closing):]
+        if tail == closing:
+            return
+
+
+def _consume_lua_comment(stream: _Chars, body: list[str]) -> None:
+    item = stream.next()
+    if item is not None and item[0] == "[":
+        prefix: list[str] = []
+        level = _long_bracket_level(stream, prefix)
+        body.append("[")
+        body.extend(prefix)
+        if level is not None:
+            _consume_long_bracket(stream, body, level)
+            return
+        item = stream.next()
+    while item is not None:
+        body.append(item[0])
+        if item[0].endswith("\n"):
+            return
+        item = stream.next()
+
+
+def _consume_lua_string(stream: _Chars, body: list[str], quote: str) -> None:
+    while (item := stream.next()) is not None:
+        body.append(item[0])
+        if item[0] == quote or item[0] == "\n":
+            return

@@ -185,10 +185,11 @@ def test_interrupt_stops_everything_started(tmp_path):
     pid_files = [workdir / "article" / "gunicorn.pid", workdir / "article" / "nginx.pid"]
     try:
         deadline = time.monotonic() + 60
-        while not all(p.exists() for p in pid_files) and time.monotonic() < deadline:
+        # A pid file exists a moment before its pid is written: wait for the contents.
+        while not all(p.exists() and p.read_text().strip() for p in pid_files) and time.monotonic() < deadline:
             assert harness.poll() is None, harness.stderr.read()
             time.sleep(0.1)
-        assert all(p.exists() for p in pid_files), "the harness did not start gunicorn and nginx"
+        assert all(p.exists() and p.read_text().strip() for p in pid_files), "the harness did not start gunicorn and nginx"
         # Masters are session leaders: their pids are the sessions holding their workers.
         sessions = {int(p.read_text().split()[0]) for p in pid_files}
         time.sleep(1)  # wrk is running now

@@ -1,0 +1,574 @@
+"""nginx parsing: includes, line numbers, syntax errors as data, crossplane's faults worked around,
+snippets and their context, --root focus, nginx -T dumps, hostile input."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from confgen import nginx_parse
+from confgen.errors import ConfgenError
+from confgen.nginx_parse import load_nginx, split_nginx_dump
+
+from conftest import find_binary
+
+FIXTURES = Path(__file__).parent / "fixtures" / "nginx"
+SITE = FIXTURES / "site"
+
+
+def write(root: Path, files: dict[str, str]) -> Path:
+    """Write a config tree; returns the first file (the main one)."""
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip("\n"))
+    return root / next(iter(files))
+
+
+def load(root: Path, files: dict[str, str], **options):
+    return load_nginx(str(write(root, files)), nginx_version="1.22.1", **options)
+
+
+def one(config, name: str):
+    found = config.find_all(name)
+    assert len(found) == 1, found
+    return found[0]
+
+
+def kinds(config) -> list[str]:
+    return [p.kind for p in config.problems]
+
+
+# ---------------------------------------------------------------------------------------------
+# A real layout: includes, file names and lines
+
+
+def test_site_fixture_loads_without_problems_in_nginx_order():
+    config = load_nginx(str(SITE / "nginx.conf"), nginx_version="1.25.3")
+    assert config.problems == []
+    assert config.context == "main" and config.is_full
+    shown = [os.path.relpath(f, SITE) for f in config.files]
+    # Globs are read in sorted order (10- before 20-), each file where its include stands.
+    assert shown == ["nginx.conf", "mime.types", "upstream-servers.conf", "conf.d/10-www.conf",
+                     "snippets/locations.conf", "conf.d/20-api.conf", "snippets/proxy-keepalive.conf"]
+
+
+def test_included_directives_carry_their_own_file_and_line_and_the_includers_parent():
+    config = load_nginx(str(SITE / "nginx.conf"), nginx_version="1.25.3")
+    timeout = one(config, "proxy_read_timeout")
+    assert timeout.file == str(SITE / "snippets" / "proxy-keepalive.conf")
+    assert timeout.line == 3
+    assert timeout.parent.name == "location" and timeout.parent.args == ["/v1/"]
+    assert timeout.parent.file == str(SITE / "conf.d" / "20-api.conf") and timeout.parent.line == 9
+
+    servers = config.upstreams()["app"].find("server")
+    assert [(s.args[0], Path(s.file).name, s.line) for s in servers] == [
+        ("127.0.0.1:8000", "upstream-servers.conf", 1), ("127.0.0.1:8001", "upstream-servers.conf", 2)]
+    # The include's own position is kept: the spliced servers come before "keepalive 16".
+    assert [d.name for d in config.upstreams()["app"].block] == ["server", "server", "keepalive", "keepalive_timeout"]
+    assert not config.find_all("include")
+
+
+def test_comments_are_kept_per_file_and_line_including_end_of_line_ones():
+    config = load_nginx(str(SITE / "nginx.conf"), nginx_version="1.25.3")
+    api = str(SITE / "conf.d" / "20-api.conf")
+    assert config.comments[api] == {10: " confgen: disable=CG103 -- Host and XFF are not needed by /v1/"}
+    assert config.comments[str(SITE / "nginx.conf")][1].startswith(" A whole config")
+
+
+def test_relative_includes_resolve_against_the_main_files_directory_not_the_includer(tmp_path):
+    config = load(tmp_path, {
+        "nginx.conf": "http { include sites/a*.conf; }\n",
+        "sites/a.conf": "server { include common.conf; }\n",
+        "common.conf": "listen 8080;\n",
+        "sites/common.conf": "listen 9999;\n",  # beside the includer: nginx does not look here
+    })
+    assert config.problems == []
+    assert one(config, "listen").args == ["8080"]
+    assert one(config, "listen").file == str(tmp_path / "common.conf")
+
+
+def test_a_relative_main_path_gives_relative_included_paths(tmp_path, monkeypatch):
+    write(tmp_path, {"conf/nginx.conf": "http { include inc.conf; }\n", "conf/inc.conf": "gzip on;\n"})
+    monkeypatch.chdir(tmp_path)
+    config = load_nginx("conf/nginx.conf", nginx_version="1.22.1")
+    assert one(config, "gzip").file == os.path.join("conf", "inc.conf")
+    assert config.files == ["conf/nginx.conf", os.path.join("conf", "inc.conf")]
+
+
+def test_glob_includes_are_read_in_sorted_order_and_an_empty_glob_is_fine(tmp_path):
+    config = load(tmp_path, {
+        "nginx.conf": "http {\n include d/*.conf;\n include none/*.conf;\n}\n",
+        "d/b.conf": "map_hash_bucket_size 2;\n", "d/a.conf": "map_hash_bucket_size 1;\n",
+        "d/10.conf": "map_hash_bucket_size 10;\n", "d/9.conf": "map_hash_bucket_size 9;\n",
+        "d/skip.txt": "map_hash_bucket_size 0;\n",
+    })
+    assert config.problems == []
+    assert [d.args[0] for d in config.find_all("map_hash_bucket_size")] == ["10", "9", "1", "2"]
+
+
+def test_the_same_snippet_included_twice_is_spliced_twice_but_read_once(tmp_path):
+    config = load(tmp_path, {
+        "nginx.conf": "http { server { location /a { include p.conf; } location /b { include p.conf; } } }\n",
+        "p.conf": "proxy_set_header X-A 1;  # shared\n",
+    })
+    headers = config.find_all("proxy_set_header")
+    assert [h.parent.args for h in headers] == [["/a"], ["/b"]]
+    assert config.files.count(str(tmp_path / "p.conf")) == 1
+    assert config.comments[str(tmp_path / "p.conf")] == {1: " shared"}
+
+
+def test_missing_include_is_a_problem_at_the_include_and_the_rest_still_loads(tmp_path):
+    config = load(tmp_path, {
+        "nginx.conf": "http {\n    server {\n        include missing/proxy.conf;\n        listen 80;\n    }\n}\n",
+    })
+    assert kinds(config) == ["include-not-found"]
+    problem = config.problems[0]
+    assert (problem.file, problem.line) == (str(tmp_path / "nginx.conf"), 3)
+    assert "missing/proxy.conf" in problem.message
+    assert one(config, "listen").args == ["80"]
+
+
+def test_stock_tables_missing_on_this_machine_are_not_problems(tmp_path, monkeypatch):
+    monkeypatch.setattr(nginx_parse, "SYSTEM_CONF_DIRS", ())
+    config = load(tmp_path, {"nginx.conf": "http { include mime.types; include fastcgi_params; }\n"})
+    assert config.problems == []
+
+
+def test_include_cycles_terminate_with_a_problem(tmp_path):
+    config = load(tmp_path, {
+        "nginx.conf": "http { include a.conf; }\n",
+        "a.conf": "gzip on;\ninclude b.conf;\n",
+        "b.conf": "gzip_comp_level 5;\ninclude a.conf;\n",
+    })
+    assert kinds(config) == ["include-cycle"]
+    assert (config.problems[0].file, config.problems[0].line) == (str(tmp_path / "b.conf"), 2)
+    assert [d.name for d in config.find_all("http")[0].block] == ["gzip", "gzip_comp_level"]
+
+
+def test_a_file_including_itself_through_a_glob_terminates(tmp_path):
+    config = load(tmp_path, {"nginx.conf": "events {}\nhttp { include *.conf; }\n"})
+    assert kinds(config) == ["include-cycle"]
+    assert len(config.find_all("http")) == 1
+
+
+def test_include_of_a_directory_is_a_problem(tmp_path):
+    (tmp_path / "d" / "sub.conf").mkdir(parents=True)
+    config = load(tmp_path, {"nginx.conf": "http {\n include d;\n include d/*.conf;\n}\n"})
+    # nginx fails on both: pread() "... " failed (21: Is a directory)
+    assert kinds(config) == ["include-unreadable", "include-unreadable"]
+    assert [p.line for p in config.problems] == [2, 3]
+    assert all("directory" in p.message for p in config.problems)
+
+
+def test_include_of_a_fifo_or_a_device_is_refused_without_reading_it(tmp_path):
+    fifo = tmp_path / "pipe.conf"
+    os.mkfifo(fifo)  # nobody writes: reading it would block forever
+    started = time.monotonic()
+    config = load(tmp_path, {"nginx.conf": f"http {{\n include {fifo};\n include /dev/zero;\n listen 1;\n}}\n"})
+    assert time.monotonic() - started < 5
+    assert kinds(config) == ["include-unreadable", "include-unreadable"]
+    assert all("not a regular file" in p.message for p in config.problems)
+    assert one(config, "listen")
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root reads files whatever their mode")
+def test_include_of_an_unreadable_file_is_a_problem(tmp_path):
+    main = write(tmp_path, {"nginx.conf": "http { include secret.conf; }\n", "secret.conf": "gzip on;\n"})
+    (tmp_path / "secret.conf").chmod(0)
+    config = load_nginx(str(main), nginx_version="1.22.1")
+    assert kinds(config) == ["include-unreadable"]
+    assert "permission denied" in config.problems[0].message
+
+
+def test_oversized_included_file_is_not_read(tmp_path, monkeypatch):
+    monkeypatch.setattr(nginx_parse, "MAX_FILE_BYTES", 100)
+    config = load(tmp_path, {"nginx.conf": "http { include big.conf; }\n", "big.conf": "gzip on;\n" * 50})
+    assert kinds(config) == ["include-unreadable"] and "MiB" in config.problems[0].message
+    assert not config.find_all("gzip")
+
+
+def test_number_of_files_is_capped(tmp_path, monkeypatch):
+    monkeypatch.setattr(nginx_parse, "MAX_FILES", 3)
+    files = {"nginx.conf": "http { include d/*.conf; }\n"}
+    files.update({f"d/{n}.conf": f"map_hash_bucket_size {n};\n" for n in range(6)})
+    config = load(tmp_path, files)
+    assert kinds(config) == ["too-large"]
+    assert len(config.files) == 3
+
+
+def test_an_include_tree_that_fans_out_is_capped(tmp_path, monkeypatch):
+    monkeypatch.setattr(nginx_parse, "MAX_DIRECTIVES", 1000)
+    files = {"nginx.conf": "http { include l0.conf; }\n"}
+    for level in range(30):  # 2**30 directives if every include were expanded
+        files[f"l{level}.conf"] = f"gzip on;\ninclude l{level + 1}.conf;\ninclude l{level + 1}.conf;\n"
+    files["l30.conf"] = "gzip on;\n"
+    started = time.monotonic()
+    config = load(tmp_path, files)
+    assert time.monotonic() - started < 10
+    assert kinds(config) == ["too-large"]
+    assert len(list(config.walk())) <= 1001
+
+
+def test_deep_nesting_does_not_exhaust_the_stack(tmp_path):
+    depth = 5000
+    config = load(tmp_path, {"nginx.conf": "location / {" * depth + "}" * depth + "\n"})
+    assert config.problems == []
+    assert len(config.find_all("location")) == depth
+    innermost = config.find_all("location")[-1]
+    assert len(list(innermost.ancestors())) == depth
+
+
+def test_main_file_problems_are_one_line_errors(tmp_path):
+    os.mkfifo(tmp_path / "fifo.conf")
+    (tmp_path / "dir.conf").mkdir()
+    for name, expected in (("nope.conf", "no such file"), ("dir.conf", "directory"),
+                           ("fifo.conf", "not a regular file")):
+        with pytest.raises(ConfgenError, match=expected):
+            load_nginx(str(tmp_path / name), nginx_version="1.22.1")
+    with pytest.raises(ConfgenError, match="version"):
+        load_nginx(text="events {}", nginx_version="one.two")
+
+
+# ---------------------------------------------------------------------------------------------
+# Syntax errors: data with nginx's line, never a crash
+
+
+SYNTAX_ERRORS = {
+    # name: (config, line nginx names, words in the message)
+    "missing ; at end of file": ("events {}\nhttp {\n    gzip on;\n}\nworker_processes 2", 5, "end of file"),
+    "missing } at end of file": ("events {}\nhttp {\n    gzip on;\n", 4, 'expecting "}"'),
+    "missing ; before }": ("events {}\nhttp {\n    gzip on\n}\n", 4, 'unexpected "}"'),
+    "extra }": ("events {}\n}\nhttp {}\n", 2, 'unexpected "}"'),
+    "unterminated quote": ('events {}\nhttp {\n    add_header X "open;\n}\n', 5, "end of file"),
+    "stray ;": ("events {}\n;\n", 2, 'unexpected ";"'),
+}
+
+
+@pytest.mark.parametrize("name", SYNTAX_ERRORS)
+def test_syntax_errors_are_problems_with_the_line_nginx_names(tmp_path, name):
+    text, line, words = SYNTAX_ERRORS[name]
+    config = load(tmp_path, {"nginx.conf": text})
+    assert kinds(config) == ["syntax-error"]
+    assert config.problems[0].line == line
+    assert config.problems[0].file == str(tmp_path / "nginx.conf")
+    assert words in config.problems[0].message
+
+
+@pytest.mark.parametrize("name", SYNTAX_ERRORS)
+def test_syntax_error_lines_agree_with_the_real_nginx(nginx_check, name):
+    text, line, _ = SYNTAX_ERRORS[name]
+    ok, output = nginx_check(text)
+    assert not ok
+    reported = re.search(r"nginx\.conf:(\d+)", output)
+    assert reported and int(reported.group(1)) == line, output
+
+
+def test_a_syntax_error_in_an_included_file_names_that_file_and_the_rest_loads(tmp_path):
+    config = load(tmp_path, {
+        "nginx.conf": "events {}\nhttp {\n    include bad.conf;\n    include good.conf;\n}\n",
+        "bad.conf": "server {\n    listen 80\n}\n",
+        "good.conf": "server { listen 81; }\n",
+    })
+    assert kinds(config) == ["syntax-error"]
+    assert (config.problems[0].file, config.problems[0].line) == (str(tmp_path / "bad.conf"), 3)
+    assert [d.args for d in config.find_all("listen")] == [["81"]]
+    assert str(tmp_path / "bad.conf") in config.files
+
+
+def test_non_utf8_bytes_are_replaced_not_fatal(tmp_path):
+    path = tmp_path / "nginx.conf"
+    path.write_bytes(b"# caf\xe9 \xff\xfe\nevents {}\nhttp { server_tokens off; }\n")
+    config = load_nginx(str(path), nginx_version="1.22.1")
+    assert config.problems == []
+    assert one(config, "server_tokens").line == 3
+    assert "\ufffd" in config.comments[str(path)][1]
+
+
+# ---------------------------------------------------------------------------------------------
+# crossplane's faults, worked around
+
+
+def test_newer_directives_are_plain_directives_never_unknown_or_dropped(tmp_path):
+    config = load(tmp_path, {"nginx.conf": """
+        events {}
+        http {
+            keepalive_time 1h;
+            add_header_inherit merge;
+            server {
+                listen 443 quic reuseport;
+                listen 443 ssl;
+                http2 on;
+                http3 on;
+                quic_retry on;
+                ssl_reject_handshake on;
+                made_up_directive 1 2 3;
+                proxy_pass http://app;
+            }
+        }
+    """})
+    assert config.problems == []
+    names = [d.name for d in config.walk()]
+    for name in ("keepalive_time", "add_header_inherit", "http2", "http3", "quic_retry",
+                 "ssl_reject_handshake", "made_up_directive", "proxy_pass"):
+        assert name in names
+    # crossplane's argument and context checks would have dropped these two.
+    assert one(config, "made_up_directive").args == ["1", "2", "3"]
+    assert one(config, "proxy_pass").parent.name == "server"
+
+
+def test_if_conditions_lose_their_parentheses_as_in_nginx(tmp_path):
+    config = load(tmp_path, {"nginx.conf": """
+        location / {
+            if ($request_method = POST) { return 405; }
+            if ( $http_x ) { return 403; }
+            if ($uri ~* "^/(a|b)$") { return 404; }
+            if ($args ~ ^x=(\\d+)) { return 410; }
+            if ($http_y = "") { return 400; }
+        }
+    """})
+    assert config.problems == []
+    assert [d.args for d in config.find_all("if")] == [
+        ["$request_method", "=", "POST"], ["$http_x"], ["$uri", "~*", "^/(a|b)$"], ["$args", "~", "^x=(\\d+)"],
+        ["$http_y", "=", ""]]
+
+
+def test_quotes_escapes_and_variable_braces(tmp_path):
+    config = load(tmp_path, {"nginx.conf": r"""
+        location / {
+            proxy_set_header Connection "";
+            add_header X-Quote "say \"hi\"; {not a block}";
+            add_header X-Single 'single "quoted"';
+            set $combined ${host}suffix;
+            return 200 "${scheme}://$host";
+        }
+    """})
+    assert config.problems == []
+    headers = config.find_all("proxy_set_header") + config.find_all("add_header")
+    assert [h.args for h in headers] == [["Connection", ""], ["X-Quote", 'say "hi"; {not a block}'],
+                                         ["X-Single", 'single "quoted"']]
+    assert one(config, "set").args == ["$combined", "${host}suffix"]
+    assert one(config, "return").args == ["200", "${scheme}://$host"]
+
+
+def test_map_bodies_with_braces_in_regexes(tmp_path):
+    config = load(tmp_path, {"nginx.conf": r"""
+        http {
+            map $http_upgrade $connection_upgrade {
+                default upgrade;
+                ''      "";
+            }
+            map $uri $kind {
+                "~^/a{2,3}/"  many;
+                ~^/b/        b;
+                default      other;
+            }
+            server { listen 80; }
+        }
+    """})
+    assert config.problems == []
+    maps = config.find_all("map")
+    assert [d.name for d in maps[0].block] == ["default", ""]
+    assert [d.name for d in maps[1].block] == ["~^/a{2,3}/", "~^/b/", "default"]
+    assert one(config, "listen").parent.name == "server"
+
+
+def test_lua_blocks_are_taken_whole_and_later_directives_stay_outside():
+    config = load_nginx(str(FIXTURES / "openresty.conf"), nginx_version="1.25.3")
+    assert config.problems == []
+    access = one(config, "access_by_lua_block")
+    assert len(access.args) == 1 and "[[ no token } ]]" in access.args[0] and "it\\'s {" in access.args[0]
+    assert one(config, "init_by_lua_block").args[0].strip().startswith("-- a brace in a comment: }")
+    set_block = one(config, "set_by_lua_block")
+    assert set_block.args[0] == "$backend" and 'return "app"' in set_block.args[1]
+    proxy = one(config, "proxy_pass")
+    assert (proxy.parent.name, proxy.parent.args, proxy.line) == ("location", ["/"], 22)
+    assert one(config, "listen").parent.name == "server"
+
+
+def test_an_unclosed_lua_block_is_a_syntax_error_not_a_hang(tmp_path):
+    config = load(tmp_path, {"nginx.conf": "http { content_by_lua_block { ngx.say('}') \n"})
+    assert kinds(config) == ["syntax-error"]
+
+
+def test_a_comment_on_the_last_line_without_newline_is_kept(tmp_path):
+    path = tmp_path / "nginx.conf"
+    path.write_text("events {}\nhttp {}\n# confgen: disable=CG100 because")
+    config = load_nginx(str(path), nginx_version="1.22.1")
+    assert config.comments[str(path)] == {3: " confgen: disable=CG100 because"}
+
+
+def test_crossplane_is_left_as_shipped_after_lexing():
+    import crossplane.lexer
+
+    before = dict(crossplane.lexer.EXTERNAL_LEXERS)
+    load_nginx(text="content_by_lua_block { ngx.say(1) }\n", nginx_version="1.22.1")
+    assert crossplane.lexer.EXTERNAL_LEXERS == before
+
+
+# ---------------------------------------------------------------------------------------------
+# Snippets and --root
+
+
+@pytest.mark.parametrize(("text", "context"), [
+    ("events {}\nhttp { server { listen 80; } }\n", "main"),
+    ("worker_processes 2;\n", "main"),
+    ("server {\n    listen 80;\n    location / { proxy_pass http://app; }\n}\n", "http"),
+    ("upstream app { server 127.0.0.1:8000; }\n", "http"),
+    ("map $a $b { default 1; }\nlog_format x '$a';\n", "http"),
+    ("location / {\n    proxy_pass http://app;\n}\nlocation /static/ { root /srv; }\n", "server"),
+    ("listen 443 ssl;\nserver_name example.com;\n", "server"),
+    ("proxy_set_header Host $host;\nproxy_set_header X-Real-IP $remote_addr;\n", "location"),
+    ("proxy_http_version 1.1;\nproxy_set_header Connection \"\";\n", "location"),
+    ("server 10.0.0.1:8000;\nserver 10.0.0.2:8000 backup;\nkeepalive 16;\n", "upstream"),
+])
+def test_snippet_context_is_inferred_from_its_top_level(tmp_path, text, context):
+    config = load(tmp_path, {"snippet.conf": text})
+    assert config.context == context
+    assert config.is_full == (context == "main" and "http" in text)
+
+
+def test_root_loads_the_whole_config_and_focuses_on_the_snippet(tmp_path, monkeypatch):
+    monkeypatch.chdir(SITE)
+    config = load_nginx("snippets/proxy-keepalive.conf", root="nginx.conf", nginx_version="1.25.3")
+    assert config.is_full and config.problems == []
+    assert config.focus_files == [os.path.join("snippets", "proxy-keepalive.conf")]
+    # The snippet's location sees what it inherits from http.
+    location = one(config, "proxy_read_timeout").parent
+    assert config.proxy_headers(location)["connection"][0] == ""
+    assert config.effective_args("keepalive_timeout", location) == ["65s"]
+
+
+def test_root_that_does_not_include_the_snippet_loads_it_alone_with_a_note(tmp_path):
+    write(tmp_path, {"nginx.conf": "events {}\nhttp {}\n", "orphan.conf": "location / { return 200; }\n"})
+    config = load_nginx(str(tmp_path / "orphan.conf"), root=str(tmp_path / "nginx.conf"), nginx_version="1.22.1")
+    assert config.context == "server"
+    assert config.focus_files == [str(tmp_path / "orphan.conf")]
+    assert config.notes and "not included" in config.notes[0]
+
+
+def test_root_equal_to_the_file_is_an_ordinary_load():
+    config = load_nginx(str(SITE / "nginx.conf"), root=str(SITE / "nginx.conf"), nginx_version="1.25.3")
+    assert config.focus_files is None and len(config.files) == 7
+
+
+# ---------------------------------------------------------------------------------------------
+# Text (stdin) and nginx -T dumps
+
+
+def test_text_is_parsed_and_named_and_includes_resolve_from_the_working_directory(tmp_path, monkeypatch):
+    write(tmp_path, {"proxy.conf": "proxy_read_timeout 5s;\n"})
+    monkeypatch.chdir(tmp_path)
+    config = load_nginx(text="location / {\n  include proxy.conf;\n}\n", name="<stdin>", nginx_version="1.22.1")
+    assert config.main_file == "<stdin>" and config.files == ["<stdin>", "proxy.conf"]
+    assert one(config, "location").file == "<stdin>"
+    assert one(config, "proxy_read_timeout").file == "proxy.conf"
+    # The positional form used by the CLI: a string that is config text, not a file name.
+    assert load_nginx("events {}\n", nginx_version="1.22.1").is_full
+
+
+DUMP = """\
+nginx: the configuration file /etc/nginx/nginx.conf syntax is ok
+nginx: configuration file /etc/nginx/nginx.conf test is successful
+# configuration file /etc/nginx/nginx.conf:
+events {}
+http {
+    include /etc/nginx/conf.d/*.conf;
+}
+
+# configuration file /etc/nginx/conf.d/app.conf:
+# configuration file notes: a comment, not a marker, inside a file
+server {
+    listen 80;
+    include /etc/nginx/snippets/proxy.conf;
+}
+
+# configuration file /etc/nginx/snippets/proxy.conf:
+proxy_read_timeout 30s;
+
+"""
+
+
+def test_split_nginx_dump_recovers_each_file_with_its_own_lines():
+    files = split_nginx_dump(DUMP)
+    assert list(files) == ["/etc/nginx/nginx.conf", "/etc/nginx/conf.d/app.conf", "/etc/nginx/snippets/proxy.conf"]
+    assert files["/etc/nginx/nginx.conf"].splitlines()[0] == "events {}"
+    assert files["/etc/nginx/snippets/proxy.conf"] == "proxy_read_timeout 30s;\n"
+
+
+def test_a_config_with_a_marker_like_comment_is_not_a_dump():
+    assert split_nginx_dump("events {}\n# configuration file /x.conf:\nhttp {}\n") is None
+    assert split_nginx_dump("events {}\n") is None
+
+
+def test_loading_a_dump_names_the_real_files_and_follows_includes_inside_it(tmp_path):
+    for config in (load_nginx(text=DUMP, nginx_version="1.22.1"),
+                   load(tmp_path, {"dump.txt": DUMP})):
+        assert config.main_file == "/etc/nginx/nginx.conf"
+        assert config.problems == [] and config.is_full
+        listen = one(config, "listen")
+        assert (listen.file, listen.line) == ("/etc/nginx/conf.d/app.conf", 3)
+        timeout = one(config, "proxy_read_timeout")
+        assert (timeout.file, timeout.line, timeout.parent.name) == ("/etc/nginx/snippets/proxy.conf", 1, "server")
+
+
+def test_a_real_nginx_dump_loads_like_the_files_themselves(tmp_path):
+    nginx = find_binary("nginx")
+    if not nginx:
+        pytest.skip("nginx is not installed")
+    main = write(tmp_path, {
+        "nginx.conf": f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
+                      f"http {{\n    access_log off;\n    include conf.d/*.conf;\n}}\n",
+        "conf.d/a.conf": "server {\n    listen 127.0.0.1:18080;\n    include snippets/p.conf;\n}\n",
+        "conf.d/snippets/p.conf": "location / { proxy_pass http://127.0.0.1:9; }",
+    })
+    (tmp_path / "logs").mkdir()
+    # nginx resolves includes against its conf prefix: the main file's directory.
+    (tmp_path / "snippets").mkdir()
+    shutil.copy(tmp_path / "conf.d/snippets/p.conf", tmp_path / "snippets/p.conf")
+    dump = subprocess.run([nginx, "-T", "-p", str(tmp_path), "-c", str(main)],
+                          capture_output=True, text=True, timeout=60)
+    assert dump.returncode == 0, dump.stderr
+    from_dump = load_nginx(text=dump.stdout, nginx_version="1.22.1")
+    from_files = load_nginx(str(main), nginx_version="1.22.1")
+    assert from_dump.problems == [] == from_files.problems
+    assert [(d.name, d.args, d.file, d.line) for d in from_dump.walk()] == \
+        [(d.name, d.args, d.file, d.line) for d in from_files.walk()]
+
+
+# ---------------------------------------------------------------------------------------------
+# Hostile input
+
+
+NGINX_ALPHABET = st.sampled_from(list("{};#\"'\\$() \n\tabcx_-=~*^/.:0123456789") +
+                                 ["include ", "if (", "location ", "server ", "content_by_lua_block ", "[[", "]]",
+                                  "--", "${", "\x00", "\ufffd", "é"])
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(NGINX_ALPHABET, max_size=80).map("".join))
+def test_any_text_loads_or_reports_problems_never_crashes(tmp_path, monkeypatch, text):
+    monkeypatch.chdir(tmp_path)  # generated includes resolve here, not in the repo
+    config = load_nginx(text=text, nginx_version="1.22.1")
+    assert all(p.kind in ("syntax-error", "include-not-found", "include-cycle", "include-unreadable", "too-large")
+               for p in config.problems)
+    for directive in config.walk():
+        assert isinstance(directive.line, int) and directive.line >= 1
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.binary(max_size=300))
+def test_random_bytes_in_a_file_never_crash(tmp_path, data):
+    path = tmp_path / "random.conf"
+    path.write_bytes(data)
+    config = load_nginx(str(path), nginx_version="1.22.1")
+    assert config.main_file == str(path)
