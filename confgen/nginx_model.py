@@ -96,7 +96,7 @@ def versioned(table: dict[str, list[tuple[Version, list[str]]]], name: str, vers
     return list(value) if value is not None else None
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Directive:
     name: str
     args: list[str]
@@ -104,6 +104,9 @@ class Directive:
     line: int
     parent: "Directive | None" = None
     block: "list[Directive] | None" = None
+    # Children by name, built on first find(): effective() asks an http block with thousands of
+    # servers for one name per location, and a scan each time would make linting quadratic.
+    _children_by_name: "dict[str, list[Directive]] | None" = field(default=None, repr=False, compare=False)
 
     @property
     def is_block(self) -> bool:
@@ -126,8 +129,13 @@ class Directive:
         return next((level for level in self.ancestors() if level.name in names), None)
 
     def find(self, name: str) -> list["Directive"]:
-        """Direct children named ``name``."""
-        return [child for child in self.block or () if child.name == name]
+        """Direct children named ``name`` (the tree is complete when rules run: cached)."""
+        if self._children_by_name is None:
+            index: dict[str, list[Directive]] = {}
+            for child in self.block or ():
+                index.setdefault(child.name, []).append(child)
+            self._children_by_name = index
+        return list(self._children_by_name.get(name, ()))
 
     def walk(self) -> Iterator["Directive"]:
         """This directive and every descendant, in document order."""
