@@ -33,6 +33,7 @@ import io
 import os
 import re
 import stat
+import sys
 import threading
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
@@ -42,6 +43,8 @@ import crossplane.lexer
 from confgen.errors import ConfgenError
 from confgen.nginx_model import Directive, NginxConfig, ParseProblem
 from confgen.versions import DEFAULT_NGINX_VERSION, installed_nginx_version, parse_version
+
+_INTERN_MAX = 64
 
 MAX_FILES = 10_000
 MAX_FILE_BYTES = 64 * 1024 * 1024
@@ -357,7 +360,9 @@ class _Loader:
                              f"more than {MAX_DIRECTIVES} directives after includes; the rest were not read")
                 return
             is_block = "block" in statement
-            directive = Directive(statement["directive"], list(statement["args"]), path, statement["line"],
+            # The args list is shared with the parsed statement (an included file's statements are
+            # reused for every include of it): directives are read, never changed, after loading.
+            directive = Directive(statement["directive"], statement["args"], path, statement["line"],
                                   parent, [] if is_block else None)
             parent.block.append(directive)
             if is_block:
@@ -478,7 +483,7 @@ def parse_tokens(tokens: Iterable[tuple[str, int, bool]], *, eof_line: int | Non
             continue
         if not quoted and token in ("{", ";"):
             raise SyntaxProblem(f'unexpected "{token}"', line)
-        statement = {"directive": token, "line": line, "args": []}
+        statement = {"directive": sys.intern(token), "line": line, "args": []}
         terminator = None
         for argument, arg_line, arg_quoted in tokens:
             if argument == _EOF and not arg_quoted:
@@ -491,7 +496,8 @@ def parse_tokens(tokens: Iterable[tuple[str, int, bool]], *, eof_line: int | Non
             if not arg_quoted and argument.startswith("#"):
                 comments[arg_line] = argument[1:]
             else:
-                statement["args"].append(argument)
+                # Configs repeat the same short arguments ($host, on, 1.1) thousands of times.
+                statement["args"].append(sys.intern(argument) if len(argument) <= _INTERN_MAX else argument)
         if terminator is None:
             raise end_of_file('";" or "}"')
         if terminator[0] == "}":
