@@ -402,6 +402,7 @@ def lint(paths: list[str], *, gunicorn=None, gunicorn_cmd=None, profile=None, ro
             focus = focus | {_normal(gunicorn_path)}
         findings.extend(_run(ctx, rules, focus))
         files.extend(f for f in config.files if f not in files)
+        notes.extend(note for note in config.notes if note not in notes)
     if gunicorn_config is not None and gunicorn_config.path and gunicorn_config.path not in files:
         files.append(gunicorn_config.path)
 
