@@ -15,7 +15,6 @@ from confgen.units import parse_size, parse_time
 # nginx 1.29.7: upstream blocks keep 32 idle connections ("keepalive 32 local") by default,
 # proxy_http_version defaults to 1.1 and no "Connection: close" is sent.
 KEEPALIVE_BY_DEFAULT = (1, 29, 7)
-DEFAULT_UPSTREAM_POOL = 32
 # The upstream-context timers; they are separate directives from the client-side
 # keepalive_timeout/keepalive_requests of the same name and never inherit from http.
 UPSTREAM_KEEPALIVE_TIMEOUT_S = 60.0
@@ -89,20 +88,14 @@ def used_upstreams(ctx) -> list[tuple[object, list[Route]]]:
 
 def upstream_child(upstream, name: str):
     """The last ``name`` directive written directly in an upstream block, or None."""
-    found = [d for d in upstream.block or () if d.name == name]
+    found = upstream.find(name)
     return found[-1] if found else None
 
 
 def pool_size(ctx, upstream) -> int:
     """Idle connections each worker keeps for this upstream: ``keepalive N``, 32 by default from
     nginx 1.29.7, none before (then every request opens and closes a connection)."""
-    keepalive = upstream_child(upstream, "keepalive")
-    if keepalive is None:
-        return DEFAULT_UPSTREAM_POOL if ctx.version >= KEEPALIVE_BY_DEFAULT else 0
-    try:
-        return int(keepalive.args[0])
-    except (IndexError, ValueError):
-        return 0
+    return ctx.nginx.upstream_keepalive(upstream) or 0
 
 
 def upstream_idle_timeout(upstream) -> tuple[float | None, object | None]:
