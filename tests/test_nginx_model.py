@@ -3,12 +3,19 @@ helpers rules use (proxied locations, upstream pools, proxy headers, listen)."""
 
 from __future__ import annotations
 
+import socket
+import subprocess
 import textwrap
+import threading
+import time
 
 import pytest
 
-from confgen.nginx_model import DEFAULTS, UPSTREAM_DEFAULTS, parse_listen
+from confgen.nginx_model import DEFAULTS, UPSTREAM_DEFAULTS, parse_listen, versioned
 from confgen.nginx_parse import load_nginx
+from confgen.versions import installed_nginx_version, parse_version
+
+from conftest import require_binary
 
 
 def config_of(text: str, version: str = "1.22.1"):
@@ -271,3 +278,273 @@ def test_directive_tree_helpers():
     assert [d.name for d in config.root.walk()][0] == "main"
     assert config.root.find("http")[0].is_block and not ret.is_block
     assert config.root.context == "main" and config.root.parent is None
+
+
+# ---------------------------------------------------------------------------------------------
+# More inheritance
+
+
+def test_server_level_if_and_nested_location_chain_for_add_header():
+    config = config_of("""
+        events {}
+        http {
+            add_header X-Http 1;
+            server {
+                if ($http_x) { add_header X-If 1; }
+                location /a/ {
+                    location /a/b/ { }
+                    location /a/c/ { add_header X-C 1; if ($arg_y) { return 404; } }
+                }
+            }
+        }
+    """)
+    names = lambda at: [d.args[0] for d in config.effective("add_header", at)]  # noqa: E731
+    server_if = config.find_all("if")[0]
+    assert names(server_if) == ["X-If"]
+    assert names(location(config, "/a/b/")) == ["X-Http"]
+    assert names(config.find_all("if")[1]) == ["X-C"]
+    assert names(config.find_all("server")[0]) == ["X-Http"]
+
+
+def test_effective_args_takes_the_last_of_repeated_directives_at_the_innermost_level():
+    config = config_of("http { proxy_read_timeout 1s; server { proxy_read_timeout 2s; proxy_read_timeout 3s; "
+                       "location / { } } }\n")
+    assert config.effective_args("proxy_read_timeout", location(config, "/")) == ["3s"]
+
+
+ADD_HEADER_INHERIT = """
+    events {}
+    http {
+        add_header X-Http 1;
+        add_header_inherit merge;
+        server {
+            add_header X-Server 1;
+            location /merged/ { add_header X-Loc 1; }
+            location /off/ { add_header_inherit off; }
+            location /on/ { add_header_inherit on; add_header X-On 1; }
+            location /on-empty/ { add_header_inherit on; }
+        }
+        server { add_header_inherit off; location /none/ { } }
+    }
+"""
+
+
+def test_add_header_inherit_merge_and_off_from_1_29_3():
+    config = config_of(ADD_HEADER_INHERIT, version="1.29.3")
+    names = lambda path: [d.args[0] for d in config.effective("add_header", location(config, path))]  # noqa: E731
+    assert names("/merged/") == ["X-Loc", "X-Server", "X-Http"]
+    assert names("/off/") == []
+    assert names("/on/") == ["X-On"]
+    assert names("/on-empty/") == ["X-Server", "X-Http"]  # "on" inherits when the level has none
+    assert names("/none/") == []  # "off" itself inherits from the server
+    assert config.effective_args("add_header_inherit", location(config, "/merged/")) == ["merge"]
+
+
+def test_add_header_inherit_is_ignored_before_1_29_3():
+    config = config_of(ADD_HEADER_INHERIT, version="1.29.2")
+    assert [d.args[0] for d in config.effective("add_header", location(config, "/merged/"))] == ["X-Loc"]
+    assert [d.args[0] for d in config.effective("add_header", location(config, "/off/"))] == ["X-Server"]
+    assert config.default("add_header_inherit") is None
+
+
+def test_add_trailer_inherit_is_the_same_rule_and_proxy_set_header_has_none():
+    config = config_of("""
+        http {
+            add_trailer X-T 1;
+            add_trailer_inherit merge;
+            proxy_set_header X-P 1;
+            server { location / { add_trailer X-U 1; proxy_set_header X-Q 1; } }
+        }
+    """, version="1.30.0")
+    loc = location(config, "/")
+    assert [d.args[0] for d in config.effective("add_trailer", loc)] == ["X-U", "X-T"]
+    assert header_names(config, loc) == ["X-Q"]
+
+
+# ---------------------------------------------------------------------------------------------
+# More defaults
+
+
+@pytest.mark.parametrize(("version", "expected"), [
+    ("1.15.2", {"keepalive_timeout": None, "keepalive_requests": None, "keepalive_time": None, "keepalive": None}),
+    ("1.15.3", {"keepalive_timeout": ["60s"], "keepalive_requests": ["100"], "keepalive_time": None,
+                "keepalive": None}),
+    ("1.19.10", {"keepalive_timeout": ["60s"], "keepalive_requests": ["1000"], "keepalive_time": ["1h"],
+                 "keepalive": None}),
+    ("1.29.7", {"keepalive_timeout": ["60s"], "keepalive_requests": ["1000"], "keepalive_time": ["1h"],
+                "keepalive": ["32", "local"]}),
+])
+def test_upstream_module_defaults_per_version(version, expected):
+    config = config_of("http { upstream app { server 127.0.0.1:1; } }\n", version=version)
+    upstream = config.upstreams()["app"]
+    assert {name: config.effective_args(name, upstream) for name in expected} == expected
+
+
+@pytest.mark.parametrize(("keepalive", "version", "expected"), [
+    ("keepalive 64;", "1.22.1", 64),
+    ("keepalive 0;", "1.29.7", None),
+    ("keepalive many;", "1.29.7", None),
+    ("keepalive 16 local;", "1.29.7", 16),
+    ("", "1.29.7", 32),
+    ("", "1.22.1", None),
+])
+def test_upstream_keepalive_values(keepalive, version, expected):
+    config = config_of(f"http {{ upstream app {{ server 127.0.0.1:1; {keepalive} }} }}\n", version=version)
+    assert config.upstream_keepalive(config.upstreams()["app"]) == expected
+
+
+def test_upstream_keepalive_of_a_block_that_is_not_an_upstream_is_none():
+    config = config_of("http { server { location / { keepalive 8; } } }\n", version="1.29.7")
+    assert config.upstream_keepalive(location(config, "/")) is None
+
+
+def test_proxy_headers_connection_set_at_server_level_reaches_the_location():
+    for version in ("1.22.1", "1.29.7"):
+        config = config_of("""
+            http { server {
+                proxy_set_header Connection "";
+                location / { proxy_pass http://app; }
+                location /ws/ { proxy_set_header Upgrade $http_upgrade; proxy_pass http://app; }
+            } }
+        """, version=version)
+        assert config.proxy_headers(location(config, "/"))["connection"][0] == ""
+        # The location's own proxy_set_header drops the server's Connection "": back to the default.
+        ws = config.proxy_headers(location(config, "/ws/"))
+        assert ws.get("connection", ("absent", None))[0] == ("close" if version == "1.22.1" else "absent")
+
+
+def test_upstreams_ignores_stream_upstreams_even_with_the_same_name():
+    config = config_of("""
+        http { upstream db { server 127.0.0.1:1; keepalive 4; } }
+        stream { upstream db { server 127.0.0.1:5432; } upstream tcp_only { server 127.0.0.1:1; } }
+    """)
+    upstreams = config.upstreams()
+    assert list(upstreams) == ["db"] and upstreams["db"].find("keepalive")
+
+
+def installed_version() -> tuple[int, int, int]:
+    require_binary("nginx")
+    text = installed_nginx_version()
+    if not text:
+        pytest.skip("nginx -v gave no version")
+    return parse_version(str(text))
+
+
+# Where each default may be written (the first context nginx allows it in).
+_DEFAULT_CONTEXT = {"worker_processes": "main", "worker_connections": "events", "multi_accept": "events"}
+
+
+def test_every_default_is_accepted_by_the_installed_nginx(nginx_check):
+    """A default written out must be a valid directive for the nginx it is the default of (catches
+    a wrong unit, a missing argument, a value nginx does not take)."""
+    version = installed_version()
+    where: dict[str, list[str]] = {"main": [], "events": [], "http": [], "upstream": []}
+    for name in DEFAULTS:
+        args = versioned(DEFAULTS, name, version)
+        if args is not None:
+            where[_DEFAULT_CONTEXT.get(name, "http")].append(f"{name} {' '.join(args)};")
+    for name in UPSTREAM_DEFAULTS:
+        args = versioned(UPSTREAM_DEFAULTS, name, version)
+        if args is not None:
+            where["upstream"].append(f"{name} {' '.join(args)};")
+    text = "\n".join(where["main"]) + "\nevents {\n" + "\n".join(where["events"]) + "\n}\nhttp {\n" + \
+        "\n".join(where["http"]) + "\nupstream app {\nserver 127.0.0.1:9;\n" + "\n".join(where["upstream"]) + \
+        "\n}\n}\n"
+    ok, output = nginx_check(text)
+    assert ok, output + text
+
+
+class _RecordingBackend:
+    """A one-shot HTTP server on 127.0.0.1 that keeps each request's head."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.requests: list[str] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+                self.requests.append(data.decode("latin-1"))
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_proxy_headers_and_http_version_agree_with_what_the_installed_nginx_sends(tmp_path):
+    """The model's view of the headers a location sends, checked against the request the real
+    nginx makes: its defaults (Host $proxy_host, Connection close, HTTP/1.0 before 1.29.7) and
+    the rule that one proxy_set_header at a level drops every outer one."""
+    nginx = require_binary("nginx")
+    version = installed_version()
+    backend = _RecordingBackend()
+    port = _free_port()
+    (tmp_path / "logs").mkdir()
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(textwrap.dedent(f"""
+        pid {tmp_path}/nginx.pid;
+        error_log {tmp_path}/error.log;
+        events {{}}
+        http {{
+            access_log off;
+            proxy_set_header X-Outer outer;
+            upstream backend {{ server 127.0.0.1:{backend.port}; }}
+            server {{
+                listen 127.0.0.1:{port};
+                location /inherits/ {{ proxy_pass http://backend; }}
+                location /own/ {{ proxy_set_header X-Inner inner; proxy_pass http://backend; }}
+            }}
+        }}
+    """))
+    server = subprocess.Popen([nginx, "-p", str(tmp_path), "-c", str(conf), "-g", "daemon off;"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        sent = {}
+        for path in ("/inherits/", "/own/"):
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+                        client.sendall(f"GET {path} HTTP/1.1\r\nHost: example.test\r\nConnection: close\r\n\r\n".encode())
+                        while client.recv(65536):
+                            pass
+                    break
+                except OSError:
+                    if time.monotonic() > deadline or server.poll() is not None:
+                        raise
+                    time.sleep(0.05)
+            head = backend.requests[-1].split("\r\n")
+            headers = {line.split(":", 1)[0].lower(): line.split(":", 1)[1].strip() for line in head[1:] if ":" in line}
+            sent[path] = (head[0].rsplit(" ", 1)[1], headers)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        backend.sock.close()
+
+    config = load_nginx(str(conf), nginx_version=".".join(map(str, version)))
+    for path, (http_version, headers) in sent.items():
+        loc = location(config, path)
+        assert http_version == "HTTP/" + config.effective_args("proxy_http_version", loc)[0]
+        model = {name: value for name, (value, _) in config.proxy_headers(loc).items() if value != ""}
+        expected = {name: value.replace("$proxy_host", "backend") for name, value in model.items()}
+        assert {name: headers.get(name) for name in expected} == expected, (path, headers)
+    # The headers nginx sent that proxy_set_header names: exactly the model's, per location.
+    assert "x-outer" in sent["/inherits/"][1] and "x-inner" not in sent["/inherits/"][1]
+    assert "x-inner" in sent["/own/"][1] and "x-outer" not in sent["/own/"][1]

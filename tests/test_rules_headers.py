@@ -83,14 +83,31 @@ def test_levels_that_do_not_proxy_are_not_reported(tmp_path):
 def test_add_header_inheritance(tmp_path):
     result = lint_config(tmp_path, """
         server {
+            add_header X-Served-By edge-1;
             add_header Strict-Transport-Security "max-age=63072000" always;
             location / { add_header Cache-Control no-store; }
-            location /same/ { add_header Strict-Transport-Security "max-age=63072000" always; }
+            location /same/ { add_header X-Served-By edge-1; add_header Strict-Transport-Security "max-age=63072000" always; }
         }
-    """, select=["add-header-inheritance"])
-    (finding,) = result.findings
-    assert "Strict-Transport-Security" in finding.message
-    assert finding.line == line_of(tmp_path / "nginx.conf", "Cache-Control")
+    """, select=["add-header-inheritance", "add-header-redefinition"])
+    by_rule = {f.rule: f for f in result.findings}
+    assert len(result.findings) == 2
+    # A dropped ordinary header is this rule's; a dropped security header is reported once, by
+    # add-header-redefinition, not twice.
+    assert "X-Served-By" in by_rule["add-header-inheritance"].message
+    assert "Strict-Transport-Security" not in by_rule["add-header-inheritance"].message
+    assert "Strict-Transport-Security" in by_rule["add-header-redefinition"].message
+    assert by_rule["add-header-inheritance"].line == line_of(tmp_path / "nginx.conf", "Cache-Control")
+
+
+def test_add_header_inherit_merge_keeps_outer_headers(tmp_path):
+    config = """
+        server {
+            add_header X-Served-By edge-1;
+            location / { add_header_inherit merge; add_header Cache-Control no-store; }
+        }
+    """
+    assert not lint_config(tmp_path, config, select=["add-header-inheritance"], nginx_version="1.29.3").findings
+    assert lint_config(tmp_path, config, select=["add-header-inheritance"], nginx_version="1.29.2").findings
 
 
 SPOOFABLE = "proxy_set_header X-Forwarded-Proto $http_x_forwarded_proto;"

@@ -6,13 +6,15 @@ import ipaddress
 import re
 from typing import Iterator
 
+from confgen.rules.security_common import SECURITY_HEADERS
 from confgen.engine import Finding, LintContext, rule
 from confgen.rules._proxy import maps, routes
 
 _CLIENT_PROTO_RE = re.compile(r"\$(\{http_x_forwarded_proto\}|http_x_forwarded_proto\b)", re.IGNORECASE)
 
 
-def _lost_headers(ctx: LintContext, directive_name: str, only_levels: set[int] | None) -> Iterator[Finding]:
+def _lost_headers(ctx: LintContext, directive_name: str, only_levels: set[int] | None,
+                  skip: frozenset[str] = frozenset()) -> Iterator[Finding]:
     """nginx's rule for array directives: a level that has any ``directive_name`` inherits none
     from outside. Report each such level that drops headers set further out, naming them."""
     seen: set[int] = set()
@@ -27,8 +29,10 @@ def _lost_headers(ctx: LintContext, directive_name: str, only_levels: set[int] |
         if not outer:
             continue
         own = [d for d in level.block or () if d.name == directive_name and d.args]
-        kept = {d.args[0].lower() for d in own}
-        lost = list(dict.fromkeys(d.args[0] for d in outer if d.args and d.args[0].lower() not in kept))
+        # What is really in force here (the model knows add_header_inherit merge, 1.29.3+).
+        kept = {d.args[0].lower() for d in ctx.nginx.effective(directive_name, level) if d.args}
+        lost = list(dict.fromkeys(d.args[0] for d in outer if d.args and d.args[0].lower() not in kept
+                                  and d.args[0].lower() not in skip))
         if not lost:
             continue
         outer_level = outer[0].parent
@@ -84,13 +88,14 @@ def proxy_header_inheritance(ctx: LintContext) -> Iterator[Finding]:
 def add_header_inheritance(ctx: LintContext) -> Iterator[Finding]:
     """A level's own ``add_header`` silently drops every one set further out.
 
-    Like ``proxy_set_header``, ``add_header`` is inherited only into levels that define none:
-    a location adding ``Cache-Control`` loses the server's ``Strict-Transport-Security`` or
-    ``X-Content-Type-Options`` for exactly those responses.
+    Like ``proxy_set_header``, ``add_header`` is inherited only into levels that define none
+    (unless ``add_header_inherit merge``, nginx 1.29.3+): a location adding ``Cache-Control``
+    loses the server's other headers for exactly those responses. Dropped security headers
+    (HSTS, CSP, X-Content-Type-Options, ...) are reported by add-header-redefinition instead.
 
     Bad:
         server {
-            add_header X-Content-Type-Options nosniff;
+            add_header X-Served-By edge-1;
             location /static/ {
                 add_header Cache-Control "public, max-age=86400";
             }
@@ -98,14 +103,14 @@ def add_header_inheritance(ctx: LintContext) -> Iterator[Finding]:
 
     Good:
         server {
-            add_header X-Content-Type-Options nosniff;
+            add_header X-Served-By edge-1;
             location /static/ {
-                add_header X-Content-Type-Options nosniff;
+                add_header X-Served-By edge-1;
                 add_header Cache-Control "public, max-age=86400";
             }
         }
     """
-    yield from _lost_headers(ctx, "add_header", None)
+    yield from _lost_headers(ctx, "add_header", None, skip=frozenset(SECURITY_HEADERS))
 
 
 @rule(code="CG402", name="forwarded-proto-spoofable", severity="warning")
