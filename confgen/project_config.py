@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,7 +59,7 @@ class ProjectConfig:
         """Rules ``per-file-ignores`` turns off for this file (globs relative to the config)."""
         base = self.path.parent if self.path else Path.cwd()
         try:
-            relative = Path(file).resolve().relative_to(base.resolve()).as_posix()
+            relative = _real(file).relative_to(_real(base)).as_posix()
         except ValueError:
             relative = Path(file).as_posix()
         names: list[str] = []
@@ -68,16 +69,22 @@ class ProjectConfig:
         return tuple(names)
 
     def gunicorn_for(self, nginx_file: str | Path) -> GunicornPairing | None:
-        resolved = Path(nginx_file).resolve()
+        resolved = _real(nginx_file)
         for path, pairing in self.gunicorn.items():
-            if path.resolve() == resolved:
+            if _real(path) == resolved:
                 return pairing
         return None
 
 
+def _real(path: str | Path) -> Path:
+    """The real path, without raising on a symlink loop (Path.resolve does): the file itself
+    is reported later by the reader, as a finding or a one-line error."""
+    return Path(os.path.realpath(path))
+
+
 def find_project_config(start: str | Path | None = None) -> ProjectConfig:
     """The nearest configuration at or above ``start`` (a file or directory; default: cwd)."""
-    directory = Path(start or Path.cwd()).resolve()
+    directory = _real(start or Path.cwd())
     if not directory.is_dir():
         directory = directory.parent
     for folder in (directory, *directory.parents):

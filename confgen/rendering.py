@@ -6,6 +6,7 @@ import contextlib
 import difflib
 import functools
 import os
+import shutil
 import signal
 import tempfile
 import threading
@@ -156,6 +157,8 @@ def _signals_deferred():
 
 def _stage_and_rename(files: Mapping[str, str], directory: Path) -> list[Path]:
     staged: list[tuple[str, Path]] = []
+    backups: list[tuple[str, Path]] = []
+    renamed: list[Path] = []
     try:
         for name, text in files.items():
             target = directory / name
@@ -168,15 +171,53 @@ def _stage_and_rename(files: Mapping[str, str], directory: Path) -> list[Path]:
                 stream.flush()
                 os.fsync(stream.fileno())
             os.chmod(temp, _mode_for(target))
+        # Keep the old files until every rename is done, so a rename that fails (a busy or
+        # immutable target) puts the earlier ones back: all old files or all new ones.
+        for _, target in staged:
+            if target.exists():
+                backups.append((_backup(target), target))
         for temp, target in staged:
             os.replace(temp, target)
+            renamed.append(target)
     except OSError as error:
-        raise ConfgenError(f"{directory}: cannot write: {error.strerror or error}; no file was changed") from None
+        restored = _restore(backups, renamed)
+        detail = "no file was changed" if restored else "some files could not be restored"
+        raise ConfgenError(f"{directory}: cannot write: {error.strerror or error}; {detail}") from None
     finally:
         for temp, _ in staged:
             if os.path.exists(temp):
                 os.unlink(temp)
+        for backup, _ in backups:
+            if os.path.exists(backup):
+                os.unlink(backup)
     return [target for _, target in staged]
+
+
+def _backup(target: Path) -> str:
+    """A hard link to the old file (a copy where links are not allowed) beside it."""
+    handle, backup = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent)
+    os.close(handle)
+    os.unlink(backup)
+    try:
+        os.link(target, backup)
+    except OSError:
+        shutil.copy2(target, backup)
+    return backup
+
+
+def _restore(backups: list[tuple[str, Path]], renamed: list[Path]) -> bool:
+    """Put the old files back over the ones already renamed; True when all are back."""
+    old = {target: backup for backup, target in backups}
+    ok = True
+    for target in renamed:
+        try:
+            if target in old:
+                os.replace(old[target], target)
+            else:
+                os.unlink(target)  # it did not exist before this render
+        except OSError:
+            ok = False
+    return ok
 
 
 def _mode_for(target: Path) -> int:
