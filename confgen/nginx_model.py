@@ -120,6 +120,9 @@ class Directive:
     # Children by name, built on first find(): effective() asks an http block with thousands of
     # servers for one name per location, and a scan each time would make linting quadratic.
     _children_by_name: "dict[str, list[Directive]] | None" = field(default=None, repr=False, compare=False)
+    # Facts rules derive about a block and every block inside it (e.g. "inside stream"), filled
+    # top-down on demand so that asking every directive stays linear in nesting depth.
+    _inherited_facts: "dict[object, bool] | None" = field(default=None, repr=False, compare=False)
 
     @property
     def is_block(self) -> bool:
@@ -140,6 +143,26 @@ class Directive:
     def enclosing(self, *names: str) -> "Directive | None":
         """The innermost enclosing block with one of ``names`` (e.g. the server of a location)."""
         return next((level for level in self.ancestors() if level.name in names), None)
+
+    def inside_any(self, names: frozenset[str]) -> bool:
+        """Whether some enclosing block is named one of ``names``. Memoised per block, so a
+        rule asking it of every directive of a 100 000-deep config stays linear."""
+        chain = []
+        level = self.parent
+        answer = False
+        while level is not None:
+            facts = level._inherited_facts
+            if facts is not None and names in facts:
+                answer = facts[names]
+                break
+            chain.append(level)
+            level = level.parent
+        for level in reversed(chain):
+            answer = answer or level.name in names
+            if level._inherited_facts is None:
+                level._inherited_facts = {}
+            level._inherited_facts[names] = answer
+        return answer
 
     def find(self, name: str) -> list["Directive"]:
         """Direct children named ``name`` (the tree is complete when rules run: cached)."""

@@ -223,9 +223,22 @@ def _load_path(path: str, version) -> NginxConfig:
 
 
 def _read_regular_file(path: str) -> tuple[str | None, str | None]:
-    """(text, None) or (None, why not). Opened non-blocking and checked after opening, so a FIFO,
-    a device or a directory is refused without ever being read, and nothing can swap the file
-    between the check and the read."""
+    """(text, None) or (None, why not)."""
+    data, problem = read_regular_file(path)
+    if problem:
+        return None, problem
+    # nginx reads bytes; a stray Latin-1 byte in a comment must not stop the lint.
+    return data.decode("utf-8", errors="replace"), None
+
+
+def read_regular_file(path: str, max_bytes: int | None = None) -> tuple[bytes | None, str | None]:
+    """(bytes, None) or (None, why not), for every config file confgen reads (nginx files, a
+    gunicorn.conf.py). Opened non-blocking and checked after opening, so a FIFO, a device or a
+    directory is refused without ever being read (a FIFO nobody writes would block for ever,
+    /dev/zero would never end), and nothing can swap the file between the check and the read.
+    ``max_bytes`` defaults to ``MAX_FILE_BYTES``; a file that grows past it while read is refused too."""
+    limit = MAX_FILE_BYTES if max_bytes is None else max_bytes
+    too_large = f"larger than {limit / 2**20:g} MiB; not read"
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
     try:
         fd = os.open(path, flags)
@@ -243,23 +256,22 @@ def _read_regular_file(path: str) -> tuple[str | None, str | None]:
             return None, "is a directory"
         if not stat.S_ISREG(info.st_mode):
             return None, "not a regular file (a device, FIFO or socket is never read)"
-        if info.st_size > MAX_FILE_BYTES:
-            return None, f"larger than {MAX_FILE_BYTES / 2**20:g} MiB; not read"
+        if info.st_size > limit:
+            return None, too_large
         chunks, size = [], 0
-        while size <= MAX_FILE_BYTES:
-            chunk = os.read(fd, 1024 * 1024)
+        while size <= limit:
+            chunk = os.read(fd, min(1024 * 1024, limit + 1 - size))
             if not chunk:
                 break
             chunks.append(chunk)
             size += len(chunk)
-        if size > MAX_FILE_BYTES:
-            return None, f"larger than {MAX_FILE_BYTES / 2**20:g} MiB; not read"
+        if size > limit:
+            return None, too_large
     except OSError as error:
         return None, f"cannot read: {error.strerror or error}"
     finally:
         os.close(fd)
-    # nginx reads bytes; a stray Latin-1 byte in a comment must not stop the lint.
-    return b"".join(chunks).decode("utf-8", errors="replace"), None
+    return b"".join(chunks), None
 
 
 @dataclass

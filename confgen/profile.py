@@ -124,17 +124,14 @@ def load_profile(source: str | os.PathLike | Mapping[str, Any], *, label: str = 
 
 
 def _read_yaml(path: str) -> tuple[Any, dict[tuple, int]]:
-    try:
-        with open(path, "rb") as handle:
-            raw = handle.read(MAX_PROFILE_BYTES + 1)
-    except IsADirectoryError:
-        raise ConfgenError(f"{path}: is a directory, not a profile") from None
-    except FileNotFoundError:
-        raise ConfgenError(f"{path}: no such file") from None
-    except OSError as error:
-        raise ConfgenError(f"{path}: cannot read: {error.strerror or error}") from None
-    if len(raw) > MAX_PROFILE_BYTES:
-        raise ConfgenError(f"{path}: larger than {MAX_PROFILE_BYTES} bytes; not a profile")
+    from confgen.nginx_parse import read_regular_file
+
+    # Non-blocking and regular files only: a FIFO or device given as a profile never hangs render.
+    raw, problem = read_regular_file(path, MAX_PROFILE_BYTES)
+    if problem == "is a directory":
+        raise ConfgenError(f"{path}: is a directory, not a profile")
+    if problem:
+        raise ConfgenError(f"{path}: {problem}")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:

@@ -87,3 +87,8 @@ def self_signed_cert(tmp_path):
         check=True, capture_output=True, timeout=60,
     )
     return str(cert), str(key)
+
+
+def pytest_addoption(parser):
+    parser.addoption("--fuzz-long", action="store_true", default=False,
+                     help="Run the lint fuzzing with many more cases (minutes, not seconds).")

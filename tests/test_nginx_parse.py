@@ -572,3 +572,152 @@ def test_random_bytes_in_a_file_never_crash(tmp_path, data):
     path.write_bytes(data)
     config = load_nginx(str(path), nginx_version="1.22.1")
     assert config.main_file == str(path)
+
+
+# ---------------------------------------------------------------------------------------------
+# More of what nginx accepts, kept whole
+
+
+def test_statements_outside_their_context_or_with_odd_args_are_kept(tmp_path):
+    config = load(tmp_path, {"nginx.conf": """
+        events {}
+        http {
+            proxy_pass http://app;
+            worker_processes 4;
+            server {
+                listen 127.0.0.1:8080 default_server reuseport backlog=4096 so_keepalive=on;
+                listen;
+                location / {
+                    gzip;
+                    server_name inside.location;
+                }
+            }
+        }
+        proxy_http_version 1.1;
+    """})
+    assert config.problems == []
+    assert one(config, "proxy_pass").parent.name == "http"
+    assert one(config, "worker_processes").parent.name == "http"
+    assert [d.args for d in config.find_all("listen")] == [
+        ["127.0.0.1:8080", "default_server", "reuseport", "backlog=4096", "so_keepalive=on"], []]
+    assert one(config, "gzip").args == [] and one(config, "server_name").parent.name == "location"
+    assert one(config, "proxy_http_version").parent is config.root
+
+
+def test_comments_own_line_trailing_and_between_arguments_keep_their_lines(tmp_path):
+    config = load(tmp_path, {"nginx.conf": """
+        # own line
+        events {}  # after a block opener
+        http {
+            gzip on; # trailing
+            add_header X-A   # between the name and the value
+                "v";
+            # confgen: disable=gzip-level-high -- reason
+            gzip_comp_level 9;
+        }
+    """})
+    assert config.problems == []
+    assert config.comments[str(tmp_path / "nginx.conf")] == {
+        1: " own line", 2: " after a block opener", 4: " trailing", 5: " between the name and the value",
+        7: " confgen: disable=gzip-level-high -- reason"}
+    assert one(config, "add_header").args == ["X-A", "v"] and one(config, "add_header").line == 5
+    assert one(config, "gzip_comp_level").line == 8
+
+
+def test_a_hash_inside_quotes_or_a_word_is_not_a_comment(tmp_path):
+    config = load(tmp_path, {"nginx.conf": "location / {\n  return 200 \"#not\";\n  set $a b#c;\n}\n"})
+    assert config.comments == {} or config.comments[str(tmp_path / "nginx.conf")] == {}
+    assert one(config, "return").args == ["200", "#not"] and one(config, "set").args == ["$a", "b#c"]
+
+
+def test_a_missing_include_inside_an_included_file_names_that_file_and_line(tmp_path):
+    config = load(tmp_path, {
+        "nginx.conf": "events {}\nhttp {\n    include sites/*.conf;\n}\n",
+        "sites/app.conf": "server {\n    listen 80;\n    include snippets/gone.conf;\n}\n",
+    })
+    assert kinds(config) == ["include-not-found"]
+    assert (config.problems[0].file, config.problems[0].line) == (str(tmp_path / "sites" / "app.conf"), 3)
+    assert one(config, "listen").file == str(tmp_path / "sites" / "app.conf")
+
+
+def test_include_with_wrong_argument_count_is_a_syntax_error(tmp_path):
+    config = load(tmp_path, {"nginx.conf": "http {\n    include a.conf b.conf;\n}\n"})
+    assert kinds(config) == ["syntax-error"] and config.problems[0].line == 2
+
+
+def test_a_relative_include_missing_beside_the_config_is_found_in_the_system_conf_dir(tmp_path, monkeypatch):
+    system = tmp_path / "etc-nginx"
+    (system / "snippets").mkdir(parents=True)
+    (system / "snippets" / "proxy.conf").write_text("proxy_read_timeout 7s;\n")
+    monkeypatch.setattr(nginx_parse, "SYSTEM_CONF_DIRS", (str(tmp_path / "nowhere"), str(system)))
+    config = load(tmp_path / "repo", {
+        "nginx.conf": "http {\n include snippets/proxy.conf;\n include snippets/other.conf;\n}\n",
+    })
+    assert one(config, "proxy_read_timeout").file == str(system / "snippets" / "proxy.conf")
+    # Not in the system dir either: a problem naming the path nginx would have read.
+    assert kinds(config) == ["include-not-found"] and config.problems[0].line == 3
+    assert str(tmp_path / "repo" / "snippets" / "other.conf") in config.problems[0].message
+
+
+def test_a_local_file_wins_over_the_system_conf_dir(tmp_path, monkeypatch):
+    system = tmp_path / "etc-nginx"
+    system.mkdir()
+    (system / "common.conf").write_text("gzip off;\n")
+    monkeypatch.setattr(nginx_parse, "SYSTEM_CONF_DIRS", (str(system),))
+    config = load(tmp_path / "repo", {"nginx.conf": "http { include common.conf; }\n", "common.conf": "gzip on;\n"})
+    assert one(config, "gzip").args == ["on"]
+
+
+@pytest.mark.parametrize("written", ["mime.types", "/etc/nowhere/mime.types", "fastcgi_params", "uwsgi_params"])
+def test_stock_tables_are_silent_wherever_they_are_missing(tmp_path, monkeypatch, written):
+    monkeypatch.setattr(nginx_parse, "SYSTEM_CONF_DIRS", ())
+    config = load(tmp_path, {"nginx.conf": f"events {{}}\nhttp {{\n    include {written};\n}}\n"})
+    assert config.problems == []
+    # Any other file of the same shape is a problem.
+    config = load(tmp_path, {"nginx.conf": "events {}\nhttp {\n    include site.types;\n}\n"})
+    assert kinds(config) == ["include-not-found"]
+
+
+def test_an_empty_file_is_an_empty_config_not_a_whole_one(tmp_path):
+    config = load(tmp_path, {"empty.conf": ""})
+    assert config.problems == [] and list(config.walk()) == []
+    assert not config.is_full
+
+
+def test_snippet_of_if_blocks_and_rewrites_is_a_location_snippet(tmp_path):
+    config = load(tmp_path, {"snippet.conf": "if ($http_x) { return 403; }\nrewrite ^/a /b last;\n"})
+    assert config.context == "location" and not config.is_full
+
+
+def test_snippet_context_is_not_fooled_by_a_stream_or_mail_block(tmp_path):
+    config = load(tmp_path, {"nginx.conf": "stream {\n    server { listen 5432; proxy_pass db; }\n}\n"})
+    assert config.context == "main"
+    assert not config.is_full  # no http or events block: not a whole nginx.conf
+
+
+def test_a_dump_missing_an_included_file_reports_it_and_never_reads_the_disk(tmp_path):
+    (tmp_path / "inc.conf").write_text("gzip on;\n")
+    dump = (f"# configuration file {tmp_path}/nginx.conf:\nevents {{}}\nhttp {{\n"
+            f"    include {tmp_path}/inc.conf;\n    include {tmp_path}/d/*.conf;\n}}\n\n"
+            f"# configuration file {tmp_path}/d/b.conf:\nmap_hash_bucket_size 2;\n\n"
+            f"# configuration file {tmp_path}/d/a.conf:\nmap_hash_bucket_size 1;\n\n")
+    config = load_nginx(text=dump, nginx_version="1.22.1")
+    assert kinds(config) == ["include-not-found"] and config.problems[0].line == 3
+    assert str(tmp_path / "inc.conf") in config.problems[0].message
+    assert not config.find_all("gzip")
+    assert [d.args[0] for d in config.find_all("map_hash_bucket_size")] == ["1", "2"]  # glob order, not dump order
+
+
+def test_split_nginx_dump_keeps_the_first_of_a_repeated_file():
+    text = ("# configuration file /a.conf:\nevents {}\n\n"
+            "# configuration file /b.conf:\nx 1;\n\n# configuration file /b.conf:\nx 2;\n\n")
+    files = split_nginx_dump(text)
+    assert list(files) == ["/a.conf", "/b.conf"]
+    assert files["/a.conf"] == "events {}\n" and files["/b.conf"] == "x 1;\n"
+
+
+def test_text_that_names_an_existing_file_is_the_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a;b.conf").write_text("events {}\nhttp {}\n")
+    config = load_nginx("a;b.conf", nginx_version="1.22.1")
+    assert config.main_file == "a;b.conf" and config.is_full

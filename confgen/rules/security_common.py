@@ -228,13 +228,16 @@ def http_servers(ctx) -> list:
                                                           if s.is_block and not _under(s, ("stream", "mail", "upstream"))])
 
 
+_NOT_HTTP = frozenset(("stream", "mail", *TABLE_BLOCKS))
+
+
 def in_http(directive) -> bool:
     """Whether a directive belongs to the http module: not inside stream, mail or a table block."""
-    return not _under(directive, ("stream", "mail") + tuple(TABLE_BLOCKS))
+    return not _under(directive, _NOT_HTTP)
 
 
 def _under(directive, names) -> bool:
-    return any(level.name in names for level in directive.ancestors())
+    return directive.inside_any(frozenset(names))
 
 
 def flag(ctx, name: str, at) -> str:
