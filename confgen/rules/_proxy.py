@@ -305,3 +305,12 @@ def app_anchor(ctx, setting, fallback):
     if setting is not None and setting.source == "file" and setting.line:
         return (setting.file or ctx.gunicorn.path, setting.line)
     return fallback
+
+
+def is_ip(text: str) -> bool:
+    """An IPv4 or IPv6 literal (brackets allowed), as opposed to a host name."""
+    try:
+        ipaddress.ip_address(text.strip("[]"))
+        return True
+    except ValueError:
+        return False

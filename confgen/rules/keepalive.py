@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from typing import Iterator
 
+from confgen.rules._proxy import is_ip
 from confgen.engine import Finding, LintContext, rule
 from confgen.rules._proxy import (
     KEEPALIVE_BY_DEFAULT,
@@ -198,7 +199,7 @@ def proxy_pass_no_upstream(ctx: LintContext) -> Iterator[Finding]:
     for route in routes(ctx):
         if route.is_variable or route.upstream is not None:
             continue
-        literal = route.target.startswith("unix:") or ":" in route.target or _is_ip(route.target)
+        literal = route.target.startswith("unix:") or ":" in route.target or is_ip(route.target)
         if not (whole or literal):
             continue
         if ctx.version >= KEEPALIVE_BY_DEFAULT:
@@ -208,16 +209,6 @@ def proxy_pass_no_upstream(ctx: LintContext) -> Iterator[Finding]:
         yield ctx.finding(route.proxy_pass,
                           f"proxy_pass to {route.target} without an upstream block: {effect}; define "
                           f"`upstream NAME {{ server {route.target}; keepalive 16; }}` and proxy_pass http://NAME")
-
-
-def _is_ip(text: str) -> bool:
-    import ipaddress
-
-    try:
-        ipaddress.ip_address(text.strip("[]"))
-        return True
-    except ValueError:
-        return False
 
 
 @rule(code="CG106", name="upstream-keepalive-pool-small", severity="warning")

@@ -7,6 +7,7 @@ import ipaddress
 import re
 from typing import Iterator
 
+from confgen.rules._proxy import is_ip
 from confgen.engine import Finding, LintContext, rule
 from confgen.rules._proxy import upstreams
 from confgen.rules.security_common import UPSTREAM_PASS, client_controlled, in_http, split_path, variables
@@ -73,8 +74,8 @@ def _needs_dns(ctx, value: str) -> bool:
     is unknowable and not reported."""
     literal = re.sub(r"\$\{?\w+\}?", "", value)
     if literal == value:
-        return value.lower() not in {n.lower() for n in upstreams(ctx)} and not _is_ip(value)
-    if literal.strip(".:-") and not _is_ip(literal):
+        return value.lower() not in {n.lower() for n in upstreams(ctx)} and not is_ip(value)
+    if literal.strip(".:-") and not is_ip(literal):
         return True
     return any(_may_be_hostname(ctx, var.name, set()) for var in variables(value))
 
@@ -94,17 +95,9 @@ def _may_be_hostname(ctx, name: str, seen: set) -> bool:
         if "$" in host:
             if any(_may_be_hostname(ctx, v.name, seen) for v in variables(host)):
                 return True
-        elif host and host.lower() not in names and not _is_ip(host):
+        elif host and host.lower() not in names and not is_ip(host):
             return True
     return False
-
-
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text.strip("[]"))
-        return True
-    except ValueError:
-        return False
 
 
 @rule(code="CG652", name="missing-resolver", severity="warning")
