@@ -9,7 +9,9 @@ where a finding points (file, line, column).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import gc
 import inspect
 import os
 import re
@@ -17,7 +19,7 @@ import sys
 import tokenize
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from confgen.errors import ConfgenError
 
@@ -191,6 +193,7 @@ class LintContext:
         self.rule: Rule | None = None
         self.memo: dict[str, Any] = {}
         self._lines = _FileLines()
+        self._column_of: dict[int, tuple[str, int, str | None]] = {}
 
     @cached_property
     def _index(self) -> dict[str, list]:
@@ -218,8 +221,17 @@ class LintContext:
         else:
             file, line, name = anchor.file, anchor.line, anchor.name
         line = line or 1
-        return Finding(code=self.rule.code, rule=self.rule.name, severity=severity or self.rule.severity,
-                       file=file, line=line, col=self._lines.column(file, line, name), message=message)
+        # The column is filled in when the rules have run, one read of each file for all findings.
+        finding = Finding(code=self.rule.code, rule=self.rule.name, severity=severity or self.rule.severity,
+                          file=file, line=line, col=0, message=message)
+        self._column_of[id(finding)] = (file, line, name)
+        return finding
+
+    def with_columns(self, findings: list[Finding]) -> list[Finding]:
+        """``findings`` (made by finding()) with their columns."""
+        wanted = [self._column_of[id(f)] for f in findings]
+        columns = self._lines.columns(wanted)
+        return [dataclasses.replace(f, col=columns.get(where, 1)) for f, where in zip(findings, wanted)]
 
     def block_anchor(self, block) -> Any:
         """Where a finding about something absent from ``block`` points: the block's own line,
@@ -233,37 +245,75 @@ class LintContext:
 
 
 class _FileLines:
-    """Source lines, read once per file, for columns and suppression placement."""
+    """Source lines, for finding columns and suppression placement. A file is read line by line
+    when asked for a batch of lines, and only the lines asked for are kept: holding every line
+    of a 200 000-line config would cost more than its directives."""
 
     def __init__(self):
-        self._cache: dict[str, list[str]] = {}
-
-    def lines(self, file: str) -> list[str]:
-        if file not in self._cache:
-            try:
-                with open(file, encoding="utf-8", errors="replace") as handle:
-                    self._cache[file] = handle.read().splitlines()
-            except OSError:
-                self._cache[file] = []
-        return self._cache[file]
+        self._texts: dict[str, str] = {}  # files not on disk (stdin)
 
     def set_text(self, file: str, text: str) -> None:
-        self._cache[file] = text.splitlines()
+        self._texts[file] = text
 
-    def text(self, file: str, line: int) -> str | None:
-        lines = self.lines(file)
-        return lines[line - 1] if 0 < line <= len(lines) else None
+    def _lines(self, file: str) -> Iterator[str]:
+        # Lines end at "\n" only, as nginx and crossplane count them.
+        if file in self._texts:
+            for line in self._texts[file].split("\n"):
+                yield line.rstrip("\r")
+            return
+        try:
+            with open(file, encoding="utf-8", errors="replace", newline="\n") as handle:
+                for line in handle:
+                    yield line.rstrip("\r\n")
+        except (OSError, ValueError):
+            return
 
-    def column(self, file: str, line: int, name: str | None) -> int:
-        text = self.text(file, line)
-        if text is None:
-            return 1
-        if name:
-            index = text.find(name)
-            if index >= 0:
-                return index + 1
-        stripped = len(text) - len(text.lstrip())
-        return stripped + 1
+    def columns(self, wanted: Iterable[tuple[str, int, str | None]]) -> dict[tuple[str, int, str | None], int]:
+        """1-based column per (file, line, name): where ``name`` starts on that line, else the
+        line's first non-blank character; 1 for a line the file does not have."""
+        by_file: dict[str, dict[int, set[str | None]]] = {}
+        for file, line, name in wanted:
+            by_file.setdefault(file, {}).setdefault(line, set()).add(name)
+        found: dict[tuple[str, int, str | None], int] = {}
+        for file, lines in by_file.items():
+            last = max(lines)
+            for number, text in enumerate(self._lines(file), 1):
+                for name in lines.get(number, ()):
+                    found[(file, number, name)] = _column(text, name)
+                if number >= last:
+                    break
+        return found
+
+    def next_statements(self, file: str, comment_lines: Iterable[int]) -> dict[int, int]:
+        """For each of ``comment_lines`` that holds only a comment: the next line holding a
+        statement, past blank and comment lines (the line after the last at the end of the
+        file). A line with a statement before its comment is left out."""
+        pending = set(comment_lines)
+        found: dict[int, int] = {}
+        open_comments: list[int] = []
+        number = 0
+        for number, text in enumerate(self._lines(file), 1):
+            stripped = text.strip()
+            is_statement = bool(stripped) and not stripped.startswith("#")
+            if is_statement and open_comments:
+                found.update(dict.fromkeys(open_comments, number))
+                open_comments.clear()
+            if number in pending:
+                pending.discard(number)
+                if stripped.startswith("#"):
+                    open_comments.append(number)
+            if not pending and not open_comments:
+                break
+        found.update(dict.fromkeys(open_comments, number + 1))
+        return found
+
+
+def _column(text: str, name: str | None) -> int:
+    if name:
+        index = text.find(name)
+        if index >= 0:
+            return index + 1
+    return len(text) - len(text.lstrip()) + 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -283,10 +333,9 @@ class _Suppressions:
         return (finding.code in self.per_file.get(finding.file, ())
                 or finding.code in self.per_line.get((finding.file, finding.line), ()))
 
-    def add_comment(self, file: str, line: int, text: str, lines: _FileLines) -> None:
-        match = _SUPPRESSION_RE.match(text)
-        if not match:
-            return
+    def add_comment(self, file: str, line: int, match: re.Match, next_statement: int | None) -> None:
+        """One suppression comment; ``next_statement`` is the line a comment on its own line
+        covers (None for a comment after a statement)."""
         kind, rest = match.groups()
         names_part, _, reason = rest.partition("--")
         names = [n.strip() for n in names_part.split(",") if n.strip()]
@@ -309,15 +358,10 @@ class _Suppressions:
             self.per_file.setdefault(file, set()).update(codes)
             return
         self.per_line.setdefault((file, line), set()).update(codes)
-        source = lines.text(file, line)
-        if source is not None and source.lstrip().startswith("#"):
+        if next_statement is not None:
             # A comment on its own line covers the next statement line (other comments between
             # them allowed), so a reason can run over several comment lines.
-            target = line + 1
-            while (following := lines.text(file, target)) is not None and (
-                    not following.strip() or following.lstrip().startswith("#")):
-                target += 1
-            self.per_line.setdefault((file, target), set()).update(codes)
+            self.per_line.setdefault((file, next_statement), set()).update(codes)
 
 
 def _python_comments(path: str) -> dict[int, str]:
@@ -389,20 +433,21 @@ def lint(paths: list[str], *, gunicorn=None, gunicorn_cmd=None, profile=None, ro
     gunicorn_config, gunicorn_label = _pair_gunicorn(paths, gunicorn, gunicorn_cmd, notes)
     profile_obj = _load_profile(profile) if profile else None
 
-    configs = _load_configs(paths, root=root, nginx_version=None if nginx_version is None else str(nginx_version),
-                            progress=progress)
     findings: list[Finding] = []
     files: list[str] = []
     gunicorn_path = getattr(gunicorn_config, "path", None)
-    for config, focus, stdin_text in configs:
-        ctx = LintContext(config, gunicorn_config, profile_obj, gunicorn_label=gunicorn_label)
-        if stdin_text is not None:
-            ctx._lines.set_text(config.main_file, stdin_text)
-        if focus is not None and gunicorn_path:
-            focus = focus | {_normal(gunicorn_path)}
-        findings.extend(_run(ctx, rules, focus))
-        files.extend(f for f in config.files if f not in files)
-        notes.extend(note for note in config.notes if note not in notes)
+    with _collector_paused():
+        configs = _load_configs(paths, root=root, progress=progress,
+                                nginx_version=None if nginx_version is None else str(nginx_version))
+        for config, focus, stdin_text in configs:
+            ctx = LintContext(config, gunicorn_config, profile_obj, gunicorn_label=gunicorn_label)
+            if stdin_text is not None:
+                ctx._lines.set_text(config.main_file, stdin_text)
+            if focus is not None and gunicorn_path:
+                focus = focus | {_normal(gunicorn_path)}
+            findings.extend(_run(ctx, rules, focus))
+            files.extend(f for f in config.files if f not in files)
+            notes.extend(note for note in config.notes if note not in notes)
     if gunicorn_config is not None and gunicorn_config.path and gunicorn_config.path not in files:
         files.append(gunicorn_config.path)
 
@@ -410,6 +455,21 @@ def lint(paths: list[str], *, gunicorn=None, gunicorn_cmd=None, profile=None, ro
     order = {f: i for i, f in enumerate(files)}
     unique.sort(key=lambda f: (order.get(f.file, len(order)), f.file, f.line, f.col, f.code, f.message))
     return LintResult(findings=unique, files=files, notes=notes)
+
+
+@contextlib.contextmanager
+def _collector_paused():
+    """Python's cycle collector paused while a lint runs. A lint builds a tree of hundreds of
+    thousands of directives and frees none of it before it ends, so every full collection would
+    walk the whole, growing tree again for nothing: on a 200 000-line config that made the time
+    grow faster than the size. Whatever state the collector was in is restored afterwards."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def adjust_findings(result: LintResult, *, severity: dict[str, str], ignored_for: Callable[[str], Iterable[str]],
@@ -478,7 +538,7 @@ def _run(ctx: LintContext, rules: list[Rule], focus: set[str] | None) -> list[Fi
         if focus is not None and _normal(finding.file) not in focus:
             continue
         kept.append(finding)
-    return kept
+    return ctx.with_columns(kept)
 
 
 def _requirements_met(candidate: Rule, ctx: LintContext) -> bool:
@@ -492,14 +552,18 @@ def _requirements_met(candidate: Rule, ctx: LintContext) -> bool:
 
 
 def _collect_suppressions(ctx: LintContext) -> _Suppressions:
-    suppressions = _Suppressions()
-    for file, comments in (ctx.nginx.comments or {}).items():
-        for line, text in comments.items():
-            suppressions.add_comment(file, line, text, ctx._lines)
+    by_file = dict(ctx.nginx.comments or {})
     path = getattr(ctx.gunicorn, "path", None)
     if path and os.path.isfile(path):
-        for line, text in _python_comments(path).items():
-            suppressions.add_comment(path, line, text, ctx._lines)
+        by_file[path] = _python_comments(path)
+    suppressions = _Suppressions()
+    for file, comments in by_file.items():
+        matches = {line: match for line, text in comments.items() if (match := _SUPPRESSION_RE.match(text))}
+        if not matches:
+            continue
+        next_statements = ctx._lines.next_statements(file, matches)
+        for line, match in matches.items():
+            suppressions.add_comment(file, line, match, next_statements.get(line))
     return suppressions
 
 

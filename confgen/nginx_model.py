@@ -99,6 +99,9 @@ CONNECTION_CLOSE_UNTIL: Version = (1, 29, 7)
 # (the default) is the usual rule. The *_inherit directive itself inherits the usual way.
 INHERIT_CONTROLLED = frozenset({"add_header", "add_trailer"})
 
+# inside_any() keeps its answer on one block in this many along a chain of nested blocks.
+_MEMO_EVERY = 16
+
 
 def versioned(table: dict[str, list[tuple[Version, list[str]]]], name: str, version: Version) -> list[str] | None:
     """The args ``table`` gives ``name`` at ``version``, or None when it has no default there."""
@@ -109,6 +112,18 @@ def versioned(table: dict[str, list[tuple[Version, list[str]]]], name: str, vers
     return list(value) if value is not None else None
 
 
+class Block(list):
+    """A block's children. It also keeps what rules look up in it, once the tree is complete:
+    children by name (effective() asks an http block with thousands of servers for one name per
+    location; a scan each time would make linting quadratic) and facts about its enclosing
+    blocks (see ``Directive.inside_any``). Kept here rather than on every Directive, so that a
+    leaf directive, most of a config, carries no slots for them."""
+
+    __slots__ = ("by_name", "facts")
+    # Below this many children a scan is as fast as an index, and costs no memory.
+    INDEX_FROM = 16
+
+
 @dataclass(eq=False, slots=True)
 class Directive:
     name: str
@@ -116,13 +131,7 @@ class Directive:
     file: str
     line: int
     parent: "Directive | None" = None
-    block: "list[Directive] | None" = None
-    # Children by name, built on first find(): effective() asks an http block with thousands of
-    # servers for one name per location, and a scan each time would make linting quadratic.
-    _children_by_name: "dict[str, list[Directive]] | None" = field(default=None, repr=False, compare=False)
-    # Facts rules derive about a block and every block inside it (e.g. "inside stream"), filled
-    # top-down on demand so that asking every directive stays linear in nesting depth.
-    _inherited_facts: "dict[object, bool] | None" = field(default=None, repr=False, compare=False)
+    block: "Block | None" = None
 
     @property
     def is_block(self) -> bool:
@@ -145,33 +154,64 @@ class Directive:
         return next((level for level in self.ancestors() if level.name in names), None)
 
     def inside_any(self, names: frozenset[str]) -> bool:
-        """Whether some enclosing block is named one of ``names``. Memoised per block, so a
-        rule asking it of every directive of a 100 000-deep config stays linear."""
+        """Whether some enclosing block is named one of ``names``. The answer is memoised on
+        every 16th block of the chain walked, so asking it of every directive of a 100 000-deep
+        config stays linear while a config of ordinary depth stores nothing."""
         chain = []
         level = self.parent
         answer = False
         while level is not None:
-            facts = level._inherited_facts
+            facts = getattr(level.block, "facts", None)
             if facts is not None and names in facts:
                 answer = facts[names]
                 break
             chain.append(level)
             level = level.parent
-        for level in reversed(chain):
+        for depth, level in enumerate(reversed(chain)):
             answer = answer or level.name in names
-            if level._inherited_facts is None:
-                level._inherited_facts = {}
-            level._inherited_facts[names] = answer
+            if depth % _MEMO_EVERY == _MEMO_EVERY - 1:
+                block = level.own_block()
+                if getattr(block, "facts", None) is None:
+                    block.facts = {}
+                block.facts[names] = answer
         return answer
 
     def find(self, name: str) -> list["Directive"]:
-        """Direct children named ``name`` (the tree is complete when rules run: cached)."""
-        if self._children_by_name is None:
-            index: dict[str, list[Directive]] = {}
-            for child in self.block or ():
+        """Direct children named ``name``."""
+        children = self.block
+        if not children:
+            return []
+        if len(children) < Block.INDEX_FROM:
+            return [child for child in children if child.name == name]
+        children = self.own_block()
+        index = getattr(children, "by_name", None)
+        if index is None:
+            index = {}
+            for child in children:
                 index.setdefault(child.name, []).append(child)
-            self._children_by_name = index
-        return list(self._children_by_name.get(name, ()))
+            children.by_name = index
+        return list(index.get(name, ()))
+
+    def find_any(self, *names: str) -> list["Directive"]:
+        """Direct children named any of ``names``, in document order (kept, for a big block,
+        in the same index as find(), under the tuple of names)."""
+        children = self.block
+        if not children:
+            return []
+        if len(children) < Block.INDEX_FROM:
+            return [child for child in children if child.name in names]
+        children = self.own_block()
+        if not any(self.find(name) for name in names):
+            return []
+        if names not in children.by_name:
+            children.by_name[names] = [child for child in children if child.name in names]
+        return list(children.by_name[names])
+
+    def own_block(self) -> Block:
+        """This block's children as a ``Block`` (one that can keep lookups)."""
+        if not isinstance(self.block, Block):
+            self.block = Block(self.block or ())
+        return self.block
 
     def walk(self) -> Iterator["Directive"]:
         """This directive and every descendant, in document order."""
@@ -318,6 +358,17 @@ class NginxConfig:
             else:
                 in_force = own or in_force
         return in_force
+
+    def access_rules(self, at: Directive) -> list[Directive]:
+        """The ``allow``/``deny`` list in force inside block ``at``: nginx's access module keeps
+        them as one array, so the innermost level with either wins whole, in written order."""
+        level: Directive | None = at
+        while level is not None:
+            found = level.find_any("allow", "deny")
+            if found:
+                return found
+            level = level.parent
+        return []
 
     def effective_args(self, name: str, at: Directive) -> list[str] | None:
         """Args of the last effective ``name`` at ``at``, else nginx's default for the target

@@ -29,19 +29,18 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import glob
-import io
 import os
 import re
 import stat
 import sys
 import threading
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
+from typing import Generator, Iterable, Iterator, NamedTuple
 
 import crossplane.lexer
 
 from confgen.errors import ConfgenError
-from confgen.nginx_model import Directive, NginxConfig, ParseProblem
+from confgen.nginx_model import Block, Directive, NginxConfig, ParseProblem
 from confgen.versions import DEFAULT_NGINX_VERSION, installed_nginx_version, parse_version
 
 _INTERN_MAX = 64
@@ -63,8 +62,6 @@ _DUMP_PREAMBLE = re.compile(r"^(?:\s*|nginx: .*)$")
 # Ends every text handed to the lexer. It reaches the parser as a token of its own only when the
 # lexer read the whole text; inside an unterminated quote or Lua block it never does.
 _EOF = "\x00confgen-end-of-file\x00"
-# Marks the placeholder build() reads an included file at; no crossplane statement has this key.
-_INCLUDED = "confgen-included-file"
 
 # OpenResty's directives whose block is Lua code (lua-nginx-module and stream-lua-nginx-module).
 LUA_BLOCK_DIRECTIVES = frozenset(f"{phase}_by_lua_block" for phase in (
@@ -219,7 +216,9 @@ def _load_path(path: str, version) -> NginxConfig:
     dump = split_nginx_dump(text)
     if dump:
         return _load_dump(dump, version)
-    return _Loader(version, virtual={path: text}, base_dir=os.path.dirname(path)).load(path)
+    loader = _Loader(version, virtual={path: text}, base_dir=os.path.dirname(path))
+    del text  # the loader drops the text once parsed
+    return loader.load(path)
 
 
 def _read_regular_file(path: str) -> tuple[str | None, str | None]:
@@ -274,6 +273,18 @@ def read_regular_file(path: str, max_bytes: int | None = None) -> tuple[bytes | 
     return b"".join(chunks), None
 
 
+@dataclass(frozen=True)
+class _IncludedFile:
+    """Where build() reads one file an include names."""
+    target: str
+    line: int
+    written: str
+
+
+# _Loader.parsed marks a file whose directives are already in the tree (see build()).
+_IN_TREE = "in the tree"
+
+
 @dataclass
 class _Loader:
     version: tuple
@@ -284,14 +295,23 @@ class _Loader:
     comments: dict[str, dict[int, str]] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
     directive_count: int = 0
+    parsed_count: int = 0
     too_many_files: bool = False
-    _parsed: dict[str, list | None] = field(default_factory=dict)
+    # Per file read: its directives not yet placed, _IN_TREE, or None (a syntax error).
+    parsed: dict[str, list | str | None] = field(default_factory=dict)
+    # Per file included more than once: its directives as written, copied for each include.
+    templates: dict[str, list | None] = field(default_factory=dict)
+    identities: dict[str, str] = field(default_factory=dict)
 
     def load(self, main: str) -> NginxConfig:
-        root = Directive("main", [], main, 0, None, [])
-        statements = self.parse_file(main, self.virtual[main])
-        if statements is not None:
-            self.build(statements, root, main)
+        root = Directive("main", [], main, 0, None, Block())
+        # The main file is never read again (an include of it is a cycle): its text goes as
+        # soon as it is parsed, so that it is not held at the peak beside the tree.
+        text, self.virtual[main] = self.virtual[main], ""
+        top = self.parse_file(main, text)
+        del text
+        if top is not None:
+            self.build(top, root, main)
         config = NginxConfig(root=root, main_file=main, nginx_version=self.version,
                              files=self.files, problems=self.problems, comments=self.comments)
         config.context = infer_context(root.block)
@@ -300,21 +320,24 @@ class _Loader:
     def problem(self, kind: str, path: str, line: int | None, message: str) -> None:
         self.problems.append(ParseProblem(kind, path, line, message))
 
-    def parse_file(self, path: str, text: str) -> list | None:
-        """Statements of one file (cached: a snippet included by many servers is parsed once),
-        or None when it has a syntax error (recorded as a problem with its line)."""
-        if path in self._parsed:
-            return self._parsed[path]
+    def parse_file(self, path: str, text: str) -> list[Directive] | None:
+        """The top-level directives of one file, or None when it has a syntax error (recorded
+        as a problem with its line)."""
         self.files.append(path)
-        try:
-            statements, comments = parse_text(text)
-        except SyntaxProblem as error:
-            self.problem("syntax-error", path, error.line, error.message)
-            statements, comments = None, {}
+        top, comments = self.parse(path, text)
         if comments:
             self.comments[path] = comments
-        self._parsed[path] = statements
-        return statements
+        self.parsed[path] = top
+        return top
+
+    def parse(self, path: str, text: str) -> tuple[list[Directive] | None, dict[int, str]]:
+        try:
+            parsed = parse_text(text, path, budget=MAX_DIRECTIVES - self.parsed_count)
+        except SyntaxProblem as error:
+            self.problem(error.kind, path, error.line, error.message)
+            return None, {}
+        self.parsed_count += parsed.count
+        return parsed.directives, parsed.comments
 
     def read(self, path: str) -> tuple[str | None, str | None]:
         if path in self.virtual:
@@ -342,55 +365,70 @@ class _Loader:
                 return candidate
         return None
 
-    def build(self, statements: list, root: Directive, main: str) -> None:
-        """Statements -> directives under ``root``, following includes. Iterative (a frame per
-        open block or included file), so neither deep nesting nor long include chains can
-        exhaust Python's stack. An included file's directives are spliced where the include
-        stood, with the includer's block as parent, as nginx does."""
-        frames: list[tuple[Iterator[dict], Directive, str, tuple[str, ...]]] = [
-            (iter(statements), root, main, (self.identity(main),))]
+    def build(self, top: list[Directive], root: Directive, main: str) -> None:
+        """Place the main file's directives under ``root``, following includes. Iterative (a
+        frame per open block or included file), so neither deep nesting nor long include chains
+        can exhaust Python's stack. An included file's directives are spliced where the include
+        stood, with the includer's block as parent, as nginx does.
+
+        The directives a file parsed into are placed themselves the first time (no copy: the
+        peak memory of a big config is its tree, once); a file included again is parsed anew
+        once, and that pristine parse is copied for every further include."""
+        frames: list[tuple[Iterator, Directive, str, tuple[str, ...], bool]] = [
+            (iter(top), root, main, (self.identity(main),), True)]
         while frames:
-            pending, parent, path, chain = frames[-1]
-            statement = next(pending, None)
-            if statement is None:
+            pending, parent, path, chain, in_place = frames[-1]
+            written = next(pending, None)
+            if written is None:
                 frames.pop()
                 continue
-            if _INCLUDED in statement:
+            if isinstance(written, _IncludedFile):
                 # Read when reached, so files are read (and problems found) in nginx's order: an
                 # included file's own includes before the next file its includer's glob matched.
-                included = self.read_included(statement, path, chain)
+                included, first_use = self.read_included(written, path, chain)
                 if included is not None:
-                    target = statement[_INCLUDED]
-                    frames.append((iter(included), parent, target, chain + (self.identity(target),)))
+                    frames.append((iter(included), parent, written.target,
+                                   chain + (self.identity(written.target),), first_use))
                 continue
-            if statement["directive"] == "include" and "block" not in statement:
-                frames.append((iter(self.include_targets(statement, path)), parent, path, chain))
+            if written.name == "include" and written.block is None:
+                frames.append((iter(self.include_targets(written, path)), parent, path, chain, in_place))
                 continue
             self.directive_count += 1
             if self.directive_count > MAX_DIRECTIVES:
-                self.problem("too-large", path, statement["line"],
+                self.problem("too-large", path, written.line,
                              f"more than {MAX_DIRECTIVES} directives after includes; the rest were not read")
                 return
-            is_block = "block" in statement
-            # The args list is shared with the parsed statement (an included file's statements are
-            # reused for every include of it): directives are read, never changed, after loading.
-            directive = Directive(statement["directive"], statement["args"], path, statement["line"],
-                                  parent, [] if is_block else None)
+            children = written.block
+            if in_place:
+                directive = written
+                directive.parent = parent
+                if children is not None:
+                    directive.block = Block()
+            else:
+                # The args are shared with the template: directives are read, never changed,
+                # after loading.
+                directive = Directive(written.name, written.args, written.file, written.line, parent,
+                                      None if children is None else Block())
             parent.block.append(directive)
-            if is_block:
-                frames.append((iter(statement["block"]), directive, path, chain))
+            if children is not None:
+                frames.append((iter(children), directive, path, chain, in_place))
 
     def identity(self, path: str) -> str:
-        """What makes two paths the same file for cycle detection."""
-        return path if path in self.virtual and not self.disk else _real(path)
+        """What makes two paths the same file for cycle detection (a snippet included by every
+        location is resolved once)."""
+        if path in self.virtual and not self.disk:
+            return path
+        if path not in self.identities:
+            self.identities[path] = _real(path)
+        return self.identities[path]
 
-    def include_targets(self, statement: dict, path: str) -> list[dict]:
+    def include_targets(self, include: Directive, path: str) -> list[_IncludedFile]:
         """The files an include names, in nginx's order, as placeholders for build()."""
-        line = statement["line"]
-        if len(statement["args"]) != 1:
+        line = include.line
+        if len(include.args) != 1:
             self.problem("syntax-error", path, line, 'invalid number of arguments in "include" directive')
             return []
-        written = statement["args"][0]
+        written = include.args[0]
         # nginx resolves relative includes against its conf prefix (the main file's directory),
         # not against the including file.
         pattern = written if os.path.isabs(written) else os.path.join(self.base_dir, written)
@@ -407,28 +445,53 @@ class _Loader:
             else:
                 self.problem("include-not-found", path, line, f'include "{written}": no such file ({pattern})')
                 return []
-        return [{_INCLUDED: target, "line": line, "written": written} for target in targets]
+        return [_IncludedFile(target, line, written) for target in targets]
 
-    def read_included(self, placeholder: dict, path: str, chain: tuple[str, ...]) -> list | None:
-        """Statements of one included file, or None (with a problem) when it is not read."""
-        target, line, written = placeholder[_INCLUDED], placeholder["line"], placeholder["written"]
+    def read_included(self, include: _IncludedFile, path: str, chain: tuple[str, ...]
+                      ) -> tuple[list[Directive] | None, bool]:
+        """(directives of one included file, whether they are placed themselves), or
+        (None, False) with a problem when it is not read."""
+        target, line, written = include.target, include.line, include.written
         if self.identity(target) in chain:
             self.problem("include-cycle", path, line,
                          f'include "{written}": {target} includes itself through {len(chain)} file(s); not followed')
-            return None
-        if target in self._parsed:
-            return self._parsed[target]
+            return None, False
+        if target in self.parsed:
+            if self.parsed[target] is not _IN_TREE:
+                return self.take(target), True
+            if target not in self.templates:
+                self.templates[target] = self.reread(target, path, include)
+            return self.templates[target], False
         if len(self.files) >= MAX_FILES:
             if not self.too_many_files:
                 self.too_many_files = True
                 self.problem("too-large", path, line, f"more than {MAX_FILES} files; {target} and the rest were not read")
-            return None
+            return None, False
         text, problem = self.read(target)
         if problem:
-            kind = "include-not-found" if problem.startswith("no such file") else "include-unreadable"
-            self.problem(kind, path, line, f'include "{written}": {target}: {problem}')
+            self.unreadable(include, path, problem)
+            return None, False
+        self.parse_file(target, text)
+        return self.take(target), True
+
+    def take(self, target: str) -> list[Directive] | None:
+        """A file's parsed directives, to be placed in the tree (from now on it is copied)."""
+        top = self.parsed[target]
+        if top is not None:
+            self.parsed[target] = _IN_TREE
+        return top
+
+    def reread(self, target: str, path: str, include: _IncludedFile) -> list[Directive] | None:
+        """A file included again: its directives as written (the first parse is in the tree)."""
+        text, problem = self.read(target)
+        if problem:
+            self.unreadable(include, path, problem)
             return None
-        return self.parse_file(target, text)
+        return self.parse(target, text)[0]
+
+    def unreadable(self, include: _IncludedFile, path: str, problem: str) -> None:
+        kind = "include-not-found" if problem.startswith("no such file") else "include-unreadable"
+        self.problem(kind, path, include.line, f'include "{include.written}": {include.target}: {problem}')
 
 
 def _glob_match(pattern: str, path: str) -> bool:
@@ -443,37 +506,50 @@ def _glob_match(pattern: str, path: str) -> bool:
 
 
 class SyntaxProblem(Exception):
-    def __init__(self, message: str, line: int | None):
+    def __init__(self, message: str, line: int | None, kind: str = "syntax-error"):
         super().__init__(message)
-        self.message, self.line = message, line
+        self.message, self.line, self.kind = message, line, kind
 
 
-def parse_text(text: str) -> tuple[list[dict], dict[int, str]]:
-    """One file's text -> (statements, {line: comment text without "#"}); SyntaxProblem with
-    nginx's message and line when it does not parse."""
+class ParsedFile(NamedTuple):
+    directives: list[Directive]   # the top-level ones, naming the file, without a parent yet
+    comments: dict[int, str]      # line -> comment text without "#"
+    count: int                    # directives at every depth
+
+
+def parse_text(text: str, path: str, *, budget: int = MAX_DIRECTIVES) -> ParsedFile:
+    """One file's text, parsed. SyntaxProblem with nginx's message and line when it does not
+    parse, or (kind "too-large") when it holds more than ``budget`` directives: the cap applies
+    while parsing, so an enormous file never becomes an enormous tree."""
     eof_line = text.count("\n") + 1  # the line nginx names for "unexpected end of file"
-    return parse_tokens(lex(text), eof_line=eof_line)
+    tokens = lex(text)
+    try:
+        return parse_tokens(tokens, path, eof_line=eof_line, budget=budget)
+    finally:
+        tokens.close()  # an early stop must not leave the lexer (and its lock) suspended
 
 
-def lex(text: str) -> Iterator[tuple[str, int, bool]]:
-    """crossplane's tokens (token, line, quoted) for a text, with Lua blocks taken whole."""
+def lex(text: str) -> Generator[tuple[str, int, bool], None, None]:
+    """crossplane's tokens (token, line, quoted) for a text, with Lua blocks taken whole, one at
+    a time: neither the tokens of a big file nor a copy of its text are held at once."""
     with _lua_lexers():
-        tokens = list(crossplane.lexer._lex_file_object(io.StringIO(text + "\n" + _EOF + "\n")))
-    return iter(tokens)
+        # crossplane reads the characters of whatever strings it is given, so the text and the
+        # sentinel are handed over as they are.
+        yield from crossplane.lexer._lex_file_object((text, "\n" + _EOF + "\n"))
 
 
-def parse_tokens(tokens: Iterable[tuple[str, int, bool]], *, eof_line: int | None = None
-                 ) -> tuple[list[dict], dict[int, str]]:
-    """Tokens -> statements shaped like crossplane's payload (directive, line, args, block), and
-    the comments by line. Iterative, so deep nesting cannot exhaust the stack; no directive
-    table, so newer directives (http2, quic, keepalive_time) are just directives, and a
-    statement is never dropped for its context or argument count."""
-    top: list[dict] = []
+def parse_tokens(tokens: Iterable[tuple[str, int, bool]], path: str, *, eof_line: int | None = None,
+                 budget: int = MAX_DIRECTIVES) -> ParsedFile:
+    """Tokens -> the file's directives (blocks hold their children) and comments. Iterative, so deep nesting cannot exhaust the stack; no directive table, so newer
+    directives (http2, quic, keepalive_time) are just directives, and a statement is never
+    dropped for its context or argument count."""
+    top: list[Directive] = []
     stack = [top]
     comments: dict[int, str] = {}
     tokens = iter(tokens)
     last_line = 1
     finished = False
+    count = 0
 
     def end_of_file(expecting: str) -> SyntaxProblem:
         # Without the sentinel the lexer stopped early: a quote or Lua block swallowed the rest.
@@ -495,7 +571,7 @@ def parse_tokens(tokens: Iterable[tuple[str, int, bool]], *, eof_line: int | Non
             continue
         if not quoted and token in ("{", ";"):
             raise SyntaxProblem(f'unexpected "{token}"', line)
-        statement = {"directive": sys.intern(token), "line": line, "args": []}
+        args: list[str] = []
         terminator = None
         for argument, arg_line, arg_quoted in tokens:
             if argument == _EOF and not arg_quoted:
@@ -509,23 +585,28 @@ def parse_tokens(tokens: Iterable[tuple[str, int, bool]], *, eof_line: int | Non
                 comments[arg_line] = argument[1:]
             else:
                 # Configs repeat the same short arguments ($host, on, 1.1) thousands of times.
-                statement["args"].append(sys.intern(argument) if len(argument) <= _INTERN_MAX else argument)
+                args.append(sys.intern(argument) if len(argument) <= _INTERN_MAX else argument)
         if terminator is None:
             raise end_of_file('";" or "}"')
         if terminator[0] == "}":
             # nginx names the "}" line; the hint says which directive lost its ";".
             raise SyntaxProblem(f'unexpected "}}" (no ";" after "{token}" on line {line})', terminator[1])
+        count += 1
+        if count > budget:
+            raise SyntaxProblem(f"more than {MAX_DIRECTIVES} directives in all; this file was not read", line, "too-large")
         if token == "if":
-            _strip_if_parentheses(statement["args"])
-        stack[-1].append(statement)
-        if terminator[0] == "{":
-            statement["block"] = []
-            stack.append(statement["block"])
+            _strip_if_parentheses(args)
+        # An exact-size copy: a list grown by append() keeps spare room.
+        directive = Directive(sys.intern(token), args[:], path, line, None,
+                              Block() if terminator[0] == "{" else None)
+        stack[-1].append(directive)
+        if directive.block is not None:
+            stack.append(directive.block)
     if not finished:
         raise end_of_file('";" or "}"')
     if len(stack) > 1:
         raise end_of_file('"}"')
-    return top, comments
+    return ParsedFile(top, comments, count)
 
 
 def _strip_if_parentheses(args: list[str]) -> None:

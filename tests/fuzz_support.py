@@ -85,15 +85,15 @@ def corpus() -> list[Tree]:
     import confgen
 
     trees = []
-    for main in sorted(FIXTURES.rglob("*.conf")):
-        if main.name != "nginx.conf" and main.parent.name != "nginx":
+    for main_file in sorted(FIXTURES.rglob("*.conf")):
+        if main_file.name != "nginx.conf" and main_file.parent.name != "nginx":
             continue  # a snippet: part of its tree
-        root = main.parent
+        root = main_file.parent
         files = {str(p.relative_to(root)): p.read_text("utf-8", errors="replace")
-                 for p in sorted(root.rglob("*")) if p.is_file() and (p.parent == root or main.name == "nginx.conf")}
-        if main.name != "nginx.conf":
-            files = {main.name: files[main.name]}
-        trees.append(Tree(str(main.relative_to(REPO)), files, main.name))
+                 for p in sorted(root.rglob("*")) if p.is_file() and (p.parent == root or main_file.name == "nginx.conf")}
+        if main_file.name != "nginx.conf":
+            files = {main_file.name: files[main_file.name]}
+        trees.append(Tree(str(main_file.relative_to(REPO)), files, main_file.name))
     for profile in PROFILES:
         trees.append(Tree(f"render({profile.name})", confgen.render(str(profile))))
     return trees

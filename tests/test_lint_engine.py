@@ -311,6 +311,21 @@ def test_column_points_at_the_directive(tmp_path):
     assert (finding.line, finding.col) == (3, 7)
 
 
+def test_columns_and_suppressions_read_lines_as_nginx_counts_them(tmp_path, monkeypatch):
+    # CRLF line ends, a form feed inside a comment (str.splitlines would split there, nginx does
+    # not), a suppression on its own line before the directive, one at the very end of the file.
+    text = ("server {\r\n    # note \x0c page break\r\n"
+            "    # confgen: disable=gzip-level-high -- assets, compressed once\r\n\r\n"
+            "      gzip_comp_level 9;\r\n   gzip_comp_level 8;\r\n}\r\n# confgen: disable=CG404 -- trailing\r\n")
+    conf = tmp_path / "nginx.conf"
+    conf.write_bytes(text.encode())
+    result = lint([str(conf)], nginx_version="1.22.1")
+    assert [(f.rule, f.line, f.col) for f in result.findings] == [("gzip-level-high", 6, 4)]
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(text.encode()), newline=""))
+    from_stdin = lint(["-"], nginx_version="1.22.1")
+    assert [(f.rule, f.line, f.col) for f in from_stdin.findings] == [("gzip-level-high", 6, 4)]
+
+
 # ---------------------------------------------------------------------------------------------
 # Inputs
 

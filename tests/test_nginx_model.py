@@ -548,3 +548,29 @@ def test_proxy_headers_and_http_version_agree_with_what_the_installed_nginx_send
     # The headers nginx sent that proxy_set_header names: exactly the model's, per location.
     assert "x-outer" in sent["/inherits/"][1] and "x-inner" not in sent["/inherits/"][1]
     assert "x-inner" in sent["/own/"][1] and "x-outer" not in sent["/own/"][1]
+
+
+@pytest.mark.parametrize("filler", [0, 40])
+def test_access_rules_are_one_array_in_written_order_and_the_innermost_level_wins(filler):
+    # ``filler`` makes the server big enough for find() to index its children: same answers.
+    padding = "add_header X-Pad 1;\n" * filler
+    config = config_of(f"""
+        http {{
+            server {{
+                allow 10.0.0.0/8;
+                {padding}
+                deny 10.1.0.0/16;
+                allow 192.168.0.0/16;
+                deny all;
+                location /open/ {{ return 200; }}
+                location /own/ {{ allow 127.0.0.1; }}
+            }}
+        }}
+    """)
+    server = config.find_all("server")[0]
+    open_location, own_location = server.find("location")
+    expected = [("allow", "10.0.0.0/8"), ("deny", "10.1.0.0/16"), ("allow", "192.168.0.0/16"), ("deny", "all")]
+    assert [(d.name, d.args[0]) for d in config.access_rules(open_location)] == expected
+    assert [(d.name, d.args[0]) for d in server.find_any("deny", "allow")] == expected
+    assert [(d.name, d.args[0]) for d in config.access_rules(own_location)] == [("allow", "127.0.0.1")]
+    assert server.find_any("satisfy") == [] and open_location.find_any("allow") == []

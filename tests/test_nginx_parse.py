@@ -127,6 +127,45 @@ def test_the_same_snippet_included_twice_is_spliced_twice_but_read_once(tmp_path
     assert config.comments[str(tmp_path / "p.conf")] == {1: " shared"}
 
 
+def test_a_snippet_included_many_times_is_copied_for_each_include_with_its_own_includes(tmp_path, monkeypatch):
+    parses = []
+    real_parse_text = nginx_parse.parse_text
+    monkeypatch.setattr(nginx_parse, "parse_text",
+                        lambda text, path, **kw: parses.append(os.path.basename(path)) or real_parse_text(text, path, **kw))
+    config = load(tmp_path, {
+        "nginx.conf": "http { server { " + " ".join(f"location /{n} {{ include p.conf; }}" for n in "abcd") + " } }\n",
+        "p.conf": "proxy_set_header X-A 1;\nif ($x) { include q.conf; }\n",
+        "q.conf": "return 403;\n",
+    })
+    assert config.problems == []
+    returns = config.find_all("return")
+    # Every include has its own directives, under its own location, nested includes expanded.
+    assert [r.parent.parent.args for r in returns] == [["/a"], ["/b"], ["/c"], ["/d"]]
+    assert len({id(r) for r in returns}) == 4 and len({id(r.parent) for r in returns}) == 4
+    assert all(r.file == str(tmp_path / "q.conf") and r.line == 1 for r in returns)
+    headers = config.find_all("proxy_set_header")
+    assert [h.parent.args for h in headers] == [["/a"], ["/b"], ["/c"], ["/d"]]
+    # A file is parsed once, and once more when included again (for a pristine copy), never per include.
+    assert parses.count("p.conf") == 2 and parses.count("q.conf") == 2 and parses.count("nginx.conf") == 1
+    assert config.files == [str(tmp_path / name) for name in ("nginx.conf", "p.conf", "q.conf")]
+
+
+def test_a_snippet_that_vanishes_before_it_is_included_again_is_a_problem_at_that_include(tmp_path, monkeypatch):
+    main = write(tmp_path, {"nginx.conf": "http {\n  server { include p.conf; }\n  server { include p.conf; }\n}\n",
+                            "p.conf": "listen 8080;\n"})
+    real_read = nginx_parse._Loader.read
+    reads = []
+
+    def read_once(loader, path):
+        reads.append(path)
+        return real_read(loader, path) if len(reads) == 1 else (None, "no such file")
+
+    monkeypatch.setattr(nginx_parse._Loader, "read", read_once)
+    config = load_nginx(str(main), nginx_version="1.22.1")
+    assert [(p.kind, p.line) for p in config.problems] == [("include-not-found", 3)]
+    assert [d.parent.line for d in config.find_all("listen")] == [2]
+
+
 def test_missing_include_is_a_problem_at_the_include_and_the_rest_still_loads(tmp_path):
     config = load(tmp_path, {
         "nginx.conf": "http {\n    server {\n        include missing/proxy.conf;\n        listen 80;\n    }\n}\n",
@@ -217,6 +256,15 @@ def test_an_include_tree_that_fans_out_is_capped(tmp_path, monkeypatch):
     assert time.monotonic() - started < 10
     assert kinds(config) == ["too-large"]
     assert len(list(config.walk())) <= 1001
+
+
+def test_a_file_with_more_directives_than_the_cap_is_refused_before_its_tree_is_built(tmp_path, monkeypatch):
+    monkeypatch.setattr(nginx_parse, "MAX_DIRECTIVES", 100)
+    config = load(tmp_path, {"nginx.conf": "events {}\nhttp { include big.conf; }\n",
+                             "big.conf": "gzip on;\n" * 500})
+    # The cap is over every file: the main file's three directives count first.
+    assert [(p.kind, p.file.endswith("big.conf"), p.line) for p in config.problems] == [("too-large", True, 98)]
+    assert [d.name for d in config.walk()] == ["events", "http"]
 
 
 def test_deep_nesting_does_not_exhaust_the_stack(tmp_path):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import ast
 
 import crossplane
-import pytest
 import yaml
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings

@@ -18,7 +18,7 @@ from confgen import rendering as render
 from confgen.cli import main
 from confgen.errors import ConfgenError
 from confgen.units import parse_time
-from conftest import MINIMAL_PROFILE, PROFILES, local_paths, require_binary
+from conftest import MINIMAL_PROFILE, PROFILES, local_paths
 
 
 def _load(path: Path) -> dict:

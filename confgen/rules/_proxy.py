@@ -314,3 +314,34 @@ def is_ip(text: str) -> bool:
         return True
     except ValueError:
         return False
+
+
+def only_trusted_peers(ctx, block) -> bool:
+    """Whether the allow/deny list in force at ``block`` ends in ``deny all``: only the peers
+    it allows can connect."""
+    rules = ctx.nginx.access_rules(block)
+    return bool(rules) and rules[-1].name == "deny" and rules[-1].args[:1] == ["all"]
+
+
+def private_listeners(server) -> bool:
+    """Whether every ``listen`` of ``server`` is on a loopback or private address (or a unix
+    socket): nobody on the internet reaches it directly."""
+    listens = [d for d in server.find("listen") if d.args] if server is not None else []
+    return bool(listens) and all(_private_address(d.args[0]) for d in listens)
+
+
+def _private_address(address: str) -> bool:
+    if address.startswith("unix:"):
+        return True
+    host = address.rsplit(":", 1)[0] if not address.isdigit() else ""
+    if address.startswith("[") and "]" in address:
+        host = address[1:address.index("]")]
+    if host in ("", "*"):
+        return False
+    if host == "localhost":
+        return True
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return not ip.is_unspecified and (ip.is_loopback or ip.is_private)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from typing import Iterator
 
 from confgen.rules.security_common import SECURITY_HEADERS
 from confgen.engine import Finding, LintContext, rule
-from confgen.rules._proxy import maps, routes
+from confgen.rules._proxy import maps, only_trusted_peers, private_listeners, routes
 
 _CLIENT_PROTO_RE = re.compile(r"\$(\{http_x_forwarded_proto\}|http_x_forwarded_proto\b)", re.IGNORECASE)
 
@@ -148,8 +147,7 @@ def forwarded_proto_spoofable(ctx: LintContext) -> Iterator[Finding]:
         value, directive = ctx.nginx.proxy_headers(route.block).get("x-forwarded-proto", ("", None))
         if not _client_controlled(ctx, value):
             continue
-        server = next((a for a in _ancestors(route.block) if a.name == "server"), None)
-        if _only_trusted_peers(route.block) or (server is not None and _private_listeners(server)):
+        if only_trusted_peers(ctx, route.block) or private_listeners(route.block.enclosing("server")):
             continue
         realip = " (set_real_ip_from only rewrites $remote_addr; it vets no header)" \
             if ctx.nginx.effective("set_real_ip_from", route.block) else ""
@@ -164,43 +162,3 @@ def _client_controlled(ctx, value: str) -> bool:
         return True
     block = maps(ctx).get(value.strip())
     return block is not None and _CLIENT_PROTO_RE.fullmatch(block.args[0].strip()) is not None
-
-
-def _ancestors(block):
-    level = block
-    while level is not None:
-        yield level
-        level = level.parent
-
-
-def _only_trusted_peers(block) -> bool:
-    """Whether the access rules in force end in ``deny all`` (nginx inherits allow/deny as
-    one list: the innermost level with any of them wins)."""
-    for level in _ancestors(block):
-        rules = [d for d in level.block or () if d.name in ("allow", "deny")]
-        if rules:
-            last = rules[-1]
-            return last.name == "deny" and last.args[:1] == ["all"]
-    return False
-
-
-def _private_listeners(server) -> bool:
-    listens = [d for d in server.block or () if d.name == "listen" and d.args]
-    return bool(listens) and all(_private_address(d.args[0]) for d in listens)
-
-
-def _private_address(address: str) -> bool:
-    if address.startswith("unix:"):
-        return True
-    host = address.rsplit(":", 1)[0] if not address.isdigit() else ""
-    if address.startswith("[") and "]" in address:
-        host = address[1:address.index("]")]
-    if host in ("", "*"):
-        return False
-    if host == "localhost":
-        return True
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return not ip.is_unspecified and (ip.is_loopback or ip.is_private)

@@ -6,22 +6,10 @@ from __future__ import annotations
 from typing import Iterator
 
 from confgen.engine import Finding, LintContext, rule
-from confgen.rules.headers import _only_trusted_peers, _private_listeners
+from confgen.rules._proxy import only_trusted_peers, private_listeners
 from confgen.rules.security_common import in_http
 
 _ACCESS = ("allow", "deny")
-
-
-def access_rules(block) -> list:
-    """The allow/deny list in force inside ``block``: nginx inherits it as one array, so the
-    innermost level with any allow or deny wins whole."""
-    level = block
-    while level is not None:
-        own = [d for d in level.block or () if d.name in _ACCESS]
-        if own:
-            return own
-        level = level.parent
-    return []
 
 
 @rule(code="CG641", name="allow-without-deny", severity="error")
@@ -53,7 +41,7 @@ def allow_without_deny(ctx: LintContext) -> Iterator[Finding]:
         if level is None or id(level) in seen or not in_http(directive):
             continue
         seen.add(id(level))
-        own = [d for d in level.block or () if d.name in _ACCESS]
+        own = level.find_any(*_ACCESS)
         if any(d.name == "deny" for d in own) or all(d.args[:1] == ["all"] for d in own):
             continue
         yield ctx.finding(own[0], f"this {level.name} allows some addresses but denies none, so every address "
@@ -91,7 +79,7 @@ def return_bypasses_allow_deny(ctx: LintContext) -> Iterator[Finding]:
         block = directive.parent
         if block is None or block.name not in ("location", "server", "if") or not in_http(directive):
             continue
-        rules = access_rules(block)
+        rules = ctx.nginx.access_rules(block)
         denies = [d for d in rules if d.name == "deny"]
         if denies:
             guard = denies[-1]
@@ -132,10 +120,10 @@ def status_page_exposed(ctx: LintContext) -> Iterator[Finding]:
             if block is None or block.name != "location" or not in_http(directive):
                 continue
             server = block.enclosing("server")
-            protected = (_only_trusted_peers(block) or block.find("internal")
+            protected = (only_trusted_peers(ctx, block) or block.find("internal")
                          or any(d.args[:1] != ["off"] for d in ctx.nginx.effective("auth_basic", block))
                          or ctx.nginx.effective("auth_request", block)
-                         or (server is not None and _private_listeners(server)))
+                         or private_listeners(server))
             if not protected:
                 yield ctx.finding(directive, f"{name} answers any client here: restrict it with allow/deny all, "
                                              f"auth_basic or a loopback-only listener")

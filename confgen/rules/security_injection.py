@@ -93,11 +93,14 @@ def invalid_capture_reference(ctx: LintContext) -> Iterator[Finding]:
         }
     """
     for directive in ctx.nginx.walk():
-        in_map = directive.parent is not None and directive.parent.name == "map"
-        if directive.name in _NOT_CAPTURES or directive.name.endswith("_by_lua_block") or not (in_map or in_http(directive)):
+        if directive.name in _NOT_CAPTURES or directive.name.endswith("_by_lua_block"):
             continue
-        used = [(index, var) for index, arg in _capture_args(directive) for var in variables(arg) if var.is_capture]
+        used = [(index, var) for index, arg in _capture_args(directive) if "$" in arg
+                for var in variables(arg) if var.is_capture]
         if not used:
+            continue
+        in_map = directive.parent is not None and directive.parent.name == "map"
+        if not (in_map or in_http(directive)):
             continue
         source = capture_source(ctx, directive)
         highest = max(int(var.name) for _, var in used)
