@@ -193,7 +193,9 @@ class LintContext:
         self.rule: Rule | None = None
         self.memo: dict[str, Any] = {}
         self._lines = _FileLines()
-        self._column_of: dict[int, tuple[str, int, str | None]] = {}
+        # id -> (the finding, the directive name its column points at): the findings are kept
+        # alive here, so an id always means the finding it was recorded for.
+        self._column_of: dict[int, tuple[Finding, str | None]] = {}
 
     @cached_property
     def _index(self) -> dict[str, list]:
@@ -224,14 +226,19 @@ class LintContext:
         # The column is filled in when the rules have run, one read of each file for all findings.
         finding = Finding(code=self.rule.code, rule=self.rule.name, severity=severity or self.rule.severity,
                           file=file, line=line, col=0, message=message)
-        self._column_of[id(finding)] = (file, line, name)
+        self._column_of[id(finding)] = (finding, name)
         return finding
 
     def with_columns(self, findings: list[Finding]) -> list[Finding]:
-        """``findings`` (made by finding()) with their columns."""
-        wanted = [self._column_of[id(f)] for f in findings]
-        columns = self._lines.columns(wanted)
-        return [dataclasses.replace(f, col=columns.get(where, 1)) for f, where in zip(findings, wanted)]
+        """``findings`` with their columns; one a rule made itself keeps the column it has."""
+        pending = {}
+        for finding in findings:
+            made, name = self._column_of.get(id(finding), (None, None))
+            if made is finding:
+                pending[id(finding)] = (finding.file, finding.line, name)
+        columns = self._lines.columns(pending.values())
+        return [dataclasses.replace(f, col=columns.get(pending[id(f)], 1)) if id(f) in pending else f
+                for f in findings]
 
     def block_anchor(self, block) -> Any:
         """Where a finding about something absent from ``block`` points: the block's own line,

@@ -282,7 +282,7 @@ class _IncludedFile:
 
 
 # _Loader.parsed marks a file whose directives are already in the tree (see build()).
-_IN_TREE = "in the tree"
+_IN_TREE = object()
 
 
 @dataclass
@@ -298,7 +298,7 @@ class _Loader:
     parsed_count: int = 0
     too_many_files: bool = False
     # Per file read: its directives not yet placed, _IN_TREE, or None (a syntax error).
-    parsed: dict[str, list | str | None] = field(default_factory=dict)
+    parsed: dict[str, list | object | None] = field(default_factory=dict)
     # Per file included more than once: its directives as written, copied for each include.
     templates: dict[str, list | None] = field(default_factory=dict)
     identities: dict[str, str] = field(default_factory=dict)
