@@ -127,7 +127,7 @@ def whole(server_body: str) -> str:
 def build_corpus(folder: Path) -> list[Path]:
     """Write the corpus into ``folder``; the top-level configs to lint, one per file."""
     import confgen
-    from confgen.engine import all_rules
+    from confgen.lint.engine import all_rules
 
     configs: list[Path] = []
     fixtures = ROOT / "tests" / "fixtures"
@@ -174,7 +174,7 @@ def run_gixy(path: Path) -> list[dict]:
 
 
 def run_confgen(path: Path, version: str) -> list:
-    from confgen.engine import lint
+    from confgen.lint.engine import lint
     from confgen.errors import ConfgenError
 
     try:

@@ -17,8 +17,14 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from confgen.errors import ConfgenError
 
+# The API's functions share their names with the packages that implement them (confgen.lint,
+# confgen.render). Importing a subpackage sets it as an attribute of this package the first time
+# only, so the (empty) packages are imported here, before the functions below take their names.
+import confgen.lint  # noqa: E402,F401  isort: skip
+import confgen.render  # noqa: E402,F401  isort: skip
+
 if TYPE_CHECKING:
-    from confgen.engine import Finding, LintResult
+    from confgen.lint.registry import Finding, LintResult
     from confgen.project_config import ProjectConfig
 
 __all__ = ["render", "lint", "lint_project", "ConfgenError"]
@@ -26,7 +32,7 @@ __all__ = ["render", "lint", "lint_project", "ConfgenError"]
 
 def render(profile: str | os.PathLike | Mapping[str, Any]) -> dict[str, str]:
     """Render a profile (a YAML path or an already-parsed mapping): file name -> text."""
-    from confgen.rendering import render_profile
+    from confgen.render.rendering import render_profile
 
     return render_profile(profile)
 
@@ -55,7 +61,7 @@ def lint_project(
     Per-rule severity overrides and per-file ignores are applied to the findings, then
     ``min_severity`` drops findings below it (by each finding's own severity). ``progress``,
     if given, is called with (number, total, path) as each file is read."""
-    from confgen import engine
+    from confgen.lint import engine
     from confgen.project_config import find_project_config
 
     paths = [paths] if isinstance(paths, str) else list(paths)

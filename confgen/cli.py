@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from confgen import files as files_io
 from confgen.errors import ConfgenError
 
 
@@ -46,7 +47,7 @@ def main() -> None:
 @click.option("--explain", is_flag=True, help="Print the sizing plan (setting, value, reason) instead of writing.")
 def render(profile_path: str, output_dir: str, to_stdout: bool, check: bool, explain: bool) -> None:
     """Render nginx.conf and gunicorn.conf.py from a YAML PROFILE."""
-    from confgen import rendering as render_api
+    from confgen.render import rendering as render_api
 
     try:
         if explain:
@@ -59,12 +60,12 @@ def render(profile_path: str, output_dir: str, to_stdout: bool, check: bool, exp
                 click.echo(text, nl=False)
             return
         if check:
-            diff = render_api.diff_against_disk(files, output_dir)
+            diff = files_io.diff_against_disk(files, output_dir)
             if diff:
                 click.echo(diff, nl=False)
                 sys.exit(1)
             return
-        for path in render_api.write_atomically(files, output_dir):
+        for path in files_io.write_atomically(files, output_dir):
             click.echo(f"wrote {path}")
     except ConfgenError as error:
         _fail(error)
@@ -87,7 +88,8 @@ def lint(files, gunicorn_path, gunicorn_cmd, profile_path, root, nginx_version, 
     """Lint nginx FILES (and their gunicorn config) for proxy <-> app mistakes; - reads stdin."""
     import os
 
-    from confgen import lint_project, output
+    from confgen import lint_project
+    from confgen.lint import output
 
     try:
         result = lint_project(
@@ -132,7 +134,7 @@ def render_check(profiles: tuple[str, ...]) -> None:
     (profile -> output directory); a profile given here uses that table's directory too,
     else its own directory.
     """
-    from confgen import rendering
+    from confgen.render import rendering
     from confgen.project_config import find_project_config
 
     try:
@@ -145,7 +147,7 @@ def render_check(profiles: tuple[str, ...]) -> None:
             return
         stale = False
         for profile, output_dir in targets.items():
-            diff = rendering.diff_against_disk(rendering.render_profile(profile), output_dir)
+            diff = files_io.diff_against_disk(rendering.render_profile(profile), output_dir)
             if diff:
                 stale = True
                 click.echo(f"{profile}: {output_dir} is stale; run `confgen render {profile} -o {output_dir}`", err=True)
@@ -160,7 +162,7 @@ def schema() -> None:
     """Print the profile JSON Schema (for editors: yaml-language-server, VS Code)."""
     import json
 
-    from confgen.profile import profile_schema
+    from confgen.render.profile import profile_schema
 
     click.echo(json.dumps(profile_schema(), indent=2))
 
@@ -176,7 +178,7 @@ def init(output: str, cpus: int | None, kind: str | None, module: str | None, na
     """Write a starter profile; asks for what is missing only on a terminal."""
     import os
 
-    from confgen import rendering
+    from confgen.render import rendering
 
     target = Path(output)
     if target.exists() and not force:
@@ -190,7 +192,7 @@ def init(output: str, cpus: int | None, kind: str | None, module: str | None, na
     try:
         text = rendering.starter_profile(name=name, cpus=cpus or os.cpu_count() or 1, kind=kind, module=module,
                                          file_name=target.name)
-        rendering.write_atomically({target.name: text}, target.parent if str(target.parent) else Path("."))
+        files_io.write_atomically({target.name: text}, target.parent if str(target.parent) else Path("."))
     except ConfgenError as error:
         _fail(error)
     click.echo(f"wrote {target}; next: confgen render {target} --explain")
@@ -199,7 +201,7 @@ def init(output: str, cpus: int | None, kind: str | None, module: str | None, na
 @main.command("rules")
 def list_rules() -> None:
     """List every lint rule: code, name, severity, summary."""
-    from confgen.rule_docs import rules_table
+    from confgen.lint.docs import rules_table
 
     click.echo(rules_table(), nl=False)
 
@@ -208,8 +210,8 @@ def list_rules() -> None:
 @click.argument("name_or_code")
 def show_rule(name_or_code: str) -> None:
     """Show one rule's documentation: what, why, a bad and a good example."""
-    from confgen.engine import get_rule
-    from confgen.rule_docs import rule_text
+    from confgen.lint.engine import get_rule
+    from confgen.lint.docs import rule_text
 
     try:
         click.echo(rule_text(get_rule(name_or_code)), nl=False)

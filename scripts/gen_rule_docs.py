@@ -5,7 +5,7 @@ import sys
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from confgen.rule_docs import rules_markdown  # noqa: E402
+from confgen.lint.docs import rules_markdown  # noqa: E402
 
 target = Path(__file__).resolve().parent.parent / "docs" / "rules.md"
 target.write_text(rules_markdown(), encoding="utf-8")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from confgen.engine import LintResult, lint
+from confgen.lint.engine import lint
+from confgen.lint.registry import LintResult
 
 
 def write_tree(root: Path, files: dict[str, str]) -> None:
@@ -18,7 +19,7 @@ def write_tree(root: Path, files: dict[str, str]) -> None:
 def lint_config(tmp_path: Path, nginx: str, *, gunicorn: str | None = None, files: dict[str, str] | None = None,
                 main: str = "nginx.conf", **options) -> LintResult:
     """Lint ``nginx`` saved as ``main`` in tmp_path (with ``gunicorn`` beside it as
-    gunicorn.conf.py, and any other ``files``); options go to :func:`confgen.engine.lint`."""
+    gunicorn.conf.py, and any other ``files``); options go to :func:`confgen.lint.engine.lint`."""
     tree = {main: nginx, **(files or {})}
     if gunicorn is not None:
         tree["gunicorn.conf.py"] = gunicorn

@@ -149,7 +149,7 @@ def test_non_utf8_and_nul_bytes_name_the_line(tmp_path):
 
 
 def test_a_file_over_the_size_limit_is_one_line_not_read(tmp_path):
-    from confgen import nginx_parse
+    from confgen.nginx import parse as nginx_parse
 
     path = tmp_path / "nginx.conf"
     with open(path, "wb") as handle:  # sparse: no 64 MiB written to the test machine's disk

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from confgen.gunicorn_reader import UNKNOWN, read_gunicorn_file
+from confgen.gunicorn.reader import UNKNOWN, read_gunicorn_file
 from fuzz_support import REPO, assert_clean_exit, run_cli
 
 NGINX = "events {}\nhttp {\n  server {\n    listen 80;\n    location / { proxy_pass http://127.0.0.1:8000; }\n  }\n}\n"

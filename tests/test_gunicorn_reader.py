@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from confgen.errors import ConfgenError
-from confgen.gunicorn_reader import DEFAULTS, UNKNOWN, GunicornConfig, read_gunicorn_cmd, read_gunicorn_file
+from confgen.gunicorn.reader import DEFAULTS, UNKNOWN, GunicornConfig, read_gunicorn_cmd, read_gunicorn_file
 
 FIXTURES = Path(__file__).parent / "fixtures" / "gunicorn"
 
@@ -476,7 +476,7 @@ def test_shell_variables_in_options_are_env_defaults_or_unknown():
 def test_the_settings_table_matches_the_installed_gunicorn():
     from gunicorn.config import KNOWN_SETTINGS
 
-    from confgen.gunicorn_reader import SETTINGS
+    from confgen.gunicorn.reader import SETTINGS
 
     kinds = {"validate_pos_int": "int", "validate_bool": "bool", "validate_string": "str", "validate_chdir": "str",
              "validate_list_string": "list", "validate_dict": "dict", "validate_string_to_addr_list": "addrs",

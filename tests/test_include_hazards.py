@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from confgen import nginx_parse
+from confgen.nginx import parse as nginx_parse
 from fuzz_support import REPO, assert_clean_exit, run_cli
 
 FULL = "events {{}}\nhttp {{\n{body}\n}}\n"

@@ -12,8 +12,9 @@ import pytest
 import yaml
 
 from confgen.errors import ConfgenError
-from confgen.engine import Finding, LintResult, all_rules, get_rule, lint, parse_rule_doc, rule
-from confgen.output import format_findings
+from confgen.lint.engine import all_rules, get_rule, lint
+from confgen.lint.registry import Finding, LintResult, parse_rule_doc, rule
+from confgen.lint.output import format_findings
 from lint_helpers import full, line_of, lint_config, only, rules_of, write_tree
 
 # The names issue 4 fixes (tools and suppressions depend on them).

@@ -11,9 +11,9 @@ import time
 
 import pytest
 
-from confgen.nginx_model import DEFAULTS, UPSTREAM_DEFAULTS, parse_listen, versioned
-from confgen.nginx_parse import load_nginx
-from confgen.versions import installed_nginx_version, parse_version
+from confgen.nginx.model import DEFAULTS, UPSTREAM_DEFAULTS, parse_listen, versioned
+from confgen.nginx.parse import load_nginx
+from confgen.nginx.versions import installed_nginx_version, parse_version
 
 from conftest import require_binary
 

@@ -15,9 +15,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from confgen import nginx_parse
+from confgen.nginx import parse as nginx_parse
 from confgen.errors import ConfgenError
-from confgen.nginx_parse import load_nginx, split_nginx_dump
+from confgen.nginx.parse import load_nginx, split_nginx_dump
 
 from conftest import find_binary
 

@@ -20,7 +20,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from confgen import rendering
+from confgen.render import rendering
 from confgen.cli import main
 from conftest import MINIMAL_PROFILE, REPO
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from confgen.cli import main
 from confgen.errors import ConfgenError
-from confgen.rendering import render_profile
+from confgen.render.rendering import render_profile
 from confgen.units import parse_size, parse_time
 from conftest import local_paths
 

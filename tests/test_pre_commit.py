@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from confgen.rendering import render_profile, write_atomically
+from confgen.files import write_atomically
+from confgen.render.rendering import render_profile
 from conftest import MINIMAL_PROFILE, REPO
 
 

@@ -14,9 +14,10 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from confgen import rendering as render
+from confgen.render import rendering as render
 from confgen.cli import main
 from confgen.errors import ConfgenError
+from confgen.files import write_atomically
 from confgen.units import parse_time
 from conftest import MINIMAL_PROFILE, PROFILES, local_paths
 
@@ -235,7 +236,7 @@ def test_failed_write_leaves_old_files_and_no_temp_files(tmp_path, monkeypatch):
 
     monkeypatch.setattr(os, "fsync", failing_fsync)
     with pytest.raises(ConfgenError, match="No space left"):
-        render.write_atomically(render.render_profile(MINIMAL_PROFILE), out)
+        write_atomically(render.render_profile(MINIMAL_PROFILE), out)
     assert (out / "nginx.conf").read_text() == "old nginx\n"
     assert (out / "gunicorn.conf.py").read_text() == "old gunicorn\n"
     assert sorted(p.name for p in out.iterdir()) == ["gunicorn.conf.py", "nginx.conf"]

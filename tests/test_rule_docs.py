@@ -5,8 +5,8 @@ from __future__ import annotations
 from click.testing import CliRunner
 
 from confgen.cli import main
-from confgen.engine import all_rules
-from confgen.rule_docs import rules_markdown
+from confgen.lint.engine import all_rules
+from confgen.lint.docs import rules_markdown
 from conftest import REPO
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from confgen.rules.security_common import parse_regex
-from confgen.rules.security_regex import redos_problem
+from confgen.lint.rules.security_common import parse_regex
+from confgen.lint.rules.security_regex import redos_problem
 from lint_helpers import lint_config, only
 
 HSTS = 'add_header Strict-Transport-Security "max-age=31536000" always;'

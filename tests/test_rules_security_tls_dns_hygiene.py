@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from confgen.rules.security_hygiene import KNOWN_CVES
+from confgen.lint.rules.security_hygiene import KNOWN_CVES
 from lint_helpers import full, lint_config, only
 
 TLS = "listen 443 ssl; ssl_certificate /c.pem; ssl_certificate_key /c.key;"

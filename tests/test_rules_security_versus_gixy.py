@@ -12,7 +12,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 import versus_gixy  # noqa: E402
 
-from confgen.engine import find_rule  # noqa: E402
+from confgen.lint.engine import find_rule  # noqa: E402
 
 
 def test_mapped_rules_exist_and_unmapped_checks_say_why():

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from confgen import sizing
-from confgen.profile import load_profile
+from confgen.render import sizing
+from confgen.render.profile import load_profile
 from conftest import MINIMAL_PROFILE
 
 

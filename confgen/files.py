@@ -1,0 +1,190 @@
+"""Reading and writing the files confgen touches, without hanging and without losing any.
+
+Every config file confgen reads (nginx files, gunicorn.conf.py, profiles, access logs' configs)
+goes through :func:`read_regular_file`; every file it writes (rendered configs, fixes) goes
+through :func:`write_atomically`, so the set is all old or all new.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import os
+import shutil
+import signal
+import stat
+import tempfile
+import threading
+from pathlib import Path
+from typing import Mapping
+
+from confgen.errors import ConfgenError
+
+
+def read_regular_file(path: str, max_bytes: int) -> tuple[bytes | None, str | None]:
+    """(bytes, None) or (None, why not), for every config file confgen reads (nginx files, a
+    gunicorn.conf.py). Opened non-blocking and checked after opening, so a FIFO, a device or a
+    directory is refused without ever being read (a FIFO nobody writes would block for ever,
+    /dev/zero would never end), and nothing can swap the file between the check and the read.
+    A file larger than ``max_bytes``, or one that grows past it while read, is refused."""
+    limit = max_bytes
+    too_large = f"larger than {limit / 2**20:g} MiB; not read"
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        return None, "no such file"
+    except IsADirectoryError:
+        return None, "is a directory"
+    except PermissionError:
+        return None, "cannot read: permission denied"
+    except (OSError, ValueError) as error:
+        return None, f"cannot read: {getattr(error, 'strerror', None) or error}"
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            return None, "is a directory"
+        if not stat.S_ISREG(info.st_mode):
+            return None, "not a regular file (a device, FIFO or socket is never read)"
+        if info.st_size > limit:
+            return None, too_large
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = os.read(fd, min(1024 * 1024, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:
+            return None, too_large
+    except OSError as error:
+        return None, f"cannot read: {error.strerror or error}"
+    finally:
+        os.close(fd)
+    return b"".join(chunks), None
+
+
+
+def diff_against_disk(files: Mapping[str, str], output_dir: str | os.PathLike) -> str:
+    """A unified diff from the files on disk to ``files``; "" when they match. Writes nothing."""
+    chunks = []
+    for name, new_text in files.items():
+        path = Path(output_dir) / name
+        try:
+            old_text = path.read_text("utf-8")
+        except FileNotFoundError:
+            old_text = None
+        except (OSError, UnicodeDecodeError) as error:
+            raise ConfgenError(f"{path}: cannot read: {getattr(error, 'strerror', None) or error}") from None
+        if old_text == new_text:
+            continue
+        chunks.extend(difflib.unified_diff(
+            (old_text or "").splitlines(keepends=True),
+            new_text.splitlines(keepends=True),
+            fromfile=str(path) if old_text is not None else "/dev/null",
+            tofile=f"{path} (rendered)",
+        ))
+    return "".join(chunks)
+
+
+def write_atomically(files: Mapping[str, str], output_dir: str | os.PathLike) -> list[Path]:
+    """Write every file through a temp file + rename in the same directory.
+
+    All temp files are written and flushed before the first rename, so a failure while writing
+    (a full disk, a read-only directory) leaves every existing file as it was and no temp file
+    behind. A reader sees either the old or the new file, never a mix.
+    """
+    directory = Path(output_dir)
+    if not directory.is_dir():
+        raise ConfgenError(f"{directory}: no such directory (create it, or pass -o)")
+    with _signals_deferred():
+        return _stage_and_rename(files, directory)
+
+
+@contextlib.contextmanager
+def _signals_deferred():
+    """Hold SIGINT, SIGTERM and SIGHUP until every file is renamed: an interrupted render then
+    leaves all old files or all new ones, never some of each (nor a temp file)."""
+    deferrable = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, deferrable)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _stage_and_rename(files: Mapping[str, str], directory: Path) -> list[Path]:
+    staged: list[tuple[str, Path]] = []
+    backups: list[tuple[str, Path]] = []
+    renamed: list[Path] = []
+    try:
+        for name, text in files.items():
+            target = directory / name
+            if target.is_dir():
+                raise ConfgenError(f"{target}: is a directory")
+            handle, temp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
+            staged.append((temp, target))
+            with os.fdopen(handle, "w", encoding="utf-8") as stream:
+                stream.write(text)
+                stream.flush()
+                os.fsync(stream.fileno())
+            os.chmod(temp, _mode_for(target))
+        # Keep the old files until every rename is done, so a rename that fails (a busy or
+        # immutable target) puts the earlier ones back: all old files or all new ones.
+        for _, target in staged:
+            if target.exists():
+                backups.append((_backup(target), target))
+        for temp, target in staged:
+            os.replace(temp, target)
+            renamed.append(target)
+    except OSError as error:
+        restored = _restore(backups, renamed)
+        detail = "no file was changed" if restored else "some files could not be restored"
+        raise ConfgenError(f"{directory}: cannot write: {error.strerror or error}; {detail}") from None
+    finally:
+        for temp, _ in staged:
+            if os.path.exists(temp):
+                os.unlink(temp)
+        for backup, _ in backups:
+            if os.path.exists(backup):
+                os.unlink(backup)
+    return [target for _, target in staged]
+
+
+def _backup(target: Path) -> str:
+    """A hard link to the old file (a copy where links are not allowed) beside it."""
+    handle, backup = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent)
+    os.close(handle)
+    os.unlink(backup)
+    try:
+        os.link(target, backup)
+    except OSError:
+        shutil.copy2(target, backup)
+    return backup
+
+
+def _restore(backups: list[tuple[str, Path]], renamed: list[Path]) -> bool:
+    """Put the old files back over the ones already renamed; True when all are back."""
+    old = {target: backup for backup, target in backups}
+    ok = True
+    for target in renamed:
+        try:
+            if target in old:
+                os.replace(old[target], target)
+            else:
+                os.unlink(target)  # it did not exist before this render
+        except OSError:
+            ok = False
+    return ok
+
+
+def _mode_for(target: Path) -> int:
+    try:
+        return target.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask

@@ -1,0 +1,1 @@
+"""gunicorn configs and command lines, read statically: never imported, never run."""

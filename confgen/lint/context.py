@@ -1,0 +1,153 @@
+"""What a rule sees while it runs: the models, an index of directives, and where findings point."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from functools import cached_property
+from typing import Any, Callable, Iterable, Iterator
+
+from confgen.lint.registry import Finding, Rule
+
+
+class LintContext:
+    """What a rule sees: the nginx model, the gunicorn config and profile (or None), the target
+    version, an index of directives by name, and :meth:`finding` to report."""
+
+    def __init__(self, nginx, gunicorn=None, profile=None, *, gunicorn_label: str | None = None):
+        self.nginx = nginx
+        self.gunicorn = gunicorn
+        self.profile = profile
+        self.version: tuple[int, int, int] = tuple(nginx.nginx_version)
+        self.gunicorn_label = gunicorn_label
+        self.rule: Rule | None = None
+        self.memo: dict[str, Any] = {}
+        self._lines = _FileLines()
+        # id -> (the finding, the directive name its column points at): the findings are kept
+        # alive here, so an id always means the finding it was recorded for.
+        self._column_of: dict[int, tuple[Finding, str | None]] = {}
+
+    @cached_property
+    def _index(self) -> dict[str, list]:
+        index: dict[str, list] = {}
+        for directive in self.nginx.walk():
+            index.setdefault(directive.name, []).append(directive)
+        return index
+
+    def all(self, name: str) -> list:
+        """Every directive named ``name``, in document order (one walk for all rules)."""
+        return self._index.get(name, [])
+
+    def cached(self, key: str, compute: Callable[[], Any]) -> Any:
+        """A value several rules derive (routes, maps), computed once per lint."""
+        if key not in self.memo:
+            self.memo[key] = compute()
+        return self.memo[key]
+
+    def finding(self, anchor, message: str, *, severity: str | None = None) -> Finding:
+        """A finding of the running rule at a Directive or a ``(file, line)``."""
+        assert self.rule is not None, "finding() is only for rules the engine is running"
+        if isinstance(anchor, tuple):
+            file, line = anchor
+            name = None
+        else:
+            file, line, name = anchor.file, anchor.line, anchor.name
+        line = line or 1
+        # The column is filled in when the rules have run, one read of each file for all findings.
+        finding = Finding(code=self.rule.code, rule=self.rule.name, severity=severity or self.rule.severity,
+                          file=file, line=line, col=0, message=message)
+        self._column_of[id(finding)] = (finding, name)
+        return finding
+
+    def with_columns(self, findings: list[Finding]) -> list[Finding]:
+        """``findings`` with their columns; one a rule made itself keeps the column it has."""
+        pending = {}
+        for finding in findings:
+            made, name = self._column_of.get(id(finding), (None, None))
+            if made is finding:
+                pending[id(finding)] = (finding.file, finding.line, name)
+        columns = self._lines.columns(pending.values())
+        return [dataclasses.replace(f, col=columns.get(pending[id(f)], 1)) if id(f) in pending else f
+                for f in findings]
+
+    def block_anchor(self, block) -> Any:
+        """Where a finding about something absent from ``block`` points: the block's own line,
+        or for the synthetic root the main file's first directive (never line 0)."""
+        if getattr(block, "parent", None) is not None and block.line:
+            return block
+        children = [d for d in (block.block or []) if d.file == self.nginx.main_file] or list(block.block or [])
+        if children:
+            return children[0]
+        return (self.nginx.main_file, 1)
+
+
+class _FileLines:
+    """Source lines, for finding columns and suppression placement. A file is read line by line
+    when asked for a batch of lines, and only the lines asked for are kept: holding every line
+    of a 200 000-line config would cost more than its directives."""
+
+    def __init__(self):
+        self._texts: dict[str, str] = {}  # files not on disk (stdin)
+
+    def set_text(self, file: str, text: str) -> None:
+        self._texts[file] = text
+
+    def _lines(self, file: str) -> Iterator[str]:
+        # Lines end at "\n" only, as nginx and crossplane count them.
+        if file in self._texts:
+            for line in self._texts[file].split("\n"):
+                yield line.rstrip("\r")
+            return
+        try:
+            with open(file, encoding="utf-8", errors="replace", newline="\n") as handle:
+                for line in handle:
+                    yield line.rstrip("\r\n")
+        except (OSError, ValueError):
+            return
+
+    def columns(self, wanted: Iterable[tuple[str, int, str | None]]) -> dict[tuple[str, int, str | None], int]:
+        """1-based column per (file, line, name): where ``name`` starts on that line, else the
+        line's first non-blank character; 1 for a line the file does not have."""
+        by_file: dict[str, dict[int, set[str | None]]] = {}
+        for file, line, name in wanted:
+            by_file.setdefault(file, {}).setdefault(line, set()).add(name)
+        found: dict[tuple[str, int, str | None], int] = {}
+        for file, lines in by_file.items():
+            last = max(lines)
+            for number, text in enumerate(self._lines(file), 1):
+                for name in lines.get(number, ()):
+                    found[(file, number, name)] = _column(text, name)
+                if number >= last:
+                    break
+        return found
+
+    def next_statements(self, file: str, comment_lines: Iterable[int]) -> dict[int, int]:
+        """For each of ``comment_lines`` that holds only a comment: the next line holding a
+        statement, past blank and comment lines (the line after the last at the end of the
+        file). A line with a statement before its comment is left out."""
+        pending = set(comment_lines)
+        found: dict[int, int] = {}
+        open_comments: list[int] = []
+        number = 0
+        for number, text in enumerate(self._lines(file), 1):
+            stripped = text.strip()
+            is_statement = bool(stripped) and not stripped.startswith("#")
+            if is_statement and open_comments:
+                found.update(dict.fromkeys(open_comments, number))
+                open_comments.clear()
+            if number in pending:
+                pending.discard(number)
+                if stripped.startswith("#"):
+                    open_comments.append(number)
+            if not pending and not open_comments:
+                break
+        found.update(dict.fromkeys(open_comments, number + 1))
+        return found
+
+
+def _column(text: str, name: str | None) -> int:
+    if name:
+        index = text.find(name)
+        if index >= 0:
+            return index + 1
+    return len(text) - len(text.lstrip()) + 1

@@ -1,0 +1,409 @@
+"""The rule engine: which rules run, inline suppressions, the snippet focus, and running them.
+
+Rules register themselves with :mod:`confgen.lint.registry`; this module imports the families
+(:mod:`confgen.lint.rules`), loads the inputs, runs what is selected on a
+:class:`~confgen.lint.context.LintContext`, and applies suppressions and project settings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import gc
+import os
+import re
+import sys
+import tokenize
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+from confgen.errors import ConfgenError
+from confgen.lint.context import LintContext
+from confgen.lint.registry import SEVERITIES, Finding, LintResult, Rule, lookup, registered
+
+GUNICORN_FILE_NAME = "gunicorn.conf.py"
+STDIN = "-"
+STDIN_LABEL = "<stdin>"
+
+# "confgen: disable=a,b -- reason" / "confgen: disable-file=a -- reason" inside a comment.
+_SUPPRESSION_RE = re.compile(r"^\s*confgen:\s*(disable|disable-file)\s*=\s*(.*?)\s*$")
+
+
+def _load_rule_modules() -> None:
+    import confgen.lint.rules  # noqa: F401  (importing registers every rule family)
+
+
+def all_rules() -> list[Rule]:
+    """Every registered rule, in code order."""
+    _load_rule_modules()
+    return sorted(registered().values(), key=lambda r: r.code)
+
+
+def get_rule(name_or_code: str) -> Rule:
+    """A rule by kebab name or code (case-insensitive); ConfgenError when there is none."""
+    found = find_rule(name_or_code)
+    if found is None:
+        raise ConfgenError(f"{name_or_code}: no such rule (rules are named like keepalive-needs-http11 "
+                           f"or coded like CG101)")
+    return found
+
+
+def find_rule(name_or_code: str) -> Rule | None:
+    _load_rule_modules()
+    key = name_or_code.strip()
+    return lookup(key)
+
+
+# ---------------------------------------------------------------------------------------------
+# Suppressions
+
+
+@dataclass
+class _Suppressions:
+    """Which rule codes are switched off per file and per line, and the findings about the
+    suppression comments themselves (no reason, unknown rule)."""
+
+    per_file: dict[str, set[str]] = field(default_factory=dict)
+    per_line: dict[tuple[str, int], set[str]] = field(default_factory=dict)
+    problems: list[tuple[str, str, int, str]] = field(default_factory=list)  # (rule, file, line, msg)
+
+    def covers(self, finding: Finding) -> bool:
+        return (finding.code in self.per_file.get(finding.file, ())
+                or finding.code in self.per_line.get((finding.file, finding.line), ()))
+
+    def add_comment(self, file: str, line: int, match: re.Match, next_statement: int | None) -> None:
+        """One suppression comment; ``next_statement`` is the line a comment on its own line
+        covers (None for a comment after a statement)."""
+        kind, rest = match.groups()
+        names_part, _, reason = rest.partition("--")
+        names = [n.strip() for n in names_part.split(",") if n.strip()]
+        codes = set()
+        for name in names:
+            found = find_rule(name)
+            if found is None:
+                self.problems.append(("suppression-unknown-rule", file, line,
+                                      f"`confgen: {kind}` names {name!r}, which is not a rule; nothing is suppressed by it"))
+            else:
+                codes.add(found.code)
+        if not names:
+            self.problems.append(("suppression-unknown-rule", file, line,
+                                  f"`confgen: {kind}=` names no rule"))
+        if not reason.strip():
+            self.problems.append(("suppression-without-reason", file, line,
+                                  f"`confgen: {kind}={','.join(names)}` gives no reason; add ` -- why` "
+                                  f"so the next reader knows why the rule does not apply"))
+        if kind == "disable-file":
+            self.per_file.setdefault(file, set()).update(codes)
+            return
+        self.per_line.setdefault((file, line), set()).update(codes)
+        if next_statement is not None:
+            # A comment on its own line covers the next statement line (other comments between
+            # them allowed), so a reason can run over several comment lines.
+            self.per_line.setdefault((file, next_statement), set()).update(codes)
+
+
+def _python_comments(path: str) -> dict[int, str]:
+    """The ``#`` comments of a Python file (gunicorn.conf.py) by line, via tokenize."""
+    comments: dict[int, str] = {}
+    try:
+        with open(path, "rb") as handle:
+            for token in tokenize.tokenize(handle.readline):
+                if token.type == tokenize.COMMENT:
+                    comments[token.start[0]] = token.string[1:]
+    except (OSError, SyntaxError, tokenize.TokenError, UnicodeDecodeError):
+        pass
+    return comments
+
+
+# ---------------------------------------------------------------------------------------------
+# Selection
+
+
+def resolve_rule_names(names: Iterable[str], option: str) -> set[str]:
+    """Codes of the rules named by kebab names, codes, or code prefixes such as ``CG1``;
+    ConfgenError naming ``option`` for anything that matches no rule."""
+    codes, unknown = set(), []
+    rules = all_rules()
+    for name in names:
+        found = find_rule(name)
+        if found is not None:
+            codes.add(found.code)
+        elif re.fullmatch(r"CG\d{0,2}", name.strip().upper()) and any(r.code.startswith(name.strip().upper()) for r in rules):
+            codes.update(r.code for r in rules if r.code.startswith(name.strip().upper()))
+        else:
+            unknown.append(name)
+    if unknown:
+        raise ConfgenError(f"{option}: no such rule: {', '.join(unknown)} "
+                           f"(rules are named like keepalive-needs-http11 or coded like CG101)")
+    return codes
+
+
+def _selected_rules(select: Iterable[str], ignore: Iterable[str]) -> list[Rule]:
+    rules = all_rules()
+    selected = resolve_rule_names(select, "--select")
+    ignored = resolve_rule_names(ignore, "--ignore")
+    unignorable = sorted(r.name for r in rules if r.always and r.code in ignored)
+    if unignorable:
+        raise ConfgenError(f"--ignore: {', '.join(unignorable)} cannot be ignored: a file that does not "
+                           f"parse is not linted, so it must not pass")
+    return [r for r in rules
+            if r.always or ((not selected or r.code in selected) and r.code not in ignored)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Running
+
+
+def lint(paths: list[str], *, gunicorn=None, gunicorn_cmd=None, profile=None, root=None,
+         nginx_version=None, select=(), ignore=(), progress: Callable[[int, int, str], None] | None = None) -> LintResult:
+    """Lint nginx files (``"-"`` reads stdin) with their gunicorn config and optional profile.
+
+    ConfgenError for what the user must fix before linting can start: missing or unreadable
+    files, a directory, an unknown rule name, a bad version or profile.
+    """
+    if not paths:
+        raise ConfgenError("confgen lint: give at least one nginx file (or - for stdin)")
+    rules = _selected_rules(select, ignore)
+    _check_version(nginx_version)
+    _check_readable([p for p in paths if p != STDIN] + ([root] if root else []) + ([gunicorn] if gunicorn else []))
+
+    notes: list[str] = []
+    gunicorn_config, gunicorn_label = _pair_gunicorn(paths, gunicorn, gunicorn_cmd, notes)
+    profile_obj = _load_profile(profile) if profile else None
+
+    findings: list[Finding] = []
+    files: list[str] = []
+    gunicorn_path = getattr(gunicorn_config, "path", None)
+    with _collector_paused():
+        configs = _load_configs(paths, root=root, progress=progress,
+                                nginx_version=None if nginx_version is None else str(nginx_version))
+        for config, focus, stdin_text in configs:
+            ctx = LintContext(config, gunicorn_config, profile_obj, gunicorn_label=gunicorn_label)
+            if stdin_text is not None:
+                ctx._lines.set_text(config.main_file, stdin_text)
+            if focus is not None and gunicorn_path:
+                focus = focus | {_normal(gunicorn_path)}
+            findings.extend(_run(ctx, rules, focus))
+            files.extend(f for f in config.files if f not in files)
+            notes.extend(note for note in config.notes if note not in notes)
+    if gunicorn_config is not None and gunicorn_config.path and gunicorn_config.path not in files:
+        files.append(gunicorn_config.path)
+
+    unique = list(dict.fromkeys(findings))
+    order = {f: i for i, f in enumerate(files)}
+    unique.sort(key=lambda f: (order.get(f.file, len(order)), f.file, f.line, f.col, f.code, f.message))
+    return LintResult(findings=unique, files=files, notes=notes)
+
+
+@contextlib.contextmanager
+def _collector_paused():
+    """Python's cycle collector paused while a lint runs. A lint builds a tree of hundreds of
+    thousands of directives and frees none of it before it ends, so every full collection would
+    walk the whole, growing tree again for nothing: on a 200 000-line config that made the time
+    grow faster than the size. Whatever state the collector was in is restored afterwards."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def adjust_findings(result: LintResult, *, severity: dict[str, str], ignored_for: Callable[[str], Iterable[str]],
+                    min_severity: str = "info", config_label: str = "") -> LintResult:
+    """Project-level adjustments: per-rule severity overrides, per-file ignores, and a floor on
+    each finding's own severity. Parse problems (``always`` rules) are never dropped or lowered:
+    a file that did not parse was not linted and must not pass."""
+    if min_severity not in SEVERITIES:
+        raise ConfgenError(f"--min-severity: {min_severity!r} is not one of {', '.join(SEVERITIES)}")
+    where = f"{config_label}: " if config_label else ""
+    overrides: dict[str, str] = {}
+    for name, level in severity.items():
+        for code in resolve_rule_names([name], f"{where}severity"):
+            overrides[code] = level
+    floor = SEVERITIES.index(min_severity)
+    ignored_cache: dict[str, set[str]] = {}
+    kept = []
+    for finding in result.findings:
+        meta = find_rule(finding.code)
+        if not meta.always:
+            if finding.file not in ignored_cache:
+                ignored_cache[finding.file] = resolve_rule_names(ignored_for(finding.file), f"{where}per-file-ignores")
+            if finding.code in ignored_cache[finding.file]:
+                continue
+            if finding.code in overrides:
+                finding = dataclasses.replace(finding, severity=overrides[finding.code])
+            if SEVERITIES.index(finding.severity) > floor:
+                continue
+        kept.append(finding)
+    return LintResult(findings=kept, files=result.files, notes=result.notes)
+
+
+def _run(ctx: LintContext, rules: list[Rule], focus: set[str] | None) -> list[Finding]:
+    wanted = {r.code for r in rules}
+    suppressions = _collect_suppressions(ctx)
+    found: list[Finding] = []
+
+    for problem in ctx.nginx.problems:
+        meta = find_rule(problem.kind) or get_rule("syntax-error")
+        ctx.rule = meta
+        found.append(ctx.finding((problem.file, problem.line), problem.message))
+    if ctx.gunicorn is not None:
+        ctx.rule = get_rule("gunicorn-config-error")
+        for line, message in ctx.gunicorn.problems:
+            found.append(ctx.finding((ctx.gunicorn.path or ctx.gunicorn_label or "<gunicorn>", line), message))
+
+    for file_rule, file, line, message in suppressions.problems:
+        ctx.rule = get_rule(file_rule)
+        found.append(ctx.finding((file, line), message))
+
+    for candidate in rules:
+        if candidate.check is None or not _requirements_met(candidate, ctx):
+            continue
+        ctx.rule = candidate
+        found.extend(candidate.check(ctx))
+    ctx.rule = None
+
+    kept = []
+    for finding in found:
+        meta = find_rule(finding.code)
+        if meta.always:
+            kept.append(finding)
+            continue
+        if finding.code not in wanted or suppressions.covers(finding):
+            continue
+        if focus is not None and _normal(finding.file) not in focus:
+            continue
+        kept.append(finding)
+    return ctx.with_columns(kept)
+
+
+def _requirements_met(candidate: Rule, ctx: LintContext) -> bool:
+    if "gunicorn" in candidate.needs and ctx.gunicorn is None:
+        return False
+    if "profile" in candidate.needs and ctx.profile is None:
+        return False
+    if "full" in candidate.needs and not ctx.nginx.is_full:
+        return False
+    return True
+
+
+def _collect_suppressions(ctx: LintContext) -> _Suppressions:
+    by_file = dict(ctx.nginx.comments or {})
+    path = getattr(ctx.gunicorn, "path", None)
+    if path and os.path.isfile(path):
+        by_file[path] = _python_comments(path)
+    suppressions = _Suppressions()
+    for file, comments in by_file.items():
+        matches = {line: match for line, text in comments.items() if (match := _SUPPRESSION_RE.match(text))}
+        if not matches:
+            continue
+        next_statements = ctx._lines.next_statements(file, matches)
+        for line, match in matches.items():
+            suppressions.add_comment(file, line, match, next_statements.get(line))
+    return suppressions
+
+
+# ---------------------------------------------------------------------------------------------
+# Inputs
+
+
+def _normal(path: str) -> str:
+    return path if path.startswith("<") else os.path.normcase(os.path.realpath(path))
+
+
+def _check_version(nginx_version) -> tuple[int, int, int] | None:
+    if nginx_version is None:
+        return None
+    from confgen.nginx.versions import parse_version
+
+    try:
+        return parse_version(str(nginx_version))
+    except ValueError as error:
+        raise ConfgenError(f"--nginx-version: {error}") from None
+
+
+def _check_readable(paths: list[str]) -> None:
+    problems = []
+    for path in paths:
+        if os.path.isdir(path):
+            problems.append(f"{path}: is a directory; give the nginx files themselves (e.g. {path}/*.conf)")
+        elif not os.path.exists(path):
+            problems.append(f"{path}: no such file")
+        elif not os.access(path, os.R_OK):
+            problems.append(f"{path}: not readable (permission denied)")
+    if problems:
+        raise ConfgenError(*problems)
+
+
+def _pair_gunicorn(paths: list[str], gunicorn, gunicorn_cmd, notes: list[str]):
+    """The gunicorn config the app rules check: --gunicorn and/or --gunicorn-cmd, else a
+    gunicorn.conf.py beside the first nginx file. Returns (config or None, label)."""
+    from confgen.gunicorn import reader as gunicorn_reader
+
+    base = None
+    if gunicorn:
+        base = gunicorn_reader.read_gunicorn_file(gunicorn)
+        notes.append(f"paired gunicorn config: {gunicorn} (--gunicorn)")
+    if gunicorn_cmd:
+        config = gunicorn_reader.read_gunicorn_cmd(gunicorn_cmd, base=base)
+        notes.append(f"paired gunicorn command line: {gunicorn_cmd}" + (f" over {gunicorn}" if gunicorn else ""))
+        return config, gunicorn or "--gunicorn-cmd"
+    if base is not None:
+        return base, gunicorn
+    first = next((p for p in paths if p != STDIN), None)
+    if first is not None:
+        beside = os.path.join(os.path.dirname(first), GUNICORN_FILE_NAME)
+        if os.path.isfile(beside):
+            notes.append(f"paired gunicorn config: {beside} (found beside {first})")
+            return gunicorn_reader.read_gunicorn_file(beside), beside
+    notes.append("no gunicorn config: app rules skipped (pass --gunicorn or --gunicorn-cmd, "
+                 f"or put {GUNICORN_FILE_NAME} beside the nginx file)")
+    return None, None
+
+
+def _load_profile(path: str):
+    from confgen.render.profile import load_profile
+
+    _check_readable([path])
+    return load_profile(path)
+
+
+def _load_configs(paths: list[str], *, root, nginx_version,
+                  progress: Callable[[int, int, str], None] | None = None) -> list[tuple[Any, set[str] | None, str | None]]:
+    """One nginx model per input that is not already part of another input's config, with the
+    files to report on (None: all files of that config) and, for stdin, the text read."""
+    from confgen.nginx.parse import load_nginx
+
+    loaded: list[tuple[Any, set[str] | None, str]] = []
+    stdin_text = None
+    unique_paths = list(dict.fromkeys(paths))
+    for number, path in enumerate(unique_paths, 1):
+        if progress is not None:
+            progress(number, len(unique_paths), path)
+        if path == STDIN:
+            stdin_text = sys.stdin.read()
+            config = load_nginx(stdin_text, nginx_version=nginx_version, root=root)
+        else:
+            config = load_nginx(path, nginx_version=nginx_version, root=root)
+        focus = getattr(config, "focus_files", None)
+        if root is not None or focus:
+            focus_set = {_normal(f) for f in (focus or [])} | {_normal(config.main_file if path == STDIN else path)}
+        else:
+            focus_set = None
+        loaded.append((config, focus_set, path))
+
+    # `confgen lint nginx.conf conf.d/*.conf`: the snippets were already linted in place inside
+    # nginx.conf; linting them again on their own would repeat findings without their context.
+    # Files that include each other (a cycle) are both kept; equal findings are merged later.
+    file_sets = [{_normal(f) for f in config.files} for config, _, _ in loaded]
+    kept = []
+    for index, (config, focus, path) in enumerate(loaded):
+        own = _normal(path) if path != STDIN else None
+        included_elsewhere = own is not None and focus is None and any(
+            other != index and own in file_sets[other] and _normal(loaded[other][2]) not in file_sets[index]
+            for other in range(len(loaded)) if loaded[other][2] != STDIN)
+        if not included_elsewhere:
+            kept.append((config, focus, stdin_text if path == STDIN else None))
+    return kept

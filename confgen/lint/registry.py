@@ -1,0 +1,148 @@
+"""The rule registry: findings, rules and their documentation.
+
+A rule is a small generator function decorated with :func:`rule`; its docstring is its
+documentation (summary, why, ``Bad:`` and ``Good:`` examples), read here so docs, ``confgen
+rules`` and the tests never drift from the code. The rule families import this module to register
+themselves; the engine imports the families and runs what is registered, so neither imports the
+other.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Callable, Iterable
+
+SEVERITIES = ("error", "warning", "info")
+NEEDS = ("gunicorn", "full", "profile")
+
+_CODE_RE = re.compile(r"^CG\d{3}$")
+_NAME_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+_DOC_SECTION_RE = re.compile(r"^(Bad|Good|Gunicorn|Good gunicorn|Version):\s*(.*)$")
+
+
+# ---------------------------------------------------------------------------------------------
+# Findings and results
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    rule: str
+    severity: str
+    file: str
+    line: int
+    col: int
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "rule": self.rule, "severity": self.severity, "file": self.file,
+                "line": self.line, "col": self.col, "message": self.message}
+
+
+@dataclass
+class LintResult:
+    findings: list[Finding]
+    files: list[str]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def has_problems(self) -> bool:
+        """Anything at warning or above: what makes ``confgen lint`` exit 1."""
+        return any(f.severity in ("error", "warning") for f in self.findings)
+
+    def count(self, severity: str) -> int:
+        return sum(1 for f in self.findings if f.severity == severity)
+
+
+# ---------------------------------------------------------------------------------------------
+# The registry
+
+
+@dataclass(frozen=True)
+class RuleDoc:
+    """A rule's docstring, split into the parts docs and ``confgen rule NAME`` show."""
+
+    summary: str
+    why: str
+    bad: str
+    good: str
+    gunicorn: str | None = None   # a gunicorn.conf.py both examples are linted with
+    good_gunicorn: str | None = None  # ... or, when it differs, the one the Good example uses
+    version: str | None = None    # the nginx version both examples target
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    name: str
+    severity: str
+    needs: tuple[str, ...]
+    check: Callable[..., Iterable[Finding]] | None  # fn(ctx: LintContext)
+    # Findings the engine itself produces (parse problems): they cannot be deselected or
+    # suppressed, because a file that did not parse was not linted and must never pass.
+    always: bool = False
+
+    @cached_property
+    def doc(self) -> RuleDoc:
+        return parse_rule_doc(self.check.__doc__ if self.check else "", self.name)
+
+
+_RULES: dict[str, Rule] = {}
+_BY_CODE: dict[str, Rule] = {}
+
+
+def rule(*, code: str, name: str, severity: str, needs: tuple[str, ...] = (), always: bool = False):
+    """Register ``fn(ctx) -> Iterator[Finding]`` as a rule; the docstring is its documentation."""
+    if not _CODE_RE.match(code) or not _NAME_RE.match(name):
+        raise ValueError(f"rule {name!r} ({code!r}): codes look like CG101, names like keepalive-needs-http11")
+    if severity not in SEVERITIES or any(n not in NEEDS for n in needs):
+        raise ValueError(f"rule {name}: severity must be one of {SEVERITIES}, needs among {NEEDS}")
+
+    def register(fn):
+        if (name in _RULES and _RULES[name].code != code) or (code in _BY_CODE and _BY_CODE[code].name != name):
+            raise ValueError(f"rule {name} ({code}) clashes with an already registered rule")
+        registered = Rule(code=code, name=name, severity=severity, needs=tuple(needs), check=fn, always=always)
+        _RULES[name] = _BY_CODE[code] = registered
+        fn.rule = registered
+        return fn
+
+    return register
+
+
+def registered() -> dict[str, Rule]:
+    """The rules registered so far, by name (the engine imports the rule families first)."""
+    return _RULES
+
+
+def lookup(name_or_code: str) -> Rule | None:
+    """A registered rule by kebab name or code (case-insensitive)."""
+    return _RULES.get(name_or_code.lower()) or _BY_CODE.get(name_or_code.upper())
+
+
+def parse_rule_doc(text: str, name: str) -> RuleDoc:
+    """Split a rule docstring into summary, why and the examples (indented blocks after
+    ``Bad:``, ``Good:``, optionally ``Gunicorn:`` and ``Good gunicorn:``; ``Version: 1.25.1``)."""
+    lines = inspect.cleandoc(text or "").splitlines()
+    if not lines or not lines[0].strip():
+        raise ValueError(f"rule {name}: the docstring needs a summary line")
+    sections: dict[str, list[str]] = {"why": []}
+    current = "why"
+    for line in lines[1:]:
+        match = _DOC_SECTION_RE.match(line)
+        if match:
+            current = match.group(1).lower()
+            sections[current] = [match.group(2)] if match.group(2) else []
+            continue
+        sections[current].append(line)
+
+    def block(key: str) -> str | None:
+        if key not in sections:
+            return None
+        return inspect.cleandoc("\n".join(sections[key])).strip("\n") + "\n"
+
+    why = " ".join(" ".join(sections["why"]).split())
+    return RuleDoc(summary=lines[0].strip(), why=why, bad=block("bad") or "", good=block("good") or "",
+                   gunicorn=block("gunicorn"), good_gunicorn=block("good gunicorn"), version=(block("version") or "").strip() or None)

@@ -1,0 +1,26 @@
+"""The rule catalog: importing this package registers every rule family with the engine.
+
+Codes are stable (tools and suppressions depend on them): CG0xx inputs (parse, suppressions),
+CG1xx keep-alive and upstreams, CG2xx nginx <-> gunicorn pairing, CG3xx workers and capacity,
+CG4xx headers and hygiene, CG5xx deprecated and version-dependent. CG6xx and up are reserved for
+the security pack.
+"""
+
+from confgen.lint.rules import (  # noqa: F401  (imported for their @rule registrations)
+    deprecated,
+    gunicorn_pairing,
+    gzip,
+    headers,
+    keepalive,
+    security_access,
+    security_dns,
+    security_headers,
+    security_hygiene,
+    security_injection,
+    security_paths,
+    security_regex,
+    security_tls,
+    syntax,
+    timeouts,
+    workers,
+)

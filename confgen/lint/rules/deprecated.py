@@ -1,0 +1,102 @@
+"""Directives and parameters nginx deprecated or removed, judged against the target version."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+from confgen.lint.context import LintContext
+from confgen.lint.registry import Finding, rule
+
+
+@dataclass(frozen=True)
+class Deprecation:
+    directive: str
+    since: tuple[int, int, int]                 # from here nginx warns at start
+    replacement: str
+    parameter: str | None = None                # e.g. listen's "http2": the parameter, not the directive
+    ignored: bool = False                       # "obsolete": nginx warns and ignores it
+    removed: tuple[int, int, int] | None = None  # from here nginx refuses to start
+    prefix: bool = False                        # every directive starting with `directive`
+
+
+# From nginx's CHANGES: 1.25.1 (http2 directive, server push removed, ssl directive removed),
+# 1.19.7 (HTTP/2 connection handling unified with HTTP/1.x), 1.15.0 (ssl deprecated),
+# 1.9.5 (SPDY replaced by HTTP/2), 1.7.6 (limit_zone removed).
+DEPRECATIONS = (
+    Deprecation("ssl", (1, 15, 0), "the ssl parameter of listen (`listen 443 ssl;`)", removed=(1, 25, 1)),
+    Deprecation("listen", (1, 25, 1), "`http2 on;` in the server block", parameter="http2"),
+    Deprecation("http2_push", (1, 25, 1), "Link: rel=preload headers (server push is gone from "
+                "browsers and nginx)", ignored=True),
+    Deprecation("http2_push_preload", (1, 25, 1), "Link: rel=preload headers (server push is gone from "
+                "browsers and nginx)", ignored=True),
+    Deprecation("http2_max_concurrent_pushes", (1, 25, 1), "nothing: server push was removed", ignored=True),
+    Deprecation("http2_idle_timeout", (1, 19, 7), "keepalive_timeout", ignored=True),
+    Deprecation("http2_recv_timeout", (1, 19, 7), "client_header_timeout", ignored=True),
+    Deprecation("http2_max_requests", (1, 19, 7), "keepalive_requests", ignored=True),
+    Deprecation("http2_max_field_size", (1, 19, 7), "large_client_header_buffers", ignored=True),
+    Deprecation("http2_max_header_size", (1, 19, 7), "large_client_header_buffers", ignored=True),
+    Deprecation("listen", (1, 9, 5), "the http2 parameter", parameter="spdy", removed=(1, 9, 5)),
+    Deprecation("spdy_", (1, 9, 5), "the matching http2_* directive", removed=(1, 9, 5), prefix=True),
+    Deprecation("limit_zone", (1, 1, 8), "limit_conn_zone", removed=(1, 7, 6)),
+)
+
+
+def _version(version) -> str:
+    return ".".join(map(str, version))
+
+
+def _matches(entry: Deprecation, directive) -> bool:
+    if entry.prefix:
+        if not directive.name.startswith(entry.directive):
+            return False
+    elif directive.name != entry.directive:
+        return False
+    return entry.parameter is None or entry.parameter in directive.args[1:]
+
+
+@rule(code="CG501", name="deprecated-directive", severity="warning")
+def deprecated_directive(ctx: LintContext) -> Iterator[Finding]:
+    """A directive or parameter the target nginx version deprecated, ignores or removed.
+
+    Deprecated ones still work but warn at every start and will go; obsolete ones are ignored
+    (so the setting silently does nothing: ``http2_idle_timeout`` since 1.19.7 does not limit
+    anything); removed ones stop nginx from starting (``ssl on`` from 1.25.1). The target
+    version is ``--nginx-version``, else the installed nginx, else 1.22. Removed ones are
+    errors; the message names the replacement.
+
+    Version: 1.25.1
+
+    Bad:
+        server {
+            listen 443 ssl http2;
+            http2_idle_timeout 30s;
+        }
+
+    Good:
+        server {
+            listen 443 ssl;
+            http2 on;
+            keepalive_timeout 30s;
+        }
+    """
+    for entry in DEPRECATIONS:
+        if ctx.version < entry.since:
+            continue
+        candidates = ctx.all(entry.directive) if not entry.prefix else [
+            d for name, found in ctx._index.items() if name.startswith(entry.directive) for d in found]
+        for directive in candidates:
+            if not _matches(entry, directive):
+                continue
+            shown = f"listen ... {entry.parameter}" if entry.parameter else directive.name
+            if entry.removed is not None and ctx.version >= entry.removed:
+                yield ctx.finding(directive, f"`{shown}` was removed in nginx {_version(entry.removed)}: "
+                                             f"nginx {_version(ctx.version)} refuses to start; use "
+                                             f"{entry.replacement}", severity="error")
+            elif entry.ignored:
+                yield ctx.finding(directive, f"`{shown}` is obsolete since nginx {_version(entry.since)} and "
+                                             f"ignored, so it does nothing; use {entry.replacement}")
+            else:
+                until = f", and removed in {_version(entry.removed)}" if entry.removed else ""
+                yield ctx.finding(directive, f"`{shown}` is deprecated since nginx {_version(entry.since)}"
+                                             f"{until}; use {entry.replacement}")

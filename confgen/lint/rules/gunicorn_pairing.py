@@ -1,0 +1,398 @@
+"""nginx and the gunicorn app behind it, checked together (CG2xx).
+
+Each rule here needs the paired gunicorn config (``--gunicorn``, ``--gunicorn-cmd`` or a
+``gunicorn.conf.py`` beside the nginx file) and stays silent about values that cannot be known
+without running it (``os.environ[...]`` without a default, ``cpu_count()``). The routes checked are
+those whose upstream servers match the app's ``bind`` (all static routes when none does).
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from confgen.lint.context import LintContext
+from confgen.lint.registry import Finding, rule
+from confgen.lint.rules._proxy import (
+    app_anchor,
+    app_number,
+    app_routes,
+    app_setting,
+    app_upstreams,
+    binds_of,
+    describe_setting,
+    effective_directive,
+    effective_flag_off,
+    pool_anchor,
+    pool_size,
+    routes,
+    seconds,
+    serves,
+    size,
+    upstream_child,
+    upstream_idle_timeout,
+    worker_class,
+)
+from confgen.render.sizing import APP_KEEPALIVE_MARGIN_S
+
+# gunicorn's request-line limit cannot be raised above this (its documentation).
+GUNICORN_MAX_REQUEST_LINE = 8190
+CRLF = 2
+
+
+def _gunicorn_anchor(ctx: LintContext, setting):
+    """The gunicorn line that set ``setting``; else the top of the gunicorn file, where the fix
+    goes; else (a command line only) the first nginx route to the app."""
+    if setting is not None and setting.source == "file" and setting.line:
+        return (setting.file or ctx.gunicorn.path, setting.line)
+    if ctx.gunicorn.path:
+        return (ctx.gunicorn.path, 1)
+    first = next(iter(app_routes(ctx)), None)
+    if first is not None:
+        return first.upstream if first.upstream is not None else first.proxy_pass
+    return ctx.block_anchor(ctx.nginx.root)
+
+
+def _is_uvicorn(worker: str | None) -> bool:
+    return worker is not None and "uvicorn" in worker.lower()
+
+
+@rule(code="CG201", name="app-keepalive-race", severity="error", needs=("gunicorn",))
+def app_keepalive_race(ctx: LintContext) -> Iterator[Finding]:
+    """The app drops idle connections no later than nginx, which still reuses them: 502s.
+
+    nginx keeps idle upstream connections for the upstream's ``keepalive_timeout`` (60 s by
+    default) and may send the next request on one at any moment. If the app's own idle timeout
+    (gunicorn ``keepalive``, 2 s by default; the uvicorn worker uses the same setting) is not
+    longer, the app closes connections nginx is about to reuse and some requests fail with 502
+    ("upstream prematurely closed connection"), rarely and under light load, so it is hard to
+    trace. The app must hold idle connections longer than nginx does. The sync worker is
+    exempt: it closes every connection itself (rule sync-worker-keepalive).
+
+    Gunicorn:
+        worker_class = "uvicorn_worker.UvicornWorker"
+        keepalive = 5
+
+    Bad:
+        upstream app { server 127.0.0.1:8000; keepalive 16; }
+        server {
+            location / {
+                proxy_pass http://app;
+                proxy_http_version 1.1;
+                proxy_set_header Connection "";
+            }
+        }
+
+    Good:
+        upstream app { server 127.0.0.1:8000; keepalive 16; keepalive_timeout 4s; }
+        server {
+            location / {
+                proxy_pass http://app;
+                proxy_http_version 1.1;
+                proxy_set_header Connection "";
+            }
+        }
+    """
+    worker = worker_class(ctx)
+    if worker is None or worker == "sync":
+        return
+    keepalive, setting = app_number(ctx, "keepalive")
+    if keepalive is None:
+        return
+    for upstream, _ in app_upstreams(ctx):
+        pool = pool_size(ctx, upstream)
+        idle, directive = upstream_idle_timeout(upstream)
+        if pool <= 0 or idle is None or keepalive > idle:
+            continue
+        nginx_side = f"keepalive_timeout {directive.args[0]}" if directive else "keepalive_timeout 60s by default"
+        alternative = f" or the upstream's keepalive_timeout below {keepalive:g}s" \
+            if keepalive > APP_KEEPALIVE_MARGIN_S else ""
+        yield ctx.finding(directive or pool_anchor(upstream),
+                          f"the app closes idle connections after {keepalive:g}s, {describe_setting(ctx, setting)}, "
+                          f"but nginx keeps them pooled for upstream {upstream.args[0]} up to {idle:g}s "
+                          f"({nginx_side}): a request sent on a connection the app is closing fails with 502; "
+                          f"set gunicorn keepalive to {idle + APP_KEEPALIVE_MARGIN_S:g}{alternative}")
+
+
+@rule(code="CG202", name="sync-worker-keepalive", severity="warning", needs=("gunicorn",))
+def sync_worker_keepalive(ctx: LintContext) -> Iterator[Finding]:
+    """An upstream pool in front of gunicorn's sync worker, which closes every connection.
+
+    The sync worker answers each request with ``Connection: close`` and ignores ``keepalive``,
+    so the idle connections ``keepalive N`` asks nginx to keep never exist: the pool setting
+    only suggests a reuse that does not happen. Use the gthread worker (``threads`` > 1) or an
+    async worker when connection reuse matters, or drop ``keepalive``. (nginx 1.29.7's implicit
+    default pool is not reported: the sync worker behind a buffering nginx is a sound setup.)
+
+    Gunicorn:
+        worker_class = "sync"
+
+    Bad:
+        upstream app { server 127.0.0.1:8000; keepalive 16; }
+        server {
+            location / {
+                proxy_pass http://app;
+                proxy_http_version 1.1;
+                proxy_set_header Connection "";
+            }
+        }
+
+    Good:
+        upstream app { server 127.0.0.1:8000; }
+        server { location / { proxy_pass http://app; } }
+    """
+    if worker_class(ctx) != "sync":
+        return
+    for upstream, _ in app_upstreams(ctx):
+        keepalive = upstream_child(upstream, "keepalive")
+        if keepalive is not None and pool_size(ctx, upstream) > 0:
+            yield ctx.finding(keepalive,
+                              f"upstream {upstream.args[0]} pools {pool_size(ctx, upstream)} idle connections, "
+                              f"but gunicorn's sync worker closes every connection after one response: "
+                              f"nothing is ever reused; use worker_class gthread (threads > 1) or an async "
+                              f"worker, or drop `keepalive`")
+
+
+@rule(code="CG203", name="app-timeout-exceeds-proxy", severity="warning", needs=("gunicorn",))
+def app_timeout_exceeds_proxy(ctx: LintContext) -> Iterator[Finding]:
+    """gunicorn's ``timeout`` is not below nginx's ``proxy_read_timeout`` for sync workers.
+
+    For the sync worker, ``timeout`` bounds a request: a worker busy that long is killed. When
+    nginx's ``proxy_read_timeout`` (60 s by default) runs out first, the client gets 504 while
+    the worker keeps working on a request nobody waits for, and the app's own timeout handling
+    and logging never fires. Only the sync worker: gunicorn documents that for other workers
+    ``timeout`` "is not tied to the length of time required to handle a single request" (it is
+    a heartbeat; gthread's main thread keeps beating while a request thread runs, and the
+    uvicorn/asgi/gevent workers' event loops do too), so there nginx's timeout is the only one.
+
+    Gunicorn:
+        timeout = 120
+
+    Bad:
+        location / {
+            proxy_pass http://127.0.0.1:8000;
+            proxy_read_timeout 60s;
+        }
+
+    Good:
+        location / {
+            proxy_pass http://127.0.0.1:8000;
+            proxy_read_timeout 130s;
+        }
+    """
+    if worker_class(ctx) != "sync":
+        return
+    timeout, setting = app_number(ctx, "timeout")
+    if timeout is None:
+        return
+    for route in app_routes(ctx):
+        read = seconds(ctx.nginx.effective_args("proxy_read_timeout", route.block))
+        if read is None or (0 < timeout < read):
+            continue
+        directive = effective_directive(ctx, "proxy_read_timeout", route.block)
+        app_side = "0 (no timeout)" if timeout == 0 else f"{timeout:g}s"
+        yield ctx.finding(directive or route.proxy_pass,
+                          f"proxy_read_timeout {read:g}s{'' if directive else ' (default)'} is not above the "
+                          f"sync worker's timeout {app_side} ({describe_setting(ctx, setting)}): nginx answers "
+                          f"504 while the worker still runs the request; set proxy_read_timeout above the "
+                          f"app's (e.g. {max(timeout + 5, timeout * 1.1):g}s) or lower gunicorn's timeout")
+
+
+@rule(code="CG204", name="proxy-buffering-sync-worker", severity="warning", needs=("gunicorn",))
+def proxy_buffering_sync_worker(ctx: LintContext) -> Iterator[Finding]:
+    """``proxy_buffering off`` or ``proxy_request_buffering off`` in front of sync workers.
+
+    A sync worker serves one request at a time. nginx's buffering is what lets it finish fast:
+    nginx reads the whole request body before passing it on and takes the whole response at
+    once, however slow the client. With buffering off, a slow client (a phone on a bad network,
+    or a deliberate slowloris) holds the worker for as long as it likes, and a few such clients
+    take the app down. Keep buffering on for sync workers; turn it off only for streaming
+    endpoints served by gthread or async workers.
+
+    Gunicorn:
+        worker_class = "sync"
+
+    Bad:
+        location / {
+            proxy_pass http://127.0.0.1:8000;
+            proxy_buffering off;
+        }
+
+    Good:
+        location / {
+            proxy_pass http://127.0.0.1:8000;
+        }
+    """
+    if worker_class(ctx) != "sync":
+        return
+    for route in app_routes(ctx):
+        for name, side in (("proxy_buffering", "response"), ("proxy_request_buffering", "request body")):
+            directive = effective_flag_off(ctx, name, route.block)
+            if directive is not None:
+                yield ctx.finding(directive,
+                                  f"{name} off in front of gunicorn's sync worker: a slow client holds a "
+                                  f"worker for the whole {side} transfer, and a few of them stall the app; "
+                                  f"keep buffering on, or use gthread/async workers for streaming")
+
+
+@rule(code="CG205", name="uvicorn-unix-forwarded", severity="warning", needs=("gunicorn",))
+def uvicorn_unix_forwarded(ctx: LintContext) -> Iterator[Finding]:
+    """The uvicorn worker on a unix socket ignores X-Forwarded-* unless forwarded_allow_ips is *.
+
+    uvicorn trusts proxy headers only from peers whose address is in ``forwarded_allow_ips``
+    (gunicorn's setting, ``127.0.0.1,::1`` by default). A unix-socket peer has no address, so
+    nothing matches but ``*``: the app sees every client as the socket, every request as http,
+    and builds wrong redirect URLs. On a socket only local processes (nginx) can connect, so
+    ``*`` is safe there.
+
+    Gunicorn:
+        worker_class = "uvicorn_worker.UvicornWorker"
+        bind = "unix:/run/app.sock"
+
+    Bad:
+        location / { proxy_pass http://unix:/run/app.sock; }
+
+    Good:
+        location / { proxy_pass http://unix:/run/app.sock; }
+
+    Good gunicorn:
+        worker_class = "uvicorn_worker.UvicornWorker"
+        bind = "unix:/run/app.sock"
+        forwarded_allow_ips = "*"
+    """
+    if not _is_uvicorn(worker_class(ctx)) or ctx.gunicorn.binds_unix_socket is not True:
+        return
+    allowed, setting = app_setting(ctx, "forwarded_allow_ips")
+    if allowed is None:
+        return
+    entries = [e.strip() for e in (allowed.split(",") if isinstance(allowed, str) else allowed)]
+    if "*" in entries:
+        return
+    _, bind_setting = app_setting(ctx, "bind")
+    anchor_setting = setting if setting.source == "file" else bind_setting
+    yield ctx.finding(_gunicorn_anchor(ctx, anchor_setting),
+                      f"uvicorn worker bound to a unix socket with {describe_setting(ctx, setting)}: a socket "
+                      f"peer has no address to match, so X-Forwarded-For/-Proto from nginx are ignored "
+                      f"(every client looks local, every request http); set forwarded_allow_ips = \"*\" "
+                      f"(only local processes can reach the socket)")
+
+
+@rule(code="CG206", name="header-limits-mismatch", severity="warning", needs=("gunicorn",))
+def header_limits_mismatch(ctx: LintContext) -> Iterator[Finding]:
+    """gunicorn rejects request lines or headers that nginx accepted and passed on.
+
+    nginx accepts a request line or header line as long as one ``large_client_header_buffers``
+    buffer (8k by default). gunicorn's ``limit_request_line`` defaults to 4094 bytes and
+    ``limit_request_field_size`` to 8190, so a URL with a long query string passes nginx and
+    gets a bare 400 from the app, logged nowhere useful. Match the limits (``limit_request_line
+    = 8190``, gunicorn's maximum, for 8k buffers; 0 means unlimited) or shrink nginx's buffers.
+    The uvicorn worker does not apply these gunicorn limits, so it is not checked.
+
+    Gunicorn:
+        worker_class = "gthread"
+        threads = 4
+
+    Bad:
+        location / { proxy_pass http://127.0.0.1:8000; }
+
+    Good:
+        large_client_header_buffers 4 4k;
+        server { location / { proxy_pass http://127.0.0.1:8000; } }
+    """
+    worker = worker_class(ctx)
+    if worker is None or _is_uvicorn(worker):
+        return
+    checks = (("limit_request_line", "request lines (URLs)"), ("limit_request_field_size", "header lines"))
+    for route in app_routes(ctx):
+        buffers = ctx.nginx.effective_args("large_client_header_buffers", route.block)
+        buffer = size(buffers[1]) if buffers and len(buffers) > 1 else None
+        if not buffer:
+            continue
+        accepted = buffer - CRLF
+        directive = effective_directive(ctx, "large_client_header_buffers", route.block)
+        for name, what in checks:
+            limit, setting = app_number(ctx, name)
+            if limit is None or limit == 0 or limit >= accepted:
+                continue
+            if accepted <= GUNICORN_MAX_REQUEST_LINE or name != "limit_request_line":
+                fix = f"set {name} = {accepted}"
+            else:
+                fix = f"set {name} = 0 (unlimited) or large_client_header_buffers to 8k"
+            nginx_side = f"large_client_header_buffers {' '.join(buffers)}" + ("" if directive else ", the default")
+            yield ctx.finding(app_anchor(ctx, setting, directive or route.proxy_pass),
+                              f"nginx passes {what} up to {accepted} bytes ({nginx_side}) but gunicorn "
+                              f"rejects them above {limit:g} ({describe_setting(ctx, setting)}): longer ones "
+                              f"get a bare 400 from the app; {fix}")
+
+
+@rule(code="CG207", name="max-requests-no-jitter", severity="warning", needs=("gunicorn",))
+def max_requests_no_jitter(ctx: LintContext) -> Iterator[Finding]:
+    """``max_requests`` without ``max_requests_jitter``: all workers restart at once.
+
+    Workers start together and share the load evenly, so they reach ``max_requests`` at about
+    the same moment and restart together: capacity drops to zero for the length of an app
+    import, and requests queue or fail. ``max_requests_jitter`` adds a random 0..N to each
+    worker's limit so restarts spread out; a tenth of ``max_requests`` is usual.
+
+    Gunicorn:
+        max_requests = 1000
+
+    Bad:
+        location / { proxy_pass http://127.0.0.1:8000; }
+
+    Good:
+        location / { proxy_pass http://127.0.0.1:8000; }
+
+    Good gunicorn:
+        max_requests = 1000
+        max_requests_jitter = 100
+    """
+    limit, setting = app_number(ctx, "max_requests")
+    jitter, _ = app_number(ctx, "max_requests_jitter")
+    if not limit or limit <= 0 or jitter is None or jitter > 0:
+        return
+    yield ctx.finding(_gunicorn_anchor(ctx, setting),
+                      f"{describe_setting(ctx, setting)} without max_requests_jitter: the workers restart "
+                      f"together and the app stops serving meanwhile; add max_requests_jitter = "
+                      f"{max(1, int(limit // 10))}")
+
+
+@rule(code="CG208", name="app-bind-mismatch", severity="warning", needs=("gunicorn", "full"))
+def app_bind_mismatch(ctx: LintContext) -> Iterator[Finding]:
+    """No ``proxy_pass`` reaches the address the paired gunicorn binds.
+
+    The app listens where ``bind`` says (a unix socket path or host:port); nginx sends requests
+    where its upstream ``server`` lines or ``proxy_pass`` say. When none of them matches, nginx
+    answers 502 for every request: typically a socket path changed on one side only, or the
+    app binds 127.0.0.1 inside a container that nginx reaches by name. Checked only for a
+    ``bind`` written in the gunicorn config (the default is often overridden on the command
+    line).
+
+    Gunicorn:
+        bind = "unix:/run/app/gunicorn.sock"
+
+    Bad:
+        events {}
+        http {
+            upstream app { server unix:/run/app.sock; }
+            server { location / { proxy_pass http://app; } }
+        }
+
+    Good:
+        events {}
+        http {
+            upstream app { server unix:/run/app/gunicorn.sock; }
+            server { location / { proxy_pass http://app; } }
+        }
+    """
+    _, setting = app_setting(ctx, "bind")
+    binds = binds_of(ctx)
+    if not binds or setting.source == "default":
+        return
+    static = [r for r in routes(ctx) if not r.is_variable]
+    if not static or any(serves(b, s) for b in binds for r in static for s in r.servers):
+        return
+    targets = list(dict.fromkeys(s for r in static for s in r.servers))
+    route = static[0]
+    yield ctx.finding(route.upstream if route.upstream is not None else route.proxy_pass,
+                      f"gunicorn binds {', '.join(binds)} but nginx sends requests to {', '.join(targets)}: "
+                      f"no route reaches the app (502); make the upstream server and the bind agree")

@@ -1,0 +1,54 @@
+"""gzip settings that cost CPU or carry dead weight."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from confgen.lint.context import LintContext
+from confgen.lint.registry import Finding, rule
+# Above this, zlib spends several times the CPU for output a percent or two smaller.
+MAX_USEFUL_GZIP_LEVEL = 6
+
+
+@rule(code="CG403", name="gzip-obsolete-msie6", severity="info")
+def gzip_obsolete_msie6(ctx: LintContext) -> Iterator[Finding]:
+    """``gzip_disable "msie6"``: a workaround for Internet Explorer 6.
+
+    The special ``msie6`` mask excludes Internet Explorer 4-6, whose gzip handling was broken
+    before Windows XP SP2. Those browsers have been gone for over a decade; the line is copied
+    from old tutorials, costs a User-Agent check per response, and tells the reader nothing.
+
+    Bad:
+        gzip on;
+        gzip_disable "msie6";
+
+    Good:
+        gzip on;
+    """
+    for directive in ctx.all("gzip_disable"):
+        if any(arg.lower() == "msie6" for arg in directive.args):
+            yield ctx.finding(directive, 'gzip_disable "msie6" works around Internet Explorer 6, gone for '
+                                         'over a decade; remove it')
+
+
+@rule(code="CG404", name="gzip-level-high", severity="warning")
+def gzip_level_high(ctx: LintContext) -> Iterator[Finding]:
+    """``gzip_comp_level`` above 6: much more CPU per response for barely smaller output.
+
+    zlib's levels 7-9 search harder for matches: on typical JSON and HTML they cost two to
+    four times the CPU of level 5-6 for output about 1 % smaller, and nginx compresses every
+    response on the fly, in the request path. Under load that CPU is taken from serving.
+
+    Bad:
+        gzip on;
+        gzip_comp_level 9;
+
+    Good:
+        gzip on;
+        gzip_comp_level 5;
+    """
+    for directive in ctx.all("gzip_comp_level"):
+        value = directive.args[0] if directive.args else ""
+        if value.isdigit() and int(value) > MAX_USEFUL_GZIP_LEVEL:
+            yield ctx.finding(directive, f"gzip_comp_level {value} spends several times the CPU of level "
+                                         f"5-6 for about 1 % smaller responses; use 5 or 6")

@@ -1,0 +1,165 @@
+"""Headers nginx sends upstream and to clients: inheritance traps and spoofable forwarding."""
+
+from __future__ import annotations
+
+import re
+from typing import Iterator
+
+from confgen.lint.rules.security_common import SECURITY_HEADERS
+from confgen.lint.context import LintContext
+from confgen.lint.registry import Finding, rule
+from confgen.lint.rules._proxy import maps, only_trusted_peers, private_listeners, routes
+
+_CLIENT_PROTO_RE = re.compile(r"\$(\{http_x_forwarded_proto\}|http_x_forwarded_proto\b)", re.IGNORECASE)
+
+
+def _lost_headers(ctx: LintContext, directive_name: str, only_levels: set[int] | None,
+                  skip: frozenset[str] = frozenset()) -> Iterator[Finding]:
+    """nginx's rule for array directives: a level that has any ``directive_name`` inherits none
+    from outside. Report each such level that drops headers set further out, naming them."""
+    seen: set[int] = set()
+    for directive in ctx.all(directive_name):
+        level = directive.parent
+        if level is None or id(level) in seen or level.parent is None:
+            continue
+        seen.add(id(level))
+        if only_levels is not None and id(level) not in only_levels:
+            continue
+        outer = ctx.nginx.effective(directive_name, level.parent)
+        if not outer:
+            continue
+        own = [d for d in level.block or () if d.name == directive_name and d.args]
+        # What is really in force here (the model knows add_header_inherit merge, 1.29.3+).
+        kept = {d.args[0].lower() for d in ctx.nginx.effective(directive_name, level) if d.args}
+        lost = list(dict.fromkeys(d.args[0] for d in outer if d.args and d.args[0].lower() not in kept
+                                  and d.args[0].lower() not in skip))
+        if not lost:
+            continue
+        outer_level = outer[0].parent
+        where = f"{outer_level.name} at {outer_level.file}:{outer_level.line}" if outer_level.line else outer_level.name
+        yield ctx.finding(own[0] if own else directive,
+                          f"this {level.name} sets its own {directive_name}, so none set in the enclosing "
+                          f"{where} apply here: {', '.join(lost)} "
+                          f"{'is' if len(lost) == 1 else 'are'} dropped; repeat "
+                          f"{'it' if len(lost) == 1 else 'them'} here or move the shared ones into an include")
+
+
+@rule(code="CG103", name="proxy-header-inheritance", severity="warning")
+def proxy_header_inheritance(ctx: LintContext) -> Iterator[Finding]:
+    """A level's own ``proxy_set_header`` silently drops every one set further out.
+
+    nginx inherits ``proxy_set_header`` only into levels that define none: one
+    ``proxy_set_header`` in a location (or an ``if`` inside it) discards all of the server's
+    and http's, so headers such as ``Host``, ``X-Forwarded-For`` or ``Connection ""`` vanish
+    for that location only, which is easy to miss in review. Reported for levels that proxy.
+
+    Bad:
+        server {
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            location /ws/ {
+                proxy_set_header Upgrade $http_upgrade;
+                proxy_pass http://127.0.0.1:8000;
+            }
+        }
+
+    Good:
+        server {
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            location /ws/ {
+                proxy_set_header Host $host;
+                proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+                proxy_set_header Upgrade $http_upgrade;
+                proxy_pass http://127.0.0.1:8000;
+            }
+        }
+    """
+    proxying: set[int] = set()
+    for route in routes(ctx):
+        level = route.block
+        while level is not None and id(level) not in proxying:
+            proxying.add(id(level))
+            level = level.parent
+    yield from _lost_headers(ctx, "proxy_set_header", proxying)
+
+
+@rule(code="CG401", name="add-header-inheritance", severity="warning")
+def add_header_inheritance(ctx: LintContext) -> Iterator[Finding]:
+    """A level's own ``add_header`` silently drops every one set further out.
+
+    Like ``proxy_set_header``, ``add_header`` is inherited only into levels that define none
+    (unless ``add_header_inherit merge``, nginx 1.29.3+): a location adding ``Cache-Control``
+    loses the server's other headers for exactly those responses. Dropped security headers
+    (HSTS, CSP, X-Content-Type-Options, ...) are reported by add-header-redefinition instead.
+
+    Bad:
+        server {
+            add_header X-Served-By edge-1;
+            location /static/ {
+                add_header Cache-Control "public, max-age=86400";
+            }
+        }
+
+    Good:
+        server {
+            add_header X-Served-By edge-1;
+            location /static/ {
+                add_header X-Served-By edge-1;
+                add_header Cache-Control "public, max-age=86400";
+            }
+        }
+    """
+    yield from _lost_headers(ctx, "add_header", None, skip=frozenset(SECURITY_HEADERS))
+
+
+@rule(code="CG402", name="forwarded-proto-spoofable", severity="warning")
+def forwarded_proto_spoofable(ctx: LintContext) -> Iterator[Finding]:
+    """``X-Forwarded-Proto`` is copied from the client while any client can connect.
+
+    ``$http_x_forwarded_proto`` is whatever the client sent: passing it on lets anyone claim
+    ``https``, and the app then builds https URLs, marks cookies secure and skips its redirect
+    on plain http. ``set_real_ip_from`` does not help: it only rewrites ``$remote_addr`` for
+    trusted peers and vets no header. Passing the header is safe only when just trusted peers
+    can connect (``allow``/``deny all``, or ``listen`` on loopback, private addresses or a
+    socket); otherwise use ``$scheme``, or a ``map`` that takes the header only from the
+    trusted balancer (as ``confgen render`` does with ``$realip_remote_addr``).
+
+    Bad:
+        server {
+            listen 80;
+            set_real_ip_from 10.0.0.0/8;
+            location / {
+                proxy_set_header X-Forwarded-Proto $http_x_forwarded_proto;
+                proxy_pass http://127.0.0.1:8000;
+            }
+        }
+
+    Good:
+        server {
+            listen 80;
+            location / {
+                proxy_set_header X-Forwarded-Proto $scheme;
+                proxy_pass http://127.0.0.1:8000;
+            }
+        }
+    """
+    for route in routes(ctx):
+        value, directive = ctx.nginx.proxy_headers(route.block).get("x-forwarded-proto", ("", None))
+        if not _client_controlled(ctx, value):
+            continue
+        if only_trusted_peers(ctx, route.block) or private_listeners(route.block.enclosing("server")):
+            continue
+        realip = " (set_real_ip_from only rewrites $remote_addr; it vets no header)" \
+            if ctx.nginx.effective("set_real_ip_from", route.block) else ""
+        yield ctx.finding(directive or route.proxy_pass,
+                          f"X-Forwarded-Proto is taken from the client ({value}) and any client can connect"
+                          f"{realip}: anyone can claim https to the app; use $scheme, or take the header "
+                          f"only from the trusted balancer (a map on $realip_remote_addr)")
+
+
+def _client_controlled(ctx, value: str) -> bool:
+    if _CLIENT_PROTO_RE.search(value):
+        return True
+    block = maps(ctx).get(value.strip())
+    return block is not None and _CLIENT_PROTO_RE.fullmatch(block.args[0].strip()) is not None

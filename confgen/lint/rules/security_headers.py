@@ -1,0 +1,168 @@
+"""Response headers that protect browsers (CG62x): dropped by inheritance, missing on errors,
+split over lines, or fighting nginx's own Content-Type."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from confgen.lint.context import LintContext
+from confgen.lint.registry import Finding, rule
+from confgen.lint.rules.security_common import SECURITY_HEADERS, in_http
+
+# nginx 1.29.3: add_header_inherit (on | off | merge).
+ADD_HEADER_INHERIT_SINCE = (1, 29, 3)
+
+
+def _inherit_mode(ctx, level) -> str:
+    found = ctx.nginx.effective("add_header_inherit", level)
+    return found[-1].args[0].lower() if found and found[-1].args else "on"
+
+
+def effective_add_headers(ctx, level) -> list:
+    """The add_header directives in force at ``level``: nginx's array rule (a level with its own
+    inherits none), with ``add_header_inherit merge`` (own plus the outer ones) and ``off``
+    (nothing from outside) from nginx 1.29.3 on."""
+    if level is None:
+        return []
+    own = [d for d in level.find("add_header") if d.args]
+    mode = _inherit_mode(ctx, level) if ctx.version >= ADD_HEADER_INHERIT_SINCE else "on"
+    if mode == "off":
+        return own
+    if own and mode != "merge":
+        return own
+    return effective_add_headers(ctx, level.parent) + own
+
+
+def _header_name(directive) -> str:
+    return directive.args[0].lower() if directive.args else ""
+
+
+@rule(code="CG621", name="add-header-redefinition", severity="warning")
+def add_header_redefinition(ctx: LintContext) -> Iterator[Finding]:
+    """A level's own ``add_header`` drops security headers set further out.
+
+    A location that adds ``Cache-Control`` inherits none of the server's ``add_header``:
+    ``Strict-Transport-Security``, ``Content-Security-Policy`` or ``X-Frame-Options`` vanish
+    for exactly those responses. Repeat them (an ``include`` of a shared snippet counts), or from
+    nginx 1.29.3 write ``add_header_inherit merge;``. Only security headers are reported here;
+    ``add-header-inheritance`` covers every header.
+
+    Bad:
+        server {
+            add_header Strict-Transport-Security "max-age=31536000" always;
+            location /static/ {
+                add_header Cache-Control "public, max-age=86400";
+            }
+        }
+
+    Good:
+        server {
+            add_header Strict-Transport-Security "max-age=31536000" always;
+            location /static/ {
+                add_header Strict-Transport-Security "max-age=31536000" always;
+                add_header Cache-Control "public, max-age=86400";
+            }
+        }
+    """
+    seen: set[int] = set()
+    for directive in ctx.all("add_header"):
+        level = directive.parent
+        if level is None or level.parent is None or id(level) in seen or not in_http(directive):
+            continue
+        seen.add(id(level))
+        own = [d for d in level.find("add_header") if d.args]
+        if not own:
+            continue
+        mode = _inherit_mode(ctx, level)
+        supported = ctx.version >= ADD_HEADER_INHERIT_SINCE
+        if supported and mode in ("merge", "off"):
+            continue
+        kept = {_header_name(d) for d in own}
+        outer = effective_add_headers(ctx, level.parent)
+        lost = list(dict.fromkeys(d.args[0] for d in outer if _header_name(d) in SECURITY_HEADERS
+                                  and _header_name(d) not in kept))
+        if not lost:
+            continue
+        fix = ("add `add_header_inherit merge;` here, or repeat them" if supported
+               else "repeat them here (or an include of a shared snippet); `add_header_inherit merge` needs nginx 1.29.3")
+        if mode == "merge" and not supported:
+            fix = (f"`add_header_inherit merge` only exists from nginx 1.29.3 (target "
+                   f"{'.'.join(map(str, ctx.version))}); repeat them here")
+        yield ctx.finding(own[0], f"this {level.name} sets its own add_header, so {', '.join(lost)} from outside "
+                                  f"{'is' if len(lost) == 1 else 'are'} not sent for its responses; {fix}")
+
+
+@rule(code="CG622", name="add-header-not-always", severity="info")
+def add_header_not_always(ctx: LintContext) -> Iterator[Finding]:
+    """A security header is added without ``always``, so error responses lack it.
+
+    Without ``always`` nginx adds the header only to 2xx and 3xx responses: a 404 or 500 page is
+    served without ``Content-Security-Policy`` or ``X-Frame-Options``, and error pages are a
+    classic place for reflected content.
+
+    Bad:
+        server {
+            add_header X-Frame-Options DENY;
+        }
+
+    Good:
+        server {
+            add_header X-Frame-Options DENY always;
+        }
+    """
+    for directive in ctx.all("add_header"):
+        if len(directive.args) >= 2 and _header_name(directive) in SECURITY_HEADERS and in_http(directive) \
+                and directive.args[-1].lower() != "always":
+            yield ctx.finding(directive, f"{directive.args[0]} is only added to 2xx/3xx responses; add `always` so "
+                                         f"error pages carry it too")
+
+
+@rule(code="CG623", name="add-header-multiline", severity="warning")
+def add_header_multiline(ctx: LintContext) -> Iterator[Finding]:
+    """A header value written over several lines.
+
+    nginx sends the line breaks as they are: obsolete header folding that browsers and proxies
+    reject or read differently (a long ``Content-Security-Policy`` split for readability is
+    the usual case). Keep the value on one line, or build it with ``map``/``set``.
+
+    Bad:
+        server {
+            add_header Content-Security-Policy "default-src 'self';
+                script-src 'self'" always;
+        }
+
+    Good:
+        server {
+            add_header Content-Security-Policy "default-src 'self'; script-src 'self'" always;
+        }
+    """
+    for name in ("add_header", "more_set_headers", "add_trailer"):
+        for directive in ctx.all(name):
+            if any("\n" in arg for arg in directive.args) and in_http(directive):
+                yield ctx.finding(directive, f"the value of {directive.args[0] if directive.args else name} spans "
+                                             f"several lines: clients reject or misread folded headers; write it "
+                                             f"on one line")
+
+
+@rule(code="CG624", name="add-header-content-type", severity="warning")
+def add_header_content_type(ctx: LintContext) -> Iterator[Finding]:
+    """``add_header Content-Type`` adds a second Content-Type next to nginx's own.
+
+    nginx already sends a Content-Type (from ``types``/``default_type`` or the upstream);
+    ``add_header`` adds another, and browsers pick either, so ``nosniff`` protections and
+    download handling become unpredictable. Use ``default_type`` or ``types { }``.
+
+    Bad:
+        server {
+            location /feed { add_header Content-Type application/json; }
+        }
+
+    Good:
+        server {
+            location /feed { default_type application/json; }
+        }
+    """
+    for directive in ctx.all("add_header"):
+        if _header_name(directive) == "content-type" and in_http(directive):
+            yield ctx.finding(directive, "add_header Content-Type sends a second Content-Type beside nginx's own; "
+                                         "use default_type (or types { }) instead")

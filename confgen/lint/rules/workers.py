@@ -1,0 +1,151 @@
+"""nginx workers and their capacity (CG3xx): whole configs only, and the profile's load."""
+
+from __future__ import annotations
+
+import math
+from typing import Iterator
+
+from confgen.lint.context import LintContext
+from confgen.lint.registry import Finding, rule
+from confgen.render.sizing import FDS_PER_PROXIED_CLIENT, nginx_worker_connections
+
+DEFAULT_WORKER_CONNECTIONS = 512
+# Without worker_rlimit_nofile a worker inherits the soft RLIMIT_NOFILE, 1024 on most systems.
+COMMON_SOFT_NOFILE = 1024
+
+
+def _main_directive(ctx: LintContext, name: str):
+    found = [d for d in ctx.nginx.root.block or () if d.name == name]
+    return found[-1] if found else None
+
+
+def _events(ctx: LintContext):
+    return _main_directive(ctx, "events")
+
+
+def _worker_connections(ctx: LintContext) -> tuple[int | None, object | None]:
+    events = _events(ctx)
+    directive = None
+    if events is not None:
+        found = [d for d in events.block or () if d.name == "worker_connections"]
+        directive = found[-1] if found else None
+    if directive is None:
+        return DEFAULT_WORKER_CONNECTIONS, None
+    value = directive.args[0] if directive.args else ""
+    return (int(value) if value.isdigit() else None), directive
+
+
+@rule(code="CG301", name="worker-connections-nofile", severity="warning", needs=("full",))
+def worker_connections_nofile(ctx: LintContext) -> Iterator[Finding]:
+    """``worker_rlimit_nofile`` missing or below twice ``worker_connections``.
+
+    Every proxied client costs a worker two descriptors (the client socket and the upstream
+    one), plus open files and temp files. Without ``worker_rlimit_nofile`` a worker inherits
+    the soft limit, 1024 on most systems, so past about 500 busy proxied clients it fails with
+    "Too many open files" long before ``worker_connections`` is reached. Reported when the
+    limit is set below 2 x worker_connections, or missing while 2 x worker_connections exceeds
+    1024.
+
+    Bad:
+        events { worker_connections 4096; }
+        http { server { listen 80; } }
+
+    Good:
+        worker_rlimit_nofile 8192;
+        events { worker_connections 4096; }
+        http { server { listen 80; } }
+    """
+    connections, directive = _worker_connections(ctx)
+    if connections is None:
+        return
+    needed = FDS_PER_PROXIED_CLIENT * connections
+    limit = _main_directive(ctx, "worker_rlimit_nofile")
+    if limit is None:
+        if needed <= COMMON_SOFT_NOFILE:
+            return
+        anchor = directive or _events(ctx) or ctx.block_anchor(ctx.nginx.root)
+        yield ctx.finding(anchor,
+                          f"worker_connections {connections} without worker_rlimit_nofile: workers inherit the "
+                          f"soft open-file limit (usually {COMMON_SOFT_NOFILE}) while a proxied client needs 2 "
+                          f"descriptors; add `worker_rlimit_nofile {needed};` at the top level")
+        return
+    value = limit.args[0] if limit.args else ""
+    if value.isdigit() and int(value) < needed:
+        yield ctx.finding(limit,
+                          f"worker_rlimit_nofile {value} is below 2 x worker_connections ({needed}): a proxied "
+                          f"client needs 2 descriptors, so workers run out of files first; raise it to {needed}")
+
+
+@rule(code="CG302", name="worker-processes", severity="warning", needs=("full",))
+def worker_processes(ctx: LintContext) -> Iterator[Finding]:
+    """``worker_processes`` missing or 1 (or, with ``--profile``, below the profile's cpus).
+
+    nginx's default is a single worker: one CPU core does all TLS, gzip and proxying while the
+    others idle, and one blocked worker (a slow disk read) stalls every connection. ``auto``
+    starts one per core.
+
+    Bad:
+        worker_processes 1;
+        events {}
+        http { server { listen 80; } }
+
+    Good:
+        worker_processes auto;
+        events {}
+        http { server { listen 80; } }
+    """
+    directive = _main_directive(ctx, "worker_processes")
+    cpus = ctx.profile.cpus if ctx.profile is not None else None
+    if directive is None:
+        if cpus == 1:
+            return
+        yield ctx.finding(ctx.block_anchor(ctx.nginx.root),
+                          "worker_processes is not set, so nginx runs a single worker on one core; "
+                          "add `worker_processes auto;`")
+        return
+    value = directive.args[0] if directive.args else ""
+    if not value.isdigit():
+        return
+    count = int(value)
+    if cpus is not None and count < cpus:
+        yield ctx.finding(directive, f"worker_processes {count} is below the profile's cpus={cpus}: "
+                                     f"cores stay idle; use `worker_processes auto;` (or {cpus})")
+    elif cpus is None and count == 1:
+        yield ctx.finding(directive, "worker_processes 1 runs all traffic on one core; "
+                                     "use `worker_processes auto;`")
+
+
+@rule(code="CG303", name="worker-connections-capacity", severity="warning", needs=("full", "profile"))
+def worker_connections_capacity(ctx: LintContext) -> Iterator[Finding]:
+    """All workers together hold fewer connections than the profile's clients need.
+
+    Each proxied client takes two connections from a worker's ``worker_connections`` (client
+    side and upstream side). When workers x worker_connections is below clients x 2, nginx
+    logs "worker_connections are not enough" and drops connections at the load the profile
+    expects. ``confgen render`` sizes it with headroom.
+
+    Bad:
+        worker_processes 2;
+        events { worker_connections 128; }
+        http { server { listen 80; } }
+
+    Good:
+        worker_processes 2;
+        worker_rlimit_nofile 4096;
+        events { worker_connections 2048; }
+        http { server { listen 80; } }
+    """
+    connections, directive = _worker_connections(ctx)
+    workers_directive = _main_directive(ctx, "worker_processes")
+    value = workers_directive.args[0] if workers_directive is not None and workers_directive.args else "1"
+    workers = ctx.profile.cpus if value == "auto" else int(value) if value.isdigit() else None
+    if connections is None or not workers:
+        return
+    needed = ctx.profile.clients * FDS_PER_PROXIED_CLIENT
+    if connections * workers >= needed:
+        return
+    recommended = nginx_worker_connections(ctx.profile).value
+    yield ctx.finding(directive or _events(ctx) or ctx.block_anchor(ctx.nginx.root),
+                      f"{workers} workers x worker_connections {connections} = {connections * workers} "
+                      f"connections, but clients={ctx.profile.clients} need {needed} (client + upstream "
+                      f"each); use worker_connections {max(recommended, math.ceil(needed / workers))}")

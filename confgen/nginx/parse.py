@@ -1,0 +1,721 @@
+"""Reading nginx configs into the model, with crossplane behind this one module.
+
+crossplane's lexer turns each file's text into tokens; this module builds the tree and follows
+includes itself, so every directive carries the file and line it was written at (crossplane's
+own parser can name the includer instead), and so crossplane's faults stay out of the model:
+
+- its parser drops a statement that fails its context or argument check, and its directive table
+  stops near nginx 1.17 (``http2``, ``quic``, ``keepalive_time`` ... would be "unknown"): its
+  parser is not used, no directive is ever checked against a table;
+- a missing final ``;`` or ``}``, or an unterminated quote, ends its token stream silently or with
+  no line: an end-of-file sentinel is appended to the text, and the error names the file's last
+  line, as nginx does;
+- a comment on the last line without a newline is dropped: the text always ends with one;
+- the bodies of OpenResty's ``*_by_lua_block`` directives are Lua, not nginx syntax (a ``}`` in a
+  Lua string or comment would close nginx blocks early): a Lua-aware lexer takes the body whole
+  as one argument, as OpenResty does;
+- ``if ($a = b)`` lexes as ``($a``, ``=``, ``b)``: the parentheses are dropped, as nginx does.
+
+Files are read here, never by crossplane: never a non-regular file (a FIFO or ``/dev/zero``
+would block or never end), at most ``MAX_FILE_BYTES`` each, at most ``MAX_FILES`` files and
+``MAX_DIRECTIVES`` directives in all (an include tree that fans out cannot explode), and include
+cycles stop at the repeated file. Undecodable bytes are replaced, never a traceback. A file with a
+syntax error contributes nothing (nginx would not start with it) and yields a problem with its
+line; every other file is still loaded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import glob
+import os
+import re
+import stat
+import sys
+import threading
+from dataclasses import dataclass, field
+from typing import Generator, Iterable, Iterator, NamedTuple
+
+import crossplane.lexer
+
+from confgen.errors import ConfgenError
+from confgen.files import read_regular_file
+from confgen.nginx.model import Block, Directive, NginxConfig, ParseProblem
+from confgen.nginx.versions import DEFAULT_NGINX_VERSION, installed_nginx_version, parse_version
+
+_INTERN_MAX = 64
+
+MAX_FILES = 10_000
+MAX_FILE_BYTES = 64 * 1024 * 1024
+MAX_DIRECTIVES = 2_000_000
+STDIN_NAME = "<stdin>"
+# Where nginx packages keep nginx.conf: a relative include missing beside a config kept in a repo
+# (``include mime.types;``) is looked up there, where nginx itself would find it.
+SYSTEM_CONF_DIRS = ("/etc/nginx", "/usr/local/nginx/conf", "/usr/local/etc/nginx", "/opt/homebrew/etc/nginx")
+# Files every nginx ships beside nginx.conf; an include of one that is not on this machine is fine.
+STOCK_FILES = {"mime.types", "fastcgi_params", "fastcgi.conf", "scgi_params", "uwsgi_params", "proxy_params",
+               "koi-utf", "koi-win", "win-utf"}
+
+_DUMP_MARKER = re.compile(r"^# configuration file (.+):\r?$", re.MULTILINE)
+# What `nginx -T` prints before the first file ("nginx: the configuration file ... syntax is ok").
+_DUMP_PREAMBLE = re.compile(r"^(?:\s*|nginx: .*)$")
+# Ends every text handed to the lexer. It reaches the parser as a token of its own only when the
+# lexer read the whole text; inside an unterminated quote or Lua block it never does.
+_EOF = "\x00confgen-end-of-file\x00"
+
+# OpenResty's directives whose block is Lua code (lua-nginx-module and stream-lua-nginx-module).
+LUA_BLOCK_DIRECTIVES = frozenset(f"{phase}_by_lua_block" for phase in (
+    "access", "balancer", "body_filter", "content", "exit_worker", "header_filter", "init", "init_worker",
+    "log", "preread", "rewrite", "server_rewrite", "set", "ssl_certificate", "ssl_client_hello",
+    "ssl_session_fetch", "ssl_session_store",
+))
+
+# Top-level directives that tell which context a snippet was written for.
+_MAIN_LEVEL = {"http", "events", "stream", "mail", "worker_processes", "worker_rlimit_nofile", "user", "pid",
+               "load_module", "daemon", "master_process", "worker_cpu_affinity", "env", "thread_pool",
+               "worker_shutdown_timeout", "lock_file", "pcre_jit", "ssl_engine", "timer_resolution",
+               "working_directory", "worker_priority", "google_perftools_profiles", "quic_bpf"}
+_HTTP_LEVEL = {"upstream", "map", "geo", "split_clients", "log_format", "proxy_cache_path", "limit_req_zone",
+               "limit_conn_zone", "types", "variables_hash_max_size", "variables_hash_bucket_size",
+               "server_names_hash_max_size", "server_names_hash_bucket_size", "fastcgi_cache_path",
+               "uwsgi_cache_path", "scgi_cache_path", "js_import", "js_path", "perl_modules", "lua_package_path",
+               "lua_shared_dict", "init_by_lua_block", "init_worker_by_lua_block"}
+_SERVER_LEVEL = {"location", "listen", "server_name", "ssl_certificate", "ssl_certificate_key", "ssl_protocols",
+                 "ssl_ciphers", "ssl_session_cache", "ssl_session_timeout", "ssl_prefer_server_ciphers",
+                 "ssl_dhparam", "ssl_stapling", "ssl_reject_handshake", "http2", "http3", "quic"}
+_UPSTREAM_LEVEL = {"keepalive", "least_conn", "ip_hash", "hash", "zone", "random", "keepalive_timeout",
+                   "keepalive_requests", "keepalive_time", "ntlm", "sticky", "least_time", "queue", "resolver",
+                   "resolver_timeout", "state", "backup"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Entry points
+
+
+def load_nginx(paths_or_text=None, *, nginx_version: str | None = None, root: str | None = None,
+               text: str | None = None, name: str = STDIN_NAME) -> NginxConfig:
+    """Load one nginx file (with its includes) into the model.
+
+    ``paths_or_text`` is a path (or a one-element list of paths; for several files, call once
+    per file). A string that holds a newline, ``{`` or ``;`` and names no file is taken as config
+    text (stdin), as is ``text`` given explicitly; relative includes in text resolve against the
+    current directory. ``nginx -T`` output, as text or saved in a file, is split back into its
+    files so findings name the real ones. With ``root`` (the main nginx.conf), the root is loaded
+    and ``focus_files`` names the given file as the config holds it, so a snippet is linted in
+    place with the values it inherits; a snippet the root does not include is loaded on its own,
+    with a note saying so. ``nginx_version`` defaults to the installed nginx's, else
+    ``versions.DEFAULT_NGINX_VERSION``.
+    """
+    version = _target_version(nginx_version)
+    if isinstance(paths_or_text, (list, tuple)):
+        if len(paths_or_text) != 1:
+            raise ConfgenError(f"load_nginx: give one file at a time, not {len(paths_or_text)}")
+        paths_or_text = paths_or_text[0]
+    if text is None and isinstance(paths_or_text, str) and _looks_like_text(paths_or_text):
+        text = paths_or_text
+    if text is not None:
+        return _load_text(text, name, version)
+    if paths_or_text is None:
+        raise ConfgenError("load_nginx: give a file or text")
+    path = os.fspath(paths_or_text)
+    if root is None or _same_file(path, os.fspath(root)):
+        return _load_path(path, version)
+    config = _load_path(os.fspath(root), version)
+    snippet = _real(path)
+    placed = [shown for shown in config.files if _real(shown) == snippet]
+    if placed:
+        config.focus_files = placed
+        return config
+    alone = _load_path(path, version)
+    alone.focus_files = [path]
+    alone.notes.append(f"{path} is not included by {root}: linted on its own, without inherited values")
+    return alone
+
+
+def split_nginx_dump(text: str) -> dict[str, str] | None:
+    """``nginx -T`` output -> {path: text}, main file first; None when it is not a dump.
+
+    Only text that starts with a ``# configuration file ...:`` marker (after nginx's own
+    ``nginx: ...`` status lines) is a dump, so a config with such a comment in it is not split.
+    nginx ends each file's text with one extra newline, removed here so lines match the file.
+    """
+    markers = list(_DUMP_MARKER.finditer(text))
+    if not markers or not all(_DUMP_PREAMBLE.match(line) for line in text[:markers[0].start()].splitlines()):
+        return None
+    files: dict[str, str] = {}
+    for index, marker in enumerate(markers):
+        end = markers[index + 1].start() if index + 1 < len(markers) else len(text)
+        body = text[marker.end():end]
+        body = body[1:] if body.startswith("\n") else body[2:] if body.startswith("\r\n") else body
+        files.setdefault(marker.group(1), body[:-1] if body.endswith("\n") else body)
+    return files
+
+
+def infer_context(top: list[Directive] | None) -> str:
+    """Which block a file's top-level directives belong in: "main" for a whole nginx.conf,
+    "http" for conf.d/sites-enabled files of servers, "server" for shared locations and
+    server-level settings, "upstream" for server lists, "location" for loose directives such as a
+    shared ``proxy_set_header`` file."""
+    directives = list(top or ())
+    names = {d.name for d in directives}
+    if not names or names & _MAIN_LEVEL:
+        return "main"
+    blocks = {d.name for d in directives if d.is_block}
+    if "server" in blocks or names & _HTTP_LEVEL:
+        return "http"
+    if names & _SERVER_LEVEL:
+        return "server"
+    if "server" in names and names <= {"server"} | _UPSTREAM_LEVEL:
+        return "upstream"
+    return "location"
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+
+
+def _target_version(nginx_version) -> tuple[int, int, int]:
+    text = nginx_version or installed_nginx_version() or DEFAULT_NGINX_VERSION
+    try:
+        return parse_version(str(text))
+    except ValueError as error:
+        raise ConfgenError(f"nginx version: {error}") from None
+
+
+def _looks_like_text(value: str) -> bool:
+    return ("\n" in value or "{" in value or ";" in value) and not os.path.exists(value)
+
+
+def _real(path: str) -> str:
+    return os.path.normcase(os.path.realpath(path))
+
+
+def _same_file(a: str, b: str) -> bool:
+    return _real(a) == _real(b)
+
+
+def _load_text(text: str, name: str, version) -> NginxConfig:
+    dump = split_nginx_dump(text)
+    if dump:
+        return _load_dump(dump, version)
+    # A stdin config includes relative to where confgen runs, the closest thing to a prefix.
+    return _Loader(version, virtual={name: text}, base_dir="").load(name)
+
+
+def _load_dump(files: dict[str, str], version) -> NginxConfig:
+    """A dump holds every file nginx read: includes resolve among them, never on this disk
+    (the dump may come from another machine)."""
+    main = next(iter(files))
+    return _Loader(version, virtual=files, disk=False, base_dir=os.path.dirname(main)).load(main)
+
+
+def _load_path(path: str, version) -> NginxConfig:
+    text, problem = _read_regular_file(path)
+    if problem:
+        raise ConfgenError(f"{path}: {problem}")
+    dump = split_nginx_dump(text)
+    if dump:
+        return _load_dump(dump, version)
+    loader = _Loader(version, virtual={path: text}, base_dir=os.path.dirname(path))
+    del text  # the loader drops the text once parsed
+    return loader.load(path)
+
+
+def _read_regular_file(path: str) -> tuple[str | None, str | None]:
+    """(text, None) or (None, why not)."""
+    data, problem = read_regular_file(path, MAX_FILE_BYTES)
+    if problem:
+        return None, problem
+    # nginx reads bytes; a stray Latin-1 byte in a comment must not stop the lint.
+    return data.decode("utf-8", errors="replace"), None
+
+
+@dataclass(frozen=True)
+class _IncludedFile:
+    """Where build() reads one file an include names."""
+    target: str
+    line: int
+    written: str
+
+
+# _Loader.parsed marks a file whose directives are already in the tree (see build()).
+_IN_TREE = object()
+
+
+@dataclass
+class _Loader:
+    version: tuple
+    virtual: dict[str, str]      # files not read from disk: the main text, stdin, a dump's files
+    base_dir: str                # what relative includes resolve against (nginx's conf prefix)
+    disk: bool = True            # whether includes may read the filesystem (not for a dump)
+    problems: list[ParseProblem] = field(default_factory=list)
+    comments: dict[str, dict[int, str]] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+    directive_count: int = 0
+    parsed_count: int = 0
+    too_many_files: bool = False
+    # Per file read: its directives not yet placed, _IN_TREE, or None (a syntax error).
+    parsed: dict[str, list | object | None] = field(default_factory=dict)
+    # Per file included more than once: its directives as written, copied for each include.
+    templates: dict[str, list | None] = field(default_factory=dict)
+    identities: dict[str, str] = field(default_factory=dict)
+
+    def load(self, main: str) -> NginxConfig:
+        root = Directive("main", [], main, 0, None, Block())
+        # The main file is never read again (an include of it is a cycle): its text goes as
+        # soon as it is parsed, so that it is not held at the peak beside the tree.
+        text, self.virtual[main] = self.virtual[main], ""
+        top = self.parse_file(main, text)
+        del text
+        if top is not None:
+            self.build(top, root, main)
+        config = NginxConfig(root=root, main_file=main, nginx_version=self.version,
+                             files=self.files, problems=self.problems, comments=self.comments)
+        config.context = infer_context(root.block)
+        return config
+
+    def problem(self, kind: str, path: str, line: int | None, message: str) -> None:
+        self.problems.append(ParseProblem(kind, path, line, message))
+
+    def parse_file(self, path: str, text: str) -> list[Directive] | None:
+        """The top-level directives of one file, or None when it has a syntax error (recorded
+        as a problem with its line)."""
+        self.files.append(path)
+        top, comments = self.parse(path, text)
+        if comments:
+            self.comments[path] = comments
+        self.parsed[path] = top
+        return top
+
+    def parse(self, path: str, text: str) -> tuple[list[Directive] | None, dict[int, str]]:
+        try:
+            parsed = parse_text(text, path, budget=MAX_DIRECTIVES - self.parsed_count)
+        except SyntaxProblem as error:
+            self.problem(error.kind, path, error.line, error.message)
+            return None, {}
+        self.parsed_count += parsed.count
+        return parsed.directives, parsed.comments
+
+    def read(self, path: str) -> tuple[str | None, str | None]:
+        if path in self.virtual:
+            return self.virtual[path], None
+        if not self.disk:
+            return None, "no such file (not in the nginx -T output)"
+        return _read_regular_file(path)
+
+    def exists(self, path: str) -> bool:
+        return path in self.virtual or (self.disk and os.path.lexists(path))
+
+    def glob(self, pattern: str) -> list[str]:
+        """Matches sorted as nginx's glob(3) sorts them (byte order in the C locale)."""
+        found = {path for path in self.virtual if _glob_match(pattern, path)}
+        if self.disk:
+            found.update(glob.glob(pattern))
+        return sorted(found)
+
+    def system_file(self, relative: str) -> str | None:
+        if os.path.isabs(relative) or not self.disk:
+            return None
+        for conf_dir in SYSTEM_CONF_DIRS:
+            candidate = os.path.join(conf_dir, relative)
+            if os.path.isfile(candidate):
+                return candidate
+        return None
+
+    def build(self, top: list[Directive], root: Directive, main: str) -> None:
+        """Place the main file's directives under ``root``, following includes. Iterative (a
+        frame per open block or included file), so neither deep nesting nor long include chains
+        can exhaust Python's stack. An included file's directives are spliced where the include
+        stood, with the includer's block as parent, as nginx does.
+
+        The directives a file parsed into are placed themselves the first time (no copy: the
+        peak memory of a big config is its tree, once); a file included again is parsed anew
+        once, and that pristine parse is copied for every further include."""
+        frames: list[tuple[Iterator, Directive, str, tuple[str, ...], bool]] = [
+            (iter(top), root, main, (self.identity(main),), True)]
+        while frames:
+            pending, parent, path, chain, in_place = frames[-1]
+            written = next(pending, None)
+            if written is None:
+                frames.pop()
+                continue
+            if isinstance(written, _IncludedFile):
+                # Read when reached, so files are read (and problems found) in nginx's order: an
+                # included file's own includes before the next file its includer's glob matched.
+                included, first_use = self.read_included(written, path, chain)
+                if included is not None:
+                    frames.append((iter(included), parent, written.target,
+                                   chain + (self.identity(written.target),), first_use))
+                continue
+            if written.name == "include" and written.block is None:
+                frames.append((iter(self.include_targets(written, path)), parent, path, chain, in_place))
+                continue
+            self.directive_count += 1
+            if self.directive_count > MAX_DIRECTIVES:
+                self.problem("too-large", path, written.line,
+                             f"more than {MAX_DIRECTIVES} directives after includes; the rest were not read")
+                return
+            children = written.block
+            if in_place:
+                directive = written
+                directive.parent = parent
+                if children is not None:
+                    directive.block = Block()
+            else:
+                # The args are shared with the template: directives are read, never changed,
+                # after loading.
+                directive = Directive(written.name, written.args, written.file, written.line, parent,
+                                      None if children is None else Block())
+            parent.block.append(directive)
+            if children is not None:
+                frames.append((iter(children), directive, path, chain, in_place))
+
+    def identity(self, path: str) -> str:
+        """What makes two paths the same file for cycle detection (a snippet included by every
+        location is resolved once)."""
+        if path in self.virtual and not self.disk:
+            return path
+        if path not in self.identities:
+            self.identities[path] = _real(path)
+        return self.identities[path]
+
+    def include_targets(self, include: Directive, path: str) -> list[_IncludedFile]:
+        """The files an include names, in nginx's order, as placeholders for build()."""
+        line = include.line
+        if len(include.args) != 1:
+            self.problem("syntax-error", path, line, 'invalid number of arguments in "include" directive')
+            return []
+        written = include.args[0]
+        # nginx resolves relative includes against its conf prefix (the main file's directory),
+        # not against the including file.
+        pattern = written if os.path.isabs(written) else os.path.join(self.base_dir, written)
+        if glob.has_magic(pattern):
+            targets = self.glob(pattern)  # a glob that matches nothing is fine for nginx
+        elif self.exists(pattern):
+            targets = [pattern]
+        else:
+            found = self.system_file(written)
+            if found:
+                targets = [found]
+            elif os.path.basename(pattern) in STOCK_FILES:
+                return []  # nginx's own type and parameter tables: nothing a rule reads
+            else:
+                self.problem("include-not-found", path, line, f'include "{written}": no such file ({pattern})')
+                return []
+        return [_IncludedFile(target, line, written) for target in targets]
+
+    def read_included(self, include: _IncludedFile, path: str, chain: tuple[str, ...]
+                      ) -> tuple[list[Directive] | None, bool]:
+        """(directives of one included file, whether they are placed themselves), or
+        (None, False) with a problem when it is not read."""
+        target, line, written = include.target, include.line, include.written
+        if self.identity(target) in chain:
+            self.problem("include-cycle", path, line,
+                         f'include "{written}": {target} includes itself through {len(chain)} file(s); not followed')
+            return None, False
+        if target in self.parsed:
+            if self.parsed[target] is not _IN_TREE:
+                return self.take(target), True
+            if target not in self.templates:
+                self.templates[target] = self.reread(target, path, include)
+            return self.templates[target], False
+        if len(self.files) >= MAX_FILES:
+            if not self.too_many_files:
+                self.too_many_files = True
+                self.problem("too-large", path, line, f"more than {MAX_FILES} files; {target} and the rest were not read")
+            return None, False
+        text, problem = self.read(target)
+        if problem:
+            self.unreadable(include, path, problem)
+            return None, False
+        self.parse_file(target, text)
+        return self.take(target), True
+
+    def take(self, target: str) -> list[Directive] | None:
+        """A file's parsed directives, to be placed in the tree (from now on it is copied)."""
+        top = self.parsed[target]
+        if top is not None:
+            self.parsed[target] = _IN_TREE
+        return top
+
+    def reread(self, target: str, path: str, include: _IncludedFile) -> list[Directive] | None:
+        """A file included again: its directives as written (the first parse is in the tree)."""
+        text, problem = self.read(target)
+        if problem:
+            self.unreadable(include, path, problem)
+            return None
+        return self.parse(target, text)[0]
+
+    def unreadable(self, include: _IncludedFile, path: str, problem: str) -> None:
+        kind = "include-not-found" if problem.startswith("no such file") else "include-unreadable"
+        self.problem(kind, path, include.line, f'include "{include.written}": {include.target}: {problem}')
+
+
+def _glob_match(pattern: str, path: str) -> bool:
+    """glob(3) semantics for a dump's paths: wildcards never cross a ``/``."""
+    pattern_parts, path_parts = pattern.split("/"), path.split("/")
+    return len(pattern_parts) == len(path_parts) and all(
+        fnmatch.fnmatchcase(part, wanted) for part, wanted in zip(path_parts, pattern_parts))
+
+
+# ---------------------------------------------------------------------------------------------
+# Lexing and statements
+
+
+class SyntaxProblem(Exception):
+    def __init__(self, message: str, line: int | None, kind: str = "syntax-error"):
+        super().__init__(message)
+        self.message, self.line, self.kind = message, line, kind
+
+
+class ParsedFile(NamedTuple):
+    directives: list[Directive]   # the top-level ones, naming the file, without a parent yet
+    comments: dict[int, str]      # line -> comment text without "#"
+    count: int                    # directives at every depth
+
+
+def parse_text(text: str, path: str, *, budget: int = MAX_DIRECTIVES) -> ParsedFile:
+    """One file's text, parsed. SyntaxProblem with nginx's message and line when it does not
+    parse, or (kind "too-large") when it holds more than ``budget`` directives: the cap applies
+    while parsing, so an enormous file never becomes an enormous tree."""
+    eof_line = text.count("\n") + 1  # the line nginx names for "unexpected end of file"
+    tokens = lex(text)
+    try:
+        return parse_tokens(tokens, path, eof_line=eof_line, budget=budget)
+    finally:
+        tokens.close()  # an early stop must not leave the lexer (and its lock) suspended
+
+
+def lex(text: str) -> Generator[tuple[str, int, bool], None, None]:
+    """crossplane's tokens (token, line, quoted) for a text, with Lua blocks taken whole, one at
+    a time: neither the tokens of a big file nor a copy of its text are held at once."""
+    with _lua_lexers():
+        # crossplane reads the characters of whatever strings it is given, so the text and the
+        # sentinel are handed over as they are.
+        yield from crossplane.lexer._lex_file_object((text, "\n" + _EOF + "\n"))
+
+
+def parse_tokens(tokens: Iterable[tuple[str, int, bool]], path: str, *, eof_line: int | None = None,
+                 budget: int = MAX_DIRECTIVES) -> ParsedFile:
+    """Tokens -> the file's directives (blocks hold their children) and comments. Iterative, so deep nesting cannot exhaust the stack; no directive table, so newer
+    directives (http2, quic, keepalive_time) are just directives, and a statement is never
+    dropped for its context or argument count."""
+    top: list[Directive] = []
+    stack = [top]
+    comments: dict[int, str] = {}
+    tokens = iter(tokens)
+    last_line = 1
+    finished = False
+    count = 0
+
+    def end_of_file(expecting: str) -> SyntaxProblem:
+        # Without the sentinel the lexer stopped early: a quote or Lua block swallowed the rest.
+        hint = "" if finished else " (is a quote or a Lua block not closed?)"
+        return SyntaxProblem(f"unexpected end of file, expecting {expecting}{hint}", eof_line or last_line)
+
+    for token, line, quoted in tokens:
+        if token == _EOF and not quoted:
+            finished = True
+            break
+        last_line = line
+        if not quoted and token == "}":
+            if len(stack) == 1:
+                raise SyntaxProblem('unexpected "}"', line)
+            stack.pop()
+            continue
+        if not quoted and token.startswith("#"):
+            comments[line] = token[1:]
+            continue
+        if not quoted and token in ("{", ";"):
+            raise SyntaxProblem(f'unexpected "{token}"', line)
+        args: list[str] = []
+        terminator = None
+        for argument, arg_line, arg_quoted in tokens:
+            if argument == _EOF and not arg_quoted:
+                finished = True
+                break
+            last_line = arg_line
+            if not arg_quoted and argument in ("{", ";", "}"):
+                terminator = (argument, arg_line)
+                break
+            if not arg_quoted and argument.startswith("#"):
+                comments[arg_line] = argument[1:]
+            else:
+                # Configs repeat the same short arguments ($host, on, 1.1) thousands of times.
+                args.append(sys.intern(argument) if len(argument) <= _INTERN_MAX else argument)
+        if terminator is None:
+            raise end_of_file('";" or "}"')
+        if terminator[0] == "}":
+            # nginx names the "}" line; the hint says which directive lost its ";".
+            raise SyntaxProblem(f'unexpected "}}" (no ";" after "{token}" on line {line})', terminator[1])
+        count += 1
+        if count > budget:
+            raise SyntaxProblem(f"more than {MAX_DIRECTIVES} directives in all; this file was not read", line, "too-large")
+        if token == "if":
+            _strip_if_parentheses(args)
+        # An exact-size copy: a list grown by append() keeps spare room.
+        directive = Directive(sys.intern(token), args[:], path, line, None,
+                              Block() if terminator[0] == "{" else None)
+        stack[-1].append(directive)
+        if directive.block is not None:
+            stack.append(directive.block)
+    if not finished:
+        raise end_of_file('";" or "}"')
+    if len(stack) > 1:
+        raise end_of_file('"}"')
+    return ParsedFile(top, comments, count)
+
+
+def _strip_if_parentheses(args: list[str]) -> None:
+    """``if ($a = b)`` lexes as "($a", "=", "b)": drop the parentheses as nginx does."""
+    if args and args[0].startswith("(") and args[-1].endswith(")"):
+        args[0] = args[0][1:].lstrip()
+        args[-1] = args[-1][:-1].rstrip()
+        args[:] = [a for i, a in enumerate(args) if a or 0 < i < len(args) - 1]
+
+
+_LUA_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _lua_lexers():
+    """crossplane looks its external lexers up in a module-level table; ours are put there only
+    while this module lexes, so crossplane behaves as shipped for anyone else in the process."""
+    with _LUA_LOCK:
+        table = crossplane.lexer.EXTERNAL_LEXERS
+        saved = dict(table)
+        table.update({name: _lex_lua_block for name in LUA_BLOCK_DIRECTIVES})
+        try:
+            yield
+        finally:
+            table.clear()
+            table.update(saved)
+
+
+class _Chars:
+    """crossplane's (char, line) stream with push-back, for looking ahead in Lua."""
+
+    def __init__(self, chars):
+        self.chars = chars
+        self.back: list[tuple[str, int]] = []
+
+    def next(self) -> tuple[str, int] | None:
+        if self.back:
+            return self.back.pop()
+        return next(self.chars, None)
+
+    def push(self, item: tuple[str, int]) -> None:
+        self.back.append(item)
+
+
+def _lex_lua_block(chars, directive: str):
+    """Tokens for a ``*_by_lua_block`` body: the Lua code as one quoted argument, then ";".
+
+    Braces count only outside Lua strings ('...', "..."), long brackets ([[...]], [==[...]==])
+    and comments (-- to the end of the line, --[[...]]), which is where OpenResty counts them.
+    crossplane hands escapes over as one item (``\\'``), so an escaped quote never ends a string.
+    """
+    stream = _Chars(chars)
+    item = stream.next()
+    if directive == "set_by_lua_block":  # the one with an argument: the variable it sets
+        while item is not None and item[0].isspace():
+            item = stream.next()
+        variable, line = "", item[1] if item else 0
+        while item is not None and not item[0].isspace() and item[0] != "{":
+            variable += item[0]
+            item = stream.next()
+        yield (variable, line, False)
+    while item is not None and item[0].isspace():
+        item = stream.next()
+    if item is None:
+        return  # end of file: the parser reports it
+    if item[0] != "{":
+        raise SyntaxProblem(f'"{directive}" must be followed by a Lua block in "{{ }}"', item[1])
+    start_line, body, depth = item[1], [], 1
+    while True:
+        item = stream.next()
+        if item is None:
+            raise SyntaxProblem(f'unexpected end of file in the Lua block of "{directive}"', start_line)
+        char, line = item
+        if char == "-":
+            following = stream.next()
+            if following and following[0] == "-":
+                body.append("--")
+                _consume_lua_comment(stream, body)
+                continue
+            if following:
+                stream.push(following)
+        elif char == "[":
+            opening: list[str] = []
+            level = _long_bracket_level(stream, opening)
+            body.append("[")
+            body.extend(opening)
+            if level is not None:
+                _consume_long_bracket(stream, body, level)
+            continue
+        elif char in ("'", '"'):
+            body.append(char)
+            _consume_lua_string(stream, body, char)
+            continue
+        elif char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth == 0:
+                yield ("".join(body), start_line, True)
+                yield (";", line, False)
+                return
+        body.append(char)
+
+
+def _long_bracket_level(stream: _Chars, consumed: list[str]) -> int | None:
+    """After a "[": the level of a long bracket ("[[" 0, "[==[" 2), or None (chars pushed back)."""
+    seen = []
+    item = stream.next()
+    while item is not None and item[0] == "=":
+        seen.append(item)
+        item = stream.next()
+    if item is not None and item[0] == "[":
+        consumed.extend("=" * len(seen) + "[")
+        return len(seen)
+    if item is not None:
+        stream.push(item)
+    for pushed in reversed(seen):
+        stream.push(pushed)
+    return None
+
+
+def _consume_long_bracket(stream: _Chars, body: list[str], level: int) -> None:
+    closing = "]" + "=" * level + "]"
+    tail = ""
+    while (item := stream.next()) is not None:
+        body.append(item[0])
+        tail = (tail + item[0])[-len(closing):]
+        if tail == closing:
+            return
+
+
+def _consume_lua_comment(stream: _Chars, body: list[str]) -> None:
+    item = stream.next()
+    if item is not None and item[0] == "[":
+        prefix: list[str] = []
+        level = _long_bracket_level(stream, prefix)
+        body.append("[")
+        body.extend(prefix)
+        if level is not None:
+            _consume_long_bracket(stream, body, level)
+            return
+        item = stream.next()
+    while item is not None:
+        body.append(item[0])
+        if item[0].endswith("\n"):
+            return
+        item = stream.next()
+
+
+def _consume_lua_string(stream: _Chars, body: list[str], quote: str) -> None:
+    while (item := stream.next()) is not None:
+        body.append(item[0])
+        if item[0] == quote or item[0] == "\n":
+            return

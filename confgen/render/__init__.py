@@ -1,0 +1,1 @@
+"""profile -> sizing plan -> nginx.conf and gunicorn.conf.py, through the Jinja templates."""

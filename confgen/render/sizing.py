@@ -1,0 +1,392 @@
+"""The sizing model: plain functions from a validated profile to values, each with its reason.
+
+Every function takes the Profile and returns a ``Value``; functions call each other where one
+setting depends on another, so each rule of thumb is written once. ``plan()`` gathers them for the
+templates and for ``confgen render --explain``. Reasons name their inputs, so a reader of the
+rendered config can check the arithmetic.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
+
+from confgen.units import format_seconds, format_size
+
+if TYPE_CHECKING:  # the lint rules share constants with this module without loading profiles
+    from confgen.render.profile import Profile
+
+# Linux's default fs.nr_open: no process can raise RLIMIT_NOFILE above it without a sysctl.
+NOFILE_CEILING = 1_048_576
+# A proxied client holds two descriptors (client side + upstream side).
+FDS_PER_PROXIED_CLIENT = 2
+# nginx workers do not share accepts evenly (accept_mutex is off by default since 1.11.3).
+ACCEPT_IMBALANCE = 2
+UPSTREAM_KEEPALIVE_TIMEOUT_S = 60
+# The app must hold idle connections longer than nginx does, so that nginx always closes first.
+APP_KEEPALIVE_MARGIN_S = 5
+GTHREAD_MAX_THREADS = 32
+APP_CONNECTIONS_PER_WORKER = 1000  # gunicorn's worker_connections default
+PAGE = 4096
+
+
+@dataclass(frozen=True)
+class Value:
+    """A derived setting: its value, why, and the unit used to spell it ("bytes", "seconds")."""
+
+    value: Any
+    reason: str
+    unit: str | None = None
+
+    def __str__(self) -> str:
+        if self.unit == "bytes":
+            return format_size(self.value)
+        if self.unit == "seconds":
+            return format_seconds(self.value)
+        if isinstance(self.value, list):
+            return ", ".join(map(str, self.value))
+        if self.unit == "buffers":
+            count, size = self.value
+            return f"{count} {format_size(size)}"
+        return str(self.value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Load: Little's law
+
+
+def requests_in_flight(p: Profile) -> float:
+    """Concurrent requests at the expected load: QPS x latency (Little's law)."""
+    return p.expected_qps * p.app.latency_ms / 1000.0
+
+
+def app_hosts(p: Profile) -> int:
+    return max(1, len(p.upstreams))
+
+
+def app_slots_needed(p: Profile) -> int:
+    """Requests one app host must serve at once, with 50 % headroom for bursts."""
+    return max(1, math.ceil(requests_in_flight(p) * 1.5 / app_hosts(p)))
+
+
+# ---------------------------------------------------------------------------------------------
+# nginx workers and file descriptors
+
+
+def nginx_worker_processes(p: Profile) -> Value:
+    return Value(p.cpus, f"one worker per CPU (cpus={p.cpus})")
+
+
+def nginx_worker_connections(p: Profile) -> Value:
+    workers = nginx_worker_processes(p).value
+    needed = p.clients * FDS_PER_PROXIED_CLIENT
+    per_worker = math.ceil(needed * 1.5 / workers)
+    rounded = max(1024, math.ceil(per_worker / 1024) * 1024)
+    ceiling = NOFILE_CEILING // 2
+    if rounded > ceiling:
+        return Value(ceiling, f"clients={p.clients} x 2 fds over {workers} workers exceeds the "
+                              f"{NOFILE_CEILING} open-file ceiling: capped; add CPUs or nginx hosts")
+    return Value(rounded, f"clients={p.clients} x 2 (client + upstream) x 1.5 headroom / "
+                          f"{workers} workers, rounded up to 1024")
+
+
+def nginx_worker_rlimit_nofile(p: Profile) -> Value:
+    connections = nginx_worker_connections(p).value
+    return Value(min(NOFILE_CEILING, 2 * connections),
+                 f"2 x worker_connections ({connections}): sockets plus files and temp files")
+
+
+# ---------------------------------------------------------------------------------------------
+# gunicorn workers
+
+
+def gunicorn_worker_class(p: Profile) -> Value:
+    if p.app.kind == "wsgi":
+        return Value("gthread", "wsgi app: threads keep upstream connections alive "
+                                "(the sync worker closes every connection)")
+    if p.app.asgi_worker == "gunicorn":
+        return Value("asgi", "asgi app on gunicorn's native asgi worker (gunicorn >= 24): "
+                             "keeps upstream connections alive")
+    return Value("uvicorn_worker.UvicornWorker",
+                 "asgi app: uvicorn's worker keeps upstream connections alive "
+                 "(package uvicorn-worker)")
+
+
+def gunicorn_max_workers(p: Profile) -> int:
+    return 2 * p.cpus + 1
+
+
+def gunicorn_threads(p: Profile) -> Value | None:
+    """Threads per gthread worker; None for async workers, whose event loop holds the requests."""
+    if gunicorn_worker_class(p).value != "gthread":
+        return None
+    needed = app_slots_needed(p)
+    threads = min(GTHREAD_MAX_THREADS, max(2, math.ceil(needed / gunicorn_max_workers(p))))
+    reason = (f"{needed} slots needed per host (qps={p.expected_qps:g} x latency="
+              f"{p.app.latency_ms:g}ms x 1.5 / {app_hosts(p)} hosts) over at most "
+              f"{gunicorn_max_workers(p)} workers")
+    return Value(threads, reason)
+
+
+def gunicorn_workers(p: Profile) -> Value:
+    cap = gunicorn_max_workers(p)
+    threads = gunicorn_threads(p)
+    if threads is None:
+        workers = min(cap, max(2, p.cpus))
+        return Value(workers, f"one event loop per CPU (cpus={p.cpus}), at least 2 so one can "
+                              f"restart while the other serves")
+    needed = app_slots_needed(p)
+    workers = min(cap, max(2, math.ceil(needed / threads.value)))
+    reason = f"{needed} slots / {threads.value} threads, between 2 and 2 x cpus + 1 = {cap}"
+    if workers * threads.value < needed:
+        reason += f"; short of {needed - workers * threads.value} slots: add CPUs or app hosts"
+    return Value(workers, reason)
+
+
+def app_concurrency_per_host(p: Profile) -> int:
+    """Connections one app host accepts at once (gunicorn's worker_connections per worker)."""
+    return gunicorn_workers(p).value * APP_CONNECTIONS_PER_WORKER
+
+
+def gunicorn_worker_connections(p: Profile) -> Value:
+    return Value(APP_CONNECTIONS_PER_WORKER,
+                 "per worker; above the idle connections nginx pools to each worker")
+
+
+# ---------------------------------------------------------------------------------------------
+# Upstream keep-alive
+
+
+def upstream_keepalive(p: Profile) -> Value:
+    """Idle connections each nginx worker caches: below the concurrent upstream requests, the
+    surplus is closed after every request and reuse collapses."""
+    concurrent = min(p.clients, app_concurrency_per_host(p) * app_hosts(p))
+    workers = nginx_worker_processes(p).value
+    per_worker = max(8, min(concurrent, math.ceil(concurrent * ACCEPT_IMBALANCE / workers)))
+    return Value(per_worker, f"min(clients={p.clients}, app connections={app_concurrency_per_host(p) * app_hosts(p)}) "
+                             f"x {ACCEPT_IMBALANCE} / {workers} workers (accepts are uneven), at least 8")
+
+
+def upstream_keepalive_timeout(p: Profile) -> Value:
+    return Value(UPSTREAM_KEEPALIVE_TIMEOUT_S, "idle pooled connections close after this; "
+                 "the app keeps them longer (gunicorn keepalive)", "seconds")
+
+
+def upstream_keepalive_requests(p: Profile) -> Value:
+    return Value(1000, "nginx itself retires a connection after this many requests (no race)")
+
+
+def gunicorn_keepalive(p: Profile) -> Value:
+    nginx_idle = upstream_keepalive_timeout(p).value
+    return Value(nginx_idle + APP_KEEPALIVE_MARGIN_S,
+                 f"above nginx's upstream keepalive_timeout ({nginx_idle}s) so nginx closes idle "
+                 f"connections first; else a reused connection can be closed under it (502)")
+
+
+# ---------------------------------------------------------------------------------------------
+# Timeouts
+
+
+def gunicorn_timeout(p: Profile) -> Value:
+    if gunicorn_worker_class(p).value == "gthread":
+        why = "a worker silent this long is killed and restarted"
+    else:
+        why = "worker heartbeat: an event loop blocked this long is restarted"
+    return Value(p.app.timeout_s, f"app.timeout_s={p.app.timeout_s}: {why}")
+
+
+def proxy_read_timeout(p: Profile) -> Value:
+    app = gunicorn_timeout(p).value
+    margin = max(5, math.ceil(app * 0.1))
+    return Value(app + margin, f"app timeout ({app}s) + {margin}s: the app gives up first, "
+                               f"so nginx never answers 504 for a request still running", "seconds")
+
+
+def proxy_connect_timeout(p: Profile) -> Value:
+    if p.upstreams:
+        return Value(5, "app hosts on the network: fail over to the next server quickly", "seconds")
+    return Value(2, "a local socket connects at once or not at all", "seconds")
+
+
+def gunicorn_graceful_timeout(p: Profile) -> Value:
+    return Value(p.app.timeout_s, f"app.timeout_s={p.app.timeout_s}: let running requests finish on reload")
+
+
+def client_keepalive_timeout(p: Profile) -> Value:
+    if p.trusted_proxies:
+        return Value(75, "above the usual load balancer idle timeout (60s), so the balancer, "
+                         "not nginx, closes idle connections", "seconds")
+    return Value(65, "idle browser connections are cheap in nginx; reuse saves TLS handshakes", "seconds")
+
+
+def client_keepalive_requests(p: Profile) -> Value:
+    return Value(1000, "nginx's default since 1.19.10; lower values close busy client connections")
+
+
+# ---------------------------------------------------------------------------------------------
+# Buffers
+
+
+def client_max_body_size(p: Profile) -> Value:
+    if p.max_body_size == 0:
+        return Value(1, "max_body_size=0: nginx reads 0 as unlimited, so 1 byte is the "
+                        "tightest limit it can express", "bytes")
+    return Value(p.max_body_size, f"max_body_size={format_size(p.max_body_size)}", "bytes")
+
+
+def client_body_buffer_size(p: Profile) -> Value:
+    typical = _round_up(max(p.avg_request_body_size, 1), PAGE)
+    size = max(16 * 1024, min(typical, 1024 * 1024, _round_up(max(p.max_body_size, 1), PAGE)))
+    return Value(size, f"avg_request_body_size={format_size(p.avg_request_body_size)} "
+                       f"stays in memory (16k..1m); larger bodies spool to disk", "bytes")
+
+
+def proxy_buffer_size(p: Profile) -> Value:
+    return Value(8 * 1024, "the response header, cookies included, fits one buffer", "bytes")
+
+
+def proxy_buffers(p: Profile) -> Value:
+    """(count, size) so a typical response is held in memory while it is sent to the client."""
+    size = 8 * 1024
+    while size < 1024 * 1024 and p.avg_response_size > size * 32:
+        size *= 2
+    count = min(64, max(8, math.ceil(p.avg_response_size / size) + 1))
+    return Value((count, size), f"avg_response_size={format_size(p.avg_response_size)} "
+                                f"fits {count} x {format_size(size)}", "buffers")
+
+
+def gzip_min_length(p: Profile) -> Value:
+    threshold = 1024 if p.avg_response_size >= 1024 else 256
+    return Value(threshold, f"avg_response_size={format_size(p.avg_response_size)}: smaller "
+                            f"bodies gain too little to pay for compression")
+
+
+def gzip_comp_level(p: Profile) -> Value:
+    return Value(5, "above 5 costs CPU for about 1 % smaller output")
+
+
+def large_client_header_buffers(p: Profile) -> Value:
+    return Value((4, 8 * 1024), "request lines up to 8k; gunicorn's limit_request_line matches", "buffers")
+
+
+def gunicorn_limit_request_line(p: Profile) -> Value:
+    count, size = large_client_header_buffers(p).value
+    return Value(size - 2, f"what nginx passes (large_client_header_buffers {count} "
+                           f"{format_size(size)}, less CRLF) so long URLs are not 400 at the app")
+
+
+def gunicorn_bind(p: Profile) -> Value:
+    if p.app.binds_unix_socket:
+        return Value([f"unix:{p.app.bind}"], "app.bind: nginx on this machine reaches it by socket")
+    return Value([p.app.bind], "app.bind: nginx reaches this host over the network")
+
+
+def gunicorn_forwarded_allow_ips(p: Profile) -> Value:
+    if p.app.forwarded_allow_ips:
+        return Value(",".join(p.app.forwarded_allow_ips), "app.forwarded_allow_ips: nginx's addresses")
+    if p.app.binds_unix_socket:
+        if p.app.kind == "asgi":
+            return Value("*", "unix socket: only nginx can connect, and uvicorn ignores "
+                              "X-Forwarded-* from a socket peer unless this is *")
+        return Value("*", "unix socket: only nginx can connect (socket peers have no address "
+                          "to check)")
+    return Value("127.0.0.1,::1", "nginx on this machine connects from loopback")
+
+
+# ---------------------------------------------------------------------------------------------
+# Where requests go and what the app is told about them
+
+
+def upstream_servers(p: Profile) -> Value:
+    if p.upstreams:
+        return Value([f"{host} max_fails=3 fail_timeout=10s" for host in p.upstreams],
+                     f"{len(p.upstreams)} app hosts: a host failing 3 times in 10s rests 10s")
+    return Value([f"unix:{p.app.bind} fail_timeout=0"],
+                 "the only app server: never mark it down, always retry it")
+
+
+def upstream_balancing(p: Profile) -> Value | None:
+    if len(p.upstreams) < 2:
+        return None
+    return Value("least_conn", "handler times vary: send each request to the least busy host")
+
+
+def forwarded_proto(p: Profile) -> Value:
+    if p.trusted_proxies:
+        return Value("$forwarded_proto", "the balancer's X-Forwarded-Proto, only when the peer is "
+                                         "in trusted_proxies; otherwise $scheme")
+    return Value("$scheme", "nginx is the edge: a client's own X-Forwarded-Proto is not trusted")
+
+
+def forwarded_for(p: Profile) -> Value:
+    if p.trusted_proxies:
+        return Value("$proxy_add_x_forwarded_for", "append to the chain the trusted balancer sent")
+    return Value("$remote_addr", "nginx is the edge: drop any client-sent X-Forwarded-For")
+
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _round_up(value: int, step: int) -> int:
+    return math.ceil(value / step) * step
+
+
+NGINX_VALUES: dict[str, Callable[[Profile], Value | None]] = {
+    "worker_processes": nginx_worker_processes,
+    "worker_connections": nginx_worker_connections,
+    "worker_rlimit_nofile": nginx_worker_rlimit_nofile,
+    "upstream keepalive": upstream_keepalive,
+    "upstream keepalive_timeout": upstream_keepalive_timeout,
+    "upstream keepalive_requests": upstream_keepalive_requests,
+    "proxy_read_timeout": proxy_read_timeout,
+    "proxy_connect_timeout": proxy_connect_timeout,
+    "keepalive_timeout": client_keepalive_timeout,
+    "keepalive_requests": client_keepalive_requests,
+    "client_max_body_size": client_max_body_size,
+    "client_body_buffer_size": client_body_buffer_size,
+    "large_client_header_buffers": large_client_header_buffers,
+    "proxy_buffer_size": proxy_buffer_size,
+    "proxy_buffers": proxy_buffers,
+    "gzip_min_length": gzip_min_length,
+    "gzip_comp_level": gzip_comp_level,
+    "upstream servers": upstream_servers,
+    "upstream balancing": upstream_balancing,
+    "X-Forwarded-Proto": forwarded_proto,
+    "X-Forwarded-For": forwarded_for,
+}
+
+GUNICORN_VALUES: dict[str, Callable[[Profile], Value | None]] = {
+    "bind": gunicorn_bind,
+    "worker_class": gunicorn_worker_class,
+    "workers": gunicorn_workers,
+    "threads": gunicorn_threads,
+    "worker_connections": gunicorn_worker_connections,
+    "keepalive": gunicorn_keepalive,
+    "timeout": gunicorn_timeout,
+    "graceful_timeout": gunicorn_graceful_timeout,
+    "limit_request_line": gunicorn_limit_request_line,
+    "forwarded_allow_ips": gunicorn_forwarded_allow_ips,
+}
+
+
+@dataclass(frozen=True)
+class Plan:
+    profile: Profile
+    nginx: dict[str, Value]
+    gunicorn: dict[str, Value]
+
+    def rows(self) -> list[tuple[str, str, str]]:
+        """(setting, value, reason) for ``--explain``."""
+        rows = [(f"nginx {name}", str(v), v.reason) for name, v in self.nginx.items()]
+        rows += [(f"gunicorn {name}", str(v), v.reason) for name, v in self.gunicorn.items()]
+        return rows
+
+
+def plan(p: Profile) -> Plan:
+    return Plan(
+        profile=p,
+        nginx={name: value for name, fn in NGINX_VALUES.items() if (value := fn(p)) is not None},
+        gunicorn={name: value for name, fn in GUNICORN_VALUES.items() if (value := fn(p)) is not None},
+    )
