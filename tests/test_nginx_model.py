@@ -574,3 +574,21 @@ def test_access_rules_are_one_array_in_written_order_and_the_innermost_level_win
     assert [(d.name, d.args[0]) for d in server.find_any("deny", "allow")] == expected
     assert [(d.name, d.args[0]) for d in config.access_rules(own_location)] == [("allow", "127.0.0.1")]
     assert server.find_any("satisfy") == [] and open_location.find_any("allow") == []
+
+
+# ---------------------------------------------------------------------------------------------
+# proxy_pass URLs as nginx splits them
+
+
+@pytest.mark.parametrize("url, address, uri", [
+    ("http://unix:/run/gunicorn.sock", "unix:/run/gunicorn.sock", None),     # a socket path, no URI part
+    ("http://unix:/run/gunicorn.sock:", "unix:/run/gunicorn.sock", ""),
+    ("http://unix:/run/gunicorn.sock:/api/", "unix:/run/gunicorn.sock", "/api/"),
+    ("http://127.0.0.1:8000", "127.0.0.1:8000", None),
+    ("http://app/v1/", "app", "/v1/"),
+    ("https://[::1]:8443/", "[::1]:8443", "/"),
+])
+def test_split_proxy_url(url, address, uri):
+    from confgen.nginx.model import split_proxy_url
+    parts = split_proxy_url(url)
+    assert (parts.address, parts.uri) == (address, uri)

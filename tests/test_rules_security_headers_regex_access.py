@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from confgen.lint.rules.security_common import parse_regex
+from confgen.nginx.variables import parse_regex
 from confgen.lint.rules.security_regex import redos_problem
 from lint_helpers import lint_config, only
 
@@ -101,7 +101,8 @@ def test_origin_checks_that_accept_attackers(tmp_path, regex, problem):
 @pytest.mark.parametrize("config", [
     'server { if ($http_origin ~* "^https://([a-z0-9-]+\\.)?example\\.com(:[0-9]+)?$") { return 204; } }',
     'server { if ($http_referer ~ "^https://example\\.com/") { return 204; } }',
-    'server { if ($http_origin !~ "example") { return 403; } }',        # a rejecting check
+    'server { if ($http_origin !~ "^https://example\\.com$") { return 403; } }',   # a tight rejecting check
+    'server { if ($http_referer ~* "(spam|casino)") { return 403; } }',               # a blocklist
     'server { if ($http_user_agent ~ "bot") { return 403; } }',
 ])
 def test_origin_checks_that_are_fine(tmp_path, config):
@@ -120,7 +121,8 @@ def test_valid_referers(tmp_path):
 
 @pytest.mark.parametrize("regex, reported", [("\\.php", True), ("\\.php$", False), ("^/api/", False)])
 def test_unanchored_location_regex(tmp_path, regex, reported):
-    assert bool(findings(tmp_path, f"server {{ location ~ {regex} {{ return 403; }} }}\n", "unanchored-regex")) is reported
+    nginx = f"server {{ location ~ {regex} {{ fastcgi_pass unix:/run/php.sock; }} }}\n"
+    assert bool(findings(tmp_path, nginx, "unanchored-regex")) is reported
 
 
 # ---------------------------------------------------------------------------------------------
@@ -192,6 +194,10 @@ def test_if_at_server_level_is_fine(tmp_path):
 
 
 def test_map_and_geo_without_default(tmp_path):
-    nginx = "map $a $b { x 1; }\nmap $c $d { default 0; x 1; }\ngeo $e { 10.0.0.0/8 1; }\n"
+    nginx = ("map $a $b { x 1; }\nmap $c $d { default 0; x 1; }\ngeo $e { 10.0.0.0/8 1; }\n"
+             "map $f $g { x 1; }\n"
+             "server { if ($b) { return 403; } if ($d) { return 403; } location / { proxy_pass http://$e; }\n"
+             "         add_header X-G $g; }\n")
     found = findings(tmp_path, nginx, "map-without-default")
+    # $g only fills a header: an empty value leaves it out, on purpose (the h5bp idiom).
     assert [f.line for f in found] == [1, 3] and all(f.severity == "info" for f in found)

@@ -297,6 +297,9 @@ class NginxConfig:
     # Things the user should know that are not problems in the config (e.g. a --root that does
     # not include the snippet).
     notes: list[str] = field(default_factory=list)
+    # Includes of files the deployment provides (outside the linted tree, not on this machine):
+    # the include Directives, not in the tree, each with .parent = the block it stood in.
+    unresolved_includes: list[Directive] = field(default_factory=list)
 
     @property
     def is_full(self) -> bool:
@@ -435,15 +438,39 @@ class NginxConfig:
 _SCHEME_RE = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 
 
+@dataclass(frozen=True)
+class ProxyUrl:
+    """A ``proxy_pass`` URL as nginx splits it: the scheme, the address (``host[:port]`` or
+    ``unix:/path``) and the URI part (None when there is none: then nginx passes the request
+    URI as the client sent it)."""
+
+    scheme: str
+    address: str
+    uri: str | None
+
+
+def split_proxy_url(url: str) -> ProxyUrl:
+    """nginx's reading of a proxy_pass URL. A unix socket's path ends at an optional ``:``:
+    ``http://unix:/run/app.sock`` has no URI part, ``http://unix:/run/app.sock:/api/`` has
+    ``/api/``."""
+    match = _SCHEME_RE.match(url)
+    scheme = match.group(0)[:-3].lower() if match else ""
+    rest = url[match.end():] if match else url
+    if rest.lower().startswith("unix:"):
+        path, colon, uri = rest[5:].partition(":")
+        return ProxyUrl(scheme, "unix:" + path, uri if colon else None)
+    cut = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
+    return ProxyUrl(scheme, rest[:cut], rest[cut:] if cut < len(rest) else None)
+
+
 def proxy_pass_host(directive: Directive) -> str | None:
     """The host part of a proxy_pass URL (the upstream name, if one is meant): ``backend`` for
     ``http://backend/api``; ``unix:/run/app.sock`` for a socket; None without arguments."""
     if not directive.args:
         return None
-    rest = _SCHEME_RE.sub("", directive.args[0], count=1)
-    if rest.lower().startswith("unix:"):
-        return "unix:" + rest[5:].split(":", 1)[0]
-    authority = rest.split("/", 1)[0].split("?", 1)[0]
+    authority = split_proxy_url(directive.args[0]).address
+    if authority.lower().startswith("unix:"):
+        return authority
     if authority.startswith("["):
         return authority.split("]", 1)[0] + "]"
     return authority.rsplit(":", 1)[0] if ":" in authority else authority

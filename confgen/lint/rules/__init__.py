@@ -2,12 +2,13 @@
 
 Codes are stable (tools and suppressions depend on them): CG0xx inputs (parse, suppressions),
 CG1xx keep-alive and upstreams, CG2xx nginx <-> gunicorn pairing, CG3xx workers and capacity,
-CG4xx headers and hygiene, CG5xx deprecated and version-dependent. CG6xx and up are reserved for
+CG4xx headers and hygiene (CG41x directives nginx reads otherwise than written), CG5xx deprecated and version-dependent. CG6xx and up are reserved for
 the security pack.
 """
 
 from confgen.lint.rules import (  # noqa: F401  (imported for their @rule registrations)
     deprecated,
+    directives,
     gunicorn_pairing,
     gzip,
     headers,

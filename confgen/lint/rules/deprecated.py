@@ -79,6 +79,13 @@ def deprecated_directive(ctx: LintContext) -> Iterator[Finding]:
             http2 on;
             keepalive_timeout 30s;
         }
+
+    Fix: safe
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_v2_module.html#http2
+        https://nginx.org/en/docs/http/ngx_http_core_module.html#listen
+        https://nginx.org/en/docs/http/ngx_http_ssl_module.html#ssl
     """
     for entry in DEPRECATIONS:
         if ctx.version < entry.since:
@@ -100,3 +107,81 @@ def deprecated_directive(ctx: LintContext) -> Iterator[Finding]:
                 until = f", and removed in {_version(entry.removed)}" if entry.removed else ""
                 yield ctx.finding(directive, f"`{shown}` is deprecated since nginx {_version(entry.since)}"
                                              f"{until}; use {entry.replacement}")
+
+
+@dataclass(frozen=True)
+class Introduction:
+    directive: str
+    since: tuple[int, int, int]       # the first nginx version that reads it
+    parameter: str | None = None      # a parameter of the directive, not the directive itself
+    context: str | None = None        # only in this block (upstream's `server ... resolve`)
+
+
+# From nginx's CHANGES and the "This directive appeared in version" lines of nginx.org's module
+# pages: 1.19.4 (ssl_reject_handshake, ssl_conf_command), 1.19.10 (keepalive_time), 1.25.0
+# (HTTP/3: http3, listen ... quic), 1.25.1 (the http2 directive), 1.27.3 (resolver and
+# `server ... resolve` in upstream blocks, in the open-source build), 1.29.3 (add_header_inherit).
+# nginx 1.22.1 (Debian 12) was checked to refuse the 1.25+ ones ("unknown directive").
+INTRODUCTIONS = (
+    Introduction("ssl_reject_handshake", (1, 19, 4)),
+    Introduction("ssl_conf_command", (1, 19, 4)),
+    Introduction("proxy_ssl_conf_command", (1, 19, 4)),
+    Introduction("keepalive_time", (1, 19, 10)),
+    Introduction("http3", (1, 25, 0)),
+    Introduction("listen", (1, 25, 0), parameter="quic"),
+    Introduction("http2", (1, 25, 1)),
+    Introduction("resolver", (1, 27, 3), context="upstream"),
+    Introduction("server", (1, 27, 3), parameter="resolve", context="upstream"),
+    Introduction("add_header_inherit", (1, 29, 3)),
+    Introduction("add_trailer_inherit", (1, 29, 3)),
+)
+
+
+@rule(code="CG502", name="directive-too-new", severity="error")
+def directive_too_new(ctx: LintContext) -> Iterator[Finding]:
+    """A directive or parameter the target nginx version does not know: nginx refuses to start.
+
+    ``http2 on`` exists from nginx 1.25.1, ``server ... resolve`` and ``resolver`` inside an
+    ``upstream`` block from 1.27.3, ``listen ... quic`` and ``http3`` from 1.25.0: an older
+    nginx stops with "unknown directive" (or "invalid parameter"), and a reload keeps the old
+    config. The target version is ``--nginx-version``, else the installed nginx, else 1.22;
+    confgen applies that version's defaults everywhere else, so this is an error, not a hint.
+    Upgrade nginx or use the older form the message names.
+
+    Version: 1.22.1
+
+    Bad:
+        server {
+            listen 443 ssl;
+            http2 on;
+        }
+
+    Good:
+        server {
+            listen 443 ssl http2;
+        }
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_v2_module.html#http2
+        https://nginx.org/en/docs/http/ngx_http_upstream_module.html#server
+        https://nginx.org/en/CHANGES
+    """
+    target = _version(ctx.version)
+    for entry in INTRODUCTIONS:
+        if ctx.version >= entry.since:
+            continue
+        for directive in ctx.all(entry.directive):
+            if entry.context is not None and directive.context != entry.context:
+                continue
+            if entry.parameter is not None and entry.parameter not in directive.args[1:]:
+                continue
+            shown = f"{entry.directive} ... {entry.parameter}" if entry.parameter else entry.directive
+            older = _OLDER_FORMS.get(entry.directive, "")
+            yield ctx.finding(directive, f"`{shown}` exists from nginx {_version(entry.since)}; nginx {target} "
+                                         f"refuses to start with it{older}")
+
+
+_OLDER_FORMS = {
+    "http2": " (before 1.25.1, write `listen ... http2`)",
+    "server": " (before 1.27.3, a variable in proxy_pass with `resolver` re-resolves a name)",
+}

@@ -8,7 +8,8 @@ from typing import Iterator
 from confgen.lint.context import LintContext
 from confgen.lint.registry import Finding, rule
 from confgen.lint.rules._proxy import only_trusted_peers, private_listeners
-from confgen.lint.rules.security_common import in_http
+from confgen.lint.rules.security_common import in_http, is_refusal
+from confgen.nginx.variables import references
 
 _ACCESS = ("allow", "deny")
 
@@ -35,6 +36,9 @@ def allow_without_deny(ctx: LintContext) -> Iterator[Finding]:
                 deny all;
             }
         }
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_access_module.html
     """
     seen: set[int] = set()
     for directive in ctx.all("allow"):
@@ -56,7 +60,8 @@ def return_bypasses_allow_deny(ctx: LintContext) -> Iterator[Finding]:
     ``return`` belongs to the rewrite phase, which nginx runs before the access phase: the
     response goes out to every client, denied or not. Put the check where the content is
     produced (a ``location`` without ``return``), or make the return conditional on
-    ``$remote_addr`` with a ``geo`` map.
+    ``$remote_addr`` with a ``geo`` map. A return that itself refuses (``deny all; return
+    403;``, ``return 444``) is the denial, not a bypass of it, and is not reported.
 
     Bad:
         server {
@@ -75,10 +80,17 @@ def return_bypasses_allow_deny(ctx: LintContext) -> Iterator[Finding]:
                 stub_status;
             }
         }
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_access_module.html
+        https://nginx.org/en/docs/http/ngx_http_rewrite_module.html#return
+        https://nginx.org/en/docs/dev/development_guide.html#http_phases
     """
     for directive in ctx.all("return"):
         block = directive.parent
         if block is None or block.name not in ("location", "server", "if") or not in_http(directive):
+            continue
+        if is_refusal(directive) or (directive.args and directive.args[0][:1] in ("4", "5")):
             continue
         rules = ctx.nginx.access_rules(block)
         denies = [d for d in rules if d.name == "deny"]
@@ -114,6 +126,9 @@ def status_page_exposed(ctx: LintContext) -> Iterator[Finding]:
                 deny all;
             }
         }
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_stub_status_module.html
     """
     for name in _STATUS_HANDLERS:
         for directive in ctx.all(name):
@@ -131,10 +146,13 @@ def status_page_exposed(ctx: LintContext) -> Iterator[Finding]:
 
 
 _SAFE_IN_IF = {"return"}
+# Beside a return, these only shape the response the return sends (the CORS preflight idiom:
+# ``if ($request_method = OPTIONS) { add_header ...; return 204; }``).
+_WITH_RETURN = {"add_header", "more_set_headers", "add_trailer", "expires", "set", "access_log", "default_type"}
 _SAFE_REWRITE_FLAGS = {"last", "redirect", "permanent"}
 
 
-@rule(code="CG644", name="if-is-evil", severity="warning")
+@rule(group="hardening", code="CG644", name="if-is-evil", severity="warning")
 def if_is_evil(ctx: LintContext) -> Iterator[Finding]:
     """An ``if`` inside a location does more than ``return`` or ``rewrite ... last``.
 
@@ -142,7 +160,9 @@ def if_is_evil(ctx: LintContext) -> Iterator[Finding]:
     the condition holds: ``proxy_pass``, ``add_header``, ``try_files`` and handlers inside it
     (or outside it) behave in surprising ways, from lost headers to crashes. Only ``return``
     and ``rewrite ... last|redirect|permanent`` are safe there; move the rest into a ``map`` or
-    a separate location.
+    a separate location. An ``if`` that ends in ``return`` is safe with headers beside it (the
+    CORS preflight: ``add_header ...; return 204;``): the return answers before anything else
+    runs.
 
     Bad:
         server {
@@ -161,11 +181,17 @@ def if_is_evil(ctx: LintContext) -> Iterator[Finding]:
                 }
             }
         }
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_rewrite_module.html#if
+        https://www.nginx.com/resources/wiki/start/topics/depth/ifisevil/
     """
     for block in ctx.all("if"):
         if block.parent is None or block.parent.name != "location" or not in_http(block):
             continue
-        unsafe = next((d for d in block.block or () if not _safe_in_if(d)), None)
+        returns = any(d.name == "return" for d in block.block or ())
+        unsafe = next((d for d in block.block or () if not _safe_in_if(d)
+                       and not (returns and d.name in _WITH_RETURN)), None)
         if unsafe is not None:
             yield ctx.finding(block, f"this if inside a location runs {unsafe.name} ({unsafe.file}:{unsafe.line}); "
                                      f"only return and rewrite ... last are safe here: use a map or a "
@@ -182,17 +208,40 @@ def _safe_in_if(directive) -> bool:
     return False
 
 
-@rule(code="CG645", name="map-without-default", severity="info")
-def map_without_default(ctx: LintContext) -> Iterator[Finding]:
-    """A ``map`` or ``geo`` without a ``default`` entry.
+# Where an empty value changes what nginx does with the request (not just omits a header).
+_GATES = ("if", "return", "root", "alias", "proxy_pass", "fastcgi_pass", "uwsgi_pass", "scgi_pass", "grpc_pass",
+          "limit_req_zone", "limit_conn_zone", "auth_request", "try_files", "rewrite")
 
-    A value no entry matches becomes an empty string. That is harmless for many maps, but a
-    map that gates access (``$is_allowed``, ``$backend``) then quietly lets unknown values
-    through or sends them nowhere. Say what unknown values get.
+
+def _gating_variables(ctx) -> set[str]:
+    """Variables read by directives where an empty value decides access or routing."""
+    def compute():
+        found: set[str] = set()
+        for name in _GATES:
+            for directive in ctx.all(name):
+                found.update(ref.name for arg in directive.args if "$" in arg for ref in references(arg))
+        return found
+    return ctx.cached("access:gating-variables", compute)
+
+
+@rule(group="hardening", code="CG645", name="map-without-default", severity="info")
+def map_without_default(ctx: LintContext) -> Iterator[Finding]:
+    """A ``map`` or ``geo`` that gates requests has no ``default`` entry.
+
+    A value no entry matches becomes an empty string. A map that gates access or routing
+    (read by an ``if``, a ``*_pass``, ``return``, ``root`` or a ``limit_req_zone`` key) then
+    quietly lets unknown values through, sends them nowhere, or leaves them unlimited: say what
+    unknown values get. A map whose empty value only leaves a header out (``add_header X
+    $x_frame_options``, the h5bp idiom) is deliberate and not reported.
 
     Bad:
         map $http_x_role $is_admin {
             admin 1;
+        }
+        server {
+            location /admin/ {
+                if ($is_admin = "") { return 403; }
+            }
         }
 
     Good:
@@ -200,7 +249,16 @@ def map_without_default(ctx: LintContext) -> Iterator[Finding]:
             default 0;
             admin 1;
         }
+        server {
+            location /admin/ {
+                if ($is_admin = 0) { return 403; }
+            }
+        }
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_map_module.html#map
     """
+    gating = _gating_variables(ctx)
     for name in ("map", "geo"):
         for block in ctx.all(name):
             if not block.is_block or any(d.name == "default" for d in block.block or ()):
@@ -208,5 +266,7 @@ def map_without_default(ctx: LintContext) -> Iterator[Finding]:
             if any(d.name == "include" for d in block.block or ()):
                 continue   # the default may be in a table file the model does not read as entries
             variable = block.args[-1] if block.args else name
+            if variable.lstrip("$").lower() not in gating:
+                continue
             yield ctx.finding(block, f"{name} {variable} has no default: unmatched values become \"\"; "
                                      f"add a `default` entry that says what they get")

@@ -1,33 +1,13 @@
-"""What the security rule families share: nginx regexes read with Python's own regex parser,
-the variables an argument uses, which of them a client controls, and the http servers.
-
-nginx compiles regexes with PCRE; Python's ``re`` parser reads the same syntax for everything
-nginx configs use in practice (groups, classes, quantifiers, anchors, ``(?<name>...)`` after a
-small rewrite). A regex Python cannot read is skipped by every rule, never guessed at.
+"""What the security rule families share on the rule side: the variable model of the config
+being linted, header and block names, which blocks deny, and the http servers. Where a value
+comes from and what it can hold is the nginx package's variable model
+(:mod:`confgen.nginx.variables`), never decided here.
 """
 
 from __future__ import annotations
 
-import re
-import warnings
-from dataclasses import dataclass
-from functools import lru_cache
+from confgen.nginx.variables import NginxRegex, Variables, variables_of
 
-try:  # Python 3.11+
-    import re._parser as sre_parse
-    import re._constants as sre_constants
-except ImportError:  # pragma: no cover - older Pythons
-    import sre_constants  # type: ignore[no-redef]
-    import sre_parse  # type: ignore[no-redef]
-
-# $name, ${name} and $1..$9 (nginx reads one digit: "$10" is $1 then "0").
-VARIABLE_RE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*)|([1-9]))")
-# Variables whose whole value comes from the request, as the client sent it.
-CLIENT_PREFIXES = ("arg_", "http_", "cookie_")
-CLIENT_VARIABLES = {"args", "query_string", "request_uri", "uri", "document_uri", "request", "request_body",
-                    "host", "http_host", "request_filename", "is_args"}
-# Variables nginx decodes from %XX, so they can hold CR and LF (header and request splitting).
-DECODED_VARIABLES = {"uri", "document_uri", "request_filename", "fastcgi_path_info"}
 # Response headers that protect browsers; losing one silently is the security-relevant case.
 SECURITY_HEADERS = {"strict-transport-security", "content-security-policy", "content-security-policy-report-only",
                     "x-frame-options", "x-content-type-options", "referrer-policy", "permissions-policy",
@@ -38,184 +18,48 @@ UPSTREAM_PASS = ("proxy_pass", "fastcgi_pass", "uwsgi_pass", "scgi_pass", "grpc_
 TABLE_BLOCKS = {"map", "geo", "split_clients", "types", "upstream", "charset_map", "match"}
 
 
-@dataclass(frozen=True)
-class Variable:
-    name: str          # "arg_next", "uri", or "1" for a capture
-    start: int         # offset in the argument
-
-    @property
-    def is_capture(self) -> bool:
-        return self.name.isdigit()
-
-
-def variables(text: str) -> list[Variable]:
-    return [Variable((m.group(1) or m.group(2) or m.group(3)).lower(), m.start()) for m in VARIABLE_RE.finditer(text)]
-
-
-def client_controlled(name: str) -> bool:
-    return name in CLIENT_VARIABLES or name.startswith(CLIENT_PREFIXES)
-
-
-_PATH_VARIABLE_RE = re.compile(r"\$\{?(request_uri|uri|document_uri)\b")
-
-
-def split_path(rest: str) -> tuple[str, str]:
-    """(authority, path) of a URL after its scheme: the path starts at the first ``/`` or at a
-    variable that always starts with one (``http://backend$request_uri``)."""
-    slash = rest.find("/")
-    variable = _PATH_VARIABLE_RE.search(rest)
-    cut = min([i for i in (slash, variable.start() if variable else -1) if i >= 0], default=len(rest))
-    return rest[:cut], rest[cut:]
-
-
-# ---------------------------------------------------------------------------------------------
-# Regexes
-
-
-@dataclass(frozen=True)
-class NginxRegex:
-    """One regex written in a config: where, the pattern, and Python's parse of it (or None)."""
-
-    directive: object
-    pattern: str
-    case_insensitive: bool
-    subject: str           # what it is matched against: "uri", "host", a variable name, ...
-
-    @property
-    def tree(self):
-        return parse_regex(self.pattern)
-
-    @property
-    def groups(self) -> int | None:
-        """How many numbered captures nginx gives ($1...): PCRE numbers named groups too."""
-        tree = self.tree
-        return None if tree is None else tree.state.groups - 1
-
-
-_PCRE_NAMED = re.compile(r"\(\?(?:<([A-Za-z_]\w*)>|'([A-Za-z_]\w*)')")
-
-
-@lru_cache(maxsize=4096)
-def parse_regex(pattern: str):
-    """Python's parse tree of a PCRE pattern, or None when Python cannot read it."""
-    python_pattern = _PCRE_NAMED.sub(lambda m: f"(?P<{m.group(1) or m.group(2)}>", pattern)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return sre_parse.parse(python_pattern)
-    except (re.error, RecursionError, OverflowError, ValueError):
-        return None
+def variable_model(ctx) -> Variables:
+    """The variable model of the config being linted (built once, shared by every rule)."""
+    return ctx.cached("variables", lambda: variables_of(ctx.nginx))
 
 
 def regexes(ctx) -> list[NginxRegex]:
-    """Every regex in the http part of the config, in document order (computed once)."""
-    def compute():
-        found = []
-        for directive in ctx.nginx.walk():
-            found.extend(_regexes_of(directive))
-        return found
-    return ctx.cached("security:regexes", compute)
+    """Every regex in the config, in document order."""
+    return variable_model(ctx).regexes
 
 
-def _regexes_of(directive) -> list[NginxRegex]:
-    args, name = directive.args, directive.name
-    if name == "location" and len(args) >= 2 and args[0] in ("~", "~*"):
-        return [NginxRegex(directive, args[1], args[0] == "~*", "uri")]
-    if name == "if" and len(args) >= 3 and args[1] in ("~", "~*", "!~", "!~*"):
-        return [NginxRegex(directive, args[2], "*" in args[1], args[0].lstrip("$").lower())]
-    if name == "rewrite" and args:
-        return [NginxRegex(directive, args[0], False, "uri")]
-    if name == "server_name":
-        return [NginxRegex(directive, a[1:], False, "host") for a in args if a.startswith("~") and len(a) > 1]
-    parent = directive.parent
-    if parent is not None and parent.name == "map" and name.startswith("~") and len(parent.args) >= 2:
-        insensitive = name.startswith("~*")
-        return [NginxRegex(directive, name[2:] if insensitive else name[1:], insensitive,
-                           parent.args[0].lstrip("$").lower())]
-    return []
+_HEADER_OPTIONS = {"-s", "-t"}
 
 
-def _category_matches(category, char: str) -> bool:
-    c = sre_constants
-    table = {
-        c.CATEGORY_DIGIT: char.isdigit(), c.CATEGORY_NOT_DIGIT: not char.isdigit(),
-        c.CATEGORY_SPACE: char.isspace(), c.CATEGORY_NOT_SPACE: not char.isspace(),
-        c.CATEGORY_WORD: char.isalnum() or char == "_", c.CATEGORY_NOT_WORD: not (char.isalnum() or char == "_"),
-    }
-    return table.get(category, True)
+def header_values(directive) -> list[str]:
+    """The header specifications of ``more_set_headers`` / ``more_clear_headers``
+    (``'Name: value'``), without the options and their arguments (``-s 404``, ``-t 'text/html
+    text/plain'``)."""
+    values, skip = [], False
+    for arg in directive.args:
+        if skip:
+            skip = False
+        elif arg in _HEADER_OPTIONS:
+            skip = True
+        elif not arg.startswith("-"):
+            values.append(arg)
+    return values
 
 
-def _in_matches(items, char: str) -> bool:
-    negate, hit = False, False
-    for op, av in items:
-        if op is sre_constants.NEGATE:
-            negate = True
-        elif op is sre_constants.LITERAL and av == ord(char):
-            hit = True
-        elif op is sre_constants.RANGE and av[0] <= ord(char) <= av[1]:
-            hit = True
-        elif op is sre_constants.CATEGORY and _category_matches(av, char):
-            hit = True
-    return hit != negate
+# Status codes that refuse a request (444 closes the connection without a response).
+_REFUSALS = frozenset({"400", "401", "403", "404", "405", "406", "410", "418", "429", "444", "451"})
 
 
-def can_match_char(tree, char: str, *, dotall: bool = False) -> bool:
-    """Whether any single-character position of the (sub)pattern accepts ``char``."""
-    for op, av in tree:
-        if op is sre_constants.LITERAL and av == ord(char):
-            return True
-        if op is sre_constants.NOT_LITERAL and av != ord(char):
-            return True
-        if op is sre_constants.ANY and (char != "\n" or dotall):
-            return True
-        if op is sre_constants.IN and _in_matches(av, char):
-            return True
-        for child in _children(op, av):
-            if can_match_char(child, char, dotall=dotall):
-                return True
-    return False
+def is_refusal(directive) -> bool:
+    """``return 403`` (a 4xx refusal, or 444) or ``deny all``."""
+    if directive.name == "return" and directive.args:
+        return directive.args[0] in _REFUSALS
+    return directive.name == "deny" and directive.args[:1] == ["all"]
 
 
-def _children(op, av) -> list:
-    c = sre_constants
-    if op is c.SUBPATTERN:
-        return [av[-1]]
-    if op in (c.MAX_REPEAT, c.MIN_REPEAT, getattr(c, "POSSESSIVE_REPEAT", None)):
-        return [av[2]]
-    if op is c.BRANCH:
-        return list(av[1])
-    if op in (c.ASSERT, c.ASSERT_NOT):
-        return []
-    if op is getattr(c, "ATOMIC_GROUP", None):
-        return [av]
-    if op is c.GROUPREF_EXISTS:
-        return [b for b in av[1:] if b is not None]
-    return []
-
-
-def capture_groups(tree) -> dict[int, object]:
-    """Group number -> its parsed body, for every capturing group of the pattern."""
-    found: dict[int, object] = {}
-
-    def visit(node):
-        for op, av in node:
-            if op is sre_constants.SUBPATTERN and av[0] is not None:
-                found[av[0]] = av[-1]
-            for child in _children(op, av):
-                visit(child)
-    if tree is not None:
-        visit(tree)
-    return found
-
-
-def is_anchored_start(tree) -> bool:
-    return bool(tree) and tree[0][0] is sre_constants.AT and tree[0][1] in (
-        sre_constants.AT_BEGINNING, sre_constants.AT_BEGINNING_STRING)
-
-
-def is_anchored_end(tree) -> bool:
-    return bool(tree) and tree[-1][0] is sre_constants.AT and tree[-1][1] in (
-        sre_constants.AT_END, sre_constants.AT_END_STRING)
+def refuses(block) -> bool:
+    """Whether a block refuses the requests it gets (a ``return 4xx`` / ``deny all`` in it)."""
+    return any(is_refusal(d) for d in block.block or ())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -253,6 +97,54 @@ def is_tls_server(ctx, server) -> bool:
 def rejects_tls_handshake(ctx, server) -> bool:
     """``ssl_reject_handshake on``: the server answers no TLS client (a catch-all for unknown names)."""
     return flag(ctx, "ssl_reject_handshake", server) == "on"
+
+
+def listen_socket(listen) -> tuple:
+    """(address, port) a ``listen`` binds, with the wildcard spellings made one."""
+    address = (listen.address or "*").lower()
+    if address in ("0.0.0.0", "*"):
+        address = "*"
+    if address in ("[::]", "[::0]"):
+        address = "[::]"
+    return address, listen.port
+
+
+def servers_by_socket(ctx, *, tls_only: bool = False) -> dict[tuple, tuple[object, list]]:
+    """(address, port) -> (its default server, every http server listening there in document
+    order). The default is the one marked ``default_server``, else the first read; a server
+    without ``listen`` listens on *:80."""
+    def compute():
+        groups: dict[tuple, list] = {}
+        marked: dict[tuple, object] = {}
+        for server in http_servers(ctx):
+            listens = ctx.nginx.listens(server)
+            sockets = [(listen_socket(l), l.default_server) for l in listens if l.ssl or not tls_only]
+            if not listens and not tls_only:
+                sockets = [(("*", 80), False)]
+            for socket, default in sockets:
+                servers = groups.setdefault(socket, [])
+                if server not in servers:
+                    servers.append(server)
+                if default:
+                    marked.setdefault(socket, server)
+        return {socket: (marked.get(socket, servers[0]), servers) for socket, servers in groups.items()}
+    return ctx.cached(f"security:servers_by_socket:{tls_only}", compute)
+
+
+def answers_unknown_hosts(ctx, server) -> bool:
+    """Whether ``server`` is the default server of every socket it listens on: a request whose
+    Host matches no ``server_name`` reaches it, so there ``$host`` is the client's own value."""
+    groups = servers_by_socket(ctx)
+    own = [socket for socket, (_, servers) in groups.items() if server in servers]
+    return bool(own) and all(groups[socket][0] is server for socket in own)
+
+
+def internal_only(directive) -> bool:
+    """Whether ``directive`` is in an ``internal`` location (reached only through the app's
+    X-Accel-Redirect or an internal redirect, never by a client's URI)."""
+    block = directive.parent
+    return block is not None and any(level.find("internal") for level in [block, *block.ancestors()]
+                                     if level.name == "location")
 
 
 def describe(directive) -> str:

@@ -4,14 +4,13 @@ no resolver at all."""
 from __future__ import annotations
 
 import ipaddress
-import re
 from typing import Iterator
 
-from confgen.lint.rules._proxy import is_ip
 from confgen.lint.context import LintContext
 from confgen.lint.registry import Finding, rule
-from confgen.lint.rules._proxy import upstreams
-from confgen.lint.rules.security_common import UPSTREAM_PASS, client_controlled, in_http, split_path, variables
+from confgen.lint.rules._proxy import is_ip, routes, upstreams
+from confgen.lint.rules.security_common import UPSTREAM_PASS, in_http, variable_model
+from confgen.nginx.variables import Source, literal_text
 
 
 def resolver_addresses(directive) -> list[str]:
@@ -52,6 +51,9 @@ def resolver_external(ctx: LintContext) -> Iterator[Finding]:
         server {
             resolver 127.0.0.53 valid=30s;
         }
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_core_module.html#resolver
     """
     for directive in ctx.all("resolver"):
         public = [a for a in resolver_addresses(directive) if _is_public(a)]
@@ -68,37 +70,42 @@ def _resolver_for(ctx, block):
     return ctx.nginx.effective("resolver", block)
 
 
-def _needs_dns(ctx, value: str) -> bool:
-    """Whether a run-time upstream address may be a host name nginx must resolve. Values a
-    ``map`` or ``set`` gives are checked (an upstream block's name or an IP needs no DNS);
-    request variables ($host, $arg_x) can be any name; a variable set by code (Lua, njs, perl)
-    is unknowable and not reported."""
-    literal = re.sub(r"\$\{?\w+\}?", "", value)
-    if literal == value:
-        return value.lower() not in {n.lower() for n in upstreams(ctx)} and not is_ip(value)
-    if literal.strip(".:-") and not is_ip(literal):
-        return True
-    return any(_may_be_hostname(ctx, var.name, set()) for var in variables(value))
+def _known_servers(ctx) -> set[str]:
+    """Host names nginx finds without DNS when a run-time URL names them: ``upstream`` blocks
+    (compared case-insensitively, as nginx does) and the implicit upstreams that proxy_pass
+    URLs without variables create (``host:port`` as written)."""
+    def compute():
+        known = {name.lower() for name in upstreams(ctx)}
+        known.update(route.target.lower() for route in routes(ctx) if not route.is_variable)
+        return known
+    return ctx.cached("dns:known-servers", compute)
 
 
-def _may_be_hostname(ctx, name: str, seen: set) -> bool:
-    if name.isdigit() or client_controlled(name):
-        return True
-    if name in seen:
-        return False
-    seen.add(name)
-    values = [m_entry.args[0] for m in ctx.all("map") if len(m.args) >= 2 and m.args[1].lstrip("$").lower() == name
-              for m_entry in m.block or () if m_entry.args]
-    values += [d.args[1] for d in ctx.all("set") if len(d.args) >= 2 and d.args[0].lstrip("$").lower() == name]
-    names = {n.lower() for n in upstreams(ctx)}
-    for text in values:
-        host = text.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0] if text.count(":") <= 1 else text
-        if "$" in host:
-            if any(_may_be_hostname(ctx, v.name, seen) for v in variables(host)):
-                return True
-        elif host and host.lower() not in names and not is_ip(host):
-            return True
-    return False
+def _split_port(host: str) -> str:
+    if host.startswith("["):
+        return host.split("]", 1)[0] + "]"
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def _name_to_resolve(ctx, host: tuple) -> str | None:
+    """The host name nginx must look up for one alternative of a run-time address, or None when
+    it needs no DNS (an IP, a unix socket, an upstream name) or cannot be known (a value code
+    computes, one of nginx's own variables)."""
+    text = literal_text(host)
+    if text is not None:
+        name = text.strip()
+        known = _known_servers(ctx)
+        if (not name or name.lower().startswith("unix:") or is_ip(_split_port(name))
+                or name.lower() in known or _split_port(name).lower() in known):
+            return None
+        return name
+    if any(isinstance(s, Source) and s.controlled for s in host):
+        return "".join(s if isinstance(s, str) else s.name for s in host)
+    literal = "".join(s for s in host if isinstance(s, str))
+    # "$region.internal": the literal part makes it a name, whatever the variable holds.
+    if literal.strip(".:-") and "." in literal and not literal.lower().startswith("unix:"):
+        return "".join(s if isinstance(s, str) else s.name for s in host)
+    return None
 
 
 @rule(code="CG652", name="missing-resolver", severity="warning")
@@ -126,21 +133,28 @@ def missing_resolver(ctx: LintContext) -> Iterator[Finding]:
                 proxy_pass http://$backend:8000;
             }
         }
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_core_module.html#resolver
+        https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_pass
     """
     for name in UPSTREAM_PASS:
         for directive in ctx.all(name):
             if not directive.args or not in_http(directive) or directive.parent is None:
                 continue
-            url = directive.args[0]
-            address = split_path(url.split("://", 1)[-1])[0]
-            if "$" not in url or address.lower().startswith("unix:"):
+            if "$" not in directive.args[0] or _resolver_for(ctx, directive.parent):
                 continue    # without variables nginx resolves names once, at start
-            host = address.rsplit(":", 1)[0] if not address.startswith("[") else address
-            if _needs_dns(ctx, host) and not _resolver_for(ctx, directive.parent):
-                yield ctx.finding(directive, f"{name} resolves {host} while running, but no resolver is configured "
-                                             f"here: requests fail with 502; add `resolver` (e.g. 127.0.0.53)")
+            if ctx.unresolved_include(directive.parent):
+                continue    # a file the deployment provides may set the resolver
+            model = variable_model(ctx)
+            names = [n for host in model.host_alternatives(directive.args[0], directive)
+                     if (n := _name_to_resolve(ctx, host))]
+            if names:
+                yield ctx.finding(directive, f"{name} resolves {names[0]} while running, but no resolver is "
+                                             f"configured here: those requests fail with 502; add `resolver` "
+                                             f"(e.g. 127.0.0.53)")
     for upstream in upstreams(ctx).values():
         dynamic = [s for s in upstream.find("server") if "resolve" in s.args[1:]]
-        if dynamic and not _resolver_for(ctx, upstream):
+        if dynamic and not _resolver_for(ctx, upstream) and not ctx.unresolved_include(upstream):
             yield ctx.finding(dynamic[0], f"server {dynamic[0].args[0]} has `resolve` but no resolver is configured "
                                           f"for upstream {upstream.args[0]}: it is never re-resolved; add `resolver`")

@@ -7,7 +7,7 @@ from typing import Iterator
 
 from confgen.lint.context import LintContext
 from confgen.lint.registry import Finding, rule
-from confgen.lint.rules.security_common import SECURITY_HEADERS, in_http
+from confgen.lint.rules.security_common import SECURITY_HEADERS, header_values, in_http
 
 # nginx 1.29.3: add_header_inherit (on | off | merge).
 ADD_HEADER_INHERIT_SINCE = (1, 29, 3)
@@ -63,6 +63,10 @@ def add_header_redefinition(ctx: LintContext) -> Iterator[Finding]:
                 add_header Cache-Control "public, max-age=86400";
             }
         }
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_headers_module.html#add_header
+        https://github.com/yandex/gixy/blob/master/docs/en/plugins/addheaderredefinition.md
     """
     seen: set[int] = set()
     for directive in ctx.all("add_header"):
@@ -92,7 +96,7 @@ def add_header_redefinition(ctx: LintContext) -> Iterator[Finding]:
                                   f"{'is' if len(lost) == 1 else 'are'} not sent for its responses; {fix}")
 
 
-@rule(code="CG622", name="add-header-not-always", severity="info")
+@rule(group="hardening", code="CG622", name="add-header-not-always", severity="info")
 def add_header_not_always(ctx: LintContext) -> Iterator[Finding]:
     """A security header is added without ``always``, so error responses lack it.
 
@@ -109,6 +113,11 @@ def add_header_not_always(ctx: LintContext) -> Iterator[Finding]:
         server {
             add_header X-Frame-Options DENY always;
         }
+
+    Fix: safe
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_headers_module.html#add_header
     """
     for directive in ctx.all("add_header"):
         if len(directive.args) >= 2 and _header_name(directive) in SECURITY_HEADERS and in_http(directive) \
@@ -135,13 +144,21 @@ def add_header_multiline(ctx: LintContext) -> Iterator[Finding]:
         server {
             add_header Content-Security-Policy "default-src 'self'; script-src 'self'" always;
         }
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_headers_module.html#add_header
+        https://github.com/yandex/gixy/blob/master/docs/en/plugins/addheadermultiline.md
     """
     for name in ("add_header", "more_set_headers", "add_trailer"):
         for directive in ctx.all(name):
-            if any("\n" in arg for arg in directive.args) and in_http(directive):
-                yield ctx.finding(directive, f"the value of {directive.args[0] if directive.args else name} spans "
-                                             f"several lines: clients reject or misread folded headers; write it "
-                                             f"on one line")
+            if not in_http(directive):
+                continue
+            values = header_values(directive) if name == "more_set_headers" else directive.args[1:2]
+            folded = next((v for v in values if "\n" in v), None)
+            if folded is not None:
+                header = folded.split(":", 1)[0] if name == "more_set_headers" else directive.args[0]
+                yield ctx.finding(directive, f"the value of {header} spans several lines: clients reject or "
+                                             f"misread folded headers; write it on one line")
 
 
 @rule(code="CG624", name="add-header-content-type", severity="warning")
@@ -150,7 +167,9 @@ def add_header_content_type(ctx: LintContext) -> Iterator[Finding]:
 
     nginx already sends a Content-Type (from ``types``/``default_type`` or the upstream);
     ``add_header`` adds another, and browsers pick either, so ``nosniff`` protections and
-    download handling become unpredictable. Use ``default_type`` or ``types { }``.
+    download handling become unpredictable. Use ``default_type`` or ``types { }``. A block
+    that answers ``return 204`` (the CORS preflight idiom) is not reported: nginx sends no
+    Content-Type of its own with a 204.
 
     Bad:
         server {
@@ -161,8 +180,15 @@ def add_header_content_type(ctx: LintContext) -> Iterator[Finding]:
         server {
             location /feed { default_type application/json; }
         }
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_headers_module.html#add_header
+        https://nginx.org/en/docs/http/ngx_http_core_module.html#default_type
     """
     for directive in ctx.all("add_header"):
+        block = directive.parent
+        if block is not None and any(r.args[:1] == ["204"] for r in block.find("return")):
+            continue
         if _header_name(directive) == "content-type" and in_http(directive):
             yield ctx.finding(directive, "add_header Content-Type sends a second Content-Type beside nginx's own; "
                                          "use default_type (or types { }) instead")

@@ -10,25 +10,21 @@ from typing import Callable, Iterable, Iterator
 
 from confgen.lint.context import LintContext
 from confgen.lint.registry import Finding, rule
-from confgen.lint.rules.security_common import (
-    capture_groups,
-    http_servers,
-    in_http,
-    is_tls_server,
-    parse_regex,
-    variables,
-)
+from confgen.lint.rules.security_common import http_servers, in_http, is_tls_server, listen_socket
+from confgen.nginx.variables import capture_groups, parse_regex, references
 
 Version = tuple[int, int, int]
 
 
-@rule(code="CG801", name="version-disclosure", severity="warning", needs=("full",))
+@rule(group="hardening", code="CG801", name="version-disclosure", severity="warning")
 def version_disclosure(ctx: LintContext) -> Iterator[Finding]:
-    """nginx announces its version (``server_tokens`` on, nginx's default).
+    """nginx announces its version (``server_tokens on`` or ``build``, or nginx's default).
 
     The version in every ``Server`` header and error page tells a scanner exactly which
-    published CVEs apply, for free. ``server_tokens off;`` in the http block hides it.
-    Checked in a whole config only: a snippet may be included where the http block has it.
+    published CVEs apply, for free. ``server_tokens off;`` in the http block hides it. A
+    ``server_tokens on`` written at any level (http, server, location, also in a snippet) is
+    reported where it is written; the default (on) is reported in a whole config only, where
+    an http block that never says ``off`` is really absent.
 
     Bad:
         events {}
@@ -42,22 +38,27 @@ def version_disclosure(ctx: LintContext) -> Iterator[Finding]:
             server_tokens off;
             server { listen 80; }
         }
+
+    Fix: safe
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_core_module.html#server_tokens
     """
-    reported: set[int] = set()
+    for directive in ctx.all("server_tokens"):
+        value = (directive.args[0] if directive.args else "").lower()
+        if value in ("on", "build") and in_http(directive):
+            yield ctx.finding(directive, f"server_tokens {value}: every response from here names the nginx "
+                                         f"version; write `server_tokens off;`")
+    if not ctx.nginx.is_full:
+        return
     for http in ctx.all("http"):
         # Only servers and locations answer requests: an http-level default every server
         # overrides discloses nothing.
         levels = [d for d in http.walk() if d.name in ("server", "location") and d.is_block]
-        for level in levels:
-            found = ctx.nginx.effective("server_tokens", level)
-            value = (found[-1].args[0] if found and found[-1].args else "on").lower()
-            anchor = found[-1] if found else http
-            if value not in ("on", "build") or id(anchor) in reported:
-                continue
-            reported.add(id(anchor))
-            how = f"server_tokens {value}" if found else "server_tokens is on by default"
-            yield ctx.finding(anchor, f"{how}: every response names the nginx version; write "
-                                      f"`server_tokens off;` in the http block")
+        if any(not ctx.nginx.effective("server_tokens", level) and not ctx.unresolved_include(level)
+               for level in levels):
+            yield ctx.finding(http, "server_tokens is on by default: every response names the nginx version; "
+                                    "write `server_tokens off;` in the http block")
 
 
 @rule(code="CG802", name="error-log-off", severity="warning")
@@ -73,6 +74,9 @@ def error_log_off(ctx: LintContext) -> Iterator[Finding]:
 
     Good:
         error_log /var/log/nginx/error.log warn;
+
+    References:
+        https://nginx.org/en/docs/ngx_core_module.html#error_log
     """
     for directive in ctx.all("error_log"):
         if directive.args[:1] == ["off"]:
@@ -80,16 +84,7 @@ def error_log_off(ctx: LintContext) -> Iterator[Finding]:
                                          "path (or /dev/null deliberately)")
 
 
-def _socket(listen) -> tuple:
-    address = (listen.address or "*").lower()
-    if address in ("0.0.0.0", "*"):
-        address = "*"
-    if address in ("[::]", "[::0]"):
-        address = "[::]"
-    return address, listen.port
-
-
-@rule(code="CG803", name="default-server-missing", severity="warning", needs=("full",))
+@rule(group="hardening", code="CG803", name="default-server-missing", severity="warning", needs=("full",))
 def default_server_missing(ctx: LintContext) -> Iterator[Finding]:
     """Several servers share a listen socket and none is ``default_server``.
 
@@ -112,6 +107,10 @@ def default_server_missing(ctx: LintContext) -> Iterator[Finding]:
             server { listen 80; server_name a.example; }
             server { listen 80; server_name b.example; }
         }
+
+    References:
+        https://nginx.org/en/docs/http/request_processing.html
+        https://nginx.org/en/docs/http/ngx_http_core_module.html#listen
     """
     groups: dict[tuple, list] = {}
     for server in http_servers(ctx):
@@ -119,7 +118,7 @@ def default_server_missing(ctx: LintContext) -> Iterator[Finding]:
         if not listens:
             groups.setdefault(("*", 80), []).append((server, None, False))
         for listen in listens:
-            groups.setdefault(_socket(listen), []).append((server, listen.directive, listen.default_server))
+            groups.setdefault(listen_socket(listen), []).append((server, listen.directive, listen.default_server))
     for (address, port), entries in groups.items():
         if len({id(s) for s, _, _ in entries}) < 2 or any(default for _, _, default in entries):
             continue
@@ -131,7 +130,7 @@ def default_server_missing(ctx: LintContext) -> Iterator[Finding]:
                           f"`default_server`")
 
 
-@rule(code="CG804", name="low-keepalive-requests", severity="info")
+@rule(group="hardening", code="CG804", name="low-keepalive-requests", severity="info")
 def low_keepalive_requests(ctx: LintContext) -> Iterator[Finding]:
     """Client ``keepalive_requests`` below 1000.
 
@@ -145,6 +144,9 @@ def low_keepalive_requests(ctx: LintContext) -> Iterator[Finding]:
 
     Good:
         server { keepalive_requests 1000; }
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_core_module.html#keepalive_requests
     """
     for directive in ctx.all("keepalive_requests"):
         if directive.parent is None or directive.parent.name == "upstream" or not in_http(directive):
@@ -229,7 +231,7 @@ def _rewrite_poolslip(ctx) -> Iterator[tuple[object, str]]:
         if not (redirect or _args_mode(args[1])):
             continue
         tree = parse_regex(args[0])
-        used = {int(v.name) for v in variables(args[1]) if v.is_capture}
+        used = {int(v.name) for v in references(args[1]) if v.is_capture}
         overlapping = [(a, b) for a, b in _nested_groups(tree) if a in used and b in used] if tree is not None else []
         if overlapping:
             outer, inner = overlapping[0]
@@ -266,7 +268,7 @@ def _shared_tls_sockets(ctx) -> dict[tuple, list]:
             continue
         for listen in ctx.nginx.listens(server):
             if listen.ssl:
-                groups.setdefault(_socket(listen), []).append(server)
+                groups.setdefault(listen_socket(listen), []).append(server)
     return groups
 
 
@@ -368,6 +370,9 @@ def known_cve_pattern(ctx: LintContext) -> Iterator[Finding]:
                 set $endpoint $rest;
             }
         }
+
+    References:
+        https://nginx.org/en/security_advisories.html
     """
     version = ctx.version
     target = ".".join(map(str, version))

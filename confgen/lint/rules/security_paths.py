@@ -8,9 +8,8 @@ from typing import Iterator
 
 from confgen.lint.context import LintContext
 from confgen.lint.registry import Finding, rule
-from confgen.lint.rules.security_common import in_http
-
-_URL_RE = re.compile(r"^(?P<scheme>[a-z][a-z0-9+.-]*)://(?P<authority>[^/]*)(?P<path>/.*)?$", re.IGNORECASE)
+from confgen.lint.rules.security_common import in_http, internal_only
+from confgen.nginx.model import split_proxy_url
 
 
 def _prefix_location(location) -> str | None:
@@ -23,15 +22,22 @@ def _prefix_location(location) -> str | None:
     return None
 
 
+def _names_a_file(path: str) -> bool:
+    """Whether the last segment of a path looks like a file name (``favicon.ico``)."""
+    return "." in path.rstrip("/").rsplit("/", 1)[-1]
+
+
 @rule(code="CG601", name="alias-traversal", severity="error")
 def alias_traversal(ctx: LintContext) -> Iterator[Finding]:
-    """A prefix location without a trailing ``/`` uses an ``alias`` that ends in ``/``.
+    """A prefix location without a trailing ``/`` uses an ``alias``: requests reach past it.
 
     nginx replaces the location prefix with the alias, so ``location /static`` with
     ``alias /srv/static/;`` maps ``/static../app/settings.py`` to ``/srv/static/../app/settings.py``:
-    any file in the parent directory can be read. End the prefix with ``/`` too (or drop the
-    ``/`` from both). An alias naming a single file, or an exact-match (``=``) location, cannot
-    be walked out of and is not reported.
+    any file in the parent directory can be read (an error). When neither ends in ``/``
+    (``location /files { alias /home; }``), ``/files-other/x`` is served from ``/home-other/x``:
+    sibling directories are reachable (a warning). End the prefix with ``/`` and the alias
+    too. An alias naming a single file, an exact-match (``=``) location, or an ``internal``
+    location (only the app's X-Accel-Redirect reaches it) is not reported.
 
     Bad:
         server {
@@ -49,6 +55,10 @@ def alias_traversal(ctx: LintContext) -> Iterator[Finding]:
                 alias /srv/app/static/favicon.ico;
             }
         }
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_core_module.html#alias
+        https://github.com/yandex/gixy/blob/master/docs/en/plugins/aliastraversal.md
     """
     for alias in ctx.all("alias"):
         location = alias.parent
@@ -56,10 +66,15 @@ def alias_traversal(ctx: LintContext) -> Iterator[Finding]:
             continue
         prefix = _prefix_location(location)
         target = alias.args[0]
-        if prefix is None or prefix.endswith("/") or not target.endswith("/") or "$" in target:
+        if prefix is None or prefix.endswith("/") or "$" in target or internal_only(alias):
             continue
-        yield ctx.finding(alias, f"location {prefix} has no trailing slash but its alias {target} has one: "
-                                 f"{prefix}../ reaches the parent of {target}; write `location {prefix}/`")
+        if target.endswith("/"):
+            yield ctx.finding(alias, f"location {prefix} has no trailing slash but its alias {target} has one: "
+                                     f"{prefix}../ reaches the parent of {target}; write `location {prefix}/`")
+        elif not _names_a_file(prefix) and not _names_a_file(target):
+            yield ctx.finding(alias, f"location {prefix} and its alias {target} have no trailing slash: "
+                                     f"{prefix}-other/x is served from {target}-other/x, a sibling directory; "
+                                     f"write `location {prefix}/` and `alias {target}/`", severity="warning")
 
 
 @rule(code="CG602", name="filesystem-root-exposure", severity="error")
@@ -78,6 +93,9 @@ def filesystem_root_exposure(ctx: LintContext) -> Iterator[Finding]:
         server {
             root /srv/www/public;
         }
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_core_module.html#root
     """
     for name in ("root", "alias"):
         for directive in ctx.all(name):
@@ -86,7 +104,7 @@ def filesystem_root_exposure(ctx: LintContext) -> Iterator[Finding]:
                                              f"point it at the directory of public files")
 
 
-@rule(code="CG603", name="autoindex-enabled", severity="warning")
+@rule(group="hardening", code="CG603", name="autoindex-enabled", severity="warning")
 def autoindex_enabled(ctx: LintContext) -> Iterator[Finding]:
     """``autoindex on`` lists directory contents to anyone.
 
@@ -102,6 +120,9 @@ def autoindex_enabled(ctx: LintContext) -> Iterator[Finding]:
         server {
             location /files/ { autoindex off; }
         }
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_autoindex_module.html#autoindex
     """
     for directive in ctx.all("autoindex"):
         if directive.args and directive.args[0].lower() == "on" and in_http(directive):
@@ -111,15 +132,15 @@ def autoindex_enabled(ctx: LintContext) -> Iterator[Finding]:
 
 @rule(code="CG604", name="proxy-pass-normalized", severity="warning")
 def proxy_pass_normalized(ctx: LintContext) -> Iterator[Finding]:
-    """``proxy_pass`` with a URI part sends a decoded, normalized path; a slash mismatch mangles it.
+    """The location and the ``proxy_pass`` URI part disagree about the trailing slash.
 
-    With a URI part (``proxy_pass http://app/;``) nginx replaces the location prefix in the
-    *normalized* URI: ``%2F`` arrives as ``/``, ``/a/../b`` as ``/b``, so an app that routes on
-    encoded slashes or checks paths itself sees something else than the client sent (reported
-    as info). When the location and the URI part disagree about the trailing slash,
-    ``location /api`` with ``proxy_pass http://app/v1/`` sends ``/apifoo`` as ``/v1/foo`` and
-    ``/api/x`` as ``/v1//x``; ``location /api/`` with ``http://app/v1`` sends ``/v1x``: paths
-    the app never expected reach it (a warning).
+    With a URI part (``proxy_pass http://app/v1/;``) nginx replaces the location prefix with
+    it. When one ends in ``/`` and the other does not, ``location /api`` with
+    ``proxy_pass http://app/v1/`` sends ``/apifoo`` as ``/v1/foo`` and ``/api/x`` as ``/v1//x``;
+    ``location /api/`` with ``http://app/v1`` sends ``/v1x``: paths the app never expected reach
+    it. A deliberate mapping (``location /ps/ { proxy_pass http://svc/; }``) is not reported,
+    and ``http://unix:/run/app.sock`` has no URI part (a socket path ends at an optional ``:``;
+    ``http://unix:/run/app.sock:/v1/`` has one).
 
     Bad:
         server {
@@ -131,29 +152,27 @@ def proxy_pass_normalized(ctx: LintContext) -> Iterator[Finding]:
     Good:
         server {
             location /api/ {
-                proxy_pass http://127.0.0.1:8000;
+                proxy_pass http://127.0.0.1:8000/v1/;
             }
         }
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_pass
     """
     for directive in ctx.all("proxy_pass"):
         location = directive.parent
         if location is None or location.name != "location" or not directive.args or not in_http(directive):
             continue
-        match = _URL_RE.match(directive.args[0])
-        if not match or not match.group("path") or "$" in directive.args[0]:
+        url = directive.args[0]
+        if "$" in url or "://" not in url:
             continue
-        path = match.group("path")
+        path = split_proxy_url(url).uri
         prefix = _prefix_location(location)
-        if prefix is None:
+        if not path or not path.startswith("/") or prefix is None or prefix == "/":
             continue
-        if prefix.endswith("/") != path.endswith("/") and prefix != "/":
+        if prefix.endswith("/") != path.endswith("/"):
+            rest = "x" if prefix.endswith("/") else "/x"
             yield ctx.finding(directive, f"location {prefix} and the proxy_pass path {path} disagree about the "
                                          f"trailing slash: nginx replaces {prefix!r} with {path!r}, so "
-                                         f"{prefix.rstrip('/') + ('x' if prefix.endswith('/') else '/x')} "
-                                         f"reaches the app as "
-                                         f"{path + ('x' if prefix.endswith('/') else '/x')}; end both with / "
+                                         f"{prefix + rest} reaches the app as {path + rest}; end both with / "
                                          f"or neither")
-            continue
-        yield ctx.finding(directive, f"proxy_pass with a URI part ({path}) sends the decoded, normalized path: "
-                                     f"%2F arrives as / and /../ is resolved; drop the URI part to pass the path "
-                                     f"as the client sent it", severity="info")

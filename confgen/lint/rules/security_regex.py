@@ -10,12 +10,15 @@ from typing import Iterator
 
 from confgen.lint.context import LintContext
 from confgen.lint.registry import Finding, rule
-from confgen.lint.rules.security_common import (
+from confgen.lint.rules.security_common import in_http, is_refusal, regexes, refuses
+from confgen.nginx.variables import (
+    NginxRegex,
     can_match_char,
-    in_http,
+    compile_regex,
+    has_end_anchor,
     is_anchored_end,
     is_anchored_start,
-    regexes,
+    is_negative_match,
     sre_constants,
 )
 
@@ -45,11 +48,79 @@ def _subtrees(op, av):
 
 def _host_end_open(pattern: str, tree) -> bool:
     """Whether the host part can be followed by more host (``example.com.evil.net``): the
-    pattern neither ends with ``$`` nor puts a ``/`` or ``:`` after its last literal dot."""
+    pattern neither ends with ``$`` nor puts a ``/`` or ``:`` after the host (after the scheme's
+    ``://``, when it has one)."""
     if is_anchored_end(tree):
         return False
-    tail = pattern.rsplit(r"\.", 1)[-1]
-    return "/" not in tail and ":" not in tail
+    host = pattern.split("://", 1)[-1]
+    return "/" not in host and ":" not in host
+
+
+def _problems(pattern: str, tree, *, referer_list: bool = False) -> list[str]:
+    problems = []
+    if not is_anchored_start(tree):
+        problems.append("no ^ anchor: evil.net/trusted.com matches" if referer_list
+                        else "no ^ anchor: https://evil.net/?https://trusted matches")
+    if _unescaped_dot(tree):
+        problems.append("an unescaped . matches any character")
+    if _host_end_open(pattern, tree):
+        problems.append("the host is not closed by $ or /: trusted.com.evil.net matches")
+    return problems
+
+
+def _condition_refuses(condition: list[str], value: str) -> bool:
+    """Whether ``if (<condition>)`` holds when its map variable has ``value`` (the forms
+    ``($v)``, ``($v = X)``, ``($v != X)``; anything else is taken to hold, i.e. to refuse)."""
+    if len(condition) == 1:
+        return value not in ("", "0")
+    if len(condition) == 3 and condition[1] == "=":
+        return value == condition[2]
+    if len(condition) == 3 and condition[1] == "!=":
+        return value != condition[2]
+    return True
+
+
+def _allowing_map_entries(ctx, block) -> list:
+    """The regex entries of a map over Origin/Referer whose match lets a request through. The
+    map's output gates requests where an ``if`` on it refuses (``if ($bad_referer) { return
+    403; }``): the entries that make that ``if`` hold are a blocklist, not an allow-list. A map
+    no refusing ``if`` reads allows with every non-empty value (a CORS origin echoed back)."""
+    output = block.args[1].lstrip("$").lower() if len(block.args) >= 2 else ""
+    gates = [d for d in ctx.all("if") if d.args and d.args[0].lstrip("$").lower() == output and refuses(d)]
+    allowing = []
+    for entry in block.block or ():
+        if not entry.name.startswith("~"):
+            continue
+        value = entry.args[0] if entry.args else ""
+        if gates:
+            if not any(_condition_refuses(g.args, value) for g in gates):
+                allowing.append(entry)
+        elif value not in ("", "0"):
+            allowing.append(entry)
+    return allowing
+
+
+def allowing_origin_regexes(ctx) -> list[tuple[str, NginxRegex]]:
+    """(header, regex) for every Origin / Referer regex whose match lets a request through: a
+    positive ``if`` that does not refuse, a negative ``if ($http_origin !~ ...)`` that does, the
+    allowing entries of a ``map`` over the header, and ``valid_referers`` regex entries."""
+    found: list[tuple[str, NginxRegex]] = []
+    for regex in regexes(ctx):
+        header = _ORIGIN_SUBJECTS.get(regex.subject_name)
+        if header is None:
+            continue
+        directive = regex.directive
+        if directive.name == "if":
+            if is_negative_match(regex) == refuses(directive):
+                found.append((header, regex))
+        elif directive.parent is not None and directive.parent.name == "map":
+            if directive in _allowing_map_entries(ctx, directive.parent):
+                found.append((header, regex))
+    for directive in ctx.all("valid_referers"):
+        for arg in directive.args:
+            if arg.startswith("~") and len(arg) > 1:
+                found.append(("Referer", NginxRegex(directive, arg[1:], True, "$http_referer")))
+    return found
 
 
 @rule(code="CG631", name="origins-regex", severity="error")
@@ -59,36 +130,35 @@ def origins_regex(ctx: LintContext) -> Iterator[Finding]:
     CORS and CSRF checks written as ``if ($http_origin ~ "example.com")`` accept
     ``https://example.com.evil.net`` (no end anchor), ``https://evilexample.com`` (no start
     anchor) and ``https://exampleXcom.net`` (an unescaped dot): the attacker's page then reads
-    responses with the user's cookies. Anchor both ends and escape the dots.
+    responses with the user's cookies. Only regexes whose match *lets a request through* are
+    judged: a positive ``if`` that does not refuse, the usual rejection
+    ``if ($http_origin !~ "...") { return 403; }``, a ``map`` over the header whose value is
+    used as an allowed origin, and ``valid_referers`` regex entries; a Referer blocklist is
+    not an allow-list. Anchor both ends and escape the dots.
 
     Bad:
         server {
-            if ($http_origin ~* "https://.*example.com") {
-                add_header Access-Control-Allow-Origin $http_origin always;
+            if ($http_origin !~* "^https://app.example.com") {
+                return 403;
             }
         }
 
     Good:
         server {
-            if ($http_origin ~* "^https://([a-z0-9-]+\\.)?example\\.com$") {
-                add_header Access-Control-Allow-Origin $http_origin always;
+            if ($http_origin !~* "^https://app\\.example\\.com$") {
+                return 403;
             }
         }
+
+    References:
+        https://github.com/yandex/gixy/blob/master/docs/en/plugins/origins.md
+        https://nginx.org/en/docs/http/ngx_http_core_module.html#var_http_
     """
-    for regex in regexes(ctx):
-        header = _ORIGIN_SUBJECTS.get(regex.subject)
+    for header, regex in allowing_origin_regexes(ctx):
         tree = regex.tree
-        if header is None or tree is None:
+        if tree is None:
             continue
-        if regex.directive.name == "if" and regex.directive.args[1].startswith("!"):
-            continue   # a negative match that rejects; its looseness only rejects less
-        problems = []
-        if not is_anchored_start(tree):
-            problems.append("no ^ anchor: https://evil.net/?https://trusted matches")
-        if _unescaped_dot(tree):
-            problems.append("an unescaped . matches any character")
-        if _host_end_open(regex.pattern, tree):
-            problems.append("the host is not closed by $ or /: trusted.com.evil.net matches")
+        problems = _problems(regex.pattern, tree, referer_list=regex.directive.name == "valid_referers")
         if problems:
             yield ctx.finding(regex.directive, f"the {header} check {regex.pattern!r} also accepts attacker "
                                                f"domains ({'; '.join(problems)}); anchor it and escape the dots")
@@ -111,6 +181,10 @@ def valid_referers_none(ctx: LintContext) -> Iterator[Finding]:
         server {
             valid_referers server_names;
         }
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_referer_module.html#valid_referers
+        https://github.com/yandex/gixy/blob/master/docs/en/plugins/validreferers.md
     """
     for directive in ctx.all("valid_referers"):
         weak = [a for a in directive.args if a.lower() in ("none", "blocked")]
@@ -119,31 +193,115 @@ def valid_referers_none(ctx: LintContext) -> Iterator[Finding]:
                                          f"missing or stripped, which any attacker page can arrange")
 
 
-@rule(code="CG633", name="unanchored-regex", severity="info")
+_HANDLERS = ("proxy_pass", "fastcgi_pass", "uwsgi_pass", "scgi_pass", "grpc_pass", "root", "alias", "try_files",
+             "autoindex", "index", "return", "rewrite")
+
+
+def _refusal_only(location) -> bool:
+    """A location that only refuses (``location ~ /\\.ht { deny all; }``): it must match anywhere
+    in the URI, so anchoring it would open what it closes."""
+    children = location.block or []
+    if not refuses(location):
+        return False
+    return not any(d.name in _HANDLERS and not is_refusal(d) for d in children)
+
+
+def example_uri(regex: NginxRegex) -> str | None:
+    """A URI the regex matches although the author hardly meant it (the match followed by more
+    path, or preceded by a directory), checked with the compiled pattern; None when no such
+    example is found."""
+    compiled = compile_regex(regex.pattern, regex.case_insensitive)
+    if compiled is None:
+        return None
+    core = _sample(regex.tree)
+    if core is None:
+        return None
+    for candidate in (f"/x{core}.png", f"/uploads/x{core}/a", f"/a{core}"):
+        candidate = candidate.replace("//", "/")
+        if compiled.search(candidate):
+            return candidate
+    return None
+
+
+def _sample(tree, depth: int = 0) -> str | None:
+    """One short string the (sub)pattern matches, or None for what is not sampled simply."""
+    c = sre_constants
+    out = []
+    for op, av in tree:
+        if op is c.LITERAL:
+            out.append(chr(av))
+        elif op is c.NOT_LITERAL:
+            out.append("a" if av != ord("a") else "b")
+        elif op is c.ANY:
+            out.append("a")
+        elif op is c.IN:
+            char = next((ch for ch in "a0-_./" if _in_class(av, ch)), None)
+            if char is None:
+                return None
+            out.append(char)
+        elif op in _REPEATS:
+            low = av[0]
+            inner = _sample(av[2], depth + 1)
+            if inner is None:
+                return None
+            out.append(inner * low)
+        elif op is c.SUBPATTERN:
+            inner = _sample(av[-1], depth + 1)
+            if inner is None:
+                return None
+            out.append(inner)
+        elif op is c.BRANCH:
+            inner = _sample(av[1][0], depth + 1)
+            if inner is None:
+                return None
+            out.append(inner)
+        elif op is c.AT:
+            continue
+        else:
+            return None
+    return "".join(out)
+
+
+def _in_class(items, char: str) -> bool:
+    return can_match_char([(sre_constants.IN, items)], char)
+
+
+@rule(group="hardening", code="CG633", name="unanchored-regex", severity="info")
 def unanchored_regex(ctx: LintContext) -> Iterator[Finding]:
-    """A regex location with neither ``^`` nor ``$``.
+    """A regex location with neither ``^`` nor ``$`` that serves content.
 
     ``location ~ \\.php`` also matches ``/uploads/x.php.png`` and ``/a.php/b``: requests reach a
     handler the author did not mean (the classic way uploaded files get executed), and the
-    regex is tried at every position of every URI.
+    regex is tried at every position of every URI. A location that only refuses
+    (``location ~ /\\.ht { deny all; }``) is meant to match anywhere and is not reported; nor is
+    a regex with a ``$`` anywhere.
 
     Bad:
         server {
-            location ~ \\.php { return 403; }
+            location ~ \\.php {
+                fastcgi_pass unix:/run/php/php-fpm.sock;
+            }
         }
 
     Good:
         server {
-            location ~ \\.php$ { return 403; }
+            location ~ \\.php$ {
+                fastcgi_pass unix:/run/php/php-fpm.sock;
+            }
         }
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_core_module.html#location
     """
     for regex in regexes(ctx):
         if regex.directive.name != "location" or regex.tree is None:
             continue
-        if not is_anchored_start(regex.tree) and not is_anchored_end(regex.tree):
-            yield ctx.finding(regex.directive, f"location regex {regex.pattern!r} has no ^ or $ anchor: it matches "
-                                               f"anywhere in the URI (also /x{regex.pattern.strip(chr(92))}.png); "
-                                               f"anchor it")
+        if is_anchored_start(regex.tree) or has_end_anchor(regex.tree) or _refusal_only(regex.directive):
+            continue
+        example = example_uri(regex)
+        also = f" (also {example})" if example else ""
+        yield ctx.finding(regex.directive, f"location regex {regex.pattern!r} has no ^ or $ anchor: it matches "
+                                           f"anywhere in the URI{also}; anchor it")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -274,6 +432,10 @@ def regex_redos(ctx: LintContext) -> Iterator[Finding]:
         server {
             location ~ ^/[\\w\\s]*$ { return 404; }
         }
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_core_module.html#location
+        https://owasp.org/www-community/attacks/Regular_expression_Denial_of_Service_-_ReDoS
     """
     for regex in regexes(ctx):
         tree = regex.tree

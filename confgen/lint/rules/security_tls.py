@@ -8,7 +8,7 @@ from typing import Iterator
 
 from confgen.lint.context import LintContext
 from confgen.lint.registry import Finding, rule
-from confgen.lint.rules.security_common import http_servers, is_tls_server, rejects_tls_handshake
+from confgen.lint.rules.security_common import http_servers, is_tls_server, rejects_tls_handshake, servers_by_socket
 from confgen.lint.rules.security_headers import effective_add_headers
 
 WEAK_PROTOCOLS = ("SSLv2", "SSLv3", "TLSv1", "TLSv1.1")
@@ -56,10 +56,17 @@ def ssl_weak_protocols(ctx: LintContext) -> Iterator[Finding]:
             ssl_protocols TLSv1.2 TLSv1.3;
             add_header Strict-Transport-Security "max-age=31536000" always;
         }
+
+    Fix: unsafe
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_ssl_module.html#ssl_protocols
     """
     reported: set[int] = set()
     for server in tls_servers(ctx):
         directive = _setting(ctx, "ssl_protocols", server)
+        if directive is None and ctx.unresolved_include(server):
+            continue    # a file the deployment provides may set it
         protocols = directive.args if directive else (ctx.nginx.default("ssl_protocols") or [])
         weak = [p for p in protocols if p in WEAK_PROTOCOLS]
         if not weak:
@@ -104,6 +111,9 @@ def ssl_weak_ciphers(ctx: LintContext) -> Iterator[Finding]:
             listen 443 ssl;
             ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:!aNULL:!MD5;
         }
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_ssl_module.html#ssl_ciphers
     """
     for directive in ctx.all("ssl_ciphers"):
         weak = weak_cipher_words(" ".join(directive.args))
@@ -112,7 +122,7 @@ def ssl_weak_ciphers(ctx: LintContext) -> Iterator[Finding]:
                                          f"list such as Mozilla's intermediate and exclude !aNULL:!MD5")
 
 
-@rule(code="CG703", name="hsts-missing", severity="warning")
+@rule(group="hardening", code="CG703", name="hsts-missing", severity="warning")
 def hsts_missing(ctx: LintContext) -> Iterator[Finding]:
     """A TLS server sends no ``Strict-Transport-Security`` header.
 
@@ -134,9 +144,13 @@ def hsts_missing(ctx: LintContext) -> Iterator[Finding]:
             ssl_protocols TLSv1.2 TLSv1.3;
             add_header Strict-Transport-Security "max-age=31536000" always;
         }
+
+    References:
+        https://developer.mozilla.org/en-US/docs/Web/HTTP/Headers/Strict-Transport-Security
+        https://nginx.org/en/docs/http/ngx_http_headers_module.html#add_header
     """
     for server in tls_servers(ctx):
-        if any(r.args[:1] == ["444"] for r in server.find("return")):
+        if any(r.args[:1] == ["444"] for r in server.find("return")) or ctx.unresolved_include(server):
             continue
         levels = [server] + [d for d in server.walk() if d.name in ("location", "if") and d.is_block]
         if any(any(h.args[0].lower() == "strict-transport-security" for h in effective_add_headers(ctx, level))
@@ -145,6 +159,12 @@ def hsts_missing(ctx: LintContext) -> Iterator[Finding]:
         yield ctx.finding(ctx.block_anchor(server), "this TLS server sends no Strict-Transport-Security header: "
                                                     "browsers can be downgraded to http; add "
                                                     "`add_header Strict-Transport-Security \"max-age=31536000\" always;`")
+
+
+def letsencrypt_certificates(ctx, server) -> list:
+    """The server's ``ssl_certificate`` directives that name a Let's Encrypt (certbot, acme) path."""
+    return [c for c in ctx.nginx.effective("ssl_certificate", server)
+            if c.args and LETSENCRYPT_PATH_RE.search(c.args[0])]
 
 
 @rule(code="CG704", name="ssl-stapling-letsencrypt", severity="info")
@@ -168,13 +188,16 @@ def ssl_stapling_letsencrypt(ctx: LintContext) -> Iterator[Finding]:
             ssl_certificate /etc/letsencrypt/live/example.com/fullchain.pem;
             ssl_stapling off;
         }
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_ssl_module.html#ssl_stapling
+        https://letsencrypt.org/2024/12/05/ending-ocsp/
     """
     for server in tls_servers(ctx):
         stapling = _setting(ctx, "ssl_stapling", server)
         if stapling is None or stapling.args[:1] != ["on"]:
             continue
-        certificates = [c for c in ctx.nginx.effective("ssl_certificate", server)
-                        if c.args and LETSENCRYPT_PATH_RE.search(c.args[0])]
+        certificates = letsencrypt_certificates(ctx, server)
         if certificates:
             yield ctx.finding(stapling, f"{certificates[0].args[0]} is a Let's Encrypt certificate, which has no "
                                         f"OCSP responder since 2025: ssl_stapling does nothing; turn it off")
@@ -185,7 +208,9 @@ def ssl_stapling_no_resolver(ctx: LintContext) -> Iterator[Finding]:
     """``ssl_stapling on`` without a ``resolver`` (or ``ssl_stapling_file``).
 
     nginx must resolve the OCSP responder's host name itself; without a resolver it cannot,
-    logs a warning and staples nothing, so clients do the slower OCSP lookup themselves.
+    logs a warning and staples nothing, so clients do the slower OCSP lookup themselves. A
+    Let's Encrypt certificate is left to ``ssl-stapling-letsencrypt``, which says to turn
+    stapling off there (a resolver would not help: there is no responder).
 
     Bad:
         server {
@@ -199,6 +224,10 @@ def ssl_stapling_no_resolver(ctx: LintContext) -> Iterator[Finding]:
             ssl_stapling on;
             resolver 127.0.0.53;
         }
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_ssl_module.html#ssl_stapling
+        https://nginx.org/en/docs/http/ngx_http_core_module.html#resolver
     """
     for server in tls_servers(ctx):
         stapling = _setting(ctx, "ssl_stapling", server)
@@ -206,11 +235,13 @@ def ssl_stapling_no_resolver(ctx: LintContext) -> Iterator[Finding]:
             continue
         if ctx.nginx.effective("resolver", server) or ctx.nginx.effective("ssl_stapling_file", server):
             continue
+        if letsencrypt_certificates(ctx, server) or ctx.unresolved_include(server):
+            continue
         yield ctx.finding(stapling, "ssl_stapling is on but no resolver is configured: nginx cannot reach the "
                                     "OCSP responder and staples nothing; add `resolver`")
 
 
-@rule(code="CG706", name="ssl-ecdh-curve-pq", severity="warning")
+@rule(group="hardening", code="CG706", name="ssl-ecdh-curve-pq", severity="warning")
 def ssl_ecdh_curve_pq(ctx: LintContext) -> Iterator[Finding]:
     """``ssl_ecdh_curve`` names a post-quantum group without the ``?`` that makes it optional.
 
@@ -227,6 +258,9 @@ def ssl_ecdh_curve_pq(ctx: LintContext) -> Iterator[Finding]:
         server {
             ssl_ecdh_curve ?X25519MLKEM768:X25519:prime256v1;
         }
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_ssl_module.html#ssl_ecdh_curve
     """
     for directive in ctx.all("ssl_ecdh_curve"):
         groups = [g for arg in directive.args for g in arg.split(":") if g]
@@ -235,3 +269,72 @@ def ssl_ecdh_curve_pq(ctx: LintContext) -> Iterator[Finding]:
             yield ctx.finding(directive, f"{', '.join(risky)} only exist{'s' if len(risky) == 1 else ''} from "
                                          f"OpenSSL 3.5; on an older OpenSSL nginx rejects the whole list and does "
                                          f"not start; prefix with ? or use auto")
+
+
+def default_servers(ctx) -> list[tuple[tuple, object, list]]:
+    """(socket, its default server, the other servers) for every TLS socket several http servers
+    share."""
+    return [(socket, default, [s for s in servers if s is not default])
+            for socket, (default, servers) in servers_by_socket(ctx, tls_only=True).items() if len(servers) > 1]
+
+
+def _protocols(ctx, server) -> list[str]:
+    return ctx.nginx.effective_args("ssl_protocols", server) or []
+
+
+@rule(code="CG707", name="ssl-protocols-not-default-server", severity="warning", needs=("full",))
+def ssl_protocols_not_default_server(ctx: LintContext) -> Iterator[Finding]:
+    """``ssl_protocols`` set in a server that is not the default server of its ``listen``.
+
+    nginx negotiates the TLS version with the default server's settings, before it knows which
+    server the client asked for (SNI): a named server's ``ssl_protocols TLSv1.2 TLSv1.3`` has no
+    effect when the default server (or nginx's own default, which lacks TLSv1.3 before 1.23.4)
+    says otherwise. Set ``ssl_protocols`` once in the http block, or in the default server.
+
+    Bad:
+        events {}
+        http {
+            server { listen 443 ssl default_server; ssl_reject_handshake on; }
+            server {
+                listen 443 ssl;
+                server_name app.example.com;
+                ssl_protocols TLSv1.2 TLSv1.3;
+            }
+        }
+
+    Good:
+        events {}
+        http {
+            ssl_protocols TLSv1.2 TLSv1.3;
+            server { listen 443 ssl default_server; ssl_reject_handshake on; }
+            server {
+                listen 443 ssl;
+                server_name app.example.com;
+            }
+        }
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_ssl_module.html#ssl_protocols
+        https://nginx.org/en/docs/http/ngx_http_core_module.html#listen
+        https://nginx.org/en/docs/http/request_processing.html
+    """
+    reported: set[int] = set()
+    for (address, port), default, others in default_servers(ctx):
+        if ctx.unresolved_include(default):
+            continue
+        in_force = _protocols(ctx, default)
+        for server in others:
+            own = server.find("ssl_protocols")
+            if not own or id(own[-1]) in reported:
+                continue
+            wanted = list(own[-1].args)
+            if set(wanted) == set(in_force):
+                continue
+            reported.add(id(own[-1]))
+            how = "its ssl_protocols" if ctx.nginx.effective("ssl_protocols", default) else \
+                f"nginx {'.'.join(map(str, ctx.version))}'s default"
+            yield ctx.finding(own[-1], f"nginx negotiates TLS on {address}:{port} with the default server "
+                                       f"({default.file}:{default.line}), whose protocols are {how}: "
+                                       f"{' '.join(in_force) or 'none'}; this server's `ssl_protocols "
+                                       f"{' '.join(wanted)}` has no effect there; set it in the http block or "
+                                       f"the default server")

@@ -1,0 +1,217 @@
+"""Directives nginx reads otherwise than they are written (CG41x): a comma that becomes part of a
+server name, a variable two tables define, proxy settings beside another module's pass, and a
+directive written twice where nginx refuses to start."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from confgen.lint.context import LintContext
+from confgen.lint.registry import Finding, rule
+from confgen.lint.rules.security_common import in_http, variable_model
+
+# Directives nginx refuses to read twice in one block ('"try_files" directive is duplicate'):
+# those it stores in one slot (flags, sizes, times, strings) or checks by hand. Each was
+# checked with nginx 1.22.1 (`nginx -t` on the directive written twice); the ones nginx accepts
+# twice (add_header, index, gzip_types, ssl_protocols, error_page, allow ...) are not listed.
+REFUSED_TWICE = frozenset({
+    # core and locations
+    "try_files", "root", "alias", "client_max_body_size", "client_body_buffer_size", "client_body_timeout",
+    "client_header_buffer_size", "large_client_header_buffers", "sendfile", "tcp_nopush", "tcp_nodelay",
+    "keepalive_timeout", "keepalive_requests", "send_timeout", "server_tokens", "default_type", "internal",
+    "satisfy", "log_not_found", "etag", "if_modified_since", "types_hash_max_size", "limit_rate",
+    "lingering_close", "open_file_cache", "max_ranges", "server_name_in_redirect", "port_in_redirect",
+    "absolute_redirect", "chunked_transfer_encoding", "resolver", "resolver_timeout", "autoindex", "charset",
+    "expires", "ssi", "sub_filter_once", "real_ip_header", "limit_req_status", "limit_conn_status",
+    "auth_basic", "auth_basic_user_file", "server_names_hash_bucket_size", "map_hash_bucket_size",
+    "variables_hash_max_size",
+    # gzip
+    "gzip", "gzip_comp_level", "gzip_min_length", "gzip_vary",
+    # upstream modules
+    "proxy_pass", "fastcgi_pass", "uwsgi_pass", "proxy_read_timeout", "proxy_connect_timeout",
+    "proxy_send_timeout", "proxy_buffering", "proxy_http_version", "proxy_buffer_size", "proxy_buffers",
+    "proxy_max_temp_file_size", "proxy_request_buffering", "proxy_ignore_client_abort",
+    "proxy_intercept_errors", "proxy_cache", "proxy_cookie_path", "fastcgi_index", "fastcgi_read_timeout",
+    "uwsgi_read_timeout",
+    # TLS
+    "ssl_ciphers", "ssl_prefer_server_ciphers", "ssl_session_timeout", "ssl_session_tickets", "ssl_stapling",
+    "ssl_stapling_verify", "ssl_dhparam", "ssl_ecdh_curve", "ssl_buffer_size", "ssl_trusted_certificate",
+    # main and events
+    "worker_processes", "pid", "worker_rlimit_nofile", "daemon", "pcre_jit", "worker_shutdown_timeout",
+    "worker_connections", "multi_accept", "use", "accept_mutex",
+})
+# In an upstream block the same names are the upstream module's own directives.
+REFUSED_TWICE_IN_UPSTREAM = frozenset({"keepalive", "keepalive_timeout", "keepalive_requests"})
+_TABLE_CHILDREN = frozenset({"map", "geo", "split_clients", "types", "charset_map", "match"})
+
+
+@rule(code="CG411", name="server-name-comma", severity="warning")
+def server_name_comma(ctx: LintContext) -> Iterator[Finding]:
+    """``server_name`` names separated by commas: the comma becomes part of the name.
+
+    nginx separates names with spaces; ``server_name example.com, www.example.com;`` defines
+    the names ``example.com,`` and ``www.example.com``, so requests for ``example.com`` match
+    no name and go to the default server (often another site, or a 444).
+
+    Bad:
+        server {
+            listen 80;
+            server_name example.com, www.example.com;
+        }
+
+    Good:
+        server {
+            listen 80;
+            server_name example.com www.example.com;
+        }
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_core_module.html#server_name
+        https://nginx.org/en/docs/http/server_names.html
+    """
+    for directive in ctx.all("server_name"):
+        broken = [name for name in directive.args if name.endswith(",") or ("," in name and not name.startswith("~"))]
+        if broken and in_http(directive):
+            yield ctx.finding(directive, f"server_name {broken[0]} contains a comma, which nginx keeps as part of "
+                                         f"the name: that host never matches; separate names with spaces")
+
+
+@rule(code="CG412", name="variable-defined-twice", severity="warning")
+def variable_defined_twice(ctx: LintContext) -> Iterator[Finding]:
+    """Two ``map`` / ``geo`` blocks define the same variable: the later one silently wins.
+
+    nginx accepts the second definition and uses only it, for every request: the entries of the
+    first (often in another included file) never apply, with no warning at start.
+
+    Bad:
+        map $http_upgrade $connection_upgrade {
+            default upgrade;
+            '' close;
+        }
+        map $http_upgrade $connection_upgrade {
+            default upgrade;
+        }
+
+    Good:
+        map $http_upgrade $connection_upgrade {
+            default upgrade;
+            '' close;
+        }
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_map_module.html#map
+        https://nginx.org/en/docs/http/ngx_http_geo_module.html#geo
+    """
+    model = variable_model(ctx)
+    seen: set[str] = set()
+    for name in ("map", "geo", "split_clients"):
+        for block in ctx.all(name):
+            if not block.args or not block.is_block:
+                continue
+            variable = block.args[-1].lstrip("$").lower()
+            if variable in seen:
+                continue
+            seen.add(variable)
+            tables = model.tables(variable)     # in document order
+            for later in tables[1:]:
+                first = tables[0]
+                yield ctx.finding(later, f"${variable} is already defined by the {first.name} at "
+                                         f"{first.file}:{first.line}: nginx uses only this later one and "
+                                         f"ignores the first; keep one definition")
+
+
+_OTHER_PASSES = ("fastcgi_pass", "uwsgi_pass", "scgi_pass", "grpc_pass")
+
+
+@rule(code="CG413", name="proxy-setting-without-proxy-pass", severity="warning")
+def proxy_setting_without_proxy_pass(ctx: LintContext) -> Iterator[Finding]:
+    """``proxy_set_header`` (or another ``proxy_*`` setting) beside ``uwsgi_pass`` / ``fastcgi_pass``.
+
+    ``proxy_*`` directives configure the proxy module only: in a block that hands requests to
+    ``uwsgi_pass``, ``fastcgi_pass``, ``scgi_pass`` or ``grpc_pass`` and has no ``proxy_pass``,
+    they have no effect (the app never sees the header). Use the module's own directive
+    (``uwsgi_param``, ``fastcgi_param``, ``grpc_set_header``, ``uwsgi_read_timeout`` ...).
+
+    Bad:
+        server {
+            location / {
+                include uwsgi_params;
+                uwsgi_pass unix:/run/app.sock;
+                proxy_set_header X-Forwarded-Proto $scheme;
+            }
+        }
+
+    Good:
+        server {
+            location / {
+                include uwsgi_params;
+                uwsgi_pass unix:/run/app.sock;
+                uwsgi_param HTTP_X_FORWARDED_PROTO $scheme;
+            }
+        }
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_set_header
+        https://nginx.org/en/docs/http/ngx_http_uwsgi_module.html#uwsgi_param
+        https://nginx.org/en/docs/http/ngx_http_fastcgi_module.html#fastcgi_param
+    """
+    for name in _OTHER_PASSES:
+        for handler in ctx.all(name):
+            block = handler.parent
+            if block is None or not in_http(handler) or any(d.name == "proxy_pass" for d in block.walk()):
+                continue
+            settings = [d for d in block.block or () if d.name.startswith("proxy_")]
+            if settings:
+                shown = ", ".join(dict.fromkeys(d.name for d in settings))
+                yield ctx.finding(settings[0], f"{shown} only configure{'s' if len(settings) == 1 else ''} "
+                                               f"proxy_pass, but this {block.name} hands requests to {name} "
+                                               f"({handler.file}:{handler.line}): no effect; use "
+                                               f"{name.split('_')[0]}_param / {name.split('_')[0]}_* instead")
+
+
+@rule(code="CG414", name="directive-duplicate", severity="error")
+def directive_duplicate(ctx: LintContext) -> Iterator[Finding]:
+    """A directive nginx accepts once per block is written twice: nginx refuses to start.
+
+    ``try_files``, ``root``, ``proxy_pass``, ``client_max_body_size``, ``sendfile``,
+    ``keepalive_timeout`` and the other single-value directives may appear once in a block
+    (an included file counts as part of the block): ``nginx -t`` fails with
+    ``"try_files" directive is duplicate``, and a reload keeps the old config. ``alias``
+    beside ``root`` is refused the same way. Directives that collect values (``add_header``,
+    ``index``, ``error_page``, ``allow``) are not reported.
+
+    Bad:
+        server {
+            location / {
+                try_files $uri $uri/ =404;
+                try_files $uri /index.html;
+            }
+        }
+
+    Good:
+        server {
+            location / {
+                try_files $uri $uri/ /index.html;
+            }
+        }
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_core_module.html#try_files
+    """
+    for block in [ctx.nginx.root, *(d for d in ctx.nginx.walk() if d.is_block)]:
+        if block.name in _TABLE_CHILDREN:
+            continue
+        refused = REFUSED_TWICE_IN_UPSTREAM if block.name == "upstream" else REFUSED_TWICE
+        first: dict[str, object] = {}
+        for directive in block.block or ():
+            name = "root" if directive.name == "alias" else directive.name
+            if directive.name not in refused:
+                continue
+            if name in first:
+                earlier = first[name]
+                shown = directive.name if earlier.name == directive.name else f"{directive.name} beside {earlier.name}"
+                yield ctx.finding(directive, f"{shown} is already set in this {block.name or 'file'} at "
+                                             f"{earlier.file}:{earlier.line}: nginx refuses to start "
+                                             f"(\"{directive.name}\" directive is duplicate); keep one")
+            else:
+                first[name] = directive
