@@ -1,15 +1,22 @@
 """confgen lint against gixy-next on the same configs: per gixy check, how many findings each tool
-reports and in which files they disagree.
+reports, where they disagree, and who is right.
 
-    python bench/versus_gixy.py [--nginx-version 1.22.1] [--keep DIR] [--json]
+    python bench/versus_gixy.py                    # the published corpus (tests/corpus/), judged
+    python bench/versus_gixy.py --update-verdicts  # add gixy's new findings to tests/corpus/gixy-verdicts.txt
+    python bench/versus_gixy.py --generated [--nginx-version 1.22.1] [--keep DIR] [--json]
 
-The corpus is the project's fixture configs, the configs ``confgen render`` makes from
-``profiles/*.yaml``, and generated ones: every confgen rule's Bad and Good documentation example
-and the cases gixy's users reported as false positives. Installs nothing: when gixy-next is not
-importable it says so and exits 0 (``pip install -e '.[bench]'`` brings it).
+The default run lints the corpus of published configs (tests/corpus/, see SOURCES.md) with both
+tools. Every finding there carries a verdict judged by hand: confgen's in each entry's
+expected.txt, gixy's in tests/corpus/gixy-verdicts.txt (same line format: FILE:LINE CHECK right,
+or wrong -- why). Where only one tool reports a finding in a file, its verdict says who is right:
+a right finding the other tool lacks is a miss of the other tool; a wrong one means the silent
+tool was right. Findings are compared per (file, line, check) once each; the two tools anchor some
+findings on different lines (gixy often on the enclosing block), so disagreement is per file.
 
-Counts are findings per (file, line) after mapping; the two tools anchor some findings on
-different lines (gixy often on the enclosing block), so the comparison is per file.
+``--generated`` compares on the project's fixture configs, the configs ``confgen render`` makes
+from ``profiles/*.yaml``, every confgen rule's Bad and Good documentation example and the cases
+gixy's users reported as false positives (counts only, no verdicts). Installs nothing: when
+gixy-next is not importable it says so and exits 0 (``pip install -e '.[bench]'`` brings it).
 """
 
 from __future__ import annotations
@@ -27,6 +34,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+GIXY_VERDICTS = ROOT / "tests" / "corpus" / "gixy-verdicts.txt"
 
 # gixy check -> the confgen rules that cover it, each optionally narrowed to findings whose
 # message contains a text (known-cve-pattern covers several gixy checks, one CVE each).
@@ -79,8 +88,10 @@ NOT_MIRRORED = {
                            "behave the same",
     "quic_bpf_reuseport": "an eBPF/QUIC deployment detail outside confgen's HTTP and TLS scope (not "
                           "implemented)",
-    "stale_dns_cache": "resolving upstream names once at start is nginx's documented behaviour and right for "
-                       "static backends; confgen reports the case that fails (missing-resolver)",
+    "stale_dns_cache": "not implemented: names resolved once at start are nginx's documented behaviour, but the "
+                       "corpus shows gixy right on Docker Compose service names (a recreated container gets a new "
+                       "IP, nginx keeps the old one until reload); confgen reports the case that fails at once "
+                       "(missing-resolver)",
     "try_files_is_evil_too": "performance advice (open_file_cache), not a defect; try_files is what nginx "
                              "recommends instead of if",
 }
@@ -238,14 +249,165 @@ def print_report(report: dict, base: Path) -> None:
             print(f"- {row['check']} ({row['gixy']} findings): {reason}")
 
 
+# --- the published corpus, judged ---------------------------------------------------------------
+
+def gixy_keys(entry: Path) -> set[tuple[str, int, str]]:
+    """(file relative to the corpus, line, check) of gixy's findings on one corpus entry; findings
+    in files outside the corpus (this machine's /etc/nginx) are left out."""
+    import corpus_expectations as corpus
+
+    keys = set()
+    for issue in run_gixy(entry / "nginx.conf"):
+        path = Path(issue.get("file") or issue.get("path") or entry / "nginx.conf").resolve()
+        try:
+            label = path.relative_to(corpus.CORPUS.resolve()).as_posix()
+        except ValueError:
+            continue
+        keys.add((label, int(issue.get("line") or 0), issue["plugin"]))
+    return keys
+
+
+def read_verdicts(path: Path) -> dict:
+    """(file, line, check) -> the judged Expectation, from a file in expected.txt's line format."""
+    import corpus_expectations as corpus
+
+    if not path.is_file():
+        return {}
+    lines = path.read_text().splitlines()
+    return {e.key: e for e in (corpus.parse_line(t.strip(), f"{path.name}:{n}")
+                               for n, t in enumerate(lines, 1) if t.strip() and not t.startswith("#"))}
+
+
+def judged(keys, verdicts: dict) -> list:
+    """The findings with their hand verdicts; a finding nobody judged yet is 'unreviewed'."""
+    import corpus_expectations as corpus
+
+    return [verdicts.get(key) or corpus.Expectation(*key, "unreviewed") for key in sorted(keys)]
+
+
+def gixy_version() -> str:
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version("gixy-next")
+    except importlib.metadata.PackageNotFoundError:
+        return "(version unknown)"
+
+
+def corpus_compare(entries: list[Path] | None = None) -> dict:
+    """Both tools on the corpus entries (default: all), each finding with its verdict, grouped per
+    gixy check."""
+    import corpus_expectations as corpus
+
+    entries = corpus.entries() if entries is None else entries
+    gixy_verdicts = read_verdicts(GIXY_VERDICTS)
+    gixy_all, confgen_all = [], []
+    for entry in entries:
+        gixy_all += judged(gixy_keys(entry), gixy_verdicts)
+        confgen_all += corpus.merged(entry, corpus.lint_entry(entry))
+    rows = []
+    for check in sorted(set(MAPPING) | {e.rule for e in gixy_all}):
+        targets = MAPPING.get(check)
+        rules = {rule for rule, _ in targets or ()}
+        gixy = [e for e in gixy_all if e.rule == check]
+        # a rule narrowed to one CVE (known-cve-pattern) is counted for every check it covers
+        ours = [e for e in confgen_all if e.rule in rules]
+        gixy_files, our_files = {e.file for e in gixy}, {e.file for e in ours}
+        disagreements = []
+        for side, findings, other_files in (("gixy", gixy, our_files), ("confgen", ours, gixy_files)):
+            for e in findings:
+                if e.file in other_files:
+                    continue
+                other = "confgen" if side == "gixy" else "gixy"
+                missed = f"a miss of {other}" if targets else "confgen does not check this"
+                right = {"right": f"{side} ({missed})", "wrong": f"{other} (silent, rightly)"}
+                disagreements.append({"only": side, "finding": f"{e.file}:{e.line} {e.rule}",
+                                      "verdict": e.verdict, "why": e.why,
+                                      "who_is_right": right.get(e.verdict, "not judged yet")})
+        rows.append({"check": check, "confgen": ", ".join(sorted(rules)) or None,
+                     "not_mirrored": NOT_MIRRORED.get(check),
+                     "gixy": len(gixy), "gixy_wrong": sum(e.verdict == "wrong" for e in gixy),
+                     "confgen_count": len(ours), "confgen_wrong": sum(e.verdict == "wrong" for e in ours),
+                     "disagreements": disagreements})
+    return {"configs": len(entries), "gixy_version": gixy_version(), "nginx_version": corpus.NGINX_VERSION,
+            "rows": rows,
+            "gixy_findings": len(gixy_all), "gixy_wrong": sum(e.verdict == "wrong" for e in gixy_all),
+            "gixy_unreviewed": [e.render() for e in gixy_all if e.verdict == "unreviewed"],
+            "confgen_findings": len(confgen_all), "confgen_wrong": sum(e.verdict == "wrong" for e in confgen_all)}
+
+
+def update_gixy_verdicts() -> int:
+    """Rewrite gixy-verdicts.txt from gixy's current findings, keeping the verdicts already given."""
+    import corpus_expectations as corpus
+    from confgen.files import write_atomically
+
+    verdicts = read_verdicts(GIXY_VERDICTS)
+    found = judged({k for entry in corpus.entries() for k in gixy_keys(entry)}, verdicts)
+    header = ("# gixy-next's findings on tests/corpus/, one a line: FILE:LINE CHECK VERDICT, judged by hand:\n"
+              "# right, or wrong -- why. Rewrite with `python bench/versus_gixy.py --update-verdicts`.\n")
+    write_atomically({GIXY_VERDICTS.name: header + "".join(e.render() + "\n" for e in found)}, GIXY_VERDICTS.parent)
+    print(f"{len(found)} gixy findings, {sum(e.verdict == 'unreviewed' for e in found)} unreviewed")
+    return 0
+
+
+def share(wrong: int, total: int) -> str:
+    return f"{wrong}/{total} ({wrong / total:.0%})" if total else "0/0"
+
+
+def print_corpus_report(report: dict) -> None:
+    print(f"# confgen and gixy-next on the published corpus\n\n{report['configs']} configs from "
+          f"tests/corpus/ (SOURCES.md); confgen with every rule, nginx {report['nginx_version']}; every finding "
+          f"judged by hand (confgen: each entry's expected.txt, gixy: gixy-verdicts.txt). Judged wrong: the "
+          f"claim is false there, following the advice changes nothing or breaks the config, it flags a "
+          f"deliberate idiom, or it repeats a problem already reported.\n")
+    print(f"- gixy-next {report['gixy_version']}: {report['gixy_findings']} findings, judged wrong "
+          f"{share(report['gixy_wrong'], report['gixy_findings'])}")
+    print(f"- confgen (every rule): {report['confgen_findings']} findings, judged wrong "
+          f"{share(report['confgen_wrong'], report['confgen_findings'])}\n")
+    print("| gixy check | confgen rule(s) | gixy findings (wrong) | confgen findings (wrong) | "
+          "only gixy: gixy right / wrong | only confgen: confgen right / wrong |")
+    print("|---|---|---|---|---|---|")
+    for row in report["rows"]:
+        if not row["gixy"] and not row["confgen_count"]:
+            continue
+        tally = Counter((d["only"], d["who_is_right"].split(" ")[0]) for d in row["disagreements"])
+        print(f"| {row['check']} | {row['confgen'] or 'not mirrored'} | {row['gixy']} ({row['gixy_wrong']}) | "
+              f"{row['confgen_count']} ({row['confgen_wrong']}) | "
+              f"{tally['gixy', 'gixy']} / {tally['gixy', 'confgen']} | "
+              f"{tally['confgen', 'confgen']} / {tally['confgen', 'gixy']} |")
+    print("\n## Where they disagree, and who is right\n")
+    for row in report["rows"]:
+        if row["disagreements"]:
+            print(f"### {row['check']}" + (f" (not mirrored: {row['not_mirrored']})" if row["not_mirrored"] else ""))
+            for d in row["disagreements"]:
+                why = f" ({d['why']})" if d["why"] else ""
+                print(f"- only {d['only']}: `{d['finding']}`, judged {d['verdict']}{why}; right: {d['who_is_right']}")
+            print()
+    if report["gixy_unreviewed"]:
+        print(f"{len(report['gixy_unreviewed'])} gixy findings not judged yet: run --update-verdicts and judge them")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nginx-version", default="1.22.1", help="the version confgen lints for (default 1.22.1)")
     parser.add_argument("--keep", metavar="DIR", help="write the corpus here and keep it")
     parser.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    parser.add_argument("--generated", action="store_true",
+                        help="compare on fixtures, rendered profiles and rule examples instead of the published corpus")
+    parser.add_argument("--update-verdicts", action="store_true",
+                        help="add gixy's new findings on the corpus to tests/corpus/gixy-verdicts.txt (unreviewed)")
     args = parser.parse_args(argv)
     if importlib.util.find_spec("gixy") is None:
         print("gixy-next is not installed (pip install -e '.[bench]'); nothing to compare")
+        return 0
+    if args.update_verdicts:
+        return update_gixy_verdicts()
+    if not args.generated:
+        report = corpus_compare()
+        if args.json:
+            print(json.dumps(report, indent=2))
+        else:
+            print_corpus_report(report)
         return 0
     base = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="versus-gixy-"))
     try:

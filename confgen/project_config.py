@@ -11,9 +11,13 @@ ignore = ["gzip-level-high"]
 nginx-version = "1.26"
 root = "deploy/nginx.conf"                          # main config when linting snippets
 severity = { upstream-no-keepalive = "error" }
+preset = "strict"                                   # default | strict (adds the hardening group)
 per-file-ignores = { "deploy/legacy/*.conf" = ["worker-processes"] }
 gunicorn = { "deploy/nginx.conf" = "deploy/gunicorn.conf.py", "deploy/worker.conf" = { cmd = "gunicorn -k gthread app:app" } }
 profiles = { "deploy/profile.yaml" = "deploy" }     # profile -> output dir, for render-check
+
+[tool.confgen.rules.gzip-level-high]                # a rule's thresholds (`confgen rule NAME`)
+max-level = 7
 ```
 """
 
@@ -35,6 +39,8 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 SEVERITIES = ("error", "warning", "info")
+# preset -> the rule groups it selects when ``select`` is not given.
+PRESETS = {"default": ("default",), "strict": ("default", "hardening")}
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,21 @@ class ProjectConfig:
     root: Path | None = None
     gunicorn: dict[Path, GunicornPairing] = field(default_factory=dict)
     profiles: dict[Path, Path] = field(default_factory=dict)
+    preset: str | None = None
+    # rule name or code -> {option: value}; checked against the rules' declarations when linting.
+    rules: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def default_select(self) -> tuple[str, ...]:
+        """What runs when no ``--select`` is given: ``select``, else the preset's groups."""
+        return self.select or PRESETS[self.preset or "default"]
+
+    @property
+    def key_prefix(self) -> str:
+        """How errors about a key start: ``pyproject.toml: [tool.confgen] `` or ``.confgen.toml: ``."""
+        if self.path is None:
+            return ""
+        return f"{self.path}: [tool.confgen] " if self.path.name == "pyproject.toml" else f"{self.path}: "
 
     def ignored_for(self, file: str | Path) -> tuple[str, ...]:
         """Rules ``per-file-ignores`` turns off for this file (globs relative to the config)."""
@@ -117,7 +138,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfgenError(f"{path}: cannot read: {error.strerror or error}") from None
 
 
-_KEYS = ("select", "ignore", "severity", "per-file-ignores", "nginx-version", "root", "gunicorn", "profiles")
+_KEYS = ("select", "ignore", "severity", "per-file-ignores", "nginx-version", "root", "gunicorn", "profiles",
+         "preset", "rules")
 
 
 def _parse(table: Any, path: Path, where: str) -> ProjectConfig:
@@ -181,6 +203,16 @@ def _parse(table: Any, path: Path, where: str) -> ProjectConfig:
             continue
         profiles[base / profile] = base / output_dir
 
+    rules = {}
+    for name, options in string_table("rules").items():
+        if not isinstance(options, dict):
+            problems.append(f"{prefix}rules.{name}: expected a table of options ([tool.confgen.rules.{name}])")
+            continue
+        rules[name] = dict(options)
+    preset = table.get("preset")
+    if preset is not None and preset not in PRESETS:
+        problems.append(f"{prefix}preset: {preset!r} is not one of {', '.join(PRESETS)}")
+
     nginx_version = table.get("nginx-version")
     if nginx_version is not None and not isinstance(nginx_version, str):
         problems.append(f"{prefix}nginx-version: expected a string such as \"1.26\"")
@@ -198,6 +230,8 @@ def _parse(table: Any, path: Path, where: str) -> ProjectConfig:
         root=base / root if isinstance(root, str) else None,
         gunicorn=gunicorn,
         profiles=profiles,
+        preset=preset if preset in PRESETS else None,
+        rules=rules,
     )
     if problems:
         raise ConfgenError(*problems)

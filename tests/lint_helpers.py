@@ -25,6 +25,8 @@ def lint_config(tmp_path: Path, nginx: str, *, gunicorn: str | None = None, file
         tree["gunicorn.conf.py"] = gunicorn
     write_tree(tmp_path, tree)
     options.setdefault("nginx_version", "1.22.1")
+    # Every rule, whatever its group (hardening rules are opt-in): each test names the rules it checks.
+    options.setdefault("select", ["ALL"])
     return lint([str(tmp_path / main)], **options)
 
 

@@ -180,3 +180,67 @@ def test_an_unreadable_include_is_a_finding_and_an_unreadable_main_file_an_error
     (tmp_path / "nginx.conf").chmod(0)
     main = _run_without_read_override([str(tmp_path / "nginx.conf")])
     assert main.returncode == 2 and main.stderr.count("\n") == 1 and "permission denied" in main.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# Includes the repository does not hold: provided by the deployment, a note and not an error.
+
+POOLED_LOCATION = """events {{}}
+http {{
+    upstream app {{ server 127.0.0.1:8000; keepalive 16; }}
+    server {{
+        listen 80;
+        location / {{
+            {include}
+            proxy_pass http://app;
+        }}
+    }}
+}}
+"""
+
+
+@pytest.mark.parametrize("written", ["/run/confgen-test-absent/nginx-env.conf",
+                                     "/etc/nginx/snippets/confgen-test-absent-ssl.conf"])
+def test_an_absolute_include_outside_the_tree_and_not_on_this_machine_is_a_note(tmp_path, written):
+    files = {"nginx.conf": POOLED_LOCATION.format(include=f"include {written};")}
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    from confgen.lint.engine import lint
+
+    result = lint([str(tmp_path / "nginx.conf")], nginx_version="1.22.1")
+    assert not [f for f in result.findings if f.rule == "include-not-found"]
+    assert any(written in note and "provided by the deployment" in note for note in result.notes), result.notes
+    # The include may set proxy_http_version and Connection: the rules about defaults are silent.
+    assert not {"keepalive-needs-http11", "keepalive-connection-header"} & {f.rule for f in result.findings}
+    # Without that include, the same defaults are reported.
+    (tmp_path / "nginx.conf").write_text(POOLED_LOCATION.format(include=""))
+    result = lint([str(tmp_path / "nginx.conf")], nginx_version="1.22.1")
+    assert {"keepalive-needs-http11", "keepalive-connection-header"} <= {f.rule for f in result.findings}
+
+
+def test_a_deployment_include_silences_only_its_own_scope(tmp_path):
+    text = POOLED_LOCATION.format(include="include /run/confgen-test-absent/a.conf;").replace(
+        "    }\n}\n", "        location /b/ { proxy_pass http://app; }\n    }\n}\n")
+    (tmp_path / "nginx.conf").write_text(text)
+    from confgen.lint.engine import lint
+
+    result = lint([str(tmp_path / "nginx.conf")], nginx_version="1.22.1")
+    http10 = [f for f in result.findings if f.rule == "keepalive-needs-http11"]
+    assert len(http10) == 1 and "1 more" not in http10[0].message   # location /b/ only
+    assert http10[0].line == text.splitlines().index("        location /b/ { proxy_pass http://app; }") + 1
+
+
+def test_a_missing_include_inside_the_linted_tree_stays_an_error(tmp_path):
+    code, findings = lint_tree(tmp_path, {
+        "nginx.conf": POOLED_LOCATION.format(include=f"include {tmp_path}/snippets/gone.conf;"),
+    })
+    assert code == 1 and rules(errors(findings)) == ["include-not-found"]
+    code, findings = lint_tree(tmp_path, {"nginx.conf": POOLED_LOCATION.format(include="include snippets/gone.conf;")})
+    assert code == 1 and rules(errors(findings)) == ["include-not-found"]
+
+
+def test_a_deployment_include_does_not_fail_the_cli(tmp_path):
+    code, findings = lint_tree(tmp_path, {"nginx.conf": (
+        "events {}\nhttp {\n    include /run/confgen-test-absent/*.conf;\n"
+        "    include /run/confgen-test-absent/env.conf;\n    server { listen 80; }\n}\n")})
+    assert not errors(findings) and code in (0, 1)

@@ -7,6 +7,7 @@ import io
 import json
 import re
 import sys
+import textwrap
 
 import pytest
 import yaml
@@ -183,7 +184,7 @@ def test_disable_file_anywhere_in_the_file_and_only_that_file(tmp_path):
             include extra.conf;
         }
         # confgen: disable-file=gzip-level-high,gzip-obsolete-msie6 -- legacy box, replaced in Q3
-    """, files={"extra.conf": "gzip_comp_level 8;\n"})
+    """, files={"extra.conf": "location / { gzip_comp_level 8; }\n"})
     assert [(f.rule, f.file.rsplit("/", 1)[-1]) for f in result.findings] == [("gzip-level-high", "extra.conf")]
 
 
@@ -320,10 +321,11 @@ def test_columns_and_suppressions_read_lines_as_nginx_counts_them(tmp_path, monk
             "      gzip_comp_level 9;\r\n   gzip_comp_level 8;\r\n}\r\n# confgen: disable=CG404 -- trailing\r\n")
     conf = tmp_path / "nginx.conf"
     conf.write_bytes(text.encode())
-    result = lint([str(conf)], nginx_version="1.22.1")
+    # (the directive written twice is what this test needs; nginx itself would refuse it)
+    result = lint([str(conf)], nginx_version="1.22.1", ignore=["directive-duplicate"])
     assert [(f.rule, f.line, f.col) for f in result.findings] == [("gzip-level-high", 6, 4)]
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(text.encode()), newline=""))
-    from_stdin = lint(["-"], nginx_version="1.22.1")
+    from_stdin = lint(["-"], nginx_version="1.22.1", ignore=["directive-duplicate"])
     assert [(f.rule, f.line, f.col) for f in from_stdin.findings] == [("gzip-level-high", 6, 4)]
 
 
@@ -380,11 +382,42 @@ def test_root_lints_a_snippet_in_place_and_reports_only_its_findings(tmp_path):
         """,
     })
     snippet = str(tmp_path / "sites/app.conf")
-    alone = lint([snippet], nginx_version="1.22.1")
-    assert "proxy-header-inheritance" not in rules_of(alone)   # nothing outside to lose on its own
     in_place = lint([snippet], root=str(tmp_path / "nginx.conf"), nginx_version="1.22.1")
     assert "proxy-header-inheritance" in rules_of(in_place)
     assert {f.file.rsplit("/", 1)[-1] for f in in_place.findings} == {"app.conf"}   # not nginx.conf's gzip
+    # Without --root, the snippet finds the file in its tree that includes it, and says so.
+    found = lint([snippet], nginx_version="1.22.1")
+    assert found.findings == in_place.findings
+    assert any(f"included by {tmp_path / 'nginx.conf'}" in note for note in found.notes), found.notes
+
+
+def test_a_snippet_nothing_in_its_tree_includes_is_linted_alone_and_the_note_names_root(tmp_path):
+    write_tree(tmp_path, {
+        "other/nginx.conf": full("include other-snippets/*.conf;"),
+        "sites/app.conf": """
+            server {
+                location / {
+                    proxy_set_header X-Request-Id $request_id;
+                    proxy_pass http://127.0.0.1:8000;
+                }
+            }
+        """,
+    })
+    alone = lint([str(tmp_path / "sites/app.conf")], nginx_version="1.22.1")
+    assert "proxy-header-inheritance" not in rules_of(alone)   # nothing outside to lose on its own
+    assert any("pass --root" in note for note in alone.notes)
+
+
+def test_a_snippet_prefers_the_whole_config_that_includes_it_through_a_chain(tmp_path):
+    write_tree(tmp_path, {
+        "nginx.conf": full("proxy_set_header Host $host;\ninclude sites-enabled/*;"),
+        "sites-enabled/app": "server { listen 80; include snippets/proxy.conf; }\n",
+        "snippets/proxy.conf": "location / { proxy_set_header X-Id $request_id; proxy_pass http://127.0.0.1:8000; }\n",
+    })
+    result = lint([str(tmp_path / "snippets/proxy.conf")], nginx_version="1.22.1")
+    assert any(f"included by {tmp_path / 'nginx.conf'}" in note for note in result.notes), result.notes
+    (lost,) = only(result, "proxy-header-inheritance")
+    assert "Host" in lost.message and lost.file.endswith("proxy.conf")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -442,6 +475,64 @@ def test_findings_are_sorted_by_file_then_line(tmp_path):
             gzip_comp_level 9;
             gzip_disable msie6;
         }
-    """, files={"b.conf": "gzip_comp_level 8;\n"})
+    """, files={"b.conf": "location / { gzip_comp_level 8; }\n"})
     positions = [(f.file.rsplit("/", 1)[-1], f.line) for f in result.findings]
     assert positions == [("nginx.conf", 3), ("nginx.conf", 4), ("b.conf", 1)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Bare snippets: a file of locations, or of directives that belong in a location, is linted in
+# the blocks it would be included in, so every rule for that context runs on it.
+
+# Rules whose Bad example is about a value nothing in a snippet sets (a resolver, an allow/deny
+# list): the block that includes the snippet may set it, so they stay silent on it alone.
+ABSENCE_RULES = {"forwarded-proto-spoofable", "missing-resolver", "ssl-stapling-no-resolver", "ssl-weak-protocols",
+                 "hsts-missing"}
+
+
+def _unwrapped(text: str, block: str) -> str | None:
+    """The body of ``text`` when it is one ``block { ... }`` and nothing else."""
+    match = re.fullmatch(rf"{block}\b[^{{]*\{{(.*)\}}", text.strip(), re.S)
+    if not match:
+        return None
+    depth = 0
+    for char in match.group(1):
+        depth += (char == "{") - (char == "}")
+        if depth < 0:
+            return None
+    return textwrap.dedent(match.group(1)).strip() + "\n"
+
+
+def _bare_cases():
+    for r in all_rules():
+        if r.always or "full" in r.needs or "profile" in r.needs or r.name in ABSENCE_RULES:
+            continue
+        for block in ("server", "location"):
+            bad, good = _unwrapped(r.doc.bad, block), _unwrapped(r.doc.good, block)
+            if bad is not None and good is not None:
+                yield pytest.param(r, bad, good, id=f"{r.name}-in-{block}")
+
+
+@pytest.mark.parametrize("r, bad, good", list(_bare_cases()))
+def test_bare_snippets_are_linted_in_their_context_bad_and_good(tmp_path, r, bad, good):
+    options = {"nginx_version": r.doc.version or "1.22.1", "select": ["ALL"]}
+    assert r.name in rules_of(lint_config(tmp_path, bad, gunicorn=r.doc.gunicorn, main="snippet.conf", **options))
+    good_app = r.doc.good_gunicorn or r.doc.gunicorn
+    assert r.name not in rules_of(lint_config(tmp_path, good, gunicorn=good_app, main="snippet.conf", **options))
+
+
+def test_server_level_snippet_gets_the_server_rules(tmp_path):
+    snippet = "listen 443 ssl;\nssl_certificate /c.pem;\nssl_certificate_key /k.pem;\nssl_protocols TLSv1 TLSv1.2;\n"
+    result = lint_config(tmp_path, snippet, main="tls.conf", select=["ALL"])
+    assert "ssl-weak-protocols" in rules_of(result)
+    assert "ssl-weak-protocols" not in rules_of(lint_config(
+        tmp_path, snippet.replace("TLSv1 TLSv1.2", "TLSv1.2 TLSv1.3"), main="tls.conf", select=["ALL"]))
+
+
+def test_a_bare_location_snippet_reports_no_missing_values_the_includer_may_set(tmp_path):
+    snippet = "proxy_pass http://127.0.0.1:8000;\n"
+    result = lint_config(tmp_path, snippet, main="proxy.conf", gunicorn="timeout = 90\n", select=["ALL"])
+    assert "app-timeout-exceeds-proxy" not in rules_of(result)       # the server may set proxy_read_timeout
+    explicit = lint_config(tmp_path, snippet + "proxy_read_timeout 60s;\n", main="proxy.conf",
+                           gunicorn="timeout = 90\n", select=["ALL"])
+    assert "app-timeout-exceeds-proxy" in rules_of(explicit)

@@ -70,8 +70,8 @@ def test_config_errors_are_one_line_exit_2(article, tmp_path):
 
 
 def test_min_severity_filters_by_each_findings_own_severity(article):
-    everything = confgen.lint([str(article / "nginx.conf")])
-    warnings_up = confgen.lint([str(article / "nginx.conf")], min_severity="warning")
+    everything = confgen.lint([str(article / "nginx.conf")], select=["ALL"])
+    warnings_up = confgen.lint([str(article / "nginx.conf")], select=["ALL"], min_severity="warning")
     assert any(f.severity == "info" for f in everything)
     assert warnings_up == [f for f in everything if f.severity != "info"]
     errors = CliRunner().invoke(main, ["lint", str(article / "nginx.conf"), "--min-severity", "error", "--format", "json"])
@@ -99,3 +99,82 @@ def test_quiet_prints_only_findings_and_github_format(article):
 def test_no_colour_unless_a_terminal(article):
     result = CliRunner().invoke(main, ["lint", str(article / "nginx.conf")], color=False)
     assert "\x1b[" not in result.output
+
+
+# ---------------------------------------------------------------------------------------------
+# Groups, presets, ALL, and rule options ([tool.confgen.rules.NAME])
+
+MSIE6 = "server {\n    listen 80;\n    gzip on;\n    gzip_comp_level 9;\n    gzip_disable msie6;\n}\n"
+
+
+def _project(tmp_path, toml: str | None):
+    (tmp_path / "nginx.conf").write_text(MSIE6)
+    if toml is not None:
+        (tmp_path / ".confgen.toml").write_text(toml)
+    return str(tmp_path / "nginx.conf")
+
+
+@pytest.mark.parametrize("toml, select, reported", [
+    (None, (), False),                                  # hardening advice is opt-in
+    (None, ("hardening",), True),
+    (None, ("ALL",), True),
+    (None, ("all",), True),
+    ('preset = "strict"\n', (), True),
+    ('preset = "default"\n', (), False),
+    ('select = ["ALL"]\n', (), True),
+    ('select = ["hardening"]\n', (), True),
+    ('preset = "strict"\n', ("gzip-level-high",), False),   # the command line wins
+])
+def test_hardening_group_is_opt_in(tmp_path, toml, select, reported):
+    rules = _rules(confgen.lint([_project(tmp_path, toml)], select=select, nginx_version="1.22.1"))
+    assert ("gzip-obsolete-msie6" in rules) is reported
+
+
+def test_select_hardening_runs_only_that_group(tmp_path):
+    rules = _rules(confgen.lint([_project(tmp_path, None)], select=["hardening"], nginx_version="1.22.1"))
+    assert rules == {"gzip-obsolete-msie6"}
+
+
+@pytest.mark.parametrize("option, reported", [("max-level = 9", False), ("max-level = 8", True), ("", True)])
+def test_a_rule_threshold_is_a_typed_option(tmp_path, option, reported):
+    (tmp_path / "nginx.conf").write_text(MSIE6)   # gzip_comp_level 9
+    (tmp_path / "pyproject.toml").write_text(f"[tool.confgen.rules.gzip-level-high]\n{option}\n")
+    findings = confgen.lint([str(tmp_path / "nginx.conf")], nginx_version="1.22.1")
+    assert ("gzip-level-high" in _rules(findings)) is reported
+
+
+@pytest.mark.parametrize("table, message", [
+    ('[rules.gzip-level-high]\nmax-level = "high"\n', "rules.gzip-level-high.max-level: expected an integer, got 'high'"),
+    ('[rules.gzip-level-high]\nmax-level = true\n', "rules.gzip-level-high.max-level: expected an integer, got True"),
+    ('[rules.gzip-level-high]\nmax-level = 12\n', "rules.gzip-level-high.max-level: 12 is above the maximum 9"),
+    ('[rules.gzip-level-high]\nmaxlevel = 7\n', "gzip-level-high has no option 'maxlevel' (its options: max-level)"),
+    ('[rules.gzip-level-hi]\nmax-level = 7\n', "rules.gzip-level-hi: no such rule"),
+    ('[rules]\ngzip-level-high = 7\n', "rules.gzip-level-high: expected a table of options"),
+    ('[rules.keepalive-timeout-order]\nbalancer-idle-timeout = "60s"\n', "expected a number, got '60s'"),
+    ('preset = "paranoid"\n', "preset: 'paranoid' is not one of default, strict"),
+])
+def test_bad_rule_options_are_one_line_errors_naming_file_and_key(tmp_path, table, message):
+    (tmp_path / "nginx.conf").write_text(MSIE6)
+    (tmp_path / ".confgen.toml").write_text(table)
+    result = CliRunner().invoke(main, ["lint", str(tmp_path / "nginx.conf")])
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and message in lines[0] and str(tmp_path / ".confgen.toml") in lines[0], result.output
+    assert "Traceback" not in result.output
+
+
+def test_options_in_pyproject_name_the_tool_table(tmp_path):
+    (tmp_path / "nginx.conf").write_text(MSIE6)
+    (tmp_path / "pyproject.toml").write_text('[tool.confgen.rules.gzip-level-high]\nmax-level = "x"\n')
+    with pytest.raises(ConfgenError, match=r"pyproject.toml: \[tool.confgen\] rules.gzip-level-high.max-level"):
+        confgen.lint([str(tmp_path / "nginx.conf")])
+
+
+def test_rules_and_rule_document_groups_options_and_references():
+    table = CliRunner().invoke(main, ["rules"]).output
+    line = next(line for line in table.splitlines() if " gzip-obsolete-msie6 " in line)
+    assert line.split()[2:4] == ["info", "hardening"]
+    text = CliRunner().invoke(main, ["rule", "gzip-level-high"]).output
+    assert "Group: default (on by default)." in text
+    assert "max-level (int, 1..9, default 6)" in text
+    assert "References:\n    https://nginx.org/en/docs/http/ngx_http_gzip_module.html#gzip_comp_level" in text

@@ -273,7 +273,8 @@ def test_deep_nesting_does_not_exhaust_the_stack(tmp_path):
     assert config.problems == []
     assert len(config.find_all("location")) == depth
     innermost = config.find_all("location")[-1]
-    assert len(list(innermost.ancestors())) == depth
+    # The snippet of locations sits in the server and http blocks it would be included in.
+    assert [d.name for d in innermost.ancestors()][depth - 2:] == ["location", "server", "http", "main"]
 
 
 def test_main_file_problems_are_one_line_errors(tmp_path):
@@ -769,3 +770,49 @@ def test_text_that_names_an_existing_file_is_the_file(tmp_path, monkeypatch):
     (tmp_path / "a;b.conf").write_text("events {}\nhttp {}\n")
     config = load_nginx("a;b.conf", nginx_version="1.22.1")
     assert config.main_file == "a;b.conf" and config.is_full
+
+
+# ---------------------------------------------------------------------------------------------
+# Includes the deployment provides, and bare snippets placed in their context
+
+
+def test_an_absolute_include_outside_the_tree_not_on_this_machine_is_recorded_with_its_block(tmp_path):
+    config = load(tmp_path, {"nginx.conf": "events {}\nhttp {\n    server {\n        include /run/confgen-absent/tls.conf;\n"
+                                           "        listen 443;\n    }\n}\n"})
+    assert config.problems == []
+    (include,) = config.unresolved_includes
+    assert (include.args, include.line, include.parent.name) == (["/run/confgen-absent/tls.conf"], 4, "server")
+    assert include not in include.parent.block          # not a directive of the tree
+    assert any("provided by the deployment" in note and ":4:" in note for note in config.notes)
+
+
+def test_an_absolute_include_inside_the_tree_or_in_a_dump_stays_a_problem(tmp_path):
+    config = load(tmp_path, {"nginx.conf": f"events {{}}\nhttp {{\n    include {tmp_path}/conf.d/gone.conf;\n}}\n"})
+    assert kinds(config) == ["include-not-found"] and config.unresolved_includes == []
+    dump = (f"# configuration file {tmp_path}/nginx.conf:\nevents {{}}\nhttp {{\n"
+            f"    include /run/confgen-absent/env.conf;\n}}\n\n")
+    assert kinds(load_nginx(text=dump, nginx_version="1.22.1")) == ["include-not-found"]
+
+
+@pytest.mark.parametrize("text, chain", [
+    ("location / { return 204; }\nlocation /a/ { return 204; }\n", ["http", "server"]),
+    ("proxy_pass http://127.0.0.1:8000;\nproxy_set_header Host $host;\n", ["http", "server", "location"]),
+])
+def test_a_bare_snippet_is_placed_in_the_blocks_it_would_be_included_in(tmp_path, text, chain):
+    config = load(tmp_path, {"snippet.conf": text})
+    top_level = [d for d in (config.root.block or ())]
+    assert [d.name for d in top_level] == ["http"]
+    innermost = top_level[0]
+    for name in chain[1:]:
+        (innermost,) = [d for d in innermost.block if d.name == name]
+    written = [d for d in config.walk() if d.parent is innermost]
+    assert [d.name for d in written] == [line.split()[0] for line in text.splitlines()]
+    assert config.unresolved_includes and config.unresolved_includes[0].parent is innermost
+    assert not config.is_full and config.context in ("server", "location")
+
+
+def test_a_whole_config_and_a_conf_d_file_of_servers_are_not_wrapped(tmp_path):
+    whole = load(tmp_path, {"nginx.conf": "events {}\nhttp { server { listen 80; } }\n"})
+    servers = load(tmp_path, {"app.conf": "server { listen 80; }\n"})
+    assert [d.name for d in whole.root.block] == ["events", "http"] and whole.unresolved_includes == []
+    assert [d.name for d in servers.root.block] == ["server"] and servers.unresolved_includes == []

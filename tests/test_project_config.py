@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from confgen.cli import main
 from confgen.errors import ConfgenError
 from confgen.render.profile import load_profile, profile_schema
-from confgen.project_config import find_project_config, load_project_config
+from confgen.project_config import ProjectConfig, find_project_config, load_project_config
 from conftest import MINIMAL_PROFILE, PROFILES
 
 
@@ -132,3 +132,30 @@ def test_render_check_uses_configured_profiles(tmp_path, monkeypatch):
     runner.invoke(main, ["render", "deploy/profile.yaml", "-o", "deploy"])
     fresh = runner.invoke(main, ["render-check"])
     assert fresh.exit_code == 0, fresh.output
+
+
+def test_preset_and_rule_options_are_read(tmp_path):
+    path = tmp_path / "pyproject.toml"
+    path.write_text('[tool.confgen]\npreset = "strict"\n\n[tool.confgen.rules.gzip-level-high]\nmax-level = 7\n')
+    config = load_project_config(path)
+    assert config.preset == "strict" and config.default_select == ("default", "hardening")
+    assert config.rules == {"gzip-level-high": {"max-level": 7}}
+    assert config.key_prefix == f"{path}: [tool.confgen] "
+    assert load_project_config(_write(tmp_path, 'select = ["ALL"]\npreset = "strict"\n')).default_select == ("ALL",)
+    assert ProjectConfig().default_select == ("default",)
+
+
+@pytest.mark.parametrize("text, message", [
+    ('preset = "paranoid"\n', "preset: 'paranoid' is not one of default, strict"),
+    ('rules = { gzip-level-high = 7 }\n', "rules.gzip-level-high: expected a table of options"),
+    ('rules = 3\n', "rules: expected a table"),
+])
+def test_bad_preset_and_rules_tables(tmp_path, text, message):
+    with pytest.raises(ConfgenError, match=message):
+        load_project_config(_write(tmp_path, text))
+
+
+def _write(tmp_path, text):
+    path = tmp_path / ".confgen.toml"
+    path.write_text(text)
+    return path

@@ -135,7 +135,9 @@ def test_uvicorn_unix_forwarded_points_at_the_gunicorn_line(tmp_path):
 
 
 @pytest.mark.parametrize("nginx_extra, app, reported", [
-    ("", GTHREAD, True),                                    # 8k buffers vs gunicorn's 4094
+    ("", GTHREAD, True),                                    # both defaults (8k, 4094): at info
+    ("large_client_header_buffers 4 8k;", GTHREAD, True),   # 8k written, gunicorn left at 4094
+    ("", GTHREAD + "limit_request_line = 2048\n", True),     # gunicorn lowered below nginx's default
     ("", GTHREAD + "limit_request_line = 8190\n", False),
     ("", GTHREAD + "limit_request_line = 0\n", False),      # unlimited
     ("large_client_header_buffers 4 4k;", GTHREAD, False),
@@ -191,3 +193,91 @@ def test_gunicorn_config_that_does_not_parse_is_an_error(tmp_path):
     result = lint_config(tmp_path, "location / { proxy_pass http://127.0.0.1:8000; }\n", gunicorn="workers = (\n")
     (finding,) = only(result, "gunicorn-config-error")
     assert finding.file.endswith("gunicorn.conf.py") and finding.severity == "error"
+
+
+# ---------------------------------------------------------------------------------------------
+# Pairing scope: a gunicorn config describes one app; other upstreams are not judged by it.
+
+TWO_APPS = """
+    upstream django {{ server unix:/run/django.sock; keepalive 16; }}
+    upstream goapi {{ server 127.0.0.1:9000; keepalive 16; }}
+    server {{
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        {read}
+        location / {{ proxy_pass http://django; }}
+        location /api/ {{ proxy_pass http://goapi; }}
+        location /api/v2/ {{ proxy_pass http://goapi; }}
+    }}
+"""
+
+
+def test_only_the_upstream_reaching_the_bind_is_judged_and_a_note_names_the_others(tmp_path):
+    app = 'worker_class = "gthread"\nthreads = 4\nbind = "unix:/run/django.sock"\n'
+    result = lint_config(tmp_path, TWO_APPS.format(read=""), gunicorn=app)
+    (race,) = only(result, "app-keepalive-race")
+    assert "upstream django" in race.message
+    assert any("reached through django" in n and "goapi lead elsewhere" in n for n in result.notes), result.notes
+    # The Go service on 9000 as the app: only goapi is judged.
+    result = lint_config(tmp_path, TWO_APPS.format(read=""), gunicorn=app.replace("unix:/run/django.sock", "127.0.0.1:9000"))
+    assert [f.message.split("upstream ")[1].split()[0] for f in only(result, "app-keepalive-race")] == ["goapi"]
+
+
+@pytest.mark.parametrize("bind, note", [
+    ('import os\nbind = os.environ["BIND"]\n', "cannot be read without running it"),
+    ('bind = "unix:/run/elsewhere.sock"\n', "which no upstream or proxy_pass here reaches"),
+])
+def test_when_the_match_cannot_be_made_nothing_is_assumed_and_a_note_says_so(tmp_path, bind, note):
+    result = lint_config(tmp_path, TWO_APPS.format(read=""), gunicorn='worker_class = "gthread"\nthreads = 4\n' + bind)
+    assert not only(result, "app-keepalive-race")
+    assert any(note in n for n in result.notes), result.notes
+
+
+def test_an_upstream_defined_in_a_file_not_linted_is_not_assumed_to_be_the_app(tmp_path):
+    snippet = 'location / { proxy_pass http://app; proxy_read_timeout 10s; }\n'
+    result = lint_config(tmp_path, snippet, gunicorn="timeout = 30\n")
+    assert not only(result, "app-timeout-exceeds-proxy")
+    assert any("no upstream or proxy_pass here reaches" in n for n in result.notes), result.notes
+
+
+def test_one_problem_is_one_finding_not_one_per_location(tmp_path):
+    app = 'bind = "127.0.0.1:9000"\ntimeout = 90\n'
+    result = lint_config(tmp_path, TWO_APPS.format(read=""), gunicorn=app)
+    (finding,) = only(result, "app-timeout-exceeds-proxy")      # the default 60s, for two locations
+    assert "(default) (and 1 more location)" in finding.message
+    result = lint_config(tmp_path, TWO_APPS.format(read="proxy_read_timeout 30s;"), gunicorn=app)
+    (finding,) = only(result, "app-timeout-exceeds-proxy")
+    assert finding.line == line_of(tmp_path / "nginx.conf", "proxy_read_timeout 30s")
+
+
+def test_header_limits_both_defaults_are_info_a_written_mismatch_a_warning(tmp_path):
+    location = "server { location / { proxy_pass http://127.0.0.1:8000; } }\n"
+    (defaults,) = only(lint_config(tmp_path, location, gunicorn=GTHREAD), "header-limits-mismatch")
+    (written,) = only(lint_config(tmp_path, "large_client_header_buffers 4 8k;\n" + location, gunicorn=GTHREAD),
+                      "header-limits-mismatch")
+    assert (defaults.severity, written.severity) == ("info", "warning")
+
+
+def test_a_wildcard_bind_whose_port_upstreams_on_different_hosts_use_is_not_guessed(tmp_path):
+    config = """
+        upstream a { server 10.0.0.5:8000; keepalive 16; }
+        upstream b { server 10.0.0.6:8000; keepalive 16; }
+        upstream a_ws { server 10.0.0.5:8000; }
+        server {
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            location / { proxy_pass http://a; }
+            location /b/ { proxy_pass http://b; }
+        }
+    """
+    app = UVICORN + 'bind = "0.0.0.0:8000"\n'
+    result = lint_config(tmp_path, config, gunicorn=app)
+    assert not only(result, "app-keepalive-race")
+    assert any("which of them is this app cannot be told" in note for note in result.notes), result.notes
+    # Replicas of one app in one upstream block, or two blocks on the same host, are one app.
+    replicas = config.replace("upstream b { server 10.0.0.6:8000; keepalive 16; }",
+                              "upstream b { server 10.0.0.5:8000; keepalive 16; }")
+    assert len(only(lint_config(tmp_path, replicas, gunicorn=app), "app-keepalive-race")) == 2
+    one_block = "upstream a { server 10.0.0.5:8000; server 10.0.0.6:8000; keepalive 16; }\n" \
+                'server { location / { proxy_pass http://a; proxy_http_version 1.1; proxy_set_header Connection ""; } }\n'
+    assert len(only(lint_config(tmp_path, one_block, gunicorn=app), "app-keepalive-race")) == 1

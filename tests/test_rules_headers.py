@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lint_helpers import full, line_of, lint_config
+from lint_helpers import full, line_of, lint_config, only
 
 
 def test_location_headers_drop_the_servers_and_the_lost_ones_are_named(tmp_path):
@@ -177,3 +177,21 @@ def test_gated_map_and_scheme_are_fine(tmp_path):
         }
     """), select=["forwarded-proto-spoofable"])
     assert result.findings == []
+
+
+def test_one_map_copying_forwarded_proto_used_in_many_locations_is_one_finding(tmp_path):
+    config = """
+        map $http_x_forwarded_proto $proxy_x_forwarded_proto { default $http_x_forwarded_proto; '' $scheme; }
+        server {
+            listen 80;
+            location / { proxy_set_header X-Forwarded-Proto $proxy_x_forwarded_proto; proxy_pass http://127.0.0.1:8000; }
+            location /a/ { proxy_set_header X-Forwarded-Proto $proxy_x_forwarded_proto; proxy_pass http://127.0.0.1:8000; }
+            location /b/ { proxy_set_header X-Forwarded-Proto $proxy_x_forwarded_proto; proxy_pass http://127.0.0.1:8000; }
+        }
+    """
+    (finding,) = only(lint_config(tmp_path, config), "forwarded-proto-spoofable")
+    assert "(and 2 more places using it)" in finding.message
+    assert finding.line == line_of(tmp_path / "nginx.conf", "location / {")
+    # Written without the map, each location's own directive is its own finding.
+    direct = config.replace("$proxy_x_forwarded_proto;", "$http_x_forwarded_proto;")
+    assert len(only(lint_config(tmp_path, direct), "forwarded-proto-spoofable")) == 3

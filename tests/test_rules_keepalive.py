@@ -197,15 +197,41 @@ def test_advertised_keepalive_timeout_beyond_the_real_one(tmp_path, setting, rep
     assert ("keepalive-timeout-order" in rules_of(result)) is reported
 
 
+BALANCER_60S = {"keepalive-timeout-order": {"balancer-idle-timeout": 60}}
+
+
 @pytest.mark.parametrize("setting, reported", [("keepalive_timeout 30s;", True), ("keepalive_timeout 60;", True),
                                                ("keepalive_timeout 75s;", False), ("", False)])
-def test_nginx_behind_a_balancer_must_idle_longer_than_it(tmp_path, setting, reported):
-    result = lint_config(tmp_path, f"""
+def test_nginx_behind_a_declared_balancer_must_idle_longer_than_it(tmp_path, setting, reported):
+    config = f"""
         set_real_ip_from 10.0.0.0/8;
         {setting}
         server {{ listen 80; }}
-    """)
+    """
+    result = lint_config(tmp_path, config, rule_options=BALANCER_60S)
     assert ("keepalive-timeout-order" in rules_of(result)) is reported
+    # set_real_ip_from alone declares no balancer (a CDN's ranges, a sidecar): nothing inferred.
+    assert "keepalive-timeout-order" not in rules_of(lint_config(tmp_path, config))
+
+
+def test_a_profile_with_trusted_proxies_declares_a_balancer(tmp_path):
+    import yaml
+    from conftest import MINIMAL_PROFILE
+
+    for proxies, reported in (([], False), (["10.0.0.0/8"], True)):
+        (tmp_path / "profile.yaml").write_text(yaml.safe_dump({**MINIMAL_PROFILE, "trusted_proxies": proxies}))
+        result = lint_config(tmp_path, "keepalive_timeout 30s;\nserver { listen 80; }\n",
+                             profile=str(tmp_path / "profile.yaml"))
+        assert ("keepalive-timeout-order" in rules_of(result)) is reported
+
+
+def test_balancer_option_is_one_finding_per_directive_and_silent_under_a_deployment_include(tmp_path):
+    config = "keepalive_timeout 30s;\nserver { listen 80; }\nserver { listen 81; }\n"
+    assert len(only(lint_config(tmp_path, config, rule_options=BALANCER_60S), "keepalive-timeout-order")) == 1
+    provided = "include /run/confgen-test-absent/timeouts.conf;\nserver { listen 80; }\n"
+    result = lint_config(tmp_path, provided, rule_options=BALANCER_60S)
+    assert "keepalive-timeout-order" not in rules_of(result)
+    assert not [f for f in result.findings if f.rule == "include-not-found"]
 
 
 def test_upstream_keepalive_timeout_is_not_a_client_one(tmp_path):
@@ -221,3 +247,132 @@ def test_upstream_keepalive_timeout_is_not_a_client_one(tmp_path):
 def test_connect_timeout_above_75s(tmp_path, value, reported):
     result = lint_config(tmp_path, f"server {{ proxy_connect_timeout {value}; location / {{ return 204; }} }}\n")
     assert ("proxy-connect-timeout-ineffective" in rules_of(result)) is reported
+
+
+# ---------------------------------------------------------------------------------------------
+# The pool advice depends on the app behind it; following it produces no other finding.
+
+NO_POOL = """
+    upstream app {{ server 127.0.0.1:8000;{pool} }}
+    server {{
+        location / {{ proxy_pass http://app;{http11} }}
+    }}
+"""
+HTTP11 = ' proxy_http_version 1.1; proxy_set_header Connection "";'
+PAIRING = {"app-keepalive-race", "sync-worker-keepalive", "upstream-no-keepalive", "keepalive-needs-http11",
+           "keepalive-connection-header"}
+
+
+def _no_pool(pool="", http11=""):
+    return NO_POOL.format(pool=pool, http11=http11)
+
+
+@pytest.mark.parametrize("app, says", [
+    ('worker_class = "gthread"\nthreads = 4\n', "set gunicorn keepalive = 65"),
+    ('worker_class = "gevent"\n', "set gunicorn keepalive = 65"),
+    ('worker_class = "uvicorn_worker.UvicornWorker"\n', "set gunicorn keepalive = 65"),
+    ('worker_class = "gthread"\nthreads = 4\nkeepalive = 75\n', "outlasts nginx's"),
+    ('import os\nworker_class = os.environ["WORKER"]\n', "worker class cannot be read"),
+    (None, "if the app behind keeps connections open"),
+])
+def test_pool_advice_per_worker_class(tmp_path, app, says):
+    (finding,) = only(lint_config(tmp_path, _no_pool(), gunicorn=app), "upstream-no-keepalive")
+    assert says in finding.message and finding.severity == "warning", finding.message
+
+
+def test_no_pool_behind_the_sync_worker_is_a_note_that_says_to_switch_the_worker_first(tmp_path):
+    # The sync worker closes every connection: no pool is right (sync-worker-keepalive says to
+    # drop one), so reporting its absence would contradict that rule.
+    result = lint_config(tmp_path, _no_pool(), gunicorn='worker_class = "sync"\n')
+    assert not only(result, "upstream-no-keepalive")
+    assert any("switch worker_class to gthread" in note and "first" in note for note in result.notes), result.notes
+
+
+@pytest.mark.parametrize("app, gunicorn_after", [
+    ('worker_class = "sync"\n', 'worker_class = "gthread"\nthreads = 4\nkeepalive = 65\n'),
+    ('worker_class = "gthread"\nthreads = 4\n', 'worker_class = "gthread"\nthreads = 4\nkeepalive = 65\n'),
+    ('worker_class = "uvicorn_worker.UvicornWorker"\n', 'worker_class = "uvicorn_worker.UvicornWorker"\nkeepalive = 65\n'),
+])
+def test_following_the_pool_advice_produces_no_other_keepalive_finding(tmp_path, app, gunicorn_after):
+    before = lint_config(tmp_path, _no_pool(), gunicorn=app)
+    assert "upstream-no-keepalive" in rules_of(before) or "sync" in app
+    # Only the pool, without the app side the advice names: the next run reports the app side.
+    pool_only = rules_of(lint_config(tmp_path, _no_pool(" keepalive 16;", HTTP11), gunicorn=app))
+    assert {"app-keepalive-race", "sync-worker-keepalive"} & set(pool_only)
+    after = lint_config(tmp_path, _no_pool(" keepalive 16;", HTTP11), gunicorn=gunicorn_after)
+    assert not PAIRING & set(rules_of(after)), after.findings
+
+
+def test_proxy_pass_without_upstream_gets_the_same_advice_once_per_target(tmp_path):
+    config = """
+        server {
+            location / { proxy_pass http://127.0.0.1:8000; }
+            location /api/ { proxy_pass http://127.0.0.1:8000; }
+        }
+    """
+    (finding,) = only(lint_config(tmp_path, config, gunicorn='worker_class = "gthread"\nthreads = 2\n'),
+                      "proxy-pass-no-upstream")
+    assert "1 more location" in finding.message and "set gunicorn keepalive = 65" in finding.message
+    synced = lint_config(tmp_path, config, gunicorn='worker_class = "sync"\n')
+    assert not only(synced, "proxy-pass-no-upstream")
+    assert any("switch worker_class" in note for note in synced.notes)
+
+
+@pytest.mark.parametrize("connection, reported", [('"upgrade"', False), ("Upgrade", False),
+                                                  ("$connection_upgrade", True)])
+def test_websocket_only_upstreams_are_not_pool_candidates(tmp_path, connection, reported):
+    config = f"""
+        map $http_upgrade $connection_upgrade {{ default upgrade; '' close; }}
+        upstream ws {{ server 127.0.0.1:9000; }}
+        server {{
+            location /ws/ {{
+                proxy_pass http://ws;
+                proxy_http_version 1.1;
+                proxy_set_header Upgrade $http_upgrade;
+                proxy_set_header Connection {connection};
+            }}
+        }}
+    """
+    assert ("upstream-no-keepalive" in rules_of(lint_config(tmp_path, config))) is reported
+    literal = config.replace("proxy_pass http://ws;", "proxy_pass http://127.0.0.1:9000;")
+    assert ("proxy-pass-no-upstream" in rules_of(lint_config(tmp_path, literal))) is reported
+
+
+@pytest.mark.parametrize("target, reported", [("https://api.example.com", False), ("https://api.example.com:8443", False),
+                                              ("https://10.0.0.5:8443", True), ("http://api.example.com:8080", True)])
+def test_https_to_an_external_site_is_not_a_pool_candidate(tmp_path, target, reported):
+    result = lint_config(tmp_path, f"server {{ location /ext/ {{ proxy_pass {target}; }} }}\n")
+    assert ("proxy-pass-no-upstream" in rules_of(result)) is reported
+
+
+def test_default_http10_in_many_locations_is_one_finding(tmp_path):
+    config = POOLED + """
+        server {
+            proxy_set_header Connection "";
+            location / { proxy_pass http://app; }
+            location /a/ { proxy_pass http://app; }
+            location /b/ { proxy_pass http://app; }
+        }
+    """
+    (finding,) = only(lint_config(tmp_path, config), "keepalive-needs-http11")
+    assert "2 more locations" in finding.message
+
+
+@pytest.mark.parametrize("floor, keepalive, reported", [(0, 4, False), (8, 4, True), (8, 8, False), (8, 32, False)])
+def test_pool_size_floor_is_a_rule_option(tmp_path, floor, keepalive, reported):
+    config = f"upstream app {{ server 127.0.0.1:8000; keepalive {keepalive}; }}\n" \
+             f'server {{ location / {{ proxy_pass http://app;{HTTP11} }} }}\n'
+    options = {"upstream-keepalive-pool-small": {"min-size": floor}}
+    result = lint_config(tmp_path, config, rule_options=options)
+    findings = only(result, "upstream-keepalive-pool-small")
+    assert bool(findings) is reported
+    assert not reported or "floor of 8" in findings[0].message
+
+
+@pytest.mark.parametrize("location, reported", [("/.well-known/acme-challenge/", False),
+                                                ("'/.well-known/acme-challenge'", False), ("/api/", True)])
+def test_acme_challenge_pass_through_is_not_a_pool_candidate(tmp_path, location, reported):
+    result = lint_config(tmp_path, f"server {{ location {location} {{ proxy_pass http://certbot:80; }} }}\n")
+    assert ("proxy-pass-no-upstream" in rules_of(result)) is reported
+    upstream = f"upstream certbot {{ server certbot:80; }}\nserver {{ location {location} {{ proxy_pass http://certbot; }} }}\n"
+    assert ("upstream-no-keepalive" in rules_of(lint_config(tmp_path, upstream))) is reported

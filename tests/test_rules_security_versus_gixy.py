@@ -46,3 +46,29 @@ def test_false_positive_cases_are_clean_in_confgen_and_the_comparison_runs(tmp_p
     report = versus_gixy.compare(configs[:1], "1.30.0")
     alias = next(r for r in report["rows"] if r["check"] == "alias_traversal")
     assert alias["confgen_count"] == 0
+
+
+def test_gixy_verdicts_name_corpus_files_and_are_judged():
+    verdicts = versus_gixy.read_verdicts(versus_gixy.GIXY_VERDICTS)
+    assert verdicts, "tests/corpus/gixy-verdicts.txt is empty"
+    corpus_dir = versus_gixy.GIXY_VERDICTS.parent
+    for (file, line, check), verdict in verdicts.items():
+        assert (corpus_dir / file).is_file(), file
+        assert check in versus_gixy.MAPPING, check
+        assert verdict.verdict in ("right", "wrong"), verdict.render()
+
+
+@pytest.mark.skipif(importlib.util.find_spec("gixy") is None, reason="gixy-next not installed")
+def test_corpus_comparison_says_who_is_right_where_the_tools_disagree():
+    import corpus_expectations as corpus
+
+    entry = corpus.CORPUS / "gunicorn-example"
+    report = versus_gixy.corpus_compare([entry])
+    assert report["configs"] == 1 and report["gixy_findings"] >= 1
+    rows = {row["check"]: row for row in report["rows"]}
+    # gixy flags $http_host in the only server on port 80, where $host is the client's choice too
+    spoofing = rows["host_spoofing"]
+    assert spoofing["gixy"] == spoofing["gixy_wrong"] == 1 and spoofing["confgen_count"] == 0
+    assert [d["who_is_right"] for d in spoofing["disagreements"]] == ["confgen (silent, rightly)"]
+    # both report the missing worker_rlimit_nofile
+    assert rows["worker_rlimit_nofile_vs_connections"]["disagreements"] == []

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 from functools import cached_property
 from typing import Any, Callable, Iterable, Iterator
 
@@ -14,7 +13,8 @@ class LintContext:
     """What a rule sees: the nginx model, the gunicorn config and profile (or None), the target
     version, an index of directives by name, and :meth:`finding` to report."""
 
-    def __init__(self, nginx, gunicorn=None, profile=None, *, gunicorn_label: str | None = None):
+    def __init__(self, nginx, gunicorn=None, profile=None, *, gunicorn_label: str | None = None,
+                 options: dict[str, dict[str, Any]] | None = None):
         self.nginx = nginx
         self.gunicorn = gunicorn
         self.profile = profile
@@ -22,6 +22,9 @@ class LintContext:
         self.gunicorn_label = gunicorn_label
         self.rule: Rule | None = None
         self.memo: dict[str, Any] = {}
+        # rule name -> {option: value}, validated by the engine against the rules' declarations.
+        self.options = options or {}
+        self.notes: list[str] = []
         self._lines = _FileLines()
         # id -> (the finding, the directive name its column points at): the findings are kept
         # alive here, so an id always means the finding it was recorded for.
@@ -43,6 +46,35 @@ class LintContext:
         if key not in self.memo:
             self.memo[key] = compute()
         return self.memo[key]
+
+    def option(self, name: str) -> Any:
+        """The running rule's option ``name``: the project's value, else the rule's default."""
+        assert self.rule is not None, "option() is only for rules the engine is running"
+        declared = self.rule.option(name)
+        return self.options.get(self.rule.name, {}).get(name, declared.default)
+
+    def note(self, text: str) -> None:
+        """Tell the user something that is not a finding (what a rule could not decide, and why)."""
+        if text not in self.notes:
+            self.notes.append(text)
+
+    def unresolved_include(self, at, *, inherited: bool = True) -> Any:
+        """The include, in block ``at`` or (``inherited``) a level enclosing it, of a file the
+        deployment provides (outside the linted tree and not on this machine), or None. A rule
+        that reports a missing or default value must stay silent when there is one: that file
+        may set the value. ``inherited=False`` for what does not inherit (an upstream's own
+        ``keepalive``)."""
+        unresolved = getattr(self.nginx, "unresolved_includes", None)
+        if not unresolved:
+            return None
+        levels = self.cached("unresolved_include_levels",
+                             lambda: {id(include.parent): include for include in unresolved})
+        level = at
+        while level is not None:
+            if id(level) in levels:
+                return levels[id(level)]
+            level = level.parent if inherited else None
+        return None
 
     def finding(self, anchor, message: str, *, severity: str | None = None) -> Finding:
         """A finding of the running rule at a Directive or a ``(file, line)``."""

@@ -15,11 +15,12 @@ import re
 import sys
 import tokenize
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 from confgen.errors import ConfgenError
 from confgen.lint.context import LintContext
-from confgen.lint.registry import SEVERITIES, Finding, LintResult, Rule, lookup, registered
+from confgen.project_config import PRESETS
+from confgen.lint.registry import GROUPS, SEVERITIES, Finding, LintResult, Rule, lookup, registered
 
 GUNICORN_FILE_NAME = "gunicorn.conf.py"
 STDIN = "-"
@@ -119,14 +120,22 @@ def _python_comments(path: str) -> dict[int, str]:
 # Selection
 
 
+ALL = "ALL"
+
+
 def resolve_rule_names(names: Iterable[str], option: str) -> set[str]:
-    """Codes of the rules named by kebab names, codes, or code prefixes such as ``CG1``;
-    ConfgenError naming ``option`` for anything that matches no rule."""
+    """Codes of the rules named by kebab names, codes, code prefixes such as ``CG1``, a group
+    (``hardening``, ``default``) or ``ALL``; ConfgenError naming ``option`` for anything that
+    matches no rule."""
     codes, unknown = set(), []
     rules = all_rules()
     for name in names:
         found = find_rule(name)
-        if found is not None:
+        if name.strip().upper() == ALL:
+            codes.update(r.code for r in rules)
+        elif name.strip().lower() in GROUPS:
+            codes.update(r.code for r in rules if r.group == name.strip().lower())
+        elif found is not None:
             codes.add(found.code)
         elif re.fullmatch(r"CG\d{0,2}", name.strip().upper()) and any(r.code.startswith(name.strip().upper()) for r in rules):
             codes.update(r.code for r in rules if r.code.startswith(name.strip().upper()))
@@ -134,20 +143,54 @@ def resolve_rule_names(names: Iterable[str], option: str) -> set[str]:
             unknown.append(name)
     if unknown:
         raise ConfgenError(f"{option}: no such rule: {', '.join(unknown)} "
-                           f"(rules are named like keepalive-needs-http11 or coded like CG101)")
+                           f"(rules are named like keepalive-needs-http11 or coded like CG101; "
+                           f"groups: {', '.join(GROUPS)}, or ALL)")
     return codes
 
 
 def _selected_rules(select: Iterable[str], ignore: Iterable[str]) -> list[Rule]:
+    """``select`` (empty: the default group) minus ``ignore``; parse problems always run."""
     rules = all_rules()
+    select = list(select) or list(PRESETS["default"])
     selected = resolve_rule_names(select, "--select")
     ignored = resolve_rule_names(ignore, "--ignore")
     unignorable = sorted(r.name for r in rules if r.always and r.code in ignored)
     if unignorable:
         raise ConfgenError(f"--ignore: {', '.join(unignorable)} cannot be ignored: a file that does not "
                            f"parse is not linted, so it must not pass")
-    return [r for r in rules
-            if r.always or ((not selected or r.code in selected) and r.code not in ignored)]
+    return [r for r in rules if r.always or (r.code in selected and r.code not in ignored)]
+
+
+def check_rule_options(options: dict[str, Any] | None, label: str = "") -> dict[str, dict[str, Any]]:
+    """``[tool.confgen.rules]`` checked against what each rule declares: rule name or code ->
+    {option: value}, keyed by rule name. One line per problem, naming the file and key, for an
+    unknown rule, an option the rule does not have, or a value of the wrong type or range."""
+    where = label  # "pyproject.toml: [tool.confgen] ", or "" for options given in code
+    checked: dict[str, dict[str, Any]] = {}
+    problems = []
+    for key, values in (options or {}).items():
+        found = find_rule(key)
+        if found is None:
+            problems.append(f"{where}rules.{key}: no such rule")
+            continue
+        if not isinstance(values, dict):
+            problems.append(f"{where}rules.{key}: expected a table of options")
+            continue
+        declared = {o.name: o for o in found.options}
+        for name, value in values.items():
+            if name not in declared:
+                known = ", ".join(declared) or "none"
+                problems.append(f"{where}rules.{key}.{name}: {found.name} has no option {name!r} "
+                                f"(its options: {known})")
+                continue
+            problem = declared[name].check(value)
+            if problem:
+                problems.append(f"{where}rules.{key}.{name}: {problem}")
+            else:
+                checked.setdefault(found.name, {})[name] = float(value) if declared[name].type is float else value
+    if problems:
+        raise ConfgenError(*problems)
+    return checked
 
 
 # ---------------------------------------------------------------------------------------------
@@ -155,21 +198,27 @@ def _selected_rules(select: Iterable[str], ignore: Iterable[str]) -> list[Rule]:
 
 
 def lint(paths: list[str], *, gunicorn=None, gunicorn_cmd=None, profile=None, root=None,
-         nginx_version=None, select=(), ignore=(), progress: Callable[[int, int, str], None] | None = None) -> LintResult:
+         nginx_version=None, select=(), ignore=(), progress: Callable[[int, int, str], None] | None = None,
+         rule_options: dict[str, Any] | None = None, options_label: str = "",
+         contexts: list | None = None) -> LintResult:
     """Lint nginx files (``"-"`` reads stdin) with their gunicorn config and optional profile.
+    ``select`` empty runs the default group; ``rule_options`` are ``[tool.confgen.rules]``
+    (``options_label`` starts their errors, e.g. ``"pyproject.toml: [tool.confgen] "``).
 
     ConfgenError for what the user must fix before linting can start: missing or unreadable
-    files, a directory, an unknown rule name, a bad version or profile.
+    files, a directory, an unknown rule name or option, a bad version or profile.
     """
     if not paths:
         raise ConfgenError("confgen lint: give at least one nginx file (or - for stdin)")
     rules = _selected_rules(select, ignore)
+    options = check_rule_options(rule_options, options_label)
     _check_version(nginx_version)
     _check_readable([p for p in paths if p != STDIN] + ([root] if root else []) + ([gunicorn] if gunicorn else []))
 
     notes: list[str] = []
     gunicorn_config, gunicorn_label = _pair_gunicorn(paths, gunicorn, gunicorn_cmd, notes)
-    profile_obj = _load_profile(profile) if profile else None
+    # A path is loaded here; render's self-check passes the Profile it rendered from.
+    profile_obj = _load_profile(profile) if isinstance(profile, (str, os.PathLike)) else profile
 
     findings: list[Finding] = []
     files: list[str] = []
@@ -178,14 +227,17 @@ def lint(paths: list[str], *, gunicorn=None, gunicorn_cmd=None, profile=None, ro
         configs = _load_configs(paths, root=root, progress=progress,
                                 nginx_version=None if nginx_version is None else str(nginx_version))
         for config, focus, stdin_text in configs:
-            ctx = LintContext(config, gunicorn_config, profile_obj, gunicorn_label=gunicorn_label)
+            ctx = LintContext(config, gunicorn_config, profile_obj, gunicorn_label=gunicorn_label, options=options)
             if stdin_text is not None:
                 ctx._lines.set_text(config.main_file, stdin_text)
             if focus is not None and gunicorn_path:
                 focus = focus | {_normal(gunicorn_path)}
-            findings.extend(_run(ctx, rules, focus))
+            found = _run(ctx, rules, focus)
+            findings.extend(found)
+            if contexts is not None:  # --fix: each config's context with its findings
+                contexts.append((ctx, found))
             files.extend(f for f in config.files if f not in files)
-            notes.extend(note for note in config.notes if note not in notes)
+            notes.extend(note for note in [*config.notes, *ctx.notes] if note not in notes)
     if gunicorn_config is not None and gunicorn_config.path and gunicorn_config.path not in files:
         files.append(gunicorn_config.path)
 
@@ -341,11 +393,14 @@ def _pair_gunicorn(paths: list[str], gunicorn, gunicorn_cmd, notes: list[str]):
     """The gunicorn config the app rules check: --gunicorn and/or --gunicorn-cmd, else a
     gunicorn.conf.py beside the first nginx file. Returns (config or None, label)."""
     from confgen.gunicorn import reader as gunicorn_reader
+    from confgen.gunicorn import sources as gunicorn_sources
 
     base = None
     if gunicorn:
-        base = gunicorn_reader.read_gunicorn_file(gunicorn)
-        notes.append(f"paired gunicorn config: {gunicorn} (--gunicorn)")
+        # A gunicorn.conf.py, or the command in a systemd unit, Procfile, Dockerfile, compose file...
+        base = gunicorn_sources.read_paired(gunicorn)
+        where = base.command.label if base.command is not None else gunicorn  # file:line of a command
+        notes.append(f"paired gunicorn config: {where} (--gunicorn)")
     if gunicorn_cmd:
         config = gunicorn_reader.read_gunicorn_cmd(gunicorn_cmd, base=base)
         notes.append(f"paired gunicorn command line: {gunicorn_cmd}" + (f" over {gunicorn}" if gunicorn else ""))
@@ -358,6 +413,11 @@ def _pair_gunicorn(paths: list[str], gunicorn, gunicorn_cmd, notes: list[str]):
         if os.path.isfile(beside):
             notes.append(f"paired gunicorn config: {beside} (found beside {first})")
             return gunicorn_reader.read_gunicorn_file(beside), beside
+        command_file = gunicorn_sources.find_beside([os.path.dirname(first) or "."])
+        if command_file is not None:
+            config = gunicorn_sources.read_paired(command_file)
+            notes.append(f"paired gunicorn command: {config.command.label} (found beside {first})")
+            return config, command_file
     notes.append("no gunicorn config: app rules skipped (pass --gunicorn or --gunicorn-cmd, "
                  f"or put {GUNICORN_FILE_NAME} beside the nginx file)")
     return None, None
@@ -404,6 +464,28 @@ def _load_configs(paths: list[str], *, root, nginx_version,
         included_elsewhere = own is not None and focus is None and any(
             other != index and own in file_sets[other] and _normal(loaded[other][2]) not in file_sets[index]
             for other in range(len(loaded)) if loaded[other][2] != STDIN)
-        if not included_elsewhere:
-            kept.append((config, focus, stdin_text if path == STDIN else None))
+        if included_elsewhere:
+            continue
+        if own is not None and root is None and config.context != "main":
+            config, focus = _in_place(config, path, nginx_version)
+        kept.append((config, focus, stdin_text if path == STDIN else None))
     return kept
+
+
+def _in_place(snippet, path: str, nginx_version) -> tuple[Any, set[str] | None]:
+    """A snippet linted on its own: the file in its tree that includes it is found first, and
+    the snippet linted in place there, with the values it inherits; else alone, with a note
+    that names ``--root``."""
+    from confgen.nginx.parse import find_includer, load_nginx
+
+    includer = find_includer(path, nginx_version=nginx_version)
+    if includer is None:
+        snippet.notes.append(f"{path} is a snippet (written for a {snippet.context} block) and no file "
+                             f"in its tree includes it: linted on its own; pass --root MAIN.conf to "
+                             f"lint it with the values it inherits")
+        return snippet, None
+    config = load_nginx(path, nginx_version=nginx_version, root=includer)
+    config.notes.append(f"{path} is included by {includer}: linted in place there, with the values it "
+                        f"inherits (--root chooses another main file)")
+    focus = {_normal(f) for f in (config.focus_files or [])} | {_normal(path)}
+    return config, focus

@@ -17,10 +17,15 @@ from typing import Any, Callable, Iterable
 
 SEVERITIES = ("error", "warning", "info")
 NEEDS = ("gunicorn", "full", "profile")
+# "default": on unless deselected; right essentially every time it fires. "hardening": advice
+# that is defensible but debatable on real configs (measured on tests/corpus): opt in with
+# ``--select hardening``, ``preset = "strict"`` or ``--select ALL``.
+GROUPS = ("default", "hardening")
 
 _CODE_RE = re.compile(r"^CG\d{3}$")
 _NAME_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
-_DOC_SECTION_RE = re.compile(r"^(Bad|Good|Gunicorn|Good gunicorn|Version):\s*(.*)$")
+_DOC_SECTION_RE = re.compile(r"^(Bad|Good|Gunicorn|Good gunicorn|Version|References|Fix):\s*(.*)$")
+_OPTION_NAME_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -72,6 +77,48 @@ class RuleDoc:
     gunicorn: str | None = None   # a gunicorn.conf.py both examples are linted with
     good_gunicorn: str | None = None  # ... or, when it differs, the one the Good example uses
     version: str | None = None    # the nginx version both examples target
+    references: tuple[str, ...] = ()  # the nginx / gunicorn documentation the rule rests on
+    fix: str | None = None            # "safe" / "unsafe": what `confgen lint --fix` does for it
+
+
+@dataclass(frozen=True)
+class Option:
+    """A rule's threshold a team may tune under ``[tool.confgen.rules.RULE-NAME]``: typed,
+    bounded, with the default the rule uses when the project sets none."""
+
+    name: str
+    type: type                    # int, float, bool or str
+    default: Any
+    help: str
+    minimum: float | None = None
+    maximum: float | None = None
+
+    def __post_init__(self):
+        if not _OPTION_NAME_RE.match(self.name) or self.type not in (int, float, bool, str):
+            raise ValueError(f"option {self.name!r}: kebab-case name and a type among int, float, bool, str")
+
+    def check(self, value: Any) -> str | None:
+        """Why ``value`` is not acceptable, or None. An int is a fine float; a bool is no number."""
+        kinds = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+        if isinstance(value, bool) and self.type is not bool:
+            return f"expected {kinds[self.type]}, got {value!r}"
+        if self.type is float and not isinstance(value, (int, float)) or \
+                self.type is not float and not isinstance(value, self.type):
+            return f"expected {kinds[self.type]}, got {value!r}"
+        if self.minimum is not None and value < self.minimum:
+            return f"{value!r} is below the minimum {self.minimum:g}"
+        if self.maximum is not None and value > self.maximum:
+            return f"{value!r} is above the maximum {self.maximum:g}"
+        return None
+
+    def describe(self) -> str:
+        bounds = ""
+        if self.minimum is not None or self.maximum is not None:
+            low = "" if self.minimum is None else f"{self.minimum:g}"
+            high = "" if self.maximum is None else f"{self.maximum:g}"
+            bounds = f", {low}..{high}"
+        default = "none" if self.default is None else repr(self.default)
+        return f"{self.name} ({self.type.__name__}{bounds}, default {default}): {self.help}"
 
 
 @dataclass(frozen=True)
@@ -84,6 +131,14 @@ class Rule:
     # Findings the engine itself produces (parse problems): they cannot be deselected or
     # suppressed, because a file that did not parse was not linted and must never pass.
     always: bool = False
+    group: str = "default"
+    options: tuple[Option, ...] = ()
+
+    def option(self, name: str) -> Option:
+        for option in self.options:
+            if option.name == name:
+                return option
+        raise KeyError(f"rule {self.name} declares no option {name!r}")
 
     @cached_property
     def doc(self) -> RuleDoc:
@@ -94,17 +149,22 @@ _RULES: dict[str, Rule] = {}
 _BY_CODE: dict[str, Rule] = {}
 
 
-def rule(*, code: str, name: str, severity: str, needs: tuple[str, ...] = (), always: bool = False):
-    """Register ``fn(ctx) -> Iterator[Finding]`` as a rule; the docstring is its documentation."""
+def rule(*, code: str, name: str, severity: str, needs: tuple[str, ...] = (), always: bool = False,
+         group: str = "default", options: Iterable[Option] = ()):
+    """Register ``fn(ctx) -> Iterator[Finding]`` as a rule; the docstring is its documentation.
+    ``group`` says whether it runs by default; ``options`` are its tunable thresholds."""
     if not _CODE_RE.match(code) or not _NAME_RE.match(name):
         raise ValueError(f"rule {name!r} ({code!r}): codes look like CG101, names like keepalive-needs-http11")
-    if severity not in SEVERITIES or any(n not in NEEDS for n in needs):
-        raise ValueError(f"rule {name}: severity must be one of {SEVERITIES}, needs among {NEEDS}")
+    if severity not in SEVERITIES or any(n not in NEEDS for n in needs) or group not in GROUPS:
+        raise ValueError(f"rule {name}: severity must be one of {SEVERITIES}, needs among {NEEDS}, "
+                         f"group one of {GROUPS}")
+    options = tuple(options)
 
     def register(fn):
         if (name in _RULES and _RULES[name].code != code) or (code in _BY_CODE and _BY_CODE[code].name != name):
             raise ValueError(f"rule {name} ({code}) clashes with an already registered rule")
-        registered = Rule(code=code, name=name, severity=severity, needs=tuple(needs), check=fn, always=always)
+        registered = Rule(code=code, name=name, severity=severity, needs=tuple(needs), check=fn, always=always,
+                          group=group, options=options)
         _RULES[name] = _BY_CODE[code] = registered
         fn.rule = registered
         return fn
@@ -124,7 +184,8 @@ def lookup(name_or_code: str) -> Rule | None:
 
 def parse_rule_doc(text: str, name: str) -> RuleDoc:
     """Split a rule docstring into summary, why and the examples (indented blocks after
-    ``Bad:``, ``Good:``, optionally ``Gunicorn:`` and ``Good gunicorn:``; ``Version: 1.25.1``)."""
+    ``Bad:``, ``Good:``, optionally ``Gunicorn:`` and ``Good gunicorn:``; ``Version: 1.25.1``;
+    ``References:`` followed by one documentation URL per line)."""
     lines = inspect.cleandoc(text or "").splitlines()
     if not lines or not lines[0].strip():
         raise ValueError(f"rule {name}: the docstring needs a summary line")
@@ -144,5 +205,16 @@ def parse_rule_doc(text: str, name: str) -> RuleDoc:
         return inspect.cleandoc("\n".join(sections[key])).strip("\n") + "\n"
 
     why = " ".join(" ".join(sections["why"]).split())
+    references = tuple(line.strip() for line in (block("references") or "").splitlines() if line.strip())
     return RuleDoc(summary=lines[0].strip(), why=why, bad=block("bad") or "", good=block("good") or "",
-                   gunicorn=block("gunicorn"), good_gunicorn=block("good gunicorn"), version=(block("version") or "").strip() or None)
+                   gunicorn=block("gunicorn"), good_gunicorn=block("good gunicorn"),
+                   version=(block("version") or "").strip() or None, references=references,
+                   fix=_fix_kind(block("fix"), name))
+
+
+def _fix_kind(text: str | None, name: str) -> str | None:
+    """``Fix: safe`` (applied by --fix) or ``Fix: unsafe`` (only with --unsafe-fixes)."""
+    kind = (text or "").strip() or None
+    if kind not in (None, "safe", "unsafe"):
+        raise ValueError(f"rule {name}: `Fix:` must be safe or unsafe, not {kind!r}")
+    return kind

@@ -31,7 +31,6 @@ import fnmatch
 import glob
 import os
 import re
-import stat
 import sys
 import threading
 from dataclasses import dataclass, field
@@ -70,6 +69,12 @@ LUA_BLOCK_DIRECTIVES = frozenset(f"{phase}_by_lua_block" for phase in (
     "log", "preread", "rewrite", "server_rewrite", "set", "ssl_certificate", "ssl_client_hello",
     "ssl_session_fetch", "ssl_session_store",
 ))
+
+# The blocks a bare snippet is placed in, by the context it was written for (see place_in_context).
+SYNTHETIC_CHAIN = {
+    "server": (("http", ()), ("server", ())),
+    "location": (("http", ()), ("server", ()), ("location", ("/",))),
+}
 
 # Top-level directives that tell which context a snippet was written for.
 _MAIN_LEVEL = {"http", "events", "stream", "mail", "worker_processes", "worker_rlimit_nofile", "user", "pid",
@@ -131,6 +136,73 @@ def load_nginx(paths_or_text=None, *, nginx_version: str | None = None, root: st
     alone.focus_files = [path]
     alone.notes.append(f"{path} is not included by {root}: linted on its own, without inherited values")
     return alone
+
+
+# Where a snippet linted on its own looks for the file that includes it: up to this many
+# directories above it, to the nearest one that holds an nginx.conf or marks a project.
+INCLUDER_SEARCH_LEVELS = 3
+INCLUDER_SEARCH_FILES = 2000
+INCLUDER_MAX_BYTES = 4 * 1024 * 1024  # a candidate includer larger than this is not read
+_PROJECT_MARKERS = (".git", "pyproject.toml", ".confgen.toml", "nginx.conf")
+_SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", ".tox", "site-packages"}
+
+
+def find_includer(snippet: str, *, nginx_version: str | None = None) -> str | None:
+    """The file in the snippet's tree that includes it, best a whole nginx.conf; None if none.
+
+    The tree is the nearest directory at or above the snippet (at most
+    ``INCLUDER_SEARCH_LEVELS`` up) that holds an ``nginx.conf`` or marks a project (``.git``,
+    ``pyproject.toml``, ``.confgen.toml``), else the snippet's own directory. Files that do not
+    mention ``include`` are skipped unread beyond that check; the others are loaded as nginx
+    would (relative includes against their own directory) and kept when they reach the snippet.
+    """
+    target = _real(snippet)
+    top = _search_root(os.path.dirname(os.path.abspath(snippet)))
+    found: list[tuple[bool, int, str]] = []
+    for candidate in _candidate_files(top):
+        if _real(candidate) == target or not _mentions_include(candidate):
+            continue
+        try:
+            config = _load_path(candidate, _target_version(nginx_version))
+        except ConfgenError:
+            continue
+        if any(_real(f) == target for f in config.files[1:]):
+            found.append((not config.is_full, candidate.count(os.sep), candidate))
+    if not found:
+        return None
+    chosen = min(found)[2]
+    # Named as the user named the snippet: relative to the working directory if it was.
+    return chosen if os.path.isabs(snippet) else os.path.relpath(chosen)
+
+
+def _search_root(directory: str) -> str:
+    current = directory
+    for _ in range(INCLUDER_SEARCH_LEVELS + 1):
+        if any(os.path.exists(os.path.join(current, marker)) for marker in _PROJECT_MARKERS):
+            return current
+        parent = os.path.dirname(current)
+        if parent == current:
+            break
+        current = parent
+    return directory
+
+
+def _candidate_files(top: str) -> Iterator[str]:
+    seen = 0
+    for folder, dirs, files in os.walk(top):
+        dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and not d.startswith("."))
+        for name in sorted(files):
+            if name.endswith((".py", ".pyc", ".md", ".txt", ".json", ".yml", ".yaml", ".toml", ".lock")):
+                continue
+            seen += 1
+            if seen > INCLUDER_SEARCH_FILES:
+                return
+            yield os.path.join(folder, name)
+
+
+def _mentions_include(path: str) -> bool:
+    data, problem = read_regular_file(path, INCLUDER_MAX_BYTES)
+    return problem is None and b"include" in data
 
 
 def split_nginx_dump(text: str) -> dict[str, str] | None:
@@ -252,6 +324,9 @@ class _Loader:
     problems: list[ParseProblem] = field(default_factory=list)
     comments: dict[str, dict[int, str]] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    # Includes of files the deployment provides (see include_targets), with their parents.
+    unresolved: list[Directive] = field(default_factory=list)
     directive_count: int = 0
     parsed_count: int = 0
     too_many_files: bool = False
@@ -271,9 +346,33 @@ class _Loader:
         if top is not None:
             self.build(top, root, main)
         config = NginxConfig(root=root, main_file=main, nginx_version=self.version,
-                             files=self.files, problems=self.problems, comments=self.comments)
+                             files=self.files, problems=self.problems, comments=self.comments,
+                             notes=self.notes, unresolved_includes=self.unresolved)
         config.context = infer_context(root.block)
+        if config.context in SYNTHETIC_CHAIN:
+            self.place_in_context(config)
         return config
+
+    def place_in_context(self, config: NginxConfig) -> None:
+        """A bare snippet (``location`` blocks, or directives that belong in a location) is
+        placed in the blocks it would be included in, so every rule for that context sees it
+        where nginx would: under synthetic ``http`` / ``server`` / ``location /`` blocks (at line
+        1 of the snippet's file, where findings about them point). What those blocks hold besides the snippet is unknown, so they carry
+        a synthetic unresolved include: rules about a missing or default value stay silent."""
+        root = config.root
+        chain: list[Directive] = []
+        for name, args in SYNTHETIC_CHAIN[config.context]:
+            block = Directive(name, list(args), config.main_file, 1, chain[-1] if chain else root, Block())
+            if chain:
+                chain[-1].block.append(block)
+            chain.append(block)
+        innermost = chain[-1]
+        for child in root.block or ():
+            child.parent = innermost
+            innermost.block.append(child)
+        root.block = Block([chain[0]])
+        self.unresolved.append(Directive("include", ["<the file that includes this snippet>"], config.main_file, 1,
+                                         innermost, None))
 
     def problem(self, kind: str, path: str, line: int | None, message: str) -> None:
         self.problems.append(ParseProblem(kind, path, line, message))
@@ -349,7 +448,7 @@ class _Loader:
                                    chain + (self.identity(written.target),), first_use))
                 continue
             if written.name == "include" and written.block is None:
-                frames.append((iter(self.include_targets(written, path)), parent, path, chain, in_place))
+                frames.append((iter(self.include_targets(written, path, parent)), parent, path, chain, in_place))
                 continue
             self.directive_count += 1
             if self.directive_count > MAX_DIRECTIVES:
@@ -380,8 +479,12 @@ class _Loader:
             self.identities[path] = _real(path)
         return self.identities[path]
 
-    def include_targets(self, include: Directive, path: str) -> list[_IncludedFile]:
-        """The files an include names, in nginx's order, as placeholders for build()."""
+    def include_targets(self, include: Directive, path: str, parent: Directive | None = None) -> list[_IncludedFile]:
+        """The files an include names, in nginx's order, as placeholders for build(). An
+        absolute path outside the linted tree that is not on this machine is provided by the
+        deployment (a file the container writes at start under /run, the server's own
+        /etc/nginx/snippets/ssl.conf): a note, and a record of the block it stood in, not an
+        error; a missing file inside the tree is an error."""
         line = include.line
         if len(include.args) != 1:
             self.problem("syntax-error", path, line, 'invalid number of arguments in "include" directive')
@@ -400,10 +503,26 @@ class _Loader:
                 targets = [found]
             elif os.path.basename(pattern) in STOCK_FILES:
                 return []  # nginx's own type and parameter tables: nothing a rule reads
+            elif self.provided_by_deployment(written):
+                self.unresolved.append(Directive(include.name, include.args, include.file, include.line, parent, None))
+                self.notes.append(f'{path}:{line}: include "{written}" is not on this machine and outside the '
+                                  f'linted tree: taken as provided by the deployment; rules about missing '
+                                  f'values stay silent where it applies')
+                return []
             else:
                 self.problem("include-not-found", path, line, f'include "{written}": no such file ({pattern})')
                 return []
         return [_IncludedFile(target, line, written) for target in targets]
+
+    def provided_by_deployment(self, written: str) -> bool:
+        """An absolute include outside the linted tree (the main file's directory) on a config
+        read from disk. A relative include resolves inside the tree, and a dump holds every
+        file nginx read, so a missing one there stays an error."""
+        if not (self.disk and os.path.isabs(written)):
+            return False
+        tree = _real(self.base_dir or os.getcwd())
+        target = _real(written)
+        return os.path.commonpath([tree, target]) != tree
 
     def read_included(self, include: _IncludedFile, path: str, chain: tuple[str, ...]
                       ) -> tuple[list[Directive] | None, bool]:

@@ -34,6 +34,7 @@ class Route:
     upstream: object | None     # the upstream block it names, if any
     servers: tuple[str, ...]    # the addresses requests reach
     is_variable: bool           # the target is computed at run time ($var): unknowable statically
+    scheme: str = "http"        # http, https, or another (grpc_pass and friends are not routes)
 
 
 def routes(ctx) -> list[Route]:
@@ -50,14 +51,15 @@ def _route(ctx, directive) -> Route | None:
         target = "unix:" + rest[5:].split(":", 1)[0]
     else:
         target = rest.split("/", 1)[0].split("?", 1)[0]
+    scheme = match.group("scheme").lower() if match else "http"
     if "$" in target:
-        return Route(directive, directive.parent, target, None, (), True)
+        return Route(directive, directive.parent, target, None, (), True, scheme)
     upstream = upstreams(ctx).get(_host(target))
     if upstream is not None:
         servers = tuple(s.args[0] for s in upstream.block or () if s.name == "server" and s.args)
     else:
         servers = (target,)
-    return Route(directive, directive.parent, target, upstream, servers, False)
+    return Route(directive, directive.parent, target, upstream, servers, False, scheme)
 
 
 def upstreams(ctx) -> dict:
@@ -80,6 +82,55 @@ def used_upstreams(ctx) -> list[tuple[object, list[Route]]]:
                 grouped.setdefault(id(route.upstream), (route.upstream, []))[1].append(route)
         return sorted(grouped.values(), key=lambda item: (item[0].file, item[0].line))
     return ctx.cached("used_upstreams", compute)
+
+
+def external_tls(route: Route) -> bool:
+    """``proxy_pass https://name`` to a host no upstream block defines: another site (an API,
+    a CDN, object storage), not an app of this deployment; its keep-alive is not ours to size."""
+    if route.scheme != "https" or route.upstream is not None or route.is_variable:
+        return False
+    host = _host(route.target).strip("[]")
+    return not (route.target.startswith("unix:") or is_ip(host) or host == "localhost")
+
+
+def well_known_only(upstream_routes: list[Route]) -> bool:
+    """Whether every route serves ``/.well-known/`` (RFC 8615: ACME challenges for certbot, and
+    the like): a handful of requests per renewal, nothing a connection pool would gain from."""
+    def well_known(route: Route) -> bool:
+        location = route.block if route.block.name == "location" else route.block.enclosing("location")
+        return location is not None and bool(location.args) and "/.well-known" in location.args[-1]
+    return bool(upstream_routes) and all(well_known(r) for r in upstream_routes)
+
+
+def not_pool_candidates(ctx, upstream_routes: list[Route]) -> bool:
+    """Routes whose upstream no pool should be advised for: only WebSocket upgrades, or only
+    ``/.well-known/`` endpoints."""
+    return websocket_only(ctx, upstream_routes) or well_known_only(upstream_routes)
+
+
+def websocket_only(ctx, upstream_routes: list[Route]) -> bool:
+    """Whether every route sends ``Connection: upgrade`` as a constant: only WebSocket upgrades
+    go there, and an upgraded connection never returns to a pool."""
+    def upgrades(route: Route) -> bool:
+        value, _ = ctx.nginx.proxy_headers(route.block).get("connection", ("", None))
+        return value.strip().lower() == "upgrade"
+    return bool(upstream_routes) and all(upgrades(r) for r in upstream_routes)
+
+
+def by_cause(pairs) -> dict:
+    """``(cause, route)`` pairs grouped as {cause: [routes]} in document order. A value in force
+    for many locations (one directive, or nginx's default) is one problem: one finding for it,
+    not one per location."""
+    grouped: dict = {}
+    for cause, route in pairs:
+        grouped.setdefault(cause, []).append(route)
+    return grouped
+
+
+def more_locations(grouped_routes) -> str:
+    """`` (and 3 more locations)`` for a finding that stands for several, else ``""``."""
+    others = len(grouped_routes) - 1
+    return f" (and {others} more location{'s' if others > 1 else ''})" if others > 0 else ""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -196,6 +247,13 @@ def parse_address(address: str) -> tuple[str, str, int | None]:
     return "tcp", host, int(port) if port else None
 
 
+def _host_identity(server: str) -> tuple:
+    """What makes two upstream servers the same machine's: the socket path, or the host with
+    every loopback spelling as one."""
+    kind, host, _ = parse_address(server)
+    return (kind, "loopback" if kind == "tcp" and _loopback(host) else host)
+
+
 def _loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -220,17 +278,48 @@ def serves(bind: str, server: str) -> bool:
 
 def app_routes(ctx) -> list[Route]:
     """The routes that reach the paired gunicorn app: those whose servers match one of its
-    binds; when none does (binds unknown, or a name nginx resolves that we cannot), every
-    static route, since the user paired this app with this nginx config."""
-    def compute():
-        static = [r for r in routes(ctx) if not r.is_variable]
-        binds = binds_of(ctx)
-        if binds:
-            matched = [r for r in static if any(serves(b, s) for b in binds for s in r.servers)]
-            if matched:
-                return matched
-        return static
-    return ctx.cached("app_routes", compute)
+    binds (socket path or port). A gunicorn config describes one app: other upstreams (a Go
+    service, a second app) are not judged by it. When the match cannot be made (the bind is
+    computed, the upstream is defined in a file not linted) no route is assumed, and a note
+    says so."""
+    return ctx.cached("app_routes", lambda: _match_app_routes(ctx))
+
+
+def _match_app_routes(ctx) -> list[Route]:
+    static = [r for r in routes(ctx) if not r.is_variable and not external_tls(r)]
+    if ctx.gunicorn is None or not static:
+        return []
+    binds = binds_of(ctx)
+    label = ctx.gunicorn_label or ctx.gunicorn.path or "the gunicorn config"
+
+    def targets(chosen):
+        return ", ".join(dict.fromkeys(r.upstream.args[0] if r.upstream is not None else r.target for r in chosen))
+
+    if binds is None:
+        ctx.note(f"{label}: its bind cannot be read without running it, so which of nginx's upstreams "
+                 f"reaches the app is unknown; app rules checked none of {targets(static)} (write bind "
+                 f"as a constant, or pass --gunicorn-cmd)")
+        return []
+    matched = [r for r in static if any(serves(b, s) for b in binds for s in r.servers)]
+    others = [r for r in static if r not in matched]
+    # A wildcard bind (0.0.0.0:8000) says the port, not the host: upstreams on different hosts
+    # that use that port may be different apps, and which one this is cannot be told.
+    hosts_by_target: dict[str, frozenset] = {}
+    for r in matched:
+        key = r.upstream.args[0] if r.upstream is not None else r.target
+        hosts_by_target[key] = frozenset(_host_identity(s) for s in r.servers if any(serves(b, s) for b in binds))
+    if len(set(hosts_by_target.values())) > 1:
+        ctx.note(f"{label} binds {', '.join(binds)}, a port that upstreams on different hosts use "
+                 f"({targets(matched)}): which of them is this app cannot be told; app rules checked none "
+                 f"(bind the app's own address, or pair each app with its nginx file)")
+        return []
+    if not matched:
+        ctx.note(f"{label} binds {', '.join(binds)}, which no upstream or proxy_pass here reaches; "
+                 f"app rules checked none of {targets(static)}")
+    elif others:
+        ctx.note(f"{label} (bind {', '.join(binds)}) is reached through {targets(matched)}; "
+                 f"{targets(others)} lead elsewhere and are not judged by its rules")
+    return matched
 
 
 def binds_of(ctx) -> list[str] | None:

@@ -2,8 +2,11 @@
 
 Each rule here needs the paired gunicorn config (``--gunicorn``, ``--gunicorn-cmd`` or a
 ``gunicorn.conf.py`` beside the nginx file) and stays silent about values that cannot be known
-without running it (``os.environ[...]`` without a default, ``cpu_count()``). The routes checked are
-those whose upstream servers match the app's ``bind`` (all static routes when none does).
+without running it (``os.environ[...]`` without a default, ``cpu_count()``). A gunicorn config
+describes one app: the routes checked are those whose upstream servers reach its ``bind`` (socket
+path or port); other upstreams are not judged by it, and when the match cannot be made (a computed
+bind, no route reaching it, a wildcard bind whose port several hosts use) a note says so and no
+route is assumed.
 """
 
 from __future__ import annotations
@@ -19,9 +22,12 @@ from confgen.lint.rules._proxy import (
     app_setting,
     app_upstreams,
     binds_of,
+    by_cause,
     describe_setting,
     effective_directive,
     effective_flag_off,
+    external_tls,
+    more_locations,
     pool_anchor,
     pool_size,
     routes,
@@ -91,6 +97,12 @@ def app_keepalive_race(ctx: LintContext) -> Iterator[Finding]:
                 proxy_set_header Connection "";
             }
         }
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_upstream_module.html#keepalive_timeout
+        https://docs.gunicorn.org/en/stable/settings.html#keepalive
+
+    Fix: safe
     """
     worker = worker_class(ctx)
     if worker is None or worker == "sync":
@@ -103,6 +115,8 @@ def app_keepalive_race(ctx: LintContext) -> Iterator[Finding]:
         idle, directive = upstream_idle_timeout(upstream)
         if pool <= 0 or idle is None or keepalive > idle:
             continue
+        if directive is None and ctx.unresolved_include(upstream, inherited=False) is not None:
+            continue  # a file the deployment provides may set the upstream's keepalive_timeout
         nginx_side = f"keepalive_timeout {directive.args[0]}" if directive else "keepalive_timeout 60s by default"
         alternative = f" or the upstream's keepalive_timeout below {keepalive:g}s" \
             if keepalive > APP_KEEPALIVE_MARGIN_S else ""
@@ -139,6 +153,13 @@ def sync_worker_keepalive(ctx: LintContext) -> Iterator[Finding]:
     Good:
         upstream app { server 127.0.0.1:8000; }
         server { location / { proxy_pass http://app; } }
+
+    References:
+        https://docs.gunicorn.org/en/stable/settings.html#worker-class
+        https://docs.gunicorn.org/en/stable/design.html#sync-workers
+        https://nginx.org/en/docs/http/ngx_http_upstream_module.html#keepalive
+
+    Fix: safe
     """
     if worker_class(ctx) != "sync":
         return
@@ -178,20 +199,32 @@ def app_timeout_exceeds_proxy(ctx: LintContext) -> Iterator[Finding]:
             proxy_pass http://127.0.0.1:8000;
             proxy_read_timeout 130s;
         }
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_read_timeout
+        https://docs.gunicorn.org/en/stable/settings.html#timeout
+
+    Fix: safe
     """
     if worker_class(ctx) != "sync":
         return
     timeout, setting = app_number(ctx, "timeout")
     if timeout is None:
         return
+    causes = []
     for route in app_routes(ctx):
         read = seconds(ctx.nginx.effective_args("proxy_read_timeout", route.block))
         if read is None or (0 < timeout < read):
             continue
         directive = effective_directive(ctx, "proxy_read_timeout", route.block)
+        if directive is None and ctx.unresolved_include(route.block) is not None:
+            continue  # a file the deployment provides may set it
+        causes.append(((directive, read), route))
+    for (directive, read), cause_routes in by_cause(causes).items():
         app_side = "0 (no timeout)" if timeout == 0 else f"{timeout:g}s"
-        yield ctx.finding(directive or route.proxy_pass,
-                          f"proxy_read_timeout {read:g}s{'' if directive else ' (default)'} is not above the "
+        where = "" if directive else more_locations(cause_routes)
+        yield ctx.finding(directive or cause_routes[0].proxy_pass,
+                          f"proxy_read_timeout {read:g}s{'' if directive else ' (default)'}{where} is not above the "
                           f"sync worker's timeout {app_side} ({describe_setting(ctx, setting)}): nginx answers "
                           f"504 while the worker still runs the request; set proxy_read_timeout above the "
                           f"app's (e.g. {max(timeout + 5, timeout * 1.1):g}s) or lower gunicorn's timeout")
@@ -221,6 +254,13 @@ def proxy_buffering_sync_worker(ctx: LintContext) -> Iterator[Finding]:
         location / {
             proxy_pass http://127.0.0.1:8000;
         }
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_buffering
+        https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_request_buffering
+        https://docs.gunicorn.org/en/stable/deploy.html
+
+    Fix: unsafe
     """
     if worker_class(ctx) != "sync":
         return
@@ -258,6 +298,12 @@ def uvicorn_unix_forwarded(ctx: LintContext) -> Iterator[Finding]:
         worker_class = "uvicorn_worker.UvicornWorker"
         bind = "unix:/run/app.sock"
         forwarded_allow_ips = "*"
+
+    References:
+        https://docs.gunicorn.org/en/stable/settings.html#forwarded-allow-ips
+        https://www.uvicorn.org/settings/
+
+    Fix: safe
     """
     if not _is_uvicorn(worker_class(ctx)) or ctx.gunicorn.binds_unix_socket is not True:
         return
@@ -285,34 +331,57 @@ def header_limits_mismatch(ctx: LintContext) -> Iterator[Finding]:
     ``limit_request_field_size`` to 8190, so a URL with a long query string passes nginx and
     gets a bare 400 from the app, logged nowhere useful. Match the limits (``limit_request_line
     = 8190``, gunicorn's maximum, for 8k buffers; 0 means unlimited) or shrink nginx's buffers.
-    The uvicorn worker does not apply these gunicorn limits, so it is not checked.
+    A mismatch one side wrote is a warning; the two defaults (8k and 4094) are reported at info,
+    since nearly every deployment has them and URLs that long are rare. The uvicorn worker does
+    not apply these gunicorn limits, so it is not checked.
 
     Gunicorn:
         worker_class = "gthread"
         threads = 4
 
     Bad:
-        location / { proxy_pass http://127.0.0.1:8000; }
+        events {}
+        http {
+            large_client_header_buffers 4 8k;
+            server { location / { proxy_pass http://127.0.0.1:8000; } }
+        }
 
     Good:
-        large_client_header_buffers 4 4k;
-        server { location / { proxy_pass http://127.0.0.1:8000; } }
+        events {}
+        http {
+            large_client_header_buffers 4 4k;
+            server { location / { proxy_pass http://127.0.0.1:8000; } }
+        }
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_core_module.html#large_client_header_buffers
+        https://docs.gunicorn.org/en/stable/settings.html#limit-request-line
+        https://docs.gunicorn.org/en/stable/settings.html#limit-request-field-size
+
+    Fix: safe
     """
     worker = worker_class(ctx)
     if worker is None or _is_uvicorn(worker):
         return
     checks = (("limit_request_line", "request lines (URLs)"), ("limit_request_field_size", "header lines"))
+    causes = []
     for route in app_routes(ctx):
         buffers = ctx.nginx.effective_args("large_client_header_buffers", route.block)
         buffer = size(buffers[1]) if buffers and len(buffers) > 1 else None
         if not buffer:
             continue
-        accepted = buffer - CRLF
         directive = effective_directive(ctx, "large_client_header_buffers", route.block)
+        if directive is None and ctx.unresolved_include(route.block) is not None:
+            continue  # a file the deployment provides may set it
+        causes.append(((directive, tuple(buffers), buffer), route))
+    for (directive, buffers, buffer), cause_routes in by_cause(causes).items():
+        route = cause_routes[0]
+        accepted = buffer - CRLF
         for name, what in checks:
             limit, setting = app_number(ctx, name)
             if limit is None or limit == 0 or limit >= accepted:
                 continue
+            both_defaults = directive is None and setting.source == "default"
             if accepted <= GUNICORN_MAX_REQUEST_LINE or name != "limit_request_line":
                 fix = f"set {name} = {accepted}"
             else:
@@ -321,7 +390,7 @@ def header_limits_mismatch(ctx: LintContext) -> Iterator[Finding]:
             yield ctx.finding(app_anchor(ctx, setting, directive or route.proxy_pass),
                               f"nginx passes {what} up to {accepted} bytes ({nginx_side}) but gunicorn "
                               f"rejects them above {limit:g} ({describe_setting(ctx, setting)}): longer ones "
-                              f"get a bare 400 from the app; {fix}")
+                              f"get a bare 400 from the app; {fix}", severity="info" if both_defaults else None)
 
 
 @rule(code="CG207", name="max-requests-no-jitter", severity="warning", needs=("gunicorn",))
@@ -345,6 +414,12 @@ def max_requests_no_jitter(ctx: LintContext) -> Iterator[Finding]:
     Good gunicorn:
         max_requests = 1000
         max_requests_jitter = 100
+
+    References:
+        https://docs.gunicorn.org/en/stable/settings.html#max-requests
+        https://docs.gunicorn.org/en/stable/settings.html#max-requests-jitter
+
+    Fix: safe
     """
     limit, setting = app_number(ctx, "max_requests")
     jitter, _ = app_number(ctx, "max_requests_jitter")
@@ -383,12 +458,17 @@ def app_bind_mismatch(ctx: LintContext) -> Iterator[Finding]:
             upstream app { server unix:/run/app/gunicorn.sock; }
             server { location / { proxy_pass http://app; } }
         }
+
+    References:
+        https://docs.gunicorn.org/en/stable/settings.html#bind
+        https://nginx.org/en/docs/http/ngx_http_upstream_module.html#server
+        https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_pass
     """
     _, setting = app_setting(ctx, "bind")
     binds = binds_of(ctx)
     if not binds or setting.source == "default":
         return
-    static = [r for r in routes(ctx) if not r.is_variable]
+    static = [r for r in routes(ctx) if not r.is_variable and not external_tls(r)]
     if not static or any(serves(b, s) for b in binds for r in static for s in r.servers):
         return
     targets = list(dict.fromkeys(s for r in static for s in r.servers))

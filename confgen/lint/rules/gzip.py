@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Iterator
 
 from confgen.lint.context import LintContext
-from confgen.lint.registry import Finding, rule
+from confgen.lint.registry import Finding, Option, rule
+
 # Above this, zlib spends several times the CPU for output a percent or two smaller.
 MAX_USEFUL_GZIP_LEVEL = 6
 
 
-@rule(code="CG403", name="gzip-obsolete-msie6", severity="info")
+@rule(code="CG403", name="gzip-obsolete-msie6", severity="info", group="hardening")
 def gzip_obsolete_msie6(ctx: LintContext) -> Iterator[Finding]:
     """``gzip_disable "msie6"``: a workaround for Internet Explorer 6.
 
@@ -24,6 +25,11 @@ def gzip_obsolete_msie6(ctx: LintContext) -> Iterator[Finding]:
 
     Good:
         gzip on;
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_gzip_module.html#gzip_disable
+
+    Fix: safe
     """
     for directive in ctx.all("gzip_disable"):
         if any(arg.lower() == "msie6" for arg in directive.args):
@@ -31,7 +37,8 @@ def gzip_obsolete_msie6(ctx: LintContext) -> Iterator[Finding]:
                                          'over a decade; remove it')
 
 
-@rule(code="CG404", name="gzip-level-high", severity="warning")
+@rule(code="CG404", name="gzip-level-high", severity="warning", options=[
+    Option("max-level", int, MAX_USEFUL_GZIP_LEVEL, "the highest gzip_comp_level not reported", 1, 9)])
 def gzip_level_high(ctx: LintContext) -> Iterator[Finding]:
     """``gzip_comp_level`` above 6: much more CPU per response for barely smaller output.
 
@@ -46,9 +53,19 @@ def gzip_level_high(ctx: LintContext) -> Iterator[Finding]:
     Good:
         gzip on;
         gzip_comp_level 5;
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_gzip_module.html#gzip_comp_level
+        https://www.zlib.net/manual.html#Advanced
+
+    Fix: safe
     """
+    highest = ctx.option("max-level")
     for directive in ctx.all("gzip_comp_level"):
         value = directive.args[0] if directive.args else ""
-        if value.isdigit() and int(value) > MAX_USEFUL_GZIP_LEVEL:
+        if value.isdigit() and int(value) > highest:
             yield ctx.finding(directive, f"gzip_comp_level {value} spends several times the CPU of level "
-                                         f"5-6 for about 1 % smaller responses; use 5 or 6")
+                                         f"5-6 for about 1 % smaller responses; use {min(highest, 5)} to {highest}"
+                                         if highest > 5 else
+                                         f"gzip_comp_level {value} is above the project's limit {highest} "
+                                         f"([tool.confgen.rules.gzip-level-high] max-level); use {highest}")

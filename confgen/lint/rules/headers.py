@@ -8,7 +8,7 @@ from typing import Iterator
 from confgen.lint.rules.security_common import SECURITY_HEADERS
 from confgen.lint.context import LintContext
 from confgen.lint.registry import Finding, rule
-from confgen.lint.rules._proxy import maps, only_trusted_peers, private_listeners, routes
+from confgen.lint.rules._proxy import by_cause, maps, only_trusted_peers, private_listeners, routes
 
 _CLIENT_PROTO_RE = re.compile(r"\$(\{http_x_forwarded_proto\}|http_x_forwarded_proto\b)", re.IGNORECASE)
 
@@ -25,6 +25,8 @@ def _lost_headers(ctx: LintContext, directive_name: str, only_levels: set[int] |
         seen.add(id(level))
         if only_levels is not None and id(level) not in only_levels:
             continue
+        if ctx.unresolved_include(level, inherited=False) is not None:
+            continue  # a file the deployment provides may repeat the headers here
         outer = ctx.nginx.effective(directive_name, level.parent)
         if not outer:
             continue
@@ -74,6 +76,11 @@ def proxy_header_inheritance(ctx: LintContext) -> Iterator[Finding]:
                 proxy_pass http://127.0.0.1:8000;
             }
         }
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_set_header
+
+    Fix: safe
     """
     proxying: set[int] = set()
     for route in routes(ctx):
@@ -109,6 +116,9 @@ def add_header_inheritance(ctx: LintContext) -> Iterator[Finding]:
                 add_header Cache-Control "public, max-age=86400";
             }
         }
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_headers_module.html#add_header
     """
     yield from _lost_headers(ctx, "add_header", None, skip=frozenset(SECURITY_HEADERS))
 
@@ -143,17 +153,33 @@ def forwarded_proto_spoofable(ctx: LintContext) -> Iterator[Finding]:
                 proxy_pass http://127.0.0.1:8000;
             }
         }
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_realip_module.html#set_real_ip_from
+        https://nginx.org/en/docs/http/ngx_http_core_module.html#var_scheme
+        https://docs.gunicorn.org/en/stable/settings.html#forwarded-allow-ips
+
+    Fix: unsafe
     """
+    causes = []
     for route in routes(ctx):
         value, directive = ctx.nginx.proxy_headers(route.block).get("x-forwarded-proto", ("", None))
         if not _client_controlled(ctx, value):
             continue
         if only_trusted_peers(ctx, route.block) or private_listeners(route.block.enclosing("server")):
             continue
+        if ctx.unresolved_include(route.block) is not None:
+            continue  # a file the deployment provides may hold the allow/deny list
+        # One map that copies the header, used in many locations, is one problem.
+        causes.append((maps(ctx).get(value.strip()) or directive or route.proxy_pass, (route, value, directive)))
+    for uses in by_cause(causes).values():
+        route, value, directive = uses[0]
+        others = len({id(d or r.proxy_pass) for r, _, d in uses}) - 1
+        more = f" (and {others} more place{'s' if others > 1 else ''} using it)" if others else ""
         realip = " (set_real_ip_from only rewrites $remote_addr; it vets no header)" \
             if ctx.nginx.effective("set_real_ip_from", route.block) else ""
         yield ctx.finding(directive or route.proxy_pass,
-                          f"X-Forwarded-Proto is taken from the client ({value}) and any client can connect"
+                          f"X-Forwarded-Proto is taken from the client ({value}){more} and any client can connect"
                           f"{realip}: anyone can claim https to the app; use $scheme, or take the header "
                           f"only from the trusted balancer (a map on $realip_remote_addr)")
 

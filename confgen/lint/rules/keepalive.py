@@ -10,27 +10,70 @@ from __future__ import annotations
 import math
 from typing import Iterator
 
-from confgen.lint.rules._proxy import is_ip
 from confgen.lint.context import LintContext
-from confgen.lint.registry import Finding, rule
+from confgen.lint.registry import Finding, Option, rule
 from confgen.lint.rules._proxy import (
     KEEPALIVE_BY_DEFAULT,
     app_number,
+    app_routes,
     app_upstreams,
+    by_cause,
+    describe_setting,
     effective_directive,
+    external_tls,
+    is_ip,
+    more_locations,
     pool_anchor,
     pool_size,
     routes,
     seconds,
     upstream_child,
+    upstream_idle_timeout,
     used_upstreams,
+    not_pool_candidates,
     value_without_header,
     worker_class,
 )
+from confgen.render.sizing import APP_KEEPALIVE_MARGIN_S
 
-# Common idle timeouts of balancers that put set_real_ip_from in front of nginx (AWS ALB: 60 s).
+# The idle timeout of the usual balancer in front of nginx (AWS ALB: 60 s), assumed when a
+# profile declares one (trusted_proxies) and the project gives no balancer-idle-timeout.
 BALANCER_IDLE_TIMEOUT_S = 60.0
 VERSION_TEXT = ".".join(map(str, KEEPALIVE_BY_DEFAULT))
+DEFAULT_POOL = 16
+SYNC = "sync"
+
+
+def pool_advice(ctx: LintContext, upstream_routes, idle_s: float, pool_text: str) -> tuple[str, bool]:
+    """(what to do so a pool is reused, whether that is a finding) for routes that pool nothing,
+    from the app behind them. Following it must not produce another finding: behind gunicorn's
+    sync worker a pool is never reused (sync-worker-keepalive; no pool is the sound setup there,
+    so the advice is a note, not a finding), and behind a keep-alive-capable app whose idle
+    timeout is not above nginx's upstream ``keepalive_timeout`` (``idle_s``) the pool races the
+    app's close (app-keepalive-race)."""
+    http11 = '`proxy_http_version 1.1;` and `proxy_set_header Connection "";`'
+    mine = {id(r.proxy_pass) for r in app_routes(ctx)} if ctx.gunicorn is not None else set()
+    if not any(id(r.proxy_pass) in mine for r in upstream_routes):
+        return (f"if the app behind keeps connections open (gunicorn's gthread or async workers, uvicorn; "
+                f"not gunicorn's sync worker) and holds idle ones longer than nginx's upstream "
+                f"keepalive_timeout ({idle_s:g}s; gunicorn's default keepalive is 2s), {pool_text} with {http11}; "
+                f"otherwise fix the app side first"), True
+    worker = worker_class(ctx)
+    if worker == SYNC:
+        return (f"the paired gunicorn runs the sync worker, which closes every connection, so a pool "
+                f"alone is never reused: to reuse connections, switch worker_class to gthread (threads > 1) "
+                f"or an async worker first, then {pool_text} with {http11} and gunicorn keepalive above "
+                f"{idle_s:g}s"), False
+    if worker is None:
+        return (f"the paired gunicorn's worker class cannot be read: check that it keeps connections open "
+                f"(not the sync worker) and that gunicorn keepalive is above nginx's upstream "
+                f"keepalive_timeout ({idle_s:g}s), then {pool_text} with {http11}"), True
+    keepalive, setting = app_number(ctx, "keepalive")
+    if keepalive is not None and keepalive > idle_s:
+        return f"{pool_text} with {http11} (the app's {describe_setting(ctx, setting)} outlasts nginx's)", True
+    return (f"{pool_text} with {http11}, and set gunicorn keepalive = {idle_s + APP_KEEPALIVE_MARGIN_S:g} "
+            f"(now {describe_setting(ctx, setting) if keepalive is not None else 'unknown'}) so the app "
+            f"holds idle connections longer than nginx's upstream keepalive_timeout ({idle_s:g}s)"), True
 
 
 @rule(code="CG101", name="keepalive-needs-http11", severity="error")
@@ -59,21 +102,33 @@ def keepalive_needs_http11(ctx: LintContext) -> Iterator[Finding]:
                 proxy_set_header Connection "";
             }
         }
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_http_version
+        https://nginx.org/en/docs/http/ngx_http_upstream_module.html#keepalive
+
+    Fix: safe
     """
     for upstream, upstream_routes in used_upstreams(ctx):
         pool = pool_size(ctx, upstream)
         if pool <= 0:
             continue
+        causes = []
         for route in upstream_routes:
             version = ctx.nginx.effective_args("proxy_http_version", route.block)
             if not version or version[0] != "1.0":
                 continue
             directive = effective_directive(ctx, "proxy_http_version", route.block)
+            if directive is None and ctx.unresolved_include(route.block) is not None:
+                continue  # a file the deployment provides may set it
+            causes.append((directive, route))
+        for directive, cause_routes in by_cause(causes).items():
             why = "proxy_http_version 1.0" if directive else \
                 f"the default before nginx {VERSION_TEXT} is HTTP/1.0"
-            yield ctx.finding(directive or route.proxy_pass,
+            where = "" if directive else more_locations(cause_routes)
+            yield ctx.finding(directive or cause_routes[0].proxy_pass,
                               f"upstream {upstream.args[0]} keeps {pool} idle connections, but nginx speaks "
-                              f"HTTP/1.0 to it ({why}): every connection closes after one request; "
+                              f"HTTP/1.0 to it{where} ({why}): every connection closes after one request; "
                               f"add `proxy_http_version 1.1;`")
 
 
@@ -113,18 +168,30 @@ def keepalive_connection_header(ctx: LintContext) -> Iterator[Finding]:
                 proxy_set_header Connection $connection_upgrade;
             }
         }
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_set_header
+        https://nginx.org/en/docs/http/ngx_http_upstream_module.html#keepalive
+        https://nginx.org/en/docs/http/websocket.html
+
+    Fix: safe
     """
     for upstream, upstream_routes in used_upstreams(ctx):
         pool = pool_size(ctx, upstream)
         if pool <= 0:
             continue
+        causes = []
         for route in upstream_routes:
             value, directive = ctx.nginx.proxy_headers(route.block).get("connection", ("", None))
             resolved = value_without_header(ctx, value)
             if resolved is None or "close" not in {t.strip().lower() for t in resolved.split(",")}:
                 continue
+            if directive is None and ctx.unresolved_include(route.block) is not None:
+                continue  # a file the deployment provides may set it
+            causes.append(((directive, value, resolved), route))
+        for (directive, value, resolved), cause_routes in by_cause(causes).items():
             if directive is None:
-                how = f"nginx sends `Connection: close` by default before {VERSION_TEXT}"
+                how = f"nginx sends `Connection: close` by default before {VERSION_TEXT}" + more_locations(cause_routes)
                 fix = 'add `proxy_set_header Connection "";` here'
             elif resolved == value:
                 how = f"`proxy_set_header Connection {value}`"
@@ -132,7 +199,7 @@ def keepalive_connection_header(ctx: LintContext) -> Iterator[Finding]:
             else:
                 how = f"`Connection {value}` is `close` on requests without that header (its map)"
                 fix = "map the `''` entry to `''` so ordinary requests keep the connection"
-            yield ctx.finding(directive or route.proxy_pass,
+            yield ctx.finding(directive or cause_routes[0].proxy_pass,
                               f"upstream {upstream.args[0]} keeps {pool} idle connections, but {how}: "
                               f"the app closes each connection after one response; {fix}")
 
@@ -144,7 +211,13 @@ def upstream_no_keepalive(ctx: LintContext) -> Iterator[Finding]:
     Without ``keepalive N`` in the upstream block, nginx opens a new connection to the app for
     every request and closes it afterwards: a connect per request, TIME_WAIT sockets piling up
     on TCP, and more latency. From nginx 1.29.7 every upstream keeps 32 idle connections by
-    default, so the directive is then only needed to size the pool.
+    default, so the directive is then only needed to size the pool. The advice follows the app
+    behind it, so that following it raises no other finding: behind a keep-alive-capable app
+    (gunicorn gthread, gevent, uvicorn) the pool *and* an app keep-alive above the upstream's
+    ``keepalive_timeout`` (else app-keepalive-race); behind gunicorn's sync worker, which closes
+    every connection, no pool is right and a note says to switch the worker class first; for an
+    unknown app, what to check. Upstreams that only carry WebSocket upgrades (an upgraded
+    connection never returns to the pool) or only ``/.well-known/`` requests are not reported.
 
     Version: 1.22.1
 
@@ -161,15 +234,29 @@ def upstream_no_keepalive(ctx: LintContext) -> Iterator[Finding]:
                 proxy_set_header Connection "";
             }
         }
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_upstream_module.html#keepalive
+        https://nginx.org/en/docs/http/ngx_http_upstream_module.html#keepalive_timeout
+        https://docs.gunicorn.org/en/stable/settings.html#keepalive
+
+    Fix: safe
     """
     if ctx.version >= KEEPALIVE_BY_DEFAULT:
         return
-    for upstream, _ in used_upstreams(ctx):
-        if upstream_child(upstream, "keepalive") is None:
-            yield ctx.finding(upstream,
-                              f"upstream {upstream.args[0]} has no `keepalive`: before nginx {VERSION_TEXT} "
-                              f"every request opens and closes a connection to it; add `keepalive 16;` "
-                              f"(with `proxy_http_version 1.1;` and `proxy_set_header Connection \"\";`)")
+    for upstream, upstream_routes in used_upstreams(ctx):
+        if upstream_child(upstream, "keepalive") is not None or not_pool_candidates(ctx, upstream_routes):
+            continue
+        if ctx.unresolved_include(upstream, inherited=False) is not None:
+            continue  # the file the deployment provides may hold the keepalive line
+        idle, _ = upstream_idle_timeout(upstream)
+        advice, report = pool_advice(ctx, upstream_routes, idle or 60.0, f"add `keepalive {DEFAULT_POOL};`")
+        problem = (f"upstream {upstream.args[0]} has no `keepalive`: before nginx {VERSION_TEXT} every request "
+                   f"opens and closes a connection to it")
+        if report:
+            yield ctx.finding(upstream, f"{problem}; {advice}")
+        else:
+            ctx.note(f"{upstream.file}:{upstream.line}: {problem}, which is right for now: {advice}")
 
 
 @rule(code="CG105", name="proxy-pass-no-upstream", severity="warning")
@@ -179,7 +266,9 @@ def proxy_pass_no_upstream(ctx: LintContext) -> Iterator[Finding]:
     Only an upstream block has a connection pool you can size and a ``keepalive_timeout`` you
     can keep below the app's keep-alive: before nginx 1.29.7 a literal address is never reused
     (a new connection per request). In a snippet, a bare name may be an upstream defined
-    elsewhere, so only addresses with a port, IPs and sockets are reported there.
+    elsewhere, so only addresses with a port, IPs and sockets are reported there. One finding
+    per target, with the same app-aware advice as upstream-no-keepalive; ``proxy_pass https://``
+    to a host name (another site, not an app of this deployment) is not reported.
 
     Version: 1.22.1
 
@@ -195,24 +284,43 @@ def proxy_pass_no_upstream(ctx: LintContext) -> Iterator[Finding]:
                 proxy_set_header Connection "";
             }
         }
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_pass
+        https://nginx.org/en/docs/http/ngx_http_upstream_module.html#upstream
+        https://nginx.org/en/docs/http/ngx_http_upstream_module.html#keepalive
     """
     whole = ctx.nginx.is_full
+    by_target: dict[str, list] = {}
     for route in routes(ctx):
-        if route.is_variable or route.upstream is not None:
+        if route.is_variable or route.upstream is not None or external_tls(route):
             continue
         literal = route.target.startswith("unix:") or ":" in route.target or is_ip(route.target)
-        if not (whole or literal):
+        if whole or literal:
+            by_target.setdefault(route.target, []).append(route)
+    # One finding per target, at its first proxy_pass: one problem, however many locations.
+    for target, target_routes in by_target.items():
+        if not_pool_candidates(ctx, target_routes):
             continue
         if ctx.version >= KEEPALIVE_BY_DEFAULT:
             effect = "no upstream block to size its pool or keep its keepalive_timeout below the app's"
         else:
             effect = "connections to it are never reused (a new connection per request)"
-        yield ctx.finding(route.proxy_pass,
-                          f"proxy_pass to {route.target} without an upstream block: {effect}; define "
-                          f"`upstream NAME {{ server {route.target}; keepalive 16; }}` and proxy_pass http://NAME")
+        more = f" (and {len(target_routes) - 1} more location(s))" if len(target_routes) > 1 else ""
+        advice, report = pool_advice(ctx, target_routes, 60.0,
+                                     f"define `upstream NAME {{ server {target}; keepalive {DEFAULT_POOL}; }}`, "
+                                     f"proxy_pass {target_routes[0].scheme}://NAME")
+        first = target_routes[0].proxy_pass
+        problem = f"proxy_pass to {target}{more} without an upstream block: {effect}"
+        if report:
+            yield ctx.finding(first, f"{problem}; {advice}")
+        else:
+            ctx.note(f"{first.file}:{first.line}: {problem}, which is right for now: {advice}")
 
 
-@rule(code="CG106", name="upstream-keepalive-pool-small", severity="warning")
+@rule(code="CG106", name="upstream-keepalive-pool-small", severity="warning", options=[
+    Option("min-size", int, 0, "a pool floor: an explicit `keepalive N` below it is reported even when the "
+           "load is unknown (0: only the in-flight estimate counts)", 0, 100000)])
 def upstream_keepalive_pool_small(ctx: LintContext) -> Iterator[Finding]:
     """The upstream's idle pool is smaller than the requests one nginx worker has in flight.
 
@@ -255,7 +363,22 @@ def upstream_keepalive_pool_small(ctx: LintContext) -> Iterator[Finding]:
                 }
             }
         }
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_upstream_module.html#keepalive
+        https://nginx.org/en/docs/ngx_core_module.html#worker_processes
+        https://docs.gunicorn.org/en/stable/settings.html#threads
     """
+    floor = ctx.option("min-size")
+    if floor:
+        for upstream, _ in used_upstreams(ctx):
+            written = upstream_child(upstream, "keepalive")
+            pool = pool_size(ctx, upstream)
+            if written is not None and 0 < pool < floor:
+                yield ctx.finding(written, f"upstream {upstream.args[0]} keeps {pool} idle connections per nginx "
+                                           f"worker, below the project's floor of {floor} "
+                                           f"([tool.confgen.rules.upstream-keepalive-pool-small] min-size); "
+                                           f"use `keepalive {floor};` or more")
     if ctx.gunicorn is None and ctx.profile is None:
         return
     workers = _nginx_workers(ctx)
@@ -266,7 +389,7 @@ def upstream_keepalive_pool_small(ctx: LintContext) -> Iterator[Finding]:
     candidates = app_upstreams(ctx) if ctx.gunicorn is not None else used_upstreams(ctx)
     for upstream, _ in candidates:
         pool = pool_size(ctx, upstream)
-        if 0 < pool < per_worker:
+        if 0 < pool < per_worker and not (floor and upstream_child(upstream, "keepalive") is not None and pool < floor):
             yield ctx.finding(pool_anchor(upstream),
                               f"upstream {upstream.args[0]} keeps {pool} idle connections per nginx worker, "
                               f"but about {per_worker} requests are in flight per worker ({source} over "
@@ -304,30 +427,37 @@ def _in_flight(ctx) -> tuple[float | None, str]:
     return None, ""
 
 
-@rule(code="CG107", name="keepalive-timeout-order", severity="warning")
+@rule(code="CG107", name="keepalive-timeout-order", severity="warning", options=[
+    Option("balancer-idle-timeout", float, None,
+           "the idle timeout of the balancer in front of nginx, in seconds (AWS ALB: 60); "
+           "nginx's keepalive_timeout must exceed it", 1, 86400)])
 def keepalive_timeout_order(ctx: LintContext) -> Iterator[Finding]:
     """Idle timeouts out of order along the chain balancer -> nginx -> app.
 
     Whoever reuses an idle connection must give it up before the other side closes it, or a
     request sent on it meets the close and fails (502 at the balancer). So each hop's idle
-    timeout must exceed the one in front of it: nginx's client ``keepalive_timeout`` must exceed
-    a balancer's (commonly 60 s, AWS ALB) when ``set_real_ip_from`` says one is in front; and
-    the ``Keep-Alive: timeout=`` header nginx advertises (the second argument) must not promise
-    more than nginx keeps. The app hop is rule app-keepalive-race.
+    timeout must exceed the one in front of it: the ``Keep-Alive: timeout=`` header nginx
+    advertises (the second argument) must not promise more than nginx keeps; and nginx's client
+    ``keepalive_timeout`` must exceed the idle timeout of a balancer in front, when one is
+    declared: the ``balancer-idle-timeout`` option, or a profile's ``trusted_proxies`` (then
+    60 s, AWS ALB's). ``set_real_ip_from`` alone declares no balancer (it also trusts a CDN or a
+    sidecar), so nothing is inferred from it. The app hop is rule app-keepalive-race.
 
     Bad:
         server {
-            set_real_ip_from 10.0.0.0/8;
-            keepalive_timeout 30s;
+            keepalive_timeout 30s 60s;
             location / { return 204; }
         }
 
     Good:
         server {
-            set_real_ip_from 10.0.0.0/8;
-            keepalive_timeout 75s;
+            keepalive_timeout 75s 60s;
             location / { return 204; }
         }
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_core_module.html#keepalive_timeout
+        https://docs.aws.amazon.com/elasticloadbalancing/latest/application/application-load-balancers.html#connection-idle-timeout
     """
     for directive in ctx.all("keepalive_timeout"):
         if directive.parent is None or directive.parent.name == "upstream" or len(directive.args) < 2:
@@ -338,18 +468,32 @@ def keepalive_timeout_order(ctx: LintContext) -> Iterator[Finding]:
                               f"keepalive_timeout advertises `Keep-Alive: timeout={advertised:g}` but closes "
                               f"idle connections after {idle:g}s: a client trusting the header reuses a "
                               f"closed connection; make the second value at most the first")
+    balancer_idle, declared_by = _declared_balancer(ctx)
+    if balancer_idle is None:
+        return
+    reported: set[int] = set()
     for server in ctx.all("server"):
         if server.block is None or server.parent is None or server.parent.name not in ("http", "main"):
             continue
-        if not ctx.nginx.effective("set_real_ip_from", server):
-            continue
-        idle_args = ctx.nginx.effective_args("keepalive_timeout", server)
-        idle = seconds(idle_args)
-        if idle is None or idle > BALANCER_IDLE_TIMEOUT_S:
-            continue
         directive = effective_directive(ctx, "keepalive_timeout", server)
+        if directive is None and ctx.unresolved_include(server) is not None:
+            continue  # a file the deployment provides may set it
+        idle = seconds(ctx.nginx.effective_args("keepalive_timeout", server))
+        if idle is None or idle > balancer_idle or id(directive) in reported:
+            continue
+        reported.add(id(directive))  # one finding per directive, however many servers use it
         yield ctx.finding(directive or server,
-                          f"a balancer is in front (set_real_ip_from) and reuses connections to nginx, "
-                          f"but nginx closes idle ones after {idle:g}s, not more than the usual balancer "
-                          f"idle timeout ({BALANCER_IDLE_TIMEOUT_S:g}s): requests race the close (502); "
-                          f"set keepalive_timeout above the balancer's, e.g. 75s")
+                          f"the balancer in front ({declared_by}) keeps idle connections to nginx for "
+                          f"{balancer_idle:g}s, but nginx closes them after {idle:g}s: requests race the close "
+                          f"(502); set keepalive_timeout above the balancer's, e.g. "
+                          f"{balancer_idle + 15:g}s")
+
+
+def _declared_balancer(ctx) -> tuple[float | None, str]:
+    """(idle timeout, what declares it) of the balancer in front of nginx, or (None, "")."""
+    configured = ctx.option("balancer-idle-timeout")
+    if configured is not None:
+        return configured, "[tool.confgen.rules.keepalive-timeout-order] balancer-idle-timeout"
+    if ctx.profile is not None and ctx.profile.trusted_proxies:
+        return BALANCER_IDLE_TIMEOUT_S, f"profile trusted_proxies; {BALANCER_IDLE_TIMEOUT_S:g}s as AWS ALB's"
+    return None, ""

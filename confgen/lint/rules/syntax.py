@@ -30,6 +30,9 @@ def syntax_error(ctx: LintContext) -> Iterator[Finding]:
         server {
             listen 80;
         }
+
+    References:
+        https://nginx.org/en/docs/beginners_guide.html#conf_structure
     """
     return iter(())
 
@@ -50,6 +53,9 @@ def include_not_found(ctx: LintContext) -> Iterator[Finding]:
         server {
             listen 80;
         }
+
+    References:
+        https://nginx.org/en/docs/ngx_core_module.html#include
     """
     return iter(())
 
@@ -68,6 +74,9 @@ def include_cycle(ctx: LintContext) -> Iterator[Finding]:
         server {
             listen 80;
         }
+
+    References:
+        https://nginx.org/en/docs/ngx_core_module.html#include
     """
     return iter(())
 
@@ -89,6 +98,10 @@ def gunicorn_config_error(ctx: LintContext) -> Iterator[Finding]:
 
     Good gunicorn:
         workers = 2
+
+    References:
+        https://docs.gunicorn.org/en/stable/configure.html
+        https://docs.gunicorn.org/en/stable/settings.html
     """
     return iter(())
 
@@ -107,6 +120,9 @@ def suppression_without_reason(ctx: LintContext) -> Iterator[Finding]:
     Good:
         # confgen: disable=gzip-level-high -- static assets, compressed once and cached
         gzip_comp_level 9;
+
+    References:
+        https://docs.astral.sh/ruff/linter/#error-suppression
     """
     return iter(())
 
@@ -124,5 +140,8 @@ def suppression_unknown_rule(ctx: LintContext) -> Iterator[Finding]:
     Good:
         # confgen: disable=gzip-level-high -- static assets, compressed once and cached
         gzip_comp_level 9;
+
+    References:
+        https://docs.astral.sh/ruff/linter/#error-suppression
     """
     return iter(())

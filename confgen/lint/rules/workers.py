@@ -54,6 +54,12 @@ def worker_connections_nofile(ctx: LintContext) -> Iterator[Finding]:
         worker_rlimit_nofile 8192;
         events { worker_connections 4096; }
         http { server { listen 80; } }
+
+    Fix: safe
+
+    References:
+        https://nginx.org/en/docs/ngx_core_module.html#worker_rlimit_nofile
+        https://nginx.org/en/docs/ngx_core_module.html#worker_connections
     """
     connections, directive = _worker_connections(ctx)
     if connections is None:
@@ -93,6 +99,11 @@ def worker_processes(ctx: LintContext) -> Iterator[Finding]:
         worker_processes auto;
         events {}
         http { server { listen 80; } }
+
+    Fix: safe
+
+    References:
+        https://nginx.org/en/docs/ngx_core_module.html#worker_processes
     """
     directive = _main_directive(ctx, "worker_processes")
     cpus = ctx.profile.cpus if ctx.profile is not None else None
@@ -134,6 +145,9 @@ def worker_connections_capacity(ctx: LintContext) -> Iterator[Finding]:
         worker_rlimit_nofile 4096;
         events { worker_connections 2048; }
         http { server { listen 80; } }
+
+    References:
+        https://nginx.org/en/docs/ngx_core_module.html#worker_connections
     """
     connections, directive = _worker_connections(ctx)
     workers_directive = _main_directive(ctx, "worker_processes")

@@ -1,0 +1,66 @@
+"""Linting as a project asks for it: the project's configuration (``[tool.confgen]`` or
+``.confgen.toml``) supplies what the caller leaves unset, then its severity overrides and
+per-file ignores are applied to the findings. The API's ``confgen.lint_project`` is this."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Sequence
+
+if TYPE_CHECKING:
+    from confgen.lint.registry import LintResult
+    from confgen.project_config import ProjectConfig
+
+
+def lint_project(
+    paths: Sequence[str] | str,
+    *,
+    gunicorn: str | None = None,
+    gunicorn_cmd: str | None = None,
+    profile: str | None = None,
+    root: str | None = None,
+    nginx_version: str | None = None,
+    select: Sequence[str] = (),
+    ignore: Sequence[str] = (),
+    min_severity: str = "info",
+    config: "ProjectConfig | None" = None,
+    progress=None,
+    contexts: list | None = None,
+) -> "LintResult":
+    """Lint with the project's configuration applied: the nearest ``[tool.confgen]`` or
+    ``.confgen.toml`` (or ``config``) supplies what the arguments leave unset; arguments win.
+    Per-rule severity overrides and per-file ignores are applied to the findings, then
+    ``min_severity`` drops findings below it (by each finding's own severity). ``progress``,
+    if given, is called with (number, total, path) as each file is read."""
+    from confgen.lint import engine
+    from confgen.project_config import find_project_config
+
+    paths = [paths] if isinstance(paths, str) else list(paths)
+    first = next((p for p in paths if p != "-"), None)
+    if config is None:
+        config = find_project_config(os.path.dirname(os.path.abspath(first)) if first else None)
+    if gunicorn is None and gunicorn_cmd is None and first is not None:
+        pairing = config.gunicorn_for(first)
+        if pairing is not None:
+            gunicorn = str(pairing.config) if pairing.config else None
+            gunicorn_cmd = pairing.cmd
+    if root is None and config.root is not None and first is not None \
+            and os.path.abspath(first) != os.path.abspath(config.root):
+        root = str(config.root)
+    result = engine.lint(
+        paths,
+        gunicorn=gunicorn,
+        gunicorn_cmd=gunicorn_cmd,
+        profile=profile,
+        root=root,
+        nginx_version=nginx_version or config.nginx_version,
+        select=list(select) or list(config.default_select),
+        # A selection on the command line replaces the file's selection, its ignores included.
+        ignore=list(ignore) or ([] if select else list(config.ignore)),
+        progress=progress,
+        rule_options=config.rules,
+        options_label=config.key_prefix,
+        contexts=contexts,
+    )
+    return engine.adjust_findings(result, severity=config.severity, ignored_for=config.ignored_for,
+                                  min_severity=min_severity, config_label=str(config.path or ""))
