@@ -65,6 +65,17 @@ def read_regular_file(path: str, max_bytes: int) -> tuple[bytes | None, str | No
 
 
 
+def read_text_file(path: str, max_bytes: int) -> str:
+    """:func:`read_regular_file` decoded as UTF-8; ConfgenError ``PATH: cannot read: why``."""
+    raw, problem = read_regular_file(path, max_bytes)
+    if problem:
+        raise ConfgenError(f"{path}: cannot read: {problem.removeprefix('cannot read: ')}")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ConfgenError(f"{path}: cannot read: not UTF-8 text (byte {error.start})") from None
+
+
 def diff_against_disk(files: Mapping[str, str], output_dir: str | os.PathLike) -> str:
     """A unified diff from the files on disk to ``files``; "" when they match. Writes nothing."""
     chunks = []
@@ -98,7 +109,17 @@ def write_atomically(files: Mapping[str, str], output_dir: str | os.PathLike) ->
     if not directory.is_dir():
         raise ConfgenError(f"{directory}: no such directory (create it, or pass -o)")
     with _signals_deferred():
-        return _stage_and_rename(files, directory)
+        return _stage_and_rename({directory / name: text for name, text in files.items()}, str(directory))
+
+
+def write_files_atomically(files: Mapping[str | os.PathLike, str], expected: Mapping[str, str] | None = None) -> list[Path]:
+    """:func:`write_atomically` for files in several directories (fixes edit an include beside
+    the main file): every temp file is written before the first rename, and a failure puts the
+    renamed ones back. ``expected``: each file's text when it was read; a file that changed
+    since is refused before anything is renamed (nothing is written)."""
+    targets = {Path(path): text for path, text in files.items()}
+    with _signals_deferred():
+        return _stage_and_rename(targets, ", ".join(sorted({str(t.parent) for t in targets})), expected)
 
 
 @contextlib.contextmanager
@@ -116,16 +137,16 @@ def _signals_deferred():
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
-def _stage_and_rename(files: Mapping[str, str], directory: Path) -> list[Path]:
+def _stage_and_rename(files: Mapping[Path, str], directory: str,
+                      expected: Mapping[str, str] | None = None) -> list[Path]:
     staged: list[tuple[str, Path]] = []
     backups: list[tuple[str, Path]] = []
     renamed: list[Path] = []
     try:
-        for name, text in files.items():
-            target = directory / name
+        for target, text in files.items():
             if target.is_dir():
                 raise ConfgenError(f"{target}: is a directory")
-            handle, temp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
+            handle, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
             staged.append((temp, target))
             with os.fdopen(handle, "w", encoding="utf-8") as stream:
                 stream.write(text)
@@ -134,6 +155,9 @@ def _stage_and_rename(files: Mapping[str, str], directory: Path) -> list[Path]:
             os.chmod(temp, _mode_for(target))
         # Keep the old files until every rename is done, so a rename that fails (a busy or
         # immutable target) puts the earlier ones back: all old files or all new ones.
+        for path, text in (expected or {}).items():
+            if _current_text(path) != text:
+                raise ConfgenError(f"{path}: changed since it was read; nothing was written")
         for _, target in staged:
             if target.exists():
                 backups.append((_backup(target), target))
@@ -152,6 +176,14 @@ def _stage_and_rename(files: Mapping[str, str], directory: Path) -> list[Path]:
             if os.path.exists(backup):
                 os.unlink(backup)
     return [target for _, target in staged]
+
+
+def _current_text(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8", newline="") as handle:
+            return handle.read()
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def _backup(target: Path) -> str:

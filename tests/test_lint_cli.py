@@ -12,7 +12,8 @@ from confgen.cli import main
 from lint_helpers import write_tree
 
 ARTICLE = Path(__file__).parent / "fixtures" / "lint" / "article"
-LINE_RE = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+):(?P<col>\d+): (?P<code>CG\d{3}) (?P<rule>[a-z0-9-]+): .+$")
+# " [*]" after the code: `confgen lint --fix` fixes it.
+LINE_RE = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+):(?P<col>\d+): (?P<code>CG\d{3})(?: \[\*\])? (?P<rule>[a-z0-9-]+): .+$")
 
 
 def run(*args: str, stdin: str | None = None):
@@ -24,7 +25,7 @@ def rules_in(output: str) -> set[str]:
 
 
 def test_article_config_with_its_gunicorn_config_beside_it():
-    result = run(str(ARTICLE / "nginx.conf"), "--nginx-version", "1.22.1")
+    result = run(str(ARTICLE / "nginx.conf"), "--nginx-version", "1.22.1", "--select", "ALL")
     assert result.exit_code == 1, result.output
     assert {"app-keepalive-race", "forwarded-proto-spoofable", "worker-connections-nofile",
             "gzip-obsolete-msie6"} <= rules_in(result.output)
@@ -35,7 +36,7 @@ def test_article_config_with_its_gunicorn_config_beside_it():
 def test_article_config_with_gunicorn_defaults_given_explicitly(tmp_path):
     (tmp_path / "gunicorn.conf.py").write_text('bind = "unix:/tmp/gunicorn.sock"\n')   # sync worker, all defaults
     result = run(str(ARTICLE / "nginx.conf"), "--gunicorn", str(tmp_path / "gunicorn.conf.py"),
-                 "--nginx-version", "1.22.1")
+                 "--nginx-version", "1.22.1", "--select", "ALL")
     assert result.exit_code == 1
     found = rules_in(result.output)
     # a sync worker closes every connection itself: the pool is wasted instead of racing,
@@ -48,7 +49,7 @@ def test_article_config_with_gunicorn_defaults_given_explicitly(tmp_path):
 
 def test_every_text_line_is_a_finding_a_note_or_the_summary():
     result = run(str(ARTICLE / "nginx.conf"), "--nginx-version", "1.22.1")
-    lines = result.output.splitlines()
+    lines = [line for line in result.output.splitlines() if not re.match(r"^\d+ fixable with --fix", line)]
     assert all(LINE_RE.match(line) or line.startswith("note: ") for line in lines[:-1])
 
 
@@ -67,7 +68,7 @@ def test_exit_0_when_clean_and_for_info_only(tmp_path):
                           "info.conf": "server { gzip on; gzip_disable msie6; }\n"})
     clean = run(str(tmp_path / "clean.conf"))
     assert (clean.exit_code, clean.output.splitlines()[-1]) == (0, "no problems in 1 file")
-    info = run(str(tmp_path / "info.conf"))
+    info = run(str(tmp_path / "info.conf"), "--select", "hardening")   # an opt-in, info-level rule
     assert info.exit_code == 0 and "gzip-obsolete-msie6" in info.output
 
 
@@ -113,6 +114,9 @@ def test_bundled_profiles_render_to_configs_that_lint_clean(tmp_path):
             (out / name).write_text(text)
         (out / "mime.types").write_text((ARTICLE / "mime.types").read_text())   # nginx ships it beside nginx.conf
         target = re.search(r"Target: nginx (\S+)\.", (out / "nginx.conf").read_text()).group(1)
-        result = run(str(out / "nginx.conf"), "--nginx-version", target, "--profile", str(profile))
-        assert result.exit_code == 0, f"{profile.name}:\n{result.output}"
-        assert "paired gunicorn config" in result.output
+        # One app: gunicorn.conf.py beside nginx.conf; several routes: gunicorn-<route>.conf.py each.
+        routes = [["--gunicorn", str(path)] for path in sorted(out.glob("gunicorn-*.conf.py"))] or [[]]
+        for gunicorn in routes:
+            result = run(str(out / "nginx.conf"), "--nginx-version", target, "--profile", str(profile), *gunicorn)
+            assert result.exit_code == 0, f"{profile.name}:\n{result.output}"
+            assert "paired gunicorn config" in result.output

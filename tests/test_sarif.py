@@ -31,7 +31,7 @@ CONFIG = {
             location /static {
                 alias /srv/static/;
             }
-            location ~ \\.php { return 403; }
+            location ~ \\.php { fastcgi_pass unix:/run/php.sock; }
             location /p { proxy_pass http://$arg_host/; }
         }
     """,
@@ -47,7 +47,8 @@ def tree(tmp_path, monkeypatch):
 
 
 def lint(*args):
-    return CliRunner().invoke(main, ["lint", "nginx.conf", "--nginx-version", "1.22.1", *args])
+    # Every rule: the tree exercises hardening (opt-in) rules such as CG633 and CG801 too.
+    return CliRunner().invoke(main, ["lint", "nginx.conf", "--nginx-version", "1.22.1", "--select", "ALL", *args])
 
 
 def sarif_log(tree) -> dict:
@@ -120,9 +121,9 @@ def test_github_annotations(tree):
 
 
 def test_min_severity_filters_each_finding_by_its_own_severity(tree):
-    # proxy-pass-normalized is a warning rule, but this finding is info: the floor drops it.
-    write_tree(tree, {"site.conf": "server { listen 80; location /a/ { proxy_pass http://127.0.0.1:8000/; } }\n"})
+    # alias-traversal is an error rule, but this finding (a sibling directory) is a warning.
+    write_tree(tree, {"site.conf": "server { listen 80; location /files { alias /srv/files; } }\n"})
     everything = lint("--format", "json")
-    assert any(f["rule"] == "proxy-pass-normalized" and f["severity"] == "info" for f in json.loads(everything.output))
-    warnings = lint("--format", "json", "--min-severity", "warning")
-    assert not any(f["rule"] == "proxy-pass-normalized" for f in json.loads(warnings.output))
+    assert any(f["rule"] == "alias-traversal" and f["severity"] == "warning" for f in json.loads(everything.output))
+    errors = lint("--format", "json", "--min-severity", "error")
+    assert not any(f["rule"] == "alias-traversal" for f in json.loads(errors.output))

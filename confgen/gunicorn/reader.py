@@ -304,6 +304,9 @@ class GunicornConfig:
     # Why every setting not set explicitly is UNKNOWN rather than gunicorn's default: the file did
     # `from x import *` or `exec(...)`, or the command line names a config file through a variable.
     unset_unknown: str | None = None
+    # The file the command line came from (a confgen.gunicorn.sources.CommandSource), so a
+    # fix edits the flag where it is written.
+    command: Any = None
 
     def setting(self, name: str) -> Setting:
         if name in self.settings:
@@ -369,16 +372,10 @@ def read_gunicorn_file(path: str | os.PathLike) -> GunicornConfig:
 def _read_file(path: str, environ: dict[str, str]) -> GunicornConfig:
     """``environ``: variables the command line sets for gunicorn, which the file's environment
     lookups then see."""
-    from confgen.files import read_regular_file
+    from confgen.files import read_text_file
 
     # Read as nginx files are: a FIFO or device named as the gunicorn config never blocks the lint.
-    raw, problem = read_regular_file(path, MAX_FILE_BYTES)
-    if problem:
-        raise ConfgenError(f"{path}: cannot read: {problem.removeprefix('cannot read: ')}")
-    try:
-        source = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise ConfgenError(f"{path}: cannot read: not UTF-8 text (byte {error.start})") from None
+    source = read_text_file(path, MAX_FILE_BYTES)
     config = GunicornConfig(path=path)
     try:
         # The compiler warns on stderr about odd literals ("\d", 8include); the lint reports
@@ -1123,6 +1120,10 @@ def _gunicorn_start(words: list[str], index: int) -> int | None:
     return None
 
 
+# What confgen.gunicorn.sources needs to find an option where a command file writes it.
+gunicorn_start = _gunicorn_start
+
+
 def _parse_options(words: list[str], environ: dict[str, str],
                    origin: str) -> tuple[dict[str, Setting], str | None, Any]:
     """gunicorn's argparse rules: ``--opt value``, ``--opt=value``, ``-w4``, unambiguous prefixes
@@ -1221,3 +1222,6 @@ def _convert(spec: SettingSpec, flag: str, raw: Any) -> Any:
             raise ConfgenError(f"--gunicorn-cmd: {flag} {raw!r} is negative")
         return value
     return raw.strip() if spec.kind in ("str", "class", "list", "addrs") else raw
+
+
+option_spec = _option

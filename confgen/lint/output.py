@@ -24,9 +24,11 @@ _GITHUB_LEVELS = {"error": "error", "warning": "warning", "info": "notice"}
 _COLOURS = {"error": "red", "warning": "yellow", "info": "cyan"}
 
 
-def format_findings(result: LintResult, fmt: str, *, color: bool = False, quiet: bool = False) -> str:
+def format_findings(result: LintResult, fmt: str, *, color: bool = False, quiet: bool = False, fixes=None) -> str:
+    """``fixes``: a confgen.lint.fixes.apply.FixPlan for ``result``; text output then marks the
+    findings ``--fix`` fixes with ``[*]`` and counts them."""
     if fmt == "text":
-        return _text(result, color=color, quiet=quiet)
+        return _text(result, color=color, quiet=quiet, fixes=fixes)
     if fmt == "json":
         return json.dumps([f.as_dict() for f in result.findings], indent=2) + "\n"
     if fmt == "sarif":
@@ -36,17 +38,26 @@ def format_findings(result: LintResult, fmt: str, *, color: bool = False, quiet:
     raise ConfgenError(f"--format: {fmt!r} is not one of {', '.join(FORMATS)}")
 
 
-def _text(result: LintResult, *, color: bool, quiet: bool) -> str:
+def _text(result: LintResult, *, color: bool, quiet: bool, fixes=None) -> str:
     import click
 
     def paint(text: str, **style) -> str:
         return click.style(text, **style) if color else text
 
-    lines = [f"{paint(f'{f.file}:{f.line}:{f.col}:', bold=True)} {paint(f.code, fg=_COLOURS[f.severity], bold=True)} "
-             f"{f.rule}: {f.message}" for f in result.findings]
+    fixable = fixes.fixable_keys() if fixes is not None else set()
+
+    def mark(finding) -> str:
+        return " [*]" if (finding.code, finding.file, finding.line, finding.message) in fixable else ""
+
+    lines = [f"{paint(f'{f.file}:{f.line}:{f.col}:', bold=True)} {paint(f.code, fg=_COLOURS[f.severity], bold=True)}"
+             f"{mark(f)} {f.rule}: {f.message}" for f in result.findings]
     if not quiet:
         lines += [paint(f"note: {note}", dim=True) for note in result.notes]
         lines.append(summary(result))
+        if fixes is not None and (fixable or fixes.unsafe):
+            count = sum(1 for f in result.findings if mark(f))
+            unsafe = f" ({len(fixes.unsafe)} more with --unsafe-fixes)" if fixes.unsafe else ""
+            lines.append(f"{count} fixable with --fix{unsafe}")
     return "\n".join(lines) + "\n" if lines else ""
 
 

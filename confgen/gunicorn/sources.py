@@ -1,0 +1,536 @@
+"""Where a gunicorn command line lives when there is no gunicorn.conf.py: a systemd unit
+(``ExecStart=``, ``Environment=GUNICORN_CMD_ARGS=``), a Procfile (``web:``), a Dockerfile
+(``CMD``/``ENTRYPOINT``, exec or shell form, or the start script they run), a compose file
+(``command:``/``entrypoint:``, string or list, ``environment: GUNICORN_CMD_ARGS``), a supervisor
+program (``command=``) or a shell script (``exec gunicorn ...``).
+
+Each is read into a :class:`CommandSource`: the command, the file and line it came from, and
+every word with its exact position in the file, so a fix edits the flag where it is written.
+The command itself is read by :func:`confgen.gunicorn.reader.read_gunicorn_cmd` (one parser).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+from dataclasses import dataclass
+
+from confgen.errors import ConfgenError
+from confgen.gunicorn import reader
+
+MAX_FILE_BYTES = 1024 * 1024
+SHELL_OPERATORS = {"&&", "||", ";", "|", "&", ";;", "(", ")"}
+# What a fix may hold in a word it writes (a shell quote is added for anything else).
+_PLAIN_WORD = re.compile(r"^[A-Za-z0-9_./:,=@%+-]+$")
+
+
+@dataclass(frozen=True)
+class Word:
+    value: str
+    start: int           # offsets of the word as written (quotes included) in the file's text
+    end: int
+    style: str           # "shell": a shell word; "json": a JSON string; "yaml": a YAML list item
+
+
+@dataclass
+class CommandSource:
+    path: str
+    kind: str                     # systemd, procfile, dockerfile, compose, supervisor, script
+    line: int
+    text: str                     # the whole file as read
+    words: list[Word]             # the command's words, positioned in ``text``
+    env_args: str | None = None   # GUNICORN_CMD_ARGS the file sets for the command
+    block_list: str | None = None  # for a YAML block list: the indentation of its items
+    not_editable: str | None = None  # why fixes cannot edit it (a YAML block scalar)
+
+    @property
+    def command(self) -> str:
+        """The command as the shell runs it, for reader.read_gunicorn_cmd."""
+        words = [w.value if w.style == "shell" and w.value in SHELL_OPERATORS else shlex.quote(w.value)
+                 for w in self.words]
+        prefix = f"GUNICORN_CMD_ARGS={shlex.quote(self.env_args)} " if self.env_args is not None else ""
+        return prefix + " ".join(words)
+
+    @property
+    def label(self) -> str:
+        return f"{self.path}:{self.line}"
+
+    def gunicorn_words(self) -> tuple[int, int]:
+        """(index of the word that starts gunicorn, index past its last argument)."""
+        values = [w.value for w in self.words]
+        start = None
+        for index in range(len(values)):
+            found = reader.gunicorn_start(values, index)
+            if found is not None:
+                start = found
+        if start is None:
+            raise ConfgenError(f"{self.label}: no gunicorn command found")
+        stop = start
+        while stop < len(values) and not (self.words[stop].style == "shell" and values[stop] in SHELL_OPERATORS):
+            stop += 1
+        return start, stop
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading
+
+
+def kind_of(path: str, text: str | None = None) -> str | None:
+    """Which kind of command file ``path`` is, or None (a gunicorn.conf.py, say)."""
+    name = os.path.basename(path).lower()
+    if name.endswith(".py"):
+        return None
+    if name.startswith("procfile"):
+        return "procfile"
+    if name.startswith(("dockerfile", "containerfile")) or name.endswith((".dockerfile", ".containerfile")):
+        return "dockerfile"
+    if re.fullmatch(r"(docker-)?compose([.-].*)?\.ya?ml", name):
+        return "compose"
+    if name.endswith((".service", ".socket")) or (text is not None and re.search(r"^\s*ExecStart\s*=", text, re.M)):
+        return "systemd"
+    if text is not None and re.search(r"^\s*\[program:", text, re.M):
+        return "supervisor"
+    if name.endswith((".sh", ".bash")) or (text is not None and re.match(r"#!.*\b(ba|da|z)?sh\b", text)):
+        return "script"
+    return None
+
+
+def read_source(path: str) -> CommandSource:
+    """The gunicorn command in a systemd unit, Procfile, Dockerfile, compose file, supervisor
+    config or script; ConfgenError naming the file when it holds none."""
+    text = _read(path)
+    kind = kind_of(path, text)
+    if kind is None:
+        raise ConfgenError(f"{path}: not a systemd unit, Procfile, Dockerfile, compose file, supervisor "
+                           f"config or shell script")
+    found = _READERS[kind](path, text)
+    if found is None:
+        raise ConfgenError(f"{path}: no gunicorn command found in this {kind} file")
+    return found
+
+
+def read_paired(path: str) -> reader.GunicornConfig:
+    """A gunicorn config from ``path``: a gunicorn.conf.py, or the command in a command file."""
+    text = None
+    if not path.endswith(".py"):
+        try:
+            text = _read(path)
+        except ConfgenError:
+            text = None
+    if kind_of(path, text) is None:
+        return reader.read_gunicorn_file(path)
+    return config_from(read_source(path))
+
+
+def config_from(source: CommandSource) -> reader.GunicornConfig:
+    """The settings the command runs gunicorn with (its ``-c`` file read relative to the
+    command file's directory, when it is there)."""
+    cwd = os.path.dirname(os.path.abspath(source.path))
+    try:
+        config = reader.read_gunicorn_cmd(source.command, cwd=cwd)
+    except ConfgenError as error:
+        if "cannot read" not in str(error):
+            raise ConfgenError(f"{source.label}: {str(error).removeprefix('--gunicorn-cmd: ')}") from None
+        missing = reader.GunicornConfig(unset_unknown="the command's config file is not on this machine")
+        config = reader.read_gunicorn_cmd(source.command, base=missing, cwd=cwd)
+    config.command = source
+    return config
+
+
+def find_beside(directories: list[str]) -> str | None:
+    """The first command file in ``directories`` that runs gunicorn (for automatic pairing)."""
+    for directory in directories:
+        try:
+            names = sorted(os.listdir(directory))
+        except OSError:
+            continue
+        for name in names:
+            path = os.path.join(directory, name)
+            if not os.path.isfile(path) or name.endswith(".py") or os.path.getsize(path) > MAX_FILE_BYTES:
+                continue
+            if kind_of(path) is None and not name.endswith((".service", ".conf", ".ini")):
+                continue
+            try:
+                read_source(path)
+            except ConfgenError:
+                continue
+            return path
+    return None
+
+
+def _read(path: str) -> str:
+    from confgen.files import read_text_file
+
+    return read_text_file(path, MAX_FILE_BYTES)
+
+
+def shell_words(text: str, start: int, end: int, *, comments: bool = False) -> list[Word]:
+    """The shell words of ``text[start:end]`` with their positions: quotes, backslash escapes,
+    ``\\``-newline continuations and the operators ``&& || ; | & ( )`` as words of their own."""
+    words: list[Word] = []
+    i = start
+    while i < end:
+        c = text[i]
+        if c == "\\" and i + 1 < end and text[i + 1] == "\n":
+            i += 2
+            continue
+        if c.isspace():
+            i += 1
+            continue
+        if comments and c == "#":
+            newline = text.find("\n", i, end)
+            i = end if newline < 0 else newline
+            continue
+        if c in ";&|()":
+            j = i + 1
+            while j < end and text[j] in ";&|" and text[i:j + 1] in SHELL_OPERATORS:
+                j += 1
+            words.append(Word(text[i:j], i, j, "shell"))
+            i = j
+            continue
+        begin, value = i, []
+        while i < end and not text[i].isspace() and text[i] not in ";&|()":
+            c = text[i]
+            if c == "\\" and i + 1 < end:
+                if text[i + 1] != "\n":
+                    value.append(text[i + 1])
+                i += 2
+            elif c in "'\"":
+                close = i + 1
+                while close < end and text[close] != c:
+                    if c == '"' and text[close] == "\\" and close + 1 < end:
+                        value.append(text[close + 1])
+                        close += 2
+                        continue
+                    value.append(text[close])
+                    close += 1
+                i = min(end, close + 1)
+            else:
+                value.append(c)
+                i += 1
+        words.append(Word("".join(value), begin, i, "shell"))
+    return words
+
+
+def _logical_lines(text: str, *, continuation: str = "\\"):
+    """(first line number, start, end) of each line joined with the ones it continues."""
+    offset, number = 0, 1
+    lines = text.split("\n")
+    index = 0
+    while index < len(lines):
+        first, start = number, offset
+        while True:
+            line = lines[index]
+            offset += len(line) + 1
+            number += 1
+            index += 1
+            if not line.rstrip("\r").rstrip().endswith(continuation) or index >= len(lines):
+                break
+        yield first, start, min(offset - 1, len(text))
+
+
+def _runs_gunicorn(words: list[Word]) -> bool:
+    values = [w.value for w in words]
+    return any(reader.gunicorn_start(values, i) is not None for i in range(len(values)))
+
+
+def _systemd(path: str, text: str) -> CommandSource | None:
+    found, env_args = None, None
+    for line, start, end in _logical_lines(text):
+        match = re.match(r"\s*(ExecStart|Environment)\s*=\s*", text[start:end])
+        if not match:
+            continue
+        if match.group(1) == "Environment":
+            for item in shlex.split(text[start + match.end():end].replace("\\\n", " ")):
+                if item.startswith("GUNICORN_CMD_ARGS="):
+                    env_args = item.partition("=")[2]
+            continue
+        words = shell_words(text, start + match.end(), end)
+        if words:
+            # systemd's prefixes: "-" ignores the exit status, "@" makes the second word argv[0].
+            first = words[0]
+            stripped = first.value.lstrip("-@:+!")
+            if "@" in first.value[:len(first.value) - len(stripped)] and len(words) > 1:
+                words = [Word(stripped, first.start, first.end, "shell")] + words[2:]
+            else:
+                words = [Word(stripped, first.start, first.end, "shell")] + words[1:]
+        if _runs_gunicorn(words):
+            found = CommandSource(path, "systemd", line, text, words)
+    if found is not None:
+        found.env_args = env_args
+    return found
+
+
+def _procfile(path: str, text: str) -> CommandSource | None:
+    candidates = []
+    for line, start, end in _logical_lines(text, continuation="\0"):
+        match = re.match(r"\s*([A-Za-z0-9_-]+)\s*:\s*", text[start:end])
+        if match:
+            words = shell_words(text, start + match.end(), end)
+            if _runs_gunicorn(words):
+                candidates.append((match.group(1) != "web", CommandSource(path, "procfile", line, text, words)))
+    return min(candidates, key=lambda c: c[0])[1] if candidates else None
+
+
+def _dockerfile(path: str, text: str) -> CommandSource | None:
+    found, env_args, scripts, entrypoint = None, None, [], False
+    for line, start, end in _logical_lines(text):
+        match = re.match(r"\s*(CMD|ENTRYPOINT|ENV|RUN)\s+", text[start:end], re.IGNORECASE)
+        if not match:
+            continue
+        keyword, body = match.group(1).upper(), start + match.end()
+        if keyword == "ENV":
+            env = re.search(r"GUNICORN_CMD_ARGS(?:=|\s+)(\"(?:[^\"\\]|\\.)*\"|'[^']*'|.*)", text[body:end])
+            if env:
+                value = env.group(1)
+                env_args = json.loads(value) if value.startswith('"') else value.strip("'").strip()
+            continue
+        if keyword == "RUN":
+            continue
+        if text[body:end].lstrip().startswith("["):
+            words = _json_words(text, body, end)
+        else:
+            words = shell_words(text, body, end)
+        if _runs_gunicorn(words):
+            found = CommandSource(path, "dockerfile", line, text, words)
+            entrypoint = keyword == "ENTRYPOINT" and words[0].style == "json"
+        elif keyword == "CMD" and found is not None and entrypoint and words and words[0].style == "json":
+            found.words = found.words + words  # exec-form CMD: the arguments of the ENTRYPOINT
+        else:
+            scripts += [w.value for w in words if w.style != "shell" or w.value not in SHELL_OPERATORS]
+    if found is None:
+        for word in scripts:
+            script = os.path.join(os.path.dirname(path), word.lstrip("/")) if word else ""
+            candidates = [script, os.path.join(os.path.dirname(path), os.path.basename(word))]
+            for candidate in candidates:
+                if word and os.path.isfile(candidate):
+                    try:
+                        return _script(candidate, _read(candidate))
+                    except ConfgenError:
+                        continue
+        return None
+    found.env_args = env_args
+    return found
+
+
+def _json_words(text: str, start: int, end: int) -> list[Word]:
+    words = []
+    for match in re.finditer(r'"((?:[^"\\]|\\.)*)"', text[start:end]):
+        words.append(Word(json.loads(match.group(0)), start + match.start(), start + match.end(), "json"))
+    return words
+
+
+def _script(path: str, text: str) -> CommandSource | None:
+    for line, start, end in _logical_lines(text):
+        if text[start:end].lstrip().startswith("#"):
+            continue
+        words = shell_words(text, start, end, comments=True)
+        if _runs_gunicorn(words):
+            return CommandSource(path, "script", line, text, words)
+    return None
+
+
+def _supervisor(path: str, text: str) -> CommandSource | None:
+    found, env_args = None, None
+    lines = text.split("\n")
+    offsets = [0]
+    for line in lines:
+        offsets.append(offsets[-1] + len(line) + 1)
+    for index, line in enumerate(lines):
+        match = re.match(r"\s*(command|environment)\s*=\s*", line)
+        if not match:
+            continue
+        stop = index + 1
+        while stop < len(lines) and lines[stop][:1] in (" ", "\t") and lines[stop].strip():
+            stop += 1  # an indented line continues the value (ini files)
+        start, end = offsets[index] + match.end(), offsets[stop] - 1
+        if match.group(1) == "environment":
+            env = re.search(r"GUNICORN_CMD_ARGS=(\"[^\"]*\"|'[^']*'|[^,]*)", text[start:end])
+            if env:
+                env_args = env.group(1).strip("\"'")
+            continue
+        words = shell_words(text, start, min(end, len(text)))
+        if _runs_gunicorn(words):
+            found = CommandSource(path, "supervisor", index + 1, text, words)
+    if found is not None:
+        found.env_args = env_args
+    return found
+
+
+def _compose(path: str, text: str) -> CommandSource | None:
+    import yaml
+
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError as error:
+        raise ConfgenError(f"{path}: not valid YAML: {str(error).splitlines()[0]}") from None
+    services = _mapping_get(root, "services") if isinstance(root, yaml.MappingNode) else None
+    if not isinstance(services, yaml.MappingNode):
+        return None
+    for _, service in services.value:
+        if not isinstance(service, yaml.MappingNode):
+            continue
+        env_args = _compose_env(_mapping_get(service, "environment"))
+        for key in ("entrypoint", "command"):
+            node = _mapping_get(service, key)
+            if node is None:
+                continue
+            source = _compose_command(path, text, node)
+            if source is not None and _runs_gunicorn(source.words):
+                source.env_args = env_args
+                return source
+    return None
+
+
+def _mapping_get(node, key: str):
+    import yaml
+
+    if not isinstance(node, yaml.MappingNode):
+        return None
+    for key_node, value in node.value:
+        if isinstance(key_node, yaml.ScalarNode) and key_node.value == key:
+            return value
+    return None
+
+
+def _compose_env(node) -> str | None:
+    import yaml
+
+    if isinstance(node, yaml.MappingNode):
+        value = _mapping_get(node, "GUNICORN_CMD_ARGS")
+        return value.value if isinstance(value, yaml.ScalarNode) else None
+    if isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            if isinstance(item, yaml.ScalarNode) and item.value.startswith("GUNICORN_CMD_ARGS="):
+                return item.value.partition("=")[2]
+    return None
+
+
+def _compose_command(path: str, text: str, node) -> CommandSource | None:
+    import yaml
+
+    line = node.start_mark.line + 1
+    if isinstance(node, yaml.SequenceNode):
+        words = []
+        for item in node.value:
+            if not isinstance(item, yaml.ScalarNode):
+                return None
+            words.append(Word(item.value, item.start_mark.index, item.end_mark.index, "yaml"))
+        block = None if node.flow_style else _indent(text, node.value[0].start_mark.index) if node.value else None
+        return CommandSource(path, "compose", line, text, words, block_list=block)
+    if not isinstance(node, yaml.ScalarNode):
+        return None
+    start, end = node.start_mark.index, node.end_mark.index
+    raw = text[start:end]
+    if node.style in (None, "'", '"') and "\n" not in raw and ("\\" not in raw and "''" not in raw):
+        inner = (start + 1, end - 1) if node.style else (start, end)
+        return CommandSource(path, "compose", line, text, shell_words(text, *inner))
+    words = [Word(w, start, start, "shell") for w in _split_plain(node.value)]
+    return CommandSource(path, "compose", line, text, words,
+                         not_editable="the command is a multi-line or escaped YAML string")
+
+
+def _split_plain(value: str) -> list[str]:
+    try:
+        return shlex.split(value)
+    except ValueError:
+        return value.split()
+
+
+def _indent(text: str, offset: int) -> str:
+    start = text.rfind("\n", 0, offset) + 1
+    prefix = text[start:offset]
+    return prefix[:len(prefix) - len(prefix.lstrip())]
+
+
+_READERS = {"systemd": _systemd, "procfile": _procfile, "dockerfile": _dockerfile, "compose": _compose,
+            "supervisor": _supervisor, "script": _script}
+
+
+# ---------------------------------------------------------------------------------------------
+# Editing one option
+
+
+@dataclass(frozen=True)
+class OptionEdit:
+    start: int
+    end: int
+    new: str
+
+
+def option_edit(source: CommandSource, name: str, value: str) -> OptionEdit:
+    """The edit that makes the command run gunicorn with setting ``name`` = ``value``: the
+    value of the last option that sets it replaced in place, else ``--flag value`` added
+    right after the word that starts gunicorn, in the command's own form (shell words, JSON
+    strings, YAML list items)."""
+    if source.not_editable:
+        raise ConfgenError(f"{source.label}: {source.not_editable}; change it by hand")
+    spec = reader.SETTINGS[name]
+    first, stop = source.gunicorn_words()
+    target = None
+    index = first
+    while index < stop:
+        word = source.words[index]
+        index += 1
+        if word.value == "--":
+            break
+        if not word.value.startswith("-"):
+            continue
+        found, flag, inline = reader.option_spec(word.value)
+        if found is None or found.action in ("flag", "const"):
+            continue
+        if inline is not None:
+            if found.name == name:
+                target = (word, len(word.value) - len(inline))
+            continue
+        if index < stop:
+            if found.name == name:
+                target = (source.words[index], 0)
+            index += 1
+    if target is not None:
+        word, skip = target
+        if skip:
+            # --flag=value or -w4 in one word: the value part is rewritten with the word.
+            return OptionEdit(word.start, word.end, _quoted(source, word, word.value[:skip] + value))
+        return OptionEdit(word.start, word.end, _quoted(source, word, value))
+    flag = next((f for f in spec.flags if f.startswith("--")), spec.flags[0] if spec.flags else None)
+    if flag is None:
+        raise ConfgenError(f"{source.label}: gunicorn has no command-line option for {name}")
+    anchor = source.words[first - 1]
+    if anchor.style == "json":
+        return OptionEdit(anchor.end, anchor.end, f", {json.dumps(flag)}, {json.dumps(value)}")
+    if anchor.style == "yaml":
+        if source.block_list is not None:
+            newline = "\r\n" if "\r\n" in source.text else "\n"
+            items = "".join(f"{newline}{source.block_list}- {_yaml_item(v)}" for v in (flag, value))
+            return OptionEdit(anchor.end, anchor.end, items)
+        return OptionEdit(anchor.end, anchor.end, f", {_yaml_item(flag)}, {_yaml_item(value)}")
+    return OptionEdit(anchor.end, anchor.end, f" {flag} {_shell(value)}")
+
+
+def _quoted(source: CommandSource, word: Word, value: str) -> str:
+    written = source.text[word.start:word.end]
+    if word.style == "json":
+        return json.dumps(value)
+    if word.style == "yaml":
+        if written[:1] in ("'", '"'):
+            return written[0] + value + written[0]
+        return _yaml_item(value)
+    return _shell(value)
+
+
+def _shell(value: str) -> str:
+    return value if _PLAIN_WORD.match(value) else shlex.quote(value)
+
+
+def _yaml_item(value: str) -> str:
+    """A YAML list item that reads back as the string ``value`` (65 would be a number)."""
+    import yaml
+
+    try:
+        plain = _PLAIN_WORD.match(value) and value[:1] not in "@%" and yaml.safe_load(f"- {value}") == [value]
+    except yaml.YAMLError:
+        plain = False
+    return value if plain else json.dumps(value)

@@ -1,0 +1,71 @@
+"""Edits: a replacement of one exact range of a file's text, and applying a set of them.
+
+An edit names the text it replaces (``old``), so applying it to a file that changed since it was
+read is refused instead of corrupting it. Offsets index the file's text as read (str indices of
+the UTF-8 decoded bytes, line endings kept as they are), so everything outside the range stays
+byte-identical.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from confgen.errors import ConfgenError
+
+
+@dataclass(frozen=True, order=True)
+class Edit:
+    file: str
+    start: int
+    end: int
+    old: str
+    new: str
+    rule: str = ""
+    line: int = 0
+
+    def as_dict(self) -> dict:
+        return {"file": self.file, "start": self.start, "end": self.end, "line": self.line,
+                "old": self.old, "new": self.new, "rule": self.rule}
+
+
+class Unfixable(Exception):
+    """A finding a fixer will not fix, with the reason shown to the user."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def line_at(text: str, offset: int) -> int:
+    return text.count("\n", 0, offset) + 1
+
+
+def make_edit(file: str, text: str, start: int, end: int, new: str, rule: str = "") -> Edit:
+    return Edit(file=file, start=start, end=end, old=text[start:end], new=new, rule=rule, line=line_at(text, start))
+
+
+def overlaps(a: Edit, b: Edit) -> bool:
+    """Two edits of one file that touch the same characters. Two insertions at one point do not
+    overlap (both apply, in order); an insertion inside a replaced range does."""
+    if a.file != b.file:
+        return False
+    if a.start == a.end and b.start == b.end:
+        return False
+    if a.start == a.end:
+        return b.start < a.start < b.end
+    if b.start == b.end:
+        return a.start < b.start < a.end
+    return a.start < b.end and b.start < a.end
+
+
+def apply_edits(text: str, edits: list[Edit]) -> str:
+    """``text`` with ``edits`` (all of one file, none overlapping) applied."""
+    out, position = [], 0
+    for edit in sorted(edits, key=lambda e: (e.start, e.end)):
+        if edit.start < position or text[edit.start:edit.end] != edit.old:
+            raise ConfgenError(f"{edit.file}:{edit.line}: the file changed since it was read; nothing was fixed")
+        out.append(text[position:edit.start])
+        out.append(edit.new)
+        position = edit.end
+    out.append(text[position:])
+    return "".join(out)
