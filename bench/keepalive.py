@@ -1,22 +1,32 @@
 """Measure upstream keep-alive end to end: nginx + gunicorn (uvicorn worker) + FastAPI, driven by wrk.
 
-Four configurations run one at a time, in alternating rounds (A B C D A B C D ...) so that noise
-from a shared machine hits all of them alike:
+Six configurations run side by side and take turns, in alternating rounds (A B C ... then ... C B
+A) so that noise and drift from a shared machine hit all of them alike:
 
 - ``article-no-keepalive``: the article's nginx.conf without its upstream ``keepalive`` (baseline);
 - ``article``: the article's nginx.conf as published (``keepalive 8``);
 - ``generator-style``: a generator's shape (no upstream block, ``Connection`` from an upgrade map);
+- ``hand-tuned``: a minimal expert config (pool of 32, HTTP/1.1, ``Connection ""``, only ``Host``
+  passed, ``keepalive_requests 10000``, app keep-alive above nginx's): the speed reference;
+- ``no-proxy``: wrk straight to gunicorn, no nginx: the ceiling;
 - ``confgen``: ``confgen render`` of a profile describing this machine and this load.
 
-The first three pair with gunicorn's uvicorn worker at its defaults (the article's pairing); the
-``confgen`` configuration runs with its own rendered ``gunicorn.conf.py``. Every configuration is
-adapted the same way, in paths, ports and worker counts only (see ``adapt_nginx_config``), so that
-it runs unprivileged in a temp dir on 127.0.0.1 and unix sockets.
+The article's three pair with gunicorn's uvicorn worker at its defaults (the article's pairing);
+``hand-tuned`` and ``no-proxy`` with ``configs/hand-tuned-gunicorn.conf.py``; ``confgen`` with its
+own rendered ``gunicorn.conf.py``. Every configuration is adapted the same way, in paths, ports and
+worker counts only (see ``adapt_nginx_config``), so that it runs unprivileged in a temp dir on
+127.0.0.1 and unix sockets.
+
+``--ablate`` runs a different experiment: the rendered config with one setting removed or changed
+at a time (``ABLATIONS``, applied to the rendered text), each variant's req/s as a ratio to the
+unmodified rendered config measured just before and after it in the same round.
 
 Upstream connection reuse is counted on the app side (``bench/app.py``), not inferred from the
 configs. A second scenario, the idle race, sends bursts of POSTs separated by idle gaps swept
 around the app's keep-alive and counts the 502s of the article's pairing against confgen's. A third
-times the CLI as a pre-commit hook would run it.
+times the CLI as a pre-commit hook would run it. The machine's other load is recorded with every
+measurement (load average, and the CPU used by processes the harness did not start), and so is
+the servers' own CPU per request, which a busy machine disturbs much less than req/s.
 
 Everything started is in its own session; every session is killed on exit, on Ctrl-C and on
 SIGTERM, and checked for leftovers.
@@ -27,6 +37,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import atexit
+import contextlib
 import dataclasses
 import datetime
 import json
@@ -44,6 +55,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Callable
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_DIR = BENCH_DIR.parent
@@ -54,10 +66,17 @@ if str(REPO_DIR) not in sys.path:
 from confgen.errors import ConfgenError  # noqa: E402
 
 BASELINE = "article-no-keepalive"
-CONFIGURATIONS = ("article-no-keepalive", "article", "generator-style", "confgen")
+CONFIGURATIONS = ("article-no-keepalive", "article", "generator-style", "hand-tuned", "no-proxy",
+                  "confgen")
+# Every configuration's req/s is also given as a ratio to these (median of per-round ratios).
+REFERENCES = (BASELINE, "hand-tuned", "no-proxy")
+# The configuration whose app is reached by wrk directly: no nginx in front.
+NO_PROXY = "no-proxy"
 ENDPOINTS = {"sync": "/sync", "async": "/async", "sized": "/sized"}
 # The app side of the three non-confgen configurations (the article's pairing).
 ARTICLE_GUNICORN_CONF = CONFIGS_DIR / "article-gunicorn.conf.py"
+# The app side of hand-tuned and no-proxy.
+HAND_TUNED_GUNICORN_CONF = CONFIGS_DIR / "hand-tuned-gunicorn.conf.py"
 BENCH_PROFILE = CONFIGS_DIR / "bench-profile.yaml"
 GUNICORN_DEFAULT_KEEPALIVE_S = 2
 STARTUP_TIMEOUT_S = 60.0
@@ -182,6 +201,15 @@ class RunLayout:
         return self.directory / "nginx-error.log"
 
 
+def run_layout(workdir: Path, name: str, options) -> RunLayout:
+    """Each configuration's own directory and app socket, so that all can run at once. Sockets
+    get short names in one directory: a unix socket path is limited to 107 bytes."""
+    sockets = workdir / "sockets"
+    sockets.mkdir(parents=True, exist_ok=True)
+    index = (CONFIGURATIONS + ABLATION_NAMES).index(name)
+    return RunLayout(workdir / name, 0, sockets / f"{index}.sock", options.nginx_workers)
+
+
 def nginx_conf_dir() -> Path:
     """The directory Debian's nginx resolves relative includes against (``--conf-path``)."""
     result = subprocess.run(["nginx", "-V"], capture_output=True, text=True)
@@ -302,7 +330,8 @@ def free_port() -> int:
 @dataclass(frozen=True)
 class Configuration:
     name: str
-    nginx_conf_text: str
+    # None: no nginx; wrk talks to gunicorn, which then listens on 127.0.0.1 instead of a socket.
+    nginx_conf_text: str | None
     gunicorn_conf: Path
 
 
@@ -363,9 +392,13 @@ def load_configurations(names: list[str], workdir: Path, options, app_socket: Pa
             files = render_confgen(profile, rendered_dir)
             configurations[name] = Configuration(name, files["nginx.conf"],
                                                  rendered_dir / "gunicorn.conf.py")
+        elif name == NO_PROXY:
+            configurations[name] = Configuration(name, None, HAND_TUNED_GUNICORN_CONF)
         else:
+            gunicorn_conf = (HAND_TUNED_GUNICORN_CONF if name == "hand-tuned"
+                             else ARTICLE_GUNICORN_CONF)
             configurations[name] = Configuration(name, (CONFIGS_DIR / f"{name}.conf").read_text(),
-                                                 ARTICLE_GUNICORN_CONF)
+                                                 gunicorn_conf)
     return configurations
 
 
@@ -428,6 +461,8 @@ class RunningStack:
         self.conf_dir = conf_dir
         self.stats_dir = layout.directory / "stats"
         self._processes: list[subprocess.Popen] = []
+        # Session id (= master pid) of each server this stack runs: "app", and "nginx" unless no-proxy.
+        self.sessions: dict[str, int] = {}
 
     def __enter__(self) -> RunningStack:
         try:
@@ -452,14 +487,16 @@ class RunningStack:
         if layout.app_socket.exists():
             layout.app_socket.unlink()
         self._start_app()
-        self._start_nginx()
+        if self.configuration.nginx_conf_text is not None:
+            self._start_nginx()
 
     def _start_app(self) -> None:
         layout = self.layout
         gunicorn_conf = self.configuration.gunicorn_conf
         # Paths, address and worker count only; the same flags for every configuration.
-        argv = [sys.executable, "-m", "gunicorn", "-c", str(gunicorn_conf),
-                "--bind", f"unix:{layout.app_socket}",
+        direct = self.configuration.nginx_conf_text is None
+        bind = f"127.0.0.1:{layout.port}" if direct else f"unix:{layout.app_socket}"
+        argv = [sys.executable, "-m", "gunicorn", "-c", str(gunicorn_conf), "--bind", bind,
                 "--workers", str(self.options.app_workers),
                 "--pid", str(layout.directory / "gunicorn.pid"),
                 "--error-logfile", str(layout.directory / "gunicorn.log"),
@@ -477,8 +514,14 @@ class RunningStack:
         process = self.registry.start(argv, log_path=layout.directory / "gunicorn.out",
                                       env=env, cwd=BENCH_DIR)
         self._processes.append(process)
-        self._wait_ready(process, lambda: http_get_unix(layout.app_socket, "/sync") == 200,
-                         "gunicorn", layout.directory / "gunicorn.log")
+        self.sessions["app"] = process.pid
+        if direct:
+            def probe() -> bool:
+                return http_get_tcp(layout.port, "/sync") == 200
+        else:
+            def probe() -> bool:
+                return http_get_unix(layout.app_socket, "/sync") == 200
+        self._wait_ready(process, probe, "gunicorn", layout.directory / "gunicorn.log")
 
     def _start_nginx(self) -> None:
         layout = self.layout
@@ -493,6 +536,7 @@ class RunningStack:
                                + " | ".join(check.stderr.strip().splitlines()[-3:]))
         process = self.registry.start(base, log_path=layout.directory / "nginx.out")
         self._processes.append(process)
+        self.sessions["nginx"] = process.pid
         self._wait_ready(process, lambda: http_get_tcp(layout.port, "/sync") == 200, "nginx",
                          layout.nginx_error_log)
 
@@ -532,9 +576,59 @@ class Measurement:
     socket_errors: int
     app_requests: int
     app_connections: int
+    # The machine's other load during the measurement: CPU used by processes the harness did not
+    # start, in % of all CPUs, and the 1-minute load average before and after (which also counts
+    # the benchmark's own processes).
+    other_cpu_pct: float
+    load_before: float
+    load_after: float
+    # CPU seconds the servers used during the measurement (wrk excluded): less sensitive to the
+    # machine's other load than req/s, since it does not count time spent waiting for a CPU.
+    app_cpu_s: float = 0.0
+    nginx_cpu_s: float = 0.0
+
+    @property
+    def server_cpu_us_per_request(self) -> float | None:
+        return (1e6 * (self.app_cpu_s + self.nginx_cpu_s) / self.requests
+                if self.requests else None)
 
 
 WRK_LINE = re.compile(r"WRK-RESULT (.*)")
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_s() -> float:
+    """CPU seconds all CPUs have spent busy since boot (/proc/stat; idle and iowait excluded)."""
+    with open("/proc/stat") as stat:
+        fields = [int(value) for value in stat.readline().split()[1:9]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
+    return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS
+
+
+def cpu_s_by_session(session_ids: set[int]) -> dict[int, float]:
+    """CPU seconds used so far by the live processes of each session, in nanoseconds' precision
+    (/proc/PID/schedstat's time on CPU, where /proc/PID/stat counts 10 ms ticks)."""
+    totals = dict.fromkeys(session_ids, 0.0)
+    for pid, session, _ in sessions_alive(session_ids):
+        try:
+            on_cpu_ns = int(Path(f"/proc/{pid}/schedstat").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+        totals[session] += on_cpu_ns / 1e9
+    return totals
+
+
+def own_cpu_s(registry: ProcessRegistry) -> float:
+    """CPU seconds used by the harness and everything it started: live processes in its sessions
+    (nginx's and gunicorn's workers) plus its reaped children (wrk, once waited for)."""
+    total = sum(cpu_s_by_session(set(registry.sessions)).values())
+    import resource
+
+    used = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        usage = resource.getrusage(who)
+        used += usage.ru_utime + usage.ru_stime
+    return total + used
 
 
 def run_wrk(registry: ProcessRegistry, stack: RunningStack, path: str, duration: int,
@@ -560,9 +654,18 @@ def run_wrk(registry: ProcessRegistry, stack: RunningStack, path: str, duration:
 def measure(registry: ProcessRegistry, stack: RunningStack, path: str, lua_script: Path
             ) -> Measurement:
     options = stack.options
+    load_before = os.getloadavg()[0]
     connections_before, requests_before = stack.app_counters()
+    servers = set(stack.sessions.values())
+    servers_before = cpu_s_by_session(servers)
+    busy_before, own_before, started = machine_busy_s(), own_cpu_s(registry), time.monotonic()
     result = run_wrk(registry, stack, path, options.duration, lua_script)
+    busy_after, own_after, elapsed = machine_busy_s(), own_cpu_s(registry), time.monotonic() - started
+    servers_after = cpu_s_by_session(servers)
+    server_cpu = {role: round(servers_after[session] - servers_before[session], 3)
+                  for role, session in stack.sessions.items()}
     connections_after, requests_after = stack.app_counters()
+    other_cpu_s = max(0.0, (busy_after - busy_before) - (own_after - own_before))
     socket_errors = sum(result[k] for k in ("connect", "read", "write", "timeout"))
     return Measurement(
         requests=result["requests"],
@@ -570,14 +673,27 @@ def measure(registry: ProcessRegistry, stack: RunningStack, path: str, lua_scrip
         p50_ms=result["p50_us"] / 1000, p99_ms=result["p99_us"] / 1000,
         non_2xx=result["status"], socket_errors=socket_errors,
         app_requests=requests_after - requests_before,
-        app_connections=connections_after - connections_before)
+        app_connections=connections_after - connections_before,
+        other_cpu_pct=round(100 * other_cpu_s / (elapsed * (os.cpu_count() or 1)), 1),
+        load_before=load_before, load_after=os.getloadavg()[0],
+        app_cpu_s=server_cpu.get("app", 0.0), nginx_cpu_s=server_cpu.get("nginx", 0.0))
+
+
+def _median_or_none(values: list[float | None]) -> float | None:
+    present = [value for value in values if value is not None]
+    return round(statistics.median(present), 1) if present else None
+
+
+def _spread(values: list[float]) -> dict:
+    median = statistics.median(values)
+    return {"median": round(median, 3), "min": round(min(values), 3),
+            "max": round(max(values), 3)}
 
 
 def summarize(per_round: dict[str, list[Measurement]]) -> dict[str, dict]:
-    """Median and spread over rounds; the ratio is the median of per-round ratios to the
-    baseline, so that a slow round slows both sides of each ratio alike."""
+    """Median and spread over rounds. Ratios to the baseline and to the references are medians of
+    per-round ratios, so that a slow round slows both sides of each ratio alike."""
     summary = {}
-    baseline = per_round.get(BASELINE)
     for name, rounds in per_round.items():
         rates = [m.requests_per_s for m in rounds]
         median_rate = statistics.median(rates)
@@ -601,38 +717,318 @@ def summarize(per_round: dict[str, list[Measurement]]) -> dict[str, dict]:
             # request, so connections can exceed requests by a few: not negative reuse.
             "reused_pct": (round(max(0.0, 100 * (1 - app_connections / app_requests)), 2)
                            if app_requests else None),
+            "other_cpu_pct": round(statistics.median(m.other_cpu_pct for m in rounds), 1),
+            "server_cpu_us_per_request": _median_or_none(
+                [m.server_cpu_us_per_request for m in rounds]),
             "ratio_to_baseline": None,
+            "ratios": {},
+            # The reference's server CPU per request over this one's, per round: > 1 is cheaper.
+            "cpu_ratios": {},
             "rounds": [asdict(m) for m in rounds],
         }
-        if baseline and len(baseline) == len(rounds):
-            ratios = [m.requests_per_s / b.requests_per_s for m, b in zip(rounds, baseline)
-                      if b.requests_per_s]
-            entry["ratio_to_baseline"] = round(statistics.median(ratios), 3) if ratios else None
+        for reference in REFERENCES:
+            reference_rounds = per_round.get(reference)
+            if not reference_rounds or len(reference_rounds) != len(rounds):
+                continue
+            ratios = [m.requests_per_s / r.requests_per_s
+                      for m, r in zip(rounds, reference_rounds) if r.requests_per_s]
+            if ratios:
+                entry["ratios"][reference] = _spread(ratios)
+            cpu_ratios = [r.server_cpu_us_per_request / m.server_cpu_us_per_request
+                          for m, r in zip(rounds, reference_rounds)
+                          if m.server_cpu_us_per_request and r.server_cpu_us_per_request]
+            if cpu_ratios:
+                entry["cpu_ratios"][reference] = _spread(cpu_ratios)
+        if BASELINE in entry["ratios"]:
+            entry["ratio_to_baseline"] = entry["ratios"][BASELINE]["median"]
         summary[name] = entry
     return summary
 
 
-def run_throughput(registry, configurations, layouts, options, conf_dir, workdir) -> dict:
+def alternating_schedule(names: list[str], rounds: int) -> list[list[str]]:
+    """One list of configurations per round, the order reversed every other round, so that a
+    drift in the machine's load over a round weighs on every configuration alike."""
+    return [list(names) if number % 2 == 0 else list(reversed(names)) for number in range(rounds)]
+
+
+@dataclass
+class Slot:
+    """One configuration's turn in a round: where it ran, and what each endpoint measured."""
+
+    round: int
+    position: int
+    name: str
+    measurements: dict[str, Measurement]
+
+
+def run_schedule(registry, configurations, layouts, options, conf_dir, workdir,
+                 schedule: list[list[str]]) -> list[Slot]:
+    """Start every configuration once, side by side (an idle stack uses no CPU), then give each
+    its turns as the schedule says: a warm-up, then one measurement per endpoint. Turns a few
+    seconds apart see the same machine, whatever else it runs."""
     lua_script = workdir / "report.lua"
     lua_script.write_text(WRK_REPORT_LUA)
-    results: dict[str, dict[str, list[Measurement]]] = {
-        endpoint: {name: [] for name in configurations} for endpoint in options.endpoints}
-    for round_number in range(1, options.rounds + 1):
-        for name, configuration in configurations.items():
-            log(f"round {round_number}/{options.rounds}: {name}")
-            with RunningStack(registry, configuration, layouts[name], options, conf_dir) as stack:
+    slots = []
+    with contextlib.ExitStack() as running:
+        stacks = {}
+        for name in dict.fromkeys(name for names in schedule for name in names):
+            log(f"starting {name}")
+            stacks[name] = running.enter_context(
+                RunningStack(registry, configurations[name], layouts[name], options, conf_dir))
+        for round_number, names in enumerate(schedule, start=1):
+            log(f"round {round_number}/{len(schedule)}: load {os.getloadavg()[0]:.2f}")
+            for position, name in enumerate(names):
+                stack = stacks[name]
+                slot = Slot(round_number, position, name, {})
                 if options.warmup:
-                    # Fills nginx's pool and warms the app once per start; the pool then stays
-                    # warm across endpoints. Its connections are outside every measured window.
+                    # Refills nginx's pool (idle connections close while other stacks have their
+                    # turn) and warms the app; its connections are outside every measured window.
                     run_wrk(registry, stack, ENDPOINTS[options.endpoints[0]], options.warmup,
                             lua_script)
                 for endpoint in options.endpoints:
                     measurement = measure(registry, stack, ENDPOINTS[endpoint], lua_script)
-                    results[endpoint][name].append(measurement)
-                    log(f"  {endpoint}: {measurement.requests_per_s:.0f} req/s, "
+                    slot.measurements[endpoint] = measurement
+                    log(f"  {name} {endpoint}: {measurement.requests_per_s:.0f} req/s, "
                         f"p99 {measurement.p99_ms:.1f} ms, app {measurement.app_requests} req / "
-                        f"{measurement.app_connections} conn")
-    return {endpoint: summarize(per_config) for endpoint, per_config in results.items()}
+                        f"{measurement.app_connections} conn, server CPU "
+                        f"{_fmt(measurement.server_cpu_us_per_request, '.0f')} us/req, other CPU "
+                        f"{measurement.other_cpu_pct:.0f} %")
+                slots.append(slot)
+    return slots
+
+
+def run_throughput(registry, configurations, layouts, options, conf_dir, workdir
+                   ) -> tuple[dict, list[dict]]:
+    """Every configuration once per round; per endpoint a summary, and the load per round."""
+    schedule = alternating_schedule(list(configurations), options.rounds)
+    slots = run_schedule(registry, configurations, layouts, options, conf_dir, workdir, schedule)
+    results = {}
+    for endpoint in options.endpoints:
+        per_config: dict[str, list[Measurement]] = {name: [] for name in configurations}
+        for slot in sorted(slots, key=lambda s: s.round):
+            per_config[slot.name].append(slot.measurements[endpoint])
+        results[endpoint] = summarize(per_config)
+    return results, load_by_round(slots)
+
+
+# ---------------------------------------------------------------------------------------------
+# Ablation: the rendered config with one setting removed or changed at a time
+
+
+ABLATION_REFERENCE = "confgen"
+
+
+@dataclass(frozen=True)
+class Ablation:
+    name: str
+    change: str
+    # Rendered nginx.conf -> the variant's text; None when the rendered config has nothing to change.
+    apply: Callable[[str], str | None]
+    # The app side, when the variant changes it instead (default: the rendered gunicorn.conf.py).
+    gunicorn_conf: Path | None = None
+
+
+def _header_line(header: str) -> str:
+    return rf"^[ \t]*proxy_set_header[ \t]+{re.escape(header)}[ \t][^;]*;[^\n]*\n"
+
+
+def _drop(*patterns: str) -> Callable[[str], str | None]:
+    """Remove the lines matching every pattern; None unless each pattern matched at least once."""
+    def apply(text: str) -> str | None:
+        for pattern in patterns:
+            text, count = re.subn(pattern, "", text, flags=re.M)
+            if not count:
+                return None
+        return text
+    return apply
+
+
+def _substitute(pattern: str, replacement) -> Callable[[str], str | None]:
+    def apply(text: str) -> str | None:
+        changed, count = re.subn(pattern, replacement, text, flags=re.M)
+        return changed if count and changed != text else None
+    return apply
+
+
+def _only_headers(*kept: str) -> Callable[[str], str | None]:
+    """Drop every proxy_set_header except those named (case-insensitive)."""
+    kept_lower = {header.lower() for header in kept}
+
+    def keep(match: re.Match) -> str:
+        return match.group(0) if match.group(1).lower() in kept_lower else ""
+    return _substitute(r"^[ \t]*proxy_set_header[ \t]+(\S+)[ \t][^;]*;[^\n]*\n", keep)
+
+
+def _set_proxy_buffering_off(text: str) -> str | None:
+    if re.search(r"^[ \t]*proxy_buffering[ \t]", text, flags=re.M):
+        return _substitute(r"^([ \t]*proxy_buffering[ \t]+)on;", r"\g<1>off;")(text)
+    # Right after each proxy_pass, with its indentation.
+    return _substitute(r"^([ \t]*)(proxy_pass[ \t][^;]*;[^\n]*\n)", r"\1\2\1proxy_buffering off;\n")(text)
+
+
+def _scale_pool(factor: float) -> Callable[[str], str | None]:
+    def scaled(match: re.Match) -> str:
+        return f"{match.group(1)}{max(1, round(int(match.group(2)) * factor))};"
+    return _substitute(r"^([ \t]*keepalive[ \t]+)(\d+);", scaled)
+
+
+# The access log the rendered config writes when the profile does not turn it off (the adaptation
+# moves the path into the run's directory).
+_ACCESS_LOG_ON = "access_log /var/log/nginx/access.log"
+
+ABLATIONS = (
+    Ablation("hand-tuned", "configs/hand-tuned.conf and its gunicorn.conf.py, for scale "
+             "(ratio > 1: faster than the rendered config)", lambda text: None),
+    Ablation("no-x-real-ip", "drop proxy_set_header X-Real-IP", _drop(_header_line("X-Real-IP"))),
+    Ablation("no-x-forwarded-host", "drop proxy_set_header X-Forwarded-Host",
+             _drop(_header_line("X-Forwarded-Host"))),
+    Ablation("no-x-forwarded-for-proto", "drop X-Forwarded-For and X-Forwarded-Proto "
+             "(correctness: the app loses the client's address and scheme)",
+             _drop(_header_line("X-Forwarded-For"), _header_line("X-Forwarded-Proto"))),
+    Ablation("host-only", "pass only Host (and Connection \"\"), as hand-tuned does",
+             _only_headers("Host", "Connection")),
+    Ablation("forwarded-for-proto-only", "pass only Host, X-Forwarded-For and X-Forwarded-Proto "
+             "(and Connection \"\"): what correctness needs, nothing repeated",
+             _only_headers("Host", "Connection", "X-Forwarded-For", "X-Forwarded-Proto")),
+    Ablation("no-add-header", "drop every add_header (the security headers sent with each "
+             "response)", _drop(r"^[ \t]*add_header[ \t][^\n]*\n")),
+    Ablation("keepalive-requests-10000", "keepalive_requests 10000 (client side and upstream)",
+             _substitute(r"^([ \t]*keepalive_requests[ \t]+)\d+;", r"\g<1>10000;")),
+    Ablation("gzip-off", "gzip off", _substitute(r"^([ \t]*gzip)[ \t]+on;", r"\1 off;")),
+    Ablation("proxy-buffering-off", "proxy_buffering off", _set_proxy_buffering_off),
+    Ablation("default-proxy-buffers", "drop proxy_buffer_size and proxy_buffers (nginx's "
+             "defaults: one page each, 8 buffers)",
+             _drop(r"^[ \t]*proxy_buffer_size[ \t][^\n]*\n", r"^[ \t]*proxy_buffers[ \t][^\n]*\n")),
+    Ablation("access-log-on", f"{_ACCESS_LOG_ON}; (combined, unbuffered) instead of off",
+             _substitute(r"^([ \t]*)access_log[ \t]+off;", rf"\1{_ACCESS_LOG_ON};")),
+    Ablation("access-log-buffered", f"{_ACCESS_LOG_ON} combined buffer=64k flush=1s; instead of "
+             "off", _substitute(r"^([ \t]*)access_log[ \t]+off;",
+                                rf"\1{_ACCESS_LOG_ON} combined buffer=64k flush=1s;")),
+    Ablation("pool-half", "upstream keepalive halved", _scale_pool(0.5)),
+    Ablation("pool-double", "upstream keepalive doubled", _scale_pool(2)),
+    Ablation("hand-tuned-app", "the rendered nginx.conf with hand-tuned's gunicorn.conf.py instead "
+             "of the rendered one (app side only)", lambda text: text, HAND_TUNED_GUNICORN_CONF),
+)
+
+
+def _all_of(*names: str) -> Callable[[str], str | None]:
+    """Several ablations at once, each applied where the rendered config has its setting."""
+    def apply(text: str) -> str | None:
+        changed = text
+        for ablation in ABLATIONS:
+            if ablation.name in names:
+                changed = ablation.apply(changed) or changed
+        return changed if changed != text else None
+    return apply
+
+
+# Everything the rendered config has beyond hand-tuned's, except the headers correctness needs:
+# if this variant matches hand-tuned, the gap is the sum of these settings' small costs.
+EXTRAS = ("no-add-header", "gzip-off", "default-proxy-buffers", "keepalive-requests-10000")
+ABLATIONS += (Ablation("extras-off", "all of " + ", ".join(EXTRAS) + " at once (forwarded "
+                       "headers kept)", _all_of(*EXTRAS)),)
+ABLATION_NAMES = tuple(ablation.name for ablation in ABLATIONS)
+
+
+def ablation_configurations(rendered: Configuration, hand_tuned: Configuration | None,
+                            names: list[str]) -> tuple[dict[str, Configuration], dict[str, str]]:
+    """The rendered config and one variant per ablation; and, per ablation that does not apply
+    to this rendered config, why it was skipped."""
+    configurations = {ABLATION_REFERENCE: rendered}
+    skipped = {}
+    for ablation in ABLATIONS:
+        if ablation.name not in names:
+            continue
+        if ablation.name == "hand-tuned":
+            configurations[ablation.name] = hand_tuned
+            continue
+        text = ablation.apply(rendered.nginx_conf_text)
+        if text is None:
+            skipped[ablation.name] = f"the rendered config has nothing to change ({ablation.change})"
+            continue
+        configurations[ablation.name] = Configuration(
+            ablation.name, text, ablation.gunicorn_conf or rendered.gunicorn_conf)
+    return configurations, skipped
+
+
+def ablation_schedule(variants: list[str], rounds: int, every: int = 2) -> list[list[str]]:
+    """Per round, the reference before, between every ``every`` variants, and after, so that each
+    variant is measured next to the reference; the order reverses every other round."""
+    schedule = []
+    for order in alternating_schedule(variants, rounds):
+        names = [ABLATION_REFERENCE]
+        for start in range(0, len(order), every):
+            names += order[start:start + every] + [ABLATION_REFERENCE]
+        schedule.append(names)
+    return schedule
+
+
+def summarize_ablation(slots: list[Slot], endpoint: str) -> dict[str, dict]:
+    """Each variant's req/s over the mean of the reference measured nearest before and after it
+    in the same round; median and range over rounds."""
+    ratios: dict[str, list[float]] = {}
+    cpu_ratios: dict[str, list[float]] = {}
+    rates: dict[str, list[float]] = {}
+    cpu_costs: dict[str, list[float | None]] = {}
+    for slot in slots:
+        rate = slot.measurements[endpoint].requests_per_s
+        cost = slot.measurements[endpoint].server_cpu_us_per_request
+        rates.setdefault(slot.name, []).append(rate)
+        cpu_costs.setdefault(slot.name, []).append(cost)
+        if slot.name == ABLATION_REFERENCE:
+            continue
+        same_round = [s for s in slots if s.round == slot.round and s.name == ABLATION_REFERENCE]
+        before = [s for s in same_round if s.position < slot.position]
+        after = [s for s in same_round if s.position > slot.position]
+        neighbours = ([max(before, key=lambda s: s.position)] if before else []) + \
+                     ([min(after, key=lambda s: s.position)] if after else [])
+        reference = statistics.mean(s.measurements[endpoint].requests_per_s for s in neighbours)
+        if reference:
+            ratios.setdefault(slot.name, []).append(rate / reference)
+        reference_costs = [s.measurements[endpoint].server_cpu_us_per_request for s in neighbours]
+        if cost and all(reference_costs):
+            cpu_ratios.setdefault(slot.name, []).append(statistics.mean(reference_costs) / cost)
+    summary = {}
+    for name, values in rates.items():
+        entry = {"requests_per_s": round(statistics.median(values), 1),
+                 "spread_pct": round(100 * (max(values) - min(values)) / statistics.median(values), 1),
+                 "server_cpu_us_per_request": _median_or_none(cpu_costs[name])}
+        if name in ratios:
+            entry["ratio_to_rendered"] = _spread(ratios[name])
+        if name in cpu_ratios:
+            entry["cpu_ratio_to_rendered"] = _spread(cpu_ratios[name])
+        summary[name] = entry
+    return summary
+
+
+def run_ablation(registry, rendered: Configuration, hand_tuned: Configuration | None, layouts,
+                 options, conf_dir, workdir) -> dict:
+    configurations, skipped = ablation_configurations(rendered, hand_tuned, options.ablations)
+    for name in configurations:
+        layouts.setdefault(name, run_layout(workdir, name, options))
+    variants = [name for name in configurations if name != ABLATION_REFERENCE]
+    schedule = ablation_schedule(variants, options.rounds)
+    slots = run_schedule(registry, configurations, layouts, options, conf_dir, workdir, schedule)
+    changes = {ablation.name: ablation.change for ablation in ABLATIONS}
+    return {"changes": {name: changes[name] for name in variants},
+            "skipped": skipped,
+            "endpoints": {endpoint: summarize_ablation(slots, endpoint)
+                          for endpoint in options.endpoints},
+            "load": load_by_round(slots)}
+
+
+def load_by_round(slots: list[Slot]) -> list[dict]:
+    """Per round: the 1-minute load average at its start and end and the other processes' CPU."""
+    rounds = []
+    for number in sorted({slot.round for slot in slots}):
+        measured = [m for slot in slots if slot.round == number
+                    for m in slot.measurements.values()]
+        other = [m.other_cpu_pct for m in measured]
+        rounds.append({"round": number, "load_start": measured[0].load_before,
+                       "load_end": measured[-1].load_after,
+                       "other_cpu_pct_median": round(statistics.median(other), 1),
+                       "other_cpu_pct_max": round(max(other), 1)})
+    return rounds
 
 
 # ---------------------------------------------------------------------------------------------
@@ -833,6 +1229,12 @@ def _fmt(value, spec: str = "", none: str = "-") -> str:
     return none if value is None else format(value, spec)
 
 
+def _ratio_text(spread: dict | None) -> str:
+    if spread is None:
+        return "-"
+    return f"{spread['median']:.3f}x ({spread['min']:.2f}-{spread['max']:.2f})"
+
+
 def format_report(report: dict) -> str:
     lines = []
     machine, settings = report["machine"], report["settings"]
@@ -844,21 +1246,73 @@ def format_report(report: dict) -> str:
                  f"nginx workers {settings['nginx_workers']}, app workers "
                  f"{settings['app_workers']}")
     for endpoint, per_config in report.get("throughput", {}).items():
+        references = [r for r in REFERENCES[1:] if r in per_config]
         lines += ["", f"### {endpoint} (GET {ENDPOINTS[endpoint]})", "",
-                  "| configuration | req/s | spread | vs baseline | p50 ms | p99 ms | non-2xx "
-                  "| socket errors | app req/conn | reused |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]
+                  "| configuration | req/s | spread | vs baseline | "
+                  + "".join(f"vs {r} (range) | " for r in references)
+                  + "server CPU us/req | "
+                  + "".join(f"CPU/req vs {r} | " for r in references)
+                  + "p50 ms | p99 ms | non-2xx | socket errors | app req/conn | reused | other CPU |",
+                  "|---|---|---|---|" + "---|" * (2 * len(references) + 1)
+                  + "---|---|---|---|---|---|---|"]
         for name, s in per_config.items():
             ratio = s["ratio_to_baseline"]
             ratio_text = "-" if ratio is None else f"{100 * (ratio - 1):+.1f} %"
             if name == BASELINE:
                 ratio_text = "baseline"
+            reference_texts = ["reference" if name == reference else
+                               _ratio_text(s["ratios"].get(reference))
+                               for reference in references]
+            reference_texts.append(_fmt(s["server_cpu_us_per_request"], ".0f"))
+            reference_texts += ["reference" if name == reference else
+                                _ratio_text(s["cpu_ratios"].get(reference))
+                                for reference in references]
             reuse = ("all pooled" if s["requests_per_connection"] is None and s["app_requests"]
                      else _fmt(s["requests_per_connection"], ".2f"))
             lines.append(
                 f"| {name} | {s['requests_per_s']:.0f} | {_fmt(s['spread_pct'], '.1f')} % | "
-                f"{ratio_text} | {s['p50_ms']:.2f} | {s['p99_ms']:.2f} | {s['non_2xx']} | "
-                f"{s['socket_errors']} | {reuse} | {_fmt(s['reused_pct'], '.1f')} % |")
+                f"{ratio_text} | " + "".join(f"{text} | " for text in reference_texts)
+                + f"{s['p50_ms']:.2f} | {s['p99_ms']:.2f} | {s['non_2xx']} | "
+                f"{s['socket_errors']} | {reuse} | {_fmt(s['reused_pct'], '.1f')} % | "
+                f"{s['other_cpu_pct']:.0f} % |")
+    ablation = report.get("ablation")
+    if ablation:
+        endpoints = list(ablation["endpoints"])
+        header = ["| variant | change | " + " | ".join(endpoints) + " |",
+                  "|---|---|" + "---|" * len(endpoints)]
+        lines += ["", "### ablation: req/s of the rendered config with one change, over the "
+                  "unmodified rendered config measured just before and after it (median, range "
+                  "over rounds; > 1: the change is faster)", "", *header]
+        reference = {e: ablation["endpoints"][e][ABLATION_REFERENCE] for e in endpoints}
+        lines.append(f"| {ABLATION_REFERENCE} | unmodified rendered config | " + " | ".join(
+            f"{reference[e]['requests_per_s']:.0f} req/s (spread {reference[e]['spread_pct']:.0f} %)"
+            for e in endpoints) + " |")
+        for name, change in ablation["changes"].items():
+            cells = " | ".join(_ratio_text(ablation["endpoints"][e][name].get("ratio_to_rendered"))
+                               for e in endpoints)
+            lines.append(f"| {name} | {change} | {cells} |")
+        for name, reason in ablation["skipped"].items():
+            lines.append(f"| {name} | skipped: {reason} |" + " |" * len(endpoints))
+        lines += ["", "### ablation by server CPU per request (nginx + app, wrk excluded): the "
+                  "unmodified config's over the variant's (> 1: the change is cheaper)", "",
+                  *header]
+        lines.append(f"| {ABLATION_REFERENCE} | unmodified rendered config | " + " | ".join(
+            f"{_fmt(reference[e]['server_cpu_us_per_request'], '.0f')} us/req" for e in endpoints)
+            + " |")
+        for name, change in ablation["changes"].items():
+            cells = " | ".join(
+                _ratio_text(ablation["endpoints"][e][name].get("cpu_ratio_to_rendered"))
+                for e in endpoints)
+            lines.append(f"| {name} | {change} | {cells} |")
+    load = report.get("load") or (ablation or {}).get("load")
+    if load:
+        lines += ["", "### machine load per round (other CPU: processes the harness did not "
+                  "start, % of all CPUs)", "",
+                  "| round | load avg start | load avg end | other CPU median | other CPU max |",
+                  "|---|---|---|---|---|"]
+        for row in load:
+            lines.append(f"| {row['round']} | {row['load_start']:.2f} | {row['load_end']:.2f} | "
+                         f"{row['other_cpu_pct_median']:.0f} % | {row['other_cpu_pct_max']:.0f} % |")
     race = report.get("idle_race")
     if race:
         lines += ["", "### idle race (POST bursts, idle gaps around the app keep-alive)", "",
@@ -906,14 +1360,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--duration", type=int, help="seconds of wrk per endpoint (default 6)")
     parser.add_argument("--warmup", type=int, help="seconds of wrk after each start, before the "
                         "measurements (default 1; 0: none)")
-    parser.add_argument("--connections", type=int, default=64, help="wrk connections (default 64)")
+    parser.add_argument("--connections", type=int, default=32,
+                        help="wrk connections (default 32, the load the profile is rendered for)")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
     parser.add_argument("--nginx-workers", type=int, default=1,
                         help="worker_processes for every configuration (default 1, the article's)")
     parser.add_argument("--app-workers", type=int, default=2,
                         help="gunicorn workers for every configuration (default 2)")
     parser.add_argument("--configs", default=",".join(CONFIGURATIONS),
-                        help="comma-separated configurations (default: all four)")
+                        help="comma-separated configurations (default: all six)")
     parser.add_argument("--endpoints", default=",".join(ENDPOINTS),
                         help="comma-separated endpoints: sync, async, sized (default: all)")
     parser.add_argument("--no-idle-race", action="store_true", help="skip the idle-race scenario")
@@ -923,11 +1378,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--race-long-points", type=int, default=3,
                         help="gaps in the sweep around confgen's own app keep-alive (default 3)")
     parser.add_argument("--cli-runs", type=int, help="runs per CLI command (default 20)")
+    parser.add_argument("--ablate", action="store_true",
+                        help="instead of the comparison: the rendered config with one setting "
+                        "changed at a time, each as a ratio to the unmodified one (default 3 "
+                        "rounds of 3 s; no idle race, no CLI latency)")
+    parser.add_argument("--ablations", default=",".join(ABLATION_NAMES),
+                        help="comma-separated ablations for --ablate (default: all)")
     parser.add_argument("--workdir", help="directory for configs, logs and sockets (default: a "
                         "new temp dir, removed afterwards)")
     options = parser.parse_args(argv)
     quick = options.quick
-    defaults = {"rounds": 2 if quick else 3, "duration": 2 if quick else 6,
+    defaults = {"rounds": 2 if quick else 3, "duration": 2 if quick else (3 if options.ablate else 6),
                 "warmup": 1, "race_bursts": 1 if quick else 3,
                 "race_points": 5 if quick else 11, "cli_runs": 5 if quick else 20}
     for key, value in defaults.items():
@@ -935,6 +1396,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             setattr(options, key, value)
     options.configs = _choices(options.configs, CONFIGURATIONS, "--configs")
     options.endpoints = _choices(options.endpoints, tuple(ENDPOINTS), "--endpoints")
+    options.ablations = _choices(options.ablations, ABLATION_NAMES, "--ablations")
+    if options.ablate:
+        options.no_idle_race = options.no_cli_latency = True
     for key in ("rounds", "duration", "connections", "threads", "nginx_workers", "app_workers",
                 "race_bursts", "race_points", "race_long_points", "cli_runs"):
         if getattr(options, key) < 1:
@@ -977,18 +1441,24 @@ def run(options: argparse.Namespace) -> dict:
     options.response_bytes = 2048
     report: dict = {}
     try:
-        app_socket = workdir / "app.sock"
-        configurations = load_configurations(options.configs, workdir, options, app_socket)
+        names = ["confgen", "hand-tuned"] if options.ablate else options.configs
+        configurations = load_configurations(names, workdir, options,
+                                             run_layout(workdir, "confgen", options).app_socket)
         conf_dir = nginx_conf_dir()
-        layouts = {name: RunLayout(workdir / name, 0, app_socket, options.nginx_workers)
-                   for name in configurations}
+        layouts = {name: run_layout(workdir, name, options) for name in configurations}
         report["machine"] = machine_info()
         report["settings"] = {key: getattr(options, key) for key in (
             "quick", "rounds", "duration", "warmup", "connections", "threads", "nginx_workers",
-            "app_workers", "configs", "endpoints", "response_bytes")}
+            "app_workers", "configs", "endpoints", "response_bytes", "ablate")}
         report["command"] = " ".join(["python", "bench/keepalive.py", *sys.argv[1:]])
-        report["throughput"] = run_throughput(registry, configurations, layouts, options,
+        if options.ablate:
+            report["settings"]["ablations"] = options.ablations
+            report["ablation"] = run_ablation(registry, configurations["confgen"],
+                                              configurations["hand-tuned"], layouts, options,
                                               conf_dir, workdir)
+        else:
+            report["throughput"], report["load"] = run_throughput(
+                registry, configurations, layouts, options, conf_dir, workdir)
         if not options.no_idle_race:
             report["idle_race"] = run_idle_race(registry, configurations, layouts, options,
                                                 conf_dir)

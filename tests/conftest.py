@@ -76,17 +76,28 @@ def local_paths(profile: dict, tmp_path: Path) -> dict:
     return adapted
 
 
-@pytest.fixture
-def self_signed_cert(tmp_path):
-    """(certificate, key) paths of a fresh self-signed certificate."""
+def make_self_signed_cert(directory: Path) -> tuple[str, str]:
+    """(certificate, key) paths of a fresh self-signed certificate written into directory."""
     openssl = require_binary("openssl")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert, key = directory / "cert.pem", directory / "key.pem"
     subprocess.run(
         [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
          "-keyout", str(key), "-out", str(cert)],
         check=True, capture_output=True, timeout=60,
     )
     return str(cert), str(key)
+
+
+@pytest.fixture
+def self_signed_cert(tmp_path):
+    """(certificate, key) paths of a fresh self-signed certificate."""
+    return make_self_signed_cert(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def shared_cert(tmp_path_factory):
+    """One self-signed certificate for a whole run (property tests: nginx -t reads the files)."""
+    return make_self_signed_cert(tmp_path_factory.mktemp("cert"))
 
 
 def pytest_addoption(parser):

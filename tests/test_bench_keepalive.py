@@ -143,6 +143,170 @@ def test_bad_options_are_one_line_errors():
 
 
 # ---------------------------------------------------------------------------------------------
+# Ablation: variants of the rendered text, the schedule, the bracketed ratios
+
+RENDERED_SAMPLE = """\
+http {
+    access_log off;
+    keepalive_requests 1000;
+    gzip on;
+    upstream bench {
+        server unix:/tmp/app.sock fail_timeout=0;
+        keepalive 32;  # pool
+        keepalive_requests 1000;
+    }
+    server {
+        add_header X-Content-Type-Options nosniff always;
+        add_header X-Frame-Options DENY always;
+        location / {
+            proxy_pass http://bench;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $host;
+            proxy_set_header X-Real-IP $remote_addr;
+            proxy_set_header X-Forwarded-For $remote_addr;  # edge
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_set_header X-Forwarded-Host $host;
+            proxy_buffer_size 8k;
+            proxy_buffers 8 8k;
+        }
+    }
+}
+"""
+
+
+def _ablated(name: str, text: str = RENDERED_SAMPLE) -> str | None:
+    ablation = next(a for a in keepalive.ABLATIONS if a.name == name)
+    return ablation.apply(text)
+
+
+def _changed_lines(before: str, after: str) -> tuple[list[str], list[str]]:
+    old, new = before.splitlines(), after.splitlines()
+    return ([line.strip() for line in old if line not in new],
+            [line.strip() for line in new if line not in old])
+
+
+@pytest.mark.parametrize(("name", "removed", "added"), [
+    ("no-x-real-ip", ["proxy_set_header X-Real-IP $remote_addr;"], []),
+    ("no-x-forwarded-host", ["proxy_set_header X-Forwarded-Host $host;"], []),
+    ("no-x-forwarded-for-proto", ["proxy_set_header X-Forwarded-For $remote_addr;  # edge",
+                                  "proxy_set_header X-Forwarded-Proto $scheme;"], []),
+    ("host-only", ["proxy_set_header X-Real-IP $remote_addr;",
+                   "proxy_set_header X-Forwarded-For $remote_addr;  # edge",
+                   "proxy_set_header X-Forwarded-Proto $scheme;",
+                   "proxy_set_header X-Forwarded-Host $host;"], []),
+    ("forwarded-for-proto-only", ["proxy_set_header X-Real-IP $remote_addr;",
+                                  "proxy_set_header X-Forwarded-Host $host;"], []),
+    ("no-add-header", ["add_header X-Content-Type-Options nosniff always;",
+                       "add_header X-Frame-Options DENY always;"], []),
+    ("keepalive-requests-10000", ["keepalive_requests 1000;"] * 2, ["keepalive_requests 10000;"] * 2),
+    ("gzip-off", ["gzip on;"], ["gzip off;"]),
+    ("proxy-buffering-off", [], ["proxy_buffering off;"]),
+    ("default-proxy-buffers", ["proxy_buffer_size 8k;", "proxy_buffers 8 8k;"], []),
+    ("access-log-on", ["access_log off;"], ["access_log /var/log/nginx/access.log;"]),
+    ("pool-half", ["keepalive 32;  # pool"], ["keepalive 16;  # pool"]),
+    ("pool-double", ["keepalive 32;  # pool"], ["keepalive 64;  # pool"]),
+])
+def test_each_ablation_changes_only_its_setting(name, removed, added):
+    variant = _ablated(name)
+    assert variant is not None
+    assert _changed_lines(RENDERED_SAMPLE, variant) == (removed, added)
+
+
+def test_extras_off_applies_every_extra_at_once_and_keeps_the_forwarded_headers():
+    variant = _ablated("extras-off")
+    for name in keepalive.EXTRAS:
+        # Each extra, applied alone to the combined variant, has nothing left to change.
+        assert _ablated(name, variant) is None, name
+    assert "proxy_set_header X-Forwarded-For $remote_addr;" in variant
+    assert "proxy_set_header X-Real-IP" in variant  # not an extra: dropping it is its own ablation
+
+
+def test_keepalive_requests_ablation_changes_client_and_upstream_side():
+    variant = _ablated("keepalive-requests-10000")
+    assert variant.count("keepalive_requests 10000;") == 2
+    assert "keepalive_requests 1000;" not in variant
+
+
+def test_an_ablation_with_nothing_to_change_is_skipped_not_run_unchanged():
+    without_real_ip = _ablated("no-x-real-ip")
+    assert _ablated("no-x-real-ip", without_real_ip) is None
+    # Both headers must be there to drop both.
+    assert _ablated("no-x-forwarded-for-proto", _ablated("no-x-forwarded-host", without_real_ip)) is not None
+    assert _ablated("access-log-on", RENDERED_SAMPLE.replace("access_log off;", "access_log x;")) is None
+    rendered = keepalive.Configuration("confgen", without_real_ip, Path("g.conf.py"))
+    configurations, skipped = keepalive.ablation_configurations(
+        rendered, None, ["no-x-real-ip", "gzip-off"])
+    assert list(configurations) == ["confgen", "gzip-off"]
+    assert list(skipped) == ["no-x-real-ip"]
+
+
+def test_ablation_variants_of_the_rendered_bench_config_pass_nginx_t(tmp_path, nginx_check):
+    options = keepalive.parse_args(["--ablate"])
+    profile = keepalive.write_bench_profile(tmp_path / "profile.yaml", app_socket=tmp_path / "a.sock",
+                                            options=options, layout_dir=tmp_path / "confgen")
+    files = keepalive.render_confgen(profile, tmp_path / "rendered")
+    rendered = keepalive.Configuration("confgen", files["nginx.conf"], tmp_path / "g.py")
+    configurations, _ = keepalive.ablation_configurations(
+        rendered, None, [n for n in keepalive.ABLATION_NAMES if n != "hand-tuned"])
+    # At least the settings that do not depend on a template choice apply.
+    assert {"gzip-off", "pool-half", "pool-double", "keepalive-requests-10000"} <= set(configurations)
+    for name, configuration in configurations.items():
+        directory = tmp_path / name
+        (directory / "temp").mkdir(parents=True)
+        layout = keepalive.RunLayout(directory, 43210, tmp_path / "a.sock", 1)
+        adapted = keepalive.adapt_nginx_config(configuration.nginx_conf_text, name=name,
+                                               layout=layout, conf_dir=Path("/etc/nginx"))
+        ok, output = nginx_check(adapted)
+        assert ok, f"{name}: {output}"
+
+
+def test_ablation_schedule_measures_every_variant_next_to_the_reference():
+    variants = ["a", "b", "c", "d", "e"]
+    schedule = keepalive.ablation_schedule(variants, 2)
+    assert schedule[0] == ["confgen", "a", "b", "confgen", "c", "d", "confgen", "e", "confgen"]
+    assert schedule[1] == ["confgen", "e", "d", "confgen", "c", "b", "confgen", "a", "confgen"]
+    for names in schedule:
+        assert sorted(n for n in names if n != "confgen") == variants
+        for position, name in enumerate(names):
+            if name != "confgen":
+                assert "confgen" in (names[position - 1], names[position + 1])
+
+
+def _measurement(rate: float):
+    return keepalive.Measurement(requests=int(rate), requests_per_s=rate, p50_ms=1, p99_ms=2,
+                                 non_2xx=0, socket_errors=0, app_requests=int(rate),
+                                 app_connections=1, other_cpu_pct=0, load_before=0, load_after=0)
+
+
+def test_ablation_ratio_is_against_the_reference_measured_around_it():
+    slots = []
+    for round_number, rates in ((1, [("confgen", 1000), ("x", 990), ("y", 1200), ("confgen", 1200)]),
+                                (2, [("confgen", 500), ("y", 600), ("x", 495), ("confgen", 500)])):
+        for position, (name, rate) in enumerate(rates):
+            slots.append(keepalive.Slot(round_number, position, name, {"sync": _measurement(rate)}))
+    summary = keepalive.summarize_ablation(slots, "sync")
+    # x: 990 / mean(1000, 1200) = 0.9 in round 1, 495 / 500 = 0.99 in round 2.
+    assert summary["x"]["ratio_to_rendered"] == {"median": pytest.approx(0.945, abs=1e-3),
+                                                 "min": 0.9, "max": 0.99}
+    assert summary["y"]["ratio_to_rendered"]["min"] == pytest.approx(1.091, abs=1e-3)
+    assert summary["confgen"]["requests_per_s"] == 750.0
+    assert "ratio_to_rendered" not in summary["confgen"]
+
+
+def test_ratios_to_hand_tuned_and_no_proxy_are_medians_of_per_round_ratios():
+    per_round = {"hand-tuned": [_measurement(r) for r in (1000, 2000, 1500)],
+                 "no-proxy": [_measurement(r) for r in (2000, 2000, 3000)],
+                 "confgen": [_measurement(r) for r in (990, 1800, 1530)]}
+    summary = keepalive.summarize(per_round)
+    assert summary["confgen"]["ratios"]["hand-tuned"] == {"median": 0.99, "min": 0.9, "max": 1.02}
+    assert summary["confgen"]["ratios"]["no-proxy"]["median"] == pytest.approx(0.51)
+    assert summary["confgen"]["ratio_to_baseline"] is None
+    assert keepalive.alternating_schedule(["a", "b", "c"], 3) == [["a", "b", "c"], ["c", "b", "a"],
+                                                                 ["a", "b", "c"]]
+
+
+# ---------------------------------------------------------------------------------------------
 # End to end
 
 
@@ -151,7 +315,8 @@ def test_short_run_measures_reuse_on_the_app_side_and_stops_everything(tmp_path)
     workdir = tmp_path / "run"
     result = subprocess.run(
         [sys.executable, str(HARNESS), "--json", "--rounds", "1", "--duration", "1",
-         "--warmup", "1", "--endpoints", "async", "--configs", "generator-style,confgen",
+         "--warmup", "1", "--endpoints", "async", "--configs",
+         "generator-style,hand-tuned,no-proxy,confgen",
          "--no-idle-race", "--no-cli-latency", "--workdir", str(workdir)],
         capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -173,6 +338,53 @@ def test_short_run_measures_reuse_on_the_app_side_and_stops_everything(tmp_path)
     # generator-style sends Connection: close upstream: one request per accepted connection.
     # (Connections cut when wrk stops mid-request count without a request: a few percent below 1.)
     assert generator["requests_per_connection"] == pytest.approx(1.0, abs=0.1)
+
+    # hand-tuned pools too; no-proxy runs no nginx: wrk's own connections reach the app.
+    hand_tuned, no_proxy = results["hand-tuned"], results["no-proxy"]
+    assert hand_tuned["app_connections"] < hand_tuned["app_requests"] / 2
+    assert not (workdir / "no-proxy" / "nginx.conf").exists()
+    assert (workdir / "hand-tuned" / "nginx.conf").exists()
+    assert no_proxy["app_connections"] <= 32 + 2
+    assert no_proxy["app_requests"] > 0
+    for reference in ("hand-tuned", "no-proxy"):
+        ratio = confgen["ratios"][reference]["median"]
+        assert ratio == pytest.approx(confgen["requests_per_s"] / results[reference]["requests_per_s"],
+                                      rel=1e-2)
+    assert [row["round"] for row in report["load"]] == [1]
+    assert 0 <= report["load"][0]["other_cpu_pct_median"] <= 100
+
+
+def test_ablate_runs_variants_beside_the_rendered_config(tmp_path):
+    _require_stack()
+    workdir = tmp_path / "run"
+    result = subprocess.run(
+        [sys.executable, str(HARNESS), "--ablate", "--ablations", "host-only,hand-tuned,no-x-real-ip",
+         "--json", "--rounds", "1", "--duration", "1", "--warmup", "0", "--endpoints", "async",
+         "--workdir", str(workdir)],
+        capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout)
+    assert report["processes"]["leftover"] == []
+    assert "throughput" not in report and "idle_race" not in report
+
+    ablation = report["ablation"]
+    assert list(ablation["changes"])[:2] == ["hand-tuned", "host-only"]
+    # An ablation runs when the render has its setting and is listed as skipped when not.
+    reference = (workdir / "confgen" / "nginx.conf").read_text()
+    if "proxy_set_header X-Real-IP" in reference:
+        assert "no-x-real-ip" in ablation["changes"]
+    else:
+        assert "no-x-real-ip" in ablation["skipped"]
+    entries = ablation["endpoints"]["async"]
+    for name in ("host-only", "hand-tuned"):
+        assert entries[name]["ratio_to_rendered"]["median"] > 0
+        assert entries[name]["cpu_ratio_to_rendered"]["median"] > 0
+    assert entries["confgen"]["requests_per_s"] > 0
+    # The variant is the rendered config less its forwarded headers.
+    variant = (workdir / "host-only" / "nginx.conf").read_text()
+    forwarded_for = "proxy_set_header X-Forwarded-For"
+    assert forwarded_for in reference and forwarded_for not in variant
+    assert "proxy_set_header Host $host;" in variant
 
 
 def test_interrupt_stops_everything_started(tmp_path):

@@ -22,12 +22,84 @@ def test_bundled_profiles_load(path):
 
 def test_defaults_come_from_the_schema():
     profile = load_profile(MINIMAL_PROFILE)
-    app_schema = profile_schema()["properties"]["app"]["properties"]
+    app_schema = profile_schema()["$defs"]["app"]["properties"]
     assert profile.app.latency_ms == app_schema["latency_ms"]["default"] == 50
     assert profile.app.timeout_s == app_schema["timeout_s"]["default"] == 30
     assert profile.app.bind == "/run/app/gunicorn.sock"
     assert profile.nginx_version == (1, 22, 0)
     assert profile.max_body_size == 1024 * 1024
+    assert profile.nginx.ipv6 is True and profile.static == () and profile.systemd is None
+    assert profile.security_headers.frame_options == "DENY"
+    assert [(r.name, r.path) for r in profile.routes] == [("app", "/")]
+
+
+@pytest.mark.parametrize("bind", ["unix:/run/app.sock", "/run/app.sock"])
+def test_bind_takes_gunicorns_unix_spelling(bind):
+    profile = load_profile({**MINIMAL_PROFILE, "app": {**MINIMAL_PROFILE["app"], "bind": bind}})
+    assert profile.app.bind == "/run/app.sock" and profile.app.binds_unix_socket
+
+
+def test_tls_defaults_acme_webroot_and_false_turns_it_off():
+    tls = {"certificate": "/c.pem", "certificate_key": "/k.pem"}
+    assert load_profile({**MINIMAL_PROFILE, "tls": tls}).tls.acme_webroot == "/var/www/letsencrypt"
+    assert load_profile({**MINIMAL_PROFILE, "tls": {**tls, "acme_webroot": False}}).tls.acme_webroot is None
+
+
+def test_static_takes_one_prefix_or_several():
+    one = load_profile({**MINIMAL_PROFILE, "static": {"url": "/static/", "root": "/srv/s"}})
+    several = load_profile({**MINIMAL_PROFILE, "static": [{"url": "/static/", "root": "/srv/s"},
+                                                          {"url": "/media/", "root": "/srv/m", "expires_days": 0}]})
+    assert [(s.url, s.expires_days) for s in one.static] == [("/static/", 7)]
+    assert [(s.url, s.expires_days) for s in several.static] == [("/static/", 7), ("/media/", 0)]
+
+
+ROUTES = [{"name": "api", "path": "/api/", "expected_qps": 300, "app": {"module": "api.main:app", "kind": "asgi"}},
+          {"name": "web", "path": "/", "expected_qps": 50, "app": {"module": "web.wsgi:application", "kind": "wsgi"}}]
+SITE = {k: v for k, v in MINIMAL_PROFILE.items() if k not in ("app", "expected_qps")}
+
+
+def test_routes_each_get_their_own_app_and_socket():
+    profile = load_profile({**SITE, "routes": ROUTES})
+    assert [(r.name, r.path, r.expected_qps, r.app.bind) for r in profile.routes] == [
+        ("api", "/api/", 300.0, "/run/api/gunicorn.sock"), ("web", "/", 50.0, "/run/web/gunicorn.sock")]
+    assert profile.expected_qps == 350.0
+
+
+@pytest.mark.parametrize("routes, expected", [
+    ([ROUTES[0], {**ROUTES[1], "name": "api"}], "routes.1.name: 'api' is used by an earlier route"),
+    ([ROUTES[0], {**ROUTES[1], "path": "/api/"}], "routes.1.path: '/api/' is used by an earlier route"),
+    ([ROUTES[0], {**ROUTES[1], "app": {**ROUTES[1]["app"], "bind": "/run/api/gunicorn.sock"}}], "another route's app server"),
+    ([{**ROUTES[0], "upstreams": ["10.0.0.2:8000"], "app": {**ROUTES[0]["app"], "forwarded_allow_ips": ["10.0.0.1"]}},
+      {**ROUTES[1], "upstreams": ["10.0.0.2:8000"], "app": {**ROUTES[1]["app"], "forwarded_allow_ips": ["10.0.0.1"]}}],
+     "routes.1.upstreams: 10.0.0.2:8000 is another route's app server"),
+    ([{**ROUTES[0], "upstreams": ["10.0.0.2:8000"]}], "routes.0.app.forwarded_allow_ips: missing, and required"),
+])
+def test_route_conflicts_are_one_line_each(tmp_path, routes, expected):
+    code, output = _render_errors(tmp_path, yaml.safe_dump({**SITE, "routes": routes}))
+    assert code == 2 and expected in output, output
+
+
+def test_app_beside_routes_is_refused(tmp_path):
+    code, output = _render_errors(tmp_path, yaml.safe_dump({**MINIMAL_PROFILE, "routes": ROUTES}))
+    assert code == 2 and "app: Not with routes" in output and "expected_qps: Not with routes" in output
+
+
+def test_app_on_other_hosts_must_bind_where_nginx_connects(tmp_path):
+    code, output = _render_errors(tmp_path, _profile_text(
+        upstreams=["10.0.0.5:9000"], app={**MINIMAL_PROFILE["app"], "bind": "127.0.0.1:9000", "forwarded_allow_ips": ["10.0.0.1"]}))
+    assert code == 2 and "app.bind: 127.0.0.1:9000 cannot be reached by nginx at 10.0.0.5:9000: bind 0.0.0.0:9000" in output
+
+
+def test_systemd_needs_a_local_unix_socket(tmp_path):
+    code, output = _render_errors(tmp_path, _profile_text(
+        app={**MINIMAL_PROFILE["app"], "bind": "127.0.0.1:8000"},
+        systemd={"user": "app", "working_directory": "/srv/app"}))
+    assert code == 2 and "systemd: needs the app on this machine behind a unix socket" in output
+
+
+def test_canonical_host_needs_server_names(tmp_path):
+    code, output = _render_errors(tmp_path, _profile_text(canonical_host="apex"))
+    assert code == 2 and "server_names" in output
 
 
 def test_upstreams_bind_tcp_port():
@@ -41,8 +113,13 @@ def test_every_schema_key_is_documented():
         for key, sub in schema.get("properties", {}).items():
             assert sub.get("description") or "$ref" in sub, f"{path}{key} has no description"
             walk(sub, f"{path}{key}.")
+        if isinstance(schema.get("items"), dict):
+            walk(schema["items"], f"{path}[].")
 
     walk(profile_schema(), "")
+    for name, definition in profile_schema()["$defs"].items():
+        assert definition.get("description"), f"$defs.{name} has no description"
+        walk(definition, f"$defs.{name}.")
 
 
 def _render_errors(tmp_path, text: str, name="bad.yaml") -> tuple[int, str]:
@@ -84,7 +161,8 @@ def test_missing_required_key_names_it(tmp_path):
     data = dict(MINIMAL_PROFILE)
     del data["cpus"]
     code, output = _render_errors(tmp_path, yaml.safe_dump(data))
-    assert code == 2 and "'cpus' is a required property" in output
+    # Not only "is a required property": which value to put there, and what it decides.
+    assert code == 2 and "cpus: missing, and required: CPU cores on each machine" in output
 
 
 def test_several_problems_one_line_each(tmp_path):
@@ -143,7 +221,8 @@ def test_unreadable_file(tmp_path):
 
 def test_upstreams_require_forwarded_allow_ips(tmp_path):
     code, output = _render_errors(tmp_path, _profile_text(upstreams=["10.0.0.2:8000"]))
-    assert code == 2 and "forwarded_allow_ips" in output
+    assert code == 2 and "app.forwarded_allow_ips: missing, and required" in output
+    assert "nginx's own address" in output and "wrong redirects" in output  # what to put, what breaks
 
 
 def test_native_asgi_worker_needs_gunicorn_24(tmp_path):

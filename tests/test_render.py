@@ -57,7 +57,8 @@ def _gunicorn_settings(text: str) -> dict:
 
 def _assert_output_invariants(files: dict[str, str], tmp_path: Path):
     parsed = _parse_nginx(files["nginx.conf"], tmp_path)
-    gunicorn = _gunicorn_settings(files["gunicorn.conf.py"])
+    # Each upstream's app: gunicorn.conf.py, or with several routes gunicorn-<upstream>.conf.py.
+    apps = {name: _gunicorn_settings(text) for name, text in files.items() if name.endswith(".conf.py")}
     directives = list(_walk(parsed))
     first = {d["directive"]: d["args"] for d, _ in directives}
     assert int(first["worker_rlimit_nofile"][0]) >= 2 * int(first["worker_connections"][0])
@@ -67,6 +68,7 @@ def _assert_output_invariants(files: dict[str, str], tmp_path: Path):
     assert proxied, "no location proxies to the app"
     for proxy_pass, parents in proxied:
         name = proxy_pass["args"][0].removeprefix("http://")
+        gunicorn = apps.get(f"gunicorn-{name}.conf.py") or apps["gunicorn.conf.py"]
         upstream = {d["directive"]: d["args"] for d in upstreams[name]}
         assert int(upstream["keepalive"][0]) >= 1
         assert gunicorn["keepalive"] > parse_time(upstream.get("keepalive_timeout", ["60s"])[0])
@@ -77,7 +79,7 @@ def _assert_output_invariants(files: dict[str, str], tmp_path: Path):
         assert headers["connection"] in ("", "$connection_upgrade")
         assert gunicorn["timeout"] < parse_time(own["proxy_read_timeout"][0])
         assert parse_time(own["proxy_connect_timeout"][0]) <= 75
-    assert gunicorn["worker_class"] != "sync"
+    assert all(gunicorn["worker_class"] != "sync" for gunicorn in apps.values())
 
 
 @pytest.mark.parametrize("path", PROFILES, ids=lambda p: p.name)
@@ -94,21 +96,26 @@ def test_bundled_profile_renders_and_passes_nginx_t(path, tmp_path, nginx_check,
 def test_bundled_profile_passes_gunicorn_check_config(path, tmp_path):
     profile = _load(path)
     files = render.render_profile(profile)
-    module, attribute = profile["app"]["module"].split(":")
-    package_dir = tmp_path / Path(*module.split(".")[:-1])
-    package_dir.mkdir(parents=True, exist_ok=True)
-    for parent in [package_dir, *package_dir.relative_to(tmp_path).parents][:-1]:
-        (tmp_path / parent.relative_to(tmp_path) / "__init__.py").touch() if parent != tmp_path else None
-    body = ("async def {0}(scope, receive, send):\n    pass\n" if profile["app"]["kind"] == "asgi"
-            else "def {0}(environ, start_response):\n    return []\n").format(attribute.rstrip("()"))
-    (package_dir / f"{module.split('.')[-1]}.py").write_text(body)
-    (tmp_path / "gunicorn.conf.py").write_text(files["gunicorn.conf.py"])
-    result = subprocess.run(
-        [sys.executable, "-m", "gunicorn", "--check-config", "-c", "gunicorn.conf.py"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
-        env={**os.environ, "PYTHONPATH": str(tmp_path)},
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    apps = [route["app"] for route in profile["routes"]] if "routes" in profile else [profile["app"]]
+    configs = [name for name in files if name.endswith(".conf.py")]
+    assert len(configs) == len(apps)
+    for app in apps:
+        module, attribute = app["module"].split(":")
+        package_dir = tmp_path / Path(*module.split(".")[:-1])
+        package_dir.mkdir(parents=True, exist_ok=True)
+        for parent in [package_dir, *package_dir.relative_to(tmp_path).parents][:-1]:
+            (tmp_path / parent.relative_to(tmp_path) / "__init__.py").touch() if parent != tmp_path else None
+        body = ("async def {0}(scope, receive, send):\n    pass\n" if app["kind"] == "asgi"
+                else "def {0}(environ, start_response):\n    return []\n").format(attribute.rstrip("()"))
+        (package_dir / f"{module.split('.')[-1]}.py").write_text(body)
+    for name in configs:
+        (tmp_path / name).write_text(files[name])
+        result = subprocess.run(
+            [sys.executable, "-m", "gunicorn", "--check-config", "-c", name],
+            cwd=tmp_path, capture_output=True, text=True, timeout=120,
+            env={**os.environ, "PYTHONPATH": str(tmp_path)},
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_version_aware_http2_syntax(tmp_path, self_signed_cert, nginx_check):
@@ -253,9 +260,28 @@ def test_invalid_profile_changes_nothing(tmp_path):
     assert [p.name for p in out.iterdir()] == ["nginx.conf"] and (out / "nginx.conf").read_text() == "keep me\n"
 
 
-def test_missing_output_dir_is_an_error(tmp_path, profile_file):
-    result = CliRunner().invoke(main, ["render", str(profile_file), "-o", str(tmp_path / "nope")])
-    assert result.exit_code == 2 and "no such directory" in result.output
+def test_missing_output_dir_is_created_like_mkdir_p(tmp_path, profile_file):
+    target = tmp_path / "deploy" / "site"
+    result = CliRunner().invoke(main, ["render", str(profile_file), "-o", str(target)])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in target.iterdir()) == ["gunicorn.conf.py", "nginx.conf"]
+
+
+def test_failed_render_creates_no_directory(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({**MINIMAL_PROFILE, "cpus": 0}))
+    result = CliRunner().invoke(main, ["render", str(bad), "-o", str(tmp_path / "deploy" / "site")])
+    assert result.exit_code == 2 and not (tmp_path / "deploy").exists()
+
+
+def test_failed_write_removes_the_directories_it_created(tmp_path, profile_file, monkeypatch):
+    def full_disk(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full_disk)
+    result = CliRunner().invoke(main, ["render", str(profile_file), "-o", str(tmp_path / "deploy" / "site")])
+    assert result.exit_code == 2 and "No space left" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["profile.yaml"]
 
 
 def test_wheel_ships_templates_and_schema(tmp_path):
@@ -271,9 +297,20 @@ def test_wheel_ships_templates_and_schema(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert "confgen/templates/nginx.conf.j2" in names and "confgen/schemas/profile.schema.json" in names
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True, timeout=120)
+    # No --system-site-packages: from inside a venv it shows the *base* interpreter's packages,
+    # not this environment's. The dependencies come from where this interpreter finds them (a
+    # .pth with its site-packages); confgen itself only from the wheel, which the venv's own
+    # site-packages puts first.
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
     subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "--no-deps", "--force-reinstall", str(wheel)],
                    check=True, capture_output=True, timeout=300)
+    inner_site = subprocess.run([str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                                check=True, capture_output=True, text=True, timeout=60).stdout.strip()
+    import jinja2
+    import jsonschema
+
+    outer_sites = {str(Path(module.__file__).resolve().parent.parent) for module in (jinja2, jsonschema)}
+    (Path(inner_site) / "outer-dependencies.pth").write_text("\n".join(sorted(outer_sites)) + "\n")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     result = subprocess.run([str(venv / "bin" / "confgen"), "render", str(PROFILES[0]), "--stdout"],

@@ -43,10 +43,23 @@ class App:
 
 
 @dataclass(frozen=True)
+class Route:
+    """One app behind nginx, reached by a URL prefix, with its own load and hosts. A profile
+    with a single ``app`` has one route, path ``/``, named after the profile."""
+
+    name: str
+    path: str
+    expected_qps: float
+    app: App
+    upstreams: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Tls:
     certificate: str
     certificate_key: str
     hsts_max_age: int
+    acme_webroot: str | None
 
 
 @dataclass(frozen=True)
@@ -65,6 +78,20 @@ class NginxSite:
     mime_types: str
     http_port: int
     https_port: int
+    ipv6: bool
+
+
+@dataclass(frozen=True)
+class SecurityHeaders:
+    frame_options: str | None
+    referrer_policy: str
+
+
+@dataclass(frozen=True)
+class Systemd:
+    user: str
+    working_directory: str
+    gunicorn: str
 
 
 @dataclass(frozen=True)
@@ -82,8 +109,12 @@ class Profile:
     upstreams: tuple[str, ...]
     tls: Tls | None
     trusted_proxies: tuple[str, ...]
-    static: Static | None
+    static: tuple[Static, ...]
     nginx: NginxSite
+    routes: tuple[Route, ...]
+    security_headers: SecurityHeaders
+    canonical_host: str | None
+    systemd: Systemd | None
     nginx_version: tuple[int, int, int]
     gunicorn_version: tuple[int, int, int]
     raw: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
@@ -100,15 +131,6 @@ def _schema_text() -> str:
         return resources.files("confgen.schemas").joinpath("profile.schema.json").read_text("utf-8")
     except ModuleNotFoundError:  # running from a checkout that was never installed
         return (Path(__file__).resolve().parents[2] / "schemas" / "profile.schema.json").read_text("utf-8")
-
-
-def schema_path() -> Path | None:
-    """The schema as a file on disk (for editors), when the package is installed as files."""
-    try:
-        candidate = Path(str(resources.files("confgen.schemas").joinpath("profile.schema.json")))
-    except ModuleNotFoundError:
-        candidate = Path(__file__).resolve().parents[2] / "schemas" / "profile.schema.json"
-    return candidate if candidate.is_file() else None
 
 
 def load_profile(source: str | os.PathLike | Mapping[str, Any], *, label: str = "<profile>") -> Profile:
@@ -228,6 +250,13 @@ def _validate(data: Any, label: str, lines: dict[tuple, int]) -> None:
         # A missing key has no line of its own: point at the mapping that lacks it.
         line = lines.get(path) or _nearest_line(path, lines)
         where = f"{label}:{line}" if line else label
+        if error.validator == "required":
+            key = error.message.split("'")[1]
+            problems.append(f"{where}: {'.'.join(map(str, path + (key,)))}: {_why_required(path, key)}")
+            continue
+        if error.validator == "not" and error.schema.get("not") == {}:  # a key another key replaces
+            problems.append(f"{where}: {'.'.join(map(str, path))}: {error.schema['description']}")
+            continue
         yaml_path = ".".join(str(part) for part in path)
         problems.append(f"{where}: {yaml_path + ': ' if yaml_path else ''}{_describe(error)}")
     if problems:
@@ -249,6 +278,17 @@ def _unknown_keys(error, label: str, lines: dict[tuple, int]) -> list[str]:
         hint = f"did you mean {guess[0]!r}?" if guess else f"allowed keys: {', '.join(allowed)}"
         problems.append(f"{where}: {yaml_path}: unknown key; {hint}")
     return problems
+
+
+def _why_required(parent: tuple, key: str) -> str:
+    """A missing key's message: required, and what to put there and why, from its description."""
+    schema = profile_schema()
+    for part in parent:
+        schema = _resolve(schema)
+        schema = schema.get("items", {}) if isinstance(part, int) else schema.get("properties", {}).get(part, {})
+    described = _resolve(_resolve(schema).get("properties", {}).get(key, {}))
+    description = described.get("description")
+    return "missing, and required" + (f": {description}" if description else "")
 
 
 def _nearest_line(path: tuple, lines: dict[tuple, int]) -> int | None:
@@ -288,7 +328,11 @@ def _with_defaults(schema: dict, data: Any) -> Any:
         if key not in filled and "default" in subschema:
             filled[key] = json.loads(json.dumps(subschema["default"]))
         if key in filled:
-            filled[key] = _with_defaults(subschema, filled[key])
+            value = filled[key]
+            if isinstance(value, list) and "items" in subschema:
+                filled[key] = [_with_defaults(_resolve(subschema["items"]), item) for item in value]
+            else:
+                filled[key] = _with_defaults(subschema, value)
     return filled
 
 
@@ -302,41 +346,112 @@ def _resolve(subschema: dict) -> dict:
 
 def _build(data: dict, label: str) -> Profile:
     filled = _with_defaults(profile_schema(), data)
-    app = dict(filled["app"])
-    app.setdefault("bind", f"/run/{filled['name']}/gunicorn.sock")
-    if filled["upstreams"] and app["bind"].startswith("/"):
-        port = filled["upstreams"][0].rsplit(":", 1)[1]
-        app["bind"] = f"0.0.0.0:{port}"
-    if app.get("forwarded_allow_ips") is not None:
-        app["forwarded_allow_ips"] = tuple(app["forwarded_allow_ips"])
-    else:
-        app["forwarded_allow_ips"] = None
     gunicorn_version = filled.get("gunicorn_version") or installed_gunicorn_version() or NEWEST_KNOWN_GUNICORN
-    problems = []
-    if app["kind"] == "asgi" and app["asgi_worker"] == "gunicorn" and parse_version(_major_minor(gunicorn_version)) < (24, 0, 0):
-        problems.append(f"{label}: app.asgi_worker: gunicorn's native asgi worker needs gunicorn >= 24, the target is {gunicorn_version}")
+    target_gunicorn = parse_version(_major_minor(gunicorn_version))
+    problems: list[str] = []
+    if "routes" in filled:
+        routes = tuple(_route(r["name"], r["path"], r["expected_qps"], r["app"], r.get("upstreams", []))
+                       for r in filled["routes"])
+        where = "routes"
+    else:
+        routes = (_route(filled["name"], "/", filled["expected_qps"], filled["app"], filled["upstreams"]),)
+        where = "app"
+    for index, route in enumerate(routes):
+        at = f"routes.{index}.app" if where == "routes" else "app"
+        if route.app.kind == "asgi" and route.app.asgi_worker == "gunicorn" and target_gunicorn < (24, 0, 0):
+            problems.append(f"{label}: {at}.asgi_worker: gunicorn's native asgi worker needs gunicorn >= 24, "
+                            f"the target is {gunicorn_version}")
+    problems += _route_conflicts(routes, label)
+    for index, route in enumerate(routes):
+        at = f"routes.{index}.app.bind" if where == "routes" else "app.bind"
+        if route.upstreams and not route.app.binds_unix_socket:
+            host, _, port = route.app.bind.rpartition(":")
+            ports = sorted({u.rsplit(":", 1)[1] for u in route.upstreams})
+            if host.strip("[]") in ("127.0.0.1", "::1", "localhost") or port not in ports:
+                problems.append(f"{label}: {at}: {route.app.bind} cannot be reached by nginx at "
+                                f"{', '.join(route.upstreams)}: bind 0.0.0.0:{ports[0]} (or leave bind out)")
+    static = filled.get("static") or []
+    static = [static] if isinstance(static, dict) else static
+    statics = tuple(Static(**_with_defaults(profile_schema()["$defs"]["static_files"], s)) for s in static)
+    taken = {r.path for r in routes}
+    for index, item in enumerate(statics):
+        if item.url in taken:
+            problems.append(f"{label}: static.{index}.url: {item.url} is already routed (a route or another static prefix)")
+        taken.add(item.url)
+    systemd = Systemd(**filled["systemd"]) if filled.get("systemd") else None
+    if systemd is not None:
+        for route in routes:
+            if not route.app.binds_unix_socket or route.upstreams:
+                problems.append(f"{label}: systemd: needs the app on this machine behind a unix socket "
+                                f"(app.bind {route.app.bind!r} is a TCP address)")
+                break
     if problems:
         raise ConfgenError(*problems)
+    headers = filled["security_headers"]
+    tls = dict(filled["tls"]) if filled.get("tls") else None
+    if tls is not None:
+        tls["acme_webroot"] = tls["acme_webroot"] or None
+    first = routes[0]
     return Profile(
         source=label,
         name=filled["name"],
         cpus=filled["cpus"],
-        expected_qps=float(filled["expected_qps"]),
+        # The whole site's load: the routes' shares added up; per-route sizing uses each share.
+        expected_qps=float(sum(r.expected_qps for r in routes)),
         clients=filled["clients"],
         max_body_size=parse_size(filled["max_body_size"]),
         avg_request_body_size=parse_size(filled["avg_request_body_size"]),
         avg_response_size=parse_size(filled["avg_response_size"]),
-        app=App(**app),
+        app=first.app,
         server_names=tuple(filled["server_names"]),
-        upstreams=tuple(filled["upstreams"]),
-        tls=Tls(**filled["tls"]) if filled.get("tls") else None,
+        upstreams=first.upstreams,
+        tls=Tls(**tls) if tls else None,
         trusted_proxies=tuple(filled["trusted_proxies"]),
-        static=Static(**filled["static"]) if filled.get("static") else None,
+        static=statics,
         nginx=NginxSite(**filled["nginx"]),
+        routes=routes,
+        security_headers=SecurityHeaders(frame_options=None if headers["frame_options"] == "off" else headers["frame_options"],
+                                         referrer_policy=headers["referrer_policy"]),
+        canonical_host=filled.get("canonical_host"),
+        systemd=systemd,
         nginx_version=parse_version(filled["nginx_version"]),
-        gunicorn_version=parse_version(_major_minor(gunicorn_version)),
+        gunicorn_version=target_gunicorn,
         raw=data,
     )
+
+
+def _route(name: str, path: str, expected_qps, app_data: dict, upstreams) -> Route:
+    app = dict(app_data)
+    # gunicorn spells a socket "unix:/run/app.sock"; the profile accepts that and the bare path.
+    app["bind"] = app.get("bind", f"/run/{name}/gunicorn.sock").removeprefix("unix:")
+    if upstreams and app["bind"].startswith("/"):
+        port = upstreams[0].rsplit(":", 1)[1]
+        app["bind"] = f"0.0.0.0:{port}"
+    app["forwarded_allow_ips"] = tuple(app["forwarded_allow_ips"]) if app.get("forwarded_allow_ips") is not None else None
+    return Route(name=name, path=path, expected_qps=float(expected_qps), app=App(**app), upstreams=tuple(upstreams))
+
+
+def _route_conflicts(routes: tuple[Route, ...], label: str) -> list[str]:
+    """Routes need distinct names (upstream blocks, file names), paths and local sockets."""
+    problems = []
+    for attribute, what in (("name", "name"), ("path", "path")):
+        seen: set[str] = set()
+        for index, route in enumerate(routes):
+            value = getattr(route, attribute)
+            if value in seen:
+                problems.append(f"{label}: routes.{index}.{what}: {value!r} is used by an earlier route; each route needs its own")
+            seen.add(value)
+    # Where nginx reaches each route's gunicorn: its upstreams, else its own bind.
+    endpoints: set[str] = set()
+    for index, route in enumerate(routes):
+        own = set(route.upstreams) if route.upstreams else {route.app.bind}
+        shared = sorted(own & endpoints)
+        if shared:
+            key = "upstreams" if route.upstreams else "app.bind"
+            problems.append(f"{label}: routes.{index}.{key}: {', '.join(shared)} is another route's app server; "
+                            f"two gunicorns cannot listen on one address")
+        endpoints |= own
+    return problems
 
 
 def _major_minor(version: str) -> str:

@@ -7,10 +7,11 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
+from confgen.render.log_format import LOG_FORMAT, LOG_FORMAT_NAME
 from confgen.render.profile import Profile, load_profile
-from confgen.render.sizing import Plan, plan
+from confgen.render.sizing import Plan, RoutePlan, plan
 
-OUTPUT_FILES = {"nginx.conf": "nginx.conf.j2", "gunicorn.conf.py": "gunicorn.conf.py.j2"}
+NGINX_FILE = "nginx.conf"
 # nginx's `http2 on` replaced `listen ... http2` in 1.25.1; ssl_reject_handshake came in 1.19.4.
 HTTP2_DIRECTIVE_SINCE = (1, 25, 1)
 SSL_REJECT_HANDSHAKE_SINCE = (1, 19, 4)
@@ -22,9 +23,33 @@ def render_profile(source: str | os.PathLike | Mapping[str, Any]) -> dict[str, s
 
 
 def render_plan(the_plan: Plan) -> dict[str, str]:
+    """nginx.conf, then per route its gunicorn config (and systemd units when asked for)."""
     environment = _environment()
     context = _template_context(the_plan)
-    return {name: environment.get_template(template).render(**context) for name, template in OUTPUT_FILES.items()}
+    files = {NGINX_FILE: environment.get_template("nginx.conf.j2").render(**context)}
+    for route_plan in the_plan.routes:
+        names = route_file_names(the_plan, route_plan)
+        route_context = {**context, "route": route_plan, "file_name": names["gunicorn"], "config_name": names["gunicorn"]}
+        files[names["gunicorn"]] = environment.get_template("gunicorn.conf.py.j2").render(**route_context)
+        systemd = the_plan.profile.systemd
+        if systemd is not None:
+            socket_path = route_plan.profile.app.bind
+            parts = Path(socket_path).parts
+            units = {**route_context, "systemd": systemd, "socket_path": socket_path,
+                     "socket_unit": names["socket"], "service_unit": names["service"],
+                     "nginx_user": the_plan.profile.nginx.user,
+                     # /run/<dir>/x.sock: the service's RuntimeDirectory is <dir>, owned by its user.
+                     "runtime_directory": parts[2] if len(parts) > 3 and parts[1] == "run" else None}
+            files[names["socket"]] = environment.get_template("gunicorn.socket.j2").render(**units)
+            files[names["service"]] = environment.get_template("gunicorn.service.j2").render(**units)
+    return files
+
+
+def route_file_names(the_plan: Plan, route_plan: RoutePlan) -> dict[str, str]:
+    """gunicorn.conf.py (+ gunicorn.service/.socket) for a single app; with several routes,
+    each route's files carry its name: gunicorn-api.conf.py, gunicorn-api.service, ..."""
+    stem = "gunicorn" if len(the_plan.routes) == 1 else f"gunicorn-{route_plan.route.name}"
+    return {"gunicorn": f"{stem}.conf.py", "service": f"{stem}.service", "socket": f"{stem}.socket"}
 
 
 def explain_table(source: str | os.PathLike | Mapping[str, Any]) -> str:
@@ -46,23 +71,49 @@ def starter_profile(*, name: str, cpus: int, kind: str, module: str, file_name: 
 
 
 def schema_location() -> str:
-    """Where an editor finds the profile schema: the installed file, else its published $id."""
-    from confgen.render.profile import profile_schema, schema_path
+    """The schema's published address (its $id), for the profile's editor line: the same on every
+    machine, unlike the installed file's path inside one machine's site-packages."""
+    from confgen.render.profile import profile_schema
 
-    path = schema_path()
-    return str(path) if path else profile_schema()["$id"]
+    return profile_schema()["$id"]
+
+
+def canonical_names(profile: Profile) -> tuple[list[str], list[tuple[str, str]]]:
+    """(names the site serves, [(alternate, canonical)]) under ``canonical_host``: every exact
+    name's www./apex pair is split into the canonical one, served, and the other, redirected."""
+    if profile.canonical_host is None:
+        return list(profile.server_names), []
+    served: list[str] = []
+    redirects: list[tuple[str, str]] = []
+    for name in profile.server_names:
+        if name.startswith(("*.", ".")):
+            served.append(name)
+            continue
+        apex = name.removeprefix("www.")
+        canonical, alternate = (apex, f"www.{apex}") if profile.canonical_host == "apex" else (f"www.{apex}", apex)
+        if canonical not in served:
+            served.append(canonical)
+        if (alternate, canonical) not in redirects:
+            redirects.append((alternate, canonical))
+    return served, redirects
 
 
 def _template_context(the_plan: Plan) -> dict[str, Any]:
     profile: Profile = the_plan.profile
     version = profile.nginx_version
+    served, redirects = canonical_names(profile)
     return {
         "plan": the_plan,
         "source_name": Path(profile.source).name,
         "nginx_version": ".".join(map(str, version)),
         # Named only when the profile names it: the installed gunicorn must not change the output.
         "gunicorn_target": ".".join(map(str, profile.gunicorn_version)) if "gunicorn_version" in profile.raw else None,
-        "server_name_list": " ".join(profile.server_names) or "_",
+        "served_names": served,
+        "canonical_redirects": redirects,
+        "redirected_names": [alternate for alternate, _ in redirects],
+        "websockets": any(route.app.websockets for route in profile.routes),
+        "log_format_name": LOG_FORMAT_NAME,
+        "log_format": LOG_FORMAT,
         "http2_directive": version >= HTTP2_DIRECTIVE_SINCE,
         "has_ssl_reject_handshake": version >= SSL_REJECT_HANDSHAKE_SINCE,
     }

@@ -8,14 +8,16 @@ rendered config can check the arithmetic.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
+from confgen.errors import ConfgenError
 from confgen.units import format_seconds, format_size
 
 if TYPE_CHECKING:  # the lint rules share constants with this module without loading profiles
-    from confgen.render.profile import Profile
+    from confgen.render.profile import Profile, Route
 
 # Linux's default fs.nr_open: no process can raise RLIMIT_NOFILE above it without a sysctl.
 NOFILE_CEILING = 1_048_576
@@ -57,8 +59,15 @@ class Value:
 
 
 def requests_in_flight(p: Profile) -> float:
-    """Concurrent requests at the expected load: QPS x latency (Little's law)."""
-    return p.expected_qps * p.app.latency_ms / 1000.0
+    """Concurrent requests at the expected load: QPS x latency (Little's law), over all routes."""
+    return sum(route.expected_qps * route.app.latency_ms for route in p.routes) / 1000.0
+
+
+def route_profile(p: Profile, route: Route) -> Profile:
+    """The profile as one route's app sees it: that route's load, app and hosts, the site's
+    clients and machine. Every per-app sizing function below takes such a view."""
+    return dataclasses.replace(p, name=route.name, expected_qps=route.expected_qps, app=route.app,
+                               upstreams=route.upstreams, routes=(route,))
 
 
 def app_hosts(p: Profile) -> int:
@@ -78,15 +87,25 @@ def nginx_worker_processes(p: Profile) -> Value:
     return Value(p.cpus, f"one worker per CPU (cpus={p.cpus})")
 
 
+def upstream_concurrency(p: Profile) -> int:
+    """Upstream requests at once: one per client connection, or more when clients multiplex
+    requests (HTTP/2) and Little's law says more are in flight."""
+    return max(p.clients, math.ceil(requests_in_flight(p)))
+
+
 def nginx_worker_connections(p: Profile) -> Value:
     workers = nginx_worker_processes(p).value
-    needed = p.clients * FDS_PER_PROXIED_CLIENT
+    upstream = upstream_concurrency(p)
+    needed = p.clients + upstream
     per_worker = math.ceil(needed * 1.5 / workers)
     rounded = max(1024, math.ceil(per_worker / 1024) * 1024)
     ceiling = NOFILE_CEILING // 2
     if rounded > ceiling:
         return Value(ceiling, f"clients={p.clients} x 2 fds over {workers} workers exceeds the "
                               f"{NOFILE_CEILING} open-file ceiling: capped; add CPUs or nginx hosts")
+    if upstream > p.clients:
+        return Value(rounded, f"clients={p.clients} + {upstream} upstream connections (requests in flight, "
+                              f"multiplexed) x 1.5 headroom / {workers} workers, rounded up to 1024")
     return Value(rounded, f"clients={p.clients} x 2 (client + upstream) x 1.5 headroom / "
                           f"{workers} workers, rounded up to 1024")
 
@@ -146,12 +165,17 @@ def gunicorn_workers(p: Profile) -> Value:
 
 def app_concurrency_per_host(p: Profile) -> int:
     """Connections one app host accepts at once (gunicorn's worker_connections per worker)."""
-    return gunicorn_workers(p).value * APP_CONNECTIONS_PER_WORKER
+    return gunicorn_workers(p).value * gunicorn_worker_connections(p).value
 
 
 def gunicorn_worker_connections(p: Profile) -> Value:
+    workers = gunicorn_workers(p).value
+    needed = math.ceil(app_slots_needed(p) / workers)
+    if needed > APP_CONNECTIONS_PER_WORKER:
+        return Value(needed, f"{app_slots_needed(p)} requests in flight per host (with 50 % headroom) / "
+                             f"{workers} workers: beyond this a worker refuses connections (503)")
     return Value(APP_CONNECTIONS_PER_WORKER,
-                 "per worker; above the idle connections nginx pools to each worker")
+                 "per worker (gunicorn's default); above the idle connections nginx pools to each worker")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -161,10 +185,12 @@ def gunicorn_worker_connections(p: Profile) -> Value:
 def upstream_keepalive(p: Profile) -> Value:
     """Idle connections each nginx worker caches: below the concurrent upstream requests, the
     surplus is closed after every request and reuse collapses."""
-    concurrent = min(p.clients, app_concurrency_per_host(p) * app_hosts(p))
+    upstream = upstream_concurrency(p)
+    concurrent = min(upstream, app_concurrency_per_host(p) * app_hosts(p))
     workers = nginx_worker_processes(p).value
     per_worker = max(8, min(concurrent, math.ceil(concurrent * ACCEPT_IMBALANCE / workers)))
-    return Value(per_worker, f"min(clients={p.clients}, app connections={app_concurrency_per_host(p) * app_hosts(p)}) "
+    demand = f"clients={p.clients}" if upstream == p.clients else f"{upstream} requests in flight"
+    return Value(per_worker, f"min({demand}, app connections={app_concurrency_per_host(p) * app_hosts(p)}) "
                              f"x {ACCEPT_IMBALANCE} / {workers} workers (accepts are uneven), at least 8")
 
 
@@ -302,8 +328,12 @@ def upstream_servers(p: Profile) -> Value:
     if p.upstreams:
         return Value([f"{host} max_fails=3 fail_timeout=10s" for host in p.upstreams],
                      f"{len(p.upstreams)} app hosts: a host failing 3 times in 10s rests 10s")
-    return Value([f"unix:{p.app.bind} fail_timeout=0"],
-                 "the only app server: never mark it down, always retry it")
+    if p.app.binds_unix_socket:
+        address = f"unix:{p.app.bind}"
+    else:  # gunicorn on a local TCP port; a wildcard bind is reached on loopback
+        host, _, port = p.app.bind.rpartition(":")
+        address = f"{ {'0.0.0.0': '127.0.0.1', '[::]': '[::1]'}.get(host, host) }:{port}"
+    return Value([f"{address} fail_timeout=0"], "the only app server: never mark it down, always retry it")
 
 
 def upstream_balancing(p: Profile) -> Value | None:
@@ -333,15 +363,11 @@ def _round_up(value: int, step: int) -> int:
     return math.ceil(value / step) * step
 
 
+# Settings of the whole site (one nginx, one set of clients).
 NGINX_VALUES: dict[str, Callable[[Profile], Value | None]] = {
     "worker_processes": nginx_worker_processes,
     "worker_connections": nginx_worker_connections,
     "worker_rlimit_nofile": nginx_worker_rlimit_nofile,
-    "upstream keepalive": upstream_keepalive,
-    "upstream keepalive_timeout": upstream_keepalive_timeout,
-    "upstream keepalive_requests": upstream_keepalive_requests,
-    "proxy_read_timeout": proxy_read_timeout,
-    "proxy_connect_timeout": proxy_connect_timeout,
     "keepalive_timeout": client_keepalive_timeout,
     "keepalive_requests": client_keepalive_requests,
     "client_max_body_size": client_max_body_size,
@@ -351,10 +377,19 @@ NGINX_VALUES: dict[str, Callable[[Profile], Value | None]] = {
     "proxy_buffers": proxy_buffers,
     "gzip_min_length": gzip_min_length,
     "gzip_comp_level": gzip_comp_level,
-    "upstream servers": upstream_servers,
-    "upstream balancing": upstream_balancing,
     "X-Forwarded-Proto": forwarded_proto,
     "X-Forwarded-For": forwarded_for,
+}
+
+# Settings of one route's app (its upstream block and location), from its own load.
+ROUTE_NGINX_VALUES: dict[str, Callable[[Profile], Value | None]] = {
+    "upstream keepalive": upstream_keepalive,
+    "upstream keepalive_timeout": upstream_keepalive_timeout,
+    "upstream keepalive_requests": upstream_keepalive_requests,
+    "upstream servers": upstream_servers,
+    "upstream balancing": upstream_balancing,
+    "proxy_read_timeout": proxy_read_timeout,
+    "proxy_connect_timeout": proxy_connect_timeout,
 }
 
 GUNICORN_VALUES: dict[str, Callable[[Profile], Value | None]] = {
@@ -372,21 +407,71 @@ GUNICORN_VALUES: dict[str, Callable[[Profile], Value | None]] = {
 
 
 @dataclass(frozen=True)
-class Plan:
+class RoutePlan:
+    """One route's app: its view of the profile, its upstream/location values and its gunicorn."""
+
+    route: Route
     profile: Profile
     nginx: dict[str, Value]
     gunicorn: dict[str, Value]
 
+
+@dataclass(frozen=True)
+class Plan:
+    profile: Profile
+    site: dict[str, Value]
+    routes: list[RoutePlan]
+
+    @property
+    def nginx(self) -> dict[str, Value]:
+        """The site's nginx values and the first route's (the only one for a single-app profile)."""
+        return {**self.site, **self.routes[0].nginx}
+
+    @property
+    def gunicorn(self) -> dict[str, Value]:
+        return self.routes[0].gunicorn
+
     def rows(self) -> list[tuple[str, str, str]]:
-        """(setting, value, reason) for ``--explain``."""
-        rows = [(f"nginx {name}", str(v), v.reason) for name, v in self.nginx.items()]
-        rows += [(f"gunicorn {name}", str(v), v.reason) for name, v in self.gunicorn.items()]
+        """(setting, value, reason) for ``--explain``; per-route rows carry the route's name
+        when there are several."""
+        rows = [(f"nginx {name}", str(v), v.reason) for name, v in self.site.items()]
+        for route_plan in self.routes:
+            prefix = f"{route_plan.route.name} {route_plan.route.path}: " if len(self.routes) > 1 else ""
+            rows += [(f"{prefix}nginx {name}", str(v), v.reason) for name, v in route_plan.nginx.items()]
+            rows += [(f"{prefix}gunicorn {name}", str(v), v.reason) for name, v in route_plan.gunicorn.items()]
         return rows
 
 
+def _values(table: dict[str, Callable[[Profile], Value | None]], p: Profile) -> dict[str, Value]:
+    return {name: value for name, fn in table.items() if (value := fn(p)) is not None}
+
+
+def infeasible(p: Profile) -> list[str]:
+    """Loads no config can carry: more connections than one machine can open. Rendered anyway,
+    the configs would be capped below the load and confgen's own linter would reject them."""
+    problems = []
+    workers = nginx_worker_processes(p).value
+    nginx_needs = p.clients + upstream_concurrency(p)
+    if nginx_needs > workers * (NOFILE_CEILING // 2):
+        problems.append(f"{p.source}: clients: {p.clients} clients need {nginx_needs} connections at nginx, more than "
+                        f"{workers} workers can hold under the {NOFILE_CEILING} open-file ceiling "
+                        f"({NOFILE_CEILING // 2} each): add CPUs or nginx hosts, or check the numbers")
+    for route in p.routes:
+        view = route_profile(p, route)
+        if app_slots_needed(view) > NOFILE_CEILING:
+            problems.append(f"{p.source}: expected_qps: {route.name}: {route.expected_qps:g} QPS x {route.app.latency_ms:g} ms "
+                            f"is {app_slots_needed(view)} requests in flight per app host (with headroom), more than "
+                            f"one machine can open ({NOFILE_CEILING}): add app hosts (upstreams), or check the numbers")
+    return problems
+
+
 def plan(p: Profile) -> Plan:
-    return Plan(
-        profile=p,
-        nginx={name: value for name, fn in NGINX_VALUES.items() if (value := fn(p)) is not None},
-        gunicorn={name: value for name, fn in GUNICORN_VALUES.items() if (value := fn(p)) is not None},
-    )
+    problems = infeasible(p)
+    if problems:
+        raise ConfgenError(*problems)
+    route_plans = []
+    for route in p.routes:
+        view = route_profile(p, route)
+        route_plans.append(RoutePlan(route=route, profile=view, nginx=_values(ROUTE_NGINX_VALUES, view),
+                                     gunicorn=_values(GUNICORN_VALUES, view)))
+    return Plan(profile=p, site=_values(NGINX_VALUES, p), routes=route_plans)

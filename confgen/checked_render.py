@@ -1,0 +1,267 @@
+"""Render, then check what was rendered before anyone writes it: the design card's last two steps.
+
+profile -> Jinja -> files -> parsed back (confgen's nginx parser) -> linted as a pair with the
+profile, so the capacity rules run too. A finding at warning or above means confgen would ship a
+config its own linter rejects: :func:`render_checked` raises instead of returning the files.
+With ``verify``, the real ``nginx -t`` (in a temp prefix, the target's includes resolvable) and
+``gunicorn --check-config`` run as well, when they are installed.
+
+This module sits above ``confgen.render`` and ``confgen.lint`` (lint imports render's sizing, so
+render cannot import lint); the API (``confgen.render``) and the CLI's render command use it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from confgen.errors import ConfgenError
+from confgen.render.profile import Profile, load_profile
+from confgen.render.rendering import NGINX_FILE, render_plan, route_file_names
+from confgen.render.sizing import Plan, plan
+
+BLOCKING = ("error", "warning")
+TOOL_TIMEOUT_S = 60
+
+
+class SelfCheckFailed(ConfgenError):
+    """The rendered configs fail confgen's own lint or the real tools: nothing is written."""
+
+    exit_code = 1
+
+
+@dataclass
+class SelfCheck:
+    """What the self-check found (findings at every severity) and what it ran."""
+
+    findings: list = field(default_factory=list)
+    ran: list[str] = field(default_factory=list)       # "lint (2 files, profile capacity rules)", "nginx -t: ok"
+    skipped: list[str] = field(default_factory=list)   # "gunicorn --check-config: gunicorn is not installed"
+    failures: list[str] = field(default_factory=list)  # a real tool rejected the output
+
+    @property
+    def blocking(self) -> list:
+        return [f for f in self.findings if f.severity in BLOCKING]
+
+    @property
+    def passed(self) -> bool:
+        return not self.blocking and not self.failures
+
+    def lines(self) -> list[str]:
+        """The self-check's report, one line each, for ``--explain`` and for a refusal."""
+        lines = [f"self-check: {what}" for what in self.ran]
+        lines += [f"self-check: skipped {what}" for what in self.skipped]
+        lines += [f"{f.file}:{f.line}: {f.code} {f.rule} ({f.severity}): {f.message}" for f in self.findings]
+        lines += self.failures
+        verdict = "passed" if self.passed else "FAILED: nothing written"
+        lines.append(f"self-check {verdict}")
+        return lines
+
+
+def render_checked(source: str | os.PathLike | Mapping[str, Any], *, verify: bool = False) -> tuple[dict[str, str], SelfCheck]:
+    """Render a profile and check the result; SelfCheckFailed (exit 1) when the check fails."""
+    files, check = render_with_check(source, verify=verify)
+    if check.blocking:
+        raise SelfCheckFailed("confgen render: confgen's own linter rejects what it rendered (a confgen bug: "
+                              "please report it with the profile); nothing written", *check.lines())
+    if check.failures:
+        raise SelfCheckFailed("confgen render: the real tools reject the rendered configs; nothing written",
+                              *check.lines())
+    return files, check
+
+
+def render_with_check(source: str | os.PathLike | Mapping[str, Any], *, verify: bool = False) -> tuple[dict[str, str], SelfCheck]:
+    """The files and the self-check's result, whatever it is (``--explain`` shows a failure too)."""
+    profile = load_profile(source)
+    the_plan = plan(profile)
+    files = render_plan(the_plan)
+    check = SelfCheck()
+    with tempfile.TemporaryDirectory(prefix="confgen-check-") as directory:
+        _lint_rendered(the_plan, files, Path(directory), check)
+        if verify:
+            _verify_nginx(profile, Path(directory), check)
+            _verify_gunicorn(the_plan, files, Path(directory), check)
+    return files, check
+
+
+def _lint_rendered(the_plan: Plan, files: dict[str, str], directory: Path, check: SelfCheck) -> None:
+    """Lint nginx.conf once per route, paired with that route's gunicorn config and load."""
+    from confgen.lint import engine
+
+    written = directory / "rendered"
+    written.mkdir()
+    for name, text in files.items():
+        (written / name).write_text(text, encoding="utf-8")
+    _copy_mime_types(the_plan.profile, written)
+    version = ".".join(map(str, the_plan.profile.nginx_version))
+    owned = _route_lines(written / NGINX_FILE, the_plan) if len(the_plan.routes) > 1 else {}
+    seen = set()
+    for route_plan in the_plan.routes:
+        gunicorn_file = written / route_file_names(the_plan, route_plan)["gunicorn"]
+        result = engine.lint([str(written / NGINX_FILE)], gunicorn=str(gunicorn_file),
+                             profile=route_plan.profile, nginx_version=version)
+        others = set().union(*(lines for name, lines in owned.items() if name != route_plan.route.name))
+        for finding in result.findings:
+            # A gunicorn on 0.0.0.0:8000 "serves" every upstream on port 8000, another route's
+            # too: each pair is judged on its own route's blocks (and the shared ones).
+            if os.path.basename(finding.file) == NGINX_FILE and finding.line in others:
+                continue
+            shown = dataclasses.replace(finding, file=os.path.basename(finding.file))
+            if shown not in seen:
+                seen.add(shown)
+                check.findings.append(shown)
+    routes = len(the_plan.routes)
+    check.ran.append(f"parsed back and linted nginx.conf with {'each of ' if routes > 1 else ''}"
+                     f"{routes} gunicorn config{'s' if routes > 1 else ''} and the profile's load "
+                     f"(nginx {version}): {len(check.blocking)} findings at warning or above")
+
+
+def _route_lines(nginx_file: Path, the_plan: Plan) -> dict[str, set[int]]:
+    """Route name -> the lines of its upstream block and of the location that proxies to it."""
+    from confgen.nginx.parse import load_nginx
+
+    config = load_nginx(str(nginx_file))
+    owned: dict[str, set[int]] = {}
+    for route_plan in the_plan.routes:
+        name = route_plan.route.name
+        blocks = [config.upstreams().get(name)] + [
+            d for d in config.find_all("location") if any(p.args == [f"http://{name}"] for p in d.find_any("proxy_pass"))]
+        owned[name] = {d.line for block in blocks if block is not None for d in block.walk()}
+    return owned
+
+
+def _copy_mime_types(profile: Profile, directory: Path) -> None:
+    """A relative ``include mime.types`` resolves against nginx's conf directory: put the installed
+    one (else a minimal one) beside the rendered nginx.conf."""
+    include = profile.nginx.mime_types
+    if os.path.isabs(include):
+        return
+    target = directory / include
+    target.parent.mkdir(parents=True, exist_ok=True)
+    installed = Path("/etc/nginx") / include
+    if installed.is_file():
+        shutil.copyfile(installed, target)
+    else:
+        target.write_text("types {\n    text/html html;\n    application/json json;\n}\n")
+
+
+def _find_tool(name: str) -> str | None:
+    return shutil.which(name) or next((str(p) for p in (Path("/usr/sbin") / name, Path("/usr/local/sbin") / name)
+                                       if p.exists()), None)
+
+
+def _verify_nginx(profile: Profile, directory: Path, check: SelfCheck) -> None:
+    """The real ``nginx -t`` on the same profile rendered with its pid and logs in a temp prefix
+    (so it runs unprivileged) and, where the certificate is not on this machine, a throwaway one."""
+    nginx = _find_tool("nginx")
+    if nginx is None:
+        check.skipped.append("nginx -t: nginx is not installed")
+        return
+    prefix = directory / "nginx-prefix"
+    conf = prefix / "conf"
+    (prefix / "logs").mkdir(parents=True)
+    conf.mkdir()
+    site = dataclasses.replace(profile.nginx, pid=str(prefix / "logs" / "nginx.pid"),
+                               error_log=str(prefix / "logs" / "error.log"),
+                               access_log="off" if profile.nginx.access_log == "off" else str(prefix / "logs" / "access.log"))
+    local = dataclasses.replace(profile, nginx=site)
+    note = ""
+    if profile.tls and not (os.path.isfile(profile.tls.certificate) and os.path.isfile(profile.tls.certificate_key)):
+        certificate = _throwaway_certificate(prefix)
+        if certificate is None:
+            check.skipped.append(f"nginx -t: {profile.tls.certificate} is not on this machine and openssl is "
+                                 f"not installed to stand in for it")
+            return
+        local = dataclasses.replace(local, tls=dataclasses.replace(profile.tls, certificate=certificate[0],
+                                                                   certificate_key=certificate[1]))
+        note = " (with a throwaway certificate: the profile's is not on this machine)"
+    (conf / NGINX_FILE).write_text(render_plan(plan(local))[NGINX_FILE], encoding="utf-8")
+    _copy_mime_types(profile, conf)
+    result = _run([nginx, "-t", "-q", "-p", str(prefix), "-c", str(conf / NGINX_FILE)])
+    if result is None:
+        check.failures.append(f"nginx -t: did not finish in {TOOL_TIMEOUT_S}s")
+    elif result.returncode == 0:
+        check.ran.append(f"nginx -t ({nginx}): ok{note}")
+    else:
+        output = (result.stdout + result.stderr).strip().replace(str(conf / NGINX_FILE), NGINX_FILE)
+        check.failures.append(f"nginx -t ({nginx}) failed: {' | '.join(output.splitlines())}")
+
+
+def _throwaway_certificate(prefix: Path) -> tuple[str, str] | None:
+    openssl = _find_tool("openssl")
+    if openssl is None:
+        return None
+    certificate, key = prefix / "throwaway.pem", prefix / "throwaway.key"
+    result = _run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=confgen-check",
+                   "-keyout", str(key), "-out", str(certificate)])
+    return (str(certificate), str(key)) if result is not None and result.returncode == 0 else None
+
+
+def _verify_gunicorn(the_plan: Plan, files: dict[str, str], directory: Path, check: SelfCheck) -> None:
+    """``gunicorn --check-config`` on each gunicorn config, from the current directory (where the
+    app is importable, as when gunicorn starts it)."""
+    try:
+        import gunicorn  # noqa: F401
+    except ImportError:
+        check.skipped.append("gunicorn --check-config: gunicorn is not installed")
+        return
+    for route_plan in the_plan.routes:
+        name = route_file_names(the_plan, route_plan)["gunicorn"]
+        path = directory / name
+        path.write_text(files[name], encoding="utf-8")
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [os.getcwd(), os.environ.get("PYTHONPATH")]))}
+        result = _run([sys.executable, "-m", "gunicorn", "--check-config", "-c", str(path)], env=env)
+        if result is None:
+            check.failures.append(f"gunicorn --check-config {name}: did not finish in {TOOL_TIMEOUT_S}s")
+        elif result.returncode == 0:
+            check.ran.append(f"gunicorn --check-config {name}: ok")
+        else:
+            output = (result.stdout + result.stderr).strip().splitlines()
+            check.failures.append(f"gunicorn --check-config {name} failed (run from {os.getcwd()}, where the app "
+                                  f"must be importable): {output[-1] if output else 'exit ' + str(result.returncode)}")
+
+
+def _run(command: list[str], env=None) -> subprocess.CompletedProcess | None:
+    try:
+        return subprocess.run(command, capture_output=True, text=True, timeout=TOOL_TIMEOUT_S, env=env)
+    except subprocess.TimeoutExpired:
+        return None
+
+
+def write_rendered(files: Mapping[str, str], output_dir: str | os.PathLike) -> list[Path]:
+    """Write the files atomically into ``output_dir``, creating it (and missing parents, as
+    ``mkdir -p``) first; when the write fails, the directories created here are removed again,
+    so a failed render leaves the disk as it was."""
+    from confgen.files import write_atomically
+
+    directory = Path(output_dir)
+    created: list[Path] = []
+    for candidate in [directory, *directory.parents]:
+        if candidate.exists():
+            break
+        created.append(candidate)
+    try:
+        for candidate in reversed(created):
+            candidate.mkdir()
+        return write_atomically(files, directory)
+    except OSError as error:
+        _remove_created(created)
+        raise ConfgenError(f"{directory}: cannot create: {error.strerror or error}") from None
+    except ConfgenError:
+        _remove_created(created)
+        raise
+
+
+def _remove_created(created: list[Path]) -> None:
+    for candidate in created:  # deepest first
+        try:
+            candidate.rmdir()
+        except OSError:
+            pass
