@@ -1,0 +1,1 @@
+"""``confgen measure``: a profile measured from nginx access logs (see confgen.measure.reading)."""
