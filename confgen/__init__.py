@@ -22,19 +22,25 @@ from confgen.errors import ConfgenError
 # only, so the (empty) packages are imported here, before the functions below take their names.
 import confgen.lint  # noqa: E402,F401  isort: skip
 import confgen.render  # noqa: E402,F401  isort: skip
+import confgen.measure  # noqa: E402,F401  isort: skip
 
 if TYPE_CHECKING:
     from confgen.lint.registry import Finding, LintResult
-    from confgen.project_config import ProjectConfig
+    from confgen.lint.fixes.apply import FixPlan
+    from confgen.measure.measuring import MeasureResult
 
-__all__ = ["render", "lint", "lint_project", "ConfgenError"]
+__all__ = ["render", "lint", "lint_project", "fix", "measure", "ConfgenError"]
 
 
-def render(profile: str | os.PathLike | Mapping[str, Any]) -> dict[str, str]:
-    """Render a profile (a YAML path or an already-parsed mapping): file name -> text."""
-    from confgen.render.rendering import render_profile
+def render(profile: str | os.PathLike | Mapping[str, Any], *, verify: bool = False) -> dict[str, str]:
+    """Render a profile (a YAML path or an already-parsed mapping): file name -> text.
 
-    return render_profile(profile)
+    The output is parsed back and linted with the profile first (``verify``: also the real
+    ``nginx -t`` and ``gunicorn --check-config``); a finding at warning or above raises
+    ConfgenError (exit code 1) instead of returning configs confgen's own linter rejects."""
+    from confgen.checked_render import render_checked
+
+    return render_checked(profile, verify=verify)[0]
 
 
 def lint(paths: Sequence[str] | str, **options) -> list["Finding"]:
@@ -42,51 +48,29 @@ def lint(paths: Sequence[str] | str, **options) -> list["Finding"]:
     return lint_project(paths, **options).findings
 
 
-def lint_project(
-    paths: Sequence[str] | str,
-    *,
-    gunicorn: str | None = None,
-    gunicorn_cmd: str | None = None,
-    profile: str | None = None,
-    root: str | None = None,
-    nginx_version: str | None = None,
-    select: Sequence[str] = (),
-    ignore: Sequence[str] = (),
-    min_severity: str = "info",
-    config: "ProjectConfig | None" = None,
-    progress=None,
-) -> "LintResult":
-    """Lint with the project's configuration applied: the nearest ``[tool.confgen]`` or
-    ``.confgen.toml`` (or ``config``) supplies what the arguments leave unset; arguments win.
-    Per-rule severity overrides and per-file ignores are applied to the findings, then
-    ``min_severity`` drops findings below it (by each finding's own severity). ``progress``,
-    if given, is called with (number, total, path) as each file is read."""
-    from confgen.lint import engine
-    from confgen.project_config import find_project_config
+def fix(paths: Sequence[str] | str, *, unsafe: bool = False, **options) -> "FixPlan":
+    """The fixes for what :func:`lint_project` (same options) finds, without writing anything:
+    ``.edits`` (file, start, end, old, new, rule), ``.unfixable`` (finding, reason), ``.diff()``
+    and ``.new_texts()``. ``unsafe`` also takes fixes that change behaviour a user may rely on.
+    ``confgen.lint.fixes.apply.write(plan)`` writes them, all files or none."""
+    from confgen.lint.fixes.apply import fix as plan_fixes
 
-    paths = [paths] if isinstance(paths, str) else list(paths)
-    first = next((p for p in paths if p != "-"), None)
-    if config is None:
-        config = find_project_config(os.path.dirname(os.path.abspath(first)) if first else None)
-    if gunicorn is None and gunicorn_cmd is None and first is not None:
-        pairing = config.gunicorn_for(first)
-        if pairing is not None:
-            gunicorn = str(pairing.config) if pairing.config else None
-            gunicorn_cmd = pairing.cmd
-    if root is None and config.root is not None and first is not None \
-            and os.path.abspath(first) != os.path.abspath(config.root):
-        root = str(config.root)
-    result = engine.lint(
-        paths,
-        gunicorn=gunicorn,
-        gunicorn_cmd=gunicorn_cmd,
-        profile=profile,
-        root=root,
-        nginx_version=nginx_version or config.nginx_version,
-        select=list(select) or list(config.select),
-        # A selection on the command line replaces the file's selection, its ignores included.
-        ignore=list(ignore) or ([] if select else list(config.ignore)),
-        progress=progress,
-    )
-    return engine.adjust_findings(result, severity=config.severity, ignored_for=config.ignored_for,
-                                  min_severity=min_severity, config_label=str(config.path or ""))
+    return plan_fixes([paths] if isinstance(paths, str) else list(paths), unsafe=unsafe, **options)
+
+
+def lint_project(paths: Sequence[str] | str, **options) -> "LintResult":
+    """Lint with the project's configuration applied (the nearest ``[tool.confgen]`` or
+    ``.confgen.toml``, or ``config=``); see :func:`confgen.lint.project.lint_project` for the options."""
+    from confgen.lint.project import lint_project as lint_with_config
+
+    return lint_with_config(paths, **options)
+
+
+def measure(logs: Sequence[str] | str = (), **options) -> "MeasureResult":
+    """A profile measured from nginx access logs (paths, rotated sets, ``-`` for stdin) and/or
+    saved states (``merge=[...]``). Options: nginx_conf, log_format, since, until, profile,
+    merge, save_state, progress; the result holds ``profile_text``, ``measurements`` (key, value,
+    how, sample, distribution) and ``to_json()``."""
+    from confgen.measure.measuring import measure_logs
+
+    return measure_logs([logs] if isinstance(logs, str) else list(logs), **options)

@@ -41,19 +41,38 @@ def main() -> None:
 
 @main.command()
 @click.argument("profile_path", metavar="PROFILE")
-@click.option("-o", "--output-dir", default=".", show_default=True, help="Where to write nginx.conf and gunicorn.conf.py.")
+@click.option("-o", "--output-dir", default=".", show_default=True,
+              help="Where to write nginx.conf and gunicorn.conf.py (created when missing).")
 @click.option("--stdout", "to_stdout", is_flag=True, help="Print the configs instead of writing them.")
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 with a diff when the files on disk differ.")
-@click.option("--explain", is_flag=True, help="Print the sizing plan (setting, value, reason) instead of writing.")
-def render(profile_path: str, output_dir: str, to_stdout: bool, check: bool, explain: bool) -> None:
-    """Render nginx.conf and gunicorn.conf.py from a YAML PROFILE."""
+@click.option("--explain", is_flag=True, help="Print the sizing plan (setting, value, reason) and the self-check instead of writing.")
+@click.option("--verify", is_flag=True, help="Also run the real `nginx -t` and `gunicorn --check-config` (when installed) on the output.")
+def render(profile_path: str, output_dir: str, to_stdout: bool, check: bool, explain: bool, verify: bool) -> None:
+    """Render nginx.conf and gunicorn.conf.py from a YAML PROFILE.
+
+    The output is parsed back and linted with the profile before anything is written; a finding
+    at warning or above writes nothing and exits 1."""
+    from confgen import checked_render
     from confgen.render import rendering as render_api
 
     try:
         if explain:
             click.echo(render_api.explain_table(profile_path))
+            _, self_check = checked_render.render_with_check(profile_path, verify=verify)
+            click.echo("")
+            click.echo("\n".join(self_check.lines()))
+            sys.exit(0 if self_check.passed else 1)
+        if check and not verify:
+            # Only reads (not even a temp file): the files on disk were self-checked when written.
+            diff = files_io.diff_against_disk(render_api.render_profile(profile_path), output_dir)
+            if diff:
+                click.echo(diff, nl=False)
+                sys.exit(1)
             return
-        files = render_api.render_profile(profile_path)
+        files, self_check = checked_render.render_checked(profile_path, verify=verify)
+        if verify:
+            for line in self_check.lines():
+                click.echo(line, err=True)
         if to_stdout:
             for name, text in files.items():
                 click.echo(f"# ---- {name} ----")
@@ -65,7 +84,7 @@ def render(profile_path: str, output_dir: str, to_stdout: bool, check: bool, exp
                 click.echo(diff, nl=False)
                 sys.exit(1)
             return
-        for path in files_io.write_atomically(files, output_dir):
+        for path in checked_render.write_rendered(files, output_dir):
             click.echo(f"wrote {path}")
     except ConfgenError as error:
         _fail(error)
@@ -79,21 +98,27 @@ def render(profile_path: str, output_dir: str, to_stdout: bool, check: bool, exp
 @click.option("--root", help="The main nginx.conf, when FILES are snippets it includes.")
 @click.option("--nginx-version", help="Target nginx version (default: installed nginx, else 1.22).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif", "github"]), default="text", show_default=True)
-@click.option("--select", multiple=True, help="Only these rules (names, codes or code prefixes; repeat or comma-separate).")
+@click.option("--select", multiple=True, help="Only these rules (names, codes, code prefixes, a group such as "
+              "hardening, or ALL; repeat or comma-separate). Default: the default group.")
 @click.option("--ignore", multiple=True, help="Skip these rules (names, codes or code prefixes).")
 @click.option("--min-severity", type=click.Choice(["error", "warning", "info"]), default="info", show_default=True,
               help="Hide findings below this severity (each finding's own).")
 @click.option("-q", "--quiet", is_flag=True, help="Only the findings: no notes, no summary.")
-def lint(files, gunicorn_path, gunicorn_cmd, profile_path, root, nginx_version, fmt, select, ignore, min_severity, quiet) -> None:
+@click.option("--fix", "apply_fixes", is_flag=True, help="Apply the safe fixes in place, then report what is left.")
+@click.option("--diff", "show_diff", is_flag=True, help="Print the fixes as a unified diff; change nothing (exit 1 if any).")
+@click.option("--unsafe-fixes", is_flag=True, help="Also apply (or show) fixes that change behaviour a user may rely on.")
+def lint(files, gunicorn_path, gunicorn_cmd, profile_path, root, nginx_version, fmt, select, ignore, min_severity, quiet,
+         apply_fixes, show_diff, unsafe_fixes) -> None:
     """Lint nginx FILES (and their gunicorn config) for proxy <-> app mistakes; - reads stdin."""
     import os
 
-    from confgen import lint_project
     from confgen.lint import output
+    from confgen.lint.fixes import apply as fixes
 
     try:
-        result = lint_project(
-            list(files),
+        if (apply_fixes or show_diff) and "-" in files:
+            raise ConfgenError("--fix/--diff: stdin cannot be fixed in place; give the files")
+        lint_options = dict(
             gunicorn=gunicorn_path,
             gunicorn_cmd=gunicorn_cmd,
             profile=profile_path,
@@ -102,18 +127,39 @@ def lint(files, gunicorn_path, gunicorn_cmd, profile_path, root, nginx_version, 
             select=_split_names(select),
             ignore=_split_names(ignore),
             min_severity=min_severity,
-            progress=_progress_line if len(files) >= PROGRESS_MIN_FILES and sys.stderr.isatty() else None,
         )
+        if show_diff:
+            _print_diff(fixes.fix(list(files), unsafe=unsafe_fixes, **lint_options))
+        run = fixes.fix_in_place(list(files), unsafe=unsafe_fixes, **lint_options) if apply_fixes else None
+        result, contexts = fixes.lint_with_contexts(
+            list(files), **lint_options,
+            progress=_progress_line if len(files) >= PROGRESS_MIN_FILES and sys.stderr.isatty() else None,
+        ) if run is None else (run.result, run.contexts)
         if len(files) >= PROGRESS_MIN_FILES and sys.stderr.isatty():
             click.echo("\r\033[K", nl=False, err=True)
+        if run is not None and not quiet:
+            click.echo(f"fixed {run.applied} finding(s) in {len(run.written)} file(s)"
+                       + "".join(f"\n  {path}" for path in run.written), err=True)
+        plan = fixes.plan(contexts, result.findings, unsafe=unsafe_fixes) if contexts is not None and fmt == "text" \
+            else None
         color = fmt == "text" and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-        click.echo(output.format_findings(result, fmt, color=color, quiet=quiet), nl=False, color=color)
+        click.echo(output.format_findings(result, fmt, color=color, quiet=quiet, fixes=plan), nl=False, color=color)
     except ConfgenError as error:
         _fail(error)
     sys.exit(1 if result.has_problems else 0)
 
 
 PROGRESS_MIN_FILES = 20
+
+
+def _print_diff(plan) -> None:
+    """`lint --diff`: the fixes as a unified diff; exit 1 when there is one, 0 when not."""
+    click.echo(plan.diff(), nl=False)
+    click.echo(f"would fix {len(plan.fixed)} finding(s)" + (f"; {len(plan.unsafe)} more with --unsafe-fixes"
+                                                           if plan.unsafe else "")
+               + (f"; {len(plan.deferred)} more once these are applied (--fix runs again)" if plan.deferred else ""),
+               err=True)
+    sys.exit(1 if plan.edits else 0)
 
 
 def _progress_line(number: int, total: int, path: str) -> None:
@@ -216,4 +262,62 @@ def show_rule(name_or_code: str) -> None:
     try:
         click.echo(rule_text(get_rule(name_or_code)), nl=False)
     except ConfgenError as error:
+        _fail(error)
+
+
+@main.command()
+@click.argument("logs", nargs=-1)
+@click.option("--nginx-conf", help="The nginx.conf that writes these logs: its access_log's log_format is read.")
+@click.option("--log-format", help="confgen, combined, json, or a log_format string ('$remote_addr ... $msec ...').")
+@click.option("--since", help="Only requests from this time (2026-11-18, 2026-11-18T10:00, epoch; UTC).")
+@click.option("--until", help="Only requests before this time.")
+@click.option("--profile", "profile_path", help="The profile to start from: its keys are kept where the log says nothing.")
+@click.option("-o", "--output", help="Write the measured profile here (default: print it).")
+@click.option("--explain", is_flag=True, help="Print the table: key, value, sample size, p50/p90/p99/max, how.")
+@click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True,
+              help="json: the profile, every measurement and the reading summary, for machines.")
+@click.option("--html", "html_path", help="Write a self-contained HTML report (charts, the profile and its reasons).")
+@click.option("--save-state", help="Also write what was measured as mergeable state (see --merge).")
+@click.option("--merge", "merge_states", is_flag=True, help="LOGS are states written by --save-state (one per host): add them up.")
+@click.option("--max-malformed", type=click.FloatRange(0, 1), default=0.05, show_default=True,
+              help="Fail when a larger share of a log's lines is unreadable.")
+def measure(logs, nginx_conf, log_format, since, until, profile_path, output, explain, fmt, html_path,
+            save_state, merge_states, max_malformed) -> None:
+    """Measure a profile from nginx access LOGS (plain, .gz, rotated sets, - for stdin)."""
+    import json
+
+    from confgen import measure as measure_api
+    from confgen.measure import sources
+    from confgen.measure.measurements import explain_table
+
+    merge_paths = list(logs) if merge_states else []
+    logs = () if merge_states else logs
+    bar = None
+    if sys.stderr.isatty() and logs:
+        bar = sources.ProgressBar(sum(sources.source_size(path) or 0 for path in logs) or None)
+    try:
+        result = measure_api(list(logs), nginx_conf=nginx_conf, log_format=log_format, since=since, until=until,
+                             profile=profile_path, merge=list(merge_paths), save_state=save_state,
+                             progress=bar.advance if bar else None, max_malformed=max_malformed)
+        if bar:
+            bar.close()
+        for warning in result.warnings:
+            click.echo(f"confgen measure: {warning}", err=True)
+        if html_path:
+            from confgen.measure.report import write_report
+
+            write_report(html_path, result)
+        if output:
+            target = Path(output)
+            files_io.write_atomically({target.name: result.profile_text}, target.parent)
+            click.echo(f"wrote {target}; next: confgen render {target} --explain", err=True)
+        if fmt == "json":
+            click.echo(json.dumps(result.to_json(), indent=2))
+        elif explain:
+            click.echo(explain_table(result.measurements), nl=False)
+        elif not output:
+            click.echo(result.profile_text, nl=False)
+    except ConfgenError as error:
+        if bar:
+            bar.close()
         _fail(error)
