@@ -237,6 +237,10 @@ def test_stapling_on_a_letsencrypt_certificate_is_one_finding_not_two(tmp_path):
     "server { location /a/ { proxy_pass http://localhost:8000; }\n"   # an implicit upstream
     "         location /b/ { proxy_pass http://localhost:8000$request_uri; } }",
     "server { location / { proxy_pass http://127.0.0.1:8000$request_uri; } }",
+    # readthedocs' shape: the implicit upstream comes from a proxy_pass with a URI in another
+    # server; nginx (checked on 1.22) matches host:port without case and needs no resolver.
+    "server { location /f { proxy_pass http://storage:10000/static/favicon.ico; } }\n"
+    "server { location /s { proxy_pass http://STORAGE:10000$request_uri; } }",
 ])
 def test_missing_resolver_not_claimed_for_upstream_names(tmp_path, config):
     assert findings(tmp_path, config + "\n", "missing-resolver") == []
@@ -246,6 +250,13 @@ def test_missing_resolver_not_claimed_for_upstream_names(tmp_path, config):
     "server { location / { proxy_pass http://app.internal:8000$request_uri; } }",
     "server { location / { set $be app.internal; proxy_pass http://$be; } }",
     'server { location / { set $u "http://api.example.com$request_uri"; proxy_pass $u; } }',
+    # another port than the implicit upstream's: nginx looks the name up, "no resolver defined"
+    "server { location /f { proxy_pass http://storage:10000/static/favicon.ico; }\n"
+    "         location /s { proxy_pass http://storage:10001$request_uri; } }",
+    # an upstream block is found only when the URL writes no port (nginx: "no resolver defined
+    # to resolve app")
+    "upstream app { server 127.0.0.1:8000; }\n"
+    "server { location / { proxy_pass http://app:8000$request_uri; } }",
 ])
 def test_missing_resolver_for_names(tmp_path, config):
     [finding] = findings(tmp_path, config + "\n", "missing-resolver")

@@ -70,14 +70,16 @@ def _resolver_for(ctx, block):
     return ctx.nginx.effective("resolver", block)
 
 
-def _known_servers(ctx) -> set[str]:
-    """Host names nginx finds without DNS when a run-time URL names them: ``upstream`` blocks
-    (compared case-insensitively, as nginx does) and the implicit upstreams that proxy_pass
-    URLs without variables create (``host:port`` as written)."""
+def _known_servers(ctx) -> tuple[set[str], set[str]]:
+    """Host names nginx finds without DNS when a run-time URL names them, compared
+    case-insensitively as nginx does: ``upstream`` block names, found only when the URL writes
+    no port, and the implicit upstreams that proxy_pass URLs without variables create anywhere
+    in http (``host:port`` as written)."""
     def compute():
-        known = {name.lower() for name in upstreams(ctx)}
-        known.update(route.target.lower() for route in routes(ctx) if not route.is_variable)
-        return known
+        blocks = {name.lower() for name in upstreams(ctx)}
+        implicit = {route.target.lower() for route in routes(ctx)
+                    if not route.is_variable and route.upstream is None}
+        return blocks, implicit
     return ctx.cached("dns:known-servers", compute)
 
 
@@ -94,9 +96,11 @@ def _name_to_resolve(ctx, host: tuple) -> str | None:
     text = literal_text(host)
     if text is not None:
         name = text.strip()
-        known = _known_servers(ctx)
-        if (not name or name.lower().startswith("unix:") or is_ip(_split_port(name))
-                or name.lower() in known or _split_port(name).lower() in known):
+        blocks, implicit = _known_servers(ctx)
+        lowered = name.lower()
+        # "app:8000" is not upstream app: nginx matches a block only when no port is written
+        if (not name or lowered.startswith("unix:") or is_ip(_split_port(name))
+                or lowered in blocks or lowered in implicit or _split_port(lowered) in implicit):
             return None
         return name
     if any(isinstance(s, Source) and s.controlled for s in host):
