@@ -400,3 +400,21 @@ def test_json_lines_with_only_request_time(tmp_path):
     assert values(result)["app.latency_ms"] == 30.0
     assert result.aggregate.no_upstream_time == 0
     assert values(result)["avg_response_size"] is None
+
+
+def test_value_counts_of_sorted_and_unsorted_columns_equal_a_counter():
+    from collections import Counter
+
+    from confgen.measure.stats import value_counts
+
+    rng = random.Random(7)
+    sorted_seconds = tuple(sorted(str(1_700_000_000 + rng.randrange(30)).encode() for _ in range(500)))
+    counts, is_sorted = value_counts(sorted_seconds, True)
+    assert is_sorted and counts == Counter(sorted_seconds)
+    shuffled = list(sorted_seconds)
+    rng.shuffle(shuffled)
+    counts, is_sorted = value_counts(tuple(shuffled), True)
+    assert not is_sorted and counts == Counter(shuffled)
+    # time_local strings do not sort like the times they name: never taken as sorted.
+    assert value_counts(sorted_seconds, False) == (Counter(sorted_seconds), False)
+    assert value_counts((), True) == ({}, True)

@@ -16,6 +16,7 @@ bytes followed by one bucket update per distinct value.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass, field
 from itertools import compress, islice
@@ -133,6 +134,25 @@ def milliseconds(raw: bytes) -> int | None:
     return total if seen else None
 
 
+def is_sorted(values) -> bool:
+    return all(map(le, values, islice(values, 1, None)))
+
+
+def value_counts(column, comparable: bool) -> tuple[dict, bool]:
+    """How often each value occurs, and whether the column is sorted. A sorted column (a log's
+    epoch seconds, as written) is counted by bisecting from run to run, a few steps per distinct
+    value instead of a hash per row; any other by a Counter."""
+    if not (comparable and is_sorted(column)):
+        return Counter(column), False
+    counts, start, end = {}, 0, len(column)
+    while start < end:
+        value = column[start]
+        stop = bisect_right(column, value, start)
+        counts[value] = stop - start
+        start = stop
+    return counts, True
+
+
 def size_counts(column) -> dict[int, int]:
     """Byte counts of a size column (``-`` and empty values left out) -> how often each occurs."""
     counts = Counter(column)
@@ -209,7 +229,9 @@ class Collector:
         position = {name: index for index, name in enumerate(fields)}
         columns = list(zip(*rows))
         t = position[time_field]
-        time_counts = Counter(columns[t])
+        # Whole epoch seconds as digits sort like the numbers; a time_local string does not.
+        raw_is_comparable = time_field in ("msec", EPOCH_FIELD)
+        time_counts, time_is_sorted = value_counts(columns[t], raw_is_comparable)
         seconds = self._epoch_map(time_field, time_counts)
         unreadable = sum(1 for value in seconds.values() if value is None)
         since, until = self.since, self.until
@@ -225,7 +247,7 @@ class Collector:
                 if not rows:
                     return unreadable
                 columns = list(zip(*rows))
-                time_counts = Counter(columns[t])
+                time_counts, time_is_sorted = value_counts(columns[t], raw_is_comparable)
         count = len(rows)
         agg.formats[format_name] += count
         time_column = columns[t]
@@ -249,8 +271,7 @@ class Collector:
         if status_column is not None:
             self._bodies(present, status_column, status_counts[b"413"])
         if "connection" in present:
-            self._connections(present["connection"], time_column, seconds,
-                              raw_is_ordered=time_field in ("msec", EPOCH_FIELD))
+            self._connections(present["connection"], time_column, seconds, raw_is_sorted=time_is_sorted)
         return unreadable
 
     def _latency(self, present: dict, time_column, seconds: dict) -> None:
@@ -268,10 +289,11 @@ class Collector:
         if app_side is None:
             return
         target = agg.latency if upstream is not None else agg.request_time
-        ms = self._ms
         values: Counter = Counter()
-        for raw, n in Counter(app_side).items():
-            value = ms(raw)
+        app_counts = Counter(app_side)
+        ms_of_raw = {raw: self._ms(raw) for raw in app_counts}  # once per distinct value
+        for raw, n in app_counts.items():
+            value = ms_of_raw[raw]
             if value is None:
                 agg.no_upstream_time += n
             else:
@@ -283,7 +305,7 @@ class Collector:
         stride = max(1, len(app_side) // TIMED_SAMPLE)
         busy, by_minute = agg.busy_ms, agg.latency_by_minute
         for (raw_time, raw), n in Counter(zip(time_column[::stride], app_side[::stride])).items():
-            value = ms(raw)
+            value = ms_of_raw[raw]
             if value is None:
                 continue
             second = seconds[raw_time]
@@ -315,48 +337,48 @@ class Collector:
                 sizes.pop(0, None)
             target.add_counts(sizes)
 
-    def _connections(self, connection_column, time_column, seconds: dict, *, raw_is_ordered: bool) -> None:
+    def _connections(self, connection_column, time_column, seconds: dict, *, raw_is_sorted: bool) -> None:
         """Each connection's span, first request to last request plus keepalive_timeout, becomes
         +1 at its first second and -1 after its last; spans idle longer than the keep-alive (and
         a slack for lines logged out of order) are closed as the log moves on."""
         connections, times = connection_column, time_column
-        # Whole epoch seconds as digits sort like the numbers; a time_local string does not.
-        if not raw_is_ordered or not all(map(le, times, islice(times, 1, None))):
+        if not raw_is_sorted:
             times = list(map(seconds.__getitem__, time_column))
-            if not all(map(le, times, islice(times, 1, None))):
+            if not is_sorted(times):
                 times, connections = zip(*sorted(zip(times, connection_column)))
         last = dict(zip(connections, times))
         first = dict(zip(reversed(connections), reversed(times)))
+        if times is time_column:  # still the raw column: seconds per distinct value
+            to_second = seconds.__getitem__
+            last = dict(zip(last, map(to_second, last.values())))
+            first = dict(zip(first, map(to_second, first.values())))
         opened = self._open
-        latest = self._latest
-        for connection, end in last.items():
-            start = first[connection]
-            if start.__class__ is bytes:  # sorted as logged: still the raw column
-                start, end = seconds[start], seconds[end]
-            span = opened.get(connection)
-            if span is None:
-                opened[connection] = [start, end]
-                self.aggregate.connections += 1
-            else:
-                if start < span[0]:
-                    span[0] = start
-                if end > span[1]:
-                    span[1] = end
-            if end > latest:
-                latest = end
-        self._latest = latest
+        # Only connections already open need the Python loop that widens their span; the ones
+        # first seen in this block open a span each, added in log order.
+        for connection in last.keys() & opened.keys():
+            span = opened[connection]
+            start, end = first[connection], last[connection]
+            if start < span[0]:
+                span[0] = start
+            if end > span[1]:
+                span[1] = end
+        new = [connection for connection in last if connection not in opened]
+        opened.update({connection: [first[connection], last[connection]] for connection in new})
+        self.aggregate.connections += len(new)
+        self._latest = latest = max(self._latest, max(last.values()))
         if len(opened) > self._sweep_above:  # amortised: a sweep at most each time the set doubles
             horizon = latest - self.aggregate.keepalive_s - REORDER_SLACK_S
-            for connection in [c for c, span in opened.items() if span[1] < horizon]:
-                self._end(opened.pop(connection))
+            idle = [connection for connection, span in opened.items() if span[1] < horizon]
+            self._end_spans([opened.pop(connection) for connection in idle])
             self._sweep_above = max(1000, 2 * len(opened))
 
-    def _end(self, span: list[int]) -> None:
-        delta = self.aggregate.connection_delta
-        delta[span[0]] += 1
-        delta[span[1] + self.aggregate.keepalive_s + 1] -= 1
+    def _end_spans(self, spans: list[list[int]]) -> None:
+        """+1 at each span's first second, -1 after its last second plus the keep-alive (counted
+        in C: there is one span per connection)."""
+        delta, keepalive = self.aggregate.connection_delta, self.aggregate.keepalive_s
+        delta.update(span[0] for span in spans)
+        delta.subtract(Counter(span[1] + keepalive + 1 for span in spans))
 
     def close(self) -> None:
-        for span in self._open.values():
-            self._end(span)
+        self._end_spans(list(self._open.values()))
         self._open.clear()
