@@ -26,7 +26,7 @@ import confgen.measure  # noqa: E402,F401  isort: skip
 
 if TYPE_CHECKING:
     from confgen.lint.registry import Finding, LintResult
-    from confgen.lint.fixes.apply import FixPlan
+    from confgen.lint.fixes.apply import FixRun
     from confgen.measure.measuring import MeasureResult
 
 __all__ = ["render", "lint", "lint_project", "fix", "measure", "ConfgenError"]
@@ -48,11 +48,13 @@ def lint(paths: Sequence[str] | str, **options) -> list["Finding"]:
     return lint_project(paths, **options).findings
 
 
-def fix(paths: Sequence[str] | str, *, unsafe: bool = False, **options) -> "FixPlan":
-    """The fixes for what :func:`lint_project` (same options) finds, without writing anything:
-    ``.edits`` (file, start, end, old, new, rule), ``.unfixable`` (finding, reason), ``.diff()``
-    and ``.new_texts()``. ``unsafe`` also takes fixes that change behaviour a user may rely on.
-    ``confgen.lint.fixes.apply.write(plan)`` writes them, all files or none."""
+def fix(paths: Sequence[str] | str, *, unsafe: bool = False, **options) -> "FixRun":
+    """The fixes for what :func:`lint_project` (same options) finds, every pass (a fix can make
+    another possible), without writing anything: ``.fixed`` (findings), ``.passes`` (each with
+    its ``.edits``: file, start, end, old, new, rule), ``.unfixable`` (finding, reason),
+    ``.diff()`` and ``.new_texts()`` (exactly what ``confgen lint --fix`` writes). ``unsafe``
+    also takes fixes that change behaviour a user may rely on.
+    ``confgen.lint.fixes.apply.write(run)`` writes them, all files or none."""
     from confgen.lint.fixes.apply import fix as plan_fixes
 
     return plan_fixes([paths] if isinstance(paths, str) else list(paths), unsafe=unsafe, **options)

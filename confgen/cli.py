@@ -129,7 +129,7 @@ def lint(files, gunicorn_path, gunicorn_cmd, profile_path, root, nginx_version, 
             min_severity=min_severity,
         )
         if show_diff:
-            _print_diff(fixes.fix(list(files), unsafe=unsafe_fixes, **lint_options))
+            _print_diff(fixes.run(list(files), unsafe=unsafe_fixes, **lint_options))
         run = fixes.fix_in_place(list(files), unsafe=unsafe_fixes, **lint_options) if apply_fixes else None
         result, contexts = fixes.lint_with_contexts(
             list(files), **lint_options,
@@ -152,14 +152,13 @@ def lint(files, gunicorn_path, gunicorn_cmd, profile_path, root, nginx_version, 
 PROGRESS_MIN_FILES = 20
 
 
-def _print_diff(plan) -> None:
-    """`lint --diff`: the fixes as a unified diff; exit 1 when there is one, 0 when not."""
-    click.echo(plan.diff(), nl=False)
-    click.echo(f"would fix {len(plan.fixed)} finding(s)" + (f"; {len(plan.unsafe)} more with --unsafe-fixes"
-                                                           if plan.unsafe else "")
-               + (f"; {len(plan.deferred)} more once these are applied (--fix runs again)" if plan.deferred else ""),
-               err=True)
-    sys.exit(1 if plan.edits else 0)
+def _print_diff(run) -> None:
+    """`lint --diff`: what --fix would write, as a unified diff; exit 1 when there is one."""
+    diff = run.diff()
+    click.echo(diff, nl=False)
+    click.echo(f"would fix {run.applied} finding(s) in {len(run.changed())} file(s)"
+               + (f"; {len(run.unsafe)} more with --unsafe-fixes" if run.unsafe else ""), err=True)
+    sys.exit(1 if diff else 0)
 
 
 def _progress_line(number: int, total: int, path: str) -> None:

@@ -8,6 +8,7 @@ through :func:`write_atomically`, so the set is all old or all new.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import difflib
 import os
 import shutil
@@ -21,12 +22,39 @@ from typing import Mapping
 from confgen.errors import ConfgenError
 
 
+# Texts that stand in for files on disk while ``lint --fix`` / ``--diff`` lint the result of a
+# pass of fixes before anything is written: real path -> text.
+_OVERLAY: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar("confgen_overlay", default=None)
+
+
+@contextlib.contextmanager
+def overlaid(texts: Mapping[str, str]):
+    """Every read of these files (by path, symlinks resolved) returns these texts instead of
+    what is on disk, inside the ``with``: a whole lint sees the files as a fix would leave them."""
+    token = _OVERLAY.set({os.path.realpath(path): text for path, text in texts.items()})
+    try:
+        yield
+    finally:
+        _OVERLAY.reset(token)
+
+
+def overlaid_text(path: str) -> str | None:
+    """The text standing in for ``path`` (see :func:`overlaid`), or None."""
+    overlay = _OVERLAY.get()
+    if not overlay:
+        return None
+    return overlay.get(os.path.realpath(path))
+
+
 def read_regular_file(path: str, max_bytes: int) -> tuple[bytes | None, str | None]:
     """(bytes, None) or (None, why not), for every config file confgen reads (nginx files, a
     gunicorn.conf.py). Opened non-blocking and checked after opening, so a FIFO, a device or a
     directory is refused without ever being read (a FIFO nobody writes would block for ever,
     /dev/zero would never end), and nothing can swap the file between the check and the read.
     A file larger than ``max_bytes``, or one that grows past it while read, is refused."""
+    stand_in = overlaid_text(path)
+    if stand_in is not None:
+        return stand_in.encode("utf-8"), None
     limit = max_bytes
     too_large = f"larger than {limit / 2**20:g} MiB; not read"
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
@@ -89,13 +117,27 @@ def diff_against_disk(files: Mapping[str, str], output_dir: str | os.PathLike) -
             raise ConfgenError(f"{path}: cannot read: {getattr(error, 'strerror', None) or error}") from None
         if old_text == new_text:
             continue
-        chunks.extend(difflib.unified_diff(
-            (old_text or "").splitlines(keepends=True),
-            new_text.splitlines(keepends=True),
-            fromfile=str(path) if old_text is not None else "/dev/null",
-            tofile=f"{path} (rendered)",
-        ))
+        chunks.append(unified_diff(old_text or "", new_text, str(path) if old_text is not None else "/dev/null",
+                                   f"{path} (rendered)"))
     return "".join(chunks)
+
+
+def unified_diff(old: str, new: str, name: str, new_name: str | None = None) -> str:
+    """A unified diff ``patch`` applies: a line without a final newline is followed by
+    ``\\ No newline at end of file``, as diff(1) writes it, on whichever side it is."""
+    out = []
+    for line in difflib.unified_diff(_lines(old), _lines(new), fromfile=name, tofile=new_name or name):
+        out.append(line)
+        if not line.endswith("\n"):
+            out.append("\n\\ No newline at end of file\n")
+    return "".join(out)
+
+
+def _lines(text: str) -> list[str]:
+    """Lines as patch counts them: ended by "\\n" only (str.splitlines also splits at form
+    feeds and other separators a config may hold)."""
+    parts = text.split("\n")
+    return [part + "\n" for part in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
 
 
 def write_atomically(files: Mapping[str, str], output_dir: str | os.PathLike) -> list[Path]:

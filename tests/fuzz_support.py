@@ -4,6 +4,8 @@ within a time limit)."""
 
 from __future__ import annotations
 
+import collections
+
 import contextlib
 import random
 import re
@@ -250,3 +252,41 @@ def assert_clean_exit(outcome: Outcome, what: str, *, single_input: bool = True)
         assert result.stdout == "", context
     else:
         assert result.stderr == "", context
+
+
+def directives_of(text: str) -> collections.Counter:
+    """Every directive of one file's text (includes not followed), with the blocks around it."""
+    from confgen.nginx.parse import SyntaxProblem, parse_text
+
+    try:
+        top = parse_text(text, "<file>").directives
+    except SyntaxProblem:
+        return collections.Counter()
+    found: collections.Counter = collections.Counter()
+    stack = [((), d) for d in top]
+    while stack:
+        path, directive = stack.pop()
+        found[(path, directive.name, tuple(directive.args))] += 1
+        inner = path + ((directive.name, tuple(directive.args)),)
+        stack.extend((inner, child) for child in directive.block or ())
+    return found
+
+
+def assert_only_named_directives_changed(run, texts_before: dict[str, str]) -> None:
+    """Per nginx file, the directives after --fix are those before plus what the applied edits say
+    they add, minus what they say they remove: nothing else added, removed or moved to
+    another block, no argument changed that no fix names."""
+    declared: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+    for step in run.passes:
+        for edit in step.edits:
+            for sign, path, name, args in edit.changes:
+                declared[edit.file][(path, name, tuple(args))] += 1 if sign == "+" else -1
+    for file, old in texts_before.items():
+        if file.endswith(".py") or file not in run.texts:
+            continue
+        before, after = directives_of(old), directives_of(run.texts[file])
+        if not before:
+            continue
+        actual = {key: after[key] - before[key] for key in set(before) | set(after) if after[key] != before[key]}
+        named = {key: count for key, count in declared[file].items() if count}
+        assert actual == named, (file, actual, named)

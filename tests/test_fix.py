@@ -15,11 +15,11 @@ import pytest
 
 import confgen
 from confgen.errors import ConfgenError
-from confgen.lint.engine import get_rule
+from confgen.lint.engine import all_rules, get_rule
 from confgen.lint.fixes import apply
-from confgen.lint.fixes.apply import load_fixers
+from fuzz_support import assert_only_named_directives_changed
 
-FIXABLE = sorted(load_fixers())
+FIXABLE = sorted(r.name for r in all_rules() if r.doc.fix)
 ALL = ["ALL"]
 APP_MODULE = "def app(environ, start_response):\n    start_response('200 OK', [])\n    return [b'']\n"
 
@@ -45,6 +45,10 @@ def snapshot(root: Path) -> dict[str, bytes]:
     return {str(p): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
+def may_be_unsafe(name: str) -> bool:
+    return get_rule(name).doc.fix in ("unsafe", "mixed")
+
+
 def assert_only_edits_changed(old: str, new: str, edits) -> None:
     """Outside the edited ranges the new text is the old text, byte for byte."""
     position, shift = 0, 0
@@ -61,11 +65,14 @@ def fix_once(main: Path, rule: str, *, unsafe: bool = False, **options):
     """Lint everything, fix only ``rule`` (written), lint everything again."""
     before = confgen.lint_project([str(main)], select=ALL, **options)
     plan = confgen.fix([str(main)], unsafe=unsafe, select=[rule], **options)
-    old = {file: Path(file).read_text() for file in plan.originals}
     written = apply.write(plan)
     after = confgen.lint_project([str(main)], select=ALL, **options)
+    for step in plan.passes:  # each pass changed only what its edits name, in the text before it
+        for file, new in step.new_texts().items():
+            assert_only_edits_changed(step.originals[file], new, [e for e in step.edits if e.file == file])
+    assert_only_named_directives_changed(plan, plan.originals)
     for file in written:
-        assert_only_edits_changed(old[file], Path(file).read_text(), [e for e in plan.edits if e.file == file])
+        assert Path(file).read_text() == plan.texts[file]
         if file.endswith(".py"):  # a fixed gunicorn.conf.py compiles and gunicorn accepts it
             compile(Path(file).read_text(), file, "exec")
             ok, output = gunicorn_check(Path(file))
@@ -97,7 +104,7 @@ def test_fix_on_the_rules_bad_example(tmp_path, name):
     doc = rule.doc
     write_tree(tmp_path, {"nginx.conf": doc.bad, **({"gunicorn.conf.py": doc.gunicorn} if doc.gunicorn else {})})
     options = {"nginx_version": doc.version or "1.22.1"}
-    unsafe = load_fixers()[name].kind == "unsafe" or name == "upstream-no-keepalive"
+    unsafe = may_be_unsafe(name)
     before, plan, after = fix_once(tmp_path / "nginx.conf", name, unsafe=unsafe, **options)
     assert name in {f.rule for f in before.findings}
     assert_fixed_without_new_findings(name, before, plan, after)
@@ -194,7 +201,7 @@ APPS = {"app-timeout-exceeds-proxy": SYNC, "uvicorn-unix-forwarded": UVICORN, "s
 @pytest.mark.parametrize("name", FIXABLE)
 def test_fix_on_a_tree_with_includes_and_comments(tmp_path, name):
     write_tree(tmp_path, {**SITE, "gunicorn.conf.py": APPS.get(name, GTHREAD)})
-    unsafe = load_fixers()[name].kind == "unsafe" or name == "upstream-no-keepalive"
+    unsafe = may_be_unsafe(name)
     options = {"nginx_version": "1.25.3"}
     untouched = snapshot(tmp_path)
     before, plan, after = fix_once(tmp_path / "nginx.conf", name, unsafe=unsafe, **options)
@@ -274,7 +281,7 @@ def test_a_computed_gunicorn_value_is_left_alone_and_reported(tmp_path):
                             "keepalive = int(os.environ.get('KEEPALIVE', '1'))\n",  # too short to shorten nginx's below
     })
     plan = confgen.fix([str(tmp_path / "nginx.conf")], select=["app-keepalive-race"], nginx_version="1.22.1")
-    assert not plan.edits
+    assert not plan.edits and not plan.unsafe
     [(finding, reason)] = plan.unfixable
     assert "computed" in reason and "keepalive" in reason
 
@@ -513,15 +520,14 @@ def test_forwarded_allow_ips_is_written_as_a_python_string(tmp_path):
         'bind = "unix:/run/app.sock"  # nginx connects here\nforwarded_allow_ips = "*"\n')
 
 
-def test_a_computed_app_timeout_leaves_raising_proxy_read_timeout_as_the_unsafe_fix(tmp_path):
+def test_an_app_timeout_above_nginxs_raises_proxy_read_timeout_never_lowers_the_apps(tmp_path):
     write_tree(tmp_path, {"nginx.conf": "server { location / { proxy_pass http://127.0.0.1:8000; "
                                         "proxy_read_timeout 60s; } }\n",
-                          "gunicorn.conf.py": "import os\nworker_class = 'sync'\n"
-                                              "timeout = int(os.environ.get('TIMEOUT', '120'))\n"})
+                          "gunicorn.conf.py": "worker_class = 'sync'\ntimeout = 120\n"})
     main = str(tmp_path / "nginx.conf")
-    assert [f.rule for f in confgen.fix(main, select=["app-timeout-exceeds-proxy"]).unsafe] == ["app-timeout-exceeds-proxy"]
-    plan = confgen.fix(main, select=["app-timeout-exceeds-proxy"], unsafe=True)
-    assert [(e.old, e.new) for e in plan.edits] == [("60s", "132s")]
+    plan = confgen.fix(main, select=["app-timeout-exceeds-proxy"])
+    # Safe: a request that took 119 s and succeeded still does; gunicorn.conf.py is untouched.
+    assert [(e.file, e.old, e.new) for e in plan.edits] == [(main, "60s", "132s")] and not plan.unsafe
     apply.write(plan)
     assert "app-timeout-exceeds-proxy" not in {f.rule for f in confgen.lint_project([main], select=ALL).findings}
 
@@ -562,28 +568,48 @@ def test_a_computed_app_keepalive_leaves_a_shorter_upstream_idle_time_as_the_uns
     ("gzip on;\n    gzip_disable msie6; # old\nx 1;\n", "remove-gzip", "gzip on;\nx 1;\n"),
 ])
 def test_edits_take_the_layout_of_their_neighbours(text, operation, expected):
-    from confgen.lint.fixes import nginx_source as ns
+    from confgen.lint.context import LintContext
+    from confgen.lint.fixes import nginx_edits as ne
+    from confgen.lint.fixes.base import FixContext
     from confgen.lint.fixes.edits import apply_edits
+    from confgen.nginx.parse import load_nginx
 
-    source = ns.Source("x.conf", text)
-    statements = {s.name.value: s for line in source.by_line.values() for s in line}
-    edit = {
-        "after": lambda: ns.insert_after(source, statements["proxy_pass"], "X 1;"),
-        "before": lambda: ns.insert_before(source, statements["proxy_pass"], "X 1;"),
-        "last-upstream": lambda: ns.insert_last(source, statements["upstream"], "X 1;"),
-        "last-location": lambda: ns.insert_last(source, statements["location"], "X 1;"),
-        "remove-gzip": lambda: ns.remove_statement(source, statements["gzip_disable"]),
-    }[operation]()
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "x.conf")
+        with open(path, "w", newline="") as handle:
+            handle.write(text)
+        config = load_nginx(path)
+        fx = FixContext(LintContext(config))
+        found = {d.name: d for d in config.root.walk() if d.column}
+        edit = {
+            "after": lambda: ne.insert_after(fx, found["proxy_pass"], "X 1;"),
+            "before": lambda: ne.insert_before(fx, found["proxy_pass"], "X 1;"),
+            "last-upstream": lambda: ne.insert_last(fx, found["upstream"], "X 1;"),
+            "last-location": lambda: ne.insert_last(fx, found["location"], "X 1;"),
+            "remove-gzip": lambda: ne.remove(fx, found["gzip_disable"]),
+        }[operation]()
     assert apply_edits(text, [edit]) == expected
 
 
-def test_every_rule_declares_its_fix_as_its_fixer_does():
-    """The docstring's `Fix: safe|unsafe` (shown by `confgen rules`) is the fixer's kind; a rule
-    without a fixer declares none."""
-    from confgen.lint.engine import all_rules
-
+def test_every_fix_is_as_safe_as_its_rule_says(tmp_path):
+    """The docstring's `Fix safety: Safe|Unsafe|Safe or unsafe` (shown by `confgen rules`) is what
+    the fixes attached to the findings are, on every Bad example and the tree with includes; a
+    rule that declares no fix attaches none."""
+    seen: dict[str, set[bool]] = collections.defaultdict(set)
+    cases = [({"nginx.conf": r.doc.bad, **({"gunicorn.conf.py": r.doc.gunicorn} if r.doc.gunicorn else {})},
+              r.doc.version or "1.22.1") for r in all_rules() if r.doc.bad]
+    cases += [({**SITE, "gunicorn.conf.py": app}, "1.25.3") for app in (GTHREAD, SYNC, UVICORN)]
+    for number, (files, version) in enumerate(cases):
+        folder = tmp_path / str(number)
+        write_tree(folder, files)
+        for finding in confgen.lint_project([str(folder / "nginx.conf")], select=ALL, nginx_version=version).findings:
+            if finding.fix is not None:
+                seen[finding.rule].add(finding.fix.safe)
     declared = {r.name: r.doc.fix for r in all_rules() if r.doc.fix}
-    assert declared == {name: fixer.kind for name, fixer in load_fixers().items()}
+    assert set(seen) == set(declared)
+    for name, kinds in seen.items():
+        expected = {"safe": {True}, "unsafe": {False}, "mixed": {True, False}}[declared[name]]
+        assert kinds <= expected, (name, kinds)
 
 
 def test_rules_shows_the_fix_column():

@@ -17,7 +17,7 @@ import pytest
 from confgen.lint.fixes import apply
 from confgen.nginx.parse import load_nginx
 from conftest import find_binary, require_binary
-from fuzz_support import REPO, Tree, corpus, mutate
+from fuzz_support import REPO, Tree, assert_only_named_directives_changed, corpus, mutate
 from test_fix import gunicorn_check
 
 CORPUS = REPO / "tests" / "corpus"
@@ -123,6 +123,22 @@ def cert(tmp_path_factory):
     return str(cert_path), str(key)
 
 
+def assert_patch_yields(diff: str, texts_before: dict[str, str], root: Path, copy: Path) -> None:
+    """``patch`` applies ``diff`` to a copy of the files as they were, giving the files on disk."""
+    if not diff:
+        return
+    for path, text in texts_before.items():
+        target = copy / Path(path).relative_to(root)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(text.encode("utf-8"))
+    relative = diff.replace(f"{root}/", "")  # patch refuses absolute names
+    result = subprocess.run(["patch", "-p0", "--forward", "--batch", "--silent"], input=relative, capture_output=True, text=True,
+                            cwd=copy, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for path in texts_before:
+        assert Path(path.replace(str(root), str(copy))).read_bytes() == Path(path).read_bytes(), path
+
+
 @pytest.mark.parametrize("tree", TREES, ids=lambda t: t.label)
 def test_fixes_keep_a_config_nginx_accepts_and_add_no_finding(tmp_path, tree, cert):
     nginx = require_binary("nginx")
@@ -135,9 +151,15 @@ def test_fixes_keep_a_config_nginx_accepts_and_add_no_finding(tmp_path, tree, ce
     app_before = gunicorn_conf.read_text() if gunicorn_conf.exists() else None
     app_ok_before = gunicorn_check(gunicorn_conf)[0] if app_before is not None else False
     before, _ = apply.lint_with_contexts([main], select=["ALL"], nginx_version=version)
+    texts_before = {str(p): p.read_bytes().decode("utf-8") for p in root.rglob("*") if p.is_file()}
+    preview = apply.run([main], unsafe=True, select=["ALL"], nginx_version=version)
     run = apply.fix_in_place([main], unsafe=True, select=["ALL"], nginx_version=version)
-    internal = [reason for plan in run.plans for _, reason in plan.unfixable if reason.startswith("internal error")]
+    internal = [reason for plan in run.passes for _, reason in plan.unfixable if reason.startswith("internal error")]
     assert not internal, internal
+    # --diff shows what --fix writes: the same findings, and a diff that patch applies to exactly it.
+    assert (preview.applied, preview.diff()) == (run.applied, run.diff())
+    assert_patch_yields(preview.diff(), texts_before, root, tmp_path / "patched")
+    assert_only_named_directives_changed(run, texts_before)
     if accepted_before:
         accepted_after, output, _ = nginx_t(nginx, root, tree.main, cert, wrapper)
         assert accepted_after, f"{tree.label}: nginx -t passed before --fix and fails after:\n{output}"
@@ -157,54 +179,64 @@ def test_fixes_keep_a_config_nginx_accepts_and_add_no_finding(tmp_path, tree, ce
 
 @pytest.mark.parametrize("tree", TREES, ids=lambda t: t.label)
 def test_every_directive_of_the_model_is_found_in_its_text(tmp_path, tree):
-    """The scanner fixes rely on reads each file as crossplane does: every directive of the
-    model (in a file that parses) is located at its line, with its name."""
-    from confgen.lint.fixes.edits import Unfixable
-    from confgen.lint.fixes.nginx_source import Source
+    """Each directive's span, read from the line and column the lexer recorded, holds its name
+    and arguments, its block's braces where the model says (every file that parses)."""
+    from confgen.nginx.positions import FileText
 
     tree.write(tmp_path)
     config = load_nginx(str(tmp_path / tree.main), nginx_version="1.22.1")
     broken = {p.file for p in config.problems if p.kind == "syntax-error"}
-    sources: dict[str, Source] = {}
-    missing = []
+    texts: dict[str, FileText] = {}
     for directive in config.walk():
         if directive.file in broken or directive.file.startswith("<") or not Path(directive.file).is_file():
             continue
-        if directive.file not in sources:
-            sources[directive.file] = Source(directive.file, Path(directive.file).read_text("utf-8"))
-        try:
-            statement = sources[directive.file].statement_for(directive)
-        except Unfixable:
-            # The blocks a snippet is placed under (http, server at line 1) are not in its text.
-            if not (directive.is_block and directive.line == 1 and directive.name in ("http", "server", "location")):
-                missing.append((directive.file, directive.line, directive.name))
+        if not directive.column:
+            # Only the blocks a snippet is placed under (at line 1) are not in its text.
+            assert directive.parent is None or (directive.line == 1 and directive.is_block) \
+                or directive.name.startswith("\\\n"), directive
             continue
-        assert statement.opens == directive.is_block or directive.name.endswith("_by_lua_block")
-    assert not missing, missing[:5]
+        if directive.file not in texts:
+            texts[directive.file] = FileText(directive.file, Path(directive.file).read_text("utf-8"))
+        text = texts[directive.file]
+        span = text.span(directive)
+        assert span.name.value == directive.name and text.line_of(span.start) == directive.line
+        if directive.name != "if":  # nginx drops the parentheses around an if's condition
+            assert [token.value for token in span.args] == list(directive.args), directive
+        if directive.is_block and not directive.name.endswith("_by_lua_block"):
+            assert text.text[span.end - 1] == "{" and text.text[span.close] == "}", directive
 
 
-def test_the_scanner_reads_tokens_and_lines_as_crossplane_does():
-    """Token by token against crossplane's own lexer, on every tree and many seeded mutations of
-    it (broken quotes, stray backslashes, ${...}): same values, same lines."""
-    import crossplane.lexer
-
-    from confgen.lint.fixes.nginx_source import Source
+def test_the_lexer_places_every_token_at_its_text():
+    """The offsets parse.lex derives from crossplane's tokens are exact: an unquoted token is its
+    text, a quoted one spans its quotes, a Lua body its braces; on every tree and many seeded
+    mutations of it (broken quotes, stray backslashes, ${...})."""
+    from confgen.nginx.parse import lex
 
     texts = [text for tree in TREES for name, text in tree.files.items() if not name.endswith(".py")]
     rng = random.Random(15)
     texts += [mutate(text, rng)[0] for text in texts for _ in range(3)]
     compared = 0
     for text in texts:
-        if "_by_lua" in text:
-            continue  # Lua bodies: parse.py's own lexer, not crossplane's
+        previous = 0
         try:
-            expected = [(token, line) for token, line, quoted in crossplane.lexer._lex_file_object((text,))
-                        if quoted or not token.startswith("#")]
-        except Exception:  # crossplane gives up on an unclosed quote at the end of the text
-            continue
-        found = [(token.value, token.line) for token, _ in Source("x", text)._tokens()]
-        # crossplane drops a last token that never ends (an unclosed quote): a syntax error anyway.
-        assert found[:len(expected)] == expected, next((f, e) for f, e in zip(found, expected) if f != e)
-        assert len(found) - len(expected) in (0, 1)
+            for token, line, quoted, begin, end in lex(text):
+                if begin >= len(text):
+                    break  # the end-of-file sentinel
+                assert previous <= begin <= end <= len(text)
+                # Between two tokens only blanks (and the escaped newline that ends a comment).
+                assert not text[previous:begin].replace("\\\n", "").strip() or begin == end
+                if not quoted:
+                    # (a backslash ending the text escapes the end-of-file sentinel into its token)
+                    assert text[begin:end] == token or (begin == end and token == ";") \
+                        or (end == len(text) and token.startswith(text[begin:end])), (token, text[begin:end])
+                elif text[begin] in "\"'":
+                    assert text[end - 1] == text[begin] and len(token) <= end - begin - 2
+                else:
+                    assert text[begin] == "{" and text[end - 1] == "}" and text[begin + 1:end - 1] == token
+                assert text.count("\n", 0, begin) + 1 <= line + text[begin:end].count("\n")
+                previous = end
+        except Exception as error:  # an unclosed quote or Lua block: a syntax error the parser reports
+            if type(error).__name__ not in ("NgxParserSyntaxError", "SyntaxProblem", "StopIteration", "RuntimeError"):
+                raise
         compared += 1
     assert compared > 100

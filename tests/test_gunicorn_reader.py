@@ -360,7 +360,9 @@ def test_null_bytes_and_deep_nesting_are_problems_not_crashes(tmp_path):
     (tmp_path / "nul.py").write_bytes(b"timeout = 1\x00\n")
     assert read_gunicorn_file(tmp_path / "nul.py").problems
     deep = read(tmp_path, "timeout = " + "(" * 5000 + "1" + ")" * 5000 + "\n")
-    assert deep.problems and deep.get("timeout") == 30
+    # A file Python cannot parse says nothing about any setting, not even that it keeps a default.
+    assert deep.problems and deep.unreadable and deep.get("timeout") is UNKNOWN
+    assert deep.get("worker_class") is UNKNOWN and deep.get("limit_request_line") is UNKNOWN
 
 
 # ---------------------------------------------------------------------------------------------

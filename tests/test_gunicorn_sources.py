@@ -173,3 +173,39 @@ def test_a_value_set_in_gunicorn_cmd_args_is_reported_not_edited(tmp_path):
     assert not plan.edits
     [(_, reason)] = plan.unfixable
     assert "GUNICORN_CMD_ARGS" in reason and "app.service" in reason
+
+
+# ---------------------------------------------------------------------------------------------
+# The one shell splitter
+
+
+def test_shell_words_split_as_a_posix_shell_does():
+    """Against Python's POSIX shlex on command lines of quotes, escapes and blanks (no operators,
+    which shlex only splits off with punctuation_chars): the same words, and each word's span
+    is where it is written."""
+    import random
+    import shlex
+
+    from confgen.gunicorn.shell import shell_words
+
+    rng = random.Random(19)
+    pieces = ["gunicorn", "-k", "'a b'", '"c d"', '"e\\"f"', "g\\ h", '"i\\j"', "''", '"$X"', "k'l'm", "\\\\", "-w=4",
+              '"a\\\\"', "x\\'y"]
+    checked = 0
+    for _ in range(2000):
+        text = " ".join(rng.choice(pieces) for _ in range(rng.randint(1, 6))) + rng.choice(["", " ", "\t"])
+        words = shell_words(text, strict=True)
+        assert [w.value for w in words] == shlex.split(text), text
+        for word in words:
+            assert text[word.start:word.end].strip() == text[word.start:word.end]
+            assert shlex.split(text[word.start:word.end]) == [word.value]
+        checked += 1
+    assert checked == 2000
+
+
+def test_an_unclosed_quote_is_a_one_line_error_on_the_command_line():
+    from confgen.gunicorn.reader import read_gunicorn_cmd
+
+    with pytest.raises(ConfgenError) as error:
+        read_gunicorn_cmd("gunicorn -k 'gthread app:app")
+    assert "cannot split" in str(error.value) and "\n" not in str(error.value)

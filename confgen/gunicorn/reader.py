@@ -14,13 +14,13 @@ import ipaddress
 import operator
 import os
 import re
-import shlex
 import string
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 
 from confgen.errors import ConfgenError
+from confgen.gunicorn.shell import SHELL_OPERATORS, shell_words
 
 
 class _Unknown:
@@ -293,6 +293,9 @@ class Setting:
     file: str | None = None
     line: int | None = None
     note: str | None = None
+    # Where its value is written, for an edit: (start, end, text) in the file's text, when it is
+    # a literal assigned at the top level of a gunicorn.conf.py; None when computed or elsewhere.
+    span: tuple[int, int, str] | None = None
 
 
 @dataclass
@@ -307,8 +310,16 @@ class GunicornConfig:
     # The file the command line came from (a confgen.gunicorn.sources.CommandSource), so a
     # fix edits the flag where it is written.
     command: Any = None
+    # Why the file could not be read statically at all (a syntax error): then no setting is
+    # known, not even a default, and the rules that need the app side stay silent.
+    unreadable: str | None = None
+    # Where a setting the file does not assign is added: the offset of the end of the line of
+    # its last top-level setting assignment (None: at the end of the file).
+    append_at: int | None = None
 
     def setting(self, name: str) -> Setting:
+        if self.unreadable is not None and name in SETTINGS:
+            return Setting(name, UNKNOWN, "default", note=self.unreadable)
         if name in self.settings:
             return self.settings[name]
         if self.unset_unknown and name in SETTINGS:
@@ -385,18 +396,59 @@ def _read_file(path: str, environ: dict[str, str]) -> GunicornConfig:
             tree = ast.parse(source, filename=path)
     except SyntaxError as error:
         config.problems.append((error.lineno, f"syntax error: {error.msg}"))
+        config.unreadable = f"{path}:{error.lineno}: a syntax error"
         return config
     except (RecursionError, MemoryError, ValueError) as error:
         config.problems.append((None, f"cannot be read statically: {type(error).__name__}"))
+        config.unreadable = f"{path}: cannot be read statically"
         return config
     try:
-        _Evaluator(config, environ).run(tree, source)
+        evaluator = _Evaluator(config, environ)
+        evaluator.literals, config.append_at = _literal_assignments(tree, source)
+        evaluator.run(tree, source)
     except (RecursionError, MemoryError):
         # ast.parse accepts nesting that a recursive walk of the tree cannot follow.
         config.settings.clear()
         config.unset_unknown = "the file nests too deeply to be read statically"
         config.problems.append((None, "cannot be read statically: nested too deeply"))
     return config
+
+
+def _literal_assignments(tree: ast.Module, source: str) -> tuple[dict[str, tuple[int, tuple[int, int, str]]], int | None]:
+    """(setting -> (line, span of its value) for ``name = <literal>`` at the top level, the
+    offset where a new setting goes). Offsets index ``source`` (ast counts columns in UTF-8
+    bytes; they are converted to characters)."""
+    lines = source.split("\n")
+    starts = [0]
+    for text in lines[:-1]:
+        starts.append(starts[-1] + len(text) + 1)
+
+    def offset(line: int, byte_column: int) -> int:
+        return starts[line - 1] + len(lines[line - 1].encode("utf-8")[:byte_column].decode("utf-8", "ignore"))
+
+    found: dict[str, tuple[int, tuple[int, int, str]]] = {}
+    append_at = None
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value = node.targets[0], node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            target, value = node.target, node.value
+        else:
+            continue
+        if not isinstance(target, ast.Name) or target.id not in SETTINGS:
+            continue
+        end = offset(node.end_lineno, node.end_col_offset)
+        append_at = end + len(lines[node.end_lineno - 1]) - (end - starts[node.end_lineno - 1])
+        if append_at > 0 and source[append_at - 1:append_at] == "\r":
+            append_at -= 1
+        number = value.operand if isinstance(value, ast.UnaryOp) and isinstance(value.op, (ast.USub, ast.UAdd)) \
+            else None
+        if isinstance(value, ast.Constant) or isinstance(number, ast.Constant) and isinstance(number.value, (int, float)):
+            start, stop = offset(value.lineno, value.col_offset), offset(value.end_lineno, value.end_col_offset)
+            found[target.id] = (node.lineno, (start, stop, source[start:stop]))
+        else:
+            found.pop(target.id, None)
+    return found, append_at
 
 
 @dataclass(frozen=True)
@@ -427,6 +479,7 @@ class _Evaluator:
         self.budget = MAX_TOTAL_ITEMS       # items left for computed strings and sequences
         self.global_in_functions: set[str] = set()
         self.busy_lines: list[int] = []
+        self.literals: dict[str, tuple[int, tuple[int, int, str]]] = {}  # see _literal_assignments
 
     def run(self, tree: ast.Module, source: str) -> None:
         if re.search(r"\bglobal\b", source):
@@ -618,7 +671,9 @@ class _Evaluator:
             value, refusal = _validate(SETTINGS[name], value)
             if refusal:
                 self.config.problems.append((binding.line, f"{name}: {refusal}; gunicorn refuses to start"))
-        return Setting(name, value, "file", self.config.path, binding.line, note)
+        line, span = self.literals.get(name, (None, None))
+        return Setting(name, value, "file", self.config.path, binding.line, note,
+                       span if line == binding.line else None)
 
     # --- expressions ------------------------------------------------------------------------
 
@@ -1018,7 +1073,6 @@ def _bounded(op: type, left: Any, right: Any) -> bool:
 
 # A shell variable: $NAME, ${NAME}, ${NAME:-default}, ${NAME-default} (and := / = forms).
 _SHELL_VARIABLE = re.compile(r"\$(?:\{(\w+)(?:(:?[-=])([^}]*))?\}|(\w+))")
-_SHELL_OPERATORS = {"&&", "||", ";", "|", "&", ";;", "(", ")"}
 
 
 def read_gunicorn_cmd(cmd: str, base: GunicornConfig | None = None, cwd: str | None = None) -> GunicornConfig:
@@ -1067,10 +1121,8 @@ def _config_file(config_file: Any, environ: dict[str, str], cwd: str | None) -> 
 
 
 def _split(cmd: str) -> list[str]:
-    lexer = shlex.shlex(cmd.replace("\\\n", " "), posix=True, punctuation_chars=True)
-    lexer.whitespace_split = True
     try:
-        return [word for word in lexer if word.strip()]
+        return [word.value for word in shell_words(cmd, strict=True) if word.value.strip()]
     except ValueError as error:
         raise ConfgenError(f"--gunicorn-cmd: cannot split the command line: {error}") from None
 
@@ -1082,7 +1134,7 @@ def _gunicorn_words(cmd: str) -> tuple[dict[str, str], list[str]]:
     words = _split(cmd)
     segments: list[list[str]] = [[]]
     for word in words:
-        if word in _SHELL_OPERATORS:
+        if word in SHELL_OPERATORS:
             segments.append([])
         else:
             segments[-1].append(word)

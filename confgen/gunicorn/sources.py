@@ -19,19 +19,11 @@ from dataclasses import dataclass
 
 from confgen.errors import ConfgenError
 from confgen.gunicorn import reader
+from confgen.gunicorn.shell import SHELL_OPERATORS, Word, shell_words
 
 MAX_FILE_BYTES = 1024 * 1024
-SHELL_OPERATORS = {"&&", "||", ";", "|", "&", ";;", "(", ")"}
 # What a fix may hold in a word it writes (a shell quote is added for anything else).
 _PLAIN_WORD = re.compile(r"^[A-Za-z0-9_./:,=@%+-]+$")
-
-
-@dataclass(frozen=True)
-class Word:
-    value: str
-    start: int           # offsets of the word as written (quotes included) in the file's text
-    end: int
-    style: str           # "shell": a shell word; "json": a JSON string; "yaml": a YAML list item
 
 
 @dataclass
@@ -166,54 +158,6 @@ def _read(path: str) -> str:
     return read_text_file(path, MAX_FILE_BYTES)
 
 
-def shell_words(text: str, start: int, end: int, *, comments: bool = False) -> list[Word]:
-    """The shell words of ``text[start:end]`` with their positions: quotes, backslash escapes,
-    ``\\``-newline continuations and the operators ``&& || ; | & ( )`` as words of their own."""
-    words: list[Word] = []
-    i = start
-    while i < end:
-        c = text[i]
-        if c == "\\" and i + 1 < end and text[i + 1] == "\n":
-            i += 2
-            continue
-        if c.isspace():
-            i += 1
-            continue
-        if comments and c == "#":
-            newline = text.find("\n", i, end)
-            i = end if newline < 0 else newline
-            continue
-        if c in ";&|()":
-            j = i + 1
-            while j < end and text[j] in ";&|" and text[i:j + 1] in SHELL_OPERATORS:
-                j += 1
-            words.append(Word(text[i:j], i, j, "shell"))
-            i = j
-            continue
-        begin, value = i, []
-        while i < end and not text[i].isspace() and text[i] not in ";&|()":
-            c = text[i]
-            if c == "\\" and i + 1 < end:
-                if text[i + 1] != "\n":
-                    value.append(text[i + 1])
-                i += 2
-            elif c in "'\"":
-                close = i + 1
-                while close < end and text[close] != c:
-                    if c == '"' and text[close] == "\\" and close + 1 < end:
-                        value.append(text[close + 1])
-                        close += 2
-                        continue
-                    value.append(text[close])
-                    close += 1
-                i = min(end, close + 1)
-            else:
-                value.append(c)
-                i += 1
-        words.append(Word("".join(value), begin, i, "shell"))
-    return words
-
-
 def _logical_lines(text: str, *, continuation: str = "\\"):
     """(first line number, start, end) of each line joined with the ones it continues."""
     offset, number = 0, 1
@@ -243,7 +187,7 @@ def _systemd(path: str, text: str) -> CommandSource | None:
         if not match:
             continue
         if match.group(1) == "Environment":
-            for item in shlex.split(text[start + match.end():end].replace("\\\n", " ")):
+            for item in _split_plain(text[start + match.end():end]):
                 if item.startswith("GUNICORN_CMD_ARGS="):
                     env_args = item.partition("=")[2]
             continue
@@ -433,10 +377,7 @@ def _compose_command(path: str, text: str, node) -> CommandSource | None:
 
 
 def _split_plain(value: str) -> list[str]:
-    try:
-        return shlex.split(value)
-    except ValueError:
-        return value.split()
+    return [word.value for word in shell_words(value)]
 
 
 def _indent(text: str, offset: int) -> str:

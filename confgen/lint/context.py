@@ -76,19 +76,21 @@ class LintContext:
             level = level.parent if inherited else None
         return None
 
-    def finding(self, anchor, message: str, *, severity: str | None = None) -> Finding:
-        """A finding of the running rule at a Directive or a ``(file, line)``."""
+    def finding(self, anchor, message: str, *, severity: str | None = None, fix=None) -> Finding:
+        """A finding of the running rule at a Directive (its exact line and column) or a
+        ``(file, line)``, with the rule's ``fix`` (a confgen.lint.fixes.base.Fix) if it has one."""
         assert self.rule is not None, "finding() is only for rules the engine is running"
         if isinstance(anchor, tuple):
             file, line = anchor
-            name = None
+            name, column = None, 0
         else:
-            file, line, name = anchor.file, anchor.line, anchor.name
+            file, line, name, column = anchor.file, anchor.line, anchor.name, getattr(anchor, "column", 0)
         line = line or 1
-        # The column is filled in when the rules have run, one read of each file for all findings.
         finding = Finding(code=self.rule.code, rule=self.rule.name, severity=severity or self.rule.severity,
-                          file=file, line=line, col=0, message=message)
-        self._column_of[id(finding)] = (finding, name)
+                          file=file, line=line, col=column, message=message, fix=fix)
+        if not column:
+            # Filled in when the rules have run, one read of each file for all such findings.
+            self._column_of[id(finding)] = (finding, name)
         return finding
 
     def with_columns(self, findings: list[Finding]) -> list[Finding]:
@@ -126,8 +128,13 @@ class _FileLines:
 
     def _lines(self, file: str) -> Iterator[str]:
         # Lines end at "\n" only, as nginx and crossplane count them.
-        if file in self._texts:
-            for line in self._texts[file].split("\n"):
+        from confgen.files import overlaid_text
+
+        text = self._texts.get(file)
+        if text is None:
+            text = overlaid_text(file)
+        if text is not None:
+            for line in text.split("\n"):
                 yield line.rstrip("\r")
             return
         try:

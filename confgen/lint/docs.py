@@ -33,10 +33,11 @@ def rule_text(rule: Rule) -> str:
     if rule.needs:
         parts += [f"Runs with: {', '.join(_NEEDS_TEXT[n] for n in rule.needs)}.", ""]
     if rule.doc.fix:
-        parts += [f"Fix: {rule.doc.fix} ({_FIX_TEXT[rule.doc.fix]}).", ""]
+        parts += [f"Fix: {rule.doc.fix} ({_FIX_TEXT[rule.doc.fix]}).", "", "Fix safety:",
+                  *_wrapped(rule.doc.fix_safety), ""]
     if rule.options:
         parts += [f"Options ([tool.confgen.rules.{rule.name}]):", *(f"    {o.describe()}" for o in rule.options), ""]
-    for title, block in (("Bad", doc.bad), ("Good", doc.good), ("gunicorn.conf.py", doc.gunicorn)):
+    for title, block, _ in _examples(doc):
         if block:
             parts += [f"{title}:", *("    " + line if line else "" for line in block.rstrip("\n").splitlines()), ""]
     if doc.references:
@@ -77,17 +78,35 @@ def rules_markdown() -> str:
         if r.options:
             out += [f"Options (`[tool.confgen.rules.{r.name}]`):", "",
                     *(f"- `{o.name}` ({o.type.__name__}, default `{o.default!r}`): {o.help}" for o in r.options), ""]
-        for title, block, lang in (("Bad", doc.bad, "nginx"), ("Good", doc.good, "nginx"),
-                                   ("With gunicorn.conf.py", doc.gunicorn, "python")):
+        for title, block, lang in _examples(doc):
             if block:
                 out += [f"{title}:", "", f"```{lang}", block.rstrip("\n"), "```", ""]
+        if doc.fix_safety:
+            out += [f"Fix safety: {doc.fix_safety}", ""]
         if doc.references:
             out += ["References:", "", *(f"- <{ref}>" if ref.startswith("http") and " " not in ref else f"- {ref}"
                                          for ref in doc.references), ""]
     return "\n".join(out)
 
 
-_FIX_TEXT = {"safe": "confgen lint --fix applies it", "unsafe": "applied with --fix --unsafe-fixes only"}
+def _examples(doc) -> list[tuple[str, str | None, str]]:
+    """(title, text, language) of a rule's examples: the nginx pair, and the gunicorn.conf.py
+    both use, or the Bad one's and the Good one's when they differ."""
+    if doc.good_gunicorn:
+        return [("Bad", doc.bad, "nginx"), ("Bad gunicorn.conf.py", doc.gunicorn, "python"),
+                ("Good", doc.good, "nginx"), ("Good gunicorn.conf.py", doc.good_gunicorn, "python")]
+    return [("Bad", doc.bad, "nginx"), ("Good", doc.good, "nginx"),
+            ("With gunicorn.conf.py", doc.gunicorn, "python")]
+
+
+def _wrapped(text: str | None, width: int = 96) -> list[str]:
+    import textwrap
+
+    return textwrap.wrap(text or "", width, initial_indent="    ", subsequent_indent="    ")
+
+
+_FIX_TEXT = {"safe": "confgen lint --fix applies it", "unsafe": "applied with --fix --unsafe-fixes only",
+             "mixed": "safe or unsafe by case; see below"}
 
 _NEEDS_TEXT = {
     "gunicorn": "a gunicorn config (paired, --gunicorn or --gunicorn-cmd)",

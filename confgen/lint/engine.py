@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import gc
+import io
 import os
 import re
 import sys
@@ -105,9 +106,12 @@ class _Suppressions:
 
 def _python_comments(path: str) -> dict[int, str]:
     """The ``#`` comments of a Python file (gunicorn.conf.py) by line, via tokenize."""
+    from confgen.files import overlaid_text
+
     comments: dict[int, str] = {}
+    stand_in = overlaid_text(path)
     try:
-        with open(path, "rb") as handle:
+        with (io.BytesIO(stand_in.encode("utf-8")) if stand_in is not None else open(path, "rb")) as handle:
             for token in tokenize.tokenize(handle.readline):
                 if token.type == tokenize.COMMENT:
                     comments[token.start[0]] = token.string[1:]
@@ -303,7 +307,11 @@ def _run(ctx: LintContext, rules: list[Rule], focus: set[str] | None) -> list[Fi
         found.append(ctx.finding((problem.file, problem.line), problem.message))
     if ctx.gunicorn is not None:
         ctx.rule = get_rule("gunicorn-config-error")
+        silenced = sorted(r.name for r in rules if r.check is not None and "gunicorn" in r.needs) \
+            if ctx.gunicorn.unreadable else []
         for line, message in ctx.gunicorn.problems:
+            if silenced:
+                message += f"; its settings are unknown, so these rules did not run: {', '.join(silenced)}"
             found.append(ctx.finding((ctx.gunicorn.path or ctx.gunicorn_label or "<gunicorn>", line), message))
 
     for file_rule, file, line, message in suppressions.problems:
@@ -332,7 +340,7 @@ def _run(ctx: LintContext, rules: list[Rule], focus: set[str] | None) -> list[Fi
 
 
 def _requirements_met(candidate: Rule, ctx: LintContext) -> bool:
-    if "gunicorn" in candidate.needs and ctx.gunicorn is None:
+    if "gunicorn" in candidate.needs and (ctx.gunicorn is None or ctx.gunicorn.unreadable):
         return False
     if "profile" in candidate.needs and ctx.profile is None:
         return False

@@ -24,7 +24,7 @@ GROUPS = ("default", "hardening")
 
 _CODE_RE = re.compile(r"^CG\d{3}$")
 _NAME_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
-_DOC_SECTION_RE = re.compile(r"^(Bad|Good|Gunicorn|Good gunicorn|Version|References|Fix):\s*(.*)$")
+_DOC_SECTION_RE = re.compile(r"^(Bad|Good|Gunicorn|Good gunicorn|Version|References|Fix safety):\s*(.*)$")
 _OPTION_NAME_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
 
@@ -41,6 +41,9 @@ class Finding:
     line: int
     col: int
     message: str
+    # The rule's repair, when it offers one (confgen.lint.fixes.base.Fix): not part of what the
+    # finding is, so equal findings stay equal whether or not a fix is attached.
+    fix: Any = field(default=None, compare=False, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
         return {"code": self.code, "rule": self.rule, "severity": self.severity, "file": self.file,
@@ -78,7 +81,8 @@ class RuleDoc:
     good_gunicorn: str | None = None  # ... or, when it differs, the one the Good example uses
     version: str | None = None    # the nginx version both examples target
     references: tuple[str, ...] = ()  # the nginx / gunicorn documentation the rule rests on
-    fix: str | None = None            # "safe" / "unsafe": what `confgen lint --fix` does for it
+    fix: str | None = None            # "safe" / "unsafe" / "mixed": what `confgen lint --fix` does for it
+    fix_safety: str | None = None     # the "Fix safety:" paragraph: why the fix is safe (or not)
 
 
 @dataclass(frozen=True)
@@ -205,16 +209,24 @@ def parse_rule_doc(text: str, name: str) -> RuleDoc:
         return inspect.cleandoc("\n".join(sections[key])).strip("\n") + "\n"
 
     why = " ".join(" ".join(sections["why"]).split())
+    safety = " ".join(" ".join(sections.get("fix safety", [])).split()) or None
     references = tuple(line.strip() for line in (block("references") or "").splitlines() if line.strip())
     return RuleDoc(summary=lines[0].strip(), why=why, bad=block("bad") or "", good=block("good") or "",
                    gunicorn=block("gunicorn"), good_gunicorn=block("good gunicorn"),
                    version=(block("version") or "").strip() or None, references=references,
-                   fix=_fix_kind(block("fix"), name))
+                   fix=_fix_kind(safety, name), fix_safety=safety)
+
+
+# The first words of a "Fix safety:" paragraph, and the kind they declare.
+_FIX_KINDS = (("Safe or unsafe", "mixed"), ("Unsafe", "unsafe"), ("Safe", "safe"))
 
 
 def _fix_kind(text: str | None, name: str) -> str | None:
-    """``Fix: safe`` (applied by --fix) or ``Fix: unsafe`` (only with --unsafe-fixes)."""
-    kind = (text or "").strip() or None
-    if kind not in (None, "safe", "unsafe"):
-        raise ValueError(f"rule {name}: `Fix:` must be safe or unsafe, not {kind!r}")
-    return kind
+    """``Fix safety: Safe ...`` (applied by --fix), ``Unsafe ...`` (only with --unsafe-fixes)
+    or ``Safe or unsafe ...`` (which one depends on what the finding is about)."""
+    if not text:
+        return None
+    for words, kind in _FIX_KINDS:
+        if text.startswith(words):
+            return kind
+    raise ValueError(f"rule {name}: `Fix safety:` must start with Safe, Unsafe or 'Safe or unsafe', not {text[:30]!r}")

@@ -132,6 +132,11 @@ class Directive:
     line: int
     parent: "Directive | None" = None
     block: "Block | None" = None
+    # Where the statement starts on its line (1-based column of its name), as the lexer found
+    # it; 0 for blocks confgen adds around a snippet. With ``line`` it is the statement's offset
+    # in its file; the rest of its span (arguments, ";", braces) is read from there by
+    # confgen.nginx.positions when a fix needs it.
+    column: int = 0
 
     @property
     def is_block(self) -> bool:

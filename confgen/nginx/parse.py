@@ -465,7 +465,7 @@ class _Loader:
                 # The args are shared with the template: directives are read, never changed,
                 # after loading.
                 directive = Directive(written.name, written.args, written.file, written.line, parent,
-                                      None if children is None else Block())
+                                      None if children is None else Block(), written.column)
             parent.block.append(directive)
             if children is not None:
                 frames.append((iter(children), directive, path, chain, in_place))
@@ -601,22 +601,64 @@ def parse_text(text: str, path: str, *, budget: int = MAX_DIRECTIVES) -> ParsedF
     eof_line = text.count("\n") + 1  # the line nginx names for "unexpected end of file"
     tokens = lex(text)
     try:
-        return parse_tokens(tokens, path, eof_line=eof_line, budget=budget)
+        return parse_tokens(tokens, path, eof_line=eof_line, budget=budget, text=text)
     finally:
         tokens.close()  # an early stop must not leave the lexer (and its lock) suspended
 
 
-def lex(text: str) -> Generator[tuple[str, int, bool], None, None]:
-    """crossplane's tokens (token, line, quoted) for a text, with Lua blocks taken whole, one at
-    a time: neither the tokens of a big file nor a copy of its text are held at once."""
+def lex(text: str, start: int = 0) -> Generator[tuple[str, int, bool, int, int], None, None]:
+    """crossplane's tokens for a text, with Lua blocks taken whole, one at a time (neither the
+    tokens of a big file nor a copy of its text are held at once), each with where it is:
+    ``(token, line, quoted, begin, end)``, offsets into ``text``. From ``start`` (a statement's
+    first character), lines count from 1 there.
+
+    crossplane gives tokens and lines, not offsets, but the offsets follow from its rules: a
+    token starts at the first non-blank character after the previous one ends (blanks and the
+    text of comments are the only things it skips, and comments are tokens too); an unquoted
+    token is its raw text (escapes kept as written), so it ends ``len(token)`` later; a quoted
+    one lost its two quotes and the backslash of each escaped quote (the only way its quote
+    character gets inside); a Lua body lost its braces and is followed by a ``;`` that is not
+    in the text (an empty span where the body ends)."""
+    search, size = _NON_BLANK.search, len(text)
+    cursor, after_lua = start, False
     with _lua_lexers():
         # crossplane reads the characters of whatever strings it is given, so the text and the
-        # sentinel are handed over as they are.
-        yield from crossplane.lexer._lex_file_object((text, "\n" + _EOF + "\n"))
+        # sentinel are handed over as they are (from an offset: in slices, never a whole copy).
+        chars = (text, _SENTINEL) if start == 0 else _slices(text, start)
+        for token, line, quoted in crossplane.lexer._lex_file_object(chars):
+            found = search(text, cursor)
+            begin = found.start() if found is not None else size
+            if quoted:
+                opener = text[begin] if begin < size else ""
+                if opener == "{":
+                    end, after_lua = begin + len(token) + 2, True
+                else:
+                    end = begin + len(token) + token.count(opener) + 2
+            elif after_lua and token == ";":
+                begin = end = cursor
+                after_lua = False
+            else:
+                # (min: a backslash that ends the text escapes the newline the sentinel adds)
+                end = min(begin + len(token), size)
+            cursor = end
+            if token[:1] == "#" and not quoted and text.startswith("\\\n", end):
+                cursor += 2  # an escaped newline ends a comment and is taken with it
+            yield token, line, quoted, begin, end
 
 
-def parse_tokens(tokens: Iterable[tuple[str, int, bool]], path: str, *, eof_line: int | None = None,
-                 budget: int = MAX_DIRECTIVES) -> ParsedFile:
+_NON_BLANK = re.compile(r"\S")
+_SENTINEL = "\n" + _EOF + "\n"
+_SLICE = 8192
+
+
+def _slices(text: str, start: int) -> Iterator[str]:
+    for offset in range(start, len(text), _SLICE):
+        yield text[offset:offset + _SLICE]
+    yield _SENTINEL
+
+
+def parse_tokens(tokens: Iterable[tuple[str, int, bool, int, int]], path: str, *, eof_line: int | None = None,
+                 budget: int = MAX_DIRECTIVES, text: str = "") -> ParsedFile:
     """Tokens -> the file's directives (blocks hold their children) and comments. Iterative, so deep nesting cannot exhaust the stack; no directive table, so newer
     directives (http2, quic, keepalive_time) are just directives, and a statement is never
     dropped for its context or argument count."""
@@ -633,7 +675,7 @@ def parse_tokens(tokens: Iterable[tuple[str, int, bool]], path: str, *, eof_line
         hint = "" if finished else " (is a quote or a Lua block not closed?)"
         return SyntaxProblem(f"unexpected end of file, expecting {expecting}{hint}", eof_line or last_line)
 
-    for token, line, quoted in tokens:
+    for token, line, quoted, begin, _ in tokens:
         if token == _EOF and not quoted:
             finished = True
             break
@@ -650,7 +692,7 @@ def parse_tokens(tokens: Iterable[tuple[str, int, bool]], path: str, *, eof_line
             raise SyntaxProblem(f'unexpected "{token}"', line)
         args: list[str] = []
         terminator = None
-        for argument, arg_line, arg_quoted in tokens:
+        for argument, arg_line, arg_quoted, _, _ in tokens:
             if argument == _EOF and not arg_quoted:
                 finished = True
                 break
@@ -674,8 +716,12 @@ def parse_tokens(tokens: Iterable[tuple[str, int, bool]], path: str, *, eof_line
         if token == "if":
             _strip_if_parentheses(args)
         # An exact-size copy: a list grown by append() keeps spare room.
+        # The column, not the offset: nearly always a small int (shared, no memory of its own).
+        # (crossplane counts an escaped newline that starts a name before it places the name,
+        # so its line is not the line the name starts on: no column then.)
+        column = begin - text.rfind("\n", 0, begin) if text and not token.startswith("\\\n") else 0
         directive = Directive(sys.intern(token), args[:], path, line, None,
-                              Block() if terminator[0] == "{" else None)
+                              Block() if terminator[0] == "{" else None, column)
         stack[-1].append(directive)
         if directive.block is not None:
             stack.append(directive.block)

@@ -1,33 +1,24 @@
 """Planning, showing and writing fixes.
 
-:func:`plan` asks each finding's fixer for its edits and keeps those that fit together (an edit
-overlapping one already taken waits for the next pass); :func:`write` writes every changed file
-at once, all old or all new, after checking none is a symlink, read-only, or changed since it
-was read. ``confgen lint --fix`` repeats plan + write until nothing is left to fix (a fix can
-make another rule's fix possible), at most :data:`MAX_PASSES` times, then lints once more.
+:func:`plan` takes the fixes the rules attached to their findings and keeps those that fit
+together in one pass: an edit overlapping one already taken, or adding a directive another fix
+adds to the same block, waits for the next pass. :func:`run` repeats lint + plan on the texts the
+previous passes produced, in memory (:func:`confgen.files.overlaid`), until nothing is left to fix
+(a fix can make another possible) or :data:`MAX_PASSES`; ``--diff`` shows its result and
+``--fix`` writes it, all files or none, so the two always agree.
 """
 
 from __future__ import annotations
 
 import collections
-import dataclasses
-import difflib
 import os
 from dataclasses import dataclass, field
 
 from confgen.errors import ConfgenError
-from confgen.lint.fixes.base import FIXERS, Fixer, FixContext
+from confgen.lint.fixes.base import FixContext
 from confgen.lint.fixes.edits import Edit, Unfixable, apply_edits, overlaps
 
-MAX_PASSES = 4
-
-
-def load_fixers() -> dict[str, Fixer]:
-    """Every fixer, by rule name (importing the fixer families registers them)."""
-    import confgen.lint.fixes.gunicorn  # noqa: F401
-    import confgen.lint.fixes.nginx  # noqa: F401
-    import confgen.lint.fixes.pair  # noqa: F401
-    return FIXERS
+MAX_PASSES = 10
 
 
 def finding_key(finding) -> tuple:
@@ -38,11 +29,13 @@ def finding_key(finding) -> tuple:
 
 @dataclass
 class FixPlan:
+    """One pass: the edits that fit together, relative to ``originals``."""
+
     edits: list[Edit] = field(default_factory=list)
     fixed: list = field(default_factory=list)                 # findings whose edits are in ``edits``
     unfixable: list[tuple[object, str]] = field(default_factory=list)
     unsafe: list = field(default_factory=list)                # fixable with --unsafe-fixes only
-    deferred: list = field(default_factory=list)              # overlapped another fix: next pass
+    deferred: list = field(default_factory=list)              # conflicted with another fix: next pass
     originals: dict[str, str] = field(default_factory=dict)   # file -> its text when read
 
     def new_texts(self) -> dict[str, str]:
@@ -52,70 +45,163 @@ class FixPlan:
         return {file: apply_edits(self.originals[file], edits) for file, edits in by_file.items()}
 
     def diff(self) -> str:
-        chunks = []
-        for file, new in sorted(self.new_texts().items()):
-            chunks.extend(difflib.unified_diff(self.originals[file].splitlines(keepends=True),
-                                               new.splitlines(keepends=True), fromfile=file, tofile=f"{file} (fixed)"))
-            if chunks and not chunks[-1].endswith("\n"):
-                chunks[-1] += "\n\\ No newline at end of file\n"
-        return "".join(chunks)
+        return _diff(self.originals, self.new_texts())
 
     def fixable_keys(self) -> set[tuple]:
         return {finding_key(f) for f in self.fixed + self.deferred}
 
 
-def plan(contexts: list[tuple[object, list]], wanted: list, *, unsafe: bool = False) -> FixPlan:
+def plan(contexts: list[tuple[object, list]], wanted: list, *, unsafe: bool = False,
+         texts: dict | None = None) -> FixPlan:
     """The edits that fix ``wanted`` findings (those the lint reports after project settings),
-    each finding's fixer run on the context it was found in."""
-    fixers = load_fixers()
+    each built on the context it was found in."""
     keys = {finding_key(f) for f in wanted}
     result = FixPlan()
     done: set[tuple] = set()
-    texts: dict[str, str] = {}
+    texts = {} if texts is None else texts
+    added: set[tuple] = set()
     for ctx, findings in contexts:
         fx = FixContext(ctx, texts=texts)
         broken = next((p for p in ctx.nginx.problems if p.kind == "syntax-error"), None)
         for finding in findings:
-            if broken is not None and finding.rule in fixers and finding_key(finding) in keys:
+            key = finding_key(finding)
+            if finding.fix is None or key not in keys or key in done:
+                continue
+            done.add(key)
+            if broken is not None:
                 # A file nginx cannot parse is not edited: where its statements are is a guess.
                 result.unfixable.append((finding, f"{broken.file}:{broken.line}: a syntax error; fix it first"))
                 continue
-            key = finding_key(finding)
-            if key not in keys or key in done or finding.rule not in fixers:
+            if not finding.fix.safe and not unsafe:
+                result.unsafe.append(finding)
                 continue
-            done.add(key)
-            entry = fixers[finding.rule]
             try:
-                fix = entry.fn(fx, finding)
+                edits = finding.fix.edits(fx)
             except Unfixable as why:
                 result.unfixable.append((finding, why.reason))
                 continue
             except (ConfgenError, ValueError, LookupError, AttributeError, TypeError, RecursionError) as error:
-                # A fixer's bug must not fail the lint that only asked which findings are fixable.
-                result.unfixable.append((finding, f"internal error in the fixer: {type(error).__name__}: {error}"))
+                # A fix's bug must not fail the lint that only asked which findings are fixable.
+                result.unfixable.append((finding, f"internal error in the fix: {type(error).__name__}: {error}"))
                 continue
-            if not fix.edits:
+            if not edits:
                 result.unfixable.append((finding, "the fix found nothing to change"))
                 continue
-            if (entry.kind == "unsafe" or not fix.safe) and not unsafe:
-                result.unsafe.append(finding)
-                continue
             taken = {_place(e) for e in result.edits}
-            new = list({_place(e): dataclasses.replace(e, rule=finding.rule)
-                        for e in fix.edits if _place(e) not in taken}.values())
-            if any(overlaps(a, b) for a in new for b in result.edits) or any(
+            new = list({_place(e): _with_rule(e, finding.rule) for e in edits if _place(e) not in taken}.values())
+            adds = set().union(*(e.adds() for e in new)) if new else set()
+            if adds & added or any(overlaps(a, b) for a in new for b in result.edits) or any(
                     overlaps(a, b) for i, a in enumerate(new) for b in new[i + 1:]):
                 result.deferred.append(finding)
                 continue
+            added |= adds
             result.edits.extend(new)
             result.fixed.append(finding)
-    result.originals = {e.file: texts[e.file] for e in result.edits}
+    result.originals = {e.file: texts[e.file].text for e in result.edits}
     return result
+
+
+def _with_rule(edit: Edit, rule: str) -> Edit:
+    import dataclasses
+
+    return dataclasses.replace(edit, rule=rule)
 
 
 def _place(edit: Edit) -> tuple:
     """An edit without the rule that asked for it: two rules asking for one change make one edit."""
     return (edit.file, edit.start, edit.end, edit.new)
+
+
+def _diff(originals: dict[str, str], texts: dict[str, str]) -> str:
+    from confgen.files import unified_diff
+
+    return "".join(unified_diff(originals[file], new, file) for file, new in sorted(texts.items())
+                   if new != originals[file])
+
+
+# ---------------------------------------------------------------------------------------------
+# Passes
+
+
+@dataclass
+class FixRun:
+    """Every pass of fixes on the files, in memory until :func:`write`."""
+
+    passes: list[FixPlan]
+    result: object              # the lint of the fixed texts
+    contexts: list              # of that lint, for what is still fixable
+    originals: dict[str, str]   # file -> its text on disk before the first pass
+    texts: dict[str, str]       # file -> its text after the last pass
+    last: FixPlan               # the plan on the fixed texts: what is left (unsafe, unfixable)
+    written: list[str] = field(default_factory=list)
+
+    @property
+    def applied(self) -> int:
+        return sum(len(p.fixed) for p in self.passes)
+
+    @property
+    def fixed(self) -> list:
+        return [finding for p in self.passes for finding in p.fixed]
+
+    @property
+    def edits(self) -> list[Edit]:
+        """Every pass's edits, in order; each pass's are relative to the texts before it."""
+        return [edit for p in self.passes for edit in p.edits]
+
+    @property
+    def unsafe(self) -> list:
+        return self.last.unsafe
+
+    @property
+    def unfixable(self) -> list:
+        return self.last.unfixable
+
+    def changed(self) -> dict[str, str]:
+        return {file: text for file, text in self.texts.items() if text != self.originals[file]}
+
+    def new_texts(self) -> dict[str, str]:
+        return self.changed()
+
+    def diff(self) -> str:
+        return _diff(self.originals, self.changed())
+
+
+def lint_with_contexts(paths, **options):
+    """``confgen.lint_project`` that also returns each config's context and findings."""
+    from confgen.lint.project import lint_project
+
+    contexts: list = []
+    result = lint_project(paths, contexts=contexts, **options)
+    return result, contexts
+
+
+def run(paths, *, unsafe: bool = False, **options) -> FixRun:
+    """Lint, plan, apply in memory, lint again, while a pass fixes something; nothing written."""
+    from confgen.files import overlaid
+
+    passes: list[FixPlan] = []
+    originals: dict[str, str] = {}
+    texts: dict[str, str] = {}
+    result, contexts = lint_with_contexts(paths, **options)
+    before = collections.Counter(f.rule for f in result.findings)
+    current = plan(contexts, result.findings, unsafe=unsafe)
+    for _ in range(MAX_PASSES):
+        if not current.edits:
+            break
+        passes.append(current)
+        for file, text in current.originals.items():
+            originals.setdefault(file, text)
+        texts.update(current.new_texts())
+        with overlaid(texts):
+            result, contexts = lint_with_contexts(paths, **options)
+            current = plan(contexts, result.findings, unsafe=unsafe)
+    # A fix must never leave a new finding behind; should one do so, say it (it is a bug).
+    after = collections.Counter(f.rule for f in result.findings)
+    grown = sorted(rule for rule, count in after.items() if count > before.get(rule, 0))
+    if grown:
+        result.notes.append(f"after --fix, {', '.join(grown)} report(s) more than before: a confgen bug, "
+                            f"please report it with the config")
+    return FixRun(passes, result, contexts, originals, texts, current)
 
 
 def check_writable(files: list[str]) -> None:
@@ -135,61 +221,25 @@ def check_writable(files: list[str]) -> None:
         raise ConfgenError(*[p + "; nothing was written" for p in problems])
 
 
-def write(fix_plan: FixPlan) -> list[str]:
-    """Write the planned fixes: every changed file or none."""
+def write(fixes) -> list[str]:
+    """Write what a FixRun (or one FixPlan) changed: every changed file or none."""
     from confgen.files import write_files_atomically
 
-    texts = fix_plan.new_texts()
+    texts = fixes.new_texts()
     if not texts:
         return []
     check_writable(list(texts))
-    written = write_files_atomically(texts, expected=fix_plan.originals)
+    written = write_files_atomically(texts, expected={file: fixes.originals[file] for file in texts})
     return [str(path) for path in written]
 
 
-def lint_with_contexts(paths, **options):
-    """``confgen.lint_project`` that also returns each config's context and findings."""
-    from confgen.lint.project import lint_project
-
-    contexts: list = []
-    result = lint_project(paths, contexts=contexts, **options)
-    return result, contexts
-
-
-def fix(paths, *, unsafe: bool = False, **options) -> FixPlan:
-    """The fixes for what linting ``paths`` finds, without writing anything."""
-    result, contexts = lint_with_contexts(paths, **options)
-    return plan(contexts, result.findings, unsafe=unsafe)
-
-
-@dataclass
-class FixRun:
-    plans: list[FixPlan]
-    result: object              # the lint after the last pass
-    written: list[str]
-    contexts: list = field(default_factory=list)  # of that lint, for what is still fixable
-
-    @property
-    def applied(self) -> int:
-        return sum(len(p.fixed) for p in self.plans)
+def fix(paths, *, unsafe: bool = False, **options) -> FixRun:
+    """The fixes for what linting ``paths`` finds, every pass, without writing anything."""
+    return run(paths, unsafe=unsafe, **options)
 
 
 def fix_in_place(paths, *, unsafe: bool = False, **options) -> FixRun:
-    """Fix, write, lint again; repeated while a pass fixes something (MAX_PASSES at most)."""
-    plans, written = [], []
-    result, contexts = lint_with_contexts(paths, **options)
-    before = collections.Counter(f.rule for f in result.findings)
-    for _ in range(MAX_PASSES):
-        current = plan(contexts, result.findings, unsafe=unsafe)
-        if not current.edits:
-            break
-        plans.append(current)
-        written.extend(w for w in write(current) if w not in written)
-        result, contexts = lint_with_contexts(paths, **options)
-    # A fix must never leave a new finding behind; should one do so, say it (it is a bug).
-    after = collections.Counter(f.rule for f in result.findings)
-    grown = sorted(rule for rule, count in after.items() if count > before.get(rule, 0))
-    if grown:
-        result.notes.append(f"after --fix, {', '.join(grown)} report(s) more than before: a confgen bug, "
-                            f"please report it with the config")
-    return FixRun(plans, result, written, contexts)
+    """:func:`run`, then write the result."""
+    fixes = run(paths, unsafe=unsafe, **options)
+    fixes.written = write(fixes)
+    return fixes

@@ -1,11 +1,15 @@
-"""What a fixer sees, and the table of fixers by rule name.
+"""A fix as a rule attaches it to its finding, and what building its edits sees.
 
-A fixer is ``fn(fx: FixContext, finding) -> Fix`` registered with :func:`fixer` for one rule; it
-raises :class:`~confgen.lint.fixes.edits.Unfixable` with the reason when it will not fix that
-finding. ``kind`` is the rule's fix kind (``safe``: applied by ``--fix``; ``unsafe``: only with
-``--unsafe-fixes``, because it changes behaviour a user may rely on); a fixer may return an
-unsafe Fix for one finding of a safe rule when that finding's fix depends on what confgen
-cannot see (the app behind an upstream, say).
+A rule that can repair what it reports passes ``fix=Fix(build, safe=...)`` to
+``ctx.finding(...)``, where it already knows the cause (the directive, the route, the values
+it compared), as ruff's rules attach fixes to their diagnostics. ``build(fx)`` returns the edits
+(or raises :class:`~confgen.lint.fixes.edits.Unfixable` with the reason); it runs only when
+someone asks for the edits (``--fix``, ``--diff``, the ``[*]`` mark), never during a plain lint.
+
+Safety is declared once, on the Fix, by the rule that builds it. A fix is safe when it never
+makes a request that succeeded before fail and never changes a value it was not about;
+everything else is unsafe (applied only with ``--unsafe-fixes``) or not offered. Each rule's
+docstring explains its fix under ``Fix safety:``.
 """
 
 from __future__ import annotations
@@ -14,42 +18,38 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from confgen.lint.fixes.edits import Edit, Unfixable
-from confgen.lint.fixes.nginx_source import Source, Statement
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
 
 
-@dataclass
 class Fix:
-    edits: list[Edit]
-    safe: bool = True
+    """How to repair one finding: safe or not, and the edits (built on demand, once)."""
 
+    __slots__ = ("safe", "build", "_result")
 
-@dataclass(frozen=True)
-class Fixer:
-    rule: str
-    kind: str  # "safe" | "unsafe"
-    fn: Callable
+    def __init__(self, build: Callable[["FixContext"], list[Edit]], *, safe: bool = True):
+        self.safe = safe
+        self.build = build
+        self._result: list[Edit] | Unfixable | None = None
 
-
-FIXERS: dict[str, Fixer] = {}
-
-
-def fixer(rule_name: str, kind: str = "safe"):
-    if kind not in ("safe", "unsafe"):
-        raise ValueError(f"fixer for {rule_name}: kind must be safe or unsafe")
-
-    def register(fn):
-        FIXERS[rule_name] = Fixer(rule_name, kind, fn)
-        return fn
-    return register
+    def edits(self, fx: "FixContext") -> list[Edit]:
+        if self._result is None:
+            try:
+                self._result = list(self.build(fx))
+            except Unfixable as why:
+                self._result = why
+        if isinstance(self._result, Unfixable):
+            raise self._result
+        return self._result
 
 
 @dataclass
 class FixContext:
+    """What a fix's ``build`` sees: the lint's context (models, options) and the texts of the
+    files it edits, read once per pass."""
+
     lint: object                                   # the LintContext the finding came from
-    texts: dict[str, str] = field(default_factory=dict)
-    _sources: dict[str, Source] = field(default_factory=dict)
+    texts: dict[str, object] = field(default_factory=dict)  # path -> FileText, shared by a pass
 
     @property
     def nginx(self):
@@ -59,55 +59,35 @@ class FixContext:
     def gunicorn(self):
         return self.lint.gunicorn
 
-    def option(self, rule_name: str, name: str):
-        """A rule's option as the project sets it (the rule's default otherwise)."""
-        from confgen.lint.registry import lookup
+    def file(self, path: str):
+        """The FileText of ``path`` as this pass reads it."""
+        from confgen.nginx.positions import FileText
 
-        running, self.lint.rule = self.lint.rule, lookup(rule_name)
-        try:
-            return self.lint.option(name)
-        finally:
-            self.lint.rule = running
-
-    def text(self, path: str) -> str:
         if path not in self.texts:
-            self.texts[path] = read_text(path)
+            self.texts[path] = FileText(path, read_text(path))
         return self.texts[path]
 
-    def source(self, path: str) -> Source:
-        if path not in self._sources:
-            self._sources[path] = Source(path, self.text(path))
-        return self._sources[path]
+    def text(self, path: str) -> str:
+        return self.file(path).text
 
-    def statement(self, directive) -> tuple[Source, Statement]:
-        if directive is None or directive.file.startswith("<"):
+    def span(self, directive):
+        """(FileText, Span) of a model directive; Unfixable when it is not in a file confgen
+        can edit or the file no longer holds it."""
+        from confgen.nginx.positions import PositionError
+
+        if directive is None or directive.column < 1 or directive.file.startswith("<"):
             raise Unfixable("the directive is not in a file confgen can edit")
-        source = self.source(directive.file)
-        return source, source.statement_for(directive)
-
-    def by_place(self) -> dict[tuple[str, int], list]:
-        """Directives by (file, line), built once: a finding names a place, not a directive."""
-        index = self.lint.memo.get("fixes:by_place")
-        if index is None:
-            index = {}
-            for directive in self.nginx.walk():
-                index.setdefault((directive.file, directive.line), []).append(directive)
-            self.lint.memo["fixes:by_place"] = index
-        return index
-
-    def at(self, finding, *names: str):
-        """The model directive a finding points at: named one of ``names`` at its file and line."""
-        here = self.by_place().get((finding.file, finding.line), [])
-        for name in names:
-            for directive in here:
-                if directive.name == name:
-                    return directive
-        raise Unfixable(f"cannot find the {' or '.join(names)} directive the finding points at")
+        text = self.file(directive.file)
+        try:
+            return text, text.span(directive)
+        except PositionError as error:
+            raise Unfixable(str(error)) from None
 
     def instances(self, directive) -> list:
         """Every place the directive's text is used: more than one when its file is included
         from several places (each include is a copy in the model)."""
-        return [d for d in self.by_place().get((directive.file, directive.line), [])
+        index = self.lint.cached("fixes:by_place", lambda: _by_place(self.nginx))
+        return [d for d in index.get((directive.file, directive.line, directive.column), [])
                 if d.name == directive.name and d.args == directive.args]
 
     def same_everywhere(self, directive, compute: Callable[[object], list[Edit]]) -> list[Edit]:
@@ -118,6 +98,13 @@ class FixContext:
             raise Unfixable(f"{directive.file} is included from {len(results)} places and the fix is not the "
                             f"same for all of them; fix it by hand")
         return results[0]
+
+
+def _by_place(nginx) -> dict[tuple[str, int, int], list]:
+    index: dict[tuple[str, int, int], list] = {}
+    for directive in nginx.walk():
+        index.setdefault((directive.file, directive.line, directive.column), []).append(directive)
+    return index
 
 
 def read_text(path: str) -> str:

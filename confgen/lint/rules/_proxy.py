@@ -188,6 +188,14 @@ def effective_directive(ctx, name: str, at):
     return found[-1] if found else None
 
 
+def governs_only(ctx, name: str, directive, chosen) -> bool:
+    """Whether every proxied route that takes ``name`` from ``directive`` is one of ``chosen``:
+    then a fix may rewrite the directive itself without changing a route it is not about."""
+    mine = {id(route.proxy_pass) for route in chosen}
+    return all(id(route.proxy_pass) in mine for route in routes(ctx)
+               if effective_directive(ctx, name, route.block) is directive)
+
+
 def effective_flag_off(ctx, name: str, at):
     """The directive that switches ``name`` off at ``at`` (``proxy_buffering off``), or None."""
     directive = effective_directive(ctx, name, at)

@@ -6,6 +6,9 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from confgen.lint.context import LintContext
+from confgen.lint.fixes.base import Fix
+from confgen.lint.fixes.edits import Unfixable
+from confgen.lint.fixes.nginx_edits import append_arg, insert_after, remove, remove_args
 from confgen.lint.registry import Finding, rule
 
 
@@ -80,7 +83,9 @@ def deprecated_directive(ctx: LintContext) -> Iterator[Finding]:
             keepalive_timeout 30s;
         }
 
-    Fix: safe
+    Fix safety: Safe: ``listen ... http2`` becomes ``http2 on;`` in the server, ``ssl on``
+    becomes the ``ssl`` parameter of the server's listens, and an obsolete directive nginx
+    ignores goes; nginx then runs with the same settings. Others have no mechanical replacement.
 
     References:
         https://nginx.org/en/docs/http/ngx_http_v2_module.html#http2
@@ -96,17 +101,52 @@ def deprecated_directive(ctx: LintContext) -> Iterator[Finding]:
             if not _matches(entry, directive):
                 continue
             shown = f"listen ... {entry.parameter}" if entry.parameter else directive.name
+            fix = _replacement(entry, directive)
             if entry.removed is not None and ctx.version >= entry.removed:
                 yield ctx.finding(directive, f"`{shown}` was removed in nginx {_version(entry.removed)}: "
                                              f"nginx {_version(ctx.version)} refuses to start; use "
-                                             f"{entry.replacement}", severity="error")
+                                             f"{entry.replacement}", severity="error", fix=fix)
             elif entry.ignored:
                 yield ctx.finding(directive, f"`{shown}` is obsolete since nginx {_version(entry.since)} and "
-                                             f"ignored, so it does nothing; use {entry.replacement}")
+                                             f"ignored, so it does nothing; use {entry.replacement}", fix=fix)
             else:
                 until = f", and removed in {_version(entry.removed)}" if entry.removed else ""
                 yield ctx.finding(directive, f"`{shown}` is deprecated since nginx {_version(entry.since)}"
-                                             f"{until}; use {entry.replacement}")
+                                             f"{until}; use {entry.replacement}", fix=fix)
+
+
+def _replacement(entry: Deprecation, directive) -> Fix | None:
+    if directive.name == "listen" and entry.parameter == "http2":
+        return Fix(lambda fx: fx.same_everywhere(directive, lambda d: _listen_http2(fx, d)))
+    if directive.name == "ssl":
+        return Fix(lambda fx: fx.same_everywhere(directive, lambda d: _ssl_on(fx, d)))
+    if entry.ignored:
+        # nginx ignores it already: removing it changes nothing but the warning.
+        return Fix(lambda fx: fx.same_everywhere(directive, lambda d: [remove(fx, d)]))
+    return None
+
+
+def _listen_http2(fx, listen) -> list:
+    server = listen.parent
+    if server is None or server.name != "server":
+        raise Unfixable("`listen` outside a server block")
+    edits = remove_args(fx, listen, [i for i, arg in enumerate(listen.args) if i > 0 and arg == "http2"])
+    if not any(d.args[:1] == ["on"] for d in server.find("http2")):
+        edits.append(insert_after(fx, listen, "http2 on;"))
+    return edits
+
+
+def _ssl_on(fx, directive) -> list:
+    server = directive.parent
+    if server is None or server.name != "server":
+        raise Unfixable("`ssl` outside a server block: add `ssl` to the listen of each TLS server by hand")
+    edits = [remove(fx, directive)]
+    if directive.args[:1] == ["on"]:
+        listens = [d for d in server.block or () if d.name == "listen"]
+        if not listens:
+            raise Unfixable("`ssl on` in a server without listen: write `listen 443 ssl;` by hand")
+        edits += [append_arg(fx, listen, "ssl") for listen in listens if "ssl" not in listen.args[1:]]
+    return edits
 
 
 @dataclass(frozen=True)

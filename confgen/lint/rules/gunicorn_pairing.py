@@ -11,9 +11,14 @@ route is assumed.
 
 from __future__ import annotations
 
+import math
 from typing import Iterator
 
 from confgen.lint.context import LintContext
+from confgen.lint.fixes import nginx as nginx_fixes
+from confgen.lint.fixes.base import Fix
+from confgen.lint.fixes.gunicorn import editable, set_app_setting
+from confgen.lint.fixes.nginx_edits import remove
 from confgen.lint.registry import Finding, rule
 from confgen.lint.rules._proxy import (
     app_anchor,
@@ -27,6 +32,7 @@ from confgen.lint.rules._proxy import (
     effective_directive,
     effective_flag_off,
     external_tls,
+    governs_only,
     more_locations,
     pool_anchor,
     pool_size,
@@ -102,7 +108,11 @@ def app_keepalive_race(ctx: LintContext) -> Iterator[Finding]:
         https://nginx.org/en/docs/http/ngx_http_upstream_module.html#keepalive_timeout
         https://docs.gunicorn.org/en/stable/settings.html#keepalive
 
-    Fix: safe
+    Fix safety: Safe or unsafe. Safe where the app's ``keepalive`` is written in a file confgen
+    edits: it is raised above the longest idle time of every pool that reaches the app, so the
+    app closes no connection nginx may still reuse. Where it cannot be edited (computed, or set
+    in ``GUNICORN_CMD_ARGS``), the unsafe alternative shortens the upstream's
+    ``keepalive_timeout`` below the app's: no request fails, but nginx reuses fewer connections.
     """
     worker = worker_class(ctx)
     if worker is None or worker == "sync":
@@ -124,7 +134,19 @@ def app_keepalive_race(ctx: LintContext) -> Iterator[Finding]:
                           f"the app closes idle connections after {keepalive:g}s, {describe_setting(ctx, setting)}, "
                           f"but nginx keeps them pooled for upstream {upstream.args[0]} up to {idle:g}s "
                           f"({nginx_side}): a request sent on a connection the app is closing fails with 502; "
-                          f"set gunicorn keepalive to {idle + APP_KEEPALIVE_MARGIN_S:g}{alternative}")
+                          f"set gunicorn keepalive to {idle + APP_KEEPALIVE_MARGIN_S:g}{alternative}",
+                          fix=_race_fix(ctx, upstream, directive, keepalive))
+
+
+def _race_fix(ctx: LintContext, upstream, idle_directive, keepalive: float) -> Fix:
+    if editable(ctx.gunicorn, "keepalive") or keepalive < 2:
+        idles = [upstream_idle_timeout(u)[0] for u, _ in app_upstreams(ctx) if pool_size(ctx, u) > 0]
+        # The longest idle time of every pool the app serves, so one value fixes all of them.
+        target = math.ceil(max(i for i in idles if i is not None) + APP_KEEPALIVE_MARGIN_S)
+        # (Where the app's keepalive cannot be edited, building this says why.)
+        return Fix(lambda fx: set_app_setting(fx, "keepalive", target))
+    return Fix(lambda fx: nginx_fixes.shorten_upstream_idle(fx, upstream, idle_directive, math.floor(keepalive) - 1),
+               safe=False)
 
 
 @rule(code="CG202", name="sync-worker-keepalive", severity="warning", needs=("gunicorn",))
@@ -159,7 +181,9 @@ def sync_worker_keepalive(ctx: LintContext) -> Iterator[Finding]:
         https://docs.gunicorn.org/en/stable/design.html#sync-workers
         https://nginx.org/en/docs/http/ngx_http_upstream_module.html#keepalive
 
-    Fix: safe
+    Fix safety: Safe: the ``keepalive`` line goes; no connection was ever reused through it, so
+    every request is served as before. Only when the paired gunicorn config was read: a file
+    that does not parse silences this rule.
     """
     if worker_class(ctx) != "sync":
         return
@@ -170,7 +194,8 @@ def sync_worker_keepalive(ctx: LintContext) -> Iterator[Finding]:
                               f"upstream {upstream.args[0]} pools {pool_size(ctx, upstream)} idle connections, "
                               f"but gunicorn's sync worker closes every connection after one response: "
                               f"nothing is ever reused; use worker_class gthread (threads > 1) or an async "
-                              f"worker, or drop `keepalive`")
+                              f"worker, or drop `keepalive`",
+                              fix=Fix(lambda fx, pool=keepalive: fx.same_everywhere(pool, lambda d: [remove(fx, d)])))
 
 
 @rule(code="CG203", name="app-timeout-exceeds-proxy", severity="warning", needs=("gunicorn",))
@@ -204,7 +229,11 @@ def app_timeout_exceeds_proxy(ctx: LintContext) -> Iterator[Finding]:
         https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_read_timeout
         https://docs.gunicorn.org/en/stable/settings.html#timeout
 
-    Fix: safe
+    Fix safety: Safe: nginx's ``proxy_read_timeout`` on the reported routes is raised above the
+    app's timeout (written where it governs only them, else in each location), so a request
+    the app still serves is never cut off with a 504; a request that succeeded before still
+    does. Lowering gunicorn's ``timeout`` instead would kill requests that succeed today, so it
+    is not offered. No fix when the app's timeout is 0 (none).
     """
     if worker_class(ctx) != "sync":
         return
@@ -227,7 +256,30 @@ def app_timeout_exceeds_proxy(ctx: LintContext) -> Iterator[Finding]:
                           f"proxy_read_timeout {read:g}s{'' if directive else ' (default)'}{where} is not above the "
                           f"sync worker's timeout {app_side} ({describe_setting(ctx, setting)}): nginx answers "
                           f"504 while the worker still runs the request; set proxy_read_timeout above the "
-                          f"app's (e.g. {max(timeout + 5, timeout * 1.1):g}s) or lower gunicorn's timeout")
+                          f"app's (e.g. {math.ceil(max(timeout + 5, timeout * 1.1)):g}s) or lower gunicorn's timeout",
+                          fix=_read_timeout_fix(ctx, directive, cause_routes, timeout))
+
+
+def _read_timeout_fix(ctx: LintContext, directive, chosen, timeout: float) -> Fix | None:
+    if timeout <= 0:
+        return None
+    shared = directive is not None and governs_only(ctx, "proxy_read_timeout", directive, chosen)
+    target = max(timeout + 5, timeout * 1.1)
+
+    def build(fx) -> list:
+        edits = []
+        for route in chosen:
+            edits += fx.same_everywhere(route.proxy_pass, lambda d: nginx_fixes.raise_proxy_read_timeout(
+                fx, [_RouteAt(d)], target, shared=shared))
+        return edits
+    return Fix(build)
+
+
+class _RouteAt:
+    """A route as one instance of its proxy_pass (a file included twice has two)."""
+
+    def __init__(self, proxy_pass):
+        self.proxy_pass, self.block = proxy_pass, proxy_pass.parent
 
 
 @rule(code="CG204", name="proxy-buffering-sync-worker", severity="warning", needs=("gunicorn",))
@@ -260,7 +312,8 @@ def proxy_buffering_sync_worker(ctx: LintContext) -> Iterator[Finding]:
         https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_request_buffering
         https://docs.gunicorn.org/en/stable/deploy.html
 
-    Fix: unsafe
+    Fix safety: Unsafe: removing the ``off`` buffers again what a streaming endpoint (server-sent
+    events, a long download) sends, which changes what its clients see.
     """
     if worker_class(ctx) != "sync":
         return
@@ -271,7 +324,9 @@ def proxy_buffering_sync_worker(ctx: LintContext) -> Iterator[Finding]:
                 yield ctx.finding(directive,
                                   f"{name} off in front of gunicorn's sync worker: a slow client holds a "
                                   f"worker for the whole {side} transfer, and a few of them stall the app; "
-                                  f"keep buffering on, or use gthread/async workers for streaming")
+                                  f"keep buffering on, or use gthread/async workers for streaming",
+                                  fix=Fix(lambda fx, off=directive: fx.same_everywhere(off, lambda d: [remove(fx, d)]),
+                                          safe=False))
 
 
 @rule(code="CG205", name="uvicorn-unix-forwarded", severity="warning", needs=("gunicorn",))
@@ -303,7 +358,9 @@ def uvicorn_unix_forwarded(ctx: LintContext) -> Iterator[Finding]:
         https://docs.gunicorn.org/en/stable/settings.html#forwarded-allow-ips
         https://www.uvicorn.org/settings/
 
-    Fix: safe
+    Fix safety: Safe: ``forwarded_allow_ips = "*"`` in the gunicorn config; only processes on
+    the machine can reach a unix socket, and every request is served as before, with the
+    client's address and scheme as nginx saw them.
     """
     if not _is_uvicorn(worker_class(ctx)) or ctx.gunicorn.binds_unix_socket is not True:
         return
@@ -319,7 +376,8 @@ def uvicorn_unix_forwarded(ctx: LintContext) -> Iterator[Finding]:
                       f"uvicorn worker bound to a unix socket with {describe_setting(ctx, setting)}: a socket "
                       f"peer has no address to match, so X-Forwarded-For/-Proto from nginx are ignored "
                       f"(every client looks local, every request http); set forwarded_allow_ips = \"*\" "
-                      f"(only local processes can reach the socket)")
+                      f"(only local processes can reach the socket)",
+                      fix=Fix(lambda fx: set_app_setting(fx, "forwarded_allow_ips", "*")))
 
 
 @rule(code="CG206", name="header-limits-mismatch", severity="warning", needs=("gunicorn",))
@@ -358,7 +416,9 @@ def header_limits_mismatch(ctx: LintContext) -> Iterator[Finding]:
         https://docs.gunicorn.org/en/stable/settings.html#limit-request-line
         https://docs.gunicorn.org/en/stable/settings.html#limit-request-field-size
 
-    Fix: safe
+    Fix safety: Safe: gunicorn's limit is raised to what nginx passes (0, unlimited, where that is
+    above gunicorn's 8190 maximum for request lines): requests it accepted before it still
+    accepts, and the long ones nginx passed no longer get a 400.
     """
     worker = worker_class(ctx)
     if worker is None or _is_uvicorn(worker):
@@ -384,13 +444,16 @@ def header_limits_mismatch(ctx: LintContext) -> Iterator[Finding]:
             both_defaults = directive is None and setting.source == "default"
             if accepted <= GUNICORN_MAX_REQUEST_LINE or name != "limit_request_line":
                 fix = f"set {name} = {accepted}"
+                value = accepted
             else:
                 fix = f"set {name} = 0 (unlimited) or large_client_header_buffers to 8k"
+                value = 0
             nginx_side = f"large_client_header_buffers {' '.join(buffers)}" + ("" if directive else ", the default")
             yield ctx.finding(app_anchor(ctx, setting, directive or route.proxy_pass),
                               f"nginx passes {what} up to {accepted} bytes ({nginx_side}) but gunicorn "
                               f"rejects them above {limit:g} ({describe_setting(ctx, setting)}): longer ones "
-                              f"get a bare 400 from the app; {fix}", severity="info" if both_defaults else None)
+                              f"get a bare 400 from the app; {fix}", severity="info" if both_defaults else None,
+                              fix=Fix(lambda fx, name=name, value=value: set_app_setting(fx, name, value)))
 
 
 @rule(code="CG207", name="max-requests-no-jitter", severity="warning", needs=("gunicorn",))
@@ -419,7 +482,8 @@ def max_requests_no_jitter(ctx: LintContext) -> Iterator[Finding]:
         https://docs.gunicorn.org/en/stable/settings.html#max-requests
         https://docs.gunicorn.org/en/stable/settings.html#max-requests-jitter
 
-    Fix: safe
+    Fix safety: Safe: ``max_requests_jitter`` is added at a tenth of ``max_requests``; workers
+    still restart, at slightly different moments.
     """
     limit, setting = app_number(ctx, "max_requests")
     jitter, _ = app_number(ctx, "max_requests_jitter")
@@ -428,7 +492,8 @@ def max_requests_no_jitter(ctx: LintContext) -> Iterator[Finding]:
     yield ctx.finding(_gunicorn_anchor(ctx, setting),
                       f"{describe_setting(ctx, setting)} without max_requests_jitter: the workers restart "
                       f"together and the app stops serving meanwhile; add max_requests_jitter = "
-                      f"{max(1, int(limit // 10))}")
+                      f"{max(1, int(limit // 10))}",
+                      fix=Fix(lambda fx: set_app_setting(fx, "max_requests_jitter", max(1, int(limit // 10)))))
 
 
 @rule(code="CG208", name="app-bind-mismatch", severity="warning", needs=("gunicorn", "full"))

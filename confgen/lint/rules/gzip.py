@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Iterator
 
 from confgen.lint.context import LintContext
+from confgen.lint.fixes.base import Fix
+from confgen.lint.fixes.nginx_edits import remove, remove_args, replace_args
 from confgen.lint.registry import Finding, Option, rule
 
 # Above this, zlib spends several times the CPU for output a percent or two smaller.
@@ -29,12 +31,21 @@ def gzip_obsolete_msie6(ctx: LintContext) -> Iterator[Finding]:
     References:
         https://nginx.org/en/docs/http/ngx_http_gzip_module.html#gzip_disable
 
-    Fix: safe
+    Fix safety: Safe: the ``msie6`` mask goes (the whole line when it is the only one); only
+    those long-gone browsers get compressed responses.
     """
     for directive in ctx.all("gzip_disable"):
         if any(arg.lower() == "msie6" for arg in directive.args):
             yield ctx.finding(directive, 'gzip_disable "msie6" works around Internet Explorer 6, gone for '
-                                         'over a decade; remove it')
+                                         'over a decade; remove it',
+                              fix=Fix(lambda fx, line=directive: fx.same_everywhere(line, lambda d: _drop_msie6(fx, d))))
+
+
+def _drop_msie6(fx, directive) -> list:
+    msie6 = [i for i, arg in enumerate(directive.args) if arg.lower() == "msie6"]
+    if len(msie6) == len(directive.args):
+        return [remove(fx, directive)]
+    return remove_args(fx, directive, msie6)
 
 
 @rule(code="CG404", name="gzip-level-high", severity="warning", options=[
@@ -58,7 +69,8 @@ def gzip_level_high(ctx: LintContext) -> Iterator[Finding]:
         https://nginx.org/en/docs/http/ngx_http_gzip_module.html#gzip_comp_level
         https://www.zlib.net/manual.html#Advanced
 
-    Fix: safe
+    Fix safety: Safe: the level is lowered to the project's ``max-level``; responses are
+    compressed a little less, and every request is served as before.
     """
     highest = ctx.option("max-level")
     for directive in ctx.all("gzip_comp_level"):
@@ -68,4 +80,6 @@ def gzip_level_high(ctx: LintContext) -> Iterator[Finding]:
                                          f"5-6 for about 1 % smaller responses; use {min(highest, 5)} to {highest}"
                                          if highest > 5 else
                                          f"gzip_comp_level {value} is above the project's limit {highest} "
-                                         f"([tool.confgen.rules.gzip-level-high] max-level); use {highest}")
+                                         f"([tool.confgen.rules.gzip-level-high] max-level); use {highest}",
+                              fix=Fix(lambda fx, level=directive: fx.same_everywhere(
+                                  level, lambda d: [replace_args(fx, d, str(highest))])))

@@ -7,6 +7,8 @@ from typing import Iterator
 
 from confgen.lint.rules.security_common import SECURITY_HEADERS
 from confgen.lint.context import LintContext
+from confgen.lint.fixes.base import Fix
+from confgen.lint.fixes.nginx_edits import insert_before, replace_arg
 from confgen.lint.registry import Finding, rule
 from confgen.lint.rules._proxy import by_cause, maps, only_trusted_peers, private_listeners, routes
 
@@ -14,7 +16,7 @@ _CLIENT_PROTO_RE = re.compile(r"\$(\{http_x_forwarded_proto\}|http_x_forwarded_p
 
 
 def _lost_headers(ctx: LintContext, directive_name: str, only_levels: set[int] | None,
-                  skip: frozenset[str] = frozenset()) -> Iterator[Finding]:
+                  skip: frozenset[str] = frozenset(), fixable: bool = False) -> Iterator[Finding]:
     """nginx's rule for array directives: a level that has any ``directive_name`` inherits none
     from outside. Report each such level that drops headers set further out, naming them."""
     seen: set[int] = set()
@@ -39,11 +41,32 @@ def _lost_headers(ctx: LintContext, directive_name: str, only_levels: set[int] |
             continue
         outer_level = outer[0].parent
         where = f"{outer_level.name} at {outer_level.file}:{outer_level.line}" if outer_level.line else outer_level.name
-        yield ctx.finding(own[0] if own else directive,
+        anchor = own[0] if own else directive
+        yield ctx.finding(anchor,
                           f"this {level.name} sets its own {directive_name}, so none set in the enclosing "
                           f"{where} apply here: {', '.join(lost)} "
                           f"{'is' if len(lost) == 1 else 'are'} dropped; repeat "
-                          f"{'it' if len(lost) == 1 else 'them'} here or move the shared ones into an include")
+                          f"{'it' if len(lost) == 1 else 'them'} here or move the shared ones into an include",
+                          fix=Fix(lambda fx, own=anchor: fx.same_everywhere(own, lambda d: _repeat_lost(fx, d)))
+                          if fixable else None)
+
+
+def _repeat_lost(fx, own) -> list:
+    """The headers set further out and lost at ``own``'s level, written again (as they are
+    written there) before the level's first own proxy_set_header."""
+    level = own.parent
+    kept = {d.args[0].lower() for d in fx.nginx.effective("proxy_set_header", level) if d.args}
+    lost, seen = [], set()
+    for d in fx.nginx.effective("proxy_set_header", level.parent):
+        if d.args and d.args[0].lower() not in kept and d.args[0].lower() not in seen:
+            seen.add(d.args[0].lower())
+            lost.append(d)
+    texts = []
+    for d in lost:
+        text, span = fx.span(d)
+        texts.append(text.text[span.start:span.stop])
+    first = next(d for d in level.block or () if d.name == "proxy_set_header" and d.file == own.file)
+    return [insert_before(fx, first, *texts)] if texts else []
 
 
 @rule(code="CG103", name="proxy-header-inheritance", severity="warning")
@@ -80,7 +103,9 @@ def proxy_header_inheritance(ctx: LintContext) -> Iterator[Finding]:
     References:
         https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_set_header
 
-    Fix: safe
+    Fix safety: Safe: the dropped headers are written again in the level, exactly as written
+    further out, so the app receives what the enclosing level meant it to; the level's own
+    headers stay. A file included where the lost headers differ is left alone.
     """
     proxying: set[int] = set()
     for route in routes(ctx):
@@ -88,7 +113,7 @@ def proxy_header_inheritance(ctx: LintContext) -> Iterator[Finding]:
         while level is not None and id(level) not in proxying:
             proxying.add(id(level))
             level = level.parent
-    yield from _lost_headers(ctx, "proxy_set_header", proxying)
+    yield from _lost_headers(ctx, "proxy_set_header", proxying, fixable=True)
 
 
 @rule(code="CG401", name="add-header-inheritance", severity="warning")
@@ -159,7 +184,9 @@ def forwarded_proto_spoofable(ctx: LintContext) -> Iterator[Finding]:
         https://nginx.org/en/docs/http/ngx_http_core_module.html#var_scheme
         https://docs.gunicorn.org/en/stable/settings.html#forwarded-allow-ips
 
-    Fix: unsafe
+    Fix safety: Unsafe: ``$scheme`` replaces the client's header; behind a balancer that
+    terminates TLS it is ``http`` where the header said ``https``, so the app's redirects and
+    secure cookies change. A value taken from a map is left alone.
     """
     causes = []
     for route in routes(ctx):
@@ -181,7 +208,14 @@ def forwarded_proto_spoofable(ctx: LintContext) -> Iterator[Finding]:
         yield ctx.finding(directive or route.proxy_pass,
                           f"X-Forwarded-Proto is taken from the client ({value}){more} and any client can connect"
                           f"{realip}: anyone can claim https to the app; use $scheme, or take the header "
-                          f"only from the trusted balancer (a map on $realip_remote_addr)")
+                          f"only from the trusted balancer (a map on $realip_remote_addr)",
+                          fix=_scheme_fix(directive, value))
+
+
+def _scheme_fix(directive, value: str) -> Fix | None:
+    if directive is None or len(directive.args) != 2 or not _CLIENT_PROTO_RE.fullmatch(value.strip()):
+        return None  # the header comes from elsewhere (a map): change it there by hand
+    return Fix(lambda fx: fx.same_everywhere(directive, lambda d: [replace_arg(fx, d, 1, "$scheme")]), safe=False)
 
 
 def _client_controlled(ctx, value: str) -> bool:

@@ -11,6 +11,10 @@ import math
 from typing import Iterator
 
 from confgen.lint.context import LintContext
+from confgen.lint.fixes import nginx as nginx_fixes
+from confgen.lint.fixes.base import Fix
+from confgen.lint.fixes.gunicorn import editable, set_app_setting
+from confgen.lint.fixes.nginx_edits import insert_last, replace_arg
 from confgen.lint.registry import Finding, Option, rule
 from confgen.lint.rules._proxy import (
     KEEPALIVE_BY_DEFAULT,
@@ -21,7 +25,9 @@ from confgen.lint.rules._proxy import (
     describe_setting,
     effective_directive,
     external_tls,
+    governs_only,
     is_ip,
+    maps,
     more_locations,
     pool_anchor,
     pool_size,
@@ -34,6 +40,7 @@ from confgen.lint.rules._proxy import (
     value_without_header,
     worker_class,
 )
+from confgen.render import sizing
 from confgen.render.sizing import APP_KEEPALIVE_MARGIN_S
 
 # The idle timeout of the usual balancer in front of nginx (AWS ALB: 60 s), assumed when a
@@ -107,7 +114,9 @@ def keepalive_needs_http11(ctx: LintContext) -> Iterator[Finding]:
         https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_http_version
         https://nginx.org/en/docs/http/ngx_http_upstream_module.html#keepalive
 
-    Fix: safe
+    Fix safety: Safe: ``proxy_http_version 1.1`` for the locations reported, written where the
+    1.0 is when that directive governs nothing else, else in each location; the app answers the
+    same requests over a connection nginx may reuse.
     """
     for upstream, upstream_routes in used_upstreams(ctx):
         pool = pool_size(ctx, upstream)
@@ -129,7 +138,29 @@ def keepalive_needs_http11(ctx: LintContext) -> Iterator[Finding]:
             yield ctx.finding(directive or cause_routes[0].proxy_pass,
                               f"upstream {upstream.args[0]} keeps {pool} idle connections, but nginx speaks "
                               f"HTTP/1.0 to it{where} ({why}): every connection closes after one request; "
-                              f"add `proxy_http_version 1.1;`")
+                              f"add `proxy_http_version 1.1;`",
+                              fix=Fix(lambda fx, routes=cause_routes: http11_edits(fx, ctx, routes)))
+
+
+def http11_edits(fx, ctx: LintContext, chosen) -> list:
+    """HTTP/1.1 on the ``chosen`` routes: the directive in force rewritten where it governs only
+    them, else written in each route's own location."""
+    edits = []
+    for route in chosen:
+        directive = effective_directive(ctx, "proxy_http_version", route.block)
+        shared = directive is not None and governs_only(ctx, "proxy_http_version", directive, chosen)
+        edits += fx.same_everywhere(route.proxy_pass,
+                                    lambda d: nginx_fixes.ensure_http11(fx, d.parent, d, shared=shared))
+    return edits
+
+
+def connection_edits(fx, chosen) -> list:
+    """``proxy_set_header Connection ""`` where each of the ``chosen`` routes' headers are set."""
+    edits = []
+    for route in chosen:
+        edits += fx.same_everywhere(route.proxy_pass,
+                                    lambda d: nginx_fixes.ensure_connection_kept(fx, d.parent, d))
+    return edits
 
 
 @rule(code="CG102", name="keepalive-connection-header", severity="error")
@@ -174,7 +205,10 @@ def keepalive_connection_header(ctx: LintContext) -> Iterator[Finding]:
         https://nginx.org/en/docs/http/ngx_http_upstream_module.html#keepalive
         https://nginx.org/en/docs/http/websocket.html
 
-    Fix: safe
+    Fix safety: Safe: the ``Connection`` header of the reported locations only: ``""`` added
+    beside the headers they already set (none is lost), a literal ``close`` rewritten when no
+    other location takes it from that line, or the map's ``''`` entry set to ``''`` (requests
+    with an Upgrade header still get ``upgrade``). No other header changes.
     """
     for upstream, upstream_routes in used_upstreams(ctx):
         pool = pool_size(ctx, upstream)
@@ -201,7 +235,22 @@ def keepalive_connection_header(ctx: LintContext) -> Iterator[Finding]:
                 fix = "map the `''` entry to `''` so ordinary requests keep the connection"
             yield ctx.finding(directive or cause_routes[0].proxy_pass,
                               f"upstream {upstream.args[0]} keeps {pool} idle connections, but {how}: "
-                              f"the app closes each connection after one response; {fix}")
+                              f"the app closes each connection after one response; {fix}",
+                              fix=_connection_fix(ctx, directive, value, resolved, cause_routes))
+
+
+def _connection_fix(ctx: LintContext, directive, value: str, resolved: str, chosen) -> Fix | None:
+    if directive is None:
+        return Fix(lambda fx: connection_edits(fx, chosen))
+    block = maps(ctx).get(value.strip())
+    if block is not None:
+        return Fix(lambda fx: nginx_fixes.map_keeps_connection(fx, block))
+    mine = {id(route.proxy_pass) for route in chosen}
+    alone = all(id(route.proxy_pass) in mine for route in routes(ctx)
+                if ctx.nginx.proxy_headers(route.block).get("connection", ("", None))[1] is directive)
+    if resolved != value or not alone:
+        return None  # set through a variable, or shared with locations the finding is not about
+    return Fix(lambda fx: fx.same_everywhere(directive, lambda d: [replace_arg(fx, d, 1, '""')]))
 
 
 @rule(code="CG104", name="upstream-no-keepalive", severity="warning")
@@ -240,7 +289,13 @@ def upstream_no_keepalive(ctx: LintContext) -> Iterator[Finding]:
         https://nginx.org/en/docs/http/ngx_http_upstream_module.html#keepalive_timeout
         https://docs.gunicorn.org/en/stable/settings.html#keepalive
 
-    Fix: safe
+    Fix safety: Safe or unsafe. The pool (sized as ``confgen render`` sizes it), HTTP/1.1 and
+    ``Connection ""`` on the upstream's locations, and, when the paired app closes idle
+    connections first, its ``keepalive`` raised above the pool's idle time: safe when the paired
+    app's worker class keeps connections open and its keep-alive is known, because the pool is
+    then never closed under nginx. Without a paired app the fix is unsafe (an app that closes
+    idle connections before nginx's 60 s would race the pool, app-keepalive-race); behind the
+    sync worker or an app whose settings cannot be read, no fix is offered.
     """
     if ctx.version >= KEEPALIVE_BY_DEFAULT:
         return
@@ -254,7 +309,8 @@ def upstream_no_keepalive(ctx: LintContext) -> Iterator[Finding]:
         problem = (f"upstream {upstream.args[0]} has no `keepalive`: before nginx {VERSION_TEXT} every request "
                    f"opens and closes a connection to it")
         if report:
-            yield ctx.finding(upstream, f"{problem}; {advice}")
+            yield ctx.finding(upstream, f"{problem}; {advice}",
+                              fix=_pool_fix(ctx, upstream, upstream_routes, idle or 60.0))
         else:
             ctx.note(f"{upstream.file}:{upstream.line}: {problem}, which is right for now: {advice}")
 
@@ -497,3 +553,46 @@ def _declared_balancer(ctx) -> tuple[float | None, str]:
     if ctx.profile is not None and ctx.profile.trusted_proxies:
         return BALANCER_IDLE_TIMEOUT_S, f"profile trusted_proxies; {BALANCER_IDLE_TIMEOUT_S:g}s as AWS ALB's"
     return None, ""
+
+
+def _pool_fix(ctx: LintContext, upstream, upstream_routes, idle_s: float) -> Fix | None:
+    app = ctx.gunicorn if any(u is upstream for u, _ in app_upstreams(ctx)) else None
+    raise_app = False
+    if app is not None:
+        if worker_class(ctx) in (None, SYNC):
+            return None
+        keepalive, _ = app_number(ctx, "keepalive")
+        if keepalive is None:
+            return None
+        raise_app = keepalive <= idle_s
+        if raise_app and not editable(app, "keepalive"):
+            return None
+
+    def build(fx) -> list:
+        edits = [insert_last(fx, upstream, f"keepalive {upstream_pool_size(ctx, upstream)};")]
+        edits += http11_edits(fx, ctx, upstream_routes)
+        edits += connection_edits(fx, upstream_routes)
+        if raise_app:
+            # The app must hold idle connections longer than the pool does (app-keepalive-race).
+            edits += set_app_setting(fx, "keepalive", int(idle_s + APP_KEEPALIVE_MARGIN_S))
+        return edits
+
+    return Fix(build, safe=app is not None)
+
+
+def upstream_pool_size(ctx: LintContext, upstream) -> int:
+    """The pool ``confgen render`` would size: per nginx worker, twice the app's share of
+    concurrent connections (accepts are uneven), at least 8; 16 when nothing says more."""
+    if ctx.profile is not None:
+        return int(sizing.upstream_keepalive(ctx.profile).value)
+    capacity = None
+    if ctx.gunicorn is not None and ctx.gunicorn.worker_class == "gthread":
+        workers, threads = ctx.gunicorn.get("workers"), ctx.gunicorn.get("threads")
+        if isinstance(workers, int) and isinstance(threads, int):
+            servers = max(1, len([d for d in upstream.block or () if d.name == "server"]))
+            capacity = workers * threads * servers
+    if capacity is None:
+        return DEFAULT_POOL
+    processes = next((d for d in ctx.nginx.root.block or () if d.name == "worker_processes"), None)
+    count = int(processes.args[0]) if processes is not None and processes.args and processes.args[0].isdigit() else 1
+    return max(8, math.ceil(capacity * sizing.ACCEPT_IMBALANCE / max(1, count)))

@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Iterator
 
 from confgen.lint.context import LintContext
+from confgen.lint.fixes.base import Fix
+from confgen.lint.fixes.nginx_edits import append_arg
 from confgen.lint.registry import Finding, rule
 from confgen.lint.rules.security_common import SECURITY_HEADERS, header_values, in_http
 
@@ -114,7 +116,8 @@ def add_header_not_always(ctx: LintContext) -> Iterator[Finding]:
             add_header X-Frame-Options DENY always;
         }
 
-    Fix: safe
+    Fix safety: Safe: ``always`` is appended; the header is then also on error responses, and
+    nothing else changes.
 
     References:
         https://nginx.org/en/docs/http/ngx_http_headers_module.html#add_header
@@ -123,7 +126,9 @@ def add_header_not_always(ctx: LintContext) -> Iterator[Finding]:
         if len(directive.args) >= 2 and _header_name(directive) in SECURITY_HEADERS and in_http(directive) \
                 and directive.args[-1].lower() != "always":
             yield ctx.finding(directive, f"{directive.args[0]} is only added to 2xx/3xx responses; add `always` so "
-                                         f"error pages carry it too")
+                                         f"error pages carry it too",
+                              fix=Fix(lambda fx, header=directive: fx.same_everywhere(
+                                  header, lambda d: [append_arg(fx, d, "always")])))
 
 
 @rule(code="CG623", name="add-header-multiline", severity="warning")

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
 from confgen.lint.context import LintContext
+from confgen.lint.fixes.base import Fix
+from confgen.lint.fixes.nginx_edits import insert_first, replace_args
 from confgen.lint.registry import Finding, rule
 from confgen.lint.rules.security_common import http_servers, in_http, is_tls_server, listen_socket
 from confgen.nginx.variables import capture_groups, parse_regex, references
@@ -39,7 +41,8 @@ def version_disclosure(ctx: LintContext) -> Iterator[Finding]:
             server { listen 80; }
         }
 
-    Fix: safe
+    Fix safety: Safe: ``server_tokens off`` where ``on`` is written, or first in the http block;
+    responses lose only the version number.
 
     References:
         https://nginx.org/en/docs/http/ngx_http_core_module.html#server_tokens
@@ -48,7 +51,9 @@ def version_disclosure(ctx: LintContext) -> Iterator[Finding]:
         value = (directive.args[0] if directive.args else "").lower()
         if value in ("on", "build") and in_http(directive):
             yield ctx.finding(directive, f"server_tokens {value}: every response from here names the nginx "
-                                         f"version; write `server_tokens off;`")
+                                         f"version; write `server_tokens off;`",
+                              fix=Fix(lambda fx, tokens=directive: fx.same_everywhere(
+                                  tokens, lambda d: [replace_args(fx, d, "off")])))
     if not ctx.nginx.is_full:
         return
     for http in ctx.all("http"):
@@ -58,7 +63,8 @@ def version_disclosure(ctx: LintContext) -> Iterator[Finding]:
         if any(not ctx.nginx.effective("server_tokens", level) and not ctx.unresolved_include(level)
                for level in levels):
             yield ctx.finding(http, "server_tokens is on by default: every response names the nginx version; "
-                                    "write `server_tokens off;` in the http block")
+                                    "write `server_tokens off;` in the http block",
+                              fix=Fix(lambda fx, block=http: [insert_first(fx, block, "server_tokens off;")]))
 
 
 @rule(code="CG802", name="error-log-off", severity="warning")

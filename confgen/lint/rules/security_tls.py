@@ -7,6 +7,9 @@ import re
 from typing import Iterator
 
 from confgen.lint.context import LintContext
+from confgen.lint.fixes.base import Fix
+from confgen.lint.fixes.edits import Unfixable
+from confgen.lint.fixes.nginx_edits import insert_after, insert_first, replace_args
 from confgen.lint.registry import Finding, rule
 from confgen.lint.rules.security_common import http_servers, is_tls_server, rejects_tls_handshake, servers_by_socket
 from confgen.lint.rules.security_headers import effective_add_headers
@@ -57,7 +60,8 @@ def ssl_weak_protocols(ctx: LintContext) -> Iterator[Finding]:
             add_header Strict-Transport-Security "max-age=31536000" always;
         }
 
-    Fix: unsafe
+    Fix safety: Unsafe: clients that only speak the weak protocols (old Android, embedded
+    devices) can no longer connect.
 
     References:
         https://nginx.org/en/docs/http/ngx_http_ssl_module.html#ssl_protocols
@@ -77,7 +81,27 @@ def ssl_weak_protocols(ctx: LintContext) -> Iterator[Finding]:
         reported.add(id(anchor))
         how = "" if directive else f" (nginx's default before 1.27.3; target {'.'.join(map(str, ctx.version))})"
         yield ctx.finding(ctx.block_anchor(anchor) if directive is None else anchor,
-                          f"this TLS server accepts {', '.join(weak)}{how}: write `ssl_protocols TLSv1.2 TLSv1.3;`")
+                          f"this TLS server accepts {', '.join(weak)}{how}: write `ssl_protocols TLSv1.2 TLSv1.3;`",
+                          fix=Fix(lambda fx, d=directive, s=server: _strong_protocols(fx, d, s), safe=False))
+
+
+def _strong_protocols(fx, directive, server) -> list:
+    line = "ssl_protocols TLSv1.2 TLSv1.3;"
+    if directive is not None:
+        strong = [a for a in directive.args if a not in WEAK_PROTOCOLS]
+        return fx.same_everywhere(directive, lambda d: [replace_args(fx, d, " ".join(strong or ["TLSv1.2", "TLSv1.3"]))])
+    http = server.parent
+    if http is not None and http.name == "http" and http.column > 0:
+        # Once for every server, in the http block: nginx negotiates the protocol with the
+        # default server's settings, so one written in a named server has no effect.
+        try:
+            return [insert_first(fx, http, line)]
+        except Unfixable:
+            pass
+    listens = [d for d in server.block or () if d.name == "listen" and d.file == server.file]
+    if listens:
+        return [insert_after(fx, listens[-1], line)]
+    return [insert_first(fx, server, line)]
 
 
 def weak_cipher_words(cipher_string: str) -> list[str]:

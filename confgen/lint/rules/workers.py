@@ -6,6 +6,8 @@ import math
 from typing import Iterator
 
 from confgen.lint.context import LintContext
+from confgen.lint.fixes.base import Fix
+from confgen.lint.fixes.nginx_edits import insert_before, replace_args
 from confgen.lint.registry import Finding, rule
 from confgen.render.sizing import FDS_PER_PROXIED_CLIENT, nginx_worker_connections
 
@@ -55,7 +57,8 @@ def worker_connections_nofile(ctx: LintContext) -> Iterator[Finding]:
         events { worker_connections 4096; }
         http { server { listen 80; } }
 
-    Fix: safe
+    Fix safety: Safe: ``worker_rlimit_nofile`` is set (or raised) to twice
+    ``worker_connections``; a higher descriptor limit makes no request fail.
 
     References:
         https://nginx.org/en/docs/ngx_core_module.html#worker_rlimit_nofile
@@ -73,13 +76,22 @@ def worker_connections_nofile(ctx: LintContext) -> Iterator[Finding]:
         yield ctx.finding(anchor,
                           f"worker_connections {connections} without worker_rlimit_nofile: workers inherit the "
                           f"soft open-file limit (usually {COMMON_SOFT_NOFILE}) while a proxied client needs 2 "
-                          f"descriptors; add `worker_rlimit_nofile {needed};` at the top level")
+                          f"descriptors; add `worker_rlimit_nofile {needed};` at the top level",
+                          fix=_nofile_fix(ctx, needed))
         return
     value = limit.args[0] if limit.args else ""
     if value.isdigit() and int(value) < needed:
         yield ctx.finding(limit,
                           f"worker_rlimit_nofile {value} is below 2 x worker_connections ({needed}): a proxied "
-                          f"client needs 2 descriptors, so workers run out of files first; raise it to {needed}")
+                          f"client needs 2 descriptors, so workers run out of files first; raise it to {needed}",
+                          fix=Fix(lambda fx: [replace_args(fx, limit, str(needed))]))
+
+
+def _nofile_fix(ctx: LintContext, needed: int) -> Fix | None:
+    events = _events(ctx)
+    if events is None:
+        return None
+    return Fix(lambda fx: [insert_before(fx, events, f"worker_rlimit_nofile {needed};")])
 
 
 @rule(code="CG302", name="worker-processes", severity="warning", needs=("full",))
@@ -100,7 +112,8 @@ def worker_processes(ctx: LintContext) -> Iterator[Finding]:
         events {}
         http { server { listen 80; } }
 
-    Fix: safe
+    Fix safety: Safe: ``worker_processes auto`` (one per core) replaces a lower number or the
+    missing line; more workers serve the same requests.
 
     References:
         https://nginx.org/en/docs/ngx_core_module.html#worker_processes
@@ -110,9 +123,12 @@ def worker_processes(ctx: LintContext) -> Iterator[Finding]:
     if directive is None:
         if cpus == 1:
             return
+        first = next((d for d in ctx.nginx.root.block or () if d.file == ctx.nginx.main_file), None)
         yield ctx.finding(ctx.block_anchor(ctx.nginx.root),
                           "worker_processes is not set, so nginx runs a single worker on one core; "
-                          "add `worker_processes auto;`")
+                          "add `worker_processes auto;`",
+                          fix=Fix(lambda fx: [insert_before(fx, first, "worker_processes auto;")])
+                          if first is not None else None)
         return
     value = directive.args[0] if directive.args else ""
     if not value.isdigit():
@@ -120,10 +136,12 @@ def worker_processes(ctx: LintContext) -> Iterator[Finding]:
     count = int(value)
     if cpus is not None and count < cpus:
         yield ctx.finding(directive, f"worker_processes {count} is below the profile's cpus={cpus}: "
-                                     f"cores stay idle; use `worker_processes auto;` (or {cpus})")
+                                     f"cores stay idle; use `worker_processes auto;` (or {cpus})",
+                          fix=Fix(lambda fx: [replace_args(fx, directive, "auto")]))
     elif cpus is None and count == 1:
         yield ctx.finding(directive, "worker_processes 1 runs all traffic on one core; "
-                                     "use `worker_processes auto;`")
+                                     "use `worker_processes auto;`",
+                          fix=Fix(lambda fx: [replace_args(fx, directive, "auto")]))
 
 
 @rule(code="CG303", name="worker-connections-capacity", severity="warning", needs=("full", "profile"))
