@@ -90,11 +90,36 @@ class ProjectConfig:
         return tuple(names)
 
     def gunicorn_for(self, nginx_file: str | Path) -> GunicornPairing | None:
+        """The app side ``gunicorn`` maps an nginx file to: by its path, else the first glob
+        (relative to the config's directory) that matches it."""
         resolved = _real(nginx_file)
         for path, pairing in self.gunicorn.items():
             if _real(path) == resolved:
                 return pairing
+        base = _real(self.path.parent if self.path else Path.cwd())
+        try:
+            relative = resolved.relative_to(base).as_posix()
+        except ValueError:
+            return None
+        for path, pairing in self.gunicorn.items():
+            pattern = Path(path).relative_to(self.path.parent).as_posix() if self.path else str(path)
+            if any(c in pattern for c in "*?[") and fnmatch.fnmatch(relative, pattern):
+                return pairing
         return None
+
+    def nginx_for(self, app_file: str | Path) -> list[str]:
+        """The nginx files ``gunicorn`` maps to this gunicorn.conf.py or command file (globs
+        expanded), for a lint given only the app side."""
+        resolved = _real(app_file)
+        found = []
+        for path, pairing in self.gunicorn.items():
+            if pairing.config is None or _real(pairing.config) != resolved:
+                continue
+            if any(c in str(path) for c in "*?["):
+                found.extend(sorted(str(p) for p in Path(path).parent.glob(Path(path).name)))
+            elif Path(path).is_file():
+                found.append(str(path))
+        return found
 
 
 def _real(path: str | Path) -> Path:

@@ -23,7 +23,6 @@ from confgen.lint.context import LintContext
 from confgen.project_config import PRESETS
 from confgen.lint.registry import GROUPS, SEVERITIES, Finding, LintResult, Rule, lookup, registered
 
-GUNICORN_FILE_NAME = "gunicorn.conf.py"
 STDIN = "-"
 STDIN_LABEL = "<stdin>"
 
@@ -204,14 +203,21 @@ def check_rule_options(options: dict[str, Any] | None, label: str = "") -> dict[
 def lint(paths: list[str], *, gunicorn=None, gunicorn_cmd=None, profile=None, root=None,
          nginx_version=None, select=(), ignore=(), progress: Callable[[int, int, str], None] | None = None,
          rule_options: dict[str, Any] | None = None, options_label: str = "",
-         contexts: list | None = None) -> LintResult:
-    """Lint nginx files (``"-"`` reads stdin) with their gunicorn config and optional profile.
-    ``select`` empty runs the default group; ``rule_options`` are ``[tool.confgen.rules]``
-    (``options_label`` starts their errors, e.g. ``"pyproject.toml: [tool.confgen] "``).
+         contexts: list | None = None, mapped: Callable[[str], Any] | None = None,
+         mapped_to: Callable[[str], list[str]] | None = None) -> LintResult:
+    """Lint nginx files (``"-"`` reads stdin), each tree with its own app side, and an optional
+    profile. A gunicorn.conf.py or command file among ``paths`` stands for the nginx trees
+    paired with it. ``mapped``/``mapped_to``: the project's pairing, from an nginx file to its
+    app side and back (see confgen.lint.pairing). ``select`` empty runs the default group;
+    ``rule_options`` are ``[tool.confgen.rules]`` (``options_label`` starts their errors, e.g.
+    ``"pyproject.toml: [tool.confgen] "``).
 
     ConfgenError for what the user must fix before linting can start: missing or unreadable
-    files, a directory, an unknown rule name or option, a bad version or profile.
+    files, a directory, an unknown rule name or option, a bad version or profile, --gunicorn
+    given for several trees.
     """
+    from confgen.lint.pairing import Pairing, check_explicit, is_app_side, trees_of_app
+
     if not paths:
         raise ConfgenError("confgen lint: give at least one nginx file (or - for stdin)")
     rules = _selected_rules(select, ignore)
@@ -220,30 +226,45 @@ def lint(paths: list[str], *, gunicorn=None, gunicorn_cmd=None, profile=None, ro
     _check_readable([p for p in paths if p != STDIN] + ([root] if root else []) + ([gunicorn] if gunicorn else []))
 
     notes: list[str] = []
-    gunicorn_config, gunicorn_label = _pair_gunicorn(paths, gunicorn, gunicorn_cmd, notes)
+    nginx_paths: list[str] = []
+    for path in paths:
+        if path == STDIN or not is_app_side(path):
+            nginx_paths.append(path)
+            continue
+        trees = trees_of_app(path, mapped_to)
+        if not trees:
+            notes.append(f"{path}: no nginx config is paired with it (none beside it, none mapped to it under "
+                         f"[tool.confgen] gunicorn): nothing to check it against")
+        nginx_paths.extend(trees)
+    nginx_paths = list(dict.fromkeys(nginx_paths))
+    pairing = Pairing(gunicorn=gunicorn, gunicorn_cmd=gunicorn_cmd, mapped=mapped)
     # A path is loaded here; render's self-check passes the Profile it rendered from.
     profile_obj = _load_profile(profile) if isinstance(profile, (str, os.PathLike)) else profile
 
     findings: list[Finding] = []
     files: list[str] = []
-    gunicorn_path = getattr(gunicorn_config, "path", None)
     with _collector_paused():
-        configs = _load_configs(paths, root=root, progress=progress,
+        configs = _load_configs(nginx_paths, root=root, progress=progress,
                                 nginx_version=None if nginx_version is None else str(nginx_version))
-        for config, focus, stdin_text in configs:
-            ctx = LintContext(config, gunicorn_config, profile_obj, gunicorn_label=gunicorn_label, options=options)
+        check_explicit(pairing, [config.main_file for config, _, _, _ in configs])
+        for config, focus, stdin_text, given in configs:
+            app = pairing.for_tree(config.main_file, given)
+            if app.note not in notes:
+                notes.append(app.note)
+            ctx = LintContext(config, app.config, profile_obj, gunicorn_label=app.label, options=options)
             if stdin_text is not None:
                 ctx._lines.set_text(config.main_file, stdin_text)
-            if focus is not None and gunicorn_path:
-                focus = focus | {_normal(gunicorn_path)}
+            app_path = getattr(app.config, "path", None)
+            if focus is not None and app_path:
+                focus = focus | {_normal(app_path)}
             found = _run(ctx, rules, focus)
             findings.extend(found)
             if contexts is not None:  # --fix: each config's context with its findings
                 contexts.append((ctx, found))
             files.extend(f for f in config.files if f not in files)
+            if app_path and app_path not in files:
+                files.append(app_path)
             notes.extend(note for note in [*config.notes, *ctx.notes] if note not in notes)
-    if gunicorn_config is not None and gunicorn_config.path and gunicorn_config.path not in files:
-        files.append(gunicorn_config.path)
 
     unique = list(dict.fromkeys(findings))
     order = {f: i for i, f in enumerate(files)}
@@ -397,40 +418,6 @@ def _check_readable(paths: list[str]) -> None:
         raise ConfgenError(*problems)
 
 
-def _pair_gunicorn(paths: list[str], gunicorn, gunicorn_cmd, notes: list[str]):
-    """The gunicorn config the app rules check: --gunicorn and/or --gunicorn-cmd, else a
-    gunicorn.conf.py beside the first nginx file. Returns (config or None, label)."""
-    from confgen.gunicorn import reader as gunicorn_reader
-    from confgen.gunicorn import sources as gunicorn_sources
-
-    base = None
-    if gunicorn:
-        # A gunicorn.conf.py, or the command in a systemd unit, Procfile, Dockerfile, compose file...
-        base = gunicorn_sources.read_paired(gunicorn)
-        where = base.command.label if base.command is not None else gunicorn  # file:line of a command
-        notes.append(f"paired gunicorn config: {where} (--gunicorn)")
-    if gunicorn_cmd:
-        config = gunicorn_reader.read_gunicorn_cmd(gunicorn_cmd, base=base)
-        notes.append(f"paired gunicorn command line: {gunicorn_cmd}" + (f" over {gunicorn}" if gunicorn else ""))
-        return config, gunicorn or "--gunicorn-cmd"
-    if base is not None:
-        return base, gunicorn
-    first = next((p for p in paths if p != STDIN), None)
-    if first is not None:
-        beside = os.path.join(os.path.dirname(first), GUNICORN_FILE_NAME)
-        if os.path.isfile(beside):
-            notes.append(f"paired gunicorn config: {beside} (found beside {first})")
-            return gunicorn_reader.read_gunicorn_file(beside), beside
-        command_file = gunicorn_sources.find_beside([os.path.dirname(first) or "."])
-        if command_file is not None:
-            config = gunicorn_sources.read_paired(command_file)
-            notes.append(f"paired gunicorn command: {config.command.label} (found beside {first})")
-            return config, command_file
-    notes.append("no gunicorn config: app rules skipped (pass --gunicorn or --gunicorn-cmd, "
-                 f"or put {GUNICORN_FILE_NAME} beside the nginx file)")
-    return None, None
-
-
 def _load_profile(path: str):
     from confgen.render.profile import load_profile
 
@@ -439,9 +426,11 @@ def _load_profile(path: str):
 
 
 def _load_configs(paths: list[str], *, root, nginx_version,
-                  progress: Callable[[int, int, str], None] | None = None) -> list[tuple[Any, set[str] | None, str | None]]:
+                  progress: Callable[[int, int, str], None] | None = None
+                  ) -> list[tuple[Any, set[str] | None, str | None, str]]:
     """One nginx model per input that is not already part of another input's config, with the
-    files to report on (None: all files of that config) and, for stdin, the text read."""
+    files to report on (None: all files of that config), for stdin the text read, and the path
+    as given."""
     from confgen.nginx.parse import load_nginx
 
     loaded: list[tuple[Any, set[str] | None, str]] = []
@@ -476,7 +465,7 @@ def _load_configs(paths: list[str], *, root, nginx_version,
             continue
         if own is not None and root is None and config.context != "main":
             config, focus = _in_place(config, path, nginx_version)
-        kept.append((config, focus, stdin_text if path == STDIN else None))
+        kept.append((config, focus, stdin_text if path == STDIN else None, path))
     return kept
 
 

@@ -39,11 +39,6 @@ def lint_project(
     first = next((p for p in paths if p != "-"), None)
     if config is None:
         config = find_project_config(os.path.dirname(os.path.abspath(first)) if first else None)
-    if gunicorn is None and gunicorn_cmd is None and first is not None:
-        pairing = config.gunicorn_for(first)
-        if pairing is not None:
-            gunicorn = str(pairing.config) if pairing.config else None
-            gunicorn_cmd = pairing.cmd
     if root is None and config.root is not None and first is not None \
             and os.path.abspath(first) != os.path.abspath(config.root):
         root = str(config.root)
@@ -61,6 +56,8 @@ def lint_project(
         rule_options=config.rules,
         options_label=config.key_prefix,
         contexts=contexts,
+        mapped=config.gunicorn_for,
+        mapped_to=config.nginx_for,
     )
     return engine.adjust_findings(result, severity=config.severity, ignored_for=config.ignored_for,
                                   min_severity=min_severity, config_label=str(config.path or ""))

@@ -669,6 +669,7 @@ def parse_tokens(tokens: Iterable[tuple[str, int, bool, int, int]], path: str, *
     last_line = 1
     finished = False
     count = 0
+    scanned = line_start = 0
 
     def end_of_file(expecting: str) -> SyntaxProblem:
         # Without the sentinel the lexer stopped early: a quote or Lua block swallowed the rest.
@@ -717,9 +718,14 @@ def parse_tokens(tokens: Iterable[tuple[str, int, bool, int, int]], path: str, *
             _strip_if_parentheses(args)
         # An exact-size copy: a list grown by append() keeps spare room.
         # The column, not the offset: nearly always a small int (shared, no memory of its own).
-        # (crossplane counts an escaped newline that starts a name before it places the name,
-        # so its line is not the line the name starts on: no column then.)
-        column = begin - text.rfind("\n", 0, begin) if text and not token.startswith("\\\n") else 0
+        # The line's start is found from the last one (a scan back to it from each directive
+        # would be quadratic on a long line). crossplane counts an escaped newline that starts
+        # a name before it places the name, so its line is not the name's: no column then.
+        newline = text.rfind("\n", scanned, begin)
+        if newline >= 0:
+            line_start = newline + 1
+        scanned = begin
+        column = begin - line_start + 1 if text and not token.startswith("\\\n") else 0
         directive = Directive(sys.intern(token), args[:], path, line, None,
                               Block() if terminator[0] == "{" else None, column)
         stack[-1].append(directive)

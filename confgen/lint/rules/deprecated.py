@@ -158,11 +158,15 @@ class Introduction:
 
 
 # From nginx's CHANGES and the "This directive appeared in version" lines of nginx.org's module
-# pages: 1.19.4 (ssl_reject_handshake, ssl_conf_command), 1.19.10 (keepalive_time), 1.25.0
+# pages: 1.15.3 (keepalive_timeout and keepalive_requests in upstream blocks), 1.19.4 (ssl_reject_handshake, ssl_conf_command), 1.19.10 (keepalive_time), 1.25.0
 # (HTTP/3: http3, listen ... quic), 1.25.1 (the http2 directive), 1.27.3 (resolver and
 # `server ... resolve` in upstream blocks, in the open-source build), 1.29.3 (add_header_inherit).
 # nginx 1.22.1 (Debian 12) was checked to refuse the 1.25+ ones ("unknown directive").
 INTRODUCTIONS = (
+    # An upstream's own idle timer and request limit (nginx.org: "This directive appeared in
+    # version 1.15.3"); older nginx knows them only in http/server/location.
+    Introduction("keepalive_timeout", (1, 15, 3), context="upstream"),
+    Introduction("keepalive_requests", (1, 15, 3), context="upstream"),
     Introduction("ssl_reject_handshake", (1, 19, 4)),
     Introduction("ssl_conf_command", (1, 19, 4)),
     Introduction("proxy_ssl_conf_command", (1, 19, 4)),
@@ -216,8 +220,9 @@ def directive_too_new(ctx: LintContext) -> Iterator[Finding]:
             if entry.parameter is not None and entry.parameter not in directive.args[1:]:
                 continue
             shown = f"{entry.directive} ... {entry.parameter}" if entry.parameter else entry.directive
+            shown += f"` in an `{entry.context}` block" if entry.context else "`"
             older = _OLDER_FORMS.get(entry.directive, "")
-            yield ctx.finding(directive, f"`{shown}` exists from nginx {_version(entry.since)}; nginx {target} "
+            yield ctx.finding(directive, f"`{shown} exists from nginx {_version(entry.since)}; nginx {target} "
                                          f"refuses to start with it{older}")
 
 

@@ -4,6 +4,7 @@ directive written twice where nginx refuses to start."""
 
 from __future__ import annotations
 
+import re
 from typing import Iterator
 
 from confgen.lint.context import LintContext
@@ -215,3 +216,102 @@ def directive_duplicate(ctx: LintContext) -> Iterator[Finding]:
                                              f"(\"{directive.name}\" directive is duplicate); keep one")
             else:
                 first[name] = directive
+
+
+# Values nginx stores in a 64-bit signed integer (sizes and offsets in bytes, times in
+# milliseconds): a larger number is "invalid value" and nginx refuses to start. Checked on real
+# nginx 1.22.1: client_max_body_size 8796093022207m is accepted and 8796093022208m refused;
+# send_timeout 9223372036854775s accepted, 9223372036854776s refused.
+INT64_MAX = 2**63 - 1
+_BUFFER_MODULES = ("proxy", "fastcgi", "uwsgi", "scgi", "grpc")
+SIZE_ARGUMENTS: dict[str, tuple[int, ...]] = {
+    "client_max_body_size": (0,), "client_body_buffer_size": (0,), "client_header_buffer_size": (0,),
+    "large_client_header_buffers": (1,), "gzip_min_length": (0,), "gzip_buffers": (1,), "output_buffers": (1,),
+    "limit_rate": (0,), "limit_rate_after": (0,), "sendfile_max_chunk": (0,), "postpone_output": (0,),
+    **{f"{m}_{name}": args for m in _BUFFER_MODULES
+       for name, args in (("buffer_size", (0,)), ("buffers", (1,)), ("busy_buffers_size", (0,)),
+                          ("max_temp_file_size", (0,)), ("temp_file_write_size", (0,)))},
+}
+TIME_ARGUMENTS: dict[str, tuple[int, ...]] = {
+    "send_timeout": (0,), "client_header_timeout": (0,), "client_body_timeout": (0,), "keepalive_timeout": (0,),
+    "keepalive_time": (0,), "lingering_time": (0,), "lingering_timeout": (0,), "resolver_timeout": (0,),
+    **{f"{m}_{name}_timeout": (0,) for m in _BUFFER_MODULES for name in ("read", "send", "connect")},
+}
+_SIZE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+_NUMBER_RE = re.compile(r"^(\d+)([kKmMgG]?)$")
+_TIME_PART_RE = re.compile(r"(\d+)(ms|y|M|w|d|h|m|s)?")
+_TIME_MS = {"ms": 1, None: 1000, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000,
+            "M": 2_592_000_000, "y": 31_536_000_000}
+
+
+def _too_large(directive, index: int, kind: str) -> str | None:
+    """The argument as written when nginx cannot hold it, else None."""
+    if index >= len(directive.args):
+        return None
+    value = directive.args[index]
+    if kind == "size":
+        match = _NUMBER_RE.match(value)
+        if match is None:
+            return None
+        return value if int(match.group(1)) * _SIZE_UNITS[match.group(2).lower()] > INT64_MAX else None
+    parts = [_TIME_PART_RE.fullmatch(part) for part in re.findall(r"\d+[a-zA-Z]*", value)]
+    if not parts or any(p is None for p in parts) or "".join(value.split()) != "".join(p.group(0) for p in parts):
+        return None
+    total = sum(int(p.group(1)) * _TIME_MS[p.group(2)] for p in parts)
+    return value if total > INT64_MAX else None
+
+
+def _listen_port(directive) -> tuple[str, int] | None:
+    """(the address as written, its port) when ``listen`` names a TCP port."""
+    if not directive.args:
+        return None
+    address = directive.args[0]
+    if address.startswith("unix:"):
+        return None
+    port = address.rsplit(":", 1)[1] if ":" in address and not address.endswith("]") else address
+    if address.startswith("[") and "]:" not in address:
+        return None
+    return (address, int(port)) if port.isdigit() else None
+
+
+@rule(code="CG415", name="value-out-of-range", severity="error")
+def value_out_of_range(ctx: LintContext) -> Iterator[Finding]:
+    """A number nginx cannot hold: a port outside 1-65535, a size or time past 64 bits.
+
+    nginx keeps sizes and offsets in bytes and times in milliseconds in a signed 64-bit integer,
+    and ports in 16 bits: ``listen 70000`` is "invalid port", ``client_max_body_size 9999999999g``
+    and ``proxy_read_timeout 99999999999999999999s`` are "invalid value", and nginx refuses to
+    start (a reload keeps the old config). Usually a typo, or "unlimited" written as a huge
+    number: ``client_max_body_size 0`` disables the check.
+
+    Bad:
+        server {
+            listen 80800;
+            client_max_body_size 999999999999g;
+        }
+
+    Good:
+        server {
+            listen 8080;
+            client_max_body_size 0;
+        }
+
+    References:
+        https://nginx.org/en/docs/syntax.html
+        https://nginx.org/en/docs/http/ngx_http_core_module.html#listen
+        https://nginx.org/en/docs/http/ngx_http_core_module.html#client_max_body_size
+    """
+    for directive in ctx.all("listen"):
+        found = _listen_port(directive)
+        if found is not None and not 0 < found[1] <= 65535:
+            yield ctx.finding(directive, f"listen {found[0]}: port {found[1]} is outside 1-65535; nginx refuses "
+                                         f"to start (invalid port)")
+    for table, kind in ((SIZE_ARGUMENTS, "size"), (TIME_ARGUMENTS, "time")):
+        for name, indexes in table.items():
+            for directive in ctx.all(name):
+                for index in indexes:
+                    value = _too_large(directive, index, kind)
+                    if value is not None:
+                        unit = "bytes" if kind == "size" else "milliseconds"
+                        yield ctx.finding(directive, f"{name} {value}: more {unit} than nginx can hold (2^63 - 1); "
+                                                     f"nginx refuses to start (\"{name}\" directive invalid value)")

@@ -90,6 +90,34 @@ def error_log_off(ctx: LintContext) -> Iterator[Finding]:
                                          "path (or /dev/null deliberately)")
 
 
+@rule(code="CG806", name="access-log-on", severity="warning")
+def access_log_on(ctx: LintContext) -> Iterator[Finding]:
+    """``access_log on`` does not switch logging on: it logs to a file named ``on``.
+
+    ``off`` is the only keyword ``access_log`` knows; any other first argument is a path, so
+    ``on`` writes the access log to ``<prefix>/on`` (``nginx -t`` creates it), in the combined
+    format, unrotated, where nobody looks. Name the log file, or leave the line out to keep the
+    inherited one.
+
+    Bad:
+        server {
+            access_log on;
+        }
+
+    Good:
+        server {
+            access_log /var/log/nginx/access.log combined;
+        }
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_log_module.html#access_log
+    """
+    for directive in ctx.all("access_log"):
+        if directive.args[:1] and directive.args[0].lower() in ("on", "yes", "true", "enable", "enabled"):
+            yield ctx.finding(directive, f"access_log {directive.args[0]} writes the access log to a file named "
+                                         f"\"{directive.args[0]}\"; give the log's path (only `off` is a keyword)")
+
+
 @rule(group="hardening", code="CG803", name="default-server-missing", severity="warning", needs=("full",))
 def default_server_missing(ctx: LintContext) -> Iterator[Finding]:
     """Several servers share a listen socket and none is ``default_server``.

@@ -1,0 +1,146 @@
+"""Which app-server config each nginx tree is checked with, and which nginx trees an app-side
+file belongs to.
+
+One invocation may lint several trees (pre-commit passes every changed file at once): each tree
+gets its own app side, found in this order: ``--gunicorn`` / ``--gunicorn-cmd`` (only when one
+tree is linted: which tree it belongs to is otherwise a guess), the project's
+``[tool.confgen] gunicorn`` mapping (nginx files or globs -> a gunicorn.conf.py or a command),
+a ``gunicorn.conf.py`` beside the tree's main file, a command file beside it (systemd unit,
+Procfile, Dockerfile, compose, supervisor). A file given on the command line that is itself an
+app-side file (a gunicorn.conf.py or a command file) stands for the nginx trees paired with it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from confgen.errors import ConfgenError
+
+GUNICORN_FILE_NAME = "gunicorn.conf.py"
+
+
+@dataclass(frozen=True)
+class AppSide:
+    config: Any                 # confgen.gunicorn.reader.GunicornConfig, or None
+    label: str | None           # where it came from (a file, or "--gunicorn-cmd")
+    note: str
+
+
+@dataclass
+class Pairing:
+    """The app side of each tree of one lint, each app file read once."""
+
+    gunicorn: str | None = None
+    gunicorn_cmd: str | None = None
+    # nginx path -> (config path, command) from the project configuration, or None
+    mapped: Callable[[str], Any] | None = None
+    _read: dict[tuple, Any] = field(default_factory=dict)
+
+    def explicit(self) -> bool:
+        return bool(self.gunicorn or self.gunicorn_cmd)
+
+    def for_tree(self, main: str, given: str) -> AppSide:
+        """The app side of the tree whose main file is ``main`` (linted as ``given``)."""
+        from confgen.gunicorn import sources
+
+        if self.explicit():
+            return self._explicit()
+        for candidate in dict.fromkeys((given, main)):
+            pairing = self.mapped(candidate) if self.mapped and candidate and not candidate.startswith("<") else None
+            if pairing is not None:
+                config_path = str(pairing.config) if pairing.config else None
+                config = self._load(config_path, pairing.cmd)
+                label = config_path or "--gunicorn-cmd"
+                if pairing.cmd:
+                    what = f"gunicorn command line: {pairing.cmd}" + (f" over {config_path}" if config_path else "")
+                elif getattr(config, "command", None) is not None:
+                    what = f"gunicorn command: {config.command.label}"
+                else:
+                    what = f"gunicorn config: {config_path}"
+                return AppSide(config, label, f"paired {what} for {given} (project configuration)")
+        if main.startswith("<"):
+            return AppSide(None, None, "stdin: no gunicorn config (pass --gunicorn or --gunicorn-cmd)")
+        directory = os.path.dirname(main) or "."
+        beside = os.path.join(directory, GUNICORN_FILE_NAME)
+        if os.path.isfile(beside):
+            return AppSide(self._load(beside, None), beside, f"paired gunicorn config: {beside} (found beside {given})")
+        command_file = sources.find_beside([directory])
+        if command_file is not None:
+            config = self._load(command_file, None)
+            return AppSide(config, command_file, f"paired gunicorn command: {config.command.label} "
+                                                 f"(found beside {given})")
+        return AppSide(None, None, f"no gunicorn config for {given}: app rules skipped (pass --gunicorn or "
+                                   f"--gunicorn-cmd, map it under [tool.confgen] gunicorn, or put "
+                                   f"{GUNICORN_FILE_NAME} beside the nginx file)")
+
+    def _explicit(self) -> AppSide:
+        from confgen.gunicorn import reader
+
+        base = self._load(self.gunicorn, None) if self.gunicorn else None
+        if self.gunicorn_cmd:
+            key = ("cmd", self.gunicorn, self.gunicorn_cmd)
+            if key not in self._read:
+                self._read[key] = reader.read_gunicorn_cmd(self.gunicorn_cmd, base=base)
+            return AppSide(self._read[key], self.gunicorn or "--gunicorn-cmd",
+                           f"paired gunicorn command line: {self.gunicorn_cmd}"
+                           + (f" over {self.gunicorn}" if self.gunicorn else ""))
+        where = base.command.label if base.command is not None else self.gunicorn
+        return AppSide(base, self.gunicorn, f"paired gunicorn config: {where} (--gunicorn)")
+
+    def _load(self, path: str | None, cmd: str | None):
+        from confgen.gunicorn import reader, sources
+
+        key = ("file", path, cmd)
+        if key not in self._read:
+            base = sources.read_paired(path) if path else None
+            self._read[key] = reader.read_gunicorn_cmd(cmd, base=base) if cmd else base
+        return self._read[key]
+
+
+# ---------------------------------------------------------------------------------------------
+# App-side files given to lint
+
+
+def is_app_side(path: str) -> bool:
+    """A gunicorn.conf.py, or a file that holds a command line (Procfile, Dockerfile, compose,
+    systemd unit, supervisor program, script): never an nginx file."""
+    from confgen.gunicorn import sources
+
+    if path.endswith(".py"):
+        return True
+    from confgen.files import read_regular_file
+
+    # Read as every input is (a FIFO never blocks); a file too large for a command file, or one
+    # that cannot be read, is left to the nginx reader, which says why.
+    data, problem = read_regular_file(path, sources.MAX_FILE_BYTES)
+    if problem:
+        return False
+    return sources.kind_of(path, data.decode("utf-8", errors="replace")) is not None
+
+
+def trees_of_app(app: str, mapped_to: Callable[[str], list[str]] | None) -> list[str]:
+    """The nginx files paired with the app-side file ``app``: those the project maps to it,
+    else the nginx.conf beside it (or the only ``*.conf`` there)."""
+    found = list(mapped_to(app)) if mapped_to is not None else []
+    if found:
+        return found
+    directory = os.path.dirname(app) or "."
+    beside = os.path.join(directory, "nginx.conf")
+    if os.path.isfile(beside):
+        return [beside]
+    try:
+        confs = sorted(name for name in os.listdir(directory) if name.endswith(".conf"))
+    except OSError:
+        return []
+    candidates = [os.path.join(directory, name) for name in confs if not is_app_side(os.path.join(directory, name))]
+    return candidates if len(candidates) == 1 else []
+
+
+def check_explicit(pairing: Pairing, trees: list[str]) -> None:
+    """``--gunicorn`` names one app: refuse it for several unrelated trees."""
+    if pairing.explicit() and len(trees) > 1:
+        shown = ", ".join(trees[:4]) + (", ..." if len(trees) > 4 else "")
+        raise ConfgenError(f"--gunicorn/--gunicorn-cmd pair one nginx tree, but {len(trees)} were given "
+                           f"({shown}): lint them one at a time, or map each under [tool.confgen] gunicorn")
