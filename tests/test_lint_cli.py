@@ -120,3 +120,21 @@ def test_bundled_profiles_render_to_configs_that_lint_clean(tmp_path):
             result = run(str(out / "nginx.conf"), "--nginx-version", target, "--profile", str(profile), *gunicorn)
             assert result.exit_code == 0, f"{profile.name}:\n{result.output}"
             assert "paired gunicorn config" in result.output
+
+
+def test_a_dump_on_stdin_reports_the_columns_the_files_have(tmp_path):
+    """`nginx -T | confgen lint -`: each finding at the line and column of its own file, as
+    linting the files themselves gives (the lexer's positions, not a search of the line)."""
+    (tmp_path / "conf.d").mkdir()
+    (tmp_path / "nginx.conf").write_text(f"events {{}}\nhttp {{\n    include {tmp_path}/conf.d/*.conf;\n}}\n")
+    (tmp_path / "conf.d" / "a.conf").write_text("server {\n    listen 8081;\n    location / {\n"
+                                                "        proxy_pass http://127.0.0.1:8000; proxy_buffering off;\n"
+                                                "    }\n      server_tokens on; server_tokens on;\n}\n")
+    dump = "nginx: the configuration file ok\n" + "".join(
+        f"# configuration file {path}:\n{path.read_text()}\n" for path in (tmp_path / "nginx.conf", tmp_path / "conf.d" / "a.conf"))
+    from_stdin = CliRunner().invoke(main, ["lint", "-", "--select", "ALL", "--format", "json"], input=dump)
+    from_files = CliRunner().invoke(main, ["lint", str(tmp_path / "nginx.conf"), "--select", "ALL", "--format", "json"])
+    def places(output):
+        return sorted((f["file"], f["line"], f["col"], f["rule"]) for f in json.loads(output) if f["file"] != "-")
+    assert places(from_stdin.stdout) == places(from_files.stdout)
+    assert (str(tmp_path / "conf.d" / "a.conf"), 6, 25, "version-disclosure") in places(from_files.stdout)
