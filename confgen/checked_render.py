@@ -24,6 +24,7 @@ from typing import Any, Mapping
 
 from confgen.errors import ConfgenError
 from confgen.render.profile import Profile, load_profile
+from confgen.render import stamp
 from confgen.render.rendering import NGINX_FILE, render_plan, route_file_names
 from confgen.render.sizing import Plan, plan
 
@@ -45,6 +46,7 @@ class SelfCheck:
     ran: list[str] = field(default_factory=list)       # "lint (2 files, profile capacity rules)", "nginx -t: ok"
     skipped: list[str] = field(default_factory=list)   # "gunicorn --check-config: gunicorn is not installed"
     failures: list[str] = field(default_factory=list)  # a real tool rejected the output
+    unimportable: list[str] = field(default_factory=list)  # apps gunicorn could not load from here
 
     @property
     def blocking(self) -> list:
@@ -71,6 +73,10 @@ def render_checked(source: str | os.PathLike | Mapping[str, Any], *, verify: boo
     if check.blocking:
         raise SelfCheckFailed("confgen render: confgen's own linter rejects what it rendered (a confgen bug: "
                               "please report it with the profile); nothing written", *check.lines())
+    if check.failures and len(check.unimportable) == len(check.failures):
+        raise SelfCheckFailed(f"confgen render --verify: the app ({', '.join(check.unimportable)}) does not load "
+                              f"from {os.getcwd()}: gunicorn --check-config cannot finish here; the configs "
+                              f"themselves pass the checks below; nothing written", *check.lines())
     if check.failures:
         raise SelfCheckFailed("confgen render: the real tools reject the rendered configs; nothing written",
                               *check.lines())
@@ -206,26 +212,42 @@ def _throwaway_certificate(prefix: Path) -> tuple[str, str] | None:
 
 def _verify_gunicorn(the_plan: Plan, files: dict[str, str], directory: Path, check: SelfCheck) -> None:
     """``gunicorn --check-config`` on each gunicorn config, from the current directory (where the
-    app is importable, as when gunicorn starts it)."""
+    app is importable, as when gunicorn starts it). When only the app does not load here, the
+    failure says so: gunicorn validated the settings before it tried."""
     try:
         import gunicorn  # noqa: F401
     except ImportError:
         check.skipped.append("gunicorn --check-config: gunicorn is not installed")
         return
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [os.getcwd(), os.environ.get("PYTHONPATH")]))}
     for route_plan in the_plan.routes:
         name = route_file_names(the_plan, route_plan)["gunicorn"]
         path = directory / name
         path.write_text(files[name], encoding="utf-8")
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [os.getcwd(), os.environ.get("PYTHONPATH")]))}
         result = _run([sys.executable, "-m", "gunicorn", "--check-config", "-c", str(path)], env=env)
         if result is None:
             check.failures.append(f"gunicorn --check-config {name}: did not finish in {TOOL_TIMEOUT_S}s")
-        elif result.returncode == 0:
+            continue
+        if result.returncode == 0:
             check.ran.append(f"gunicorn --check-config {name}: ok")
-        else:
-            output = (result.stdout + result.stderr).strip().splitlines()
+            continue
+        output = (result.stdout + result.stderr).strip()
+        last = output.splitlines()[-1] if output else f"exit {result.returncode}"
+        if _APP_LOAD_FAILED not in output:
             check.failures.append(f"gunicorn --check-config {name} failed (run from {os.getcwd()}, where the app "
-                                  f"must be importable): {output[-1] if output else 'exit ' + str(result.returncode)}")
+                                  f"must be importable): {last}")
+            continue
+        module = route_plan.profile.app.module
+        check.unimportable.append(module)
+        check.failures.append(f"gunicorn --check-config {name}: only the app failed: {module} does not load from "
+                              f"{os.getcwd()} ({last}); the settings pass gunicorn's own validation (it reads them "
+                              f"before it loads the app). Run --verify where the app imports (its project "
+                              f"directory, with its virtualenv) to have gunicorn load it too")
+
+
+# What gunicorn --check-config prints when every setting was read and validated but loading
+# the app raised (gunicorn/app/base.py, BaseApplication.run: config first, then load()).
+_APP_LOAD_FAILED = "Error while loading the application"
 
 
 def _run(command: list[str], env=None) -> subprocess.CompletedProcess | None:
@@ -235,13 +257,20 @@ def _run(command: list[str], env=None) -> subprocess.CompletedProcess | None:
         return None
 
 
-def write_rendered(files: Mapping[str, str], output_dir: str | os.PathLike) -> list[Path]:
+def write_rendered(files: Mapping[str, str], output_dir: str | os.PathLike, *, force: bool = False) -> list[Path]:
     """Write the files atomically into ``output_dir``, creating it (and missing parents, as
     ``mkdir -p``) first; when the write fails, the directories created here are removed again,
-    so a failed render leaves the disk as it was."""
+    so a failed render leaves the disk as it was.
+
+    A file already there that confgen did not write, or that was edited since (its stamp, see
+    confgen/render/stamp.py), is not replaced without ``force``; a symbolic link or a read-only
+    file never is. Either refuses the whole render before anything is written."""
     from confgen.files import write_atomically
 
     directory = Path(output_dir)
+    refusals = replace_refusals(files, directory, force=force)
+    if refusals:
+        raise ConfgenError(*refusals)
     created: list[Path] = []
     for candidate in [directory, *directory.parents]:
         if candidate.exists():
@@ -257,6 +286,47 @@ def write_rendered(files: Mapping[str, str], output_dir: str | os.PathLike) -> l
     except ConfgenError:
         _remove_created(created)
         raise
+
+
+MAX_REPLACED_BYTES = 16 * 1024 * 1024
+_WHY_KEPT = {
+    stamp.FOREIGN: "not written by confgen (no `# confgen-sha256:` line)",
+    stamp.EDITED: "edited since confgen rendered it (its text no longer matches its `# confgen-sha256:` line)",
+    stamp.OLD_CONFGEN: "rendered by a confgen that did not stamp its files, so an edit cannot be told "
+                       "(compare with --check)",
+}
+
+
+def replace_refusals(files: Mapping[str, str], output_dir: str | os.PathLike, *, force: bool = False) -> list[str]:
+    """One line per file of ``files`` that rendering into ``output_dir`` must not replace:
+    what it is, and what to do. Empty when every file may be written."""
+    from confgen.files import directory_unwritable_reason, read_regular_file, unwritable_reason
+
+    if os.path.isdir(output_dir):
+        reason = directory_unwritable_reason(output_dir)
+        if reason is not None:
+            return [f"{output_dir}: cannot write: {reason}; nothing was written"]
+    problems = []
+    for name, text in files.items():
+        path = Path(output_dir) / name
+        reason = unwritable_reason(path)
+        if reason is not None:
+            problems.append(f"{path}: {reason}; not replaced; nothing was written")
+            continue
+        if not os.path.lexists(path) or force:
+            continue
+        raw, unreadable = read_regular_file(str(path), MAX_REPLACED_BYTES)
+        if unreadable:
+            problems.append(f"{path}: {unreadable}; not replaced; nothing was written")
+            continue
+        current = raw.decode("utf-8", errors="replace")
+        if current == text:
+            continue
+        kind = stamp.provenance(current)
+        if kind != stamp.RENDERED:
+            problems.append(f"{path}: {_WHY_KEPT[kind]}; not replaced (move it away, or render with --force "
+                            f"to replace it); nothing was written")
+    return problems
 
 
 def _remove_created(created: list[Path]) -> None:

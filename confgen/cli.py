@@ -47,11 +47,15 @@ def main() -> None:
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 with a diff when the files on disk differ.")
 @click.option("--explain", is_flag=True, help="Print the sizing plan (setting, value, reason) and the self-check instead of writing.")
 @click.option("--verify", is_flag=True, help="Also run the real `nginx -t` and `gunicorn --check-config` (when installed) on the output.")
-def render(profile_path: str, output_dir: str, to_stdout: bool, check: bool, explain: bool, verify: bool) -> None:
+@click.option("--force", is_flag=True, help="Replace files in the output directory that confgen did not write, or that "
+              "were edited since (never a read-only file or a symbolic link).")
+def render(profile_path: str, output_dir: str, to_stdout: bool, check: bool, explain: bool, verify: bool,
+           force: bool) -> None:
     """Render nginx.conf and gunicorn.conf.py from a YAML PROFILE.
 
     The output is parsed back and linted with the profile before anything is written; a finding
-    at warning or above writes nothing and exits 1."""
+    at warning or above writes nothing and exits 1. A file already in the output directory that
+    confgen did not write, or that was edited since, is not replaced without --force (exit 2)."""
     from confgen import checked_render
     from confgen.render import rendering as render_api
 
@@ -84,7 +88,7 @@ def render(profile_path: str, output_dir: str, to_stdout: bool, check: bool, exp
                 click.echo(diff, nl=False)
                 sys.exit(1)
             return
-        for path in checked_render.write_rendered(files, output_dir):
+        for path in checked_render.write_rendered(files, output_dir, force=force):
             click.echo(f"wrote {path}")
     except ConfgenError as error:
         _fail(error)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import difflib
+import errno
 import os
 import shutil
 import signal
@@ -262,3 +263,33 @@ def _mode_for(target: Path) -> int:
         umask = os.umask(0)
         os.umask(umask)
         return 0o666 & ~umask
+
+
+def unwritable_reason(path: str | os.PathLike) -> str | None:
+    """Why an existing file must not be written through, or None: a symbolic link (an atomic
+    write would replace the link with a file), a read-only file (no write bit: read-only on
+    purpose, even for root, who could write it anyway) or a read-only directory. What
+    ``lint --fix`` and ``render`` refuse before they write anything."""
+    path = os.fspath(path)
+    if os.path.islink(path):
+        return f"is a symbolic link to {os.path.realpath(path)}"
+    if not os.path.lexists(path):
+        return None
+    if not os.access(path, os.W_OK) or not os.stat(path).st_mode & 0o222:
+        return "read-only (permission denied)"
+    if not os.access(os.path.dirname(os.path.abspath(path)), os.W_OK | os.X_OK):
+        return "its directory is read-only"
+    return None
+
+
+def directory_unwritable_reason(directory: str | os.PathLike) -> str | None:
+    """Why no file can be written in an existing ``directory`` (the system's own words: "Read-only
+    file system", "Permission denied"), or None. A read-only mount refuses even root."""
+    try:
+        if os.statvfs(directory).f_flag & os.ST_RDONLY:
+            return os.strerror(errno.EROFS)
+    except OSError:
+        return None
+    if not os.access(directory, os.W_OK | os.X_OK):
+        return os.strerror(errno.EACCES)
+    return None

@@ -24,7 +24,7 @@ DRIVER = textwrap.dedent(
     os.fsync = slow_fsync
     sys.stdout.write("ready\\n"); sys.stdout.flush()
     from confgen.cli import run
-    run(["render", sys.argv[1], "-o", sys.argv[2]])
+    run(["render", sys.argv[1], "-o", sys.argv[2], "--force"])
     """
 )
 

@@ -1,5 +1,7 @@
 """Nothing lost: a render that fails part-way leaves every previous file byte-for-byte as it was
-and no temp file behind; `render --check` and `render-check` never write.
+and no temp file behind; `render --check` and `render-check` never write. The old files here are
+not confgen's, so the renders that write pass --force (tests/test_render_never_loses_a_file.py:
+without it they are refused before any write).
 
 test_render.py covers one full-disk case (the second fsync fails); here every step of the write
 is made to fail in turn, and the read-only target is a real read-only mount where the system
@@ -104,7 +106,7 @@ def test_a_failure_at_any_step_leaves_every_old_file_and_no_temp_file(target, mo
     module_name, function = step.split(".")
     module = {"tempfile": tempfile, "os": os}[module_name]
     monkeypatch.setattr(module, function, _Counting(getattr(module, function), call, code))
-    result = CliRunner().invoke(main, ["render", str(profile), "-o", str(out)])
+    result = CliRunner().invoke(main, ["render", str(profile), "-o", str(out), "--force"])
     assert result.exit_code == 2 and result.exception is None or isinstance(result.exception, SystemExit)
     assert result.stderr.count("\n") == 1 and os.strerror(code) in result.stderr
     assert_untouched(out, before)
@@ -115,7 +117,7 @@ def test_a_full_disk_part_way_through_a_file_leaves_everything_as_it_was(target,
     out, profile = target
     before = snapshot(out)
     monkeypatch.setattr(os, "fdopen", _full_disk_fdopen(room))
-    result = CliRunner().invoke(main, ["render", str(profile), "-o", str(out)])
+    result = CliRunner().invoke(main, ["render", str(profile), "-o", str(out), "--force"])
     assert result.exit_code == 2 and "No space left" in result.stderr and result.stderr.count("\n") == 1
     assert_untouched(out, before)
 
@@ -133,7 +135,7 @@ def test_a_read_only_target_directory_changes_nothing(target):
     read-only bind mount in a private mount namespace, so nothing outside the test sees it."""
     out, profile = target
     before = snapshot(out)
-    command = [sys.executable, "-m", "confgen", "render", str(profile), "-o", str(out)]
+    command = [sys.executable, "-m", "confgen", "render", str(profile), "-o", str(out), "--force"]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     if os.geteuid() != 0:
         out.chmod(0o555)

@@ -303,13 +303,43 @@ def test_verify_runs_the_real_tools_and_says_which(tmp_path, monkeypatch):
     assert (tmp_path / "out" / "nginx.conf").exists()
 
 
-def test_verify_refuses_when_the_app_cannot_be_loaded(tmp_path, monkeypatch):
+def test_verify_refuses_when_the_app_cannot_be_loaded_and_says_only_that(tmp_path, monkeypatch):
     require_binary("nginx")
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(main, ["render", _profile_file(tmp_path, {**MINIMAL_PROFILE, "app": {
         "module": "missing_module:app", "kind": "asgi"}}), "--verify", "-o", str(tmp_path / "out")])
-    assert result.exit_code == 1 and "gunicorn --check-config gunicorn.conf.py failed" in result.output
-    assert "missing_module" in result.output and not (tmp_path / "out").exists()
+    assert result.exit_code == 1 and not (tmp_path / "out").exists()
+    lines = result.output.splitlines()
+    assert lines[0].startswith("confgen render --verify: the app (missing_module:app) does not load from ")
+    # nginx is verified anyway, and gunicorn's settings are checked without the app.
+    assert any(line.startswith("self-check: nginx -t") and line.endswith("ok") for line in lines), result.output
+    (gunicorn_line,) = [line for line in lines if line.startswith("gunicorn --check-config")]
+    assert "only the app failed" in gunicorn_line and "No module named 'missing_module'" in gunicorn_line
+    assert "the settings pass gunicorn's own validation" in gunicorn_line
+
+
+@pytest.mark.parametrize("importable", [True, False])
+def test_verify_refuses_a_gunicorn_setting_gunicorn_rejects(tmp_path, monkeypatch, importable):
+    """A bad setting is a failure of the config, whether or not the app imports here."""
+    from confgen.render import rendering
+
+    require_binary("nginx")
+    real = rendering.render_plan
+
+    def bad_workers(the_plan):
+        files = real(the_plan)
+        files["gunicorn.conf.py"] = files["gunicorn.conf.py"].replace("\nworkers = ", "\nworkers = 'many'  # ", 1)
+        return files
+
+    monkeypatch.setattr("confgen.checked_render.render_plan", bad_workers)
+    monkeypatch.chdir(tmp_path)
+    if importable:
+        (tmp_path / "api_ok.py").write_text("async def app(scope, receive, send):\n    pass\n")
+    module = "api_ok:app" if importable else "missing_module:app"
+    _, check = render_with_check({**MINIMAL_PROFILE, "app": {"module": module, "kind": "asgi"}}, verify=True)
+    (failure,) = [line for line in check.failures if line.startswith("gunicorn --check-config")]
+    assert "many" in failure and "only the app failed" not in failure, failure
+    assert not check.passed and check.unimportable == []
 
 
 # ---------------------------------------------------------------------------------------------

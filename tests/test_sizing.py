@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -9,7 +11,11 @@ from hypothesis import strategies as st
 from confgen.errors import ConfgenError
 from confgen.render import sizing
 from confgen.render.profile import load_profile
+from confgen.render.worker_timeouts import timeout_model
 from conftest import MINIMAL_PROFILE
+
+
+TLS = {"certificate": "/etc/ssl/c.pem", "certificate_key": "/etc/ssl/k.pem"}
 
 
 def _plan(**changes):
@@ -26,7 +32,11 @@ def _check_invariants(plan):
     assert n["worker_rlimit_nofile"].value <= sizing.NOFILE_CEILING
     assert n["worker_connections"].value >= 1024
     assert g["keepalive"].value > n["upstream keepalive_timeout"].value
-    assert g["timeout"].value < n["proxy_read_timeout"].value
+    if timeout_model(g["worker_class"].value).kills_slow_requests:
+        assert g["timeout"].value < n["proxy_read_timeout"].value
+    else:  # gunicorn's timeout is a heartbeat: nginx's is the request limit, app.timeout_s
+        assert n["proxy_read_timeout"].value == p.app.timeout_s == g["timeout"].value
+        assert "heartbeat" in g["timeout"].reason and "504" in n["proxy_read_timeout"].reason
     assert n["proxy_connect_timeout"].value <= 75
     assert 1 <= g["workers"].value <= 2 * p.cpus + 1
     assert g["worker_class"].value != "sync"
@@ -49,12 +59,12 @@ def _check_invariants(plan):
     [
         {"cpus": 1},
         {"cpus": 64},
-        {"clients": 1},
+        {"clients": 1, "expected_qps": 20},  # 1 request in flight: one per client
         {"clients": 100000},
         {"max_body_size": 0},
         {"max_body_size": "1g"},
         {"expected_qps": 0.1},
-        {"expected_qps": 1_000_000, "app": {"kind": "wsgi", "latency_ms": 500}},
+        {"expected_qps": 1_000_000, "clients": 500_000, "app": {"kind": "wsgi", "latency_ms": 500}},
         {"cpus": 256, "clients": 1_000_000},
         {"cpus": 4, "clients": 1_000_000},
     ],
@@ -80,16 +90,18 @@ def test_loads_beyond_one_machines_file_ceiling_are_refused():
     with pytest.raises(ConfgenError, match="more than 1 workers can hold"):
         _plan(cpus=1, clients=1_000_000)
     with pytest.raises(ConfgenError, match="add app hosts"):
-        _plan(cpus=64, clients=1000, expected_qps=1e6, app={"latency_ms": 1000})
+        _plan(cpus=64, clients=1_000_000, expected_qps=1e6, app={"latency_ms": 1000})
 
 
 def test_multiplexed_requests_beyond_clients_size_the_pool_and_the_app():
     """HTTP/2 clients carry many requests each: Little's law, not the client count, bounds the
-    upstream requests at once, and each async worker must accept its share (else 503)."""
-    plan = _plan(cpus=1, clients=1, expected_qps=161)  # 8.05 requests in flight over 1 client
+    upstream requests at once, and each gthread worker must accept its share."""
+    plan = _plan(cpus=1, clients=1, expected_qps=161, tls=TLS)  # 8.05 requests in flight over 1 client
     assert plan.nginx["upstream keepalive"].value >= 9
-    busy = _plan(cpus=2, clients=100, expected_qps=50_000, app={"latency_ms": 100})  # 5000 in flight
+    busy = _plan(cpus=2, clients=100, expected_qps=50_000, app={"latency_ms": 100, "kind": "wsgi"}, tls=TLS)
+    # 5000 in flight: each gthread worker accepts its share (beyond it, it stops accepting)
     assert busy.gunicorn["worker_connections"].value * busy.gunicorn["workers"].value >= 5000 * 1.5
+    assert "stops accepting" in busy.gunicorn["worker_connections"].reason
     assert busy.nginx["upstream keepalive"].value * 2 >= 5000
 
 
@@ -122,7 +134,7 @@ def test_littles_law_sizes_gthread_threads():
 
 
 def test_saturated_app_says_so():
-    plan = _plan(cpus=1, expected_qps=10000, app={"kind": "wsgi", "latency_ms": 200})
+    plan = _plan(cpus=1, clients=2000, expected_qps=10000, app={"kind": "wsgi", "latency_ms": 200})
     assert "short of" in plan.gunicorn["workers"].reason
 
 
@@ -181,8 +193,15 @@ profiles = st.fixed_dictionaries(
 )
 
 
+def _clients_for_the_load(data: dict) -> dict:
+    """At least one client per request in flight (over HTTP/1.1 no fewer can carry the load;
+    the contradiction is refused, see test_requests_in_flight_beyond_clients_are_refused)."""
+    in_flight = data["expected_qps"] * data["app"]["latency_ms"] / 1000
+    return {**data, "clients": max(data["clients"], min(100_000_000, math.ceil(in_flight)))}
+
+
 @settings(max_examples=300, deadline=None)
-@given(profiles)
+@given(profiles.map(_clients_for_the_load))
 def test_invariants_hold_for_any_valid_profile(data):
     try:
         the_plan = sizing.plan(load_profile(data))
@@ -190,3 +209,68 @@ def test_invariants_hold_for_any_valid_profile(data):
         assert all("open-file ceiling" in line or "one machine can open" in line for line in error.lines), error.lines
         return
     _check_invariants(the_plan)
+
+
+def test_requests_in_flight_beyond_clients_are_refused():
+    """Over HTTP/1.1 a client connection carries one request at a time: 100 clients cannot have
+    500 000 requests in flight (rendered anyway, nginx got worker_connections 375808)."""
+    with pytest.raises(ConfgenError) as raised:
+        _plan(clients=100, expected_qps=10_000_000)
+    (line,) = raised.value.lines
+    assert line.startswith("<profile>: expected_qps x app.latency_ms vs clients: ")
+    assert "10,000,000 QPS x 50 ms is 500,000 requests in flight, 5,000 x the 100 clients" in line
+    # Exactly one request per client is possible; one more is not.
+    assert _plan(clients=100, expected_qps=2000).nginx["upstream keepalive"].value >= 8
+    with pytest.raises(ConfgenError, match="100.02 requests in flight"):
+        _plan(clients=100, expected_qps=2000.4)
+
+
+def test_requests_in_flight_beyond_clients_are_multiplexed_over_http2():
+    plan = _plan(clients=100, expected_qps=100_000, tls=TLS)  # 5000 in flight over HTTP/2
+    assert "requests in flight, multiplexed" in plan.nginx["worker_connections"].reason
+
+
+def test_contradicting_routes_name_the_route_keys():
+    site = {k: v for k, v in MINIMAL_PROFILE.items() if k not in ("app", "expected_qps")}
+    with pytest.raises(ConfgenError) as raised:
+        sizing.plan(load_profile({**site, "clients": 10, "routes": [
+            {"name": "api", "path": "/api/", "expected_qps": 400, "app": {"module": "a:b", "kind": "asgi", "latency_ms": 20}},
+            {"name": "web", "path": "/", "expected_qps": 30, "app": {"module": "w:b", "kind": "wsgi", "latency_ms": 150}}]}))
+    (line,) = raised.value.lines
+    assert "routes.*.expected_qps x routes.*.app.latency_ms vs clients: 400 x 20 ms + 30 x 150 ms is 12.5 requests" in line
+
+
+def test_worker_connections_only_for_the_class_that_reads_it():
+    """gunicorn reads worker_connections in gthread (and gevent); uvicorn's worker and
+    gunicorn's asgi worker do not, so it is not written for them."""
+    assert "worker_connections" in _plan(app={"kind": "wsgi"}).gunicorn
+    assert "worker_connections" not in _plan(app={"kind": "asgi"}).gunicorn
+    assert "worker_connections" not in _plan(app={"kind": "asgi", "asgi_worker": "gunicorn"}).gunicorn
+
+
+@pytest.mark.parametrize("app, worker_class, heartbeat", [
+    ({"kind": "wsgi"}, "gthread", "the main thread beats"),
+    ({"kind": "asgi"}, "uvicorn_worker.UvicornWorker", "the event loop beats"),
+    ({"kind": "asgi", "asgi_worker": "gunicorn"}, "asgi", "the event loop beats"),
+])
+def test_timeout_reasons_follow_the_worker_class(app, worker_class, heartbeat):
+    """gunicorn's timeout is a heartbeat for these classes: nginx's proxy_read_timeout is the
+    request limit, and the reason says what bounds the work in the app
+    (tests/test_render_real_stack.py shows it on the real stack)."""
+    plan = _plan(app={**app, "timeout_s": 40})
+    timeout, read = plan.gunicorn["timeout"], plan.nginx["proxy_read_timeout"]
+    assert plan.gunicorn["worker_class"].value == worker_class
+    assert timeout.value == read.value == 40
+    assert "a heartbeat, not a request limit" in timeout.reason and heartbeat in timeout.reason
+    assert "504 from nginx" in read.reason and "database statement timeouts" in read.reason
+    from confgen.render.rendering import explain_table
+
+    table = explain_table({**MINIMAL_PROFILE, "app": {**MINIMAL_PROFILE["app"], **app, "timeout_s": 40}})
+    assert read.reason in table and timeout.reason in table
+
+
+def test_timeout_models_of_gunicorns_worker_classes():
+    assert timeout_model("sync").kills_slow_requests
+    assert timeout_model("some.custom.Worker").kills_slow_requests  # unknown: the one that cuts requests
+    for name in ("gthread", "gevent", "eventlet", "asgi", "uvicorn_worker.UvicornWorker", "uvicorn.workers.UvicornWorker"):
+        assert not timeout_model(name).kills_slow_requests, name

@@ -79,6 +79,7 @@ class NginxSite:
     http_port: int
     https_port: int
     ipv6: bool
+    upstream_keepalive_timeout: int
 
 
 @dataclass(frozen=True)

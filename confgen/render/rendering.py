@@ -10,6 +10,7 @@ from typing import Any, Mapping
 from confgen.render.log_format import LOG_FORMAT, LOG_FORMAT_NAME
 from confgen.render.profile import Profile, load_profile
 from confgen.render.sizing import Plan, RoutePlan, plan
+from confgen.render.stamp import stamp
 
 NGINX_FILE = "nginx.conf"
 # nginx's `http2 on` replaced `listen ... http2` in 1.25.1; ssl_reject_handshake came in 1.19.4.
@@ -42,7 +43,7 @@ def render_plan(the_plan: Plan) -> dict[str, str]:
                      "runtime_directory": parts[2] if len(parts) > 3 and parts[1] == "run" else None}
             files[names["socket"]] = environment.get_template("gunicorn.socket.j2").render(**units)
             files[names["service"]] = environment.get_template("gunicorn.service.j2").render(**units)
-    return files
+    return {name: stamp(text) for name, text in files.items()}
 
 
 def route_file_names(the_plan: Plan, route_plan: RoutePlan) -> dict[str, str]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 from confgen.errors import ConfgenError
+from confgen.render.worker_timeouts import APP_BOUNDS_ITS_WORK, timeout_model
 from confgen.units import format_seconds, format_size
 
 if TYPE_CHECKING:  # the lint rules share constants with this module without loading profiles
@@ -164,18 +165,31 @@ def gunicorn_workers(p: Profile) -> Value:
 
 
 def app_concurrency_per_host(p: Profile) -> int:
-    """Connections one app host accepts at once (gunicorn's worker_connections per worker)."""
-    return gunicorn_workers(p).value * gunicorn_worker_connections(p).value
+    """Connections one app host serves at once, as the sizing counts them."""
+    return gunicorn_workers(p).value * app_connections_per_worker(p)
 
 
-def gunicorn_worker_connections(p: Profile) -> Value:
-    workers = gunicorn_workers(p).value
-    needed = math.ceil(app_slots_needed(p) / workers)
-    if needed > APP_CONNECTIONS_PER_WORKER:
-        return Value(needed, f"{app_slots_needed(p)} requests in flight per host (with 50 % headroom) / "
-                             f"{workers} workers: beyond this a worker refuses connections (503)")
-    return Value(APP_CONNECTIONS_PER_WORKER,
-                 "per worker (gunicorn's default); above the idle connections nginx pools to each worker")
+def app_connections_per_worker(p: Profile) -> int:
+    """gunicorn's default 1000, or each worker's share of the requests in flight when more."""
+    return max(APP_CONNECTIONS_PER_WORKER, math.ceil(app_slots_needed(p) / gunicorn_workers(p).value))
+
+
+def gunicorn_worker_connections(p: Profile) -> Value | None:
+    """gthread only: gunicorn reads ``worker_connections`` in its gthread and gevent workers
+    (https://docs.gunicorn.org/en/stable/settings.html#worker-connections). uvicorn's worker
+    passes no limit to uvicorn (uvicorn_worker ``UvicornWorker.__init__``: no
+    ``limit_concurrency``) and gunicorn's asgi worker only counts connections, so for them the
+    setting would do nothing and is not written."""
+    if gunicorn_worker_class(p).value != "gthread":
+        return None
+    value = app_connections_per_worker(p)
+    limit = ("beyond this many connections (busy or idle) a worker stops accepting and new ones wait in the "
+             "listen backlog")
+    if value > APP_CONNECTIONS_PER_WORKER:
+        return Value(value, f"{app_slots_needed(p)} requests in flight per host (with 50 % headroom) / "
+                            f"{gunicorn_workers(p).value} workers: {limit}")
+    return Value(value, f"per worker (gunicorn's default): {limit}; above the idle connections nginx pools to "
+                        f"each worker")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -195,7 +209,9 @@ def upstream_keepalive(p: Profile) -> Value:
 
 
 def upstream_keepalive_timeout(p: Profile) -> Value:
-    return Value(UPSTREAM_KEEPALIVE_TIMEOUT_S, "idle pooled connections close after this; "
+    default = "" if p.nginx.upstream_keepalive_timeout == UPSTREAM_KEEPALIVE_TIMEOUT_S else \
+        "nginx.upstream_keepalive_timeout: "
+    return Value(p.nginx.upstream_keepalive_timeout, f"{default}idle pooled connections close after this; "
                  "the app keeps them longer (gunicorn keepalive)", "seconds")
 
 
@@ -215,18 +231,30 @@ def gunicorn_keepalive(p: Profile) -> Value:
 
 
 def gunicorn_timeout(p: Profile) -> Value:
-    if gunicorn_worker_class(p).value == "gthread":
-        why = "a worker silent this long is killed and restarted"
-    else:
-        why = "worker heartbeat: an event loop blocked this long is restarted"
-    return Value(p.app.timeout_s, f"app.timeout_s={p.app.timeout_s}: {why}")
+    worker_class = gunicorn_worker_class(p).value
+    model = timeout_model(worker_class)
+    if model.kills_slow_requests:
+        return Value(p.app.timeout_s, f"app.timeout_s={p.app.timeout_s}: the request limit: the {worker_class} "
+                                      f"worker runs the request in the thread that beats, so a request running this "
+                                      f"long gets its worker aborted (gunicorn answers 500)")
+    return Value(p.app.timeout_s, f"app.timeout_s={p.app.timeout_s}: a heartbeat, not a request limit "
+                                  f"({worker_class}: {model.heartbeat}); kills a worker only for "
+                                  f"{model.blocked_by}")
 
 
 def proxy_read_timeout(p: Profile) -> Value:
-    app = gunicorn_timeout(p).value
-    margin = max(5, math.ceil(app * 0.1))
-    return Value(app + margin, f"app timeout ({app}s) + {margin}s: the app gives up first, "
-                               f"so nginx never answers 504 for a request still running", "seconds")
+    """The request limit: gunicorn's timeout behind the sync worker (nginx waits a little
+    longer), else nginx's own (confgen/render/worker_timeouts.py)."""
+    worker_class = gunicorn_worker_class(p).value
+    app = p.app.timeout_s
+    if timeout_model(worker_class).kills_slow_requests:
+        margin = max(5, math.ceil(app * 0.1))
+        return Value(app + margin, f"{worker_class} worker's timeout ({app}s) + {margin}s: gunicorn aborts a worker "
+                                   f"busy {app}s (answering 500) before nginx would answer 504 for a request "
+                                   f"still running", "seconds")
+    return Value(app, f"app.timeout_s={app}: the request limit ({worker_class}'s gunicorn timeout is a heartbeat): "
+                      f"a response not begun, or stalled, this long gets 504 from nginx; {APP_BOUNDS_ITS_WORK}",
+                 "seconds")
 
 
 def proxy_connect_timeout(p: Profile) -> Value:
@@ -359,6 +387,11 @@ def forwarded_for(p: Profile) -> Value:
 # ---------------------------------------------------------------------------------------------
 
 
+def _readable_number(x: float) -> str:
+    """10,000,000 and 500,000 rather than 1e+07; 8.05 and 100.02 as they are."""
+    return f"{x:,.0f}" if x >= 100_000 else f"{x:,.6g}"
+
+
 def _round_up(value: int, step: int) -> int:
     return math.ceil(value / step) * step
 
@@ -447,9 +480,13 @@ def _values(table: dict[str, Callable[[Profile], Value | None]], p: Profile) -> 
 
 
 def infeasible(p: Profile) -> list[str]:
-    """Loads no config can carry: more connections than one machine can open. Rendered anyway,
-    the configs would be capped below the load and confgen's own linter would reject them."""
+    """Loads no config can carry: more connections than one machine can open (rendered anyway,
+    the configs would be capped below the load and confgen's own linter would reject them), and
+    profiles whose numbers contradict each other."""
     problems = []
+    contradiction = in_flight_beyond_clients(p)
+    if contradiction:
+        problems.append(contradiction)
     workers = nginx_worker_processes(p).value
     nginx_needs = p.clients + upstream_concurrency(p)
     if nginx_needs > workers * (NOFILE_CEILING // 2):
@@ -463,6 +500,33 @@ def infeasible(p: Profile) -> list[str]:
                             f"is {app_slots_needed(view)} requests in flight per app host (with headroom), more than "
                             f"one machine can open ({NOFILE_CEILING}): add app hosts (upstreams), or check the numbers")
     return problems
+
+
+def multiplexed(p: Profile) -> bool:
+    """Clients can carry several requests at once on one connection: HTTP/2, which the
+    rendered nginx.conf offers with tls only."""
+    return p.tls is not None
+
+
+def in_flight_beyond_clients(p: Profile) -> str | None:
+    """A profile that contradicts itself: over HTTP/1.1 a client connection carries one request
+    at a time, so no more than ``clients`` requests can be in flight; a Little's law figure
+    above that means one of the numbers is wrong, and sizing from it would over-provision
+    (worker_connections, keep-alive pools) by the same factor."""
+    in_flight = requests_in_flight(p)
+    if multiplexed(p) or in_flight <= p.clients:
+        return None
+    number = _readable_number
+    if len(p.routes) > 1:
+        load = "routes.*.expected_qps x routes.*.app.latency_ms"
+        figures = " + ".join(f"{number(r.expected_qps)} x {number(r.app.latency_ms)} ms" for r in p.routes)
+    else:
+        load = "expected_qps x app.latency_ms"
+        figures = f"{number(p.expected_qps)} QPS x {number(p.app.latency_ms)} ms"
+    return (f"{p.source}: {load} vs clients: {figures} is {number(in_flight)} requests in flight, "
+            f"{number(in_flight / p.clients)} x the {number(p.clients)} clients, but without HTTP/2 (no tls) each client "
+            f"connection carries one request at a time: raise clients, lower expected_qps or app.latency_ms, "
+            f"or serve HTTPS (HTTP/2)")
 
 
 def plan(p: Profile) -> Plan:

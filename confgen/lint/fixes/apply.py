@@ -207,16 +207,14 @@ def run(paths, *, unsafe: bool = False, **options) -> FixRun:
 def check_writable(files: list[str]) -> None:
     """Refuse, before anything is written, what a fix must not write through: a symlink (the
     link would be replaced by a file), a read-only file or directory."""
+    from confgen.files import unwritable_reason
+
     problems = []
     for file in files:
-        if os.path.islink(file):
-            problems.append(f"{file}: is a symbolic link to {os.path.realpath(file)}; not fixed "
-                            f"(run --fix on the file it points to)")
-        elif not os.access(file, os.W_OK) or not os.stat(file).st_mode & 0o222:
-            # No write bit: read-only on purpose, even for root, who could write it anyway.
-            problems.append(f"{file}: read-only (permission denied); not fixed")
-        elif not os.access(os.path.dirname(os.path.abspath(file)), os.W_OK | os.X_OK):
-            problems.append(f"{file}: its directory is read-only; not fixed")
+        reason = unwritable_reason(file)
+        if reason is not None:
+            hint = " (run --fix on the file it points to)" if os.path.islink(file) else ""
+            problems.append(f"{file}: {reason}; not fixed{hint}")
     if problems:
         raise ConfgenError(*[p + "; nothing was written" for p in problems])
 
