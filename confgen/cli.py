@@ -271,7 +271,9 @@ def show_rule(name_or_code: str) -> None:
 @main.command()
 @click.argument("logs", nargs=-1)
 @click.option("--nginx-conf", help="The nginx.conf that writes these logs: its access_log's log_format is read.")
-@click.option("--log-format", help="confgen, combined, json, or a log_format string ('$remote_addr ... $msec ...').")
+@click.option("--log-format", multiple=True,
+              help="confgen, main, combined, json, or a log_format string ('$remote_addr ... $msec ...'); "
+                   "repeat it for a log whose format changed: each line is read by the first that matches.")
 @click.option("--since", help="Only requests from this time (2026-11-18, 2026-11-18T10:00, epoch; UTC).")
 @click.option("--until", help="Only requests before this time.")
 @click.option("--profile", "profile_path", help="The profile to start from: its keys are kept where the log says nothing.")

@@ -24,16 +24,24 @@ from confgen.render.log_format import LOG_FORMAT, LOG_FORMAT_NAME
 
 COMBINED_FORMAT = ('$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
                    '"$http_referer" "$http_user_agent"')
+# The `log_format main` of the nginx.conf in nginx.org's packages and the official Docker image
+# (combined plus the X-Forwarded-For header; e.g. the image's merged nginx.conf at
+# gist.github.com/ilyasotkov/8a1bcd0a68a6556514cc27e9dc3c0295): the most common log there is.
+MAIN_FORMAT = COMBINED_FORMAT + ' "$http_x_forwarded_for"'
 # The formats measure knows without being told, most informative first.
-KNOWN_FORMATS = {LOG_FORMAT_NAME: LOG_FORMAT, "combined": COMBINED_FORMAT}
+KNOWN_FORMATS = {LOG_FORMAT_NAME: LOG_FORMAT, "main": MAIN_FORMAT, "combined": COMBINED_FORMAT}
 
 # When each request ended, in order of preference (msec has sub-second digits and no time zone).
 TIME_VARIABLES = ("msec", "time_iso8601", "time_local")
 # The variables measure reads; any others in a format are matched and skipped.
 MEASURED_VARIABLES = TIME_VARIABLES + (
     "status", "request_time", "upstream_response_time", "body_bytes_sent", "request_length",
-    "content_length", "connection",
+    "content_length", "connection", "request",
 )
+# $msec's milliseconds, captured beside its whole seconds when the format also has a request time:
+# each request's interval [end - latency, end) (requests in flight) needs the end to the ms.
+MSEC_FRACTION = "msec_fraction"
+LATENCY_VARIABLES = ("upstream_response_time", "request_time")
 # (better, replaced): the app's own time makes nginx's whole time unnecessary, the body's length
 # the whole request's.
 _REPLACES = (("upstream_response_time", "request_time"), ("content_length", "request_length"))
@@ -66,6 +74,12 @@ _QUOTED = {"default": rb'[^"\n]*+', "none": rb'[^"\n]*+', "json": rb'[^"\\\n]*+(
 # to the next character of the format", the fastest pattern there is.
 _MAY_HOLD_SPACES = {"time_local", "request", "http_user_agent", "http_referer", "upstream_response_time",
                     "upstream_connect_time", "upstream_header_time", "upstream_status", "upstream_addr"}
+# Of a quoted $request, the method and path are kept (the query string and protocol are matched,
+# not kept: far fewer distinct values to count and to turn into routes). What a scanner sends may
+# be neither (binary bytes that nginx escapes as \x16, a line without a protocol): it is taken as
+# it is, up to a space.
+_REQUEST_HEAD = {"default": rb'([^ "\n]*+ ?[^ ?"\n]*+)', "none": rb'([^ "\n]*+ ?[^ ?"\n]*+)',
+                 "json": rb'([^ "\\\n]*+ ?[^ ?"\\\n]*+)'}
 _VARIABLE = re.compile(r"\$(?:\{([A-Za-z0-9_]+)\}|([A-Za-z0-9_]+))")
 
 
@@ -78,6 +92,7 @@ class LogFormat:
     escape: str
     pattern: re.Pattern
     fields: tuple[str, ...]
+    pieces: tuple[tuple[str, bytes], ...] = ()  # (what it matches, its regex) in order: see mismatch()
 
     @property
     def time_field(self) -> str | None:
@@ -88,6 +103,21 @@ class LogFormat:
         if len(self.fields) == 1:
             return [(value,) for value in found]
         return found
+
+    def mismatch(self, line: bytes) -> tuple[int, str]:
+        """Where ``line`` stops matching this format: (byte offset, what was expected there),
+        found by matching ever longer prefixes of the format."""
+        matched_to, expected = 0, self.pieces[0][0] if self.pieces else "the line"
+        for count in range(1, len(self.pieces) + 1):
+            prefix = b"".join(regex for _, regex in self.pieces[:count])
+            found = re.match(_relaxed(prefix), line)
+            if not found:
+                expected = self.pieces[count - 1][0]
+                break
+            matched_to = found.end()
+        else:
+            expected = "the end of the line"
+        return matched_to, expected
 
 
 def compile_format(text: str, *, name: str = "custom", escape: str = "default") -> LogFormat:
@@ -112,26 +142,38 @@ def compile_format(text: str, *, name: str = "custom", escape: str = "default") 
     for better, replaced in _REPLACES:
         if better in wanted:
             wanted.discard(replaced)
+    msec_fraction = time_field == "msec" and any(v in wanted for v in LATENCY_VARIABLES)
     pieces, fields, captured = [], [], set()
     for index, (kind, value) in enumerate(parts):
         if kind == "literal":
-            pieces.append(re.escape(value.encode("utf-8")))
+            pieces.append((repr(value), re.escape(value.encode("utf-8"))))
             continue
         before = parts[index - 1][1] if index and parts[index - 1][0] == "literal" else ""
         after = parts[index + 1][1] if index + 1 < len(parts) and parts[index + 1][0] == "literal" else ""
         quoted = before.endswith('"') and after.startswith('"')
-        capture = value in wanted and value not in captured
-        pieces.append(_variable_pattern(value, quoted=quoted, after=after, capture=capture, escape=escape))
+        capture = value in wanted and value not in captured and (value != "request" or quoted)
+        pattern = _variable_pattern(value, quoted=quoted, after=after, capture=capture, escape=escape)
+        if capture and value == "msec" and msec_fraction:
+            pattern = rb"([0-9]++)\.([0-9]++)"
+        pieces.append((f"${value}", pattern))
         if capture:
             fields.append(value)
             captured.add(value)
-    regex = b"(?m)^" + b"".join(pieces) + b"\r?$"
-    if not _POSSESSIVE:
-        regex = regex.replace(b"*+", b"*").replace(b"++", b"+")
-    return LogFormat(name=name, text=text, escape=escape, pattern=re.compile(regex), fields=tuple(fields))
+            if value == "msec" and msec_fraction:
+                fields.append(MSEC_FRACTION)
+    regex = b"(?m)^" + b"".join(regex for _, regex in pieces) + b"\r?$"
+    return LogFormat(name=name, text=text, escape=escape, pattern=re.compile(_relaxed(regex)),
+                     fields=tuple(fields), pieces=tuple(pieces))
+
+
+def _relaxed(regex: bytes) -> bytes:
+    """Possessive repetitions as ordinary ones where Python has no possessive quantifiers."""
+    return regex if _POSSESSIVE else regex.replace(b"*+", b"*").replace(b"++", b"+")
 
 
 def _variable_pattern(name: str, *, quoted: bool, after: str, capture: bool, escape: str) -> bytes:
+    if name == "request" and capture:
+        return _REQUEST_HEAD[escape] + _QUOTED[escape]
     known = _VARIABLE_PATTERNS.get(name)
     generic_is_safe = quoted or (after and (after[0] != " " or name not in _MAY_HOLD_SPACES))
     if known is not None and (capture or not generic_is_safe):
@@ -149,6 +191,25 @@ def _variable_pattern(name: str, *, quoted: bool, after: str, capture: bool, esc
     return b"(" + body + b")" if capture else body
 
 
+def describe_mismatch(log_format, line: bytes, width: int = 60) -> str:
+    """One line on where ``line`` leaves ``log_format`` (of several: the one that reads most of
+    it): what was expected, and the text found there (not the line's start, which usually
+    matches)."""
+    if isinstance(log_format, (list, tuple)):
+        readable = [f for f in log_format if getattr(f, "pieces", ())]
+        if not readable:
+            return describe_mismatch(log_format[0], line, width)
+        log_format = max(readable, key=lambda f: (f.mismatch(line)[0], -readable.index(f)))
+    if not getattr(log_format, "pieces", ()):
+        return f"not a JSON object with a time: {line[:width].decode('utf-8', 'replace')!r}"
+    offset, expected = log_format.mismatch(line)
+    found = line[offset:offset + width].decode("utf-8", "replace")
+    more = "..." if len(line) > offset + width else ""
+    return (f"{log_format.name} reads {offset} bytes, then expects {expected} "
+            f"but finds {found!r}{more}" if found else
+            f"{log_format.name} reads {offset} bytes, then expects {expected} but the line ends")
+
+
 def format_from_directive(args: list[str], where: str) -> LogFormat:
     """A ``log_format NAME [escape=...] STRING...`` directive's arguments -> its parser."""
     if len(args) < 2:
@@ -164,12 +225,22 @@ def format_from_directive(args: list[str], where: str) -> LogFormat:
 
 
 def named_or_literal(value: str) -> LogFormat:
-    """``--log-format``: a known name (confgen, combined, json) or a format string."""
+    """``--log-format``: a known name (confgen, main, combined, json) or a format string."""
     if value in KNOWN_FORMATS:
         return compile_format(KNOWN_FORMATS[value], name=value)
     if value == "json":
         return JSON_LINES
-    return compile_format(value, name="--log-format")
+    return compile_format(value, name=f"--log-format {value!r}")
+
+
+def named_or_literals(values: str | list[str] | tuple[str, ...] | None) -> list[LogFormat]:
+    """Every ``--log-format`` given (the option may be repeated): each line is read by the
+    first of them that matches it."""
+    if values is None:
+        return []
+    if isinstance(values, str):
+        values = [values]
+    return [named_or_literal(value) for value in values]
 
 
 def candidates() -> list[LogFormat]:

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from confgen.measure.inflight import LONG_LIVED_MS
+from confgen.measure.logformat import MSEC_FRACTION
 from confgen.measure.stats import Aggregate, Histogram
 from confgen.units import format_size
 
@@ -154,6 +156,8 @@ def measure_profile(agg: Aggregate) -> list[Measurement]:
         mean = max(app.mean, MIN_LATENCY_MS)
         dist = app.distribution()
         left_out = f"; {agg.no_upstream_time} without one (cached, refused) left out" if agg.no_upstream_time else ""
+        if agg.long_lived:
+            left_out += f"; {sum(agg.long_lived.values())} long-lived left out (see long_lived)"
         nginx_side = "" if agg.latency.count else " (nginx's whole time: add $upstream_response_time for the app's share)"
         results.append(Measurement(
             "app.latency_ms", round(mean, 1),
@@ -199,16 +203,30 @@ def measure_profile(agg: Aggregate) -> list[Measurement]:
         results.append(Measurement("clients", None, "the log does not say which connection carried a request",
                                    missing=("$connection",)))
 
-    # Context for --explain: requests in flight, the slowest request.
+    # Context for --explain: requests in flight, long-lived requests, the slowest request.
     qps_row = results[0]
-    if qps_row.value is not None and app.count:
-        busy = [agg.busy_ms.get(s, 0) for s in series.seconds]
-        overlap = list_distribution([round(b / 1000) for b in busy])
-        little = qps_row.value * app.mean / 1000
+    if agg.in_flight and app.count:
+        peaks = [agg.in_flight.get(second, 0) for second in series.seconds]
+        overlap = list_distribution(peaks)
+        little = f"; Little's law (expected_qps x mean latency) gives {qps_row.value * app.mean / 1000:.1f}" \
+            if qps_row.value is not None else ""
+        coarse = "" if agg.fields_seen.get(MSEC_FRACTION, 0) >= app.count else \
+            " (ends known to the second only: add $msec for the millisecond)"
         results.append(Measurement(
-            "in_flight", round(little, 1),
-            f"Little's law: expected_qps x mean latency; by overlapping request intervals p99 "
-            f"{_num(overlap.get('p99'))}, max {overlap.get('max')}", app.count, overlap, "requests", in_profile=False))
+            "in_flight", max(agg.in_flight.values()),
+            f"most requests in flight at once, from the intervals [end - latency, end) of "
+            f"{requests_text(app.count)} requests{coarse}; p99 of each second's most "
+            f"{_num(overlap.get('p99'))}{little}", app.count, overlap, "requests", in_profile=False))
+    if agg.long_lived:
+        upgrades, long = agg.long_lived.get("upgrade", 0), agg.long_lived.get("long", 0)
+        dist = agg.long_lived_ms.distribution()
+        results.append(Measurement(
+            "long_lived", upgrades + long,
+            f"{upgrades} WebSocket upgrades (101) and {long} requests over {LONG_LIVED_MS // 1000} s (long-polls, "
+            f"streams; nginx's proxy_read_timeout default): kept out of app.latency_ms and in_flight, since in an "
+            f"async app they hold connections, not workers' time; they lasted p50 {_num(dist['p50'])}, "
+            f"max {_num(dist['max'])} ms", upgrades + long, dist, "requests", in_profile=False))
+    if app.count:
         results.append(Measurement(
             "slowest_request_s", round(app.maximum / 1000, 3),
             "the slowest request in the log (app.timeout_s is not measured: set it above this)",

@@ -53,7 +53,7 @@ def measure_logs(
     logs: Sequence[str] = (),
     *,
     nginx_conf: str | None = None,
-    log_format: str | None = None,
+    log_format: str | Sequence[str] | None = None,
     since: str | None = None,
     until: str | None = None,
     profile: str | None = None,
@@ -68,16 +68,16 @@ def measure_logs(
         raise ConfgenError("measure: give access logs (or - for stdin), or --merge STATE...")
     if nginx_conf and log_format:
         raise ConfgenError("measure: give --nginx-conf or --log-format, not both")
-    parser, keepalive, format_label = None, DEFAULT_KEEPALIVE_S, "detected per file"
+    given, keepalive, format_label = [], DEFAULT_KEEPALIVE_S, "detected per file"
     if nginx_conf:
         setup = _nginx_setup(nginx_conf, logs)
-        parser, keepalive = setup.log_format, setup.keepalive_s
-        format_label = f"{parser.name} ({setup.where})"
+        given, keepalive = [setup.log_format, *setup.other_formats], setup.keepalive_s
+        format_label = f"{setup.log_format.name} ({setup.where})"
     elif log_format:
-        parser = logformat.named_or_literal(log_format)
-        format_label = parser.name
+        given = logformat.named_or_literals(log_format)
+        format_label = ", ".join(f.name for f in given)
     options = reading.ReadOptions(
-        log_format=parser, keepalive_s=keepalive,
+        log_formats=tuple(given), keepalive_s=keepalive,
         since=parse_moment(since, "--since") if since else None,
         until=parse_moment(until, "--until") if until else None)
     aggregate, summaries = Aggregate(keepalive_s=keepalive), []
@@ -85,6 +85,8 @@ def measure_logs(
         aggregate, summaries = reading.read_all(sources.rotation_order(logs), options, progress=progress,
                                                 workers=workers)
         reading.check_malformed(summaries, max_malformed)
+        # Only the formats the user named must match: an nginx.conf defines formats it never uses.
+        reading.check_given_formats(given[:1] if nginx_conf else given, aggregate, summaries)
     if merge:
         merged, merged_summaries = state.merge(merge)
         if logs:

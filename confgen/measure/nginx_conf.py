@@ -2,7 +2,9 @@
 
 The ``access_log`` directive whose path is the log's (the same file, else the same file name:
 logs are often copied off the server) names a ``log_format`` (nginx's ``combined`` when it names
-none); that directive's strings, with its ``escape=``, become the parser. The keep-alive timeout
+none); that directive's strings, with its ``escape=``, become the parser, tried first. Every other
+``log_format`` of the config is tried after it: a log written before the config last changed
+may hold lines in another of them. The keep-alive timeout
 in force where the log is written gives how long a client connection stays open after its last
 request.
 """
@@ -23,6 +25,7 @@ class LogSetup:
     log_format: logformat.LogFormat
     keepalive_s: int
     where: str  # "nginx.conf:12" of the access_log directive
+    other_formats: tuple[logformat.LogFormat, ...] = ()
 
 
 def log_setup(conf_path: str, log_paths: list[str]) -> LogSetup:
@@ -51,7 +54,9 @@ def log_setup(conf_path: str, log_paths: list[str]) -> LogSetup:
         parser = logformat.compile_format(logformat.COMBINED_FORMAT, name="combined")
     else:
         raise ConfgenError(f"{where}: access_log uses log_format {format_name!r}, which the config does not define")
-    return LogSetup(parser, _keepalive_at(config, chosen), where)
+    others = tuple(logformat.format_from_directive(list(d.args), f"{d.file}:{d.line}")
+                   for name, d in formats.items() if name != format_name and len(d.args) >= 2)
+    return LogSetup(parser, _keepalive_at(config, chosen), where, others)
 
 
 def _writer_for(writers: list, log_paths: list[str]):

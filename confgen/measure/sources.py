@@ -21,6 +21,7 @@ from confgen.errors import ConfgenError
 
 BLOCK_BYTES = 4 << 20
 STDIN = "-"
+GZIP_MAGIC = b"\x1f\x8b"  # RFC 1952, 2.3.1: ID1 ID2
 _ROTATION_SUFFIX = re.compile(r"\.(\d+)(\.gz)?$")
 
 
@@ -76,23 +77,32 @@ def read_blocks(path: str, report: SourceReport, progress: Callable[[int], None]
     """Blocks of whole lines from ``path`` ("-": stdin). A truncated or corrupt gzip stream ends
     the file where it breaks, with a warning in ``report``."""
     if path == STDIN:
-        raw = sys.stdin.buffer
-        yield from _lines_of(_plain_chunks(raw, progress), report)
+        yield from _blocks_of(sys.stdin.buffer, "stdin", report, progress)
         return
     try:
         raw = open(path, "rb")
     except OSError as error:
         raise ConfgenError(f"{path}: cannot read: {error.strerror or error}") from None
     with raw:
-        magic = raw.read(2)
-        raw.seek(0)
-        chunks = _gzip_chunks(raw, path, report, progress) if magic == b"\x1f\x8b" else _plain_chunks(raw, progress)
-        yield from _lines_of(chunks, report)
+        yield from _blocks_of(raw, path, report, progress)
 
 
-def _plain_chunks(raw, progress) -> Iterator[bytes]:
+def _blocks_of(raw, path: str, report: SourceReport, progress) -> Iterator[bytes]:
+    """gzip or plain, told by the first two bytes. They are read and handed on, never sought back
+    to: a FIFO, ``<(zcat x.gz)`` or stdin cannot seek (and ``peek`` may return a single byte of a
+    pipe)."""
+    head = raw.read(len(GZIP_MAGIC))
+    if head == GZIP_MAGIC:
+        chunks = _gzip_chunks(raw, path, report, progress, head)
+    else:
+        chunks = _plain_chunks(raw, progress, head)
+    yield from _lines_of(chunks, report)
+
+
+def _plain_chunks(raw, progress, head: bytes = b"") -> Iterator[bytes]:
     while True:
-        chunk = raw.read(BLOCK_BYTES)
+        chunk = head + raw.read(BLOCK_BYTES)
+        head = b""
         if not chunk:
             return
         if progress:
@@ -100,12 +110,13 @@ def _plain_chunks(raw, progress) -> Iterator[bytes]:
         yield chunk
 
 
-def _gzip_chunks(raw, path: str, report: SourceReport, progress) -> Iterator[bytes]:
+def _gzip_chunks(raw, path: str, report: SourceReport, progress, head: bytes = b"") -> Iterator[bytes]:
     """Decompressed chunks of at most BLOCK_BYTES as the compressed bytes arrive, so a cut stream
     still gives all it holds up to the cut; concatenated gzip members are read one after another."""
     inflate, started = zlib.decompressobj(wbits=31), False
     while True:
-        compressed = raw.read(BLOCK_BYTES // 4)
+        compressed = head + raw.read(BLOCK_BYTES // 4)
+        head = b""
         if not compressed:
             if started and not inflate.eof:
                 report.warnings.append(f"{path}: truncated gzip: read up to the cut, the rest is lost")

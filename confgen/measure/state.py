@@ -17,11 +17,12 @@ from confgen.measure.reading import SourceSummary
 from confgen.measure.stats import Aggregate, Histogram
 
 STATE_KIND = "confgen-measure-state"
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: requests in flight per second, long-lived requests, routes, statuses per minute
 MAX_STATE_BYTES = 512 * 1024 * 1024
 
-_COUNTERS = ("per_second", "busy_ms", "statuses", "connection_delta", "fields_seen", "formats")
-_HISTOGRAMS = ("latency", "request_time", "response_size", "request_body", "request_length")
+_COUNTERS = ("per_second", "in_flight", "statuses", "connection_delta", "fields_seen", "formats", "long_lived",
+             "route_requests")
+_HISTOGRAMS = ("latency", "request_time", "response_size", "request_body", "request_length", "long_lived_ms")
 _TOTALS = ("lines", "malformed", "outside_period", "no_upstream_time", "max_body_accepted", "refused_413",
            "connections", "keepalive_s")
 
@@ -33,6 +34,8 @@ def to_json(aggregate: Aggregate, summaries: list[SourceSummary]) -> dict:
     for name in _COUNTERS:
         data[name] = sorted([key, value] for key, value in getattr(aggregate, name).items())
     data["latency_by_minute"] = sorted([minute, bucket, n] for (minute, bucket), n in aggregate.latency_by_minute.items())
+    data["statuses_by_minute"] = sorted([minute, status, n] for (minute, status), n in aggregate.statuses_by_minute.items())
+    data["route_latency"] = sorted([route, histogram.to_json()] for route, histogram in aggregate.route_latency.items())
     for name in _HISTOGRAMS:
         data[name] = getattr(aggregate, name).to_json()
     data["sources"] = [summary.to_json() for summary in summaries]
@@ -48,10 +51,12 @@ def from_json(data: dict, label: str) -> tuple[Aggregate, list[SourceSummary]]:
         aggregate = Aggregate()
         for name in _TOTALS:
             setattr(aggregate, name, int(data[name]))
-        int_keys = {"per_second", "busy_ms", "connection_delta"}
+        int_keys = {"per_second", "in_flight", "connection_delta"}
         for name in _COUNTERS:
             setattr(aggregate, name, Counter({(int(k) if name in int_keys else str(k)): int(v) for k, v in data[name]}))
         aggregate.latency_by_minute = Counter({(int(m), int(b)): int(n) for m, b, n in data["latency_by_minute"]})
+        aggregate.statuses_by_minute = Counter({(int(m), str(s)): int(n) for m, s, n in data["statuses_by_minute"]})
+        aggregate.route_latency = {str(route): Histogram.from_json(h) for route, h in data["route_latency"]}
         for name in _HISTOGRAMS:
             setattr(aggregate, name, Histogram.from_json(data[name]))
         summaries = [SourceSummary.from_json(item) for item in data["sources"]]

@@ -1,11 +1,13 @@
 """Streaming aggregation of parsed log rows in memory that does not grow with the number of lines.
 
 What is kept: counts per second (so per-second quantiles, the period and the requests/s chart), the
-app's busy milliseconds per second (requests in flight by overlapping intervals), quantile
+most requests in flight at once in each second (:mod:`confgen.measure.inflight`), quantile
 histograms of latency and sizes, per-minute latency histograms (the report's latency over time),
-statuses, and client connections as +1/-1 per second at the start and end of each connection's
-span. Everything is an integer count or sum, so two aggregates merge exactly (``merge``): reading
-logs A and B in one run gives the same numbers as merging the runs over A and B.
+statuses (and per minute), requests and latency per route (:mod:`confgen.measure.routes`),
+long-lived requests apart, and client connections as +1/-1 per second at the start and end of
+each connection's span. Everything is an integer count or sum, so two aggregates merge exactly
+(``merge``): reading logs A and B in one run gives the same numbers as merging the runs over A
+and B. (Requests in flight of two sources add up per second: see :mod:`confgen.measure.inflight`.)
 
 Quantiles come from :class:`Histogram`, a fixed log-bucket histogram of integers: values below 128
 are kept exactly and larger ones in buckets 1/64 of their size wide (under 0.8 % relative error),
@@ -22,14 +24,17 @@ from dataclasses import dataclass, field
 from itertools import compress, islice
 from operator import le
 
-from confgen.measure.logformat import EPOCH_FIELD, to_epoch
+from confgen.measure.inflight import LONG_LIVED_MS, REORDER_SLACK_MS, InFlightSweep
+from confgen.measure.logformat import EPOCH_FIELD, MSEC_FRACTION, to_epoch
+from confgen.measure.routes import MAX_ROUTES, OTHER_ROUTES, route_of
 
 EXACT_BELOW = 128
 # A connection not seen for this long after its keep-alive ended is closed: later lines of it
 # would only be lines logged out of order by more than this.
-REORDER_SLACK_S = 60
+REORDER_SLACK_S = REORDER_SLACK_MS // 1000
 DEFAULT_KEEPALIVE_S = 75  # nginx's keepalive_timeout default
 TIMED_SAMPLE = 2048  # rows per block that keep their (time, latency) pair
+UPGRADE = b"101"  # Switching Protocols: a WebSocket, held open until either side closes it
 
 
 def bucket_of(value: int) -> int:
@@ -167,7 +172,7 @@ class Aggregate:
     malformed: int = 0
     outside_period: int = 0
     per_second: Counter = field(default_factory=Counter)
-    busy_ms: Counter = field(default_factory=Counter)
+    in_flight: Counter = field(default_factory=Counter)           # second -> most requests in flight at once
     latency: Histogram = field(default_factory=Histogram)         # the app's: $upstream_response_time
     request_time: Histogram = field(default_factory=Histogram)    # nginx's: $request_time
     no_upstream_time: int = 0
@@ -178,6 +183,11 @@ class Aggregate:
     max_body_accepted: int = 0
     refused_413: int = 0
     statuses: Counter = field(default_factory=Counter)
+    statuses_by_minute: Counter = field(default_factory=Counter)  # (minute, status) -> count
+    long_lived: Counter = field(default_factory=Counter)          # "upgrade" (101) / "long" -> count
+    long_lived_ms: Histogram = field(default_factory=Histogram)   # their durations, kept out of latency
+    route_requests: Counter = field(default_factory=Counter)      # route -> requests
+    route_latency: dict = field(default_factory=dict)             # route -> Histogram of the app's ms
     connections: int = 0
     connection_delta: Counter = field(default_factory=Counter)    # second -> opened - closed
     fields_seen: Counter = field(default_factory=Counter)         # variable -> rows that had it
@@ -187,13 +197,22 @@ class Aggregate:
     def merge(self, other: "Aggregate") -> None:
         for name in ("lines", "malformed", "outside_period", "no_upstream_time", "refused_413", "connections"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
-        for name in ("per_second", "busy_ms", "latency_by_minute", "statuses", "connection_delta",
-                     "fields_seen", "formats"):
+        for name in ("per_second", "in_flight", "latency_by_minute", "statuses", "statuses_by_minute",
+                     "long_lived", "connection_delta", "fields_seen", "formats"):
             getattr(self, name).update(getattr(other, name))
-        for name in ("latency", "request_time", "response_size", "request_body", "request_length"):
+        for name in ("latency", "request_time", "response_size", "request_body", "request_length", "long_lived_ms"):
             getattr(self, name).merge(getattr(other, name))
+        for route, requests in other.route_requests.items():
+            self.route_requests[_kept_route(self.route_requests, route)] += requests
+        for route, histogram in other.route_latency.items():
+            self.route_latency.setdefault(_kept_route(self.route_latency, route), Histogram()).merge(histogram)
         self.max_body_accepted = max(self.max_body_accepted, other.max_body_accepted)
         self.keepalive_s = max(self.keepalive_s, other.keepalive_s)
+
+
+def _kept_route(table: dict, route: str) -> str:
+    """``route``, or OTHER_ROUTES once ``table`` holds MAX_ROUTES routes without it."""
+    return route if route in table or len(table) < MAX_ROUTES else OTHER_ROUTES
 
 
 class Collector:
@@ -208,6 +227,9 @@ class Collector:
         self._open: dict[bytes, list[int]] = {}  # connection -> [first second, last second]
         self._latest = 0
         self._sweep_above = 1000
+        self._in_flight = InFlightSweep(aggregate.in_flight)
+        self._routes: dict[bytes, str] = {}
+        self._fraction_ms: dict[bytes, int] = {}
 
     def _epoch_map(self, time_field: str, column: Counter) -> dict[bytes, int | None]:
         cache = self._epochs
@@ -225,9 +247,16 @@ class Collector:
         """Aggregate ``rows`` (tuples in ``fields`` order); returns how many had no readable time."""
         if not rows:
             return 0
+        return self.add_columns(format_name, fields, time_field, list(zip(*rows)))
+
+    def add_columns(self, format_name: str, fields: tuple[str, ...], time_field: str, columns: list) -> int:
+        """Aggregate ``columns`` (one sequence per field, in ``fields`` order, all as long); returns
+        how many rows had no readable time."""
+        if not columns or not columns[0]:
+            return 0
         agg = self.aggregate
+        agg.formats[format_name] += len(columns[0])  # lines each format read, in the period or not
         position = {name: index for index, name in enumerate(fields)}
-        columns = list(zip(*rows))
         t = position[time_field]
         # Whole epoch seconds as digits sort like the numbers; a time_local string does not.
         raw_is_comparable = time_field in ("msec", EPOCH_FIELD)
@@ -239,17 +268,15 @@ class Collector:
             keep = {raw for raw, second in seconds.items() if second is not None
                     and (since is None or second >= since) and (until is None or second < until)}
             if len(keep) < len(seconds):
-                kept = [row for row in rows if row[t] in keep]
-                skipped = len(rows) - len(kept)
-                unreadable = sum(1 for row in rows if seconds[row[t]] is None)
-                agg.outside_period += skipped - unreadable
-                rows = kept
-                if not rows:
+                mask = list(map(keep.__contains__, columns[t]))
+                kept = sum(mask)
+                unreadable = sum(n for raw, n in time_counts.items() if seconds[raw] is None)
+                agg.outside_period += len(mask) - kept - unreadable
+                if not kept:
                     return unreadable
-                columns = list(zip(*rows))
+                columns = [list(compress(column, mask)) for column in columns]
                 time_counts, time_is_sorted = value_counts(columns[t], raw_is_comparable)
-        count = len(rows)
-        agg.formats[format_name] += count
+        count = len(columns[t])
         time_column = columns[t]
         for raw, n in time_counts.items():
             agg.per_second[seconds[raw]] += n
@@ -262,10 +289,19 @@ class Collector:
                 agg.fields_seen["time" if name == time_field else name] += filled
                 present[name] = column
         status_column = present.get("status")
-        status_counts = Counter(status_column) if status_column is not None else Counter()
-        for status, n in status_counts.items():
-            agg.statuses[status.decode("ascii", "replace")] += n
-        self._latency(present, time_column, seconds)
+        status_counts: Counter = Counter()
+        if status_column is not None:
+            # (time, status) pairs: a few per second, and the statuses' totals come with them
+            by_minute = agg.statuses_by_minute
+            for (raw_time, status), n in Counter(zip(time_column, status_column)).items():
+                status_counts[status] += n
+                by_minute[(seconds[raw_time] // 60, status.decode("ascii", "replace"))] += n
+            for status, n in status_counts.items():
+                agg.statuses[status.decode("ascii", "replace")] += n
+        timed = self._latency(present, time_column, seconds, status_column, status_counts[UPGRADE])
+        if "request" in present and not timed:  # else counted with each route's latency
+            for raw, n in Counter(present["request"]).items():
+                agg.route_requests[_kept_route(agg.route_requests, self._route(raw))] += n
         if "body_bytes_sent" in present:
             agg.response_size.add_counts(size_counts(present["body_bytes_sent"]))
         if status_column is not None:
@@ -274,43 +310,109 @@ class Collector:
             self._connections(present["connection"], time_column, seconds, raw_is_sorted=time_is_sorted)
         return unreadable
 
-    def _latency(self, present: dict, time_column, seconds: dict) -> None:
+    def _latency(self, present: dict, time_column, seconds: dict, status_column, upgrades: int) -> bool:
+        """The app's time (and each route's, and requests in flight); False: the log has none."""
         agg = self.aggregate
         upstream = present.get("upstream_response_time")
         request_time = present.get("request_time")
+        app_side = upstream if upstream is not None else request_time
+        if app_side is None:
+            return False
+        fraction, request = present.get(MSEC_FRACTION), present.get("request")
+        if upgrades and request is not None:
+            for raw, n in Counter(compress(request, map(UPGRADE.__eq__, status_column))).items():
+                agg.route_requests[_kept_route(agg.route_requests, self._route(raw))] += n
+        if upgrades:
+            # WebSockets: counted apart, and every column below without them.
+            for raw, n in Counter(compress(app_side, map(UPGRADE.__eq__, status_column))).items():
+                value = self._ms(raw)
+                if value is not None:
+                    agg.long_lived_ms.add(value, n)
+            agg.long_lived["upgrade"] += upgrades
+            keep = list(map(UPGRADE.__ne__, status_column))
+            app_side, time_column = list(compress(app_side, keep)), list(compress(time_column, keep))
+            if request_time is not None and upstream is not None:
+                request_time = list(compress(request_time, keep))
+            if fraction is not None:
+                fraction = list(compress(fraction, keep))
+            if request is not None:
+                request = list(compress(request, keep))
         if upstream is not None and request_time is not None:
             values: Counter = Counter()
             for raw, n in Counter(request_time).items():
                 value = self._ms(raw)
-                if value is not None:
+                if value is not None and value <= LONG_LIVED_MS:
                     values[value] += n
             agg.request_time.add_counts(values)
-        app_side = upstream if upstream is not None else request_time
-        if app_side is None:
-            return
         target = agg.latency if upstream is not None else agg.request_time
-        values: Counter = Counter()
-        app_counts = Counter(app_side)
+        values = Counter()
+        if request is not None:
+            # Each request line as its route first: pairs of (route, time) are far fewer than of
+            # (request line, time), a route's str keeps its hash, and the times' counts follow.
+            pairs = Counter(zip(self._routes_of(request), app_side))
+            app_counts: Counter = Counter()
+            for (_, raw), n in pairs.items():
+                app_counts[raw] += n
+        else:
+            app_counts = Counter(app_side)
         ms_of_raw = {raw: self._ms(raw) for raw in app_counts}  # once per distinct value
         for raw, n in app_counts.items():
             value = ms_of_raw[raw]
             if value is None:
                 agg.no_upstream_time += n
+            elif value > LONG_LIVED_MS:  # a long-poll or a stream: counted apart
+                agg.long_lived["long"] += n
+                agg.long_lived_ms.add(value, n)
+                ms_of_raw[raw] = None
             else:
                 values[value] += n
         target.add_counts(values)
-        # Latency by time (the busy milliseconds of each second, the per-minute chart) from every
-        # row of a small block and an evenly spaced sample of a large one, scaled back up: exact
-        # counts need a (time, latency) pair per row, which would cost as much as all the rest.
+        # Latency by time (the per-minute chart) from every row of a small block and an evenly
+        # spaced sample of a large one, scaled back up: exact counts need a (time, latency) pair
+        # per row, which would cost as much as all the rest.
         stride = max(1, len(app_side) // TIMED_SAMPLE)
-        busy, by_minute = agg.busy_ms, agg.latency_by_minute
+        by_minute = agg.latency_by_minute
         for (raw_time, raw), n in Counter(zip(time_column[::stride], app_side[::stride])).items():
             value = ms_of_raw[raw]
-            if value is None:
-                continue
-            second = seconds[raw_time]
-            busy[second] += value * n * stride
-            by_minute[(second // 60, bucket_of(value))] += n * stride
+            if value is not None:
+                by_minute[(seconds[raw_time] // 60, bucket_of(value))] += n * stride
+        if request is not None:
+            routes, requests = agg.route_latency, agg.route_requests
+            for (route, raw), n in pairs.items():
+                requests[_kept_route(requests, route)] += n
+                value = ms_of_raw[raw]
+                if value is not None:
+                    route = _kept_route(routes, route)
+                    histogram = routes.get(route)
+                    if histogram is None:
+                        histogram = routes[route] = Histogram()
+                    histogram.add(value, n)
+        # Each request's end: $msec's own milliseconds, else the start of its second.
+        if fraction is not None:
+            known = self._fraction_ms
+            for raw in set(fraction).difference(known):
+                known[raw] = int((raw + b"00")[:3])  # three digits: "%T.%03M" in ngx_http_log_msec()
+        self._in_flight.add(time_column, seconds, fraction, self._fraction_ms, app_side, ms_of_raw)
+        return True
+
+    def _route(self, raw: bytes) -> str:
+        routes = self._routes
+        route = routes.get(raw)
+        if route is None:
+            if len(routes) > 200_000:
+                routes.clear()
+            route = routes[raw] = route_of(raw)
+        return route
+
+    def _routes_of(self, request_column) -> map:
+        """The route of each request line (each distinct line parsed once)."""
+        routes = self._routes
+        new = set(request_column).difference(routes)
+        if len(routes) + len(new) > 200_000:
+            routes.clear()
+            new = set(request_column)
+        routes.update({raw: route_of(raw) for raw in new})
+        return map(routes.__getitem__, request_column)
 
     def _ms(self, raw: bytes) -> int | None:
         cache = self._latencies
@@ -382,3 +484,4 @@ class Collector:
     def close(self) -> None:
         self._end_spans(list(self._open.values()))
         self._open.clear()
+        self._in_flight.close()

@@ -20,6 +20,8 @@ POST_SHARE = 0.1
 AGENTS = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36",
           "curl/8.5.0", "python-httpx/0.27.0")
 PATHS = ("/", "/api/items", "/api/items/42", "/api/search?q=nginx", "/static/app.css")
+ROUTES = {"/": "/", "/api/items": "/api/items", "/api/items/42": "/api/items/{id}", "/api/search?q=nginx": "/api/search",
+          "/static/app.css": "/static/app.css"}
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
@@ -40,6 +42,9 @@ class Truth:
     bodies: int = 0
     max_body: int = 0
     connection_spans: list = field(default_factory=list)
+    long_lived: int = 0                                  # upgrades (101) and long-polls drawn
+    intervals: list = field(default_factory=list)        # (start ms, end ms) of each timed request, if recorded
+    routes: Counter = field(default_factory=Counter)     # "GET /api/items/{id}" -> requests
 
     @property
     def mean_latency_ms(self) -> float:
@@ -95,9 +100,12 @@ def time_local(second: int) -> str:
 def generate(write, *, rate: float, seconds: float, start: float = 1_795_600_000.0, fmt: str = "confgen",
              seed: int = 1, latency_mu: float = math.log(0.040), latency_sigma: float = 0.5,
              requests_per_connection: float = 8.0, keepalive_s: int = 75, retries: float = 0.01,
-             no_upstream: float = 0.02, host: int = 0) -> Truth:
+             no_upstream: float = 0.02, host: int = 0, long_lived: float = 0.0,
+             record_intervals: bool = False) -> Truth:
     """Write a log (``write(text)`` is called with blocks of lines) of ``rate`` requests/s for
-    ``seconds`` in format ``confgen`` or ``combined``; returns the truth."""
+    ``seconds`` in format ``confgen``, ``main`` or ``combined``; returns the truth. A share
+    ``long_lived`` of the requests are WebSocket upgrades (101, held 1-10 min) and long-polls
+    (held 61-120 s); ``record_intervals`` keeps each timed request's interval in the truth."""
     rng = random.Random(seed)
     truth = Truth(rate, latency_mu, latency_sigma, keepalive_s)
     response_size = _weighted(RESPONSE_SIZES, rng)
@@ -129,7 +137,14 @@ def generate(write, *, rate: float, seconds: float, start: float = 1_795_600_000
         size = response_size()
         status = 201 if post else 200
         draw = rng.random()
-        if draw < no_upstream:
+        held = long_lived and rng.random() < long_lived
+        if held:
+            upgrade = rng.random() < 0.5
+            status, size, post, body = (101 if upgrade else 200), 0, False, 0
+            latency_ms = rng.randint(60_001, 600_000) if upgrade else rng.randint(61_000, 120_000)
+            upstream = f"{latency_ms / 1000:.3f}"
+            truth.long_lived += 1
+        elif draw < no_upstream:
             upstream = "-"
             status = 304
             size = 0
@@ -142,9 +157,11 @@ def generate(write, *, rate: float, seconds: float, start: float = 1_795_600_000
         request_ms = latency_ms + 1
         truth.requests += 1
         truth.per_second[second] += 1
-        if upstream != "-":
+        if upstream != "-" and not held:
             truth.latency_ms_sum += latency_ms
             truth.upstream_requests += 1
+            if record_intervals:
+                truth.intervals.append((stamp_ms - latency_ms, stamp_ms))
         truth.response_bytes_sum += size
         if body:
             truth.body_bytes_sum += body
@@ -156,11 +173,14 @@ def generate(write, *, rate: float, seconds: float, start: float = 1_795_600_000
             local = local_cache[second] = time_local(second)
         method = "POST" if post else "GET"
         path = PATHS[connection[0] % len(PATHS)]
+        truth.routes[f"{method} {ROUTES[path]}"] += 1
         address = f"10.{host}.{connection[0] // 250 % 250}.{connection[0] % 250}"
         agent = AGENTS[connection[0] % len(AGENTS)]
         head = (f'{address} - - [{local}] "{method} {path} HTTP/1.1" {status} {size} "-" "{agent}"')
         if fmt == "combined":
             lines.append(head + "\n")
+        elif fmt == "main":
+            lines.append(f'{head} "-"\n')
         else:
             length = 180 + body
             content_length = str(body) if post else "-"
