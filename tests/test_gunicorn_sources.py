@@ -186,7 +186,7 @@ def test_shell_words_split_as_a_posix_shell_does():
     import random
     import shlex
 
-    from confgen.gunicorn.shell import shell_words
+    from confgen.shell import shell_words
 
     rng = random.Random(19)
     pieces = ["gunicorn", "-k", "'a b'", '"c d"', '"e\\"f"', "g\\ h", '"i\\j"', "''", '"$X"', "k'l'm", "\\\\", "-w=4",

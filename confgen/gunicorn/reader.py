@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 
 from confgen.errors import ConfgenError
-from confgen.gunicorn.shell import SHELL_OPERATORS, shell_words
+from confgen.shell import SHELL_OPERATORS, shell_words
 
 
 class _Unknown:

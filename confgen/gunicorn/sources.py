@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from confgen.errors import ConfgenError
 from confgen.gunicorn import reader
-from confgen.gunicorn.shell import SHELL_OPERATORS, Word, shell_words
+from confgen.shell import SHELL_OPERATORS, Word, shell_words
 
 MAX_FILE_BYTES = 1024 * 1024
 # What a fix may hold in a word it writes (a shell quote is added for anything else).
