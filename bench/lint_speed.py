@@ -103,7 +103,7 @@ def _work(kind: str, nginx_version: str):
         import confgen
 
         def lint(path):
-            findings = confgen.lint([path], nginx_version=nginx_version)
+            findings = confgen.lint_files([path], nginx_version=nginx_version)
             return {"findings": len(findings),
                     "parse_errors": [f"{f.rule}: {f.message}" for f in findings if f.rule in PARSE_FAILURE_RULES]}
         return lint

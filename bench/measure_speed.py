@@ -43,7 +43,7 @@ def parse_size(text: str) -> int:
 def generate(path: Path, lines: int, fmt: str) -> None:
     """In a child process: this one must stay small, because Linux counts the RSS a process had
     when it forked into the peak RSS of the program that child then runs (goaccess, confgen)."""
-    code = ("import sys\nfrom confgen.measure import synthetic\n"
+    code = (f"import sys\nsys.path.insert(0, {str(REPO / 'tests')!r})\nimport synthetic_logs as synthetic\n"
             "with open(sys.argv[1], 'w', buffering=1 << 20) as handle:\n"
             f"    synthetic.generate(handle.write, rate={RATE}, seconds={lines} / {RATE}, fmt={fmt!r}, seed={lines})\n")
     subprocess.run([sys.executable, "-c", code, str(path)], check=True, cwd=REPO)

@@ -150,7 +150,7 @@ def build_corpus(folder: Path) -> list[Path]:
     for profile in sorted((ROOT / "profiles").glob("*.yaml")):
         out = folder / "rendered" / profile.stem
         out.mkdir(parents=True)
-        for name, text in confgen.render(profile).items():
+        for name, text in confgen.render_profile(profile).items():
             (out / name).write_text(text)
         shutil.copy(fixtures / "lint" / "article" / "mime.types", out / "mime.types")
         configs.append(out / "nginx.conf")

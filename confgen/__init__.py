@@ -3,8 +3,12 @@
 The Python API, which the ``confgen`` command is a thin layer over::
 
     import confgen
-    files = confgen.render("profiles/fastapi-vps.yaml")   # {"nginx.conf": ..., "gunicorn.conf.py": ...}
-    findings = confgen.lint(["deploy/nginx.conf"], gunicorn="deploy/gunicorn.conf.py")
+    files = confgen.render_profile("profiles/fastapi-vps.yaml")   # {"nginx.conf": ..., "gunicorn.conf.py": ...}
+    findings = confgen.lint_files(["deploy/nginx.conf"], gunicorn="deploy/gunicorn.conf.py")
+    result = confgen.measure_logs(["access.log"], nginx_conf="nginx.conf")
+
+The functions' names differ from the packages that implement them (``confgen.render``,
+``confgen.lint``, ``confgen.measure`` are packages, imported as such).
 
 Both raise ``ConfgenError`` for bad input; its ``lines`` are the one-line messages the CLI prints.
 Modules are imported inside the functions so that ``import confgen`` stays cheap.
@@ -17,33 +21,26 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from confgen.errors import ConfgenError
 
-# The API's functions share their names with the packages that implement them (confgen.lint,
-# confgen.render). Importing a subpackage sets it as an attribute of this package the first time
-# only, so the (empty) packages are imported here, before the functions below take their names.
-import confgen.lint  # noqa: E402,F401  isort: skip
-import confgen.render  # noqa: E402,F401  isort: skip
-import confgen.measure  # noqa: E402,F401  isort: skip
-
 if TYPE_CHECKING:
     from confgen.lint.registry import Finding, LintResult
     from confgen.lint.fixes.apply import FixRun
     from confgen.measure.measuring import MeasureResult
 
-__all__ = ["render", "lint", "lint_project", "fix", "measure", "ConfgenError"]
+__all__ = ["render_profile", "lint_files", "lint_project", "fix", "measure_logs", "ConfgenError"]
 
 
-def render(profile: str | os.PathLike | Mapping[str, Any], *, verify: bool = False) -> dict[str, str]:
+def render_profile(profile: str | os.PathLike | Mapping[str, Any], *, verify: bool = False) -> dict[str, str]:
     """Render a profile (a YAML path or an already-parsed mapping): file name -> text.
 
     The output is parsed back and linted with the profile first (``verify``: also the real
     ``nginx -t`` and ``gunicorn --check-config``); a finding at warning or above raises
     ConfgenError (exit code 1) instead of returning configs confgen's own linter rejects."""
-    from confgen.checked_render import render_checked
+    from confgen.render.checked import render_checked
 
     return render_checked(profile, verify=verify)[0]
 
 
-def lint(paths: Sequence[str] | str, **options) -> list["Finding"]:
+def lint_files(paths: Sequence[str] | str, **options) -> list["Finding"]:
     """Lint nginx files; the options are those of :func:`lint_project`."""
     return lint_project(paths, **options).findings
 
@@ -68,11 +65,11 @@ def lint_project(paths: Sequence[str] | str, **options) -> "LintResult":
     return lint_with_config(paths, **options)
 
 
-def measure(logs: Sequence[str] | str = (), **options) -> "MeasureResult":
+def measure_logs(logs: Sequence[str] | str = (), **options) -> "MeasureResult":
     """A profile measured from nginx access logs (paths, rotated sets, ``-`` for stdin) and/or
     saved states (``merge=[...]``). Options: nginx_conf, log_format, since, until, profile,
     merge, save_state, progress; the result holds ``profile_text``, ``measurements`` (key, value,
     how, sample, distribution) and ``to_json()``."""
-    from confgen.measure.measuring import measure_logs
+    from confgen.measure.measuring import measure_logs as measure_from_logs
 
-    return measure_logs([logs] if isinstance(logs, str) else list(logs), **options)
+    return measure_from_logs([logs] if isinstance(logs, str) else list(logs), **options)

@@ -56,7 +56,7 @@ def render(profile_path: str, output_dir: str, to_stdout: bool, check: bool, exp
     The output is parsed back and linted with the profile before anything is written; a finding
     at warning or above writes nothing and exits 1. A file already in the output directory that
     confgen did not write, or that was edited since, is not replaced without --force (exit 2)."""
-    from confgen import checked_render
+    from confgen.render import checked as checked_render
     from confgen.render import rendering as render_api
 
     try:
@@ -211,7 +211,7 @@ def schema() -> None:
     """Print the profile JSON Schema (for editors: yaml-language-server, VS Code)."""
     import json
 
-    from confgen.render.profile import profile_schema
+    from confgen.profile.loading import profile_schema
 
     click.echo(json.dumps(profile_schema(), indent=2))
 
@@ -291,7 +291,7 @@ def measure(logs, nginx_conf, log_format, since, until, profile_path, output, ex
     """Measure a profile from nginx access LOGS (plain, .gz, rotated sets, - for stdin)."""
     import json
 
-    from confgen import measure as measure_api
+    from confgen import measure_logs as measure_api
     from confgen.measure import sources
     from confgen.measure.measurements import explain_table
 

@@ -13,9 +13,10 @@ import io
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# The log generator lives with the tests that check measure against it (not in the package).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from confgen.measure import synthetic  # noqa: E402
+import synthetic_logs as synthetic  # noqa: E402
 
 TARGET = Path(__file__).resolve().parent / "access.log.gz"
 

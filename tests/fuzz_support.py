@@ -97,7 +97,7 @@ def corpus() -> list[Tree]:
             files = {main_file.name: files[main_file.name]}
         trees.append(Tree(str(main_file.relative_to(REPO)), files, main_file.name))
     for profile in PROFILES:
-        trees.append(Tree(f"render({profile.name})", confgen.render(str(profile))))
+        trees.append(Tree(f"render({profile.name})", confgen.render_profile(str(profile))))
     return trees
 
 

@@ -43,7 +43,7 @@ def _cases(request, suite: int) -> int:
 def _api_outcome(path: str, what: str, **options) -> str:
     with time_limit(CASE_SECONDS, what):
         try:
-            findings = confgen.lint([path], **options)
+            findings = confgen.lint_files([path], **options)
         except ConfgenError as error:
             assert error.lines and all(line and "\n" not in line for line in error.lines), what
             return "error"

@@ -110,7 +110,7 @@ def test_bundled_profiles_render_to_configs_that_lint_clean(tmp_path):
     for profile in sorted((Path(__file__).parent.parent / "profiles").glob("*.yaml")):
         out = tmp_path / profile.stem
         out.mkdir()
-        for name, text in confgen.render(profile).items():
+        for name, text in confgen.render_profile(profile).items():
             (out / name).write_text(text)
         (out / "mime.types").write_text((ARTICLE / "mime.types").read_text())   # nginx ships it beside nginx.conf
         target = re.search(r"Target: nginx (\S+)\.", (out / "nginx.conf").read_text()).group(1)

@@ -30,23 +30,23 @@ def _rules(findings):
 def test_config_ignore_select_and_severity(article, tmp_path):
     (tmp_path / ".confgen.toml").write_text(
         'ignore = ["gzip-obsolete-msie6"]\nseverity = { worker-processes = "info" }\n')
-    findings = confgen.lint([str(article / "nginx.conf")])
+    findings = confgen.lint_files([str(article / "nginx.conf")])
     assert "gzip-obsolete-msie6" not in _rules(findings)
     assert {f.severity for f in findings if f.rule == "worker-processes"} == {"info"}
     # The command line wins over the file.
-    only = confgen.lint([str(article / "nginx.conf")], select=["gzip-obsolete-msie6"])
+    only = confgen.lint_files([str(article / "nginx.conf")], select=["gzip-obsolete-msie6"])
     assert _rules(only) == {"gzip-obsolete-msie6"}
 
 
 def test_code_prefix_selects_a_family(article):
-    findings = confgen.lint([str(article / "nginx.conf")], select=["CG2"])
+    findings = confgen.lint_files([str(article / "nginx.conf")], select=["CG2"])
     assert findings and all(f.code.startswith("CG2") for f in findings)
 
 
 def test_per_file_ignores(article, tmp_path):
     (tmp_path / "pyproject.toml").write_text(
         '[tool.confgen]\nper-file-ignores = { "deploy/*.conf" = ["CG3", "gzip-obsolete-msie6"] }\n')
-    findings = confgen.lint([str(article / "nginx.conf")])
+    findings = confgen.lint_files([str(article / "nginx.conf")])
     assert not any(f.code.startswith("CG3") for f in findings if f.file.endswith("nginx.conf"))
     assert "app-keepalive-race" in _rules(findings)
 
@@ -66,12 +66,12 @@ def test_config_errors_are_one_line_exit_2(article, tmp_path):
     assert result.exit_code == 2 and "no-such-rule" in result.output
     (tmp_path / ".confgen.toml").write_text('severity = { gzip-level-high = "loud" }\n')
     with pytest.raises(ConfgenError, match="'loud' is not one of"):
-        confgen.lint([str(article / "nginx.conf")])
+        confgen.lint_files([str(article / "nginx.conf")])
 
 
 def test_min_severity_filters_by_each_findings_own_severity(article):
-    everything = confgen.lint([str(article / "nginx.conf")], select=["ALL"])
-    warnings_up = confgen.lint([str(article / "nginx.conf")], select=["ALL"], min_severity="warning")
+    everything = confgen.lint_files([str(article / "nginx.conf")], select=["ALL"])
+    warnings_up = confgen.lint_files([str(article / "nginx.conf")], select=["ALL"], min_severity="warning")
     assert any(f.severity == "info" for f in everything)
     assert warnings_up == [f for f in everything if f.severity != "info"]
     errors = CliRunner().invoke(main, ["lint", str(article / "nginx.conf"), "--min-severity", "error", "--format", "json"])
@@ -126,12 +126,12 @@ def _project(tmp_path, toml: str | None):
     ('preset = "strict"\n', ("gzip-level-high",), False),   # the command line wins
 ])
 def test_hardening_group_is_opt_in(tmp_path, toml, select, reported):
-    rules = _rules(confgen.lint([_project(tmp_path, toml)], select=select, nginx_version="1.22.1"))
+    rules = _rules(confgen.lint_files([_project(tmp_path, toml)], select=select, nginx_version="1.22.1"))
     assert ("gzip-obsolete-msie6" in rules) is reported
 
 
 def test_select_hardening_runs_only_that_group(tmp_path):
-    rules = _rules(confgen.lint([_project(tmp_path, None)], select=["hardening"], nginx_version="1.22.1"))
+    rules = _rules(confgen.lint_files([_project(tmp_path, None)], select=["hardening"], nginx_version="1.22.1"))
     assert rules == {"gzip-obsolete-msie6"}
 
 
@@ -139,7 +139,7 @@ def test_select_hardening_runs_only_that_group(tmp_path):
 def test_a_rule_threshold_is_a_typed_option(tmp_path, option, reported):
     (tmp_path / "nginx.conf").write_text(MSIE6)   # gzip_comp_level 9
     (tmp_path / "pyproject.toml").write_text(f"[tool.confgen.rules.gzip-level-high]\n{option}\n")
-    findings = confgen.lint([str(tmp_path / "nginx.conf")], nginx_version="1.22.1")
+    findings = confgen.lint_files([str(tmp_path / "nginx.conf")], nginx_version="1.22.1")
     assert ("gzip-level-high" in _rules(findings)) is reported
 
 
@@ -167,7 +167,7 @@ def test_options_in_pyproject_name_the_tool_table(tmp_path):
     (tmp_path / "nginx.conf").write_text(MSIE6)
     (tmp_path / "pyproject.toml").write_text('[tool.confgen.rules.gzip-level-high]\nmax-level = "x"\n')
     with pytest.raises(ConfgenError, match=r"pyproject.toml: \[tool.confgen\] rules.gzip-level-high.max-level"):
-        confgen.lint([str(tmp_path / "nginx.conf")])
+        confgen.lint_files([str(tmp_path / "nginx.conf")])
 
 
 def test_rules_and_rule_document_groups_options_and_references():

@@ -19,9 +19,10 @@ import yaml
 import confgen
 from confgen.cli import main
 from confgen.errors import ConfgenError
-from confgen.measure import logformat, synthetic
+from confgen.measure import logformat
+import synthetic_logs as synthetic
 from confgen.measure.measuring import measure_logs
-from confgen.render.profile import load_profile
+from confgen.profile.loading import load_profile
 from click.testing import CliRunner
 
 START = 1_795_600_000.0
@@ -101,7 +102,7 @@ def test_profile_is_valid_and_commented(drawn, tmp_path):
     latency_line = next(line for line in lines if line.strip().startswith("latency_ms:"))
     assert "$upstream_response_time" in latency_line
     # The loop closes: the measured profile renders.
-    files = confgen.render(str(profile_path))
+    files = confgen.render_profile(str(profile_path))
     assert "nginx.conf" in files
 
 

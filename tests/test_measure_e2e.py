@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from conftest import require_binary
-from confgen.render.log_format import LOG_FORMAT, LOG_FORMAT_NAME
+from confgen.profile.log_format import LOG_FORMAT, LOG_FORMAT_NAME
 
 APP_SLEEP_S = 0.02
 WRK_SECONDS = 5

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from confgen.measure import sources, state, synthetic
+from confgen.measure import sources, state
+import synthetic_logs as synthetic
 from confgen.measure.inflight import LONG_LIVED_MS, SETTLED_AFTER_MS, InFlightSweep, brute_force_peaks
 from confgen.measure.measurements import explain_table
 from confgen.measure.measuring import measure_logs

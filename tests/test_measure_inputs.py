@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from confgen.errors import ConfgenError
-from confgen.measure import logformat, synthetic
+from confgen.measure import logformat
+import synthetic_logs as synthetic
 from confgen.measure.measuring import measure_logs
 
 START = 1_795_600_000.0
@@ -191,9 +192,9 @@ def test_log_format_as_click_passes_a_repeated_option(tmp_path):
 
     log = tmp_path / "access.log"
     truth = write_log(log, rate=20, seconds=30, fmt="main", seed=12)
-    assert confgen.measure([str(log)], log_format=()).aggregate.formats == {"main": truth.requests}
+    assert confgen.measure_logs([str(log)], log_format=()).aggregate.formats == {"main": truth.requests}
     with open(log, "a") as handle:
         more = synthetic.generate(handle.write, rate=20, seconds=30, start=START + 30, fmt="combined", seed=13)
-    given = confgen.measure([str(log)], log_format=("combined", "main"))
+    given = confgen.measure_logs([str(log)], log_format=("combined", "main"))
     assert given.aggregate.formats == {"main": truth.requests, "combined": more.requests}
     assert given.log_format == "combined, main"

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from conftest import require_binary
-from confgen.measure import synthetic
+import synthetic_logs as synthetic
 from confgen.measure.measurements import per_second_series
 from confgen.measure.measuring import measure_logs
 from confgen.measure.report import render_report, write_report

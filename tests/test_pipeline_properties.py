@@ -17,11 +17,11 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from confgen.checked_render import render_with_check
+from confgen.render.checked import render_with_check
 from confgen.cli import main
 from confgen.errors import ConfgenError
 from confgen.render.rendering import render_profile
-from confgen.render.worker_timeouts import timeout_model
+from confgen.gunicorn.worker_timeouts import timeout_model
 from confgen.units import parse_size, parse_time
 from conftest import local_paths
 

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from confgen.cli import main
 from confgen.errors import ConfgenError
-from confgen.render.profile import load_profile, profile_schema
+from confgen.profile.loading import load_profile, profile_schema
 from conftest import MINIMAL_PROFILE, PROFILES
 
 

@@ -18,7 +18,7 @@ from confgen.render import rendering as render
 from confgen.cli import main
 from confgen.errors import ConfgenError
 from confgen.files import write_atomically
-from confgen.render.worker_timeouts import timeout_model
+from confgen.gunicorn.worker_timeouts import timeout_model
 from confgen.units import parse_time
 from conftest import MINIMAL_PROFILE, PROFILES, local_paths
 

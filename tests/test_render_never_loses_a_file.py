@@ -10,7 +10,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from confgen.checked_render import write_rendered
+from confgen.render.checked import write_rendered
 from confgen.cli import main
 from confgen.errors import ConfgenError
 from confgen.render import stamp

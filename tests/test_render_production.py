@@ -17,11 +17,11 @@ import yaml
 from click.testing import CliRunner
 
 import confgen
-from confgen.checked_render import render_with_check
+from confgen.render.checked import render_with_check
 from confgen.cli import main
 from confgen.errors import ConfgenError
 from confgen.nginx.parse import load_nginx
-from confgen.render.log_format import LOG_FORMAT, LOG_FORMAT_NAME
+from confgen.profile.log_format import LOG_FORMAT, LOG_FORMAT_NAME
 from confgen.render.rendering import render_profile
 from conftest import MINIMAL_PROFILE, find_binary, local_paths, require_binary
 
@@ -262,7 +262,7 @@ def template_with_a_lint_error(monkeypatch):
         files["nginx.conf"] = files["nginx.conf"].replace("proxy_http_version 1.1;", "proxy_http_version 1.0;")
         return files
 
-    monkeypatch.setattr("confgen.checked_render.render_plan", broken)
+    monkeypatch.setattr("confgen.render.checked.render_plan", broken)
 
 
 def test_self_check_refuses_to_write_what_lint_rejects(tmp_path, template_with_a_lint_error):
@@ -272,7 +272,7 @@ def test_self_check_refuses_to_write_what_lint_rejects(tmp_path, template_with_a
     assert "keepalive-needs-http11" in result.output and "nothing written" in result.output
     assert not out.exists()
     with pytest.raises(ConfgenError) as raised:
-        confgen.render(MINIMAL_PROFILE)
+        confgen.render_profile(MINIMAL_PROFILE)
     assert raised.value.exit_code == 1 and any("keepalive-needs-http11" in line for line in raised.value.lines)
 
 
@@ -331,7 +331,7 @@ def test_verify_refuses_a_gunicorn_setting_gunicorn_rejects(tmp_path, monkeypatc
         files["gunicorn.conf.py"] = files["gunicorn.conf.py"].replace("\nworkers = ", "\nworkers = 'many'  # ", 1)
         return files
 
-    monkeypatch.setattr("confgen.checked_render.render_plan", bad_workers)
+    monkeypatch.setattr("confgen.render.checked.render_plan", bad_workers)
     monkeypatch.chdir(tmp_path)
     if importable:
         (tmp_path / "api_ok.py").write_text("async def app(scope, receive, send):\n    pass\n")

@@ -5,7 +5,7 @@ rendered files (127.0.0.1 only), per worker class, with timeouts of 1-2 s set in
   ``timeout`` is a heartbeat, so nginx answers 504 after ``proxy_read_timeout`` (app.timeout_s)
   while the handler runs on to its end, and a request longer than gunicorn's timeout sent to
   gunicorn directly is answered. Behind the sync worker (which render never picks; the model in
-  confgen/render/worker_timeouts.py holds it for lint and for anyone who switches), gunicorn
+  confgen/gunicorn/worker_timeouts.py holds it for lint and for anyone who switches), gunicorn
   aborts the worker at ``timeout`` and answers 500 itself, well before nginx's own limit.
 - A client's own X-Forwarded-For/-Proto never reach the app (nginx is the edge).
 - Upstream connections are reused (counted where the app accepts them).
@@ -37,11 +37,11 @@ from pathlib import Path
 
 import pytest
 
-from confgen.checked_render import render_checked
-from confgen.render import sizing
-from confgen.render.profile import load_profile
+from confgen.render.checked import render_checked
+from confgen.profile import sizing
+from confgen.profile.loading import load_profile
 from confgen.render.rendering import render_plan
-from confgen.render.worker_timeouts import timeout_model
+from confgen.gunicorn.worker_timeouts import timeout_model
 from conftest import REQUIRE_NGINX, require_binary
 
 TIMEOUT_S = 2                 # app.timeout_s of the test profiles

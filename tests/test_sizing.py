@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from confgen.errors import ConfgenError
-from confgen.render import sizing
-from confgen.render.profile import load_profile
-from confgen.render.worker_timeouts import timeout_model
+from confgen.profile import sizing
+from confgen.profile.loading import load_profile
+from confgen.gunicorn.worker_timeouts import timeout_model
 from conftest import MINIMAL_PROFILE
 
 

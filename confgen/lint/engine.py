@@ -419,7 +419,7 @@ def _check_readable(paths: list[str]) -> None:
 
 
 def _load_profile(path: str):
-    from confgen.render.profile import load_profile
+    from confgen.profile.loading import load_profile
 
     _check_readable([path])
     return load_profile(path)

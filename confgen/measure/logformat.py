@@ -20,7 +20,7 @@ import sys
 from dataclasses import dataclass
 
 from confgen.errors import ConfgenError
-from confgen.render.log_format import LOG_FORMAT, LOG_FORMAT_NAME
+from confgen.profile.log_format import LOG_FORMAT, LOG_FORMAT_NAME
 
 COMBINED_FORMAT = ('$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
                    '"$http_referer" "$http_user_agent"')

@@ -21,7 +21,7 @@ STARTER_LABEL = "confgen init's starter profile"
 
 def base_profile(profile_path: str | None) -> tuple[dict, str]:
     """(profile data, where it came from)."""
-    from confgen.render.profile import load_profile
+    from confgen.profile.loading import load_profile
     from confgen.render.rendering import starter_profile
 
     if profile_path:
@@ -56,7 +56,7 @@ def _get(data: dict, dotted: str) -> Any:
 
 def profile_text(base: dict, base_label: str, results: list[Measurement], *, header: list[str]) -> str:
     """The YAML text; ConfgenError (one line per problem) if the result breaks the schema."""
-    from confgen.render.profile import load_profile
+    from confgen.profile.loading import load_profile
 
     data = measured_data(base, results)
     load_profile(data, label="measured profile")
@@ -95,7 +95,7 @@ def _annotate(block: list[str], key: str, comments: dict[str, str]) -> list[str]
 
 def _schema_order(data: dict) -> dict:
     """Top-level keys in the schema's order (a measured key the base lacked lands in its place)."""
-    from confgen.render.profile import profile_schema
+    from confgen.profile.loading import profile_schema
 
     order = list(profile_schema()["properties"])
     return dict(sorted(data.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order)))

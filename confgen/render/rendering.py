@@ -7,9 +7,9 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
-from confgen.render.log_format import LOG_FORMAT, LOG_FORMAT_NAME
-from confgen.render.profile import Profile, load_profile
-from confgen.render.sizing import Plan, RoutePlan, plan
+from confgen.profile.log_format import LOG_FORMAT, LOG_FORMAT_NAME
+from confgen.profile.loading import Profile, load_profile
+from confgen.profile.sizing import Plan, RoutePlan, plan
 from confgen.render.stamp import stamp
 
 NGINX_FILE = "nginx.conf"
@@ -74,7 +74,7 @@ def starter_profile(*, name: str, cpus: int, kind: str, module: str, file_name: 
 def schema_location() -> str:
     """The schema's published address (its $id), for the profile's editor line: the same on every
     machine, unlike the installed file's path inside one machine's site-packages."""
-    from confgen.render.profile import profile_schema
+    from confgen.profile.loading import profile_schema
 
     return profile_schema()["$id"]
 

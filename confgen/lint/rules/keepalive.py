@@ -40,8 +40,8 @@ from confgen.lint.rules._proxy import (
     value_without_header,
     worker_class,
 )
-from confgen.render import sizing
-from confgen.render.sizing import APP_KEEPALIVE_MARGIN_S
+from confgen.profile import sizing
+from confgen.profile.sizing import APP_KEEPALIVE_MARGIN_S
 
 # The idle timeout of the usual balancer in front of nginx (AWS ALB: 60 s), assumed when a
 # profile declares one (trusted_proxies) and the project gives no balancer-idle-timeout.
@@ -472,7 +472,7 @@ def _in_flight(ctx) -> tuple[float | None, str]:
         if workers and threads:
             capacity = workers * threads
     if ctx.profile is not None:
-        from confgen.render.sizing import requests_in_flight
+        from confgen.profile.sizing import requests_in_flight
 
         load = requests_in_flight(ctx.profile)
         if capacity is not None and capacity < load:

@@ -9,7 +9,7 @@ from confgen.lint.context import LintContext
 from confgen.lint.fixes.base import Fix
 from confgen.lint.fixes.nginx_edits import insert_before, replace_args
 from confgen.lint.registry import Finding, rule
-from confgen.render.sizing import FDS_PER_PROXIED_CLIENT, nginx_worker_connections
+from confgen.profile.sizing import FDS_PER_PROXIED_CLIENT, nginx_worker_connections
 
 DEFAULT_WORKER_CONNECTIONS = 512
 # Without worker_rlimit_nofile a worker inherits the soft RLIMIT_NOFILE, 1024 on most systems.

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 from confgen.errors import ConfgenError
-from confgen.render.worker_timeouts import APP_BOUNDS_ITS_WORK, timeout_model
+from confgen.gunicorn.worker_timeouts import APP_BOUNDS_ITS_WORK, timeout_model
 from confgen.units import format_seconds, format_size
 
 if TYPE_CHECKING:  # the lint rules share constants with this module without loading profiles
-    from confgen.render.profile import Profile, Route
+    from confgen.profile.loading import Profile, Route
 
 # Linux's default fs.nr_open: no process can raise RLIMIT_NOFILE above it without a sysctl.
 NOFILE_CEILING = 1_048_576
@@ -244,7 +244,7 @@ def gunicorn_timeout(p: Profile) -> Value:
 
 def proxy_read_timeout(p: Profile) -> Value:
     """The request limit: gunicorn's timeout behind the sync worker (nginx waits a little
-    longer), else nginx's own (confgen/render/worker_timeouts.py)."""
+    longer), else nginx's own (confgen/gunicorn/worker_timeouts.py)."""
     worker_class = gunicorn_worker_class(p).value
     app = p.app.timeout_s
     if timeout_model(worker_class).kills_slow_requests:

@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from confgen.errors import ConfgenError
-from confgen.render.profile import Profile, load_profile
+from confgen.profile.loading import Profile, load_profile
 from confgen.render import stamp
 from confgen.render.rendering import NGINX_FILE, render_plan, route_file_names
-from confgen.render.sizing import Plan, plan
+from confgen.profile.sizing import Plan, plan
 
 BLOCKING = ("error", "warning")
 TOOL_TIMEOUT_S = 60

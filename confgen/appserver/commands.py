@@ -1,0 +1,42 @@
+"""Which Python app server a command line starts, and where its own arguments begin.
+
+``gunicorn ...``, ``/srv/venv/bin/uvicorn ...``, ``python -m hypercorn ...``, ``daphne ...``,
+``uwsgi --ini ...``: the word that starts the server (a path's last part, or ``python -m NAME``),
+so every reader of a command line agrees on which program runs.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+SERVERS = ("gunicorn", "uvicorn", "hypercorn", "daphne", "uwsgi", "granian")
+_PYTHON = re.compile(r"python[\d.]*")
+# uWSGI is also installed as uwsgi_python3, uwsgi-core and the like.
+_UWSGI = re.compile(r"uwsgi(?:[_-][\w.]+)?")
+
+
+def server_at(words: list[str], index: int) -> tuple[str, int] | None:
+    """(server, index of its first argument) when ``words[index]`` starts an app server."""
+    name = os.path.basename(words[index])
+    if name in SERVERS:
+        return name, index + 1
+    if _UWSGI.fullmatch(name):
+        return "uwsgi", index + 1
+    if _PYTHON.fullmatch(name):
+        after = index + 1
+        while after < len(words) and words[after].startswith("-") and words[after] != "-m":
+            after += 1
+        if after + 1 < len(words) and words[after] == "-m" and words[after + 1] in SERVERS:
+            return words[after + 1], after + 2
+    return None
+
+
+def find_server(words: list[str]) -> tuple[str, int] | None:
+    """The last app server a command line starts (``pip install x && uvicorn app:app``)."""
+    found = None
+    for index in range(len(words)):
+        here = server_at(words, index)
+        if here is not None:
+            found = here
+    return found

@@ -1,0 +1,41 @@
+"""An app server as the chain sees it: which server, where it listens, and its timers, each
+value with where it came from (a file and line, a command line, or the server's default with
+its source)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from confgen.hops import Hop, Timer
+
+
+@dataclass(frozen=True)
+class Value:
+    value: object
+    source: str                  # "Procfile:1 (--timeout-keep-alive)", "uvicorn's default (...)"
+    setting: str                 # as the server spells it: "--timeout-keep-alive", "http-keepalive"
+    line: int | None = None
+
+
+@dataclass
+class AppServer:
+    server: str                               # uvicorn, hypercorn, daphne, uwsgi
+    label: str                                # where it was read: "Procfile:1", "deploy/uwsgi.ini"
+    file: str | None = None
+    line: int = 1
+    binds: list[str] = field(default_factory=list)   # "127.0.0.1:8000", "unix:/run/app.sock"
+    protocol: str = "http"                    # "http", or "uwsgi" for uWSGI's own protocol (uwsgi_pass)
+    idle: Value | None = None                 # idle keep-alive timeout for the client (nginx) side
+    kills_after: Value | None = None          # a per-request kill timer (uWSGI harakiri)
+    keeps_alive: bool = True                  # False: one request per connection
+    settings: dict[str, Value] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def hop(self) -> Hop:
+        idle = Timer(float(self.idle.value), self.idle.source, self.idle.setting) \
+            if self.keeps_alive and self.idle is not None and isinstance(self.idle.value, (int, float)) else None
+        kills = Timer(float(self.kills_after.value), self.kills_after.source, self.kills_after.setting) \
+            if self.kills_after is not None and isinstance(self.kills_after.value, (int, float)) \
+            and self.kills_after.value > 0 else None
+        return Hop(kind=self.server, label=f"{self.server} ({self.label})", file=self.file, line=self.line,
+                   idle_from_previous=idle, kills_after=kills, notes=list(self.notes))
