@@ -111,8 +111,10 @@ def render(profile_path: str, output_dir: str, to_stdout: bool, check: bool, exp
 @click.option("--fix", "apply_fixes", is_flag=True, help="Apply the safe fixes in place, then report what is left.")
 @click.option("--diff", "show_diff", is_flag=True, help="Print the fixes as a unified diff; change nothing (exit 1 if any).")
 @click.option("--unsafe-fixes", is_flag=True, help="Also apply (or show) fixes that change behaviour a user may rely on.")
+@click.option("--behind", help="The balancer in front: aws-alb, aws-elb, gclb, heroku or ingress-nginx, optionally "
+              "with its idle timeout (aws-alb:120). Its chain with nginx, or with an app given alone, is checked.")
 def lint(files, gunicorn_path, gunicorn_cmd, profile_path, root, nginx_version, fmt, select, ignore, min_severity, quiet,
-         apply_fixes, show_diff, unsafe_fixes) -> None:
+         apply_fixes, show_diff, unsafe_fixes, behind) -> None:
     """Lint nginx FILES (and their gunicorn config) for proxy <-> app mistakes; - reads stdin."""
     import os
 
@@ -131,6 +133,7 @@ def lint(files, gunicorn_path, gunicorn_cmd, profile_path, root, nginx_version, 
             select=_split_names(select),
             ignore=_split_names(ignore),
             min_severity=min_severity,
+            behind=behind,
         )
         if show_diff:
             _print_diff(fixes.run(list(files), unsafe=unsafe_fixes, **lint_options))

@@ -103,4 +103,7 @@ def balancer_hop(name: str, *, idle_timeout: float | None = None, origin: str = 
         Timer(platform.idle_to_next, f"{platform.label}'s default; {platform.source}") if platform.idle_to_next else None)
     waits = Timer(platform.waits_for_next, f"{platform.label}'s default; {platform.source}") \
         if platform.waits_for_next else None
+    if idle_timeout is not None and name in ("aws-alb", "aws-elb"):
+        # An AWS balancer's idle timeout also ends a request whose response sends nothing that long.
+        waits = Timer(idle_timeout, origin, "idle timeout")
     return Hop(kind=name, label=platform.label, idle_to_next=idle, waits_for_next=waits)

@@ -15,6 +15,7 @@ preset = "strict"                                   # default | strict (adds the
 per-file-ignores = { "deploy/legacy/*.conf" = ["worker-processes"] }
 gunicorn = { "deploy/nginx.conf" = "deploy/gunicorn.conf.py", "deploy/worker.conf" = { cmd = "gunicorn -k gthread app:app" } }
 profiles = { "deploy/profile.yaml" = "deploy" }     # profile -> output dir, for render-check
+behind = "aws-alb"                                  # the balancer in front, or { name = "aws-alb", idle-timeout = 120 }
 
 [tool.confgen.rules.gzip-level-high]                # a rule's thresholds (`confgen rule NAME`)
 max-level = 7
@@ -61,6 +62,7 @@ class ProjectConfig:
     gunicorn: dict[Path, GunicornPairing] = field(default_factory=dict)
     profiles: dict[Path, Path] = field(default_factory=dict)
     preset: str | None = None
+    behind: Any = None                  # confgen.hops.Hop of the balancer in front, or None
     # rule name or code -> {option: value}; checked against the rules' declarations when linting.
     rules: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -164,7 +166,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 _KEYS = ("select", "ignore", "severity", "per-file-ignores", "nginx-version", "root", "gunicorn", "profiles",
-         "preset", "rules")
+         "preset", "rules", "behind")
 
 
 def _parse(table: Any, path: Path, where: str) -> ProjectConfig:
@@ -245,6 +247,26 @@ def _parse(table: Any, path: Path, where: str) -> ProjectConfig:
     if root is not None and not isinstance(root, str):
         problems.append(f"{prefix}root: expected a path")
 
+    behind = None
+    if "behind" in table:
+        from confgen.hops import balancer_hop
+
+        declared = table["behind"]
+        try:
+            if isinstance(declared, str):
+                behind = balancer_hop(declared, origin=f"{prefix}behind")
+            elif isinstance(declared, dict) and isinstance(declared.get("name"), str) \
+                    and set(declared) <= {"name", "idle-timeout"}:
+                idle = declared.get("idle-timeout")
+                if idle is not None and (isinstance(idle, bool) or not isinstance(idle, (int, float)) or idle <= 0):
+                    problems.append(f"{prefix}behind.idle-timeout: expected a number of seconds, got {idle!r}")
+                else:
+                    behind = balancer_hop(declared["name"], idle_timeout=idle, origin=f"{prefix}behind")
+            else:
+                problems.append(f"{prefix}behind: expected a balancer name or a table with name and idle-timeout")
+        except ConfgenError as error:
+            problems.extend(error.lines)
+
     config = ProjectConfig(
         path=path,
         select=strings("select"),
@@ -257,6 +279,7 @@ def _parse(table: Any, path: Path, where: str) -> ProjectConfig:
         profiles=profiles,
         preset=preset if preset in PRESETS else None,
         rules=rules,
+        behind=behind,
     )
     if problems:
         raise ConfgenError(*problems)

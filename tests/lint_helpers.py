@@ -17,12 +17,15 @@ def write_tree(root: Path, files: dict[str, str]) -> None:
 
 
 def lint_config(tmp_path: Path, nginx: str, *, gunicorn: str | None = None, files: dict[str, str] | None = None,
-                main: str = "nginx.conf", **options) -> LintResult:
+                main: str = "nginx.conf", app_command: str | None = None, **options) -> LintResult:
     """Lint ``nginx`` saved as ``main`` in tmp_path (with ``gunicorn`` beside it as
-    gunicorn.conf.py, and any other ``files``); options go to :func:`confgen.lint.engine.lint`."""
+    gunicorn.conf.py, or ``app_command`` as a Procfile, and any other ``files``); options go to
+    :func:`confgen.lint.engine.lint`."""
     tree = {main: nginx, **(files or {})}
     if gunicorn is not None:
         tree["gunicorn.conf.py"] = gunicorn
+    if app_command is not None:
+        tree["Procfile"] = f"web: {app_command}\n"
     write_tree(tmp_path, tree)
     options.setdefault("nginx_version", "1.22.1")
     # Every rule, whatever its group (hardening rules are opt-in): each test names the rules it checks.

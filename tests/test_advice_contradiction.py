@@ -32,6 +32,9 @@ def _write_example(directory: Path, r, which: str) -> dict:
     if gunicorn:
         (directory / "gunicorn.conf.py").write_text(gunicorn)
         options["gunicorn"] = str(directory / "gunicorn.conf.py")
+    command = doc.good_app_command if which == "good" and doc.good_app_command else doc.app_command
+    if command:
+        (directory / "Procfile").write_text(f"web: {command}\n")  # paired beside nginx.conf
     if "profile" in r.needs:
         (directory / "profile.yaml").write_text(yaml.safe_dump(MINIMAL_PROFILE))
         options["profile"] = str(directory / "profile.yaml")

@@ -45,7 +45,9 @@ def test_codes_and_names_are_unique_and_well_formed():
     for r in rules:
         assert re.fullmatch(r"CG[0-8]\d\d", r.code), r.code  # CG6xx+ stays free for the security pack
         assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", r.name)
-        assert ("gunicorn" in r.needs) is (r.code[2] == "2") or r.name == "upstream-keepalive-pool-small"
+        # CG2xx is the app side: the gunicorn pairing rules, and the chain rules for any app server.
+        assert bool({"gunicorn", "chain"} & set(r.needs)) is (r.code[2] == "2") \
+            or r.name == "upstream-keepalive-pool-small"
 
 
 @pytest.mark.parametrize("r", all_rules(), ids=lambda r: r.name)
@@ -94,7 +96,8 @@ def test_doc_parser_splits_sections():
 def _lint_example(tmp_path, r, which: str) -> LintResult:
     doc = r.doc
     gunicorn = (doc.good_gunicorn if which == "good" and doc.good_gunicorn else doc.gunicorn)
-    options = {"nginx_version": doc.version or "1.22.1"}
+    command = doc.good_app_command if which == "good" and doc.good_app_command else doc.app_command
+    options = {"nginx_version": doc.version or "1.22.1", "app_command": command}
     if "profile" in r.needs:
         profile = tmp_path / "profile.yaml"
         profile.write_text(yaml.safe_dump(MINIMAL_PROFILE))
@@ -516,9 +519,12 @@ def _bare_cases():
 @pytest.mark.parametrize("r, bad, good", list(_bare_cases()))
 def test_bare_snippets_are_linted_in_their_context_bad_and_good(tmp_path, r, bad, good):
     options = {"nginx_version": r.doc.version or "1.22.1", "select": ["ALL"]}
-    assert r.name in rules_of(lint_config(tmp_path, bad, gunicorn=r.doc.gunicorn, main="snippet.conf", **options))
+    assert r.name in rules_of(lint_config(tmp_path, bad, gunicorn=r.doc.gunicorn, main="snippet.conf",
+                                          app_command=r.doc.app_command, **options))
     good_app = r.doc.good_gunicorn or r.doc.gunicorn
-    assert r.name not in rules_of(lint_config(tmp_path, good, gunicorn=good_app, main="snippet.conf", **options))
+    good_command = r.doc.good_app_command or r.doc.app_command
+    assert r.name not in rules_of(lint_config(tmp_path, good, gunicorn=good_app, main="snippet.conf",
+                                              app_command=good_command, **options))
 
 
 def test_server_level_snippet_gets_the_server_rules(tmp_path):

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from confgen.errors import ConfgenError
 from confgen.gunicorn import reader
+from confgen.appserver.commands import find_server
 from confgen.shell import SHELL_OPERATORS, Word, shell_words
 
 MAX_FILE_BYTES = 1024 * 1024
@@ -48,6 +49,23 @@ class CommandSource:
     @property
     def label(self) -> str:
         return f"{self.path}:{self.line}"
+
+    @property
+    def server(self) -> str:
+        """The app server the command starts (gunicorn, uvicorn, hypercorn, daphne, uwsgi, ...)."""
+        found = find_server([w.value for w in self.words])
+        return found[0] if found else "gunicorn"
+
+    def server_args(self) -> list[str]:
+        """The words after the one that starts the server, up to the end of its command."""
+        values = [w.value for w in self.words]
+        found = find_server(values)
+        if found is None:
+            return []
+        stop = found[1]
+        while stop < len(values) and not (self.words[stop].style == "shell" and values[stop] in SHELL_OPERATORS):
+            stop += 1
+        return values[found[1]:stop]
 
     def gunicorn_words(self) -> tuple[int, int]:
         """(index of the word that starts gunicorn, index past its last argument)."""
@@ -176,8 +194,9 @@ def _logical_lines(text: str, *, continuation: str = "\\"):
 
 
 def _runs_gunicorn(words: list[Word]) -> bool:
-    values = [w.value for w in words]
-    return any(reader.gunicorn_start(values, i) is not None for i in range(len(values)))
+    """Whether the command starts a Python app server (gunicorn, or uvicorn, hypercorn, daphne,
+    uWSGI, granian: their commands live in the same files)."""
+    return find_server([w.value for w in words]) is not None
 
 
 def _systemd(path: str, text: str) -> CommandSource | None:

@@ -20,6 +20,13 @@ class LintContext:
         self.profile = profile
         self.version: tuple[int, int, int] = tuple(nginx.nginx_version)
         self.gunicorn_label = gunicorn_label
+        # The chain around this tree: another app server than gunicorn (confgen.appserver), the
+        # app's hop whichever server it is, and a balancer declared in front (confgen.hops).
+        self.app_server = None
+        self.app_hop = None
+        self.behind = None
+        # True for an app linted with no nginx in front: only the chain rules run.
+        self.app_only = False
         self.rule: Rule | None = None
         self.memo: dict[str, Any] = {}
         # rule name -> {option: value}, validated by the engine against the rules' declarations.

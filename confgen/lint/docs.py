@@ -90,8 +90,11 @@ def rules_markdown() -> str:
 
 
 def _examples(doc) -> list[tuple[str, str | None, str]]:
-    """(title, text, language) of a rule's examples: the nginx pair, and the gunicorn.conf.py
-    both use, or the Bad one's and the Good one's when they differ."""
+    """(title, text, language) of a rule's examples: the nginx pair, and the gunicorn.conf.py (or
+    the app server's command) both use, or the Bad one's and the Good one's when they differ."""
+    if doc.app_command:
+        command = [("Bad", doc.bad, "nginx"), ("App command (Procfile)", doc.app_command, "sh"), ("Good", doc.good, "nginx")]
+        return command + ([("Good app command", doc.good_app_command, "sh")] if doc.good_app_command else [])
     if doc.good_gunicorn:
         return [("Bad", doc.bad, "nginx"), ("Bad gunicorn.conf.py", doc.gunicorn, "python"),
                 ("Good", doc.good, "nginx"), ("Good gunicorn.conf.py", doc.good_gunicorn, "python")]
@@ -112,4 +115,5 @@ _NEEDS_TEXT = {
     "gunicorn": "a gunicorn config (paired, --gunicorn or --gunicorn-cmd)",
     "full": "a whole nginx config (not a snippet)",
     "profile": "--profile",
+    "chain": "the app side of the chain (any app server), also for an app linted with no nginx in front (--behind)",
 }

@@ -204,11 +204,13 @@ def lint(paths: list[str], *, gunicorn=None, gunicorn_cmd=None, profile=None, ro
          nginx_version=None, select=(), ignore=(), progress: Callable[[int, int, str], None] | None = None,
          rule_options: dict[str, Any] | None = None, options_label: str = "",
          contexts: list | None = None, mapped: Callable[[str], Any] | None = None,
-         mapped_to: Callable[[str], list[str]] | None = None) -> LintResult:
+         mapped_to: Callable[[str], list[str]] | None = None, behind=None) -> LintResult:
     """Lint nginx files (``"-"`` reads stdin), each tree with its own app side, and an optional
     profile. A gunicorn.conf.py or command file among ``paths`` stands for the nginx trees
     paired with it. ``mapped``/``mapped_to``: the project's pairing, from an nginx file to its
-    app side and back (see confgen.lint.pairing). ``select`` empty runs the default group;
+    app side and back (see confgen.lint.pairing). ``behind``: the balancer in front
+    (confgen.hops.Hop), whose chain with nginx or, for an app linted alone, with the app is
+    checked. ``select`` empty runs the default group;
     ``rule_options`` are ``[tool.confgen.rules]`` (``options_label`` starts their errors, e.g.
     ``"pyproject.toml: [tool.confgen] "``).
 
@@ -227,14 +229,18 @@ def lint(paths: list[str], *, gunicorn=None, gunicorn_cmd=None, profile=None, ro
 
     notes: list[str] = []
     nginx_paths: list[str] = []
+    apps_alone: list[str] = []
     for path in paths:
         if path == STDIN or not is_app_side(path):
             nginx_paths.append(path)
             continue
         trees = trees_of_app(path, mapped_to)
-        if not trees:
+        if not trees and behind is not None:
+            apps_alone.append(path)
+        elif not trees:
             notes.append(f"{path}: no nginx config is paired with it (none beside it, none mapped to it under "
-                         f"[tool.confgen] gunicorn): nothing to check it against")
+                         f"[tool.confgen] gunicorn) and no balancer is declared in front (--behind): nothing "
+                         f"to check it against")
         nginx_paths.extend(trees)
     nginx_paths = list(dict.fromkeys(nginx_paths))
     pairing = Pairing(gunicorn=gunicorn, gunicorn_cmd=gunicorn_cmd, mapped=mapped)
@@ -252,6 +258,7 @@ def lint(paths: list[str], *, gunicorn=None, gunicorn_cmd=None, profile=None, ro
             if app.note not in notes:
                 notes.append(app.note)
             ctx = LintContext(config, app.config, profile_obj, gunicorn_label=app.label, options=options)
+            ctx.app_server, ctx.app_hop, ctx.behind = app.server, app.hop(), behind
             if stdin_text is not None:
                 ctx._lines.set_text(config.main_file, stdin_text)
             app_path = getattr(app.config, "path", None)
@@ -265,11 +272,34 @@ def lint(paths: list[str], *, gunicorn=None, gunicorn_cmd=None, profile=None, ro
             if app_path and app_path not in files:
                 files.append(app_path)
             notes.extend(note for note in [*config.notes, *ctx.notes] if note not in notes)
+        for path in apps_alone:
+            ctx = _app_alone(path, pairing, behind, options, profile_obj, nginx_version)
+            found = _run(ctx, rules, None)
+            findings.extend(found)
+            if contexts is not None:
+                contexts.append((ctx, found))
+            files.append(path)
+            notes.extend(note for note in ctx.notes if note not in notes)
 
     unique = list(dict.fromkeys(findings))
     order = {f: i for i, f in enumerate(files)}
     unique.sort(key=lambda f: (order.get(f.file, len(order)), f.file, f.line, f.col, f.code, f.message))
     return LintResult(findings=unique, files=files, notes=notes)
+
+
+def _app_alone(path: str, pairing, behind, options, profile, nginx_version) -> LintContext:
+    """The context of an app with no nginx in front, behind a declared balancer: an empty nginx
+    model, the app's hop, and only the chain rules to run."""
+    from confgen.nginx.model import Block, Directive, NginxConfig
+    from confgen.nginx.parse import _target_version
+
+    app = pairing.app_file(path)
+    config = NginxConfig(root=Directive("main", [], path, 0, None, Block()), main_file=path,
+                         nginx_version=_target_version(None if nginx_version is None else str(nginx_version)))
+    ctx = LintContext(config, app.config, profile, gunicorn_label=app.label, options=options)
+    ctx.app_server, ctx.app_hop, ctx.behind, ctx.app_only = app.server, app.hop(), behind, True
+    ctx.note(app.note)
+    return ctx
 
 
 @contextlib.contextmanager
@@ -341,6 +371,8 @@ def _run(ctx: LintContext, rules: list[Rule], focus: set[str] | None) -> list[Fi
 
     for candidate in rules:
         if candidate.check is None or not _requirements_met(candidate, ctx):
+            continue
+        if ctx.app_only and "chain" not in candidate.needs:
             continue
         ctx.rule = candidate
         found.extend(candidate.check(ctx))

@@ -26,6 +26,19 @@ class AppSide:
     config: Any                 # confgen.gunicorn.reader.GunicornConfig, or None
     label: str | None           # where it came from (a file, or "--gunicorn-cmd")
     note: str
+    server: Any = None          # confgen.appserver.model.AppServer: another app server than gunicorn
+
+    @property
+    def found(self) -> bool:
+        return self.config is not None or self.server is not None
+
+    def hop(self):
+        """The app's hop of the chain (confgen.hops.Hop), or None when no app side was found."""
+        from confgen.gunicorn.hop import gunicorn_hop
+
+        if self.server is not None:
+            return self.server.hop()
+        return gunicorn_hop(self.config, self.label or "gunicorn") if self.config is not None else None
 
 
 @dataclass
@@ -52,6 +65,8 @@ class Pairing:
             if pairing is not None:
                 config_path = str(pairing.config) if pairing.config else None
                 config = self._load(config_path, pairing.cmd)
+                if _is_other(config):
+                    return self._other(config, f"for {given}, project configuration")
                 label = config_path or "--gunicorn-cmd"
                 if pairing.cmd:
                     what = f"gunicorn command line: {pairing.cmd}" + (f" over {config_path}" if config_path else "")
@@ -69,17 +84,34 @@ class Pairing:
         command_file = sources.find_beside([directory])
         if command_file is not None:
             config = self._load(command_file, None)
+            if _is_other(config):
+                return self._other(config, f"found beside {given}")
             return AppSide(config, command_file, f"paired gunicorn command: {config.command.label} "
                                                  f"(found beside {given})")
+        ini = uwsgi_ini_beside(directory)
+        if ini is not None:
+            return self._other(self._load(ini, None), f"found beside {given}")
         return AppSide(None, None, f"no gunicorn config for {given}: app rules skipped (pass --gunicorn or "
                                    f"--gunicorn-cmd, map it under [tool.confgen] gunicorn, or put "
                                    f"{GUNICORN_FILE_NAME} beside the nginx file)")
+
+    def app_file(self, path: str) -> AppSide:
+        """The app side read from an app-side file itself (linted with no nginx in front)."""
+        config = self._load(path, None)
+        if _is_other(config):
+            return self._other(config, "linted without nginx")
+        return AppSide(config, path, f"{path}: linted without nginx in front")
 
     def _explicit(self) -> AppSide:
         from confgen.gunicorn import reader
 
         base = self._load(self.gunicorn, None) if self.gunicorn else None
+        if _is_other(base):
+            return self._other(base, "--gunicorn")
         if self.gunicorn_cmd:
+            mixed = self._load(None, self.gunicorn_cmd) if not self.gunicorn else None
+            if _is_other(mixed):
+                return self._other(mixed, "--gunicorn-cmd")
             key = ("cmd", self.gunicorn, self.gunicorn_cmd)
             if key not in self._read:
                 self._read[key] = reader.read_gunicorn_cmd(self.gunicorn_cmd, base=base)
@@ -89,14 +121,47 @@ class Pairing:
         where = base.command.label if base.command is not None else self.gunicorn
         return AppSide(base, self.gunicorn, f"paired gunicorn config: {where} (--gunicorn)")
 
+    def _other(self, server, why: str) -> AppSide:
+        """The app side when another server than gunicorn serves the tree: the gunicorn rules do
+        not run; the chain rules compare its timers."""
+        return AppSide(None, server.label, f"paired {server.server}: {server.label} ({why})", server=server)
+
     def _load(self, path: str | None, cmd: str | None):
+        """A GunicornConfig, or an AppServer when the file or command runs another server."""
         from confgen.gunicorn import reader, sources
 
         key = ("file", path, cmd)
         if key not in self._read:
-            base = sources.read_paired(path) if path else None
-            self._read[key] = reader.read_gunicorn_cmd(cmd, base=base) if cmd else base
+            self._read[key] = self._read_app(path, cmd, reader, sources)
         return self._read[key]
+
+    @staticmethod
+    def _read_app(path, cmd, reader, sources):
+        from confgen.appserver.commands import find_server
+        from confgen.appserver.reading import read_server
+        from confgen.appserver import uwsgi
+        from confgen.shell import shell_words
+
+        if cmd:
+            words = [w.value for w in shell_words(cmd)]
+            found = find_server(words)
+            if found is not None and found[0] != "gunicorn":
+                return read_server(found[0], words[found[1]:], label="--gunicorn-cmd", file=None)
+        if path and path.endswith(".ini"):
+            return uwsgi.read_ini(path)
+        base = None
+        if path:
+            text = None if path.endswith(".py") else _head(path)
+            if sources.kind_of(path, text) is not None:
+                source = sources.read_source(path)
+                if source.server != "gunicorn":
+                    return read_server(source.server, source.server_args(), label=source.label, file=path,
+                                       line=source.line, cwd=os.path.dirname(os.path.abspath(path))) \
+                        or sources.config_from(source)
+                base = sources.config_from(source)
+            else:
+                base = reader.read_gunicorn_file(path)
+        return reader.read_gunicorn_cmd(cmd, base=base) if cmd else base
 
 
 # ---------------------------------------------------------------------------------------------
@@ -108,16 +173,19 @@ def is_app_side(path: str) -> bool:
     systemd unit, supervisor program, script): never an nginx file."""
     from confgen.gunicorn import sources
 
+    from confgen.appserver.reading import is_uwsgi_ini
+    from confgen.files import read_regular_file
+
     if path.endswith(".py"):
         return True
-    from confgen.files import read_regular_file
 
     # Read as every input is (a FIFO never blocks); a file too large for a command file, or one
     # that cannot be read, is left to the nginx reader, which says why.
     data, problem = read_regular_file(path, sources.MAX_FILE_BYTES)
     if problem:
         return False
-    return sources.kind_of(path, data.decode("utf-8", errors="replace")) is not None
+    text = data.decode("utf-8", errors="replace")
+    return sources.kind_of(path, text) is not None or (path.endswith(".ini") and is_uwsgi_ini(text))
 
 
 def trees_of_app(app: str, mapped_to: Callable[[str], list[str]] | None) -> list[str]:
@@ -144,3 +212,33 @@ def check_explicit(pairing: Pairing, trees: list[str]) -> None:
         shown = ", ".join(trees[:4]) + (", ..." if len(trees) > 4 else "")
         raise ConfgenError(f"--gunicorn/--gunicorn-cmd pair one nginx tree, but {len(trees)} were given "
                            f"({shown}): lint them one at a time, or map each under [tool.confgen] gunicorn")
+
+
+def uwsgi_ini_beside(directory: str) -> str | None:
+    """A uWSGI ini file (one with a ``[uwsgi]`` section) in ``directory``."""
+    from confgen.appserver.reading import is_uwsgi_ini
+
+    try:
+        names = sorted(name for name in os.listdir(directory) if name.endswith(".ini"))
+    except OSError:
+        return None
+    for name in names:
+        path = os.path.join(directory, name)
+        head = _head(path)
+        if head and is_uwsgi_ini(head):
+            return path
+    return None
+
+
+def _head(path: str) -> str | None:
+    from confgen.files import read_regular_file
+
+    data, problem = read_regular_file(path, 1024 * 1024)
+    return None if problem else data.decode("utf-8", errors="replace")
+
+
+def _is_other(config) -> bool:
+    """An AppServer (uvicorn, hypercorn, daphne, uWSGI), not a GunicornConfig."""
+    from confgen.appserver.model import AppServer
+
+    return isinstance(config, AppServer)

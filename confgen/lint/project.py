@@ -26,6 +26,7 @@ def lint_project(
     config: "ProjectConfig | None" = None,
     progress=None,
     contexts: list | None = None,
+    behind: str | None = None,
 ) -> "LintResult":
     """Lint with the project's configuration applied: the nearest ``[tool.confgen]`` or
     ``.confgen.toml`` (or ``config``) supplies what the arguments leave unset; arguments win.
@@ -58,6 +59,20 @@ def lint_project(
         contexts=contexts,
         mapped=config.gunicorn_for,
         mapped_to=config.nginx_for,
+        behind=_behind(behind) if behind else config.behind,
     )
     return engine.adjust_findings(result, severity=config.severity, ignored_for=config.ignored_for,
                                   min_severity=min_severity, config_label=str(config.path or ""))
+
+
+def _behind(declared: str):
+    """``--behind NAME`` or ``NAME:SECONDS`` (the idle timeout, where the balancer's is configurable)."""
+    from confgen.errors import ConfgenError
+    from confgen.hops import balancer_hop
+
+    name, _, idle = declared.partition(":")
+    try:
+        seconds = float(idle) if idle else None
+    except ValueError:
+        raise ConfgenError(f"--behind {declared}: the idle timeout after ':' must be a number of seconds") from None
+    return balancer_hop(name.strip(), idle_timeout=seconds, origin=f"--behind {declared}")

@@ -16,7 +16,9 @@ from functools import cached_property
 from typing import Any, Callable, Iterable
 
 SEVERITIES = ("error", "warning", "info")
-NEEDS = ("gunicorn", "full", "profile")
+# "chain": the rule reads only the hops of the chain (ctx.behind, ctx.app_hop), so it also runs
+# for an app linted with no nginx in front.
+NEEDS = ("gunicorn", "full", "profile", "chain")
 # "default": on unless deselected; right essentially every time it fires. "hardening": advice
 # that is defensible but debatable on real configs (measured on tests/corpus): opt in with
 # ``--select hardening``, ``preset = "strict"`` or ``--select ALL``.
@@ -24,7 +26,7 @@ GROUPS = ("default", "hardening")
 
 _CODE_RE = re.compile(r"^CG\d{3}$")
 _NAME_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
-_DOC_SECTION_RE = re.compile(r"^(Bad|Good|Gunicorn|Good gunicorn|Version|References|Fix safety):\s*(.*)$")
+_DOC_SECTION_RE = re.compile(r"^(Bad|Good|Gunicorn|Good gunicorn|App command|Good app command|Version|References|Fix safety):\s*(.*)$")
 _OPTION_NAME_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
 
@@ -79,6 +81,8 @@ class RuleDoc:
     good: str
     gunicorn: str | None = None   # a gunicorn.conf.py both examples are linted with
     good_gunicorn: str | None = None  # ... or, when it differs, the one the Good example uses
+    app_command: str | None = None    # the app server's command line beside them (another server than gunicorn)
+    good_app_command: str | None = None  # ... or, when it differs, the Good example's
     version: str | None = None    # the nginx version both examples target
     references: tuple[str, ...] = ()  # the nginx / gunicorn documentation the rule rests on
     fix: str | None = None            # "safe" / "unsafe" / "mixed": what `confgen lint --fix` does for it
@@ -213,6 +217,8 @@ def parse_rule_doc(text: str, name: str) -> RuleDoc:
     references = tuple(line.strip() for line in (block("references") or "").splitlines() if line.strip())
     return RuleDoc(summary=lines[0].strip(), why=why, bad=block("bad") or "", good=block("good") or "",
                    gunicorn=block("gunicorn"), good_gunicorn=block("good gunicorn"),
+                   app_command=(block("app command") or "").strip() or None,
+                   good_app_command=(block("good app command") or "").strip() or None,
                    version=(block("version") or "").strip() or None, references=references,
                    fix=_fix_kind(safety, name), fix_safety=safety)
 

@@ -295,10 +295,10 @@ def app_routes(ctx) -> list[Route]:
 
 def _match_app_routes(ctx) -> list[Route]:
     static = [r for r in routes(ctx) if not r.is_variable and not external_tls(r)]
-    if ctx.gunicorn is None or not static:
+    if (ctx.gunicorn is None and ctx.app_server is None) or not static:
         return []
     binds = binds_of(ctx)
-    label = ctx.gunicorn_label or ctx.gunicorn.path or "the gunicorn config"
+    label = ctx.gunicorn_label or getattr(ctx.gunicorn, "path", None) or "the app server's config"
 
     def targets(chosen):
         return ", ".join(dict.fromkeys(r.upstream.args[0] if r.upstream is not None else r.target for r in chosen))
@@ -334,6 +334,8 @@ def binds_of(ctx) -> list[str] | None:
     """The app's binds as strings, or None when unknown."""
     from confgen.gunicorn.reader import UNKNOWN
 
+    if ctx.gunicorn is None and ctx.app_server is not None:
+        return list(ctx.app_server.binds) or None
     binds = ctx.gunicorn.binds if ctx.gunicorn is not None else UNKNOWN
     if binds is UNKNOWN or binds is None:
         return None

@@ -495,8 +495,9 @@ def keepalive_timeout_order(ctx: LintContext) -> Iterator[Finding]:
     timeout must exceed the one in front of it: the ``Keep-Alive: timeout=`` header nginx
     advertises (the second argument) must not promise more than nginx keeps; and nginx's client
     ``keepalive_timeout`` must exceed the idle timeout of a balancer in front, when one is
-    declared: the ``balancer-idle-timeout`` option, or a profile's ``trusted_proxies`` (then
-    60 s, AWS ALB's). ``set_real_ip_from`` alone declares no balancer (it also trusts a CDN or a
+    declared: ``--behind`` / ``[tool.confgen] behind`` (a known balancer with its documented
+    idle timeout, or the one configured), the ``balancer-idle-timeout`` option, or a profile's
+    ``trusted_proxies`` (then 60 s, AWS ALB's). ``set_real_ip_from`` alone declares no balancer (it also trusts a CDN or a
     sidecar), so nothing is inferred from it. The app hop is rule app-keepalive-race.
 
     Bad:
@@ -547,6 +548,9 @@ def keepalive_timeout_order(ctx: LintContext) -> Iterator[Finding]:
 
 def _declared_balancer(ctx) -> tuple[float | None, str]:
     """(idle timeout, what declares it) of the balancer in front of nginx, or (None, "")."""
+    behind = ctx.behind
+    if behind is not None and behind.idle_to_next is not None:
+        return behind.idle_to_next.seconds, f"{behind.label}: {behind.idle_to_next.source}"
     configured = ctx.option("balancer-idle-timeout")
     if configured is not None:
         return configured, "[tool.confgen.rules.keepalive-timeout-order] balancer-idle-timeout"

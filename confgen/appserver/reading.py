@@ -1,0 +1,26 @@
+"""An app server's settings from the words of the command that starts it (and the files that
+command names, relative to ``cwd``), whichever server it is."""
+
+from __future__ import annotations
+
+from confgen.appserver import daphne, hypercorn, uvicorn, uwsgi
+from confgen.appserver.model import AppServer
+
+
+def read_server(server: str, args: list[str], *, label: str, file: str | None, line: int = 1,
+                environ: dict[str, str] | None = None, cwd: str | None = None) -> AppServer | None:
+    """None for gunicorn (its own reader) or a server confgen does not read (granian)."""
+    environ = environ or {}
+    if server == "uvicorn":
+        return uvicorn.read(args, environ, label, file, line)
+    if server == "hypercorn":
+        return hypercorn.read(args, environ, label, file, line, cwd=cwd)
+    if server == "daphne":
+        return daphne.read(args, environ, label, file, line)
+    if server == "uwsgi":
+        return uwsgi.read_args(args, label, file, line, cwd=cwd)
+    return None
+
+
+def is_uwsgi_ini(text: str) -> bool:
+    return any(line.strip() == "[uwsgi]" for line in text.splitlines())

@@ -1,0 +1,206 @@
+"""The chain beyond nginx -> gunicorn: uvicorn, hypercorn, daphne and uWSGI read statically from
+where their settings live, balancers declared in front with their documented timers, and the
+chain rules between each pair of hops (CG209 chain-keepalive-race, CG210 chain-timeout-order)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import confgen
+from confgen.appserver import daphne, hypercorn, uvicorn, uwsgi
+from confgen.appserver.commands import find_server
+from confgen.cli import main
+from confgen.errors import ConfgenError
+from confgen.hops import balancer_hop
+
+POOLED = """upstream app {{ server 127.0.0.1:{port}; keepalive 16;{extra} }}
+server {{
+    listen 8080;
+    location / {{
+        proxy_pass http://app;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+    }}
+}}
+"""
+
+
+def write(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+
+
+def findings(path: Path, *options: str, rule: str | None = None, **kwargs):
+    result = confgen.lint_project([str(path)], nginx_version="1.22.1", **kwargs)
+    return [f for f in result.findings if rule is None or f.rule == rule]
+
+
+# ---------------------------------------------------------------------------------------------
+# Readers
+
+
+@pytest.mark.parametrize("words, expected", [
+    (["uvicorn", "app:app"], ("uvicorn", 1)),
+    (["/srv/venv/bin/hypercorn", "-b", ":80", "app:app"], ("hypercorn", 1)),
+    (["python3.12", "-O", "-m", "daphne", "proj.asgi:app"], ("daphne", 4)),
+    (["pip", "install", "x", "&&", "uwsgi", "--ini", "app.ini"], ("uwsgi", 5)),
+    (["uwsgi_python3", "--http", ":8000"], ("uwsgi", 1)),
+    (["gunicorn", "app:app"], ("gunicorn", 1)),
+    (["python", "manage.py", "runserver"], None),
+])
+def test_which_server_a_command_starts(words, expected):
+    assert find_server(words) == expected
+
+
+def test_uvicorn_options_env_and_defaults():
+    server = uvicorn.read(["app:app", "--timeout-keep-alive=75", "--uds", "/run/app.sock"], {}, "Procfile:1", "Procfile", 1)
+    assert (server.idle.value, server.idle.setting, server.binds) == (75.0, "--timeout-keep-alive", ["unix:/run/app.sock"])
+    from_env = uvicorn.read(["app:app"], {"UVICORN_TIMEOUT_KEEP_ALIVE": "30", "UVICORN_PORT": "9000"}, "x", None, 1)
+    assert (from_env.idle.value, from_env.binds) == (30.0, ["127.0.0.1:9000"])
+    default = uvicorn.read(["app:app"], {}, "x", None, 1)
+    assert default.idle.value == 5 and "uvicorn/config.py" in default.idle.source
+
+
+def test_hypercorn_reads_its_toml_config_and_the_flag_wins(tmp_path):
+    (tmp_path / "hypercorn.toml").write_text('bind = ["127.0.0.1:8001"]\nkeep_alive_timeout = 20\n')
+    from_file = hypercorn.read(["-c", "hypercorn.toml", "app:app"], {}, "Dockerfile:9", None, 9, cwd=str(tmp_path))
+    assert (from_file.idle.value, from_file.binds) == (20, ["127.0.0.1:8001"])
+    flag = hypercorn.read(["-c", "hypercorn.toml", "--keep-alive", "90", "app:app"], {}, "x", None, 1, cwd=str(tmp_path))
+    assert flag.idle.value == 90.0
+    assert hypercorn.read(["app:app"], {}, "x", None, 1).idle.value == 5
+
+
+def test_daphne_has_twisteds_fixed_idle_timeout():
+    server = daphne.read(["-b", "0.0.0.0", "-p", "8001", "proj.asgi:application"], {}, "x", None, 1)
+    assert (server.idle.value, server.binds) == (60, ["0.0.0.0:8001"])
+
+
+@pytest.mark.parametrize("ini, idle, protocol, kills", [
+    ("http = :8000\nhttp-keepalive = 15\n", 15.0, "http", None),
+    ("http = :8000\nhttp-keepalive = 1\n", 60, "http", None),          # only > 1 sets the idle timer
+    ("http = :8000\nhttp-timeout = 30\nharakiri = 20\n", 30.0, "http", 20.0),
+    ("socket = 127.0.0.1:3031\nharakiri = 120\n", None, "uwsgi", 120.0),
+    ("http = :8000\nhttp-keepalive = %(k)\n", None, "http", None),       # a placeholder: unknown
+])
+def test_uwsgi_ini(tmp_path, ini, idle, protocol, kills):
+    (tmp_path / "app.ini").write_text("[other]\nhttp-keepalive = 999\n[uwsgi]\nmodule = app\n" + ini)
+    server = uwsgi.read_ini(str(tmp_path / "app.ini"))
+    hop = server.hop()
+    assert server.protocol == protocol
+    assert (hop.idle_from_previous.seconds if hop.idle_from_previous else None) == idle
+    assert (hop.kills_after.seconds if hop.kills_after else None) == kills
+    if idle == 15.0:
+        assert hop.idle_from_previous.source == f"{tmp_path / 'app.ini'}:6"
+
+
+def test_uwsgi_command_line_reads_its_ini(tmp_path):
+    (tmp_path / "app.ini").write_text("[uwsgi]\nhttp = :8000\n")
+    server = uwsgi.read_args(["--ini", "app.ini", "--http-keepalive", "45"], "start.sh:3", None, 3, cwd=str(tmp_path))
+    assert server.idle.value == 45.0 and server.binds == [":8000"]
+
+
+def test_balancers_and_their_documented_timers():
+    alb = balancer_hop("aws-alb")
+    assert (alb.idle_to_next.seconds, alb.waits_for_next.seconds) == (60, 60)
+    assert balancer_hop("aws-alb", idle_timeout=120).idle_to_next.seconds == 120
+    assert balancer_hop("gclb").idle_to_next.seconds == 600 and balancer_hop("heroku").idle_to_next.seconds == 90
+    with pytest.raises(ConfgenError, match="fixed at 600s"):
+        balancer_hop("gclb", idle_timeout=700)
+    with pytest.raises(ConfgenError, match="unknown balancer"):
+        balancer_hop("azure-front-door")
+
+
+# ---------------------------------------------------------------------------------------------
+# nginx -> another app server
+
+
+@pytest.mark.parametrize("app_files, racing", [
+    ({"Procfile": "web: uvicorn main:app --port 8000\n"}, True),
+    ({"Procfile": "web: uvicorn main:app --port 8000 --timeout-keep-alive 75\n"}, False),
+    ({"Dockerfile": 'FROM python:3.12\nCMD ["hypercorn", "-b", "127.0.0.1:8000", "main:app"]\n'}, True),
+    ({"uwsgi.ini": "[uwsgi]\nhttp = 127.0.0.1:8000\nhttp-keepalive = 15\n"}, True),
+    ({"uwsgi.ini": "[uwsgi]\nhttp = 127.0.0.1:8000\nhttp-keepalive = 75\n"}, False),
+    ({"Procfile": "web: daphne -b 127.0.0.1 -p 8000 proj.asgi:application\n"}, True),
+    ({"Procfile": "web: uvicorn main:app --port 9999\n"}, False),          # another port: not this upstream
+])
+def test_nginx_pool_against_the_app_server_beside_it(tmp_path, app_files, racing):
+    write(tmp_path, {"nginx.conf": POOLED.format(port=8000, extra=""), **app_files})
+    found = findings(tmp_path / "nginx.conf", rule="chain-keepalive-race")
+    assert bool(found) == racing, found
+    if racing:
+        [finding] = found
+        assert (finding.file, finding.line) == (str(tmp_path / "nginx.conf"), 1)
+        assert "nginx upstream app" in finding.message and "60s" in finding.message
+
+
+def test_a_shorter_upstream_idle_time_ends_the_race(tmp_path):
+    write(tmp_path, {"nginx.conf": POOLED.format(port=8000, extra=" keepalive_timeout 4s;"),
+                     "Procfile": "web: uvicorn main:app --port 8000\n"})
+    assert not findings(tmp_path / "nginx.conf", rule="chain-keepalive-race")
+
+
+def test_the_gunicorn_rules_stay_silent_for_another_server(tmp_path):
+    write(tmp_path, {"nginx.conf": POOLED.format(port=8000, extra=""), "Procfile": "web: uvicorn main:app --port 8000\n"})
+    rules = {f.rule for f in findings(tmp_path / "nginx.conf")}
+    assert "app-keepalive-race" not in rules and "header-limits-mismatch" not in rules
+
+
+def test_uwsgi_pass_against_harakiri(tmp_path):
+    write(tmp_path, {"nginx.conf": "server {\n    location / {\n        include uwsgi_params;\n"
+                                   "        uwsgi_pass 127.0.0.1:3031;\n        uwsgi_read_timeout 30s;\n    }\n}\n",
+                     "app.ini": "[uwsgi]\nsocket = 127.0.0.1:3031\nharakiri = 60\n"})
+    [finding] = findings(tmp_path / "nginx.conf", rule="chain-timeout-order")
+    assert (finding.line, finding.col) == (5, 9)
+    assert "uwsgi_read_timeout 30s" in finding.message and "harakiri 60s" in finding.message
+    # The uwsgi protocol carries one request per connection: no keep-alive race.
+    assert not findings(tmp_path / "nginx.conf", rule="chain-keepalive-race")
+
+
+# ---------------------------------------------------------------------------------------------
+# A balancer in front
+
+
+@pytest.mark.parametrize("behind, app, rules", [
+    ("aws-alb", "worker_class = 'gthread'\nthreads = 4\n", {"chain-keepalive-race"}),
+    ("aws-alb", "worker_class = 'gthread'\nthreads = 4\nkeepalive = 75\n", set()),
+    ("aws-alb:120", "worker_class = 'gthread'\nthreads = 4\nkeepalive = 75\n", {"chain-keepalive-race"}),
+    ("gclb", "worker_class = 'gthread'\nthreads = 4\nkeepalive = 620\n", set()),
+    ("gclb", "worker_class = 'gthread'\nthreads = 4\nkeepalive = 75\n", {"chain-keepalive-race"}),
+    ("heroku", "worker_class = 'gthread'\nthreads = 4\nkeepalive = 95\n", set()),
+    ("aws-alb", "worker_class = 'sync'\n", set()),                         # closes every connection, timeout 30 < 60
+    ("heroku", "worker_class = 'sync'\ntimeout = 60\n", {"chain-timeout-order"}),
+])
+def test_an_app_alone_behind_a_balancer(tmp_path, behind, app, rules):
+    (tmp_path / "gunicorn.conf.py").write_text(app)
+    found = confgen.lint_project([str(tmp_path / "gunicorn.conf.py")], behind=behind).findings
+    assert {f.rule for f in found} == rules, found
+    for finding in found:
+        assert finding.file == str(tmp_path / "gunicorn.conf.py")
+
+
+def test_the_project_declares_the_balancer(tmp_path):
+    write(tmp_path, {".confgen.toml": 'behind = { name = "aws-alb", idle-timeout = 300 }\n',
+                     "Procfile": "web: uvicorn main:app --timeout-keep-alive 120\n"})
+    [finding] = confgen.lint_project([str(tmp_path / "Procfile")]).findings
+    assert finding.rule == "chain-keepalive-race" and "300s" in finding.message and "120s" in finding.message
+
+
+def test_a_declared_balancer_in_front_of_nginx_orders_its_keepalive(tmp_path):
+    write(tmp_path, {"nginx.conf": "http {\n    keepalive_timeout 30s;\n    server { listen 80; }\n}\n"})
+    [finding] = findings(tmp_path / "nginx.conf", behind="aws-alb", rule="keepalive-timeout-order")
+    assert "AWS Application Load Balancer" in finding.message and (finding.line, finding.col) == (2, 5)
+    assert not findings(tmp_path / "nginx.conf", rule="keepalive-timeout-order")
+
+
+def test_bad_behind_values_are_one_line_errors(tmp_path):
+    (tmp_path / "gunicorn.conf.py").write_text("keepalive = 5\n")
+    for value, words in (("nowhere", "unknown balancer"), ("gclb:900", "fixed"), ("aws-alb:soon", "number of seconds")):
+        result = CliRunner().invoke(main, ["lint", str(tmp_path / "gunicorn.conf.py"), "--behind", value])
+        assert result.exit_code == 2 and words in result.stderr and result.stderr.count("\n") == 1, result.stderr
+    (tmp_path / ".confgen.toml").write_text('behind = { name = "aws-alb", idle-timeout = -1 }\n')
+    result = CliRunner().invoke(main, ["lint", str(tmp_path / "gunicorn.conf.py")])
+    assert result.exit_code == 2 and "behind.idle-timeout" in result.stderr
