@@ -230,9 +230,10 @@ def test_a_deployment_include_silences_only_its_own_scope(tmp_path):
     assert http10[0].line == text.splitlines().index("        location /b/ { proxy_pass http://app; }") + 1
 
 
-def test_a_missing_include_inside_the_linted_tree_stays_an_error(tmp_path):
+def test_a_missing_include_in_a_directory_the_tree_ships_stays_an_error(tmp_path):
     code, findings = lint_tree(tmp_path, {
         "nginx.conf": POOLED_LOCATION.format(include=f"include {tmp_path}/snippets/gone.conf;"),
+        "snippets/kept.conf": "",
     })
     assert code == 1 and rules(errors(findings)) == ["include-not-found"]
     code, findings = lint_tree(tmp_path, {"nginx.conf": POOLED_LOCATION.format(include="include snippets/gone.conf;")})

@@ -169,6 +169,7 @@ def test_a_snippet_that_vanishes_before_it_is_included_again_is_a_problem_at_tha
 def test_missing_include_is_a_problem_at_the_include_and_the_rest_still_loads(tmp_path):
     config = load(tmp_path, {
         "nginx.conf": "http {\n    server {\n        include missing/proxy.conf;\n        listen 80;\n    }\n}\n",
+        "missing/other.conf": "",   # the tree ships the directory: the file should be there
     })
     assert kinds(config) == ["include-not-found"]
     problem = config.problems[0]
@@ -683,6 +684,7 @@ def test_a_missing_include_inside_an_included_file_names_that_file_and_line(tmp_
     config = load(tmp_path, {
         "nginx.conf": "events {}\nhttp {\n    include sites/*.conf;\n}\n",
         "sites/app.conf": "server {\n    listen 80;\n    include snippets/gone.conf;\n}\n",
+        "snippets/kept.conf": "",
     })
     assert kinds(config) == ["include-not-found"]
     assert (config.problems[0].file, config.problems[0].line) == (str(tmp_path / "sites" / "app.conf"), 3)
@@ -701,6 +703,7 @@ def test_a_relative_include_missing_beside_the_config_is_found_in_the_system_con
     monkeypatch.setattr(nginx_parse, "SYSTEM_CONF_DIRS", (str(tmp_path / "nowhere"), str(system)))
     config = load(tmp_path / "repo", {
         "nginx.conf": "http {\n include snippets/proxy.conf;\n include snippets/other.conf;\n}\n",
+        "snippets/kept.conf": "",
     })
     assert one(config, "proxy_read_timeout").file == str(system / "snippets" / "proxy.conf")
     # Not in the system dir either: a problem naming the path nginx would have read.
@@ -722,8 +725,8 @@ def test_stock_tables_are_silent_wherever_they_are_missing(tmp_path, monkeypatch
     monkeypatch.setattr(nginx_parse, "SYSTEM_CONF_DIRS", ())
     config = load(tmp_path, {"nginx.conf": f"events {{}}\nhttp {{\n    include {written};\n}}\n"})
     assert config.problems == []
-    # Any other file of the same shape is a problem.
-    config = load(tmp_path, {"nginx.conf": "events {}\nhttp {\n    include site.types;\n}\n"})
+    # Any other file of the same shape is a problem (in a directory the tree ships).
+    config = load(tmp_path, {"nginx.conf": "events {}\nhttp {\n    include conf/site.types;\n}\n", "conf/a.types": ""})
     assert kinds(config) == ["include-not-found"]
 
 
@@ -787,8 +790,11 @@ def test_an_absolute_include_outside_the_tree_not_on_this_machine_is_recorded_wi
 
 
 def test_an_absolute_include_inside_the_tree_or_in_a_dump_stays_a_problem(tmp_path):
-    config = load(tmp_path, {"nginx.conf": f"events {{}}\nhttp {{\n    include {tmp_path}/conf.d/gone.conf;\n}}\n"})
-    assert kinds(config) == ["include-not-found"] and config.unresolved_includes == []
+    config = load(tmp_path, {"nginx.conf": f"events {{}}\nhttp {{\n    include {tmp_path}/conf.d/gone.conf;\n}}\n",
+                             "conf.d/kept.conf": ""})
+    assert kinds(config) == ["include-not-found"]
+    # What it would set is unknown: rules about missing values stay silent where it stood.
+    assert [(i.args, i.parent.name) for i in config.unresolved_includes] == [([f"{tmp_path}/conf.d/gone.conf"], "http")]
     dump = (f"# configuration file {tmp_path}/nginx.conf:\nevents {{}}\nhttp {{\n"
             f"    include /run/confgen-absent/env.conf;\n}}\n\n")
     assert kinds(load_nginx(text=dump, nginx_version="1.22.1")) == ["include-not-found"]

@@ -87,16 +87,18 @@ def test_add_header_inheritance(tmp_path):
             add_header Strict-Transport-Security "max-age=63072000" always;
             location / { add_header Cache-Control no-store; }
             location /same/ { add_header X-Served-By edge-1; add_header Strict-Transport-Security "max-age=63072000" always; }
+            location /hsts/ { add_header Strict-Transport-Security "max-age=63072000" always; add_header X-A b; }
         }
     """, select=["add-header-inheritance", "add-header-redefinition"])
-    by_rule = {f.rule: f for f in result.findings}
-    assert len(result.findings) == 2
-    # A dropped ordinary header is this rule's; a dropped security header is reported once, by
-    # add-header-redefinition, not twice.
-    assert "X-Served-By" in by_rule["add-header-inheritance"].message
-    assert "Strict-Transport-Security" not in by_rule["add-header-inheritance"].message
-    assert "Strict-Transport-Security" in by_rule["add-header-redefinition"].message
-    assert by_rule["add-header-inheritance"].line == line_of(tmp_path / "nginx.conf", "Cache-Control")
+    # One finding per level: the level that drops a security header is add-header-redefinition's
+    # (naming the ordinary headers too); the one that drops only ordinary ones is this rule's.
+    assert [(f.rule, f.line) for f in result.findings] == [
+        ("add-header-redefinition", line_of(tmp_path / "nginx.conf", "Cache-Control")),
+        ("add-header-inheritance", line_of(tmp_path / "nginx.conf", "location /hsts/"))]
+    redefinition, inheritance = result.findings
+    assert "Strict-Transport-Security from outside is not sent" in redefinition.message
+    assert "(nor X-Served-By)" in redefinition.message
+    assert "X-Served-By is dropped" in inheritance.message and "Strict-Transport-Security" not in inheritance.message
 
 
 def test_add_header_inherit_merge_keeps_outer_headers(tmp_path):

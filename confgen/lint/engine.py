@@ -219,6 +219,7 @@ def lint(paths: list[str], *, gunicorn=None, gunicorn_cmd=None, profile=None, ro
     given for several trees.
     """
     from confgen.lint.pairing import Pairing, check_explicit, is_app_side, trees_of_app
+    from confgen.nginx.versions import adopt_syntax_version
 
     if not paths:
         raise ConfgenError("confgen lint: give at least one nginx file (or - for stdin)")
@@ -254,6 +255,8 @@ def lint(paths: list[str], *, gunicorn=None, gunicorn_cmd=None, profile=None, ro
                                 nginx_version=None if nginx_version is None else str(nginx_version))
         check_explicit(pairing, [config.main_file for config, _, _, _ in configs])
         for config, focus, stdin_text, given in configs:
+            if nginx_version is None:
+                adopt_syntax_version(config)  # lint for the version the config's own syntax needs
             app = pairing.for_tree(config.main_file, given)
             if app.note not in notes:
                 notes.append(app.note)

@@ -327,6 +327,10 @@ class _Loader:
     notes: list[str] = field(default_factory=list)
     # Includes of files the deployment provides (see include_targets), with their parents.
     unresolved: list[Directive] = field(default_factory=list)
+    # Missing includes (path, line, as written, resolved), judged when the tree is read.
+    missing: list[tuple[str, int, str, str]] = field(default_factory=list)
+    # The directories included files were found in.
+    included_dirs: set[str] = field(default_factory=set)
     directive_count: int = 0
     parsed_count: int = 0
     too_many_files: bool = False
@@ -345,6 +349,7 @@ class _Loader:
         del text
         if top is not None:
             self.build(top, root, main)
+        self.judge_missing()
         config = NginxConfig(root=root, main_file=main, nginx_version=self.version,
                              files=self.files, problems=self.problems, comments=self.comments,
                              notes=self.notes, unresolved_includes=self.unresolved)
@@ -480,11 +485,13 @@ class _Loader:
         return self.identities[path]
 
     def include_targets(self, include: Directive, path: str, parent: Directive | None = None) -> list[_IncludedFile]:
-        """The files an include names, in nginx's order, as placeholders for build(). An
-        absolute path outside the linted tree that is not on this machine is provided by the
-        deployment (a file the container writes at start under /run, the server's own
-        /etc/nginx/snippets/ssl.conf): a note, and a record of the block it stood in, not an
-        error; a missing file inside the tree is an error."""
+        """The files an include names, in nginx's order, as placeholders for build(). A file
+        that is neither in the linted tree nor on this machine is a fact about the machine the
+        config will run on (a server-local ``snippets/ssl-site.conf``, a file the container
+        writes under /run), whether written relative or absolute: one note, and a record of the
+        block it stood in (rules about missing values stay silent there). It is an error only
+        where the tree shows it should be there (see expected_in_tree), judged once the whole
+        tree is read. (``include-not-found``'s ``strict`` option reports the others too.)"""
         line = include.line
         if len(include.args) != 1:
             self.problem("syntax-error", path, line, 'invalid number of arguments in "include" directive')
@@ -495,34 +502,49 @@ class _Loader:
         pattern = written if os.path.isabs(written) else os.path.join(self.base_dir, written)
         if glob.has_magic(pattern):
             targets = self.glob(pattern)  # a glob that matches nothing is fine for nginx
-        elif self.exists(pattern):
-            targets = [pattern]
-        else:
-            found = self.system_file(written)
-            if found:
-                targets = [found]
-            elif os.path.basename(pattern) in STOCK_FILES:
-                return []  # nginx's own type and parameter tables: nothing a rule reads
-            elif self.provided_by_deployment(written):
-                self.unresolved.append(Directive(include.name, include.args, include.file, include.line, parent, None))
-                self.notes.append(f'{path}:{line}: include "{written}" is not on this machine and outside the '
-                                  f'linted tree: taken as provided by the deployment; rules about missing '
-                                  f'values stay silent where it applies')
-                return []
-            else:
-                self.problem("include-not-found", path, line, f'include "{written}": no such file ({pattern})')
-                return []
-        return [_IncludedFile(target, line, written) for target in targets]
+            self.included_dirs.update(_real(os.path.dirname(target) or ".") for target in targets)
+            return [_IncludedFile(target, line, written) for target in targets]
+        if self.exists(pattern):
+            self.included_dirs.add(_real(os.path.dirname(pattern) or "."))
+            return [_IncludedFile(pattern, line, written)]
+        found = self.system_file(written)
+        if found:
+            return [_IncludedFile(found, line, written)]
+        if os.path.basename(pattern) in STOCK_FILES:
+            return []  # nginx's own type and parameter tables: nothing a rule reads
+        # Whatever the file would set is unknown here, error or not.
+        self.unresolved.append(Directive(include.name, include.args, include.file, include.line, parent, None))
+        self.missing.append((path, line, written, pattern))   # judged once every include is read
+        return []
 
-    def provided_by_deployment(self, written: str) -> bool:
-        """An absolute include outside the linted tree (the main file's directory) on a config
-        read from disk. A relative include resolves inside the tree, and a dump holds every
-        file nginx read, so a missing one there stays an error."""
-        if not (self.disk and os.path.isabs(written)):
-            return False
+    def judge_missing(self) -> None:
+        """Each missing include, once the whole tree is read: an error where the tree shows the
+        file should be there, else the note that the deployment provides it."""
+        for path, line, written, pattern in self.missing:
+            why = self.expected_in_tree(pattern)
+            if why:
+                self.problem("include-not-found", path, line, f'include "{written}": no such file ({pattern}), {why}')
+            else:
+                self.notes.append(f'{path}:{line}: include "{written}" is neither in the linted tree nor on this '
+                                  f'machine: taken as provided by the deployment; rules about missing values '
+                                  f'stay silent where it applies')
+
+    def expected_in_tree(self, pattern: str) -> str | None:
+        """Why a missing file should have been in the linted tree, or None: always in a dump;
+        else when its directory exists below the main file's (the tree ships ``conf.d/`` but not
+        this file in it), or is the main file's own directory and the config includes other
+        files from it. That directory alone shows nothing: on the server it is /etc/nginx, where
+        local files live beside nginx.conf."""
+        if not self.disk:
+            return "and the nginx -T output holds every file nginx read"
         tree = _real(self.base_dir or os.getcwd())
-        target = _real(written)
-        return os.path.commonpath([tree, target]) != tree
+        directory = _real(os.path.dirname(pattern) or ".")
+        if directory == tree:
+            return "beside the main file, where the tree keeps the other files it includes" \
+                if tree in self.included_dirs else None
+        if os.path.commonpath([tree, directory]) == tree and os.path.isdir(directory):
+            return "in a directory the linted tree ships"
+        return None
 
     def read_included(self, include: _IncludedFile, path: str, chain: tuple[str, ...]
                       ) -> tuple[list[Directive] | None, bool]:

@@ -305,6 +305,10 @@ class Source:
     leading_slash: bool   # it always starts with "/"
     origin: str = ""      # where it comes from: "$uri", "the regex '^/p/(.*)$' at f:3"
     directive: Directive | None = None   # the regex or definition behind it
+    # It can hold LF, the line end every HTTP/1 parser honours; a bare CR ends no line for a
+    # server reading nginx's upstream request (RFC 9112 section 2.2: a bare CR is invalid, to be
+    # rejected or read as a space), so only this counts in the request nginx sends upstream.
+    line_feed: bool = False
 
     def describe(self) -> str:
         return f"{self.name} ({self.origin})" if self.origin else self.name
@@ -649,11 +653,11 @@ class Variables:
             return Source("capture", shown, False, False, False, False, origin, regex.directive)
         subject = self.subject_sources(regex)
         controlled = any(s.controlled for s in subject)
-        line_breaks = any(s.line_breaks for s in subject) and (
-            can_match_char(group, "\n") or can_match_char(group, "\r"))
+        line_feed = any(s.line_feed for s in subject) and can_match_char(group, "\n")
+        line_breaks = line_feed or any(s.line_breaks for s in subject) and can_match_char(group, "\r")
         any_host = controlled and (can_match_char(group, ".") or can_match_char(group, ":") or _open_ended(group))
         return Source("capture", shown, controlled, line_breaks, any_host, _starts_with_slash(group), origin,
-                      regex.directive)
+                      regex.directive, line_feed)
 
 
 @lru_cache(maxsize=1024)
@@ -661,7 +665,7 @@ def builtin(name: str) -> Source:
     """A variable the config does not define: request data, or one of nginx's own."""
     if name in REQUEST_VARIABLES:
         line_breaks, slash = REQUEST_VARIABLES[name]
-        return Source("request", f"${name}", True, line_breaks, True, slash, "request data")
+        return Source("request", f"${name}", True, line_breaks, True, slash, "request data", line_feed=line_breaks)
     if name.startswith(REQUEST_PREFIXES):
         return Source("request", f"${name}", True, False, True, False, "request data")
     return Source("nginx", f"${name}", False, False, False, False)

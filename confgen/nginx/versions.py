@@ -6,6 +6,7 @@ import functools
 import re
 import shutil
 import subprocess
+from dataclasses import dataclass
 
 Version = tuple[int, ...]
 
@@ -37,3 +38,97 @@ def installed_nginx_version() -> str | None:
         return None
     match = re.search(r"nginx/(\d+\.\d+(?:\.\d+)?)", result.stderr + result.stdout)
     return match.group(1) if match else None
+
+
+def version_text(version: Version) -> str:
+    return ".".join(map(str, version))
+
+
+@dataclass(frozen=True)
+class Introduction:
+    directive: str
+    since: Version                    # the first nginx version that reads it
+    parameter: str | None = None      # a parameter of the directive, not the directive itself
+    context: str | None = None        # only in this block (upstream's `server ... resolve`)
+
+    def shown(self) -> str:
+        """How a message names it: ``http2``, ``listen ... quic``."""
+        return f"{self.directive} ... {self.parameter}" if self.parameter else self.directive
+
+    def used_by(self, directive) -> bool:
+        if directive.name != self.directive:
+            return False
+        if self.context is not None and directive.context != self.context:
+            return False
+        return self.parameter is None or self.parameter in directive.args[1:]
+
+
+# From nginx's CHANGES and the "This directive appeared in version" lines of nginx.org's module
+# pages: 1.15.3 (keepalive_timeout and keepalive_requests in upstream blocks), 1.19.4
+# (ssl_reject_handshake, ssl_conf_command), 1.19.10 (keepalive_time), 1.25.0 (HTTP/3: http3,
+# listen ... quic), 1.25.1 (the http2 directive), 1.27.3 (resolver and `server ... resolve` in
+# upstream blocks, in the open-source build), 1.29.3 (add_header_inherit).
+# nginx 1.22.1 (Debian 12) was checked to refuse the 1.25+ ones ("unknown directive").
+INTRODUCTIONS = (
+    # An upstream's own idle timer and request limit (nginx.org: "This directive appeared in
+    # version 1.15.3"); older nginx knows them only in http/server/location.
+    Introduction("keepalive_timeout", (1, 15, 3), context="upstream"),
+    Introduction("keepalive_requests", (1, 15, 3), context="upstream"),
+    Introduction("ssl_reject_handshake", (1, 19, 4)),
+    Introduction("ssl_conf_command", (1, 19, 4)),
+    Introduction("proxy_ssl_conf_command", (1, 19, 4)),
+    Introduction("keepalive_time", (1, 19, 10)),
+    Introduction("http3", (1, 25, 0)),
+    Introduction("listen", (1, 25, 0), parameter="quic"),
+    Introduction("http2", (1, 25, 1)),
+    Introduction("resolver", (1, 27, 3), context="upstream"),
+    Introduction("server", (1, 27, 3), parameter="resolve", context="upstream"),
+    Introduction("add_header_inherit", (1, 29, 3)),
+    Introduction("add_trailer_inherit", (1, 29, 3)),
+)
+_INTRODUCED_NAMES = frozenset(entry.directive for entry in INTRODUCTIONS)
+
+
+def introductions_used(config, by_name=None) -> list[tuple[Introduction, object]]:
+    """Every (introduction, directive) pair of the config: the syntax that needs a given nginx
+    version or newer. ``by_name(name)`` (a lint's index of directives by name) spares the walk
+    of the whole tree."""
+    if by_name is not None:
+        return [(entry, directive) for entry in INTRODUCTIONS for directive in by_name(entry.directive)
+                if entry.used_by(directive)]
+    found = []
+    for directive in config.walk():
+        if directive.name in _INTRODUCED_NAMES:
+            found.extend((entry, directive) for entry in INTRODUCTIONS if entry.used_by(directive))
+    return found
+
+
+def syntax_version(config) -> tuple[Version, object] | None:
+    """The oldest nginx version the config's own syntax needs, with the first directive that
+    needs it; None when nothing in it is newer than any nginx confgen knows."""
+    needed = None
+    for entry, directive in introductions_used(config):
+        if needed is None or entry.since > needed[0]:
+            needed = (entry.since, directive)
+    return needed
+
+
+def adopt_syntax_version(config) -> None:
+    """For a config linted with no version named: when its own syntax needs a newer nginx than
+    the one assumed (the installed nginx, else DEFAULT_NGINX_VERSION), lint it for the oldest
+    version that reads it, and say so in a note. A config whose project runs nginx 1.25 is not
+    an error for using ``http2 on`` because this machine has 1.22; only syntax that no single
+    version accepts (``http2 on`` beside ``ssl on``, removed in 1.25.1) is still reported, by the
+    rules, at the version adopted. ``config.version_from_syntax`` keeps (version, directive)."""
+    needed = syntax_version(config)
+    if needed is None or needed[0] <= tuple(config.nginx_version):
+        return
+    version, directive = needed
+    assumed = version_text(tuple(config.nginx_version))
+    config.nginx_version = version
+    config.version_from_syntax = needed
+    config.notes.append(f"{directive.file}:{directive.line}: `{directive.name}"
+                        f"{' ' + ' '.join(directive.args) if directive.args else ''}` needs nginx "
+                        f"{version_text(version)} or newer, so the config is linted for nginx {version_text(version)} "
+                        f"(not {assumed}, the installed or default version); pass --nginx-version to lint for "
+                        f"the version the server runs")

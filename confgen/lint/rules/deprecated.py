@@ -10,6 +10,7 @@ from confgen.lint.fixes.base import Fix
 from confgen.lint.fixes.edits import Unfixable
 from confgen.lint.fixes.nginx_edits import append_arg, insert_after, remove, remove_args
 from confgen.lint.registry import Finding, rule
+from confgen.nginx.versions import introductions_used, version_text
 
 
 @dataclass(frozen=True)
@@ -45,10 +46,6 @@ DEPRECATIONS = (
 )
 
 
-def _version(version) -> str:
-    return ".".join(map(str, version))
-
-
 def _matches(entry: Deprecation, directive) -> bool:
     if entry.prefix:
         if not directive.name.startswith(entry.directive):
@@ -65,8 +62,10 @@ def deprecated_directive(ctx: LintContext) -> Iterator[Finding]:
     Deprecated ones still work but warn at every start and will go; obsolete ones are ignored
     (so the setting silently does nothing: ``http2_idle_timeout`` since 1.19.7 does not limit
     anything); removed ones stop nginx from starting (``ssl on`` from 1.25.1). The target
-    version is ``--nginx-version``, else the installed nginx, else 1.22. Removed ones are
-    errors; the message names the replacement.
+    version is ``--nginx-version``, else the oldest one the config's own syntax needs when that
+    is newer than the installed nginx (else 1.22). Removed ones are errors; the message names
+    the replacement, and, when the version came from the config's syntax, the directive that
+    needs it: no nginx accepts both.
 
     Version: 1.25.1
 
@@ -103,16 +102,27 @@ def deprecated_directive(ctx: LintContext) -> Iterator[Finding]:
             shown = f"listen ... {entry.parameter}" if entry.parameter else directive.name
             fix = _replacement(entry, directive)
             if entry.removed is not None and ctx.version >= entry.removed:
-                yield ctx.finding(directive, f"`{shown}` was removed in nginx {_version(entry.removed)}: "
-                                             f"nginx {_version(ctx.version)} refuses to start; use "
-                                             f"{entry.replacement}", severity="error", fix=fix)
+                yield ctx.finding(directive, f"`{shown}` was removed in nginx {version_text(entry.removed)}: "
+                                             f"nginx {version_text(ctx.version)} refuses to start{_contradiction(ctx)}; "
+                                             f"use {entry.replacement}", severity="error", fix=fix)
             elif entry.ignored:
-                yield ctx.finding(directive, f"`{shown}` is obsolete since nginx {_version(entry.since)} and "
+                yield ctx.finding(directive, f"`{shown}` is obsolete since nginx {version_text(entry.since)} and "
                                              f"ignored, so it does nothing; use {entry.replacement}", fix=fix)
             else:
-                until = f", and removed in {_version(entry.removed)}" if entry.removed else ""
-                yield ctx.finding(directive, f"`{shown}` is deprecated since nginx {_version(entry.since)}"
+                until = f", and removed in {version_text(entry.removed)}" if entry.removed else ""
+                yield ctx.finding(directive, f"`{shown}` is deprecated since nginx {version_text(entry.since)}"
                                              f"{until}; use {entry.replacement}", fix=fix)
+
+
+def _contradiction(ctx) -> str:
+    """When the version was taken from the config's own syntax, the removed directive and that
+    syntax together are what no nginx accepts: name both."""
+    adopted = getattr(ctx.nginx, "version_from_syntax", None)
+    if adopted is None:
+        return ""
+    version, needing = adopted
+    return (f", and `{needing.name}` at {needing.file}:{needing.line} needs {version_text(version)} or newer: "
+            f"no nginx version accepts both")
 
 
 def _replacement(entry: Deprecation, directive) -> Fix | None:
@@ -149,38 +159,6 @@ def _ssl_on(fx, directive) -> list:
     return edits
 
 
-@dataclass(frozen=True)
-class Introduction:
-    directive: str
-    since: tuple[int, int, int]       # the first nginx version that reads it
-    parameter: str | None = None      # a parameter of the directive, not the directive itself
-    context: str | None = None        # only in this block (upstream's `server ... resolve`)
-
-
-# From nginx's CHANGES and the "This directive appeared in version" lines of nginx.org's module
-# pages: 1.15.3 (keepalive_timeout and keepalive_requests in upstream blocks), 1.19.4 (ssl_reject_handshake, ssl_conf_command), 1.19.10 (keepalive_time), 1.25.0
-# (HTTP/3: http3, listen ... quic), 1.25.1 (the http2 directive), 1.27.3 (resolver and
-# `server ... resolve` in upstream blocks, in the open-source build), 1.29.3 (add_header_inherit).
-# nginx 1.22.1 (Debian 12) was checked to refuse the 1.25+ ones ("unknown directive").
-INTRODUCTIONS = (
-    # An upstream's own idle timer and request limit (nginx.org: "This directive appeared in
-    # version 1.15.3"); older nginx knows them only in http/server/location.
-    Introduction("keepalive_timeout", (1, 15, 3), context="upstream"),
-    Introduction("keepalive_requests", (1, 15, 3), context="upstream"),
-    Introduction("ssl_reject_handshake", (1, 19, 4)),
-    Introduction("ssl_conf_command", (1, 19, 4)),
-    Introduction("proxy_ssl_conf_command", (1, 19, 4)),
-    Introduction("keepalive_time", (1, 19, 10)),
-    Introduction("http3", (1, 25, 0)),
-    Introduction("listen", (1, 25, 0), parameter="quic"),
-    Introduction("http2", (1, 25, 1)),
-    Introduction("resolver", (1, 27, 3), context="upstream"),
-    Introduction("server", (1, 27, 3), parameter="resolve", context="upstream"),
-    Introduction("add_header_inherit", (1, 29, 3)),
-    Introduction("add_trailer_inherit", (1, 29, 3)),
-)
-
-
 @rule(code="CG502", name="directive-too-new", severity="error")
 def directive_too_new(ctx: LintContext) -> Iterator[Finding]:
     """A directive or parameter the target nginx version does not know: nginx refuses to start.
@@ -188,9 +166,11 @@ def directive_too_new(ctx: LintContext) -> Iterator[Finding]:
     ``http2 on`` exists from nginx 1.25.1, ``server ... resolve`` and ``resolver`` inside an
     ``upstream`` block from 1.27.3, ``listen ... quic`` and ``http3`` from 1.25.0: an older
     nginx stops with "unknown directive" (or "invalid parameter"), and a reload keeps the old
-    config. The target version is ``--nginx-version``, else the installed nginx, else 1.22;
-    confgen applies that version's defaults everywhere else, so this is an error, not a hint.
-    Upgrade nginx or use the older form the message names.
+    config. It is reported against a version the user named (``--nginx-version``, the
+    project's ``nginx-version``): with none named, confgen lints for the oldest version the
+    config's own syntax needs when that is newer than the installed nginx (else 1.22), and a
+    note says so, since the machine that lints is not the one that serves. Upgrade nginx or use
+    the older form the message names.
 
     Version: 1.22.1
 
@@ -210,20 +190,14 @@ def directive_too_new(ctx: LintContext) -> Iterator[Finding]:
         https://nginx.org/en/docs/http/ngx_http_upstream_module.html#server
         https://nginx.org/en/CHANGES
     """
-    target = _version(ctx.version)
-    for entry in INTRODUCTIONS:
+    target = version_text(ctx.version)
+    for entry, directive in introductions_used(ctx.nginx, ctx.all):
         if ctx.version >= entry.since:
             continue
-        for directive in ctx.all(entry.directive):
-            if entry.context is not None and directive.context != entry.context:
-                continue
-            if entry.parameter is not None and entry.parameter not in directive.args[1:]:
-                continue
-            shown = f"{entry.directive} ... {entry.parameter}" if entry.parameter else entry.directive
-            shown += f"` in an `{entry.context}` block" if entry.context else "`"
-            older = _OLDER_FORMS.get(entry.directive, "")
-            yield ctx.finding(directive, f"`{shown} exists from nginx {_version(entry.since)}; nginx {target} "
-                                         f"refuses to start with it{older}")
+        shown = entry.shown() + (f"` in an `{entry.context}` block" if entry.context else "`")
+        older = _OLDER_FORMS.get(entry.directive, "")
+        yield ctx.finding(directive, f"`{shown} exists from nginx {version_text(entry.since)}; nginx {target} "
+                                     f"refuses to start with it{older}")
 
 
 _OLDER_FORMS = {

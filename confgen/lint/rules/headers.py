@@ -10,13 +10,15 @@ from confgen.lint.context import LintContext
 from confgen.lint.fixes.base import Fix
 from confgen.lint.fixes.nginx_edits import insert_before, replace_arg
 from confgen.lint.registry import Finding, rule
+from confgen.lint.rules.security_headers import drops_security_headers, only_content_type
 from confgen.lint.rules._proxy import by_cause, maps, only_trusted_peers, private_listeners, routes
 
 _CLIENT_PROTO_RE = re.compile(r"\$(\{http_x_forwarded_proto\}|http_x_forwarded_proto\b)", re.IGNORECASE)
 
 
 def _lost_headers(ctx: LintContext, directive_name: str, only_levels: set[int] | None,
-                  skip: frozenset[str] = frozenset(), fixable: bool = False) -> Iterator[Finding]:
+                  skip: frozenset[str] = frozenset(), fixable: bool = False,
+                  reported_elsewhere=lambda level: False) -> Iterator[Finding]:
     """nginx's rule for array directives: a level that has any ``directive_name`` inherits none
     from outside. Report each such level that drops headers set further out, naming them."""
     seen: set[int] = set()
@@ -29,6 +31,8 @@ def _lost_headers(ctx: LintContext, directive_name: str, only_levels: set[int] |
             continue
         if ctx.unresolved_include(level, inherited=False) is not None:
             continue  # a file the deployment provides may repeat the headers here
+        if reported_elsewhere(level):
+            continue  # one finding per cause: another rule names this level's dropped headers
         outer = ctx.nginx.effective(directive_name, level.parent)
         if not outer:
             continue
@@ -122,8 +126,10 @@ def add_header_inheritance(ctx: LintContext) -> Iterator[Finding]:
 
     Like ``proxy_set_header``, ``add_header`` is inherited only into levels that define none
     (unless ``add_header_inherit merge``, nginx 1.29.3+): a location adding ``Cache-Control``
-    loses the server's other headers for exactly those responses. Dropped security headers
-    (HSTS, CSP, X-Content-Type-Options, ...) are reported by add-header-redefinition instead.
+    loses the server's other headers for exactly those responses. A level that also drops
+    security headers (HSTS, CSP, X-Content-Type-Options, ...) is reported by
+    add-header-redefinition instead, and one whose only ``add_header`` is a second
+    ``Content-Type`` by add-header-content-type: one finding per cause.
 
     Bad:
         server {
@@ -145,7 +151,8 @@ def add_header_inheritance(ctx: LintContext) -> Iterator[Finding]:
     References:
         https://nginx.org/en/docs/http/ngx_http_headers_module.html#add_header
     """
-    yield from _lost_headers(ctx, "add_header", None, skip=frozenset(SECURITY_HEADERS))
+    yield from _lost_headers(ctx, "add_header", None, skip=frozenset(SECURITY_HEADERS), reported_elsewhere=lambda level:
+                             only_content_type(level) or drops_security_headers(ctx, level))
 
 
 @rule(code="CG402", name="forwarded-proto-spoofable", severity="warning")

@@ -3,6 +3,7 @@ before access checks, open status pages, ``if`` in locations, and maps without a
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Iterator
 
 from confgen.lint.context import LintContext
@@ -270,3 +271,76 @@ def map_without_default(ctx: LintContext) -> Iterator[Finding]:
                 continue
             yield ctx.finding(block, f"{name} {variable} has no default: unmatched values become \"\"; "
                                      f"add a `default` entry that says what they get")
+
+
+def _everyone(network: str) -> bool:
+    """``0.0.0.0/0``, ``::/0`` and their spellings: a network of every address."""
+    try:
+        return ipaddress.ip_network(network, strict=False).prefixlen == 0
+    except ValueError:
+        return False
+
+
+def _loopback_only(server) -> bool:
+    """Whether every ``listen`` of ``server`` is a loopback address or a unix socket: only a
+    process on this machine (the balancer in front) connects."""
+    listens = [d for d in server.find("listen") if d.args] if server is not None else []
+
+    def local(address: str) -> bool:
+        if address.startswith("unix:"):
+            return True
+        host = address[1:address.index("]")] if address.startswith("[") and "]" in address \
+            else address.rsplit(":", 1)[0] if ":" in address else ""
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return host == "localhost"
+    return bool(listens) and all(local(d.args[0]) for d in listens)
+
+
+@rule(code="CG646", name="real-ip-from-everyone", severity="warning")
+def real_ip_from_everyone(ctx: LintContext) -> Iterator[Finding]:
+    """``set_real_ip_from 0.0.0.0/0`` (or ``::/0``): every client sets its own address.
+
+    The realip module replaces the client address with the one in ``real_ip_header``
+    (``X-Forwarded-For``, ``X-Real-IP``) when the connection comes from a trusted address;
+    trusting every address means any client can write the header and be whoever it claims.
+    ``$remote_addr`` feeds ``allow``/``deny`` (realip runs in the post-read phase, before the
+    access phase), rate and
+    connection limits keyed on it, the access log, and the address the app is told: all of them
+    then trust the client. Name the balancer's own addresses. Not reported with
+    ``real_ip_header proxy_protocol`` (the address comes from the PROXY protocol header of the
+    connection), nor in a server that listens only on loopback or a unix socket.
+
+    Bad:
+        server {
+            set_real_ip_from 0.0.0.0/0;
+            real_ip_header X-Forwarded-For;
+        }
+
+    Good:
+        server {
+            set_real_ip_from 10.0.0.0/8;
+            real_ip_header X-Forwarded-For;
+        }
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_realip_module.html
+        https://nginx.org/en/docs/http/ngx_http_access_module.html
+        https://nginx.org/en/docs/dev/development_guide.html#http_phases
+    """
+    for directive in ctx.all("set_real_ip_from"):
+        if not directive.args or not _everyone(directive.args[0]) or not in_http(directive):
+            continue
+        level = directive.parent
+        header = ctx.nginx.effective_args("real_ip_header", level) or ["X-Real-IP"]
+        if header[0].lower() == "proxy_protocol":
+            continue
+        server = level if level.name == "server" else level.enclosing("server")
+        servers = [server] if server is not None else [s for s in level.walk() if s.name == "server" and s.is_block]
+        if servers and all(_loopback_only(s) for s in servers):
+            continue
+        yield ctx.finding(directive, f"set_real_ip_from {directive.args[0]} trusts every peer: any client "
+                                     f"writes {header[0]} and becomes the address it names, for allow/deny, "
+                                     f"limit_req/limit_conn, the access log and the app; name the balancer's "
+                                     f"addresses instead")

@@ -39,6 +39,39 @@ def _header_name(directive) -> str:
     return directive.args[0].lower() if directive.args else ""
 
 
+def _second_content_type(directive) -> bool:
+    """``add_header Content-Type`` where nginx sends its own (not beside ``return 204``)."""
+    block = directive.parent
+    if block is not None and any(r.args[:1] == ["204"] for r in block.find("return")):
+        return False
+    return _header_name(directive) == "content-type" and in_http(directive)
+
+
+def only_content_type(level) -> bool:
+    """Whether the level's own add_headers are all a second Content-Type: that one line is the
+    cause of what the level drops, and add-header-content-type reports it with what it drops."""
+    own = [d for d in level.find("add_header") if d.args]
+    return bool(own) and all(_second_content_type(d) for d in own)
+
+
+def dropped_add_headers(ctx, level) -> list[str]:
+    """The add_header names set further out that the level's own add_header drops (none with
+    ``add_header_inherit merge`` or ``off``, nginx 1.29.3+)."""
+    own = [d for d in level.find("add_header") if d.args]
+    if not own or level.parent is None:
+        return []
+    if ctx.version >= ADD_HEADER_INHERIT_SINCE and _inherit_mode(ctx, level) in ("merge", "off"):
+        return []
+    kept = {_header_name(d) for d in own}
+    return list(dict.fromkeys(d.args[0] for d in effective_add_headers(ctx, level.parent)
+                              if _header_name(d) not in kept))
+
+
+def drops_security_headers(ctx, level) -> bool:
+    """Whether add-header-redefinition reports this level (it then names every header dropped)."""
+    return not only_content_type(level) and any(h.lower() in SECURITY_HEADERS for h in dropped_add_headers(ctx, level))
+
+
 @rule(code="CG621", name="add-header-redefinition", severity="warning")
 def add_header_redefinition(ctx: LintContext) -> Iterator[Finding]:
     """A level's own ``add_header`` drops security headers set further out.
@@ -46,8 +79,10 @@ def add_header_redefinition(ctx: LintContext) -> Iterator[Finding]:
     A location that adds ``Cache-Control`` inherits none of the server's ``add_header``:
     ``Strict-Transport-Security``, ``Content-Security-Policy`` or ``X-Frame-Options`` vanish
     for exactly those responses. Repeat them (an ``include`` of a shared snippet counts), or from
-    nginx 1.29.3 write ``add_header_inherit merge;``. Only security headers are reported here;
-    ``add-header-inheritance`` covers every header.
+    nginx 1.29.3 write ``add_header_inherit merge;``. A level that drops security headers is
+    reported here only, naming the other headers it drops too (``add-header-inheritance`` covers
+    levels that drop only others); a level whose only ``add_header`` is a second
+    ``Content-Type`` is reported by ``add-header-content-type``: one finding per cause.
 
     Bad:
         server {
@@ -76,6 +111,8 @@ def add_header_redefinition(ctx: LintContext) -> Iterator[Finding]:
         if level is None or level.parent is None or id(level) in seen or not in_http(directive):
             continue
         seen.add(id(level))
+        if only_content_type(level):
+            continue  # add-header-content-type reports that line, with what it drops
         own = [d for d in level.find("add_header") if d.args]
         if not own:
             continue
@@ -83,19 +120,19 @@ def add_header_redefinition(ctx: LintContext) -> Iterator[Finding]:
         supported = ctx.version >= ADD_HEADER_INHERIT_SINCE
         if supported and mode in ("merge", "off"):
             continue
-        kept = {_header_name(d) for d in own}
-        outer = effective_add_headers(ctx, level.parent)
-        lost = list(dict.fromkeys(d.args[0] for d in outer if _header_name(d) in SECURITY_HEADERS
-                                  and _header_name(d) not in kept))
+        dropped = dropped_add_headers(ctx, level)
+        lost = [h for h in dropped if h.lower() in SECURITY_HEADERS]
         if not lost:
             continue
+        others = [h for h in dropped if h.lower() not in SECURITY_HEADERS]
+        also = f" (nor {', '.join(others)})" if others else ""
         fix = ("add `add_header_inherit merge;` here, or repeat them" if supported
                else "repeat them here (or an include of a shared snippet); `add_header_inherit merge` needs nginx 1.29.3")
         if mode == "merge" and not supported:
             fix = (f"`add_header_inherit merge` only exists from nginx 1.29.3 (target "
                    f"{'.'.join(map(str, ctx.version))}); repeat them here")
         yield ctx.finding(own[0], f"this {level.name} sets its own add_header, so {', '.join(lost)} from outside "
-                                  f"{'is' if len(lost) == 1 else 'are'} not sent for its responses; {fix}")
+                                  f"{'is' if len(lost) == 1 else 'are'} not sent for its responses{also}; {fix}")
 
 
 @rule(group="hardening", code="CG622", name="add-header-not-always", severity="info")
@@ -174,7 +211,8 @@ def add_header_content_type(ctx: LintContext) -> Iterator[Finding]:
     ``add_header`` adds another, and browsers pick either, so ``nosniff`` protections and
     download handling become unpredictable. Use ``default_type`` or ``types { }``. A block
     that answers ``return 204`` (the CORS preflight idiom) is not reported: nginx sends no
-    Content-Type of its own with a 204.
+    Content-Type of its own with a 204. When it is the level's only ``add_header``, the message
+    also names the headers set further out that it drops (that line is their one cause).
 
     Bad:
         server {
@@ -191,9 +229,11 @@ def add_header_content_type(ctx: LintContext) -> Iterator[Finding]:
         https://nginx.org/en/docs/http/ngx_http_core_module.html#default_type
     """
     for directive in ctx.all("add_header"):
-        block = directive.parent
-        if block is not None and any(r.args[:1] == ["204"] for r in block.find("return")):
+        if not _second_content_type(directive):
             continue
-        if _header_name(directive) == "content-type" and in_http(directive):
-            yield ctx.finding(directive, "add_header Content-Type sends a second Content-Type beside nginx's own; "
-                                         "use default_type (or types { }) instead")
+        level = directive.parent
+        dropped = dropped_add_headers(ctx, level) if only_content_type(level) else []
+        drops = (f"; and, as this {level.name}'s only add_header, it drops {', '.join(dropped)} set further out"
+                 if dropped else "")
+        yield ctx.finding(directive, "add_header Content-Type sends a second Content-Type beside nginx's own; "
+                                     f"use default_type (or types {{ }}) instead{drops}")

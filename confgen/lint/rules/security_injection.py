@@ -92,6 +92,17 @@ def invalid_capture_reference(ctx: LintContext) -> Iterator[Finding]:
 # SSRF
 
 
+def _request_chosen_scheme(ctx, directive) -> Source | None:
+    """A source the client controls in the scheme of a ``proxy_pass`` URL
+    (``$http_x_scheme://backend``), or None."""
+    if directive.name != "proxy_pass" or not directive.args or "://" not in directive.args[0]:
+        return None
+    scheme = directive.args[0].split("://", 1)[0]
+    if "$" not in scheme:
+        return None
+    return next((s for s in variable_model(ctx).sources(scheme, directive) if s.controlled), None)
+
+
 def _request_chosen_hosts(ctx, directive) -> list[Source]:
     """The sources a client controls that can spell any host in the server part of an upstream
     address (a proxy_pass URL's host, or fastcgi_pass's whole ``address:port``)."""
@@ -117,7 +128,9 @@ def ssrf(ctx: LintContext) -> Iterator[Finding]:
     admin port, with nginx's network position. Position counts: in
     ``http://backend$request_uri`` the host is the constant ``backend``. Map request values to
     a fixed list of upstreams instead. ``internal`` locations, reachable only through the
-    app's ``X-Accel-Redirect``, are not reported.
+    app's ``X-Accel-Redirect``, are not reported. A scheme taken from request data
+    (``proxy_pass $http_x_scheme://backend``) lets the client switch nginx between http and
+    https to the upstream: a warning.
 
     Bad:
         server {
@@ -152,6 +165,13 @@ def ssrf(ctx: LintContext) -> Iterator[Finding]:
                 yield ctx.finding(directive, f"{name} picks its server from request data ({chosen[0].describe()}): "
                                              f"any client can make nginx connect to internal addresses; map the "
                                              f"request value to a fixed set of upstreams")
+                continue
+            scheme = _request_chosen_scheme(ctx, directive)
+            if scheme is not None:
+                yield ctx.finding(directive, f"{name} takes its scheme from request data ({scheme.describe()}): any "
+                                             f"client chooses whether nginx speaks http or https to the upstream; "
+                                             f"write the scheme, or map the value to a fixed one",
+                                  severity="warning")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -163,10 +183,12 @@ _SINKS = ("add_header", "add_trailer", "proxy_set_header", "grpc_set_header", "m
 
 
 def _splitting_sinks(directive) -> list[tuple[str, bool]]:
-    """(argument, its captures are escaped) for the arguments of ``directive`` that end up in a
-    header or the upstream request line. nginx escapes the captures of a redirecting
-    ``rewrite`` when the request URI was percent-encoded (the only way a line break gets in),
-    so there only other variables count."""
+    """(argument, its numbered captures are escaped) for the arguments of ``directive`` that end
+    up in a header or the upstream request line. nginx escapes the numbered captures of a
+    redirecting ``rewrite`` when the request URI was percent-encoded (the only way a line break
+    gets in), so there only other variables count; a named capture is a variable, copied as it
+    is (nginx 1.22.1: ``rewrite ^/r/(?<p>\\W*)$ http://h/$p redirect`` answers ``/r/%0a%0a`` with
+    ``Location: http://h/`` and two raw line feeds; ``$2`` there comes out as ``%0A``)."""
     name, args = directive.name, directive.args
     if name in ("add_header", "add_trailer", "proxy_set_header", "grpc_set_header") and len(args) >= 2:
         return [(args[1], False)]
@@ -182,9 +204,10 @@ def _splitting_sinks(directive) -> list[tuple[str, bool]]:
         if flag in ("redirect", "permanent") or re.match(r"^(https?://|\$scheme)", args[1]):
             return [(args[1], True)]
     if name == "proxy_pass" and args:
-        # The host (it becomes the Host header, $proxy_host) and the path (the request line).
+        # The host (it becomes the Host header, $proxy_host) and the path (the request line);
+        # a URL held whole in a variable (``set $upstream "http://$1/$p"``) is both.
         _, sep, rest = args[0].partition("://")
-        return [(rest, False)] if sep else []
+        return [(rest if sep else args[0], False)]
     return []
 
 
@@ -198,7 +221,11 @@ def http_splitting(ctx: LintContext) -> Iterator[Finding]:
     Put into ``add_header``, a ``return`` redirect's ``Location``, ``proxy_set_header`` or a
     ``proxy_pass`` path, it lets a client write headers of its own (cookies, redirects, cache
     poisoning). Use ``$request_uri`` (never decoded) or a capture that excludes line breaks.
-    (A redirecting ``rewrite`` escapes its own captures; other variables in it still count.)
+    (A redirecting ``rewrite`` escapes its own numbered captures; named captures and other
+    variables in it still count.) In ``proxy_pass``, also through a URL held in a ``set``
+    variable, only a capture that can hold a line feed counts: the app's HTTP parser ends no
+    line at a bare CR (``(.*)`` takes a CR, not a LF), while a browser reading a response header
+    may.
 
     Bad:
         server {
@@ -216,16 +243,20 @@ def http_splitting(ctx: LintContext) -> Iterator[Finding]:
 
     References:
         https://nginx.org/en/docs/http/ngx_http_rewrite_module.html#return
+        https://nginx.org/en/docs/http/ngx_http_rewrite_module.html#rewrite
+        https://www.rfc-editor.org/rfc/rfc9112#section-2.2
         https://github.com/yandex/gixy/blob/master/docs/en/plugins/httpsplitting.md
     """
     for directive in (d for name in _SINKS for d in ctx.all(name)):
         sinks = [(value, escaped) for value, escaped in _splitting_sinks(directive) if "$" in value]
         if not sinks or not in_http(directive):
             continue
+        # Upstream, only a line feed ends a line; a client may also split on a bare CR.
+        breaks = (lambda s: s.line_feed) if directive.name == "proxy_pass" else (lambda s: s.line_breaks)
         for value, captures_escaped in sinks:
             text = re.sub(r"\$[1-9]", "", value) if captures_escaped else value
             sources = variable_model(ctx).sources(text, directive)
-            carrier = next((s for s in sources if s.line_breaks), None)
+            carrier = next((s for s in sources if breaks(s)), None)
             if carrier is not None and not internal_only(directive):
                 yield ctx.finding(directive, f"{carrier.describe()} can hold a decoded CR/LF and reaches "
                                              f"{directive.name} here: a client can inject its own header lines; "
@@ -252,18 +283,28 @@ def _catch_all(ctx, directive) -> bool:
     return server is not None and bool(server.find("listen")) and answers_unknown_hosts(ctx, server)
 
 
+# Headers apps read as the Host the client asked for, behind a proxy (Django's
+# USE_X_FORWARDED_HOST, werkzeug's ProxyFix x_host, Rails' X-Forwarded-Host handling).
+FORWARDED_HOST_HEADERS = frozenset({"x-forwarded-host", "x-forwarded-server", "x-host", "x-original-host"})
+
+
 @rule(code="CG613", name="host-spoofing", severity="warning")
 def host_spoofing(ctx: LintContext) -> Iterator[Finding]:
-    """``proxy_set_header Host`` passes a Host the client chose.
+    """``proxy_set_header Host`` (or ``X-Forwarded-Host``) passes a Host the client chose.
 
     ``$http_host`` (or ``$arg_*``, ``$http_x_forwarded_host``, a capture of the URI) is the raw
     client value, even one no ``server_name`` matched (the default server answers it): the app
     then builds password-reset links and absolute URLs on an attacker's domain. ``$host`` is
     the name nginx actually matched, lower-cased and without a port. Reported on the directive
     itself, also in a snippet such as ``proxy_params`` that has no ``proxy_pass`` of its own
-    (it is included where proxying happens); header names are case-insensitive. ``$http_host``
-    is not reported in the default (or only) server of its ``listen`` sockets, where ``$host``
-    is the client's value too; nothing is reported in an ``internal`` location.
+    (it is included where proxying happens); header names are case-insensitive. ``Host
+    $http_host`` is not reported in the default (or only) server of its ``listen`` sockets,
+    where ``$host`` is the client's value too; nothing is reported in an ``internal`` location.
+    ``X-Forwarded-Host`` (and ``X-Forwarded-Server``, ``X-Host``, ``X-Original-Host``) from
+    request data is the same spoofing for an app that trusts it (Django's
+    ``USE_X_FORWARDED_HOST``, werkzeug's ``ProxyFix(x_host=1)``), and is reported in the
+    default server too: a server that answers any Host hands the app whatever Host the client
+    wrote; name the real hosts in ``server_name`` and refuse the others in a default server.
 
     Bad:
         server {
@@ -284,17 +325,32 @@ def host_spoofing(ctx: LintContext) -> Iterator[Finding]:
     References:
         https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_set_header
         https://nginx.org/en/docs/http/ngx_http_core_module.html#var_host
+        https://nginx.org/en/docs/http/server_names.html
+        https://docs.djangoproject.com/en/stable/ref/settings/#use-x-forwarded-host
+        https://werkzeug.palletsprojects.com/en/stable/middleware/proxy_fix/
         https://github.com/yandex/gixy/blob/master/docs/en/plugins/hostspoofing.md
     """
     for name in ("proxy_set_header", "grpc_set_header"):
         for directive in ctx.all(name):
-            if len(directive.args) < 2 or directive.args[0].lower() != "host" or "$" not in directive.args[1] \
-                    or not in_http(directive):
+            header = directive.args[0].lower() if directive.args else ""
+            if len(directive.args) < 2 or header not in ("host", *FORWARDED_HOST_HEADERS) \
+                    or "$" not in directive.args[1] or not in_http(directive) or internal_only(directive):
                 continue
             sources = variable_model(ctx).sources(directive.args[1], directive)
             spoofable = next((s for s in sources if _spoofable(s)), None)
-            if spoofable is not None and spoofable.name == "$http_host" and _catch_all(ctx, directive):
-                continue    # there $host is the client's Host too: `use $host` would change nothing
-            if spoofable is not None and not internal_only(directive):
+            if spoofable is None:
+                continue
+            if header == "host":
+                if spoofable.name == "$http_host" and _catch_all(ctx, directive):
+                    continue    # there $host is the client's Host too: `use $host` would change nothing
                 yield ctx.finding(directive, f"Host is sent as {spoofable.describe()}, a value the client chose: "
                                              f"the app builds links on any domain an attacker names; use $host")
+            elif _catch_all(ctx, directive):
+                yield ctx.finding(directive, f"{directive.args[0]} is sent as {spoofable.describe()} in a server that "
+                                             f"answers any Host: the client chooses it, and an app that trusts "
+                                             f"{directive.args[0]} builds links on any domain an attacker names; name the "
+                                             f"real hosts in server_name and refuse the others in a default server")
+            else:
+                yield ctx.finding(directive, f"{directive.args[0]} is sent as {spoofable.describe()}, a value the client "
+                                             f"chose: an app that trusts {directive.args[0]} builds links on any domain "
+                                             f"an attacker names; use $host")

@@ -8,7 +8,7 @@ from typing import Iterator
 
 from confgen.lint.context import LintContext
 from confgen.lint.registry import Finding, rule
-from confgen.lint.rules.security_common import in_http, internal_only
+from confgen.lint.rules.security_common import UPSTREAM_PASS, in_http, internal_only
 from confgen.nginx.model import split_proxy_url
 
 
@@ -77,12 +77,65 @@ def alias_traversal(ctx: LintContext) -> Iterator[Finding]:
                                      f"write `location {prefix}/` and `alias {target}/`", severity="warning")
 
 
+# What makes a location answer from its own handler rather than from files under its root.
+_CONTENT_HANDLERS = frozenset({*UPSTREAM_PASS, "memcached_pass", "return", "stub_status", "empty_gif",
+                               "js_content", "perl", "content_by_lua", "content_by_lua_block",
+                               "content_by_lua_file"})
+# What serves files from the root even beside a content handler (try_files tests and serves
+# them; an error_page to a URI re-dispatches to a location that may serve it).
+_FILE_SERVERS = ("try_files", "alias")
+
+
+def _serves_files(block, judged) -> bool:
+    """Whether requests answered in ``block`` (a location, or a server's requests that match
+    no location) can be answered with a file under the root in force (``judged``, the root or
+    alias itself, does not count as serving)."""
+    children = [d for d in (*(block.block or ()), *(block.parent.block or () if block.name == "if" else ()))
+                if d is not judged]
+    if any(d.name in _FILE_SERVERS for d in children):
+        return True
+    if any(d.name == "error_page" and d.args and d.args[-1].startswith("/") for d in children):
+        return True
+    return not any(d.name in _CONTENT_HANDLERS for d in children)
+
+
+def _catches_every_uri(server) -> bool:
+    """Whether a ``location /`` (prefix) takes every request no other location takes."""
+    return any(d.name == "location" and d.args in (["/"], ["^~", "/"]) for d in server.block or ())
+
+
+def _served_from(root) -> list:
+    """The blocks whose requests are answered from files under ``root``: the level it is set
+    in and every location inside that sets no root or alias of its own, where that block
+    serves files (a server's own level only for URIs no location catches)."""
+    served, pending = [], [root.parent]
+    while pending:
+        block = pending.pop()
+        if block is None:
+            continue
+        if block is not root.parent and any(d.name in ("root", "alias") for d in block.block or ()):
+            continue  # its own root: reported on its own
+        if block.name in ("location", "if") and _serves_files(block, root):
+            served.append(block)
+        elif block.name == "server" and not _catches_every_uri(block) and _serves_files(block, root):
+            served.append(block)
+        for child in block.block or ():
+            if child.is_block and child.name in ("server", "location", "if"):
+                pending.append(child)
+    return served
+
+
 @rule(code="CG602", name="filesystem-root-exposure", severity="error")
 def filesystem_root_exposure(ctx: LintContext) -> Iterator[Finding]:
     """``root /`` (or ``alias /``) serves the whole filesystem.
 
     Any location that falls through to static files then answers ``/etc/passwd``, private keys
-    and the app's own configuration. Point ``root`` at the directory of public files.
+    and the app's own configuration. Point ``root`` at the directory of public files. A root
+    only matters where something serves files from it: a location whose content comes from
+    ``proxy_pass``, ``uwsgi_pass``, ``fastcgi_pass`` or ``return`` serves no file from its root
+    unless it also has ``try_files``, ``alias`` or an ``error_page`` to a URI, so
+    ``root /`` there is not reported (nor at a server's level when ``location /`` takes every
+    request and proxies it).
 
     Bad:
         server {
@@ -92,16 +145,28 @@ def filesystem_root_exposure(ctx: LintContext) -> Iterator[Finding]:
     Good:
         server {
             root /srv/www/public;
+            location /api/ {
+                root /;
+                include uwsgi_params;
+                uwsgi_pass unix:/run/app.sock;
+            }
         }
 
     References:
         https://nginx.org/en/docs/http/ngx_http_core_module.html#root
+        https://nginx.org/en/docs/http/ngx_http_core_module.html#try_files
+        https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_pass
     """
     for name in ("root", "alias"):
         for directive in ctx.all(name):
-            if directive.args and in_http(directive) and re.fullmatch(r"/+\.?/*", directive.args[0]):
-                yield ctx.finding(directive, f"`{name} {directive.args[0]}` serves every file on the machine; "
-                                             f"point it at the directory of public files")
+            if not (directive.args and in_http(directive) and re.fullmatch(r"/+\.?/*", directive.args[0])):
+                continue
+            if directive.parent is None or directive.parent.name not in ("http", "server", "location", "if"):
+                continue
+            if not _served_from(directive):
+                continue  # every request here is answered by a handler; no file is read from it
+            yield ctx.finding(directive, f"`{name} {directive.args[0]}` serves every file on the machine; "
+                                         f"point it at the directory of public files")
 
 
 @rule(group="hardening", code="CG603", name="autoindex-enabled", severity="warning")
@@ -130,6 +195,17 @@ def autoindex_enabled(ctx: LintContext) -> Iterator[Finding]:
                                          "turn it off or require authentication here")
 
 
+def _rewrites_with_break(location) -> bool:
+    """``rewrite ... break`` in the location itself (or an ``if`` in it): nginx then passes the
+    changed URI as it is, whatever URI part ``proxy_pass`` names."""
+    for child in location.block or ():
+        if child.name == "rewrite" and child.args[2:3] == ["break"]:
+            return True
+        if child.name == "if" and _rewrites_with_break(child):
+            return True
+    return False
+
+
 @rule(code="CG604", name="proxy-pass-normalized", severity="warning")
 def proxy_pass_normalized(ctx: LintContext) -> Iterator[Finding]:
     """The location and the ``proxy_pass`` URI part disagree about the trailing slash.
@@ -140,7 +216,9 @@ def proxy_pass_normalized(ctx: LintContext) -> Iterator[Finding]:
     ``location /api/`` with ``http://app/v1`` sends ``/v1x``: paths the app never expected reach
     it. A deliberate mapping (``location /ps/ { proxy_pass http://svc/; }``) is not reported,
     and ``http://unix:/run/app.sock`` has no URI part (a socket path ends at an optional ``:``;
-    ``http://unix:/run/app.sock:/v1/`` has one).
+    ``http://unix:/run/app.sock:/v1/`` has one). A location that rewrites with ``rewrite ...
+    break`` is not reported: for a URI the rewrite changed, nginx ignores the URI part and
+    passes the rewritten URI whole (nginx's proxy_pass documentation).
 
     Bad:
         server {
@@ -170,6 +248,8 @@ def proxy_pass_normalized(ctx: LintContext) -> Iterator[Finding]:
         prefix = _prefix_location(location)
         if not path or not path.startswith("/") or prefix is None or prefix == "/":
             continue
+        if _rewrites_with_break(location):
+            continue  # the rewritten URI reaches the app as it is: the URI part is ignored
         if prefix.endswith("/") != path.endswith("/"):
             rest = "x" if prefix.endswith("/") else "/x"
             yield ctx.finding(directive, f"location {prefix} and the proxy_pass path {path} disagree about the "

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from confgen.lint.context import LintContext
-from confgen.lint.registry import Finding, rule
+from confgen.lint.registry import Finding, Option, rule
 from confgen.lint.rules.security_common import in_http, is_refusal, regexes, refuses
 from confgen.nginx.variables import (
     NginxRegex,
@@ -52,8 +52,47 @@ def _host_end_open(pattern: str, tree) -> bool:
     ``://``, when it has one)."""
     if is_anchored_end(tree):
         return False
-    host = pattern.split("://", 1)[-1]
+    host = pattern.replace("\\/", "/").split("://", 1)[-1]
     return "/" not in host and ":" not in host
+
+
+def _host_takes_slash(tree) -> bool:
+    """Whether something between ``://`` and the ``/`` that closes the host can match a ``/``
+    (``https?://[^/]+metrika.*yandex\\.ru/``): the host then ends wherever the attacker wants,
+    and the trusted name can sit in the path (``https://metrika.evil.net/yandex.ru/``)."""
+    alternatives = [list(branch) for branch in tree[0][1][1]] \
+        if len(tree) == 1 and tree[0][0] is sre_constants.BRANCH else [list(tree)]
+    scheme_end = [(sre_constants.LITERAL, ord(c)) for c in "://"]
+    for items in alternatives:
+        start = next((i + 3 for i in range(len(items) - 2) if items[i:i + 3] == scheme_end), None)
+        if start is None:
+            continue
+        for op, av in items[start:]:
+            if op is sre_constants.AT or _opens_with_slash(op, av):
+                break   # the host ends here: at "/", at "$", or where an optional "(/.*)?" starts
+            if can_match_char([(op, av)], "/"):
+                return True
+    return False
+
+
+def _opens_with_slash(op, av) -> bool:
+    """Whether an item, whenever it matches something, starts with ``/``."""
+    while op in (sre_constants.SUBPATTERN, *_REPEATS):
+        body = av[-1] if op is sre_constants.SUBPATTERN else av[2]
+        if not body:
+            return False
+        op, av = body[0]
+    return op is sre_constants.LITERAL and av == ord("/")
+
+
+def _accepts_plain_http(regex: NginxRegex) -> bool:
+    compiled = compile_regex(regex.pattern, regex.case_insensitive)
+    if compiled is None:
+        return False
+    sample = _sample(regex.tree)
+    if sample is None or "://" not in sample:
+        return False
+    return compiled.search("http://" + sample.split("://", 1)[1]) is not None
 
 
 def _problems(pattern: str, tree, *, referer_list: bool = False) -> list[str]:
@@ -65,6 +104,8 @@ def _problems(pattern: str, tree, *, referer_list: bool = False) -> list[str]:
         problems.append("an unescaped . matches any character")
     if _host_end_open(pattern, tree):
         problems.append("the host is not closed by $ or /: trusted.com.evil.net matches")
+    elif _host_takes_slash(tree):
+        problems.append("a wildcard in the host also takes /: the trusted name can follow evil.net/ in the path")
     return problems
 
 
@@ -102,7 +143,7 @@ def _allowing_map_entries(ctx, block) -> list:
 
 def allowing_origin_regexes(ctx) -> list[tuple[str, NginxRegex]]:
     """(header, regex) for every Origin / Referer regex whose match lets a request through: a
-    positive ``if`` that does not refuse, a negative ``if ($http_origin !~ ...)`` that does, the
+    positive ``if`` that does not refuse, every negative ``if ($http_origin !~ ...)``, the
     allowing entries of a ``map`` over the header, and ``valid_referers`` regex entries."""
     found: list[tuple[str, NginxRegex]] = []
     for regex in regexes(ctx):
@@ -111,7 +152,10 @@ def allowing_origin_regexes(ctx) -> list[tuple[str, NginxRegex]]:
             continue
         directive = regex.directive
         if directive.name == "if":
-            if is_negative_match(regex) == refuses(directive):
+            # A negative check names what is trusted, whatever its block does to the rest
+            # (refuse, add X-Frame-Options, clear a CORS header); a positive one is an
+            # allow-list unless its block refuses (then it is a blocklist).
+            if is_negative_match(regex) or not refuses(directive):
                 found.append((header, regex))
         elif directive.parent is not None and directive.parent.name == "map":
             if directive in _allowing_map_entries(ctx, directive.parent):
@@ -123,7 +167,8 @@ def allowing_origin_regexes(ctx) -> list[tuple[str, NginxRegex]]:
     return found
 
 
-@rule(code="CG631", name="origins-regex", severity="error")
+@rule(code="CG631", name="origins-regex", severity="error", options=[
+    Option("https-only", bool, False, "also report checks that accept an http:// origin (a site served over https only)")])
 def origins_regex(ctx: LintContext) -> Iterator[Finding]:
     """An ``$http_origin`` / ``$http_referer`` check whose regex also matches attacker domains.
 
@@ -131,10 +176,14 @@ def origins_regex(ctx: LintContext) -> Iterator[Finding]:
     ``https://example.com.evil.net`` (no end anchor), ``https://evilexample.com`` (no start
     anchor) and ``https://exampleXcom.net`` (an unescaped dot): the attacker's page then reads
     responses with the user's cookies. Only regexes whose match *lets a request through* are
-    judged: a positive ``if`` that does not refuse, the usual rejection
-    ``if ($http_origin !~ "...") { return 403; }``, a ``map`` over the header whose value is
-    used as an allowed origin, and ``valid_referers`` regex entries; a Referer blocklist is
-    not an allow-list. Anchor both ends and escape the dots.
+    judged: a positive ``if`` that does not refuse, every negative check (the usual rejection
+    ``if ($http_origin !~ "...") { return 403; }``, and ``if ($http_referer !~ "...") {
+    add_header X-Frame-Options SAMEORIGIN; }``, where a match lets the page be framed), a
+    ``map`` over the header whose value is used as an allowed origin, and ``valid_referers``
+    regex entries; a Referer blocklist is not an allow-list. Anchor both ends and escape the
+    dots. With ``https-only = true`` (a site served over https only), a check that also accepts
+    ``http://`` (``^https?://``) is reported: a page on plain http, which anyone on the network
+    can write, passes it.
 
     Bad:
         server {
@@ -159,6 +208,8 @@ def origins_regex(ctx: LintContext) -> Iterator[Finding]:
         if tree is None:
             continue
         problems = _problems(regex.pattern, tree, referer_list=regex.directive.name == "valid_referers")
+        if ctx.option("https-only") and _accepts_plain_http(regex):
+            problems.append("it accepts http://, which anyone on the network can serve")
         if problems:
             yield ctx.finding(regex.directive, f"the {header} check {regex.pattern!r} also accepts attacker "
                                                f"domains ({'; '.join(problems)}); anchor it and escape the dots")

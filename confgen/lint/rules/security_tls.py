@@ -11,7 +11,7 @@ from confgen.lint.fixes.base import Fix
 from confgen.lint.fixes.edits import Unfixable
 from confgen.lint.fixes.nginx_edits import insert_after, insert_first, replace_args
 from confgen.lint.registry import Finding, rule
-from confgen.lint.rules.security_common import http_servers, is_tls_server, rejects_tls_handshake, servers_by_socket
+from confgen.lint.rules.security_common import UPSTREAM_PASS, http_servers, is_tls_server, rejects_tls_handshake, servers_by_socket
 from confgen.lint.rules.security_headers import effective_add_headers
 
 WEAK_PROTOCOLS = ("SSLv2", "SSLv3", "TLSv1", "TLSv1.1")
@@ -362,3 +362,70 @@ def ssl_protocols_not_default_server(ctx: LintContext) -> Iterator[Finding]:
                                        f"{' '.join(in_force) or 'none'}; this server's `ssl_protocols "
                                        f"{' '.join(wanted)}` has no effect there; set it in the http block or "
                                        f"the default server")
+
+
+def _provided_file_in(ctx, server) -> bool:
+    """Whether the server includes a file the deployment provides (which may pass the
+    variable); the unknown includer of a bare server snippet is not one: its locations are here."""
+    include = ctx.unresolved_include(server, inherited=False)
+    return include is not None and not include.args[0].startswith("<")
+
+
+def _mentions(block, variable: str) -> bool:
+    return any(variable in arg for directive in block.walk() for arg in directive.args)
+
+
+@rule(code="CG708", name="ssl-early-data-unmarked", severity="warning")
+def ssl_early_data_unmarked(ctx: LintContext) -> Iterator[Finding]:
+    """``ssl_early_data on`` without telling the app which requests came as 0-RTT early data.
+
+    TLS 1.3 early data is sent before the handshake completes, and an attacker who recorded it
+    can replay it: a POST that transfers money or places an order runs twice. nginx's
+    documentation: "to protect against such attacks at the application layer, the
+    ``$ssl_early_data`` variable should be used". Pass it (``proxy_set_header Early-Data
+    $ssl_early_data;``, RFC 8470, so the app can answer ``425 Too Early``), refuse such requests
+    in nginx (``if ($ssl_early_data) { return 425; }`` for non-idempotent ones), or leave early
+    data off. Reported for servers that hand requests to an app (``proxy_pass``, ``uwsgi_pass``
+    ...) where no directive in the server (nor a ``map`` at http level) uses
+    ``$ssl_early_data``.
+
+    Bad:
+        server {
+            listen 443 ssl;
+            ssl_early_data on;
+            location / {
+                proxy_pass http://127.0.0.1:8000;
+            }
+        }
+
+    Good:
+        server {
+            listen 443 ssl;
+            ssl_early_data on;
+            location / {
+                proxy_set_header Early-Data $ssl_early_data;
+                proxy_pass http://127.0.0.1:8000;
+            }
+        }
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_ssl_module.html#ssl_early_data
+        https://nginx.org/en/docs/http/ngx_http_ssl_module.html#var_ssl_early_data
+        https://www.rfc-editor.org/rfc/rfc8470
+    """
+    enabled = [d for d in ctx.all("ssl_early_data") if d.args[:1] == ["on"]]
+    if not enabled or any(_mentions(table, "$ssl_early_data") for name in ("map", "geo") for table in ctx.all(name)):
+        return
+    for directive in enabled:
+        level = directive.parent
+        servers = [level] if level.name == "server" else [s for s in http_servers(ctx) if level in s.ancestors()]
+        unmarked = [s for s in servers
+                    if (ctx.nginx.effective_args("ssl_early_data", s) or ["off"])[0] == "on"
+                    and any(d.name in UPSTREAM_PASS for d in s.walk())
+                    and not _mentions(s, "$ssl_early_data") and not _provided_file_in(ctx, s)]
+        if not unmarked:
+            continue
+        where = "this server never uses" if unmarked == [level] else f"{len(unmarked)} server(s) never use"
+        yield ctx.finding(directive, f"ssl_early_data on accepts replayable 0-RTT requests, and {where} "
+                                     f"$ssl_early_data: the app cannot tell them apart; pass it "
+                                     f"(proxy_set_header Early-Data $ssl_early_data) or refuse them with 425")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from confgen.lint.context import LintContext
-from confgen.lint.registry import Finding, rule
+from confgen.lint.registry import Finding, Option, rule
 
 
 @rule(code="CG001", name="syntax-error", severity="error", always=True)
@@ -37,27 +37,55 @@ def syntax_error(ctx: LintContext) -> Iterator[Finding]:
     return iter(())
 
 
-@rule(code="CG002", name="include-not-found", severity="error", always=True)
+@rule(code="CG002", name="include-not-found", severity="error", always=True, options=[
+    Option("strict", bool, False, "report every include of a file the linted tree does not hold, not only "
+                                  "those in a directory it ships")])
 def include_not_found(ctx: LintContext) -> Iterator[Finding]:
-    """An ``include`` names a file that does not exist: nginx would refuse to start.
+    """An ``include`` names a file that should be in the linted tree and is not: nginx would refuse to start.
 
     Paths are resolved as nginx does, relative to the main config's directory (its prefix),
-    not to the including file. A glob that matches nothing is fine for nginx and not reported.
+    not to the including file. A glob that matches nothing is fine for nginx and not reported,
+    nor are nginx's stock files (``mime.types``, ``uwsgi_params``...). A file the repository
+    does not ship (a server-local ``snippets/ssl-site.conf``, ``/etc/letsencrypt/options-ssl-nginx.conf``)
+    is a fact about the machine the config will run on, not about the config: relative or
+    absolute, it gets the same note, and the rules that depend on what it would set stay
+    silent where it is included. It is an error where the tree shows the file should be there:
+    its directory is one the tree ships below the main file's (``conf.d/`` is there, this file
+    in it is not), or the main file's own directory when the config includes other files from
+    it, or the input is an ``nginx -T`` dump, which holds every file nginx read.
+    With ``strict = true`` under ``[tool.confgen.rules.include-not-found]`` every missing file
+    is an error (for a tree that is the whole deployment). (The examples are ``nginx -T``
+    output.)
 
     Bad:
-        server {
-            include conf.d/missing-proxy-params.conf;
+        # configuration file /etc/nginx/nginx.conf:
+        events {}
+        http {
+            include /etc/nginx/conf.d/proxy-params.conf;
         }
 
     Good:
-        server {
-            listen 80;
+        # configuration file /etc/nginx/nginx.conf:
+        events {}
+        http {
+            include /etc/nginx/conf.d/proxy-params.conf;
         }
+
+        # configuration file /etc/nginx/conf.d/proxy-params.conf:
+        proxy_set_header Host $host;
 
     References:
         https://nginx.org/en/docs/ngx_core_module.html#include
     """
-    return iter(())
+    if not ctx.option("strict"):
+        return
+    reported = {(p.file, p.line) for p in ctx.nginx.problems}
+    for include in getattr(ctx.nginx, "unresolved_includes", ()):
+        written = include.args[0] if include.args else ""
+        if written.startswith("<") or (include.file, include.line) in reported:
+            continue  # the unknown includer of a bare snippet; or already an error
+        yield ctx.finding(include, f'include "{written}": no such file in the linted tree or on this machine '
+                                   f'(strict: every included file must be in the tree)')
 
 
 @rule(code="CG003", name="include-cycle", severity="error", always=True)

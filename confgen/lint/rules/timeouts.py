@@ -8,9 +8,13 @@ from confgen.lint.context import LintContext
 from confgen.lint.registry import Finding, Option, rule
 from confgen.lint.rules._proxy import seconds
 
-# nginx's documentation: the connect timeout "usually cannot exceed 75 seconds" (the kernel's
-# own connect timeout ends the attempt first).
+# nginx's documentation: the connect timeout "usually cannot exceed 75 seconds". What ends an
+# unanswered connect first is the kernel: Linux retransmits the SYN net.ipv4.tcp_syn_retries
+# times (default 6) with the timeout doubling from 1 s, and gives up at about 127 s
+# (Documentation/networking/ip-sysctl: "the final timeout for an active TCP connection attempt
+# will happen at 127seconds"); a refused connect fails at once whatever the timeout.
 CONNECT_TIMEOUT_CEILING_S = 75.0
+LINUX_SYN_GIVE_UP_S = 127
 _CONNECT_TIMEOUTS = ("proxy_connect_timeout", "grpc_connect_timeout", "uwsgi_connect_timeout",
                      "fastcgi_connect_timeout", "scgi_connect_timeout")
 
@@ -18,13 +22,16 @@ _CONNECT_TIMEOUTS = ("proxy_connect_timeout", "grpc_connect_timeout", "uwsgi_con
 @rule(code="CG108", name="proxy-connect-timeout-ineffective", severity="warning", options=[
     Option("max-seconds", float, CONNECT_TIMEOUT_CEILING_S, "the longest connect timeout not reported", 1, 3600)])
 def proxy_connect_timeout_ineffective(ctx: LintContext) -> Iterator[Finding]:
-    """A connect timeout above 75 seconds, which nginx cannot honour.
+    """A connect timeout above the 75 seconds nginx documents as the usual limit of a connect.
 
-    The connect timeout "usually cannot exceed 75 seconds" (nginx's documentation): the
-    operating system gives up on the connect first, so a larger value only misleads the
-    reader. An app that is up accepts a connection within milliseconds; a long connect timeout
-    mostly delays failing over to the next server. It is often set by confusion with
-    ``proxy_read_timeout``, which is the one that bounds a slow response.
+    nginx documents that the connect timeout "usually cannot exceed 75 seconds". What limits it
+    is the kernel: Linux retries an unanswered connect (SYN) ``net.ipv4.tcp_syn_retries``
+    times, 6 by default, and gives up after about 127 seconds, so a value past that is never
+    reached; a refused connect (nothing listens) fails at once whatever the value. An app that
+    is up accepts a connection within milliseconds: a timeout this long only makes nginx wait
+    on a host that does not answer (down, or a firewall dropping packets) before it tries the
+    next server or answers 504. It is often set by confusion with ``proxy_read_timeout``, which
+    is the one that bounds a slow response. The threshold is the ``max-seconds`` option.
 
     Bad:
         location / {
@@ -42,13 +49,19 @@ def proxy_connect_timeout_ineffective(ctx: LintContext) -> Iterator[Finding]:
     References:
         https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_connect_timeout
         https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_read_timeout
+        https://docs.kernel.org/networking/ip-sysctl.html (tcp_syn_retries)
     """
     ceiling = ctx.option("max-seconds")
     for name in _CONNECT_TIMEOUTS:
         for directive in ctx.all(name):
             value = seconds(directive.args)
             if value is not None and value > ceiling:
+                kernel = (f"Linux gives up on an unanswered connect after about {LINUX_SYN_GIVE_UP_S}s "
+                          f"(default net.ipv4.tcp_syn_retries 6), so this value is never reached"
+                          if value > LINUX_SYN_GIVE_UP_S else
+                          f"on Linux it holds only while the host does not answer at all (a refused "
+                          f"connect fails at once, and the kernel gives up after about {LINUX_SYN_GIVE_UP_S}s)")
                 yield ctx.finding(directive,
-                                  f"{name} {directive.args[0]} is above the {ceiling:g}s a "
-                                  f"connect can take: the system gives up first; use a few seconds, and "
-                                  f"proxy_read_timeout for slow responses")
+                                  f"{name} {directive.args[0]} is above the {ceiling:g}s nginx documents as the "
+                                  f"usual limit of a connect; {kernel}: use a few seconds so nginx moves on to "
+                                  f"the next server, and proxy_read_timeout for slow responses")

@@ -1,0 +1,111 @@
+"""What the installed nginx does in the cases issue 25's rule changes rest on, checked by running
+it: the URI part of proxy_pass after `rewrite ... break`, two content handlers in one location,
+a named capture in a redirecting rewrite, and allow/deny after `set_real_ip_from 0.0.0.0/0`. Skipped without nginx unless CONFGEN_REQUIRE_NGINX=1."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import textwrap
+import time
+
+from conftest import require_binary
+from lint_helpers import lint_config, only
+from test_nginx_model import _free_port, _RecordingBackend
+
+
+def _get(port: int, path: str, server, headers: str = "") -> bytes:
+    """The whole response to one GET, retried while nginx starts (10 s at most)."""
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+                client.sendall(f"GET {path} HTTP/1.0\r\nHost: example.test\r\n{headers}\r\n".encode())
+                data = b""
+                while chunk := client.recv(65536):
+                    data += chunk
+                return data
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise
+            time.sleep(0.05)
+
+
+SERVER = """
+    location /c/ {{
+        rewrite ^/c/(.*)$ /rewritten/$1 break;
+        proxy_pass http://127.0.0.1:{backend}/v1/;
+    }}
+    location /a/ {{
+        proxy_pass http://127.0.0.1:{backend};
+        uwsgi_pass 127.0.0.1:{closed};
+    }}
+    location /b/ {{
+        uwsgi_pass 127.0.0.1:{closed};
+        proxy_pass http://127.0.0.1:{backend};
+    }}
+    location /named/ {{
+        rewrite ^/named/(a|b)/(?<p>\\W*)$ http://storage/$p redirect;
+    }}
+    location /numbered/ {{
+        rewrite ^/numbered/(a|b)/(\\W*)$ http://storage/$2 redirect;
+    }}
+    location /admin/ {{
+        set_real_ip_from 0.0.0.0/0;
+        real_ip_header X-Forwarded-For;
+        allow 10.1.2.3;
+        deny all;
+        proxy_set_header X-Client $remote_addr;
+        proxy_pass http://127.0.0.1:{backend};
+    }}
+"""
+
+
+def test_the_installed_nginx_does_what_the_rules_say(tmp_path):
+    nginx = require_binary("nginx")
+    backend = _RecordingBackend()
+    port, closed = _free_port(), _free_port()
+    (tmp_path / "logs").mkdir()
+    conf = tmp_path / "nginx.conf"
+    body = textwrap.indent(textwrap.dedent(SERVER.format(backend=backend.port, closed=closed)), " " * 8)
+    conf.write_text(f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\nhttp {{\n"
+                    f"    access_log off;\n    server {{\n        listen 127.0.0.1:{port};\n{body}    }}\n}}\n")
+    server = subprocess.Popen([nginx, "-p", str(tmp_path), "-c", str(conf), "-g", "daemon off;"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        # rewrite ... break: the rewritten URI goes upstream whole, the URI part /v1/ is ignored.
+        assert b" 200 " in _get(port, "/c/x", server).split(b"\r\n")[0]
+        assert backend.requests[-1].startswith("GET /rewritten/x HTTP/1.0")
+        # Two content handlers: the one written last answers (uwsgi to a closed port: 502).
+        assert b" 502 " in _get(port, "/a/x", server).split(b"\r\n")[0]
+        assert b" 200 " in _get(port, "/b/x", server).split(b"\r\n")[0]
+        # A named capture in a redirect is copied raw; a numbered one is escaped.
+        assert b"Location: http://storage/\n\n" in _get(port, "/named/a/%0a%0a", server)
+        assert b"Location: http://storage/%0A%0A\r\n" in _get(port, "/numbered/a/%0a%0a", server)
+        # Trusting every peer: the client names its own address, and allow/deny believes it.
+        assert b" 403 " in _get(port, "/admin/", server).split(b"\r\n")[0]
+        spoofed = _get(port, "/admin/", server, "X-Forwarded-For: 10.1.2.3\r\n")
+        assert b" 200 " in spoofed.split(b"\r\n")[0] and "X-Client: 10.1.2.3\r\n" in backend.requests[-1]
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        backend.sock.close()
+
+    result = lint_config(tmp_path, conf.read_text(), nginx_version="1.22.1")
+    assert only(result, "proxy-pass-normalized") == []          # the /v1/ the rule would judge is ignored
+    lines = conf.read_text().splitlines()
+    a, b = lines.index("        location /a/ {") + 1, lines.index("        location /b/ {") + 1
+    # The dead handler is reported: proxy_pass in /a/ (the line after it), uwsgi_pass in /b/.
+    conflicts = only(result, "content-handler-conflict")
+    assert [f.line for f in conflicts] == [a + 1, b + 1]
+    assert "uwsgi_pass" in conflicts[0].message.split("so ")[0] and "proxy_pass (" in conflicts[0].message
+    assert f"the last one, proxy_pass ({conf}:{b + 2})" in conflicts[1].message
+    # Listening on loopback only, just a process on this machine can connect: not reported;
+    # on every address it is.
+    assert only(result, "real-ip-from-everyone") == []
+    public = lint_config(tmp_path, conf.read_text().replace(f"listen 127.0.0.1:{port};", "listen 80;"),
+                         nginx_version="1.22.1")
+    [trust_all] = only(public, "real-ip-from-everyone")
+    assert trust_all.line == lines.index("            set_real_ip_from 0.0.0.0/0;") + 1
+    splitting = only(result, "http-splitting")
+    assert [f.message.split(" ")[0] for f in splitting] == ["$p"]   # the named capture, not $2

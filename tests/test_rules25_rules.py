@@ -1,0 +1,383 @@
+"""The rule changes of issue 25: classes that were wrong or missed on published configs."""
+
+from __future__ import annotations
+
+import pytest
+
+from lint_helpers import full, line_of, lint_config, only
+
+
+# ---------------------------------------------------------------------------------------------
+# filesystem-root-exposure: a root only matters where something serves files from it
+
+
+ROOTS = """
+server {
+    listen 80;
+    root /;
+    location / { proxy_pass http://127.0.0.1:8000; }
+}
+server {
+    listen 81;
+    location /a/ { root /; uwsgi_pass 127.0.0.1:8001; }
+    location /b/ { root /; proxy_pass http://127.0.0.1:8000; try_files $uri @app; }
+    location /c/ { root /; fastcgi_pass 127.0.0.1:9000; error_page 502 /502.html; }
+    location @app { proxy_pass http://127.0.0.1:8000; }
+}
+server {
+    listen 82;
+    root /;
+    location /api/ { proxy_pass http://127.0.0.1:8000; }
+}
+"""
+
+
+def test_root_slash_is_reported_only_where_files_are_served_from_it(tmp_path):
+    result = lint_config(tmp_path, full(ROOTS))
+    conf = tmp_path / "nginx.conf"
+    found = only(result, "filesystem-root-exposure")
+    assert [f.line for f in found] == [line_of(conf, "location /b/"), line_of(conf, "location /c/"),
+                                       line_of(conf, "listen 82") + 1]
+    assert all(f.severity == "error" and f.message.startswith("`root /` serves every file on the machine")
+               for f in found)
+
+
+def test_a_location_that_serves_files_under_a_proxying_server_is_still_reported(tmp_path):
+    result = lint_config(tmp_path, full("""
+        server {
+            root /;
+            location / { proxy_pass http://127.0.0.1:8000; }
+            location /static/ { expires 1d; }
+        }
+    """))
+    [finding] = only(result, "filesystem-root-exposure")
+    assert finding.line == line_of(tmp_path / "nginx.conf", "root /;")
+
+
+# ---------------------------------------------------------------------------------------------
+# proxy-pass-normalized: the URI part is ignored after rewrite ... break
+
+
+def test_the_uri_part_after_rewrite_break_is_not_judged(tmp_path):
+    result = lint_config(tmp_path, full("""
+        server {
+            location /api {
+                rewrite ^/api/(.*)$ /$1 break;
+                proxy_pass http://127.0.0.1:8000/v1/;
+            }
+            location /old {
+                if ($arg_x) { rewrite ^ /x break; }
+                proxy_pass http://127.0.0.1:8000/v1/;
+            }
+            location /other {
+                rewrite ^/other/(.*)$ /$1 last;
+                proxy_pass http://127.0.0.1:8000/v2/;
+            }
+        }
+    """))
+    [finding] = only(result, "proxy-pass-normalized")      # `last` re-matches: the URI part counts
+    assert finding.line == line_of(tmp_path / "nginx.conf", "8000/v2/")
+    assert "location /other and the proxy_pass path /v2/ disagree" in finding.message
+
+
+# ---------------------------------------------------------------------------------------------
+# add_header: one finding per cause
+
+
+HEADERS = """
+server {
+    add_header X-Frame-Options DENY always;
+    add_header X-Served-By edge;
+    location /feed {
+        add_header Content-Type application/json;
+        proxy_pass http://127.0.0.1:8000;
+    }
+    location /a/ {
+        add_header Cache-Control no-store;
+        proxy_pass http://127.0.0.1:8000;
+    }
+}
+"""
+
+
+def test_one_add_header_line_gets_one_finding(tmp_path):
+    result = lint_config(tmp_path, full(HEADERS))
+    conf = tmp_path / "nginx.conf"
+    header_rules = ("add-header-inheritance", "add-header-redefinition", "add-header-content-type")
+    found = [(f.rule, f.line) for f in result.findings if f.rule in header_rules]
+    assert found == [("add-header-content-type", line_of(conf, "Content-Type")),
+                     ("add-header-redefinition", line_of(conf, "Cache-Control"))]
+    content_type = only(result, "add-header-content-type")[0].message
+    assert "use default_type" in content_type
+    assert "as this location's only add_header, it drops X-Frame-Options, X-Served-By set further out" in content_type
+    assert "(nor X-Served-By)" in only(result, "add-header-redefinition")[0].message
+
+
+def test_content_type_beside_other_headers_leaves_the_drop_to_the_inheritance_rules(tmp_path):
+    result = lint_config(tmp_path, full("""
+        server {
+            add_header X-Served-By edge;
+            location /feed {
+                add_header Content-Type application/json;
+                add_header Cache-Control no-store;
+            }
+        }
+    """))
+    assert "it drops" not in only(result, "add-header-content-type")[0].message
+    [inheritance] = only(result, "add-header-inheritance")
+    assert inheritance.line == line_of(tmp_path / "nginx.conf", "Content-Type")
+    assert "X-Served-By is dropped" in inheritance.message
+
+
+# ---------------------------------------------------------------------------------------------
+# proxy-connect-timeout-ineffective: what nginx documents and what the kernel does
+
+
+@pytest.mark.parametrize("value, says", [
+    ("300s", "Linux gives up on an unanswered connect after about 127s (default net.ipv4.tcp_syn_retries 6), "
+             "so this value is never reached"),
+    ("90s", "on Linux it holds only while the host does not answer at all"),
+])
+def test_connect_timeout_message_states_the_documented_limit_and_the_kernel(tmp_path, value, says):
+    result = lint_config(tmp_path, full(f"""
+        server {{
+            location / {{ proxy_pass http://127.0.0.1:8000; proxy_connect_timeout {value}; }}
+        }}
+    """))
+    [finding] = only(result, "proxy-connect-timeout-ineffective")
+    assert finding.line == line_of(tmp_path / "nginx.conf", "proxy_connect_timeout")
+    assert f"proxy_connect_timeout {value} is above the 75s nginx documents as the usual limit" in finding.message
+    assert says in finding.message and "the system gives up first" not in finding.message
+
+
+# ---------------------------------------------------------------------------------------------
+# real-ip-from-everyone
+
+
+def test_trusting_every_address_for_the_client_address_is_reported(tmp_path):
+    result = lint_config(tmp_path, full("""
+        set_real_ip_from 0.0.0.0/0;
+        set_real_ip_from ::/0;
+        real_ip_header X-Forwarded-For;
+        set_real_ip_from 10.0.0.0/8;
+        server { listen 80; }
+        server {
+            listen 127.0.0.1:8080;
+            set_real_ip_from 0.0.0.0/0;
+        }
+        server {
+            listen 81;
+            set_real_ip_from 0.0.0.0/0;
+            real_ip_header proxy_protocol;
+        }
+    """))
+    conf = tmp_path / "nginx.conf"
+    found = only(result, "real-ip-from-everyone")
+    assert [f.line for f in found] == [line_of(conf, "0.0.0.0/0"), line_of(conf, "::/0")]
+    assert found[0].severity == "warning"
+    assert found[0].message.startswith("set_real_ip_from 0.0.0.0/0 trusts every peer: any client writes "
+                                       "X-Forwarded-For and becomes the address it names")
+
+
+def test_the_default_real_ip_header_is_named(tmp_path):
+    [finding] = only(lint_config(tmp_path, full("server { listen 80; set_real_ip_from 0.0.0.0/0; }")),
+                     "real-ip-from-everyone")
+    assert "any client writes X-Real-IP" in finding.message
+
+
+# ---------------------------------------------------------------------------------------------
+# ssl-early-data-unmarked
+
+
+def test_early_data_without_the_variable_reaching_the_app_is_reported(tmp_path):
+    result = lint_config(tmp_path, full("""
+        server {
+            listen 443 ssl;
+            ssl_early_data on;
+            location / { proxy_pass http://127.0.0.1:8000; }
+        }
+        server {
+            listen 444 ssl;
+            ssl_early_data on;
+            location / { proxy_set_header Early-Data $ssl_early_data; proxy_pass http://127.0.0.1:8000; }
+        }
+        server {
+            listen 445 ssl;
+            ssl_early_data on;
+            if ($ssl_early_data) { return 425; }
+            location / { uwsgi_pass 127.0.0.1:8001; }
+        }
+        server {
+            listen 446 ssl;
+            ssl_early_data on;
+            location / { root /srv/www; }
+        }
+    """), nginx_version="1.25.3")
+    [finding] = only(result, "ssl-early-data-unmarked")
+    assert finding.line == line_of(tmp_path / "nginx.conf", "ssl_early_data on")
+    assert "this server never uses $ssl_early_data" in finding.message
+    assert "proxy_set_header Early-Data $ssl_early_data" in finding.message
+
+
+def test_early_data_at_http_level_counts_the_servers_it_reaches(tmp_path):
+    result = lint_config(tmp_path, full("""
+        ssl_early_data on;
+        server { listen 443 ssl; location / { proxy_pass http://127.0.0.1:8000; } }
+        server { listen 444 ssl; location / { proxy_pass http://127.0.0.1:8000; } }
+        server { listen 445 ssl; ssl_early_data off; location / { proxy_pass http://127.0.0.1:8000; } }
+    """), nginx_version="1.25.3")
+    [finding] = only(result, "ssl-early-data-unmarked")
+    assert "and 2 server(s) never use $ssl_early_data" in finding.message
+
+
+def test_a_map_over_the_variable_counts_as_passing_it(tmp_path):
+    result = lint_config(tmp_path, full("""
+        map $ssl_early_data $too_early { "1" 1; default 0; }
+        server {
+            listen 443 ssl;
+            ssl_early_data on;
+            location / { proxy_set_header X-Too-Early $too_early; proxy_pass http://127.0.0.1:8000; }
+        }
+    """), nginx_version="1.25.3")
+    assert only(result, "ssl-early-data-unmarked") == []
+
+
+# ---------------------------------------------------------------------------------------------
+# content-handler-conflict
+
+
+def test_two_content_handlers_report_the_dead_one(tmp_path):
+    result = lint_config(tmp_path, full("""
+        server {
+            location / {
+                include uwsgi_params;
+                uwsgi_pass 127.0.0.1:8001;
+                uwsgi_read_timeout 300s;
+                proxy_pass http://127.0.0.1:8000;
+            }
+            location /ok/ {
+                proxy_pass http://127.0.0.1:8000;
+                proxy_read_timeout 300s;
+            }
+            location /status { stub_status; allow 127.0.0.1; deny all; }
+        }
+    """))
+    conf = tmp_path / "nginx.conf"
+    [finding] = only(result, "content-handler-conflict")
+    assert (finding.line, finding.severity) == (line_of(conf, "uwsgi_pass"), "warning")
+    assert finding.message.startswith("this location has 2 content handlers: nginx hands every request to the "
+                                      f"last one, proxy_pass ({conf}:{line_of(conf, 'proxy_pass http://127.0.0.1:8000;')})")
+    assert f"so uwsgi_pass ({conf}:{line_of(conf, 'uwsgi_pass')})" in finding.message
+
+
+def test_nginx_accepts_two_content_handlers(nginx_check):
+    ok, output = nginx_check("events {}\nhttp {\n server {\n  listen 127.0.0.1:9;\n  location / {\n"
+                             "   uwsgi_pass 127.0.0.1:8001;\n   proxy_pass http://127.0.0.1:8000;\n  }\n }\n}\n")
+    assert ok, output
+
+
+# ---------------------------------------------------------------------------------------------
+# host-spoofing: forwarded host headers
+
+
+def test_forwarded_host_from_request_data_is_reported_also_in_the_default_server(tmp_path):
+    result = lint_config(tmp_path, full("""
+        server {
+            listen 80;
+            location / {
+                proxy_set_header Host $http_host;
+                proxy_set_header X-Forwarded-Host $http_host;
+                proxy_pass http://127.0.0.1:8000;
+            }
+        }
+        server {
+            listen 80;
+            server_name example.com;
+            location / {
+                proxy_set_header X-Forwarded-Host $host;
+                proxy_set_header X-Forwarded-Server $http_host;
+                proxy_set_header x-forwarded-host $arg_h;
+                proxy_pass http://127.0.0.1:8000;
+            }
+        }
+    """))
+    conf = tmp_path / "nginx.conf"
+    found = only(result, "host-spoofing")
+    assert [f.line for f in found] == [line_of(conf, "X-Forwarded-Host $http_host"),
+                                       line_of(conf, "X-Forwarded-Server"), line_of(conf, "$arg_h")]
+    assert "in a server that answers any Host: the client chooses it" in found[0].message
+    assert "name the real hosts in server_name and refuse the others in a default server" in found[0].message
+    assert found[1].message.startswith("X-Forwarded-Server is sent as $http_host (request data), a value the "
+                                       "client chose") and found[1].message.endswith("use $host")
+
+
+# ---------------------------------------------------------------------------------------------
+# gixy's suite classes: negated Referer checks, scheme SSRF, set chains, bare CR upstream
+
+
+def test_a_negated_referer_check_guarding_x_frame_options_is_judged(tmp_path):
+    result = lint_config(tmp_path, full("""
+        server {
+            if ($http_referer !~ "^https://example\\.com") { add_header X-Frame-Options SAMEORIGIN; }
+            if ($http_referer !~ "^https?://[^/]+metrika.*yandex\\.ru/") { add_header X-Frame-Options DENY; }
+            if ($http_referer !~ "^https://example\\.com/") { add_header X-Frame-Options SAMEORIGIN; }
+            if ($http_referer !~ "^https?://(www\\.)?example\\.com(/.*)?$") { add_header X-Frame-Options DENY; }
+        }
+    """))
+    conf = tmp_path / "nginx.conf"
+    found = only(result, "origins-regex")
+    assert [f.line for f in found] == [line_of(conf, 'example\\.com") {'), line_of(conf, "metrika")]
+    assert "the host is not closed by $ or /: trusted.com.evil.net matches" in found[0].message
+    assert "a wildcard in the host also takes /: the trusted name can follow evil.net/ in the path" in found[1].message
+
+
+def test_https_only_reports_a_check_that_accepts_plain_http(tmp_path):
+    text = full("server { if ($http_origin !~ '^https?://example\\.com/') { return 403; } }")
+    assert only(lint_config(tmp_path, text), "origins-regex") == []
+    [finding] = only(lint_config(tmp_path, text, rule_options={"origins-regex": {"https-only": True}}), "origins-regex")
+    assert finding.line == line_of(tmp_path / "nginx.conf", "$http_origin")
+    assert "it accepts http://, which anyone on the network can serve" in finding.message
+
+
+def test_a_scheme_from_a_request_header_is_an_ssrf_warning(tmp_path):
+    result = lint_config(tmp_path, full("""
+        server {
+            location ~ /proxy/$ { proxy_pass $http_proxy_scheme://backend/file.conf; }
+            location /fixed/ { proxy_pass $scheme://backend; }
+        }
+    """))
+    [finding] = only(result, "ssrf")
+    assert (finding.line, finding.severity) == (line_of(tmp_path / "nginx.conf", "$http_proxy_scheme"), "warning")
+    assert finding.message.startswith("proxy_pass takes its scheme from request data ($http_proxy_scheme")
+
+
+def test_crlf_through_a_set_url_and_bare_cr_upstream(tmp_path):
+    result = lint_config(tmp_path, full("""
+        server {
+            location ~ /proxy/(a|b)/(?<p>\\W*)$ {
+                set $upstream "http://$1/$p?";
+                proxy_pass $upstream;
+            }
+            location ~* ^/cr/(.*) { proxy_pass http://10.10.10.10/$1; }
+            location ~* ^/lf/([^/]+)/ { proxy_pass http://10.10.10.10/$1; }
+            location ~* ^/hdr/(.*) { add_header X-Path $1; }
+        }
+    """))
+    conf = tmp_path / "nginx.conf"
+    found = only(result, "http-splitting")
+    # (.*) takes a CR but no LF: harmless upstream, still a split for a browser reading a header.
+    assert [f.line for f in found] == [line_of(conf, "proxy_pass $upstream"), line_of(conf, "/lf/"),
+                                       line_of(conf, "/hdr/")]
+    assert found[0].message.startswith("$p (captured by ") and "reaches proxy_pass here" in found[0].message
+
+
+def test_alias_slash_beside_a_proxy_pass_serves_nothing_but_beside_try_files_it_does(tmp_path):
+    result = lint_config(tmp_path, full("""
+        server {
+            location /a/ { alias /; proxy_pass http://127.0.0.1:8000; }
+            location /b/ { alias /; try_files $uri =404; }
+        }
+    """))
+    [finding] = only(result, "filesystem-root-exposure")
+    assert finding.line == line_of(tmp_path / "nginx.conf", "location /b/")
+    assert finding.message.startswith("`alias /` serves every file on the machine")
