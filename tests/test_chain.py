@@ -204,3 +204,30 @@ def test_bad_behind_values_are_one_line_errors(tmp_path):
     (tmp_path / ".confgen.toml").write_text('behind = { name = "aws-alb", idle-timeout = -1 }\n')
     result = CliRunner().invoke(main, ["lint", str(tmp_path / "gunicorn.conf.py")])
     assert result.exit_code == 2 and "behind.idle-timeout" in result.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# A repository is one input
+
+
+def test_a_directory_is_every_input_under_it(tmp_path):
+    write(tmp_path, {
+        "deploy/nginx.conf": POOLED.format(port=8000, extra=""),
+        "deploy/Procfile": "web: uvicorn main:app --port 8000\n",
+        "api/uwsgi.ini": "[uwsgi]\nhttp = 127.0.0.1:9000\nhttp-keepalive = 15\n",
+        "api/nginx/site.conf": POOLED.format(port=9000, extra=""),
+        "scripts/backup.sh": "#!/bin/sh\ntar czf /backup.tgz /srv\n",     # a script that starts no app
+        "docs/notes.conf": "not nginx at all\n",
+        ".git/config": "[core]\n",
+    })
+    result = confgen.lint_project([str(tmp_path)], nginx_version="1.22.1")
+    races = sorted(f.file for f in result.findings if f.rule == "chain-keepalive-race")
+    assert races == [str(tmp_path / "api/nginx/site.conf"), str(tmp_path / "deploy/nginx.conf")]
+    assert any("2 nginx file(s) and 2 app-side file(s) found" in note for note in result.notes), result.notes
+    assert not [f for f in result.findings if f.rule == "syntax-error"]
+
+
+def test_a_directory_with_nothing_to_lint_is_a_one_line_error(tmp_path):
+    (tmp_path / "README.md").write_text("hello\n")
+    with pytest.raises(ConfgenError, match="is a directory with no nginx config"):
+        confgen.lint_project([str(tmp_path)])

@@ -13,7 +13,10 @@ TIMEOUT_SOURCE = "gunicorn's default timeout 30 s; https://docs.gunicorn.org/en/
 
 
 def gunicorn_hop(config: GunicornConfig, label: str) -> Hop:
-    hop = Hop(kind="gunicorn", label=f"gunicorn ({label})", file=config.path, line=1)
+    command = config.command
+    # Findings point where the app side is written: its command line, else its config file.
+    hop = Hop(kind="gunicorn", label=f"gunicorn ({label})", file=command.path if command is not None else config.path,
+              line=command.line if command is not None else 1)
     worker = config.worker_class
     if worker is UNKNOWN:
         return hop
@@ -21,7 +24,7 @@ def gunicorn_hop(config: GunicornConfig, label: str) -> Hop:
     if worker != "sync" and isinstance(keepalive.value, (int, float)) and not isinstance(keepalive.value, bool):
         hop.idle_from_previous = Timer(float(keepalive.value), _where(keepalive, KEEPALIVE_SOURCE, label), "keepalive")
         if keepalive.source == "file" and keepalive.line:
-            hop.line = keepalive.line
+            hop.file, hop.line = keepalive.file or config.path, keepalive.line
     timeout = config.setting("timeout")
     if timeout_model(worker).kills_slow_requests and isinstance(timeout.value, (int, float)) and timeout.value > 0:
         hop.kills_after = Timer(float(timeout.value), _where(timeout, TIMEOUT_SOURCE, label), "timeout")

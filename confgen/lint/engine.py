@@ -226,9 +226,11 @@ def lint(paths: list[str], *, gunicorn=None, gunicorn_cmd=None, profile=None, ro
     rules = _selected_rules(select, ignore)
     options = check_rule_options(rule_options, options_label)
     _check_version(nginx_version)
-    _check_readable([p for p in paths if p != STDIN] + ([root] if root else []) + ([gunicorn] if gunicorn else []))
+    _check_readable([p for p in paths if p != STDIN and not os.path.isdir(p)] + ([root] if root else [])
+                    + ([gunicorn] if gunicorn else []))
 
     notes: list[str] = []
+    paths = _expand_directories(paths, notes)
     nginx_paths: list[str] = []
     apps_alone: list[str] = []
     for path in paths:
@@ -276,7 +278,11 @@ def lint(paths: list[str], *, gunicorn=None, gunicorn_cmd=None, profile=None, ro
                 files.append(app_path)
             notes.extend(note for note in [*config.notes, *ctx.notes] if note not in notes)
         for path in apps_alone:
-            ctx = _app_alone(path, pairing, behind, options, profile_obj, nginx_version)
+            try:
+                ctx = _app_alone(path, pairing, behind, options, profile_obj, nginx_version)
+            except ConfgenError as error:
+                notes.append(f"not checked: {error}")
+                continue
             found = _run(ctx, rules, None)
             findings.extend(found)
             if contexts is not None:
@@ -288,6 +294,28 @@ def lint(paths: list[str], *, gunicorn=None, gunicorn_cmd=None, profile=None, ro
     order = {f: i for i, f in enumerate(files)}
     unique.sort(key=lambda f: (order.get(f.file, len(order)), f.file, f.line, f.col, f.code, f.message))
     return LintResult(findings=unique, files=files, notes=notes)
+
+
+def _expand_directories(paths: list[str], notes: list[str]) -> list[str]:
+    """A directory stands for every nginx config and app-side file under it (a note says what
+    was found); one that holds none of them is a usage error."""
+    from confgen.lint.discovery import inputs_under
+
+    expanded: list[str] = []
+    for path in paths:
+        if path == STDIN or not os.path.isdir(path):
+            expanded.append(path)
+            continue
+        found = inputs_under(path)
+        notes.extend(found.notes)
+        if found.empty:
+            raise ConfgenError(f"{path}: is a directory with no nginx config, app-server config or command "
+                               f"file under it; give the nginx files themselves (e.g. {path}/*.conf)")
+        if found.manifests:
+            notes.append(f"{path}: {len(found.manifests)} Kubernetes manifest file(s) found; not read yet")
+        notes.append(f"{path}: {len(found.nginx)} nginx file(s) and {len(found.apps)} app-side file(s) found")
+        expanded.extend(found.nginx + found.apps)
+    return list(dict.fromkeys(expanded))
 
 
 def _app_alone(path: str, pairing, behind, options, profile, nginx_version) -> LintContext:

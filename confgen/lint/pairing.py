@@ -77,7 +77,16 @@ class Pairing:
                 return AppSide(config, label, f"paired {what} for {given} (project configuration)")
         if main.startswith("<"):
             return AppSide(None, None, "stdin: no gunicorn config (pass --gunicorn or --gunicorn-cmd)")
-        directory = os.path.dirname(main) or "."
+        for directory in _app_directories(os.path.dirname(main) or "."):
+            found = self._beside(directory, given)
+            if found is not None:
+                return found
+        return AppSide(None, None, f"no gunicorn config for {given}: app rules skipped (pass --gunicorn or "
+                                   f"--gunicorn-cmd, map it under [tool.confgen] gunicorn, or put "
+                                   f"{GUNICORN_FILE_NAME} beside the nginx file)")
+
+    def _beside(self, directory: str, given: str) -> AppSide | None:
+        from confgen.gunicorn import sources
         beside = os.path.join(directory, GUNICORN_FILE_NAME)
         if os.path.isfile(beside):
             return AppSide(self._load(beside, None), beside, f"paired gunicorn config: {beside} (found beside {given})")
@@ -91,9 +100,7 @@ class Pairing:
         ini = uwsgi_ini_beside(directory)
         if ini is not None:
             return self._other(self._load(ini, None), f"found beside {given}")
-        return AppSide(None, None, f"no gunicorn config for {given}: app rules skipped (pass --gunicorn or "
-                                   f"--gunicorn-cmd, map it under [tool.confgen] gunicorn, or put "
-                                   f"{GUNICORN_FILE_NAME} beside the nginx file)")
+        return None
 
     def app_file(self, path: str) -> AppSide:
         """The app side read from an app-side file itself (linted with no nginx in front)."""
@@ -195,15 +202,29 @@ def trees_of_app(app: str, mapped_to: Callable[[str], list[str]] | None) -> list
     if found:
         return found
     directory = os.path.dirname(app) or "."
-    beside = os.path.join(directory, "nginx.conf")
-    if os.path.isfile(beside):
-        return [beside]
-    try:
-        confs = sorted(name for name in os.listdir(directory) if name.endswith(".conf"))
-    except OSError:
-        return []
-    candidates = [os.path.join(directory, name) for name in confs if not is_app_side(os.path.join(directory, name))]
-    return candidates if len(candidates) == 1 else []
+    for folder in (directory, *(os.path.join(directory, name) for name in NGINX_FOLDERS)):
+        beside = os.path.join(folder, "nginx.conf")
+        if os.path.isfile(beside):
+            return [beside]
+        try:
+            confs = sorted(name for name in os.listdir(folder) if name.endswith(".conf"))
+        except OSError:
+            continue
+        candidates = [os.path.join(folder, name) for name in confs if not is_app_side(os.path.join(folder, name))]
+        if len(candidates) == 1:
+            return candidates
+    return []
+
+
+# Where an app keeps its nginx config beside it (``app/nginx/site.conf`` next to ``app/uwsgi.ini``).
+NGINX_FOLDERS = ("nginx", "conf.d", "sites-enabled", "sites-available")
+
+
+def _app_directories(directory: str) -> list[str]:
+    """Where a tree's app side may be: beside its main file, or one level up from an nginx folder."""
+    if os.path.basename(os.path.abspath(directory)) in NGINX_FOLDERS:
+        return [directory, os.path.dirname(os.path.abspath(directory))]
+    return [directory]
 
 
 def check_explicit(pairing: Pairing, trees: list[str]) -> None:

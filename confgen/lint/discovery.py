@@ -1,0 +1,88 @@
+"""A directory given to lint is one input: every nginx config, app-server config or command file,
+and Kubernetes manifest under it, found by name and by a look at the file's head (never run)."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+
+MAX_FILES = 20_000
+MAX_HEAD_BYTES = 64 * 1024
+_SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", ".tox", "site-packages",
+              "dist", "build", ".mypy_cache", ".pytest_cache"}
+_NGINX_DIRS = {"nginx", "conf.d", "sites-available", "sites-enabled", "snippets", "vhosts.d"}
+_NGINX_TEXT = re.compile(r"^\s*(http|server|upstream|location|events)\b[^;{]*\{", re.M)
+_MANIFEST_TEXT = re.compile(r"^apiVersion:\s*\S+", re.M)
+
+
+@dataclass
+class Found:
+    nginx: list[str] = field(default_factory=list)
+    apps: list[str] = field(default_factory=list)
+    manifests: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.nginx or self.apps or self.manifests)
+
+
+def inputs_under(directory: str) -> Found:
+    """What lint reads under ``directory``, in a stable order."""
+    from confgen.lint.pairing import is_app_side
+
+    found = Found()
+    seen = 0
+    for folder, dirs, files in os.walk(directory):
+        dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and not d.startswith("."))
+        for name in sorted(files):
+            seen += 1
+            if seen > MAX_FILES:
+                found.notes.append(f"{directory}: more than {MAX_FILES} files; the rest were not looked at")
+                return found
+            path = os.path.join(folder, name)
+            if not os.path.isfile(path) or os.path.islink(path):
+                continue
+            kind = _kind(path, name, os.path.basename(folder), is_app_side)
+            if kind is not None:
+                getattr(found, kind).append(path)
+    return found
+
+
+def _kind(path: str, name: str, parent: str, is_app_side) -> str | None:
+    lowered = name.lower()
+    if lowered.endswith((".yaml", ".yml")) and not re.fullmatch(r"(docker-)?compose([.-].*)?\.ya?ml", lowered):
+        head = _head(path)
+        return "manifests" if head and _MANIFEST_TEXT.search(head) else None
+    if lowered.endswith(".py"):
+        return "apps" if "gunicorn" in lowered else None
+    if lowered == "nginx.conf" or (lowered.endswith(".conf") and parent in _NGINX_DIRS):
+        return ("apps" if _runs_app_server(path) else None) if is_app_side(path) else "nginx"
+    if is_app_side(path):
+        return "apps" if _runs_app_server(path) else None
+    if lowered.endswith(".conf"):
+        head = _head(path)
+        return "nginx" if head and _NGINX_TEXT.search(head) else None
+    return None
+
+
+def _head(path: str) -> str | None:
+    from confgen.files import read_regular_file
+
+    data, problem = read_regular_file(path, 16 * 1024 * 1024)
+    return None if problem else data[:MAX_HEAD_BYTES].decode("utf-8", errors="replace")
+
+
+def _runs_app_server(path: str) -> bool:
+    """A command file that starts an app server, or a uWSGI ini (not every script or Dockerfile)."""
+    from confgen.errors import ConfgenError
+    from confgen.gunicorn import sources
+
+    if path.endswith(".ini"):
+        return True  # is_app_side only says so for an ini with a [uwsgi] section
+    try:
+        sources.read_source(path)
+    except ConfgenError:
+        return False
+    return True
