@@ -26,7 +26,8 @@ def _write_example(directory: Path, r, which: str) -> dict:
     ``directory``; returns the lint options for it."""
     doc = r.doc
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "nginx.conf").write_text(getattr(doc, which))
+    # A rule about Kubernetes manifests documents itself with a manifest (still linted as given).
+    (directory / _main_file(r)).write_text(getattr(doc, which))
     gunicorn = doc.good_gunicorn if which == "good" and doc.good_gunicorn else doc.gunicorn
     options = {"nginx_version": doc.version or "1.22.1", "select": ["ALL"]}
     if gunicorn:
@@ -58,14 +59,20 @@ def _unmasked(paths, options) -> set[str]:
 RULES = [r for r in all_rules() if not r.always]
 
 
+def _main_file(r) -> str:
+    """What a rule's examples are: a Kubernetes manifest, or an nginx config."""
+    return "app.yaml" if r.doc.bad.lstrip().startswith("apiVersion:") else "nginx.conf"
+
+
 @pytest.mark.parametrize("r", RULES, ids=lambda r: r.name)
 def test_the_documented_advice_applied_to_the_bad_example_produces_no_new_finding(tmp_path, r):
     bad_options = _write_example(tmp_path / "bad", r, "bad")
     good_options = _write_example(tmp_path / "good", r, "good")
-    before = _rules([tmp_path / "bad" / "nginx.conf"], bad_options)
-    after = _rules([tmp_path / "good" / "nginx.conf"], good_options)
+    main = _main_file(r)
+    before = _rules([tmp_path / "bad" / main], bad_options)
+    after = _rules([tmp_path / "good" / main], good_options)
     assert r.name in before and r.name not in after
-    new = after - before - _unmasked([tmp_path / "bad" / "nginx.conf"], bad_options)
+    new = after - before - _unmasked([tmp_path / "bad" / main], bad_options)
     assert not new, f"following {r.name}'s advice brings {sorted(new)}"
 
 
@@ -81,7 +88,7 @@ def _fixed(paths: list[Path], options: dict) -> tuple[set[str], set[str], int]:
 @pytest.mark.parametrize("r", RULES, ids=lambda r: r.name)
 def test_fixes_applied_to_the_bad_example_produce_no_new_finding(tmp_path, r):
     options = _write_example(tmp_path, r, "bad")
-    before, after, _ = _fixed([tmp_path / "nginx.conf"], options)
+    before, after, _ = _fixed([tmp_path / _main_file(r)], options)
     assert not after - before, f"fixing {r.name}'s Bad example brings {sorted(after - before)}"
 
 

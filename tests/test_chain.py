@@ -223,7 +223,7 @@ def test_a_directory_is_every_input_under_it(tmp_path):
     result = confgen.lint_project([str(tmp_path)], nginx_version="1.22.1")
     races = sorted(f.file for f in result.findings if f.rule == "chain-keepalive-race")
     assert races == [str(tmp_path / "api/nginx/site.conf"), str(tmp_path / "deploy/nginx.conf")]
-    assert any("2 nginx file(s) and 2 app-side file(s) found" in note for note in result.notes), result.notes
+    assert any("2 nginx file(s), 2 app-side file(s) and 0 Kubernetes manifest file(s) found" in note for note in result.notes), result.notes
     assert not [f for f in result.findings if f.rule == "syntax-error"]
 
 

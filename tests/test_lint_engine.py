@@ -102,7 +102,9 @@ def _lint_example(tmp_path, r, which: str) -> LintResult:
         profile = tmp_path / "profile.yaml"
         profile.write_text(yaml.safe_dump(MINIMAL_PROFILE))
         options["profile"] = str(profile)
-    return lint_config(tmp_path, getattr(doc, which), gunicorn=gunicorn, **options)
+    # A rule about Kubernetes manifests documents itself with a manifest.
+    main = "app.yaml" if getattr(doc, which).lstrip().startswith("apiVersion:") else "nginx.conf"
+    return lint_config(tmp_path, getattr(doc, which), gunicorn=gunicorn, main=main, **options)
 
 
 @pytest.mark.parametrize("r", all_rules(), ids=lambda r: r.name)

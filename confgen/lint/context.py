@@ -27,6 +27,8 @@ class LintContext:
         self.behind = None
         # True for an app linted with no nginx in front: only the chain rules run.
         self.app_only = False
+        # For a chain read from Kubernetes manifests: how its pods stop (confgen.manifests.chains.PodShutdown).
+        self.manifest_pod = None
         self.rule: Rule | None = None
         self.memo: dict[str, Any] = {}
         # rule name -> {option: value}, validated by the engine against the rules' declarations.

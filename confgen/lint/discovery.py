@@ -86,3 +86,12 @@ def _runs_app_server(path: str) -> bool:
     except ConfgenError:
         return False
     return True
+
+
+def is_manifest(path: str) -> bool:
+    """A YAML file of Kubernetes objects (an ``apiVersion:`` at the start of a line)."""
+    lowered = os.path.basename(path).lower()
+    if not lowered.endswith((".yaml", ".yml")) or re.fullmatch(r"(docker-)?compose([.-].*)?\.ya?ml", lowered):
+        return False
+    head = _head(path)
+    return bool(head and _MANIFEST_TEXT.search(head))

@@ -218,6 +218,7 @@ def lint(paths: list[str], *, gunicorn=None, gunicorn_cmd=None, profile=None, ro
     files, a directory, an unknown rule name or option, a bad version or profile, --gunicorn
     given for several trees.
     """
+    from confgen.lint.discovery import is_manifest
     from confgen.lint.pairing import Pairing, check_explicit, is_app_side, trees_of_app
     from confgen.nginx.versions import adopt_syntax_version
 
@@ -233,7 +234,11 @@ def lint(paths: list[str], *, gunicorn=None, gunicorn_cmd=None, profile=None, ro
     paths = _expand_directories(paths, notes)
     nginx_paths: list[str] = []
     apps_alone: list[str] = []
+    manifests: list[str] = []
     for path in paths:
+        if path != STDIN and is_manifest(path):
+            manifests.append(path)
+            continue
         if path == STDIN or not is_app_side(path):
             nginx_paths.append(path)
             continue
@@ -277,6 +282,14 @@ def lint(paths: list[str], *, gunicorn=None, gunicorn_cmd=None, profile=None, ro
             if app_path and app_path not in files:
                 files.append(app_path)
             notes.extend(note for note in [*config.notes, *ctx.notes] if note not in notes)
+        for chain in _manifest_chains(manifests, notes, [p for p in paths if p != STDIN and is_app_side(p)]):
+            ctx = _chain_context(chain, options, profile_obj, nginx_version)
+            found = _run(ctx, rules, None)
+            findings.extend(found)
+            if contexts is not None:
+                contexts.append((ctx, found))
+            files.extend(f for f in (chain.anchor[0], chain.entry_where[0]) if f not in files)
+            notes.extend(note for note in ctx.notes if note not in notes)
         for path in apps_alone:
             try:
                 ctx = _app_alone(path, pairing, behind, options, profile_obj, nginx_version)
@@ -296,6 +309,51 @@ def lint(paths: list[str], *, gunicorn=None, gunicorn_cmd=None, profile=None, ro
     return LintResult(findings=unique, files=files, notes=notes)
 
 
+def _manifest_chains(paths: list[str], notes: list[str], app_files: list[str]) -> list:
+    """The chains Kubernetes manifests describe (Ingress/Service -> pods -> the app server); a
+    container without a command runs the CMD of the Dockerfile among ``app_files`` that builds it.
+    Such a Dockerfile is then paired: the note that it was not is dropped."""
+    if not paths:
+        return []
+    from confgen.gunicorn import sources
+    from confgen.manifests.chains import chains
+
+    images = []
+    for path in app_files:
+        if sources.kind_of(path) == "dockerfile":
+            try:
+                images.append(sources.read_source(path))
+            except ConfgenError:
+                continue
+    found = chains(paths, notes, images)
+    used = {chain.image for chain in found if chain.image}
+    notes[:] = [note for note in notes if not any(note.startswith(f"{path}: no nginx config is paired") for path in used)]
+    if not found:
+        notes.append(f"{len(paths)} manifest file(s): no Ingress or LoadBalancer Service reaching a Python app "
+                     f"server in them")
+    return found
+
+
+def _chain_context(chain, options, profile, nginx_version) -> LintContext:
+    """A manifest chain linted like an app with no nginx in front: its front hop is the ingress or
+    balancer the manifests declare, and the pod's shutdown is there for the rolling-update rule."""
+    from confgen.nginx.model import Block, Directive, NginxConfig
+    from confgen.nginx.parse import _target_version
+
+    file = chain.anchor[0]
+    config = NginxConfig(root=Directive("main", [], file, 0, None, Block()), main_file=file,
+                         nginx_version=_target_version(None if nginx_version is None else str(nginx_version)))
+    ctx = LintContext(config, chain.gunicorn, profile, gunicorn_label=f"{chain.workload} ({chain.container})",
+                      options=options)
+    ctx.app_server, ctx.app_hop, ctx.behind, ctx.app_only = chain.app_server, chain.app_hop, chain.front, True
+    ctx.manifest_pod = chain.pod
+    ctx.note(f"{chain.entry} -> {chain.service} -> {chain.workload} container {chain.container}: "
+             f"{chain.server or 'no app server read'}")
+    for note in chain.notes:
+        ctx.note(note)
+    return ctx
+
+
 def _expand_directories(paths: list[str], notes: list[str]) -> list[str]:
     """A directory stands for every nginx config and app-side file under it (a note says what
     was found); one that holds none of them is a usage error."""
@@ -311,10 +369,9 @@ def _expand_directories(paths: list[str], notes: list[str]) -> list[str]:
         if found.empty:
             raise ConfgenError(f"{path}: is a directory with no nginx config, app-server config or command "
                                f"file under it; give the nginx files themselves (e.g. {path}/*.conf)")
-        if found.manifests:
-            notes.append(f"{path}: {len(found.manifests)} Kubernetes manifest file(s) found; not read yet")
-        notes.append(f"{path}: {len(found.nginx)} nginx file(s) and {len(found.apps)} app-side file(s) found")
-        expanded.extend(found.nginx + found.apps)
+        notes.append(f"{path}: {len(found.nginx)} nginx file(s), {len(found.apps)} app-side file(s) and "
+                     f"{len(found.manifests)} Kubernetes manifest file(s) found")
+        expanded.extend(found.nginx + found.apps + found.manifests)
     return list(dict.fromkeys(expanded))
 
 

@@ -14,6 +14,7 @@ from confgen.lint.rules import (  # noqa: F401  (imported for their @rule regist
     gzip,
     headers,
     keepalive,
+    kubernetes,
     security_access,
     security_dns,
     security_headers,

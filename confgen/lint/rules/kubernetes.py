@@ -1,0 +1,120 @@
+"""Kubernetes pods behind an Ingress or a LoadBalancer Service (CG211): how a pod stops during a
+rolling update, read from the manifests by confgen.manifests. The engine sets
+``ctx.manifest_pod`` (a confgen.manifests.chains.PodShutdown) from each Chain it lints.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from confgen.lint.context import LintContext
+from confgen.lint.registry import Finding, rule
+
+PRE_STOP_ADVICE = ('add a preStop hook that waits a few seconds (lifecycle.preStop.sleep.seconds: 10 on '
+                   'Kubernetes 1.30+, or exec: command: ["sleep", "10"]) so the pod keeps serving until the '
+                   'front has stopped sending to it')
+
+
+@rule(code="CG211", name="rolling-update-drops-requests", severity="warning", needs=("chain",))
+def rolling_update_drops_requests(ctx: LintContext) -> Iterator[Finding]:
+    """A pod behind an Ingress or load balancer stops serving before the front stops sending to it.
+
+    When a rolling update (or a scale-down) deletes a pod, Kubernetes removes it from the
+    Service's endpoints and, at the same time, runs its preStop hook and then sends SIGTERM. The
+    ingress controller or cloud balancer learns of the removal seconds later (an ALB keeps
+    sending to a deregistering target for a few seconds), so without a preStop delay those
+    requests reach a server that is already shutting down and fail with 502 or a reset, on every
+    deploy. The termination grace period counts from before the preStop hook: it must also
+    cover the delay plus the app's own graceful shutdown (gunicorn's ``graceful_timeout``, 30 s
+    by default; uvicorn's ``--timeout-graceful-shutdown``), or the kubelet kills the app with
+    SIGKILL while it still finishes requests (30 s when the pod does not set it).
+
+    Bad:
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: web}
+        spec:
+          selector: {matchLabels: {app: web}}
+          template:
+            metadata: {labels: {app: web}}
+            spec:
+              containers:
+                - name: web
+                  image: registry.example.com/web:1.0
+                  command: ["gunicorn", "--bind", "0.0.0.0:8000", "web.wsgi"]
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: web}
+        spec:
+          selector: {app: web}
+          ports: [{port: 80, targetPort: 8000}]
+        ---
+        apiVersion: networking.k8s.io/v1
+        kind: Ingress
+        metadata: {name: web}
+        spec:
+          ingressClassName: nginx
+          defaultBackend: {service: {name: web, port: {number: 80}}}
+
+    Good:
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: web}
+        spec:
+          selector: {matchLabels: {app: web}}
+          template:
+            metadata: {labels: {app: web}}
+            spec:
+              terminationGracePeriodSeconds: 45
+              containers:
+                - name: web
+                  image: registry.example.com/web:1.0
+                  command: ["gunicorn", "--bind", "0.0.0.0:8000", "web.wsgi"]
+                  lifecycle:
+                    preStop:
+                      exec:
+                        command: ["sleep", "10"]
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: web}
+        spec:
+          selector: {app: web}
+          ports: [{port: 80, targetPort: 8000}]
+        ---
+        apiVersion: networking.k8s.io/v1
+        kind: Ingress
+        metadata: {name: web}
+        spec:
+          ingressClassName: nginx
+          defaultBackend: {service: {name: web, port: {number: 80}}}
+
+    References:
+        https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#pod-termination
+        https://kubernetes.io/docs/concepts/containers/container-lifecycle-hooks/
+        https://github.com/kubernetes-sigs/aws-load-balancer-controller/issues/3270
+        https://docs.gunicorn.org/en/stable/settings.html#graceful-timeout
+        https://www.uvicorn.org/settings/#timeouts
+    """
+    pod = getattr(ctx, "manifest_pod", None)
+    if pod is None:
+        return
+    delay = pod.pre_stop.seconds if pod.pre_stop is not None else 0.0
+    if not pod.pre_stop_hook or (pod.pre_stop is not None and delay <= 0):
+        yield ctx.finding((pod.file, pod.line),
+                          f"{pod.workload}: container {pod.container} stops at once when the pod is deleted, but "
+                          f"{pod.front} keeps sending it requests for a few seconds after: on every rolling "
+                          f"update they fail with 502; {PRE_STOP_ADVICE}")
+    if pod.pre_stop_hook and pod.pre_stop is None:
+        return  # a hook whose duration is unknown (a script, an HTTP call): the budget cannot be summed
+    if pod.app_graceful is None:
+        return
+    needed = delay + pod.app_graceful.seconds
+    if pod.grace.seconds <= needed:
+        parts = (f"the preStop delay {pod.pre_stop.describe()} plus " if pod.pre_stop is not None and delay > 0 else "")
+        yield ctx.finding(pod.grace_where,
+                          f"{pod.workload}: the termination grace period {pod.grace.describe()} does not cover "
+                          f"{parts}the app's graceful shutdown {pod.app_graceful.describe()}: the kubelet kills "
+                          f"it (SIGKILL) while it still finishes requests; set terminationGracePeriodSeconds "
+                          f"above {needed:g} (e.g. {needed + 5:g})")

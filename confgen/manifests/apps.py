@@ -1,0 +1,185 @@
+"""The app server a container runs, read from its ``command`` + ``args`` (the argv Kubernetes
+starts, ``$(VAR)`` expanded from the container's env) by the readers every other command source
+uses: confgen.gunicorn (through a CommandSource, so a fix can later edit the flag in the
+manifest) and confgen.appserver for uvicorn, hypercorn, daphne and uWSGI, with the container's
+environment (``UVICORN_*``, ``GUNICORN_CMD_ARGS``). Also how long the server takes to shut down
+gracefully after SIGTERM, which the pod's termination grace period must cover.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from confgen.appserver.commands import find_server
+from confgen.appserver.model import AppServer
+from confgen.appserver.options import Spec, number, parse
+from confgen.appserver.reading import read_server
+from confgen.hops import Hop, Timer
+from confgen.manifests.resources import Container
+from confgen.shell import Word, shell_words
+
+GUNICORN_GRACEFUL_SOURCE = ("gunicorn's default graceful_timeout 30 s; "
+                            "https://docs.gunicorn.org/en/stable/settings.html#graceful-timeout")
+# uvicorn/config.py (0.55.0): timeout_graceful_shutdown: int | None = None, and server.py waits
+# for open requests with asyncio.timeout(None): no limit.
+UVICORN_GRACEFUL = "--timeout-graceful-shutdown"
+_SHELLS = ("sh", "bash", "dash", "ash", "zsh")
+
+
+@dataclass
+class ContainerApp:
+    server: str | None = None                 # gunicorn, uvicorn, ... (None: not an app server confgen reads)
+    gunicorn: object = None                   # confgen.gunicorn.reader.GunicornConfig
+    app_server: AppServer | None = None       # any other server
+    hop: Hop | None = None
+    graceful: Timer | None = None             # how long it finishes requests after SIGTERM (None: no limit/unknown)
+    graceful_why: str = ""                    # why graceful is None
+    image: str | None = None                  # the Dockerfile whose CMD it runs, when read from one
+    notes: list[str] = field(default_factory=list)
+
+
+def read_app(container: Container, label: str, images: list | None = None) -> ContainerApp:
+    """The app side of ``container``; ``label`` ("k8s/app.yaml:31") names where its command is.
+    ``images``: the Dockerfiles of the input (confgen.gunicorn.sources.CommandSource), whose CMD
+    a container without a command of its own runs when one of them builds its image."""
+    node = container.command or container.args or container.node
+    file, line = node.file, node.line
+    argv, unresolved = container.argv()
+    side = ContainerApp()
+    if not argv:
+        source = image_command(container, images or [])
+        if source is None:
+            side.notes.append(f"{label}: container {container.name} sets no command or args: it runs its image's "
+                              f"ENTRYPOINT/CMD, which the manifests do not show")
+            return side
+        side.notes.append(f"{label}: container {container.name} sets no command: its image's CMD is read from "
+                          f"{source.label}, the Dockerfile in the input that builds it")
+        side.image = source.path
+        return _from_image(side, source, container, label)
+    if unresolved:
+        side.notes.append(f"{label}: container {container.name}'s command uses {', '.join(unresolved)}: computed "
+                          f"in the cluster, not read")
+        return side
+    words, editable = _words(container, argv)
+    found = find_server([w.value for w in words])
+    if found is None:
+        side.notes.append(f"{label}: container {container.name} runs {' '.join(argv)[:80]!r}, not a Python app "
+                          f"server confgen reads")
+        return side
+    side.server = found[0]
+    if found[0] == "gunicorn":
+        _gunicorn(side, container, words, editable, file, line, label)
+        return side
+    args = [w.value for w in words[found[1]:]]
+    server = read_server(found[0], args, label=label, file=file, line=line, environ=container.env)
+    if server is None:
+        side.notes.append(f"{label}: {found[0]} is not read by confgen yet")
+        return side
+    side.app_server, side.hop = server, server.hop()
+    if found[0] == "uvicorn":
+        side.graceful, side.graceful_why = _uvicorn_graceful(args, container.env, label)
+    else:
+        side.graceful_why = f"{found[0]}'s graceful shutdown time is not read"
+    return side
+
+
+def _words(container: Container, argv: list[str]) -> tuple[list[Word], bool]:
+    """The words of the command with their place in the manifest (each a YAML list item), and
+    whether a fix could edit them there. ``sh -c 'SCRIPT'`` is the shell words of SCRIPT."""
+    items = [*(container.command.list() if container.command else []), *(container.args.list() if container.args else [])]
+    if os.path.basename(argv[0]) in _SHELLS and "-c" in argv[1:] and argv.index("-c", 1) + 1 < len(argv):
+        script = argv[argv.index("-c", 1) + 1]
+        return [Word(w.value, 0, 0, "shell") for w in shell_words(script)], False
+    if len(items) == len(argv):
+        # A word whose $(VAR) was expanded is not what the file says: a fix must not rewrite it.
+        as_written = all(str(item.value) == value for value, item in zip(argv, items))
+        return [Word(value, item.node.start_mark.index, item.node.end_mark.index, "yaml")
+                for value, item in zip(argv, items)], as_written
+    return [Word(value, 0, 0, "yaml") for value in argv], False
+
+
+def _gunicorn(side: ContainerApp, container: Container, words: list[Word], editable: bool, file: str, line: int,
+              label: str) -> None:
+    from confgen.errors import ConfgenError
+    from confgen.files import read_text_file
+    from confgen.gunicorn.hop import gunicorn_hop
+    from confgen.gunicorn.sources import CommandSource, config_from
+
+    text = read_text_file(file, 8 * 1024 * 1024)
+    source = CommandSource(file, "kubernetes", line, text, words, env_args=container.env.get("GUNICORN_CMD_ARGS"),
+                           block_list=_block_indent(container, words, text) if editable else None,
+                           not_editable=None if editable else "the command is a shell script or expands variables")
+    try:
+        config = config_from(source)
+    except ConfgenError as error:
+        side.notes.append(f"{label}: gunicorn command not read: {error}")
+        return
+    side.gunicorn = config
+    side.hop = gunicorn_hop(config, label)
+    if side.hop.file is None:  # the settings come from the command: findings point at it
+        side.hop.file, side.hop.line = file, line
+    graceful = config.setting("graceful_timeout")
+    if isinstance(graceful.value, (int, float)) and not isinstance(graceful.value, bool):
+        where = GUNICORN_GRACEFUL_SOURCE if graceful.source == "default" else \
+            f"{label} ({graceful.note or 'command line'})" if graceful.source == "cli" else \
+            f"{graceful.file or label}:{graceful.line or 1}"
+        side.graceful = Timer(float(graceful.value), where, "graceful_timeout")
+    else:
+        side.graceful_why = "gunicorn's graceful_timeout is not known from the manifests"
+
+
+def _block_indent(container: Container, words: list[Word], text: str) -> str | None:
+    """The indentation of the items of the block-style list (command or args) holding the word
+    that starts gunicorn, so an option a fix adds goes in as items of that list; None for a
+    flow-style list (``["gunicorn", ...]``)."""
+    from confgen.gunicorn.sources import _indent
+
+    found = find_server([w.value for w in words])
+    for part in (container.command, container.args):
+        items = part.list() if part is not None else []
+        if found is not None and any(item.node.start_mark.index == words[found[1] - 1].start for item in items):
+            return None if part.node.flow_style else _indent(text, items[0].node.start_mark.index)
+    return None
+
+
+def _uvicorn_graceful(args: list[str], environ: dict[str, str], label: str) -> tuple[Timer | None, str]:
+    found, _ = parse(args, {UVICORN_GRACEFUL: Spec("timeout_graceful_shutdown")})
+    value, where = (found["timeout_graceful_shutdown"][0], f"{label} ({UVICORN_GRACEFUL})") \
+        if "timeout_graceful_shutdown" in found else (environ.get("UVICORN_TIMEOUT_GRACEFUL_SHUTDOWN"),
+                                                      f"{label} (UVICORN_TIMEOUT_GRACEFUL_SHUTDOWN)")
+    seconds = number(value) if value is not None else None
+    if seconds is None:
+        return None, ("uvicorn waits for open requests with no limit after SIGTERM unless "
+                      "--timeout-graceful-shutdown is set (uvicorn/config.py timeout_graceful_shutdown=None)")
+    return Timer(seconds, where, UVICORN_GRACEFUL), ""
+
+
+def image_command(container: Container, images: list):
+    """The Dockerfile (CommandSource) that builds the container's image: the only one in the
+    input that starts an app server, else the one whose directory the image's name names."""
+    starting = [source for source in images if find_server([w.value for w in source.words]) is not None]
+    if len(starting) <= 1:
+        return starting[0] if starting else None
+    image = (container.node.text("image") or "").rsplit("/", 1)[-1].split(":", 1)[0].split("@", 1)[0].lower()
+    named = [s for s in starting if image and image in s.path.lower().replace("\\", "/").split("/")[-2]]
+    return named[0] if len(named) == 1 else None
+
+
+def _from_image(side: ContainerApp, source, container: Container, label: str) -> ContainerApp:
+    from confgen.gunicorn import sources
+
+    found = find_server([w.value for w in source.words])
+    side.server = found[0]
+    if found[0] == "gunicorn":
+        side.gunicorn = sources.config_from(source)
+        side.hop = gunicorn_hop(side.gunicorn, source.label)
+        return side
+    server = read_server(found[0], source.server_args(), label=source.label, file=source.path, line=source.line,
+                         environ=container.env)
+    if server is None:
+        side.notes.append(f"{source.label}: {found[0]} is not read by confgen yet")
+        return side
+    side.app_server, side.hop = server, server.hop()
+    side.graceful_why = f"{found[0]}'s graceful shutdown time in the image's CMD is not read"
+    return side

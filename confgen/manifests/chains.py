@@ -1,0 +1,197 @@
+"""Following Kubernetes manifests from the front to the app: Ingress rule backend -> Service (by
+name in the Ingress's namespace, port by number or name) -> the workloads whose pod labels match
+the Service's selector -> the container serving the targetPort (or the only container) -> the
+app server its command starts. A ``type: LoadBalancer`` Service starts a chain of its own.
+
+Each :class:`Chain` holds the front hop, the app's hop and settings, where a finding about the
+app points (the container's command in the manifest), and the pod's shutdown timeline for the
+rolling-deploy rule. What cannot be followed is never guessed: it is a note saying what was not
+paired and why.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from confgen.hops import Hop, Timer
+from confgen.manifests.apps import read_app
+from confgen.manifests.documents import Node, read_documents
+from confgen.manifests.fronts import ingress_front, service_front
+from confgen.manifests.resources import Container, Manifests, Service, Workload, index
+
+GRACE_DEFAULT_S = 30
+GRACE_SOURCE = ("Kubernetes' default terminationGracePeriodSeconds 30 s; "
+                "https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#pod-termination")
+
+
+@dataclass
+class PodShutdown:
+    """How a pod of the chain stops during a rolling update (what ``ctx.manifest_pod`` holds).
+
+    On deletion the pod is taken out of the Service's endpoints while its preStop hook runs and,
+    after the hook, its containers get SIGTERM; the ingress or balancer learns of the removal a
+    few seconds late. The grace period counts from before the preStop hook, and at its end the
+    kubelet kills what still runs (SIGKILL)."""
+
+    workload: str                     # "Deployment shop/web"
+    workload_kind: str                # Deployment, StatefulSet, DaemonSet
+    container: str
+    front: str                        # what sends it traffic: "Ingress shop/web", "Service shop/web (LoadBalancer)"
+    file: str                         # the container in the manifest (where a missing preStop is reported)
+    line: int
+    pre_stop_hook: bool               # a lifecycle.preStop hook exists
+    pre_stop: Timer | None            # how long it delays SIGTERM, when known (sleep N)
+    grace: Timer                      # terminationGracePeriodSeconds, or Kubernetes' default 30 s
+    grace_where: tuple[str, int]      # the field, or the pod spec when it is not set
+    app_graceful: Timer | None        # how long the app finishes requests after SIGTERM (None: no limit or unknown)
+    app_graceful_why: str = ""        # why app_graceful is None
+
+
+@dataclass
+class Chain:
+    entry: str                        # "Ingress shop/web" or "Service shop/web" (a LoadBalancer Service)
+    entry_where: tuple[str, int]
+    service: str                      # "Service shop/web"
+    workload: str                     # "Deployment shop/web"
+    container: str                    # the container's name
+    front: Hop | None                 # the hop in front of the pods (None: not in the input)
+    server: str | None                # gunicorn, uvicorn, hypercorn, daphne, uwsgi; None: not read
+    gunicorn: object | None           # confgen.gunicorn.reader.GunicornConfig for gunicorn
+    app_server: object | None         # confgen.appserver.model.AppServer for the others
+    app_hop: Hop | None               # the app's hop (confgen.hops)
+    anchor: tuple[str, int]           # where findings about the app point: the command's line, or the container's
+    pod: PodShutdown
+    notes: list[str] = field(default_factory=list)
+    image: str | None = None          # the Dockerfile whose CMD the container runs, when read from one
+
+
+def chains(paths: list[str], notes: list[str] | None = None, images: list | None = None) -> list[Chain]:
+    """Every chain the manifests in ``paths`` (files or directories) describe. ``notes``, when
+    given, receives what could not be followed (and the files skipped). ``images``: the
+    Dockerfiles of the input (CommandSource), for containers that run their image's CMD. ConfgenError for a
+    path that does not exist or YAML that does not parse."""
+    notes = notes if notes is not None else []
+    manifests = index(read_documents(paths, notes))
+    found: list[Chain] = []
+    seen: set[tuple] = set()
+    for ingress in manifests.ingresses:
+        namespace = ingress.doc.namespace
+        for backend in ingress.backends:
+            where = f"{backend.node.file}:{backend.node.line}"
+            service = manifests.services.get((namespace, backend.service))
+            if service is None:
+                _add(notes, f"{where}: {ingress.doc.label} routes to Service {namespace}/{backend.service}, which is "
+                            f"not in the input: not paired")
+                continue
+            port = service.port_for(backend.port)
+            if port is None:
+                _add(notes, f"{where}: {ingress.doc.label} routes to port {backend.port!r} of {service.doc.label}, "
+                            f"which has no such port: not paired")
+                continue
+            front = ingress_front(ingress, service, port.name, port.port, manifests, notes)
+            key = (ingress.doc.label, service.doc.label, port.port)
+            if key in seen:
+                continue
+            seen.add(key)
+            found.extend(_to_pods(f"Ingress {namespace}/{ingress.doc.name}", (ingress.doc.file, ingress.doc.line),
+                                  front, service, port.target if port.target is not None else port.port,
+                                  manifests, notes, images))
+    for service in manifests.services.values():
+        if service.type != "LoadBalancer":
+            continue
+        front = service_front(service, notes)
+        for port in service.ports:
+            found.extend(_to_pods(f"Service {service.doc.namespace}/{service.doc.name}",
+                                  (service.doc.file, service.doc.line), front, service,
+                                  port.target if port.target is not None else port.port, manifests, notes, images))
+    # Several paths or ports of one entry may reach the same container: one chain each.
+    unique = {(c.entry, c.service, c.workload, c.container): c for c in reversed(found)}
+    notes[:] = list(dict.fromkeys(notes))
+    return [c for c in found if unique[(c.entry, c.service, c.workload, c.container)] is c]
+
+
+def _to_pods(entry: str, entry_where: tuple[str, int], front: Hop | None, service: Service, target,
+             manifests: Manifests, notes: list[str], images: list | None = None) -> list[Chain]:
+    where = f"{service.doc.file}:{service.doc.line}"
+    if service.selector is None:
+        _add(notes, f"{where}: {service.doc.label} has no selector (its endpoints are set by hand): {entry} not "
+                    f"paired with any pod")
+        return []
+    workloads = manifests.pods_of(service)
+    if not workloads:
+        selector = ", ".join(f"{k}={v}" for k, v in service.selector.items())
+        _add(notes, f"{where}: no Deployment, StatefulSet or DaemonSet in the input has pods labelled {selector} "
+                    f"(the selector of {service.doc.label}): {entry} not paired with an app")
+        return []
+    chains_found = []
+    for workload in workloads:
+        container = _serving(workload, target)
+        if container is None:
+            several = "" if isinstance(target, str) else f", and it has {len(workload.containers)} containers"
+            _add(notes, f"{workload.doc.file}:{workload.doc.line}: no container of {workload.doc.label} declares "
+                        f"port {target!r} (the targetPort of {service.doc.label}){several}: not paired")
+            continue
+        anchor_node = container.command or container.args or container.node
+        label = f"{anchor_node.file}:{anchor_node.line}"
+        app = read_app(container, label, images)
+        for note in app.notes:
+            _add(notes, note)
+        pod = _shutdown(workload, container, entry, app)
+        chains_found.append(Chain(entry=entry, entry_where=entry_where, service=service.doc.label,
+                                  workload=workload.doc.label, container=container.name, front=front,
+                                  server=app.server, gunicorn=app.gunicorn, app_server=app.app_server,
+                                  app_hop=app.hop, anchor=anchor_node.where, pod=pod, notes=list(app.notes),
+                                  image=app.image))
+    return chains_found
+
+
+def _serving(workload: Workload, target) -> Container | None:
+    """The container that declares the target port, else the only container (a numeric
+    targetPort needs no containerPort declared: ports in a pod spec are informational)."""
+    declared = [c for c in workload.containers if target is not None and c.serves(target)]
+    if declared:
+        return declared[0]
+    if len(workload.containers) == 1 and not isinstance(target, str):
+        return workload.containers[0]
+    return None
+
+
+def _shutdown(workload: Workload, container: Container, entry: str, app) -> PodShutdown:
+    hook = container.pre_stop
+    grace_node = workload.grace
+    if grace_node is not None and isinstance(grace_node.value, int):
+        grace = Timer(float(grace_node.value), f"{grace_node.file}:{grace_node.line}", "terminationGracePeriodSeconds")
+        grace_where = grace_node.where
+    else:
+        grace = Timer(float(GRACE_DEFAULT_S), GRACE_SOURCE, "terminationGracePeriodSeconds")
+        grace_where = (workload.pod_spec or workload.doc.root).where
+    return PodShutdown(workload=workload.doc.label, workload_kind=workload.doc.kind, container=container.name,
+                       front=entry, file=container.node.file, line=container.node.line,
+                       pre_stop_hook=hook is not None, pre_stop=_pre_stop_delay(hook), grace=grace,
+                       grace_where=grace_where, app_graceful=app.graceful, app_graceful_why=app.graceful_why)
+
+
+def _pre_stop_delay(hook: Node | None) -> Timer | None:
+    """The seconds a preStop hook waits: ``sleep: {seconds: N}`` (Kubernetes 1.30+) or an exec of
+    ``sleep N`` (directly or through ``sh -c``). None for no hook, or one whose duration is unknown."""
+    if hook is None:
+        return None
+    seconds = hook.get("sleep", "seconds")
+    if seconds is not None and isinstance(seconds.value, int):
+        return Timer(float(seconds.value), f"{seconds.file}:{seconds.line}", "preStop sleep")
+    command = hook.get("exec", "command")
+    words = [str(item.value) for item in command.list()] if command is not None else []
+    if len(words) >= 3 and os.path.basename(words[0]) in ("sh", "bash", "ash", "dash") and words[1] == "-c":
+        words = words[2].replace(";", " ").replace("&&", " ").split()
+    if len(words) >= 2 and os.path.basename(words[0]) == "sleep":
+        try:
+            return Timer(float(words[1]), f"{command.file}:{command.line}", "preStop exec sleep")
+        except ValueError:
+            return None
+    return None
+
+
+def _add(notes: list[str], text: str) -> None:
+    if text not in notes:
+        notes.append(text)
