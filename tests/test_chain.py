@@ -231,3 +231,23 @@ def test_a_directory_with_nothing_to_lint_is_a_one_line_error(tmp_path):
     (tmp_path / "README.md").write_text("hello\n")
     with pytest.raises(ConfgenError, match="is a directory with no nginx config"):
         confgen.lint_project([str(tmp_path)])
+
+
+# ---------------------------------------------------------------------------------------------
+# uWSGI behind nginx: the protocol and the request size
+
+
+@pytest.mark.parametrize("ini, location, rule", [
+    ("socket = 127.0.0.1:3031", "proxy_pass http://127.0.0.1:3031;", "app-protocol-mismatch"),
+    ("http-socket = 127.0.0.1:3031", "include uwsgi_params; uwsgi_pass 127.0.0.1:3031;", "app-protocol-mismatch"),
+    ("socket = 127.0.0.1:3031", "include uwsgi_params; uwsgi_pass 127.0.0.1:3031;", "uwsgi-buffer-size"),
+    ("http-socket = 127.0.0.1:3031", "proxy_pass http://127.0.0.1:3031;", None),
+    ("socket = 127.0.0.1:3031\nbuffer-size = 32768", "include uwsgi_params; uwsgi_pass 127.0.0.1:3031;", None),
+    ("socket = 127.0.0.1:4000", "proxy_pass http://127.0.0.1:3031;", None),     # another app
+])
+def test_uwsgi_socket_kind_and_buffer_size(tmp_path, ini, location, rule):
+    write(tmp_path, {"nginx.conf": f"server {{\n    location / {{ {location} }}\n}}\n", "app.ini": f"[uwsgi]\n{ini}\n"})
+    found = [f for f in findings(tmp_path / "nginx.conf") if f.rule in ("app-protocol-mismatch", "uwsgi-buffer-size")]
+    assert [f.rule for f in found] == ([rule] if rule else []), found
+    if rule:
+        assert (found[0].line, found[0].col) == (2, 18 if "include" not in location else 40)

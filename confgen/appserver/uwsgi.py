@@ -110,8 +110,9 @@ def _server(options: list[tuple[str, str, str]], label: str, file: str | None, l
     if harakiri is not None and number(harakiri[0]) is not None:
         server.kills_after = Value(number(harakiri[0]), harakiri[1], "harakiri", _line(harakiri[1]))
     buffer = values.get("buffer-size")
-    server.settings.setdefault("buffer-size", Value(number(buffer[0]) if buffer else BUFFER_SIZE,
-                                                    buffer[1] if buffer else "uWSGI's default", "buffer-size"))
+    server.settings["buffer-size"] = Value(number(buffer[0]) if buffer else BUFFER_SIZE,
+                                           buffer[1] if buffer else "uWSGI's default", "buffer-size",
+                                           _line(buffer[1]) if buffer else None)
     return server
 
 

@@ -25,5 +25,6 @@ from confgen.lint.rules import (  # noqa: F401  (imported for their @rule regist
     security_tls,
     syntax,
     timeouts,
+    uwsgi_pairing,
     workers,
 )

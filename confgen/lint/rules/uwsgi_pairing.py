@@ -1,0 +1,124 @@
+"""nginx in front of uWSGI (CG212, CG213): the protocol each side speaks, and the request size
+uWSGI accepts. uWSGI's ``socket``/``uwsgi-socket`` speak the uwsgi protocol (nginx
+``uwsgi_pass``); ``http-socket`` and ``http`` speak HTTP (nginx ``proxy_pass``)."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from confgen.lint.context import LintContext
+from confgen.lint.registry import Finding, rule
+from confgen.lint.rules._proxy import app_routes, binds_of, serves, size
+
+UWSGI_DOCS = "https://uwsgi-docs.readthedocs.io/en/latest/Protocol.html"
+
+
+def _uwsgi(ctx: LintContext):
+    server = ctx.app_server
+    return server if server is not None and server.server == "uwsgi" and not ctx.app_only else None
+
+
+def _uwsgi_passes(ctx: LintContext, binds: list[str]) -> list:
+    """The ``uwsgi_pass`` directives that reach one of ``binds``."""
+    found = []
+    for directive in ctx.all("uwsgi_pass"):
+        target = (directive.args[0] if directive.args else "").removeprefix("uwsgi://")
+        upstream = ctx.nginx.upstreams().get(target)
+        servers = [s.args[0] for s in upstream.block or () if s.name == "server" and s.args] if upstream else [target]
+        if any(serves(bind, server) for bind in binds for server in servers):
+            found.append(directive)
+    return found
+
+
+@rule(code="CG212", name="app-protocol-mismatch", severity="error", needs=("chain",))
+def app_protocol_mismatch(ctx: LintContext) -> Iterator[Finding]:
+    """nginx speaks HTTP to a uWSGI socket that speaks the uwsgi protocol, or the reverse.
+
+    uWSGI's ``socket`` (and ``uwsgi-socket``) expects nginx's ``uwsgi_pass`` and the uwsgi
+    protocol; ``http-socket`` and ``http`` expect HTTP from ``proxy_pass``. Crossed, every
+    request fails: HTTP sent to a uwsgi socket is read as a malformed packet ("invalid request
+    block size", nginx 502), uwsgi packets sent to an HTTP socket are not HTTP. Match the
+    directive to the socket, or switch the socket option.
+
+    App command:
+        uwsgi --socket 127.0.0.1:3031 --buffer-size 32768 --module app
+
+    Bad:
+        server {
+            location / { proxy_pass http://127.0.0.1:3031; }
+        }
+
+    Good:
+        server {
+            location / { include uwsgi_params; uwsgi_pass 127.0.0.1:3031; }
+        }
+
+    References:
+        https://uwsgi-docs.readthedocs.io/en/latest/Protocol.html
+        https://uwsgi-docs.readthedocs.io/en/latest/HTTP.html
+        https://nginx.org/en/docs/http/ngx_http_uwsgi_module.html#uwsgi_pass
+    """
+    server = _uwsgi(ctx)
+    if server is None:
+        return
+    binds = binds_of(ctx) or []
+    if server.protocol == "uwsgi":
+        for route in app_routes(ctx):
+            yield ctx.finding(route.proxy_pass,
+                              f"proxy_pass speaks HTTP to {server.label}'s uWSGI `socket` {', '.join(binds)}, which "
+                              f"speaks the uwsgi protocol: every request fails (502, \"invalid request block size\"); "
+                              f"use `include uwsgi_params; uwsgi_pass ...;` or give uWSGI an `http-socket`")
+    elif server.protocol == "http":
+        for directive in _uwsgi_passes(ctx, binds):
+            yield ctx.finding(directive,
+                              f"uwsgi_pass speaks the uwsgi protocol to {server.label}'s HTTP socket "
+                              f"{', '.join(binds)}: every request fails; use proxy_pass, or give uWSGI a `socket`")
+
+
+@rule(code="CG213", name="uwsgi-buffer-size", severity="warning", needs=("chain",))
+def uwsgi_buffer_size(ctx: LintContext) -> Iterator[Finding]:
+    """uWSGI's ``buffer-size`` is smaller than the request headers nginx lets through.
+
+    uWSGI reads a request's variables (its headers, the URL) into one buffer of ``buffer-size``
+    bytes, 4096 by default; a larger block is refused ("invalid request block size") and nginx
+    answers 502. nginx accepts request and header lines up to one ``large_client_header_buffers``
+    buffer (8k by default), so a long cookie or query string passes nginx and fails in uWSGI.
+    Raise ``buffer-size`` (e.g. 32768) to at least what nginx passes.
+
+    App command:
+        uwsgi --socket 127.0.0.1:3031 --module app
+
+    Bad:
+        server {
+            location / { include uwsgi_params; uwsgi_pass 127.0.0.1:3031; }
+        }
+
+    Good:
+        server {
+            large_client_header_buffers 4 4k;
+            location / { include uwsgi_params; uwsgi_pass 127.0.0.1:3031; }
+        }
+
+    References:
+        https://uwsgi-docs.readthedocs.io/en/latest/Options.html#buffer-size
+        https://nginx.org/en/docs/http/ngx_http_core_module.html#large_client_header_buffers
+        https://github.com/searxng/searxng/pull/1595
+    """
+    server = _uwsgi(ctx)
+    if server is None or server.protocol != "uwsgi":
+        return
+    setting = server.settings.get("buffer-size")
+    limit = setting.value if setting is not None else None
+    if not isinstance(limit, (int, float)):
+        return
+    for directive in _uwsgi_passes(ctx, binds_of(ctx) or []):
+        buffers = ctx.nginx.effective_args("large_client_header_buffers", directive.parent)
+        passed = size(buffers[1]) if buffers and len(buffers) > 1 else None
+        if passed is None or passed <= limit:
+            continue
+        where = setting.source if setting.source != "uWSGI's default" else "uWSGI's default"
+        yield ctx.finding(directive,
+                          f"nginx passes header lines up to {passed} bytes (large_client_header_buffers "
+                          f"{' '.join(buffers)}), but {server.label} reads a request's headers into buffer-size "
+                          f"{limit:g} bytes ({where}): a request with longer headers gets 502 (\"invalid request "
+                          f"block size\"); raise buffer-size to {max(passed * 4, 32768):g} or more")
