@@ -251,3 +251,53 @@ def test_uwsgi_socket_kind_and_buffer_size(tmp_path, ini, location, rule):
     assert [f.rule for f in found] == ([rule] if rule else []), found
     if rule:
         assert (found[0].line, found[0].col) == (2, 18 if "include" not in location else 40)
+
+
+MANIFEST = """apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: web, namespace: shop}
+spec:
+  ingressClassName: nginx
+  rules:
+    - http:
+        paths:
+          - path: /
+            pathType: Prefix
+            backend: {service: {name: web, port: {number: 80}}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec:
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8000}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+        - name: web
+          image: registry.example.com/shop/web:1.0
+          ports: [{containerPort: 8000}]
+"""
+
+
+@pytest.mark.parametrize("cmd, racing", [
+    ('CMD ["gunicorn", "-k", "gthread", "--threads", "4", "-b", "0.0.0.0:8000", "app:app"]', True),
+    ('CMD ["gunicorn", "-k", "gthread", "--threads", "4", "--keep-alive", "75", "-b", "0.0.0.0:8000", "app:app"]', False),
+    ('CMD uvicorn app:app --host 0.0.0.0 --port 8000', True),
+])
+def test_a_container_without_a_command_runs_its_dockerfiles_cmd(tmp_path, cmd, racing):
+    write(tmp_path, {"k8s/app.yaml": MANIFEST, "web/Dockerfile": f"FROM python:3.12\nCOPY . /app\n{cmd}\n"})
+    result = confgen.lint_project([str(tmp_path)])
+    found = [f for f in result.findings if f.rule == "chain-keepalive-race"]
+    assert bool(found) == racing, (found, result.notes)
+    if racing:
+        assert (found[0].file, found[0].line) == (str(tmp_path / "web/Dockerfile"), 3)
+        assert "ingress-nginx" in found[0].message and "60s" in found[0].message
+    assert not any("web/Dockerfile: no nginx config is paired" in note for note in result.notes)

@@ -168,6 +168,7 @@ def image_command(container: Container, images: list):
 
 def _from_image(side: ContainerApp, source, container: Container, label: str) -> ContainerApp:
     from confgen.gunicorn import sources
+    from confgen.gunicorn.hop import gunicorn_hop
 
     found = find_server([w.value for w in source.words])
     side.server = found[0]
