@@ -301,3 +301,40 @@ def test_a_container_without_a_command_runs_its_dockerfiles_cmd(tmp_path, cmd, r
         assert (found[0].file, found[0].line) == (str(tmp_path / "web/Dockerfile"), 3)
         assert "ingress-nginx" in found[0].message and "60s" in found[0].message
     assert not any("web/Dockerfile: no nginx config is paired" in note for note in result.notes)
+
+
+# ---------------------------------------------------------------------------------------------
+# Gateway API
+
+
+FIXTURES_K8S = Path(__file__).parent / "fixtures" / "k8s"
+
+
+def test_an_httproute_through_nginx_gateway_fabric_races_uvicorn(tmp_path):
+    result = confgen.lint_project([str(FIXTURES_K8S / "gateway-ngf")])
+    [race] = [f for f in result.findings if f.rule == "chain-keepalive-race"]
+    assert (race.line, race.col) == (77, 11)       # the container's command
+    assert "NGINX Gateway Fabric" in race.message and "keepAlive.timeout 60s" in race.message
+    assert any("HTTPRoute shop/api -> Service shop/api" in note for note in result.notes)
+
+
+@pytest.mark.parametrize("edit, rules", [
+    (("timeout: 60s", "timeout: 4s"), set()),                                # the pool gives up first
+    (("connections: 32", "connections: 0"), set()),                          # no pool at all
+    (("gateway.nginx.org/nginx-gateway-controller", "example.com/other"), set()),   # another implementation
+    (('command: ["uvicorn", "api.main:app",', 'command: ["gunicorn", "-k", "sync", "--timeout", "60", "api.main:app",'),
+     {"chain-timeout-order"}),                                               # the route gives up at 30 s, the worker at 60 s
+])
+def test_gateway_api_cases(tmp_path, edit, rules):
+    text = (FIXTURES_K8S / "gateway-ngf" / "app.yaml").read_text().replace(*edit)
+    (tmp_path / "app.yaml").write_text(text)
+    found = {f.rule for f in confgen.lint_project([str(tmp_path / "app.yaml")]).findings
+             if f.rule.startswith("chain-")}
+    assert found == rules
+
+
+def test_gateway_api_durations():
+    from confgen.manifests.gateway import duration
+
+    assert [duration(t) for t in ("10s", "1m30s", "500ms", "1h", "", "10", "1d", "1h2m3s4ms")] == \
+        [10, 90, 0.5, 3600, None, None, None, 3723.004]

@@ -409,5 +409,8 @@ def test_fixtures_validate_against_kubernetes_schemas(document):
                                       "it ships the schemas, so it works offline once installed")
     if document["kind"] == "BackendConfig":
         pytest.skip("BackendConfig is a GKE custom resource: Kubernetes' own schemas do not describe it")
+    if document["apiVersion"].split("/")[0] in ("gateway.networking.k8s.io", "gateway.nginx.org"):
+        pytest.skip("Gateway API and NGINX Gateway Fabric objects are custom resources: Kubernetes' own "
+                    "schemas do not describe them")
     # 1.30: the first release with lifecycle.preStop.sleep on by default (used by the GKE fixture).
     kubernetes_validate.validate(document, "1.30.0", strict=True)

@@ -18,6 +18,7 @@ from confgen.hops import Hop, Timer
 from confgen.manifests.apps import read_app
 from confgen.manifests.documents import Node, read_documents
 from confgen.manifests.fronts import ingress_front, service_front
+from confgen.manifests.gateway import gateway_front, route_backends
 from confgen.manifests.resources import Container, Manifests, Service, Workload, index
 
 GRACE_DEFAULT_S = 30
@@ -97,6 +98,24 @@ def chains(paths: list[str], notes: list[str] | None = None, images: list | None
             found.extend(_to_pods(f"Ingress {namespace}/{ingress.doc.name}", (ingress.doc.file, ingress.doc.line),
                                   front, service, port.target if port.target is not None else port.port,
                                   manifests, notes, images))
+    for route in manifests.http_routes:
+        for backend in route_backends(route):
+            where = f"{backend.node.file}:{backend.node.line}"
+            service = manifests.services.get((backend.namespace, backend.service))
+            if service is None:
+                _add(notes, f"{where}: {route.label} routes to Service {backend.namespace}/{backend.service}, which is "
+                            f"not in the input: not paired")
+                continue
+            port = service.port_for(backend.port)
+            if port is None:
+                _add(notes, f"{where}: {route.label} routes to port {backend.port!r} of {service.doc.label}, which "
+                            f"has no such port: not paired")
+                continue
+            front = gateway_front(backend, manifests.gateways, manifests.gateway_classes,
+                                  manifests.upstream_policies, notes)
+            found.extend(_to_pods(f"HTTPRoute {route.namespace}/{route.name}", (route.file, route.line), front,
+                                  service, port.target if port.target is not None else port.port, manifests,
+                                  notes, images))
     for service in manifests.services.values():
         if service.type != "LoadBalancer":
             continue

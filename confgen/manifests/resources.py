@@ -1,6 +1,7 @@
 """The kinds of Kubernetes objects the chain goes through, read from their documents: Ingress,
 Service, the workloads that run pods (Deployment, StatefulSet, DaemonSet) and their containers,
-ConfigMap, IngressClass and GKE's BackendConfig. Only what the chain needs is modelled; every
+ConfigMap, IngressClass, GKE's BackendConfig, and Gateway API's HTTPRoute, Gateway, GatewayClass
+(with NGINX Gateway Fabric's UpstreamSettingsPolicy). Only what the chain needs is modelled; every
 value keeps its node, so a finding or a timer's source names the file and line it was written at.
 """
 
@@ -106,6 +107,11 @@ class Manifests:
     config_maps: dict[tuple[str, str], Document] = field(default_factory=dict)
     backend_configs: dict[tuple[str, str], Document] = field(default_factory=dict)
     ingress_classes: dict[str, Document] = field(default_factory=dict)
+    # Gateway API (confgen.manifests.gateway)
+    http_routes: list[Document] = field(default_factory=list)
+    gateways: dict[tuple[str, str], Document] = field(default_factory=dict)
+    gateway_classes: dict[str, Document] = field(default_factory=dict)
+    upstream_policies: list[Document] = field(default_factory=list)
 
     def pods_of(self, service: Service) -> list[Workload]:
         """The workloads in the Service's namespace whose pods carry every label it selects."""
@@ -131,6 +137,14 @@ def index(documents: list[Document]) -> Manifests:
             found.backend_configs[(doc.namespace, doc.name)] = doc
         elif kind == "IngressClass":
             found.ingress_classes[doc.name] = doc
+        elif kind == "HTTPRoute":
+            found.http_routes.append(doc)
+        elif kind == "Gateway":
+            found.gateways[(doc.namespace, doc.name)] = doc
+        elif kind == "GatewayClass":
+            found.gateway_classes[doc.name] = doc
+        elif kind == "UpstreamSettingsPolicy":
+            found.upstream_policies.append(doc)
     return found
 
 
