@@ -53,3 +53,26 @@ def line_of(path: Path, needle: str) -> int:
 # A whole config around an http-level body, so "full" rules have what they need and stay quiet.
 def full(http_body: str, *, top: str = "worker_processes auto;\n") -> str:
     return top + "events { worker_connections 512; }\nhttp {\n" + textwrap.dedent(http_body) + "\n}\n"
+
+
+def run_without_read_override(command: list[str], *, cwd=None, env=None):
+    """``command`` as a process that cannot read files whatever their mode: as root, with the
+    capabilities that let root ignore file modes dropped (capsh, from libcap2-bin); otherwise as
+    the user itself. Skips the test where no such process can be made."""
+    import os
+    import shlex
+    import shutil
+    import subprocess
+
+    import pytest
+
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        capsh = shutil.which("capsh")
+        if capsh is None:
+            pytest.skip("running as root without capsh: root reads files whatever their mode")
+        command = [capsh, "--drop=cap_dac_override,cap_dac_read_search", "--",
+                   "-c", " ".join(shlex.quote(part) for part in command)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=cwd, env=env)
+    if "Operation not permitted" in result.stderr and "capsh" in command[0]:
+        pytest.skip("capsh cannot drop capabilities here")
+    return result

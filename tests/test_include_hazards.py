@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ import pytest
 
 from confgen.nginx import parse as nginx_parse
 from fuzz_support import REPO, assert_clean_exit, run_cli
+from lint_helpers import run_without_read_override
 
 FULL = "events {{}}\nhttp {{\n{body}\n}}\n"
 
@@ -152,20 +152,9 @@ def test_a_symlink_loop_as_the_main_file_is_a_one_line_error(tmp_path):
 
 
 def _run_without_read_override(args: list[str]) -> subprocess.CompletedProcess:
-    """`confgen lint` as a process that cannot read files whatever their mode: as root, with the
-    capabilities that let root ignore file modes dropped (capsh); otherwise as the user itself."""
-    command = [sys.executable, "-m", "confgen", "lint", *args]
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        capsh = shutil.which("capsh")
-        if capsh is None:
-            pytest.skip("running as root without capsh: root reads files whatever their mode")
-        command = [capsh, "--drop=cap_dac_override,cap_dac_read_search", "--",
-                   "-c", " ".join(f"'{part}'" for part in command)]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=REPO,
-                            env={**os.environ, "PYTHONPATH": str(REPO)})
-    if "Operation not permitted" in result.stderr and "capsh" in command[0]:
-        pytest.skip("capsh cannot drop capabilities here")
-    return result
+    """`confgen lint` as a process that cannot read files whatever their mode."""
+    return run_without_read_override([sys.executable, "-m", "confgen", "lint", *args], cwd=REPO,
+                                     env={**os.environ, "PYTHONPATH": str(REPO)})
 
 
 def test_an_unreadable_include_is_a_finding_and_an_unreadable_main_file_an_error(tmp_path):

@@ -3,10 +3,12 @@ snippets and their context, --root focus, nginx -T dumps, hostile input."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import subprocess
+import sys
 import textwrap
 import time
 from pathlib import Path
@@ -221,13 +223,20 @@ def test_include_of_a_fifo_or_a_device_is_refused_without_reading_it(tmp_path):
     assert one(config, "listen")
 
 
-@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root reads files whatever their mode")
 def test_include_of_an_unreadable_file_is_a_problem(tmp_path):
+    from lint_helpers import run_without_read_override
+
     main = write(tmp_path, {"nginx.conf": "http { include secret.conf; }\n", "secret.conf": "gzip on;\n"})
     (tmp_path / "secret.conf").chmod(0)
-    config = load_nginx(str(main), nginx_version="1.22.1")
-    assert kinds(config) == ["include-unreadable"]
-    assert "permission denied" in config.problems[0].message
+    probe = ("import json, sys; from confgen.nginx.parse import load_nginx; "
+             "c = load_nginx(sys.argv[1], nginx_version='1.22.1'); "
+             "print(json.dumps([(p.kind, p.message) for p in c.problems]))")
+    result = run_without_read_override([sys.executable, "-c", probe, str(main)],
+                                       env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    assert result.returncode == 0, result.stderr
+    problems = json.loads(result.stdout)
+    assert [kind for kind, _ in problems] == ["include-unreadable"]
+    assert "permission denied" in problems[0][1]
 
 
 def test_oversized_included_file_is_not_read(tmp_path, monkeypatch):

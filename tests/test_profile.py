@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
 import yaml
@@ -11,7 +12,7 @@ from click.testing import CliRunner
 from confgen.cli import main
 from confgen.errors import ConfgenError
 from confgen.profile.loading import load_profile, profile_schema
-from conftest import MINIMAL_PROFILE, PROFILES
+from conftest import MINIMAL_PROFILE, PROFILES, REPO
 
 
 @pytest.mark.parametrize("path", PROFILES, ids=lambda p: p.name)
@@ -210,13 +211,15 @@ def test_missing_file_and_directory(tmp_path):
     assert directory.exit_code == 2 and "is a directory" in directory.output
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
 def test_unreadable_file(tmp_path):
+    from lint_helpers import run_without_read_override
+
     path = tmp_path / "secret.yaml"
     path.write_text(_profile_text())
     path.chmod(0)
-    result = CliRunner().invoke(main, ["render", str(path)])
-    assert result.exit_code == 2 and "cannot read" in result.output
+    result = run_without_read_override([sys.executable, "-m", "confgen", "render", str(path), "--stdout"],
+                                       cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert result.returncode == 2 and "cannot read" in result.stderr and result.stderr.count("\n") == 1, result.stderr
 
 
 def test_upstreams_require_forwarded_allow_ips(tmp_path):
