@@ -342,19 +342,21 @@ def test_a_read_only_file_is_refused_and_nothing_written(tmp_path):
     assert snapshot(tmp_path) == untouched
 
 
-def test_a_read_only_directory_is_refused_and_nothing_written(tmp_path, monkeypatch):
-    plan = _two_file_fix(tmp_path)
+def test_a_read_only_directory_is_refused_and_nothing_written(tmp_path):
+    """A real read-only directory, for a process that respects file modes (root's override
+    dropped): nothing is written anywhere, one line says why."""
+    from lint_helpers import run_without_read_override
+
+    write_tree(tmp_path, {**SITE, "gunicorn.conf.py": GTHREAD})
+    (tmp_path / "snippets").chmod(0o555)
     untouched = snapshot(tmp_path)
-    real_access = os.access
-    snippets = str(tmp_path / "snippets")
-
-    def access(path, mode):  # root ignores permission bits: the directory is made read-only here
-        return False if os.path.abspath(path) == snippets and mode & os.W_OK else real_access(path, mode)
-
-    monkeypatch.setattr(os, "access", access)
-    with pytest.raises(ConfgenError) as error:
-        apply.write(plan)
-    assert "read-only" in str(error.value)
+    try:
+        result = run_without_read_override([sys.executable, "-m", "confgen", "lint", str(tmp_path / "nginx.conf"),
+                                            "--fix", "--select", "ALL", "--nginx-version", "1.25.3"],
+                                           env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    finally:
+        (tmp_path / "snippets").chmod(0o755)
+    assert result.returncode == 2 and "read-only" in result.stderr and result.stderr.count("\n") == 1, result.stderr
     assert snapshot(tmp_path) == untouched
 
 
