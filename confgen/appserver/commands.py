@@ -40,3 +40,25 @@ def find_server(words: list[str]) -> tuple[str, int] | None:
         if here is not None:
             found = here
     return found
+
+
+def kind_of(path: str, text: str | None = None) -> str | None:
+    """Which kind of file holds a command line (procfile, dockerfile, compose, systemd,
+    supervisor, script), from its name and, when given, its text; None otherwise (a
+    gunicorn.conf.py, an nginx config)."""
+    name = os.path.basename(path).lower()
+    if name.endswith(".py"):
+        return None
+    if name.startswith("procfile"):
+        return "procfile"
+    if name.startswith(("dockerfile", "containerfile")) or name.endswith((".dockerfile", ".containerfile")):
+        return "dockerfile"
+    if re.fullmatch(r"(docker-)?compose([.-].*)?\.ya?ml", name):
+        return "compose"
+    if name.endswith((".service", ".socket")) or (text is not None and re.search(r"^\s*ExecStart\s*=", text, re.M)):
+        return "systemd"
+    if text is not None and re.search(r"^\s*\[program:", text, re.M):
+        return "supervisor"
+    if name.endswith((".sh", ".bash")) or (text is not None and re.match(r"#!.*\b(ba|da|z)?sh\b", text)):
+        return "script"
+    return None

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from confgen.errors import ConfgenError
 from confgen.gunicorn import reader
-from confgen.appserver.commands import find_server
+from confgen.appserver.commands import find_server, kind_of  # noqa: F401  (kind_of: part of this module's API)
 from confgen.shell import SHELL_OPERATORS, Word, shell_words
 
 MAX_FILE_BYTES = 1024 * 1024
@@ -87,26 +87,6 @@ class CommandSource:
 # Reading
 
 
-def kind_of(path: str, text: str | None = None) -> str | None:
-    """Which kind of command file ``path`` is, or None (a gunicorn.conf.py, say)."""
-    name = os.path.basename(path).lower()
-    if name.endswith(".py"):
-        return None
-    if name.startswith("procfile"):
-        return "procfile"
-    if name.startswith(("dockerfile", "containerfile")) or name.endswith((".dockerfile", ".containerfile")):
-        return "dockerfile"
-    if re.fullmatch(r"(docker-)?compose([.-].*)?\.ya?ml", name):
-        return "compose"
-    if name.endswith((".service", ".socket")) or (text is not None and re.search(r"^\s*ExecStart\s*=", text, re.M)):
-        return "systemd"
-    if text is not None and re.search(r"^\s*\[program:", text, re.M):
-        return "supervisor"
-    if name.endswith((".sh", ".bash")) or (text is not None and re.match(r"#!.*\b(ba|da|z)?sh\b", text)):
-        return "script"
-    return None
-
-
 def read_source(path: str) -> CommandSource:
     """The gunicorn command in a systemd unit, Procfile, Dockerfile, compose file, supervisor
     config or script; ConfgenError naming the file when it holds none."""
@@ -147,27 +127,6 @@ def config_from(source: CommandSource) -> reader.GunicornConfig:
         config = reader.read_gunicorn_cmd(source.command, base=missing, cwd=cwd)
     config.command = source
     return config
-
-
-def find_beside(directories: list[str]) -> str | None:
-    """The first command file in ``directories`` that runs gunicorn (for automatic pairing)."""
-    for directory in directories:
-        try:
-            names = sorted(os.listdir(directory))
-        except OSError:
-            continue
-        for name in names:
-            path = os.path.join(directory, name)
-            if not os.path.isfile(path) or name.endswith(".py") or os.path.getsize(path) > MAX_FILE_BYTES:
-                continue
-            if kind_of(path) is None and not name.endswith((".service", ".conf", ".ini")):
-                continue
-            try:
-                read_source(path)
-            except ConfgenError:
-                continue
-            return path
-    return None
 
 
 def _read(path: str) -> str:

@@ -19,6 +19,7 @@ from typing import Any, Callable
 from confgen.errors import ConfgenError
 
 GUNICORN_FILE_NAME = "gunicorn.conf.py"
+COMMAND_FILE_MAX_BYTES = 1024 * 1024   # a command file larger than this is not one
 
 
 @dataclass(frozen=True)
@@ -56,8 +57,6 @@ class Pairing:
 
     def for_tree(self, main: str, given: str) -> AppSide:
         """The app side of the tree whose main file is ``main`` (linted as ``given``)."""
-        from confgen.gunicorn import sources
-
         if self.explicit():
             return self._explicit()
         for candidate in dict.fromkeys((given, main)):
@@ -86,11 +85,10 @@ class Pairing:
                                    f"{GUNICORN_FILE_NAME} beside the nginx file)")
 
     def _beside(self, directory: str, given: str) -> AppSide | None:
-        from confgen.gunicorn import sources
         beside = os.path.join(directory, GUNICORN_FILE_NAME)
         if os.path.isfile(beside):
             return AppSide(self._load(beside, None), beside, f"paired gunicorn config: {beside} (found beside {given})")
-        command_file = sources.find_beside([directory])
+        command_file = command_file_beside(directory)
         if command_file is not None:
             config = self._load(command_file, None)
             if _is_other(config):
@@ -178,8 +176,7 @@ class Pairing:
 def is_app_side(path: str) -> bool:
     """A gunicorn.conf.py, or a file that holds a command line (Procfile, Dockerfile, compose,
     systemd unit, supervisor program, script): never an nginx file."""
-    from confgen.gunicorn import sources
-
+    from confgen.appserver.commands import kind_of
     from confgen.appserver.reading import is_uwsgi_ini
     from confgen.files import read_regular_file
 
@@ -188,11 +185,11 @@ def is_app_side(path: str) -> bool:
 
     # Read as every input is (a FIFO never blocks); a file too large for a command file, or one
     # that cannot be read, is left to the nginx reader, which says why.
-    data, problem = read_regular_file(path, sources.MAX_FILE_BYTES)
+    data, problem = read_regular_file(path, COMMAND_FILE_MAX_BYTES)
     if problem:
         return False
     text = data.decode("utf-8", errors="replace")
-    return sources.kind_of(path, text) is not None or (path.endswith(".ini") and is_uwsgi_ini(text))
+    return kind_of(path, text) is not None or (path.endswith(".ini") and is_uwsgi_ini(text))
 
 
 def trees_of_app(app: str, mapped_to: Callable[[str], list[str]] | None) -> list[str]:
@@ -263,3 +260,34 @@ def _is_other(config) -> bool:
     from confgen.appserver.model import AppServer
 
     return isinstance(config, AppServer)
+
+
+def command_file_beside(directory: str) -> str | None:
+    """The first file in ``directory`` whose command line starts an app server (for automatic
+    pairing). Names and heads are looked at first, so a directory of nginx files costs no
+    command-line reading."""
+    from confgen.appserver.commands import kind_of
+    from confgen.errors import ConfgenError
+
+    try:
+        names = sorted(os.listdir(directory))
+    except OSError:
+        return None
+    for name in names:
+        path = os.path.join(directory, name)
+        if not os.path.isfile(path) or name.endswith(".py"):
+            continue
+        if kind_of(path) is None:
+            if not name.endswith((".service", ".conf", ".ini")):
+                continue
+            head = _head(path)
+            if head is None or kind_of(path, head) is None:
+                continue
+        from confgen.gunicorn import sources
+
+        try:
+            sources.read_source(path)
+        except ConfgenError:
+            continue
+        return path
+    return None
