@@ -49,8 +49,11 @@ def main() -> None:
 @click.option("--verify", is_flag=True, help="Also run the real `nginx -t` and `gunicorn --check-config` (when installed) on the output.")
 @click.option("--force", is_flag=True, help="Replace files in the output directory that confgen did not write, or that "
               "were edited since (never a read-only file or a symbolic link).")
+@click.option("--target", type=click.Choice(["nginx", "kubernetes"]), default="nginx", show_default=True,
+              help="nginx: nginx.conf + gunicorn configs; kubernetes: kubernetes.yaml (Deployment, Service, "
+                   "ConfigMap with both configs, HPA, PDB).")
 def render(profile_path: str, output_dir: str, to_stdout: bool, check: bool, explain: bool, verify: bool,
-           force: bool) -> None:
+           force: bool, target: str) -> None:
     """Render nginx.conf and gunicorn.conf.py from a YAML PROFILE.
 
     The output is parsed back and linted with the profile before anything is written; a finding
@@ -66,14 +69,19 @@ def render(profile_path: str, output_dir: str, to_stdout: bool, check: bool, exp
             click.echo("")
             click.echo("\n".join(self_check.lines()))
             sys.exit(0 if self_check.passed else 1)
-        if check and not verify:
+        if check and not verify and target == "nginx":
             # Only reads (not even a temp file): the files on disk were self-checked when written.
             diff = files_io.diff_against_disk(render_api.render_profile(profile_path), output_dir)
             if diff:
                 click.echo(diff, nl=False)
                 sys.exit(1)
             return
-        files, self_check = checked_render.render_checked(profile_path, verify=verify)
+        if target == "kubernetes":
+            from confgen.render.kubernetes import render_kubernetes
+
+            files, self_check = render_kubernetes(profile_path, verify=verify)
+        else:
+            files, self_check = checked_render.render_checked(profile_path, verify=verify)
         if verify:
             for line in self_check.lines():
                 click.echo(line, err=True)
@@ -111,8 +119,9 @@ def render(profile_path: str, output_dir: str, to_stdout: bool, check: bool, exp
 @click.option("--fix", "apply_fixes", is_flag=True, help="Apply the safe fixes in place, then report what is left.")
 @click.option("--diff", "show_diff", is_flag=True, help="Print the fixes as a unified diff; change nothing (exit 1 if any).")
 @click.option("--unsafe-fixes", is_flag=True, help="Also apply (or show) fixes that change behaviour a user may rely on.")
-@click.option("--behind", help="The balancer in front: aws-alb, aws-elb, gclb, heroku or ingress-nginx, optionally "
-              "with its idle timeout (aws-alb:120). Its chain with nginx, or with an app given alone, is checked.")
+@click.option("--behind", help="The balancer in front: aws-alb, aws-elb, gclb, heroku, ingress-nginx or haproxy "
+              "(haproxy needs its idle timeout), optionally with its idle timeout (aws-alb:120). Its chain with nginx, "
+              "or with an app given alone, is checked.")
 def lint(files, gunicorn_path, gunicorn_cmd, profile_path, root, nginx_version, fmt, select, ignore, min_severity, quiet,
          apply_fixes, show_diff, unsafe_fixes, behind) -> None:
     """Lint nginx FILES (and their gunicorn config) for proxy <-> app mistakes; - reads stdin."""

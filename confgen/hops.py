@@ -86,6 +86,16 @@ PLATFORMS = {
         "ingress-nginx", "ingress-nginx", 60, True, 60,
         "ingress-nginx ConfigMap upstream-keepalive-timeout 60, proxy-read-timeout 60: "
         "https://github.com/kubernetes/ingress-nginx/blob/main/docs/user-guide/nginx-configuration/configmap.md"),
+    # HAProxy has no default for either timer: an unset `timeout http-keep-alive` falls back to
+    # `timeout http-request`, then `timeout client`; an unset `timeout server` is infinite (with
+    # a startup warning). So a project behind HAProxy must say what its configuration sets.
+    "haproxy": Platform(
+        "haproxy", "HAProxy", None, True, None,
+        "HAProxy `timeout http-keep-alive` (unset: `timeout http-request`, then `timeout client`) and "
+        "`timeout server` (unset: infinite) have no default: "
+        "https://docs.haproxy.org/2.6/configuration.html#4.2-timeout%20http-keep-alive ; orphaned idle server "
+        "connections are purged every pool-purge-delay (default 5 s): "
+        "https://docs.haproxy.org/2.6/configuration.html#5.2-pool-purge-delay"),
 }
 
 
@@ -99,6 +109,9 @@ def balancer_hop(name: str, *, idle_timeout: float | None = None, origin: str = 
     if idle_timeout is not None and not platform.idle_configurable:
         raise ConfgenError(f"{origin}: {platform.label}'s idle timeout is fixed at {platform.idle_to_next:g}s; "
                            f"it cannot be set")
+    if idle_timeout is None and platform.idle_to_next is None:
+        raise ConfgenError(f"{origin}: {platform.label} has no default idle timeout; give the one its "
+                           f"configuration sets ({platform.source})")
     idle = Timer(idle_timeout, f"{origin}", "idle timeout") if idle_timeout is not None else (
         Timer(platform.idle_to_next, f"{platform.label}'s default; {platform.source}") if platform.idle_to_next else None)
     waits = Timer(platform.waits_for_next, f"{platform.label}'s default; {platform.source}") \

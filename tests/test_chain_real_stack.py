@@ -1,13 +1,14 @@
 """chain-keepalive-race on the real stack: nginx with an upstream pool in front of standalone
-uvicorn, started from the Procfile confgen reads. Where confgen reports the race (uvicorn's idle
-timeout below the pool's), the app is seen closing idle pooled connections first: the side that
-closes first holds TIME-WAIT (RFC 9293 3.6). With the timers in order, confgen is silent and only
-nginx closes them. Timers are scaled down (1-4 s) so the test takes seconds."""
+uvicorn and hypercorn (started from the Procfile confgen reads) and uWSGI's HTTP router (from the
+ini file confgen reads). Where confgen reports the race (the app's idle timeout below the pool's),
+the app is seen closing idle pooled connections first: the side that closes first holds TIME-WAIT
+(RFC 9293 3.6). With the timers in order, confgen is silent and only nginx closes them. Timers
+are scaled down (1-7 s) so each case takes seconds."""
 
 from __future__ import annotations
 
 import os
-import shlex
+import shutil
 import socket
 import subprocess
 import sys
@@ -21,12 +22,37 @@ import pytest
 import confgen
 from conftest import require_binary
 
-APP = '''async def app(scope, receive, send):
+ASGI_APP = '''async def app(scope, receive, send):
     if scope["type"] != "http":
         return
     await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
     await send({"type": "http.response.body", "body": b"ok"})
 '''
+WSGI_APP = '''def application(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
+    return [b"ok"]
+'''
+
+
+def uvicorn_side(port: int, keep_alive: int) -> tuple[str, dict[str, str], list[str]]:
+    command = f"uvicorn app:app --host 127.0.0.1 --port {port} --timeout-keep-alive {keep_alive}"
+    return "uvicorn", {"app.py": ASGI_APP, "Procfile": f"web: {command}\n"}, [*command.split(), "--no-access-log"]
+
+
+def hypercorn_side(port: int, keep_alive: int) -> tuple[str, dict[str, str], list[str]]:
+    command = f"hypercorn app:app --bind 127.0.0.1:{port} --keep-alive {keep_alive}"
+    return "hypercorn", {"app.py": ASGI_APP, "Procfile": f"web: {command}\n"}, command.split()
+
+
+def uwsgi_side(port: int, keep_alive: int) -> tuple[str, dict[str, str], list[str]]:
+    # uWSGI's HTTP router: http-keepalive above 1 is its idle timer (checked on uWSGI itself:
+    # 2 closes an idle connection after about 2 s, 1 leaves it to http-timeout's 60 s).
+    ini = (f"[uwsgi]\nhttp = 127.0.0.1:{port}\nhttp-keepalive = {keep_alive}\nwsgi-file = wsgi.py\n"
+           f"master = true\nprocesses = 1\ndisable-logging = true\n")
+    return "uwsgi", {"wsgi.py": WSGI_APP, "uwsgi.ini": ini}, ["uwsgi", "--ini", "uwsgi.ini"]
+
+
+SIDES = {"uvicorn": uvicorn_side, "hypercorn": hypercorn_side, "uwsgi": uwsgi_side}
 NGINX = """daemon off;
 pid {root}/nginx.pid;
 error_log {root}/error.log info;
@@ -46,7 +72,8 @@ http {{
     }}
 }}
 """
-TIME_WAIT = "06"
+# /proc/net/tcp's states of the side that closed first: FIN-WAIT-1, FIN-WAIT-2, TIME-WAIT, CLOSING.
+ACTIVE_CLOSE = {"04", "05", "06", "0B"}
 POOL_IDLE_S = 3
 
 
@@ -65,17 +92,21 @@ def _wait_for(port: int, deadline: float) -> None:
     raise AssertionError(f"nothing listens on {port}")
 
 
-def _closed_first(port: int) -> dict[str, int]:
-    """TIME-WAIT connections to ``port``: held by the server (it closed first) or by its peer."""
-    sides = {"server": 0, "peer": 0}
+def _closed_first(port: int) -> dict[str, set]:
+    """TCP connections to ``port`` whose side has closed first, by side: the server on ``port``
+    or its peer. The side that closes first passes FIN-WAIT-1/2 and holds TIME-WAIT (RFC 9293
+    3.6); the other side sits in CLOSE-WAIT until it closes too (hypercorn does only when its own
+    timer fires)."""
+    sides: dict[str, set] = {"server": set(), "peer": set()}
     for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
         fields = line.split()
-        if fields[3] != TIME_WAIT:
+        if fields[3] not in ACTIVE_CLOSE:
             continue
-        if int(fields[1].split(":")[1], 16) == port:
-            sides["server"] += 1
-        elif int(fields[2].split(":")[1], 16) == port:
-            sides["peer"] += 1
+        local, remote = fields[1], fields[2]
+        if int(local.split(":")[1], 16) == port:
+            sides["server"].add((local, remote))
+        elif int(remote.split(":")[1], 16) == port:
+            sides["peer"].add((local, remote))
     return sides
 
 
@@ -84,22 +115,26 @@ def _get(port: int) -> int:
         return response.status
 
 
-def _run(root: Path, keep_alive: int) -> tuple[list, dict[str, int]]:
+def _run(root: Path, server: str, keep_alive: int) -> tuple[list, dict[str, int]]:
     """Lint the tree, then run it: (chain-keepalive-race findings, who closed idle connections)."""
     nginx = require_binary("nginx")
-    pytest.importorskip("uvicorn")
+    if server == "uwsgi":
+        if shutil.which("uwsgi", path=str(Path(sys.executable).parent)) is None and shutil.which("uwsgi") is None:
+            pytest.skip("uWSGI is not installed (pip install uwsgi)")
+    else:
+        pytest.importorskip(server)
     app_port, nginx_port = _free_port(), _free_port()
     (root / "tmp").mkdir(parents=True)
-    (root / "app.py").write_text(APP)
     (root / "nginx.conf").write_text(NGINX.format(root=root, app_port=app_port, nginx_port=nginx_port,
                                                   pool_idle=POOL_IDLE_S))
-    command = f"uvicorn app:app --host 127.0.0.1 --port {app_port} --timeout-keep-alive {keep_alive}"
-    (root / "Procfile").write_text(f"web: {command}\n")
+    _, files, words = SIDES[server](app_port, keep_alive)
+    for name, text in files.items():
+        (root / name).write_text(text)
     found = [f for f in confgen.lint_project([str(root / "nginx.conf")], nginx_version="1.22.1").findings
              if f.rule == "chain-keepalive-race"]
-    words = shlex.split(command)
-    app = subprocess.Popen([sys.executable, "-m", *words, "--no-access-log"], cwd=root,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    program = [shutil.which("uwsgi", path=str(Path(sys.executable).parent)) or "uwsgi", *words[1:]] \
+        if server == "uwsgi" else [sys.executable, "-m", *words]
+    app = subprocess.Popen(program, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     proxy = subprocess.Popen([nginx, "-p", str(root), "-c", str(root / "nginx.conf")],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -120,18 +155,20 @@ def _run(root: Path, keep_alive: int) -> tuple[list, dict[str, int]]:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 process.kill()
-    return found, {side: after[side] - before[side] for side in after}
+    return found, {side: len(after[side] - before[side]) for side in after}
 
 
-def test_where_confgen_reports_the_race_the_app_closes_first(tmp_path):
-    found, closed = _run(tmp_path / "race", keep_alive=1)
-    assert len(found) == 1 and "--timeout-keep-alive 1s" in found[0].message
+@pytest.mark.parametrize("server", list(SIDES))
+def test_where_confgen_reports_the_race_the_app_closes_first(tmp_path, server):
+    found, closed = _run(tmp_path / "race", server, keep_alive=2 if server == "uwsgi" else 1)
+    assert len(found) == 1 and server in found[0].message, found
     assert closed["server"] >= 1, closed
 
 
-def test_with_the_timers_in_order_confgen_is_silent_and_nginx_closes_first(tmp_path):
-    # uvicorn's idle timer well past nginx's, and the count taken before it could fire.
-    found, closed = _run(tmp_path / "ordered", keep_alive=POOL_IDLE_S + 4)
+@pytest.mark.parametrize("server", list(SIDES))
+def test_with_the_timers_in_order_confgen_is_silent_and_nginx_closes_first(tmp_path, server):
+    # The app's idle timer well past nginx's, and the count taken before it could fire.
+    found, closed = _run(tmp_path / "ordered", server, keep_alive=POOL_IDLE_S + 4)
     assert found == []
     assert closed["server"] == 0 and closed["peer"] >= 1, closed
 

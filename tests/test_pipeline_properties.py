@@ -55,6 +55,23 @@ tls_settings = st.fixed_dictionaries(
               "acme_webroot": st.sampled_from([False, "/var/www/letsencrypt", "/srv/acme"])},
 )
 
+def _balancer(name, idle, request):
+    """``behind`` as a profile may spell it: a name, or what its platform lets one configure."""
+    if name in ("gclb", "heroku", "none"):  # fixed timers (none: nginx is the edge)
+        return name
+    if name == "haproxy" and idle is None:
+        idle = 3  # HAProxy has no default: the profile must give one
+    spelled = {"balancer": name}
+    if idle is not None:
+        spelled["idle_timeout_s"] = idle
+    if request is not None and name in ("ingress-nginx", "haproxy"):
+        spelled["request_timeout_s"] = request
+    return spelled if len(spelled) > 1 else name
+
+
+behinds = st.builds(_balancer, st.sampled_from(["aws-alb", "aws-elb", "gclb", "heroku", "ingress-nginx", "haproxy", "none"]),
+                    st.one_of(st.none(), st.integers(1, 4000)), st.one_of(st.none(), st.integers(1, 86400)))
+
 profiles = st.fixed_dictionaries(
     {
         "cpus": st.integers(1, 256),
@@ -78,6 +95,8 @@ profiles = st.fixed_dictionaries(
             "frame_options": st.sampled_from(["DENY", "SAMEORIGIN", "off"]),
             "referrer_policy": st.sampled_from(["no-referrer", "strict-origin-when-cross-origin", "same-origin"])}),
         "canonical_host": st.sampled_from(["apex", "www"]),
+        "behind": behinds,
+        "replicas": st.integers(1, 10000),
         "systemd": st.fixed_dictionaries({"user": st.sampled_from(["app", "www-data"]),
                                           "working_directory": st.just("/srv/app")},
                                          optional={"gunicorn": st.just("/srv/app/venv/bin/gunicorn")}),
@@ -104,6 +123,8 @@ def _consistent(profile):
         profile["app"] = {k: v for k, v in profile["app"].items() if k != "bind"}
     if not profile.get("server_names"):
         profile.pop("canonical_host", None)
+    if profile.get("behind", "none") != "none" and not profile.get("trusted_proxies"):
+        profile["trusted_proxies"] = ["10.0.0.0/8"]  # a balancer in front is trusted by its addresses
     if "tls" not in profile:  # over HTTP/1.1, at least one client per request in flight
         loads = [(profile["expected_qps"], profile["app"])] if "app" in profile else \
             [(r["expected_qps"], r["app"]) for r in profile["routes"]]
@@ -113,8 +134,12 @@ def _consistent(profile):
 
 
 # Refusals beyond the schema, each tested in test_profile.py.
+# A load beyond one machine gets replicas, not a refusal; what the generators' 100 000 000-client
+# cap leaves above Little's law is the in-flight-beyond-clients contradiction (test_sizing.py).
 SEMANTIC_REFUSALS = ("gunicorn >= 24", "is used by an earlier route", "already routed", "another route's app server",
-                     "open-file ceiling", "one machine can open")
+                     "open-file ceiling", "one machine can open", "each client connection carries one request",
+                     "gives up after",  # a balancer's wait under app.timeout_s (test_render_behind.py)
+                     "cannot carry the load")  # a fixed replica count too small (test_render_replicas.py)
 
 
 full_profiles = st.builds(_with_upstreams, profiles, st.lists(host_ports, max_size=3, unique=True))

@@ -209,9 +209,12 @@ def get(port: int, path: str, timeout: float = 15, headers: dict | None = None) 
 
 
 def start_stack(directory: Path, worker: str, *, nginx_idle: int = NGINX_IDLE_S,
-                app_keepalive: int | None = None) -> Stack:
+                app_keepalive: int | None = None, profile_changes: dict | None = None,
+                client_keepalive: int | None = None) -> Stack:
     """nginx + gunicorn from the files rendered for ``worker``; ``app_keepalive`` overrides
-    gunicorn's keepalive on its command line (the misordered pairing)."""
+    gunicorn's keepalive on its command line (the misordered pairing), ``client_keepalive``
+    nginx's http-level keepalive_timeout (the misordered pairing with a balancer in front);
+    ``profile_changes`` are merged into the test profile (``behind``, ``trusted_proxies``)."""
     nginx = require_binary("nginx")
     kind, asgi_worker, forced, modules = WORKERS[worker]
     _require_modules(modules)
@@ -220,12 +223,16 @@ def start_stack(directory: Path, worker: str, *, nginx_idle: int = NGINX_IDLE_S,
     nginx_port, app_port = _free_port(), _free_port()
     profile = stack_profile(directory, kind, asgi_worker, nginx_port=nginx_port, app_port=app_port,
                             nginx_idle=nginx_idle)
-    files = render_for(profile, forced)
+    files = render_for({**profile, **(profile_changes or {})}, forced)
     (directory / "stackapp.py").write_text(APP)
     (directory / "gunicorn.conf.py").write_text(files["gunicorn.conf.py"])
     conf = directory / "conf"
     conf.mkdir()
     nginx_conf = files["nginx.conf"]
+    if client_keepalive is not None:  # the http level's, four spaces in (the upstream's is eight)
+        nginx_conf, replaced = re.subn(r"(?m)^    keepalive_timeout \d+s;.*$",
+                                       f"    keepalive_timeout {client_keepalive}s;", nginx_conf)
+        assert replaced == 1, nginx_conf
     if os.geteuid() != 0:  # the compiled-in temp paths (/var/lib/nginx) are root's: only machine-bound lines
         temp = "".join(f"    {kind}_temp_path {directory / 'temp' / kind};\n"
                        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))

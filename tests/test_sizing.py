@@ -81,16 +81,21 @@ def test_worker_connections_cover_two_fds_per_client():
 
 
 def test_worker_connections_capped_by_open_file_ceiling():
-    plan = _plan(cpus=4, clients=1_000_000)
+    """One machine fixed by the profile: capped (it can open the connections, not the headroom),
+    and the replica count says how many would carry it."""
+    plan = _plan(cpus=4, clients=1_000_000, replicas=1)
     assert plan.nginx["worker_rlimit_nofile"].value == sizing.NOFILE_CEILING
     assert "ceiling" in plan.nginx["worker_connections"].reason
+    assert "needs 3 replicas (2 + 1 down)" in plan.replicas.reason
+    assert _plan(cpus=4, clients=1_000_000).replicas.value == 3
 
 
-def test_loads_beyond_one_machines_file_ceiling_are_refused():
-    with pytest.raises(ConfgenError, match="more than 1 workers can hold"):
-        _plan(cpus=1, clients=1_000_000)
-    with pytest.raises(ConfgenError, match="add app hosts"):
-        _plan(cpus=64, clients=1_000_000, expected_qps=1e6, app={"latency_ms": 1000})
+def test_loads_beyond_one_machines_file_ceiling_are_refused_with_one_replica_fixed():
+    with pytest.raises(ConfgenError, match=r"replicas: 1 replica \(1 serving\) cannot carry the load: nginx: .* "
+                                           r"open-file ceiling; it needs 7 replicas \(6 \+ 1 down\)"):
+        _plan(cpus=1, clients=1_000_000, replicas=1)
+    with pytest.raises(ConfgenError, match=r"requests in flight x 1.5 headroom over 1048576 per replica"):
+        _plan(cpus=64, clients=1_000_000, expected_qps=1e6, app={"latency_ms": 1000}, replicas=1)
 
 
 def test_multiplexed_requests_beyond_clients_size_the_pool_and_the_app():
@@ -98,7 +103,7 @@ def test_multiplexed_requests_beyond_clients_size_the_pool_and_the_app():
     upstream requests at once, and each gthread worker must accept its share."""
     plan = _plan(cpus=1, clients=1, expected_qps=161, tls=TLS)  # 8.05 requests in flight over 1 client
     assert plan.nginx["upstream keepalive"].value >= 9
-    busy = _plan(cpus=2, clients=100, expected_qps=50_000, app={"latency_ms": 100, "kind": "wsgi"}, tls=TLS)
+    busy = _plan(cpus=2, clients=100, expected_qps=50_000, app={"latency_ms": 100, "kind": "wsgi"}, tls=TLS, replicas=1)
     # 5000 in flight: each gthread worker accepts its share (beyond it, it stops accepting)
     assert busy.gunicorn["worker_connections"].value * busy.gunicorn["workers"].value >= 5000 * 1.5
     assert "stops accepting" in busy.gunicorn["worker_connections"].reason
@@ -134,8 +139,10 @@ def test_littles_law_sizes_gthread_threads():
 
 
 def test_saturated_app_says_so():
-    plan = _plan(cpus=1, clients=2000, expected_qps=10000, app={"kind": "wsgi", "latency_ms": 200})
+    """With the replica count fixed, a gthread app short of threads renders short and says so."""
+    plan = _plan(cpus=1, clients=2000, expected_qps=10000, app={"kind": "wsgi", "latency_ms": 200}, replicas=1)
     assert "short of" in plan.gunicorn["workers"].reason
+    assert "short: " in plan.replicas.reason and "needs 33 replicas (32 + 1 down)" in plan.replicas.reason
 
 
 def test_asgi_workers_and_no_threads():

@@ -96,6 +96,40 @@ class Systemd:
 
 
 @dataclass(frozen=True)
+class Behind:
+    """The balancer in front of nginx (``behind``): a name of ``confgen.hops.PLATFORMS`` and the
+    timers the profile says it is configured with (None: the platform's documented default)."""
+
+    balancer: str
+    idle_timeout_s: int | None
+    request_timeout_s: int | None
+
+    def hop(self):
+        """The balancer as the chain model (and the linter's ``behind=``) sees it."""
+        import dataclasses
+
+        from confgen.hops import Timer, balancer_hop
+
+        hop = balancer_hop(self.balancer, idle_timeout=self.idle_timeout_s, origin="profile behind.idle_timeout_s")
+        if self.request_timeout_s is not None:
+            hop = dataclasses.replace(hop, waits_for_next=Timer(self.request_timeout_s, "profile behind.request_timeout_s",
+                                                                "request timeout"))
+        return hop
+
+
+# Balancers whose wait for a response is set apart from their idle timeout (AWS balancers use the
+# idle timeout for both; Heroku's router gives up after a fixed 30 s).
+REQUEST_TIMEOUT_CONFIGURABLE = ("gclb", "ingress-nginx", "haproxy")
+
+
+@dataclass(frozen=True)
+class Kubernetes:
+    image: str
+    nginx_image: str | None
+    max_replicas: int | None
+
+
+@dataclass(frozen=True)
 class Profile:
     source: str
     name: str
@@ -118,6 +152,9 @@ class Profile:
     systemd: Systemd | None
     nginx_version: tuple[int, int, int]
     gunicorn_version: tuple[int, int, int]
+    behind: Behind | None = None       # None: no balancer declared (or `none`: nginx is the edge)
+    replicas: int | None = None        # None: as many as the load needs (sizing.replicas)
+    kubernetes: Kubernetes | None = None
     raw: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
 
@@ -386,6 +423,7 @@ def _build(data: dict, label: str) -> Profile:
                 problems.append(f"{label}: systemd: needs the app on this machine behind a unix socket "
                                 f"(app.bind {route.app.bind!r} is a TCP address)")
                 break
+    behind = _behind(filled.get("behind"), filled["trusted_proxies"], label, problems)
     if problems:
         raise ConfgenError(*problems)
     headers = filled["security_headers"]
@@ -417,8 +455,39 @@ def _build(data: dict, label: str) -> Profile:
         systemd=systemd,
         nginx_version=parse_version(filled["nginx_version"]),
         gunicorn_version=target_gunicorn,
+        behind=behind,
+        replicas=filled.get("replicas"),
+        kubernetes=Kubernetes(**{"nginx_image": None, "max_replicas": None, **filled["kubernetes"]})
+        if filled.get("kubernetes") else None,
         raw=data,
     )
+
+
+def _behind(declared, trusted_proxies, label: str, problems: list[str]) -> Behind | None:
+    """``behind`` as a Behind (None for none or unset); what the platform does not allow is a problem."""
+    from confgen.hops import PLATFORMS
+
+    if declared is None or declared == "none" or (isinstance(declared, dict) and declared["balancer"] == "none"):
+        return None
+    spelled = declared if isinstance(declared, dict) else {"balancer": declared}
+    behind = Behind(balancer=spelled["balancer"], idle_timeout_s=spelled.get("idle_timeout_s"),
+                    request_timeout_s=spelled.get("request_timeout_s"))
+    platform = PLATFORMS[behind.balancer]
+    if behind.idle_timeout_s is not None and not platform.idle_configurable:
+        problems.append(f"{label}: behind.idle_timeout_s: {platform.label}'s idle timeout is fixed at "
+                        f"{platform.idle_to_next:g}s ({platform.source}); leave it out")
+    if behind.idle_timeout_s is None and platform.idle_to_next is None:
+        problems.append(f"{label}: behind: {platform.label} has no default idle timeout ({platform.source}): "
+                        f"give behind: {{balancer: {behind.balancer}, idle_timeout_s: N}} as its configuration sets it")
+    if behind.request_timeout_s is not None and behind.balancer not in REQUEST_TIMEOUT_CONFIGURABLE:
+        why = "is its idle timeout (set idle_timeout_s)" if behind.balancer.startswith("aws-") else "cannot be configured"
+        problems.append(f"{label}: behind.request_timeout_s: {platform.label}'s wait for a response {why}; leave "
+                        f"request_timeout_s out")
+    if not trusted_proxies:
+        problems.append(f"{label}: behind: {platform.label} in front needs trusted_proxies (its addresses): nginx "
+                        f"believes X-Forwarded-For/-Proto from them only, else every client is the balancer and "
+                        f"every request plain http")
+    return behind
 
 
 def _route(name: str, path: str, expected_qps, app_data: dict, upstreams) -> Route:

@@ -267,11 +267,61 @@ def gunicorn_graceful_timeout(p: Profile) -> Value:
     return Value(p.app.timeout_s, f"app.timeout_s={p.app.timeout_s}: let running requests finish on reload")
 
 
+# nginx must outlast the balancer's idle timeout by a margin that covers clock skew between the
+# two and a request already on the wire when the balancer's timer fires.
+BALANCER_KEEPALIVE_MARGIN_S = 15
+CLIENT_HEADER_TIMEOUT_SOURCE = ("nginx arms client_header_timeout (60s by default) on every accepted connection "
+                                "until its first request arrives: ngx_http_init_connection, "
+                                "https://github.com/nginx/nginx/blob/master/src/http/ngx_http_request.c")
+
+
+def balancer(p: Profile):
+    """The balancer in front as a hop of the chain (confgen.hops), or None when none is declared."""
+    return p.behind.hop() if p.behind is not None else None
+
+
+def balancer_idle(p: Profile) -> tuple[float, str] | None:
+    """(seconds, "AWS Application Load Balancer keeps idle connections to nginx 60s (source)")."""
+    hop = balancer(p)
+    if hop is None or hop.idle_to_next is None:
+        return None
+    idle = hop.idle_to_next
+    return idle.seconds, f"{hop.label} keeps idle connections to nginx for {idle.seconds:g}s ({idle.source})"
+
+
 def client_keepalive_timeout(p: Profile) -> Value:
+    known = balancer_idle(p)
+    if known is not None:
+        idle, said = known
+        return Value(math.ceil(idle) + BALANCER_KEEPALIVE_MARGIN_S,
+                     f"{said}: nginx keeps them {BALANCER_KEEPALIVE_MARGIN_S}s longer, so the balancer closes "
+                     f"first and never sends a request on a connection nginx is closing (502)", "seconds")
     if p.trusted_proxies:
         return Value(75, "above the usual load balancer idle timeout (60s), so the balancer, "
                          "not nginx, closes idle connections", "seconds")
     return Value(65, "idle browser connections are cheap in nginx; reuse saves TLS handshakes", "seconds")
+
+
+def client_header_timeout(p: Profile) -> Value | None:
+    """Behind a balancer only: a connection it opened waits for its first request under this
+    timer, not keepalive_timeout, so it must outlast the balancer's idle timeout as well."""
+    if balancer_idle(p) is None:
+        return None
+    keepalive = client_keepalive_timeout(p).value
+    return Value(keepalive, f"as keepalive_timeout ({keepalive}s): a connection {balancer(p).label} opened and has "
+                            f"not used yet is closed after this ({CLIENT_HEADER_TIMEOUT_SOURCE}), so it too must "
+                            f"outlast the balancer's idle timeout", "seconds")
+
+
+def client_body_timeout(p: Profile) -> Value | None:
+    """Behind a balancer only: the balancer passes on a slow client's body as it comes and bounds
+    the client's silences itself; nginx must not cut first (408 for a client the balancer allows)."""
+    if balancer_idle(p) is None:
+        return None
+    keepalive = client_keepalive_timeout(p).value
+    return Value(keepalive, f"as keepalive_timeout ({keepalive}s): {balancer(p).label} bounds a silent client "
+                            f"itself; a shorter wait here would answer 408 to a body the balancer is still "
+                            f"passing on", "seconds")
 
 
 def client_keepalive_requests(p: Profile) -> Value:
@@ -370,16 +420,23 @@ def upstream_balancing(p: Profile) -> Value | None:
     return Value("least_conn", "handler times vary: send each request to the least busy host")
 
 
+def trusted_hop(p: Profile) -> str:
+    """Who nginx believes forwarded headers from, for the comments that say so."""
+    hop = balancer(p)
+    named = f"{hop.label} (behind: {p.behind.balancer})" if hop is not None else "the balancer"
+    return f"{named} at trusted_proxies {', '.join(p.trusted_proxies)}"
+
+
 def forwarded_proto(p: Profile) -> Value:
     if p.trusted_proxies:
-        return Value("$forwarded_proto", "the balancer's X-Forwarded-Proto, only when the peer is "
-                                         "in trusted_proxies; otherwise $scheme")
+        return Value("$forwarded_proto", f"X-Forwarded-Proto as sent by {trusted_hop(p)}, only when the peer is "
+                                         f"one of them; otherwise $scheme")
     return Value("$scheme", "nginx is the edge: a client's own X-Forwarded-Proto is not trusted")
 
 
 def forwarded_for(p: Profile) -> Value:
     if p.trusted_proxies:
-        return Value("$proxy_add_x_forwarded_for", "append to the chain the trusted balancer sent")
+        return Value("$proxy_add_x_forwarded_for", f"append to the chain {trusted_hop(p)} sent")
     return Value("$remote_addr", "nginx is the edge: drop any client-sent X-Forwarded-For")
 
 
@@ -403,6 +460,8 @@ NGINX_VALUES: dict[str, Callable[[Profile], Value | None]] = {
     "worker_rlimit_nofile": nginx_worker_rlimit_nofile,
     "keepalive_timeout": client_keepalive_timeout,
     "keepalive_requests": client_keepalive_requests,
+    "client_header_timeout": client_header_timeout,
+    "client_body_timeout": client_body_timeout,
     "client_max_body_size": client_max_body_size,
     "client_body_buffer_size": client_body_buffer_size,
     "large_client_header_buffers": large_client_header_buffers,
@@ -451,9 +510,10 @@ class RoutePlan:
 
 @dataclass(frozen=True)
 class Plan:
-    profile: Profile
+    profile: Profile                 # with replicas, one replica's share of the load
     site: dict[str, Value]
     routes: list[RoutePlan]
+    replicas: Value | None = None    # None: one machine, and the profile names no count
 
     @property
     def nginx(self) -> dict[str, Value]:
@@ -467,7 +527,8 @@ class Plan:
     def rows(self) -> list[tuple[str, str, str]]:
         """(setting, value, reason) for ``--explain``; per-route rows carry the route's name
         when there are several."""
-        rows = [(f"nginx {name}", str(v), v.reason) for name, v in self.site.items()]
+        rows = [("replicas", str(self.replicas), self.replicas.reason)] if self.replicas is not None else []
+        rows += [(f"nginx {name}", str(v), v.reason) for name, v in self.site.items()]
         for route_plan in self.routes:
             prefix = f"{route_plan.route.name} {route_plan.route.path}: " if len(self.routes) > 1 else ""
             rows += [(f"{prefix}nginx {name}", str(v), v.reason) for name, v in route_plan.nginx.items()]
@@ -480,26 +541,174 @@ def _values(table: dict[str, Callable[[Profile], Value | None]], p: Profile) -> 
 
 
 def infeasible(p: Profile) -> list[str]:
-    """Loads no config can carry: more connections than one machine can open (rendered anyway,
-    the configs would be capped below the load and confgen's own linter would reject them), and
-    profiles whose numbers contradict each other."""
+    """Profiles no config can serve: numbers that contradict each other, a balancer that gives up
+    before the app's request limit, and a fixed replica count whose machines cannot open the
+    connections their share of the load needs (rendered anyway, the configs would be capped below
+    the load and confgen's own linter would reject them)."""
     problems = []
     contradiction = in_flight_beyond_clients(p)
     if contradiction:
         problems.append(contradiction)
+    problems += balancer_gives_up_first(p)
+    if p.replicas is not None:
+        serving = serving_replicas(p.replicas)
+        for limit in machine_limits(p):
+            if limit.hard and limit.at_least > serving:
+                down = " with one down" if p.replicas > 1 else ""
+                problems.append(f"{p.source}: replicas: {p.replicas} replica{'s' if p.replicas > 1 else ''} "
+                                f"({serving} serving{down}) cannot carry the load: {limit.reason}; it needs "
+                                f"{_replica_count(limit.machines)} (leave replicas out to size it)")
+    return problems
+
+
+def balancer_gives_up_first(p: Profile) -> list[str]:
+    """The balancer stops waiting for a response before nginx does: the client gets the
+    balancer's 504 while nginx and the app still work on the request, and nginx's own answer
+    (and the app's timeout handling) never reaches it."""
+    hop = balancer(p)
+    if hop is None or hop.waits_for_next is None:
+        return []
+    waits = hop.waits_for_next
+    problems = []
+    for route in p.routes:
+        nginx_waits = proxy_read_timeout(route_profile(p, route)).value
+        if nginx_waits >= waits.seconds:
+            at = f"{route.name}: " if len(p.routes) > 1 else ""
+            problems.append(f"{p.source}: app.timeout_s: {at}nginx waits {nginx_waits}s for the app "
+                            f"(proxy_read_timeout, from app.timeout_s={route.app.timeout_s}) but {hop.label} gives up "
+                            f"after {waits.describe()}: its 504 would come first while the app still works; lower "
+                            f"app.timeout_s below {waits.seconds:g}s or raise the balancer's request timeout")
+    return problems
+
+
+# ---------------------------------------------------------------------------------------------
+# Replicas: copies of this machine (nginx and its app) behind the balancer
+
+
+@dataclass(frozen=True)
+class MachineLimit:
+    """How many machines one of the load's demands needs, and why. A hard limit (open files) no
+    config can pass on one machine; a soft one (gthread slots) renders short of the load."""
+
+    machines: int                # with the headroom the sizing gives every machine
+    reason: str
+    hard: bool
+    fewest: int = 0              # hard limits: below this many, no config can open the connections
+
+    @property
+    def at_least(self) -> int:
+        return self.fewest or self.machines
+
+
+def machine_limits(p: Profile) -> list[MachineLimit]:
+    """Each demand of the whole load over what one machine, sized by this model, carries."""
+    number = _readable_number
+    limits = []
     workers = nginx_worker_processes(p).value
     nginx_needs = p.clients + upstream_concurrency(p)
-    if nginx_needs > workers * (NOFILE_CEILING // 2):
-        problems.append(f"{p.source}: clients: {p.clients} clients need {nginx_needs} connections at nginx, more than "
-                        f"{workers} workers can hold under the {NOFILE_CEILING} open-file ceiling "
-                        f"({NOFILE_CEILING // 2} each): add CPUs or nginx hosts, or check the numbers")
+    nginx_holds = workers * (NOFILE_CEILING // 2)
+    # worker_connections gives every worker 1.5 x its share: the count leaves room for that.
+    limits.append(MachineLimit(
+        math.ceil(nginx_needs * 1.5 / nginx_holds),
+        f"nginx: clients={number(p.clients)} need {number(nginx_needs)} connections (client + upstream) x 1.5 "
+        f"headroom, {workers} workers hold {number(nginx_holds)} under the {NOFILE_CEILING} open-file ceiling", True,
+        fewest=math.ceil(nginx_needs / nginx_holds)))
     for route in p.routes:
         view = route_profile(p, route)
-        if app_slots_needed(view) > NOFILE_CEILING:
-            problems.append(f"{p.source}: expected_qps: {route.name}: {route.expected_qps:g} QPS x {route.app.latency_ms:g} ms "
-                            f"is {app_slots_needed(view)} requests in flight per app host (with headroom), more than "
-                            f"one machine can open ({NOFILE_CEILING}): add app hosts (upstreams), or check the numbers")
-    return problems
+        slots = requests_in_flight(view) * 1.5
+        hosts = app_hosts(view)
+        at = f"{route.name}: " if len(p.routes) > 1 else ""
+        load = (f"{at}{number(route.expected_qps)} QPS x {number(route.app.latency_ms)} ms = "
+                f"{number(requests_in_flight(view))} requests in flight x 1.5 headroom")
+        on = f" x {hosts} app hosts" if hosts > 1 else ""
+        limits.append(MachineLimit(
+            math.ceil(slots / (NOFILE_CEILING * hosts)),
+            f"{load} over {NOFILE_CEILING}{on} per replica (the open files one machine can open)", True))
+        if gunicorn_worker_class(view).value == "gthread":
+            per_host = gunicorn_max_workers(view) * GTHREAD_MAX_THREADS
+            limits.append(MachineLimit(
+                math.ceil(slots / (per_host * hosts)),
+                f"{load} over {per_host}{on} per replica ({gunicorn_max_workers(view)} gthread workers "
+                f"x {GTHREAD_MAX_THREADS} threads)", False))
+    return limits
+
+
+def serving_replicas(count: int) -> int:
+    """Replicas that carry the load while one is down (a deploy, a failed machine)."""
+    return max(1, count - 1)
+
+
+def _replica_count(machines: int) -> str:
+    return f"{machines + 1} replicas ({machines} + 1 down)" if machines > 1 else "1 replica"
+
+
+def replicas(p: Profile) -> Value | None:
+    """How many machines: the profile's ``replicas``, else what the load needs plus one so it
+    still fits with one down; None when one machine carries it and the profile names no count."""
+    limits = machine_limits(p)
+    binding = max(limits, key=lambda limit: limit.machines)
+    if p.replicas is not None:
+        serving = serving_replicas(p.replicas)
+        share = f"the load over {serving} (one down)" if p.replicas > 1 else "the whole load"
+        reason = f"replicas={p.replicas} (profile): each is sized for {share}"
+        short = [limit for limit in limits if limit.machines > serving]
+        if short:
+            reason += f"; short: {short[0].reason} needs {_replica_count(short[0].machines)}"
+        return Value(p.replicas, reason)
+    if binding.machines <= 1:
+        return None
+    return Value(binding.machines + 1, f"{binding.reason}: {binding.machines} replicas, + 1 so the load still fits "
+                                       f"with one down; each is sized for 1/{binding.machines} of the load")
+
+
+# ---------------------------------------------------------------------------------------------
+# Pods (render --target kubernetes): how a replica stops, and how many the autoscaler keeps
+
+# Endpoint removal reaches kube-proxy, ingress controllers and cloud balancers seconds after a pod
+# starts terminating (AWS: the ALB keeps sending for a few seconds after deregistration starts,
+# and its guide asks for a preStop sleep); until then new requests still arrive.
+PRESTOP_SLEEP_S = 10
+PRESTOP_SOURCE = ("https://github.com/kubernetes-sigs/aws-load-balancer-controller/issues/3270 (the EKS best "
+                  "practices guide on deregistration)")
+# SIGTERM to SIGKILL margin beyond the drain: nginx's graceful stop and gunicorn's worker exit.
+STOP_MARGIN_S = 5
+# The sizing's 1.5 x headroom: scale out once a replica uses 2/3 of its CPUs.
+HPA_CPU_UTILIZATION = 66
+
+
+def prestop_sleep(p: Profile) -> Value:
+    return Value(PRESTOP_SLEEP_S, f"new requests keep arriving for a few seconds after a pod starts terminating, "
+                                  f"until every balancer and proxy has dropped it ({PRESTOP_SOURCE}): both "
+                                  f"containers keep serving that long before they stop", "seconds")
+
+
+def termination_grace_period(p: Profile) -> Value:
+    drain = prestop_sleep(p).value
+    running = max(route.app.timeout_s for route in p.routes)
+    return Value(drain + running + STOP_MARGIN_S,
+                 f"preStop {drain}s + the slowest request (app.timeout_s={running}s, gunicorn's graceful_timeout) "
+                 f"+ {STOP_MARGIN_S}s to exit: running requests finish before the kubelet kills the pod")
+
+
+def autoscaler_range(p: Profile, count: Value | None) -> tuple[Value, Value]:
+    """(minReplicas, maxReplicas): the replicas the load needs (at least 2, so one can be down
+    under the disruption budget), and the profile's ceiling or twice that."""
+    floor = max(2, count.value if count is not None else 1)
+    why = count.reason if count is not None else "one machine carries the load"
+    low = Value(floor, f"{why}; at least 2 so one can be down (PodDisruptionBudget maxUnavailable 1)")
+    ceiling = p.kubernetes.max_replicas if p.kubernetes is not None and p.kubernetes.max_replicas else 2 * floor
+    high = Value(max(floor, ceiling), "kubernetes.max_replicas" if p.kubernetes is not None and p.kubernetes.max_replicas
+                 else f"twice the floor: room for load beyond the profile's expected_qps")
+    return low, high
+
+
+def replica_profile(p: Profile, serving: int) -> Profile:
+    """One replica's share of the load: clients and every route's QPS over the serving replicas."""
+    if serving <= 1:
+        return p
+    routes = tuple(dataclasses.replace(route, expected_qps=route.expected_qps / serving) for route in p.routes)
+    return dataclasses.replace(p, clients=math.ceil(p.clients / serving), expected_qps=p.expected_qps / serving,
+                               routes=routes)
 
 
 def multiplexed(p: Profile) -> bool:
@@ -530,12 +739,15 @@ def in_flight_beyond_clients(p: Profile) -> str | None:
 
 
 def plan(p: Profile) -> Plan:
+    """The values of one machine: the whole load's, or one replica's share of it."""
     problems = infeasible(p)
     if problems:
         raise ConfgenError(*problems)
+    count = replicas(p)
+    p = replica_profile(p, serving_replicas(count.value) if count is not None else 1)
     route_plans = []
     for route in p.routes:
         view = route_profile(p, route)
         route_plans.append(RoutePlan(route=route, profile=view, nginx=_values(ROUTE_NGINX_VALUES, view),
                                      gunicorn=_values(GUNICORN_VALUES, view)))
-    return Plan(profile=p, site=_values(NGINX_VALUES, p), routes=route_plans)
+    return Plan(profile=p, site=_values(NGINX_VALUES, p), routes=route_plans, replicas=count)

@@ -26,7 +26,7 @@ from confgen.errors import ConfgenError
 from confgen.profile.loading import Profile, load_profile
 from confgen.render import stamp
 from confgen.render.rendering import NGINX_FILE, render_plan, route_file_names
-from confgen.profile.sizing import Plan, plan
+from confgen.profile.sizing import Plan, balancer, plan
 
 BLOCKING = ("error", "warning")
 TOOL_TIMEOUT_S = 60
@@ -67,7 +67,7 @@ class SelfCheck:
         return lines
 
 
-def render_checked(source: str | os.PathLike | Mapping[str, Any], *, verify: bool = False) -> tuple[dict[str, str], SelfCheck]:
+def render_checked(source: str | os.PathLike | Mapping[str, Any] | Profile, *, verify: bool = False) -> tuple[dict[str, str], SelfCheck]:
     """Render a profile and check the result; SelfCheckFailed (exit 1) when the check fails."""
     files, check = render_with_check(source, verify=verify)
     if check.blocking:
@@ -83,9 +83,9 @@ def render_checked(source: str | os.PathLike | Mapping[str, Any], *, verify: boo
     return files, check
 
 
-def render_with_check(source: str | os.PathLike | Mapping[str, Any], *, verify: bool = False) -> tuple[dict[str, str], SelfCheck]:
+def render_with_check(source: str | os.PathLike | Mapping[str, Any] | Profile, *, verify: bool = False) -> tuple[dict[str, str], SelfCheck]:
     """The files and the self-check's result, whatever it is (``--explain`` shows a failure too)."""
-    profile = load_profile(source)
+    profile = source if isinstance(source, Profile) else load_profile(source)
     the_plan = plan(profile)
     files = render_plan(the_plan)
     check = SelfCheck()
@@ -111,8 +111,9 @@ def _lint_rendered(the_plan: Plan, files: dict[str, str], directory: Path, check
     seen = set()
     for route_plan in the_plan.routes:
         gunicorn_file = written / route_file_names(the_plan, route_plan)["gunicorn"]
+        # The declared balancer is the chain's first hop: the lint side checks nginx against it.
         result = engine.lint([str(written / NGINX_FILE)], gunicorn=str(gunicorn_file),
-                             profile=route_plan.profile, nginx_version=version)
+                             profile=route_plan.profile, nginx_version=version, behind=balancer(the_plan.profile))
         others = set().union(*(lines for name, lines in owned.items() if name != route_plan.route.name))
         for finding in result.findings:
             # A gunicorn on 0.0.0.0:8000 "serves" every upstream on port 8000, another route's
@@ -124,9 +125,12 @@ def _lint_rendered(the_plan: Plan, files: dict[str, str], directory: Path, check
                 seen.add(shown)
                 check.findings.append(shown)
     routes = len(the_plan.routes)
+    hop = balancer(the_plan.profile)
+    front = f", behind {hop.label}" if hop is not None else ""
+    share = " (one replica's share)" if the_plan.replicas is not None and the_plan.replicas.value > 1 else ""
     check.ran.append(f"parsed back and linted nginx.conf with {'each of ' if routes > 1 else ''}"
-                     f"{routes} gunicorn config{'s' if routes > 1 else ''} and the profile's load "
-                     f"(nginx {version}): {len(check.blocking)} findings at warning or above")
+                     f"{routes} gunicorn config{'s' if routes > 1 else ''} and the profile's load{share}"
+                     f"{front} (nginx {version}): {len(check.blocking)} findings at warning or above")
 
 
 def _route_lines(nginx_file: Path, the_plan: Plan) -> dict[str, set[int]]:

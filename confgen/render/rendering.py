@@ -9,7 +9,7 @@ from typing import Any, Mapping
 
 from confgen.profile.log_format import LOG_FORMAT, LOG_FORMAT_NAME
 from confgen.profile.loading import Profile, load_profile
-from confgen.profile.sizing import Plan, RoutePlan, plan
+from confgen.profile.sizing import Plan, RoutePlan, plan, trusted_hop
 from confgen.render.stamp import stamp
 
 NGINX_FILE = "nginx.conf"
@@ -112,6 +112,7 @@ def _template_context(the_plan: Plan) -> dict[str, Any]:
         "served_names": served,
         "canonical_redirects": redirects,
         "redirected_names": [alternate for alternate, _ in redirects],
+        "trusted_hop": trusted_hop(profile) if profile.trusted_proxies else None,
         "websockets": any(route.app.websockets for route in profile.routes),
         "log_format_name": LOG_FORMAT_NAME,
         "log_format": LOG_FORMAT,
