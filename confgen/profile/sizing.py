@@ -20,18 +20,16 @@ from confgen.units import format_seconds, format_size
 if TYPE_CHECKING:  # the lint rules share constants with this module without loading profiles
     from confgen.profile.loading import Profile, Route
 
-# Linux's default fs.nr_open: no process can raise RLIMIT_NOFILE above it without a sysctl.
-NOFILE_CEILING = 1_048_576
-# A proxied client holds two descriptors (client side + upstream side).
-FDS_PER_PROXIED_CLIENT = 2
-# nginx workers do not share accepts evenly (accept_mutex is off by default since 1.11.3).
-ACCEPT_IMBALANCE = 2
-UPSTREAM_KEEPALIVE_TIMEOUT_S = 60
-# The app must hold idle connections longer than nginx does, so that nginx always closes first.
-APP_KEEPALIVE_MARGIN_S = 5
-GTHREAD_MAX_THREADS = 32
-APP_CONNECTIONS_PER_WORKER = 1000  # gunicorn's worker_connections default
-PAGE = 4096
+from confgen.profile.constants import (  # noqa: E402,F401  (the sizing model's constants, shared with lint)
+    ACCEPT_IMBALANCE,
+    APP_CONNECTIONS_PER_WORKER,
+    APP_KEEPALIVE_MARGIN_S,
+    FDS_PER_PROXIED_CLIENT,
+    GTHREAD_MAX_THREADS,
+    NOFILE_CEILING,
+    PAGE,
+    UPSTREAM_KEEPALIVE_TIMEOUT_S,
+)
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ from confgen.lint.rules._proxy import (
     upstream_idle_timeout,
     worker_class,
 )
-from confgen.profile.sizing import APP_KEEPALIVE_MARGIN_S
+from confgen.profile.constants import APP_KEEPALIVE_MARGIN_S
 
 # gunicorn's request-line limit cannot be raised above this (its documentation).
 GUNICORN_MAX_REQUEST_LINE = 8190

@@ -40,8 +40,7 @@ from confgen.lint.rules._proxy import (
     value_without_header,
     worker_class,
 )
-from confgen.profile import sizing
-from confgen.profile.sizing import APP_KEEPALIVE_MARGIN_S
+from confgen.profile.constants import ACCEPT_IMBALANCE, APP_KEEPALIVE_MARGIN_S
 
 # The idle timeout of the usual balancer in front of nginx (AWS ALB: 60 s), assumed when a
 # profile declares one (trusted_proxies) and the project gives no balancer-idle-timeout.
@@ -588,7 +587,9 @@ def upstream_pool_size(ctx: LintContext, upstream) -> int:
     """The pool ``confgen render`` would size: per nginx worker, twice the app's share of
     concurrent connections (accepts are uneven), at least 8; 16 when nothing says more."""
     if ctx.profile is not None:
-        return int(sizing.upstream_keepalive(ctx.profile).value)
+        from confgen.profile.sizing import upstream_keepalive
+
+        return int(upstream_keepalive(ctx.profile).value)
     capacity = None
     if ctx.gunicorn is not None and ctx.gunicorn.worker_class == "gthread":
         workers, threads = ctx.gunicorn.get("workers"), ctx.gunicorn.get("threads")
@@ -599,4 +600,4 @@ def upstream_pool_size(ctx: LintContext, upstream) -> int:
         return DEFAULT_POOL
     processes = next((d for d in ctx.nginx.root.block or () if d.name == "worker_processes"), None)
     count = int(processes.args[0]) if processes is not None and processes.args and processes.args[0].isdigit() else 1
-    return max(8, math.ceil(capacity * sizing.ACCEPT_IMBALANCE / max(1, count)))
+    return max(8, math.ceil(capacity * ACCEPT_IMBALANCE / max(1, count)))

@@ -9,7 +9,7 @@ from confgen.lint.context import LintContext
 from confgen.lint.fixes.base import Fix
 from confgen.lint.fixes.nginx_edits import insert_before, replace_args
 from confgen.lint.registry import Finding, rule
-from confgen.profile.sizing import FDS_PER_PROXIED_CLIENT, nginx_worker_connections
+from confgen.profile.constants import FDS_PER_PROXIED_CLIENT
 
 DEFAULT_WORKER_CONNECTIONS = 512
 # Without worker_rlimit_nofile a worker inherits the soft RLIMIT_NOFILE, 1024 on most systems.
@@ -176,6 +176,8 @@ def worker_connections_capacity(ctx: LintContext) -> Iterator[Finding]:
     needed = ctx.profile.clients * FDS_PER_PROXIED_CLIENT
     if connections * workers >= needed:
         return
+    from confgen.profile.sizing import nginx_worker_connections
+
     recommended = nginx_worker_connections(ctx.profile).value
     yield ctx.finding(directive or _events(ctx) or ctx.block_anchor(ctx.nginx.root),
                       f"{workers} workers x worker_connections {connections} = {connections * workers} "
