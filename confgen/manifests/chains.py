@@ -79,17 +79,11 @@ def chains(paths: list[str], notes: list[str] | None = None, images: list | None
     for ingress in manifests.ingresses:
         namespace = ingress.doc.namespace
         for backend in ingress.backends:
-            where = f"{backend.node.file}:{backend.node.line}"
-            service = manifests.services.get((namespace, backend.service))
-            if service is None:
-                _add(notes, f"{where}: {ingress.doc.label} routes to Service {namespace}/{backend.service}, which is "
-                            f"not in the input: not paired")
+            found_port = _service_port(manifests, ingress.doc.label, namespace, backend.service, backend.port,
+                                       backend.node, notes)
+            if found_port is None:
                 continue
-            port = service.port_for(backend.port)
-            if port is None:
-                _add(notes, f"{where}: {ingress.doc.label} routes to port {backend.port!r} of {service.doc.label}, "
-                            f"which has no such port: not paired")
-                continue
+            service, port = found_port
             front = ingress_front(ingress, service, port.name, port.port, manifests, notes)
             key = (ingress.doc.label, service.doc.label, port.port)
             if key in seen:
@@ -100,17 +94,11 @@ def chains(paths: list[str], notes: list[str] | None = None, images: list | None
                                   manifests, notes, images))
     for route in manifests.http_routes:
         for backend in route_backends(route):
-            where = f"{backend.node.file}:{backend.node.line}"
-            service = manifests.services.get((backend.namespace, backend.service))
-            if service is None:
-                _add(notes, f"{where}: {route.label} routes to Service {backend.namespace}/{backend.service}, which is "
-                            f"not in the input: not paired")
+            found_port = _service_port(manifests, route.label, backend.namespace, backend.service, backend.port,
+                                       backend.node, notes)
+            if found_port is None:
                 continue
-            port = service.port_for(backend.port)
-            if port is None:
-                _add(notes, f"{where}: {route.label} routes to port {backend.port!r} of {service.doc.label}, which "
-                            f"has no such port: not paired")
-                continue
+            service, port = found_port
             front = gateway_front(backend, manifests.gateways, manifests.gateway_classes,
                                   manifests.upstream_policies, notes)
             found.extend(_to_pods(f"HTTPRoute {route.namespace}/{route.name}", (route.file, route.line), front,
@@ -128,6 +116,22 @@ def chains(paths: list[str], notes: list[str] | None = None, images: list | None
     unique = {(c.entry, c.service, c.workload, c.container): c for c in reversed(found)}
     notes[:] = list(dict.fromkeys(notes))
     return [c for c in found if unique[(c.entry, c.service, c.workload, c.container)] is c]
+
+
+def _service_port(manifests: Manifests, entry: str, namespace: str, name: str, wanted, node: Node,
+                  notes: list[str]):
+    """(Service, its port) an Ingress or route backend names, or None with a note saying why."""
+    where = f"{node.file}:{node.line}"
+    service = manifests.services.get((namespace, name))
+    if service is None:
+        _add(notes, f"{where}: {entry} routes to Service {namespace}/{name}, which is not in the input: not paired")
+        return None
+    port = service.port_for(wanted)
+    if port is None:
+        _add(notes, f"{where}: {entry} routes to port {wanted!r} of {service.doc.label}, which has no such port: "
+                    f"not paired")
+        return None
+    return service, port
 
 
 def _to_pods(entry: str, entry_where: tuple[str, int], front: Hop | None, service: Service, target,
