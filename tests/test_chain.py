@@ -338,3 +338,47 @@ def test_gateway_api_durations():
 
     assert [duration(t) for t in ("10s", "1m30s", "500ms", "1h", "", "10", "1d", "1h2m3s4ms")] == \
         [10, 90, 0.5, 3600, None, None, None, 3723.004]
+
+
+# ---------------------------------------------------------------------------------------------
+# docker compose: each upstream paired with the service its host name names
+
+
+COMPOSE_NGINX = """events {}
+http {
+    upstream web { server web:8000; keepalive 16; }
+    upstream api { server api:8000; keepalive 16; }
+    server {
+        listen 80;
+        location / { proxy_pass http://web; proxy_http_version 1.1; proxy_set_header Connection ""; }
+        location /api/ { proxy_pass http://api; proxy_http_version 1.1; proxy_set_header Connection ""; }
+    }
+}
+"""
+COMPOSE = """services:
+  nginx:
+    image: nginx:1.27
+  web:
+    command: gunicorn -k gthread --threads 4 -b 0.0.0.0:8000 --keep-alive {web_keepalive} web.wsgi
+  api:
+    command: uvicorn api.main:app --host 0.0.0.0 --port 8000 --timeout-keep-alive {api_keepalive}
+  worker:
+    command: celery -A web worker
+"""
+
+
+@pytest.mark.parametrize("web_keepalive, api_keepalive, racing", [
+    (75, 75, set()),
+    (2, 75, {("app-keepalive-race", 3)}),         # the web service's gunicorn closes first: at upstream web
+    (75, 5, {("chain-keepalive-race", 4)}),       # the api service's uvicorn closes first: at upstream api
+    (2, 5, {("app-keepalive-race", 3), ("chain-keepalive-race", 4)}),
+])
+def test_two_services_on_one_port_are_told_apart_by_name(tmp_path, web_keepalive, api_keepalive, racing):
+    write(tmp_path, {"nginx.conf": COMPOSE_NGINX,
+                     "docker-compose.yml": COMPOSE.format(web_keepalive=web_keepalive, api_keepalive=api_keepalive)})
+    result = confgen.lint_project([str(tmp_path / "nginx.conf")], nginx_version="1.22.1")
+    found = {(f.rule, f.line) for f in result.findings if f.rule.endswith("keepalive-race")}
+    assert found == racing, (found, result.notes)
+    assert any("compose service web" in note for note in result.notes)
+    assert any("compose service api" in note for note in result.notes)
+    assert not any("which of them is this app cannot be told" in note for note in result.notes)

@@ -30,6 +30,7 @@ class AppServer:
     keeps_alive: bool = True                  # False: one request per connection
     settings: dict[str, Value] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    command: object = None                    # the command file it was read from (gunicorn.sources.CommandSource)
 
     def hop(self) -> Hop:
         idle = Timer(float(self.idle.value), self.idle.source, self.idle.setting) \

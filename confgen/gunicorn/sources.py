@@ -37,6 +37,7 @@ class CommandSource:
     env_args: str | None = None   # GUNICORN_CMD_ARGS the file sets for the command
     block_list: str | None = None  # for a YAML block list: the indentation of its items
     not_editable: str | None = None  # why fixes cannot edit it (a YAML block scalar)
+    service: str | None = None    # a compose file's service that runs it (its host name on the network)
 
     @property
     def command(self) -> str:
@@ -282,16 +283,25 @@ def _supervisor(path: str, text: str) -> CommandSource | None:
 
 
 def _compose(path: str, text: str) -> CommandSource | None:
+    services = compose_services(path, text)
+    return services[0] if services else None
+
+
+def compose_services(path: str, text: str | None = None) -> list[CommandSource]:
+    """The command of every service of a compose file that starts an app server, in order, each
+    with its service name (the host name other services reach it by)."""
     import yaml
 
+    text = _read(path) if text is None else text
     try:
         root = yaml.compose(text)
     except yaml.YAMLError as error:
         raise ConfgenError(f"{path}: not valid YAML: {str(error).splitlines()[0]}") from None
     services = _mapping_get(root, "services") if isinstance(root, yaml.MappingNode) else None
     if not isinstance(services, yaml.MappingNode):
-        return None
-    for _, service in services.value:
+        return []
+    found = []
+    for name, service in services.value:
         if not isinstance(service, yaml.MappingNode):
             continue
         env_args = _compose_env(_mapping_get(service, "environment"))
@@ -302,8 +312,10 @@ def _compose(path: str, text: str) -> CommandSource | None:
             source = _compose_command(path, text, node)
             if source is not None and _runs_gunicorn(source.words):
                 source.env_args = env_args
-                return source
-    return None
+                source.service = name.value if isinstance(name, yaml.ScalarNode) else None
+                found.append(source)
+                break
+    return found
 
 
 def _mapping_get(node, key: str):

@@ -27,6 +27,9 @@ class LintContext:
         self.behind = None
         # True for an app linted with no nginx in front: only the chain rules run.
         self.app_only = False
+        # The host names the app is reached by (a compose service's name): routes to other hosts
+        # are not the app's, even on the same port. Empty: any host.
+        self.app_hosts: tuple[str, ...] = ()
         # For a chain read from Kubernetes manifests: how its pods stop (confgen.manifests.chains.PodShutdown).
         self.manifest_pod = None
         self.rule: Rule | None = None

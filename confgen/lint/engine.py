@@ -264,24 +264,24 @@ def lint(paths: list[str], *, gunicorn=None, gunicorn_cmd=None, profile=None, ro
         for config, focus, stdin_text, given in configs:
             if nginx_version is None:
                 adopt_syntax_version(config)  # lint for the version the config's own syntax needs
-            app = pairing.for_tree(config.main_file, given)
-            if app.note not in notes:
-                notes.append(app.note)
-            ctx = LintContext(config, app.config, profile_obj, gunicorn_label=app.label, options=options)
-            ctx.app_server, ctx.app_hop, ctx.behind = app.server, app.hop(), behind
-            if stdin_text is not None:
-                ctx._lines.set_text(config.main_file, stdin_text)
-            app_path = getattr(app.config, "path", None)
-            if focus is not None and app_path:
-                focus = focus | {_normal(app_path)}
-            found = _run(ctx, rules, focus)
-            findings.extend(found)
-            if contexts is not None:  # --fix: each config's context with its findings
-                contexts.append((ctx, found))
-            files.extend(f for f in config.files if f not in files)
-            if app_path and app_path not in files:
-                files.append(app_path)
-            notes.extend(note for note in [*config.notes, *ctx.notes] if note not in notes)
+            # One context per app the tree reaches (several services of one compose file).
+            for app in pairing.apps_for_tree(config, given):
+                if app.note not in notes:
+                    notes.append(app.note)
+                ctx = LintContext(config, app.config, profile_obj, gunicorn_label=app.label, options=options)
+                ctx.app_server, ctx.app_hop, ctx.behind, ctx.app_hosts = app.server, app.hop(), behind, app.hosts
+                if stdin_text is not None:
+                    ctx._lines.set_text(config.main_file, stdin_text)
+                app_path = getattr(app.config, "path", None)
+                tree_focus = focus | {_normal(app_path)} if focus is not None and app_path else focus
+                found = _run(ctx, rules, tree_focus)
+                findings.extend(found)
+                if contexts is not None:  # --fix: each config's context with its findings
+                    contexts.append((ctx, found))
+                files.extend(f for f in config.files if f not in files)
+                if app_path and app_path not in files:
+                    files.append(app_path)
+                notes.extend(note for note in [*config.notes, *ctx.notes] if note not in notes)
         for chain in _manifest_chains(manifests, notes, [p for p in paths if p != STDIN and is_app_side(p)]):
             ctx = _chain_context(chain, options, profile_obj, nginx_version)
             found = _run(ctx, rules, None)

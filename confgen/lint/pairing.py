@@ -28,6 +28,7 @@ class AppSide:
     label: str | None           # where it came from (a file, or "--gunicorn-cmd")
     note: str
     server: Any = None          # confgen.appserver.model.AppServer: another app server than gunicorn
+    hosts: tuple[str, ...] = ()  # the host names it is reached by (a compose service), empty: any
 
     @property
     def found(self) -> bool:
@@ -54,6 +55,41 @@ class Pairing:
 
     def explicit(self) -> bool:
         return bool(self.gunicorn or self.gunicorn_cmd)
+
+    def apps_for_tree(self, config, given: str) -> list[AppSide]:
+        """The app sides of a tree: one, or, when a compose file beside it runs several app
+        servers, each service the tree's upstreams name (by its service name)."""
+        app = self.for_tree(config.main_file, given)
+        source = getattr(app.config, "command", None) or getattr(app.server, "command", None)
+        if self.explicit() or source is None or getattr(source, "kind", None) != "compose":
+            return [app]
+        from confgen.gunicorn import sources
+
+        hosts = upstream_hosts(config)
+        named = [s for s in sources.compose_services(source.path) if s.service in hosts]
+        if not named:
+            return [app]
+        return [self._compose_service(service, given) for service in named]
+
+    def _compose_service(self, source, given: str) -> AppSide:
+        from confgen.appserver.reading import read_server
+        from confgen.gunicorn import sources
+
+        key = ("compose", source.path, source.service)
+        if key not in self._read:
+            server = source.server
+            app = sources.config_from(source) if server == "gunicorn" else read_server(
+                server, source.server_args(), label=source.label, file=source.path, line=source.line,
+                cwd=os.path.dirname(os.path.abspath(source.path)))
+            if app is not None and _is_other(app):
+                app.command = source
+            self._read[key] = app
+        config = self._read[key]
+        why = f"compose service {source.service}, which {given}'s upstreams name"
+        if _is_other(config):
+            return AppSide(None, config.label, f"paired {config.server}: {config.label} ({why})", server=config,
+                           hosts=(source.service,))
+        return AppSide(config, source.path, f"paired gunicorn command: {source.label} ({why})", hosts=(source.service,))
 
     def for_tree(self, main: str, given: str) -> AppSide:
         """The app side of the tree whose main file is ``main`` (linted as ``given``)."""
@@ -160,9 +196,12 @@ class Pairing:
             if sources.kind_of(path, text) is not None:
                 source = sources.read_source(path)
                 if source.server != "gunicorn":
-                    return read_server(source.server, source.server_args(), label=source.label, file=path,
-                                       line=source.line, cwd=os.path.dirname(os.path.abspath(path))) \
-                        or sources.config_from(source)
+                    server = read_server(source.server, source.server_args(), label=source.label, file=path,
+                                         line=source.line, cwd=os.path.dirname(os.path.abspath(path)))
+                    if server is not None:
+                        server.command = source
+                        return server
+                    return sources.config_from(source)
                 base = sources.config_from(source)
             else:
                 base = reader.read_gunicorn_file(path)
@@ -291,3 +330,21 @@ def command_file_beside(directory: str) -> str | None:
             continue
         return path
     return None
+
+
+def upstream_hosts(config) -> set[str]:
+    """The host names the tree sends requests to: upstream servers and pass targets."""
+    from confgen.lint.rules._proxy import parse_address
+
+    hosts = set()
+    for directive in config.walk():
+        if directive.name == "server" and directive.parent is not None and directive.parent.name == "upstream":
+            target = directive.args[0] if directive.args else ""
+        elif directive.name in ("proxy_pass", "uwsgi_pass", "fastcgi_pass", "grpc_pass") and directive.args:
+            target = directive.args[0].split("://", 1)[-1].split("/", 1)[0]
+        else:
+            continue
+        kind, host, _ = parse_address(target)
+        if kind == "tcp" and host:
+            hosts.add(host)
+    return hosts

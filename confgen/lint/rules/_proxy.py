@@ -295,6 +295,9 @@ def app_routes(ctx) -> list[Route]:
 
 def _match_app_routes(ctx) -> list[Route]:
     static = [r for r in routes(ctx) if not r.is_variable and not external_tls(r)]
+    if ctx.app_hosts:
+        # The app is a compose service: only routes to its service name reach it, whatever the port.
+        static = [r for r in static if any(parse_address(s)[1] in ctx.app_hosts for s in r.servers)]
     if (ctx.gunicorn is None and ctx.app_server is None) or not static:
         return []
     binds = binds_of(ctx)
