@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 import confgen
-from confgen.appserver import daphne, hypercorn, uvicorn, uwsgi
+from confgen.appserver import daphne, entry_script, hypercorn, uvicorn, uwsgi
 from confgen.appserver.commands import find_server
 from confgen.cli import main
 from confgen.errors import ConfgenError
@@ -135,6 +135,60 @@ def test_nginx_pool_against_the_app_server_beside_it(tmp_path, app_files, racing
         [finding] = found
         assert (finding.file, finding.line) == (str(tmp_path / "nginx.conf"), 1)
         assert "nginx upstream app" in finding.message and "60s" in finding.message
+
+
+MAIN_PY = """import os
+import uvicorn
+from fastapi import FastAPI
+
+app = FastAPI()
+
+if __name__ == "__main__":
+    uvicorn.run("main:app", host="0.0.0.0", port=8000{extra})
+"""
+
+
+@pytest.mark.parametrize("extra, racing", [
+    ("", True),                                            # uvicorn's 5 s default
+    (", timeout_keep_alive=75", False),
+    (", timeout_keep_alive=int(os.environ['KEEP'])", None),  # computed: unknown, so silent
+    (", **options", None),
+])
+@pytest.mark.parametrize("command_file", [
+    {"Procfile": "web: python main.py\n"},
+    {"Dockerfile": 'FROM python:3.12\nCOPY . /app\nCMD ["python", "-u", "/app/main.py"]\n'},
+])
+def test_uvicorn_started_by_the_apps_own_script(tmp_path, command_file, extra, racing):
+    write(tmp_path, {"nginx.conf": POOLED.format(port=8000, extra=""), "main.py": MAIN_PY.format(extra=extra),
+                     **command_file})
+    result = confgen.lint_project([str(tmp_path / "nginx.conf")], nginx_version="1.22.1")
+    found = [f for f in result.findings if f.rule == "chain-keepalive-race"]
+    assert bool(found) == bool(racing), (found, result.notes)
+    assert not {f.rule for f in result.findings} & {"app-keepalive-race", "header-limits-mismatch"}
+    if racing:
+        assert "5s" in found[0].message and "uvicorn" in found[0].message
+    if extra == ", timeout_keep_alive=75":
+        server = entry_script.read(str(tmp_path / "main.py"))
+        assert (server.idle.value, server.idle.line, server.binds) == (75, 8, ["0.0.0.0:8000"])
+
+
+@pytest.mark.parametrize("source, started", [
+    ("from uvicorn import run as serve\nserve(app, port=8000)\n", True),
+    ("import uvicorn\nconfig = uvicorn.Config(app, port=8000)\nuvicorn.Server(config).run()\n", True),
+    ("import asyncio\nasyncio.run(main())\n", False),
+    ("def run(): pass\nrun()\n", False),
+    ("this is not python(\n", False),
+])
+def test_which_scripts_start_uvicorn(tmp_path, source, started):
+    (tmp_path / "main.py").write_text(source)
+    assert (entry_script.read(str(tmp_path / "main.py")) is not None) == started
+
+
+def test_a_script_that_starts_no_server_is_not_an_app_command(tmp_path):
+    write(tmp_path, {"nginx.conf": POOLED.format(port=8000, extra=""), "main.py": "print('hello')\n",
+                     "Procfile": "web: python main.py\n"})
+    result = confgen.lint_project([str(tmp_path / "nginx.conf")], nginx_version="1.22.1")
+    assert not [f for f in result.findings if f.rule == "chain-keepalive-race"]
 
 
 def test_a_shorter_upstream_idle_time_ends_the_race(tmp_path):
@@ -301,6 +355,14 @@ def test_a_container_without_a_command_runs_its_dockerfiles_cmd(tmp_path, cmd, r
         assert (found[0].file, found[0].line) == (str(tmp_path / "web/Dockerfile"), 3)
         assert "ingress-nginx" in found[0].message and "60s" in found[0].message
     assert not any("web/Dockerfile: no nginx config is paired" in note for note in result.notes)
+
+
+def test_a_container_whose_image_runs_a_script_that_starts_uvicorn(tmp_path):
+    write(tmp_path, {"k8s/app.yaml": MANIFEST, "web/main.py": MAIN_PY.format(extra=""),
+                     "web/Dockerfile": 'FROM python:3.12\nCOPY . /app\nCMD ["python", "/app/main.py"]\n'})
+    result = confgen.lint_project([str(tmp_path)])
+    [found] = [f for f in result.findings if f.rule == "chain-keepalive-race"]
+    assert "ingress-nginx" in found.message and "main.py:8" in found.message, found.message
 
 
 # ---------------------------------------------------------------------------------------------

@@ -83,6 +83,29 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+def _quiet_port() -> int:
+    """A free port no TCP socket has used lately: no TIME-WAIT left from another test whose
+    address pair a new connection could take over (Linux reuses them on loopback,
+    net.ipv4.tcp_tw_reuse=2), which would hide it from the count."""
+    while True:
+        port = _free_port()
+        if not any(int(address.split(":")[1], 16) == port for line in Path("/proc/net/tcp").read_text().splitlines()[1:]
+                   for address in line.split()[1:3]):
+            return port
+
+
+def _wait_listening(port: int, deadline: float) -> None:
+    """Wait for a listener on ``port`` without connecting to it (a probe's connection would
+    leave a TIME-WAIT of its own on the port being counted)."""
+    while time.monotonic() < deadline:
+        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and int(fields[1].split(":")[1], 16) == port:
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"nothing listens on {port}")
+
+
 def _wait_for(port: int, deadline: float) -> None:
     while time.monotonic() < deadline:
         with socket.socket() as probe:
@@ -123,7 +146,7 @@ def _run(root: Path, server: str, keep_alive: int) -> tuple[list, dict[str, int]
             pytest.skip("uWSGI is not installed (pip install uwsgi)")
     else:
         pytest.importorskip(server)
-    app_port, nginx_port = _free_port(), _free_port()
+    app_port, nginx_port = _quiet_port(), _free_port()
     (root / "tmp").mkdir(parents=True)
     (root / "nginx.conf").write_text(NGINX.format(root=root, app_port=app_port, nginx_port=nginx_port,
                                                   pool_idle=POOL_IDLE_S))
@@ -139,9 +162,8 @@ def _run(root: Path, server: str, keep_alive: int) -> tuple[list, dict[str, int]
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 20
-        _wait_for(app_port, deadline)
+        _wait_listening(app_port, deadline)
         _wait_for(nginx_port, deadline)
-        time.sleep(0.5)  # the probes' own connections settle into TIME-WAIT before counting
         before = _closed_first(app_port)
         with ThreadPoolExecutor(4) as pool:  # concurrent requests: several pooled idle connections
             statuses = list(pool.map(lambda _: _get(nginx_port), range(8)))

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from confgen.errors import ConfgenError
 from confgen.gunicorn import reader
+from confgen.appserver import entry_script
 from confgen.appserver.commands import find_server, kind_of  # noqa: F401  (kind_of: part of this module's API)
 from confgen.shell import SHELL_OPERATORS, Word, shell_words
 
@@ -54,8 +55,14 @@ class CommandSource:
     @property
     def server(self) -> str:
         """The app server the command starts (gunicorn, uvicorn, hypercorn, daphne, uwsgi, ...)."""
-        found = find_server([w.value for w in self.words])
+        values = [w.value for w in self.words]
+        found = find_server(values)
+        if found is None and _entry_script(values, self.path) is not None:
+            return "uvicorn"
         return found[0] if found else "gunicorn"
+
+    def runs_app_server(self) -> bool:
+        return _runs_app_server(self.words, self.path)
 
     def server_args(self) -> list[str]:
         """The words after the one that starts the server, up to the end of its command."""
@@ -130,6 +137,25 @@ def config_from(source: CommandSource) -> reader.GunicornConfig:
     return config
 
 
+def app_server_of(source: CommandSource, environ: dict[str, str] | None = None):
+    """The other app server (uvicorn, hypercorn, daphne, uWSGI) the command starts, read from its
+    words or from the script it runs; None for gunicorn or a server confgen does not read."""
+    from confgen.appserver.reading import read_server
+
+    values = [w.value for w in source.words]
+    script = _entry_script(values, source.path) if find_server(values) is None else None
+    if script is not None:
+        server = entry_script.read(script, label=source.label)
+    elif source.server == "gunicorn":
+        return None
+    else:
+        server = read_server(source.server, source.server_args(), label=source.label, file=source.path,
+                             line=source.line, environ=environ, cwd=os.path.dirname(os.path.abspath(source.path)))
+    if server is not None:
+        server.command = source
+    return server
+
+
 def _read(path: str) -> str:
     from confgen.files import read_text_file
 
@@ -153,10 +179,20 @@ def _logical_lines(text: str, *, continuation: str = "\\"):
         yield first, start, min(offset - 1, len(text))
 
 
-def _runs_gunicorn(words: list[Word]) -> bool:
+def _runs_app_server(words: list[Word], path: str) -> bool:
     """Whether the command starts a Python app server (gunicorn, or uvicorn, hypercorn, daphne,
-    uWSGI, granian: their commands live in the same files)."""
-    return find_server([w.value for w in words]) is not None
+    uWSGI, granian: their commands live in the same files), or runs a script beside ``path``
+    that starts uvicorn itself."""
+    values = [w.value for w in words]
+    return find_server(values) is not None or _entry_script(values, path) is not None
+
+
+def _entry_script(values: list[str], path: str) -> str | None:
+    """The script a ``python main.py`` command runs, when it is beside the command's file and
+    starts uvicorn (``uvicorn.run(...)``)."""
+    index = entry_script.script_word(values)
+    script = entry_script.locate(values[index], os.path.dirname(os.path.abspath(path))) if index is not None else None
+    return script if script is not None and entry_script.read(script) is not None else None
 
 
 def _systemd(path: str, text: str) -> CommandSource | None:
@@ -179,7 +215,7 @@ def _systemd(path: str, text: str) -> CommandSource | None:
                 words = [Word(stripped, first.start, first.end, "shell")] + words[2:]
             else:
                 words = [Word(stripped, first.start, first.end, "shell")] + words[1:]
-        if _runs_gunicorn(words):
+        if _runs_app_server(words, path):
             found = CommandSource(path, "systemd", line, text, words)
     if found is not None:
         found.env_args = env_args
@@ -192,7 +228,7 @@ def _procfile(path: str, text: str) -> CommandSource | None:
         match = re.match(r"\s*([A-Za-z0-9_-]+)\s*:\s*", text[start:end])
         if match:
             words = shell_words(text, start + match.end(), end)
-            if _runs_gunicorn(words):
+            if _runs_app_server(words, path):
                 candidates.append((match.group(1) != "web", CommandSource(path, "procfile", line, text, words)))
     return min(candidates, key=lambda c: c[0])[1] if candidates else None
 
@@ -216,7 +252,7 @@ def _dockerfile(path: str, text: str) -> CommandSource | None:
             words = _json_words(text, body, end)
         else:
             words = shell_words(text, body, end)
-        if _runs_gunicorn(words):
+        if _runs_app_server(words, path):
             found = CommandSource(path, "dockerfile", line, text, words)
             entrypoint = keyword == "ENTRYPOINT" and words[0].style == "json"
         elif keyword == "CMD" and found is not None and entrypoint and words and words[0].style == "json":
@@ -250,7 +286,7 @@ def _script(path: str, text: str) -> CommandSource | None:
         if text[start:end].lstrip().startswith("#"):
             continue
         words = shell_words(text, start, end, comments=True)
-        if _runs_gunicorn(words):
+        if _runs_app_server(words, path):
             return CommandSource(path, "script", line, text, words)
     return None
 
@@ -275,7 +311,7 @@ def _supervisor(path: str, text: str) -> CommandSource | None:
                 env_args = env.group(1).strip("\"'")
             continue
         words = shell_words(text, start, min(end, len(text)))
-        if _runs_gunicorn(words):
+        if _runs_app_server(words, path):
             found = CommandSource(path, "supervisor", index + 1, text, words)
     if found is not None:
         found.env_args = env_args
@@ -310,7 +346,7 @@ def compose_services(path: str, text: str | None = None) -> list[CommandSource]:
             if node is None:
                 continue
             source = _compose_command(path, text, node)
-            if source is not None and _runs_gunicorn(source.words):
+            if source is not None and _runs_app_server(source.words, path):
                 source.env_args = env_args
                 source.service = name.value if isinstance(name, yaml.ScalarNode) else None
                 found.append(source)

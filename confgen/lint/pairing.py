@@ -72,17 +72,11 @@ class Pairing:
         return [self._compose_service(service, given) for service in named]
 
     def _compose_service(self, source, given: str) -> AppSide:
-        from confgen.appserver.reading import read_server
         from confgen.gunicorn import sources
 
         key = ("compose", source.path, source.service)
         if key not in self._read:
-            server = source.server
-            app = sources.config_from(source) if server == "gunicorn" else read_server(
-                server, source.server_args(), label=source.label, file=source.path, line=source.line,
-                cwd=os.path.dirname(os.path.abspath(source.path)))
-            if app is not None and _is_other(app):
-                app.command = source
+            app = sources.config_from(source) if source.server == "gunicorn" else sources.app_server_of(source)
             self._read[key] = app
         config = self._read[key]
         why = f"compose service {source.service}, which {given}'s upstreams name"
@@ -196,12 +190,7 @@ class Pairing:
             if sources.kind_of(path, text) is not None:
                 source = sources.read_source(path)
                 if source.server != "gunicorn":
-                    server = read_server(source.server, source.server_args(), label=source.label, file=path,
-                                         line=source.line, cwd=os.path.dirname(os.path.abspath(path)))
-                    if server is not None:
-                        server.command = source
-                        return server
-                    return sources.config_from(source)
+                    return sources.app_server_of(source) or sources.config_from(source)
                 base = sources.config_from(source)
             else:
                 base = reader.read_gunicorn_file(path)

@@ -158,7 +158,7 @@ def _uvicorn_graceful(args: list[str], environ: dict[str, str], label: str) -> t
 def image_command(container: Container, images: list):
     """The Dockerfile (CommandSource) that builds the container's image: the only one in the
     input that starts an app server, else the one whose directory the image's name names."""
-    starting = [source for source in images if find_server([w.value for w in source.words]) is not None]
+    starting = [source for source in images if source.runs_app_server()]
     if len(starting) <= 1:
         return starting[0] if starting else None
     image = (container.node.text("image") or "").rsplit("/", 1)[-1].split(":", 1)[0].split("@", 1)[0].lower()
@@ -170,17 +170,15 @@ def _from_image(side: ContainerApp, source, container: Container, label: str) ->
     from confgen.gunicorn import sources
     from confgen.gunicorn.hop import gunicorn_hop
 
-    found = find_server([w.value for w in source.words])
-    side.server = found[0]
-    if found[0] == "gunicorn":
+    side.server = source.server
+    if side.server == "gunicorn":
         side.gunicorn = sources.config_from(source)
         side.hop = gunicorn_hop(side.gunicorn, source.label)
         return side
-    server = read_server(found[0], source.server_args(), label=source.label, file=source.path, line=source.line,
-                         environ=container.env)
+    server = sources.app_server_of(source, environ=container.env)
     if server is None:
-        side.notes.append(f"{source.label}: {found[0]} is not read by confgen yet")
+        side.notes.append(f"{source.label}: {side.server} is not read by confgen yet")
         return side
     side.app_server, side.hop = server, server.hop()
-    side.graceful_why = f"{found[0]}'s graceful shutdown time in the image's CMD is not read"
+    side.graceful_why = f"{side.server}'s graceful shutdown time in the image's CMD is not read"
     return side
