@@ -175,6 +175,7 @@ def test_uvicorn_started_by_the_apps_own_script(tmp_path, command_file, extra, r
 @pytest.mark.parametrize("source, started", [
     ("from uvicorn import run as serve\nserve(app, port=8000)\n", True),
     ("import uvicorn\nconfig = uvicorn.Config(app, port=8000)\nuvicorn.Server(config).run()\n", True),
+    ("import uvicorn\nuvicorn.Server(uvicorn.Config(app, '0.0.0.0', 9000)).run()\n", True),
     ("import asyncio\nasyncio.run(main())\n", False),
     ("def run(): pass\nrun()\n", False),
     ("this is not python(\n", False),
@@ -182,6 +183,23 @@ def test_uvicorn_started_by_the_apps_own_script(tmp_path, command_file, extra, r
 def test_which_scripts_start_uvicorn(tmp_path, source, started):
     (tmp_path / "main.py").write_text(source)
     assert (entry_script.read(str(tmp_path / "main.py")) is not None) == started
+
+
+def test_the_first_parameters_of_uvicorn_config_by_position(tmp_path):
+    (tmp_path / "a.py").write_text("import uvicorn\nuvicorn.Server(uvicorn.Config(app, '0.0.0.0', 9000)).run()\n")
+    (tmp_path / "b.py").write_text("import uvicorn\nuvicorn.Server(uvicorn.Config(*parts)).run()\n")
+    assert entry_script.read(str(tmp_path / "a.py")).binds == ["0.0.0.0:9000"]
+    unknown = entry_script.read(str(tmp_path / "b.py"))
+    assert unknown.binds == [] and unknown.idle is None
+
+
+def test_starts_that_differ_leave_the_server_unknown(tmp_path):
+    both = "import uvicorn\nif frozen:\n    uvicorn.run(app, port=8000)\nelse:\n    uvicorn.run('m:app', port=8000{})\n"
+    (tmp_path / "same.py").write_text(both.format(""))
+    (tmp_path / "differ.py").write_text(both.format(", timeout_keep_alive=75"))
+    same, differ = (entry_script.read(str(tmp_path / name)) for name in ("same.py", "differ.py"))
+    assert (same.idle.value, same.binds, same.line) == (5, ["127.0.0.1:8000"], 5)
+    assert (differ.idle, differ.binds) == (None, []) and "2 uvicorn starts" in differ.notes[0]
 
 
 def test_a_script_that_starts_no_server_is_not_an_app_command(tmp_path):

@@ -24,6 +24,8 @@ _PYTHON = re.compile(r"python[\d.]*")
 _KEYWORDS = ("host", "port", "uds", "fd", "timeout_keep_alive", "proxy_headers", "forwarded_allow_ips",
              "limit_concurrency", "workers")
 
+_POSITIONAL = ("app", "host", "port", "uds", "fd")  # uvicorn.Config's first parameters (uvicorn.run: app only)
+
 
 def script_word(words: list[str]) -> int | None:
     """The index of the script in ``python [options] SCRIPT.py ...``, the last such command."""
@@ -54,24 +56,42 @@ def read(path: str, label: str | None = None) -> AppServer | None:
 
     try:
         tree = ast.parse(read_text_file(path, MAX_SCRIPT_BYTES), filename=path)
-    except (ConfgenError, SyntaxError, ValueError):
+    except (ConfgenError, SyntaxError, ValueError, RecursionError):
         return None
-    call = _uvicorn_call(tree)
-    if call is None:
+    calls = _uvicorn_calls(tree)
+    if not calls:
         return None
+    servers = [_from_call(call, path, label) for call in calls]
+    last = servers[-1]
+
+    def started(server: AppServer) -> tuple:
+        return (server.idle.value if server.idle else None), server.binds
+
+    if any(started(server) != started(last) for server in servers[:-1]):
+        # Several starts that differ (a development branch, a frozen build): which one runs is
+        # decided at run time, so neither its timer nor its address is known.
+        last.idle, last.binds = None, []
+        last.notes.append(f"{path}: {len(servers)} uvicorn starts with different settings; which runs is decided at run time")
+    return last
+
+
+def _from_call(call: ast.Call, path: str, label: str | None) -> AppServer:
     where = f"{path}:{call.lineno}"
     server = AppServer("uvicorn", f"{where}, run by {label}" if label else where, path, call.lineno)
-    spread = any(keyword.arg is None for keyword in call.keywords)
+    # uvicorn.Config also takes its first parameters by position (app, host, port, uds, fd); past
+    # those, or through *args / **options, what the call sets is not written down here.
+    spread = any(keyword.arg is None for keyword in call.keywords) or len(call.args) > len(_POSITIONAL) \
+        or any(isinstance(arg, ast.Starred) for arg in call.args)
+    given = [(name, arg) for name, arg in zip(_POSITIONAL, call.args) if name != "app"]
+    given += [(keyword.arg, keyword.value) for keyword in call.keywords if keyword.arg in _KEYWORDS]
     known: dict[str, object] = {}
-    for keyword in call.keywords:
-        if keyword.arg in _KEYWORDS:
-            try:
-                known[keyword.arg] = ast.literal_eval(keyword.value)
-            except ValueError:
-                known[keyword.arg] = None           # computed at run time: unknown
-            if known[keyword.arg] is not None:
-                server.settings[keyword.arg] = Value(known[keyword.arg], f"{path}:{keyword.lineno} ({keyword.arg}=)",
-                                                     keyword.arg, keyword.lineno)
+    for name, node in given:
+        try:
+            known[name] = ast.literal_eval(node)
+        except (ValueError, TypeError, SyntaxError, RecursionError):
+            known[name] = None                       # computed at run time: unknown
+        if known[name] is not None:
+            server.settings[name] = Value(known[name], f"{path}:{node.lineno} ({name})", name, node.lineno)
     if "timeout_keep_alive" in server.settings:
         server.idle = server.settings["timeout_keep_alive"]
     elif "timeout_keep_alive" not in known and not spread:
@@ -85,15 +105,16 @@ def read(path: str, label: str | None = None) -> AppServer | None:
     return server
 
 
-def _uvicorn_call(tree: ast.AST) -> ast.Call | None:
-    """The last ``uvicorn.run(...)`` or ``uvicorn.Config(...)`` call, by either import style."""
+def _uvicorn_calls(tree: ast.AST) -> list[ast.Call]:
+    """Every ``uvicorn.run(...)`` or ``uvicorn.Config(...)`` call, by either import style, in
+    source order."""
     modules, functions = set(), set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             modules |= {alias.asname or alias.name for alias in node.names if alias.name == "uvicorn"}
         elif isinstance(node, ast.ImportFrom) and node.module == "uvicorn":
             functions |= {alias.asname or alias.name for alias in node.names if alias.name in ("run", "Config")}
-    found = None
+    calls = []
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
             continue
@@ -101,6 +122,5 @@ def _uvicorn_call(tree: ast.AST) -> ast.Call | None:
         if (isinstance(func, ast.Attribute) and func.attr in ("run", "Config")
                 and isinstance(func.value, ast.Name) and func.value.id in modules) \
                 or (isinstance(func, ast.Name) and func.id in functions):
-            if found is None or (node.lineno, node.col_offset) > (found.lineno, found.col_offset):
-                found = node
-    return found
+            calls.append(node)
+    return sorted(calls, key=lambda call: (call.lineno, call.col_offset))
