@@ -94,25 +94,21 @@ def _quiet_port() -> int:
             return port
 
 
-def _wait_listening(port: int, deadline: float) -> None:
-    """Wait for a listener on ``port`` without connecting to it (a probe's connection would
-    leave a TIME-WAIT of its own on the port being counted)."""
-    while time.monotonic() < deadline:
-        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-            fields = line.split()
-            if fields[3] == "0A" and int(fields[1].split(":")[1], 16) == port:
-                return
+def _owns_listener(process: subprocess.Popen, port: int, deadline: float) -> bool:
+    """Wait until ``process`` itself listens on ``port``: False when it exits or another process
+    holds the port (nginx keeps retrying a taken port for seconds, so its being alive proves
+    nothing; a request would meet the other process's server)."""
+    while time.monotonic() < deadline and process.poll() is None:
+        inodes = {fields[9] for fields in (line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:])
+                  if fields[3] == "0A" and int(fields[1].split(":")[1], 16) == port}
+        try:
+            held = {os.readlink(f"/proc/{process.pid}/fd/{fd}") for fd in os.listdir(f"/proc/{process.pid}/fd")}
+        except OSError:
+            held = set()
+        if any(f"socket:[{inode}]" in held for inode in inodes):
+            return True
         time.sleep(0.05)
-    raise AssertionError(f"nothing listens on {port}")
-
-
-def _wait_for(port: int, deadline: float) -> None:
-    while time.monotonic() < deadline:
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise AssertionError(f"nothing listens on {port}")
+    return False
 
 
 def _closed_first(port: int) -> dict[str, set]:
@@ -140,8 +136,8 @@ def _get(port: int) -> int:
 
 def _run(root: Path, server: str, keep_alive: int) -> tuple[list, dict[str, int]]:
     """Lint the tree, then run it: (chain-keepalive-race findings, who closed idle connections).
-    A run whose nginx or app could not keep its port (another test took it between probing and
-    binding, and the requests met that test's server) is started again on other ports."""
+    A run whose nginx or app could not take its port (another test took it between probing and
+    binding) is started again on other ports."""
     nginx = require_binary("nginx")
     if server == "uwsgi":
         if shutil.which("uwsgi", path=str(Path(sys.executable).parent)) is None and shutil.which("uwsgi") is None:
@@ -172,17 +168,11 @@ def _attempt(root: Path, nginx: str, server: str, keep_alive: int) -> tuple[list
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 20
-        _wait_listening(app_port, deadline)
-        _wait_for(nginx_port, deadline)
-        before = _closed_first(app_port)
-        try:
-            with ThreadPoolExecutor(4) as pool:  # concurrent requests: several pooled idle connections
-                statuses = list(pool.map(lambda _: _get(nginx_port), range(8)))
-        except OSError:
-            if proxy.poll() is None and app.poll() is None:
-                raise
-        if proxy.poll() is not None or app.poll() is not None:
+        if not (_owns_listener(app, app_port, deadline) and _owns_listener(proxy, nginx_port, deadline)):
             return None
+        before = _closed_first(app_port)
+        with ThreadPoolExecutor(4) as pool:  # concurrent requests: several pooled idle connections
+            statuses = list(pool.map(lambda _: _get(nginx_port), range(8)))
         assert statuses == [200] * 8
         time.sleep(POOL_IDLE_S + 2)  # past both idle timers: whoever closes first has closed
         after = _closed_first(app_port)
