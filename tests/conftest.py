@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -37,6 +39,31 @@ def require_binary(name: str) -> str:
     if REQUIRE_NGINX:
         pytest.fail(f"{name} is required (CONFGEN_REQUIRE_NGINX=1) but not installed")
     pytest.skip(f"{name} is not installed")
+
+
+def free_port() -> int:
+    """A loopback port free right now. Another test may take it before the caller binds it:
+    wait with :func:`owns_listener` before sending requests."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def owns_listener(process: subprocess.Popen, port: int, deadline: float) -> bool:
+    """Wait until ``process`` itself listens on ``port`` (IPv4): False when it exits first, or
+    another process holds the port until ``deadline``. nginx keeps retrying a taken port for
+    seconds, so its being alive proves nothing, and a request would meet the other server."""
+    while time.monotonic() < deadline and process.poll() is None:
+        inodes = {fields[9] for fields in (line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:])
+                  if fields[3] == "0A" and int(fields[1].split(":")[1], 16) == port}
+        try:
+            held = {os.readlink(f"/proc/{process.pid}/fd/{fd}") for fd in os.listdir(f"/proc/{process.pid}/fd")}
+        except OSError:
+            held = set()
+        if any(f"socket:[{inode}]" in held for inode in inodes):
+            return True
+        time.sleep(0.05)
+    return False
 
 
 @pytest.fixture

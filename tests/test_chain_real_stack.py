@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 import confgen
-from conftest import require_binary
+from conftest import free_port, owns_listener, require_binary
 
 ASGI_APP = '''async def app(scope, receive, send):
     if scope["type"] != "http":
@@ -77,38 +77,16 @@ ACTIVE_CLOSE = {"04", "05", "06", "0B"}
 POOL_IDLE_S = 3
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
 
 def _quiet_port() -> int:
     """A free port no TCP socket has used lately: no TIME-WAIT left from another test whose
     address pair a new connection could take over (Linux reuses them on loopback,
     net.ipv4.tcp_tw_reuse=2), which would hide it from the count."""
     while True:
-        port = _free_port()
+        port = free_port()
         if not any(int(address.split(":")[1], 16) == port for line in Path("/proc/net/tcp").read_text().splitlines()[1:]
                    for address in line.split()[1:3]):
             return port
-
-
-def _owns_listener(process: subprocess.Popen, port: int, deadline: float) -> bool:
-    """Wait until ``process`` itself listens on ``port``: False when it exits or another process
-    holds the port (nginx keeps retrying a taken port for seconds, so its being alive proves
-    nothing; a request would meet the other process's server)."""
-    while time.monotonic() < deadline and process.poll() is None:
-        inodes = {fields[9] for fields in (line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:])
-                  if fields[3] == "0A" and int(fields[1].split(":")[1], 16) == port}
-        try:
-            held = {os.readlink(f"/proc/{process.pid}/fd/{fd}") for fd in os.listdir(f"/proc/{process.pid}/fd")}
-        except OSError:
-            held = set()
-        if any(f"socket:[{inode}]" in held for inode in inodes):
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def _closed_first(port: int) -> dict[str, set]:
@@ -137,7 +115,7 @@ def _get(port: int) -> int:
 def _run(root: Path, server: str, keep_alive: int) -> tuple[list, dict[str, int]]:
     """Lint the tree, then run it: (chain-keepalive-race findings, who closed idle connections).
     A run whose nginx or app could not take its port (another test took it between probing and
-    binding) is started again on other ports."""
+    binding), or in which no close was seen at all, is made again on other ports."""
     nginx = require_binary("nginx")
     if server == "uwsgi":
         if shutil.which("uwsgi", path=str(Path(sys.executable).parent)) is None and shutil.which("uwsgi") is None:
@@ -148,11 +126,11 @@ def _run(root: Path, server: str, keep_alive: int) -> tuple[list, dict[str, int]
         result = _attempt(root / f"run{attempt}", nginx, server, keep_alive)
         if result is not None:
             return result
-    raise AssertionError("nginx or the app server exited at start three times (ports taken)")
+    raise AssertionError("three runs measured nothing: a port taken, or no close seen on either side")
 
 
 def _attempt(root: Path, nginx: str, server: str, keep_alive: int) -> tuple[list, dict[str, int]] | None:
-    app_port, nginx_port = _quiet_port(), _free_port()
+    app_port, nginx_port = _quiet_port(), free_port()
     (root / "tmp").mkdir(parents=True)
     (root / "nginx.conf").write_text(NGINX.format(root=root, app_port=app_port, nginx_port=nginx_port,
                                                   pool_idle=POOL_IDLE_S))
@@ -168,7 +146,7 @@ def _attempt(root: Path, nginx: str, server: str, keep_alive: int) -> tuple[list
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 20
-        if not (_owns_listener(app, app_port, deadline) and _owns_listener(proxy, nginx_port, deadline)):
+        if not (owns_listener(app, app_port, deadline) and owns_listener(proxy, nginx_port, deadline)):
             return None
         before = _closed_first(app_port)
         with ThreadPoolExecutor(4) as pool:  # concurrent requests: several pooled idle connections
@@ -176,6 +154,11 @@ def _attempt(root: Path, nginx: str, server: str, keep_alive: int) -> tuple[list
         assert statuses == [200] * 8
         time.sleep(POOL_IDLE_S + 2)  # past both idle timers: whoever closes first has closed
         after = _closed_first(app_port)
+        if not any(after[side] - before[side] for side in after):
+            # Not one connection to the app seen closing by either side: nothing was measured
+            # (seen about once in three full parallel runs, the connections gone without a
+            # TIME-WAIT), so the run is made again rather than read as an answer.
+            return None
     finally:
         for process in (proxy, app):
             process.terminate()

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import require_binary
+from conftest import free_port, require_binary
 from confgen.profile.log_format import LOG_FORMAT, LOG_FORMAT_NAME
 
 APP_SLEEP_S = 0.02
@@ -43,11 +43,6 @@ def application(environ, start_response):
     return [body]
 '''
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _nginx_conf(tmp: Path, port: int, app_socket: Path) -> str:
@@ -117,7 +112,7 @@ def test_measure_recovers_wrk_qps_and_app_latency(tmp_path):
     (tmp_path / "e2e_app.py").write_text(APP)
     app_socket = tmp_path / "app.sock"
     app_times = tmp_path / "app-times.txt"
-    port = _free_port()
+    port = free_port()
     conf = tmp_path / "nginx.conf"
     conf.write_text(_nginx_conf(tmp_path, port, app_socket))
     env = {**os.environ, "APP_TIMES": str(app_times)}

@@ -15,7 +15,7 @@ from confgen.nginx.model import DEFAULTS, UPSTREAM_DEFAULTS, parse_listen, versi
 from confgen.nginx.parse import load_nginx
 from confgen.nginx.versions import installed_nginx_version, parse_version
 
-from conftest import require_binary
+from conftest import free_port, require_binary
 
 
 def config_of(text: str, version: str = "1.22.1"):
@@ -482,11 +482,6 @@ class _RecordingBackend:
                 conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
 
 def test_proxy_headers_and_http_version_agree_with_what_the_installed_nginx_sends(tmp_path):
     """The model's view of the headers a location sends, checked against the request the real
@@ -495,7 +490,7 @@ def test_proxy_headers_and_http_version_agree_with_what_the_installed_nginx_send
     nginx = require_binary("nginx")
     version = installed_version()
     backend = _RecordingBackend()
-    port = _free_port()
+    port = free_port()
     (tmp_path / "logs").mkdir()
     conf = tmp_path / "nginx.conf"
     conf.write_text(textwrap.dedent(f"""

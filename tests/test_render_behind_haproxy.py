@@ -25,10 +25,9 @@ import subprocess
 import time
 from pathlib import Path
 
-from conftest import require_binary
+from conftest import free_port, require_binary
 from test_render_real_stack import (
     TIMEOUT_S,
-    _free_port,
     closed_first_by,
     get,
     start_stack,
@@ -63,7 +62,7 @@ backend nginx
 
 def _start_haproxy(directory: Path, nginx_port: int) -> tuple[subprocess.Popen, int]:
     haproxy = require_binary("haproxy")
-    port = _free_port()
+    port = free_port()
     config = directory / "haproxy.cfg"
     config.write_text(HAPROXY_CFG.format(client=HAPROXY_IDLE_S + 5, server=REQUEST_TIMEOUT_S, idle=HAPROXY_IDLE_S,
                                          port=port, nginx_port=nginx_port, purge=POOL_PURGE_S))

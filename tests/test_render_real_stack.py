@@ -27,6 +27,7 @@ import os
 import pwd
 import re
 import signal
+import shutil
 import socket
 import subprocess
 import sys
@@ -42,7 +43,7 @@ from confgen.profile import sizing
 from confgen.profile.loading import load_profile
 from confgen.render.rendering import render_plan
 from confgen.gunicorn.worker_timeouts import timeout_model
-from conftest import REQUIRE_NGINX, require_binary
+from conftest import REQUIRE_NGINX, free_port, owns_listener, require_binary
 
 TIMEOUT_S = 2                 # app.timeout_s of the test profiles
 NGINX_IDLE_S = 1              # nginx.upstream_keepalive_timeout of the test profiles
@@ -120,11 +121,6 @@ WORKERS = {
     "sync": ("wsgi", "uvicorn", "sync", ["gunicorn"]),
 }
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _require_modules(modules: list[str]) -> None:
@@ -208,19 +204,30 @@ def get(port: int, path: str, timeout: float = 15, headers: dict | None = None) 
         connection.close()
 
 
-def start_stack(directory: Path, worker: str, *, nginx_idle: int = NGINX_IDLE_S,
-                app_keepalive: int | None = None, profile_changes: dict | None = None,
-                client_keepalive: int | None = None) -> Stack:
-    """nginx + gunicorn from the files rendered for ``worker``; ``app_keepalive`` overrides
-    gunicorn's keepalive on its command line (the misordered pairing), ``client_keepalive``
-    nginx's http-level keepalive_timeout (the misordered pairing with a balancer in front);
-    ``profile_changes`` are merged into the test profile (``behind``, ``trusted_proxies``)."""
+def start_stack(directory: Path, worker: str, **options) -> Stack:
+    """nginx + gunicorn from the files rendered for ``worker`` (options: :func:`_start_stack`),
+    started again on other ports when another test took one between probing and binding."""
+    for _ in range(3):
+        stack = _start_stack(directory, worker, **options)
+        if stack is not None:
+            return stack
+        shutil.rmtree(directory)
+    raise AssertionError("nginx or gunicorn could not take its port three times")
+
+
+def _start_stack(directory: Path, worker: str, *, nginx_idle: int = NGINX_IDLE_S,
+                 app_keepalive: int | None = None, profile_changes: dict | None = None,
+                 client_keepalive: int | None = None) -> Stack | None:
+    """``app_keepalive`` overrides gunicorn's keepalive on its command line (the misordered
+    pairing), ``client_keepalive`` nginx's http-level keepalive_timeout (the misordered pairing
+    with a balancer in front); ``profile_changes`` are merged into the test profile (``behind``,
+    ``trusted_proxies``). None when a port was taken."""
     nginx = require_binary("nginx")
     kind, asgi_worker, forced, modules = WORKERS[worker]
     _require_modules(modules)
     directory.mkdir(parents=True)
     (directory / "marks").mkdir()
-    nginx_port, app_port = _free_port(), _free_port()
+    nginx_port, app_port = free_port(), free_port()
     profile = stack_profile(directory, kind, asgi_worker, nginx_port=nginx_port, app_port=app_port,
                             nginx_idle=nginx_idle)
     files = render_for({**profile, **(profile_changes or {})}, forced)
@@ -255,6 +262,11 @@ def start_stack(directory: Path, worker: str, *, nginx_idle: int = NGINX_IDLE_S,
                 [nginx, "-p", f"{directory}/", "-c", str(conf / "nginx.conf"), "-g", "daemon off;"],
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
         deadline = time.monotonic() + 20
+        if not all(owns_listener(process, port, deadline) for process, port in zip(processes, (app_port, nginx_port))):
+            logs = stack.gunicorn_log() + (directory / "nginx.out").read_text(errors="replace")
+            if "Address already in use" in logs or "Connection in use" in logs:
+                stop_stack(stack)
+                return None
         while get(nginx_port, "/", timeout=2)[0] != 200:
             for process in processes:
                 if process.poll() is not None:

@@ -9,9 +9,9 @@ import subprocess
 import textwrap
 import time
 
-from conftest import require_binary
 from lint_helpers import lint_config, only
-from test_nginx_model import _free_port, _RecordingBackend
+from conftest import free_port, require_binary
+from test_nginx_model import _RecordingBackend
 
 
 def _get(port: int, path: str, server, headers: str = "") -> bytes:
@@ -64,7 +64,7 @@ SERVER = """
 def test_the_installed_nginx_does_what_the_rules_say(tmp_path):
     nginx = require_binary("nginx")
     backend = _RecordingBackend()
-    port, closed = _free_port(), _free_port()
+    port, closed = free_port(), free_port()
     (tmp_path / "logs").mkdir()
     conf = tmp_path / "nginx.conf"
     body = textwrap.indent(textwrap.dedent(SERVER.format(backend=backend.port, closed=closed)), " " * 8)

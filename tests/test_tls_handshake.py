@@ -22,16 +22,11 @@ import pytest
 
 from confgen.nginx.versions import parse_version
 from confgen.render.rendering import render_profile
-from conftest import MINIMAL_PROFILE, local_paths, require_binary
+from conftest import free_port, MINIMAL_PROFILE, local_paths, require_binary
 
 NAME = "shop.example.test"
 HSTS = 63072000
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _ipv6_loopback() -> bool:
@@ -55,7 +50,7 @@ def running_nginx(request, tmp_path, self_signed_cert):
     target = request.param
     if parse_version(target) > _installed_nginx_version(nginx):
         pytest.skip(f"the installed nginx is older than the target {target}")
-    https_port, http_port = _free_port(), _free_port()
+    https_port, http_port = free_port(), free_port()
     webroot = tmp_path / "acme"
     (webroot / ".well-known" / "acme-challenge").mkdir(parents=True)
     (webroot / ".well-known" / "acme-challenge" / "token-1").write_text("token-1.proof")
