@@ -10,6 +10,7 @@ unknown, so the rules that need it stay silent rather than assume uvicorn's defa
 from __future__ import annotations
 
 import ast
+import functools
 import os
 import re
 
@@ -52,13 +53,11 @@ def locate(word: str, cwd: str) -> str | None:
 
 def read(path: str, label: str | None = None) -> AppServer | None:
     """The uvicorn the script starts, or None when it starts none (or cannot be read)."""
-    from confgen.files import read_text_file
-
     try:
-        tree = ast.parse(read_text_file(path, MAX_SCRIPT_BYTES), filename=path)
-    except (ConfgenError, SyntaxError, ValueError, RecursionError):
+        status = os.stat(path)
+    except OSError:
         return None
-    calls = _uvicorn_calls(tree)
+    calls = _uvicorn_calls(os.path.realpath(path), status.st_mtime_ns, status.st_size)
     if not calls:
         return None
     servers = [_from_call(call, path, label) for call in calls]
@@ -105,9 +104,17 @@ def _from_call(call: ast.Call, path: str, label: str | None) -> AppServer:
     return server
 
 
-def _uvicorn_calls(tree: ast.AST) -> list[ast.Call]:
-    """Every ``uvicorn.run(...)`` or ``uvicorn.Config(...)`` call, by either import style, in
-    source order."""
+@functools.lru_cache(maxsize=64)
+def _uvicorn_calls(path: str, mtime_ns: int, size: int) -> tuple[ast.Call, ...]:
+    """Every ``uvicorn.run(...)`` or ``uvicorn.Config(...)`` call in the script, by either import
+    style, in source order; parsed once per version of the file (a lint asks several times:
+    whether a command starts a server, which one, then its settings)."""
+    from confgen.files import read_text_file
+
+    try:
+        tree = ast.parse(read_text_file(path, MAX_SCRIPT_BYTES), filename=path)
+    except (ConfgenError, SyntaxError, ValueError, RecursionError):
+        return ()
     modules, functions = set(), set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -123,4 +130,4 @@ def _uvicorn_calls(tree: ast.AST) -> list[ast.Call]:
                 and isinstance(func.value, ast.Name) and func.value.id in modules) \
                 or (isinstance(func, ast.Name) and func.id in functions):
             calls.append(node)
-    return sorted(calls, key=lambda call: (call.lineno, call.col_offset))
+    return tuple(sorted(calls, key=lambda call: (call.lineno, call.col_offset)))
