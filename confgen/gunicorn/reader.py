@@ -316,6 +316,8 @@ class GunicornConfig:
     # Where a setting the file does not assign is added: the offset of the end of the line of
     # its last top-level setting assignment (None: at the end of the file).
     append_at: int | None = None
+    # Why a fix cannot edit the file (it is a value inside a manifest); None: it can.
+    not_editable: str | None = None
 
     def setting(self, name: str) -> Setting:
         if self.unreadable is not None and name in SETTINGS:
@@ -380,13 +382,25 @@ def read_gunicorn_file(path: str | os.PathLike) -> GunicornConfig:
     return _read_file(os.fspath(path), environ={})
 
 
+def read_gunicorn_text(source: str, path: str, *, environ: dict[str, str] | None = None,
+                       not_editable: str | None = None) -> GunicornConfig:
+    """Read a gunicorn.conf.py given as text (a ConfigMap's value, its lines placed at the
+    manifest's), reported as ``path``; ``not_editable`` says why a fix cannot edit it there."""
+    config = _read_source(source, path, environ or {})
+    config.not_editable = not_editable
+    return config
+
+
 def _read_file(path: str, environ: dict[str, str]) -> GunicornConfig:
     """``environ``: variables the command line sets for gunicorn, which the file's environment
     lookups then see."""
     from confgen.files import read_text_file
 
     # Read as nginx files are: a FIFO or device named as the gunicorn config never blocks the lint.
-    source = read_text_file(path, MAX_FILE_BYTES)
+    return _read_source(read_text_file(path, MAX_FILE_BYTES), path, environ)
+
+
+def _read_source(source: str, path: str, environ: dict[str, str]) -> GunicornConfig:
     config = GunicornConfig(path=path)
     try:
         # The compiler warns on stderr about odd literals ("\d", 8include); the lint reports
@@ -1103,7 +1117,17 @@ def read_gunicorn_cmd(cmd: str, base: GunicornConfig | None = None, cwd: str | N
     settings.update(env_options)
     settings.update(options)
     return GunicornConfig(path=base.path, settings=settings, problems=list(base.problems), app=app,
-                          unset_unknown=base.unset_unknown)
+                          unset_unknown=base.unset_unknown, not_editable=base.not_editable)
+
+
+def config_file_named(cmd: str) -> Any:
+    """The config file a gunicorn command line names (``-c``, or in GUNICORN_CMD_ARGS it sets),
+    None when it names none, UNKNOWN when a shell variable computes it."""
+    environ, words = _gunicorn_words(cmd)
+    config_file = _parse_options(words, environ, "the command line")[2]
+    if config_file is None and "GUNICORN_CMD_ARGS" in environ:
+        config_file = _parse_options(_split(environ["GUNICORN_CMD_ARGS"]), environ, "GUNICORN_CMD_ARGS")[2]
+    return config_file
 
 
 def _config_file(config_file: Any, environ: dict[str, str], cwd: str | None) -> GunicornConfig:

@@ -122,12 +122,12 @@ def read_paired(path: str) -> reader.GunicornConfig:
     return config_from(read_source(path))
 
 
-def config_from(source: CommandSource) -> reader.GunicornConfig:
-    """The settings the command runs gunicorn with (its ``-c`` file read relative to the
-    command file's directory, when it is there)."""
+def config_from(source: CommandSource, base: reader.GunicornConfig | None = None) -> reader.GunicornConfig:
+    """The settings the command runs gunicorn with: its ``-c`` file read relative to the
+    command file's directory, when it is there, or ``base`` when the caller read that file."""
     cwd = os.path.dirname(os.path.abspath(source.path))
     try:
-        config = reader.read_gunicorn_cmd(source.command, cwd=cwd)
+        config = reader.read_gunicorn_cmd(source.command, base=base, cwd=cwd)
     except ConfgenError as error:
         if "cannot read" not in str(error):
             raise ConfgenError(f"{source.label}: {str(error).removeprefix('--gunicorn-cmd: ')}") from None

@@ -282,14 +282,15 @@ def lint(paths: list[str], *, gunicorn=None, gunicorn_cmd=None, profile=None, ro
                 if app_path and app_path not in files:
                     files.append(app_path)
                 notes.extend(note for note in [*config.notes, *ctx.notes] if note not in notes)
-        for chain in _manifest_chains(manifests, notes, [p for p in paths if p != STDIN and is_app_side(p)]):
+        for chain in _manifest_chains(manifests, notes, [p for p in paths if p != STDIN and is_app_side(p)],
+                                      nginx_version):
             ctx = _chain_context(chain, options, profile_obj, nginx_version)
             found = _run(ctx, rules, None)
             findings.extend(found)
             if contexts is not None:
                 contexts.append((ctx, found))
-            files.extend(f for f in (chain.anchor[0], chain.entry_where[0]) if f not in files)
-            notes.extend(note for note in ctx.notes if note not in notes)
+            files.extend(f for f in (chain.anchor[0], chain.entry_where[0], *ctx.nginx.files) if f not in files)
+            notes.extend(note for note in [*ctx.nginx.notes, *ctx.notes] if note not in notes)
         for path in apps_alone:
             try:
                 ctx = _app_alone(path, pairing, behind, options, profile_obj, nginx_version)
@@ -309,7 +310,7 @@ def lint(paths: list[str], *, gunicorn=None, gunicorn_cmd=None, profile=None, ro
     return LintResult(findings=unique, files=files, notes=notes)
 
 
-def _manifest_chains(paths: list[str], notes: list[str], app_files: list[str]) -> list:
+def _manifest_chains(paths: list[str], notes: list[str], app_files: list[str], nginx_version=None) -> list:
     """The chains Kubernetes manifests describe (Ingress/Service -> pods -> the app server); a
     container without a command runs the CMD of the Dockerfile among ``app_files`` that builds it.
     Such a Dockerfile is then paired: the note that it was not is dropped."""
@@ -325,7 +326,7 @@ def _manifest_chains(paths: list[str], notes: list[str], app_files: list[str]) -
                 images.append(sources.read_source(path))
             except ConfgenError:
                 continue
-    found = chains(paths, notes, images)
+    found = chains(paths, notes, images, None if nginx_version is None else str(nginx_version))
     used = {chain.image for chain in found if chain.image}
     notes[:] = [note for note in notes if not any(note.startswith(f"{path}: no nginx config is paired") for path in used)]
     if not found:
@@ -335,19 +336,28 @@ def _manifest_chains(paths: list[str], notes: list[str], app_files: list[str]) -
 
 
 def _chain_context(chain, options, profile, nginx_version) -> LintContext:
-    """A manifest chain linted like an app with no nginx in front: its front hop is the ingress or
-    balancer the manifests declare, and the pod's shutdown is there for the rolling-update rule."""
+    """A manifest chain linted as a tree with its app: the pod's nginx (from a ConfigMap) with
+    the app container it forwards to, else the app alone behind the ingress or balancer the
+    manifests declare. The pod's shutdown is there for the rolling-update rule."""
     from confgen.nginx.model import Block, Directive, NginxConfig
     from confgen.nginx.parse import _target_version
+    from confgen.nginx.versions import adopt_syntax_version
 
     file = chain.anchor[0]
-    config = NginxConfig(root=Directive("main", [], file, 0, None, Block()), main_file=file,
-                         nginx_version=_target_version(None if nginx_version is None else str(nginx_version)))
+    config = chain.nginx or NginxConfig(root=Directive("main", [], file, 0, None, Block()), main_file=file,
+                                        nginx_version=_target_version(None if nginx_version is None
+                                                                      else str(nginx_version)))
+    if chain.nginx is not None and nginx_version is None:
+        adopt_syntax_version(config)
     ctx = LintContext(config, chain.gunicorn, profile, gunicorn_label=f"{chain.workload} ({chain.container})",
                       options=options)
-    ctx.app_server, ctx.app_hop, ctx.behind, ctx.app_only = chain.app_server, chain.app_hop, chain.front, True
+    ctx.app_server, ctx.app_hop, ctx.behind = chain.app_server, chain.app_hop, chain.front
+    ctx.app_only = chain.nginx is None
     ctx.manifest_pod = chain.pod
-    ctx.note(f"{chain.entry} -> {chain.service} -> {chain.workload} container {chain.container}: "
+    hops = [chain.entry] if chain.service else [f"{chain.entry} (nothing in the input routes to it)"]
+    hops += [chain.service] if chain.service else []
+    hops += [f"nginx ({config.main_file})"] if chain.nginx is not None else []
+    ctx.note(f"{' -> '.join(hops)} -> {chain.workload} container {chain.container}: "
              f"{chain.server or 'no app server read'}")
     for note in chain.notes:
         ctx.note(note)

@@ -9,12 +9,14 @@ gracefully after SIGTERM, which the pod's termination grace period must cover.
 from __future__ import annotations
 
 import os
+import posixpath
 from dataclasses import dataclass, field
 
 from confgen.appserver.commands import find_server
 from confgen.appserver.model import AppServer
 from confgen.appserver.options import Spec, number, parse
 from confgen.appserver.reading import read_server
+from confgen.errors import ConfgenError
 from confgen.hops import Hop, Timer
 from confgen.manifests.resources import Container
 from confgen.shell import Word, shell_words
@@ -39,10 +41,13 @@ class ContainerApp:
     notes: list[str] = field(default_factory=list)
 
 
-def read_app(container: Container, label: str, images: list | None = None) -> ContainerApp:
+def read_app(container: Container, label: str, images: list | None = None,
+             files: dict | None = None) -> ContainerApp:
     """The app side of ``container``; ``label`` ("k8s/app.yaml:31") names where its command is.
     ``images``: the Dockerfiles of the input (confgen.gunicorn.sources.CommandSource), whose CMD
-    a container without a command of its own runs when one of them builds its image."""
+    a container without a command of its own runs when one of them builds its image. ``files``:
+    what ConfigMaps mount in the container (confgen.manifests.mounts), where a config file its
+    command names may be."""
     node = container.command or container.args or container.node
     file, line = node.file, node.line
     argv, unresolved = container.argv()
@@ -69,7 +74,7 @@ def read_app(container: Container, label: str, images: list | None = None) -> Co
         return side
     side.server = found[0]
     if found[0] == "gunicorn":
-        _gunicorn(side, container, words, editable, file, line, label)
+        _gunicorn(side, container, words, editable, file, line, label, files or {})
         return side
     args = [w.value for w in words[found[1]:]]
     server = read_server(found[0], args, label=label, file=file, line=line, environ=container.env)
@@ -100,8 +105,7 @@ def _words(container: Container, argv: list[str]) -> tuple[list[Word], bool]:
 
 
 def _gunicorn(side: ContainerApp, container: Container, words: list[Word], editable: bool, file: str, line: int,
-              label: str) -> None:
-    from confgen.errors import ConfgenError
+              label: str, files: dict) -> None:
     from confgen.files import read_text_file
     from confgen.gunicorn.hop import gunicorn_hop
     from confgen.gunicorn.sources import CommandSource, config_from
@@ -111,7 +115,7 @@ def _gunicorn(side: ContainerApp, container: Container, words: list[Word], edita
                            block_list=_block_indent(container, words, text) if editable else None,
                            not_editable=None if editable else "the command is a shell script or expands variables")
     try:
-        config = config_from(source)
+        config = config_from(source, base=_mounted_config(source, container, files))
     except ConfgenError as error:
         side.notes.append(f"{label}: gunicorn command not read: {error}")
         return
@@ -127,6 +131,29 @@ def _gunicorn(side: ContainerApp, container: Container, words: list[Word], edita
         side.graceful = Timer(float(graceful.value), where, "graceful_timeout")
     else:
         side.graceful_why = "gunicorn's graceful_timeout is not known from the manifests"
+
+
+def _mounted_config(source, container: Container, files: dict):
+    """The gunicorn.conf.py the command names with ``-c``, when a ConfigMap in the input mounts
+    it in the container (read from the manifest, never run); None otherwise."""
+    from confgen.gunicorn.reader import config_file_named, read_gunicorn_text
+
+    try:
+        named = config_file_named(source.command)
+    except ConfgenError:
+        return None
+    if not isinstance(named, str) or named.startswith("python:"):
+        return None
+    named = named.removeprefix("file:")
+    directory = container.node.text("workingDir")
+    if not posixpath.isabs(named) and directory is None:
+        return None  # relative to the image's WORKDIR, which the manifest does not show
+    mounted = files.get(posixpath.normpath(posixpath.join(directory or "/", named)))
+    if mounted is None:
+        return None
+    return read_gunicorn_text(mounted.padded(), mounted.node.file,
+                              not_editable=f"the file is {mounted.source}, mounted at {mounted.path}: edit it there "
+                                           f"by hand")
 
 
 def _block_indent(container: Container, words: list[Word], text: str) -> str | None:

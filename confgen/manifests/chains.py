@@ -20,6 +20,8 @@ from confgen.manifests.documents import Node, read_documents
 from confgen.manifests.fronts import ingress_front, service_front
 from confgen.manifests.gateway import gateway_front, route_backends
 from confgen.manifests.resources import Container, Manifests, Service, Workload, index
+from confgen.manifests.mounts import mounted_files
+from confgen.manifests.sidecar import SidecarNginx, is_nginx, sidecar_nginx
 
 GRACE_DEFAULT_S = 30
 GRACE_SOURCE = ("Kubernetes' default terminationGracePeriodSeconds 30 s; "
@@ -65,15 +67,21 @@ class Chain:
     pod: PodShutdown
     notes: list[str] = field(default_factory=list)
     image: str | None = None          # the Dockerfile whose CMD the container runs, when read from one
+    # nginx in the pod in front of the app (confgen.nginx.model.NginxConfig, from a ConfigMap):
+    # then ``front`` is the hop in front of nginx, and the app is the container nginx forwards to.
+    nginx: object | None = None
 
 
-def chains(paths: list[str], notes: list[str] | None = None, images: list | None = None) -> list[Chain]:
+def chains(paths: list[str], notes: list[str] | None = None, images: list | None = None,
+           nginx_version: str | None = None) -> list[Chain]:
     """Every chain the manifests in ``paths`` (files or directories) describe. ``notes``, when
     given, receives what could not be followed (and the files skipped). ``images``: the
-    Dockerfiles of the input (CommandSource), for containers that run their image's CMD. ConfgenError for a
-    path that does not exist or YAML that does not parse."""
+    Dockerfiles of the input (CommandSource), for containers that run their image's CMD. A pod
+    whose nginx is configured from a ConfigMap is a chain even when nothing in the input routes
+    to it. ConfgenError for a path that does not exist or YAML that does not parse."""
     notes = notes if notes is not None else []
     manifests = index(read_documents(paths, notes))
+    pods = _Pods(manifests, notes, images, nginx_version)
     found: list[Chain] = []
     seen: set[tuple] = set()
     for ingress in manifests.ingresses:
@@ -89,9 +97,8 @@ def chains(paths: list[str], notes: list[str] | None = None, images: list | None
             if key in seen:
                 continue
             seen.add(key)
-            found.extend(_to_pods(f"Ingress {namespace}/{ingress.doc.name}", (ingress.doc.file, ingress.doc.line),
-                                  front, service, port.target if port.target is not None else port.port,
-                                  manifests, notes, images))
+            found.extend(pods.behind(f"Ingress {namespace}/{ingress.doc.name}", (ingress.doc.file, ingress.doc.line),
+                                     front, service, port.target if port.target is not None else port.port))
     for route in manifests.http_routes:
         for backend in route_backends(route):
             found_port = _service_port(manifests, route.label, backend.namespace, backend.service, backend.port,
@@ -101,21 +108,24 @@ def chains(paths: list[str], notes: list[str] | None = None, images: list | None
             service, port = found_port
             front = gateway_front(backend, manifests.gateways, manifests.gateway_classes,
                                   manifests.upstream_policies, notes)
-            found.extend(_to_pods(f"HTTPRoute {route.namespace}/{route.name}", (route.file, route.line), front,
-                                  service, port.target if port.target is not None else port.port, manifests,
-                                  notes, images))
+            found.extend(pods.behind(f"HTTPRoute {route.namespace}/{route.name}", (route.file, route.line), front,
+                                     service, port.target if port.target is not None else port.port))
     for service in manifests.services.values():
         if service.type != "LoadBalancer":
             continue
         front = service_front(service, notes)
         for port in service.ports:
-            found.extend(_to_pods(f"Service {service.doc.namespace}/{service.doc.name}",
-                                  (service.doc.file, service.doc.line), front, service,
-                                  port.target if port.target is not None else port.port, manifests, notes, images))
+            found.extend(pods.behind(f"Service {service.doc.namespace}/{service.doc.name}",
+                                     (service.doc.file, service.doc.line), front, service,
+                                     port.target if port.target is not None else port.port))
+    found.extend(pods.unreached_nginx({c.workload for c in found if c.nginx is not None}))
     # Several paths or ports of one entry may reach the same container: one chain each.
-    unique = {(c.entry, c.service, c.workload, c.container): c for c in reversed(found)}
+    def key(chain: Chain) -> tuple:
+        return chain.entry, chain.service, chain.workload, chain.container, id(chain.nginx)
+
+    unique = {key(c): c for c in reversed(found)}
     notes[:] = list(dict.fromkeys(notes))
-    return [c for c in found if unique[(c.entry, c.service, c.workload, c.container)] is c]
+    return [c for c in found if unique[key(c)] is c]
 
 
 def _service_port(manifests: Manifests, entry: str, namespace: str, name: str, wanted, node: Node,
@@ -134,39 +144,101 @@ def _service_port(manifests: Manifests, entry: str, namespace: str, name: str, w
     return service, port
 
 
-def _to_pods(entry: str, entry_where: tuple[str, int], front: Hop | None, service: Service, target,
-             manifests: Manifests, notes: list[str], images: list | None = None) -> list[Chain]:
-    where = f"{service.doc.file}:{service.doc.line}"
-    if service.selector is None:
-        _add(notes, f"{where}: {service.doc.label} has no selector (its endpoints are set by hand): {entry} not "
-                    f"paired with any pod")
-        return []
-    workloads = manifests.pods_of(service)
-    if not workloads:
-        selector = ", ".join(f"{k}={v}" for k, v in service.selector.items())
-        _add(notes, f"{where}: no Deployment, StatefulSet or DaemonSet in the input has pods labelled {selector} "
-                    f"(the selector of {service.doc.label}): {entry} not paired with an app")
-        return []
-    chains_found = []
-    for workload in workloads:
-        container = _serving(workload, target)
-        if container is None:
-            several = "" if isinstance(target, str) else f", and it has {len(workload.containers)} containers"
-            _add(notes, f"{workload.doc.file}:{workload.doc.line}: no container of {workload.doc.label} declares "
-                        f"port {target!r} (the targetPort of {service.doc.label}){several}: not paired")
-            continue
+class _Pods:
+    """The chains from a front through a Service to the containers of its pods, each pod's
+    sidecar nginx read once."""
+
+    def __init__(self, manifests: Manifests, notes: list[str], images: list | None, nginx_version: str | None):
+        self.manifests, self.notes, self.images, self.nginx_version = manifests, notes, images, nginx_version
+        self._sidecars: dict[tuple[int, int], SidecarNginx] = {}
+
+    def behind(self, entry: str, entry_where: tuple[str, int], front: Hop | None, service: Service,
+               target) -> list[Chain]:
+        notes = self.notes
+        where = f"{service.doc.file}:{service.doc.line}"
+        if service.selector is None:
+            _add(notes, f"{where}: {service.doc.label} has no selector (its endpoints are set by hand): {entry} not "
+                        f"paired with any pod")
+            return []
+        workloads = self.manifests.pods_of(service)
+        if not workloads:
+            selector = ", ".join(f"{k}={v}" for k, v in service.selector.items())
+            _add(notes, f"{where}: no Deployment, StatefulSet or DaemonSet in the input has pods labelled {selector} "
+                        f"(the selector of {service.doc.label}): {entry} not paired with an app")
+            return []
+        found = []
+        for workload in workloads:
+            container = _serving(workload, target)
+            if container is None:
+                several = "" if isinstance(target, str) else f", and it has {len(workload.containers)} containers"
+                _add(notes, f"{workload.doc.file}:{workload.doc.line}: no container of {workload.doc.label} declares "
+                            f"port {target!r} (the targetPort of {service.doc.label}){several}: not paired")
+                continue
+            found.extend(self.pod(entry, entry_where, front, service.doc.label, workload, container))
+        return found
+
+    def pod(self, entry: str, entry_where: tuple[str, int], front: Hop | None, service: str, workload: Workload,
+            container: Container) -> list[Chain]:
+        """The chains through ``container``: to its app server, or, when it is nginx, through each
+        nginx tree to each app container beside it."""
+        if not is_nginx(container):
+            app = self.app(workload, container)
+            pod = _shutdown(workload, container, entry, app)
+            return [_chain(entry, entry_where, front, service, workload, container, app, pod)]
+        sidecar = self.sidecar(workload, container)
+        if not sidecar.configs:
+            return []
+        apps = [(c, self.app(workload, c)) for c in workload.containers if c is not container and not is_nginx(c)]
+        served = [(c, app) for c, app in apps if app.server is not None] or [(None, None)]
+        found = []
+        for config in sidecar.configs:
+            for app_container, app in served:
+                pod = _shutdown(workload, container, entry, app)
+                chain = _chain(entry, entry_where, front, service, workload, app_container or container,
+                               app, pod)
+                chain.nginx = config
+                found.append(chain)
+        return found
+
+    def unreached_nginx(self, reached: set[str]) -> list[Chain]:
+        """Pods running nginx from a ConfigMap that no Ingress, route or LoadBalancer Service in
+        the input reaches (the front lives elsewhere): nginx and its app are checked together."""
+        found = []
+        for workload in self.manifests.workloads:
+            if workload.doc.label in reached:
+                continue
+            for container in workload.containers:
+                if is_nginx(container):
+                    found.extend(self.pod(workload.doc.label, (workload.doc.file, workload.doc.line), None, "",
+                                          workload, container))
+        return found
+
+    def sidecar(self, workload: Workload, container: Container) -> SidecarNginx:
+        key = (id(workload), id(container))
+        if key not in self._sidecars:
+            sidecar = sidecar_nginx(workload, container, self.manifests.config_maps, self.nginx_version)
+            for note in sidecar.notes:
+                _add(self.notes, note)
+            self._sidecars[key] = sidecar
+        return self._sidecars[key]
+
+    def app(self, workload: Workload, container: Container):
         anchor_node = container.command or container.args or container.node
-        label = f"{anchor_node.file}:{anchor_node.line}"
-        app = read_app(container, label, images)
+        files, _, _ = mounted_files(workload, container, self.manifests.config_maps)
+        app = read_app(container, f"{anchor_node.file}:{anchor_node.line}", self.images, files)
         for note in app.notes:
-            _add(notes, note)
-        pod = _shutdown(workload, container, entry, app)
-        chains_found.append(Chain(entry=entry, entry_where=entry_where, service=service.doc.label,
-                                  workload=workload.doc.label, container=container.name, front=front,
-                                  server=app.server, gunicorn=app.gunicorn, app_server=app.app_server,
-                                  app_hop=app.hop, anchor=anchor_node.where, pod=pod, notes=list(app.notes),
-                                  image=app.image))
-    return chains_found
+            _add(self.notes, note)
+        return app
+
+
+def _chain(entry: str, entry_where: tuple[str, int], front: Hop | None, service: str, workload: Workload,
+           container: Container, app, pod: PodShutdown) -> Chain:
+    anchor_node = container.command or container.args or container.node
+    return Chain(entry=entry, entry_where=entry_where, service=service, workload=workload.doc.label,
+                 container=container.name, front=front, server=app.server if app else None,
+                 gunicorn=app.gunicorn if app else None, app_server=app.app_server if app else None,
+                 app_hop=app.hop if app else None, anchor=anchor_node.where, pod=pod,
+                 notes=list(app.notes) if app else [], image=app.image if app else None)
 
 
 def _serving(workload: Workload, target) -> Container | None:
@@ -192,7 +264,8 @@ def _shutdown(workload: Workload, container: Container, entry: str, app) -> PodS
     return PodShutdown(workload=workload.doc.label, workload_kind=workload.doc.kind, container=container.name,
                        front=entry, file=container.node.file, line=container.node.line,
                        pre_stop_hook=hook is not None, pre_stop=_pre_stop_delay(hook), grace=grace,
-                       grace_where=grace_where, app_graceful=app.graceful, app_graceful_why=app.graceful_why)
+                       grace_where=grace_where, app_graceful=app.graceful if app else None,
+                       app_graceful_why=app.graceful_why if app else "no app server is read in the pod")
 
 
 def _pre_stop_delay(hook: Node | None) -> Timer | None:

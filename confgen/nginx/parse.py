@@ -138,6 +138,48 @@ def load_nginx(paths_or_text=None, *, nginx_version: str | None = None, root: st
     return alone
 
 
+def load_nginx_files(files: dict[str, str], main: str, *, nginx_version: str | None = None,
+                     conf_dir: str = "/etc/nginx", complete_dirs: Iterable[str] = (),
+                     shown_as: dict[str, str] | None = None, unplaced: Iterable[str] = ()) -> NginxConfig:
+    """Load a config whose files are given, not read from this disk: the files a container
+    sees (from a Kubernetes ConfigMap), by their paths in the container. ``main`` is among them.
+
+    An include of a file not given is a file the image provides: a note, and rules about missing
+    values stay silent where it stood, as for a missing include on disk. A glob in one of
+    ``complete_dirs`` (a directory wholly mounted from the given files) matches only the given
+    files; elsewhere the image's own files may match it too, and count as such an include.
+    ``shown_as`` renames files for findings (a container path -> the manifest that holds it,
+    whose text was given with every line in place). Directives of ``unplaced`` files have no
+    column: their text was not given where the manifest holds it, so no fix may edit them."""
+    loader = _Loader(_target_version(nginx_version), virtual=dict(files), disk=False, base_dir=conf_dir,
+                     complete=False, complete_dirs={d.rstrip("/") for d in complete_dirs})
+    config = loader.load(main)
+    unplaced = set(unplaced)
+    if unplaced:
+        for directive in config.walk():
+            if directive.file in unplaced:
+                directive.column = 0
+    if shown_as:
+        _rename_files(config, shown_as)
+    return config
+
+
+def _rename_files(config: NginxConfig, shown_as: dict[str, str]) -> None:
+    for directive in [config.root, *config.walk(), *config.unresolved_includes]:
+        directive.file = shown_as.get(directive.file, directive.file)
+    config.main_file = shown_as.get(config.main_file, config.main_file)
+    config.files = list(dict.fromkeys(shown_as.get(f, f) for f in config.files))
+    comments: dict[str, dict[int, str]] = {}
+    for path, by_line in config.comments.items():
+        comments.setdefault(shown_as.get(path, path), {}).update(by_line)
+    config.comments = comments
+    config.problems = [ParseProblem(p.kind, shown_as.get(p.file, p.file), p.line, p.message) for p in config.problems]
+    for index, note in enumerate(config.notes):
+        path, colon, rest = note.partition(":")
+        if colon and path in shown_as:
+            config.notes[index] = shown_as[path] + colon + rest
+
+
 # Where a snippet linted on its own looks for the file that includes it: up to this many
 # directories above it, to the nearest one that holds an nginx.conf or marks a project.
 INCLUDER_SEARCH_LEVELS = 3
@@ -321,6 +363,10 @@ class _Loader:
     virtual: dict[str, str]      # files not read from disk: the main text, stdin, a dump's files
     base_dir: str                # what relative includes resolve against (nginx's conf prefix)
     disk: bool = True            # whether includes may read the filesystem (not for a dump)
+    # Whether ``virtual`` holds every file nginx reads (a dump), so a missing include is an
+    # error; not so for a container's files, where the image provides the rest.
+    complete: bool = True
+    complete_dirs: set[str] = field(default_factory=set)  # directories wholly in ``virtual``
     problems: list[ParseProblem] = field(default_factory=list)
     comments: dict[str, dict[int, str]] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
@@ -407,6 +453,11 @@ class _Loader:
         if not self.disk:
             return None, "no such file (not in the nginx -T output)"
         return _read_regular_file(path)
+
+    def wholly_given(self, directory: str) -> bool:
+        """Whether every file in ``directory`` is in ``virtual`` (it lies in a mounted directory)."""
+        directory = directory.rstrip("/")
+        return any(directory == whole or directory.startswith(whole + "/") for whole in self.complete_dirs)
 
     def exists(self, path: str) -> bool:
         return path in self.virtual or (self.disk and os.path.lexists(path))
@@ -502,6 +553,11 @@ class _Loader:
         pattern = written if os.path.isabs(written) else os.path.join(self.base_dir, written)
         if glob.has_magic(pattern):
             targets = self.glob(pattern)  # a glob that matches nothing is fine for nginx
+            if not self.disk and not self.complete and not self.wholly_given(os.path.dirname(pattern)):
+                # The image's own files in that directory match it too: what they set is unknown.
+                self.unresolved.append(Directive(include.name, include.args, include.file, include.line, parent, None))
+                self.notes.append(f'{path}:{line}: include "{written}" may also match files of the image, which '
+                                  f'the manifests do not show; rules about missing values stay silent where it applies')
             self.included_dirs.update(_real(os.path.dirname(target) or ".") for target in targets)
             return [_IncludedFile(target, line, written) for target in targets]
         if self.exists(pattern):
@@ -525,9 +581,9 @@ class _Loader:
             if why:
                 self.problem("include-not-found", path, line, f'include "{written}": no such file ({pattern}), {why}')
             else:
-                self.notes.append(f'{path}:{line}: include "{written}" is neither in the linted tree nor on this '
-                                  f'machine: taken as provided by the deployment; rules about missing values '
-                                  f'stay silent where it applies')
+                where = "is not in the manifests" if not self.disk else "is neither in the linted tree nor on this machine"
+                self.notes.append(f'{path}:{line}: include "{written}" {where}: taken as provided by '
+                                  f'the deployment; rules about missing values stay silent where it applies')
 
     def expected_in_tree(self, pattern: str) -> str | None:
         """Why a missing file should have been in the linted tree, or None: always in a dump;
@@ -536,7 +592,7 @@ class _Loader:
         files from it. That directory alone shows nothing: on the server it is /etc/nginx, where
         local files live beside nginx.conf."""
         if not self.disk:
-            return "and the nginx -T output holds every file nginx read"
+            return "and the nginx -T output holds every file nginx read" if self.complete else None
         tree = _real(self.base_dir or os.getcwd())
         directory = _real(os.path.dirname(pattern) or ".")
         if directory == tree:

@@ -87,6 +87,10 @@ def plan(contexts: list[tuple[object, list]], wanted: list, *, unsafe: bool = Fa
             if not edits:
                 result.unfixable.append((finding, "the fix found nothing to change"))
                 continue
+            broken_manifest = _breaks_manifest(edits, texts, nginx_in=set(ctx.nginx.files))
+            if broken_manifest:
+                result.unfixable.append((finding, broken_manifest))
+                continue
             taken = {_place(e) for e in result.edits}
             new = list({_place(e): _with_rule(e, finding.rule) for e in edits if _place(e) not in taken}.values())
             adds = set().union(*(e.adds() for e in new)) if new else set()
@@ -99,6 +103,41 @@ def plan(contexts: list[tuple[object, list]], wanted: list, *, unsafe: bool = Fa
             result.fixed.append(finding)
     result.originals = {e.file: texts[e.file].text for e in result.edits}
     return result
+
+
+def _breaks_manifest(edits: list[Edit], texts: dict, nginx_in: set[str]) -> str | None:
+    """Why the edits of one fix would break a Kubernetes manifest they touch, or None. The
+    result must still be YAML with the same objects; an nginx fix inside a ConfigMap (its
+    ``nginx_in`` files) may change only the ConfigMaps' data."""
+    import yaml
+
+    for file in {e.file for e in edits}:
+        if not file.lower().endswith((".yaml", ".yml")):
+            continue
+        old = texts[file].text
+        new = apply_edits(old, [e for e in edits if e.file == file])
+        try:
+            before, after = list(yaml.safe_load_all(old)), list(yaml.safe_load_all(new))
+        except yaml.YAMLError:
+            return f"{file}: the edit would leave YAML that does not parse: left alone"
+        if file in nginx_in:
+            before, after = _without_config_data(before), _without_config_data(after)
+        elif [_identity(d) for d in before] == [_identity(d) for d in after]:
+            continue
+        if before != after:
+            return f"{file}: the edit would change more of the manifest than the value it is about: left alone"
+    return None
+
+
+def _identity(document) -> tuple:
+    metadata = document.get("metadata") if isinstance(document, dict) else None
+    return (document.get("kind") if isinstance(document, dict) else None,
+            metadata.get("name") if isinstance(metadata, dict) else None)
+
+
+def _without_config_data(documents: list) -> list:
+    return [{k: v for k, v in d.items() if k != "data"} if isinstance(d, dict) and d.get("kind") == "ConfigMap" else d
+            for d in documents]
 
 
 def _with_rule(edit: Edit, rule: str) -> Edit:

@@ -31,8 +31,8 @@ def editable(app, name: str) -> bool:
     if setting.source == "cli":
         return app.command is not None and "GUNICORN_CMD_ARGS" not in (setting.note or "")
     if setting.source == "file":
-        return setting.span is not None
-    return bool(app.path or app.command is not None)
+        return setting.span is not None and app.not_editable is None
+    return bool((app.path and app.not_editable is None) or app.command is not None)
 
 
 def set_app_setting(fx: FixContext, name: str, value) -> list[Edit]:
@@ -57,6 +57,8 @@ def set_app_setting(fx: FixContext, name: str, value) -> list[Edit]:
     if setting.source == "file":
         path = setting.file or app.path
         where = f"{path}:{setting.line}" if setting.line else path
+        if app.not_editable:
+            raise Unfixable(f"{where}: {app.not_editable}")
         if setting.span is None:
             raise Unfixable(f"{where}: gunicorn {name} is computed or set inside a block, not a top-level "
                             f"literal: left alone, change it by hand")
@@ -65,7 +67,7 @@ def set_app_setting(fx: FixContext, name: str, value) -> list[Edit]:
         if text[start:end] != written:
             raise Unfixable(f"{path}: changed since it was read")
         return [make_edit(path, text, start, end, python_literal(value))]
-    if app.path:
+    if app.path and app.not_editable is None:
         return [_append_setting(fx, app.path, app.append_at, name, value)]
     if app.command is not None:
         return [_command_edit(fx, app.command, name, value)]
