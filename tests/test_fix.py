@@ -20,6 +20,19 @@ from confgen.lint.fixes import apply
 from fuzz_support import assert_only_named_directives_changed
 
 FIXABLE = sorted(r.name for r in all_rules() if r.doc.fix)
+# Rules whose example pairs nginx with an app command (a Procfile) rather than a gunicorn.conf.py:
+# their fix edits that command (tests/test_uvicorn_forwarded.py), not the site's tree.
+FIXABLE_WITH_GUNICORN = [name for name in FIXABLE if not get_rule(name).doc.app_command]
+
+
+def example_tree(doc) -> dict[str, str]:
+    """A rule's Bad example as files: nginx.conf and its gunicorn.conf.py or Procfile."""
+    files = {"nginx.conf": doc.bad}
+    if doc.gunicorn:
+        files["gunicorn.conf.py"] = doc.gunicorn
+    if doc.app_command:
+        files["Procfile"] = f"web: {doc.app_command}\n"
+    return files
 ALL = ["ALL"]
 APP_MODULE = "def app(environ, start_response):\n    start_response('200 OK', [])\n    return [b'']\n"
 
@@ -102,7 +115,7 @@ def assert_idempotent(main: Path, rule: str, *, unsafe: bool = False, **options)
 def test_fix_on_the_rules_bad_example(tmp_path, name):
     rule = get_rule(name)
     doc = rule.doc
-    write_tree(tmp_path, {"nginx.conf": doc.bad, **({"gunicorn.conf.py": doc.gunicorn} if doc.gunicorn else {})})
+    write_tree(tmp_path, example_tree(doc))
     options = {"nginx_version": doc.version or "1.22.1"}
     unsafe = may_be_unsafe(name)
     before, plan, after = fix_once(tmp_path / "nginx.conf", name, unsafe=unsafe, **options)
@@ -198,7 +211,7 @@ APPS = {"app-timeout-exceeds-proxy": SYNC, "uvicorn-unix-forwarded": UVICORN, "s
         "proxy-buffering-sync-worker": SYNC}
 
 
-@pytest.mark.parametrize("name", FIXABLE)
+@pytest.mark.parametrize("name", FIXABLE_WITH_GUNICORN)
 def test_fix_on_a_tree_with_includes_and_comments(tmp_path, name):
     write_tree(tmp_path, {**SITE, "gunicorn.conf.py": APPS.get(name, GTHREAD)})
     unsafe = may_be_unsafe(name)
@@ -598,8 +611,7 @@ def test_every_fix_is_as_safe_as_its_rule_says(tmp_path):
     the fixes attached to the findings are, on every Bad example and the tree with includes; a
     rule that declares no fix attaches none."""
     seen: dict[str, set[bool]] = collections.defaultdict(set)
-    cases = [({"nginx.conf": r.doc.bad, **({"gunicorn.conf.py": r.doc.gunicorn} if r.doc.gunicorn else {})},
-              r.doc.version or "1.22.1") for r in all_rules() if r.doc.bad]
+    cases = [(example_tree(r.doc), r.doc.version or "1.22.1") for r in all_rules() if r.doc.bad]
     cases += [({**SITE, "gunicorn.conf.py": app}, "1.25.3") for app in (GTHREAD, SYNC, UVICORN)]
     for number, (files, version) in enumerate(cases):
         folder = tmp_path / str(number)

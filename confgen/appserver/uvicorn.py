@@ -10,6 +10,13 @@ from confgen.appserver.options import Spec, number, parse
 DEFAULT_KEEP_ALIVE_S = 5
 SOURCE = "uvicorn's default, uvicorn/config.py timeout_keep_alive=5; https://www.uvicorn.org/settings/"
 
+# uvicorn/config.py (0.55.0): forwarded_allow_ips None -> os.environ.get("FORWARDED_ALLOW_IPS",
+# "127.0.0.1,::1"); proxy_headers=True wraps the app in ProxyHeadersMiddleware with that list.
+DEFAULT_FORWARDED_ALLOW_IPS = "127.0.0.1,::1"
+FORWARDED_ALLOW_IPS_VARIABLE = "FORWARDED_ALLOW_IPS"
+FORWARDED_SOURCE = ("uvicorn's default, uvicorn/config.py forwarded_allow_ips = FORWARDED_ALLOW_IPS or "
+                    "\"127.0.0.1,::1\"; https://www.uvicorn.org/settings/#http")
+
 OPTIONS = {
     "--host": Spec("host"), "--port": Spec("port"), "--uds": Spec("uds"), "--fd": Spec("fd"),
     "--timeout-keep-alive": Spec("timeout_keep_alive"),
@@ -26,6 +33,9 @@ def read(args: list[str], environ: dict[str, str], label: str, file: str | None,
         variable = f"UVICORN_{spec.name.upper()}"
         if spec.name not in found and variable in environ:
             found[spec.name] = (environ[variable], variable)
+    if "forwarded_allow_ips" not in found and FORWARDED_ALLOW_IPS_VARIABLE in environ:
+        # Read by uvicorn's Config itself when no option sets it (uvicorn/config.py).
+        found["forwarded_allow_ips"] = (environ[FORWARDED_ALLOW_IPS_VARIABLE], FORWARDED_ALLOW_IPS_VARIABLE)
     for name, (value, flag) in found.items():
         server.settings[name] = Value(value, f"{label} ({flag})", flag, line)
     keep = found.get("timeout_keep_alive")

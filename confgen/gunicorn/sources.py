@@ -75,6 +75,25 @@ class CommandSource:
             stop += 1
         return values[found[1]:stop]
 
+    def prefix_environment(self) -> dict[str, str]:
+        """Variables the command sets for the server: ``VAR=x uvicorn ...``, ``env VAR=x ...``,
+        and ``export VAR=x &&`` earlier on the line (a plain ``VAR=x;`` is the shell's only)."""
+        values = [w.value for w in self.words]
+        found = find_server(values)
+        environ: dict[str, str] = {}
+        exported: set[str] = set()
+        for index in range(found[1] - 1 if found else 0):
+            word = self.words[index]
+            if word.style == "shell" and word.value in SHELL_OPERATORS:
+                environ = {key: value for key, value in environ.items() if key in exported}
+                continue
+            name, equals, value = word.value.partition("=")
+            if equals and re.fullmatch(r"[A-Za-z_]\w*", name):
+                environ[name] = value
+                if index and values[index - 1] == "export":
+                    exported.add(name)
+        return environ
+
     def gunicorn_words(self) -> tuple[int, int]:
         """(index of the word that starts gunicorn, index past its last argument)."""
         values = [w.value for w in self.words]
@@ -149,6 +168,7 @@ def app_server_of(source: CommandSource, environ: dict[str, str] | None = None):
     elif source.server == "gunicorn":
         return None
     else:
+        environ = {**(environ or {}), **source.prefix_environment()}
         server = read_server(source.server, source.server_args(), label=source.label, file=source.path,
                              line=source.line, environ=environ, cwd=os.path.dirname(os.path.abspath(source.path)))
     if server is not None:
@@ -456,15 +476,44 @@ def option_edit(source: CommandSource, name: str, value: str) -> OptionEdit:
             if found.name == name:
                 target = (source.words[index], 0)
             index += 1
+    flag = next((f for f in spec.flags if f.startswith("--")), spec.flags[0] if spec.flags else None)
+    if target is None and flag is None:
+        raise ConfgenError(f"{source.label}: gunicorn has no command-line option for {name}")
+    return _write_option(source, first, target, flag, value)
+
+
+def server_option_edit(source: CommandSource, flags: tuple[str, ...], value: str) -> OptionEdit:
+    """The edit that makes the command run its app server (uvicorn, hypercorn, ...) with the
+    option ``flags[0]`` = ``value``: the last ``--flag value`` or ``--flag=value`` of ``flags``
+    rewritten, else ``flags[0] value`` added after the word that starts the server."""
+    if source.not_editable:
+        raise ConfgenError(f"{source.label}: {source.not_editable}; change it by hand")
+    values = [w.value for w in source.words]
+    found = find_server(values)
+    if found is None:
+        raise ConfgenError(f"{source.label}: no app server command found")
+    first = stop = found[1]
+    while stop < len(values) and not (source.words[stop].style == "shell" and values[stop] in SHELL_OPERATORS):
+        stop += 1
+    target = None
+    for index in range(first, stop):
+        flag, equals, _ = values[index].partition("=")
+        if flag in flags and equals:
+            target = (source.words[index], len(flag) + 1)
+        elif values[index] in flags and index + 1 < stop:
+            target = (source.words[index + 1], 0)
+    return _write_option(source, first, target, flags[0], value)
+
+
+def _write_option(source: CommandSource, first: int, target, flag: str, value: str) -> OptionEdit:
+    """The value of ``target`` (word, characters of it kept) rewritten, or, without one,
+    ``flag value`` added after the word at ``first - 1`` in the command's own form."""
     if target is not None:
         word, skip = target
         if skip:
             # --flag=value or -w4 in one word: the value part is rewritten with the word.
             return OptionEdit(word.start, word.end, _quoted(source, word, word.value[:skip] + value))
         return OptionEdit(word.start, word.end, _quoted(source, word, value))
-    flag = next((f for f in spec.flags if f.startswith("--")), spec.flags[0] if spec.flags else None)
-    if flag is None:
-        raise ConfgenError(f"{source.label}: gunicorn has no command-line option for {name}")
     anchor = source.words[first - 1]
     if anchor.style == "json":
         return OptionEdit(anchor.end, anchor.end, f", {json.dumps(flag)}, {json.dumps(value)}")

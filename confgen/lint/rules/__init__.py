@@ -25,6 +25,7 @@ from confgen.lint.rules import (  # noqa: F401  (imported for their @rule regist
     security_tls,
     syntax,
     timeouts,
+    uvicorn_pairing,
     uwsgi_pairing,
     workers,
 )

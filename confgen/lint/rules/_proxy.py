@@ -259,10 +259,10 @@ def _host_identity(server: str) -> tuple:
     """What makes two upstream servers the same machine's: the socket path, or the host with
     every loopback spelling as one."""
     kind, host, _ = parse_address(server)
-    return (kind, "loopback" if kind == "tcp" and _loopback(host) else host)
+    return (kind, "loopback" if kind == "tcp" and is_loopback(host) else host)
 
 
-def _loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
     try:
@@ -281,7 +281,7 @@ def serves(bind: str, server: str) -> bool:
         return bind_host == host
     if (port or 80) != (bind_port or 8000):
         return False
-    return bind_host in _WILDCARD_HOSTS or bind_host == host or (_loopback(bind_host) and _loopback(host))
+    return bind_host in _WILDCARD_HOSTS or bind_host == host or (is_loopback(bind_host) and is_loopback(host))
 
 
 def app_routes(ctx) -> list[Route]:
