@@ -56,6 +56,17 @@ def test_the_race_is_reported_at_the_directive_in_the_manifest():
     assert any("Ingress shop/web -> Service shop/web -> nginx" in n for n in result.notes)
 
 
+def test_the_fix_raises_the_apps_timeout_in_its_command_and_the_manifest_stays_valid(tmp_path):
+    kubernetes_validate = pytest.importorskip("kubernetes_validate")
+    copy = tmp_path / "app.yaml"
+    shutil.copy(SIDECAR, copy)
+    fix_in_place([str(copy)], nginx_version="1.22.1", select=["chain-keepalive-race"])
+    assert 'command: ["uvicorn", "--timeout-keep-alive", "65", "shop.main:app",' in copy.read_text()
+    assert not [f for f in lint_manifest(copy).findings if f.rule == "chain-keepalive-race"]
+    for document in yaml.safe_load_all(copy.read_text()):
+        kubernetes_validate.validate(document, "1.30", strict=True)
+
+
 # ---------------------------------------------------------------------------------------------
 # What render --target kubernetes writes: nginx.conf and gunicorn.conf.py in one ConfigMap
 
@@ -195,7 +206,7 @@ def test_a_value_that_is_not_a_literal_block_is_read_but_never_fixed(tmp_path):
     assert "keepalive-needs-http11" in [f.rule for f in result.findings]
     assert any("is not a literal block" in n for n in result.notes)
     before = path.read_text()
-    run = fix_in_place([str(path)], nginx_version="1.22.1")
+    run = fix_in_place([str(path)], nginx_version="1.22.1", select=["keepalive-needs-http11"])
     assert path.read_text() == before
     assert "keepalive-needs-http11" in [f.rule for f, _ in run.unfixable] and run.applied == 0
 
@@ -208,7 +219,7 @@ def test_a_fix_that_would_break_the_yaml_is_refused():
     texts = {"m.yaml": type("Text", (), {"text": text})()}
     at = text.index("    events")
     dedented = Edit("m.yaml", at, at, "", "worker_processes 2;\n")
-    assert "does not parse" in _breaks_manifest([dedented], texts, {"m.yaml"}) or \
-        "more of the manifest" in _breaks_manifest([dedented], texts, {"m.yaml"})
+    assert "does not parse" in _breaks_manifest([dedented], texts) or \
+        "more of the manifest" in _breaks_manifest([dedented], texts)
     inside = Edit("m.yaml", at, at, "", "    worker_processes 2;\n")
-    assert _breaks_manifest([inside], texts, {"m.yaml"}) is None
+    assert _breaks_manifest([inside], texts) is None

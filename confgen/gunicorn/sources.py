@@ -522,6 +522,10 @@ def _write_option(source: CommandSource, first: int, target, flag: str, value: s
             newline = "\r\n" if "\r\n" in source.text else "\n"
             items = "".join(f"{newline}{source.block_list}- {_yaml_item(v)}" for v in (flag, value))
             return OptionEdit(anchor.end, anchor.end, items)
+        quote = source.text[anchor.start:anchor.start + 1]
+        if quote in ("'", '"') and quote not in flag + value and "\\" not in flag + value:
+            # Items written like their neighbours: ["uvicorn", "--flag", "65"].
+            return OptionEdit(anchor.end, anchor.end, f", {quote}{flag}{quote}, {quote}{value}{quote}")
         return OptionEdit(anchor.end, anchor.end, f", {_yaml_item(flag)}, {_yaml_item(value)}")
     return OptionEdit(anchor.end, anchor.end, f" {flag} {_shell(value)}")
 

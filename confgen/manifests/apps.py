@@ -81,6 +81,8 @@ def read_app(container: Container, label: str, images: list | None = None,
     if server is None:
         side.notes.append(f"{label}: {found[0]} is not read by confgen yet")
         return side
+    if editable:
+        server.command = _command_source(container, words, file, line)
     side.app_server, side.hop = server, server.hop()
     if found[0] == "uvicorn":
         side.graceful, side.graceful_why = _uvicorn_graceful(args, container.env, label)
@@ -131,6 +133,15 @@ def _gunicorn(side: ContainerApp, container: Container, words: list[Word], edita
         side.graceful = Timer(float(graceful.value), where, "graceful_timeout")
     else:
         side.graceful_why = "gunicorn's graceful_timeout is not known from the manifests"
+
+
+def _command_source(container: Container, words: list[Word], file: str, line: int):
+    """The container's command as a CommandSource a fix edits, item by item in the manifest."""
+    from confgen.files import read_text_file
+    from confgen.gunicorn.sources import CommandSource
+
+    text = read_text_file(file, 8 * 1024 * 1024)
+    return CommandSource(file, "kubernetes", line, text, words, block_list=_block_indent(container, words, text))
 
 
 def _mounted_config(source, container: Container, files: dict):

@@ -87,7 +87,7 @@ def plan(contexts: list[tuple[object, list]], wanted: list, *, unsafe: bool = Fa
             if not edits:
                 result.unfixable.append((finding, "the fix found nothing to change"))
                 continue
-            broken_manifest = _breaks_manifest(edits, texts, nginx_in=set(ctx.nginx.files))
+            broken_manifest = _breaks_manifest(edits, texts)
             if broken_manifest:
                 result.unfixable.append((finding, broken_manifest))
                 continue
@@ -105,28 +105,44 @@ def plan(contexts: list[tuple[object, list]], wanted: list, *, unsafe: bool = Fa
     return result
 
 
-def _breaks_manifest(edits: list[Edit], texts: dict, nginx_in: set[str]) -> str | None:
+def _breaks_manifest(edits: list[Edit], texts: dict) -> str | None:
     """Why the edits of one fix would break a Kubernetes manifest they touch, or None. The
-    result must still be YAML with the same objects; an nginx fix inside a ConfigMap (its
-    ``nginx_in`` files) may change only the ConfigMaps' data."""
+    result must still be YAML with the same objects; edits inside a ConfigMap's values (an nginx
+    fix in the pod's config) may change nothing but the ConfigMaps' data."""
     import yaml
 
     for file in {e.file for e in edits}:
         if not file.lower().endswith((".yaml", ".yml")):
             continue
         old = texts[file].text
-        new = apply_edits(old, [e for e in edits if e.file == file])
+        mine = [e for e in edits if e.file == file]
+        new = apply_edits(old, mine)
         try:
+            values = _config_map_values(old)
             before, after = list(yaml.safe_load_all(old)), list(yaml.safe_load_all(new))
         except yaml.YAMLError:
             return f"{file}: the edit would leave YAML that does not parse: left alone"
-        if file in nginx_in:
-            before, after = _without_config_data(before), _without_config_data(after)
-        elif [_identity(d) for d in before] == [_identity(d) for d in after]:
-            continue
-        if before != after:
-            return f"{file}: the edit would change more of the manifest than the value it is about: left alone"
+        if all(any(start <= e.start and e.end <= end for start, end in values) for e in mine):
+            if _without_config_data(before) != _without_config_data(after):
+                return f"{file}: the edit would change more of the manifest than the value it is about: left alone"
+        elif [_identity(d) for d in before] != [_identity(d) for d in after]:
+            return f"{file}: the edit would change the manifest's objects: left alone"
     return None
+
+
+def _config_map_values(text: str) -> list[tuple[int, int]]:
+    """The spans of the ConfigMaps' data values in a manifest's text."""
+    import yaml
+
+    spans = []
+    for root in yaml.compose_all(text, Loader=yaml.SafeLoader):
+        if not isinstance(root, yaml.MappingNode):
+            continue
+        fields = {key.value: value for key, value in root.value if isinstance(key, yaml.ScalarNode)}
+        kind, data = fields.get("kind"), fields.get("data")
+        if isinstance(kind, yaml.ScalarNode) and kind.value == "ConfigMap" and isinstance(data, yaml.MappingNode):
+            spans += [(value.start_mark.index, value.end_mark.index) for _, value in data.value]
+    return spans
 
 
 def _identity(document) -> tuple:

@@ -8,11 +8,15 @@ keepalive-timeout-order.
 
 from __future__ import annotations
 
+import math
 from typing import Iterator
 
 from confgen.hops import Hop, Timer
 from confgen.lint.context import LintContext
+from confgen.lint.fixes.appserver import set_server_option
+from confgen.lint.fixes.base import Fix
 from confgen.lint.registry import Finding, rule
+from confgen.profile.constants import APP_KEEPALIVE_MARGIN_S
 from confgen.lint.rules._proxy import (
     app_routes,
     app_upstreams,
@@ -22,6 +26,8 @@ from confgen.lint.rules._proxy import (
     upstream_idle_timeout,
 )
 
+# The options that set the idle keep-alive timeout of the servers whose command a fix edits.
+IDLE_FLAGS = ("--timeout-keep-alive", "--keep-alive")
 NGINX_UPSTREAM_IDLE_SOURCE = ("nginx's upstream keepalive_timeout default 60 s; "
                               "https://nginx.org/en/docs/http/ngx_http_upstream_module.html#keepalive_timeout")
 READ_TIMEOUT_SOURCE = "nginx's default 60 s; https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_read_timeout"
@@ -80,6 +86,11 @@ def chain_keepalive_race(ctx: LintContext) -> Iterator[Finding]:
             }
         }
 
+    Fix safety: Safe: the app's idle timeout raised to 5 s past the front's, on the command
+    line where it is written (uvicorn ``--timeout-keep-alive``, hypercorn ``--keep-alive``); the
+    app then only keeps idle connections longer, which the hop in front closes first. Not offered
+    for a timeout set in a config file, a script or a Python call.
+
     References:
         https://nginx.org/en/docs/http/ngx_http_upstream_module.html#keepalive_timeout
         https://www.uvicorn.org/settings/#timeouts
@@ -97,7 +108,8 @@ def chain_keepalive_race(ctx: LintContext) -> Iterator[Finding]:
         if front is not None and front.idle_to_next is not None \
                 and front.idle_to_next.seconds >= app.idle_from_previous.seconds:
             yield ctx.finding(_anchor(ctx, app, (ctx.nginx.main_file, 1)),
-                              _race(front, front.idle_to_next, app, app.idle_from_previous))
+                              _race(front, front.idle_to_next, app, app.idle_from_previous),
+                              fix=_longer_app_idle(ctx, front.idle_to_next.seconds))
         return
     if ctx.app_server is None:
         return  # nginx -> gunicorn: app-keepalive-race
@@ -112,7 +124,20 @@ def chain_keepalive_race(ctx: LintContext) -> Iterator[Finding]:
         source = f"{directive.file}:{directive.line}" if directive is not None else NGINX_UPSTREAM_IDLE_SOURCE
         front = Hop(kind="nginx", label=f"nginx upstream {upstream.args[0]}")
         timer = Timer(idle, source, "keepalive_timeout")
-        yield ctx.finding(directive or upstream, _race(front, timer, app, app.idle_from_previous))
+        yield ctx.finding(directive or upstream, _race(front, timer, app, app.idle_from_previous),
+                          fix=_longer_app_idle(ctx, idle))
+
+
+def _longer_app_idle(ctx: LintContext, front_idle: float) -> Fix | None:
+    """The app server's idle timeout raised past the front's by the margin render gives
+    gunicorn's keepalive, on its command line, for
+    the servers whose timeout is a command-line option there (uvicorn, hypercorn)."""
+    server = ctx.app_server
+    idle = getattr(server, "idle", None)
+    if server is None or server.command is None or idle is None or idle.setting not in IDLE_FLAGS:
+        return None
+    seconds = str(math.ceil(front_idle) + APP_KEEPALIVE_MARGIN_S)
+    return Fix(lambda fx: set_server_option(fx, (idle.setting,), seconds))
 
 
 @rule(code="CG210", name="chain-timeout-order", severity="warning", needs=("chain",))
