@@ -109,11 +109,11 @@ def _breaks_manifest(edits: list[Edit], texts: dict) -> str | None:
     """Why the edits of one fix would break a Kubernetes manifest they touch, or None. The
     result must still be YAML with the same objects; edits inside a ConfigMap's values (an nginx
     fix in the pod's config) may change nothing but the ConfigMaps' data."""
-    import yaml
-
     for file in {e.file for e in edits}:
         if not file.lower().endswith((".yaml", ".yml")):
             continue
+        import yaml  # only a manifest pays for it
+
         old = texts[file].text
         mine = [e for e in edits if e.file == file]
         new = apply_edits(old, mine)
