@@ -63,6 +63,14 @@ def render(profile_path: str, output_dir: str, to_stdout: bool, check: bool, exp
     from confgen.render import rendering as render_api
 
     try:
+        if explain and target == "kubernetes":
+            from confgen.render.kubernetes import explain_kubernetes, render_kubernetes
+
+            click.echo(explain_kubernetes(profile_path))
+            _, self_check = render_kubernetes(profile_path, verify=verify)
+            click.echo("")
+            click.echo("\n".join(self_check.lines()))
+            sys.exit(0 if self_check.passed else 1)
         if explain:
             click.echo(render_api.explain_table(profile_path))
             _, self_check = checked_render.render_with_check(profile_path, verify=verify)

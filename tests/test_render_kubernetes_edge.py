@@ -307,3 +307,20 @@ def test_a_bad_gateway_key_is_one_line_naming_its_yaml_path(gateway, expected, t
     assert result.exit_code == 2 and "Traceback" not in result.output
     line, = [line for line in result.output.splitlines() if line.strip()]
     assert line.startswith(f"{path}:") and expected in line, line
+
+
+def test_explain_for_kubernetes_shows_the_edge_values_and_the_plan_it_is_checked_with(tmp_path):
+    path = tmp_path / "profile.yaml"
+    path.write_text(yaml.safe_dump({**INGRESS, "app": {**INGRESS["app"], "timeout_s": 90}}))
+    result = CliRunner().invoke(main, ["render", str(path), "--target", "kubernetes", "--explain"])
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.output.splitlines()
+               if line.startswith("Ingress nginx.ingress.kubernetes.io/proxy-read-timeout"))
+    assert row.split()[2] == "99" and "proxy_read_timeout 90s" in row
+    assert "self-check passed" in result.output
+    # Without --target kubernetes the Ingress is not rendered: ingress-nginx's 60 s default is in front.
+    plain = CliRunner().invoke(main, ["render", str(path), "--explain"])
+    assert plain.exit_code == 2 and "ingress-nginx gives up after" in plain.output
+    path.write_text(yaml.safe_dump(GATEWAY))
+    result = CliRunner().invoke(main, ["render", str(path), "--target", "kubernetes", "--explain"])
+    assert result.exit_code == 0 and "HTTPRoute timeouts.request" in result.output, result.output

@@ -21,7 +21,7 @@ from confgen.errors import ConfgenError
 from confgen.profile import sizing
 from confgen.profile.loading import Profile, load_profile
 from confgen.render.checked import SelfCheck, render_checked
-from confgen.render.rendering import NGINX_FILE, _environment, route_file_names
+from confgen.render.rendering import NGINX_FILE, _environment, format_rows, route_file_names
 from confgen.render.stamp import stamp
 
 MANIFEST_FILE = "kubernetes.yaml"
@@ -61,6 +61,23 @@ def render_kubernetes(source: str | os.PathLike | Mapping[str, Any], *, verify: 
         min_replicas=minimum, max_replicas=maximum, cpu_utilization=sizing.HPA_CPU_UTILIZATION,
         edge=edge, service_port=SERVICE_PORT)
     return {MANIFEST_FILE: stamp(text)}, check
+
+
+def explain_kubernetes(source: str | os.PathLike | Mapping[str, Any]) -> str:
+    """``--explain --target kubernetes``: the plan as the pods are sized (the chain model seeing
+    the rendered edge's wait), then the edge object's values with their reasons."""
+    profile = load_profile(source)
+    refusals = _refusals(profile)
+    if refusals:
+        raise ConfgenError(*refusals)
+    profile = _for_the_image(profile)
+    edge = _edge(profile)
+    rows = sizing.plan(sizing.with_rendered_edge(profile)).rows()
+    if edge["kind"] == "Ingress":
+        rows += [(f"Ingress {key}", value.value, value.reason) for key, value in edge["annotations"].items()]
+    elif edge["kind"] == "HTTPRoute":
+        rows.append(("HTTPRoute timeouts.request", str(edge["request_timeout"]), edge["request_timeout"].reason))
+    return format_rows(rows)
 
 
 def _refusals(profile: Profile) -> list[str]:
