@@ -51,7 +51,7 @@ def main() -> None:
               "were edited since (never a read-only file or a symbolic link).")
 @click.option("--target", type=click.Choice(["nginx", "kubernetes"]), default="nginx", show_default=True,
               help="nginx: nginx.conf + gunicorn configs; kubernetes: kubernetes.yaml (Deployment, Service, "
-                   "ConfigMap with both configs, HPA, PDB).")
+                   "ConfigMap with both configs, HPA, PDB, and the Ingress or HTTPRoute `behind` names).")
 def render(profile_path: str, output_dir: str, to_stdout: bool, check: bool, explain: bool, verify: bool,
            force: bool, target: str) -> None:
     """Render nginx.conf and gunicorn.conf.py from a YAML PROFILE.
@@ -63,6 +63,14 @@ def render(profile_path: str, output_dir: str, to_stdout: bool, check: bool, exp
     from confgen.render import rendering as render_api
 
     try:
+        if explain and target == "kubernetes":
+            from confgen.render.kubernetes import explain_kubernetes, render_kubernetes
+
+            click.echo(explain_kubernetes(profile_path))
+            _, self_check = render_kubernetes(profile_path, verify=verify)
+            click.echo("")
+            click.echo("\n".join(self_check.lines()))
+            sys.exit(0 if self_check.passed else 1)
         if explain:
             click.echo(render_api.explain_table(profile_path))
             _, self_check = checked_render.render_with_check(profile_path, verify=verify)
@@ -119,9 +127,9 @@ def render(profile_path: str, output_dir: str, to_stdout: bool, check: bool, exp
 @click.option("--fix", "apply_fixes", is_flag=True, help="Apply the safe fixes in place, then report what is left.")
 @click.option("--diff", "show_diff", is_flag=True, help="Print the fixes as a unified diff; change nothing (exit 1 if any).")
 @click.option("--unsafe-fixes", is_flag=True, help="Also apply (or show) fixes that change behaviour a user may rely on.")
-@click.option("--behind", help="The balancer in front: aws-alb, aws-elb, gclb, heroku, ingress-nginx or haproxy "
-              "(haproxy needs its idle timeout), optionally with its idle timeout (aws-alb:120). Its chain with nginx, "
-              "or with an app given alone, is checked.")
+@click.option("--behind", help="The balancer in front: aws-alb, aws-elb, gclb, heroku, ingress-nginx, gateway-api or "
+              "haproxy (gateway-api and haproxy need their idle timeout), optionally with its idle timeout (aws-alb:120). "
+              "Its chain with nginx, or with an app given alone, is checked.")
 def lint(files, gunicorn_path, gunicorn_cmd, profile_path, root, nginx_version, fmt, select, ignore, min_severity, quiet,
          apply_fixes, show_diff, unsafe_fixes, behind) -> None:
     """Lint nginx FILES (and their gunicorn config) for proxy <-> app mistakes; - reads stdin."""

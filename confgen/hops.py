@@ -86,6 +86,19 @@ PLATFORMS = {
         "ingress-nginx", "ingress-nginx", 60, True, 60,
         "ingress-nginx ConfigMap upstream-keepalive-timeout 60, proxy-read-timeout 60: "
         "https://github.com/kubernetes/ingress-nginx/blob/main/docs/user-guide/nginx-configuration/configmap.md"),
+    # Gateway API has no field for the gateway's keep-alive to its backends: each implementation
+    # keeps its own (Envoy-based gateways 1 h unless configured; NGINX Gateway Fabric pools only
+    # under an UpstreamSettingsPolicy), so a profile behind one must say what it keeps. How long
+    # it waits is the HTTPRoute's timeouts.request, implementation-specific when unset.
+    "gateway-api": Platform(
+        "gateway-api", "Gateway API gateway", None, True, None,
+        "Gateway API leaves the gateway's upstream keep-alive to the implementation: Envoy keeps idle upstream "
+        "connections 1 h by default (https://www.envoyproxy.io/docs/envoy/latest/faq/configuration/timeouts), NGINX "
+        "Gateway Fabric only pools under an UpstreamSettingsPolicy, keepAlive.timeout 60 s by default "
+        "(https://docs.nginx.com/nginx-gateway-fabric/traffic-management/upstream-settings/); HTTPRoute "
+        "timeouts.request is its wait, implementation-specific when unset (Envoy Gateway: 15 s, "
+        "https://gateway.envoyproxy.io/latest/tasks/traffic/http-timeouts/): "
+        "https://gateway-api.sigs.k8s.io/api-types/httproute/#timeouts-optional"),
     # HAProxy has no default for either timer: an unset `timeout http-keep-alive` falls back to
     # `timeout http-request`, then `timeout client`; an unset `timeout server` is infinite (with
     # a startup warning). So a project behind HAProxy must say what its configuration sets.

@@ -34,6 +34,8 @@ CASES = {
     "aws-alb configured": ({"balancer": "aws-alb", "idle_timeout_s": 350}, 350),
     "ingress-nginx configured": ({"balancer": "ingress-nginx", "idle_timeout_s": 120, "request_timeout_s": 90}, 120),
     "haproxy": ({"balancer": "haproxy", "idle_timeout_s": 30}, 30),
+    # An Envoy-based gateway's upstream keep-alive, 1 h unless configured.
+    "gateway-api": ({"balancer": "gateway-api", "idle_timeout_s": 3600}, 3600),
 }
 
 
@@ -110,6 +112,7 @@ def test_without_a_balancer_nothing_changes():
                                                       "Balancer's idle timeout is fixed at 600s"),
     ({"balancer": "heroku", "idle_timeout_s": 120}, {}, "Heroku router (Router 2.0)'s idle timeout is fixed at 90s"),
     ("haproxy", {}, "behind: HAProxy has no default idle timeout"),
+    ("gateway-api", {}, "behind: Gateway API gateway has no default idle timeout"),
     ({"balancer": "aws-alb", "request_timeout_s": 30}, {}, "behind.request_timeout_s: AWS Application Load Balancer's "
                                                            "wait for a response is its idle timeout"),
     ("aws-alb", {"trusted_proxies": []}, "behind: AWS Application Load Balancer in front needs trusted_proxies"),

@@ -1,4 +1,5 @@
-"""``render --target kubernetes``: the Deployment, Service, ConfigMap, HPA and PDB as plain YAML,
+"""``render --target kubernetes``: the Deployment, Service, ConfigMap, HPA and PDB (and the edge
+object in front, tests/test_render_kubernetes_edge.py) as plain YAML,
 valid against the Kubernetes API schemas (kubernetes-validate), carrying exactly the configs the
 self-check passed, with the stop timers and replica counts from the sizing."""
 
@@ -31,10 +32,11 @@ def _documents(profile: dict) -> dict[str, dict]:
     return {document["kind"]: document for document in yaml.safe_load_all(text)}
 
 
-@pytest.mark.parametrize("profile", [POD, BUSY], ids=["one machine", "replicated"])
-def test_every_document_is_valid_kubernetes(profile):
+@pytest.mark.parametrize("profile, edge", [(POD, set()), (BUSY, {"Ingress"})], ids=["one machine", "replicated"])
+def test_every_document_is_valid_kubernetes(profile, edge):
     documents = _documents(profile)
-    assert set(documents) == {"ConfigMap", "Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget"}
+    # BUSY is behind ingress-nginx: its Ingress is rendered too (tests/test_render_kubernetes_edge.py).
+    assert set(documents) == {"ConfigMap", "Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget"} | edge
     for document in documents.values():
         kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
 

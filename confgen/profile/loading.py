@@ -119,7 +119,15 @@ class Behind:
 
 # Balancers whose wait for a response is set apart from their idle timeout (AWS balancers use the
 # idle timeout for both; Heroku's router gives up after a fixed 30 s).
-REQUEST_TIMEOUT_CONFIGURABLE = ("gclb", "ingress-nginx", "haproxy")
+REQUEST_TIMEOUT_CONFIGURABLE = ("gclb", "ingress-nginx", "haproxy", "gateway-api")
+
+
+@dataclass(frozen=True)
+class GatewayRef:
+    """The Gateway an HTTPRoute attaches to (``kubernetes.gateway``)."""
+
+    name: str
+    namespace: str | None
 
 
 @dataclass(frozen=True)
@@ -127,6 +135,8 @@ class Kubernetes:
     image: str
     nginx_image: str | None
     max_replicas: int | None
+    ingress_class: str = "nginx"
+    gateway: GatewayRef | None = None
 
 
 @dataclass(frozen=True)
@@ -457,10 +467,16 @@ def _build(data: dict, label: str) -> Profile:
         gunicorn_version=target_gunicorn,
         behind=behind,
         replicas=filled.get("replicas"),
-        kubernetes=Kubernetes(**{"nginx_image": None, "max_replicas": None, **filled["kubernetes"]})
-        if filled.get("kubernetes") else None,
+        kubernetes=_kubernetes(filled["kubernetes"]) if filled.get("kubernetes") else None,
         raw=data,
     )
+
+
+def _kubernetes(spelled: dict) -> Kubernetes:
+    gateway = spelled.get("gateway")
+    return Kubernetes(**{"nginx_image": None, "max_replicas": None, **spelled,
+                         "gateway": GatewayRef(name=gateway["name"], namespace=gateway.get("namespace"))
+                         if gateway else None})
 
 
 def _behind(declared, trusted_proxies, label: str, problems: list[str]) -> Behind | None:

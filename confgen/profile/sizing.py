@@ -700,6 +700,116 @@ def autoscaler_range(p: Profile, count: Value | None) -> tuple[Value, Value]:
     return low, high
 
 
+# ---------------------------------------------------------------------------------------------
+# The edge in front of the pods (render --target kubernetes): the Ingress or HTTPRoute that routes
+# outside traffic to the Service, its values from the chain model above. The balancer is the hop
+# in front of nginx; its idle timeout is what nginx's keepalive_timeout outlasts (above), its wait
+# for a response is what app.timeout_s must end under (balancer_gives_up_first).
+
+# The balancers whose edge object --target kubernetes renders: ingress-nginx an Ingress, a
+# Gateway API gateway an HTTPRoute.
+RENDERED_EDGES = ("ingress-nginx", "gateway-api")
+INGRESS_NGINX_ANNOTATIONS_DOC = ("https://github.com/kubernetes/ingress-nginx/blob/main/docs/user-guide/"
+                                 "nginx-configuration/annotations.md")
+INGRESS_NGINX_CONFIGMAP_DOC = ("https://github.com/kubernetes/ingress-nginx/blob/main/docs/user-guide/"
+                               "nginx-configuration/configmap.md")
+HTTPROUTE_TIMEOUTS_DOC = "https://gateway-api.sigs.k8s.io/api-types/httproute/#timeouts-optional"
+
+
+def renders_edge(p: Profile) -> bool:
+    return p.behind is not None and p.behind.balancer in RENDERED_EDGES
+
+
+def pod_nginx_waits(p: Profile) -> Value:
+    """How long nginx in the pod waits for the app: the slowest route's proxy_read_timeout."""
+    waits = [(proxy_read_timeout(route_profile(p, route)).value, route) for route in p.routes]
+    seconds, route = max(waits, key=lambda pair: pair[0])
+    at = f"route {route.name}'s " if len(p.routes) > 1 else ""
+    return Value(seconds, f"{at}proxy_read_timeout {seconds}s (app.timeout_s={route.app.timeout_s})", "seconds")
+
+
+def edge_request_timeout(p: Profile) -> Value:
+    """How long the edge in front of the pods waits for a response: the profile's
+    behind.request_timeout_s, else longer than nginx in the pod waits for the app, by 10 % and at
+    least 5 s, so nginx in the pod gives up first and its answer is the one the client gets. The
+    edge starts its timer before nginx starts its own (it sends the request first), so equal
+    timers would let the edge fire first."""
+    nginx = pod_nginx_waits(p)
+    label = balancer(p).label
+    if p.behind.request_timeout_s is not None:
+        return Value(p.behind.request_timeout_s, f"behind.request_timeout_s={p.behind.request_timeout_s} (profile): "
+                                                 f"above nginx's {nginx.reason} in the pod", "seconds")
+    margin = max(5, math.ceil(nginx.value * 0.1))
+    if p.behind.balancer == "ingress-nginx":
+        after = (f"a 504 it receives is passed on, while its own timeout would be retried on another pod for an "
+                 f"idempotent request (proxy-next-upstream, default \"error timeout\", {INGRESS_NGINX_CONFIGMAP_DOC})")
+    else:
+        after = "its own timeout error would answer the client while the app still works"
+    return Value(nginx.value + margin,
+                 f"nginx in the pod waits for the app: {nginx.reason}; {label} waits {margin}s longer (10 %, at "
+                 f"least 5 s) so nginx answers first (504, or the app's own answer) and the client gets it: "
+                 f"{after}", "seconds")
+
+
+def ingress_nginx_annotations(p: Profile) -> dict[str, Value]:
+    """The ingress-nginx annotations of the Ingress in front of the pods, each set from the value
+    nginx in the pod has for the same thing (names, value formats and defaults: annotations.md
+    and configmap.md of kubernetes/ingress-nginx). Annotation values are strings; timeouts are
+    unitless seconds, sizes nginx sizes. ingress-nginx's keep-alive to the pods
+    (upstream-keepalive-timeout) is a setting of the controller's ConfigMap, not of an Ingress:
+    nginx's keepalive_timeout outlasts it (client_keepalive_timeout)."""
+    prefix = "nginx.ingress.kubernetes.io/"
+    read = edge_request_timeout(p)
+    body = client_max_body_size(p)
+    header = proxy_buffer_size(p)
+    buffered = client_body_buffer_size(p)
+    if p.max_body_size == 0:
+        body_reason = ("max_body_size=0: 1 byte, as client_max_body_size in the pod (0 would be unlimited to "
+                       "nginx)")
+    else:
+        body_reason = (f"max_body_size={format_size(p.max_body_size)}, as client_max_body_size in the pod: under "
+                       f"ingress-nginx's default 1m (proxy-body-size) a larger body gets 413 from the ingress "
+                       f"and never reaches the app")
+    return {
+        prefix + "proxy-read-timeout": Value(str(read.value), read.reason),
+        prefix + "proxy-send-timeout": Value(str(read.value), (
+            f"as proxy-read-timeout, the pairing nginx in the pod has (proxy_send_timeout = proxy_read_timeout): "
+            f"it bounds a stall while the ingress writes the request to the pod (ingress-nginx's default 60)")),
+        prefix + "proxy-body-size": Value(format_size(body.value), body_reason),
+        prefix + "proxy-buffer-size": Value(format_size(header.value), (
+            f"as proxy_buffer_size in the pod ({header.reason}): under ingress-nginx's default 4k a response "
+            f"header nginx in the pod passed on would fail at the ingress (\"upstream sent too big header\", "
+            f"502)")),
+        prefix + "client-body-buffer-size": Value(format_size(buffered.value), (
+            f"as client_body_buffer_size in the pod ({buffered.reason}): ingress-nginx reads the whole body "
+            f"before passing it on (proxy-request-buffering on) and keeps up to this in memory, not a temp file "
+            f"(its default 8k)")),
+    }
+
+
+def httproute_request_timeout(p: Profile) -> Value:
+    """The HTTPRoute rule's timeouts.request: the edge's wait (edge_request_timeout), spelled as a
+    Gateway API duration. It bounds the whole exchange at the gateway, not a silence: an
+    implementation may start it as the client begins sending and stops it when the response has
+    been received, so a slow upload or download counts too."""
+    wait = edge_request_timeout(p)
+    return Value(wait.value, f"{wait.reason}; timeouts.request bounds the whole exchange at the gateway (it may "
+                             f"start as the client begins sending), not a silence as proxy_read_timeout does: "
+                             f"raise behind.request_timeout_s for slow uploads or downloads ({HTTPROUTE_TIMEOUTS_DOC})",
+                 "seconds")
+
+
+def with_rendered_edge(p: Profile) -> Profile:
+    """The profile as the chain model must see it once the edge object is rendered: the
+    balancer waits what the Ingress or HTTPRoute says (edge_request_timeout), so the feasibility
+    check (balancer_gives_up_first) compares nginx with the rendered value, not with the
+    balancer's default."""
+    if not renders_edge(p) or p.behind.request_timeout_s is not None:
+        return p
+    return dataclasses.replace(p, behind=dataclasses.replace(p.behind,
+                                                             request_timeout_s=edge_request_timeout(p).value))
+
+
 def replica_profile(p: Profile, serving: int) -> Profile:
     """One replica's share of the load: clients and every route's QPS over the serving replicas."""
     if serving <= 1:

@@ -1,7 +1,12 @@
 """``render --target kubernetes``: the self-checked nginx.conf and gunicorn configs in a ConfigMap,
 and around them the Deployment (nginx and gunicorn side by side in each pod, over the unix socket
 on a shared emptyDir), Service, HorizontalPodAutoscaler and PodDisruptionBudget, as plain YAML
-from ``templates/kubernetes.yaml.j2``. One pod is one replica of the sizing."""
+from ``templates/kubernetes.yaml.j2``. One pod is one replica of the sizing.
+
+In front of the Service, the edge object the profile's ``behind`` names: an Ingress for
+ingress-nginx, an HTTPRoute for a Gateway API gateway, each set from the chain model
+(``sizing.ingress_nginx_annotations``, ``sizing.httproute_request_timeout``). The chain model then
+sees the balancer wait what the rendered object says (``sizing.with_rendered_edge``)."""
 
 from __future__ import annotations
 
@@ -9,16 +14,20 @@ import dataclasses
 import hashlib
 import os
 import posixpath
+import re
 from typing import Any, Mapping
 
 from confgen.errors import ConfgenError
 from confgen.profile import sizing
 from confgen.profile.loading import Profile, load_profile
 from confgen.render.checked import SelfCheck, render_checked
-from confgen.render.rendering import NGINX_FILE, _environment, route_file_names
+from confgen.render.rendering import NGINX_FILE, _environment, format_rows, route_file_names
 from confgen.render.stamp import stamp
 
 MANIFEST_FILE = "kubernetes.yaml"
+# The Service's port (named http), which the Ingress names and an HTTPRoute's backendRef numbers.
+SERVICE_PORT = 80
+INGRESS_WILDCARD_DOC = "https://kubernetes.io/docs/concepts/services-networking/ingress/#hostname-wildcards"
 CONFIG_DIR = "/etc/confgen"
 # The official nginx image runs its workers as this user (it has no www-data).
 OFFICIAL_IMAGE_USER = "nginx"
@@ -32,6 +41,8 @@ def render_kubernetes(source: str | os.PathLike | Mapping[str, Any], *, verify: 
     if refusals:
         raise ConfgenError(*refusals)
     profile = _for_the_image(profile)
+    edge = _edge(profile)  # from the profile as written: its reasons say whether the wait was given or derived
+    profile = sizing.with_rendered_edge(profile)
     files, check = render_checked(profile, verify=verify)
     the_plan = sizing.plan(profile)
     minimum, maximum = sizing.autoscaler_range(profile, the_plan.replicas)
@@ -47,8 +58,26 @@ def render_kubernetes(source: str | os.PathLike | Mapping[str, Any], *, verify: 
         nginx_image=profile.kubernetes.nginx_image or f"nginx:{'.'.join(map(str, profile.nginx_version[:2]))}",
         config_dir=CONFIG_DIR, digest=hashlib.sha256("".join(data.values()).encode()).hexdigest()[:16],
         prestop=sizing.prestop_sleep(profile), grace=sizing.termination_grace_period(profile),
-        min_replicas=minimum, max_replicas=maximum, cpu_utilization=sizing.HPA_CPU_UTILIZATION)
+        min_replicas=minimum, max_replicas=maximum, cpu_utilization=sizing.HPA_CPU_UTILIZATION,
+        edge=edge, service_port=SERVICE_PORT)
     return {MANIFEST_FILE: stamp(text)}, check
+
+
+def explain_kubernetes(source: str | os.PathLike | Mapping[str, Any]) -> str:
+    """``--explain --target kubernetes``: the plan as the pods are sized (the chain model seeing
+    the rendered edge's wait), then the edge object's values with their reasons."""
+    profile = load_profile(source)
+    refusals = _refusals(profile)
+    if refusals:
+        raise ConfgenError(*refusals)
+    profile = _for_the_image(profile)
+    edge = _edge(profile)
+    rows = sizing.plan(sizing.with_rendered_edge(profile)).rows()
+    if edge["kind"] == "Ingress":
+        rows += [(f"Ingress {key}", value.value, value.reason) for key, value in edge["annotations"].items()]
+    elif edge["kind"] == "HTTPRoute":
+        rows.append(("HTTPRoute timeouts.request", str(edge["request_timeout"]), edge["request_timeout"].reason))
+    return format_rows(rows)
 
 
 def _refusals(profile: Profile) -> list[str]:
@@ -65,7 +94,55 @@ def _refusals(profile: Profile) -> list[str]:
     if profile.tls is not None:
         problems.append(f"{where}: tls: terminate TLS at the Ingress or balancer in front of the Service with "
                         f"--target kubernetes")
+    balancer = profile.behind.balancer if profile.behind is not None else "none"
+    spelled = (profile.raw.get("kubernetes") or {}) if isinstance(profile.raw, Mapping) else {}
+    if balancer == "gateway-api" and profile.kubernetes is not None and profile.kubernetes.gateway is None:
+        problems.append(f"{where}: kubernetes.gateway: behind gateway-api renders an HTTPRoute, which needs the "
+                        f"Gateway it attaches to: give kubernetes.gateway.name (and namespace, if not the route's)")
+    if "gateway" in spelled and balancer != "gateway-api":
+        problems.append(f"{where}: kubernetes.gateway: only used with behind gateway-api (the HTTPRoute that "
+                        f"attaches to it is rendered for that balancer); behind is {balancer}")
+    if "ingress_class" in spelled and balancer != "ingress-nginx":
+        problems.append(f"{where}: kubernetes.ingress_class: only used with behind ingress-nginx (the Ingress is "
+                        f"rendered for that balancer); behind is {balancer}")
+    if sizing.renders_edge(profile):
+        for index, server_name in enumerate(profile.server_names):
+            if re.fullmatch(r"[0-9.]+", server_name):
+                problems.append(f"{where}: server_names.{index}: {server_name} is an IP address, which an Ingress "
+                                f"host or HTTPRoute hostname cannot be: leave it out for --target kubernetes")
     return problems
+
+
+def _edge(profile: Profile) -> dict[str, Any]:
+    """What the template needs for the edge object: its kind (Ingress, HTTPRoute, or None when
+    the balancer in front is not one this target renders) and its values with their reasons."""
+    if not sizing.renders_edge(profile):
+        return {"kind": None, "balancer": profile.behind.balancer if profile.behind is not None else None}
+    hosts = _hosts(profile.server_names)
+    idle = sizing.balancer_idle(profile)
+    common = {"hosts": hosts, "keepalive": sizing.client_keepalive_timeout(profile),
+              "idle": idle[1] if idle is not None else None,
+              "wildcards": any(host.startswith("*.") for host in hosts), "wildcard_doc": INGRESS_WILDCARD_DOC}
+    if profile.behind.balancer == "ingress-nginx":
+        return {**common, "kind": "Ingress", "ingress_class": profile.kubernetes.ingress_class,
+                "annotations": sizing.ingress_nginx_annotations(profile),
+                "annotations_doc": sizing.INGRESS_NGINX_ANNOTATIONS_DOC,
+                "configmap_doc": sizing.INGRESS_NGINX_CONFIGMAP_DOC}
+    return {**common, "kind": "HTTPRoute", "gateway": profile.kubernetes.gateway,
+            "request_timeout": sizing.httproute_request_timeout(profile),
+            "max_body_size": sizing.client_max_body_size(profile)}
+
+
+def _hosts(server_names: tuple[str, ...]) -> list[str]:
+    """nginx's server names as Ingress hosts and HTTPRoute hostnames (lower case; nginx's
+    ``.example.com`` is example.com and its subdomains, two names there)."""
+    hosts: list[str] = []
+    for server_name in server_names:
+        server_name = server_name.lower()
+        for host in ([server_name[1:], "*" + server_name] if server_name.startswith(".") else [server_name]):
+            if host not in hosts:
+                hosts.append(host)
+    return hosts
 
 
 def _for_the_image(profile: Profile) -> Profile:

@@ -54,7 +54,12 @@ def route_file_names(the_plan: Plan, route_plan: RoutePlan) -> dict[str, str]:
 
 
 def explain_table(source: str | os.PathLike | Mapping[str, Any]) -> str:
-    rows = [("setting", "value", "reason")] + plan(load_profile(source)).rows()
+    return format_rows(plan(load_profile(source)).rows())
+
+
+def format_rows(rows: list[tuple[str, str, str]]) -> str:
+    """(setting, value, reason) rows as the --explain table."""
+    rows = [("setting", "value", "reason")] + rows
     widths = [max(len(row[i]) for row in rows) for i in range(2)]
     lines = [f"{s:<{widths[0]}}  {v:<{widths[1]}}  {r}" for s, v, r in rows]
     lines.insert(1, "-" * (widths[0] + widths[1] + 4 + max(len(row[2]) for row in rows)))
