@@ -251,7 +251,8 @@ def test_the_lints_reader_sees_the_edge_wait_longer_than_nginx_and_idle_less(pro
     path.write_text(_text(profile))
     found = chains([str(path)])
     chain, = found
-    assert chain.service == "Service default/shop-api" and chain.container == "nginx"
+    # The edge reaches the pod's nginx (read from the ConfigMap), which forwards to the app container.
+    assert chain.service == "Service default/shop-api" and chain.container == "shop-api" and chain.nginx is not None
     nginx = _pod_nginx({d["kind"]: d for d in yaml.safe_load_all(path.read_text())}, tmp_path)
     assert chain.front.waits_for_next.seconds > parse_time(nginx["proxy_read_timeout"][0])
     if profile is INGRESS:  # the gateway's keep-alive is its implementation's: the reader does not know it
