@@ -148,8 +148,11 @@ def chain_timeout_order(ctx: LintContext) -> Iterator[Finding]:
     should do so before the hop in front gives up waiting, or the front answers 504 (nginx, a
     balancer: Heroku's router after 30 s, H12) while the app keeps working on a request nobody
     waits for, and the app's own timeout handling never runs. Checked between nginx's
-    ``proxy_read_timeout``/``uwsgi_read_timeout`` (60 s by default) and uWSGI's ``harakiri``, and
-    between a declared balancer and an app linted with no nginx in front.
+    ``proxy_read_timeout``/``uwsgi_read_timeout`` (60 s by default) and uWSGI's ``harakiri``,
+    between a declared balancer and an app linted with no nginx in front, and between the
+    balancer in front of nginx (an Ingress's ``proxy-read-timeout``, an HTTPRoute's
+    ``timeouts.request``, ``--behind``) and nginx's ``proxy_read_timeout`` on the app's routes:
+    the balancer must wait longer, or nginx's answer is thrown away.
 
     App command:
         uwsgi --socket 127.0.0.1:3031 --harakiri 60 --module app
@@ -177,7 +180,11 @@ def chain_timeout_order(ctx: LintContext) -> Iterator[Finding]:
         https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_read_timeout
         https://uwsgi-docs.readthedocs.io/en/latest/Options.html#harakiri
         https://devcenter.heroku.com/articles/request-timeout
+        https://github.com/kubernetes/ingress-nginx/blob/main/docs/user-guide/nginx-configuration/annotations.md#custom-timeouts
+        https://gateway-api.sigs.k8s.io/api-types/httproute/#timeouts-optional
     """
+    if not ctx.app_only:
+        yield from _balancer_gives_up_before_nginx(ctx)
     app = ctx.app_hop
     if app is None or app.kills_after is None:
         return
@@ -203,6 +210,32 @@ def chain_timeout_order(ctx: LintContext) -> Iterator[Finding]:
             UWSGI_READ_TIMEOUT_SOURCE if directive_name.startswith("uwsgi") else READ_TIMEOUT_SOURCE)
         yield ctx.finding(found or pass_directive,
                           _late("nginx", Timer(wait, source, directive_name), app, kills))
+
+
+def _balancer_gives_up_before_nginx(ctx: LintContext) -> Iterator[Finding]:
+    """The balancer in front stops waiting no later than nginx waits for the app: the client
+    gets the balancer's error while nginx still waits, and nginx's own answer (its 504, the
+    app's late response) is thrown away."""
+    front = ctx.behind
+    if front is None or front.waits_for_next is None:
+        return
+    wait = front.waits_for_next
+    reported: set[int] = set()
+    for route in app_routes(ctx) if ctx.app_hop is not None else []:
+        found = effective_directive(ctx, "proxy_read_timeout", route.block)
+        nginx_wait = seconds(found.args) if found is not None else 60.0
+        if nginx_wait is None or nginx_wait < wait.seconds or id(found or route.proxy_pass) in reported:
+            continue
+        if found is None and ctx.unresolved_include(route.block) is not None:
+            continue
+        reported.add(id(found or route.proxy_pass))
+        source = f"{found.file}:{found.line}" if found is not None else READ_TIMEOUT_SOURCE
+        yield ctx.finding(found or route.proxy_pass,
+                          f"{front.label} gives up after {wait.describe()}, but nginx waits for the app for "
+                          f"{Timer(nginx_wait, source, 'proxy_read_timeout').describe()}: a slow request gets the "
+                          f"balancer's error while nginx still waits, and nginx's own answer never reaches the "
+                          f"client; let the balancer wait longer than nginx (or lower proxy_read_timeout below "
+                          f"{wait.seconds:g}s)")
 
 
 def _late(front_label: str, wait: Timer, back: Hop, kills: Timer) -> str:
