@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 import confgen
-from conftest import free_port, owns_listener, require_binary
+from conftest import free_port, owns_listener, quiet_port, require_binary
 
 ASGI_APP = '''async def app(scope, receive, send):
     if scope["type"] != "http":
@@ -77,17 +77,6 @@ POOL_IDLE_S = 3
 
 
 
-def _quiet_port() -> int:
-    """A free port no TCP socket has used lately: no TIME-WAIT left from another test whose
-    address pair a new connection could take over (Linux reuses them on loopback,
-    net.ipv4.tcp_tw_reuse=2), which would hide it from the count."""
-    while True:
-        port = free_port()
-        if not any(int(address.split(":")[1], 16) == port for line in Path("/proc/net/tcp").read_text().splitlines()[1:]
-                   for address in line.split()[1:3]):
-            return port
-
-
 def _closed_first(port: int) -> dict[str, set]:
     """TCP connections to ``port`` whose side has closed first, by side: the server on ``port``
     or its peer. The side that closes first passes FIN-WAIT-1/2 and holds TIME-WAIT (RFC 9293
@@ -129,7 +118,7 @@ def _run(root: Path, server: str, keep_alive: int) -> tuple[list, dict[str, int]
 
 
 def _attempt(root: Path, nginx: str, server: str, keep_alive: int) -> tuple[list, dict[str, int]] | None:
-    app_port, nginx_port = _quiet_port(), free_port()
+    app_port, nginx_port = quiet_port(), free_port()
     (root / "tmp").mkdir(parents=True)
     (root / "nginx.conf").write_text(NGINX.format(root=root, app_port=app_port, nginx_port=nginx_port,
                                                   pool_idle=POOL_IDLE_S))
