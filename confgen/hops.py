@@ -12,6 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
+_PER_SECOND = {"s": 1, "ms": 1000}
+
+
 @dataclass(frozen=True)
 class Timer:
     """A number of seconds and where it comes from."""
@@ -19,9 +22,21 @@ class Timer:
     seconds: float
     source: str                  # "deploy/uwsgi.ini:7", or "uvicorn's default (https://...)"
     setting: str = ""            # the setting as its file spells it: "--timeout-keep-alive", "keepalive"
+    # The unit the setting is written in ("ms": granian's --http1-header-read-timeout), so advice
+    # names a value the user can write as it is.
+    unit: str = "s"
+    # The longest the setting may be, in seconds (granian refuses a header read timeout above
+    # 60 s); None: no limit. Advice never asks for more than this.
+    ceiling: float | None = None
+
+    def spelled(self, seconds: float) -> str:
+        """``seconds`` as this setting is written: "75s", or "75000ms = 75s"."""
+        if self.unit == "s":
+            return f"{seconds:g}s"
+        return f"{seconds * _PER_SECOND[self.unit]:g}{self.unit} = {seconds:g}s"
 
     def describe(self) -> str:
-        shown = f"{self.seconds:g}s"
+        shown = self.spelled(self.seconds)
         return f"{self.setting} {shown} ({self.source})" if self.setting else f"{shown} ({self.source})"
 
 

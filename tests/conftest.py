@@ -49,21 +49,52 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def quiet_port() -> int:
+    """A free port no TCP socket has used lately: no TIME-WAIT left from another test whose
+    address pair a new connection could take over (Linux reuses them on loopback,
+    net.ipv4.tcp_tw_reuse=2), which would hide it from a count of closes."""
+    while True:
+        port = free_port()
+        if not any(int(address.split(":")[1], 16) == port for line in Path("/proc/net/tcp").read_text().splitlines()[1:]
+                   for address in line.split()[1:3]):
+            return port
+
+
 def owns_listener(process: subprocess.Popen, port: int, deadline: float) -> bool:
-    """Wait until ``process`` itself listens on ``port`` (IPv4): False when it exits first, or
-    another process holds the port until ``deadline``. nginx keeps retrying a taken port for
-    seconds, so its being alive proves nothing, and a request would meet the other server."""
+    """Wait until ``process`` itself, or a worker it started, listens on ``port`` (IPv4): False
+    when it exits first, or another process holds the port until ``deadline``. nginx keeps
+    retrying a taken port for seconds, so its being alive proves nothing, and a request would
+    meet the other server. (granian's main process does not keep the listener: its worker does.)"""
     while time.monotonic() < deadline and process.poll() is None:
         inodes = {fields[9] for fields in (line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:])
                   if fields[3] == "0A" and int(fields[1].split(":")[1], 16) == port}
-        try:
-            held = {os.readlink(f"/proc/{process.pid}/fd/{fd}") for fd in os.listdir(f"/proc/{process.pid}/fd")}
-        except OSError:
-            held = set()
+        held = set()
+        for pid in _process_tree(process.pid):
+            try:
+                held |= {os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
+            except OSError:
+                continue  # gone meanwhile
         if any(f"socket:[{inode}]" in held for inode in inodes):
             return True
         time.sleep(0.05)
     return False
+
+
+def _process_tree(pid: int) -> list[int]:
+    """``pid`` and every process under it."""
+    found, index = [pid], 0
+    while index < len(found):
+        try:
+            tasks = os.listdir(f"/proc/{found[index]}/task")
+        except OSError:
+            tasks = []
+        for task in tasks:
+            try:
+                found += [int(child) for child in Path(f"/proc/{found[index]}/task/{task}/children").read_text().split()]
+            except OSError:
+                continue
+        index += 1
+    return found
 
 
 @pytest.fixture

@@ -447,6 +447,18 @@ COMPOSE = """services:
 """
 
 
+@pytest.mark.parametrize("environment, racing", [
+    ("", True),                                                            # uvicorn's 5 s
+    ("    environment:\n      UVICORN_TIMEOUT_KEEP_ALIVE: 75\n", False),
+    ("    environment:\n      - UVICORN_TIMEOUT_KEEP_ALIVE=${KEEP}\n", False),   # interpolated by compose: unknown
+])
+def test_the_variables_a_compose_service_sets_reach_its_app_server(tmp_path, environment, racing):
+    compose = "services:\n  api:\n    command: uvicorn api.main:app --host 0.0.0.0 --port 8000\n" + environment
+    write(tmp_path, {"nginx.conf": COMPOSE_NGINX, "docker-compose.yml": compose})
+    result = confgen.lint_project([str(tmp_path / "nginx.conf")], nginx_version="1.22.1")
+    assert bool([f for f in result.findings if f.rule == "chain-keepalive-race"]) == racing
+
+
 @pytest.mark.parametrize("web_keepalive, api_keepalive, racing", [
     (75, 75, set()),
     (2, 75, {("app-keepalive-race", 3)}),         # the web service's gunicorn closes first: at upstream web

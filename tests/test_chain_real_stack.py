@@ -1,9 +1,9 @@
 """chain-keepalive-race on the real stack: nginx with an upstream pool in front of standalone
-uvicorn and hypercorn (started from the Procfile confgen reads) and uWSGI's HTTP router (from the
-ini file confgen reads). Where confgen reports the race (the app's idle timeout below the pool's),
-the app is seen closing idle pooled connections first: the side that closes first holds TIME-WAIT
-(RFC 9293 3.6). With the timers in order, confgen is silent and only nginx closes them. Timers
-are scaled down (1-7 s) so each case takes seconds."""
+uvicorn, hypercorn and granian (started from the Procfile confgen reads) and uWSGI's HTTP router
+(from the ini file confgen reads). Where confgen reports the race (the app's idle timeout below
+the pool's), the app is seen closing idle pooled connections first: the side that closes first
+holds TIME-WAIT (RFC 9293 3.6). With the timers in order, confgen is silent and only nginx closes
+them. Timers are scaled down (1-7 s) so each case takes seconds."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 import confgen
-from conftest import free_port, owns_listener, require_binary
+from conftest import free_port, owns_listener, quiet_port, require_binary
 
 ASGI_APP = '''async def app(scope, receive, send):
     if scope["type"] != "http":
@@ -43,6 +43,13 @@ def hypercorn_side(port: int, keep_alive: int) -> tuple[str, dict[str, str], lis
     return "hypercorn", {"app.py": ASGI_APP, "Procfile": f"web: {command}\n"}, command.split()
 
 
+def granian_side(port: int, keep_alive: int) -> tuple[str, dict[str, str], list[str]]:
+    # granian's idle time is its HTTP/1 header read timeout, in milliseconds.
+    command = (f"granian --interface asgi --host 127.0.0.1 --port {port} "
+               f"--http1-header-read-timeout {keep_alive * 1000} app:app")
+    return "granian", {"app.py": ASGI_APP, "Procfile": f"web: {command}\n"}, [*command.split(), "--no-access-log"]
+
+
 def uwsgi_side(port: int, keep_alive: int) -> tuple[str, dict[str, str], list[str]]:
     # uWSGI's HTTP router: http-keepalive above 1 is its idle timer (checked on uWSGI itself:
     # 2 closes an idle connection after about 2 s, 1 leaves it to http-timeout's 60 s).
@@ -51,7 +58,7 @@ def uwsgi_side(port: int, keep_alive: int) -> tuple[str, dict[str, str], list[st
     return "uwsgi", {"wsgi.py": WSGI_APP, "uwsgi.ini": ini}, ["uwsgi", "--ini", "uwsgi.ini"]
 
 
-SIDES = {"uvicorn": uvicorn_side, "hypercorn": hypercorn_side, "uwsgi": uwsgi_side}
+SIDES = {"uvicorn": uvicorn_side, "hypercorn": hypercorn_side, "granian": granian_side, "uwsgi": uwsgi_side}
 NGINX = """daemon off;
 pid {root}/nginx.pid;
 error_log {root}/error.log info;
@@ -75,17 +82,6 @@ http {{
 ACTIVE_CLOSE = {"04", "05", "06", "0B"}
 POOL_IDLE_S = 3
 
-
-
-def _quiet_port() -> int:
-    """A free port no TCP socket has used lately: no TIME-WAIT left from another test whose
-    address pair a new connection could take over (Linux reuses them on loopback,
-    net.ipv4.tcp_tw_reuse=2), which would hide it from the count."""
-    while True:
-        port = free_port()
-        if not any(int(address.split(":")[1], 16) == port for line in Path("/proc/net/tcp").read_text().splitlines()[1:]
-                   for address in line.split()[1:3]):
-            return port
 
 
 def _closed_first(port: int) -> dict[str, set]:
@@ -129,7 +125,7 @@ def _run(root: Path, server: str, keep_alive: int) -> tuple[list, dict[str, int]
 
 
 def _attempt(root: Path, nginx: str, server: str, keep_alive: int) -> tuple[list, dict[str, int]] | None:
-    app_port, nginx_port = _quiet_port(), free_port()
+    app_port, nginx_port = quiet_port(), free_port()
     (root / "tmp").mkdir(parents=True)
     (root / "nginx.conf").write_text(NGINX.format(root=root, app_port=app_port, nginx_port=nginx_port,
                                                   pool_idle=POOL_IDLE_S))

@@ -1,14 +1,17 @@
-"""Which Python app server a command line starts, and where its own arguments begin.
+"""Which Python app server a command line starts, where its own arguments begin, and the
+variables the command line sets for it in front of it (``GRANIAN_PORT=9000 granian ...``).
 
 ``gunicorn ...``, ``/srv/venv/bin/uvicorn ...``, ``python -m hypercorn ...``, ``daphne ...``,
-``uwsgi --ini ...``: the word that starts the server (a path's last part, or ``python -m NAME``),
-so every reader of a command line agrees on which program runs.
+``uwsgi --ini ...``, ``granian ...``: the word that starts the server (a path's last part, or
+``python -m NAME``), so every reader of a command line agrees on which program runs.
 """
 
 from __future__ import annotations
 
 import os
 import re
+
+from confgen.shell import SHELL_OPERATORS
 
 SERVERS = ("gunicorn", "uvicorn", "hypercorn", "daphne", "uwsgi", "granian")
 _PYTHON = re.compile(r"python[\d.]*")
@@ -40,6 +43,36 @@ def find_server(words: list[str]) -> tuple[str, int] | None:
         if here is not None:
             found = here
     return found
+
+
+_ASSIGNMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)", re.S)
+
+
+def assignments(words: list[str], server_index: int) -> dict[str, str | None]:
+    """The variables the command line itself sets for the server the word at ``server_index``
+    starts: ``GRANIAN_PORT=9000 granian ...``, ``env UVICORN_PORT=9000 uvicorn ...``. A value
+    the shell computes (``$VAR``, `` `...` ``) is None: set, but not known here."""
+    start = server_index
+    while start > 0 and words[start - 1] not in SHELL_OPERATORS:
+        start -= 1
+    found: dict[str, str | None] = {}
+    for word in words[start:server_index]:
+        match = _ASSIGNMENT.fullmatch(word)
+        if match:
+            found[match.group(1)] = None if "$" in match.group(2) or "`" in match.group(2) else match.group(2)
+        elif word not in ("env", "exec"):
+            break  # another program first (nice, python -m): what follows is its argument, not an assignment
+    return found
+
+
+def start_of(words: list[str], found: tuple[str, int]) -> int:
+    """The index of the word that starts the server ``find_server`` found (``python`` for
+    ``python -m granian``)."""
+    index = found[1] - 1
+    if index >= 2 and words[index - 1] == "-m":
+        while index > 0 and not _PYTHON.fullmatch(os.path.basename(words[index])):
+            index -= 1
+    return index
 
 
 def kind_of(path: str, text: str | None = None) -> str | None:

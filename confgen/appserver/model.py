@@ -11,15 +11,17 @@ from confgen.hops import Hop, Timer
 
 @dataclass(frozen=True)
 class Value:
-    value: object
+    value: object                # a timer's value is in seconds, whatever unit its setting is written in
     source: str                  # "Procfile:1 (--timeout-keep-alive)", "uvicorn's default (...)"
     setting: str                 # as the server spells it: "--timeout-keep-alive", "http-keepalive"
     line: int | None = None
+    unit: str = "s"              # the unit the setting is written in: "ms" for granian's header read timeout
+    ceiling: float | None = None  # the longest the server accepts, in seconds (None: no limit)
 
 
 @dataclass
 class AppServer:
-    server: str                               # uvicorn, hypercorn, daphne, uwsgi
+    server: str                               # uvicorn, hypercorn, daphne, uwsgi, granian
     label: str                                # where it was read: "Procfile:1", "deploy/uwsgi.ini"
     file: str | None = None
     line: int = 1
@@ -33,10 +35,15 @@ class AppServer:
     command: object = None                    # the command file it was read from (gunicorn.sources.CommandSource)
 
     def hop(self) -> Hop:
-        idle = Timer(float(self.idle.value), self.idle.source, self.idle.setting) \
-            if self.keeps_alive and self.idle is not None and isinstance(self.idle.value, (int, float)) else None
-        kills = Timer(float(self.kills_after.value), self.kills_after.source, self.kills_after.setting) \
-            if self.kills_after is not None and isinstance(self.kills_after.value, (int, float)) \
-            and self.kills_after.value > 0 else None
+        idle = _timer(self.idle) if self.keeps_alive else None
+        kills = _timer(self.kills_after) if self.kills_after is not None \
+            and isinstance(self.kills_after.value, (int, float)) and self.kills_after.value > 0 else None
         return Hop(kind=self.server, label=f"{self.server} ({self.label})", file=self.file, line=self.line,
                    idle_from_previous=idle, kills_after=kills, notes=list(self.notes))
+
+
+def _timer(value: Value | None) -> Timer | None:
+    """The timer a known number of seconds makes; None for an unknown one."""
+    if value is None or not isinstance(value.value, (int, float)) or isinstance(value.value, bool):
+        return None
+    return Timer(float(value.value), value.source, value.setting, unit=value.unit, ceiling=value.ceiling)

@@ -3,13 +3,14 @@ command names, relative to ``cwd``), whichever server it is."""
 
 from __future__ import annotations
 
-from confgen.appserver import daphne, hypercorn, uvicorn, uwsgi
+from confgen.appserver import daphne, granian, hypercorn, uvicorn, uwsgi
 from confgen.appserver.model import AppServer
 
 
 def read_server(server: str, args: list[str], *, label: str, file: str | None, line: int = 1,
-                environ: dict[str, str] | None = None, cwd: str | None = None) -> AppServer | None:
-    """None for gunicorn (its own reader) or a server confgen does not read (granian)."""
+                environ: dict[str, str | None] | None = None, cwd: str | None = None) -> AppServer | None:
+    """None for gunicorn (its own reader) or a server confgen does not read. ``environ``: the
+    variables the command runs with; None for one set where its value cannot be read."""
     environ = environ or {}
     if server == "uvicorn":
         return uvicorn.read(args, environ, label, file, line)
@@ -17,6 +18,8 @@ def read_server(server: str, args: list[str], *, label: str, file: str | None, l
         return hypercorn.read(args, environ, label, file, line, cwd=cwd)
     if server == "daphne":
         return daphne.read(args, environ, label, file, line)
+    if server == "granian":
+        return granian.read(args, environ, label, file, line)
     if server == "uwsgi":
         return uwsgi.read_args(args, label, file, line, cwd=cwd)
     return None

@@ -26,7 +26,7 @@ OPTIONS = {
 }
 
 
-def read(args: list[str], environ: dict[str, str], label: str, file: str | None, line: int) -> AppServer:
+def read(args: list[str], environ: dict[str, str | None], label: str, file: str | None, line: int) -> AppServer:
     found, _ = parse(args, OPTIONS)
     server = AppServer("uvicorn", label, file, line)
     for spec in {s.name: s for s in OPTIONS.values()}.values():
@@ -43,8 +43,13 @@ def read(args: list[str], environ: dict[str, str], label: str, file: str | None,
         server.idle = Value(DEFAULT_KEEP_ALIVE_S, SOURCE, "--timeout-keep-alive")
     elif number(keep[0]) is not None:
         server.idle = Value(number(keep[0]), f"{label} ({keep[1]})", keep[1], line)
+    if any(value is None for value, _ in found.values()):
+        # A variable set where its value cannot be read (a Secret): what it governs stays unknown.
+        server.notes.append(f"{label}: {', '.join(flag for value, flag in found.values() if value is None)} "
+                            f"cannot be read here")
     if "uds" in found:
-        server.binds = [f"unix:{found['uds'][0]}"]
+        server.binds = [f"unix:{found['uds'][0]}"] if found["uds"][0] is not None else []
     elif "fd" not in found:
-        server.binds = [f"{found.get('host', ('127.0.0.1',))[0]}:{found.get('port', ('8000',))[0]}"]
+        host, port = found.get("host", ("127.0.0.1",))[0], found.get("port", ("8000",))[0]
+        server.binds = [f"{host}:{port}"] if host is not None and port is not None else []
     return server

@@ -7,6 +7,9 @@ program (``command=``) or a shell script (``exec gunicorn ...``).
 Each is read into a :class:`CommandSource`: the command, the file and line it came from, and
 every word with its exact position in the file, so a fix edits the flag where it is written.
 The command itself is read by :func:`confgen.gunicorn.reader.read_gunicorn_cmd` (one parser).
+Another app server's command is read the same way, with the variables the file sets for it
+(``ENV``, ``environment:``, ``Environment=``), which uvicorn and granian read (``UVICORN_*``,
+``GRANIAN_*``).
 """
 
 from __future__ import annotations
@@ -15,12 +18,13 @@ import json
 import os
 import re
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from confgen.errors import ConfgenError
 from confgen.gunicorn import reader
 from confgen.appserver import entry_script
-from confgen.appserver.commands import find_server, kind_of  # noqa: F401  (kind_of: part of this module's API)
+from confgen.appserver.commands import kind_of  # noqa: F401  (part of this module's API)
+from confgen.appserver.commands import assignments, find_server, start_of
 from confgen.shell import SHELL_OPERATORS, Word, shell_words
 
 MAX_FILE_BYTES = 1024 * 1024
@@ -39,6 +43,9 @@ class CommandSource:
     block_list: str | None = None  # for a YAML block list: the indentation of its items
     not_editable: str | None = None  # why fixes cannot edit it (a YAML block scalar)
     service: str | None = None    # a compose file's service that runs it (its host name on the network)
+    # The variables the file sets for the command (Dockerfile ENV, compose environment, systemd
+    # Environment=, supervisor environment=); None: set, but its value is not known here.
+    env: dict[str, str | None] = field(default_factory=dict)
 
     @property
     def command(self) -> str:
@@ -61,6 +68,15 @@ class CommandSource:
             return "uvicorn"
         return found[0] if found else "gunicorn"
 
+    def environment(self, container: dict[str, str | None] | None = None) -> dict[str, str | None]:
+        """The variables the server starts with: the file's own, then a container's (Kubernetes
+        env overrides an image's ENV), then those the command line sets in front of the server
+        (``GRANIAN_PORT=9000 granian ...``), which override both."""
+        values = [w.value for w in self.words]
+        found = find_server(values)
+        inline = assignments(values, start_of(values, found)) if found is not None else {}
+        return {**self.env, **(container or {}), **inline}
+
     def runs_app_server(self) -> bool:
         return _runs_app_server(self.words, self.path)
 
@@ -74,25 +90,6 @@ class CommandSource:
         while stop < len(values) and not (self.words[stop].style == "shell" and values[stop] in SHELL_OPERATORS):
             stop += 1
         return values[found[1]:stop]
-
-    def prefix_environment(self) -> dict[str, str]:
-        """Variables the command sets for the server: ``VAR=x uvicorn ...``, ``env VAR=x ...``,
-        and ``export VAR=x &&`` earlier on the line (a plain ``VAR=x;`` is the shell's only)."""
-        values = [w.value for w in self.words]
-        found = find_server(values)
-        environ: dict[str, str] = {}
-        exported: set[str] = set()
-        for index in range(found[1] - 1 if found else 0):
-            word = self.words[index]
-            if word.style == "shell" and word.value in SHELL_OPERATORS:
-                environ = {key: value for key, value in environ.items() if key in exported}
-                continue
-            name, equals, value = word.value.partition("=")
-            if equals and re.fullmatch(r"[A-Za-z_]\w*", name):
-                environ[name] = value
-                if index and values[index - 1] == "export":
-                    exported.add(name)
-        return environ
 
     def gunicorn_words(self) -> tuple[int, int]:
         """(index of the word that starts gunicorn, index past its last argument)."""
@@ -156,9 +153,10 @@ def config_from(source: CommandSource, base: reader.GunicornConfig | None = None
     return config
 
 
-def app_server_of(source: CommandSource, environ: dict[str, str] | None = None):
-    """The other app server (uvicorn, hypercorn, daphne, uWSGI) the command starts, read from its
-    words or from the script it runs; None for gunicorn or a server confgen does not read."""
+def app_server_of(source: CommandSource, environ: dict[str, str | None] | None = None):
+    """The other app server (uvicorn, hypercorn, daphne, uWSGI, granian) the command starts, read
+    from its words and the variables it runs with, or from the script it runs; None for gunicorn
+    or a server confgen does not read. ``environ``: a container's variables, over the file's."""
     from confgen.appserver.reading import read_server
 
     values = [w.value for w in source.words]
@@ -168,9 +166,9 @@ def app_server_of(source: CommandSource, environ: dict[str, str] | None = None):
     elif source.server == "gunicorn":
         return None
     else:
-        environ = {**(environ or {}), **source.prefix_environment()}
         server = read_server(source.server, source.server_args(), label=source.label, file=source.path,
-                             line=source.line, environ=environ, cwd=os.path.dirname(os.path.abspath(source.path)))
+                             line=source.line, environ=source.environment(environ),
+                             cwd=os.path.dirname(os.path.abspath(source.path)))
     if server is not None:
         server.command = source
     return server
@@ -216,7 +214,7 @@ def _entry_script(values: list[str], path: str) -> str | None:
 
 
 def _systemd(path: str, text: str) -> CommandSource | None:
-    found, env_args = None, None
+    found, env_args, env = None, None, {}
     for line, start, end in _logical_lines(text):
         match = re.match(r"\s*(ExecStart|Environment)\s*=\s*", text[start:end])
         if not match:
@@ -225,6 +223,7 @@ def _systemd(path: str, text: str) -> CommandSource | None:
             for item in _split_plain(text[start + match.end():end]):
                 if item.startswith("GUNICORN_CMD_ARGS="):
                     env_args = item.partition("=")[2]
+            env.update(_assigned(_split_plain(text[start + match.end():end]), computed="%"))
             continue
         words = shell_words(text, start + match.end(), end)
         if words:
@@ -238,7 +237,7 @@ def _systemd(path: str, text: str) -> CommandSource | None:
         if _runs_app_server(words, path):
             found = CommandSource(path, "systemd", line, text, words)
     if found is not None:
-        found.env_args = env_args
+        found.env_args, found.env = env_args, env
     return found
 
 
@@ -255,12 +254,24 @@ def _procfile(path: str, text: str) -> CommandSource | None:
 
 def _dockerfile(path: str, text: str) -> CommandSource | None:
     found, env_args, scripts, entrypoint = None, None, [], False
+    # ENV of each build stage (a stage starts with FROM, and one built FROM an earlier stage
+    # starts with its variables); the command runs with those of the stage it is in.
+    stages: dict[str, dict[str, str | None]] = {}
+    stage_env: dict[str, str | None] = {}
+    found_env = stage_env
     for line, start, end in _logical_lines(text):
-        match = re.match(r"\s*(CMD|ENTRYPOINT|ENV|RUN)\s+", text[start:end], re.IGNORECASE)
+        match = re.match(r"\s*(CMD|ENTRYPOINT|ENV|RUN|FROM)\s+", text[start:end], re.IGNORECASE)
         if not match:
             continue
         keyword, body = match.group(1).upper(), start + match.end()
+        if keyword == "FROM":
+            words = [w.value for w in shell_words(text, body, end) if not w.value.startswith("--")]
+            stage_env = dict(stages.get(words[0].lower(), {})) if words else {}
+            if len(words) >= 3 and words[1].lower() == "as":
+                stages[words[2].lower()] = stage_env
+            continue
         if keyword == "ENV":
+            stage_env.update(_dockerfile_env([w.value for w in shell_words(text, body, end)]))
             env = re.search(r"GUNICORN_CMD_ARGS(?:=|\s+)(\"(?:[^\"\\]|\\.)*\"|'[^']*'|.*)", text[body:end])
             if env:
                 value = env.group(1)
@@ -274,6 +285,7 @@ def _dockerfile(path: str, text: str) -> CommandSource | None:
             words = shell_words(text, body, end)
         if _runs_app_server(words, path):
             found = CommandSource(path, "dockerfile", line, text, words)
+            found_env = stage_env
             entrypoint = keyword == "ENTRYPOINT" and words[0].style == "json"
         elif keyword == "CMD" and found is not None and entrypoint and words and words[0].style == "json":
             found.words = found.words + words  # exec-form CMD: the arguments of the ENTRYPOINT
@@ -286,11 +298,32 @@ def _dockerfile(path: str, text: str) -> CommandSource | None:
             for candidate in candidates:
                 if word and os.path.isfile(candidate):
                     try:
-                        return _script(candidate, _read(candidate))
+                        started = _script(candidate, _read(candidate))
                     except ConfgenError:
                         continue
+                    if started is not None:
+                        started.env = dict(stage_env)  # the image's ENV is the environment of the script it runs
+                    return started
         return None
-    found.env_args = env_args
+    found.env_args, found.env = env_args, dict(found_env)
+    return found
+
+
+def _dockerfile_env(words: list[str]) -> dict[str, str | None]:
+    """``ENV A=1 B="2 3"``, or the older ``ENV NAME the rest of the line``."""
+    if words and "=" not in words[0]:
+        return _assigned([f"{words[0]}={' '.join(words[1:])}"], computed="$")
+    return _assigned(words, computed="$")
+
+
+def _assigned(items: list[str], computed: str) -> dict[str, str | None]:
+    """{name: value} of the ``NAME=value`` items; None for a value the file computes (a
+    character in ``computed`` starts an expansion: ``$`` in a Dockerfile, ``%`` in systemd)."""
+    found: dict[str, str | None] = {}
+    for item in items:
+        name, equals, value = item.partition("=")
+        if equals and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            found[name] = None if any(c in value for c in computed) else value
     return found
 
 
@@ -312,7 +345,7 @@ def _script(path: str, text: str) -> CommandSource | None:
 
 
 def _supervisor(path: str, text: str) -> CommandSource | None:
-    found, env_args = None, None
+    found, env_args, variables = None, None, {}
     lines = text.split("\n")
     offsets = [0]
     for line in lines:
@@ -329,13 +362,20 @@ def _supervisor(path: str, text: str) -> CommandSource | None:
             env = re.search(r"GUNICORN_CMD_ARGS=(\"[^\"]*\"|'[^']*'|[^,]*)", text[start:end])
             if env:
                 env_args = env.group(1).strip("\"'")
+            variables.update(_supervisor_env(text[start:end]))
             continue
         words = shell_words(text, start, min(end, len(text)))
         if _runs_app_server(words, path):
             found = CommandSource(path, "supervisor", index + 1, text, words)
     if found is not None:
-        found.env_args = env_args
+        found.env_args, found.env = env_args, variables
     return found
+
+
+def _supervisor_env(value: str) -> dict[str, str | None]:
+    """``environment=A="1",B=2``; a ``%(ENV_X)s`` expansion is computed: None."""
+    items = re.findall(r"([A-Za-z_][A-Za-z0-9_]*)=(\"[^\"]*\"|'[^']*'|[^,]*)", value)
+    return _assigned([f"{name}={raw.strip().strip(chr(34) + chr(39))}" for name, raw in items], computed="%")
 
 
 def _compose(path: str, text: str) -> CommandSource | None:
@@ -361,13 +401,14 @@ def compose_services(path: str, text: str | None = None) -> list[CommandSource]:
         if not isinstance(service, yaml.MappingNode):
             continue
         env_args = _compose_env(_mapping_get(service, "environment"))
+        variables = _compose_variables(_mapping_get(service, "environment"))
         for key in ("entrypoint", "command"):
             node = _mapping_get(service, key)
             if node is None:
                 continue
             source = _compose_command(path, text, node)
             if source is not None and _runs_app_server(source.words, path):
-                source.env_args = env_args
+                source.env_args, source.env = env_args, variables
                 source.service = name.value if isinstance(name, yaml.ScalarNode) else None
                 found.append(source)
                 break
@@ -396,6 +437,26 @@ def _compose_env(node) -> str | None:
             if isinstance(item, yaml.ScalarNode) and item.value.startswith("GUNICORN_CMD_ARGS="):
                 return item.value.partition("=")[2]
     return None
+
+
+def _compose_variables(node) -> dict[str, str | None]:
+    """A service's ``environment`` (mapping or ``NAME=value`` list). A variable without a value
+    takes the host's, and ``${...}`` is interpolated when compose runs: both None."""
+    import yaml
+
+    items: list[tuple[str, str | None]] = []
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode) and isinstance(value, yaml.ScalarNode):
+                empty = value.tag == "tag:yaml.org,2002:null" or (value.value == "" and value.style is None)
+                items.append((key.value, None if empty else value.value))
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            if isinstance(item, yaml.ScalarNode):
+                name, equals, value = item.value.partition("=")
+                items.append((name, value if equals else None))
+    return {name: None if value is None or "$" in value else value
+            for name, value in items if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name)}
 
 
 def _compose_command(path: str, text: str, node) -> CommandSource | None:

@@ -172,7 +172,7 @@ class Pairing:
 
     @staticmethod
     def _read_app(path, cmd, reader, sources):
-        from confgen.appserver.commands import find_server
+        from confgen.appserver.commands import assignments, find_server, start_of
         from confgen.appserver.reading import read_server
         from confgen.appserver import uwsgi
         from confgen.shell import shell_words
@@ -181,7 +181,8 @@ class Pairing:
             words = [w.value for w in shell_words(cmd)]
             found = find_server(words)
             if found is not None and found[0] != "gunicorn":
-                return read_server(found[0], words[found[1]:], label="--gunicorn-cmd", file=None)
+                return read_server(found[0], words[found[1]:], label="--gunicorn-cmd", file=None,
+                                   environ=assignments(words, start_of(words, found)))
         if path and path.endswith(".ini"):
             return uwsgi.read_ini(path)
         base = None
@@ -284,7 +285,7 @@ def _head(path: str) -> str | None:
 
 
 def _is_other(config) -> bool:
-    """An AppServer (uvicorn, hypercorn, daphne, uWSGI), not a GunicornConfig."""
+    """An AppServer (uvicorn, hypercorn, daphne, uWSGI, granian), not a GunicornConfig."""
     from confgen.appserver.model import AppServer
 
     return isinstance(config, AppServer)

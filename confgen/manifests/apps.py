@@ -1,9 +1,10 @@
 """The app server a container runs, read from its ``command`` + ``args`` (the argv Kubernetes
 starts, ``$(VAR)`` expanded from the container's env) by the readers every other command source
 uses: confgen.gunicorn (through a CommandSource, so a fix can later edit the flag in the
-manifest) and confgen.appserver for uvicorn, hypercorn, daphne and uWSGI, with the container's
-environment (``UVICORN_*``, ``GUNICORN_CMD_ARGS``). Also how long the server takes to shut down
-gracefully after SIGTERM, which the pod's termination grace period must cover.
+manifest) and confgen.appserver for uvicorn, hypercorn, daphne, uWSGI and granian, with the
+container's environment (``UVICORN_*``, ``GRANIAN_*``, ``GUNICORN_CMD_ARGS``). Also how long the
+server takes to shut down gracefully after SIGTERM, which the pod's termination grace period
+must cover.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import os
 import posixpath
 from dataclasses import dataclass, field
 
-from confgen.appserver.commands import find_server
+from confgen.appserver.commands import assignments, find_server, start_of
 from confgen.appserver.model import AppServer
 from confgen.appserver.options import Spec, number, parse
 from confgen.appserver.reading import read_server
@@ -76,8 +77,10 @@ def read_app(container: Container, label: str, images: list | None = None,
     if found[0] == "gunicorn":
         _gunicorn(side, container, words, editable, file, line, label, files or {})
         return side
-    args = [w.value for w in words[found[1]:]]
-    server = read_server(found[0], args, label=label, file=file, line=line, environ=container.env)
+    values = [w.value for w in words]
+    args = values[found[1]:]
+    environ = {**container_environ(container), **assignments(values, start_of(values, found))}
+    server = read_server(found[0], args, label=label, file=file, line=line, environ=environ)
     if server is None:
         side.notes.append(f"{label}: {found[0]} is not read by confgen yet")
         return side
@@ -89,6 +92,13 @@ def read_app(container: Container, label: str, images: list | None = None,
     else:
         side.graceful_why = f"{found[0]}'s graceful shutdown time is not read"
     return side
+
+
+def container_environ(container: Container) -> dict[str, str | None]:
+    """The container's variables; None for one whose value is not in the input (a Secret, a
+    ConfigMap not given), so a reader knows it is set but not what it holds."""
+    unknown = {name: None for name in container.env_unknown if not name.endswith("*")}
+    return {**container.env, **unknown}
 
 
 def _words(container: Container, argv: list[str]) -> tuple[list[Word], bool]:
@@ -213,7 +223,7 @@ def _from_image(side: ContainerApp, source, container: Container, label: str) ->
         side.gunicorn = sources.config_from(source)
         side.hop = gunicorn_hop(side.gunicorn, source.label)
         return side
-    server = sources.app_server_of(source, environ=container.env)
+    server = sources.app_server_of(source, environ=container_environ(container))
     if server is None:
         side.notes.append(f"{source.label}: {side.server} is not read by confgen yet")
         return side

@@ -59,7 +59,7 @@ class Chain:
     workload: str                     # "Deployment shop/web"
     container: str                    # the container's name
     front: Hop | None                 # the hop in front of the pods (None: not in the input)
-    server: str | None                # gunicorn, uvicorn, hypercorn, daphne, uwsgi; None: not read
+    server: str | None                # gunicorn, uvicorn, hypercorn, daphne, uwsgi, granian; None: not read
     gunicorn: object | None           # confgen.gunicorn.reader.GunicornConfig for gunicorn
     app_server: object | None         # confgen.appserver.model.AppServer for the others
     app_hop: Hop | None               # the app's hop (confgen.hops)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Iterator
 
-from confgen.hops import Hop, Timer
+from confgen.hops import PLATFORMS, Hop, Timer
 from confgen.lint.context import LintContext
 from confgen.lint.fixes.appserver import set_server_option
 from confgen.lint.fixes.base import Fix
@@ -41,10 +41,24 @@ def _anchor(ctx: LintContext, hop: Hop, fallback):
 
 
 def _race(front: Hop, idle: Timer, back: Hop, closes: Timer) -> str:
+    if closes.ceiling is not None and idle.seconds >= closes.ceiling:
+        # The app cannot be raised far enough (granian accepts at most 60 s): only the front can move.
+        platform = PLATFORMS.get(front.kind)
+        if platform is not None and not platform.idle_configurable:
+            fix = (f"{back.label} accepts at most {closes.setting} {closes.spelled(closes.ceiling)} and "
+                   f"{front.label}'s idle timeout is fixed: put a proxy between them that keeps client "
+                   f"connections longer than {idle.seconds:g}s and pooled ones to the app shorter than "
+                   f"{closes.seconds:g}s (nginx: keepalive_timeout, and the upstream's keepalive_timeout)")
+        else:
+            front_setting = idle.setting or f"{front.label}'s idle timeout"
+            fix = (f"{back.label} accepts at most {closes.setting} {closes.spelled(closes.ceiling)}, so lower "
+                   f"{front_setting} below {closes.seconds:g}s")
+    else:
+        fix = f"raise {closes.setting or 'its idle timeout'} above {closes.spelled(idle.seconds)}"
     return (f"{front.label} keeps idle connections to {back.label} for {idle.describe()}, but "
             f"{back.label} closes them after {closes.describe()}: a request sent on a connection the app "
             f"is closing fails with 502; the hop behind must keep idle connections longer than the hop in "
-            f"front (raise {closes.setting or 'its idle timeout'} above {idle.seconds:g}s)")
+            f"front ({fix})")
 
 
 @rule(code="CG209", name="chain-keepalive-race", severity="error", needs=("chain",))
@@ -54,10 +68,13 @@ def chain_keepalive_race(ctx: LintContext) -> Iterator[Finding]:
     Any hop that pools idle connections to the next one (a cloud balancer, ingress-nginx, an nginx
     ``upstream`` with ``keepalive``) may send the next request on one at any moment. When the hop
     behind closes idle connections first (uvicorn after 5 s, hypercorn after 5 s, gunicorn after
-    2 s, daphne after 60 s, uWSGI's HTTP router after ``http-keepalive``/``http-timeout``), a
-    request meets the close and fails with 502, rarely and under light load. Each hop must keep
-    idle connections longer than the hop in front: AWS ALB 60 s (configurable), Google's external
-    load balancer 600 s (fixed), Heroku's router 90 s, nginx's upstream pool 60 s by default.
+    2 s, daphne after 60 s, uWSGI's HTTP router after ``http-keepalive``/``http-timeout``, granian
+    after its ``--http1-header-read-timeout``, 30000 ms by default and at most 60000, which its
+    HTTP layer also applies to an idle connection), a request meets the close and fails with 502,
+    rarely and under light load. Each hop must keep idle connections longer than the hop in
+    front: AWS ALB 60 s (configurable), Google's external load balancer 600 s (fixed), Heroku's
+    router 90 s, nginx's upstream pool 60 s by default. Where the app cannot be set that long
+    (granian), the front's idle time must go below the app's.
     Checked between nginx and an app server other than gunicorn (gunicorn: app-keepalive-race),
     and between a declared balancer (``--behind``, ``[tool.confgen] behind``) and an app linted
     with no nginx in front. A server that closes each connection after one response (gunicorn's
@@ -96,6 +113,9 @@ def chain_keepalive_race(ctx: LintContext) -> Iterator[Finding]:
         https://www.uvicorn.org/settings/#timeouts
         https://hypercorn.readthedocs.io/en/latest/how_to_guides/configuring.html
         https://uwsgi-docs.readthedocs.io/en/latest/HTTP.html
+        https://github.com/emmett-framework/granian/blob/master/granian/cli.py
+        https://github.com/emmett-framework/granian/blob/master/granian/http.py
+        https://github.com/hyperium/hyper/blob/master/src/proto/h1/conn.rs
         https://docs.aws.amazon.com/elasticloadbalancing/latest/application/edit-load-balancer-attributes.html
         https://cloud.google.com/load-balancing/docs/https/request-distribution
         https://devcenter.heroku.com/articles/http-routing#keepalives

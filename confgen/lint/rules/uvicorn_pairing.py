@@ -73,6 +73,8 @@ def uvicorn_forwarded_untrusted(ctx: LintContext) -> Iterator[Finding]:
     if proxy_headers is not None and str(proxy_headers.value).strip().lower() in _OFF:
         return  # the app reads the headers itself, if at all
     allowed = server.settings.get("forwarded_allow_ips")
+    if allowed is not None and allowed.value is None:
+        return  # set where its value is not known here (a Secret, a computed variable)
     written = str(allowed.value) if allowed is not None else DEFAULT_FORWARDED_ALLOW_IPS
     entries = [entry.strip() for entry in written.split(",") if entry.strip()]
     if "*" in entries or "$" in written:
