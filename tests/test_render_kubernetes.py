@@ -92,3 +92,20 @@ def test_what_the_pod_layout_cannot_serve_is_refused_in_one_line(changes, expect
     with pytest.raises(ConfgenError) as caught:
         render_kubernetes(profile)
     assert len(caught.value.lines) == 1 and expected in caught.value.lines[0], caught.value.lines
+
+
+def test_the_self_check_lints_the_manifests_as_confgen_lint_reads_them():
+    _, check = render_kubernetes(BUSY)
+    ran = [line for line in check.ran if line.startswith("lint of kubernetes.yaml")]
+    assert ran and "Ingress default/shop-api -> Service default/shop-api -> nginx (kubernetes.yaml) -> " \
+                   "Deployment default/shop-api container shop-api" in ran[0]
+
+
+def test_manifests_the_linter_rejects_are_never_written(monkeypatch):
+    from confgen.render.checked import SelfCheckFailed
+
+    # A grace period shorter than preStop + the slowest request: the rolling-update rule objects.
+    monkeypatch.setattr(sizing, "termination_grace_period", lambda p: sizing.Value(3, "broken on purpose"))
+    with pytest.raises(SelfCheckFailed) as refused:
+        render_kubernetes(BUSY)
+    assert "rolling-update-drops-requests" in str(refused.value.args)

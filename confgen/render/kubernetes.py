@@ -60,7 +60,34 @@ def render_kubernetes(source: str | os.PathLike | Mapping[str, Any], *, verify: 
         prestop=sizing.prestop_sleep(profile), grace=sizing.termination_grace_period(profile),
         min_replicas=minimum, max_replicas=maximum, cpu_utilization=sizing.HPA_CPU_UTILIZATION,
         edge=edge, service_port=SERVICE_PORT)
-    return {MANIFEST_FILE: stamp(text)}, check
+    text = stamp(text)
+    _check_manifests(text, check)
+    return {MANIFEST_FILE: text}, check
+
+
+def _check_manifests(text: str, check: SelfCheck) -> None:
+    """The manifests linted as ``confgen lint kubernetes.yaml`` reads them: the edge -> Service
+    -> the pod's nginx (from the ConfigMap) -> gunicorn, and the pods' shutdown. The configs in
+    the ConfigMap were checked with the profile already; this checks the hops around them."""
+    import tempfile
+
+    from confgen.lint.engine import lint
+    from confgen.render.checked import SelfCheckFailed
+
+    with tempfile.TemporaryDirectory() as directory:
+        path = os.path.join(directory, MANIFEST_FILE)
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        result = lint([path], nginx_version=None)
+    findings = [dataclasses.replace(f, file=MANIFEST_FILE, message=f.message.replace(path, MANIFEST_FILE))
+                for f in result.findings]
+    chained = [note.split(": ", 1)[0].replace(path, MANIFEST_FILE) for note in result.notes if " -> " in note]
+    check.findings.extend(findings)
+    check.ran.append(f"lint of {MANIFEST_FILE}: {'; '.join(chained) or 'no chain followed'}")
+    blocking = [f for f in findings if f.severity in ("error", "warning")]
+    if blocking:
+        raise SelfCheckFailed("confgen render: confgen's own linter rejects the manifests it rendered (a confgen "
+                              "bug: please report it with the profile); nothing written", *check.lines())
 
 
 def explain_kubernetes(source: str | os.PathLike | Mapping[str, Any]) -> str:
