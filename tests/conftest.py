@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -156,6 +158,61 @@ def self_signed_cert(tmp_path):
 def shared_cert(tmp_path_factory):
     """One self-signed certificate for a whole run (property tests: nginx -t reads the files)."""
     return make_self_signed_cert(tmp_path_factory.mktemp("cert"))
+
+
+# Diagnostics snapshots, as ruff snapshots its diagnostics: every finding a test's lints produce
+# of the rules the test names (rule, place, severity, message, fix) against
+# tests/snapshots/<module>/<test>.txt, so a test that only asked "was something reported?" also
+# fails when the rule, line or message changes.
+# CONFGEN_UPDATE_SNAPSHOTS=1 writes them instead; review the diff like code.
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+
+
+@pytest.fixture
+def diagnostics_snapshot(request):
+    import lint_helpers
+
+    lint_helpers.RECORDED = []
+    try:
+        yield
+        recorded = lint_helpers.RECORDED
+    finally:
+        lint_helpers.RECORDED = None
+    named = _rules_named(request)
+    text = "".join(_diagnostics(number, root, result, named) for number, (root, result) in enumerate(recorded, 1))
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name).strip("_")
+    if name != request.node.name:  # parameters that differ only in the characters replaced stay apart
+        name = name[:80] + "-" + hashlib.sha256(request.node.name.encode()).hexdigest()[:10]
+    path = SNAPSHOTS / request.node.module.__name__ / f"{name}.txt"
+    if os.environ.get("CONFGEN_UPDATE_SNAPSHOTS") == "1":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        return
+    assert path.exists(), f"no snapshot {path}: run with CONFGEN_UPDATE_SNAPSHOTS=1 and review it"
+    assert text == path.read_text(), f"diagnostics differ from {path} (CONFGEN_UPDATE_SNAPSHOTS=1 rewrites it)"
+
+
+def _rules_named(request) -> set[str] | None:
+    """The rules a test is about: those its code or its parameters name (None: every rule)."""
+    import inspect
+
+    from confgen.lint.engine import all_rules
+
+    source = inspect.getsource(request.function) + request.node.name
+    named = {rule.name for rule in all_rules() if rule.name in source}
+    return named or None
+
+
+def _diagnostics(number: int, root: Path, result, named: set[str] | None) -> str:
+    lines = [f"# lint {number}"]
+    for finding in result.findings:
+        if named is not None and finding.rule not in named:
+            continue
+        fix = "" if finding.fix is None else " [fix: safe]" if finding.fix.safe else " [fix: unsafe]"
+        place = os.path.relpath(finding.file, root) if os.path.isabs(finding.file) else finding.file
+        lines.append(f"{place}:{finding.line}:{finding.col}: {finding.code} {finding.rule} {finding.severity}{fix}: "
+                     f"{finding.message.replace(str(root), '<tmp>')}")
+    return "\n".join(lines) + "\n"
 
 
 def pytest_addoption(parser):

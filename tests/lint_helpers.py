@@ -9,6 +9,11 @@ from confgen.lint.engine import lint
 from confgen.lint.registry import LintResult
 
 
+# The lint results of the running test, for its diagnostics snapshot (conftest's
+# ``diagnostics_snapshot``); None while no snapshot is being taken.
+RECORDED: list | None = None
+
+
 def write_tree(root: Path, files: dict[str, str]) -> None:
     for name, text in files.items():
         path = root / name
@@ -30,7 +35,10 @@ def lint_config(tmp_path: Path, nginx: str, *, gunicorn: str | None = None, file
     options.setdefault("nginx_version", "1.22.1")
     # Every rule, whatever its group (hardening rules are opt-in): each test names the rules it checks.
     options.setdefault("select", ["ALL"])
-    return lint([str(tmp_path / main)], **options)
+    result = lint([str(tmp_path / main)], **options)
+    if RECORDED is not None:
+        RECORDED.append((tmp_path, result))
+    return result
 
 
 def rules_of(result: LintResult) -> list[str]:

@@ -8,6 +8,9 @@ from confgen.nginx.variables import parse_regex
 from confgen.lint.rules.security_regex import redos_problem
 from lint_helpers import lint_config, only
 
+# Every finding of every lint these tests run is also compared with its snapshot.
+pytestmark = pytest.mark.usefixtures("diagnostics_snapshot")
+
 HSTS = 'add_header Strict-Transport-Security "max-age=31536000" always;'
 
 

@@ -7,6 +7,9 @@ import pytest
 from confgen.lint.rules.security_hygiene import KNOWN_CVES
 from lint_helpers import full, lint_config, only
 
+# Every finding of every lint these tests run is also compared with its snapshot.
+pytestmark = pytest.mark.usefixtures("diagnostics_snapshot")
+
 TLS = "listen 443 ssl; ssl_certificate /c.pem; ssl_certificate_key /c.key;"
 HSTS = 'add_header Strict-Transport-Security "max-age=31536000" always;'
 

@@ -7,6 +7,9 @@ import pytest
 
 from lint_helpers import full, line_of, lint_config, only
 
+# Every finding of every lint these tests run is also compared with its snapshot.
+pytestmark = pytest.mark.usefixtures("diagnostics_snapshot")
+
 
 def findings(tmp_path, nginx, rule, **options):
     return only(lint_config(tmp_path, nginx, **options), rule)
