@@ -20,13 +20,30 @@ def _git(*args, cwd):
     return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
 
 
+# What pre-commit needs of the hook repository: the package and its metadata, not the tests.
+_NOT_IN_HOOK_REPO = shutil.ignore_patterns(".git", "tests", "bench", "__pycache__", "*.egg-info", "build", "dist",
+                                           ".venv", "venv")
+
+
+def _hook_repository(tmp_path: Path) -> tuple[Path, str]:
+    """(a git repository holding this working tree as it is now, its commit): pre-commit installs
+    hooks from a commit, so the files under test, committed or not, are committed there. Works
+    from a checkout with uncommitted changes, and from a source tree that is no checkout at all."""
+    hooks = tmp_path / "hook-repo"
+    shutil.copytree(REPO, hooks, ignore=_NOT_IN_HOOK_REPO)
+    _git("init", "-q", cwd=hooks)
+    _git("config", "user.email", "t@example.com", cwd=hooks)
+    _git("config", "user.name", "t", cwd=hooks)
+    _git("add", ".", cwd=hooks)
+    _git("commit", "-qm", "the working tree under test", cwd=hooks)
+    return hooks, _git("rev-parse", "HEAD", cwd=hooks)
+
+
 @pytest.fixture
 def project(tmp_path):
     if not shutil.which("git") or not shutil.which("pre-commit"):
         pytest.skip("git and pre-commit are needed")
-    if _git("status", "--porcelain", "--untracked-files=no", cwd=REPO):
-        pytest.skip("the checkout has uncommitted changes: pre-commit would test HEAD, not them")
-    rev = _git("rev-parse", "HEAD", cwd=REPO)
+    hooks, rev = _hook_repository(tmp_path)
     work = tmp_path / "project"
     deploy = work / "deploy"
     deploy.mkdir(parents=True)
@@ -35,7 +52,7 @@ def project(tmp_path):
     (work / ".confgen.toml").write_text('[profiles]\n"deploy/profile.yaml" = "deploy"\n'
                                         '[gunicorn]\n"deploy/nginx.conf" = "deploy/gunicorn.conf.py"\n')
     (work / ".pre-commit-config.yaml").write_text(yaml.safe_dump({
-        "repos": [{"repo": str(REPO), "rev": rev,
+        "repos": [{"repo": str(hooks), "rev": rev,
                    "hooks": [{"id": "confgen-lint", "files": r"(^|/)nginx\.conf$"}, {"id": "confgen-render-check"}]}]
     }))
     _git("init", "-q", cwd=work)
