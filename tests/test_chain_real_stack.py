@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -156,7 +157,8 @@ def _attempt(root: Path, nginx: str, server: str, keep_alive: int) -> tuple[list
             return None
     finally:
         for process in (proxy, app):
-            process.terminate()
+            # uWSGI takes SIGTERM as "reload" (unless die-on-term); SIGINT stops it at once.
+            process.send_signal(signal.SIGINT if server == "uwsgi" and process is app else signal.SIGTERM)
             try:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
