@@ -201,9 +201,12 @@ def render_check(profiles: tuple[str, ...]) -> None:
 
     With no PROFILES, checks every profile in the project config's `profiles` table
     (profile -> output directory); a profile given here uses that table's directory too,
-    else its own directory.
+    else its own directory. A directory holding kubernetes.yaml is checked against
+    `render --target kubernetes` (with its self-check); one holding nginx.conf, or neither,
+    against the nginx configs.
     """
     from confgen.render import rendering
+    from confgen.render.kubernetes import MANIFEST_FILE, render_kubernetes
     from confgen.project_config import find_project_config
 
     try:
@@ -216,10 +219,17 @@ def render_check(profiles: tuple[str, ...]) -> None:
             return
         stale = False
         for profile, output_dir in targets.items():
-            diff = files_io.diff_against_disk(rendering.render_profile(profile), output_dir)
+            rendered: dict[str, str] = {}
+            if (Path(output_dir) / MANIFEST_FILE).exists():
+                rendered.update(render_kubernetes(profile)[0])
+            if (Path(output_dir) / rendering.NGINX_FILE).exists() or not rendered:
+                rendered.update(rendering.render_profile(profile))
+            diff = files_io.diff_against_disk(rendered, output_dir)
             if diff:
                 stale = True
-                click.echo(f"{profile}: {output_dir} is stale; run `confgen render {profile} -o {output_dir}`", err=True)
+                target = " --target kubernetes" if MANIFEST_FILE in rendered else ""
+                click.echo(f"{profile}: {output_dir} is stale; run `confgen render {profile}{target} -o {output_dir}`",
+                           err=True)
                 click.echo(diff, nl=False)
     except ConfgenError as error:
         _fail(error)

@@ -134,6 +134,24 @@ def test_render_check_uses_configured_profiles(tmp_path, monkeypatch):
     assert fresh.exit_code == 0, fresh.output
 
 
+def test_render_check_covers_committed_kubernetes_manifests(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "k8s").mkdir()
+    profile = {**MINIMAL_PROFILE, "name": "shop", "kubernetes": {"image": "registry.example/shop:1"}}
+    (tmp_path / "k8s" / "profile.yaml").write_text(yaml.safe_dump(profile))
+    (tmp_path / ".confgen.toml").write_text('[profiles]\n"k8s/profile.yaml" = "k8s"\n')
+    runner = CliRunner()
+    written = runner.invoke(main, ["render", "k8s/profile.yaml", "--target", "kubernetes", "-o", "k8s"])
+    assert written.exit_code == 0, written.output
+    fresh = runner.invoke(main, ["render-check"])
+    assert fresh.exit_code == 0, fresh.output
+    assert not (tmp_path / "k8s" / "nginx.conf").exists()  # only what that target writes is compared
+    profile["app"] = {**profile["app"], "timeout_s": 45}
+    (tmp_path / "k8s" / "profile.yaml").write_text(yaml.safe_dump(profile))
+    stale = runner.invoke(main, ["render-check"])
+    assert stale.exit_code == 1 and "--target kubernetes -o" in stale.output and "kubernetes.yaml" in stale.output
+
+
 def test_preset_and_rule_options_are_read(tmp_path):
     path = tmp_path / "pyproject.toml"
     path.write_text('[tool.confgen]\npreset = "strict"\n\n[tool.confgen.rules.gzip-level-high]\nmax-level = 7\n')
