@@ -109,3 +109,12 @@ def test_manifests_the_linter_rejects_are_never_written(monkeypatch):
     with pytest.raises(SelfCheckFailed) as refused:
         render_kubernetes(BUSY)
     assert "rolling-update-drops-requests" in str(refused.value.args)
+
+
+def test_a_kustomization_lists_the_manifests_for_kubectl_apply_k():
+    files, _ = render_kubernetes(POD)
+    assert set(files) == {"kubernetes.yaml", "kustomization.yaml"}
+    kustomization = yaml.safe_load(files["kustomization.yaml"])
+    assert kustomization == {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+                             "resources": ["kubernetes.yaml"]}
+    assert stamp.provenance(files["kustomization.yaml"]) == stamp.RENDERED

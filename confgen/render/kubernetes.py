@@ -25,6 +25,14 @@ from confgen.render.rendering import NGINX_FILE, _environment, format_rows, rout
 from confgen.render.stamp import stamp
 
 MANIFEST_FILE = "kubernetes.yaml"
+# So `kubectl apply -k DIR` (and an overlay's `resources:`) takes the directory as it is.
+KUSTOMIZATION_FILE = "kustomization.yaml"
+KUSTOMIZATION = f"""# Rendered by confgen: the manifests of this directory, for kubectl apply -k and overlays.
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+  - {MANIFEST_FILE}
+"""
 # The Service's port (named http), which the Ingress names and an HTTPRoute's backendRef numbers.
 SERVICE_PORT = 80
 INGRESS_WILDCARD_DOC = "https://kubernetes.io/docs/concepts/services-networking/ingress/#hostname-wildcards"
@@ -62,7 +70,7 @@ def render_kubernetes(source: str | os.PathLike | Mapping[str, Any], *, verify: 
         edge=edge, service_port=SERVICE_PORT)
     text = stamp(text)
     _check_manifests(text, check)
-    return {MANIFEST_FILE: text}, check
+    return {MANIFEST_FILE: text, KUSTOMIZATION_FILE: stamp(KUSTOMIZATION)}, check
 
 
 def _check_manifests(text: str, check: SelfCheck) -> None:
