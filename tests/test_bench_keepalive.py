@@ -1,4 +1,5 @@
-"""The keep-alive benchmark harness (bench/keepalive.py): a test of the harness, not of timings.
+"""The keep-alive benchmark harness (bench/keepalive.py, the package bench/keepalive/): a test of the
+harness, not of timings.
 
 The end-to-end tests start real nginx, gunicorn and wrk for a few seconds. They are skipped when
 nginx or wrk is missing, unless CONFGEN_REQUIRE_NGINX=1 (CI installs both), where that is a failure.
@@ -21,17 +22,19 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 HARNESS = REPO / "bench" / "keepalive.py"
 CONFIGS = REPO / "bench" / "configs"
+sys.path.insert(0, str(REPO / "bench"))
 
+from keepalive.ablation import (ABLATION_NAMES, ABLATIONS, EXTRAS,  # noqa: E402
+                                ablation_configurations, ablation_schedule, summarize_ablation)
+from keepalive.adapt import RunLayout, _proxy_target, _walk, adapt_nginx_config  # noqa: E402
+from keepalive.cli import parse_args  # noqa: E402
+from keepalive.configurations import Configuration, render_confgen, write_bench_profile  # noqa: E402
+from keepalive.measure import Measurement  # noqa: E402
+from keepalive.race import gap_sweep  # noqa: E402
+from keepalive.rounds import Slot, alternating_schedule  # noqa: E402
+from keepalive.throughput import summarize  # noqa: E402
 
-def _load_harness():
-    spec = importlib.util.spec_from_file_location("confgen_bench_keepalive", HARNESS)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-keepalive = _load_harness()
+from confgen.errors import ConfgenError  # noqa: E402
 
 
 def _require_stack() -> None:
@@ -70,7 +73,7 @@ def _processes_left(sessions: set[int], marker: str) -> list[str]:
 
 
 def _layout(tmp_path: Path):
-    return keepalive.RunLayout(tmp_path, 43210, tmp_path / "app.sock", 3)
+    return RunLayout(tmp_path, 43210, tmp_path / "app.sock", 3)
 
 
 def _directives(text: str, tmp_path: Path) -> list[tuple[str, tuple[str, ...]]]:
@@ -79,12 +82,12 @@ def _directives(text: str, tmp_path: Path) -> list[tuple[str, tuple[str, ...]]]:
     path = tmp_path / "parsed.conf"
     path.write_text(text)
     parsed = crossplane.parse(str(path), single=True)["config"][0]["parsed"]
-    return [(d["directive"], tuple(d["args"])) for d in keepalive._walk(parsed)]
+    return [(d["directive"], tuple(d["args"])) for d in _walk(parsed)]
 
 
 def test_adaptation_changes_only_addresses_paths_and_worker_count(tmp_path):
-    adapted = keepalive.adapt_nginx_config((CONFIGS / "article.conf").read_text(), name="article",
-                                           layout=_layout(tmp_path), conf_dir=Path("/etc/nginx"))
+    adapted = adapt_nginx_config((CONFIGS / "article.conf").read_text(), name="article",
+                                 layout=_layout(tmp_path), conf_dir=Path("/etc/nginx"))
     directives = _directives(adapted, tmp_path)
     original = _directives((CONFIGS / "article.conf").read_text(), tmp_path)
 
@@ -106,7 +109,7 @@ def test_adaptation_changes_only_addresses_paths_and_worker_count(tmp_path):
 
 
 def test_adaptation_keeps_one_listen_per_server_and_points_direct_proxy_pass_at_the_app(tmp_path):
-    adapted = keepalive.adapt_nginx_config(
+    adapted = adapt_nginx_config(
         (CONFIGS / "generator-style.conf").read_text(), name="generator-style",
         layout=_layout(tmp_path), conf_dir=Path("/etc/nginx"))
     directives = _directives(adapted, tmp_path)
@@ -126,20 +129,20 @@ def test_adaptation_keeps_one_listen_per_server_and_points_direct_proxy_pass_at_
     ("http://$backend", "http://$backend"),
 ])
 def test_proxy_pass_targets(target, expected):
-    assert keepalive._proxy_target(target, {"gunicorn"}, Path("/s.sock")) == expected
+    assert _proxy_target(target, {"gunicorn"}, Path("/s.sock")) == expected
 
 
 def test_gap_sweep_spans_one_percent_either_side():
-    gaps = keepalive.gap_sweep(2.0, 5)
+    gaps = gap_sweep(2.0, 5)
     assert gaps[0] == pytest.approx(1.98) and gaps[-1] == pytest.approx(2.02)
     assert gaps[2] == pytest.approx(2.0)
 
 
 def test_bad_options_are_one_line_errors():
-    with pytest.raises(keepalive.ConfgenError, match="--configs: unknown nope"):
-        keepalive.parse_args(["--configs", "article,nope"])
-    with pytest.raises(keepalive.ConfgenError, match="--rounds must be at least 1"):
-        keepalive.parse_args(["--rounds", "0"])
+    with pytest.raises(ConfgenError, match="--configs: unknown nope"):
+        parse_args(["--configs", "article,nope"])
+    with pytest.raises(ConfgenError, match="--rounds must be at least 1"):
+        parse_args(["--rounds", "0"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -176,7 +179,7 @@ http {
 
 
 def _ablated(name: str, text: str = RENDERED_SAMPLE) -> str | None:
-    ablation = next(a for a in keepalive.ABLATIONS if a.name == name)
+    ablation = next(a for a in ABLATIONS if a.name == name)
     return ablation.apply(text)
 
 
@@ -215,7 +218,7 @@ def test_each_ablation_changes_only_its_setting(name, removed, added):
 
 def test_extras_off_applies_every_extra_at_once_and_keeps_the_forwarded_headers():
     variant = _ablated("extras-off")
-    for name in keepalive.EXTRAS:
+    for name in EXTRAS:
         # Each extra, applied alone to the combined variant, has nothing left to change.
         assert _ablated(name, variant) is None, name
     assert "proxy_set_header X-Forwarded-For $remote_addr;" in variant
@@ -234,36 +237,36 @@ def test_an_ablation_with_nothing_to_change_is_skipped_not_run_unchanged():
     # Both headers must be there to drop both.
     assert _ablated("no-x-forwarded-for-proto", _ablated("no-x-forwarded-host", without_real_ip)) is not None
     assert _ablated("access-log-on", RENDERED_SAMPLE.replace("access_log off;", "access_log x;")) is None
-    rendered = keepalive.Configuration("confgen", without_real_ip, Path("g.conf.py"))
-    configurations, skipped = keepalive.ablation_configurations(
+    rendered = Configuration("confgen", without_real_ip, Path("g.conf.py"))
+    configurations, skipped = ablation_configurations(
         rendered, None, ["no-x-real-ip", "gzip-off"])
     assert list(configurations) == ["confgen", "gzip-off"]
     assert list(skipped) == ["no-x-real-ip"]
 
 
 def test_ablation_variants_of_the_rendered_bench_config_pass_nginx_t(tmp_path, nginx_check):
-    options = keepalive.parse_args(["--ablate"])
-    profile = keepalive.write_bench_profile(tmp_path / "profile.yaml", app_socket=tmp_path / "a.sock",
-                                            options=options, layout_dir=tmp_path / "confgen")
-    files = keepalive.render_confgen(profile, tmp_path / "rendered")
-    rendered = keepalive.Configuration("confgen", files["nginx.conf"], tmp_path / "g.py")
-    configurations, _ = keepalive.ablation_configurations(
-        rendered, None, [n for n in keepalive.ABLATION_NAMES if n != "hand-tuned"])
+    options = parse_args(["--ablate"])
+    profile = write_bench_profile(tmp_path / "profile.yaml", app_socket=tmp_path / "a.sock",
+                                  options=options, layout_dir=tmp_path / "confgen")
+    files = render_confgen(profile, tmp_path / "rendered")
+    rendered = Configuration("confgen", files["nginx.conf"], tmp_path / "g.py")
+    configurations, _ = ablation_configurations(
+        rendered, None, [n for n in ABLATION_NAMES if n != "hand-tuned"])
     # At least the settings that do not depend on a template choice apply.
     assert {"gzip-off", "pool-half", "pool-double", "keepalive-requests-10000"} <= set(configurations)
     for name, configuration in configurations.items():
         directory = tmp_path / name
         (directory / "temp").mkdir(parents=True)
-        layout = keepalive.RunLayout(directory, 43210, tmp_path / "a.sock", 1)
-        adapted = keepalive.adapt_nginx_config(configuration.nginx_conf_text, name=name,
-                                               layout=layout, conf_dir=Path("/etc/nginx"))
+        layout = RunLayout(directory, 43210, tmp_path / "a.sock", 1)
+        adapted = adapt_nginx_config(configuration.nginx_conf_text, name=name,
+                                     layout=layout, conf_dir=Path("/etc/nginx"))
         ok, output = nginx_check(adapted)
         assert ok, f"{name}: {output}"
 
 
 def test_ablation_schedule_measures_every_variant_next_to_the_reference():
     variants = ["a", "b", "c", "d", "e"]
-    schedule = keepalive.ablation_schedule(variants, 2)
+    schedule = ablation_schedule(variants, 2)
     assert schedule[0] == ["confgen", "a", "b", "confgen", "c", "d", "confgen", "e", "confgen"]
     assert schedule[1] == ["confgen", "e", "d", "confgen", "c", "b", "confgen", "a", "confgen"]
     for names in schedule:
@@ -274,9 +277,9 @@ def test_ablation_schedule_measures_every_variant_next_to_the_reference():
 
 
 def _measurement(rate: float):
-    return keepalive.Measurement(requests=int(rate), requests_per_s=rate, p50_ms=1, p99_ms=2,
-                                 non_2xx=0, socket_errors=0, app_requests=int(rate),
-                                 app_connections=1, other_cpu_pct=0, load_before=0, load_after=0)
+    return Measurement(requests=int(rate), requests_per_s=rate, p50_ms=1, p99_ms=2,
+                       non_2xx=0, socket_errors=0, app_requests=int(rate),
+                       app_connections=1, other_cpu_pct=0, load_before=0, load_after=0)
 
 
 def test_ablation_ratio_is_against_the_reference_measured_around_it():
@@ -284,8 +287,8 @@ def test_ablation_ratio_is_against_the_reference_measured_around_it():
     for round_number, rates in ((1, [("confgen", 1000), ("x", 990), ("y", 1200), ("confgen", 1200)]),
                                 (2, [("confgen", 500), ("y", 600), ("x", 495), ("confgen", 500)])):
         for position, (name, rate) in enumerate(rates):
-            slots.append(keepalive.Slot(round_number, position, name, {"sync": _measurement(rate)}))
-    summary = keepalive.summarize_ablation(slots, "sync")
+            slots.append(Slot(round_number, position, name, {"sync": _measurement(rate)}))
+    summary = summarize_ablation(slots, "sync")
     # x: 990 / mean(1000, 1200) = 0.9 in round 1, 495 / 500 = 0.99 in round 2.
     assert summary["x"]["ratio_to_rendered"] == {"median": pytest.approx(0.945, abs=1e-3),
                                                  "min": 0.9, "max": 0.99}
@@ -298,12 +301,12 @@ def test_ratios_to_hand_tuned_and_no_proxy_are_medians_of_per_round_ratios():
     per_round = {"hand-tuned": [_measurement(r) for r in (1000, 2000, 1500)],
                  "no-proxy": [_measurement(r) for r in (2000, 2000, 3000)],
                  "confgen": [_measurement(r) for r in (990, 1800, 1530)]}
-    summary = keepalive.summarize(per_round)
+    summary = summarize(per_round)
     assert summary["confgen"]["ratios"]["hand-tuned"] == {"median": 0.99, "min": 0.9, "max": 1.02}
     assert summary["confgen"]["ratios"]["no-proxy"]["median"] == pytest.approx(0.51)
     assert summary["confgen"]["ratio_to_baseline"] is None
-    assert keepalive.alternating_schedule(["a", "b", "c"], 3) == [["a", "b", "c"], ["c", "b", "a"],
-                                                                 ["a", "b", "c"]]
+    assert alternating_schedule(["a", "b", "c"], 3) == [["a", "b", "c"], ["c", "b", "a"],
+                                                       ["a", "b", "c"]]
 
 
 # ---------------------------------------------------------------------------------------------
