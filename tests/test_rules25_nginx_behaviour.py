@@ -109,3 +109,42 @@ def test_the_installed_nginx_does_what_the_rules_say(tmp_path):
     assert trust_all.line == lines.index("            set_real_ip_from 0.0.0.0/0;") + 1
     splitting = only(result, "http-splitting")
     assert [f.message.split(" ")[0] for f in splitting] == ["$p"]   # the named capture, not $2
+
+
+def _handshake(port: int) -> bool:
+    import ssl
+
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as raw, \
+                context.wrap_socket(raw, server_hostname="example.test"):
+            return True
+    except (ssl.SSLError, OSError):
+        return False
+
+
+def test_tls_is_a_property_of_the_socket_as_ssl_listen_missing_says(tmp_path, self_signed_cert):
+    """A server with a certificate and `listen PORT;` speaks plain HTTP there; another server's
+    `listen PORT ssl` on the same socket makes it TLS for both (so that one is not reported)."""
+    nginx = require_binary("nginx")
+    cert, key = self_signed_cert
+    alone, shared = free_port(), free_port()
+    tls = f"ssl_certificate {cert}; ssl_certificate_key {key};"
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\nhttp {{\n"
+                    f"    access_log off;\n"
+                    f"    server {{ listen 127.0.0.1:{alone}; server_name a.test; {tls} return 200 a; }}\n"
+                    f"    server {{ listen 127.0.0.1:{shared} ssl; server_name b.test; {tls} return 200 b; }}\n"
+                    f"    server {{ listen 127.0.0.1:{shared}; server_name c.test; {tls} return 200 c; }}\n}}\n")
+    server = subprocess.Popen([nginx, "-p", str(tmp_path), "-c", str(conf), "-g", "daemon off;"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert b" 200 " in _get(alone, "/", server).split(b"\r\n")[0]   # plain HTTP on the "TLS" server
+        assert not _handshake(alone)
+        assert _handshake(shared)                                       # TLS for c.test too
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    found = only(lint_config(tmp_path, conf.read_text(), nginx_version="1.22.1"), "ssl-listen-missing")
+    assert [(f.line, f.severity) for f in found] == [(6, "error")]

@@ -355,7 +355,7 @@ def _chain_context(chain, options, profile, nginx_version) -> LintContext:
     ctx.app_only = chain.nginx is None
     ctx.manifest_pod = chain.pod
     hops = [chain.entry] if chain.service else [f"{chain.entry} (nothing in the input routes to it)"]
-    hops += [chain.service] if chain.service else []
+    hops += [chain.service] if chain.service and chain.service != chain.entry else []  # a LoadBalancer Service is both
     hops += [f"nginx ({config.main_file})"] if chain.nginx is not None else []
     ctx.note(f"{' -> '.join(hops)} -> {chain.workload} container {chain.container}: "
              f"{chain.server or 'no app server read'}")

@@ -58,6 +58,10 @@ def pool_advice(ctx: LintContext, upstream_routes, idle_s: float, pool_text: str
     timeout is not above nginx's upstream ``keepalive_timeout`` (``idle_s``) the pool races the
     app's close (app-keepalive-race)."""
     http11 = '`proxy_http_version 1.1;` and `proxy_set_header Connection "";`'
+    if any(ctx.nginx.proxy_headers(r.block).get("connection", ("", None))[0].startswith("$") for r in upstream_routes):
+        # The WebSocket idiom (Connection $connection_upgrade): a constant "" would break upgrades.
+        http11 = ("`proxy_http_version 1.1;` and the Connection map's `''` value set to `''` (plain requests "
+                  "keep the connection, WebSocket upgrades still send `upgrade`)")
     mine = {id(r.proxy_pass) for r in app_routes(ctx)} if ctx.gunicorn is not None else set()
     if not any(id(r.proxy_pass) in mine for r in upstream_routes):
         return (f"if the app behind keeps connections open (gunicorn's gthread or async workers, uvicorn; "

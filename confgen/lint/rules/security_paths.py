@@ -218,7 +218,9 @@ def proxy_pass_normalized(ctx: LintContext) -> Iterator[Finding]:
     and ``http://unix:/run/app.sock`` has no URI part (a socket path ends at an optional ``:``;
     ``http://unix:/run/app.sock:/v1/`` has one). A location that rewrites with ``rewrite ...
     break`` is not reported: for a URI the rewrite changed, nginx ignores the URI part and
-    passes the rewritten URI whole (nginx's proxy_pass documentation).
+    passes the rewritten URI whole (nginx's proxy_pass documentation). Nor is an ``internal``
+    location that nginx itself requests with exactly its prefix (``auth_request /auth``,
+    ``error_page ... /auth``, ``mirror``): no other URI can reach it.
 
     Bad:
         server {
@@ -236,6 +238,8 @@ def proxy_pass_normalized(ctx: LintContext) -> Iterator[Finding]:
 
     References:
         https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_pass
+        https://nginx.org/en/docs/http/ngx_http_core_module.html#internal
+        https://nginx.org/en/docs/http/ngx_http_auth_request_module.html
     """
     for directive in ctx.all("proxy_pass"):
         location = directive.parent
@@ -250,9 +254,19 @@ def proxy_pass_normalized(ctx: LintContext) -> Iterator[Finding]:
             continue
         if _rewrites_with_break(location):
             continue  # the rewritten URI reaches the app as it is: the URI part is ignored
+        if internal_only(directive) and prefix in _subrequest_targets(ctx):
+            continue  # only nginx's own subrequest reaches it, with exactly the prefix: mapped as meant
         if prefix.endswith("/") != path.endswith("/"):
             rest = "x" if prefix.endswith("/") else "/x"
             yield ctx.finding(directive, f"location {prefix} and the proxy_pass path {path} disagree about the "
                                          f"trailing slash: nginx replaces {prefix!r} with {path!r}, so "
                                          f"{prefix + rest} reaches the app as {path + rest}; end both with / "
                                          f"or neither")
+
+
+def _subrequest_targets(ctx: LintContext) -> set[str]:
+    """The URIs nginx itself requests: auth_request's, mirror's and error_page's."""
+    def collect() -> set[str]:
+        targets = {d.args[0] for name in ("auth_request", "mirror") for d in ctx.all(name) if d.args}
+        return targets | {d.args[-1] for d in ctx.all("error_page") if d.args}
+    return ctx.cached("subrequest targets", collect)

@@ -429,3 +429,60 @@ def ssl_early_data_unmarked(ctx: LintContext) -> Iterator[Finding]:
         yield ctx.finding(directive, f"ssl_early_data on accepts replayable 0-RTT requests, and {where} "
                                      f"$ssl_early_data: the app cannot tell them apart; pass it "
                                      f"(proxy_set_header Early-Data $ssl_early_data) or refuse them with 425")
+
+
+@rule(code="CG709", name="ssl-listen-missing", severity="error")
+def ssl_listen_missing(ctx: LintContext) -> Iterator[Finding]:
+    """A server holds its own certificate, but none of its ``listen`` sockets has ``ssl``.
+
+    TLS is a property of the listening socket: only ``listen ... ssl`` (or ``quic``) makes
+    nginx speak TLS on it, for every server on that address and port. A server with
+    ``ssl_certificate`` and ``listen 443;`` serves plain HTTP on port 443: browsers fail the
+    handshake ("wrong version number"), and the certificate is never used. (The ``ssl on``
+    directive that once did this was deprecated in 1.15.0 and removed in 1.25.1.) Not reported
+    when another server's ``listen`` makes the same socket TLS, or for a certificate inherited
+    from the http level by a plain-HTTP server.
+
+    Bad:
+        server {
+            listen 443;
+            server_name example.com;
+            ssl_certificate /etc/ssl/example.pem;
+            ssl_certificate_key /etc/ssl/example.key;
+            ssl_protocols TLSv1.2 TLSv1.3;
+            add_header Strict-Transport-Security "max-age=31536000" always;
+        }
+
+    Good:
+        server {
+            listen 443 ssl;
+            server_name example.com;
+            ssl_certificate /etc/ssl/example.pem;
+            ssl_certificate_key /etc/ssl/example.key;
+            ssl_protocols TLSv1.2 TLSv1.3;
+            add_header Strict-Transport-Security "max-age=31536000" always;
+        }
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_core_module.html#listen
+        https://nginx.org/en/docs/http/ngx_http_ssl_module.html#ssl
+        https://nginx.org/en/docs/http/configuring_https_servers.html
+    """
+    from confgen.lint.rules.security_common import listen_socket
+
+    tls_sockets = set(servers_by_socket(ctx, tls_only=True))
+    for server in http_servers(ctx):
+        certificate = next(iter(server.find("ssl_certificate")), None)
+        listens = ctx.nginx.listens(server)
+        if certificate is None or not listens or any(l.ssl or l.quic for l in listens):
+            continue
+        if (ctx.nginx.effective_args("ssl", server) or ["off"])[0] == "on":
+            continue  # the old `ssl on;` (nginx before 1.25.1)
+        plain = [l for l in listens if not l.is_unix and listen_socket(l) not in tls_sockets]
+        if not plain or len(plain) < len([l for l in listens if not l.is_unix]):
+            continue  # some socket of the server is TLS through another server's listen
+        ports = ", ".join(dict.fromkeys(str(l.port) for l in plain))
+        yield ctx.finding(plain[0].directive,
+                          f"this server has a certificate ({certificate.args[0] if certificate.args else '?'}) but "
+                          f"no listen with ssl: port {ports} speaks plain HTTP and TLS clients fail the handshake; "
+                          f"add ssl to the listen (listen {plain[0].port} ssl)")
