@@ -21,146 +21,29 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import http.client
-import importlib.util
 import os
-import pwd
 import re
 import signal
-import shutil
-import socket
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from confgen.render.checked import render_checked
-from confgen.profile import sizing
-from confgen.profile.loading import load_profile
-from confgen.render.rendering import render_plan
 from confgen.gunicorn.worker_timeouts import timeout_model
-from conftest import REQUIRE_NGINX, free_port, owns_listener, require_binary
+from conftest import free_port, require_binary
+from real_stack import (APP, NGINX_IDLE_S, TIMEOUT_S, WORKERS, comment, get, nginx_prefix, port_taken, render_for,
+                        require_modules, setting_seconds, spawn, stack_profile, start_again_when_taken, start_nginx,
+                        stop)
 
-TIMEOUT_S = 2                 # app.timeout_s of the test profiles
-NGINX_IDLE_S = 1              # nginx.upstream_keepalive_timeout of the test profiles
 SLOW_S = TIMEOUT_S + 2        # a handler slower than every limit
 UPSTREAM_ERRORS = ("prematurely closed", "reset by peer", "Broken pipe")
 # Idle gaps around 1 s, 2 ms apart: where nginx closes idle pooled connections in the rendered
 # pairing (and the app does in the control).
 RACE_GAPS = [NGINX_IDLE_S + 0.002 * k for k in range(-2, 3)]
 TIME_WAIT = "06"  # /proc/net/tcp's state code
-
-# One app for every worker class: /slow sleeps, then leaves a mark (so a test sees whether the
-# handler ran to its end); every accepted connection is counted in the worker process, at
-# socket.accept, which gunicorn's sync and gthread workers and asyncio's loop all call.
-APP = textwrap.dedent('''
-    import asyncio, os, socket, time
-    from urllib.parse import parse_qs
-
-    MARKS = os.environ["STACK_MARKS"]
-    _accept = socket.socket.accept
-
-    def _counting_accept(self):
-        accepted = _accept(self)
-        with open(os.path.join(MARKS, f"accepts-{os.getpid()}"), "ab") as counter:
-            counter.write(b"x")
-        return accepted
-
-    socket.socket.accept = _counting_accept
-
-    def _mark(tag):
-        open(os.path.join(MARKS, "done-" + tag), "w").close()
-
-    def wsgi(environ, start_response):
-        query = parse_qs(environ.get("QUERY_STRING", ""))
-        environ["wsgi.input"].read()
-        body = b"ok"
-        if environ["PATH_INFO"] == "/slow":
-            time.sleep(float(query["s"][0]))
-            _mark(query["tag"][0])
-        elif environ["PATH_INFO"] == "/whoami":  # what the app is told, and what it makes of it
-            body = " ".join([environ.get("HTTP_X_FORWARDED_FOR", "-"), environ.get("HTTP_X_FORWARDED_PROTO", "-"),
-                             environ["wsgi.url_scheme"]]).encode()
-        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
-        return [body]
-
-    async def asgi(scope, receive, send):
-        if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
-        while (await receive()).get("more_body"):
-            pass
-        query = parse_qs(scope["query_string"].decode())
-        body = b"ok"
-        if scope["path"] == "/slow":
-            await asyncio.sleep(float(query["s"][0]))
-            _mark(query["tag"][0])
-        elif scope["path"] == "/whoami":
-            headers = dict(scope["headers"])
-            body = b" ".join([headers.get(b"x-forwarded-for", b"-"), headers.get(b"x-forwarded-proto", b"-"),
-                              scope["scheme"].encode()])
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body})
-''')
-
-WORKERS = {
-    # id: (app kind, asgi_worker, worker class forced into the plan, modules it needs)
-    "gthread": ("wsgi", "uvicorn", None, ["gunicorn"]),
-    "uvicorn": ("asgi", "uvicorn", None, ["gunicorn", "uvicorn_worker"]),
-    "asgi": ("asgi", "gunicorn", None, ["gunicorn"]),
-    "sync": ("wsgi", "uvicorn", "sync", ["gunicorn"]),
-}
-
-
-
-def _require_modules(modules: list[str]) -> None:
-    missing = [m for m in modules if importlib.util.find_spec(m) is None]
-    if missing:
-        if REQUIRE_NGINX:
-            pytest.fail(f"{', '.join(missing)} required (CONFGEN_REQUIRE_NGINX=1)")
-        pytest.skip(f"{', '.join(missing)} not installed")
-
-
-def stack_profile(tmp: Path, kind: str, asgi_worker: str, *, nginx_port: int, app_port: int,
-                  nginx_idle: int = NGINX_IDLE_S) -> dict:
-    return {
-        "name": "stack", "cpus": 1, "expected_qps": 20, "clients": 20,
-        "max_body_size": "1m", "avg_response_size": "1k",
-        "app": {"module": f"stackapp:{kind}", "kind": kind, "asgi_worker": asgi_worker, "latency_ms": 10,
-                "timeout_s": TIMEOUT_S, "bind": f"127.0.0.1:{app_port}"},
-        "nginx": {"user": pwd.getpwuid(os.getuid()).pw_name, "pid": str(tmp / "nginx.pid"),
-                  "error_log": str(tmp / "nginx-error.log"), "access_log": str(tmp / "access.log"),
-                  "http_port": nginx_port, "ipv6": False, "upstream_keepalive_timeout": nginx_idle},
-    }
-
-
-def render_for(profile: dict, worker_class: str | None) -> dict[str, str]:
-    """The rendered files, self-checked; with ``worker_class``, the plan as it is for that
-    class (render never picks sync itself, so its self-check is not run)."""
-    if worker_class is None:
-        return render_checked(profile)[0]
-    real = sizing.gunicorn_worker_class
-
-    def forced(p):
-        return sizing.Value(worker_class, "forced by the test")
-
-    # The function, where the other sizing functions call it, and its entry in the table.
-    sizing.gunicorn_worker_class = sizing.GUNICORN_VALUES["worker_class"] = forced
-    try:
-        return render_plan(sizing.plan(load_profile(profile)))
-    finally:
-        sizing.gunicorn_worker_class = sizing.GUNICORN_VALUES["worker_class"] = real
-
 
 @dataclasses.dataclass
 class Stack:
@@ -189,30 +72,10 @@ class Stack:
         return (self.directory / "gunicorn.log").read_text(errors="replace")
 
 
-def get(port: int, path: str, timeout: float = 15, headers: dict | None = None) -> tuple[int | str, float, bytes]:
-    """(status or the failure's name, seconds, body) of one GET on a fresh connection."""
-    started = time.monotonic()
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        connection.request("GET", path, headers={"Connection": "close", **(headers or {})})
-        response = connection.getresponse()
-        body = response.read()
-        return response.status, time.monotonic() - started, body
-    except (OSError, http.client.HTTPException) as error:
-        return type(error).__name__, time.monotonic() - started, b""
-    finally:
-        connection.close()
-
-
 def start_stack(directory: Path, worker: str, **options) -> Stack:
     """nginx + gunicorn from the files rendered for ``worker`` (options: :func:`_start_stack`),
     started again on other ports when another test took one between probing and binding."""
-    for _ in range(3):
-        stack = _start_stack(directory, worker, **options)
-        if stack is not None:
-            return stack
-        shutil.rmtree(directory)
-    raise AssertionError("nginx or gunicorn could not take its port three times")
+    return start_again_when_taken(lambda: _start_stack(directory, worker, **options), directory)
 
 
 def _start_stack(directory: Path, worker: str, *, nginx_idle: int = NGINX_IDLE_S,
@@ -224,7 +87,7 @@ def _start_stack(directory: Path, worker: str, *, nginx_idle: int = NGINX_IDLE_S
     ``trusted_proxies``). None when a port was taken."""
     nginx = require_binary("nginx")
     kind, asgi_worker, forced, modules = WORKERS[worker]
-    _require_modules(modules)
+    require_modules(modules)
     directory.mkdir(parents=True)
     (directory / "marks").mkdir()
     nginx_port, app_port = free_port(), free_port()
@@ -233,40 +96,25 @@ def _start_stack(directory: Path, worker: str, *, nginx_idle: int = NGINX_IDLE_S
     files = render_for({**profile, **(profile_changes or {})}, forced)
     (directory / "stackapp.py").write_text(APP)
     (directory / "gunicorn.conf.py").write_text(files["gunicorn.conf.py"])
-    conf = directory / "conf"
-    conf.mkdir()
     nginx_conf = files["nginx.conf"]
     if client_keepalive is not None:  # the http level's, four spaces in (the upstream's is eight)
         nginx_conf, replaced = re.subn(r"(?m)^    keepalive_timeout \d+s;.*$",
                                        f"    keepalive_timeout {client_keepalive}s;", nginx_conf)
         assert replaced == 1, nginx_conf
-    if os.geteuid() != 0:  # the compiled-in temp paths (/var/lib/nginx) are root's: only machine-bound lines
-        temp = "".join(f"    {kind}_temp_path {directory / 'temp' / kind};\n"
-                       for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-        nginx_conf = nginx_conf.replace("\nhttp {\n", "\nhttp {\n" + temp, 1)
-        (directory / "temp").mkdir()
-    (conf / "nginx.conf").write_text(nginx_conf)
-    mime = Path("/etc/nginx/mime.types")
-    (conf / "mime.types").write_text(mime.read_text() if mime.exists() else "types { text/plain txt; }\n")
+    conf = nginx_prefix(directory, nginx_conf)
     env = {**os.environ, "STACK_MARKS": str(directory / "marks"), "PYTHONPATH": str(directory)}
     extra = ["--keep-alive", str(app_keepalive)] if app_keepalive is not None else []
     processes = []
     stack = Stack(directory, files, nginx_port, app_port, processes)
     try:
-        with open(directory / "gunicorn.log", "wb") as log:
-            processes.append(subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--error-logfile", "-", *extra],
-                cwd=directory, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
-        with open(directory / "nginx.out", "wb") as log:
-            processes.append(subprocess.Popen(
-                [nginx, "-p", f"{directory}/", "-c", str(conf / "nginx.conf"), "-g", "daemon off;"],
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+        processes.append(spawn([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--error-logfile", "-",
+                                *extra], directory / "gunicorn.log", cwd=directory, env=env))
+        processes.append(start_nginx(nginx, directory, conf))
         deadline = time.monotonic() + 20
-        if not all(owns_listener(process, port, deadline) for process, port in zip(processes, (app_port, nginx_port))):
-            logs = stack.gunicorn_log() + (directory / "nginx.out").read_text(errors="replace")
-            if "Address already in use" in logs or "Connection in use" in logs:
-                stop_stack(stack)
-                return None
+        if port_taken(list(zip(processes, (app_port, nginx_port))), [directory / "gunicorn.log",
+                                                                     directory / "nginx.out"], deadline):
+            stop_stack(stack)
+            return None
         while get(nginx_port, "/", timeout=2)[0] != 200:
             for process in processes:
                 if process.poll() is not None:
@@ -281,17 +129,7 @@ def _start_stack(directory: Path, worker: str, *, nginx_idle: int = NGINX_IDLE_S
 
 
 def stop_stack(stack: Stack) -> None:
-    for process in stack.processes:  # each in its own session: its workers go with it
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            continue
-    for process in stack.processes:
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+    stop(stack.processes)
 
 
 @pytest.fixture(scope="module", params=list(WORKERS))
@@ -301,18 +139,10 @@ def stack(request, tmp_path_factory):
     stop_stack(running)
 
 
-def _comment(text: str, setting: str) -> str:
-    match = re.search(rf"^\s*{re.escape(setting)}\b.*#\s*(.*)$", text, re.M)
-    assert match, setting
-    return match.group(1)
-
 
 def _worker_class(stack: Stack) -> str:
     return re.search(r"^worker_class = '([^']*)'", stack.files["gunicorn.conf.py"], re.M).group(1)
 
-
-def _seconds(text: str, setting: str) -> int:
-    return int(re.search(rf"^\s*{re.escape(setting)} (\d+)s?\s*;?", text, re.M).group(1))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -322,7 +152,7 @@ def _seconds(text: str, setting: str) -> int:
 def test_a_too_slow_request_is_answered_as_the_reason_says(stack):
     nginx_conf, gunicorn_conf = stack.files["nginx.conf"], stack.files["gunicorn.conf.py"]
     kills = timeout_model(_worker_class(stack)).kills_slow_requests
-    read_timeout = _seconds(nginx_conf, "proxy_read_timeout")
+    read_timeout = setting_seconds(nginx_conf, "proxy_read_timeout")
     results = {}
 
     def through_nginx():
@@ -341,8 +171,8 @@ def test_a_too_slow_request_is_answered_as_the_reason_says(stack):
     status, elapsed, body = results["nginx"]
     direct_status, direct_elapsed, direct_body = results["direct"]
     if kills:  # sync: gunicorn's timeout is the request limit, nginx waits longer
-        assert read_timeout > TIMEOUT_S and "aborted (gunicorn answers 500)" in _comment(gunicorn_conf, "timeout")
-        assert "aborts a worker" in _comment(nginx_conf, "proxy_read_timeout")
+        assert read_timeout > TIMEOUT_S and "aborted (gunicorn answers 500)" in comment(gunicorn_conf, "timeout")
+        assert "aborts a worker" in comment(nginx_conf, "proxy_read_timeout")
         # gunicorn's own error page (nginx's names nginx), passed on by nginx, from the worker
         # the master aborts: about once a second it checks heartbeats older than the timeout.
         assert status == 500 and b"Internal Server Error" in body and b"nginx" not in body, results
@@ -352,8 +182,8 @@ def test_a_too_slow_request_is_answered_as_the_reason_says(stack):
         assert "WORKER TIMEOUT" in stack.gunicorn_log()
     else:  # gunicorn's timeout is a heartbeat: nginx's read timeout is the request limit
         assert read_timeout == TIMEOUT_S
-        assert "heartbeat" in _comment(gunicorn_conf, "timeout")
-        reason = _comment(nginx_conf, "proxy_read_timeout")
+        assert "heartbeat" in comment(gunicorn_conf, "timeout")
+        reason = comment(nginx_conf, "proxy_read_timeout")
         assert "504 from nginx" in reason and "handler runs on" in reason
         assert status == 504 and b"<center>nginx</center>" in body, results
         assert read_timeout - 0.1 <= elapsed < read_timeout + 1.0, results
@@ -374,9 +204,9 @@ def test_a_clients_own_forwarded_headers_never_reach_the_app(stack):
     the client sent; the app trusts nginx's (forwarded_allow_ips: loopback), so it would believe
     a forged one that got through, as the request straight to gunicorn shows."""
     nginx_conf = stack.files["nginx.conf"]
-    assert "drop any client-sent X-Forwarded-For" in _comment(nginx_conf, "proxy_set_header X-Forwarded-For")
-    assert "a client's own X-Forwarded-Proto is not trusted" in _comment(nginx_conf, "proxy_set_header X-Forwarded-Proto")
-    assert "loopback" in _comment(stack.files["gunicorn.conf.py"], "forwarded_allow_ips")
+    assert "drop any client-sent X-Forwarded-For" in comment(nginx_conf, "proxy_set_header X-Forwarded-For")
+    assert "a client's own X-Forwarded-Proto is not trusted" in comment(nginx_conf, "proxy_set_header X-Forwarded-Proto")
+    assert "loopback" in comment(stack.files["gunicorn.conf.py"], "forwarded_allow_ips")
     forged = {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"}
     status, _, body = get(stack.nginx_port, "/whoami", headers=forged)
     assert status == 200 and body.decode().split() == ["127.0.0.1", "http", "http"], body
@@ -462,8 +292,8 @@ def test_no_502_in_the_idle_gap_race(stack):
         pytest.skip("the sync worker closes every connection: no pooled connection to race on")
     gunicorn_keepalive = int(re.search(r"^keepalive = (\d+)", stack.files["gunicorn.conf.py"], re.M).group(1))
     upstream = re.search(r"upstream stack \{[^}]*", stack.files["nginx.conf"]).group(0)
-    assert gunicorn_keepalive > NGINX_IDLE_S == _seconds(upstream, "keepalive_timeout")
-    assert "nginx closes idle connections first" in _comment(stack.files["gunicorn.conf.py"], "keepalive")
+    assert gunicorn_keepalive > NGINX_IDLE_S == setting_seconds(upstream, "keepalive_timeout")
+    assert "nginx closes idle connections first" in comment(stack.files["gunicorn.conf.py"], "keepalive")
     log_before = len(stack.nginx_errors())
     closed_before = closed_first_by(stack.app_port)
     # Around nginx's own idle close (where the control's app closes); then long enough for
@@ -500,7 +330,7 @@ def test_the_app_closing_first_is_seen(tmp_path):
 def test_running_requests_finish_on_reload(stack):
     """graceful_timeout: on SIGHUP gunicorn starts new workers and lets the old ones finish
     what they run (up to graceful_timeout) instead of cutting it."""
-    assert "let running requests finish on reload" in _comment(stack.files["gunicorn.conf.py"], "graceful_timeout")
+    assert "let running requests finish on reload" in comment(stack.files["gunicorn.conf.py"], "graceful_timeout")
     results = {}
     request = threading.Thread(target=lambda: results.update(
         running=get(stack.nginx_port, f"/slow?s={TIMEOUT_S / 2}&tag=reload")))

@@ -185,6 +185,20 @@ def test_upstream_pool_spans_app_hosts():
     assert plan.gunicorn["bind"].value == ["0.0.0.0:8000"]
 
 
+def test_a_request_is_passed_to_the_next_app_host_only_within_the_read_timeout():
+    """tests/test_render_replicas_real_stack.py shows both on nginx and three gunicorns."""
+    several = _plan(upstreams=["10.0.0.2:8000", "10.0.0.3:8000"], app={"forwarded_allow_ips": ["10.0.0.1"],
+                                                                         "timeout_s": 20})
+    limit = several.nginx["proxy_next_upstream_timeout"]
+    assert limit.value == several.nginx["proxy_read_timeout"].value == 20 and str(limit) == "20s"
+    assert "not run again on another host" in limit.reason and "each of the 2 hosts in turn" in limit.reason
+    assert "each nginx worker counts its own failures" in several.nginx["upstream servers"].reason
+    # One app server: nothing to pass a request on to (its one try, fail_timeout=0).
+    assert "proxy_next_upstream_timeout" not in _plan().nginx
+    assert "proxy_next_upstream_timeout" not in _plan(upstreams=["10.0.0.2:8000"], app={
+        "forwarded_allow_ips": ["10.0.0.1"]}).nginx
+
+
 profiles = st.fixed_dictionaries(
     {
         "cpus": st.integers(1, 256),

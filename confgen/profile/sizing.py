@@ -255,6 +255,21 @@ def proxy_read_timeout(p: Profile) -> Value:
                  "seconds")
 
 
+def proxy_next_upstream_timeout(p: Profile) -> Value | None:
+    """Several hosts: nginx passes a GET that failed on one host to the next (proxy_next_upstream's
+    default "error timeout"), a response that timed out included. Limited to proxy_read_timeout
+    from the request's start, a refused or reset connection is still passed on at once, and a
+    too-slow request is not run again on every host while its client waits proxy_read_timeout
+    for each."""
+    if len(p.upstreams) < 2:
+        return None
+    read = proxy_read_timeout(p).value
+    return Value(read, f"as proxy_read_timeout ({read}s): a request a host refused or reset goes to the next one; "
+                       f"one whose response timed out gets 504 and is not run again on another host (with no limit, "
+                       f"nginx's default, a slow GET runs on each of the {len(p.upstreams)} hosts in turn, its "
+                       f"client waiting proxy_read_timeout for each)", "seconds")
+
+
 def proxy_connect_timeout(p: Profile) -> Value:
     if p.upstreams:
         return Value(5, "app hosts on the network: fail over to the next server quickly", "seconds")
@@ -401,9 +416,13 @@ def gunicorn_forwarded_allow_ips(p: Profile) -> Value:
 
 
 def upstream_servers(p: Profile) -> Value:
+    """Several hosts: nginx keeps no shared state without a ``zone``, so each worker counts a
+    host's failures for itself; after fail_timeout the next request tries the host again, and
+    one more failure rests it again (ngx_http_upstream_round_robin.c)."""
     if p.upstreams:
         return Value([f"{host} max_fails=3 fail_timeout=10s" for host in p.upstreams],
-                     f"{len(p.upstreams)} app hosts: a host failing 3 times in 10s rests 10s")
+                     f"{len(p.upstreams)} app hosts: a host failing 3 times in 10s rests 10s, then one request "
+                     f"tries it again (each nginx worker counts its own failures)")
     if p.app.binds_unix_socket:
         address = f"unix:{p.app.bind}"
     else:  # gunicorn on a local TCP port; a wildcard bind is reached on loopback
@@ -480,6 +499,7 @@ ROUTE_NGINX_VALUES: dict[str, Callable[[Profile], Value | None]] = {
     "upstream balancing": upstream_balancing,
     "proxy_read_timeout": proxy_read_timeout,
     "proxy_connect_timeout": proxy_connect_timeout,
+    "proxy_next_upstream_timeout": proxy_next_upstream_timeout,
 }
 
 GUNICORN_VALUES: dict[str, Callable[[Profile], Value | None]] = {
