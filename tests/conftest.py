@@ -136,6 +136,17 @@ def local_paths(profile: dict, tmp_path: Path) -> dict:
     return adapted
 
 
+def scratch_nginx_conf(root: Path, http_body: str, *, user: str | None = None) -> str:
+    """An nginx.conf for a test's own nginx in the foreground, with every file it writes under
+    ``root`` (pid, error log, temp paths) and ``http_body`` inside ``http {}``. ``user``: the
+    workers' user (root's workers, to reach a socket in a private test directory)."""
+    worker_user = f"user {user};\n" if user else ""
+    return (f"daemon off;\n{worker_user}pid {root}/nginx.pid;\nerror_log {root}/error.log info;\n"
+            f"events {{ worker_connections 64; }}\nhttp {{\n    access_log off;\n"
+            f"    client_body_temp_path {root}/tmp; proxy_temp_path {root}/tmp; fastcgi_temp_path {root}/tmp;\n"
+            f"    uwsgi_temp_path {root}/tmp; scgi_temp_path {root}/tmp;\n{http_body}}}\n")
+
+
 def make_self_signed_cert(directory: Path) -> tuple[str, str]:
     """(certificate, key) paths of a fresh self-signed certificate written into directory."""
     openssl = require_binary("openssl")

@@ -17,7 +17,8 @@ import confgen
 from confgen.appserver import granian
 from confgen.appserver.commands import find_server
 from confgen.appserver.reading import read_server
-from conftest import free_port, owns_listener, quiet_port, require_binary
+from conftest import free_port, owns_listener, quiet_port, require_binary, scratch_nginx_conf
+from test_chain_real_stack import POOL
 from test_chain import MANIFEST, POOLED, write
 
 ASGI_APP = '''async def app(scope, receive, send):
@@ -345,21 +346,6 @@ def _base_environ() -> dict[str, str]:
     return {key: value for key, value in os.environ.items() if not key.startswith("GRANIAN_")}
 
 
-NGINX = """daemon off;
-pid {root}/nginx.pid;
-error_log {root}/error.log info;
-events {{ worker_connections 64; }}
-http {{
-    access_log off;
-    client_body_temp_path {root}/tmp; proxy_temp_path {root}/tmp; fastcgi_temp_path {root}/tmp;
-    uwsgi_temp_path {root}/tmp; scgi_temp_path {root}/tmp;
-    upstream app {{ server 127.0.0.1:{app_port}; keepalive 8; keepalive_timeout {pool_idle}s; }}
-    server {{
-        listen 127.0.0.1:{nginx_port};
-        location / {{ proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }}
-    }}
-}}
-"""
 
 
 def test_behind_real_nginx_granian_closes_the_pooled_connection_first(tmp_path):
@@ -378,8 +364,8 @@ def test_behind_real_nginx_granian_closes_the_pooled_connection_first(tmp_path):
     (tmp_path / "app.py").write_text(ASGI_APP)
     (tmp_path / "Procfile").write_text(f"web: granian --interface asgi --host 127.0.0.1 --port {app_port} "
                                        f"--http1-header-read-timeout 1000 app:app\n")
-    (tmp_path / "nginx.conf").write_text(NGINX.format(root=tmp_path, app_port=app_port, nginx_port=nginx_port,
-                                                      pool_idle=4))
+    pool = POOL.format(app_port=app_port, nginx_port=nginx_port, pool_idle=4)
+    (tmp_path / "nginx.conf").write_text(scratch_nginx_conf(tmp_path, pool))
     [race] = races(tmp_path / "nginx.conf")
     assert "keepalive_timeout 4s" in race.message and "1000ms = 1s" in race.message
     app = subprocess.Popen([sys.executable, "-m", "granian", "--interface", "asgi", "--host", "127.0.0.1", "--port",

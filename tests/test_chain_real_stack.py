@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 import confgen
-from conftest import free_port, owns_listener, quiet_port, require_binary
+from conftest import free_port, owns_listener, quiet_port, require_binary, scratch_nginx_conf
 
 ASGI_APP = '''async def app(scope, receive, send):
     if scope["type"] != "http":
@@ -60,15 +60,8 @@ def uwsgi_side(port: int, keep_alive: int) -> tuple[str, dict[str, str], list[st
 
 
 SIDES = {"uvicorn": uvicorn_side, "hypercorn": hypercorn_side, "granian": granian_side, "uwsgi": uwsgi_side}
-NGINX = """daemon off;
-pid {root}/nginx.pid;
-error_log {root}/error.log info;
-events {{ worker_connections 64; }}
-http {{
-    access_log off;
-    client_body_temp_path {root}/tmp; proxy_temp_path {root}/tmp; fastcgi_temp_path {root}/tmp;
-    uwsgi_temp_path {root}/tmp; scgi_temp_path {root}/tmp;
-    upstream app {{ server 127.0.0.1:{app_port}; keepalive 8; keepalive_timeout {pool_idle}s; }}
+# The pool in front of the app: its idle time is the test's knob.
+POOL = """    upstream app {{ server 127.0.0.1:{app_port}; keepalive 8; keepalive_timeout {pool_idle}s; }}
     server {{
         listen 127.0.0.1:{nginx_port};
         location / {{
@@ -77,7 +70,6 @@ http {{
             proxy_set_header Connection "";
         }}
     }}
-}}
 """
 # /proc/net/tcp's states of the side that closed first: FIN-WAIT-1, FIN-WAIT-2, TIME-WAIT, CLOSING.
 ACTIVE_CLOSE = {"04", "05", "06", "0B"}
@@ -128,8 +120,8 @@ def _run(root: Path, server: str, keep_alive: int) -> tuple[list, dict[str, int]
 def _attempt(root: Path, nginx: str, server: str, keep_alive: int) -> tuple[list, dict[str, int]] | None:
     app_port, nginx_port = quiet_port(), free_port()
     (root / "tmp").mkdir(parents=True)
-    (root / "nginx.conf").write_text(NGINX.format(root=root, app_port=app_port, nginx_port=nginx_port,
-                                                  pool_idle=POOL_IDLE_S))
+    pool = POOL.format(app_port=app_port, nginx_port=nginx_port, pool_idle=POOL_IDLE_S)
+    (root / "nginx.conf").write_text(scratch_nginx_conf(root, pool))
     _, files, words = SIDES[server](app_port, keep_alive)
     for name, text in files.items():
         (root / name).write_text(text)

@@ -17,7 +17,7 @@ import pytest
 
 import confgen
 from confgen.lint.fixes.apply import fix_in_place
-from conftest import free_port, owns_listener, require_binary
+from conftest import free_port, owns_listener, require_binary, scratch_nginx_conf
 from lint_helpers import line_of, lint_config
 
 NGINX = """
@@ -96,23 +96,13 @@ SCHEME_APP = '''async def app(scope, receive, send):
                 "headers": [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
 '''
-REAL_NGINX = """daemon off;
-user {user};
-pid {root}/nginx.pid;
-error_log {root}/error.log info;
-events {{ worker_connections 64; }}
-http {{
-    access_log off;
-    client_body_temp_path {root}/tmp; proxy_temp_path {root}/tmp; fastcgi_temp_path {root}/tmp;
-    uwsgi_temp_path {root}/tmp; scgi_temp_path {root}/tmp;
-    server {{
+TO_SOCKET = """    server {{
         listen 127.0.0.1:{port};
         location / {{
             proxy_pass http://unix:{socket};
             proxy_set_header X-Forwarded-Proto https;
         }}
     }}
-}}
 """
 
 
@@ -123,7 +113,7 @@ def _scheme_seen(root: Path, extra: list[str]) -> tuple[str, list]:
     socket, port = root / "app.sock", free_port()
     # The workers run as this user, so they can reach the socket in the test's private directory.
     user = pwd.getpwuid(os.getuid()).pw_name
-    (root / "nginx.conf").write_text(REAL_NGINX.format(root=root, port=port, socket=socket, user=user))
+    (root / "nginx.conf").write_text(scratch_nginx_conf(root, TO_SOCKET.format(port=port, socket=socket), user=user))
     (root / "app.py").write_text(SCHEME_APP)
     command = ["uvicorn", "app:app", "--uds", str(socket), *extra]
     (root / "Procfile").write_text("web: " + " ".join(command) + "\n")
