@@ -36,11 +36,13 @@ class AppSide:
 
     def hop(self):
         """The app's hop of the chain (confgen.hops.Hop), or None when no app side was found."""
-        from confgen.gunicorn.hop import gunicorn_hop
-
         if self.server is not None:
             return self.server.hop()
-        return gunicorn_hop(self.config, self.label or "gunicorn") if self.config is not None else None
+        if self.config is None:
+            return None  # before the import: an nginx file linted alone never loads the gunicorn reader
+        from confgen.gunicorn.hop import gunicorn_hop
+
+        return gunicorn_hop(self.config, self.label or "gunicorn")
 
 
 @dataclass
