@@ -8,9 +8,8 @@ keepalive-timeout-order.
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
-from confgen.hops import Hop, Timer
 from confgen.lint.context import LintContext
 from confgen.lint.registry import Finding, rule
 from confgen.lint.rules._proxy import (
@@ -21,6 +20,9 @@ from confgen.lint.rules._proxy import (
     seconds,
     upstream_idle_timeout,
 )
+
+if TYPE_CHECKING:
+    from confgen.hops import Hop, Timer
 
 NGINX_UPSTREAM_IDLE_SOURCE = ("nginx's upstream keepalive_timeout default 60 s; "
                               "https://nginx.org/en/docs/http/ngx_http_upstream_module.html#keepalive_timeout")
@@ -101,6 +103,8 @@ def chain_keepalive_race(ctx: LintContext) -> Iterator[Finding]:
         return
     if ctx.app_server is None:
         return  # nginx -> gunicorn: app-keepalive-race
+    from confgen.hops import Hop, Timer  # here: the app's reader loaded it; an nginx-only lint never does
+
     for upstream, _ in app_upstreams(ctx):
         if pool_size(ctx, upstream) <= 0:
             continue
@@ -165,6 +169,8 @@ def chain_timeout_order(ctx: LintContext) -> Iterator[Finding]:
         return
     if ctx.app_server is None:
         return  # nginx -> gunicorn: app-timeout-exceeds-proxy
+    from confgen.hops import Timer  # here: the app's reader loaded it; an nginx-only lint never does
+
     reported: set[int] = set()
     for block, directive_name, pass_directive in _app_passes(ctx):
         found = effective_directive(ctx, directive_name, block)
