@@ -14,7 +14,8 @@ import yaml
 
 from confgen.errors import ConfgenError
 from confgen.lint.engine import all_rules, get_rule, lint
-from confgen.lint.registry import Finding, LintResult, parse_rule_doc, rule
+from confgen.lint.registry import Finding, LintResult, rule
+from confgen.lint.rule_doc import parse_rule_doc
 from confgen.lint.output import format_findings
 from lint_helpers import full, line_of, lint_config, only, rules_of, write_tree
 
