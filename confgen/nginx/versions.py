@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import functools
 import re
-import shutil
-import subprocess
 from dataclasses import dataclass
 
 Version = tuple[int, ...]
@@ -27,6 +25,11 @@ def parse_version(text: str) -> Version:
 @functools.lru_cache(maxsize=1)
 def installed_nginx_version() -> str | None:
     """The version ``nginx -v`` reports, or None when nginx is not installed."""
+    # Imported here: a lint given its nginx version (--nginx-version, the project's
+    # nginx-version, render's self-check) never runs nginx, and subprocess costs ~4 ms to import.
+    import shutil
+    import subprocess
+
     binary = shutil.which("nginx") or next(
         (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if shutil.which(p)), None
     )
