@@ -165,31 +165,36 @@ class Pairing:
 
     def _load(self, path: str | None, cmd: str | None):
         """A GunicornConfig, or an AppServer when the file or command runs another server."""
-        from confgen.gunicorn import reader, sources
-
         key = ("file", path, cmd)
         if key not in self._read:
-            self._read[key] = self._read_app(path, cmd, reader, sources)
+            self._read[key] = self._read_app(path, cmd)
         return self._read[key]
 
     @staticmethod
-    def _read_app(path, cmd, reader, sources):
-        from confgen.appserver.commands import find_server
-        from confgen.appserver.reading import read_server
-        from confgen.appserver import uwsgi
+    def _read_app(path, cmd):
+        # Each reader is imported on the branch that needs it: a gunicorn.conf.py (the usual
+        # pair) needs neither the command-file sources nor the other app servers' readers.
+        from confgen.appserver.commands import find_server, kind_of
+        from confgen.gunicorn import reader
         from confgen.shell import shell_words
 
         if cmd:
             words = [w.value for w in shell_words(cmd)]
             found = find_server(words)
             if found is not None and found[0] != "gunicorn":
+                from confgen.appserver.reading import read_server
+
                 return read_server(found[0], words[found[1]:], label="--gunicorn-cmd", file=None)
         if path and path.endswith(".ini"):
+            from confgen.appserver import uwsgi
+
             return uwsgi.read_ini(path)
         base = None
         if path:
             text = None if path.endswith(".py") else _head(path)
-            if sources.kind_of(path, text) is not None:
+            if kind_of(path, text) is not None:
+                from confgen.gunicorn import sources
+
                 source = sources.read_source(path)
                 if source.server != "gunicorn":
                     return sources.app_server_of(source) or sources.config_from(source)
@@ -286,10 +291,13 @@ def _head(path: str) -> str | None:
 
 
 def _is_other(config) -> bool:
-    """An AppServer (uvicorn, hypercorn, daphne, uWSGI), not a GunicornConfig."""
-    from confgen.appserver.model import AppServer
+    """An AppServer (uvicorn, hypercorn, daphne, uWSGI): what Pairing._read_app returns when it is
+    not a GunicornConfig. Asked that way so a gunicorn pair never loads the app-server model."""
+    if config is None:
+        return False
+    from confgen.gunicorn.reader import GunicornConfig  # loaded already: it read this config
 
-    return isinstance(config, AppServer)
+    return not isinstance(config, GunicornConfig)
 
 
 def command_file_beside(directory: str) -> str | None:
