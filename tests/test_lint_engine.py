@@ -235,6 +235,21 @@ def test_suppression_in_gunicorn_config(tmp_path):
     assert "max-requests-no-jitter" not in rules_of(quiet)
 
 
+def test_gunicorn_config_suppressions_are_comments_and_a_file_without_one_is_not_tokenized(tmp_path, monkeypatch):
+    nginx = "location / { proxy_pass http://127.0.0.1:8000; }\n"
+    in_a_string = lint_config(tmp_path, nginx, gunicorn=(
+        'max_requests = 1000\nname = "# confgen: disable=max-requests-no-jitter -- a string, not a comment"\n'))
+    assert "max-requests-no-jitter" in rules_of(in_a_string)
+    import tokenize
+
+    def refused(*args):
+        raise AssertionError("a gunicorn.conf.py without `confgen:` was tokenized")
+
+    monkeypatch.setattr(tokenize, "tokenize", refused)  # nothing to suppress: not tokenized at all
+    plain = lint_config(tmp_path, nginx, gunicorn="max_requests = 1000  # restarts are rare\n")
+    assert "max-requests-no-jitter" in rules_of(plain)
+
+
 # ---------------------------------------------------------------------------------------------
 # needs: gunicorn, full, profile
 
