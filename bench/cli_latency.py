@@ -31,6 +31,8 @@ http {
     }
 }
 """
+# The pair a pre-commit hook usually lints: the nginx file with the gunicorn.conf.py beside it.
+GUNICORN = "bind = '127.0.0.1:8000'\nworker_class = 'gthread'\nthreads = 4\nkeepalive = 75\n"
 
 
 def commands(work: Path) -> list[tuple[str, list[str]]]:
@@ -40,6 +42,7 @@ def commands(work: Path) -> list[tuple[str, list[str]]]:
         ("python -c 'import crossplane'", [sys.executable, "-c", "import crossplane"]),
         ("confgen lint (one server, text)", [*confgen, "lint", str(work / "nginx.conf")]),
         ("confgen lint --format json", [*confgen, "lint", str(work / "nginx.conf"), "--format", "json"]),
+        ("confgen lint (with gunicorn.conf.py beside it)", [*confgen, "lint", str(work / "pair" / "nginx.conf")]),
         ("confgen render --stdout (with its self-check)", [*confgen, "render", str(REPO / "profiles" / "fastapi-vps.yaml"),
                                                           "--stdout"]),
     ]
@@ -52,6 +55,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         (work / "nginx.conf").write_text(ONE_SERVER)
+        (work / "pair").mkdir()
+        (work / "pair" / "nginx.conf").write_text(ONE_SERVER)
+        (work / "pair" / "gunicorn.conf.py").write_text(GUNICORN)
         table = commands(work)
         times: dict[str, list[float]] = {name: [] for name, _ in table}
         for name, command in table:  # warm the bytecode cache and the page cache once

@@ -6,6 +6,7 @@ so ``confgen lint`` in a pre-commit hook does not pay for the renderer and vice 
 
 from __future__ import annotations
 
+import gc
 import sys
 from pathlib import Path
 
@@ -25,6 +26,12 @@ def run(argv: list[str] | None = None) -> None:
     except BrokenPipeError:
         sys.stderr.close()  # `confgen ... | head`: the reader left; say nothing more
         sys.exit(1)
+    finally:
+        # The process ends next. Python's shutdown runs a full cycle collection over every object
+        # still alive (each module, class and function confgen and click loaded): ~9 ms of a
+        # 110 ms `confgen lint`, to find garbage that exiting frees anyway. Frozen objects are
+        # left out of it; reference counting still frees them as modules are torn down.
+        gc.freeze()
 
 
 def _fail(error: ConfgenError) -> None:

@@ -3,20 +3,18 @@
 Every config file confgen reads (nginx files, gunicorn.conf.py, profiles, access logs' configs)
 goes through :func:`read_regular_file`; every file it writes (rendered configs, fixes) goes
 through :func:`write_atomically`, so the set is all old or all new.
+
+The modules only writing and diffing use (tempfile, shutil, signal, difflib) are imported inside
+those functions: ``confgen lint`` only reads, and its start-up is paid on every commit.
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
-import difflib
 import errno
 import os
-import shutil
-import signal
 import stat
-import tempfile
-import threading
 from pathlib import Path
 from typing import Mapping
 
@@ -126,6 +124,8 @@ def diff_against_disk(files: Mapping[str, str], output_dir: str | os.PathLike) -
 def unified_diff(old: str, new: str, name: str, new_name: str | None = None) -> str:
     """A unified diff ``patch`` applies: a line without a final newline is followed by
     ``\\ No newline at end of file``, as diff(1) writes it, on whichever side it is."""
+    import difflib
+
     out = []
     for line in difflib.unified_diff(_lines(old), _lines(new), fromfile=name, tofile=new_name or name):
         out.append(line)
@@ -169,6 +169,9 @@ def write_files_atomically(files: Mapping[str | os.PathLike, str], expected: Map
 def _signals_deferred():
     """Hold SIGINT, SIGTERM and SIGHUP until every file is renamed: an interrupted render then
     leaves all old files or all new ones, never some of each (nor a temp file)."""
+    import signal
+    import threading
+
     deferrable = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
     if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
         yield
@@ -182,6 +185,8 @@ def _signals_deferred():
 
 def _stage_and_rename(files: Mapping[Path, str], directory: str,
                       expected: Mapping[str, str] | None = None) -> list[Path]:
+    import tempfile
+
     staged: list[tuple[str, Path]] = []
     backups: list[tuple[str, Path]] = []
     renamed: list[Path] = []
@@ -231,6 +236,9 @@ def _current_text(path: str) -> str | None:
 
 def _backup(target: Path) -> str:
     """A hard link to the old file (a copy where links are not allowed) beside it."""
+    import shutil
+    import tempfile
+
     handle, backup = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent)
     os.close(handle)
     os.unlink(backup)

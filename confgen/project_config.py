@@ -24,7 +24,6 @@ max-level = 7
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import os
 import sys
@@ -33,11 +32,6 @@ from pathlib import Path
 from typing import Any
 
 from confgen.errors import ConfgenError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
 
 SEVERITIES = ("error", "warning", "info")
 # preset -> the rule groups it selects when ``select`` is not given.
@@ -156,6 +150,13 @@ def load_project_config(path: str | Path) -> ProjectConfig:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    # Imported here, not at the top: a lint where no config file is found never needs a TOML
+    # reader, and tomllib compiles its regular expressions when imported.
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on Python 3.10 only
+        import tomli as tomllib
+
     try:
         with open(path, "rb") as handle:
             return tomllib.load(handle)
@@ -176,6 +177,8 @@ def _parse(table: Any, path: Path, where: str) -> ProjectConfig:
     problems = []
     for key in table:
         if key not in _KEYS:
+            import difflib
+
             guess = difflib.get_close_matches(key, _KEYS, n=1)
             hint = f"did you mean {guess[0]!r}?" if guess else f"known keys: {', '.join(_KEYS)}"
             problems.append(f"{prefix}unknown key {key!r}; {hint}")

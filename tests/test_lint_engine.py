@@ -14,7 +14,8 @@ import yaml
 
 from confgen.errors import ConfgenError
 from confgen.lint.engine import all_rules, get_rule, lint
-from confgen.lint.registry import Finding, LintResult, parse_rule_doc, rule
+from confgen.lint.registry import Finding, LintResult, rule
+from confgen.lint.rule_doc import parse_rule_doc
 from confgen.lint.output import format_findings
 from lint_helpers import full, line_of, lint_config, only, rules_of, write_tree
 
@@ -232,6 +233,21 @@ def test_suppression_in_gunicorn_config(tmp_path):
     quiet = lint_config(tmp_path, nginx, gunicorn=(
         "max_requests = 1000  # confgen: disable=max-requests-no-jitter -- one worker, restarts are rare\n"))
     assert "max-requests-no-jitter" not in rules_of(quiet)
+
+
+def test_gunicorn_config_suppressions_are_comments_and_a_file_without_one_is_not_tokenized(tmp_path, monkeypatch):
+    nginx = "location / { proxy_pass http://127.0.0.1:8000; }\n"
+    in_a_string = lint_config(tmp_path, nginx, gunicorn=(
+        'max_requests = 1000\nname = "# confgen: disable=max-requests-no-jitter -- a string, not a comment"\n'))
+    assert "max-requests-no-jitter" in rules_of(in_a_string)
+    import tokenize
+
+    def refused(*args):
+        raise AssertionError("a gunicorn.conf.py without `confgen:` was tokenized")
+
+    monkeypatch.setattr(tokenize, "tokenize", refused)  # nothing to suppress: not tokenized at all
+    plain = lint_config(tmp_path, nginx, gunicorn="max_requests = 1000  # restarts are rare\n")
+    assert "max-requests-no-jitter" in rules_of(plain)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -3,14 +3,19 @@ command names, relative to ``cwd``), whichever server it is."""
 
 from __future__ import annotations
 
-from confgen.appserver import daphne, granian, hypercorn, uvicorn, uwsgi
-from confgen.appserver.model import AppServer
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from confgen.appserver.model import AppServer
 
 
 def read_server(server: str, args: list[str], *, label: str, file: str | None, line: int = 1,
                 environ: dict[str, str | None] | None = None, cwd: str | None = None) -> AppServer | None:
     """None for gunicorn (its own reader) or a server confgen does not read. ``environ``: the
     variables the command runs with; None for one set where its value cannot be read."""
+    # Imported here: `confgen lint` asks is_uwsgi_ini() of every input, and most never name an app server.
+    from confgen.appserver import daphne, granian, hypercorn, uvicorn, uwsgi
+
     environ = environ or {}
     if server == "uvicorn":
         return uvicorn.read(args, environ, label, file, line)

@@ -8,7 +8,6 @@ yields an error finding, so a parse failure can never read as a clean run.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -77,6 +76,7 @@ def summary(result: LintResult) -> str:
 
 
 def sarif(result: LintResult, base: str | os.PathLike | None = None) -> dict:
+    import hashlib  # here, not at the top: it loads OpenSSL, which only SARIF's fingerprints need
     from importlib import metadata
 
     from confgen.lint.docs import rule_text

@@ -36,11 +36,13 @@ class AppSide:
 
     def hop(self):
         """The app's hop of the chain (confgen.hops.Hop), or None when no app side was found."""
-        from confgen.gunicorn.hop import gunicorn_hop
-
         if self.server is not None:
             return self.server.hop()
-        return gunicorn_hop(self.config, self.label or "gunicorn") if self.config is not None else None
+        if self.config is None:
+            return None  # before the import: an nginx file linted alone never loads the gunicorn reader
+        from confgen.gunicorn.hop import gunicorn_hop
+
+        return gunicorn_hop(self.config, self.label or "gunicorn")
 
 
 @dataclass
@@ -163,32 +165,38 @@ class Pairing:
 
     def _load(self, path: str | None, cmd: str | None):
         """A GunicornConfig, or an AppServer when the file or command runs another server."""
-        from confgen.gunicorn import reader, sources
-
         key = ("file", path, cmd)
         if key not in self._read:
-            self._read[key] = self._read_app(path, cmd, reader, sources)
+            self._read[key] = self._read_app(path, cmd)
         return self._read[key]
 
     @staticmethod
-    def _read_app(path, cmd, reader, sources):
-        from confgen.appserver.commands import assignments, find_server, start_of
-        from confgen.appserver.reading import read_server
-        from confgen.appserver import uwsgi
+    def _read_app(path, cmd):
+        # Each reader is imported on the branch that needs it: a gunicorn.conf.py (the usual
+        # pair) needs neither the command-file sources nor the other app servers' readers.
+        from confgen.appserver.commands import find_server, kind_of
+        from confgen.gunicorn import reader
         from confgen.shell import shell_words
 
         if cmd:
             words = [w.value for w in shell_words(cmd)]
             found = find_server(words)
             if found is not None and found[0] != "gunicorn":
+                from confgen.appserver.commands import assignments, start_of
+                from confgen.appserver.reading import read_server
+
                 return read_server(found[0], words[found[1]:], label="--gunicorn-cmd", file=None,
                                    environ=assignments(words, start_of(words, found)))
         if path and path.endswith(".ini"):
+            from confgen.appserver import uwsgi
+
             return uwsgi.read_ini(path)
         base = None
         if path:
             text = None if path.endswith(".py") else _head(path)
-            if sources.kind_of(path, text) is not None:
+            if kind_of(path, text) is not None:
+                from confgen.gunicorn import sources
+
                 source = sources.read_source(path)
                 if source.server != "gunicorn":
                     return sources.app_server_of(source) or sources.config_from(source)
@@ -285,10 +293,14 @@ def _head(path: str) -> str | None:
 
 
 def _is_other(config) -> bool:
-    """An AppServer (uvicorn, hypercorn, daphne, uWSGI, granian), not a GunicornConfig."""
-    from confgen.appserver.model import AppServer
+    """An AppServer (uvicorn, hypercorn, daphne, uWSGI, granian): what Pairing._read_app returns
+    when it is not a GunicornConfig. Asked that way so a gunicorn pair never loads the app-server
+    model."""
+    if config is None:
+        return False
+    from confgen.gunicorn.reader import GunicornConfig  # loaded already: it read this config
 
-    return isinstance(config, AppServer)
+    return not isinstance(config, GunicornConfig)
 
 
 def command_file_beside(directory: str) -> str | None:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import functools
+import os
 import re
-import shutil
-import subprocess
 from dataclasses import dataclass
 
 Version = tuple[int, ...]
@@ -27,17 +26,70 @@ def parse_version(text: str) -> Version:
 @functools.lru_cache(maxsize=1)
 def installed_nginx_version() -> str | None:
     """The version ``nginx -v`` reports, or None when nginx is not installed."""
-    binary = shutil.which("nginx") or next(
-        (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if shutil.which(p)), None
-    )
-    if not binary:
-        return None
-    try:
-        result = subprocess.run([binary, "-v"], capture_output=True, text=True, timeout=5)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    match = re.search(r"nginx/(\d+\.\d+(?:\.\d+)?)", result.stderr + result.stdout)
+    binary = _which("nginx") or next((p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if _which(p)), None)
+    output = _output_of([binary, "-v"], timeout=5) if binary else None
+    match = re.search(r"nginx/(\d+\.\d+(?:\.\d+)?)", output or "")
     return match.group(1) if match else None
+
+
+# `confgen lint` asks for the installed nginx's version on every run that is not given one. On
+# POSIX it finds and runs nginx with the os module alone: shutil (for which) and subprocess cost
+# ~7 ms to import, a tenth of the whole lint (bench/cli_latency.py). Elsewhere, they are used.
+
+
+def _which(name: str) -> str | None:
+    """What ``shutil.which(name)`` finds (its POSIX rules: PATH, else the system's default path;
+    an empty PATH finds nothing)."""
+    if os.name != "posix":
+        import shutil
+
+        return shutil.which(name)
+    if os.path.dirname(name):
+        candidates = [name]
+    else:
+        path = os.environ.get("PATH")
+        if path is None:
+            path = os.confstr("CS_PATH") if "CS_PATH" in os.confstr_names else os.defpath
+        candidates = [os.path.join(folder, name) for folder in dict.fromkeys(path.split(os.pathsep))] if path else []
+    return next((c for c in candidates if os.path.exists(c) and os.access(c, os.X_OK) and not os.path.isdir(c)), None)
+
+
+def _output_of(command: list[str], timeout: float) -> str | None:
+    """What ``command`` writes on stdout and stderr, or None when it cannot be run or is still
+    running after ``timeout`` seconds (it is killed)."""
+    if not hasattr(os, "posix_spawn"):
+        import subprocess
+
+        try:
+            result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return result.stderr + result.stdout
+    import select
+    import time
+
+    reader, writer = os.pipe()
+    try:
+        child = os.posix_spawn(command[0], command, os.environ,
+                               file_actions=[(os.POSIX_SPAWN_DUP2, writer, 1), (os.POSIX_SPAWN_DUP2, writer, 2)])
+    except OSError:
+        os.close(reader)
+        return None
+    finally:
+        os.close(writer)  # the child's copies stay open until it exits: then the read below ends
+    output, deadline = b"", time.monotonic() + timeout
+    with os.fdopen(reader, "rb", buffering=0) as pipe:
+        while select.select([pipe], [], [], max(0.0, deadline - time.monotonic()))[0]:
+            chunk = pipe.read(65536)
+            if not chunk:
+                os.waitpid(child, 0)
+                return output.decode("utf-8", errors="replace")
+            output += chunk
+    import signal
+
+    os.kill(child, signal.SIGKILL)  # as subprocess.run does on a timeout
+    os.waitpid(child, 0)
+    return None
 
 
 def version_text(version: Version) -> str:

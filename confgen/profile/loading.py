@@ -286,6 +286,10 @@ def _line_map(root: yaml.Node) -> dict[tuple, int]:
 
 
 def _validate(data: Any, label: str, lines: dict[tuple, int]) -> None:
+    from confgen.profile.schema_check import certainly_valid
+
+    if certainly_valid(data, profile_schema()):
+        return  # jsonschema would find nothing; importing it costs more than the rest of a render
     from jsonschema import Draft202012Validator
 
     validator = Draft202012Validator(profile_schema())

@@ -14,19 +14,20 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shutil
-import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from confgen.errors import ConfgenError
 from confgen.profile.loading import Profile, load_profile
 from confgen.render import stamp
 from confgen.render.rendering import NGINX_FILE, render_plan, route_file_names
 from confgen.profile.sizing import Plan, balancer, plan
+
+if TYPE_CHECKING:
+    import subprocess
 
 BLOCKING = ("error", "warning")
 TOOL_TIMEOUT_S = 60
@@ -157,12 +158,14 @@ def _copy_mime_types(profile: Profile, directory: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     installed = Path("/etc/nginx") / include
     if installed.is_file():
-        shutil.copyfile(installed, target)
+        target.write_bytes(installed.read_bytes())
     else:
         target.write_text("types {\n    text/html html;\n    application/json json;\n}\n")
 
 
 def _find_tool(name: str) -> str | None:
+    import shutil  # shutil and subprocess only for --verify: a render without it runs no tool
+
     return shutil.which(name) or next((str(p) for p in (Path("/usr/sbin") / name, Path("/usr/local/sbin") / name)
                                        if p.exists()), None)
 
@@ -255,6 +258,8 @@ _APP_LOAD_FAILED = "Error while loading the application"
 
 
 def _run(command: list[str], env=None) -> subprocess.CompletedProcess | None:
+    import subprocess
+
     try:
         return subprocess.run(command, capture_output=True, text=True, timeout=TOOL_TIMEOUT_S, env=env)
     except subprocess.TimeoutExpired:

@@ -9,9 +9,8 @@ keepalive-timeout-order.
 from __future__ import annotations
 
 import math
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
-from confgen.hops import PLATFORMS, Hop, Timer
 from confgen.lint.context import LintContext
 from confgen.lint.fixes.appserver import set_server_option
 from confgen.lint.fixes.base import Fix
@@ -25,6 +24,9 @@ from confgen.lint.rules._proxy import (
     seconds,
     upstream_idle_timeout,
 )
+
+if TYPE_CHECKING:
+    from confgen.hops import Hop, Timer
 
 # The options that set the idle keep-alive timeout of the servers whose command a fix edits.
 IDLE_FLAGS = ("--timeout-keep-alive", "--keep-alive")
@@ -43,6 +45,8 @@ def _anchor(ctx: LintContext, hop: Hop, fallback):
 def _race(front: Hop, idle: Timer, back: Hop, closes: Timer) -> str:
     if closes.ceiling is not None and idle.seconds >= closes.ceiling:
         # The app cannot be raised far enough (granian accepts at most 60 s): only the front can move.
+        from confgen.hops import PLATFORMS
+
         platform = PLATFORMS.get(front.kind)
         if platform is not None and not platform.idle_configurable:
             fix = (f"{back.label} accepts at most {closes.setting} {closes.spelled(closes.ceiling)} and "
@@ -133,6 +137,8 @@ def chain_keepalive_race(ctx: LintContext) -> Iterator[Finding]:
         return
     if ctx.app_server is None:
         return  # nginx -> gunicorn: app-keepalive-race
+    from confgen.hops import Hop, Timer  # here: the app's reader loaded it; an nginx-only lint never does
+
     for upstream, _ in app_upstreams(ctx):
         if pool_size(ctx, upstream) <= 0:
             continue
@@ -217,6 +223,8 @@ def chain_timeout_order(ctx: LintContext) -> Iterator[Finding]:
         return
     if ctx.app_server is None:
         return  # nginx -> gunicorn: app-timeout-exceeds-proxy
+    from confgen.hops import Timer  # here: the app's reader loaded it; an nginx-only lint never does
+
     reported: set[int] = set()
     for block, directive_name, pass_directive in _app_passes(ctx):
         found = effective_directive(ctx, directive_name, block)
@@ -239,6 +247,8 @@ def _balancer_gives_up_before_nginx(ctx: LintContext) -> Iterator[Finding]:
     front = ctx.behind
     if front is None or front.waits_for_next is None:
         return
+    from confgen.hops import Timer  # here: a balancer's hop loaded it; an nginx-only lint never does
+
     wait = front.waits_for_next
     reported: set[int] = set()
     for route in app_routes(ctx) if ctx.app_hop is not None else []:
