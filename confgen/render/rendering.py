@@ -130,10 +130,8 @@ def _template_context(the_plan: Plan) -> dict[str, Any]:
 def _environment():
     import jinja2
 
-    from confgen.render.precompiled import PrecompiledLoader
-
     environment = jinja2.Environment(
-        loader=PrecompiledLoader(_template_source),
+        loader=jinja2.FunctionLoader(_template_source),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,

@@ -1,1 +1,0 @@
-"""templates/*.j2 compiled ahead of time by scripts/compile_templates.py (see confgen.render.precompiled)."""
