@@ -64,11 +64,10 @@ def uvicorn_forwarded_untrusted(ctx: LintContext) -> Iterator[Finding]:
         https://github.com/encode/uvicorn/blob/master/uvicorn/middleware/proxy_headers.py
         https://github.com/encode/uvicorn/blob/master/uvicorn/config.py
     """
-    from confgen.appserver.uvicorn import DEFAULT_FORWARDED_ALLOW_IPS, FORWARDED_SOURCE
-
     server = ctx.app_server
     if ctx.app_only or server is None or server.server != "uvicorn":
         return
+    from confgen.appserver.uvicorn import DEFAULT_FORWARDED_ALLOW_IPS, FORWARDED_SOURCE  # loaded: it read the app
     proxy_headers = server.settings.get("proxy_headers")
     if proxy_headers is not None and str(proxy_headers.value).strip().lower() in _OFF:
         return  # the app reads the headers itself, if at all
