@@ -84,6 +84,8 @@ def render(profile_path: str, output_dir: str, to_stdout: bool, check: bool, exp
             click.echo("")
             click.echo("\n".join(self_check.lines()))
             sys.exit(0 if self_check.passed else 1)
+        if check:
+            render_api.read_only_cache()
         if check and not verify and target == "nginx":
             # Only reads (not even a temp file): the files on disk were self-checked when written.
             diff = files_io.diff_against_disk(render_api.render_profile(profile_path), output_dir)
@@ -217,6 +219,7 @@ def render_check(profiles: tuple[str, ...]) -> None:
     from confgen.project_config import find_project_config
 
     try:
+        rendering.read_only_cache()  # render-check only reads
         config = find_project_config()
         targets = {Path(p).resolve(): config.profiles.get(Path(p).resolve(), Path(p).resolve().parent) for p in profiles}
         if not profiles:

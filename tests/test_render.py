@@ -323,3 +323,34 @@ def test_wheel_ships_templates_and_schema(tmp_path):
                             env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
     assert result.returncode == 0, result.stderr
     assert "upstream" in result.stdout
+
+
+def test_compiled_templates_are_cached_in_the_users_cache_and_change_nothing(tmp_path_factory, profile_file):
+    """Jinja's bytecode cache in $XDG_CACHE_HOME/confgen: a second render reads it, the output is
+    byte for byte what an uncached render gives, and CONFGEN_NO_CACHE=1 writes no cache at all."""
+    cache = tmp_path_factory.mktemp("xdg-cache")
+
+    def rendered(**env) -> str:
+        done = subprocess.run([sys.executable, "-m", "confgen", "render", str(profile_file), "--stdout"],
+                              capture_output=True, text=True, timeout=120,
+                              env={**os.environ, "XDG_CACHE_HOME": str(cache), **env})
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    uncached = rendered(CONFGEN_NO_CACHE="1")
+    assert not (cache / "confgen").exists()
+    first, second = rendered(), rendered()
+    entries = list((cache / "confgen").glob("jinja-*/*.cache"))
+    assert entries and uncached == first == second
+    assert not any(path.suffix == ".cache" for path in profile_file.parent.rglob("*"))  # never beside the project
+
+
+def test_render_check_reads_the_template_cache_but_never_writes_it(tmp_path_factory, profile_file):
+    cache = tmp_path_factory.mktemp("xdg-cache")
+    out = profile_file.parent / "out"
+    environ = {**os.environ, "XDG_CACHE_HOME": str(cache)}
+    for command in (["render", str(profile_file), "-o", str(out), "--check"], ["render-check", str(profile_file)]):
+        done = subprocess.run([sys.executable, "-m", "confgen", *command], capture_output=True, text=True,
+                              timeout=120, env=environ, cwd=profile_file.parent)
+        assert done.returncode in (0, 1), done.stderr
+        assert list(cache.rglob("*")) == [], command
