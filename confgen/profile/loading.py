@@ -163,6 +163,7 @@ class Profile:
     nginx_version: tuple[int, int, int]
     gunicorn_version: tuple[int, int, int]
     behind: Behind | None = None       # None: no balancer declared (or `none`: nginx is the edge)
+    nginx_in_front: bool = True        # False (`nginx: false`): gunicorn straight behind the balancer
     replicas: int | None = None        # None: as many as the load needs (sizing.replicas)
     kubernetes: Kubernetes | None = None
     raw: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
@@ -438,6 +439,12 @@ def _build(data: dict, label: str) -> Profile:
                                 f"(app.bind {route.app.bind!r} is a TCP address)")
                 break
     behind = _behind(filled.get("behind"), filled["trusted_proxies"], label, problems)
+    nginx_in_front = filled["nginx"] is not False
+    if filled["nginx"] is True:
+        problems.append(f"{label}: nginx: true is not a setting: leave nginx out (nginx in front), give its "
+                        f"settings, or false (no nginx)")
+    elif not nginx_in_front:
+        problems += _without_nginx(filled, data, behind, routes, target_gunicorn, label)
     if problems:
         raise ConfgenError(*problems)
     headers = filled["security_headers"]
@@ -461,7 +468,8 @@ def _build(data: dict, label: str) -> Profile:
         tls=Tls(**tls) if tls else None,
         trusted_proxies=tuple(filled["trusted_proxies"]),
         static=statics,
-        nginx=NginxSite(**filled["nginx"]),
+        nginx=NginxSite(**(filled["nginx"] if nginx_in_front else _with_defaults(profile_schema()["properties"]["nginx"], {}))),
+        nginx_in_front=nginx_in_front,
         routes=routes,
         security_headers=SecurityHeaders(frame_options=None if headers["frame_options"] == "off" else headers["frame_options"],
                                          referrer_policy=headers["referrer_policy"]),
@@ -508,6 +516,35 @@ def _behind(declared, trusted_proxies, label: str, problems: list[str]) -> Behin
                         f"believes X-Forwarded-For/-Proto from them only, else every client is the balancer and "
                         f"every request plain http")
     return behind
+
+
+# gunicorn reads networks (CIDR) in forwarded_allow_ips from 24.1.0 on (its changelog, PR #3449).
+FORWARDED_NETWORKS_SINCE = (24, 1, 0)
+
+
+def _without_nginx(filled: dict, data: dict, behind: Behind | None, routes, gunicorn: tuple, label: str) -> list[str]:
+    """What ``nginx: false`` cannot serve: no balancer in front (clients would reach gunicorn,
+    which buffers nothing), and every key that configures nginx."""
+    problems = []
+    if behind is None:
+        problems.append(f"{label}: nginx: false needs behind (the balancer in front): clients must not reach "
+                        f"gunicorn directly, it does not buffer slow clients")
+    for key, what in (("tls", "TLS ends at the balancer"), ("static", "no nginx serves the files"),
+                      ("routes", "one app behind the balancer"), ("upstreams", "gunicorn runs where it is rendered"),
+                      ("systemd", "the socket-activated pair is nginx's"), ("canonical_host", "nginx redirects"),
+                      ("kubernetes", "the pod runs nginx beside the app")):
+        if filled.get(key):
+            problems.append(f"{label}: {key}: not with nginx: false ({what})")
+    bind = (data.get("app") or {}).get("bind") if isinstance(data.get("app"), dict) else None
+    if bind is None or str(bind).startswith(("/", "unix:")):
+        problems.append(f"{label}: app.bind: with nginx: false the balancer reaches gunicorn over the network: "
+                        f"give host:port (e.g. 0.0.0.0:8000)")
+    networks = [p for p in filled["trusted_proxies"] if "/" in p and not p.endswith(("/32", "/128"))]
+    if networks and gunicorn < FORWARDED_NETWORKS_SINCE:
+        problems.append(f"{label}: trusted_proxies: gunicorn {'.'.join(map(str, gunicorn[:2]))} trusts single "
+                        f"addresses only (networks such as {networks[0]} need gunicorn >= 24.1): list the "
+                        f"balancer's addresses, or target a newer gunicorn")
+    return problems
 
 
 def _route(name: str, path: str, expected_qps, app_data: dict, upstreams) -> Route:

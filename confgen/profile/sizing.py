@@ -120,15 +120,16 @@ def nginx_worker_rlimit_nofile(p: Profile) -> Value:
 
 
 def gunicorn_worker_class(p: Profile) -> Value:
+    front = "nginx's upstream" if p.nginx_in_front else "the balancer's"
     if p.app.kind == "wsgi":
-        return Value("gthread", "wsgi app: threads keep upstream connections alive "
-                                "(the sync worker closes every connection)")
+        return Value("gthread", f"wsgi app: threads keep {front} connections alive "
+                                f"(the sync worker closes every connection)")
     if p.app.asgi_worker == "gunicorn":
-        return Value("asgi", "asgi app on gunicorn's native asgi worker (gunicorn >= 24): "
-                             "keeps upstream connections alive")
+        return Value("asgi", f"asgi app on gunicorn's native asgi worker (gunicorn >= 24): "
+                             f"keeps {front} connections alive")
     return Value("uvicorn_worker.UvicornWorker",
-                 "asgi app: uvicorn's worker keeps upstream connections alive "
-                 "(package uvicorn-worker)")
+                 f"asgi app: uvicorn's worker keeps {front} connections alive "
+                 f"(package uvicorn-worker)")
 
 
 def gunicorn_max_workers(p: Profile) -> int:
@@ -186,7 +187,8 @@ def gunicorn_worker_connections(p: Profile) -> Value | None:
     if value > APP_CONNECTIONS_PER_WORKER:
         return Value(value, f"{app_slots_needed(p)} requests in flight per host (with 50 % headroom) / "
                             f"{gunicorn_workers(p).value} workers: {limit}")
-    return Value(value, f"per worker (gunicorn's default): {limit}; above the idle connections nginx pools to "
+    pools = "nginx pools" if p.nginx_in_front else "the balancer keeps open"
+    return Value(value, f"per worker (gunicorn's default): {limit}; above the idle connections {pools} to "
                         f"each worker")
 
 
@@ -218,6 +220,11 @@ def upstream_keepalive_requests(p: Profile) -> Value:
 
 
 def gunicorn_keepalive(p: Profile) -> Value:
+    if not p.nginx_in_front:
+        idle, said = balancer_idle(p)
+        return Value(math.ceil(idle) + APP_KEEPALIVE_MARGIN_S,
+                     f"{said}: gunicorn keeps them {APP_KEEPALIVE_MARGIN_S}s longer, so the balancer closes first "
+                     f"and never sends a request on a connection gunicorn is closing (502)")
     nginx_idle = upstream_keepalive_timeout(p).value
     return Value(nginx_idle + APP_KEEPALIVE_MARGIN_S,
                  f"above nginx's upstream keepalive_timeout ({nginx_idle}s) so nginx closes idle "
@@ -299,7 +306,8 @@ def balancer_idle(p: Profile) -> tuple[float, str] | None:
     if hop is None or hop.idle_to_next is None:
         return None
     idle = hop.idle_to_next
-    return idle.seconds, f"{hop.label} keeps idle connections to nginx for {idle.seconds:g}s ({idle.source})"
+    behind = "nginx" if p.nginx_in_front else "gunicorn"
+    return idle.seconds, f"{hop.label} keeps idle connections to {behind} for {idle.seconds:g}s ({idle.source})"
 
 
 def client_keepalive_timeout(p: Profile) -> Value:
@@ -387,13 +395,17 @@ def large_client_header_buffers(p: Profile) -> Value:
     return Value((4, 8 * 1024), "request lines up to 8k; gunicorn's limit_request_line matches", "buffers")
 
 
-def gunicorn_limit_request_line(p: Profile) -> Value:
+def gunicorn_limit_request_line(p: Profile) -> Value | None:
+    if not p.nginx_in_front:
+        return None  # no nginx limit to match: gunicorn's own (4094)
     count, size = large_client_header_buffers(p).value
     return Value(size - 2, f"what nginx passes (large_client_header_buffers {count} "
                            f"{format_size(size)}, less CRLF) so long URLs are not 400 at the app")
 
 
 def gunicorn_bind(p: Profile) -> Value:
+    if not p.nginx_in_front:
+        return Value([p.app.bind], f"app.bind: {balancer(p).label} reaches gunicorn over the network")
     if p.app.binds_unix_socket:
         return Value([f"unix:{p.app.bind}"], "app.bind: nginx on this machine reaches it by socket")
     return Value([p.app.bind], "app.bind: nginx reaches this host over the network")
@@ -402,6 +414,9 @@ def gunicorn_bind(p: Profile) -> Value:
 def gunicorn_forwarded_allow_ips(p: Profile) -> Value:
     if p.app.forwarded_allow_ips:
         return Value(",".join(p.app.forwarded_allow_ips), "app.forwarded_allow_ips: nginx's addresses")
+    if not p.nginx_in_front:
+        return Value(",".join(p.trusted_proxies), f"trusted_proxies: {balancer(p).label}'s addresses; X-Forwarded-For "
+                                                  f"and -Proto are believed from them only")
     if p.app.binds_unix_socket:
         if p.app.kind == "asgi":
             return Value("*", "unix socket: only nginx can connect, and uvicorn ignores "
@@ -588,6 +603,12 @@ def balancer_gives_up_first(p: Profile) -> list[str]:
         return []
     waits = hop.waits_for_next
     problems = []
+    if not p.nginx_in_front:
+        if p.app.timeout_s >= waits.seconds:
+            problems.append(f"{p.source}: app.timeout_s: the app's request limit ({p.app.timeout_s}s) is not below "
+                            f"{hop.label}'s wait ({waits.describe()}): the balancer's 504 would come first while the "
+                            f"app still works; lower app.timeout_s below {waits.seconds:g}s")
+        return problems
     for route in p.routes:
         nginx_waits = proxy_read_timeout(route_profile(p, route)).value
         if nginx_waits >= waits.seconds:
@@ -876,6 +897,7 @@ def plan(p: Profile) -> Plan:
     route_plans = []
     for route in p.routes:
         view = route_profile(p, route)
-        route_plans.append(RoutePlan(route=route, profile=view, nginx=_values(ROUTE_NGINX_VALUES, view),
-                                     gunicorn=_values(GUNICORN_VALUES, view)))
-    return Plan(profile=p, site=_values(NGINX_VALUES, p), routes=route_plans, replicas=count)
+        nginx = _values(ROUTE_NGINX_VALUES, view) if p.nginx_in_front else {}
+        route_plans.append(RoutePlan(route=route, profile=view, nginx=nginx, gunicorn=_values(GUNICORN_VALUES, view)))
+    return Plan(profile=p, site=_values(NGINX_VALUES, p) if p.nginx_in_front else {}, routes=route_plans,
+                replicas=count)

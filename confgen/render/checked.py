@@ -99,13 +99,17 @@ def render_with_check(source: str | os.PathLike | Mapping[str, Any] | Profile, *
 
 
 def _lint_rendered(the_plan: Plan, files: dict[str, str], directory: Path, check: SelfCheck) -> None:
-    """Lint nginx.conf once per route, paired with that route's gunicorn config and load."""
+    """Lint nginx.conf once per route, paired with that route's gunicorn config and load (with no
+    nginx: the gunicorn config alone behind the balancer)."""
     from confgen.lint import engine
 
     written = directory / "rendered"
     written.mkdir()
     for name, text in files.items():
         (written / name).write_text(text, encoding="utf-8")
+    if not the_plan.profile.nginx_in_front:
+        _lint_app_alone(the_plan, written, check)
+        return
     _copy_mime_types(the_plan.profile, written)
     version = ".".join(map(str, the_plan.profile.nginx_version))
     owned = _route_lines(written / NGINX_FILE, the_plan) if len(the_plan.routes) > 1 else {}
@@ -132,6 +136,19 @@ def _lint_rendered(the_plan: Plan, files: dict[str, str], directory: Path, check
     check.ran.append(f"parsed back and linted nginx.conf with {'each of ' if routes > 1 else ''}"
                      f"{routes} gunicorn config{'s' if routes > 1 else ''} and the profile's load{share}"
                      f"{front} (nginx {version}): {len(check.blocking)} findings at warning or above")
+
+
+def _lint_app_alone(the_plan: Plan, written: Path, check: SelfCheck) -> None:
+    """gunicorn straight behind the balancer: its chain with the balancer, as `confgen lint
+    gunicorn.conf.py --behind ...` checks it."""
+    from confgen.lint import engine
+
+    hop = balancer(the_plan.profile)
+    gunicorn_file = written / route_file_names(the_plan, the_plan.routes[0])["gunicorn"]
+    result = engine.lint([str(gunicorn_file)], behind=hop)
+    check.findings.extend(dataclasses.replace(f, file=os.path.basename(f.file)) for f in result.findings)
+    check.ran.append(f"linted gunicorn.conf.py behind {hop.label} (no nginx): {len(check.blocking)} findings at "
+                     f"warning or above")
 
 
 def _route_lines(nginx_file: Path, the_plan: Plan) -> dict[str, set[int]]:
@@ -173,6 +190,8 @@ def _find_tool(name: str) -> str | None:
 def _verify_nginx(profile: Profile, directory: Path, check: SelfCheck) -> None:
     """The real ``nginx -t`` on the same profile rendered with its pid and logs in a temp prefix
     (so it runs unprivileged) and, where the certificate is not on this machine, a throwaway one."""
+    if not profile.nginx_in_front:
+        return  # nothing to check: the profile has no nginx
     nginx = _find_tool("nginx")
     if nginx is None:
         check.skipped.append("nginx -t: nginx is not installed")

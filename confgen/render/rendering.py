@@ -24,10 +24,12 @@ def render_profile(source: str | os.PathLike | Mapping[str, Any]) -> dict[str, s
 
 
 def render_plan(the_plan: Plan) -> dict[str, str]:
-    """nginx.conf, then per route its gunicorn config (and systemd units when asked for)."""
+    """nginx.conf (unless the profile has none), then per route its gunicorn config (and systemd
+    units when asked for)."""
     environment = _environment()
     context = _template_context(the_plan)
-    files = {NGINX_FILE: environment.get_template("nginx.conf.j2").render(**context)}
+    files = {NGINX_FILE: environment.get_template("nginx.conf.j2").render(**context)} \
+        if the_plan.profile.nginx_in_front else {}
     for route_plan in the_plan.routes:
         names = route_file_names(the_plan, route_plan)
         route_context = {**context, "route": route_plan, "file_name": names["gunicorn"], "config_name": names["gunicorn"]}
