@@ -15,17 +15,8 @@ import yaml
 import confgen
 from confgen.errors import ConfgenError
 from conftest import REPO
+from test_chain import POOLED
 
-POOLED = """upstream app {{ server 127.0.0.1:{port}; keepalive 16; }}
-server {{
-    listen 8080;
-    location / {{
-        proxy_pass http://app;
-        proxy_http_version 1.1;
-        proxy_set_header Connection "";
-    }}
-}}
-"""
 RACING_APP = "worker_class = 'gthread'\nthreads = 4\nbind = '127.0.0.1:8001'\nkeepalive = 2\n"
 SAFE_APP = RACING_APP.replace("keepalive = 2", "keepalive = 75")
 
@@ -34,8 +25,8 @@ def two_sites(root: Path, app: str = RACING_APP) -> tuple[Path, Path]:
     """app/ proxies to a service confgen knows nothing of; deploy/ to the gunicorn beside it."""
     (root / "app").mkdir(parents=True)
     (root / "deploy").mkdir()
-    (root / "app" / "nginx.conf").write_text(POOLED.format(port=9000))
-    (root / "deploy" / "nginx.conf").write_text(POOLED.format(port=8001))
+    (root / "app" / "nginx.conf").write_text(POOLED.format(port=9000, extra=""))
+    (root / "deploy" / "nginx.conf").write_text(POOLED.format(port=8001, extra=""))
     (root / "deploy" / "gunicorn.conf.py").write_text(app)
     return root / "app" / "nginx.conf", root / "deploy" / "nginx.conf"
 
@@ -80,7 +71,7 @@ def test_an_app_side_file_alone_lints_the_tree_paired_with_it(tmp_path):
 def test_the_project_maps_trees_by_glob_and_back(tmp_path):
     (tmp_path / "sites").mkdir()
     (tmp_path / "app").mkdir()
-    (tmp_path / "sites" / "a.conf").write_text(POOLED.format(port=8001))
+    (tmp_path / "sites" / "a.conf").write_text(POOLED.format(port=8001, extra=""))
     (tmp_path / "app" / "gunicorn.conf.py").write_text(RACING_APP)
     (tmp_path / ".confgen.toml").write_text('[gunicorn]\n"sites/*.conf" = "app/gunicorn.conf.py"\n')
     by_nginx = confgen.lint_project([str(tmp_path / "sites" / "a.conf")], nginx_version="1.22.1")
@@ -104,7 +95,7 @@ def test_a_supervisor_program_in_conf_d_is_an_app_side_file_not_nginx(tmp_path):
     (tmp_path / "conf.d").mkdir()
     program = tmp_path / "conf.d" / "app.conf"
     program.write_text("[program:app]\ncommand=gunicorn -k gthread --threads 4 -b 127.0.0.1:8001 app:app\n")
-    (tmp_path / "conf.d" / "nginx.conf").write_text(POOLED.format(port=8001))
+    (tmp_path / "conf.d" / "nginx.conf").write_text(POOLED.format(port=8001, extra=""))
     result = confgen.lint_project([str(program)], nginx_version="1.22.1")
     assert not [f for f in result.findings if f.rule == "syntax-error"]
     assert "app-keepalive-race" in {f.rule for f in result.findings}

@@ -85,7 +85,7 @@ def read_app(container: Container, label: str, images: list | None = None,
         side.notes.append(f"{label}: {found[0]} is not read by confgen yet")
         return side
     if editable:
-        server.command = _command_source(container, words, file, line)
+        server.command = _command_source(container, words, file, line, editable=True)
     side.app_server, side.hop = server, server.hop()
     if found[0] == "uvicorn":
         side.graceful, side.graceful_why = _uvicorn_graceful(args, container.env, label)
@@ -118,14 +118,11 @@ def _words(container: Container, argv: list[str]) -> tuple[list[Word], bool]:
 
 def _gunicorn(side: ContainerApp, container: Container, words: list[Word], editable: bool, file: str, line: int,
               label: str, files: dict) -> None:
-    from confgen.files import read_text_file
     from confgen.gunicorn.hop import gunicorn_hop
-    from confgen.gunicorn.sources import CommandSource, config_from
+    from confgen.gunicorn.sources import config_from
 
-    text = read_text_file(file, 8 * 1024 * 1024)
-    source = CommandSource(file, "kubernetes", line, text, words, env_args=container.env.get("GUNICORN_CMD_ARGS"),
-                           block_list=_block_indent(container, words, text) if editable else None,
-                           not_editable=None if editable else "the command is a shell script or expands variables")
+    source = _command_source(container, words, file, line, editable=editable,
+                             env_args=container.env.get("GUNICORN_CMD_ARGS"))
     try:
         config = config_from(source, base=_mounted_config(source, container, files))
     except ConfgenError as error:
@@ -145,13 +142,17 @@ def _gunicorn(side: ContainerApp, container: Container, words: list[Word], edita
         side.graceful_why = "gunicorn's graceful_timeout is not known from the manifests"
 
 
-def _command_source(container: Container, words: list[Word], file: str, line: int):
-    """The container's command as a CommandSource a fix edits, item by item in the manifest."""
+def _command_source(container: Container, words: list[Word], file: str, line: int, *, editable: bool,
+                    env_args: str | None = None):
+    """The container's command as a CommandSource: a fix edits it item by item in the manifest,
+    unless it is a shell script or expands variables (``editable`` False)."""
     from confgen.files import read_text_file
     from confgen.gunicorn.sources import CommandSource
 
     text = read_text_file(file, 8 * 1024 * 1024)
-    return CommandSource(file, "kubernetes", line, text, words, block_list=_block_indent(container, words, text))
+    return CommandSource(file, "kubernetes", line, text, words, env_args=env_args,
+                         block_list=_block_indent(container, words, text) if editable else None,
+                         not_editable=None if editable else "the command is a shell script or expands variables")
 
 
 def _mounted_config(source, container: Container, files: dict):

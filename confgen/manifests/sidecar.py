@@ -27,19 +27,19 @@ from confgen.manifests.resources import Container, Workload
 DEFAULT_MAIN = "/etc/nginx/nginx.conf"
 IMAGE_MAIN = {"bitnami/nginx": "/opt/bitnami/nginx/conf/nginx.conf",
               "openresty/openresty": "/usr/local/openresty/nginx/conf/nginx.conf"}
+NGINX_PROGRAMS = ("nginx", "openresty")
 _NGINX_IMAGE = re.compile(r"(?:nginx|nginx-unprivileged|openresty)", re.I)
 
 
 @dataclass
 class SidecarNginx:
-    container: Container
     configs: list = field(default_factory=list)     # confgen.nginx.model.NginxConfig, one per tree
     notes: list[str] = field(default_factory=list)
 
 
 def is_nginx(container: Container) -> bool:
     argv, _ = container.argv()
-    if argv and posixpath.basename(argv[0]) in ("nginx", "openresty"):
+    if argv and posixpath.basename(argv[0]) in NGINX_PROGRAMS:
         return True
     return bool(_NGINX_IMAGE.fullmatch(_image_name(container).rsplit("/", 1)[-1]))
 
@@ -49,7 +49,7 @@ def sidecar_nginx(workload: Workload, container: Container, config_maps: dict[tu
     """The nginx trees an nginx container of ``workload`` runs, from the ConfigMaps it mounts."""
     from confgen.nginx.parse import load_nginx_files
 
-    sidecar = SidecarNginx(container)
+    sidecar = SidecarNginx()
     files, whole_dirs, sidecar.notes = mounted_files(workload, container, config_maps)
     where = f"{container.node.file}:{container.node.line}"
     main = _main_file(container)
@@ -94,9 +94,8 @@ def _image_name(container: Container) -> str:
 
 def _main_file(container: Container) -> str:
     argv, _ = container.argv()
-    if "-c" in argv[1:] and argv.index("-c", 1) + 1 < len(argv) and argv and \
-            posixpath.basename(argv[0]) in ("nginx", "openresty"):
-        return posixpath.normpath(argv[argv.index("-c", 1) + 1])
+    if argv and posixpath.basename(argv[0]) in NGINX_PROGRAMS and "-c" in argv[:-1]:
+        return posixpath.normpath(argv[argv.index("-c") + 1])
     name = _image_name(container)
     for image, main in IMAGE_MAIN.items():
         if name == image or name.endswith("/" + image):

@@ -11,7 +11,14 @@ from confgen.lint.fixes.base import Fix
 from confgen.lint.fixes.edits import Unfixable
 from confgen.lint.fixes.nginx_edits import insert_after, insert_first, replace_args
 from confgen.lint.registry import Finding, rule
-from confgen.lint.rules.security_common import UPSTREAM_PASS, http_servers, is_tls_server, rejects_tls_handshake, servers_by_socket
+from confgen.lint.rules.security_common import (
+    UPSTREAM_PASS,
+    http_servers,
+    is_tls_server,
+    listen_socket,
+    rejects_tls_handshake,
+    servers_by_socket,
+)
 from confgen.lint.rules.security_headers import effective_add_headers
 
 WEAK_PROTOCOLS = ("SSLv2", "SSLv3", "TLSv1", "TLSv1.1")
@@ -468,8 +475,6 @@ def ssl_listen_missing(ctx: LintContext) -> Iterator[Finding]:
         https://nginx.org/en/docs/http/ngx_http_ssl_module.html#ssl
         https://nginx.org/en/docs/http/configuring_https_servers.html
     """
-    from confgen.lint.rules.security_common import listen_socket
-
     tls_sockets = set(servers_by_socket(ctx, tls_only=True))
     for server in http_servers(ctx):
         certificate = next(iter(server.find("ssl_certificate")), None)
