@@ -29,7 +29,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from confgen.errors import ConfgenError
 
@@ -38,8 +38,7 @@ SEVERITIES = ("error", "warning", "info")
 PRESETS = {"default": ("default",), "strict": ("default", "hardening")}
 
 
-@dataclass(frozen=True)
-class GunicornPairing:
+class GunicornPairing(NamedTuple):
     config: Path | None = None
     cmd: str | None = None
 

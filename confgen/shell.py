@@ -4,14 +4,14 @@ read a command and to edit a flag where it is written."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
+
 
 SHELL_OPERATORS = {"&&", "||", ";", "|", "&", ";;", "(", ")"}
 _DQ_ESCAPES = '$`"\\\n'
 
 
-@dataclass(frozen=True)
-class Word:
+class Word(NamedTuple):
     value: str
     start: int           # offsets of the word as written (quotes included) in the file's text
     end: int

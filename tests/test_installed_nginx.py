@@ -70,3 +70,52 @@ def test_the_installed_nginx_version_is_what_nginx_v_says():
     versions.installed_nginx_version.cache_clear()
     found = versions.installed_nginx_version()
     assert found is not None and f"nginx/{found}" in said.stderr + said.stdout
+
+
+def _fake_nginx(folder, version: str, runs_log) -> None:
+    script = folder / "nginx"
+    script.write_text(f"#!/bin/sh\necho run >> {runs_log}\necho 'nginx version: nginx/{version}' >&2\n")
+    script.chmod(0o755)
+
+
+def _runs(runs_log) -> int:
+    return len(runs_log.read_text().splitlines()) if runs_log.exists() else 0
+
+
+def test_the_version_is_asked_once_per_binary_and_again_when_the_binary_changes(tmp_path, monkeypatch):
+    bin_dir, runs_log = tmp_path / "bin", tmp_path / "runs"
+    bin_dir.mkdir()
+    monkeypatch.setenv("PATH", str(bin_dir))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("CONFGEN_NO_CACHE", raising=False)
+
+    def asked() -> str | None:
+        versions.installed_nginx_version.cache_clear()  # a new process each time
+        return versions.installed_nginx_version()
+
+    _fake_nginx(bin_dir, "1.25.3", runs_log)
+    assert asked() == "1.25.3" and _runs(runs_log) == 1
+    assert asked() == "1.25.3" and _runs(runs_log) == 1        # from the cache: nginx not run
+    assert (tmp_path / "cache" / "confgen" / "nginx" / "version").is_file()
+
+    _fake_nginx(bin_dir, "1.27.10", runs_log)                  # upgraded: another size and mtime
+    assert asked() == "1.27.10" and _runs(runs_log) == 2
+
+    monkeypatch.setenv("CONFGEN_NO_CACHE", "1")
+    assert asked() == "1.27.10" and _runs(runs_log) == 3       # no cache: nginx is run every time
+
+
+def test_a_corrupt_or_foreign_cache_entry_is_asked_again(tmp_path, monkeypatch):
+    bin_dir, runs_log = tmp_path / "bin", tmp_path / "runs"
+    bin_dir.mkdir()
+    monkeypatch.setenv("PATH", str(bin_dir))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("CONFGEN_NO_CACHE", raising=False)
+    _fake_nginx(bin_dir, "1.24.0", runs_log)
+    entry = tmp_path / "cache" / "confgen" / "nginx" / "version"
+    entry.parent.mkdir(parents=True)
+    for text in ("garbage", f"{bin_dir / 'nginx'}\t1\t2\t3\t9.9.9\n", "\x00\x01"):
+        entry.write_text(text)
+        versions.installed_nginx_version.cache_clear()
+        assert versions.installed_nginx_version() == "1.24.0"
+    assert _runs(runs_log) == 3

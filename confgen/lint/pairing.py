@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from confgen.errors import ConfgenError
 
@@ -22,8 +22,7 @@ GUNICORN_FILE_NAME = "gunicorn.conf.py"
 COMMAND_FILE_MAX_BYTES = 1024 * 1024   # a command file larger than this is not one
 
 
-@dataclass(frozen=True)
-class AppSide:
+class AppSide(NamedTuple):
     config: Any                 # confgen.gunicorn.reader.GunicornConfig, or None
     label: str | None           # where it came from (a file, or "--gunicorn-cmd")
     note: str

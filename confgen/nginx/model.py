@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 Version = tuple[int, int, int]
 
@@ -231,8 +231,7 @@ class Directive:
         return f"<{self.name} {' '.join(self.args)} @ {self.file}:{self.line}>"
 
 
-@dataclass(frozen=True)
-class ParseProblem:
+class ParseProblem(NamedTuple):
     # "syntax-error" | "include-not-found" | "include-cycle" | "include-unreadable" (a directory,
     # FIFO, device, unreadable or oversized file) | "too-large" (file or directive caps reached)
     kind: str
@@ -241,8 +240,7 @@ class ParseProblem:
     message: str
 
 
-@dataclass(frozen=True)
-class Listen:
+class Listen(NamedTuple):
     """One ``listen`` directive, read: where a server accepts connections and how."""
 
     directive: Directive
@@ -443,8 +441,7 @@ class NginxConfig:
 _SCHEME_RE = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 
 
-@dataclass(frozen=True)
-class ProxyUrl:
+class ProxyUrl(NamedTuple):
     """A ``proxy_pass`` URL as nginx splits it: the scheme, the address (``host[:port]`` or
     ``unix:/path``) and the URI part (None when there is none: then nginx passes the request
     URI as the client sent it)."""

@@ -345,8 +345,7 @@ def _read_regular_file(path: str) -> tuple[str | None, str | None]:
     return data.decode("utf-8", errors="replace"), None
 
 
-@dataclass(frozen=True)
-class _IncludedFile:
+class _IncludedFile(NamedTuple):
     """Where build() reads one file an include names."""
     target: str
     line: int
@@ -357,7 +356,7 @@ class _IncludedFile:
 _IN_TREE = object()
 
 
-@dataclass
+@dataclass(eq=False, repr=False)  # one per load, never compared or shown: not worth generating
 class _Loader:
     version: tuple
     virtual: dict[str, str]      # files not read from disk: the main text, stdin, a dump's files
@@ -700,10 +699,7 @@ def lex(text: str, start: int = 0) -> Generator[tuple[str, int, bool, int, int],
     search, size = _NON_BLANK.search, len(text)
     cursor, after_lua = start, False
     with _lua_lexers():
-        # crossplane reads the characters of whatever strings it is given, so the text and the
-        # sentinel are handed over as they are (from an offset: in slices, never a whole copy).
-        chars = (text, _SENTINEL) if start == 0 else _slices(text, start)
-        for token, line, quoted in crossplane.lexer._lex_file_object(chars):
+        for token, line, quoted in crossplane.lexer._lex_file_object(_runs(text, start)):
             found = search(text, cursor)
             begin = found.start() if found is not None else size
             if quoted:
@@ -726,13 +722,32 @@ def lex(text: str, start: int = 0) -> Generator[tuple[str, int, bool, int, int],
 
 _NON_BLANK = re.compile(r"\S")
 _SENTINEL = "\n" + _EOF + "\n"
-_SLICE = 8192
+
+# What crossplane's lexer is fed instead of single characters: runs it treats exactly as it treats
+# their characters one by one, so it loops once per run (~4x fewer items; lexing ~3.9x faster on a
+# 144k-line config, the same tokens). It tests each item with ``isspace()``, ``== '#'``, quote and
+# ``{ } ;`` comparisons, ``endswith('\n')`` (its line count) and ``token[-1]``, and joins a
+# backslash with the item after it. So: an escape pair as one item (what it would make of it); a
+# run of blanks without a newline (``\s`` is exactly ``str.isspace``), but the first blank after
+# other text or an escape pair alone (a ``${...`` that ends at a blank takes that one blank into
+# its token; cutting a run where it need not be cut changes nothing); a
+# newline alone (one line each, and a comment ends before it, as its trailing blanks stay in it);
+# a run of characters that are none of blank, ``{ } ; " ' #`` or backslash; any other alone.
+# tests/test_nginx_lexer.py checks the tokens against crossplane fed one character at a time.
+_RUN = re.compile(r"""\\.|(?:(?<=\S)|(?<=\\\s))[^\S\n]|[^\S\n]+|\n|[^\s{};"'#\\]+|.""", re.DOTALL)
+_RUNS_PER_CALL = 65536  # characters cut into runs at once (at a line end): a bounded list
 
 
-def _slices(text: str, start: int) -> Iterator[str]:
-    for offset in range(start, len(text), _SLICE):
-        yield text[offset:offset + _SLICE]
-    yield _SENTINEL
+def _runs(text: str, start: int) -> Iterator[list[str]]:
+    """``text[start:]`` then the end sentinel, as crossplane-equivalent runs, a chunk at a time
+    (never a copy of the whole text). Chunks end just after a newline, so no escape pair is cut."""
+    size = len(text)
+    while start < size:
+        end = text.find("\n", start + _RUNS_PER_CALL)
+        end = size if end < 0 else end + 1
+        yield _RUN.findall(text, start, end)
+        start = end
+    yield _RUN.findall(_SENTINEL)
 
 
 def parse_tokens(tokens: Iterable[tuple[str, int, bool, int, int]], path: str, *, eof_line: int | None = None,
@@ -843,16 +858,22 @@ def _lua_lexers():
 
 
 class _Chars:
-    """crossplane's (char, line) stream with push-back, for looking ahead in Lua."""
+    """crossplane's (run, line) stream (see _runs) as single characters (an escape pair stays one
+    item, as crossplane makes it), with push-back, for looking ahead in Lua."""
 
-    def __init__(self, chars):
-        self.chars = chars
+    def __init__(self, runs):
+        self.runs = runs
         self.back: list[tuple[str, int]] = []
 
     def next(self) -> tuple[str, int] | None:
         if self.back:
             return self.back.pop()
-        return next(self.chars, None)
+        item = next(self.runs, None)
+        if item is None or len(item[0]) == 1 or item[0][0] == "\\":
+            return item
+        run, line = item  # no newline inside a run of several characters: one line for all
+        self.back.extend((char, line) for char in reversed(run[1:]))
+        return run[0], line
 
     def push(self, item: tuple[str, int]) -> None:
         self.back.append(item)

@@ -10,7 +10,7 @@ scanner of nginx text: what the model read and what an edit changes are the same
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from confgen.nginx.parse import lex
 
@@ -19,16 +19,14 @@ class PositionError(Exception):
     """The text does not hold the directive where the model says (the file changed since)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
+class Token(NamedTuple):
     raw: str      # as written (quotes and escapes included)
     value: str    # as nginx reads it
     start: int
     end: int
 
 
-@dataclass(frozen=True, slots=True)
-class Span:
+class Span(NamedTuple):
     """One statement: ``name args... ;`` or ``name args... {`` ... ``}``."""
 
     name: Token

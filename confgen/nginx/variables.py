@@ -22,9 +22,8 @@ from __future__ import annotations
 
 import re
 import warnings
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterable, Union
+from typing import Iterable, NamedTuple, Union
 
 from confgen.nginx.model import Directive, NginxConfig
 
@@ -66,8 +65,7 @@ MAX_DEPTH = 12
 # References in a string
 
 
-@dataclass(frozen=True)
-class Reference:
+class Reference(NamedTuple):
     name: str          # "arg_next", "uri", or "1" for a numbered capture
     start: int         # offset in the text
     end: int
@@ -119,8 +117,7 @@ def compile_regex(pattern: str, case_insensitive: bool = False):
         return None
 
 
-@dataclass(frozen=True)
-class NginxRegex:
+class NginxRegex(NamedTuple):
     """One regex written in a config: where, the pattern, and what it is matched against."""
 
     directive: Directive
@@ -293,8 +290,7 @@ def _starts_with_slash(tree) -> bool:
 # Values
 
 
-@dataclass(frozen=True)
-class Source:
+class Source(NamedTuple):
     """One leaf of a value: a part nginx fills in at run time."""
 
     kind: str             # "request" | "capture" | "nginx" (its own variables) | "code" | "unknown"

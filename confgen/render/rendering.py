@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
+from confgen import cache
 from confgen.profile.log_format import LOG_FORMAT, LOG_FORMAT_NAME
 from confgen.profile.loading import Profile, load_profile
 from confgen.profile.sizing import Plan, RoutePlan, plan, trusted_hop
@@ -145,41 +146,28 @@ def _environment():
     return environment
 
 
-# Whether this process may add to the template cache: `render --check` and `render-check`
-# promise to write nothing at all, so they only read it (read_only_cache()).
-_cache_writes = True
-
-
 def read_only_cache() -> None:
-    """From now on this process reads the compiled-template cache but never writes to it."""
-    global _cache_writes
-    _cache_writes = False
+    """From now on this process reads the user's cache (compiled templates included) but never
+    writes to it: `render --check` and `render-check` promise to write nothing at all."""
+    cache.read_only()
     _environment.cache_clear()
 
 
 def _bytecode_cache(jinja2):
     """Jinja's own on-disk cache of compiled templates, in the user's cache directory
-    (``$XDG_CACHE_HOME/confgen``, else ``~/.cache/confgen``), one folder per Jinja version: a
-    render then skips compiling nginx.conf.j2 (~45 ms). Jinja keys each entry by the template's
-    text, so an edited template is compiled anew; it never writes beside the project. None with
-    ``CONFGEN_NO_CACHE=1`` or where that directory cannot be made."""
-    if os.environ.get("CONFGEN_NO_CACHE") == "1":
+    (confgen.cache), one folder per Jinja version: a render then skips compiling nginx.conf.j2
+    (~45 ms). Jinja keys each entry by the template's text, so an edited template is compiled
+    anew. None when caching is off or that directory cannot be used."""
+    directory = cache.directory(f"jinja-{jinja2.__version__}")
+    if directory is None:
         return None
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    directory = os.path.join(base, "confgen", f"jinja-{jinja2.__version__}")
 
     class ReadableCache(jinja2.FileSystemBytecodeCache):
         def dump_bytecode(self, bucket) -> None:
-            if _cache_writes:
+            if cache.writable():
                 super().dump_bytecode(bucket)
 
-    if not _cache_writes:
-        return ReadableCache(directory) if os.path.isdir(directory) else None
-    try:
-        os.makedirs(directory, mode=0o700, exist_ok=True)
-    except OSError:
-        return None
-    return ReadableCache(directory) if os.access(directory, os.W_OK) else None
+    return ReadableCache(directory)
 
 
 def _template_source(name: str) -> str:

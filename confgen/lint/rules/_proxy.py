@@ -8,7 +8,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from confgen.units import parse_size, parse_time
 
@@ -24,8 +24,7 @@ _PORT_RE = re.compile(r"^(?P<host>\[[^\]]*\]|[^:]*)(?::(?P<port>\d+))?$")
 _WILDCARD_HOSTS = {"", "*", "0.0.0.0", "[::]", "::"}
 
 
-@dataclass(frozen=True)
-class Route:
+class Route(NamedTuple):
     """One ``proxy_pass``: the block it serves and where it sends requests."""
 
     proxy_pass: object          # the Directive

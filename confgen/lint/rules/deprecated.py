@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 from confgen.lint.context import LintContext
 from confgen.lint.fixes.base import Fix
@@ -13,8 +12,7 @@ from confgen.lint.registry import Finding, rule
 from confgen.nginx.versions import introductions_used, version_text
 
 
-@dataclass(frozen=True)
-class Deprecation:
+class Deprecation(NamedTuple):
     directive: str
     since: tuple[int, int, int]                 # from here nginx warns at start
     replacement: str

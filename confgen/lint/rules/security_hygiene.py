@@ -5,8 +5,7 @@ on the target version."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, NamedTuple
 
 from confgen.lint.context import LintContext
 from confgen.lint.fixes.base import Fix
@@ -198,8 +197,7 @@ def low_keepalive_requests(ctx: LintContext) -> Iterator[Finding]:
 # Known CVEs whose trigger is in the config
 
 
-@dataclass(frozen=True)
-class KnownCve:
+class KnownCve(NamedTuple):
     cve: str
     what: str
     introduced: Version
