@@ -148,3 +148,47 @@ def test_tls_is_a_property_of_the_socket_as_ssl_listen_missing_says(tmp_path, se
         server.wait(timeout=10)
     found = only(lint_config(tmp_path, conf.read_text(), nginx_version="1.22.1"), "ssl-listen-missing")
     assert [(f.line, f.severity) for f in found] == [(6, "error")]
+
+
+def test_a_plain_http_redirector_with_certificate_lines_is_not_told_to_listen_with_ssl(tmp_path, self_signed_cert):
+    """The http -> https redirector of a site often carries the TLS server's certificate lines.
+    They are unused there, and the advice `listen 80 ssl` would break the redirect: on real nginx
+    the redirect answers 301 as written and 400 with `ssl` added. Not reported; a server that
+    serves content on a plain socket with a certificate still is."""
+    nginx = require_binary("nginx")
+    cert, key = self_signed_cert
+    tls = f"ssl_certificate {cert}; ssl_certificate_key {key};"
+    bodies = {
+        "return": "return 301 https://a.test$request_uri;",
+        "location": "location / { return 308 https://a.test$request_uri; } location /.well-known/ { root /tmp; }",
+        "rewrite": "rewrite ^(.*)$ https://a.test$1 permanent;",
+    }
+    for kind, body in bodies.items():
+        answers = {}
+        for listen in ("", " ssl"):
+            port = free_port()
+            conf = tmp_path / f"{kind}{bool(listen)}.conf"
+            conf.write_text(f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\nhttp {{\n"
+                            f"    access_log off;\n"
+                            f"    server {{ listen 127.0.0.1:{port}{listen}; server_name a.test; {tls} {body} }}\n}}\n")
+            server = subprocess.Popen([nginx, "-p", str(tmp_path), "-c", str(conf), "-g", "daemon off;"],
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            try:
+                answers[listen] = _get(port, "/x", server).split(b"\r\n")[0]
+            finally:
+                server.terminate()
+                server.wait(timeout=10)
+            if not listen:
+                assert not only(lint_config(tmp_path, conf.read_text(), nginx_version="1.22.1"),
+                                "ssl-listen-missing"), kind
+        assert answers[""].split()[1] in (b"301", b"308"), (kind, answers)
+        assert answers[" ssl"].split()[1] == b"400", (kind, answers)  # the advice would break it
+
+    # The plain side of a site whose TLS server is another block: silent too. Content served with a
+    # certificate on a plain socket, with no TLS twin: reported.
+    twin = ("events {}\nhttp {\n"
+            "    server { listen 80; server_name a.test; ssl_certificate /c; ssl_certificate_key /k; location / { proxy_pass http://127.0.0.1:9; } }\n"
+            "    server { listen 443 ssl; server_name a.test; ssl_certificate /c; ssl_certificate_key /k; location / { proxy_pass http://127.0.0.1:9; } }\n"
+            "    server { listen 8443; server_name b.test; ssl_certificate /c; ssl_certificate_key /k; location / { proxy_pass http://127.0.0.1:9; } }\n}\n")
+    found = only(lint_config(tmp_path, twin, nginx_version="1.22.1"), "ssl-listen-missing")
+    assert [(f.line, f.col) for f in found] == [(5, 14)] and "port 8443" in found[0].message

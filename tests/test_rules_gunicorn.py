@@ -79,7 +79,10 @@ def test_sync_worker_behind_an_explicit_pool(tmp_path):
 
 
 @pytest.mark.parametrize("app, read_timeout, reported", [
-    ("timeout = 60\n", "proxy_read_timeout 60s;", True),
+    ("timeout = 60\n", "proxy_read_timeout 59s;", True),
+    # Equal: the arbiter, which looks once a second, kills the worker within a second of nginx's 504.
+    ("timeout = 60\n", "proxy_read_timeout 60s;", False),
+    ("timeout = 300000\n", "proxy_read_timeout 300000s;", False),  # both "never", deliberately
     ("timeout = 90\n", "", True),                      # default proxy_read_timeout is 60s
     ("timeout = 30\n", "", False),                     # both defaults
     ("timeout = 0\n", "proxy_read_timeout 300s;", True),   # 0 disables gunicorn's timeout
@@ -97,7 +100,7 @@ def test_app_timeout_inherited_from_http_is_anchored_there(tmp_path):
     result = lint_config(tmp_path, full("""
         proxy_read_timeout 30s;
         server { location / { proxy_pass http://127.0.0.1:8000; } }
-    """), gunicorn="timeout = 30\n")
+    """), gunicorn="timeout = 45\n")
     (finding,) = only(result, "app-timeout-exceeds-proxy")
     assert finding.line == line_of(tmp_path / "nginx.conf", "proxy_read_timeout 30s")
 

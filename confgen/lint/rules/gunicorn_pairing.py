@@ -200,7 +200,7 @@ def sync_worker_keepalive(ctx: LintContext) -> Iterator[Finding]:
 
 @rule(code="CG203", name="app-timeout-exceeds-proxy", severity="warning", needs=("gunicorn",))
 def app_timeout_exceeds_proxy(ctx: LintContext) -> Iterator[Finding]:
-    """gunicorn's ``timeout`` is not below nginx's ``proxy_read_timeout`` for sync workers.
+    """gunicorn's ``timeout`` is above nginx's ``proxy_read_timeout`` for sync workers.
 
     For the sync worker, ``timeout`` bounds a request: a worker busy that long is killed. When
     nginx's ``proxy_read_timeout`` (60 s by default) runs out first, the client gets 504 while
@@ -243,7 +243,10 @@ def app_timeout_exceeds_proxy(ctx: LintContext) -> Iterator[Finding]:
     causes = []
     for route in app_routes(ctx):
         read = seconds(ctx.nginx.effective_args("proxy_read_timeout", route.block))
-        if read is None or (0 < timeout < read):
+        # Equal values are not reported: gunicorn's arbiter checks its workers once a second, so
+        # it kills the worker within a second of nginx's 504 (and equal huge values are the
+        # deliberate "never time out" of both sides).
+        if read is None or (0 < timeout <= read):
             continue
         directive = effective_directive(ctx, "proxy_read_timeout", route.block)
         if directive is None and ctx.unresolved_include(route.block) is not None:
@@ -253,7 +256,7 @@ def app_timeout_exceeds_proxy(ctx: LintContext) -> Iterator[Finding]:
         app_side = "0 (no timeout)" if timeout == 0 else f"{timeout:g}s"
         where = "" if directive else more_locations(cause_routes)
         yield ctx.finding(directive or cause_routes[0].proxy_pass,
-                          f"proxy_read_timeout {read:g}s{'' if directive else ' (default)'}{where} is not above the "
+                          f"proxy_read_timeout {read:g}s{'' if directive else ' (default)'}{where} is below the "
                           f"sync worker's timeout {app_side} ({describe_setting(ctx, setting)}): nginx answers "
                           f"504 while the worker still runs the request; set proxy_read_timeout above the "
                           f"app's (e.g. {math.ceil(max(timeout + 5, timeout * 1.1)):g}s) or lower gunicorn's timeout",

@@ -62,6 +62,36 @@ def refuses(block) -> bool:
     return any(is_refusal(d) for d in block.block or ())
 
 
+_REDIRECTS = frozenset({"301", "302", "303", "307", "308"})
+# rewrite regexes that match every URI
+_CATCH_ALL = frozenset({"^", "^/", "^(.*)$", "^/(.*)$", "^(.*)", "^/(.*)", ".*", "(.*)", "^.*$"})
+
+
+def is_redirect(directive) -> bool:
+    """``return 301 URL`` (any 3xx redirect), ``return https://...`` (302), or ``rewrite ...
+    permanent|redirect``, or a rewrite whose replacement is an absolute URL (a redirect too)."""
+    if directive.name == "return" and directive.args:
+        return directive.args[0] in _REDIRECTS or directive.args[0].startswith(("http://", "https://", "$scheme"))
+    if directive.name == "rewrite" and len(directive.args) >= 2:
+        return directive.args[-1] in ("permanent", "redirect") or \
+            directive.args[1].startswith(("http://", "https://", "$scheme"))
+    return False
+
+
+def only_redirects(server) -> bool:
+    """Whether a server answers every request (but an ACME challenge) with a redirect: a ``return``
+    or catch-all ``rewrite`` redirect at server level runs before any location is chosen, or its
+    ``location /`` redirects."""
+    for directive in server.block or ():
+        if directive.name == "return" and is_redirect(directive):
+            return True
+        if directive.name == "rewrite" and is_redirect(directive) and directive.args[0] in _CATCH_ALL:
+            return True
+    root = next((l for l in server.find("location") if l.args == ["/"]), None)
+    return root is not None and any(is_redirect(d) and (d.name == "return" or d.args[0] in _CATCH_ALL)
+                                    for d in root.block or ())
+
+
 # ---------------------------------------------------------------------------------------------
 # Blocks
 

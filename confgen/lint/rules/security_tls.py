@@ -16,6 +16,7 @@ from confgen.lint.rules.security_common import (
     http_servers,
     is_tls_server,
     listen_socket,
+    only_redirects,
     rejects_tls_handshake,
     servers_by_socket,
 )
@@ -447,8 +448,12 @@ def ssl_listen_missing(ctx: LintContext) -> Iterator[Finding]:
     ``ssl_certificate`` and ``listen 443;`` serves plain HTTP on port 443: browsers fail the
     handshake ("wrong version number"), and the certificate is never used. (The ``ssl on``
     directive that once did this was deprecated in 1.15.0 and removed in 1.25.1.) Not reported
-    when another server's ``listen`` makes the same socket TLS, or for a certificate inherited
-    from the http level by a plain-HTTP server.
+    when another server's ``listen`` makes the same socket TLS, for a certificate inherited
+    from the http level by a plain-HTTP server, or for a server that only redirects (a
+    server-level ``return 301``, or its ``location /`` redirects) or shares a name with a server
+    that listens with ``ssl``: that is the plain-HTTP side of a site whose TLS side is elsewhere,
+    its certificate lines are unused, and ``listen 80 ssl`` there would answer every plain-HTTP
+    visitor with 400 instead of the redirect.
 
     Bad:
         server {
@@ -476,10 +481,19 @@ def ssl_listen_missing(ctx: LintContext) -> Iterator[Finding]:
         https://nginx.org/en/docs/http/configuring_https_servers.html
     """
     tls_sockets = set(servers_by_socket(ctx, tls_only=True))
+    tls_names = {name.lower() for server in http_servers(ctx)
+                 if any(l.ssl or l.quic for l in ctx.nginx.listens(server))
+                 for directive in server.find("server_name") for name in directive.args}
     for server in http_servers(ctx):
         certificate = next(iter(server.find("ssl_certificate")), None)
         listens = ctx.nginx.listens(server)
         if certificate is None or not listens or any(l.ssl or l.quic for l in listens):
+            continue
+        names = {name.lower() for directive in server.find("server_name") for name in directive.args}
+        if only_redirects(server) or names & tls_names - {"", "_"}:
+            # The plain-HTTP twin of a TLS server (or a redirector to it): its certificate lines
+            # are unused, and `listen 80 ssl` would break the redirect (400 "The plain HTTP
+            # request was sent to HTTPS port").
             continue
         if (ctx.nginx.effective_args("ssl", server) or ["off"])[0] == "on":
             continue  # the old `ssl on;` (nginx before 1.25.1)
