@@ -280,6 +280,33 @@ def test_nginx_accepts_two_content_handlers(nginx_check):
 # host-spoofing: forwarded host headers
 
 
+def test_one_forwarded_host_map_in_many_locations_of_a_catch_all_server_is_one_finding(tmp_path):
+    """The cause is the server answering any Host (one server-level change fixes every place), so the
+    places that send the same value are one finding at the first of them; another server with the
+    same map is its own cause, and a different header is another finding."""
+    result = lint_config(tmp_path, full("""
+        map $http_x_forwarded_host $forwarded_host { default $http_x_forwarded_host; "" $host; }
+        server {
+            listen 80 default_server;
+            location /a/ { proxy_set_header X-Forwarded-Host $forwarded_host; proxy_pass http://127.0.0.1:8000; }
+            location /b/ { proxy_set_header X-Forwarded-Host $forwarded_host; proxy_pass http://127.0.0.1:8000; }
+            location /   { proxy_set_header X-Forwarded-Host $forwarded_host; proxy_pass http://127.0.0.1:8000; }
+            location /c/ { proxy_set_header X-Forwarded-Server $forwarded_host; proxy_pass http://127.0.0.1:8000; }
+        }
+        server {
+            listen 8080 default_server;
+            location / { proxy_set_header X-Forwarded-Host $forwarded_host; proxy_pass http://127.0.0.1:8000; }
+        }
+    """))
+    conf = tmp_path / "nginx.conf"
+    found = only(result, "host-spoofing")
+    assert [(f.line, f.message.split(" is sent")[0]) for f in found] == [
+        (line_of(conf, "location /a/"), "X-Forwarded-Host"), (line_of(conf, "location /c/"), "X-Forwarded-Server"),
+        (line_of(conf, "listen 8080") + 1, "X-Forwarded-Host")]
+    assert "(and 2 more places in this server)" in found[0].message
+    assert "more place" not in found[1].message and "more place" not in found[2].message
+
+
 def test_forwarded_host_from_request_data_is_reported_also_in_the_default_server(tmp_path):
     result = lint_config(tmp_path, full("""
         server {

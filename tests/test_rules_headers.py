@@ -197,3 +197,29 @@ def test_one_map_copying_forwarded_proto_used_in_many_locations_is_one_finding(t
     # Written without the map, each location's own directive is its own finding.
     direct = config.replace("$proxy_x_forwarded_proto;", "$http_x_forwarded_proto;")
     assert len(only(lint_config(tmp_path, direct), "forwarded-proto-spoofable")) == 3
+
+
+@pytest.mark.parametrize("own", [
+    # X-Accel to a remote URL the app names: the fetch must carry the remote's own Host.
+    "set $remote_url $upstream_http_x_remote_url; resolver 127.0.0.53; proxy_set_header Accept \"*/*\"; "
+    "proxy_pass $remote_url;",
+    "proxy_set_header Authorization \"\"; proxy_set_header Cookie \"\"; proxy_pass http://127.0.0.1:9000;",
+    "proxy_set_header Cookie ''; proxy_pass https://media.example.org;",
+])
+def test_a_route_with_its_own_destination_keeps_its_own_headers(tmp_path, own):
+    """Not reported: the enclosing Host $http_host and X-Forwarded-For were written for the app;
+    repeating them where nginx fetches from another server (the app named the URL in a response
+    header, or the client's credentials are cleared for it) would hand that server the client's
+    host and address. The same server's other proxying location is still reported."""
+    result = lint_config(tmp_path, full(f"""
+        server {{
+            listen 80;
+            proxy_set_header Host $http_host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            location / {{ proxy_pass http://127.0.0.1:8000; }}
+            location /__accel__/ {{ internal; {own} }}
+            location /ws/ {{ proxy_set_header Upgrade $http_upgrade; proxy_pass http://127.0.0.1:8000; }}
+        }}
+    """))
+    found = only(result, "proxy-header-inheritance")
+    assert [f.line for f in found] == [line_of(tmp_path / "nginx.conf", "location /ws/")]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
-from confgen.lint.rules.security_common import SECURITY_HEADERS
+from confgen.lint.rules.security_common import SECURITY_HEADERS, variable_model
 from confgen.lint.context import LintContext
 from confgen.lint.fixes.base import Fix
 from confgen.lint.fixes.nginx_edits import insert_before, replace_arg
@@ -80,7 +80,11 @@ def proxy_header_inheritance(ctx: LintContext) -> Iterator[Finding]:
     nginx inherits ``proxy_set_header`` only into levels that define none: one
     ``proxy_set_header`` in a location (or an ``if`` inside it) discards all of the server's
     and http's, so headers such as ``Host``, ``X-Forwarded-For`` or ``Connection ""`` vanish
-    for that location only, which is easy to miss in review. Reported for levels that proxy.
+    for that location only, which is easy to miss in review. Reported for levels that proxy, but
+    not for a route that talks to another server than the enclosing headers were written for: one
+    that fetches a URL an upstream's response named (``proxy_pass`` built from
+    ``$upstream_http_*``, the X-Accel idiom for remote media) or that clears the client's
+    ``Authorization`` or ``Cookie``; there the client's ``Host`` and address must not be repeated.
 
     Bad:
         server {
@@ -113,11 +117,26 @@ def proxy_header_inheritance(ctx: LintContext) -> Iterator[Finding]:
     """
     proxying: set[int] = set()
     for route in routes(ctx):
+        if _own_destination(ctx, route):
+            continue
         level = route.block
         while level is not None and id(level) not in proxying:
             proxying.add(id(level))
             level = level.parent
     yield from _lost_headers(ctx, "proxy_set_header", proxying, fixable=True)
+
+
+def _own_destination(ctx: LintContext, route) -> bool:
+    """A route whose headers are deliberately its own: it fetches a URL an upstream's response
+    named (``proxy_pass`` built from ``$upstream_http_*``: the X-Accel idiom for remote media), or
+    it clears the client's credentials (``Authorization ""``, ``Cookie ""``). Such a route talks to
+    another server than the one the enclosing headers were written for."""
+    target = route.proxy_pass.args[0] if route.proxy_pass.args else ""
+    if "$" in target and any(source.name.startswith("$upstream_http_")
+                             for source in variable_model(ctx).sources(target, route.proxy_pass)):
+        return True
+    return any(d.args[0].lower() in ("authorization", "cookie") and d.args[1] == ""
+               for d in route.block.find("proxy_set_header") if len(d.args) == 2)
 
 
 @rule(code="CG401", name="add-header-inheritance", severity="warning")

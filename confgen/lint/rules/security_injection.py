@@ -330,6 +330,7 @@ def host_spoofing(ctx: LintContext) -> Iterator[Finding]:
         https://werkzeug.palletsprojects.com/en/stable/middleware/proxy_fix/
         https://github.com/yandex/gixy/blob/master/docs/en/plugins/hostspoofing.md
     """
+    any_host: dict[tuple, list] = {}  # (server, header, value) -> where: one server-level cause
     for name in ("proxy_set_header", "grpc_set_header"):
         for directive in ctx.all(name):
             header = directive.args[0].lower() if directive.args else ""
@@ -346,11 +347,16 @@ def host_spoofing(ctx: LintContext) -> Iterator[Finding]:
                 yield ctx.finding(directive, f"Host is sent as {spoofable.describe()}, a value the client chose: "
                                              f"the app builds links on any domain an attacker names; use $host")
             elif _catch_all(ctx, directive):
-                yield ctx.finding(directive, f"{directive.args[0]} is sent as {spoofable.describe()} in a server that "
-                                             f"answers any Host: the client chooses it, and an app that trusts "
-                                             f"{directive.args[0]} builds links on any domain an attacker names; name the "
-                                             f"real hosts in server_name and refuse the others in a default server")
+                server = directive.enclosing("server")
+                any_host.setdefault((id(server), header, directive.args[1]), []).append((directive, spoofable))
             else:
                 yield ctx.finding(directive, f"{directive.args[0]} is sent as {spoofable.describe()}, a value the client "
                                              f"chose: an app that trusts {directive.args[0]} builds links on any domain "
                                              f"an attacker names; use $host")
+    for places in any_host.values():
+        (directive, spoofable), others = places[0], len(places) - 1
+        more = f" (and {others} more place{'s' if others > 1 else ''} in this server)" if others else ""
+        yield ctx.finding(directive, f"{directive.args[0]} is sent as {spoofable.describe()}{more} in a server that "
+                                     f"answers any Host: the client chooses it, and an app that trusts "
+                                     f"{directive.args[0]} builds links on any domain an attacker names; name the "
+                                     f"real hosts in server_name and refuse the others in a default server")
