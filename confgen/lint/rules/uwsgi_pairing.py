@@ -9,6 +9,7 @@ from typing import Iterator
 from confgen.lint.context import LintContext
 from confgen.lint.registry import Finding, rule
 from confgen.lint.rules._proxy import app_routes, binds_of, serves, size
+from confgen.nginx.variables import references
 
 UWSGI_DOCS = "https://uwsgi-docs.readthedocs.io/en/latest/Protocol.html"
 
@@ -77,13 +78,17 @@ def app_protocol_mismatch(ctx: LintContext) -> Iterator[Finding]:
 
 @rule(code="CG213", name="uwsgi-buffer-size", severity="warning", needs=("chain",))
 def uwsgi_buffer_size(ctx: LintContext) -> Iterator[Finding]:
-    """uWSGI's ``buffer-size`` is smaller than the request headers nginx lets through.
+    """uWSGI's ``buffer-size`` is smaller than a request nginx lets through.
 
     uWSGI reads a request's variables (its headers, the URL) into one buffer of ``buffer-size``
-    bytes, 4096 by default; a larger block is refused ("invalid request block size") and nginx
-    answers 502. nginx accepts request and header lines up to one ``large_client_header_buffers``
-    buffer (8k by default), so a long cookie or query string passes nginx and fails in uWSGI.
-    Raise ``buffer-size`` (e.g. 32768) to at least what nginx passes.
+    bytes, 4096 by default; a larger packet is refused ("invalid request block size") and nginx
+    answers 502. nginx accepts a request line up to one ``large_client_header_buffers`` buffer
+    (8k by default), and its stock ``uwsgi_params`` sends the URL twice (``REQUEST_URI``, and
+    ``QUERY_STRING`` or ``PATH_INFO``), so a long query string that passes nginx makes a packet
+    about twice as long: measured with nginx 1.22 and uWSGI 2.0, ``buffer-size = 8192`` answers a
+    3 KB query and gives 502 for a 5 KB one. Reported when ``buffer-size`` is below the request
+    line nginx accepts times the number of uwsgi_param values that carry the URL (at least one:
+    the headers). Raise ``buffer-size`` (e.g. 32768; uWSGI reads at most 65535).
 
     App command:
         uwsgi --socket 127.0.0.1:3031 --module app
@@ -113,12 +118,40 @@ def uwsgi_buffer_size(ctx: LintContext) -> Iterator[Finding]:
         return
     for directive in _uwsgi_passes(ctx, binds_of(ctx) or []):
         buffers = ctx.nginx.effective_args("large_client_header_buffers", directive.parent)
-        passed = size(buffers[1]) if buffers and len(buffers) > 1 else None
-        if passed is None or passed <= limit:
+        if not buffers and ctx.unresolved_include(directive.parent) is not None:
+            continue  # a file the deployment provides may set it
+        buffers = buffers or list(DEFAULT_LARGE_CLIENT_HEADER_BUFFERS)
+        line = size(buffers[1]) if len(buffers) > 1 else None
+        copies = _url_copies(ctx, directive)
+        if line is None or copies is None or line * copies <= limit:
             continue
         where = setting.source if setting.source != "uWSGI's default" else "uWSGI's default"
+        twice = (f" and uwsgi_params sends its URL {'twice' if copies == 2 else f'{copies} times'} "
+                 f"(REQUEST_URI, QUERY_STRING or PATH_INFO), so a request packet reaches about {line * copies} bytes"
+                 if copies > 1 else "")
         yield ctx.finding(directive,
-                          f"nginx passes header lines up to {passed} bytes (large_client_header_buffers "
-                          f"{' '.join(buffers)}), but {server.label} reads a request's headers into buffer-size "
-                          f"{limit:g} bytes ({where}): a request with longer headers gets 502 (\"invalid request "
-                          f"block size\"); raise buffer-size to {max(passed * 4, 32768):g} or more")
+                          f"nginx accepts a request line or header line up to {line} bytes (large_client_header_buffers "
+                          f"{' '.join(buffers)}){twice}, but {server.label} reads a request into buffer-size "
+                          f"{limit:g} bytes ({where}): a longer URL or header gets 502 (\"invalid request block "
+                          f"size\"); raise buffer-size to {min(max(line * 4, 32768), 65535):g}")
+
+
+# nginx's default (ngx_http_core_module).
+DEFAULT_LARGE_CLIENT_HEADER_BUFFERS = ("4", "8k")
+_WHOLE_URL = ("request_uri",)
+_URL_QUERY = ("query_string", "args")
+_URL_PATH = ("document_uri", "uri")
+
+
+def _url_copies(ctx: LintContext, directive) -> int | None:
+    """How many times the longest URL nginx accepts can appear in the packet: the uwsgi_param
+    values in force that carry all of it, plus the most that carry one part (a URL may be all
+    query or all path). None when the parameters come from a file the deployment provides."""
+    params = ctx.nginx.effective("uwsgi_param", directive.parent)
+    if not params and ctx.unresolved_include(directive.parent) is not None:
+        return None
+    used = [reference.name for d in params if len(d.args) >= 2 for reference in references(d.args[1])]
+
+    def count(names) -> int:
+        return sum(name in names for name in used)
+    return max(1, count(_WHOLE_URL) + max(count(_URL_QUERY), count(_URL_PATH)))

@@ -1,0 +1,89 @@
+"""uwsgi-buffer-size on the real stack: nginx -> uwsgi_pass -> uWSGI with a given buffer-size.
+
+nginx's stock uwsgi_params sends the URL twice (REQUEST_URI, and QUERY_STRING or PATH_INFO), so
+a request line nginx accepts (up to one large_client_header_buffers buffer, 8k) makes a uwsgi
+packet about twice as long; uWSGI refuses a packet over its buffer-size and nginx answers 502."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import free_port, owns_listener, require_binary
+from lint_helpers import lint_config, only
+from real_stack import get, nginx_prefix, spawn, start_nginx, stop
+
+# nginx's conf/uwsgi_params as shipped (nginx 1.22).
+UWSGI_PARAMS = """
+uwsgi_param  QUERY_STRING       $query_string;
+uwsgi_param  REQUEST_METHOD     $request_method;
+uwsgi_param  CONTENT_TYPE       $content_type;
+uwsgi_param  CONTENT_LENGTH     $content_length;
+uwsgi_param  REQUEST_URI        $request_uri;
+uwsgi_param  PATH_INFO          $document_uri;
+uwsgi_param  DOCUMENT_ROOT      $document_root;
+uwsgi_param  SERVER_PROTOCOL    $server_protocol;
+uwsgi_param  REQUEST_SCHEME     $scheme;
+uwsgi_param  HTTPS              $https if_not_empty;
+uwsgi_param  REMOTE_ADDR        $remote_addr;
+uwsgi_param  REMOTE_PORT        $remote_port;
+uwsgi_param  SERVER_PORT        $server_port;
+uwsgi_param  SERVER_NAME        $server_name;
+"""
+APP = "def application(environ, start_response):\n    start_response('200 OK', [('Content-Type', 'text/plain')])\n" \
+      "    return [b'ok']\n"
+
+
+def _uwsgi() -> str:
+    found = shutil.which("uwsgi", path=str(Path(sys.executable).parent)) or shutil.which("uwsgi")
+    if found is None:
+        pytest.skip("uWSGI is not installed (pip install uwsgi)")
+    return found
+
+
+def _statuses(directory: Path, buffer_size: int, query_lengths: list[int]) -> list:
+    nginx, uwsgi = require_binary("nginx"), _uwsgi()
+    directory.mkdir()
+    app_port, nginx_port = free_port(), free_port()
+    (directory / "app.py").write_text(APP)
+    conf = nginx_prefix(directory, f"pid {directory}/nginx.pid;\nerror_log {directory}/error.log;\nevents {{}}\n"
+                                   f"http {{\n    access_log off;\n    server {{\n"
+                                   f"        listen 127.0.0.1:{nginx_port};\n"
+                                   f"        location / {{\n            include uwsgi_params;\n"
+                                   f"            uwsgi_pass 127.0.0.1:{app_port};\n        }}\n    }}\n}}\n")
+    (conf.parent / "uwsgi_params").write_text(UWSGI_PARAMS)
+    app = spawn([uwsgi, "--socket", f"127.0.0.1:{app_port}", "--buffer-size", str(buffer_size),
+                 "--wsgi-file", "app.py", "--processes", "1", "--disable-logging"], directory / "uwsgi.out",
+                cwd=directory)
+    server = start_nginx(nginx, directory, conf)
+    try:
+        deadline = time.monotonic() + 20
+        assert owns_listener(app, app_port, deadline) and owns_listener(server, nginx_port, deadline)
+        return [get(nginx_port, "/search?q=" + "a" * length)[0] for length in query_lengths]
+    finally:
+        stop([server, app])
+
+
+def test_a_query_half_as_long_as_buffer_size_already_fails_in_uwsgi(tmp_path):
+    """buffer-size 8192 == the 8k request line nginx accepts: a 3 KB query passes, a 5 KB one
+    (well inside nginx's limit) gets 502 from uWSGI; with buffer-size 32768 both pass."""
+    assert _statuses(tmp_path / "small", 8192, [3000, 5000]) == [200, 502]
+    assert _statuses(tmp_path / "large", 32768, [3000, 5000, 7500]) == [200, 200, 200]
+
+
+@pytest.mark.parametrize("buffer_size, reported", [(4096, True), (8192, True), (16383, True), (32768, False)])
+def test_the_rule_counts_the_url_twice(tmp_path, buffer_size, reported):
+    (tmp_path / "uwsgi.ini").write_text(f"[uwsgi]\nsocket = 127.0.0.1:3031\nbuffer-size = {buffer_size}\n"
+                                        "module = app:application\n")
+    (tmp_path / "uwsgi_params").write_text(UWSGI_PARAMS)
+    result = lint_config(tmp_path, "events {}\nhttp {\n server {\n  listen 80;\n"
+                                   "  location / { include uwsgi_params; uwsgi_pass 127.0.0.1:3031; }\n }\n}\n")
+    found = only(result, "uwsgi-buffer-size")
+    assert bool(found) is reported, [f.message for f in result.findings]
+    if reported:
+        assert found[0].line == 5 and f"buffer-size {buffer_size} bytes" in found[0].message
+        assert "twice" in found[0].message
