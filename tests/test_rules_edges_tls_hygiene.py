@@ -1,0 +1,358 @@
+"""Edges of the TLS and hygiene rules (CG702 ssl-weak-ciphers, CG703 hsts-missing, CG706
+ssl-ecdh-curve-pq, CG709 ssl-listen-missing, CG802 error-log-off, CG803 default-server-missing,
+CG804 low-keepalive-requests): the documented examples at their exact place, the near misses on
+both sides of each rule's boundary (inherited values, sockets other servers share, files the
+deployment provides), and what the messages say nginx does, on the real nginx."""
+
+from __future__ import annotations
+
+import http.client
+import re
+import socket
+import ssl
+import subprocess
+
+import pytest
+
+from conftest import require_binary
+from lint_helpers import only
+from test_rules_edges_engine import check_documented_examples, fetch, lint_file, linted, nginx_serving, place
+
+HSTS = 'add_header Strict-Transport-Security "max-age=31536000" always;'
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("ssl-weak-ciphers", [("ssl_ciphers", 1, ["broken suites (RC4-SHA, DES-CBC3-SHA)", "!aNULL:!MD5"])]),
+    ("hsts-missing", [("server {", 1, ["sends no Strict-Transport-Security header", "max-age=31536000"])]),
+    ("ssl-ecdh-curve-pq", [("ssl_ecdh_curve", 1, ["X25519MLKEM768 only exists from OpenSSL 3.5", "does not start",
+                                                  "prefix with ?"])]),
+    ("ssl-listen-missing", [("listen 443;", 1, ["certificate (/etc/ssl/example.pem)", "no listen with ssl",
+                                                "port 443 speaks plain HTTP", "listen 443 ssl"])]),
+    ("error-log-off", [("error_log off", 1, ['a file named "off"', "/dev/null"])]),
+    ("default-server-missing", [("listen 80; server_name a.example", 1, ["2 servers listen on *:80",
+                                                                        "none is default_server",
+                                                                        "nginx.conf:3"])]),
+    ("low-keepalive-requests", [("keepalive_requests 100", 1, ["keepalive_requests 100 closes client connections "
+                                                               "every 100 requests", "1000 since 1.19.10"])]),
+])
+def test_documented_bad_example_fires_at_its_directive_and_good_example_is_silent(tmp_path, name, expected):
+    check_documented_examples(tmp_path, name, expected)
+
+
+def findings(tmp_path, nginx: str, rule: str, **options):
+    return only(linted(tmp_path, nginx, **options), rule)
+
+
+# ---------------------------------------------------------------------------------------------
+# CG702 ssl-weak-ciphers
+
+
+@pytest.mark.parametrize("ciphers, weak", [
+    ("ECDHE-RSA-DES-CBC3-SHA:HIGH", "ECDHE-RSA-DES-CBC3-SHA"),      # 3DES inside a modern-looking name
+    ("HIGH:aNULL", "aNULL"),                                          # anonymous: authenticates nothing
+    ("EXP-RC4-MD5:HIGH", "EXP-RC4-MD5"),
+    ("DHE-RSA-SEED-SHA ECDHE-RSA-AES128-GCM-SHA256", "DHE-RSA-SEED-SHA"),   # space-separated also counts
+    ('"HIGH:eNULL:!MD5"', "eNULL"),
+])
+def test_ssl_weak_ciphers_names_only_the_broken_suites(tmp_path, ciphers, weak):
+    [finding] = findings(tmp_path, f"server {{\n    listen 443 ssl;\n    ssl_ciphers {ciphers};\n}}\n", "ssl-weak-ciphers")
+    assert (finding.line, finding.col) == (3, 5)
+    assert f"broken suites ({weak})" in finding.message
+
+
+@pytest.mark.parametrize("ciphers", [
+    "HIGH:!aNULL:!MD5",                                   # nginx's own default
+    '"ALL:!RC4:!DES:!3DES:!MD5:!aNULL:!eNULL:!EXPORT"',   # every weak word excluded
+    "ECDHE+AESGCM:ECDHE+CHACHA20:-RC4",
+    "HIGH:!aNULL:!MD5:@STRENGTH",
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305",
+])
+def test_ssl_weak_ciphers_is_silent_for_excluded_or_current_suites(tmp_path, ciphers):
+    assert findings(tmp_path, f"server {{\n    listen 443 ssl;\n    ssl_ciphers {ciphers};\n}}\n", "ssl-weak-ciphers") == []
+
+
+def test_ssl_weak_ciphers_is_reported_once_where_written_not_in_every_server_inheriting_it(tmp_path):
+    nginx = ("http {\n    ssl_ciphers RC4-SHA:HIGH;\n    server { listen 443 ssl; server_name a.example; }\n"
+             "    server { listen 443 ssl; server_name b.example; }\n}\n")
+    assert [(f.line, f.col) for f in findings(tmp_path, nginx, "ssl-weak-ciphers")] == [(2, 5)]
+
+
+# ---------------------------------------------------------------------------------------------
+# CG703 hsts-missing
+
+
+@pytest.mark.parametrize("nginx, files", [
+    # Inherited from http, set in a location, or with the header name in another case.
+    (f"http {{\n    {HSTS}\n    server {{\n        listen 443 ssl;\n    }}\n}}\n", {}),
+    (f"server {{\n    listen 443 ssl;\n    location / {{ {HSTS} }}\n}}\n", {}),
+    ('server {\n    listen 443 ssl;\n    add_header strict-transport-security "max-age=63072000" always;\n}\n', {}),
+    # A catch-all that only closes connections, or refuses every handshake; a plain-HTTP server.
+    ("server {\n    listen 443 ssl default_server;\n    return 444;\n}\n", {}),
+    ("server {\n    listen 443 ssl default_server;\n    ssl_reject_handshake on;\n}\n", {}),
+    ("server {\n    listen 80;\n}\n", {}),
+    # An included file in the tree that sets it, or one the deployment provides that may.
+    ("server {\n    listen 443 ssl;\n    include snippets/hsts.conf;\n}\n", {"snippets/hsts.conf": HSTS + "\n"}),
+    ("server {\n    listen 443 ssl;\n    include /etc/nginx/provided-by-the-deployment/hsts.conf;\n}\n", {}),
+])
+def test_hsts_missing_is_silent_where_the_header_is_sent_or_may_be(tmp_path, nginx, files):
+    assert findings(tmp_path, nginx, "hsts-missing", files=files) == []
+
+
+def test_hsts_missing_when_a_servers_own_add_header_drops_the_inherited_one(tmp_path):
+    # nginx's add_header: a level with its own add_header inherits none from outside.
+    nginx = (f"http {{\n    {HSTS}\n    server {{\n        listen 443 ssl;\n        server_name a.example;\n"
+             f"        add_header X-Frame-Options DENY;\n    }}\n    server {{\n        listen 443 ssl;\n"
+             f"        server_name b.example;\n    }}\n}}\n")
+    [finding] = findings(tmp_path, nginx, "hsts-missing")
+    assert (finding.line, finding.col) == (3, 5)
+
+
+def test_hsts_missing_with_an_included_file_that_sets_other_headers(tmp_path):
+    result = linted(tmp_path, "server {\n    listen 443 ssl;\n    include snippets/headers.conf;\n}\n",
+                    files={"snippets/headers.conf": "add_header X-Content-Type-Options nosniff always;\n"})
+    [finding] = only(result, "hsts-missing")
+    assert (finding.file, finding.line, finding.col) == (str(tmp_path / "nginx.conf"), 1, 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# CG706 ssl-ecdh-curve-pq
+
+
+@pytest.mark.parametrize("curves, risky", [
+    ("X25519Kyber768Draft00:X25519", "X25519Kyber768Draft00 only exists"),
+    ("x25519mlkem768:prime256v1", "x25519mlkem768 only exists"),           # OpenSSL's names are case-insensitive
+    ("SecP256r1MLKEM768:X25519MLKEM768:X25519", "SecP256r1MLKEM768, X25519MLKEM768 only exist from"),
+    ("?X25519MLKEM768:X25519Kyber768Draft00", "X25519Kyber768Draft00 only exists"),  # only the unmarked one
+])
+def test_ssl_ecdh_curve_pq_names_every_unmarked_post_quantum_group(tmp_path, curves, risky):
+    [finding] = findings(tmp_path, f"server {{\n    listen 443 ssl;\n    ssl_ecdh_curve {curves};\n}}\n", "ssl-ecdh-curve-pq")
+    assert (finding.line, finding.col) == (3, 5) and finding.message.startswith(risky)
+
+
+@pytest.mark.parametrize("curves", ["auto", "X25519:prime256v1:secp384r1", "?X25519MLKEM768:X25519", "prime256v1"])
+def test_ssl_ecdh_curve_pq_is_silent_for_classical_groups_auto_and_optional_ones(tmp_path, curves):
+    assert findings(tmp_path, f"server {{\n    listen 443 ssl;\n    ssl_ecdh_curve {curves};\n}}\n",
+                    "ssl-ecdh-curve-pq") == []
+
+
+def _openssl_version(nginx: str) -> tuple[int, int]:
+    built = subprocess.run([nginx, "-V"], capture_output=True, text=True, timeout=30).stderr
+    found = re.search(r"OpenSSL (\d+)\.(\d+)", built)
+    return (int(found.group(1)), int(found.group(2))) if found else (0, 0)
+
+
+def test_nginx_refuses_to_start_with_a_post_quantum_group_its_openssl_lacks(nginx_check, self_signed_cert, tmp_path):
+    nginx = require_binary("nginx")
+    if _openssl_version(nginx) >= (3, 5):
+        pytest.skip("this nginx's OpenSSL has the ML-KEM groups: the rule's case cannot be shown here")
+    cert, key = self_signed_cert
+
+    def config(curves: str) -> str:
+        return (f"error_log stderr;\npid nginx.pid;\nevents {{}}\nhttp {{\n    server {{\n        listen 127.0.0.1:8443 ssl;\n"
+                f"        ssl_certificate {cert};\n        ssl_certificate_key {key};\n        ssl_ecdh_curve {curves};\n"
+                f"    }}\n}}\n")
+
+    bad_curves = "X25519MLKEM768:X25519:prime256v1"    # the documented Bad example's list
+    ok, output = nginx_check(config(bad_curves))
+    assert not ok and "SSL_CTX_set1_curves_list" in output and "X25519MLKEM768" in output, output
+    [finding] = only(linted(tmp_path / "bad", config(bad_curves)), "ssl-ecdh-curve-pq")
+    assert (finding.line, finding.col) == place(config(bad_curves), "ssl_ecdh_curve")
+    for fine in ("X25519:prime256v1", "auto"):
+        ok, output = nginx_check(config(fine))
+        assert ok, output
+        assert only(linted(tmp_path / fine.replace(":", "-"), config(fine)), "ssl-ecdh-curve-pq") == []
+
+
+# ---------------------------------------------------------------------------------------------
+# CG709 ssl-listen-missing
+
+CERT = "ssl_certificate /etc/ssl/site.pem;\n    ssl_certificate_key /etc/ssl/site.key;\n"
+
+
+@pytest.mark.parametrize("nginx, version", [
+    # A certificate inherited from http by a plain-HTTP server is not this server's own.
+    (f"http {{\n    {CERT}    server {{\n        listen 80;\n    }}\n}}\n", "1.22.1"),
+    # Another server's listen ... ssl on the same socket (the wildcard spelled another way) makes it TLS.
+    (f"server {{\n    listen 0.0.0.0:443;\n    {CERT}}}\nserver {{\n    listen 443 ssl;\n    {CERT}}}\n", "1.22.1"),
+    # One of the server's sockets is TLS through the other server: the plain one is taken as meant.
+    (f"server {{\n    listen 443;\n    listen 8443;\n    {CERT}}}\nserver {{\n    listen 443 ssl;\n    {CERT}}}\n",
+     "1.22.1"),
+    # The old `ssl on;` still works before 1.25.1; QUIC is TLS too; a unix socket is left alone.
+    (f"server {{\n    listen 443;\n    {CERT}    ssl on;\n}}\n", "1.22.1"),
+    (f"server {{\n    listen 443 quic reuseport;\n    {CERT}}}\n", "1.25.1"),
+    (f"server {{\n    listen unix:/run/nginx-tls.sock;\n    {CERT}}}\n", "1.22.1"),
+])
+def test_ssl_listen_missing_is_silent_where_the_socket_speaks_tls_or_the_certificate_is_not_the_servers(
+        tmp_path, nginx, version):
+    assert findings(tmp_path, nginx, "ssl-listen-missing", nginx_version=version) == []
+
+
+def test_ssl_listen_missing_names_every_plain_port_and_points_at_the_first(tmp_path):
+    nginx = f"server {{\n    listen 443;\n    listen 8443;\n    {CERT}}}\n"
+    [finding] = findings(tmp_path, nginx, "ssl-listen-missing")
+    assert (finding.code, finding.severity, finding.line, finding.col) == ("CG709", "error", 2, 5)
+    assert "port 443, 8443 speaks plain HTTP" in finding.message and "(listen 443 ssl)" in finding.message
+
+
+def _handshake(port: int) -> bool:
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as raw, \
+                context.wrap_socket(raw, server_hostname="site.test"):
+            return True
+    except (ssl.SSLError, OSError):
+        return False
+
+
+def test_a_specific_address_is_its_own_socket_even_beside_a_wildcard_ssl_listen(tmp_path, self_signed_cert):
+    # The boundary of "another server's listen makes the socket TLS": *:PORT ssl does not make
+    # 127.0.0.1:PORT TLS; nginx keeps the ssl flag per address (checked here), so the server on
+    # 127.0.0.1 with its certificate speaks plain HTTP and is reported.
+    cert, key = self_signed_cert
+    tls = f"ssl_certificate {cert}; ssl_certificate_key {key};"
+    body = (f"    server {{\n        listen 127.0.0.1:{{port}};\n        server_name a.test;\n        {tls}\n"
+            f"        return 200 plain;\n    }}\n"
+            f"    server {{\n        listen {{port}} ssl;\n        server_name b.test;\n        {tls}\n"
+            f"        return 200 tls;\n    }}\n")
+    with nginx_serving(tmp_path, body) as (port, _, conf):
+        status, _, answer = fetch(port, "/")
+        handshake = _handshake(port)
+        found = only(lint_file(conf), "ssl-listen-missing")
+    assert (status, answer, handshake) == (200, b"plain", False)
+    assert [(f.line, f.col) for f in found] == [place(conf.read_text(), "listen 127.0.0.1:")]
+
+
+# ---------------------------------------------------------------------------------------------
+# CG802 error-log-off
+
+
+@pytest.mark.parametrize("nginx, places", [
+    ("http {\n    server {\n        error_log off;\n    }\n}\n", [(3, 9)]),
+    ("http {\n    error_log off crit;\n    server { location / { error_log off; } }\n}\n", [(2, 5), (3, 27)]),
+    ('error_log "off";\n', [(1, 1)]),                            # quoted, it is the same word
+    ("error_log /dev/null;\nhttp { error_log stderr crit; access_log off; }\n", []),
+])
+def test_error_log_off_is_reported_at_every_level(tmp_path, nginx, places):
+    assert [(f.line, f.col) for f in findings(tmp_path, nginx, "error-log-off")] == places
+
+
+def test_error_log_off_inside_a_server_still_writes_a_file_named_off(tmp_path):
+    # A request for a missing file is logged at "error" level: with error_log off in the server,
+    # nginx writes it to <prefix>/off.
+    body = ("    server {\n        listen 127.0.0.1:{port};\n        error_log off;\n"
+            "        root {root}/no-such-site;\n    }\n")
+    with nginx_serving(tmp_path, body) as (port, prefix, conf):
+        status = fetch(port, "/missing.html")[0]
+        found = only(lint_file(conf), "error-log-off")
+    assert status == 404
+    assert "missing.html" in (prefix / "off").read_text() and "No such file or directory" in (prefix / "off").read_text()
+    assert [(f.line, f.col) for f in found] == [place(conf.read_text(), "error_log off")]
+
+
+def test_nginx_t_creates_the_file_named_off_for_a_main_level_error_log_off(nginx_check, tmp_path):
+    config = "error_log off;\npid nginx.pid;\nevents {}\nhttp {}\n"
+    ok, output = nginx_check(config)
+    assert ok, output
+    assert (tmp_path / "nginx-prefix" / "off").is_file()   # nginx_check's prefix
+    [finding] = only(linted(tmp_path / "lint", config), "error-log-off")
+    assert (finding.line, finding.col) == (1, 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# CG803 default-server-missing
+
+
+def _http(servers: str, *, before: str = "") -> str:
+    return f"events {{}}\nhttp {{\n{before}{servers}}}\n"
+
+
+TWO_ON_80 = "    server { listen 80; server_name a.example; }\n    server { listen 80; server_name b.example; }\n"
+
+
+@pytest.mark.parametrize("nginx, files", [
+    # A bare snippet: the rest of the deployment may hold the default server.
+    ("server { listen 80; server_name a.example; }\nserver { listen 80; server_name b.example; }\n", {}),
+    # One server per socket (another port, or a specific address beside the wildcard).
+    (_http("    server { listen 80; server_name a.example; }\n    server { listen 8080; server_name b.example; }\n"), {}),
+    (_http("    server { listen 80; server_name a.example; }\n    server { listen 127.0.0.1:80; server_name b.example; }\n"), {}),
+    # The old spelling `default`, and a default server in an included file of the tree.
+    (_http("    server { listen 80; server_name a.example; }\n    server { listen 80 default; server_name b.example; }\n"), {}),
+    (_http(TWO_ON_80, before="    include conf.d/*.conf;\n"),
+     {"conf.d/catch-all.conf": "server { listen 80 default_server; return 444; }\n"}),
+])
+def test_default_server_missing_is_silent_where_a_default_exists_or_may(tmp_path, nginx, files):
+    assert findings(tmp_path, nginx, "default-server-missing", files=files) == []
+
+
+@pytest.mark.parametrize("servers, socket_, place_needle", [
+    # No listen at all is *:80 for nginx.
+    ("    server { server_name a.example; }\n    server { server_name b.example; }\n", "*:80", "server { server_name a"),
+    # 0.0.0.0:80 and 80 are one socket.
+    ("    server { listen 0.0.0.0:80; server_name a.example; }\n    server { listen 80; server_name b.example; }\n",
+     "*:80", "listen 0.0.0.0:80"),
+    # A default on the IPv6 socket leaves the IPv4 one without.
+    ("    server { listen 80; listen [::]:80; server_name a.example; }\n"
+     "    server { listen 80; listen [::]:80 default_server; server_name b.example; }\n", "*:80", "listen 80; listen [::]"),
+    ("    server { listen 443 ssl; server_name a.example; }\n    server { listen 443 ssl; server_name b.example; }\n"
+     "    server { listen 80 default_server; return 444; }\n", "*:443", "listen 443 ssl; server_name a"),
+])
+def test_default_server_missing_per_socket(tmp_path, servers, socket_, place_needle):
+    nginx = _http(servers)
+    [finding] = findings(tmp_path, nginx, "default-server-missing")
+    assert (finding.line, finding.col) == place(nginx, place_needle)
+    assert f"2 servers listen on {socket_} and none is default_server" in finding.message
+
+
+def test_unknown_host_names_go_to_the_first_server_read_as_default_server_missing_says(tmp_path):
+    servers = ("    server {\n        listen 127.0.0.1:{port};\n        server_name a.example;\n        return 200 a;\n    }\n"
+               "    server {\n        listen 127.0.0.1:{port}%s;\n        server_name b.example;\n        return 200 b;\n    }\n")
+    answers = {}
+    for marked in ("", " default_server"):
+        with nginx_serving(tmp_path / (marked.strip() or "unmarked"), servers % marked) as (port, _, conf):
+            answers[marked] = fetch(port, "/", {"Host": "scanner.invalid"})[2]
+            text = conf.read_text()
+            found = only(lint_file(conf), "default-server-missing")
+        assert [(f.line, f.col) for f in found] == ([] if marked else [place(text, "listen 127.0.0.1")])
+    assert answers == {"": b"a", " default_server": b"b"}
+
+
+# ---------------------------------------------------------------------------------------------
+# CG804 low-keepalive-requests
+
+
+@pytest.mark.parametrize("value, reported", [("999", True), ("1", True), ("1000", False), ("10000", False), ("0", False)])
+def test_low_keepalive_requests_below_1000(tmp_path, value, reported):
+    found = findings(tmp_path, f"server {{\n    keepalive_requests {value};\n}}\n", "low-keepalive-requests")
+    assert [(f.line, f.col) for f in found] == ([(2, 5)] if reported else [])
+    if reported:
+        assert found[0].severity == "info" and f"every {value} requests" in found[0].message
+
+
+def test_low_keepalive_requests_in_a_location_and_not_in_an_upstream(tmp_path):
+    nginx = ("http {\n    upstream app {\n        server 127.0.0.1:8000;\n        keepalive 16;\n"
+             "        keepalive_requests 100;\n    }\n    server {\n        location /api/ {\n"
+             "            keepalive_requests 50;\n        }\n    }\n}\n")
+    assert [(f.line, f.col) for f in findings(tmp_path, nginx, "low-keepalive-requests")] == [(9, 13)]
+
+
+def test_nginx_closes_a_client_connection_after_keepalive_requests_as_low_keepalive_requests_says(tmp_path):
+    # (The limit is applied where nginx picks the location: a return at the server level skips it.)
+    body = ("    server {\n        listen 127.0.0.1:{port};\n        keepalive_requests 2;\n"
+            "        location / { return 200 ok; }\n    }\n")
+    with nginx_serving(tmp_path, body) as (port, _, conf):
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
+            answers = []
+            for _ in range(2):
+                connection.request("GET", "/")
+                response = connection.getresponse()
+                response.read()
+                answers.append(response.getheader("Connection"))
+            closed = connection.sock is None     # http.client closes it when the server says so
+        finally:
+            connection.close()
+        found = only(lint_file(conf), "low-keepalive-requests")
+    assert answers == ["keep-alive", "close"] and closed
+    assert [(f.line, f.col) for f in found] == [place(conf.read_text(), "keepalive_requests 2")]
+    assert "every 2 requests" in found[0].message
