@@ -230,12 +230,14 @@ def test_app_protocol_mismatch_is_about_uwsgi_only(tmp_path, app):
 # CG213 uwsgi-buffer-size
 
 
-# (Where exactly the boundary lies is left out on purpose: see the report of issue 24, uWSGI's
-# buffer holds every header and variable of the request, not one header line.)
+# The boundary: the longest request line nginx accepts, its URL counted as often as uwsgi_params
+# sends it (twice), must fit (tests/test_uwsgi_buffer_real_stack.py measures it on real uWSGI).
 @pytest.mark.parametrize("nginx_extra, ini_extra, passed", [
     ("", "", 8192),                                               # 8k (nginx) > 4096 (uWSGI), both defaults
     ("", "buffer-size = 8191\n", 8192),
     ("", "buffer-size = 32768\n", None),                          # what the message advises
+    ("", "buffer-size = 16384\n", None),                          # 8k URL, twice
+    ("", "buffer-size = 16383\n", 8192),
     ("    large_client_header_buffers 4 16k;\n", "buffer-size = 8192\n", 16384),
     ("    large_client_header_buffers 2 1k;\n", "buffer-size = 65536\n", None),
 ])
@@ -247,7 +249,7 @@ def test_uwsgi_buffer_size_against_the_header_buffers_in_force(tmp_path, nginx_e
     if found:
         [finding] = found
         assert finding.line == 2 + bool(nginx_extra) and finding.col == 40
-        assert f"header lines up to {passed} bytes" in finding.message
+        assert f"request line or header line up to {passed} bytes" in finding.message
         limit = ini_extra.split("= ")[1].strip() if ini_extra else "4096"
         assert f"buffer-size {limit} bytes" in finding.message
         assert (f"{tmp_path / 'app.ini'}:3" if ini_extra else "uWSGI's default") in finding.message

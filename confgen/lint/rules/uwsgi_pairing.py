@@ -98,9 +98,11 @@ def uwsgi_buffer_size(ctx: LintContext) -> Iterator[Finding]:
             location / { include uwsgi_params; uwsgi_pass 127.0.0.1:3031; }
         }
 
+    Good app command:
+        uwsgi --socket 127.0.0.1:3031 --buffer-size 32768 --module app
+
     Good:
         server {
-            large_client_header_buffers 4 4k;
             location / { include uwsgi_params; uwsgi_pass 127.0.0.1:3031; }
         }
 
@@ -148,8 +150,11 @@ def _url_copies(ctx: LintContext, directive) -> int | None:
     values in force that carry all of it, plus the most that carry one part (a URL may be all
     query or all path). None when the parameters come from a file the deployment provides."""
     params = ctx.nginx.effective("uwsgi_param", directive.parent)
-    if not params and ctx.unresolved_include(directive.parent) is not None:
-        return None
+    if not params:
+        provided = ctx.unresolved_include(directive.parent)
+        if provided is not None:
+            # nginx's own uwsgi_params, which every package installs, sends the URL twice.
+            return 2 if provided.args and provided.args[0].rsplit("/", 1)[-1] == "uwsgi_params" else None
     used = [reference.name for d in params if len(d.args) >= 2 for reference in references(d.args[1])]
 
     def count(names) -> int:
