@@ -503,6 +503,11 @@ class Variables:
         limit = positions.get(id(child), len(positions))
         return [r for r in rewrites if positions.get(id(r), 0) < limit]
 
+    def sets_in_scope(self, name: str, at: Directive) -> list[Directive]:
+        """The ``set $name`` directives that run for a request reaching ``at`` (in document
+        order within each block, innermost block first)."""
+        return list(self._sets_in_scope(name.lower(), at))
+
     def _sets_in_scope(self, name: str, at: Directive) -> list[Directive]:
         """The ``set $name`` directives that run for a request reaching ``at``: written in a block
         that encloses ``at``, or in an ``if`` directly inside one."""
