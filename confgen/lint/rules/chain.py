@@ -178,7 +178,9 @@ def chain_timeout_order(ctx: LintContext) -> Iterator[Finding]:
     between a declared balancer and an app linted with no nginx in front, and between the
     balancer in front of nginx (an Ingress's ``proxy-read-timeout``, an HTTPRoute's
     ``timeouts.request``, ``--behind``) and nginx's ``proxy_read_timeout`` on the app's routes:
-    the balancer must wait longer, or nginx's answer is thrown away.
+    the balancer must wait longer, or nginx's answer is thrown away. A front that waits exactly
+    as long as the app's limit is not reported: the app's killer checks once a second, so it ends
+    the request within a second of the 504.
 
     App command:
         uwsgi --socket 127.0.0.1:3031 --harakiri 60 --module app
@@ -217,7 +219,7 @@ def chain_timeout_order(ctx: LintContext) -> Iterator[Finding]:
     kills = app.kills_after
     if ctx.app_only:
         front = ctx.behind
-        if front is not None and front.waits_for_next is not None and front.waits_for_next.seconds <= kills.seconds:
+        if front is not None and front.waits_for_next is not None and front.waits_for_next.seconds < kills.seconds:
             yield ctx.finding(_anchor(ctx, app, (ctx.nginx.main_file, 1)),
                               _late(front.label, front.waits_for_next, app, kills))
         return
@@ -229,7 +231,9 @@ def chain_timeout_order(ctx: LintContext) -> Iterator[Finding]:
     for block, directive_name, pass_directive in _app_passes(ctx):
         found = effective_directive(ctx, directive_name, block)
         wait = seconds(found.args) if found is not None else 60.0
-        if wait is None or wait > kills.seconds or id(found or pass_directive) in reported:
+        # Equal limits are not reported: the app's killer (uWSGI's master, gunicorn's arbiter)
+        # looks once a second, so it ends the request within a second of the front's 504.
+        if wait is None or wait >= kills.seconds or id(found or pass_directive) in reported:
             continue
         if found is None and ctx.unresolved_include(block) is not None:
             continue
