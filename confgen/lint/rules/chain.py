@@ -72,7 +72,8 @@ def chain_keepalive_race(ctx: LintContext) -> Iterator[Finding]:
     Any hop that pools idle connections to the next one (a cloud balancer, ingress-nginx, an nginx
     ``upstream`` with ``keepalive``) may send the next request on one at any moment. When the hop
     behind closes idle connections first (uvicorn after 5 s, hypercorn after 5 s, gunicorn after
-    2 s, daphne after 60 s, uWSGI's HTTP router after ``http-keepalive``/``http-timeout``, granian
+    2 s, daphne after 60 s, uWSGI's HTTP router after ``http-keepalive``/``http-timeout``, uWSGI's
+    ``http11-socket`` after ``socket-timeout`` (4 s by default), granian
     after its ``--http1-header-read-timeout``, 30000 ms by default and at most 60000, which its
     HTTP layer also applies to an idle connection), a request meets the close and fails with 502,
     rarely and under light load. Each hop must keep idle connections longer than the hop in
@@ -82,7 +83,8 @@ def chain_keepalive_race(ctx: LintContext) -> Iterator[Finding]:
     Checked between nginx and an app server other than gunicorn (gunicorn: app-keepalive-race),
     and between a declared balancer (``--behind``, ``[tool.confgen] behind``) and an app linted
     with no nginx in front. A server that closes each connection after one response (gunicorn's
-    sync worker, uWSGI's uwsgi protocol) cannot race.
+    sync worker, uWSGI's uwsgi protocol, its ``http-socket``, its HTTP router without
+    ``http-keepalive``, granian ``--no-http1-keep-alive``) cannot race.
 
     App command:
         uvicorn main:app --port 8000
@@ -117,6 +119,7 @@ def chain_keepalive_race(ctx: LintContext) -> Iterator[Finding]:
         https://www.uvicorn.org/settings/#timeouts
         https://hypercorn.readthedocs.io/en/latest/how_to_guides/configuring.html
         https://uwsgi-docs.readthedocs.io/en/latest/HTTP.html
+        https://uwsgi-docs.readthedocs.io/en/latest/Options.html#socket-timeout
         https://github.com/emmett-framework/granian/blob/master/granian/cli.py
         https://github.com/emmett-framework/granian/blob/master/granian/http.py
         https://github.com/hyperium/hyper/blob/master/src/proto/h1/conn.rs
