@@ -245,8 +245,24 @@ def test_upstream_keepalive_timeout_is_not_a_client_one(tmp_path):
 
 @pytest.mark.parametrize("value, reported", [("120s", True), ("2m", True), ("75s", False), ("5", False)])
 def test_connect_timeout_above_75s(tmp_path, value, reported):
-    result = lint_config(tmp_path, f"server {{ proxy_connect_timeout {value}; location / {{ return 204; }} }}\n")
+    result = lint_config(tmp_path, f"server {{ proxy_connect_timeout {value}; "
+                                   f"location / {{ proxy_pass http://127.0.0.1:8000; }} }}\n")
     assert ("proxy-connect-timeout-ineffective" in rules_of(result)) is reported
+
+
+@pytest.mark.parametrize("config", [
+    # nothing passed to FastCGI: the setting governs no connect
+    "fastcgi_connect_timeout 300; server { listen 80; location / { proxy_pass http://127.0.0.1:8000; } }",
+    # a unix socket: nginx's non-blocking connect is accepted or fails (EAGAIN) at once
+    "server { listen 80; location / { proxy_pass http://unix:/run/app.sock; proxy_connect_timeout 300; } }",
+    "upstream app { server unix:/run/app.sock; } server { listen 80; proxy_connect_timeout 300;"
+    " location / { proxy_pass http://app; } }",
+])
+def test_connect_timeout_governing_no_network_connect_is_not_reported(tmp_path, config):
+    assert "proxy-connect-timeout-ineffective" not in rules_of(lint_config(tmp_path, full(config)))
+    tcp = full(config.replace("unix:/run/app.sock", "127.0.0.1:8000").replace(
+        "fastcgi_connect_timeout 300;", "fastcgi_connect_timeout 300; server { location ~ \\.php$ { fastcgi_pass 127.0.0.1:9000; } }"))
+    assert "proxy-connect-timeout-ineffective" in rules_of(lint_config(tmp_path / "tcp", tcp))
 
 
 # ---------------------------------------------------------------------------------------------

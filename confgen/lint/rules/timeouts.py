@@ -31,7 +31,11 @@ def proxy_connect_timeout_ineffective(ctx: LintContext) -> Iterator[Finding]:
     is up accepts a connection within milliseconds: a timeout this long only makes nginx wait
     on a host that does not answer (down, or a firewall dropping packets) before it tries the
     next server or answers 504. It is often set by confusion with ``proxy_read_timeout``, which
-    is the one that bounds a slow response. The threshold is the ``max-seconds`` option.
+    is the one that bounds a slow response. The threshold is the ``max-seconds`` option. Not
+    reported where the setting governs no connect over the network: no ``*_pass`` of its module
+    in its block or below (a ``fastcgi_connect_timeout`` in a config that passes nothing to
+    FastCGI), or only unix sockets (nginx connects without blocking, and a unix socket accepts
+    at once or fails at once: a full backlog is EAGAIN, which nginx treats as a failed connect).
 
     Bad:
         location / {
@@ -55,7 +59,7 @@ def proxy_connect_timeout_ineffective(ctx: LintContext) -> Iterator[Finding]:
     for name in _CONNECT_TIMEOUTS:
         for directive in ctx.all(name):
             value = seconds(directive.args)
-            if value is not None and value > ceiling:
+            if value is not None and value > ceiling and _connects_over_the_network(ctx, directive):
                 kernel = (f"Linux gives up on an unanswered connect after about {LINUX_SYN_GIVE_UP_S}s "
                           f"(default net.ipv4.tcp_syn_retries 6), so this value is never reached"
                           if value > LINUX_SYN_GIVE_UP_S else
@@ -65,3 +69,25 @@ def proxy_connect_timeout_ineffective(ctx: LintContext) -> Iterator[Finding]:
                                   f"{name} {directive.args[0]} is above the {ceiling:g}s nginx documents as the "
                                   f"usual limit of a connect; {kernel}: use a few seconds so nginx moves on to "
                                   f"the next server, and proxy_read_timeout for slow responses")
+
+
+def _connects_over_the_network(ctx: LintContext, directive) -> bool:
+    """Whether the connect timeout governs a connect that can hang: a pass of its own module in
+    the block it is written in (or below), to a host rather than only to unix sockets."""
+    block = directive.parent
+    if block is None:
+        return False
+    pass_name = directive.name.replace("_connect_timeout", "_pass")
+    passes = [d for d in block.walk() if d.name == pass_name and d.args]
+    if not passes:
+        # In a snippet, the pass may be where it is included; beside a file the deployment
+        # provides, in that file.
+        return ctx.unresolved_include(block) is not None or not ctx.nginx.is_full and block.parent is None
+    upstreams = ctx.nginx.upstreams()
+    for found in passes:
+        target = found.args[0].split("://", 1)[-1]
+        upstream = upstreams.get(target.split("/", 1)[0])
+        servers = [s.args[0] for s in upstream.block or () if s.name == "server" and s.args] if upstream else [target]
+        if not servers or any(not server.startswith("unix:") for server in servers):
+            return True
+    return False
