@@ -47,7 +47,10 @@ def ssl_weak_protocols(ctx: LintContext) -> Iterator[Finding]:
 
     These protocols have known attacks (POODLE, BEAST) and no modern client needs them; PCI DSS
     forbids them. nginx enables TLSv1 and TLSv1.1 by default before 1.27.3, so a server without
-    ``ssl_protocols`` on an older nginx offers them too.
+    ``ssl_protocols`` on an older nginx offers them too. Judged at the default server of each
+    TLS socket: nginx negotiates the protocol with its settings before it knows the server name,
+    so another server's ``ssl_protocols`` there has no effect (ssl-protocols-not-default-server
+    reports that one).
 
     Version: 1.22.1
 
@@ -75,9 +78,15 @@ def ssl_weak_protocols(ctx: LintContext) -> Iterator[Finding]:
         https://nginx.org/en/docs/http/ngx_http_ssl_module.html#ssl_protocols
     """
     reported: set[int] = set()
-    for server in tls_servers(ctx):
-        directive = _setting(ctx, "ssl_protocols", server)
-        if directive is None and ctx.unresolved_include(server):
+    sockets = servers_by_socket(ctx, tls_only=True)
+    servers = tls_servers(ctx)
+    for server in servers:
+        # The protocols negotiated are the default server's (nginx chooses them before SNI).
+        negotiator = next((default for default, sharing in sockets.values() if server in sharing), server)
+        if negotiator is not server and (server.find("ssl_protocols") or negotiator in servers):
+            continue    # reported at the default server, or as ssl-protocols-not-default-server
+        directive = _setting(ctx, "ssl_protocols", negotiator)
+        if directive is None and (ctx.unresolved_include(server) or ctx.unresolved_include(negotiator)):
             continue    # a file the deployment provides may set it
         protocols = directive.args if directive else (ctx.nginx.default("ssl_protocols") or [])
         weak = [p for p in protocols if p in WEAK_PROTOCOLS]
