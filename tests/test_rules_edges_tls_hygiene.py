@@ -285,6 +285,29 @@ def test_default_server_missing_is_silent_where_a_default_exists_or_may(tmp_path
     assert findings(tmp_path, nginx, "default-server-missing", files=files) == []
 
 
+@pytest.mark.parametrize("nginx", [
+    # A file the deployment provides, around the servers or in one of them, may hold the default.
+    _http(TWO_ON_80, before="    include /etc/nginx/provided-by-the-deployment/catch-all.conf;\n"),
+    "include /etc/nginx/provided-by-the-deployment/catch-all.conf;\n" + _http(TWO_ON_80),
+    _http("    server {\n        listen 80;\n        server_name a.example;\n"
+          "        include /etc/nginx/provided-by-the-deployment/listen.conf;\n    }\n"
+          "    server { listen 80; server_name b.example; }\n"),
+])
+def test_default_server_missing_is_silent_beside_a_file_the_deployment_provides(tmp_path, nginx):
+    assert findings(tmp_path, nginx, "default-server-missing") == []
+
+
+def test_default_server_missing_beside_a_provided_file_that_cannot_hold_a_listen(tmp_path):
+    # In a location, or in a server on another socket: neither makes a default for *:80.
+    nginx = _http("    server {\n        listen 80;\n        server_name a.example;\n"
+                  "        location / { include /etc/nginx/provided-by-the-deployment/app.conf; }\n    }\n"
+                  "    server { listen 80; server_name b.example; }\n"
+                  "    server { listen 8080; include /etc/nginx/provided-by-the-deployment/other.conf; }\n")
+    [finding] = findings(tmp_path, nginx, "default-server-missing")
+    assert (finding.line, finding.col) == place(nginx, "listen 80")
+    assert "2 servers listen on *:80 and none is default_server" in finding.message
+
+
 @pytest.mark.parametrize("servers, socket_, place_needle", [
     # No listen at all is *:80 for nginx.
     ("    server { server_name a.example; }\n    server { server_name b.example; }\n", "*:80", "server { server_name a"),
