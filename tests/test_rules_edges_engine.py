@@ -11,6 +11,7 @@ import contextlib
 import http.client
 import os
 import pwd
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -286,6 +287,53 @@ def test_nginx_uses_only_the_later_of_two_maps(tmp_path):
     assert (status, answer) == (200, b"second")
     maps = [number for number, line in enumerate(conf.read_text().splitlines(), 1) if line == "    map $uri $which {"]
     assert finding.line == maps[1] and f"{conf}:{maps[0]}" in finding.message
+
+
+@pytest.mark.parametrize("nginx, reported", [
+    # stream and http keep their own variables: one map in each defines two variables.
+    ("stream {\n    map $remote_addr $x { default a; }\n}\nhttp {\n    map $uri $x { default b; }\n}\n", []),
+    ("http {\n    map $uri $x { default b; }\n}\nstream {\n    geo $x { default a; }\n}\n", []),
+    # Twice within one of them is still reported, each world on its own.
+    ("stream {\n    map $remote_addr $x { default a; }\n    map $server_port $x { default c; }\n}\n"
+     "http {\n    map $uri $x { default b; }\n}\n", [(3, 5)]),
+    ("stream {\n    map $remote_addr $x { default a; }\n}\nhttp {\n    map $uri $x { default b; }\n"
+     "    map $host $x { default c; }\n}\n", [(6, 5)]),
+])
+def test_variable_defined_twice_only_within_http_or_within_stream(tmp_path, nginx, reported):
+    found = only(linted(tmp_path, nginx), "variable-defined-twice")
+    assert [(f.line, f.col) for f in found] == reported
+    if reported:
+        assert f"{tmp_path / 'nginx.conf'}:" in found[0].message and "uses only this later one" in found[0].message
+
+
+STREAM_MODULE = Path("/usr/lib/nginx/modules/ngx_stream_module.so")
+
+
+def test_a_stream_map_and_an_http_map_of_one_name_are_two_variables_on_nginx(tmp_path):
+    nginx = require_binary("nginx")
+    if not STREAM_MODULE.exists():
+        pytest.skip("this nginx has no stream module to load")
+    http_port, stream_port = free_port(), free_port()
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(f"load_module {STREAM_MODULE};\ndaemon off;\npid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\n"
+                    f"events {{}}\nstream {{\n    map $remote_addr $which {{ default stream; }}\n"
+                    f"    server {{ listen 127.0.0.1:{stream_port}; return \"$which\"; }}\n}}\n"
+                    f"http {{\n    access_log off;\n    client_body_temp_path {tmp_path};\n"
+                    f"    map $uri $which {{ default http; }}\n"
+                    f"    server {{ listen 127.0.0.1:{http_port}; location / {{ return 200 \"$which\"; }} }}\n}}\n")
+    process = subprocess.Popen([nginx, "-p", str(tmp_path), "-c", str(conf)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        if not owns_listener(process, http_port, time.monotonic() + 15):
+            pytest.skip("another process took the port")
+        answer = fetch(http_port, "/")[2]
+        with socket.create_connection(("127.0.0.1", stream_port), timeout=10) as stream:
+            streamed = stream.recv(100)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    assert (answer, streamed) == (b"http", b"stream")
+    assert only(lint_file(conf), "variable-defined-twice") == []
 
 
 # ---------------------------------------------------------------------------------------------

@@ -82,7 +82,9 @@ def variable_defined_twice(ctx: LintContext) -> Iterator[Finding]:
     """Two ``map`` / ``geo`` blocks define the same variable: the later one silently wins.
 
     nginx accepts the second definition and uses only it, for every request: the entries of the
-    first (often in another included file) never apply, with no warning at start.
+    first (often in another included file) never apply, with no warning at start. A table in
+    ``stream {}`` and one in ``http {}`` define two different variables (each module keeps its
+    own) and are not reported.
 
     Bad:
         map $http_upgrade $connection_upgrade {
@@ -113,12 +115,26 @@ def variable_defined_twice(ctx: LintContext) -> Iterator[Finding]:
             if variable in seen:
                 continue
             seen.add(variable)
-            tables = model.tables(variable)     # in document order
-            for later in tables[1:]:
+            worlds: dict[str | None, list] = {}
+            for table in model.tables(variable):     # in document order
+                worlds.setdefault(_module_world(table), []).append(table)
+            for tables in worlds.values():
                 first = tables[0]
-                yield ctx.finding(later, f"${variable} is already defined by the {first.name} at "
-                                         f"{first.file}:{first.line}: nginx uses only this later one and "
-                                         f"ignores the first; keep one definition")
+                for later in tables[1:]:
+                    yield ctx.finding(later, f"${variable} is already defined by the {first.name} at "
+                                             f"{first.file}:{first.line}: nginx uses only this later one and "
+                                             f"ignores the first; keep one definition")
+
+
+def _module_world(directive) -> str | None:
+    """``http`` or ``stream``: the module whose variables ``directive`` defines. The two keep
+    separate variables, so a stream ``map $x`` and an http ``map $x`` are two variables."""
+    level = directive.parent
+    while level is not None:
+        if level.name in ("http", "stream"):
+            return level.name
+        level = level.parent
+    return None
 
 
 _OTHER_PASSES = ("fastcgi_pass", "uwsgi_pass", "scgi_pass", "grpc_pass")
