@@ -380,6 +380,55 @@ def test_proxy_settings_from_an_included_file_are_reported_where_they_are_writte
     assert f"uwsgi_pass ({tmp_path / 'nginx.conf'}:3)" in finding.message
 
 
+@pytest.mark.parametrize("handler, advice", [
+    ("uwsgi_pass unix:/run/app.sock", "use uwsgi_param / uwsgi_* instead"),
+    ("fastcgi_pass unix:/run/php.sock", "use fastcgi_param / fastcgi_* instead"),
+    ("scgi_pass 127.0.0.1:4000", "use scgi_param / scgi_* instead"),
+    # There is no grpc_param: grpc passes headers with grpc_set_header (nginx -t below).
+    ("grpc_pass grpc://127.0.0.1:9000", "use grpc_set_header / grpc_* instead"),
+])
+def test_proxy_setting_without_proxy_pass_names_each_modules_own_directive(tmp_path, handler, advice):
+    # Several proxy_set_header lines are one name: "configures", as for one line.
+    nginx = (f"server {{\n    location / {{\n        {handler};\n        proxy_set_header X-A 1;\n"
+             f"        proxy_set_header X-B 2;\n    }}\n}}\n")
+    [finding] = only(linted(tmp_path, nginx), "proxy-setting-without-proxy-pass")
+    assert (finding.line, finding.col) == (4, 9)
+    assert finding.message.startswith("proxy_set_header only configures proxy_pass, but this location")
+    assert finding.message.endswith(advice) and "grpc_param" not in finding.message
+
+
+def test_nginx_has_grpc_set_header_and_no_grpc_param(nginx_check):
+    def config(line: str) -> str:
+        return (f"{NGINX_T_TOP}events {{}}\nhttp {{\n    server {{\n        listen 127.0.0.1:8080;\n"
+                f"        location / {{\n            grpc_pass grpc://127.0.0.1:9000;\n            {line}\n"
+                f"        }}\n    }}\n}}\n")
+    ok, output = nginx_check(config("grpc_param X-A 1;"))
+    assert not ok and 'unknown directive "grpc_param"' in output, output
+    ok, output = nginx_check(config("grpc_set_header X-A 1;"))
+    assert ok, output
+
+
+def test_proxy_settings_from_a_file_outside_the_tree_are_reported_at_the_include_in_the_users_file(tmp_path):
+    # As nginx's own /etc/nginx/proxy_params, read from this machine: the fix is in the user's
+    # file (drop the include), not in the system file, so the finding points at the include.
+    system = tmp_path / "system"
+    system.mkdir()
+    (system / "proxy_params").write_text("# stock\nproxy_set_header Host $host;\nproxy_set_header X-Real-IP $remote_addr;\n")
+    nginx = (f"server {{\n    location / {{\n        include {system / 'proxy_params'};\n"
+             f"        uwsgi_pass 127.0.0.1:3031;\n    }}\n}}\n")
+    result = linted(tmp_path / "site", nginx)
+    [finding] = only(result, "proxy-setting-without-proxy-pass")
+    assert (finding.file, finding.line, finding.col) == (str(tmp_path / "site" / "nginx.conf"), 3, 9)
+    assert finding.message.startswith(f"proxy_set_header only configures proxy_pass (from {system / 'proxy_params'}:2, "
+                                      f"included here)")
+    # Through an include of an include, too: the one in the user's file.
+    (system / "outer.conf").write_text(f"include {system / 'proxy_params'};\n")
+    nested = nginx.replace(str(system / "proxy_params"), str(system / "outer.conf"))
+    [finding] = only(linted(tmp_path / "nested", nested), "proxy-setting-without-proxy-pass")
+    assert (finding.file, finding.line, finding.col) == (str(tmp_path / "nested" / "nginx.conf"), 3, 9)
+    # A file in the tree is still reported where it is written (the test above).
+
+
 # ---------------------------------------------------------------------------------------------
 # CG415 value-out-of-range
 
