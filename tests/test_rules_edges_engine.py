@@ -186,6 +186,31 @@ def test_a_reason_after_the_dashes_is_what_silences_suppression_without_reason(t
     assert [f.line for f in found] == ([] if reported_line is None else [reported_line])
 
 
+@pytest.mark.parametrize("line, column", [
+    ("    gzip_comp_level 9;  # confgen: disable=gzip-level-high", 25),       # after a statement: the comment's
+    ("    # confgen: disable=gzip-level-high", 5),
+    # A quoted copy of the words before the real comment is not where the comment starts.
+    ('    add_header X-Note "# confgen: disable=gzip-level-high";  # confgen: disable=gzip-level-high', 62),
+])
+def test_suppression_findings_point_at_the_comment_itself(tmp_path, line, column):
+    nginx = f"server {{\n{line}\n    gzip_comp_level 9;\n}}\n"
+    assert line.rindex("# confgen") + 1 == column
+    result = linted(tmp_path / "reason", nginx)
+    [finding] = only(result, "suppression-without-reason")
+    assert (finding.line, finding.col) == (2, column)
+    # suppression-unknown-rule points at the comment the same way.
+    line = line.replace("disable=gzip-level-high", "disable=gzip-too-high -- why")
+    unknown = linted(tmp_path / "unknown", f"server {{\n{line}\n}}\n")
+    assert [(f.line, f.col) for f in only(unknown, "suppression-unknown-rule")] == [(2, line.rindex("# confgen") + 1)]
+
+
+def test_suppression_without_reason_after_a_statement_in_gunicorn_conf_py_points_at_the_comment(tmp_path):
+    gunicorn = 'bind = "127.0.0.1:8000"\nmax_requests = 1000  # confgen: disable=max-requests-no-jitter\n'
+    result = linted(tmp_path, "location / { proxy_pass http://127.0.0.1:8000; }\n", gunicorn=gunicorn)
+    [finding] = only(result, "suppression-without-reason")
+    assert (finding.file, finding.line, finding.col) == (str(tmp_path / "gunicorn.conf.py"), 2, 22)
+
+
 def test_suppression_text_inside_a_quoted_argument_is_not_a_comment(tmp_path):
     # nginx reads "#" inside quotes as part of the value: no comment, so no suppression to judge,
     # and gzip-level-high is not silenced by it.
