@@ -98,6 +98,31 @@ def test_hsts_missing_is_silent_where_the_header_is_sent_or_may_be(tmp_path, ngi
     assert findings(tmp_path, nginx, "hsts-missing", files=files) == []
 
 
+MORE_HSTS = "more_set_headers \"Strict-Transport-Security: max-age=31536000\";"
+
+
+@pytest.mark.parametrize("nginx", [
+    # The headers-more module's more_set_headers, which the other header rules read (issue 25).
+    f"server {{\n    listen 443 ssl;\n    {MORE_HSTS}\n}}\n",
+    f"http {{\n    {MORE_HSTS}\n    server {{\n        listen 443 ssl;\n    }}\n}}\n",
+    f"server {{\n    listen 443 ssl;\n    location / {{ {MORE_HSTS} }}\n}}\n",
+    "server {\n    listen 443 ssl;\n    more_set_headers -s '200 301' 'strict-transport-security:max-age=63072000';\n}\n",
+])
+def test_hsts_missing_is_silent_where_more_set_headers_sends_it(tmp_path, nginx):
+    assert findings(tmp_path, nginx, "hsts-missing") == []
+
+
+@pytest.mark.parametrize("directive", [
+    "more_set_headers 'X-Frame-Options: DENY';",                        # another header
+    "more_clear_headers Strict-Transport-Security;",                     # clears it, sends none
+    "more_set_headers 'Strict-Transport-Security:';",                    # no value: clears it too
+])
+def test_hsts_missing_with_more_headers_directives_that_do_not_send_it(tmp_path, directive):
+    nginx = f"server {{\n    listen 443 ssl;\n    {directive}\n}}\n"
+    [finding] = findings(tmp_path, nginx, "hsts-missing")
+    assert (finding.line, finding.col) == (1, 1)
+
+
 def test_hsts_missing_when_a_servers_own_add_header_drops_the_inherited_one(tmp_path):
     # nginx's add_header: a level with its own add_header inherits none from outside.
     nginx = (f"http {{\n    {HSTS}\n    server {{\n        listen 443 ssl;\n        server_name a.example;\n"

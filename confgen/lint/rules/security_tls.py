@@ -13,6 +13,7 @@ from confgen.lint.fixes.nginx_edits import insert_after, insert_first, replace_a
 from confgen.lint.registry import Finding, rule
 from confgen.lint.rules.security_common import (
     UPSTREAM_PASS,
+    header_values,
     http_servers,
     is_tls_server,
     listen_socket,
@@ -160,9 +161,10 @@ def hsts_missing(ctx: LintContext) -> Iterator[Finding]:
 
     Without HSTS a browser follows a plain ``http://`` link or a downgrade by an attacker on
     the network before it ever sees the redirect to https, and cookies can leak on the way.
-    Add ``add_header Strict-Transport-Security "max-age=31536000" always;``. A catch-all with
-    ``ssl_reject_handshake on``, or one that only closes connections (``return 444``), is not
-    reported.
+    Add ``add_header Strict-Transport-Security "max-age=31536000" always;``. The headers-more
+    module's ``more_set_headers "Strict-Transport-Security: max-age=..."`` in or around the
+    server counts too. A catch-all with ``ssl_reject_handshake on``, or one that only closes
+    connections (``return 444``), is not reported.
 
     Bad:
         server {
@@ -180,6 +182,7 @@ def hsts_missing(ctx: LintContext) -> Iterator[Finding]:
     References:
         https://developer.mozilla.org/en-US/docs/Web/HTTP/Headers/Strict-Transport-Security
         https://nginx.org/en/docs/http/ngx_http_headers_module.html#add_header
+        https://github.com/openresty/headers-more-nginx-module#more_set_headers
     """
     for server in tls_servers(ctx):
         if any(r.args[:1] == ["444"] for r in server.find("return")) or ctx.unresolved_include(server):
@@ -188,9 +191,23 @@ def hsts_missing(ctx: LintContext) -> Iterator[Finding]:
         if any(any(h.args[0].lower() == "strict-transport-security" for h in effective_add_headers(ctx, level))
                for level in levels):
             continue
+        if any(_more_sets_hsts(level) for level in [*levels, *server.ancestors()]):
+            continue
         yield ctx.finding(ctx.block_anchor(server), "this TLS server sends no Strict-Transport-Security header: "
                                                     "browsers can be downgraded to http; add "
                                                     "`add_header Strict-Transport-Security \"max-age=31536000\" always;`")
+
+
+def _more_sets_hsts(level) -> bool:
+    """Whether ``level`` itself sets the header with the headers-more module
+    (``more_set_headers "Strict-Transport-Security: max-age=..."``), as the other header rules
+    read it; its own inheritance is not modelled, so one anywhere in or around the server counts."""
+    for directive in level.find("more_set_headers"):
+        for value in header_values(directive):
+            name, colon, text = value.partition(":")
+            if colon and name.strip().lower() == "strict-transport-security" and text.strip():
+                return True
+    return False
 
 
 def letsencrypt_certificates(ctx, server) -> list:
