@@ -71,6 +71,56 @@ def test_ssl_weak_ciphers_is_silent_for_excluded_or_current_suites(tmp_path, cip
     assert findings(tmp_path, f"server {{\n    listen 443 ssl;\n    ssl_ciphers {ciphers};\n}}\n", "ssl-weak-ciphers") == []
 
 
+@pytest.mark.parametrize("ciphers, weak", [
+    # OpenSSL reads the list in order: "+" only moves ciphers already in it, "-" removes them
+    # until a later term adds them again, "!" removes them for good (issue 25).
+    ("HIGH:-RC4:+RC4", None),
+    ("HIGH:!aNULL:+aNULL", None),
+    ("RC4-SHA:HIGH:-RC4", None),
+    ("RC4-SHA:HIGH:!RC4", None),
+    ("!3DES:DES-CBC3-SHA:HIGH", None),                  # banned before: never added
+    ("HIGH:!aNULL+ECDH:aNULL+ECDH", None),
+    ("EXP-RC4-MD5:HIGH:!MD5", None),                    # the suite uses MD5: removed whole
+    ('"DEFAULT:!aNULL"', None),
+    ("HIGH:-aNULL:aNULL", "aNULL"),                     # "-" then added again
+    ("-3DES:DES-CBC3-SHA:HIGH", "DES-CBC3-SHA"),
+    ("DES-CBC3-SHA:HIGH:!DES", "DES-CBC3-SHA"),         # DES is single DES, not triple DES
+    ("RC4:HIGH:!MD5", "RC4"),                           # only RC4-MD5 goes; RC4-SHA stays
+    ("RC4:HIGH:!RC4-MD5", "RC4"),                       # one suite by name removes only that one
+    ("HIGH:RSA+RC4:@STRENGTH", "RSA+RC4"),
+])
+def test_ssl_weak_ciphers_reads_the_list_in_order_as_openssl_does(tmp_path, ciphers, weak):
+    found = findings(tmp_path, f"server {{\n    listen 443 ssl;\n    ssl_ciphers {ciphers};\n}}\n", "ssl-weak-ciphers")
+    assert [(f.line, f.col) for f in found] == ([] if weak is None else [(3, 5)])
+    if weak is not None:
+        assert f"broken suites ({weak})" in found[0].message
+
+
+@pytest.mark.parametrize("ciphers, anonymous", [("HIGH:-aNULL:+aNULL", False), ("HIGH:-aNULL:aNULL", True)])
+def test_a_plus_term_adds_no_cipher_on_nginx_as_ssl_weak_ciphers_reads_it(tmp_path, self_signed_cert, ciphers, anonymous):
+    # A client that offers only anonymous suites (aNULL, OpenSSL's security level 0 on both
+    # sides): nginx completes the handshake only where the list holds them.
+    cert, key = self_signed_cert
+    body = (f"    server {{\n        listen 127.0.0.1:{{port}} ssl;\n        ssl_certificate {cert};\n"
+            f"        ssl_certificate_key {key};\n        ssl_protocols TLSv1.2;\n"
+            f"        ssl_ciphers \"{ciphers}:@SECLEVEL=0\";\n        return 200 ok;\n    }}\n")
+    with nginx_serving(tmp_path, body) as (port, _, conf):
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+        context.maximum_version = ssl.TLSVersion.TLSv1_2
+        context.set_ciphers("aNULL:@SECLEVEL=0")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as raw, context.wrap_socket(raw) as tls:
+                negotiated = tls.cipher()[0]
+        except ssl.SSLError:
+            negotiated = None
+        found = only(lint_file(conf), "ssl-weak-ciphers")
+    assert (negotiated is not None) is anonymous, negotiated
+    if anonymous:
+        assert negotiated.startswith(("ADH", "AECDH"))
+    assert [(f.line, f.col) for f in found] == ([place(conf.read_text(), "ssl_ciphers")] if anonymous else [])
+
+
 def test_ssl_weak_ciphers_is_reported_once_where_written_not_in_every_server_inheriting_it(tmp_path):
     nginx = ("http {\n    ssl_ciphers RC4-SHA:HIGH;\n    server { listen 443 ssl; server_name a.example; }\n"
              "    server { listen 443 ssl; server_name b.example; }\n}\n")

@@ -4,7 +4,7 @@ cannot work, and post-quantum groups that stop nginx on older OpenSSL."""
 from __future__ import annotations
 
 import re
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 from confgen.lint.context import LintContext
 from confgen.lint.fixes.base import Fix
@@ -25,8 +25,11 @@ from confgen.lint.rules.security_headers import effective_add_headers
 
 WEAK_PROTOCOLS = ("SSLv2", "SSLv3", "TLSv1", "TLSv1.1")
 # OpenSSL cipher-string words for broken or export-grade suites (matched as whole words).
-WEAK_CIPHER_WORDS = ("RC4", "RC2", "DES", "3DES", "DES-CBC3", "MD5", "NULL", "ENULL", "ANULL", "EXPORT", "EXP",
-                     "ADH", "AECDH", "LOW", "IDEA", "SEED", "CBC3")
+# OpenSSL's cipher-string keywords for broken suites, and the family each names (ciphers(1)):
+# DES is single DES only, 3DES triple DES; NULL is eNULL; ADH/AECDH are anonymous (aNULL).
+WEAK_CIPHER_KEYWORDS = {"RC4": "RC4", "RC2": "RC2", "DES": "DES", "3DES": "3DES", "MD5": "MD5", "NULL": "eNULL",
+                        "ENULL": "eNULL", "ANULL": "aNULL", "ADH": "aNULL", "AECDH": "aNULL", "EXPORT": "EXPORT",
+                        "EXP": "EXPORT", "LOW": "LOW", "IDEA": "IDEA", "SEED": "SEED"}
 LETSENCRYPT_PATH_RE = re.compile(r"(^|/)(letsencrypt|certbot|acme)(/|$)|/etc/letsencrypt/", re.IGNORECASE)
 POST_QUANTUM_RE = re.compile(r"mlkem|kyber", re.IGNORECASE)
 
@@ -113,16 +116,62 @@ def _strong_protocols(fx, directive, server) -> list:
     return [insert_first(fx, server, line)]
 
 
+class _CipherTerm(NamedTuple):
+    written: str
+    families: frozenset      # the broken families every cipher it names belongs to
+    suite: bool              # one suite by name (ECDHE-RSA-DES-CBC3-SHA), not a keyword or A+B
+
+
+def _cipher_term(body: str) -> _CipherTerm:
+    upper = body.upper()
+    if "-" in upper:        # a suite's name: its parts say what it uses
+        parts = upper.split("-")
+        families = {WEAK_CIPHER_KEYWORDS[p] for p in parts if p in WEAK_CIPHER_KEYWORDS and p != "DES"}
+        if "CBC3" in parts or "3DES" in parts:
+            families.add("3DES")
+        elif "DES" in parts:
+            families.add("DES")
+        return _CipherTerm(body, frozenset(families), True)
+    # A keyword, or keywords joined by "+" (the ciphers that match all of them).
+    return _CipherTerm(body, frozenset(WEAK_CIPHER_KEYWORDS[p] for p in upper.split("+") if p in WEAK_CIPHER_KEYWORDS),
+                       False)
+
+
 def weak_cipher_words(cipher_string: str) -> list[str]:
-    weak = []
-    for token in re.split(r"[:,\s]+", cipher_string):
-        if not token or token[0] in "!-":
+    """The terms of an OpenSSL cipher string that leave broken suites in the list, read in order
+    as OpenSSL does (ciphers(1)): a term without prefix adds ciphers; ``-`` removes them (a later
+    term may add them again) and ``!`` removes them for good; ``+`` only moves ciphers already
+    in the list to its end and adds none; ``@STRENGTH``/``@SECLEVEL=n`` sort or filter. A
+    removal by keyword (``-RC4``, ``!aNULL``, ``!RC4+MD5`` when every part is such a keyword)
+    takes out every term whose ciphers all belong to it (and ``!aNULL+ECDH`` a later
+    ``aNULL+ECDH``); one by suite name only that suite."""
+    added: list[_CipherTerm] = []
+    banned: list[_CipherTerm] = []
+
+    def removes(removal: _CipherTerm, term: _CipherTerm) -> bool:
+        if removal.suite:
+            return term.suite and term.written.upper() == removal.written.upper()
+        parts = set(removal.written.upper().split("+"))
+        if not term.suite and parts <= set(term.written.upper().split("+")):
+            return True     # the term's ciphers match every keyword the removal names
+        return bool(removal.families) and all(p in WEAK_CIPHER_KEYWORDS for p in parts) \
+            and removal.families <= term.families
+
+    for token in re.split(r"[:,;\s]+", cipher_string):
+        if not token or token.startswith("@"):
             continue
-        words = set(token.lstrip("+").upper().split("-")) | {token.lstrip("+").upper()}
-        hits = [w for w in WEAK_CIPHER_WORDS if w in words]
-        if hits:
-            weak.append(token)
-    return weak
+        prefix = token[0] if token[0] in "!-+" else ""
+        term = _cipher_term(token[len(prefix):])
+        if prefix == "+":
+            continue
+        if prefix:
+            added = [t for t in added if not removes(term, t)]
+            if prefix == "!":
+                banned.append(term)
+            continue
+        if term.families and not any(removes(ban, term) for ban in banned):
+            added.append(term)
+    return list(dict.fromkeys(t.written for t in added))
 
 
 @rule(code="CG702", name="ssl-weak-ciphers", severity="warning")
@@ -131,7 +180,10 @@ def ssl_weak_ciphers(ctx: LintContext) -> Iterator[Finding]:
 
     Such suites are breakable (SWEET32, RC4 biases) or authenticate nothing (aNULL): a client
     that prefers them, or an attacker who downgrades to them, gets no real protection. Use a
-    current list such as Mozilla's "intermediate".
+    current list such as Mozilla's "intermediate". The list is read in order as OpenSSL reads
+    it: a suite removed with ``-`` or ``!`` (``!`` for good) is not reported, nor is a ``+``
+    term, which only moves ciphers already in the list and adds none (``HIGH:-RC4:+RC4`` holds
+    no RC4).
 
     Bad:
         server {
@@ -147,6 +199,7 @@ def ssl_weak_ciphers(ctx: LintContext) -> Iterator[Finding]:
 
     References:
         https://nginx.org/en/docs/http/ngx_http_ssl_module.html#ssl_ciphers
+        https://docs.openssl.org/3.0/man1/openssl-ciphers/
     """
     for directive in ctx.all("ssl_ciphers"):
         weak = weak_cipher_words(" ".join(directive.args))
