@@ -14,6 +14,7 @@ import subprocess
 
 import pytest
 
+from confgen.lint.engine import get_rule
 from conftest import require_binary
 from lint_helpers import only
 from test_rules_edges_engine import check_documented_examples, fetch, lint_file, linted, nginx_serving, place
@@ -194,14 +195,20 @@ def test_hsts_missing_with_an_included_file_that_sets_other_headers(tmp_path):
 
 
 @pytest.mark.parametrize("curves, risky", [
-    ("X25519Kyber768Draft00:X25519", "X25519Kyber768Draft00 only exists"),
-    ("x25519mlkem768:prime256v1", "x25519mlkem768 only exists"),           # OpenSSL's names are case-insensitive
-    ("SecP256r1MLKEM768:X25519MLKEM768:X25519", "SecP256r1MLKEM768, X25519MLKEM768 only exist from"),
-    ("?X25519MLKEM768:X25519Kyber768Draft00", "X25519Kyber768Draft00 only exists"),  # only the unmarked one
+    # The Kyber drafts are no OpenSSL group, in any version (issue 25: not "from OpenSSL 3.5").
+    ("X25519Kyber768Draft00:X25519", "X25519Kyber768Draft00 is no OpenSSL group (only an added provider's):"),
+    ("x25519mlkem768:prime256v1", "x25519mlkem768 only exists from OpenSSL 3.5:"),  # OpenSSL's names are case-insensitive
+    ("SecP256r1MLKEM768:X25519MLKEM768:X25519", "SecP256r1MLKEM768, X25519MLKEM768 only exist from OpenSSL 3.5:"),
+    ("?X25519MLKEM768:X25519Kyber768Draft00", "X25519Kyber768Draft00 is no OpenSSL group"),  # only the unmarked one
+    ("X25519MLKEM768:X25519Kyber768Draft00", "X25519MLKEM768 only exists from OpenSSL 3.5 and X25519Kyber768Draft00 is "
+                                             "no OpenSSL group"),
 ])
 def test_ssl_ecdh_curve_pq_names_every_unmarked_post_quantum_group(tmp_path, curves, risky):
     [finding] = findings(tmp_path, f"server {{\n    listen 443 ssl;\n    ssl_ecdh_curve {curves};\n}}\n", "ssl-ecdh-curve-pq")
     assert (finding.line, finding.col) == (3, 5) and finding.message.startswith(risky)
+    # The advice says what each way out needs (issue 25: the ? itself needs OpenSSL 3.3).
+    assert "leave `auto` (OpenSSL 3.5 then offers X25519MLKEM768 by itself)" in finding.message
+    assert "prefix with ? to skip a missing group, which needs OpenSSL 3.3 or newer" in finding.message
 
 
 @pytest.mark.parametrize("curves", ["auto", "X25519:prime256v1:secp384r1", "?X25519MLKEM768:X25519", "prime256v1"])
@@ -230,12 +237,29 @@ def test_nginx_refuses_to_start_with_a_post_quantum_group_its_openssl_lacks(ngin
     bad_curves = "X25519MLKEM768:X25519:prime256v1"    # the documented Bad example's list
     ok, output = nginx_check(config(bad_curves))
     assert not ok and "SSL_CTX_set1_curves_list" in output and "X25519MLKEM768" in output, output
+    # The documented Good example (auto) starts here.
+    good = re.search(r"ssl_ecdh_curve ([^;]+);", get_rule("ssl-ecdh-curve-pq").doc.good).group(1)
+    ok, output = nginx_check(config(good))
+    assert good == "auto" and ok, output
     [finding] = only(linted(tmp_path / "bad", config(bad_curves)), "ssl-ecdh-curve-pq")
     assert (finding.line, finding.col) == place(config(bad_curves), "ssl_ecdh_curve")
     for fine in ("X25519:prime256v1", "auto"):
         ok, output = nginx_check(config(fine))
         assert ok, output
         assert only(linted(tmp_path / fine.replace(":", "-"), config(fine)), "ssl-ecdh-curve-pq") == []
+
+
+def test_nginx_rejects_the_question_mark_itself_with_openssl_before_3_3(nginx_check, self_signed_cert):
+    # The message's claim about the ? prefix: ignored when missing only from OpenSSL 3.3.
+    nginx = require_binary("nginx")
+    if _openssl_version(nginx) >= (3, 3):
+        pytest.skip("this nginx's OpenSSL reads the ? prefix: the older behaviour cannot be shown here")
+    cert, key = self_signed_cert
+    ok, output = nginx_check(f"error_log stderr;\npid nginx.pid;\nevents {{}}\nhttp {{\n    server {{\n"
+                             f"        listen 127.0.0.1:8443 ssl;\n        ssl_certificate {cert};\n"
+                             f"        ssl_certificate_key {key};\n        ssl_ecdh_curve ?X25519MLKEM768:X25519;\n"
+                             f"    }}\n}}\n")
+    assert not ok and "group '?X25519MLKEM768' cannot be set" in output, output
 
 
 # ---------------------------------------------------------------------------------------------

@@ -347,9 +347,15 @@ def ssl_stapling_no_resolver(ctx: LintContext) -> Iterator[Finding]:
 def ssl_ecdh_curve_pq(ctx: LintContext) -> Iterator[Finding]:
     """``ssl_ecdh_curve`` names a post-quantum group without the ``?`` that makes it optional.
 
-    OpenSSL rejects the whole list when one group is unknown, and the ML-KEM/Kyber hybrids only
-    exist from OpenSSL 3.5: on Debian 12 or Ubuntu 24.04 nginx refuses to start (a reload keeps
-    the old config). Prefix them with ``?`` (OpenSSL 3.3+) or leave ``auto``.
+    OpenSSL rejects the whole list when one group is unknown, and nginx then does not start (a
+    reload keeps the old config). The ML-KEM hybrids (``X25519MLKEM768``, ``SecP256r1MLKEM768``,
+    ``SecP384r1MLKEM1024``) only exist from OpenSSL 3.5; the Kyber drafts
+    (``X25519Kyber768Draft00``) are no OpenSSL group at all, only an added provider's. Debian 12
+    and Ubuntu 24.04 ship OpenSSL 3.0. Leave ``auto`` (nginx's default): with OpenSSL 3.5 or
+    newer it offers ``X25519MLKEM768`` first by itself (OpenSSL's default group list), and on
+    an older one the classical groups. Where nginx's OpenSSL is 3.3 or newer, a ``?`` before a
+    group skips it when missing (``?X25519MLKEM768:X25519:prime256v1``); OpenSSL 3.0 to 3.2
+    reject the ``?`` itself ("group '?X25519MLKEM768' cannot be set").
 
     Bad:
         server {
@@ -358,19 +364,32 @@ def ssl_ecdh_curve_pq(ctx: LintContext) -> Iterator[Finding]:
 
     Good:
         server {
-            ssl_ecdh_curve ?X25519MLKEM768:X25519:prime256v1;
+            ssl_ecdh_curve auto;
         }
 
     References:
         https://nginx.org/en/docs/http/ngx_http_ssl_module.html#ssl_ecdh_curve
+        https://docs.openssl.org/3.5/man3/SSL_CTX_set1_curves/
+        https://github.com/openssl/openssl/blob/openssl-3.5/CHANGES.md
     """
     for directive in ctx.all("ssl_ecdh_curve"):
         groups = [g for arg in directive.args for g in arg.split(":") if g]
         risky = [g for g in groups if POST_QUANTUM_RE.search(g) and not g.startswith("?")]
-        if risky:
-            yield ctx.finding(directive, f"{', '.join(risky)} only exist{'s' if len(risky) == 1 else ''} from "
-                                         f"OpenSSL 3.5; on an older OpenSSL nginx rejects the whole list and does "
-                                         f"not start; prefix with ? or use auto")
+        if not risky:
+            continue
+        mlkem = [g for g in risky if "mlkem" in g.lower()]
+        drafts = [g for g in risky if g not in mlkem]
+        what = []
+        if mlkem:
+            what.append(f"{', '.join(mlkem)} only exist{'s' if len(mlkem) == 1 else ''} from OpenSSL 3.5")
+        if drafts:
+            what.append(f"{', '.join(drafts)} {'is' if len(drafts) == 1 else 'are'} no OpenSSL group (only an "
+                        f"added provider's)")
+        yield ctx.finding(directive, f"{' and '.join(what)}: where nginx's OpenSSL lacks one it rejects the whole "
+                                     f"list and nginx does not start; leave `auto` (OpenSSL 3.5 then offers "
+                                     f"X25519MLKEM768 by itself), or prefix with ? to skip a missing group, which "
+                                     f"needs OpenSSL 3.3 or newer (3.0, as on Debian 12 and Ubuntu 24.04, rejects "
+                                     f"the ? too)")
 
 
 def default_servers(ctx) -> list[tuple[tuple, object, list]]:
