@@ -12,6 +12,7 @@ import http.client
 
 import pytest
 
+from confgen.lint.engine import get_rule
 from lint_helpers import only
 from test_rules_edges_engine import check_documented_examples, fetch, lint_file, linted, nginx_serving, place
 
@@ -266,6 +267,35 @@ def test_regex_redos_in_every_place_nginx_matches_a_regex_per_request(tmp_path, 
 ])
 def test_regex_redos_is_silent_for_repetition_that_cannot_be_split_many_ways(tmp_path, regex):
     assert findings(tmp_path, f"server {{\n    location ~ {regex} {{ return 404; }}\n}}\n", "regex-redos") == []
+
+
+def test_the_shapes_regex_redos_names_in_its_docstring_are_the_ones_it_reports(tmp_path):
+    # Each ``(...)`` shape the docstring gives as reported is reported; the one it names as
+    # linear, (a|ab)*, is not: its n "a"s split one way only, whatever follows (issue 25).
+    why = get_rule("regex-redos").doc.why
+    assert "``(a+)+``" in why and "``(a|aa)*``" in why and "``(a|ab)*``" in why
+    for number, (shape, reported) in enumerate([("(a+)+", True), ("(a|aa)*", True), ("(a|ab)*", False)]):
+        nginx = f"server {{\n    location ~ ^/{shape}$ {{ return 404; }}\n}}\n"
+        found = findings(tmp_path / str(number), nginx, "regex-redos")
+        assert [(f.line, f.col) for f in found] == ([(2, 5)] if reported else []), shape
+
+
+def test_nginx_runs_into_pcres_match_limit_only_on_the_shape_regex_redos_reports(tmp_path):
+    # 40 "a"s and a character the regex refuses: (a|aa)* tries every split of them until PCRE's
+    # match limit (error -47 in the log, and a 500 for the client), (a|ab)* fails at once.
+    body = ("    server {\n        listen 127.0.0.1:{port};\n"
+            "        location ~ ^/x/(a|aa)*$ { return 200 x; }\n"
+            "        location ~ ^/y/(a|ab)*$ { return 200 y; }\n        location / { return 404; }\n    }\n")
+    crafted = "a" * 40 + "c"
+    with nginx_serving(tmp_path, body) as (port, prefix, conf):
+        before = fetch(port, f"/y/{crafted}")[0]
+        linear = (prefix / "error.log").read_text().count("pcre2_match() failed")
+        after = fetch(port, f"/x/{crafted}")[0]
+        exponential = (prefix / "error.log").read_text().count("pcre2_match() failed")
+        found = only(lint_file(conf), "regex-redos")
+    assert (before, after) == (404, 500)
+    assert (linear, exponential) == (0, 1)
+    assert [(f.line, f.col) for f in found] == [place(conf.read_text(), "location ~ ^/x/")]
 
 
 def test_regex_redos_reports_each_regex_once_where_it_is_written(tmp_path):
