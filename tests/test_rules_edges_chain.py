@@ -395,8 +395,8 @@ def test_uwsgi_command_lines_are_read_as_uwsgi_itself_reads_them(tmp_path, comma
         else:
             assert key == "buffer-size" or key not in server.settings, key
     assert server.settings["buffer-size"].value == int(taken.get("buffer-size", 4096))
-    assert (server.kills_after.value if server.kills_after else None) == (float(taken["harakiri"]) if "harakiri" in taken
-                                                                           else None)
+    harakiri = float(taken["harakiri"]) if "harakiri" in taken else None
+    assert (server.kills_after.value if server.kills_after else None) == harakiri
 
 
 def test_http_to_a_uwsgi_socket_fails_with_invalid_request_block_size_as_app_protocol_mismatch_says(tmp_path):

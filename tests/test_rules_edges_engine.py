@@ -340,7 +340,8 @@ def test_a_stream_map_and_an_http_map_of_one_name_are_two_variables_on_nginx(tmp
         pytest.skip("this nginx has no stream module to load")
     http_port, stream_port = free_port(), free_port()
     conf = tmp_path / "nginx.conf"
-    conf.write_text(f"load_module {STREAM_MODULE};\ndaemon off;\npid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\n"
+    conf.write_text(f"load_module {STREAM_MODULE};\ndaemon off;\npid {tmp_path}/nginx.pid;\n"
+                    f"error_log {tmp_path}/error.log;\n"
                     f"events {{}}\nstream {{\n    map $remote_addr $which {{ default stream; }}\n"
                     f"    server {{ listen 127.0.0.1:{stream_port}; return \"$which\"; }}\n}}\n"
                     f"http {{\n    access_log off;\n    client_body_temp_path {tmp_path};\n"
@@ -438,7 +439,8 @@ def test_proxy_settings_from_a_file_outside_the_tree_are_reported_at_the_include
     # file (drop the include), not in the system file, so the finding points at the include.
     system = tmp_path / "system"
     system.mkdir()
-    (system / "proxy_params").write_text("# stock\nproxy_set_header Host $host;\nproxy_set_header X-Real-IP $remote_addr;\n")
+    (system / "proxy_params").write_text("# stock\nproxy_set_header Host $host;\n"
+                                         "proxy_set_header X-Real-IP $remote_addr;\n")
     nginx = (f"server {{\n    location / {{\n        include {system / 'proxy_params'};\n"
              f"        uwsgi_pass 127.0.0.1:3031;\n    }}\n}}\n")
     result = linted(tmp_path / "site", nginx)

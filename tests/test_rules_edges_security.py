@@ -96,7 +96,8 @@ HTPASSWD = "auth_basic_user_file /etc/nginx/htpasswd;"
     ("    location /files/ { autoindex on; include /etc/nginx/provided-by-the-deployment/auth.conf; }\n", {}),
     ("    include /etc/nginx/provided-by-the-deployment/auth.conf;\n    location /files/ { autoindex on; }\n", {}),
 ])
-def test_autoindex_enabled_is_silent_where_the_listing_needs_a_login_or_an_allowed_address(tmp_path, server_body, files):
+def test_autoindex_enabled_is_silent_where_the_listing_needs_a_login_or_an_allowed_address(
+        tmp_path, server_body, files):
     assert findings(tmp_path, f"server {{\n    listen 80;\n{server_body}}}\n", "autoindex-enabled", files=files) == []
 
 
@@ -120,7 +121,8 @@ def test_autoindex_enabled_where_the_login_or_allow_list_lets_everyone_through(t
 def test_a_listing_behind_a_login_or_an_allow_list_is_refused_on_nginx_and_autoindex_enabled_is_silent(tmp_path):
     # Each location lists the same directory; only the ones nginx answers with 200 are reported.
     def listing(path: str, guard: str) -> str:
-        return f"        location /{path}/ {{\n            alias {{root}}/site/;\n            autoindex on;\n{guard}        }}\n"
+        return (f"        location /{path}/ {{\n            alias {{root}}/site/;\n            autoindex on;\n"
+                f"{guard}        }}\n")
     login = '            auth_basic "staff";\n            auth_basic_user_file {root}/htpasswd;\n'
     body = ("    server {\n        listen 127.0.0.1:{port};\n"
             "        location = /no { return 401; }\n"
@@ -369,7 +371,8 @@ def test_allow_without_deny_lets_every_address_in_on_nginx(tmp_path):
     ("listen 80;", "allow 10.0.0.0/8; allow 2001:db8::/32; deny 0.0.0.0/0;", "allow 10.0.0.0/8",
      "every IPv6 address is allowed"),
 ])
-def test_allow_without_deny_when_the_list_judged_in_order_still_lets_every_address_in(tmp_path, listens, acl, needle, words):
+def test_allow_without_deny_when_the_list_judged_in_order_still_lets_every_address_in(
+        tmp_path, listens, acl, needle, words):
     nginx = f"server {{\n    {listens}\n    location /admin/ {{ {acl} }}\n}}\n"
     [finding] = findings(tmp_path, nginx, "allow-without-deny")
     assert (finding.code, finding.severity) == ("CG641", "error")
@@ -392,10 +395,12 @@ def test_allow_without_deny_is_silent_where_every_family_the_server_accepts_ends
 
 def test_allow_without_deny_is_silent_beside_an_acl_the_deployment_provides(tmp_path):
     # The engine's promise: a file not in the tree (nor on this machine) may end the list.
-    provided = "server {\n    location /admin/ {\n        allow 10.0.0.0/8;\n        include /etc/nginx/acl/admins.conf;\n    }\n}\n"
+    provided = ("server {\n    location /admin/ {\n        allow 10.0.0.0/8;\n"
+                "        include /etc/nginx/acl/admins.conf;\n    }\n}\n")
     assert findings(tmp_path / "a", provided, "allow-without-deny") == []
     # Not when the provided file is included at the server: the location's own list wins whole.
-    outside = "server {\n    include /etc/nginx/acl/admins.conf;\n    location /admin/ {\n        allow 10.0.0.0/8;\n    }\n}\n"
+    outside = ("server {\n    include /etc/nginx/acl/admins.conf;\n    location /admin/ {\n"
+               "        allow 10.0.0.0/8;\n    }\n}\n")
     [finding] = findings(tmp_path / "b", outside, "allow-without-deny")
     assert (finding.line, finding.col) == (4, 9)
 
@@ -603,7 +608,8 @@ def test_map_without_default_reads_a_geos_whole_networks_as_its_default(tmp_path
     # The address read from a header may be of either family.
     ("$http_x_forwarded_for ", "0.0.0.0/0 0;", "listen 80;", "IPv6"),
 ])
-def test_map_without_default_names_the_family_a_geos_whole_network_leaves_out(tmp_path, source, entries, listens, family):
+def test_map_without_default_names_the_family_a_geos_whole_network_leaves_out(
+        tmp_path, source, entries, listens, family):
     nginx = (f"http {{\n    geo {source}$gate {{\n        {entries}\n        10.0.0.0/8 1;\n    }}\n"
              + GEO_USE.format(listens=listens) + "}\n")
     [finding] = findings(tmp_path, nginx, "map-without-default")

@@ -98,7 +98,8 @@ def test_ssl_weak_ciphers_reads_the_list_in_order_as_openssl_does(tmp_path, ciph
 
 
 @pytest.mark.parametrize("ciphers, anonymous", [("HIGH:-aNULL:+aNULL", False), ("HIGH:-aNULL:aNULL", True)])
-def test_a_plus_term_adds_no_cipher_on_nginx_as_ssl_weak_ciphers_reads_it(tmp_path, self_signed_cert, ciphers, anonymous):
+def test_a_plus_term_adds_no_cipher_on_nginx_as_ssl_weak_ciphers_reads_it(
+        tmp_path, self_signed_cert, ciphers, anonymous):
     # A client that offers only anonymous suites (aNULL, OpenSSL's security level 0 on both
     # sides): nginx completes the handshake only where the list holds them.
     cert, key = self_signed_cert
@@ -157,7 +158,8 @@ MORE_HSTS = "more_set_headers \"Strict-Transport-Security: max-age=31536000\";"
     f"server {{\n    listen 443 ssl;\n    {MORE_HSTS}\n}}\n",
     f"http {{\n    {MORE_HSTS}\n    server {{\n        listen 443 ssl;\n    }}\n}}\n",
     f"server {{\n    listen 443 ssl;\n    location / {{ {MORE_HSTS} }}\n}}\n",
-    "server {\n    listen 443 ssl;\n    more_set_headers -s '200 301' 'strict-transport-security:max-age=63072000';\n}\n",
+    "server {\n    listen 443 ssl;\n"
+    "    more_set_headers -s '200 301' 'strict-transport-security:max-age=63072000';\n}\n",
 ])
 def test_hsts_missing_is_silent_where_more_set_headers_sends_it(tmp_path, nginx):
     assert findings(tmp_path, nginx, "hsts-missing") == []
@@ -197,7 +199,8 @@ def test_hsts_missing_with_an_included_file_that_sets_other_headers(tmp_path):
 @pytest.mark.parametrize("curves, risky", [
     # The Kyber drafts are no OpenSSL group, in any version (issue 25: not "from OpenSSL 3.5").
     ("X25519Kyber768Draft00:X25519", "X25519Kyber768Draft00 is no OpenSSL group (only an added provider's):"),
-    ("x25519mlkem768:prime256v1", "x25519mlkem768 only exists from OpenSSL 3.5:"),  # OpenSSL's names are case-insensitive
+    # OpenSSL's names are case-insensitive.
+    ("x25519mlkem768:prime256v1", "x25519mlkem768 only exists from OpenSSL 3.5:"),
     ("SecP256r1MLKEM768:X25519MLKEM768:X25519", "SecP256r1MLKEM768, X25519MLKEM768 only exist from OpenSSL 3.5:"),
     ("?X25519MLKEM768:X25519Kyber768Draft00", "X25519Kyber768Draft00 is no OpenSSL group"),  # only the unmarked one
     ("X25519MLKEM768:X25519Kyber768Draft00", "X25519MLKEM768 only exists from OpenSSL 3.5 and X25519Kyber768Draft00 is "

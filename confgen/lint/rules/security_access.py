@@ -66,11 +66,11 @@ def allow_without_deny(ctx: LintContext) -> Iterator[Finding]:
         family, first = opened[0]
         who = "address" if family == "IPv4" else f"{family} address"
         if first is not None:
-            later = any(d.name == "deny" for d in own[own.index(first) + 1:])
+            later = " and the deny lines after it never apply to them" \
+                if any(d.name == "deny" for d in own[own.index(first) + 1:]) else ""
             yield ctx.finding(first, f"{first.name} {first.args[0]} matches every {who} and nginx applies the first "
-                                     f"rule that matches: every {who} is allowed"
-                                     f"{' and the deny lines after it never apply to them' if later else ''}; remove it and "
-                                     f"end the list with `deny all;`")
+                                     f"rule that matches: every {who} is allowed{later}; remove it and end the list "
+                                     f"with `deny all;`")
             continue
         denies = [d for d in own if d.name == "deny"]
         if not denies:
