@@ -1,9 +1,12 @@
 """Shell words with their positions: the one splitter of command lines (systemd ``ExecStart``,
 Procfile, Dockerfile shell form, compose, supervisor, scripts, ``--gunicorn-cmd``), used both to
-read a command and to edit a flag where it is written."""
+read a command and to edit a flag where it is written; and what the shell makes of its variables
+(``${PORT:-8080}``, ``PORT=9000``, ``export``, ``: "${PORT:=8080}"``) and of what it computes
+when it runs (``$(...)``, ``$((...))``, backquotes): unknown here."""
 
 from __future__ import annotations
 
+import re
 from typing import NamedTuple
 
 
@@ -53,6 +56,12 @@ def shell_words(text: str, start: int = 0, end: int | None = None, *, comments: 
                 if text[i + 1] != "\n":
                     value.append(text[i + 1])
                 i += 2
+            elif c == "`" or (c == "$" and text.startswith("(", i + 1)):
+                # A command or arithmetic substitution is part of the word, whatever it holds
+                # (``$((2*$(nproc)+1))``): kept as written, for expand() to call it computed.
+                close = _substitution_end(text, i, end, strict)
+                value.append(text[i:close])
+                i = close
             elif c in "'\"":
                 close = i + 1
                 while close < end and text[close] != c:
@@ -60,6 +69,11 @@ def shell_words(text: str, start: int = 0, end: int | None = None, *, comments: 
                         if text[close + 1] != "\n":
                             value.append(text[close + 1])
                         close += 2
+                        continue
+                    if c == '"' and (text[close] == "`" or text.startswith("$(", close)):
+                        inner = _substitution_end(text, close, end, strict)
+                        value.append(text[close:inner])
+                        close = inner
                         continue
                     value.append(text[close])
                     close += 1
@@ -71,3 +85,128 @@ def shell_words(text: str, start: int = 0, end: int | None = None, *, comments: 
                 i += 1
         words.append(Word("".join(value), begin, i, "shell"))
     return words
+
+
+def _substitution_end(text: str, start: int, end: int, strict: bool) -> int:
+    """The offset past the substitution that starts at ``start``: ```...``` or ``$(...)`` (and
+    ``$((...))``), with the parentheses, quotes and backslashes inside it balanced as the shell
+    balances them."""
+    if text[start] == "`":
+        i = start + 1
+        while i < end and text[i] != "`":
+            i += 2 if text[i] == "\\" else 1
+        if i >= end and strict:
+            raise ValueError(f"no closing backquote for the one at offset {start}")
+        return min(end, i + 1)
+    depth, i = 0, start + 1
+    while i < end:
+        c = text[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "'":
+            close = text.find("'", i + 1, end)
+            i = end if close < 0 else close + 1
+            continue
+        if c == '"':
+            i += 1
+            while i < end and text[i] != '"':
+                i += 2 if text[i] == "\\" else 1
+            i += 1
+            continue
+        if c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    if strict:
+        raise ValueError(f"no closing parenthesis for the $( at offset {start}")
+    return end
+
+
+# ---------------------------------------------------------------------------------------------
+# Variables
+
+# A shell parameter: $NAME, ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:=default}, ${NAME=default}.
+SHELL_VARIABLE = re.compile(r"\$(?:\{(\w+)(?:(:?[-=])([^}]*))?\}|(\w+))")
+_COMPUTED = re.compile(r"\$\(|`")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# What a note says of a value the shell computes when the command runs.
+COMPUTED = "computed by the shell when the command runs"
+
+
+def expand(word: str, environ: dict[str, str | None]) -> tuple[str | None, list[str]]:
+    """``word`` with its variables expanded as the shell would, from ``environ`` (a variable set
+    to None is set, but its value is not known here): (the value, or None when it cannot be
+    known statically; notes on where it came from). A variable that is not set takes the default
+    its ``${NAME:-default}`` gives (noted); ``${NAME:=default}`` also sets it in ``environ``. What
+    the shell computes when it runs (``$(...)``, ``$((...))``, backquotes) is not known."""
+    notes: list[str] = []
+    if _COMPUTED.search(word):
+        return None, [f"{COMPUTED} ({word})"]
+    unknown = False
+
+    def substitute(match: re.Match) -> str:
+        nonlocal unknown
+        name, operator, default = match.group(1) or match.group(4), match.group(2), match.group(3)
+        if name in environ:
+            value = environ[name]
+            if value is None:
+                notes.append(f"shell variable {name} is set where its value cannot be read")
+                unknown = True
+                return ""
+            if value or operator in (None, "-", "="):
+                return value
+        if operator is None:
+            notes.append(f"from shell variable {name}, no default")
+            unknown = True
+            return ""
+        value, inner = expand(default, environ)
+        notes.extend(inner)
+        if value is None:
+            unknown = True
+            return ""
+        notes.append(f"the default of shell variable {name}")
+        if operator.endswith("="):
+            environ[name] = value
+        return value
+
+    expanded = SHELL_VARIABLE.sub(substitute, word)
+    return (None if unknown else expanded), notes
+
+
+def assignment(word: str) -> tuple[str, str] | None:
+    """(name, value as written) of a ``NAME=value`` word, else None."""
+    name, equals, value = word.partition("=")
+    return (name, value) if equals and _NAME.fullmatch(name) else None
+
+
+def set_variables(words: list[str], environ: dict[str, str | None], raw: tuple[str, ...] = ()) -> bool:
+    """Run one simple command's words on ``environ`` when all it does is set variables
+    (``PORT=9000``, ``export PORT=9000 HOST``, ``: "${PORT:=8080}"``), as the shell would: True
+    when it was such a command. A variable named in ``raw`` whose value cannot be known keeps it
+    as written (``GUNICORN_CMD_ARGS="--bind :$PORT --timeout 90"``: its reader expands word by
+    word, so the words that can be known are)."""
+    if not words:
+        return False
+    if words[0] == ":":
+        for word in words[1:]:
+            expand(word, environ)  # only its := defaults matter
+        return True
+    items = words[1:] if words[0] in ("export", "readonly") else words
+    if words[0] not in ("export", "readonly") and not all(assignment(w) for w in words):
+        return False
+    for word in items:
+        found = assignment(word)
+        if found is not None:
+            assign(environ, *found, raw=raw)
+    return True
+
+
+def assign(environ: dict[str, str | None], name: str, value: str, raw: tuple[str, ...] = ()) -> None:
+    """``name=value`` as the shell runs it: the value expanded (None when it cannot be known,
+    unless ``name`` is in ``raw``: then as written)."""
+    expanded = expand(value, environ)[0]
+    environ[name] = value if expanded is None and name in raw else expanded

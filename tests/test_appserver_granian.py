@@ -179,6 +179,24 @@ def test_granian_behind_nginx(tmp_path, extra, command, advice):
         assert advice in found[0].message
 
 
+@pytest.mark.parametrize("command, says", [
+    ("granian --interface asgi --no-http1-keep-alive main:app", "drop --no-http1-keep-alive"),
+    ("GRANIAN_HTTP1_KEEP_ALIVE=false granian --interface asgi main:app", "unset GRANIAN_HTTP1_KEEP_ALIVE"),
+    ("granian --interface asgi main:app", None),                 # keeps connections: the pool warning
+])
+def test_no_pool_in_front_of_granian_without_keep_alive_is_a_note(tmp_path, command, says):
+    # As behind gunicorn's sync worker (issue 25): a pool alone is never reused there.
+    nginx = "events {}\nhttp { server { listen 80; location / { proxy_pass http://127.0.0.1:8000; } } }\n"
+    write(tmp_path, {"nginx.conf": nginx, "Procfile": f"web: {command}\n"})
+    result = confgen.lint_project([str(tmp_path / "nginx.conf")], nginx_version="1.22.1")
+    pool = [f for f in result.findings if f.rule == "proxy-pass-no-upstream"]
+    notes = [n for n in result.notes if "which is right for now" in n]
+    if says is None:
+        assert len(pool) == 1 and not notes
+    else:
+        assert not pool and len(notes) == 1 and says in notes[0] and "Connection: close" in notes[0], notes
+
+
 @pytest.mark.parametrize("prefix, racing", [
     ("", False),                                                   # granian's 30 s outlasts nginx's 20 s
     ("GRANIAN_HTTP1_HEADER_READ_TIMEOUT=10000 ", True),

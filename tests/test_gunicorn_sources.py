@@ -11,6 +11,7 @@ import pytest
 import confgen
 from confgen.errors import ConfgenError
 from confgen.gunicorn import sources
+from confgen.gunicorn.reader import UNKNOWN
 from confgen.lint.fixes import apply
 
 POOLED_NGINX = ("upstream app { server 127.0.0.1:8000; keepalive 16; }\n"
@@ -209,3 +210,150 @@ def test_an_unclosed_quote_is_a_one_line_error_on_the_command_line():
     with pytest.raises(ConfgenError) as error:
         read_gunicorn_cmd("gunicorn -k 'gthread app:app")
     assert "cannot split" in str(error.value) and "\n" not in str(error.value)
+
+
+# ---------------------------------------------------------------------------------------------
+# A start script's own variables (issue 25): `PORT="${PORT:-8080}"` before `exec gunicorn -b :$PORT`
+
+TANDOOR_NGINX = "events {}\nhttp { server { listen 80; location / { proxy_pass http://web:8080; } } }\n"
+
+
+def _script_bind(tmp_path: Path, lines: str, environ=None):
+    script = write(tmp_path / "boot.sh", "#!/bin/sh\nset -e\n" + lines + "exec gunicorn -b :$PORT app.wsgi\n")
+    return sources.config_from(sources.read_source(str(script)), environ=environ).get("bind")
+
+
+@pytest.mark.parametrize("lines, bind", [
+    ('PORT="${PORT:-8080}"\n', [":8080"]),
+    ("PORT=${PORT-8080}\n", [":8080"]),
+    (': "${PORT:=8080}"\n', [":8080"]),
+    (": ${PORT=8080}\n", [":8080"]),
+    ("export PORT=8080\n", [":8080"]),
+    ('export PORT="${PORT:-8080}"\n', [":8080"]),
+    ("PORT=8080\nexport PORT\n", [":8080"]),
+    ("DEFAULT=8080\nPORT=${PORT:-$DEFAULT}\n", [":8080"]),
+    ("PORT=8080; echo starting\n", [":8080"]),
+    # What the script cannot tell without running: unknown, never a guess.
+    ("", UNKNOWN),
+    ("PORT=$(cat /etc/app/port)\n", UNKNOWN),
+    ('if [ -z "$PORT" ]; then\n  PORT=8080\nfi\n', UNKNOWN),
+    ("if [ -z \"$PORT\" ]; then PORT=8080; fi\n", UNKNOWN),
+    ('[ -n "$DEV" ] && PORT=9000\n', UNKNOWN),
+    ("PORT=8080\n[ -n \"$DEV\" ] && PORT=9000\n", UNKNOWN),
+    ("start() {\n  PORT=8080\n}\n", UNKNOWN),
+    # A here-document is data the script writes, not commands it runs.
+    ("cat > .env <<EOF\nPORT=9000\nEOF\n", UNKNOWN),
+    ("cat > .env <<-'EOF'\n\tPORT=9000\n\tEOF\nPORT=${PORT:-8080}\n", [":8080"]),
+])
+def test_a_script_sets_the_variables_its_command_uses(tmp_path, lines, bind):
+    assert _script_bind(tmp_path, lines) == bind
+
+
+@pytest.mark.parametrize("environ, bind", [
+    ({"PORT": "9000"}, [":9000"]),            # the container's PORT wins over the script's default
+    ({"PORT": ""}, [":8080"]),                # empty: `:-` takes the default
+    ({"PORT": None}, UNKNOWN),                 # set from a Secret: not known here
+    ({}, [":8080"]),
+])
+def test_the_environment_a_script_starts_with_wins_over_its_defaults(tmp_path, environ, bind):
+    assert _script_bind(tmp_path, 'PORT="${PORT:-8080}"\n', environ) == bind
+    # An assignment without a default is the script's own: it wins, as in the shell.
+    assert _script_bind(tmp_path, "PORT=8080\n", environ) == [":8080"]
+
+
+def test_a_dockerfiles_env_reaches_the_script_it_runs(tmp_path):
+    write(tmp_path / "boot.sh", '#!/bin/sh\nPORT="${PORT:-8080}"\nexec gunicorn -b :$PORT app.wsgi\n')
+    source = sources.read_source(str(write(tmp_path / "Dockerfile", 'FROM x\nENV PORT=9000\nCMD ["./boot.sh"]\n')))
+    assert sources.config_from(source).get("bind") == [":9000"]
+    assert sources.config_from(source, environ={"PORT": "7000"}).get("bind") == [":7000"]
+
+
+def test_a_containers_shell_command_expands_with_the_containers_env(tmp_path):
+    from confgen.shell import Word, shell_words
+
+    script = "PORT=${PORT:-8080}; exec gunicorn -b :$PORT app.wsgi"
+    words = [Word(w.value, 0, 0, "shell") for w in shell_words(script)]
+    source = sources.CommandSource(str(tmp_path / "app.yaml"), "kubernetes", 1, "", words)
+    assert sources.config_from(source, environ={"PORT": "9000"}).get("bind") == [":9000"]
+    assert sources.config_from(source).get("bind") == [":8080"]
+
+
+def test_tandoors_boot_script_resolves_its_bind_and_gets_the_sync_worker_note(tmp_path):
+    # Held-out review (issue 25), Tandoor: the bind was "cannot be read", so the pool warning.
+    write(tmp_path / "nginx.conf", TANDOOR_NGINX)
+    write(tmp_path / "boot.sh", '#!/bin/sh\nPORT="${PORT:-8080}"\nexec gunicorn -b :$PORT app.wsgi\n')
+    result = confgen.lint_project([str(tmp_path / "nginx.conf")], nginx_version="1.22.1")
+    assert not {"proxy-pass-no-upstream", "upstream-no-keepalive"} & {f.rule for f in result.findings}
+    assert any("which is right for now" in n and "sync worker" in n for n in result.notes), result.notes
+    assert not any("bind cannot be read" in n for n in result.notes)
+
+
+# ---------------------------------------------------------------------------------------------
+# A value the shell computes when it runs (issue 25, WebODM's start.sh)
+
+WEBODM = "gunicorn webodm.wsgi --bind 127.0.0.1:8000 --workers $((2*$(grep -c '^processor' /proc/cpuinfo)+1)) --preload"
+
+
+@pytest.mark.parametrize("value", ["$((2*$(grep -c '^processor' /proc/cpuinfo)+1))", "$(nproc)", "`nproc`",
+                                   '"$(nproc)"', "${WORKERS:-$(nproc)}"])
+def test_a_computed_value_leaves_the_setting_unknown(value):
+    from confgen.gunicorn.reader import read_gunicorn_cmd
+
+    config = read_gunicorn_cmd(f"gunicorn app:app --workers {value} --timeout 60")
+    assert config.get("workers") is UNKNOWN and config.get("timeout") == 60
+    assert "computed by the shell" in config.setting("workers").note
+
+
+def test_a_literal_bad_value_is_still_an_error():
+    from confgen.gunicorn.reader import read_gunicorn_cmd
+
+    with pytest.raises(ConfgenError, match="--workers 'many' is not a number"):
+        read_gunicorn_cmd("gunicorn app:app --workers many")
+
+
+@pytest.mark.parametrize("how", ["script", "gunicorn-cmd"])
+def test_a_computed_worker_count_does_not_stop_the_lint(tmp_path, how):
+    from click.testing import CliRunner
+
+    from confgen.cli import main
+
+    write(tmp_path / "nginx.conf", "events {}\nhttp { upstream app { server 127.0.0.1:8000; }\n"
+                                   "server { listen 80; location / { proxy_pass http://app; } } }\n")
+    if how == "script":
+        write(tmp_path / "start.sh", f"#!/bin/bash\nif [ -e x ]; then\n    echo x\nfi\n{WEBODM}\n")
+        args = [str(tmp_path)]
+    else:
+        args = [str(tmp_path / "nginx.conf"), "--gunicorn-cmd", WEBODM]
+    result = CliRunner().invoke(main, ["lint", *args, "--nginx-version", "1.22.1"])
+    assert result.exit_code in (0, 1), result.output
+    assert "is not a number" not in result.output
+    assert "workers is unknown (--workers on the command line; computed by the shell" in result.output
+    assert "the rules that need it are skipped" in result.output
+
+
+def test_a_substitution_is_one_shell_word_where_it_is_written():
+    from confgen.shell import shell_words
+
+    text = "gunicorn -w $((2*$(nproc)+1)) -b \"$(hostname -i):80\" --x `echo a b` ( cd /x )"
+    words = shell_words(text, strict=True)
+    assert [w.value for w in words] == ["gunicorn", "-w", "$((2*$(nproc)+1))", "-b", "$(hostname -i):80", "--x",
+                                        "`echo a b`", "(", "cd", "/x", ")"]
+    assert text[words[2].start:words[2].end] == "$((2*$(nproc)+1))"
+    with pytest.raises(ValueError, match="parenthesis"):
+        shell_words("gunicorn -w $(nproc", strict=True)
+
+
+@pytest.mark.parametrize("cmd, expected", [
+    # An assignment's value is expanded as the shell does (it used to be taken as written).
+    ("PORT=${PORT:-8080}; exec gunicorn -b :$PORT app:app", {"bind": [":8080"]}),
+    (': "${PORT:=8081}" && gunicorn -b :$PORT app:app', {"bind": [":8081"]}),
+    ("PORT=$(cat /run/port) gunicorn -b :$PORT app:app", {"bind": UNKNOWN}),
+    # GUNICORN_CMD_ARGS is read word by word: one unknown word leaves the others known.
+    ("GUNICORN_CMD_ARGS='--bind :$PORT --timeout 90' gunicorn app:app", {"bind": UNKNOWN, "timeout": 90}),
+    ("export GUNICORN_CMD_ARGS=\"--bind :$PORT --timeout 91\"; gunicorn app:app", {"bind": UNKNOWN, "timeout": 91}),
+])
+def test_assignments_on_the_command_line_are_expanded(cmd, expected):
+    from confgen.gunicorn.reader import read_gunicorn_cmd
+
+    config = read_gunicorn_cmd(cmd)
+    assert {name: config.get(name) for name in expected} == expected

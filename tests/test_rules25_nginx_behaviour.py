@@ -192,3 +192,34 @@ def test_a_plain_http_redirector_with_certificate_lines_is_not_told_to_listen_wi
             "    server { listen 8443; server_name b.test; ssl_certificate /c; ssl_certificate_key /k; location / { proxy_pass http://127.0.0.1:9; } }\n}\n")
     found = only(lint_config(tmp_path, twin, nginx_version="1.22.1"), "ssl-listen-missing")
     assert [(f.line, f.col) for f in found] == [(5, 14)] and "port 8443" in found[0].message
+
+
+def test_a_modifier_written_against_its_path_is_read_as_nginx_reads_it(tmp_path):
+    """`location ~^/~guido(.*)` is a regex location (nginx reads the ~ glued to the pattern), so its
+    $1 is the capture: real nginx redirects /~guido/abc to .../abc; `location =/x` is exact."""
+    nginx = require_binary("nginx")
+    port = free_port()
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\nhttp {{\n"
+                    f"    access_log off;\n    server {{\n        listen 127.0.0.1:{port};\n"
+                    f"        location ~^/~guido(.*) {{ return 301 https://example.org/g$1; }}\n"
+                    f"        location =/x {{ return 200 exact; }}\n"
+                    f"        location / {{ return 200 prefix; }}\n    }}\n}}\n")
+    server = subprocess.Popen([nginx, "-p", str(tmp_path), "-c", str(conf), "-g", "daemon off;"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        redirect = _get(port, "/~guido/abc", server)
+        exact, longer = _get(port, "/x", server), _get(port, "/xy", server)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert b" 301 " in redirect.split(b"\r\n")[0] and b"Location: https://example.org/g/abc" in redirect
+    assert exact.endswith(b"exact") and longer.endswith(b"prefix")
+    found = lint_config(tmp_path, conf.read_text(), nginx_version="1.22.1")
+    assert only(found, "invalid-capture-reference") == []
+    from confgen.nginx.model import LocationMatch, location_match
+    from confgen.nginx.parse import load_nginx
+
+    locations = load_nginx(str(conf), nginx_version="1.22.1").find_all("location")
+    assert [location_match(d) for d in locations] == [LocationMatch("~", "^/~guido(.*)"), LocationMatch("=", "/x"),
+                                                      LocationMatch("", "/")]

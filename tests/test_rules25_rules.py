@@ -307,6 +307,43 @@ def test_one_forwarded_host_map_in_many_locations_of_a_catch_all_server_is_one_f
     assert "more place" not in found[1].message and "more place" not in found[2].message
 
 
+def test_host_http_host_is_not_reported_where_the_server_is_a_default_server(tmp_path):
+    """`use $host` changes nothing where requests for any Host reach the server: the only server
+    of a whole nginx.conf (no listen: *:80), or the default of one of its sockets (443 here, though
+    not of 80). A server that is the default of none is reported; a server without listen in a
+    snippet is not judged default (other files may hold servers on *:80)."""
+    only_server = lint_config(tmp_path / "a", full("""
+        server {
+            server_name "";
+            location /api { proxy_set_header Host $http_host; proxy_pass http://127.0.0.1:5000; }
+        }
+    """))
+    assert only(only_server, "host-spoofing") == []
+    shared = lint_config(tmp_path / "b", full("""
+        server { listen 80 default_server; return 444; }
+        server {
+            listen 80;
+            listen 443 ssl default_server;
+            server_name b.example;
+            ssl_certificate /c; ssl_certificate_key /k;
+            location / { proxy_set_header Host $http_host; proxy_pass http://127.0.0.1:5000; }
+        }
+        server {
+            listen 443 ssl;
+            server_name c.example;
+            ssl_certificate /c; ssl_certificate_key /k;
+            location / { proxy_set_header Host $http_host; proxy_pass http://127.0.0.1:5000; }
+        }
+    """))
+    found = only(shared, "host-spoofing")
+    assert [f.line for f in found] == [line_of(tmp_path / "b" / "nginx.conf", "server_name c.example") + 2]
+    assert found[0].message.endswith("use $host")
+    snippet = lint_config(tmp_path / "c", "server {\n    server_name app.example;\n"
+                          "    location / { proxy_set_header Host $http_host; proxy_pass http://127.0.0.1:5000; }\n}\n",
+                          main="app.conf")
+    assert [f.line for f in only(snippet, "host-spoofing")] == [3]
+
+
 def test_forwarded_host_from_request_data_is_reported_also_in_the_default_server(tmp_path):
     result = lint_config(tmp_path, full("""
         server {

@@ -58,13 +58,15 @@ PROXY_LOCATION = "server {{\n    location / {{\n        proxy_pass http://127.0.
 
 
 @pytest.mark.parametrize("nginx, ini, reported_line", [
-    # uWSGI's uwsgi socket: nginx's uwsgi_read_timeout against harakiri, reported while it is not above.
+    # uWSGI's uwsgi socket: nginx's uwsgi_read_timeout against harakiri, reported while it is below
+    # (equal: uWSGI's master, checking once a second, ends the request within a second of the 504).
     (UWSGI_LOCATION.format(extra="        uwsgi_read_timeout 59s;\n"), "socket = 127.0.0.1:3031\nharakiri = 60\n", 5),
-    (UWSGI_LOCATION.format(extra="        uwsgi_read_timeout 60s;\n"), "socket = 127.0.0.1:3031\nharakiri = 60\n", 5),
+    (UWSGI_LOCATION.format(extra="        uwsgi_read_timeout 60s;\n"), "socket = 127.0.0.1:3031\nharakiri = 60\n", None),
     (UWSGI_LOCATION.format(extra="        uwsgi_read_timeout 61s;\n"), "socket = 127.0.0.1:3031\nharakiri = 60\n", None),
     (UWSGI_LOCATION.format(extra="        uwsgi_read_timeout 1m;\n"), "socket = 127.0.0.1:3031\nharakiri = 61\n", 5),
     # uWSGI's http-socket behind proxy_pass: proxy_read_timeout is the wait.
-    (PROXY_LOCATION.format(extra="        proxy_read_timeout 60s;\n"), "http-socket = 127.0.0.1:8000\nharakiri = 60\n", 4),
+    (PROXY_LOCATION.format(extra="        proxy_read_timeout 60s;\n"), "http-socket = 127.0.0.1:8000\nharakiri = 61\n", 4),
+    (PROXY_LOCATION.format(extra="        proxy_read_timeout 60s;\n"), "http-socket = 127.0.0.1:8000\nharakiri = 60\n", None),
     (PROXY_LOCATION.format(extra="        proxy_read_timeout 61s;\n"), "http-socket = 127.0.0.1:8000\nharakiri = 60\n", None),
     # Not written: nginx's 60 s default, reported at the pass directive.
     (UWSGI_LOCATION.format(extra=""), "socket = 127.0.0.1:3031\nharakiri = 120\n", 4),
@@ -158,7 +160,8 @@ def test_a_balancer_in_front_of_nginx_must_wait_longer_than_nginx(tmp_path, app,
 
 
 @pytest.mark.parametrize("behind, gunicorn, reported", [
-    ("aws-alb", "worker_class = 'sync'\ntimeout = 60\n", True),      # the ALB waits 60 s: no later
+    ("aws-alb", "worker_class = 'sync'\ntimeout = 61\n", True),      # the ALB waits 60 s: less
+    ("aws-alb", "worker_class = 'sync'\ntimeout = 60\n", False),     # equal: killed within a second
     ("aws-alb", "worker_class = 'sync'\ntimeout = 59\n", False),
     # An ALB's idle timeout, when set, is also how long it waits for a response.
     ("aws-alb:30", "worker_class = 'sync'\ntimeout = 45\n", True),

@@ -318,14 +318,19 @@ def test_proxy_pass_without_upstream_gets_the_same_advice_once_per_target(tmp_pa
     assert any("switch worker_class" in note for note in synced.notes)
 
 
-@pytest.mark.parametrize("connection, reported", [('"upgrade"', False), ("Upgrade", False),
-                                                  ("$connection_upgrade", True)])
-def test_websocket_only_upstreams_are_not_pool_candidates(tmp_path, connection, reported):
+@pytest.mark.parametrize("path, connection, reported", [
+    ("/ws/", '"upgrade"', False), ("/ws/", "Upgrade", False), ("/", '"upgrade"', False),
+    # The $connection_upgrade map sends `close` without an Upgrade header: WebSocket-only where the
+    # path says so (issue 25, AWX's /websocket), an ordinary location where it does not.
+    ("/ws/", "$connection_upgrade", False),
+    ("/", "$connection_upgrade", True),
+])
+def test_websocket_only_upstreams_are_not_pool_candidates(tmp_path, path, connection, reported):
     config = f"""
         map $http_upgrade $connection_upgrade {{ default upgrade; '' close; }}
         upstream ws {{ server 127.0.0.1:9000; }}
         server {{
-            location /ws/ {{
+            location {path} {{
                 proxy_pass http://ws;
                 proxy_http_version 1.1;
                 proxy_set_header Upgrade $http_upgrade;
@@ -336,6 +341,66 @@ def test_websocket_only_upstreams_are_not_pool_candidates(tmp_path, connection, 
     assert ("upstream-no-keepalive" in rules_of(lint_config(tmp_path, config))) is reported
     literal = config.replace("proxy_pass http://ws;", "proxy_pass http://127.0.0.1:9000;")
     assert ("proxy-pass-no-upstream" in rules_of(lint_config(tmp_path, literal))) is reported
+
+
+AWX = """
+    map $http_upgrade $connection_upgrade { default upgrade; '' close; }
+    upstream daphne { server 127.0.0.1:8051; }
+    server {
+        listen 80;
+        location /websocket {
+            proxy_pass http://daphne;
+            proxy_http_version 1.1;
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection $connection_upgrade;
+        }
+    }
+"""
+
+
+def test_a_websocket_location_through_the_connection_upgrade_map_is_not_a_pool_candidate(tmp_path):
+    # Held-out review (issue 25), AWX: daphne behind `location /websocket` with the map. Every
+    # request there is an Upgrade, and an upgraded connection never goes back to a pool.
+    result = lint_config(tmp_path, full(AWX))
+    assert not {"upstream-no-keepalive", "proxy-pass-no-upstream"} & set(rules_of(result)), result.findings
+    literal = full(AWX.replace("proxy_pass http://daphne;", "proxy_pass http://127.0.0.1:8051;"))
+    assert "proxy-pass-no-upstream" not in rules_of(lint_config(tmp_path, literal))
+
+
+@pytest.mark.parametrize("location, reported", [
+    ("/ws", False), ("/ws/", False), ("= /ws", False), ("/wss/", False), ("^~ /websocket/", False),
+    ("/socket.io/", False), ("~ ^/socket\\.io/", False), ("/cable", False), ("/sockjs/", False),
+    ("/api/ws/", False), ("~ ^/api/v1/websocket$", False), ("~* ^/WS/", False),
+    # A general path keeps the pool advice (set the map's '' value to ''): plain requests go there.
+    ("/", True), ("/api", True), ("/wsgi/", True), ("/news", True), ("~ ^/(ws|api)/", True), ("@ws", True),
+])
+def test_which_paths_say_websocket(tmp_path, location, reported):
+    config = full(AWX.replace("location /websocket", f"location {location}"))
+    found = only(lint_config(tmp_path, config), "upstream-no-keepalive")
+    assert bool(found) is reported, (location, found)
+    if reported:
+        assert "the Connection map's `''` value set to `''`" in found[0].message
+
+
+GENERAL_TOO = """
+        location / {
+            proxy_pass http://daphne;
+            proxy_http_version 1.1;
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection $connection_upgrade;
+        }
+        location /websocket {"""
+
+
+@pytest.mark.parametrize("before, after", [
+    ("map $http_upgrade", "map $http_x_mode"),             # the map keys on another variable
+    ("\n        location /websocket {", GENERAL_TOO),     # ordinary requests reach the upstream too
+    ("proxy_set_header Connection $connection_upgrade;", ""),   # nginx's own Connection: close
+])
+def test_near_misses_of_the_websocket_map_keep_the_pool_advice(tmp_path, before, after):
+    assert before in AWX
+    config = full(AWX.replace(before, after))
+    assert "upstream-no-keepalive" in rules_of(lint_config(tmp_path, config)), config
 
 
 @pytest.mark.parametrize("target, reported", [("https://api.example.com", False), ("https://api.example.com:8443", False),

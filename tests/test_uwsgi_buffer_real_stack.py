@@ -87,3 +87,18 @@ def test_the_rule_counts_the_url_twice(tmp_path, buffer_size, reported):
     if reported:
         assert found[0].line == 5 and f"buffer-size {buffer_size} bytes" in found[0].message
         assert "twice" in found[0].message
+
+
+def test_one_app_behind_several_uwsgi_pass_is_one_finding(tmp_path):
+    """The cause is the app's buffer-size: two servers passing to it give one finding, at the first
+    uwsgi_pass, sized for the larger of their limits."""
+    (tmp_path / "uwsgi.ini").write_text("[uwsgi]\nsocket = 127.0.0.1:3031\nbuffer-size = 8192\nmodule = app:application\n")
+    (tmp_path / "uwsgi_params").write_text(UWSGI_PARAMS)
+    result = lint_config(tmp_path, "events {}\nhttp {\n"
+                                   " server { listen 80; location / { include uwsgi_params; uwsgi_pass 127.0.0.1:3031; } }\n"
+                                   " server { listen 443 ssl; ssl_certificate /c; ssl_certificate_key /k;\n"
+                                   "  large_client_header_buffers 4 16k;\n"
+                                   "  location / { include uwsgi_params; uwsgi_pass 127.0.0.1:3031; } }\n}\n")
+    [finding] = only(result, "uwsgi-buffer-size")
+    assert finding.line == 3 and "(and 1 more uwsgi_pass to it)" in finding.message
+    assert "up to 16384 bytes (large_client_header_buffers 4 16k)" in finding.message

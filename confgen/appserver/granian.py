@@ -71,6 +71,10 @@ def read(args: list[str], environ: Mapping[str, str | None], label: str, file: s
     keeps_alive = _keeps_alive(found, server)
     if keeps_alive is False:
         server.keeps_alive = False
+        given = found["http1_keep_alive"][1]
+        server.closes = f"runs with {given} ({label}): every response says `Connection: close`"
+        server.reuse = (f"{'drop ' + given if given.startswith('--') else 'unset ' + given}, then keep the upstream's "
+                        f"`keepalive_timeout` below granian's {IDLE_SETTING} (30000 ms by default, at most 60000)")
     elif speaks_http1 and keeps_alive:
         server.idle = _idle(found, label, line, server)
     return server

@@ -30,6 +30,11 @@ class AppServer:
     idle: Value | None = None                 # idle keep-alive timeout for the client (nginx) side
     kills_after: Value | None = None          # a per-request kill timer (uWSGI harakiri)
     keeps_alive: bool = True                  # False: one request per connection
+    # When it closes every connection after one response: why (the setting, where it is written),
+    # and what makes it keep connections open, so a pool in front is reused ("{keep}": seconds a
+    # little above nginx's upstream keepalive_timeout, "{idle}": that timeout).
+    closes: str = ""
+    reuse: str = ""
     settings: dict[str, Value] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     command: object = None                    # the command file it was read from (gunicorn.sources.CommandSource)

@@ -1,11 +1,20 @@
 """uWSGI: options on its command line (``--name value``) or in an ini file's ``[uwsgi]`` section
 (``--ini FILE``), read statically: a ``%(...)``/``$(...)`` placeholder makes a value unknown.
 
-What the chain needs (uwsgi man page; unbit/uwsgi plugins/http/http.c and corerouter.c):
+What the chain needs (uwsgi man page; unbit/uwsgi plugins/http/http.c and corerouter.c; each
+keep-alive fact measured on uWSGI 2.0.31, tests/test_appserver_uwsgi.py):
 ``socket``/``uwsgi-socket`` speak the uwsgi protocol (nginx ``uwsgi_pass``), one request per
-connection; ``http-socket`` speaks HTTP on the worker socket; ``http`` starts uWSGI's HTTP router.
-The router keeps an idle connection for ``http-keepalive`` seconds when that is above 1, else
-for its socket timeout ``http-timeout`` (60 s by default). ``harakiri`` kills a request running
+connection. ``http-socket`` speaks HTTP on the worker socket and closes the connection after
+every response, whatever the request asks (the option list: only ``http11-socket`` is "HTTP 1.1
+(Keep-Alive)"); ``http11-socket`` keeps it, and closes an idle one after ``socket-timeout``
+(4 s by default). ``http`` starts uWSGI's HTTP router, which closes every connection after one
+response unless ``http-keepalive`` is on (https://uwsgi-docs.readthedocs.io/en/latest/HTTP.html,
+"HTTP Keep-Alive"; http.c sets ``can_keepalive`` only when ``uhttp.keepalive``): then it keeps an
+idle connection for ``http-keepalive`` seconds when that is above 1, else for its socket timeout
+``http-timeout`` (60 s by default). ``http-keepalive`` is a number (``uwsgi_opt_set_int``): in an
+ini file ``true`` or an empty value is 0, off (unbit/uwsgi issue #2018); on a command line a bare
+``--http-keepalive`` is 1, and a value must be joined with ``=`` (``--http-keepalive 15`` makes
+uWSGI load "15" as a config file, and it does not start). ``harakiri`` kills a request running
 longer. ``buffer-size`` (4096 by default) caps the request headers.
 """
 
@@ -18,9 +27,15 @@ from confgen.appserver.model import AppServer, Value
 from confgen.appserver.options import number
 
 HTTP_TIMEOUT_S = 60
+SOCKET_TIMEOUT_S = 4
 BUFFER_SIZE = 4096
-SOURCE = ("uWSGI's HTTP router: http-keepalive > 1 sets the idle timer, else http-timeout (default 60 s); "
-          "https://uwsgi-docs.readthedocs.io/en/latest/HTTP.html")
+DOCS = "https://uwsgi-docs.readthedocs.io/en/latest/HTTP.html"
+SOURCE = f"uWSGI's HTTP router: http-keepalive > 1 sets the idle timer, else http-timeout (default 60 s); {DOCS}"
+SOCKET_SOURCE = ("uWSGI's http11-socket closes an idle connection after socket-timeout (default 4 s); "
+                 "https://uwsgi-docs.readthedocs.io/en/latest/Options.html#socket-timeout")
+# Options whose value uWSGI takes only when it is joined to them (getopt's optional_argument):
+# given bare, they set 1 (uwsgi_opt_set_int with no value).
+OPTIONAL_VALUE = {"http-keepalive"}
 _PLACEHOLDER = re.compile(r"%\(|\$\(|@\(")
 _KEY_VALUE = re.compile(r"^\s*([A-Za-z0-9_.-]+)\s*=\s*(.*?)\s*$")
 
@@ -43,21 +58,24 @@ _SHORT = {
 }
 
 
-def _words(args: list[str]) -> list[tuple[str, str, str]]:
-    """(long name, value or "", as written) of each option on the command line, one-letter
-    options read as uWSGI's getopt reads them; other words (uWSGI's config files named without an
-    option, values of options not known here) are skipped."""
-    found: list[tuple[str, str, str]] = []
+def _words(args: list[str]) -> list[tuple[str, str, str, str]]:
+    """(long name, value or "", as written, how the value was given) of each option on the
+    command line: "joined" (``--name=value``, ``-b32768``), "separate" (the next word) or ""
+    (none). One-letter options are read as uWSGI's getopt reads them; other words (uWSGI's
+    config files named without an option, values of options not known here) are skipped."""
+    found: list[tuple[str, str, str, str]] = []
     index = 0
     while index < len(args):
         word = args[index]
         index += 1
         if word.startswith("--"):
-            key, _, inline = word[2:].partition("=")
-            if not inline and index < len(args) and not args[index].startswith("-"):
+            key, equals, inline = word[2:].partition("=")
+            how = "joined" if equals else ""
+            if not equals and index < len(args) and not args[index].startswith("-"):
                 inline = args[index]
                 index += 1
-            found.append((key, inline, f"--{key}"))
+                how = "separate"
+            found.append((key, inline, f"--{key}", how))
             continue
         if not word.startswith("-") or word == "-":
             continue
@@ -68,13 +86,13 @@ def _words(args: list[str]) -> list[tuple[str, str, str]]:
                 break                  # not an option of this uWSGI: the rest of the word is unknown
             key, argument = _SHORT[letter]
             if argument == "none":
-                found.append((key, "", f"-{letter}"))
+                found.append((key, "", f"-{letter}", ""))
                 continue
-            value = letters
+            value, how = letters, "joined" if letters else ""
             if not value and argument == "required" and index < len(args):
-                value = args[index]
+                value, how = args[index], "separate"
                 index += 1
-            found.append((key, value, f"-{letter}"))
+            found.append((key, value, f"-{letter}", how))
             break
     return found
 
@@ -82,7 +100,8 @@ def _words(args: list[str]) -> list[tuple[str, str, str]]:
 def read_args(args: list[str], label: str, file: str | None, line: int, cwd: str | None = None) -> AppServer:
     """uWSGI from its command-line words (``--ini`` files read relative to ``cwd``)."""
     options: list[tuple[str, str, str]] = []      # (key, value, where)
-    for key, inline, written in _words(args):
+    notes: list[str] = []
+    for key, inline, written, how in _words(args):
         if key in ("ini", "config") and inline:
             path = inline.split(":", 1)[0]
             options += read_ini_options(os.path.join(cwd or ".", path))
@@ -90,9 +109,16 @@ def read_args(args: list[str], label: str, file: str | None, line: int, cwd: str
             # --set / -S name=value sets the option ``name`` (uwsgi --show-config lists it so).
             name, _, value = inline.partition("=")
             options.append((name.strip(), value, f"{label} ({written} {name.strip()})"))
+        elif key in OPTIONAL_VALUE:
+            if how == "separate":
+                notes.append(f"{label}: uWSGI takes a value for --{key} only as --{key}={inline}: given apart, "
+                             f"{inline!r} is loaded as a config file and uWSGI does not start")
+            options.append((key, inline if how else "1", f"{label} ({written})"))
         else:
             options.append((key, inline or "true", f"{label} ({written})"))
-    return _server(options, label, file, line)
+    server = _server(options, label, file, line)
+    server.notes[:0] = notes
+    return server
 
 
 def read_ini(path: str) -> AppServer:
@@ -131,30 +157,32 @@ def _server(options: list[tuple[str, str, str]], label: str, file: str | None, l
         values[key] = (value, where)
     for key, (value, where) in values.items():
         server.settings[key] = Value(value, where, key, _line(where))
-    sockets = {key: values[key] for key in ("http", "http-socket", "socket", "uwsgi-socket") if key in values}
+    sockets = {key: values[key] for key in ("http", "http-socket", "http11-socket", "socket", "uwsgi-socket")
+               if key in values}
     if "http" in sockets:
         server.protocol = "http"
         server.binds = [sockets["http"][0]]
-        keepalive = values.get("http-keepalive")
-        seconds = number(keepalive[0]) if keepalive else None
-        if keepalive is not None and _PLACEHOLDER.search(keepalive[0]):
-            server.idle = None
-        elif seconds is not None and seconds > 1:
-            server.idle = Value(seconds, keepalive[1], "http-keepalive", _line(keepalive[1]))
-        else:
-            timeout = values.get("http-timeout")
-            if timeout is None:
-                server.idle = Value(HTTP_TIMEOUT_S, SOURCE, "http-timeout")
-            elif number(timeout[0]) is not None:
-                server.idle = Value(number(timeout[0]), timeout[1], "http-timeout", _line(timeout[1]))
+        _router_keepalive(server, sockets["http"], values)
     elif "socket" in sockets or "uwsgi-socket" in sockets:
         server.protocol = "uwsgi"
         server.binds = [(sockets.get("socket") or sockets["uwsgi-socket"])[0]]
         server.keeps_alive = False   # the uwsgi protocol carries one request per connection
+    elif "http11-socket" in sockets:
+        server.protocol = "http"
+        server.binds = [sockets["http11-socket"][0]]
+        timeout = values.get("socket-timeout")
+        if timeout is None:
+            server.idle = Value(SOCKET_TIMEOUT_S, SOCKET_SOURCE, "socket-timeout")
+        elif number(timeout[0]) is not None:
+            server.idle = Value(number(timeout[0]), timeout[1], "socket-timeout", _line(timeout[1]))
     elif "http-socket" in sockets:
         server.protocol = "http"
         server.binds = [sockets["http-socket"][0]]
-        server.notes.append(f"{label}: uWSGI http-socket: whether it keeps connections alive is not read here")
+        server.keeps_alive = False
+        server.closes = (f"serves `http-socket` ({sockets['http-socket'][1]}), which closes every connection after "
+                         f"one response (uWSGI's option list: only `http11-socket` is \"HTTP 1.1 (Keep-Alive)\")")
+        server.reuse = ("switch `http-socket` to `http11-socket` and set `socket-timeout = {keep}` (how long "
+                        "http11-socket keeps an idle connection, 4 s by default)")
     harakiri = values.get("harakiri")
     if harakiri is not None and number(harakiri[0]) is not None:
         server.kills_after = Value(number(harakiri[0]), harakiri[1], "harakiri", _line(harakiri[1]))
@@ -163,6 +191,38 @@ def _server(options: list[tuple[str, str, str]], label: str, file: str | None, l
                                            buffer[1] if buffer else "uWSGI's default", "buffer-size",
                                            _line(buffer[1]) if buffer else None)
     return server
+
+
+def _router_keepalive(server: AppServer, socket: tuple[str, str], values: dict[str, tuple[str, str]]) -> None:
+    """Whether uWSGI's HTTP router keeps connections open, and for how long."""
+    keepalive = values.get("http-keepalive")
+    if keepalive is not None and _PLACEHOLDER.search(keepalive[0]):
+        server.idle = None  # computed where it runs: unknown
+        return
+    seconds = _atoi(keepalive[0]) if keepalive is not None else 0
+    if seconds <= 0:
+        server.keeps_alive = False
+        why = "without `http-keepalive`" if keepalive is None else \
+            f"`http-keepalive = {keepalive[0]}` ({keepalive[1]}) is 0 to uWSGI, which reads a number of seconds"
+        server.closes = (f"runs uWSGI's HTTP router (`http`, {socket[1]}), which closes every connection after one "
+                         f"response {why} ({DOCS}, \"HTTP Keep-Alive\")")
+        server.reuse = ("set `http-keepalive = {keep}` (`--http-keepalive={keep}` on a command line: the seconds "
+                        "the router keeps an idle connection)")
+    elif seconds > 1:
+        server.idle = Value(float(seconds), keepalive[1], "http-keepalive", _line(keepalive[1]))
+    else:
+        timeout = values.get("http-timeout")
+        if timeout is None:
+            server.idle = Value(HTTP_TIMEOUT_S, SOURCE, "http-timeout")
+        elif number(timeout[0]) is not None:
+            server.idle = Value(number(timeout[0]), timeout[1], "http-timeout", _line(timeout[1]))
+
+
+def _atoi(text: str) -> int:
+    """The number C's atoi() makes of ``text``, as uWSGI reads an integer option: its leading
+    digits, 0 for anything else (``true``, an empty value)."""
+    match = re.match(r"\s*([+-]?\d+)", text)
+    return int(match.group(1)) if match else 0
 
 
 def _line(where: str) -> int | None:

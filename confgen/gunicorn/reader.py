@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 
 from confgen.errors import ConfgenError
-from confgen.shell import SHELL_OPERATORS, shell_words
+from confgen.shell import COMPUTED, SHELL_OPERATORS, assign, assignment, expand, set_variables, shell_words
 
 
 class _Unknown:
@@ -330,6 +330,14 @@ class GunicornConfig:
 
     def get(self, name: str) -> Any:
         return self.setting(name).value
+
+    def computed(self, label: str) -> list[str]:
+        """A note for each setting a command line gives a value the shell computes when it runs
+        (``--workers $((2*$(nproc)+1))``): unknown here, so the rules that need it say nothing."""
+        where = self.command.label if self.command is not None else label
+        return [f"{where}: {setting.name} is unknown ({setting.note}): the rules that need it are skipped"
+                for setting in self.settings.values()
+                if setting.value is UNKNOWN and setting.source == "cli" and COMPUTED in (setting.note or "")]
 
     @property
     def worker_class(self) -> Any:
@@ -805,8 +813,7 @@ class _Evaluator:
         if self.call_name(node.value) == "os.environ":
             key = self.value(node.slice)
             if isinstance(key, str) and key in self.environ:
-                self.notes.append(f"${key}={self.environ[key]} on the command line")
-                return self.environ[key]
+                return self.command_line_variable(key)
             self.notes.append(f"from environment variable {key if isinstance(key, str) else '?'}, no default")
             return UNKNOWN
         container, index = self.value(node.value), self.value(node.slice)
@@ -887,14 +894,23 @@ class _Evaluator:
         note, unless the command line sets the variable."""
         key = self.value(key_node)
         if isinstance(key, str) and key in self.environ:
-            self.notes.append(f"${key}={self.environ[key]} on the command line")
-            return self.environ[key]
+            return self.command_line_variable(key)
         name = key if isinstance(key, str) else "?"
         if not has_default:
             self.notes.append(f"from environment variable {name}, no default")
             return UNKNOWN
         self.notes.append(f"the default of environment variable {name}")
         return self.value(default_node) if default_node is not None else None
+
+    def command_line_variable(self, key: str) -> Any:
+        """The value the command line (or the script lines before it) gives variable ``key``;
+        UNKNOWN when it is set where its value cannot be read."""
+        value = self.environ[key]
+        if value is None:
+            self.notes.append(f"${key} set on the command line where its value cannot be read")
+            return UNKNOWN
+        self.notes.append(f"${key}={value} on the command line")
+        return value
 
     def str_method(self, receiver: str, node: ast.Call) -> Any:
         method = node.func.attr
@@ -1085,22 +1101,21 @@ def _bounded(op: type, left: Any, right: Any) -> bool:
 # ---------------------------------------------------------------------------------------------
 # Command lines
 
-# A shell variable: $NAME, ${NAME}, ${NAME:-default}, ${NAME-default} (and := / = forms).
-_SHELL_VARIABLE = re.compile(r"\$(?:\{(\w+)(?:(:?[-=])([^}]*))?\}|(\w+))")
-
-
-def read_gunicorn_cmd(cmd: str, base: GunicornConfig | None = None, cwd: str | None = None) -> GunicornConfig:
+def read_gunicorn_cmd(cmd: str, base: GunicornConfig | None = None, cwd: str | None = None,
+                      variables: dict[str, str | None] | None = None) -> GunicornConfig:
     """Read a gunicorn command line as a Procfile, a systemd ExecStart or a shell script runs it
     (``exec``, ``VAR=x``, ``env``, ``python -m gunicorn``, ``cd /app && gunicorn ...``).
 
     As in gunicorn, options override ``GUNICORN_CMD_ARGS``, which overrides the config file:
     ``base`` when given, else the ``-c`` file (relative to ``cwd``), else ``gunicorn.conf.py`` in
     ``cwd`` when ``cwd`` is given. Options gunicorn does not have are skipped; shell variables
-    take their ``${VAR:-default}`` (noted) or are UNKNOWN."""
-    environ, words = _gunicorn_words(cmd)
+    take their ``${VAR:-default}`` (noted) or are UNKNOWN, and so is a value the shell computes
+    when it runs (``--workers $((2*$(nproc)+1))``). ``variables``: those the command starts
+    with (set by its script's lines before it), None for one whose value cannot be read."""
+    environ, words = _gunicorn_words(cmd, variables)
     options, app, config_file = _parse_options(words, environ, "the command line")
     env_options: dict[str, Setting] = {}
-    if "GUNICORN_CMD_ARGS" in environ:
+    if environ.get("GUNICORN_CMD_ARGS") is not None:
         env_words = _split(environ["GUNICORN_CMD_ARGS"])
         env_options, _, env_config = _parse_options(env_words, environ, "GUNICORN_CMD_ARGS")
         config_file = config_file or env_config
@@ -1125,7 +1140,7 @@ def config_file_named(cmd: str) -> Any:
     None when it names none, UNKNOWN when a shell variable computes it."""
     environ, words = _gunicorn_words(cmd)
     config_file = _parse_options(words, environ, "the command line")[2]
-    if config_file is None and "GUNICORN_CMD_ARGS" in environ:
+    if config_file is None and environ.get("GUNICORN_CMD_ARGS") is not None:
         config_file = _parse_options(_split(environ["GUNICORN_CMD_ARGS"]), environ, "GUNICORN_CMD_ARGS")[2]
     return config_file
 
@@ -1151,10 +1166,18 @@ def _split(cmd: str) -> list[str]:
         raise ConfgenError(f"--gunicorn-cmd: cannot split the command line: {error}") from None
 
 
-def _gunicorn_words(cmd: str) -> tuple[dict[str, str], list[str]]:
+# Variables whose words are read one by one (each expanded then): one that cannot be known
+# leaves only its own setting unknown, not the others the variable sets.
+WORD_BY_WORD = ("GUNICORN_CMD_ARGS",)
+
+
+def _gunicorn_words(cmd: str, variables: dict[str, str | None] | None = None
+                    ) -> tuple[dict[str, str | None], list[str]]:
     """(variables the shell sets for gunicorn, gunicorn's own arguments). The line is cut into
     shell commands at ``&&``, ``;``, ``|``...; gunicorn's is the last one that starts it
-    (``pip install gunicorn && gunicorn ...``). Without one, the whole line is options."""
+    (``pip install gunicorn && gunicorn ...``). Without one, the whole line is options.
+    ``variables``: those the command starts with (the lines of its script before it); None
+    for one set where its value cannot be read, as for an assignment the shell computes."""
     words = _split(cmd)
     segments: list[list[str]] = [[]]
     for word in words:
@@ -1162,9 +1185,11 @@ def _gunicorn_words(cmd: str) -> tuple[dict[str, str], list[str]]:
             segments.append([])
         else:
             segments[-1].append(word)
-    environ: dict[str, str] = {}
-    found: tuple[dict[str, str], list[str]] | None = None
+    environ: dict[str, str | None] = dict(variables or {})
+    found: tuple[dict[str, str | None], list[str]] | None = None
     for segment in segments:
+        if set_variables(segment, environ, raw=WORD_BY_WORD):
+            continue  # `export VAR=x &&`, `VAR=x;`, `: "${VAR:=x}"`: set for the commands after it
         local = dict(environ)
         for index, word in enumerate(segment):
             start = _gunicorn_start(segment, index)
@@ -1172,14 +1197,12 @@ def _gunicorn_words(cmd: str) -> tuple[dict[str, str], list[str]]:
                 found = local, segment[start:]
                 break
             if " " in word and "gunicorn" in word and index and segment[index - 1] == "-c":
-                found = _gunicorn_words(word)  # sh -c 'gunicorn ...'
+                found = _gunicorn_words(word, environ)  # sh -c 'gunicorn ...'
                 break
-            if re.fullmatch(r"\w+=.*", word):
-                key, _, value = word.partition("=")
-                local[key] = value
-        if segment and (segment[0] == "export" or all(re.fullmatch(r"\w+=.*", w) for w in segment)):
-            environ.update(local)  # `export VAR=x &&` or `VAR=x;`: set for the commands after it
-    return found if found is not None else ({}, words)
+            named = assignment(word)
+            if named is not None:
+                assign(local, *named, raw=WORD_BY_WORD)  # `VAR=x gunicorn ...`: for that command
+    return found if found is not None else (dict(variables or {}), words)
 
 
 def _gunicorn_start(words: list[str], index: int) -> int | None:
@@ -1263,26 +1286,12 @@ def _option(word: str) -> tuple[SettingSpec | None, str, str | None]:
     return spec, flag, (word[2:] or None) if spec.action not in _FLAG_VALUES else None
 
 
-def _expand(word: str, environ: dict[str, str]) -> tuple[Any, list[str]]:
-    """A word with its shell variables expanded: from the command line's assignments, else from
-    a ``${VAR:-default}`` (noted); UNKNOWN when a variable has neither."""
-    notes: list[str] = []
-    unknown = False
-
-    def substitute(match: re.Match) -> str:
-        nonlocal unknown
-        name = match.group(1) or match.group(4)
-        if name in environ and (environ[name] or match.group(2) in (None, "-", "=")):
-            return environ[name]
-        if match.group(2) is not None:
-            notes.append(f"the default of shell variable {name}")
-            return match.group(3)
-        notes.append(f"from shell variable {name}, no default")
-        unknown = True
-        return ""
-
-    expanded = _SHELL_VARIABLE.sub(substitute, word)
-    return (UNKNOWN if unknown else expanded), notes
+def _expand(word: str, environ: dict[str, str | None]) -> tuple[Any, list[str]]:
+    """A word with its shell variables expanded (confgen.shell.expand): from the command line's
+    assignments, else from a ``${VAR:-default}`` (noted); UNKNOWN when a variable has neither, or
+    the shell computes the value when it runs (``$((2*$(nproc)+1))``)."""
+    value, notes = expand(word, environ)
+    return (UNKNOWN if value is None else value), notes
 
 
 def _convert(spec: SettingSpec, flag: str, raw: Any) -> Any:

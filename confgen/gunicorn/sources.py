@@ -25,7 +25,7 @@ from confgen.gunicorn import reader
 from confgen.appserver import entry_script
 from confgen.appserver.commands import kind_of  # noqa: F401  (part of this module's API)
 from confgen.appserver.commands import assignments, find_server, start_of
-from confgen.shell import SHELL_OPERATORS, Word, shell_words
+from confgen.shell import SHELL_OPERATORS, Word, set_variables, shell_words
 
 MAX_FILE_BYTES = 1024 * 1024
 # What a fix may hold in a word it writes (a shell quote is added for anything else).
@@ -46,6 +46,11 @@ class CommandSource:
     # The variables the file sets for the command (Dockerfile ENV, compose environment, systemd
     # Environment=, supervisor environment=); None: set, but its value is not known here.
     env: dict[str, str | None] = field(default_factory=dict)
+    # A script's commands before the one that starts the server, each as (its words, whether it
+    # runs only under a condition: inside an if/case/loop/function, or after && or ||): those
+    # that set variables (``PORT="${PORT:-8080}"``, ``export``, ``: "${PORT:=8080}"``) set them
+    # for the server, as the shell runs them.
+    prelude: list[tuple[list[str], bool]] = field(default_factory=list)
 
     @property
     def command(self) -> str:
@@ -70,12 +75,37 @@ class CommandSource:
 
     def environment(self, container: dict[str, str | None] | None = None) -> dict[str, str | None]:
         """The variables the server starts with: the file's own, then a container's (Kubernetes
-        env overrides an image's ENV), then those the command line sets in front of the server
-        (``GRANIAN_PORT=9000 granian ...``), which override both."""
+        env overrides an image's ENV), then those the script sets before the command (from
+        both, as its shell would: ``PORT="${PORT:-8080}"`` keeps a PORT they set), then those
+        the command line sets in front of the server (``GRANIAN_PORT=9000 granian ...``)."""
         values = [w.value for w in self.words]
         found = find_server(values)
         inline = assignments(values, start_of(values, found)) if found is not None else {}
-        return {**self.env, **(container or {}), **inline}
+        return {**self.env, **(container or {}), **self.script_variables(container), **inline}
+
+    def shell_variables(self, container: dict[str, str | None] | None = None) -> dict[str, str | None]:
+        """The variables a shell expands the command's words with: for a script (or a container's
+        ``sh -c``) those it starts with (the file's, then the container's) and those its lines
+        before the command set; for a command no shell runs, none."""
+        if self.kind == "script" or (self.kind == "kubernetes" and self.words and self.words[0].style == "shell"):
+            return {**self.env, **(container or {}), **self.script_variables(container)}
+        return {}
+
+    def script_variables(self, container: dict[str, str | None] | None = None) -> dict[str, str | None]:
+        """The variables the script's lines before the command set, with the values its shell
+        gives them when the file's and the container's variables are those it starts with; None
+        for one set where its value cannot be read (computed, or only under a condition)."""
+        environ = {**self.env, **(container or {})}
+        touched: set[str] = set()
+        for words, conditional in self.prelude:
+            trial = dict(environ)
+            if not set_variables(words, trial, raw=reader.WORD_BY_WORD):
+                continue
+            changed = {name for name in trial if name not in environ or trial[name] != environ[name]}
+            touched |= changed
+            for name in changed:
+                environ[name] = None if conditional else trial[name]
+        return {name: environ[name] for name in touched}
 
     def runs_app_server(self) -> bool:
         return _runs_app_server(self.words, self.path)
@@ -138,17 +168,20 @@ def read_paired(path: str) -> reader.GunicornConfig:
     return config_from(read_source(path))
 
 
-def config_from(source: CommandSource, base: reader.GunicornConfig | None = None) -> reader.GunicornConfig:
+def config_from(source: CommandSource, base: reader.GunicornConfig | None = None,
+                environ: dict[str, str | None] | None = None) -> reader.GunicornConfig:
     """The settings the command runs gunicorn with: its ``-c`` file read relative to the
-    command file's directory, when it is there, or ``base`` when the caller read that file."""
+    command file's directory, when it is there, or ``base`` when the caller read that file.
+    ``environ``: a container's variables, over the file's (see CommandSource.shell_variables)."""
     cwd = os.path.dirname(os.path.abspath(source.path))
+    variables = source.shell_variables(environ)
     try:
-        config = reader.read_gunicorn_cmd(source.command, base=base, cwd=cwd)
+        config = reader.read_gunicorn_cmd(source.command, base=base, cwd=cwd, variables=variables)
     except ConfgenError as error:
         if "cannot read" not in str(error):
             raise ConfgenError(f"{source.label}: {str(error).removeprefix('--gunicorn-cmd: ')}") from None
         missing = reader.GunicornConfig(unset_unknown="the command's config file is not on this machine")
-        config = reader.read_gunicorn_cmd(source.command, base=missing, cwd=cwd)
+        config = reader.read_gunicorn_cmd(source.command, base=missing, cwd=cwd, variables=variables)
     config.command = source
     return config
 
@@ -335,13 +368,55 @@ def _json_words(text: str, start: int, end: int) -> list[Word]:
 
 
 def _script(path: str, text: str) -> CommandSource | None:
+    prelude: list[tuple[list[str], bool]] = []
+    depth, heredoc = 0, None
     for line, start, end in _logical_lines(text):
+        if heredoc is not None:
+            # A here-document's lines are data (`cat > .env <<EOF` / `PORT=9000` / `EOF`), not commands.
+            if text[start:end].strip() == heredoc:
+                heredoc = None
+            continue
         if text[start:end].lstrip().startswith("#"):
             continue
         words = shell_words(text, start, end, comments=True)
         if _runs_app_server(words, path):
-            return CommandSource(path, "script", line, text, words)
+            return CommandSource(path, "script", line, text, words, prelude=prelude)
+        depth = _commands_of(words, depth, prelude)
+        opened = _HEREDOC.search(text, start, end)
+        heredoc = opened.group(1) if opened else None
     return None
+
+
+_HEREDOC = re.compile(r"<<-?\s*[\"']?([A-Za-z_]\w*)[\"']?")
+
+
+# Shell words that open and close a compound command; inside one, a command runs only under a
+# condition (or in a function that may never be called).
+_OPENS = {"if", "case", "for", "while", "until", "select", "{"}
+_CLOSES = {"fi", "esac", "done", "}"}
+_CONTINUES = {"then", "else", "elif", "do", "!"}
+
+
+def _commands_of(words: list[Word], depth: int, commands: list[tuple[list[str], bool]]) -> int:
+    """Add the simple commands of one script line to ``commands`` as (words, conditional), and
+    return how deep in compound commands (if/case/loops/functions) the line leaves the script."""
+    values: list[str] = []
+    after = None
+    for word in [*words, Word(";", 0, 0, "shell")]:
+        if word.style != "shell" or word.value not in SHELL_OPERATORS:
+            values.append(word.value)
+            continue
+        while values and values[0] in _CONTINUES:
+            values = values[1:]
+        if values:
+            if values[0] in _OPENS or values[-1] == "{":
+                depth += 1
+            elif values[0] in _CLOSES:
+                depth = max(0, depth - 1)
+            else:
+                commands.append((values, depth > 0 or after in ("&&", "||")))
+        values, after = [], word.value
+    return depth
 
 
 def _supervisor(path: str, text: str) -> CommandSource | None:

@@ -294,8 +294,7 @@ def lint(paths: list[str], *, gunicorn=None, gunicorn_cmd=None, profile=None, ro
                 adopt_syntax_version(config)  # lint for the version the config's own syntax needs
             # One context per app the tree reaches (several services of one compose file).
             for app in pairing.apps_for_tree(config, given):
-                if app.note not in notes:
-                    notes.append(app.note)
+                notes.extend(note for note in app.notes() if note not in notes)
                 ctx = LintContext(config, app.config, profile_obj, gunicorn_label=app.label, options=options)
                 ctx.app_server, ctx.app_hop, ctx.behind, ctx.app_hosts = app.server, app.hop(), behind, app.hosts
                 if stdin_text is not None:
@@ -424,7 +423,8 @@ def _app_alone(path: str, pairing, behind, options, profile, nginx_version) -> L
                          nginx_version=_target_version(None if nginx_version is None else str(nginx_version)))
     ctx = LintContext(config, app.config, profile, gunicorn_label=app.label, options=options)
     ctx.app_server, ctx.app_hop, ctx.behind, ctx.app_only = app.server, app.hop(), behind, True
-    ctx.note(app.note)
+    for note in app.notes():
+        ctx.note(note)
     return ctx
 
 

@@ -33,6 +33,12 @@ class AppSide(NamedTuple):
     def found(self) -> bool:
         return self.config is not None or self.server is not None
 
+    def notes(self) -> list[str]:
+        """Its pairing note, then one for each setting its command line computes when it runs
+        (``--workers $((2*$(nproc)+1))``): unknown, so the rules that need it say nothing."""
+        computed = self.config.computed(self.label or "--gunicorn-cmd") if hasattr(self.config, "computed") else []
+        return [self.note, *computed]
+
     def hop(self):
         """The app's hop of the chain (confgen.hops.Hop), or None when no app side was found."""
         if self.server is not None:

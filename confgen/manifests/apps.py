@@ -124,7 +124,8 @@ def _gunicorn(side: ContainerApp, container: Container, words: list[Word], edita
     source = _command_source(container, words, file, line, editable=editable,
                              env_args=container.env.get("GUNICORN_CMD_ARGS"))
     try:
-        config = config_from(source, base=_mounted_config(source, container, files))
+        config = config_from(source, base=_mounted_config(source, container, files),
+                             environ=container_environ(container))
     except ConfgenError as error:
         side.notes.append(f"{label}: gunicorn command not read: {error}")
         return
@@ -221,7 +222,8 @@ def _from_image(side: ContainerApp, source, container: Container, label: str) ->
 
     side.server = source.server
     if side.server == "gunicorn":
-        side.gunicorn = sources.config_from(source)
+        # The container's env is what the image's start script begins with (its `${PORT:-8080}`).
+        side.gunicorn = sources.config_from(source, environ=container_environ(container))
         side.hop = gunicorn_hop(side.gunicorn, source.label)
         return side
     server = sources.app_server_of(source, environ=container_environ(container))

@@ -468,6 +468,37 @@ class NginxConfig:
 _SCHEME_RE = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 
 
+class LocationMatch(NamedTuple):
+    """How a ``location`` matches, as nginx reads its arguments: ``modifier`` is "" (prefix),
+    "^~", "=", "~", "~*" or "@" (named), and ``path`` the prefix, exact URI, regex or name."""
+
+    modifier: str
+    path: str
+
+
+def location_match(location: Directive) -> LocationMatch | None:
+    """nginx's reading of ``location [modifier] path``, including a modifier written against its
+    path (``location ~^/a(.*)``, ``location =/x``, ``location ^~/static/``): nginx accepts those
+    and reads them as if separated (ngx_http_core_location). None for a malformed location."""
+    args = location.args
+    if len(args) == 2:
+        return LocationMatch(args[0], args[1]) if args[0] in ("=", "^~", "~", "~*") else None
+    if len(args) != 1 or not args[0]:
+        return None
+    name = args[0]
+    if name.startswith("="):
+        return LocationMatch("=", name[1:])
+    if name.startswith("^~"):
+        return LocationMatch("^~", name[2:])
+    if name.startswith("~*"):
+        return LocationMatch("~*", name[2:])
+    if name.startswith("~"):
+        return LocationMatch("~", name[1:])
+    if name.startswith("@"):
+        return LocationMatch("@", name[1:])
+    return LocationMatch("", name)
+
+
 class ProxyUrl(NamedTuple):
     """A ``proxy_pass`` URL as nginx splits it: the scheme, the address (``host[:port]`` or
     ``unix:/path``) and the URI part (None when there is none: then nginx passes the request

@@ -25,7 +25,7 @@ import warnings
 from functools import lru_cache
 from typing import Iterable, NamedTuple, Union
 
-from confgen.nginx.model import Directive, NginxConfig
+from confgen.nginx.model import Directive, NginxConfig, location_match
 
 try:  # Python 3.11+
     import re._constants as sre_constants
@@ -152,8 +152,10 @@ def regexes_of(directive: Directive) -> list[NginxRegex]:
     """The regexes ``directive`` itself writes: a regex location, an ``if`` match, a rewrite, regex
     ``server_name`` entries, a ``map`` entry."""
     args, name = directive.args, directive.name
-    if name == "location" and len(args) >= 2 and args[0] in ("~", "~*"):
-        return [NginxRegex(directive, args[1], args[0] == "~*", "$uri")]
+    if name == "location":
+        match = location_match(directive)
+        return [NginxRegex(directive, match.path, match.modifier == "~*", "$uri")] \
+            if match is not None and match.modifier in ("~", "~*") else []
     if name == "if" and len(args) >= 3 and args[1] in ("~", "~*", "!~", "!~*"):
         return [NginxRegex(directive, args[2], "*" in args[1], args[0])]
     if name == "rewrite" and args:
@@ -502,6 +504,11 @@ class Variables:
             self._positions[id(level)] = positions
         limit = positions.get(id(child), len(positions))
         return [r for r in rewrites if positions.get(id(r), 0) < limit]
+
+    def sets_in_scope(self, name: str, at: Directive) -> list[Directive]:
+        """The ``set $name`` directives that run for a request reaching ``at`` (in document
+        order within each block, innermost block first)."""
+        return list(self._sets_in_scope(name.lower(), at))
 
     def _sets_in_scope(self, name: str, at: Directive) -> list[Directive]:
         """The ``set $name`` directives that run for a request reaching ``at``: written in a block

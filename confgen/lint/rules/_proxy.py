@@ -107,13 +107,36 @@ def not_pool_candidates(ctx, upstream_routes: list[Route]) -> bool:
     return websocket_only(ctx, upstream_routes) or well_known_only(upstream_routes)
 
 
+# Path segments that name a WebSocket endpoint (a location /ws/, /api/websocket, /socket.io/,
+# Rails' /cable, SockJS's /sockjs).
+WEBSOCKET_SEGMENTS = {"ws", "wss", "websocket", "socket.io", "cable", "sockjs"}
+
+
 def websocket_only(ctx, upstream_routes: list[Route]) -> bool:
-    """Whether every route sends ``Connection: upgrade`` as a constant: only WebSocket upgrades
-    go there, and an upgraded connection never returns to a pool."""
+    """Whether only WebSocket upgrades go to these routes, and an upgraded connection never
+    returns to a pool: each sends ``Connection: upgrade`` as a constant, or ``Connection $var``
+    from a ``map`` of ``$http_upgrade`` (the ``$connection_upgrade`` idiom) in a location whose
+    path names a WebSocket endpoint (``/ws``, ``/websocket``, ``/socket.io``, ``/cable``, ``/wss``,
+    ``/sockjs`` as a path segment). The map alone says nothing: it is as often on ``location /``,
+    where ordinary requests go too."""
     def upgrades(route: Route) -> bool:
         value, _ = ctx.nginx.proxy_headers(route.block).get("connection", ("", None))
-        return value.strip().lower() == "upgrade"
+        if value.strip().lower() == "upgrade":
+            return True
+        block = maps(ctx).get(value.strip())
+        return block is not None and bool(block.args) and block.args[0].lower() == "$http_upgrade" \
+            and websocket_path(route)
     return bool(upstream_routes) and all(upgrades(r) for r in upstream_routes)
+
+
+def websocket_path(route: Route) -> bool:
+    """Whether the location of ``route`` names a WebSocket endpoint in a segment of its path
+    (``location /ws/``, ``location ~ ^/api/websocket$``, ``location ^~ /socket.io``)."""
+    location = route.block if route.block.name == "location" else route.block.enclosing("location")
+    if location is None or not location.args or location.args[-1].startswith("@"):
+        return False
+    path = location.args[-1].replace("\\", "")
+    return any(segment.strip("^$?*+").lower() in WEBSOCKET_SEGMENTS for segment in path.split("/"))
 
 
 def by_cause(pairs) -> dict:

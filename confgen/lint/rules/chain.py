@@ -72,7 +72,8 @@ def chain_keepalive_race(ctx: LintContext) -> Iterator[Finding]:
     Any hop that pools idle connections to the next one (a cloud balancer, ingress-nginx, an nginx
     ``upstream`` with ``keepalive``) may send the next request on one at any moment. When the hop
     behind closes idle connections first (uvicorn after 5 s, hypercorn after 5 s, gunicorn after
-    2 s, daphne after 60 s, uWSGI's HTTP router after ``http-keepalive``/``http-timeout``, granian
+    2 s, daphne after 60 s, uWSGI's HTTP router after ``http-keepalive``/``http-timeout``, uWSGI's
+    ``http11-socket`` after ``socket-timeout`` (4 s by default), granian
     after its ``--http1-header-read-timeout``, 30000 ms by default and at most 60000, which its
     HTTP layer also applies to an idle connection), a request meets the close and fails with 502,
     rarely and under light load. Each hop must keep idle connections longer than the hop in
@@ -82,7 +83,8 @@ def chain_keepalive_race(ctx: LintContext) -> Iterator[Finding]:
     Checked between nginx and an app server other than gunicorn (gunicorn: app-keepalive-race),
     and between a declared balancer (``--behind``, ``[tool.confgen] behind``) and an app linted
     with no nginx in front. A server that closes each connection after one response (gunicorn's
-    sync worker, uWSGI's uwsgi protocol) cannot race.
+    sync worker, uWSGI's uwsgi protocol, its ``http-socket``, its HTTP router without
+    ``http-keepalive``, granian ``--no-http1-keep-alive``) cannot race.
 
     App command:
         uvicorn main:app --port 8000
@@ -117,6 +119,7 @@ def chain_keepalive_race(ctx: LintContext) -> Iterator[Finding]:
         https://www.uvicorn.org/settings/#timeouts
         https://hypercorn.readthedocs.io/en/latest/how_to_guides/configuring.html
         https://uwsgi-docs.readthedocs.io/en/latest/HTTP.html
+        https://uwsgi-docs.readthedocs.io/en/latest/Options.html#socket-timeout
         https://github.com/emmett-framework/granian/blob/master/granian/cli.py
         https://github.com/emmett-framework/granian/blob/master/granian/http.py
         https://github.com/hyperium/hyper/blob/master/src/proto/h1/conn.rs
@@ -178,7 +181,9 @@ def chain_timeout_order(ctx: LintContext) -> Iterator[Finding]:
     between a declared balancer and an app linted with no nginx in front, and between the
     balancer in front of nginx (an Ingress's ``proxy-read-timeout``, an HTTPRoute's
     ``timeouts.request``, ``--behind``) and nginx's ``proxy_read_timeout`` on the app's routes:
-    the balancer must wait longer, or nginx's answer is thrown away.
+    the balancer must wait longer, or nginx's answer is thrown away. A front that waits exactly
+    as long as the app's limit is not reported: the app's killer checks once a second, so it ends
+    the request within a second of the 504.
 
     App command:
         uwsgi --socket 127.0.0.1:3031 --harakiri 60 --module app
@@ -217,7 +222,7 @@ def chain_timeout_order(ctx: LintContext) -> Iterator[Finding]:
     kills = app.kills_after
     if ctx.app_only:
         front = ctx.behind
-        if front is not None and front.waits_for_next is not None and front.waits_for_next.seconds <= kills.seconds:
+        if front is not None and front.waits_for_next is not None and front.waits_for_next.seconds < kills.seconds:
             yield ctx.finding(_anchor(ctx, app, (ctx.nginx.main_file, 1)),
                               _late(front.label, front.waits_for_next, app, kills))
         return
@@ -229,7 +234,9 @@ def chain_timeout_order(ctx: LintContext) -> Iterator[Finding]:
     for block, directive_name, pass_directive in _app_passes(ctx):
         found = effective_directive(ctx, directive_name, block)
         wait = seconds(found.args) if found is not None else 60.0
-        if wait is None or wait > kills.seconds or id(found or pass_directive) in reported:
+        # Equal limits are not reported: the app's killer (uWSGI's master, gunicorn's arbiter)
+        # looks once a second, so it ends the request within a second of the front's 504.
+        if wait is None or wait >= kills.seconds or id(found or pass_directive) in reported:
             continue
         if found is None and ctx.unresolved_include(block) is not None:
             continue

@@ -401,3 +401,167 @@ def content_handler_conflict(ctx: LintContext) -> Iterator[Finding]:
             yield ctx.finding(dead[0], f"this {block.name} has {len(handlers)} content handlers: nginx hands every "
                                        f"request to the last one, {winner.name} ({winner.file}:{winner.line}), so "
                                        f"{shown} and the settings meant for it never run; keep the one meant")
+
+
+def _log_format_namespace(ctx, directive) -> str | None:
+    """Which table of formats a ``log_format`` adds to: the http module's or the stream module's
+    (each has its own; checked on nginx 1.22.1, where the same name in both starts), or None
+    where nginx does not read it (a log_format inside a server is refused for its context)."""
+    parent = directive.parent
+    if parent is None:
+        return None
+    if parent.name == "stream":
+        return "stream"
+    if parent.name == "http" or (parent is ctx.nginx.root and ctx.nginx.context == "http"):
+        return "http"
+    return None
+
+
+@rule(code="CG417", name="log-format-redefined", severity="error")
+def log_format_redefined(ctx: LintContext) -> Iterator[Finding]:
+    """A ``log_format`` name defined twice, or ``log_format combined``: nginx refuses to start.
+
+    nginx keeps one table of log formats for the whole ``http`` block, included files and all,
+    and refuses a name that is already in it: ``[emerg] duplicate "log_format" name "main"``,
+    so ``nginx -t`` fails and a reload keeps the old config. ``combined`` is predefined, so
+    ``log_format combined ...`` is refused the same way, even as the only one (often a copy of
+    the default meant to document it). Names are compared as written (``Main`` and ``main`` are
+    two formats). The ``stream`` module keeps a table of its own with nothing predefined: a name
+    used in both ``http`` and ``stream``, or ``combined`` in ``stream``, is accepted (checked on
+    nginx 1.22.1 with the stream module loaded). No fix is offered: which definition to keep, and
+    which one each ``access_log`` means, is the config owner's choice.
+
+    Bad:
+        http {
+            log_format combined '$remote_addr "$request" $status rt=$request_time';
+            access_log /var/log/nginx/access.log combined;
+        }
+
+    Good:
+        http {
+            log_format timed '$remote_addr "$request" $status rt=$request_time';
+            access_log /var/log/nginx/access.log timed;
+        }
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_log_module.html#log_format
+        https://nginx.org/en/docs/stream/ngx_stream_log_module.html#log_format
+    """
+    seen: dict[tuple[str, str], object] = {}
+    for directive in ctx.all("log_format"):
+        namespace = _log_format_namespace(ctx, directive) if directive.args else None
+        if namespace is None:
+            continue
+        name = directive.args[0]
+        if namespace == "http" and name == "combined":
+            yield ctx.finding(directive, "log_format combined: nginx predefines the combined format, so this is a "
+                                         "second definition and nginx refuses to start (duplicate \"log_format\" name "
+                                         "\"combined\"); give this format another name and use that in access_log")
+            continue
+        first = seen.setdefault((namespace, name), directive)
+        if first is not directive:
+            yield ctx.finding(directive, f"log_format {name} is already defined at {first.file}:{first.line}: nginx "
+                                         f"refuses to start (duplicate \"log_format\" name \"{name}\"); keep one, or "
+                                         f"give this one another name")
+
+
+_PASSES = ("proxy_pass", "fastcgi_pass", "uwsgi_pass", "scgi_pass", "grpc_pass", "memcached_pass")
+# What gives a location content of its own, or sends its requests elsewhere, instead of the
+# static file module: the content handlers, the rewrite module's answers and redirects,
+# try_files (its fallback), and a path of its own (root, alias).
+_OWN_CONTENT = CONTENT_HANDLERS | {"return", "rewrite", "try_files", "root", "alias", "echo", "echo_exec"}
+
+
+def _has_own_content(location) -> bool:
+    """Whether the location, or an ``if`` / ``limit_except`` in it, answers by itself: a
+    content handler, return/rewrite/try_files, root/alias, or a refusal (``deny all``)."""
+    for block in [location, *(d for d in location.block or () if d.name in ("if", "limit_except"))]:
+        for directive in block.block or ():
+            if directive.name in _OWN_CONTENT or (directive.name == "deny" and directive.args[:1] == ["all"]):
+                return True
+    return False
+
+
+def _named_fallback(ctx, location) -> bool:
+    """An ``error_page 404 ... @name`` in force: what is not on disk goes to a named location
+    (the app, usually), so the disk lookup is the intended first try."""
+    for directive in ctx.nginx.effective("error_page", location):
+        if "404" in directive.args and directive.args and directive.args[-1].startswith("@"):
+            return True
+    return False
+
+
+def _passing_parent(location):
+    """(the enclosing location, its pass directive) when the nearest enclosing location that
+    answers by itself passes requests to an upstream; else None."""
+    for level in location.ancestors():
+        if level.name != "location":
+            return None
+        passes = [d for d in level.block or () if d.name in _PASSES]
+        if passes:
+            return level, passes[-1]
+        if _has_own_content(level):
+            return None
+    return None
+
+
+@rule(code="CG418", name="nested-location-serves-files", severity="warning")
+def nested_location_serves_files(ctx: LintContext) -> Iterator[Finding]:
+    """A location nested in a proxying location has no content handler: nginx serves it from disk.
+
+    Content handlers (``proxy_pass``, ``uwsgi_pass``, ``fastcgi_pass``, ...) are not inherited:
+    a location nested inside ``location / { proxy_pass ...; }`` to set ``expires`` for
+    ``.js`` or ``.xml`` URLs, with no handler of its own, hands those requests to the static
+    file module. With no ``root`` anywhere above it, that is nginx's compiled-in default
+    ``root html`` (``/usr/share/nginx/html`` on Debian): the app's ``/sitemap.xml`` or any
+    ``.js`` route answers 404 (checked on nginx 1.22.1: ``open() ".../html/x.xml" failed``).
+    Only reported where no ``root`` or ``alias`` is set in the chain: where one is, serving
+    files there may be meant. A location that answers by itself (``return``, ``try_files``,
+    ``rewrite``, ``deny all``, a handler) or has ``error_page 404 = @app`` in force is not
+    reported. Repeat the pass in the nested location, or move it out. No fix is offered: whether
+    those URLs are the app's or files on disk is the site's to say.
+
+    Bad:
+        server {
+            location / {
+                proxy_pass http://127.0.0.1:8000;
+                location ~* \\.(?:js|xml)$ {
+                    expires 30d;
+                }
+            }
+        }
+
+    Good:
+        server {
+            location / {
+                proxy_pass http://127.0.0.1:8000;
+                location ~* \\.(?:js|xml)$ {
+                    expires 30d;
+                    proxy_pass http://127.0.0.1:8000;
+                }
+            }
+        }
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_core_module.html#location
+        https://nginx.org/en/docs/http/ngx_http_core_module.html#root
+        https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_pass
+    """
+    for location in ctx.all("location"):
+        if not location.is_block or not in_http(location) or location.parent is None \
+                or location.parent.name != "location" or _has_own_content(location):
+            continue
+        found = _passing_parent(location)
+        if found is None:
+            continue
+        parent, handler = found
+        if ctx.nginx.effective("root", location) or any(level.find("alias") for level in location.ancestors()
+                                                         if level.name == "location"):
+            continue    # a root or alias is set: serving files there may be meant
+        if ctx.unresolved_include(location) is not None or _named_fallback(ctx, location):
+            continue    # a file the deployment provides may set root; or a 404 goes to a named location
+        yield ctx.finding(location, f"this location is nested in the location at {parent.file}:{parent.line}, which "
+                                    f"passes requests to {handler.name}, but has no content handler of its own: "
+                                    f"handlers are not inherited, so nginx serves these URLs from disk, from its "
+                                    f"compiled-in default root html (no root is set), not from the app; add "
+                                    f"{handler.name} here too, or move the location out")

@@ -10,7 +10,7 @@ from confgen.lint.context import LintContext
 from confgen.lint.fixes.base import Fix
 from confgen.lint.fixes.nginx_edits import insert_before, replace_arg
 from confgen.lint.registry import Finding, rule
-from confgen.lint.rules.security_headers import drops_security_headers, only_content_type
+from confgen.lint.rules.security_headers import drops_security_headers, only_nginx_own_headers
 from confgen.lint.rules._proxy import by_cause, maps, only_trusted_peers, private_listeners, routes
 
 _CLIENT_PROTO_RE = re.compile(r"\$(\{http_x_forwarded_proto\}|http_x_forwarded_proto\b)", re.IGNORECASE)
@@ -147,8 +147,9 @@ def add_header_inheritance(ctx: LintContext) -> Iterator[Finding]:
     (unless ``add_header_inherit merge``, nginx 1.29.3+): a location adding ``Cache-Control``
     loses the server's other headers for exactly those responses. A level that also drops
     security headers (HSTS, CSP, X-Content-Type-Options, ...) is reported by
-    add-header-redefinition instead, and one whose only ``add_header`` is a second
-    ``Content-Type`` by add-header-content-type: one finding per cause.
+    add-header-redefinition instead, and one whose only ``add_header`` lines are a second
+    ``Content-Type`` or ``Content-Length`` by add-header-content-type / add-header-content-length:
+    one finding per cause.
 
     Bad:
         server {
@@ -171,7 +172,7 @@ def add_header_inheritance(ctx: LintContext) -> Iterator[Finding]:
         https://nginx.org/en/docs/http/ngx_http_headers_module.html#add_header
     """
     yield from _lost_headers(ctx, "add_header", None, skip=frozenset(SECURITY_HEADERS), reported_elsewhere=lambda level:
-                             only_content_type(level) or drops_security_headers(ctx, level))
+                             only_nginx_own_headers(level) or drops_security_headers(ctx, level))
 
 
 @rule(code="CG402", name="forwarded-proto-spoofable", severity="warning")

@@ -53,21 +53,32 @@ SYNC = "sync"
 def pool_advice(ctx: LintContext, upstream_routes, idle_s: float, pool_text: str) -> tuple[str, bool]:
     """(what to do so a pool is reused, whether that is a finding) for routes that pool nothing,
     from the app behind them. Following it must not produce another finding: behind gunicorn's
-    sync worker a pool is never reused (sync-worker-keepalive; no pool is the sound setup there,
-    so the advice is a note, not a finding), and behind a keep-alive-capable app whose idle
-    timeout is not above nginx's upstream ``keepalive_timeout`` (``idle_s``) the pool races the
-    app's close (app-keepalive-race)."""
+    sync worker, or another paired server that closes every connection after one response
+    (uWSGI's ``http-socket``, its HTTP router without ``http-keepalive``, granian
+    ``--no-http1-keep-alive``), a pool is never reused (sync-worker-keepalive; no pool is the
+    sound setup there, so the advice is a note, not a finding, naming what to switch first), and
+    behind a keep-alive-capable app whose idle timeout is not above nginx's upstream
+    ``keepalive_timeout`` (``idle_s``) the pool races the app's close (app-keepalive-race)."""
     http11 = '`proxy_http_version 1.1;` and `proxy_set_header Connection "";`'
     if any(ctx.nginx.proxy_headers(r.block).get("connection", ("", None))[0].startswith("$") for r in upstream_routes):
         # The WebSocket idiom (Connection $connection_upgrade): a constant "" would break upgrades.
         http11 = ("`proxy_http_version 1.1;` and the Connection map's `''` value set to `''` (plain requests "
                   "keep the connection, WebSocket upgrades still send `upgrade`)")
-    mine = {id(r.proxy_pass) for r in app_routes(ctx)} if ctx.gunicorn is not None else set()
-    if not any(id(r.proxy_pass) in mine for r in upstream_routes):
+    paired = ctx.gunicorn is not None or ctx.app_server is not None
+    mine = {id(r.proxy_pass) for r in app_routes(ctx)} if paired else set()
+    server = ctx.app_server if ctx.gunicorn is None else None
+    closing = server is not None and not server.keeps_alive and server.protocol == "http" and server.closes
+    if not any(id(r.proxy_pass) in mine for r in upstream_routes) or (server is not None and not closing):
         return (f"if the app behind keeps connections open (gunicorn's gthread or async workers, uvicorn; "
                 f"not gunicorn's sync worker) and holds idle ones longer than nginx's upstream "
                 f"keepalive_timeout ({idle_s:g}s; gunicorn's default keepalive is 2s), {pool_text} with {http11}; "
                 f"otherwise fix the app side first"), True
+    if closing:
+        # Another server that answers one request per connection (uWSGI's http-socket, its HTTP
+        # router without http-keepalive, granian --no-http1-keep-alive): as the sync worker.
+        reuse = server.reuse.format(idle=f"{idle_s:g}", keep=f"{idle_s + APP_KEEPALIVE_MARGIN_S:g}")
+        return (f"the paired {server.server} ({server.label}) {server.closes}, so a pool alone is never reused: "
+                f"to reuse connections, {reuse} first, then {pool_text} with {http11}"), False
     worker = worker_class(ctx)
     if worker == SYNC:
         return (f"the paired gunicorn runs the sync worker, which closes every connection, so a pool "
@@ -265,11 +276,23 @@ def upstream_no_keepalive(ctx: LintContext) -> Iterator[Finding]:
     on TCP, and more latency. From nginx 1.29.7 every upstream keeps 32 idle connections by
     default, so the directive is then only needed to size the pool. The advice follows the app
     behind it, so that following it raises no other finding: behind a keep-alive-capable app
-    (gunicorn gthread, gevent, uvicorn) the pool *and* an app keep-alive above the upstream's
-    ``keepalive_timeout`` (else app-keepalive-race); behind gunicorn's sync worker, which closes
-    every connection, no pool is right and a note says to switch the worker class first; for an
-    unknown app, what to check. Upstreams that only carry WebSocket upgrades (an upgraded
-    connection never returns to the pool) or only ``/.well-known/`` requests are not reported.
+    (gunicorn gthread, gevent, uvicorn, uWSGI's ``http11-socket`` or its HTTP router with
+    ``http-keepalive``) the pool *and* an app keep-alive above the upstream's
+    ``keepalive_timeout`` (else app-keepalive-race, chain-keepalive-race); for an unknown app,
+    what to check. Behind a paired app that closes every connection after one response, no pool
+    is right for now, and a note (not a finding) says what to switch first: gunicorn's sync
+    worker (to gthread or an async worker), uWSGI's ``http-socket`` (to ``http11-socket``, the
+    one its option list calls "HTTP 1.1 (Keep-Alive)", with ``socket-timeout`` above nginx's
+    pool), uWSGI's HTTP router without ``http-keepalive`` (its docs: keep-alive only with that
+    option; ``http-keepalive = true`` in an ini file reads as 0), granian
+    ``--no-http1-keep-alive``; measured on uWSGI 2.0.31: ``http-socket`` and the router without
+    ``http-keepalive`` answer one request per connection and close it. Upstreams that only carry
+    WebSocket upgrades are not reported: every location sends ``Connection: upgrade``, or sends
+    ``Connection $connection_upgrade`` from a ``map`` of ``$http_upgrade`` where its path names a
+    WebSocket endpoint (a ``/ws``, ``/wss``, ``/websocket``, ``/socket.io``, ``/cable`` or
+    ``/sockjs`` segment: an upgraded connection never returns to the pool; the map on ``/`` or
+    ``/api`` still carries ordinary requests, so those keep the advice); nor are upstreams only
+    used for ``/.well-known/`` requests.
 
     Version: 1.22.1
 
@@ -291,6 +314,9 @@ def upstream_no_keepalive(ctx: LintContext) -> Iterator[Finding]:
         https://nginx.org/en/docs/http/ngx_http_upstream_module.html#keepalive
         https://nginx.org/en/docs/http/ngx_http_upstream_module.html#keepalive_timeout
         https://docs.gunicorn.org/en/stable/settings.html#keepalive
+        https://uwsgi-docs.readthedocs.io/en/latest/HTTP.html
+        https://uwsgi-docs.readthedocs.io/en/latest/Options.html#http11-socket
+        https://nginx.org/en/docs/http/websocket.html
 
     Fix safety: Safe or unsafe. The pool (sized as ``confgen render`` sizes it), HTTP/1.1 and
     ``Connection ""`` on the upstream's locations, and, when the paired app closes idle
@@ -326,8 +352,12 @@ def proxy_pass_no_upstream(ctx: LintContext) -> Iterator[Finding]:
     can keep below the app's keep-alive: before nginx 1.29.7 a literal address is never reused
     (a new connection per request). In a snippet, a bare name may be an upstream defined
     elsewhere, so only addresses with a port, IPs and sockets are reported there. One finding
-    per target, with the same app-aware advice as upstream-no-keepalive; ``proxy_pass https://``
-    to a host name (another site, not an app of this deployment) is not reported.
+    per target, with the same app-aware advice as upstream-no-keepalive: behind a paired app that
+    closes every connection after one response (gunicorn's sync worker, uWSGI's ``http-socket``
+    or its HTTP router without ``http-keepalive``, granian ``--no-http1-keep-alive``) no pool is
+    right for now, so a note says what to switch first instead of a finding; targets reached only
+    by WebSocket locations (as upstream-no-keepalive judges them) are not reported, nor is
+    ``proxy_pass https://`` to a host name (another site, not an app of this deployment).
 
     Version: 1.22.1
 
@@ -348,6 +378,8 @@ def proxy_pass_no_upstream(ctx: LintContext) -> Iterator[Finding]:
         https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_pass
         https://nginx.org/en/docs/http/ngx_http_upstream_module.html#upstream
         https://nginx.org/en/docs/http/ngx_http_upstream_module.html#keepalive
+        https://uwsgi-docs.readthedocs.io/en/latest/HTTP.html
+        https://uwsgi-docs.readthedocs.io/en/latest/Options.html#http11-socket
     """
     whole = ctx.nginx.is_full
     by_target: dict[str, list] = {}

@@ -1,5 +1,6 @@
 """Response headers that protect browsers (CG62x): dropped by inheritance, missing on errors,
-split over lines, or fighting nginx's own Content-Type."""
+split over lines, fighting nginx's own Content-Type or Content-Length, or opening CORS to every
+site with credentials."""
 
 from __future__ import annotations
 
@@ -7,9 +8,18 @@ from typing import Iterator
 
 from confgen.lint.context import LintContext
 from confgen.lint.fixes.base import Fix
-from confgen.lint.fixes.nginx_edits import append_arg
+from confgen.lint.fixes.edits import Unfixable
+from confgen.lint.fixes.nginx_edits import append_arg, remove
 from confgen.lint.registry import Finding, rule
-from confgen.lint.rules.security_common import SECURITY_HEADERS, header_values, in_http
+from confgen.lint.rules.security_common import (
+    SECURITY_HEADERS,
+    describe,
+    header_values,
+    in_http,
+    refuses,
+    variable_model,
+)
+from confgen.nginx.variables import VARIABLE_RE, literal_text, references
 
 # nginx 1.29.3: add_header_inherit (on | off | merge).
 ADD_HEADER_INHERIT_SINCE = (1, 29, 3)
@@ -39,19 +49,51 @@ def _header_name(directive) -> str:
     return directive.args[0].lower() if directive.args else ""
 
 
-def _second_content_type(directive) -> bool:
-    """``add_header Content-Type`` where nginx sends its own (not beside ``return 204``)."""
+# Headers nginx computes and sends itself: ``add_header`` of one sends a second copy.
+NGINX_OWN_HEADERS = {"content-type": "Content-Type", "content-length": "Content-Length"}
+
+
+def second_own_header(directive) -> str | None:
+    """The header (``Content-Type``, ``Content-Length``) when ``add_header`` sends a second copy
+    of one nginx sends itself, else None. Not beside ``return 204``: nginx sends neither with a
+    204 (checked on nginx 1.22.1), so the added one is the only one."""
+    name = NGINX_OWN_HEADERS.get(_header_name(directive)) if directive.name == "add_header" else None
+    if name is None or not in_http(directive):
+        return None
     block = directive.parent
     if block is not None and any(r.args[:1] == ["204"] for r in block.find("return")):
-        return False
-    return _header_name(directive) == "content-type" and in_http(directive)
+        return None
+    return name
 
 
-def only_content_type(level) -> bool:
-    """Whether the level's own add_headers are all a second Content-Type: that one line is the
-    cause of what the level drops, and add-header-content-type reports it with what it drops."""
+def _second_content_type(directive) -> bool:
+    """``add_header Content-Type`` where nginx sends its own (not beside ``return 204``)."""
+    return second_own_header(directive) == "Content-Type"
+
+
+def only_nginx_own_headers(level) -> bool:
+    """Whether the level's own add_headers are all second copies of headers nginx sends itself
+    (Content-Type, Content-Length): those lines are the cause of what the level drops, and
+    add-header-content-type / add-header-content-length report it with what it drops."""
     own = [d for d in level.find("add_header") if d.args]
-    return bool(own) and all(_second_content_type(d) for d in own)
+    return bool(own) and all(second_own_header(d) for d in own)
+
+
+def _drops_named_here(ctx, directive) -> str:
+    """What the message about a second Content-Type / Content-Length adds when its level's own
+    add_headers are all such lines: the headers set further out they drop, named once, on the
+    level's first add_header."""
+    level = directive.parent
+    if level is None or not only_nginx_own_headers(level):
+        return ""
+    own = [d for d in level.find("add_header") if d.args]
+    dropped = dropped_add_headers(ctx, level)
+    if not dropped or own[0] is not directive:
+        return ""
+    if len(own) == 1:
+        return f"; and, as this {level.name}'s only add_header, it drops {', '.join(dropped)} set further out"
+    return (f"; and, as this {level.name}'s add_headers are only of headers nginx sends itself, they drop "
+            f"{', '.join(dropped)} set further out")
 
 
 def dropped_add_headers(ctx, level) -> list[str]:
@@ -69,7 +111,8 @@ def dropped_add_headers(ctx, level) -> list[str]:
 
 def drops_security_headers(ctx, level) -> bool:
     """Whether add-header-redefinition reports this level (it then names every header dropped)."""
-    return not only_content_type(level) and any(h.lower() in SECURITY_HEADERS for h in dropped_add_headers(ctx, level))
+    return not only_nginx_own_headers(level) and any(h.lower() in SECURITY_HEADERS
+                                                     for h in dropped_add_headers(ctx, level))
 
 
 @rule(code="CG621", name="add-header-redefinition", severity="warning")
@@ -81,8 +124,9 @@ def add_header_redefinition(ctx: LintContext) -> Iterator[Finding]:
     for exactly those responses. Repeat them (an ``include`` of a shared snippet counts), or from
     nginx 1.29.3 write ``add_header_inherit merge;``. A level that drops security headers is
     reported here only, naming the other headers it drops too (``add-header-inheritance`` covers
-    levels that drop only others); a level whose only ``add_header`` is a second
-    ``Content-Type`` is reported by ``add-header-content-type``: one finding per cause.
+    levels that drop only others); a level whose only ``add_header`` lines are a second
+    ``Content-Type`` or ``Content-Length`` is reported by ``add-header-content-type`` /
+    ``add-header-content-length``: one finding per cause.
 
     Bad:
         server {
@@ -111,8 +155,8 @@ def add_header_redefinition(ctx: LintContext) -> Iterator[Finding]:
         if level is None or level.parent is None or id(level) in seen or not in_http(directive):
             continue
         seen.add(id(level))
-        if only_content_type(level):
-            continue  # add-header-content-type reports that line, with what it drops
+        if only_nginx_own_headers(level):
+            continue  # add-header-content-type / -content-length report that line, with what it drops
         own = [d for d in level.find("add_header") if d.args]
         if not own:
             continue
@@ -231,9 +275,250 @@ def add_header_content_type(ctx: LintContext) -> Iterator[Finding]:
     for directive in ctx.all("add_header"):
         if not _second_content_type(directive):
             continue
-        level = directive.parent
-        dropped = dropped_add_headers(ctx, level) if only_content_type(level) else []
-        drops = (f"; and, as this {level.name}'s only add_header, it drops {', '.join(dropped)} set further out"
-                 if dropped else "")
         yield ctx.finding(directive, "add_header Content-Type sends a second Content-Type beside nginx's own; "
-                                     f"use default_type (or types {{ }}) instead{drops}")
+                                     f"use default_type (or types {{ }}) instead{_drops_named_here(ctx, directive)}")
+
+
+def _remove_content_length(fx, directive) -> list:
+    """The ``add_header Content-Length`` line removed, where its level keeps another add_header
+    of its own (so what the level inherits does not change)."""
+    level = directive.parent
+    own = [d for d in level.find("add_header") if d.args] if level is not None else []
+    if len(own) < 2:
+        raise Unfixable("it is this level's only add_header: removing it would let the add_headers set further "
+                        "out apply here; remove it by hand if they should")
+    return [remove(fx, directive)]
+
+
+@rule(code="CG625", name="add-header-content-length", severity="warning")
+def add_header_content_length(ctx: LintContext) -> Iterator[Finding]:
+    """``add_header Content-Length`` adds a second Content-Length next to nginx's own.
+
+    nginx sends a Content-Length of its own with its answers (the file's size, the ``return``
+    text's, the upstream's), or frames the body as chunked; ``add_header`` adds another line
+    beside it. Checked on nginx 1.22.1: ``return 200`` answers with ``Content-Length: 0``
+    twice, and a 6-byte static file with ``Content-Length: 6`` and the added
+    ``Content-Length: 3`` (curl takes the last one and cuts the body). Two different values
+    leave the response with no valid length (RFC 9112 makes that an unrecoverable error;
+    Chrome fails the request), and RFC 9110 lets a recipient reject even equal ones. Remove the
+    line. A block that answers ``return 204`` is not reported: nginx sends no Content-Length
+    with a 204. When the level's only ``add_header`` lines are headers nginx sends itself, the
+    message also names the headers set further out that they drop (one finding per cause).
+
+    Bad:
+        server {
+            location = /health {
+                add_header Cache-Control no-store;
+                add_header Content-Length 2;
+                return 200 "ok";
+            }
+        }
+
+    Good:
+        server {
+            location = /health {
+                add_header Cache-Control no-store;
+                return 200 "ok";
+            }
+        }
+
+    Fix safety: Safe: the line is removed where its level keeps another ``add_header`` of its own,
+    so which headers the level inherits does not change; nginx then sends its own, correct
+    Content-Length. Where it is the level's only ``add_header``, removing it would let the
+    headers set further out apply there, and no fix is offered.
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_headers_module.html#add_header
+        https://www.rfc-editor.org/rfc/rfc9112#section-6.3
+    """
+    for directive in ctx.all("add_header"):
+        if second_own_header(directive) != "Content-Length":
+            continue
+        yield ctx.finding(directive, "add_header Content-Length sends a second Content-Length beside the one nginx "
+                                     "computes, so the answer carries two (conflicting when they differ) and clients "
+                                     f"may reject it or cut the body; remove it{_drops_named_here(ctx, directive)}",
+                          fix=Fix(lambda fx, line=directive: fx.same_everywhere(
+                              line, lambda d: _remove_content_length(fx, d))))
+
+
+# ---------------------------------------------------------------------------------------------
+# CORS: the request's Origin sent back, with credentials
+
+_ACAO = "access-control-allow-origin"
+_ACAC = "access-control-allow-credentials"
+_MAX_DEPTH = 8
+
+
+def _single_variable(text: str) -> str | None:
+    """The variable's name when ``text`` is one variable and nothing else (``$cors``), else None."""
+    match = VARIABLE_RE.fullmatch(text.strip())
+    if match is None or match.group(3):
+        return None
+    return (match.group(1) or match.group(2)).lower()
+
+
+def _origin_dependent(ctx, text: str, at, depth: int = 0) -> bool:
+    """Whether ``text`` (written at ``at``) is computed from the request's Origin: ``$http_origin``
+    itself, a map keyed by it, a ``set`` of such a value."""
+    if depth > _MAX_DEPTH:
+        return False
+    model = variable_model(ctx)
+    for ref in references(text):
+        if ref.name == "http_origin":
+            return True
+        if ref.is_capture:
+            continue
+        if any(_origin_dependent(ctx, table.args[0], table, depth + 1) for table in model.tables(ref.name)
+               if table.args):
+            return True
+        if any(len(s.args) > 1 and _origin_dependent(ctx, s.args[1], s, depth + 1)
+               for s in model.sets_in_scope(ref.name, at)):
+            return True
+    return False
+
+
+def _guards_origin(ctx, block) -> bool:
+    """An ``if`` that lets only chosen origins in: a match or comparison on the Origin
+    (``~``, ``~*``, ``=``), or the value of a map keyed by it (``if ($cors_ok)``)."""
+    args = block.args
+    if block.name != "if" or not args or not _origin_dependent(ctx, args[0], block):
+        return False
+    if len(args) >= 3:
+        return args[1] in ("~", "~*", "=")
+    return _single_variable(args[0]) != "http_origin"    # `if ($http_origin)`: any origin at all
+
+
+def _refuses_other_origins(ctx, level) -> bool:
+    """A refusing ``if`` on the Origin in force for requests at ``level``: ``if ($http_origin !~
+    ...) { return 403; }`` (or ``!=``, or a map of it) in the level or a block enclosing it. A
+    positive match that refuses is a blocklist, which lets every other origin through."""
+    for block in [level, *level.ancestors()]:
+        for check in block.find("if"):
+            args = check.args
+            if not args or not refuses(check) or not _origin_dependent(ctx, args[0], check):
+                continue
+            if len(args) >= 3 and args[1] in ("~", "~*", "="):
+                continue
+            return True
+    return False
+
+
+def _echo(ctx, value: str, at, depth: int = 0) -> str | None:
+    """How ``value`` (written at ``at``) is the request's Origin whatever it is, or None: the
+    variable itself, a ``set`` of it outside an Origin check, or a map whose ``default`` (or,
+    for a map keyed by something else, any entry) is it. A map keyed by the Origin lists the
+    origins it lets through in its other entries (origins-regex judges those)."""
+    name = _single_variable(value)
+    if name is None or depth > _MAX_DEPTH:
+        return None
+    if name == "http_origin":
+        return "$http_origin"
+    model = variable_model(ctx)
+    for directive in model.sets_in_scope(name, at):
+        if len(directive.args) < 2 or (directive.parent is not None and _guards_origin(ctx, directive.parent)):
+            continue
+        if _echo(ctx, directive.args[1], directive, depth + 1):
+            return f"${name}, set to $http_origin at {describe(directive)}"
+    for table in model.tables(name):
+        if table.name != "map" or len(table.args) < 2 or table.find("hostnames"):
+            continue
+        keyed_by_origin = _origin_dependent(ctx, table.args[0], table)
+        for entry in table.block or ():
+            if entry.name in ("hostnames", "volatile", "include") or (keyed_by_origin and entry.name != "default"):
+                continue
+            if entry.args and _echo(ctx, entry.args[0], entry, depth + 1):
+                which = "default" if entry.name == "default" else f"entry {entry.name}"
+                return f"${name}, whose map at {describe(table)} has $http_origin as its {which}"
+    return None
+
+
+def _answering_levels(ctx) -> list:
+    """The levels whose add_headers go out with an answer: every location and ``if`` in one,
+    and a server with no location (a server's own add_headers reach only the requests no
+    location matches, answered by the server's static 404 when it has locations)."""
+    levels = [d for d in ctx.all("location") if d.is_block and in_http(d)]
+    levels += [d for d in ctx.all("if") if d.is_block and in_http(d) and d.parent is not None
+               and d.parent.name == "location"]
+    levels += [d for d in ctx.all("server") if d.is_block and in_http(d) and not d.find("location")]
+    return levels
+
+
+def _allows_credentials(ctx, directive) -> bool:
+    """``add_header Access-Control-Allow-Credentials true`` (or a value that can be ``true``):
+    browsers take only ``true``, exactly (the Fetch standard compares bytes)."""
+    if len(directive.args) < 2:
+        return False
+    return any(literal_text(alternative) == "true"
+               for alternative in variable_model(ctx).expand(directive.args[1], directive))
+
+
+@rule(code="CG626", name="cors-origin-reflected-with-credentials", severity="error")
+def cors_origin_reflected_with_credentials(ctx: LintContext) -> Iterator[Finding]:
+    """``Access-Control-Allow-Origin $http_origin`` with ``Access-Control-Allow-Credentials true``.
+
+    Sending the request's ``Origin`` back, whatever it is, with credentials allowed tells the
+    browser that every site is trusted with the user's cookies: a page on any site the user
+    visits can call these URLs with the user's session (``fetch(url, {credentials:
+    "include"})``) and read the answers, the account data, CSRF tokens and all. Browsers refuse
+    ``*`` with credentials exactly to prevent this; echoing the Origin defeats that check. It
+    is reported as an error, like a loose origins regex (``origins-regex``), of which it is the
+    worst case: it needs nothing but a logged-in user, whose browser sends cookies marked
+    ``SameSite=None``, HTTP authentication and client certificates with such requests (and the
+    other cookies too where unmarked cookies are not taken as ``SameSite=Lax``). The echo is followed through ``set`` and ``map`` (a map whose
+    ``default`` is ``$http_origin``), and the headers in force are nginx's: a level with its
+    own ``add_header`` drops the outer ones. Not reported when the echo is guarded: inside
+    ``if ($http_origin ~ ...)``, after ``if ($http_origin !~ ...) { return 403; }``, or through
+    a map keyed by the Origin whose default is empty or a fixed origin (``origins-regex`` judges
+    its regexes). No fix is offered: which origins to trust is the site's to say.
+
+    Bad:
+        server {
+            location /api/ {
+                proxy_pass http://127.0.0.1:8000;
+                add_header Access-Control-Allow-Origin $http_origin always;
+                add_header Access-Control-Allow-Credentials true always;
+            }
+        }
+
+    Good:
+        map $http_origin $cors_origin {
+            default "";
+            "https://app.example.com" $http_origin;
+        }
+        server {
+            location /api/ {
+                proxy_pass http://127.0.0.1:8000;
+                add_header Access-Control-Allow-Origin $cors_origin always;
+                add_header Access-Control-Allow-Credentials true always;
+            }
+        }
+
+    References:
+        https://fetch.spec.whatwg.org/#http-cors-protocol
+        https://developer.mozilla.org/en-US/docs/Web/HTTP/Headers/Access-Control-Allow-Credentials
+        https://nginx.org/en/docs/http/ngx_http_headers_module.html#add_header
+        https://nginx.org/en/docs/http/ngx_http_core_module.html#var_http_
+    """
+    if not any(_header_name(d) == _ACAC for d in ctx.all("add_header")):
+        return
+    reported: set[int] = set()
+    for level in _answering_levels(ctx):
+        headers = effective_add_headers(ctx, level)
+        credentials = next((d for d in headers if _header_name(d) == _ACAC and _allows_credentials(ctx, d)), None)
+        if credentials is None:
+            continue
+        for origin in headers:
+            if _header_name(origin) != _ACAO or len(origin.args) < 2 or id(origin) in reported:
+                continue
+            if any(_guards_origin(ctx, block) for block in origin.ancestors()) \
+                    or _refuses_other_origins(ctx, level):
+                continue
+            how = _echo(ctx, origin.args[1], level)
+            if how is None:
+                continue
+            reported.add(id(origin))
+            yield ctx.finding(origin, f"Access-Control-Allow-Origin sends back the request's Origin, whatever it is "
+                                      f"({how}), with Access-Control-Allow-Credentials true ({describe(credentials)}): "
+                                      f"any web site the user visits can make requests here with the user's cookies "
+                                      f"and read the answers; send back only the origins you trust (a map of "
+                                      f"$http_origin listing them, default \"\")")

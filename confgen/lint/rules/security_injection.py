@@ -10,10 +10,10 @@ from confgen.lint.context import LintContext
 from confgen.lint.registry import Finding, rule
 from confgen.lint.rules.security_common import (
     UPSTREAM_PASS,
-    answers_unknown_hosts,
     header_values,
     in_http,
     internal_only,
+    servers_by_socket,
     variable_model,
 )
 from confgen.nginx.variables import Source, references
@@ -277,10 +277,13 @@ def _spoofable(source: Source) -> bool:
 
 
 def _catch_all(ctx, directive) -> bool:
-    """Whether ``directive`` is in a server with its own ``listen`` that is the default server
-    of every socket it listens on (requests for any Host reach it)."""
+    """Whether ``directive`` is in a server that requests for any Host reach: the default server
+    of one of its sockets. A server without ``listen`` listens on *:80, which counts only in a
+    whole nginx.conf (in a snippet, servers elsewhere may share that socket)."""
     server = directive.enclosing("server")
-    return server is not None and bool(server.find("listen")) and answers_unknown_hosts(ctx, server)
+    if server is None or not (server.find("listen") or ctx.nginx.is_full):
+        return False
+    return any(default is server for default, servers in servers_by_socket(ctx).values() if server in servers)
 
 
 # Headers apps read as the Host the client asked for, behind a proxy (Django's
@@ -298,8 +301,9 @@ def host_spoofing(ctx: LintContext) -> Iterator[Finding]:
     the name nginx actually matched, lower-cased and without a port. Reported on the directive
     itself, also in a snippet such as ``proxy_params`` that has no ``proxy_pass`` of its own
     (it is included where proxying happens); header names are case-insensitive. ``Host
-    $http_host`` is not reported in the default (or only) server of its ``listen`` sockets,
-    where ``$host`` is the client's value too; nothing is reported in an ``internal`` location.
+    $http_host`` is not reported in the default (or only) server of any of its ``listen``
+    sockets (a server without ``listen`` in a whole nginx.conf listens on *:80), where ``$host``
+    is the client's value too; nothing is reported in an ``internal`` location.
     ``X-Forwarded-Host`` (and ``X-Forwarded-Server``, ``X-Host``, ``X-Original-Host``) from
     request data is the same spoofing for an app that trusts it (Django's
     ``USE_X_FORWARDED_HOST``, werkzeug's ``ProxyFix(x_host=1)``), and is reported in the

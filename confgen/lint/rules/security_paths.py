@@ -10,17 +10,13 @@ from confgen.lint.context import LintContext
 from confgen.lint.registry import Finding, rule
 from confgen.lint.rules._proxy import access_restricted
 from confgen.lint.rules.security_common import UPSTREAM_PASS, in_http, internal_only
-from confgen.nginx.model import split_proxy_url
+from confgen.nginx.model import location_match, split_proxy_url
 
 
 def _prefix_location(location) -> str | None:
     """The prefix of a prefix location (``location /a``, ``location ^~ /a``), else None."""
-    args = location.args
-    if len(args) == 1 and not args[0].startswith("@"):
-        return args[0]
-    if len(args) == 2 and args[0] == "^~":
-        return args[1]
-    return None
+    match = location_match(location)
+    return match.path if match is not None and match.modifier in ("", "^~") else None
 
 
 def _names_a_file(path: str) -> bool:

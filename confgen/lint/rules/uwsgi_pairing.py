@@ -118,6 +118,7 @@ def uwsgi_buffer_size(ctx: LintContext) -> Iterator[Finding]:
     limit = setting.value if setting is not None else None
     if not isinstance(limit, (int, float)):
         return
+    short = []  # the places whose largest request does not fit: one cause, the app's buffer-size
     for directive in _uwsgi_passes(ctx, binds_of(ctx) or []):
         buffers = ctx.nginx.effective_args("large_client_header_buffers", directive.parent)
         if not buffers and ctx.unresolved_include(directive.parent) is not None:
@@ -125,17 +126,22 @@ def uwsgi_buffer_size(ctx: LintContext) -> Iterator[Finding]:
         buffers = buffers or list(DEFAULT_LARGE_CLIENT_HEADER_BUFFERS)
         line = size(buffers[1]) if len(buffers) > 1 else None
         copies = _url_copies(ctx, directive)
-        if line is None or copies is None or line * copies <= limit:
-            continue
-        where = setting.source if setting.source != "uWSGI's default" else "uWSGI's default"
-        twice = (f" and uwsgi_params sends its URL {'twice' if copies == 2 else f'{copies} times'} "
-                 f"(REQUEST_URI, QUERY_STRING or PATH_INFO), so a request packet reaches about {line * copies} bytes"
-                 if copies > 1 else "")
-        yield ctx.finding(directive,
-                          f"nginx accepts a request line or header line up to {line} bytes (large_client_header_buffers "
-                          f"{' '.join(buffers)}){twice}, but {server.label} reads a request into buffer-size "
-                          f"{limit:g} bytes ({where}): a longer URL or header gets 502 (\"invalid request block "
-                          f"size\"); raise buffer-size to {min(max(line * 4, 32768), 65535):g}")
+        if line is not None and copies is not None and line * copies > limit:
+            short.append((directive, buffers, line, copies))
+    if not short:
+        return
+    directive = short[0][0]
+    _, buffers, line, copies = max(short, key=lambda place: place[2] * place[3])
+    where = setting.source if setting.source != "uWSGI's default" else "uWSGI's default"
+    twice = (f" and uwsgi_params sends its URL {'twice' if copies == 2 else f'{copies} times'} "
+             f"(REQUEST_URI, QUERY_STRING or PATH_INFO), so a request packet reaches about {line * copies} bytes"
+             if copies > 1 else "")
+    more = f" (and {len(short) - 1} more uwsgi_pass to it)" if len(short) > 1 else ""
+    yield ctx.finding(directive,
+                      f"nginx accepts a request line or header line up to {line} bytes (large_client_header_buffers "
+                      f"{' '.join(buffers)}){twice}, but {server.label} reads a request into buffer-size "
+                      f"{limit:g} bytes ({where}){more}: a longer URL or header gets 502 (\"invalid request block "
+                      f"size\"); raise buffer-size to {min(max(line * 4, 32768), 65535):g}")
 
 
 # nginx's default (ngx_http_core_module).

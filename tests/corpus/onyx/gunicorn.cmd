@@ -1,0 +1,1 @@
+uvicorn onyx.main:app --host 0.0.0.0 --port 8080
