@@ -90,6 +90,10 @@ def test_chain_timeout_order_reports_nginx_waiting_no_longer_than_harakiri(tmp_p
     {"Procfile": "web: uwsgi --socket 127.0.0.1:3031 --harakiri 90 --module app\n"},
     {"Procfile": "web: uwsgi --socket=127.0.0.1:3031 --harakiri=90 --module app\n"},
     {"Procfile": "web: uwsgi --ini deploy/app.ini\n", "deploy/app.ini": "[uwsgi]\nsocket = 127.0.0.1:3031\nharakiri = 90\n"},
+    # uWSGI's one-letter options: -s socket, -t harakiri, -M master (a flag), -w module (issue 25).
+    {"Procfile": "web: uwsgi -s 127.0.0.1:3031 -t 90 -w app\n"},
+    {"Procfile": "web: uwsgi -Mt90 -s127.0.0.1:3031 -w app\n"},
+    {"Procfile": "web: uwsgi --socket 127.0.0.1:3031 --set harakiri=90 -w app\n"},
 ])
 def test_chain_timeout_order_reads_harakiri_from_the_uwsgi_command_line_and_its_ini(tmp_path, app):
     nginx = UWSGI_LOCATION.format(extra="        uwsgi_read_timeout 30s;\n")
@@ -199,6 +203,19 @@ def test_app_protocol_mismatch_for_every_uwsgi_socket_option_and_both_pass_direc
         assert "every request fails" in finding.message
 
 
+@pytest.mark.parametrize("command, speaks_uwsgi", [
+    ("uwsgi -s 127.0.0.1:3031 -w app", True),            # -s is --socket (uwsgi --help)
+    ("uwsgi -M -p 4 -s127.0.0.1:3031 -w app", True),
+    ("uwsgi -Mp 4 --http-socket 127.0.0.1:3031 -w app", False),
+])
+def test_app_protocol_mismatch_reads_uwsgis_one_letter_socket_option(tmp_path, command, speaks_uwsgi):
+    nginx = "server {\n    location / { proxy_pass http://127.0.0.1:3031; }\n}\n"
+    found = only(lint_pair(tmp_path, nginx, {"Procfile": f"web: {command}\n"}), "app-protocol-mismatch")
+    assert [(f.line, f.col) for f in found] == ([(2, 18)] if speaks_uwsgi else [])
+    if found:
+        assert "uWSGI `socket` 127.0.0.1:3031" in found[0].message
+
+
 @pytest.mark.parametrize("nginx, ini, reported_line", [
     # Through an upstream block, spelled with and without the uwsgi:// scheme.
     ("upstream app { server 127.0.0.1:3031; }\nserver {\n    location / { proxy_pass http://app; }\n}\n",
@@ -272,6 +289,13 @@ def test_uwsgi_buffer_size_reads_the_value_inherited_from_http_and_the_server_th
     ({"Procfile": "web: uwsgi --socket 127.0.0.1:3031 --buffer-size 65535 --module app\n"}, False),
     ({"Procfile": "web: uwsgi --socket 127.0.0.1:3031 --buffer-size 4096 --module app\n"}, True),
     ({"app.ini": "[uwsgi]\nhttp-socket = 127.0.0.1:3031\n"}, False),    # HTTP socket: not the uwsgi packet
+    # uWSGI's one-letter options (uwsgi --help): -b is --buffer-size, -s --socket (issue 25).
+    ({"Procfile": "web: uwsgi --socket 127.0.0.1:3031 -b 32768\n"}, False),
+    ({"Procfile": "web: uwsgi -s 127.0.0.1:3031 -b32768 -w app\n"}, False),
+    ({"Procfile": "web: uwsgi -Mb 32768 -s 127.0.0.1:3031\n"}, False),
+    ({"Procfile": "web: uwsgi -S buffer-size=32768 -s 127.0.0.1:3031\n"}, False),
+    ({"Procfile": "web: uwsgi -s 127.0.0.1:3031 -b 4096 -w app\n"}, True),
+    ({"Procfile": "web: uwsgi -s 127.0.0.1:3031 -w app\n"}, True),
     ({"Procfile": "web: uvicorn app:app --port 3031\n"}, False),
 ])
 def test_uwsgi_buffer_size_is_only_about_the_uwsgi_protocol_through_upstreams_too(tmp_path, app, reported):
@@ -347,6 +371,35 @@ def uwsgi_behind_nginx(root: Path, ini: str, server_body: str):
                     process.kill()
                     process.wait()
     raise AssertionError("nginx or uWSGI could not take a port in three tries")
+
+
+@pytest.mark.parametrize("command", [
+    "-s {dir}/app.sock -b 32768 -t 60 -w app",
+    "-Mb32768 -t60 -p 2 --socket {dir}/app.sock",
+    "-TMs {dir}/app.sock -C666 -b 8192",                  # -C takes its value only in the same word
+    "--http-socket {dir}/app.sock -S buffer-size=16384 -S harakiri=30",
+])
+def test_uwsgi_command_lines_are_read_as_uwsgi_itself_reads_them(tmp_path, command):
+    # uWSGI's --show-config prints the options it took from the command line; --need-app without an
+    # app makes it stop right after ("no app loaded. GAME OVER").
+    from confgen.appserver.uwsgi import read_args
+
+    args = command.replace("{dir}", str(tmp_path)).split()
+    shown = subprocess.run([uwsgi_binary(), *args, "--show-config", "--need-app"], cwd=tmp_path,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=30).stdout
+    section = shown.split("[uwsgi]\n", 1)[1].split(";end of configuration", 1)[0]
+    taken = dict(line.split(" = ", 1) for line in section.splitlines() if " = " in line)
+    server = read_args(args, "Procfile:1", "Procfile", 1)
+    for key in ("socket", "http-socket", "buffer-size", "harakiri", "master", "processes", "module", "enable-threads",
+                "chmod-socket"):
+        if key in taken:
+            read = server.settings[key].value
+            assert str(int(read) if isinstance(read, float) else read) == taken[key], (key, read, taken[key])
+        else:
+            assert key == "buffer-size" or key not in server.settings, key
+    assert server.settings["buffer-size"].value == int(taken.get("buffer-size", 4096))
+    harakiri = float(taken["harakiri"]) if "harakiri" in taken else None
+    assert (server.kills_after.value if server.kills_after else None) == harakiri
 
 
 def test_http_to_a_uwsgi_socket_fails_with_invalid_request_block_size_as_app_protocol_mismatch_says(tmp_path):

@@ -11,6 +11,7 @@ import contextlib
 import http.client
 import os
 import pwd
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -185,6 +186,31 @@ def test_a_reason_after_the_dashes_is_what_silences_suppression_without_reason(t
     assert [f.line for f in found] == ([] if reported_line is None else [reported_line])
 
 
+@pytest.mark.parametrize("line, column", [
+    ("    gzip_comp_level 9;  # confgen: disable=gzip-level-high", 25),       # after a statement: the comment's
+    ("    # confgen: disable=gzip-level-high", 5),
+    # A quoted copy of the words before the real comment is not where the comment starts.
+    ('    add_header X-Note "# confgen: disable=gzip-level-high";  # confgen: disable=gzip-level-high', 62),
+])
+def test_suppression_findings_point_at_the_comment_itself(tmp_path, line, column):
+    nginx = f"server {{\n{line}\n    gzip_comp_level 9;\n}}\n"
+    assert line.rindex("# confgen") + 1 == column
+    result = linted(tmp_path / "reason", nginx)
+    [finding] = only(result, "suppression-without-reason")
+    assert (finding.line, finding.col) == (2, column)
+    # suppression-unknown-rule points at the comment the same way.
+    line = line.replace("disable=gzip-level-high", "disable=gzip-too-high -- why")
+    unknown = linted(tmp_path / "unknown", f"server {{\n{line}\n}}\n")
+    assert [(f.line, f.col) for f in only(unknown, "suppression-unknown-rule")] == [(2, line.rindex("# confgen") + 1)]
+
+
+def test_suppression_without_reason_after_a_statement_in_gunicorn_conf_py_points_at_the_comment(tmp_path):
+    gunicorn = 'bind = "127.0.0.1:8000"\nmax_requests = 1000  # confgen: disable=max-requests-no-jitter\n'
+    result = linted(tmp_path, "location / { proxy_pass http://127.0.0.1:8000; }\n", gunicorn=gunicorn)
+    [finding] = only(result, "suppression-without-reason")
+    assert (finding.file, finding.line, finding.col) == (str(tmp_path / "gunicorn.conf.py"), 2, 22)
+
+
 def test_suppression_text_inside_a_quoted_argument_is_not_a_comment(tmp_path):
     # nginx reads "#" inside quotes as part of the value: no comment, so no suppression to judge,
     # and gzip-level-high is not silenced by it.
@@ -288,6 +314,54 @@ def test_nginx_uses_only_the_later_of_two_maps(tmp_path):
     assert finding.line == maps[1] and f"{conf}:{maps[0]}" in finding.message
 
 
+@pytest.mark.parametrize("nginx, reported", [
+    # stream and http keep their own variables: one map in each defines two variables.
+    ("stream {\n    map $remote_addr $x { default a; }\n}\nhttp {\n    map $uri $x { default b; }\n}\n", []),
+    ("http {\n    map $uri $x { default b; }\n}\nstream {\n    geo $x { default a; }\n}\n", []),
+    # Twice within one of them is still reported, each world on its own.
+    ("stream {\n    map $remote_addr $x { default a; }\n    map $server_port $x { default c; }\n}\n"
+     "http {\n    map $uri $x { default b; }\n}\n", [(3, 5)]),
+    ("stream {\n    map $remote_addr $x { default a; }\n}\nhttp {\n    map $uri $x { default b; }\n"
+     "    map $host $x { default c; }\n}\n", [(6, 5)]),
+])
+def test_variable_defined_twice_only_within_http_or_within_stream(tmp_path, nginx, reported):
+    found = only(linted(tmp_path, nginx), "variable-defined-twice")
+    assert [(f.line, f.col) for f in found] == reported
+    if reported:
+        assert f"{tmp_path / 'nginx.conf'}:" in found[0].message and "uses only this later one" in found[0].message
+
+
+STREAM_MODULE = Path("/usr/lib/nginx/modules/ngx_stream_module.so")
+
+
+def test_a_stream_map_and_an_http_map_of_one_name_are_two_variables_on_nginx(tmp_path):
+    nginx = require_binary("nginx")
+    if not STREAM_MODULE.exists():
+        pytest.skip("this nginx has no stream module to load")
+    http_port, stream_port = free_port(), free_port()
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(f"load_module {STREAM_MODULE};\ndaemon off;\npid {tmp_path}/nginx.pid;\n"
+                    f"error_log {tmp_path}/error.log;\n"
+                    f"events {{}}\nstream {{\n    map $remote_addr $which {{ default stream; }}\n"
+                    f"    server {{ listen 127.0.0.1:{stream_port}; return \"$which\"; }}\n}}\n"
+                    f"http {{\n    access_log off;\n    client_body_temp_path {tmp_path};\n"
+                    f"    map $uri $which {{ default http; }}\n"
+                    f"    server {{ listen 127.0.0.1:{http_port}; location / {{ return 200 \"$which\"; }} }}\n}}\n")
+    process = subprocess.Popen([nginx, "-p", str(tmp_path), "-c", str(conf)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        if not owns_listener(process, http_port, time.monotonic() + 15):
+            pytest.skip("another process took the port")
+        answer = fetch(http_port, "/")[2]
+        with socket.create_connection(("127.0.0.1", stream_port), timeout=10) as stream:
+            streamed = stream.recv(100)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    assert (answer, streamed) == (b"http", b"stream")
+    assert only(lint_file(conf), "variable-defined-twice") == []
+
+
 # ---------------------------------------------------------------------------------------------
 # CG413 proxy-setting-without-proxy-pass
 
@@ -330,6 +404,56 @@ def test_proxy_settings_from_an_included_file_are_reported_where_they_are_writte
     [finding] = only(result, "proxy-setting-without-proxy-pass")
     assert (finding.file, finding.line, finding.col) == (str(tmp_path / "forwarded.conf"), 2, 1)
     assert f"uwsgi_pass ({tmp_path / 'nginx.conf'}:3)" in finding.message
+
+
+@pytest.mark.parametrize("handler, advice", [
+    ("uwsgi_pass unix:/run/app.sock", "use uwsgi_param / uwsgi_* instead"),
+    ("fastcgi_pass unix:/run/php.sock", "use fastcgi_param / fastcgi_* instead"),
+    ("scgi_pass 127.0.0.1:4000", "use scgi_param / scgi_* instead"),
+    # There is no grpc_param: grpc passes headers with grpc_set_header (nginx -t below).
+    ("grpc_pass grpc://127.0.0.1:9000", "use grpc_set_header / grpc_* instead"),
+])
+def test_proxy_setting_without_proxy_pass_names_each_modules_own_directive(tmp_path, handler, advice):
+    # Several proxy_set_header lines are one name: "configures", as for one line.
+    nginx = (f"server {{\n    location / {{\n        {handler};\n        proxy_set_header X-A 1;\n"
+             f"        proxy_set_header X-B 2;\n    }}\n}}\n")
+    [finding] = only(linted(tmp_path, nginx), "proxy-setting-without-proxy-pass")
+    assert (finding.line, finding.col) == (4, 9)
+    assert finding.message.startswith("proxy_set_header only configures proxy_pass, but this location")
+    assert finding.message.endswith(advice) and "grpc_param" not in finding.message
+
+
+def test_nginx_has_grpc_set_header_and_no_grpc_param(nginx_check):
+    def config(line: str) -> str:
+        return (f"{NGINX_T_TOP}events {{}}\nhttp {{\n    server {{\n        listen 127.0.0.1:8080;\n"
+                f"        location / {{\n            grpc_pass grpc://127.0.0.1:9000;\n            {line}\n"
+                f"        }}\n    }}\n}}\n")
+    ok, output = nginx_check(config("grpc_param X-A 1;"))
+    assert not ok and 'unknown directive "grpc_param"' in output, output
+    ok, output = nginx_check(config("grpc_set_header X-A 1;"))
+    assert ok, output
+
+
+def test_proxy_settings_from_a_file_outside_the_tree_are_reported_at_the_include_in_the_users_file(tmp_path):
+    # As nginx's own /etc/nginx/proxy_params, read from this machine: the fix is in the user's
+    # file (drop the include), not in the system file, so the finding points at the include.
+    system = tmp_path / "system"
+    system.mkdir()
+    (system / "proxy_params").write_text("# stock\nproxy_set_header Host $host;\n"
+                                         "proxy_set_header X-Real-IP $remote_addr;\n")
+    nginx = (f"server {{\n    location / {{\n        include {system / 'proxy_params'};\n"
+             f"        uwsgi_pass 127.0.0.1:3031;\n    }}\n}}\n")
+    result = linted(tmp_path / "site", nginx)
+    [finding] = only(result, "proxy-setting-without-proxy-pass")
+    assert (finding.file, finding.line, finding.col) == (str(tmp_path / "site" / "nginx.conf"), 3, 9)
+    assert finding.message.startswith(f"proxy_set_header only configures proxy_pass (from {system / 'proxy_params'}:2, "
+                                      f"included here)")
+    # Through an include of an include, too: the one in the user's file.
+    (system / "outer.conf").write_text(f"include {system / 'proxy_params'};\n")
+    nested = nginx.replace(str(system / "proxy_params"), str(system / "outer.conf"))
+    [finding] = only(linted(tmp_path / "nested", nested), "proxy-setting-without-proxy-pass")
+    assert (finding.file, finding.line, finding.col) == (str(tmp_path / "nested" / "nginx.conf"), 3, 9)
+    # A file in the tree is still reported where it is written (the test above).
 
 
 # ---------------------------------------------------------------------------------------------

@@ -7,8 +7,12 @@ and what the messages say nginx does, on the real nginx."""
 
 from __future__ import annotations
 
+import base64
+import http.client
+
 import pytest
 
+from confgen.lint.engine import get_rule
 from lint_helpers import only
 from test_rules_edges_engine import check_documented_examples, fetch, lint_file, linted, nginx_serving, place
 
@@ -74,6 +78,73 @@ def test_autoindex_on_lists_every_file_to_any_client_as_autoindex_enabled_says(t
     assert listed[0] == 200 and b"db-backup.sql.gz" in listed[2]
     assert closed[0] == 403
     assert [(f.line, f.col) for f in found] == [place(conf.read_text(), "autoindex on")]
+
+
+HTPASSWD = "auth_basic_user_file /etc/nginx/htpasswd;"
+
+
+@pytest.mark.parametrize("server_body, files", [
+    # A login (a realm and its user file), at the location or inherited from the server.
+    (f'    location /files/ {{ autoindex on; auth_basic "staff"; {HTPASSWD} }}\n', {}),
+    (f'    auth_basic "staff";\n    {HTPASSWD}\n    location /files/ {{ autoindex on; }}\n', {}),
+    # An allow list that ends in deny all; a subrequest that must say yes.
+    ("    location /files/ { autoindex on; allow 10.0.0.0/8; deny all; }\n", {}),
+    ("    location /files/ { autoindex on; auth_request /auth; }\n", {}),
+    # satisfy any: an address the list does not name must still log in.
+    (f'    location /files/ {{ autoindex on; satisfy any; allow 10.0.0.0/8; auth_basic "staff"; {HTPASSWD} }}\n', {}),
+    # A file the deployment provides, beside it or around it, may hold the login.
+    ("    location /files/ { autoindex on; include /etc/nginx/provided-by-the-deployment/auth.conf; }\n", {}),
+    ("    include /etc/nginx/provided-by-the-deployment/auth.conf;\n    location /files/ { autoindex on; }\n", {}),
+])
+def test_autoindex_enabled_is_silent_where_the_listing_needs_a_login_or_an_allowed_address(
+        tmp_path, server_body, files):
+    assert findings(tmp_path, f"server {{\n    listen 80;\n{server_body}}}\n", "autoindex-enabled", files=files) == []
+
+
+@pytest.mark.parametrize("server_body", [
+    # A realm without a user file asks for nothing (nginx answers 200, below).
+    '    location /files/ { autoindex on; auth_basic "staff"; }\n',
+    # The server's login switched off here.
+    f'    auth_basic "staff";\n    {HTPASSWD}\n    location /files/ {{ autoindex on; auth_basic off; }}\n',
+    # An allow list without deny all; satisfy any beside an allow of every address.
+    "    location /files/ { autoindex on; allow 10.0.0.0/8; }\n",
+    f'    location /files/ {{ autoindex on; satisfy any; allow all; auth_basic "staff"; {HTPASSWD} }}\n',
+    # An include in the tree that holds no login.
+    "    location /files/ { autoindex on; include snippets/cache.conf; }\n",
+])
+def test_autoindex_enabled_where_the_login_or_allow_list_lets_everyone_through(tmp_path, server_body):
+    nginx = f"server {{\n    listen 80;\n{server_body}}}\n"
+    [finding] = findings(tmp_path, nginx, "autoindex-enabled", files={"snippets/cache.conf": "expires 1h;\n"})
+    assert (finding.line, finding.col) == place(nginx, "autoindex on")
+
+
+def test_a_listing_behind_a_login_or_an_allow_list_is_refused_on_nginx_and_autoindex_enabled_is_silent(tmp_path):
+    # Each location lists the same directory; only the ones nginx answers with 200 are reported.
+    def listing(path: str, guard: str) -> str:
+        return (f"        location /{path}/ {{\n            alias {{root}}/site/;\n            autoindex on;\n"
+                f"{guard}        }}\n")
+    login = '            auth_basic "staff";\n            auth_basic_user_file {root}/htpasswd;\n'
+    body = ("    server {\n        listen 127.0.0.1:{port};\n"
+            "        location = /no { return 401; }\n"
+            + listing("basic", login)
+            + listing("acl", "            allow 192.0.2.1;\n            deny all;\n")
+            + listing("subrequest", "            auth_request /no;\n")
+            + listing("any", "            satisfy any;\n            allow 192.0.2.1;\n" + login)
+            + listing("realm-only", '            auth_basic "staff";\n')
+            + listing("any-open", "            satisfy any;\n            allow all;\n" + login)
+            + "    }\n")
+    with nginx_serving(tmp_path, body) as (port, prefix, conf):
+        (prefix / "site").mkdir()
+        (prefix / "site" / "db-backup.sql.gz").write_text("secret")
+        (prefix / "htpasswd").write_text("staff:{PLAIN}secret\n")
+        statuses = {path: fetch(port, f"/{path}/")[0] for path in
+                    ("basic", "acl", "subrequest", "any", "realm-only", "any-open")}
+        logged_in = fetch(port, "/basic/", {"Authorization": "Basic " + base64.b64encode(b"staff:secret").decode()})
+        found = only(lint_file(conf), "autoindex-enabled")
+    assert statuses == {"basic": 401, "acl": 403, "subrequest": 401, "any": 401, "realm-only": 200, "any-open": 200}
+    assert logged_in[0] == 200 and b"db-backup.sql.gz" in logged_in[2]     # the listing is there, behind the login
+    text = conf.read_text()
+    assert [(f.line, f.col) for f in found] == [place(text, "autoindex on", 5), place(text, "autoindex on", 6)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -200,6 +271,35 @@ def test_regex_redos_is_silent_for_repetition_that_cannot_be_split_many_ways(tmp
     assert findings(tmp_path, f"server {{\n    location ~ {regex} {{ return 404; }}\n}}\n", "regex-redos") == []
 
 
+def test_the_shapes_regex_redos_names_in_its_docstring_are_the_ones_it_reports(tmp_path):
+    # Each ``(...)`` shape the docstring gives as reported is reported; the one it names as
+    # linear, (a|ab)*, is not: its n "a"s split one way only, whatever follows (issue 25).
+    why = get_rule("regex-redos").doc.why
+    assert "``(a+)+``" in why and "``(a|aa)*``" in why and "``(a|ab)*``" in why
+    for number, (shape, reported) in enumerate([("(a+)+", True), ("(a|aa)*", True), ("(a|ab)*", False)]):
+        nginx = f"server {{\n    location ~ ^/{shape}$ {{ return 404; }}\n}}\n"
+        found = findings(tmp_path / str(number), nginx, "regex-redos")
+        assert [(f.line, f.col) for f in found] == ([(2, 5)] if reported else []), shape
+
+
+def test_nginx_runs_into_pcres_match_limit_only_on_the_shape_regex_redos_reports(tmp_path):
+    # 40 "a"s and a character the regex refuses: (a|aa)* tries every split of them until PCRE's
+    # match limit (error -47 in the log, and a 500 for the client), (a|ab)* fails at once.
+    body = ("    server {\n        listen 127.0.0.1:{port};\n"
+            "        location ~ ^/x/(a|aa)*$ { return 200 x; }\n"
+            "        location ~ ^/y/(a|ab)*$ { return 200 y; }\n        location / { return 404; }\n    }\n")
+    crafted = "a" * 40 + "c"
+    with nginx_serving(tmp_path, body) as (port, prefix, conf):
+        before = fetch(port, f"/y/{crafted}")[0]
+        linear = (prefix / "error.log").read_text().count("pcre2_match() failed")
+        after = fetch(port, f"/x/{crafted}")[0]
+        exponential = (prefix / "error.log").read_text().count("pcre2_match() failed")
+        found = only(lint_file(conf), "regex-redos")
+    assert (before, after) == (404, 500)
+    assert (linear, exponential) == (0, 1)
+    assert [(f.line, f.col) for f in found] == [place(conf.read_text(), "location ~ ^/x/")]
+
+
 def test_regex_redos_reports_each_regex_once_where_it_is_written(tmp_path):
     result = linted(tmp_path, "server {\n    include routes.conf;\n    location ~ ^/(a+)+$ { return 404; }\n}\n",
                     files={"routes.conf": "location ~ ^/b/(\\d+\\s?)*$ { return 404; }\n"})
@@ -256,6 +356,88 @@ def test_allow_without_deny_lets_every_address_in_on_nginx(tmp_path):
     assert [(f.line, f.col) for f in found] == [place(conf.read_text(), "allow 192.0.2.1")]
 
 
+@pytest.mark.parametrize("listens, acl, needle, words", [
+    # A deny of some addresses only: every other address is still allowed.
+    ("listen 80;", "allow 10.0.0.0/8; deny 192.168.1.1;", "allow 10.0.0.0/8",
+     "allows some addresses but denies only 192.168.1.1, so every other address is allowed"),
+    # nginx applies the first rule that matches: allow all lets everyone in before deny all.
+    ("listen 80;", "allow 10.0.0.0/8; allow all; deny all;", "allow all",
+     "allow all matches every address and nginx applies the first rule that matches"),
+    ("listen 80;", "allow 10.0.0.0/8; allow 0.0.0.0/0; deny all;", "allow 0.0.0.0/",
+     "allow 0.0.0.0/0 matches every address"),
+    # deny 0.0.0.0/0 closes IPv4 only: an IPv6 listener lets every IPv6 client in.
+    ("listen 80; listen [::]:80;", "allow 10.0.0.0/8; deny 0.0.0.0/0;", "allow 10.0.0.0/8",
+     "denies only 0.0.0.0/0, so every IPv6 address is allowed"),
+    ("listen 80;", "allow 10.0.0.0/8; allow 2001:db8::/32; deny 0.0.0.0/0;", "allow 10.0.0.0/8",
+     "every IPv6 address is allowed"),
+])
+def test_allow_without_deny_when_the_list_judged_in_order_still_lets_every_address_in(
+        tmp_path, listens, acl, needle, words):
+    nginx = f"server {{\n    {listens}\n    location /admin/ {{ {acl} }}\n}}\n"
+    [finding] = findings(tmp_path, nginx, "allow-without-deny")
+    assert (finding.code, finding.severity) == ("CG641", "error")
+    assert (finding.line, finding.col) == place(nginx, needle)
+    assert words in finding.message and "deny all;" in finding.message
+
+
+@pytest.mark.parametrize("listens, acl", [
+    ("listen 80;", "allow 10.0.0.0/8; deny 192.168.1.1; deny all;"),
+    ("listen 80;", "allow 10.0.0.0/8; deny 0.0.0.0/0;"),                    # an IPv4-only server
+    ("listen 80; listen [::]:80;", "allow 10.0.0.0/8; deny 0.0.0.0/0; deny ::/0;"),
+    ("listen 80; listen [::]:80;", "allow 10.0.0.0/8; allow 2001:db8::/32; deny all;"),
+    ("listen 80; listen [::]:80;", "allow 0.0.0.0/0; deny all;"),          # IPv4 only, on purpose
+    ("listen 80; listen unix:/run/nginx.sock;", "allow 10.0.0.0/8; deny 0.0.0.0/0;"),   # unix clients are local
+])
+def test_allow_without_deny_is_silent_where_every_family_the_server_accepts_ends_in_a_deny(tmp_path, listens, acl):
+    nginx = f"server {{\n    {listens}\n    location /admin/ {{ {acl} }}\n}}\n"
+    assert findings(tmp_path, nginx, "allow-without-deny") == []
+
+
+def test_allow_without_deny_is_silent_beside_an_acl_the_deployment_provides(tmp_path):
+    # The engine's promise: a file not in the tree (nor on this machine) may end the list.
+    provided = ("server {\n    location /admin/ {\n        allow 10.0.0.0/8;\n"
+                "        include /etc/nginx/acl/admins.conf;\n    }\n}\n")
+    assert findings(tmp_path / "a", provided, "allow-without-deny") == []
+    # Not when the provided file is included at the server: the location's own list wins whole.
+    outside = ("server {\n    include /etc/nginx/acl/admins.conf;\n    location /admin/ {\n"
+               "        allow 10.0.0.0/8;\n    }\n}\n")
+    [finding] = findings(tmp_path / "b", outside, "allow-without-deny")
+    assert (finding.line, finding.col) == (4, 9)
+
+
+def fetch6(port: int, path: str) -> int:
+    """The status of one GET to [::1]:``port``."""
+    connection = http.client.HTTPConnection("::1", port, timeout=15)
+    try:
+        connection.request("GET", path)
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+def test_nginx_judges_an_allow_list_in_order_and_per_address_family_as_allow_without_deny_says(tmp_path):
+    body = ("    server {\n        listen 127.0.0.1:{port};\n        listen [::1]:{port};\n"
+            "        location /some-denied/ {\n            allow 10.0.0.0/8;\n            deny 192.168.1.1;\n"
+            "            empty_gif;\n        }\n"
+            "        location /allow-all-first/ {\n            allow 10.0.0.0/8;\n            allow all;\n"
+            "            deny all;\n            empty_gif;\n        }\n"
+            "        location /ipv4-denied/ {\n            allow 10.0.0.0/8;\n            deny 0.0.0.0/0;\n"
+            "            empty_gif;\n        }\n"
+            "        location /closed/ {\n            allow 10.0.0.0/8;\n            deny all;\n"
+            "            empty_gif;\n        }\n    }\n")
+    paths = ("/some-denied/", "/allow-all-first/", "/ipv4-denied/", "/closed/")
+    with nginx_serving(tmp_path, body) as (port, _, conf):
+        statuses = {path: (fetch(port, path)[0], fetch6(port, path)) for path in paths}
+        found = only(lint_file(conf), "allow-without-deny")
+    # (IPv4 client, IPv6 client): 127.0.0.1 and ::1 are in none of the lists' networks.
+    assert statuses == {"/some-denied/": (200, 200), "/allow-all-first/": (200, 200),
+                        "/ipv4-denied/": (403, 200), "/closed/": (403, 403)}
+    text = conf.read_text()
+    assert [(f.line, f.col) for f in found] == [place(text, "allow 10.0.0.0/8"), place(text, "allow all"),
+                                                place(text, "allow 10.0.0.0/8", 3)]
+    assert "every IPv6 address is allowed" in found[2].message
+
+
 # ---------------------------------------------------------------------------------------------
 # CG643 status-page-exposed
 
@@ -290,6 +472,51 @@ def test_status_page_exposed_where_a_restriction_is_undone_or_elsewhere(tmp_path
     [finding] = findings(tmp_path, nginx, "status-page-exposed")
     assert (finding.line, finding.col) == place(nginx, "stub_status")
     assert finding.message.startswith("stub_status answers any client here")
+
+
+@pytest.mark.parametrize("location", [
+    # nginx applies the first rule that matches: these let everyone in before deny all.
+    "location /s { allow all; deny all; stub_status; }",
+    "location /s { allow 0.0.0.0/0; deny all; stub_status; }",
+    "location /s { allow 10.0.0.0/8; deny 192.168.1.1; stub_status; }",
+    # A realm without its user file asks for nothing; satisfy any with an allow of everyone.
+    'location /s { auth_basic "ops"; stub_status; }',
+    'location /s { satisfy any; allow all; auth_basic "ops"; auth_basic_user_file /etc/nginx/htpasswd; stub_status; }',
+    # A file in the tree that restricts nothing.
+    "location /s { include snippets/cache.conf; stub_status; }",
+])
+def test_status_page_exposed_when_the_restriction_judged_in_order_lets_everyone_in(tmp_path, location):
+    nginx = f"server {{\n    listen 80;\n    {location}\n}}\n"
+    [finding] = findings(tmp_path, nginx, "status-page-exposed", files={"snippets/cache.conf": "expires 1h;\n"})
+    assert (finding.line, finding.col) == place(nginx, "stub_status")
+
+
+@pytest.mark.parametrize("server_body", [
+    "    location /s { allow 127.0.0.1; deny 0.0.0.0/0; stub_status; }\n",       # IPv4-only server
+    '    location /s { satisfy any; allow 10.0.0.0/8; auth_basic "ops"; auth_basic_user_file /etc/nginx/htpasswd; '
+    "stub_status; }\n",
+    # A file the deployment provides, beside it or around it, may restrict it.
+    "    location /s { include /etc/nginx/acl/ops.conf; stub_status; }\n",
+    "    include /etc/nginx/acl/ops.conf;\n    location /s { stub_status; }\n",
+])
+def test_status_page_exposed_is_silent_where_a_list_or_login_holds_or_a_provided_file_may(tmp_path, server_body):
+    assert findings(tmp_path, f"server {{\n    listen 80;\n{server_body}}}\n", "status-page-exposed") == []
+
+
+def test_nginx_serves_a_status_page_to_everyone_when_allow_all_comes_first_as_status_page_exposed_says(tmp_path):
+    body = ("    server {\n        listen 127.0.0.1:{port};\n"
+            "        location /allow-all-first { allow all; deny all; stub_status; }\n"
+            "        location /everyone-v4-first { allow 0.0.0.0/0; deny all; stub_status; }\n"
+            "        location /closed { allow 192.0.2.1; deny all; stub_status; }\n    }\n")
+    with nginx_serving(tmp_path, body) as (port, _, conf):
+        answers = {path: fetch(port, path) for path in ("/allow-all-first", "/everyone-v4-first", "/closed")}
+        public = conf.parent / "public.conf"
+        public.write_text(conf.read_text().replace(f"listen 127.0.0.1:{port};", f"listen {port};"))
+        found = only(lint_file(public), "status-page-exposed")
+    assert [(status, b"Active connections:" in text) for status, _, text in answers.values()] == [
+        (200, True), (200, True), (403, False)]
+    text = public.read_text()
+    assert [(f.line, f.col) for f in found] == [place(text, "stub_status"), place(text, "stub_status", 2)]
 
 
 def test_stub_status_answers_any_client_unless_denied_on_nginx(tmp_path):
@@ -345,6 +572,68 @@ def test_map_without_default_for_a_rate_limit_key_and_a_geo(tmp_path):
 def test_map_without_default_is_silent_where_an_empty_value_is_harmless_or_a_default_is_read(tmp_path, table, files):
     nginx = f"http {{\n    {table}}}\n"
     assert findings(tmp_path, nginx, "map-without-default", files=files) == []
+
+
+def test_map_without_default_is_silent_when_the_table_includes_a_file_the_deployment_provides(tmp_path):
+    # The engine's promise: the provided file may hold the default entry.
+    provided = ("http {\n    map $http_x_key $gate {\n        include /etc/nginx/maps/keys.map;\n    }\n"
+                "    server { if ($gate) { return 403; } }\n}\n")
+    assert findings(tmp_path / "a", provided, "map-without-default") == []
+    # A table file in the tree without a default is read as entries: still reported.
+    in_tree = provided.replace("/etc/nginx/maps/keys.map", "keys.map")
+    [finding] = findings(tmp_path / "b", in_tree, "map-without-default", files={"keys.map": "a 1;\n"})
+    assert (finding.line, finding.col) == (2, 5)
+
+
+GEO_USE = "    server {{\n        {listens}\n        if ($gate) {{ return 403; }}\n    }}\n"
+
+
+@pytest.mark.parametrize("source, entries, listens", [
+    # nginx's default is 0.0.0.0/0 and ::/0 together: both written are a default.
+    ("", "0.0.0.0/0 0;\n        ::/0 0;", "listen 80; listen [::]:80;"),
+    # One alone is enough for the only family the servers accept.
+    ("", "0.0.0.0/0 0;", "listen 80;"),
+    ("", "::/0 0;", "listen [::]:80;"),
+])
+def test_map_without_default_reads_a_geos_whole_networks_as_its_default(tmp_path, source, entries, listens):
+    nginx = (f"http {{\n    geo {source}$gate {{\n        {entries}\n        10.0.0.0/8 1;\n    }}\n"
+             + GEO_USE.format(listens=listens) + "}\n")
+    assert findings(tmp_path, nginx, "map-without-default") == []
+
+
+@pytest.mark.parametrize("source, entries, listens, family", [
+    ("", "0.0.0.0/0 0;", "listen 80; listen [::]:80;", "IPv6"),
+    ("", "::/0 0;", "listen 80; listen [::]:80;", "IPv4"),
+    ("", "::/0 0;", "listen 80;", "IPv4"),
+    # The address read from a header may be of either family.
+    ("$http_x_forwarded_for ", "0.0.0.0/0 0;", "listen 80;", "IPv6"),
+])
+def test_map_without_default_names_the_family_a_geos_whole_network_leaves_out(
+        tmp_path, source, entries, listens, family):
+    nginx = (f"http {{\n    geo {source}$gate {{\n        {entries}\n        10.0.0.0/8 1;\n    }}\n"
+             + GEO_USE.format(listens=listens) + "}\n")
+    [finding] = findings(tmp_path, nginx, "map-without-default")
+    assert (finding.line, finding.col) == (2, 5)
+    assert finding.message.startswith(f"geo $gate has no default for {family} clients")
+
+
+def test_a_geos_whole_ipv4_network_leaves_ipv6_clients_empty_on_nginx_as_map_without_default_says(tmp_path):
+    body = ("    geo $v4_only {\n        0.0.0.0/0 zero;\n        10.0.0.0/8 ten;\n    }\n"
+            "    geo $both {\n        0.0.0.0/0 zero;\n        ::/0 zero;\n        10.0.0.0/8 ten;\n    }\n"
+            "    geo $with_default {\n        default zero;\n        10.0.0.0/8 ten;\n    }\n"
+            "    server {\n        listen 127.0.0.1:{port};\n        listen [::1]:{port};\n"
+            "        location / {\n            if ($v4_only = \"\") { return 403; }\n"
+            "            if ($both = \"\") { return 403; }\n"
+            "            if ($with_default = \"\") { return 403; }\n            return 204;\n        }\n"
+            "        location /both/ {\n            if ($both = \"\") { return 403; }\n"
+            "            if ($with_default = \"\") { return 403; }\n            return 204;\n        }\n    }\n")
+    with nginx_serving(tmp_path, body) as (port, _, conf):
+        statuses = {path: (fetch(port, path)[0], fetch6(port, path)) for path in ("/", "/both/")}
+        found = only(lint_file(conf), "map-without-default")
+    # The geo with 0.0.0.0/0 alone gives ::1 "": the if refuses it; default and both networks do not.
+    assert statuses == {"/": (204, 403), "/both/": (204, 204)}
+    assert [(f.line, f.col) for f in found] == [place(conf.read_text(), "geo $v4_only")]
+    assert found[0].message.startswith("geo $v4_only has no default for IPv6 clients")
 
 
 def test_an_unmatched_value_becomes_empty_on_nginx_as_map_without_default_says(tmp_path):

@@ -14,6 +14,7 @@ import subprocess
 
 import pytest
 
+from confgen.lint.engine import get_rule
 from conftest import require_binary
 from lint_helpers import only
 from test_rules_edges_engine import check_documented_examples, fetch, lint_file, linted, nginx_serving, place
@@ -71,6 +72,57 @@ def test_ssl_weak_ciphers_is_silent_for_excluded_or_current_suites(tmp_path, cip
     assert findings(tmp_path, f"server {{\n    listen 443 ssl;\n    ssl_ciphers {ciphers};\n}}\n", "ssl-weak-ciphers") == []
 
 
+@pytest.mark.parametrize("ciphers, weak", [
+    # OpenSSL reads the list in order: "+" only moves ciphers already in it, "-" removes them
+    # until a later term adds them again, "!" removes them for good (issue 25).
+    ("HIGH:-RC4:+RC4", None),
+    ("HIGH:!aNULL:+aNULL", None),
+    ("RC4-SHA:HIGH:-RC4", None),
+    ("RC4-SHA:HIGH:!RC4", None),
+    ("!3DES:DES-CBC3-SHA:HIGH", None),                  # banned before: never added
+    ("HIGH:!aNULL+ECDH:aNULL+ECDH", None),
+    ("EXP-RC4-MD5:HIGH:!MD5", None),                    # the suite uses MD5: removed whole
+    ('"DEFAULT:!aNULL"', None),
+    ("HIGH:-aNULL:aNULL", "aNULL"),                     # "-" then added again
+    ("-3DES:DES-CBC3-SHA:HIGH", "DES-CBC3-SHA"),
+    ("DES-CBC3-SHA:HIGH:!DES", "DES-CBC3-SHA"),         # DES is single DES, not triple DES
+    ("RC4:HIGH:!MD5", "RC4"),                           # only RC4-MD5 goes; RC4-SHA stays
+    ("RC4:HIGH:!RC4-MD5", "RC4"),                       # one suite by name removes only that one
+    ("HIGH:RSA+RC4:@STRENGTH", "RSA+RC4"),
+])
+def test_ssl_weak_ciphers_reads_the_list_in_order_as_openssl_does(tmp_path, ciphers, weak):
+    found = findings(tmp_path, f"server {{\n    listen 443 ssl;\n    ssl_ciphers {ciphers};\n}}\n", "ssl-weak-ciphers")
+    assert [(f.line, f.col) for f in found] == ([] if weak is None else [(3, 5)])
+    if weak is not None:
+        assert f"broken suites ({weak})" in found[0].message
+
+
+@pytest.mark.parametrize("ciphers, anonymous", [("HIGH:-aNULL:+aNULL", False), ("HIGH:-aNULL:aNULL", True)])
+def test_a_plus_term_adds_no_cipher_on_nginx_as_ssl_weak_ciphers_reads_it(
+        tmp_path, self_signed_cert, ciphers, anonymous):
+    # A client that offers only anonymous suites (aNULL, OpenSSL's security level 0 on both
+    # sides): nginx completes the handshake only where the list holds them.
+    cert, key = self_signed_cert
+    body = (f"    server {{\n        listen 127.0.0.1:{{port}} ssl;\n        ssl_certificate {cert};\n"
+            f"        ssl_certificate_key {key};\n        ssl_protocols TLSv1.2;\n"
+            f"        ssl_ciphers \"{ciphers}:@SECLEVEL=0\";\n        return 200 ok;\n    }}\n")
+    with nginx_serving(tmp_path, body) as (port, _, conf):
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+        context.maximum_version = ssl.TLSVersion.TLSv1_2
+        context.set_ciphers("aNULL:@SECLEVEL=0")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as raw, context.wrap_socket(raw) as tls:
+                negotiated = tls.cipher()[0]
+        except ssl.SSLError:
+            negotiated = None
+        found = only(lint_file(conf), "ssl-weak-ciphers")
+    assert (negotiated is not None) is anonymous, negotiated
+    if anonymous:
+        assert negotiated.startswith(("ADH", "AECDH"))
+    assert [(f.line, f.col) for f in found] == ([place(conf.read_text(), "ssl_ciphers")] if anonymous else [])
+
+
 def test_ssl_weak_ciphers_is_reported_once_where_written_not_in_every_server_inheriting_it(tmp_path):
     nginx = ("http {\n    ssl_ciphers RC4-SHA:HIGH;\n    server { listen 443 ssl; server_name a.example; }\n"
              "    server { listen 443 ssl; server_name b.example; }\n}\n")
@@ -98,6 +150,32 @@ def test_hsts_missing_is_silent_where_the_header_is_sent_or_may_be(tmp_path, ngi
     assert findings(tmp_path, nginx, "hsts-missing", files=files) == []
 
 
+MORE_HSTS = "more_set_headers \"Strict-Transport-Security: max-age=31536000\";"
+
+
+@pytest.mark.parametrize("nginx", [
+    # The headers-more module's more_set_headers, which the other header rules read (issue 25).
+    f"server {{\n    listen 443 ssl;\n    {MORE_HSTS}\n}}\n",
+    f"http {{\n    {MORE_HSTS}\n    server {{\n        listen 443 ssl;\n    }}\n}}\n",
+    f"server {{\n    listen 443 ssl;\n    location / {{ {MORE_HSTS} }}\n}}\n",
+    "server {\n    listen 443 ssl;\n"
+    "    more_set_headers -s '200 301' 'strict-transport-security:max-age=63072000';\n}\n",
+])
+def test_hsts_missing_is_silent_where_more_set_headers_sends_it(tmp_path, nginx):
+    assert findings(tmp_path, nginx, "hsts-missing") == []
+
+
+@pytest.mark.parametrize("directive", [
+    "more_set_headers 'X-Frame-Options: DENY';",                        # another header
+    "more_clear_headers Strict-Transport-Security;",                     # clears it, sends none
+    "more_set_headers 'Strict-Transport-Security:';",                    # no value: clears it too
+])
+def test_hsts_missing_with_more_headers_directives_that_do_not_send_it(tmp_path, directive):
+    nginx = f"server {{\n    listen 443 ssl;\n    {directive}\n}}\n"
+    [finding] = findings(tmp_path, nginx, "hsts-missing")
+    assert (finding.line, finding.col) == (1, 1)
+
+
 def test_hsts_missing_when_a_servers_own_add_header_drops_the_inherited_one(tmp_path):
     # nginx's add_header: a level with its own add_header inherits none from outside.
     nginx = (f"http {{\n    {HSTS}\n    server {{\n        listen 443 ssl;\n        server_name a.example;\n"
@@ -119,14 +197,21 @@ def test_hsts_missing_with_an_included_file_that_sets_other_headers(tmp_path):
 
 
 @pytest.mark.parametrize("curves, risky", [
-    ("X25519Kyber768Draft00:X25519", "X25519Kyber768Draft00 only exists"),
-    ("x25519mlkem768:prime256v1", "x25519mlkem768 only exists"),           # OpenSSL's names are case-insensitive
-    ("SecP256r1MLKEM768:X25519MLKEM768:X25519", "SecP256r1MLKEM768, X25519MLKEM768 only exist from"),
-    ("?X25519MLKEM768:X25519Kyber768Draft00", "X25519Kyber768Draft00 only exists"),  # only the unmarked one
+    # The Kyber drafts are no OpenSSL group, in any version (issue 25: not "from OpenSSL 3.5").
+    ("X25519Kyber768Draft00:X25519", "X25519Kyber768Draft00 is no OpenSSL group (only an added provider's):"),
+    # OpenSSL's names are case-insensitive.
+    ("x25519mlkem768:prime256v1", "x25519mlkem768 only exists from OpenSSL 3.5:"),
+    ("SecP256r1MLKEM768:X25519MLKEM768:X25519", "SecP256r1MLKEM768, X25519MLKEM768 only exist from OpenSSL 3.5:"),
+    ("?X25519MLKEM768:X25519Kyber768Draft00", "X25519Kyber768Draft00 is no OpenSSL group"),  # only the unmarked one
+    ("X25519MLKEM768:X25519Kyber768Draft00", "X25519MLKEM768 only exists from OpenSSL 3.5 and X25519Kyber768Draft00 is "
+                                             "no OpenSSL group"),
 ])
 def test_ssl_ecdh_curve_pq_names_every_unmarked_post_quantum_group(tmp_path, curves, risky):
     [finding] = findings(tmp_path, f"server {{\n    listen 443 ssl;\n    ssl_ecdh_curve {curves};\n}}\n", "ssl-ecdh-curve-pq")
     assert (finding.line, finding.col) == (3, 5) and finding.message.startswith(risky)
+    # The advice says what each way out needs (issue 25: the ? itself needs OpenSSL 3.3).
+    assert "leave `auto` (OpenSSL 3.5 then offers X25519MLKEM768 by itself)" in finding.message
+    assert "prefix with ? to skip a missing group, which needs OpenSSL 3.3 or newer" in finding.message
 
 
 @pytest.mark.parametrize("curves", ["auto", "X25519:prime256v1:secp384r1", "?X25519MLKEM768:X25519", "prime256v1"])
@@ -155,12 +240,29 @@ def test_nginx_refuses_to_start_with_a_post_quantum_group_its_openssl_lacks(ngin
     bad_curves = "X25519MLKEM768:X25519:prime256v1"    # the documented Bad example's list
     ok, output = nginx_check(config(bad_curves))
     assert not ok and "SSL_CTX_set1_curves_list" in output and "X25519MLKEM768" in output, output
+    # The documented Good example (auto) starts here.
+    good = re.search(r"ssl_ecdh_curve ([^;]+);", get_rule("ssl-ecdh-curve-pq").doc.good).group(1)
+    ok, output = nginx_check(config(good))
+    assert good == "auto" and ok, output
     [finding] = only(linted(tmp_path / "bad", config(bad_curves)), "ssl-ecdh-curve-pq")
     assert (finding.line, finding.col) == place(config(bad_curves), "ssl_ecdh_curve")
     for fine in ("X25519:prime256v1", "auto"):
         ok, output = nginx_check(config(fine))
         assert ok, output
         assert only(linted(tmp_path / fine.replace(":", "-"), config(fine)), "ssl-ecdh-curve-pq") == []
+
+
+def test_nginx_rejects_the_question_mark_itself_with_openssl_before_3_3(nginx_check, self_signed_cert):
+    # The message's claim about the ? prefix: ignored when missing only from OpenSSL 3.3.
+    nginx = require_binary("nginx")
+    if _openssl_version(nginx) >= (3, 3):
+        pytest.skip("this nginx's OpenSSL reads the ? prefix: the older behaviour cannot be shown here")
+    cert, key = self_signed_cert
+    ok, output = nginx_check(f"error_log stderr;\npid nginx.pid;\nevents {{}}\nhttp {{\n    server {{\n"
+                             f"        listen 127.0.0.1:8443 ssl;\n        ssl_certificate {cert};\n"
+                             f"        ssl_certificate_key {key};\n        ssl_ecdh_curve ?X25519MLKEM768:X25519;\n"
+                             f"    }}\n}}\n")
+    assert not ok and "group '?X25519MLKEM768' cannot be set" in output, output
 
 
 # ---------------------------------------------------------------------------------------------
@@ -283,6 +385,29 @@ TWO_ON_80 = "    server { listen 80; server_name a.example; }\n    server { list
 ])
 def test_default_server_missing_is_silent_where_a_default_exists_or_may(tmp_path, nginx, files):
     assert findings(tmp_path, nginx, "default-server-missing", files=files) == []
+
+
+@pytest.mark.parametrize("nginx", [
+    # A file the deployment provides, around the servers or in one of them, may hold the default.
+    _http(TWO_ON_80, before="    include /etc/nginx/provided-by-the-deployment/catch-all.conf;\n"),
+    "include /etc/nginx/provided-by-the-deployment/catch-all.conf;\n" + _http(TWO_ON_80),
+    _http("    server {\n        listen 80;\n        server_name a.example;\n"
+          "        include /etc/nginx/provided-by-the-deployment/listen.conf;\n    }\n"
+          "    server { listen 80; server_name b.example; }\n"),
+])
+def test_default_server_missing_is_silent_beside_a_file_the_deployment_provides(tmp_path, nginx):
+    assert findings(tmp_path, nginx, "default-server-missing") == []
+
+
+def test_default_server_missing_beside_a_provided_file_that_cannot_hold_a_listen(tmp_path):
+    # In a location, or in a server on another socket: neither makes a default for *:80.
+    nginx = _http("    server {\n        listen 80;\n        server_name a.example;\n"
+                  "        location / { include /etc/nginx/provided-by-the-deployment/app.conf; }\n    }\n"
+                  "    server { listen 80; server_name b.example; }\n"
+                  "    server { listen 8080; include /etc/nginx/provided-by-the-deployment/other.conf; }\n")
+    [finding] = findings(tmp_path, nginx, "default-server-missing")
+    assert (finding.line, finding.col) == place(nginx, "listen 80")
+    assert "2 servers listen on *:80 and none is default_server" in finding.message
 
 
 @pytest.mark.parametrize("servers, socket_, place_needle", [

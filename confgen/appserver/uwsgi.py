@@ -40,32 +40,82 @@ _PLACEHOLDER = re.compile(r"%\(|\$\(|@\(")
 _KEY_VALUE = re.compile(r"^\s*([A-Za-z0-9_.-]+)\s*=\s*(.*?)\s*$")
 
 
-def read_args(args: list[str], label: str, file: str | None, line: int, cwd: str | None = None) -> AppServer:
-    """uWSGI from its command-line words (``--ini`` files read relative to ``cwd``)."""
-    options: list[tuple[str, str, str]] = []      # (key, value, where)
-    notes: list[str] = []
+# uWSGI's one-letter options (``uwsgi --help``, 2.0; https://uwsgi-docs.readthedocs.io/en/latest/Options.html
+# "shortcut"): the long name each sets, and whether it takes a value (required: the rest of the
+# word or the next word; optional: only the rest of the word, as getopt reads ``-C666``; none: a
+# flag, after which the next letters of the word are options too, as in ``-Mb 32768``).
+_SHORT = {
+    "s": ("socket", "required"), "p": ("processes", "required"), "t": ("harakiri", "required"),
+    "x": ("xmlconfig", "required"), "S": ("set", "required"), "d": ("daemonize", "required"),
+    "l": ("listen", "required"), "v": ("max-vars", "required"), "b": ("buffer-size", "required"),
+    "R": ("max-requests", "required"), "z": ("socket-timeout", "required"), "A": ("sharedarea", "required"),
+    "Q": ("spooler", "required"), "y": ("yaml", "required"), "w": ("module", "required"),
+    "J": ("test", "required"), "H": ("home", "required"), "O": ("optimize", "required"),
+    "C": ("chmod-socket", "optional"),
+    "m": ("memory-report", "none"), "c": ("cgi-mode", "none"), "a": ("abstract-socket", "none"),
+    "T": ("enable-threads", "none"), "i": ("single-interpreter", "none"), "M": ("master", "none"),
+    "h": ("help", "none"), "r": ("reaper", "none"), "L": ("disable-logging", "none"),
+}
+
+
+def _words(args: list[str]) -> list[tuple[str, str, str, str]]:
+    """(long name, value or "", as written, how the value was given) of each option on the
+    command line: "joined" (``--name=value``, ``-b32768``), "separate" (the next word) or ""
+    (none). One-letter options are read as uWSGI's getopt reads them; other words (uWSGI's
+    config files named without an option, values of options not known here) are skipped."""
+    found: list[tuple[str, str, str, str]] = []
     index = 0
     while index < len(args):
         word = args[index]
         index += 1
-        if not word.startswith("--"):
+        if word.startswith("--"):
+            key, equals, inline = word[2:].partition("=")
+            how = "joined" if equals else ""
+            if not equals and index < len(args) and not args[index].startswith("-"):
+                inline = args[index]
+                index += 1
+                how = "separate"
+            found.append((key, inline, f"--{key}", how))
             continue
-        key, equals, inline = word[2:].partition("=")
-        separate = False
-        if not equals and index < len(args) and not args[index].startswith("-"):
-            inline = args[index]
-            index += 1
-            separate = True
+        if not word.startswith("-") or word == "-":
+            continue
+        letters = word[1:]
+        while letters:
+            letter, letters = letters[0], letters[1:]
+            if letter not in _SHORT:
+                break                  # not an option of this uWSGI: the rest of the word is unknown
+            key, argument = _SHORT[letter]
+            if argument == "none":
+                found.append((key, "", f"-{letter}", ""))
+                continue
+            value, how = letters, "joined" if letters else ""
+            if not value and argument == "required" and index < len(args):
+                value, how = args[index], "separate"
+                index += 1
+            found.append((key, value, f"-{letter}", how))
+            break
+    return found
+
+
+def read_args(args: list[str], label: str, file: str | None, line: int, cwd: str | None = None) -> AppServer:
+    """uWSGI from its command-line words (``--ini`` files read relative to ``cwd``)."""
+    options: list[tuple[str, str, str]] = []      # (key, value, where)
+    notes: list[str] = []
+    for key, inline, written, how in _words(args):
         if key in ("ini", "config") and inline:
             path = inline.split(":", 1)[0]
             options += read_ini_options(os.path.join(cwd or ".", path))
+        elif key == "set" and "=" in inline:
+            # --set / -S name=value sets the option ``name`` (uwsgi --show-config lists it so).
+            name, _, value = inline.partition("=")
+            options.append((name.strip(), value, f"{label} ({written} {name.strip()})"))
         elif key in OPTIONAL_VALUE:
-            if separate:
+            if how == "separate":
                 notes.append(f"{label}: uWSGI takes a value for --{key} only as --{key}={inline}: given apart, "
                              f"{inline!r} is loaded as a config file and uWSGI does not start")
-            options.append((key, inline if equals or separate else "1", f"{label} (--{key})"))
+            options.append((key, inline if how else "1", f"{label} ({written})"))
         else:
-            options.append((key, inline or "true", f"{label} (--{key})"))
+            options.append((key, inline or "true", f"{label} ({written})"))
     server = _server(options, label, file, line)
     server.notes[:0] = notes
     return server

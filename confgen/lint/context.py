@@ -198,7 +198,8 @@ class _FileLines:
 
 def _column(text: str, name: str | None) -> int:
     if name:
-        index = text.find(name)
+        # A comment ends its line: the last place its text is, not a quoted copy before it.
+        index = text.rfind(name) if name.startswith("#") else text.find(name)
         if index >= 0:
             return index + 1
     return len(text) - len(text.lstrip()) + 1

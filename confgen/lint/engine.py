@@ -66,7 +66,7 @@ class _Suppressions:
 
     per_file: dict[str, set[str]] = field(default_factory=dict)
     per_line: dict[tuple[str, int], set[str]] = field(default_factory=dict)
-    problems: list[tuple[str, str, int, str]] = field(default_factory=list)  # (rule, file, line, msg)
+    problems: list[tuple[str, "_Comment", str]] = field(default_factory=list)  # (rule, the comment, msg)
 
     def covers(self, finding: Finding) -> bool:
         return (finding.code in self.per_file.get(finding.file, ())
@@ -76,21 +76,22 @@ class _Suppressions:
         """One suppression comment; ``next_statement`` is the line a comment on its own line
         covers (None for a comment after a statement)."""
         kind, rest = match.groups()
+        comment = _Comment(file, line, "#" + match.string)
         names_part, _, reason = rest.partition("--")
         names = [n.strip() for n in names_part.split(",") if n.strip()]
         codes = set()
         for name in names:
             found = find_rule(name)
             if found is None:
-                self.problems.append(("suppression-unknown-rule", file, line,
+                self.problems.append(("suppression-unknown-rule", comment,
                                       f"`confgen: {kind}` names {name!r}, which is not a rule; nothing is suppressed by it"))
             else:
                 codes.add(found.code)
         if not names:
-            self.problems.append(("suppression-unknown-rule", file, line,
+            self.problems.append(("suppression-unknown-rule", comment,
                                   f"`confgen: {kind}=` names no rule"))
         if not reason.strip():
-            self.problems.append(("suppression-without-reason", file, line,
+            self.problems.append(("suppression-without-reason", comment,
                                   f"`confgen: {kind}={','.join(names)}` gives no reason; add ` -- why` "
                                   f"so the next reader knows why the rule does not apply"))
         if kind == "disable-file":
@@ -101,6 +102,18 @@ class _Suppressions:
             # A comment on its own line covers the next statement line (other comments between
             # them allowed), so a reason can run over several comment lines.
             self.per_line.setdefault((file, next_statement), set()).update(codes)
+
+
+@dataclass(frozen=True)
+class _Comment:
+    """A suppression comment as a finding's anchor (not a ``(file, line)`` tuple): its ``name``
+    (the comment from its ``#``) places the finding's column where the comment starts, also
+    after a statement."""
+
+    file: str
+    line: int
+    name: str
+    column: int = 0
 
 
 def _python_comments(path: str) -> dict[int, str]:
@@ -478,9 +491,9 @@ def _run(ctx: LintContext, rules: list[Rule], focus: set[str] | None) -> list[Fi
                 message += f"; its settings are unknown, so these rules did not run: {', '.join(silenced)}"
             found.append(ctx.finding((ctx.gunicorn.path or ctx.gunicorn_label or "<gunicorn>", line), message))
 
-    for file_rule, file, line, message in suppressions.problems:
+    for file_rule, comment, message in suppressions.problems:
         ctx.rule = get_rule(file_rule)
-        found.append(ctx.finding((file, line), message))
+        found.append(ctx.finding(comment, message))
 
     for candidate in rules:
         if candidate.check is None or not _requirements_met(candidate, ctx):

@@ -3,6 +3,7 @@ defaults for the target version. Rules ask this module, never crossplane, what i
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Iterator, NamedTuple
@@ -282,6 +283,13 @@ def parse_listen(directive: Directive) -> Listen:
                   "default_server" in params or "default" in params, "proxy_protocol" in params, params)
 
 
+def _in_directory(path: str, directory: str) -> bool:
+    try:
+        return os.path.commonpath([os.path.abspath(path), directory]) == directory
+    except ValueError:       # another drive, or a relative and an absolute path
+        return False
+
+
 def _port(text: str) -> int | None:
     return int(text) if text.isdigit() else None
 
@@ -303,11 +311,30 @@ class NginxConfig:
     # Includes of files the deployment provides (outside the linted tree, not on this machine):
     # the include Directives, not in the tree, each with .parent = the block it stood in.
     unresolved_includes: list[Directive] = field(default_factory=list)
+    # Each include that was read, not in the tree either: (id of the block it stood in, the
+    # file it read) -> the include Directive (see written_in_tree).
+    include_sites: dict[tuple[int, str], Directive] = field(default_factory=dict)
 
     @property
     def is_full(self) -> bool:
         """A whole nginx.conf (not a snippet): only then is an absent directive really absent."""
         return self.context == "main" and any(d.name in ("http", "events") for d in self.root.block or ())
+
+    def written_in_tree(self, directive: Directive) -> Directive:
+        """Where the user wrote ``directive``: itself when its file is in the linted tree (the
+        main file's directory and below), else the include in the tree that brought it in (an
+        ``include proxy_params;`` read from /etc/nginx on this machine), followed through
+        includes of includes; itself when no such include is known."""
+        tree = os.path.dirname(os.path.abspath(self.main_file))
+        found = directive
+        for _ in range(64):                 # deeper include chains than this are not followed
+            if _in_directory(found.file, tree):
+                return found
+            site = self.include_sites.get((id(found.parent), found.file))
+            if site is None:
+                return directive
+            found = site
+        return directive
 
     def walk(self) -> Iterator[Directive]:
         """Every directive (not the synthetic root), in document order."""

@@ -165,8 +165,10 @@ def load_nginx_files(files: dict[str, str], main: str, *, nginx_version: str | N
 
 
 def _rename_files(config: NginxConfig, shown_as: dict[str, str]) -> None:
-    for directive in [config.root, *config.walk(), *config.unresolved_includes]:
+    for directive in [config.root, *config.walk(), *config.unresolved_includes, *config.include_sites.values()]:
         directive.file = shown_as.get(directive.file, directive.file)
+    config.include_sites = {(block, shown_as.get(file, file)): include
+                            for (block, file), include in config.include_sites.items()}
     config.main_file = shown_as.get(config.main_file, config.main_file)
     config.files = list(dict.fromkeys(shown_as.get(f, f) for f in config.files))
     comments: dict[str, dict[int, str]] = {}
@@ -350,6 +352,7 @@ class _IncludedFile(NamedTuple):
     target: str
     line: int
     written: str
+    column: int = 0
 
 
 # _Loader.parsed marks a file whose directives are already in the tree (see build()).
@@ -372,6 +375,8 @@ class _Loader:
     notes: list[str] = field(default_factory=list)
     # Includes of files the deployment provides (see include_targets), with their parents.
     unresolved: list[Directive] = field(default_factory=list)
+    # Each include that was read: (id of the block it stood in, the file read) -> the include.
+    include_sites: dict[tuple[int, str], Directive] = field(default_factory=dict)
     # Missing includes (path, line, as written, resolved), judged when the tree is read.
     missing: list[tuple[str, int, str, str]] = field(default_factory=list)
     # The directories included files were found in.
@@ -397,7 +402,8 @@ class _Loader:
         self.judge_missing()
         config = NginxConfig(root=root, main_file=main, nginx_version=self.version,
                              files=self.files, problems=self.problems, comments=self.comments,
-                             notes=self.notes, unresolved_includes=self.unresolved)
+                             notes=self.notes, unresolved_includes=self.unresolved,
+                             include_sites=self.include_sites)
         config.context = infer_context(root.block)
         if config.context in SYNTHETIC_CHAIN:
             self.place_in_context(config)
@@ -421,6 +427,10 @@ class _Loader:
             child.parent = innermost
             innermost.block.append(child)
         root.block = Block([chain[0]])
+        for (block, file), include in list(config.include_sites.items()):
+            if block == id(root):
+                include.parent = innermost
+                config.include_sites[(id(innermost), file)] = config.include_sites.pop((block, file))
         self.unresolved.append(Directive("include", ["<the file that includes this snippet>"], config.main_file, 1,
                                          innermost, None))
 
@@ -501,6 +511,8 @@ class _Loader:
                 if included is not None:
                     frames.append((iter(included), parent, written.target,
                                    chain + (self.identity(written.target),), first_use))
+                    self.include_sites.setdefault((id(parent), written.target), Directive(
+                        "include", [written.written], path, written.line, parent, None, written.column))
                 continue
             if written.name == "include" and written.block is None:
                 frames.append((iter(self.include_targets(written, path, parent)), parent, path, chain, in_place))
@@ -558,13 +570,13 @@ class _Loader:
                 self.notes.append(f'{path}:{line}: include "{written}" may also match files of the image, which '
                                   f'the manifests do not show; rules about missing values stay silent where it applies')
             self.included_dirs.update(_real(os.path.dirname(target) or ".") for target in targets)
-            return [_IncludedFile(target, line, written) for target in targets]
+            return [_IncludedFile(target, line, written, include.column) for target in targets]
         if self.exists(pattern):
             self.included_dirs.add(_real(os.path.dirname(pattern) or "."))
-            return [_IncludedFile(pattern, line, written)]
+            return [_IncludedFile(pattern, line, written, include.column)]
         found = self.system_file(written)
         if found:
-            return [_IncludedFile(found, line, written)]
+            return [_IncludedFile(found, line, written, include.column)]
         if os.path.basename(pattern) in STOCK_FILES:
             return []  # nginx's own type and parameter tables: nothing a rule reads
         # Whatever the file would set is unknown here, error or not.

@@ -441,10 +441,100 @@ def is_ip(text: str) -> bool:
 
 
 def only_trusted_peers(ctx, block) -> bool:
-    """Whether the allow/deny list in force at ``block`` ends in ``deny all``: only the peers
-    it allows can connect."""
+    """Whether the allow/deny list in force at ``block`` lets only the peers it names in: judged
+    in order (nginx applies the first rule that matches), every address family the server
+    accepts reaches a ``deny`` of the whole family (``deny all``) before any allow of it."""
     rules = ctx.nginx.access_rules(block)
-    return bool(rules) and rules[-1].name == "deny" and rules[-1].args[:1] == ["all"]
+    return bool(rules) and not open_families(rules, accepted_families(ctx, block, rules))
+
+
+# nginx's access module keeps one list per address family (IPv4, IPv6, unix sockets); ``all``
+# goes in each. A client is judged by its family's list, first match wins, and an address no
+# rule matches is allowed (ngx_http_access_module.c). An IPv4-mapped IPv6 client is judged as IPv4.
+FAMILIES = ("IPv4", "IPv6", "unix")
+
+
+def access_scope(directive) -> tuple[str | None, bool]:
+    """(family, whole): the address family an ``allow``/``deny`` applies to (None for ``all``:
+    every family) and whether it matches every address of it (``all``, ``0.0.0.0/0``, ``::/0``,
+    ``unix:``). ("?", False) for what is not an address."""
+    arg = directive.args[0] if directive.args else ""
+    if arg == "all":
+        return None, True
+    if arg == "unix:":
+        return "unix", True
+    try:
+        network = ipaddress.ip_network(arg, strict=False)
+    except ValueError:
+        return "?", False
+    return ("IPv4" if network.version == 4 else "IPv6"), network.prefixlen == 0
+
+
+def family_verdict(rules, family: str):
+    """The rule that decides for every address of ``family`` no earlier rule matched: the first
+    ``all`` or whole-family rule in order, or None (nginx then allows them)."""
+    for rule_ in rules:
+        scope, whole = access_scope(rule_)
+        if whole and scope in (None, family):
+            return rule_
+    return None
+
+
+def open_families(rules, families) -> list[tuple[str, object]]:
+    """(family, the allow that opens it or None) for each of ``families`` whose every address
+    the list lets in but the ones it denies by name."""
+    found = []
+    for family in families:
+        verdict = family_verdict(rules, family)
+        if verdict is None or verdict.name == "allow":
+            found.append((family, verdict))
+    return found
+
+
+def accepted_families(ctx, block, rules=()) -> list[str]:
+    """The IP address families of the clients ``block`` can see: those of its server's listens
+    (no listen: *:80, IPv4; ``[...]`` is IPv6, and IPv4 too with ``ipv6only=off``), of every
+    server below it when it is outside one, and IPv6 when its allow/deny list names an IPv6
+    network. Unix-socket clients are local processes (as private_listeners counts them) and not
+    judged."""
+    server = block if block.name == "server" else block.enclosing("server")
+    servers = [server] if server is not None else [s for s in block.walk() if s.name == "server" and s.is_block]
+    found: set[str] = set() if servers else {"IPv4"}
+    for each in servers:
+        listens = [listen for listen in ctx.nginx.listens(each) if not listen.is_unix]
+        if not ctx.nginx.listens(each):
+            found.add("IPv4")
+        for listen in listens:
+            if listen.address and listen.address.startswith("["):
+                found.add("IPv6")
+                if "ipv6only=off" in listen.parameters:
+                    found.add("IPv4")
+            else:
+                found.add("IPv4")
+    if any(scope == "IPv6" for scope, _ in map(access_scope, rules)):
+        found.add("IPv6")   # the list expects IPv6 clients (through realip, or another listener)
+    return [family for family in FAMILIES if family in found]
+
+
+def access_restricted(ctx, block) -> bool:
+    """Whether a request in ``block`` must pass a check before nginx answers it: an allow/deny
+    list that closes every family (only_trusted_peers), ``auth_basic`` with a user file
+    (without ``auth_basic_user_file`` nginx asks for nothing), or ``auth_request``. With
+    ``satisfy any`` one check passing is enough: an allow of every address of a family then lets
+    everyone in, whatever else is set (an address the list does not name goes on to the other
+    checks). Checked on nginx 1.22.1 in tests/test_rules_edges_security.py."""
+    rules = ctx.nginx.access_rules(block)
+    families = accepted_families(ctx, block, rules)
+    acl_closed = bool(rules) and not open_families(rules, families)
+    basic = ctx.nginx.effective("auth_basic", block)
+    login = bool(basic) and basic[-1].args[:1] != ["off"] and bool(ctx.nginx.effective("auth_basic_user_file", block))
+    subrequest = ctx.nginx.effective("auth_request", block)
+    login = login or (bool(subrequest) and subrequest[-1].args[:1] != ["off"])
+    if (ctx.nginx.effective_args("satisfy", block) or ["all"])[:1] == ["any"]:
+        if any(family_verdict(rules, family) is not None and family_verdict(rules, family).name == "allow"
+               for family in families):
+            return False
+    return acl_closed or login
 
 
 def private_listeners(server) -> bool:

@@ -82,7 +82,9 @@ def variable_defined_twice(ctx: LintContext) -> Iterator[Finding]:
     """Two ``map`` / ``geo`` blocks define the same variable: the later one silently wins.
 
     nginx accepts the second definition and uses only it, for every request: the entries of the
-    first (often in another included file) never apply, with no warning at start.
+    first (often in another included file) never apply, with no warning at start. A table in
+    ``stream {}`` and one in ``http {}`` define two different variables (each module keeps its
+    own) and are not reported.
 
     Bad:
         map $http_upgrade $connection_upgrade {
@@ -113,12 +115,26 @@ def variable_defined_twice(ctx: LintContext) -> Iterator[Finding]:
             if variable in seen:
                 continue
             seen.add(variable)
-            tables = model.tables(variable)     # in document order
-            for later in tables[1:]:
+            worlds: dict[str | None, list] = {}
+            for table in model.tables(variable):     # in document order
+                worlds.setdefault(_module_world(table), []).append(table)
+            for tables in worlds.values():
                 first = tables[0]
-                yield ctx.finding(later, f"${variable} is already defined by the {first.name} at "
-                                         f"{first.file}:{first.line}: nginx uses only this later one and "
-                                         f"ignores the first; keep one definition")
+                for later in tables[1:]:
+                    yield ctx.finding(later, f"${variable} is already defined by the {first.name} at "
+                                             f"{first.file}:{first.line}: nginx uses only this later one and "
+                                             f"ignores the first; keep one definition")
+
+
+def _module_world(directive) -> str | None:
+    """``http`` or ``stream``: the module whose variables ``directive`` defines. The two keep
+    separate variables, so a stream ``map $x`` and an http ``map $x`` are two variables."""
+    level = directive.parent
+    while level is not None:
+        if level.name in ("http", "stream"):
+            return level.name
+        level = level.parent
+    return None
 
 
 _OTHER_PASSES = ("fastcgi_pass", "uwsgi_pass", "scgi_pass", "grpc_pass")
@@ -131,7 +147,9 @@ def proxy_setting_without_proxy_pass(ctx: LintContext) -> Iterator[Finding]:
     ``proxy_*`` directives configure the proxy module only: in a block that hands requests to
     ``uwsgi_pass``, ``fastcgi_pass``, ``scgi_pass`` or ``grpc_pass`` and has no ``proxy_pass``,
     they have no effect (the app never sees the header). Use the module's own directive
-    (``uwsgi_param``, ``fastcgi_param``, ``grpc_set_header``, ``uwsgi_read_timeout`` ...).
+    (``uwsgi_param``, ``fastcgi_param``, ``scgi_param``, ``grpc_set_header``,
+    ``uwsgi_read_timeout`` ...). A setting read from a file outside the linted tree (nginx's
+    ``proxy_params`` in /etc/nginx) is reported at the ``include`` that brought it in.
 
     Bad:
         server {
@@ -155,6 +173,7 @@ def proxy_setting_without_proxy_pass(ctx: LintContext) -> Iterator[Finding]:
         https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_set_header
         https://nginx.org/en/docs/http/ngx_http_uwsgi_module.html#uwsgi_param
         https://nginx.org/en/docs/http/ngx_http_fastcgi_module.html#fastcgi_param
+        https://nginx.org/en/docs/http/ngx_http_grpc_module.html#grpc_set_header
     """
     for name in _OTHER_PASSES:
         for handler in ctx.all(name):
@@ -163,11 +182,19 @@ def proxy_setting_without_proxy_pass(ctx: LintContext) -> Iterator[Finding]:
                 continue
             settings = [d for d in block.block or () if d.name.startswith("proxy_")]
             if settings:
-                shown = ", ".join(dict.fromkeys(d.name for d in settings))
-                yield ctx.finding(settings[0], f"{shown} only configure{'s' if len(settings) == 1 else ''} "
-                                               f"proxy_pass, but this {block.name} hands requests to {name} "
-                                               f"({handler.file}:{handler.line}): no effect; use "
-                                               f"{name.split('_')[0]}_param / {name.split('_')[0]}_* instead")
+                names = list(dict.fromkeys(d.name for d in settings))
+                module = name.split("_")[0]
+                # grpc passes headers with grpc_set_header; the others send variables (*_param).
+                headers = "grpc_set_header" if module == "grpc" else f"{module}_param"
+                # A setting read from a file outside the tree (nginx's /etc/nginx/proxy_params):
+                # reported at the include in the user's file, where the fix is.
+                anchor = ctx.nginx.written_in_tree(settings[0])
+                via = (f" (from {settings[0].file}:{settings[0].line}, included here)"
+                       if anchor is not settings[0] else "")
+                yield ctx.finding(anchor, f"{', '.join(names)} only configure{'s' if len(names) == 1 else ''} "
+                                          f"proxy_pass{via}, but this {block.name} hands requests to {name} "
+                                          f"({handler.file}:{handler.line}): no effect; use {headers} / "
+                                          f"{module}_* instead")
 
 
 @rule(code="CG414", name="directive-duplicate", severity="error")

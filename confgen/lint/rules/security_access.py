@@ -8,7 +8,8 @@ from typing import Iterator
 
 from confgen.lint.context import LintContext
 from confgen.lint.registry import Finding, rule
-from confgen.lint.rules._proxy import only_trusted_peers, private_listeners
+from confgen.lint.rules._proxy import (FAMILIES, access_restricted, accepted_families, access_scope, open_families,
+                                      private_listeners)
 from confgen.lint.rules.security_common import in_http, is_refusal
 from confgen.nginx.variables import references
 
@@ -17,11 +18,18 @@ _ACCESS = ("allow", "deny")
 
 @rule(code="CG641", name="allow-without-deny", severity="error")
 def allow_without_deny(ctx: LintContext) -> Iterator[Finding]:
-    """``allow`` without a ``deny`` lets everyone in.
+    """``allow`` without a ``deny all`` lets everyone in.
 
-    nginx's access module allows whatever no rule denies: ``allow 10.0.0.0/8;`` on its own
-    restricts nothing. End the list with ``deny all;``. (A ``deny`` written at an outer level
-    does not help: a level with its own allow/deny inherits none from outside.)
+    nginx's access module allows whatever no rule denies, and applies the first rule that
+    matches: ``allow 10.0.0.0/8;`` on its own restricts nothing, nor does it with a ``deny``
+    of some addresses only (``deny 192.168.1.1;``), and an ``allow all`` before ``deny all``
+    lets everyone in first. End the list with ``deny all;``. Each address family the server
+    accepts is judged on its own, as nginx keeps one list per family: ``deny 0.0.0.0/0``
+    closes IPv4 only, so a server that also listens on IPv6 (or a list that names an IPv6
+    network) needs ``deny ::/0`` or ``deny all`` (unix-socket clients are local and not judged).
+    A ``deny`` written at an outer level does not help: a level with its own allow/deny inherits
+    none from outside. Not reported beside an include of a file the deployment provides, which
+    may end the list.
 
     Bad:
         server {
@@ -48,10 +56,31 @@ def allow_without_deny(ctx: LintContext) -> Iterator[Finding]:
             continue
         seen.add(id(level))
         own = level.find_any(*_ACCESS)
-        if any(d.name == "deny" for d in own) or all(d.args[:1] == ["all"] for d in own):
+        if not any(d.name == "allow" and access_scope(d)[0] in FAMILIES and not access_scope(d)[1] for d in own):
+            continue   # no allow of some addresses only (allow all, 0.0.0.0/0, unix:): nothing restricted
+        if ctx.unresolved_include(level, inherited=False) is not None:
+            continue   # a file the deployment provides may end the list
+        opened = open_families(own, accepted_families(ctx, level, own))
+        if not opened:
             continue
-        yield ctx.finding(own[0], f"this {level.name} allows some addresses but denies none, so every address "
-                                  f"is allowed; add `deny all;` after the allow lines")
+        family, first = opened[0]
+        who = "address" if family == "IPv4" else f"{family} address"
+        if first is not None:
+            later = " and the deny lines after it never apply to them" \
+                if any(d.name == "deny" for d in own[own.index(first) + 1:]) else ""
+            yield ctx.finding(first, f"{first.name} {first.args[0]} matches every {who} and nginx applies the first "
+                                     f"rule that matches: every {who} is allowed{later}; remove it and end the list "
+                                     f"with `deny all;`")
+            continue
+        denies = [d for d in own if d.name == "deny"]
+        if not denies:
+            yield ctx.finding(own[0], f"this {level.name} allows some addresses but denies none, so every address "
+                                      f"is allowed; add `deny all;` after the allow lines")
+            continue
+        named = ", ".join(" ".join(d.args) for d in denies)
+        other = "other " if any(access_scope(d)[0] == family for d in denies) else ""
+        yield ctx.finding(own[0], f"this {level.name} allows some addresses but denies only {named}, so every "
+                                  f"{other}{who} is allowed; end the list with `deny all;`")
 
 
 @rule(code="CG642", name="return-bypasses-allow-deny", severity="error")
@@ -110,7 +139,11 @@ def status_page_exposed(ctx: LintContext) -> Iterator[Finding]:
 
     Connection counts and request rates help an attacker time a flood and see its effect, and
     NGINX Plus ``api`` can even change upstreams. Restrict it with ``allow``/``deny all``,
-    ``auth_basic``, ``internal``, or serve it on a loopback-only listener.
+    ``auth_basic`` (with ``auth_basic_user_file``), ``auth_request``, ``internal``, or serve it
+    on a loopback-only listener. The allow/deny list is judged in order, as nginx applies the
+    first rule that matches: ``allow all; deny all;`` (or ``allow 0.0.0.0/0`` first) lets
+    everyone read it, and so does such an allow under ``satisfy any`` beside a password. Not
+    reported beside an include of a file the deployment provides, which may restrict it.
 
     Bad:
         server {
@@ -137,13 +170,11 @@ def status_page_exposed(ctx: LintContext) -> Iterator[Finding]:
             if block is None or block.name != "location" or not in_http(directive):
                 continue
             server = block.enclosing("server")
-            protected = (only_trusted_peers(ctx, block) or block.find("internal")
-                         or any(d.args[:1] != ["off"] for d in ctx.nginx.effective("auth_basic", block))
-                         or ctx.nginx.effective("auth_request", block)
-                         or private_listeners(server))
-            if not protected:
-                yield ctx.finding(directive, f"{name} answers any client here: restrict it with allow/deny all, "
-                                             f"auth_basic or a loopback-only listener")
+            protected = access_restricted(ctx, block) or block.find("internal") or private_listeners(server)
+            if protected or ctx.unresolved_include(block) is not None:
+                continue   # (a file the deployment provides may restrict it)
+            yield ctx.finding(directive, f"{name} answers any client here: restrict it with allow/deny all, "
+                                         f"auth_basic or a loopback-only listener")
 
 
 _SAFE_IN_IF = {"return"}
@@ -233,7 +264,12 @@ def map_without_default(ctx: LintContext) -> Iterator[Finding]:
     (read by an ``if``, a ``*_pass``, ``return``, ``root`` or a ``limit_req_zone`` key) then
     quietly lets unknown values through, sends them nowhere, or leaves them unlimited: say what
     unknown values get. A map whose empty value only leaves a header out (``add_header X
-    $x_frame_options``, the h5bp idiom) is deliberate and not reported.
+    $x_frame_options``, the h5bp idiom) is deliberate and not reported. In a ``geo``, nginx's
+    ``default`` is the same entry as ``0.0.0.0/0`` and ``::/0`` together: both written count as
+    a default; one alone counts for its address family when the servers accept no other (IPv6
+    counts too when the address may come from a header: a source other than ``$remote_addr``,
+    geo's ``proxy``, realip). Not reported when the table includes a file the deployment
+    provides, which may hold the default.
 
     Bad:
         map $http_x_role $is_admin {
@@ -258,19 +294,54 @@ def map_without_default(ctx: LintContext) -> Iterator[Finding]:
 
     References:
         https://nginx.org/en/docs/http/ngx_http_map_module.html#map
+        https://nginx.org/en/docs/http/ngx_http_geo_module.html#geo
     """
     gating = _gating_variables(ctx)
     for name in ("map", "geo"):
         for block in ctx.all(name):
             if not block.is_block or any(d.name == "default" for d in block.block or ()):
                 continue
-            if any(d.name == "include" for d in block.block or ()):
-                continue   # the default may be in a table file the model does not read as entries
+            if ctx.unresolved_include(block, inherited=False) is not None:
+                continue   # the default may be in a table file the deployment provides
             variable = block.args[-1] if block.args else name
             if variable.lstrip("$").lower() not in gating:
                 continue
+            if name == "geo":
+                uncovered = _geo_uncovered_families(ctx, block)
+                if not uncovered:
+                    continue
+                if len(uncovered) == 1:
+                    entry, other = ("0.0.0.0/0", "IPv4") if uncovered == ["IPv6"] else ("::/0", "IPv6")
+                    yield ctx.finding(block, f"geo {variable} has no default for {uncovered[0]} clients (its {entry} "
+                                             f"entry covers {other} only): their value becomes \"\"; add a `default` "
+                                             f"entry (nginx's default is 0.0.0.0/0 and ::/0 both)")
+                    continue
             yield ctx.finding(block, f"{name} {variable} has no default: unmatched values become \"\"; "
                                      f"add a `default` entry that says what they get")
+
+
+def _geo_uncovered_families(ctx, block) -> list[str]:
+    """The address families a ``geo`` gives no value for when nothing else matches: nginx's
+    ``default`` is ``0.0.0.0/0`` and ``::/0`` at once (ngx_http_geo_module: one radix tree per
+    family, each with its own catch-all), so ``0.0.0.0/0`` alone leaves IPv6 clients ``""``.
+    A family counts when a server listens on it, and IPv6 also when the address may come from a
+    header (a source other than ``$remote_addr``, geo's ``proxy``, realip): any family then."""
+    whole = set()
+    for entry in block.block or ():
+        try:
+            network = ipaddress.ip_network(entry.name, strict=False)
+        except ValueError:
+            continue
+        if network.prefixlen == 0:
+            whole.add("IPv4" if network.version == 4 else "IPv6")
+    if not whole:
+        return ["IPv4", "IPv6"]
+    http = block.enclosing("http") or block.parent
+    families = set(accepted_families(ctx, http)) if http is not None else {"IPv4"}
+    source = block.args[0] if len(block.args) > 1 else "$remote_addr"
+    if source != "$remote_addr" or ctx.all("set_real_ip_from") or any(e.name == "proxy" for e in block.block or ()):
+        families.add("IPv6")
+    return [family for family in ("IPv4", "IPv6") if family in families and family not in whole]
 
 
 def _everyone(network: str) -> bool:

@@ -124,7 +124,8 @@ def default_server_missing(ctx: LintContext) -> Iterator[Finding]:
     Requests for unknown host names (scanners, IP-address access, DNS-rebinding attacks) then
     go to whichever server nginx read first, which depends on include order: adding a file to
     ``conf.d`` can silently hand them to another site. Mark one server ``default_server``,
-    usually a catch-all that returns 444.
+    usually a catch-all that returns 444. Not reported where a file the deployment provides is
+    included in one of those servers or around them: it may hold the default server.
 
     Bad:
         events {}
@@ -155,6 +156,8 @@ def default_server_missing(ctx: LintContext) -> Iterator[Finding]:
     for (address, port), entries in groups.items():
         if len({id(s) for s, _, _ in entries}) < 2 or any(default for _, _, default in entries):
             continue
+        if any(ctx.unresolved_include(s) is not None for s, _, _ in entries):
+            continue   # a file the deployment provides (in a server, or above them) may hold the default
         server, directive, _ = entries[0]
         where = address if port is None else f"{address}:{port}"
         yield ctx.finding(directive or ctx.block_anchor(server),

@@ -8,6 +8,7 @@ from typing import Iterator
 
 from confgen.lint.context import LintContext
 from confgen.lint.registry import Finding, rule
+from confgen.lint.rules._proxy import access_restricted
 from confgen.lint.rules.security_common import UPSTREAM_PASS, in_http, internal_only
 from confgen.nginx.model import location_match, split_proxy_url
 
@@ -170,7 +171,11 @@ def autoindex_enabled(ctx: LintContext) -> Iterator[Finding]:
     """``autoindex on`` lists directory contents to anyone.
 
     A listing shows backups, dotfiles and uploads nobody meant to link, and lets a scraper
-    fetch all of them. Serve an index page, or keep listings behind authentication.
+    fetch all of them. Serve an index page, or keep listings behind authentication. Not
+    reported where a listing needs a login or an allowed address first: ``auth_basic`` with
+    ``auth_basic_user_file`` (nginx answers 401), ``auth_request``, or an allow/deny list that
+    ends in ``deny all`` (403), as ``satisfy`` combines them; nor beside an include of a file the
+    deployment provides, which may hold them.
 
     Bad:
         server {
@@ -184,11 +189,17 @@ def autoindex_enabled(ctx: LintContext) -> Iterator[Finding]:
 
     References:
         https://nginx.org/en/docs/http/ngx_http_autoindex_module.html#autoindex
+        https://nginx.org/en/docs/http/ngx_http_auth_basic_module.html
+        https://nginx.org/en/docs/http/ngx_http_core_module.html#satisfy
     """
     for directive in ctx.all("autoindex"):
-        if directive.args and directive.args[0].lower() == "on" and in_http(directive):
-            yield ctx.finding(directive, "autoindex on lists every file in these directories to anyone; "
-                                         "turn it off or require authentication here")
+        if not (directive.args and directive.args[0].lower() == "on" and in_http(directive)):
+            continue
+        level = directive.parent
+        if access_restricted(ctx, level) or ctx.unresolved_include(level) is not None:
+            continue
+        yield ctx.finding(directive, "autoindex on lists every file in these directories to anyone; "
+                                     "turn it off or require authentication here")
 
 
 def _rewrites_with_break(location) -> bool:

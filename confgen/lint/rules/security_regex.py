@@ -470,9 +470,13 @@ def regex_redos(ctx: LintContext) -> Iterator[Finding]:
 
     nginx matches location, ``if``, ``rewrite``, ``map`` and ``server_name`` regexes on every
     request, with the client choosing the input. A nested quantifier (``(a+)+``) or a quantified
-    alternation whose branches overlap (``(a|ab)*``) lets one long URI keep a worker busy for
-    seconds; nginx's PCRE JIT does not prevent it. Found by parsing the pattern in Python: no
-    external service is asked.
+    alternation whose branches can split the same text several ways (``(a|aa)*``) makes one
+    long URI run PCRE into its match limit (about a quarter of a second of a worker per request
+    with nginx 1.22.1 and PCRE2, which then logs ``pcre2_match() failed: -47`` and answers 500),
+    so a few requests a second keep a worker busy; nginx's PCRE JIT does not prevent it.
+    Branches that only share a prefix (``(a|ab)*``: each ``b`` fixes the split) backtrack
+    linearly and are not reported. Found by parsing the pattern in Python: no external service
+    is asked.
 
     Bad:
         server {

@@ -4,7 +4,7 @@ cannot work, and post-quantum groups that stop nginx on older OpenSSL."""
 from __future__ import annotations
 
 import re
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 from confgen.lint.context import LintContext
 from confgen.lint.fixes.base import Fix
@@ -13,6 +13,7 @@ from confgen.lint.fixes.nginx_edits import insert_after, insert_first, replace_a
 from confgen.lint.registry import Finding, rule
 from confgen.lint.rules.security_common import (
     UPSTREAM_PASS,
+    header_values,
     http_servers,
     is_tls_server,
     listen_socket,
@@ -24,8 +25,11 @@ from confgen.lint.rules.security_headers import effective_add_headers
 
 WEAK_PROTOCOLS = ("SSLv2", "SSLv3", "TLSv1", "TLSv1.1")
 # OpenSSL cipher-string words for broken or export-grade suites (matched as whole words).
-WEAK_CIPHER_WORDS = ("RC4", "RC2", "DES", "3DES", "DES-CBC3", "MD5", "NULL", "ENULL", "ANULL", "EXPORT", "EXP",
-                     "ADH", "AECDH", "LOW", "IDEA", "SEED", "CBC3")
+# OpenSSL's cipher-string keywords for broken suites, and the family each names (ciphers(1)):
+# DES is single DES only, 3DES triple DES; NULL is eNULL; ADH/AECDH are anonymous (aNULL).
+WEAK_CIPHER_KEYWORDS = {"RC4": "RC4", "RC2": "RC2", "DES": "DES", "3DES": "3DES", "MD5": "MD5", "NULL": "eNULL",
+                        "ENULL": "eNULL", "ANULL": "aNULL", "ADH": "aNULL", "AECDH": "aNULL", "EXPORT": "EXPORT",
+                        "EXP": "EXPORT", "LOW": "LOW", "IDEA": "IDEA", "SEED": "SEED"}
 LETSENCRYPT_PATH_RE = re.compile(r"(^|/)(letsencrypt|certbot|acme)(/|$)|/etc/letsencrypt/", re.IGNORECASE)
 POST_QUANTUM_RE = re.compile(r"mlkem|kyber", re.IGNORECASE)
 
@@ -121,16 +125,62 @@ def _strong_protocols(fx, directive, server) -> list:
     return [insert_first(fx, server, line)]
 
 
+class _CipherTerm(NamedTuple):
+    written: str
+    families: frozenset      # the broken families every cipher it names belongs to
+    suite: bool              # one suite by name (ECDHE-RSA-DES-CBC3-SHA), not a keyword or A+B
+
+
+def _cipher_term(body: str) -> _CipherTerm:
+    upper = body.upper()
+    if "-" in upper:        # a suite's name: its parts say what it uses
+        parts = upper.split("-")
+        families = {WEAK_CIPHER_KEYWORDS[p] for p in parts if p in WEAK_CIPHER_KEYWORDS and p != "DES"}
+        if "CBC3" in parts or "3DES" in parts:
+            families.add("3DES")
+        elif "DES" in parts:
+            families.add("DES")
+        return _CipherTerm(body, frozenset(families), True)
+    # A keyword, or keywords joined by "+" (the ciphers that match all of them).
+    return _CipherTerm(body, frozenset(WEAK_CIPHER_KEYWORDS[p] for p in upper.split("+") if p in WEAK_CIPHER_KEYWORDS),
+                       False)
+
+
 def weak_cipher_words(cipher_string: str) -> list[str]:
-    weak = []
-    for token in re.split(r"[:,\s]+", cipher_string):
-        if not token or token[0] in "!-":
+    """The terms of an OpenSSL cipher string that leave broken suites in the list, read in order
+    as OpenSSL does (ciphers(1)): a term without prefix adds ciphers; ``-`` removes them (a later
+    term may add them again) and ``!`` removes them for good; ``+`` only moves ciphers already
+    in the list to its end and adds none; ``@STRENGTH``/``@SECLEVEL=n`` sort or filter. A
+    removal by keyword (``-RC4``, ``!aNULL``, ``!RC4+MD5`` when every part is such a keyword)
+    takes out every term whose ciphers all belong to it (and ``!aNULL+ECDH`` a later
+    ``aNULL+ECDH``); one by suite name only that suite."""
+    added: list[_CipherTerm] = []
+    banned: list[_CipherTerm] = []
+
+    def removes(removal: _CipherTerm, term: _CipherTerm) -> bool:
+        if removal.suite:
+            return term.suite and term.written.upper() == removal.written.upper()
+        parts = set(removal.written.upper().split("+"))
+        if not term.suite and parts <= set(term.written.upper().split("+")):
+            return True     # the term's ciphers match every keyword the removal names
+        return bool(removal.families) and all(p in WEAK_CIPHER_KEYWORDS for p in parts) \
+            and removal.families <= term.families
+
+    for token in re.split(r"[:,;\s]+", cipher_string):
+        if not token or token.startswith("@"):
             continue
-        words = set(token.lstrip("+").upper().split("-")) | {token.lstrip("+").upper()}
-        hits = [w for w in WEAK_CIPHER_WORDS if w in words]
-        if hits:
-            weak.append(token)
-    return weak
+        prefix = token[0] if token[0] in "!-+" else ""
+        term = _cipher_term(token[len(prefix):])
+        if prefix == "+":
+            continue
+        if prefix:
+            added = [t for t in added if not removes(term, t)]
+            if prefix == "!":
+                banned.append(term)
+            continue
+        if term.families and not any(removes(ban, term) for ban in banned):
+            added.append(term)
+    return list(dict.fromkeys(t.written for t in added))
 
 
 @rule(code="CG702", name="ssl-weak-ciphers", severity="warning")
@@ -139,7 +189,10 @@ def ssl_weak_ciphers(ctx: LintContext) -> Iterator[Finding]:
 
     Such suites are breakable (SWEET32, RC4 biases) or authenticate nothing (aNULL): a client
     that prefers them, or an attacker who downgrades to them, gets no real protection. Use a
-    current list such as Mozilla's "intermediate".
+    current list such as Mozilla's "intermediate". The list is read in order as OpenSSL reads
+    it: a suite removed with ``-`` or ``!`` (``!`` for good) is not reported, nor is a ``+``
+    term, which only moves ciphers already in the list and adds none (``HIGH:-RC4:+RC4`` holds
+    no RC4).
 
     Bad:
         server {
@@ -155,6 +208,7 @@ def ssl_weak_ciphers(ctx: LintContext) -> Iterator[Finding]:
 
     References:
         https://nginx.org/en/docs/http/ngx_http_ssl_module.html#ssl_ciphers
+        https://docs.openssl.org/3.0/man1/openssl-ciphers/
     """
     for directive in ctx.all("ssl_ciphers"):
         weak = weak_cipher_words(" ".join(directive.args))
@@ -169,9 +223,10 @@ def hsts_missing(ctx: LintContext) -> Iterator[Finding]:
 
     Without HSTS a browser follows a plain ``http://`` link or a downgrade by an attacker on
     the network before it ever sees the redirect to https, and cookies can leak on the way.
-    Add ``add_header Strict-Transport-Security "max-age=31536000" always;``. A catch-all with
-    ``ssl_reject_handshake on``, or one that only closes connections (``return 444``), is not
-    reported.
+    Add ``add_header Strict-Transport-Security "max-age=31536000" always;``. The headers-more
+    module's ``more_set_headers "Strict-Transport-Security: max-age=..."`` in or around the
+    server counts too. A catch-all with ``ssl_reject_handshake on``, or one that only closes
+    connections (``return 444``), is not reported.
 
     Bad:
         server {
@@ -189,6 +244,7 @@ def hsts_missing(ctx: LintContext) -> Iterator[Finding]:
     References:
         https://developer.mozilla.org/en-US/docs/Web/HTTP/Headers/Strict-Transport-Security
         https://nginx.org/en/docs/http/ngx_http_headers_module.html#add_header
+        https://github.com/openresty/headers-more-nginx-module#more_set_headers
     """
     for server in tls_servers(ctx):
         if any(r.args[:1] == ["444"] for r in server.find("return")) or ctx.unresolved_include(server):
@@ -197,9 +253,23 @@ def hsts_missing(ctx: LintContext) -> Iterator[Finding]:
         if any(any(h.args[0].lower() == "strict-transport-security" for h in effective_add_headers(ctx, level))
                for level in levels):
             continue
+        if any(_more_sets_hsts(level) for level in [*levels, *server.ancestors()]):
+            continue
         yield ctx.finding(ctx.block_anchor(server), "this TLS server sends no Strict-Transport-Security header: "
                                                     "browsers can be downgraded to http; add "
                                                     "`add_header Strict-Transport-Security \"max-age=31536000\" always;`")
+
+
+def _more_sets_hsts(level) -> bool:
+    """Whether ``level`` itself sets the header with the headers-more module
+    (``more_set_headers "Strict-Transport-Security: max-age=..."``), as the other header rules
+    read it; its own inheritance is not modelled, so one anywhere in or around the server counts."""
+    for directive in level.find("more_set_headers"):
+        for value in header_values(directive):
+            name, colon, text = value.partition(":")
+            if colon and name.strip().lower() == "strict-transport-security" and text.strip():
+                return True
+    return False
 
 
 def letsencrypt_certificates(ctx, server) -> list:
@@ -286,9 +356,15 @@ def ssl_stapling_no_resolver(ctx: LintContext) -> Iterator[Finding]:
 def ssl_ecdh_curve_pq(ctx: LintContext) -> Iterator[Finding]:
     """``ssl_ecdh_curve`` names a post-quantum group without the ``?`` that makes it optional.
 
-    OpenSSL rejects the whole list when one group is unknown, and the ML-KEM/Kyber hybrids only
-    exist from OpenSSL 3.5: on Debian 12 or Ubuntu 24.04 nginx refuses to start (a reload keeps
-    the old config). Prefix them with ``?`` (OpenSSL 3.3+) or leave ``auto``.
+    OpenSSL rejects the whole list when one group is unknown, and nginx then does not start (a
+    reload keeps the old config). The ML-KEM hybrids (``X25519MLKEM768``, ``SecP256r1MLKEM768``,
+    ``SecP384r1MLKEM1024``) only exist from OpenSSL 3.5; the Kyber drafts
+    (``X25519Kyber768Draft00``) are no OpenSSL group at all, only an added provider's. Debian 12
+    and Ubuntu 24.04 ship OpenSSL 3.0. Leave ``auto`` (nginx's default): with OpenSSL 3.5 or
+    newer it offers ``X25519MLKEM768`` first by itself (OpenSSL's default group list), and on
+    an older one the classical groups. Where nginx's OpenSSL is 3.3 or newer, a ``?`` before a
+    group skips it when missing (``?X25519MLKEM768:X25519:prime256v1``); OpenSSL 3.0 to 3.2
+    reject the ``?`` itself ("group '?X25519MLKEM768' cannot be set").
 
     Bad:
         server {
@@ -297,19 +373,32 @@ def ssl_ecdh_curve_pq(ctx: LintContext) -> Iterator[Finding]:
 
     Good:
         server {
-            ssl_ecdh_curve ?X25519MLKEM768:X25519:prime256v1;
+            ssl_ecdh_curve auto;
         }
 
     References:
         https://nginx.org/en/docs/http/ngx_http_ssl_module.html#ssl_ecdh_curve
+        https://docs.openssl.org/3.5/man3/SSL_CTX_set1_curves/
+        https://github.com/openssl/openssl/blob/openssl-3.5/CHANGES.md
     """
     for directive in ctx.all("ssl_ecdh_curve"):
         groups = [g for arg in directive.args for g in arg.split(":") if g]
         risky = [g for g in groups if POST_QUANTUM_RE.search(g) and not g.startswith("?")]
-        if risky:
-            yield ctx.finding(directive, f"{', '.join(risky)} only exist{'s' if len(risky) == 1 else ''} from "
-                                         f"OpenSSL 3.5; on an older OpenSSL nginx rejects the whole list and does "
-                                         f"not start; prefix with ? or use auto")
+        if not risky:
+            continue
+        mlkem = [g for g in risky if "mlkem" in g.lower()]
+        drafts = [g for g in risky if g not in mlkem]
+        what = []
+        if mlkem:
+            what.append(f"{', '.join(mlkem)} only exist{'s' if len(mlkem) == 1 else ''} from OpenSSL 3.5")
+        if drafts:
+            what.append(f"{', '.join(drafts)} {'is' if len(drafts) == 1 else 'are'} no OpenSSL group (only an "
+                        f"added provider's)")
+        yield ctx.finding(directive, f"{' and '.join(what)}: where nginx's OpenSSL lacks one it rejects the whole "
+                                     f"list and nginx does not start; leave `auto` (OpenSSL 3.5 then offers "
+                                     f"X25519MLKEM768 by itself), or prefix with ? to skip a missing group, which "
+                                     f"needs OpenSSL 3.3 or newer (3.0, as on Debian 12 and Ubuntu 24.04, rejects "
+                                     f"the ? too)")
 
 
 def default_servers(ctx) -> list[tuple[tuple, object, list]]:
