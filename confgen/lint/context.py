@@ -81,12 +81,22 @@ class LintContext:
             return None
         levels = self.cached("unresolved_include_levels",
                              lambda: {id(include.parent): include for include in unresolved})
-        level = at
-        while level is not None:
+        if not inherited:
+            return levels.get(id(at))
+        # What each level inherits, remembered as it is found: asking for every block of a deeply
+        # nested config walks each level once, not once per block below it.
+        inherited_from = self.cached("unresolved_include_inherited", dict)
+        walked, level = [], at
+        while level is not None and id(level) not in inherited_from:
             if id(level) in levels:
-                return levels[id(level)]
-            level = level.parent if inherited else None
-        return None
+                inherited_from[id(level)] = levels[id(level)]
+                break
+            walked.append(level)
+            level = level.parent
+        found = inherited_from.get(id(level)) if level is not None else None
+        for below in walked:
+            inherited_from[id(below)] = found
+        return found
 
     def finding(self, anchor, message: str, *, severity: str | None = None, fix=None) -> Finding:
         """A finding of the running rule at a Directive (its exact line and column) or a

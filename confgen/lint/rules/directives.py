@@ -491,18 +491,36 @@ def _named_fallback(ctx, location) -> bool:
     return False
 
 
-def _passing_parent(location):
-    """(the enclosing location, its pass directive) when the nearest enclosing location that
-    answers by itself passes requests to an upstream; else None."""
-    for level in location.ancestors():
-        if level.name != "location":
-            return None
-        passes = [d for d in level.block or () if d.name in _PASSES]
+def _passing_parents(ctx) -> dict[int, tuple | None]:
+    """Per location (by id): (the enclosing location, its pass directive) when the nearest
+    enclosing location that answers by itself passes requests to an upstream, else None. One
+    pass in document order (a parent comes before its children), so deep nesting stays linear."""
+    found: dict[int, tuple | None] = {}
+    for location in ctx.all("location"):
+        parent = location.parent
+        if parent is None or parent.name != "location":
+            found[id(location)] = None
+            continue
+        passes = [d for d in parent.block or () if d.name in _PASSES]
         if passes:
-            return level, passes[-1]
-        if _has_own_content(level):
-            return None
-    return None
+            found[id(location)] = (parent, passes[-1])
+        elif _has_own_content(parent):
+            found[id(location)] = None
+        else:
+            found[id(location)] = found.get(id(parent))
+    return found
+
+
+def _with_files(ctx) -> set[int]:
+    """The locations (by id) with a ``root`` or ``alias`` of their own or from an enclosing level
+    (one pass in document order: linear however deep the nesting)."""
+    marked: set[int] = set()
+    for location in ctx.all("location"):
+        parent = location.parent
+        if location.find_any("root", "alias") or (parent is not None and id(parent) in marked) \
+                or (parent is None or parent.name != "location") and ctx.nginx.effective("root", location):
+            marked.add(id(location))
+    return marked
 
 
 @rule(code="CG418", name="nested-location-serves-files", severity="warning")
@@ -547,16 +565,16 @@ def nested_location_serves_files(ctx: LintContext) -> Iterator[Finding]:
         https://nginx.org/en/docs/http/ngx_http_core_module.html#root
         https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_pass
     """
+    passing, with_files = _passing_parents(ctx), _with_files(ctx)
     for location in ctx.all("location"):
         if not location.is_block or not in_http(location) or location.parent is None \
                 or location.parent.name != "location" or _has_own_content(location):
             continue
-        found = _passing_parent(location)
+        found = passing.get(id(location))
         if found is None:
             continue
         parent, handler = found
-        if ctx.nginx.effective("root", location) or any(level.find("alias") for level in location.ancestors()
-                                                         if level.name == "location"):
+        if id(location) in with_files:
             continue    # a root or alias is set: serving files there may be meant
         if ctx.unresolved_include(location) is not None or _named_fallback(ctx, location):
             continue    # a file the deployment provides may set root; or a 404 goes to a named location
