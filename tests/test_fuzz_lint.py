@@ -113,11 +113,15 @@ def test_hostile_bytes_give_findings_or_one_line_errors(tmp_path, number):
     _api_outcome(str(path), what, nginx_version="1.22.1")
 
 
-@pytest.mark.parametrize("kind", ["deep-braces", "deep-unclosed", "many-closing", "huge-line"])
+@pytest.mark.parametrize("kind", ["deep-braces", "deep-under-a-pass", "deep-unclosed", "many-closing", "huge-line"])
 def test_the_largest_hostile_inputs(tmp_path, kind):
-    """100k nested blocks, 100k unclosed blocks, 100k stray braces, a 2 MB line."""
+    """100k nested blocks, 30k nested under a proxying location (each one a finding's candidate: a
+    rule that walks up from every block is quadratic there), 100k unclosed blocks, 100k stray
+    braces, a 2 MB line."""
     data = {
         "deep-braces": b"location / {" * 100_000 + b"}" * 100_000 + b"\n",
+        "deep-under-a-pass": b"location / { proxy_pass http://127.0.0.1:8000; " + b"location / {" * 30_000
+                             + b"}" * 30_001 + b"\n",
         "deep-unclosed": b"http {" * 100_000,
         "many-closing": b"}" * 100_000,
         "huge-line": b"http { server_name " + b"a" * 2_000_000 + b"; }\n",
