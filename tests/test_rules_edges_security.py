@@ -684,3 +684,21 @@ def test_resolver_external_is_reported_where_written_not_where_inherited(tmp_pat
              "    server { listen 81; resolver 10.0.0.2; }\n}\n")
     found = findings(tmp_path, nginx, "resolver-external")
     assert [(f.line, f.col) for f in found] == [(2, 5)]
+
+
+def test_a_redirect_to_this_site_past_an_allow_deny_list_is_not_a_bypass(tmp_path):
+    """A blocklist at http level and a redirect to this site: a denied client gets the redirect and
+    meets the deny where it is sent (real nginx: 301, then 403); nothing is exposed. A redirect
+    elsewhere, and content answered by `return`, are still reported."""
+    body = ("deny 127.0.0.1;\n"
+            "server {\n    listen 127.0.0.1:{port};\n    server_name site.test;\n"
+            "    location = /old { return 301 http://site.test:{port}/new; }\n"
+            "    location = /away { return 302 https://elsewhere.test/x; }\n"
+            "    location = /secret { return 200 secret; }\n"
+            "    location / { root {root}; }\n}\n")
+    with nginx_serving(tmp_path, body) as (port, _, conf):
+        assert fetch(port, "/old")[0] == 301 and fetch(port, "/new")[0] == 403
+        assert fetch(port, "/secret")[0] == 200     # what the rule is about: content past the deny
+        text = conf.read_text()
+    found = only(lint_file(conf), "return-bypasses-allow-deny")
+    assert [(f.line, f.col) for f in found] == [place(text, "return 302"), place(text, "return 200")]

@@ -4,13 +4,14 @@ before access checks, open status pages, ``if`` in locations, and maps without a
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import Iterator
 
 from confgen.lint.context import LintContext
 from confgen.lint.registry import Finding, rule
 from confgen.lint.rules._proxy import (FAMILIES, access_restricted, accepted_families, access_scope, open_families,
                                       private_listeners)
-from confgen.lint.rules.security_common import in_http, is_refusal
+from confgen.lint.rules.security_common import in_http, is_redirect, is_refusal
 from confgen.nginx.variables import references
 
 _ACCESS = ("allow", "deny")
@@ -91,7 +92,9 @@ def return_bypasses_allow_deny(ctx: LintContext) -> Iterator[Finding]:
     response goes out to every client, denied or not. Put the check where the content is
     produced (a ``location`` without ``return``), or make the return conditional on
     ``$remote_addr`` with a ``geo`` map. A return that itself refuses (``deny all; return
-    403;``, ``return 444``) is the denial, not a bypass of it, and is not reported.
+    403;``, ``return 444``) is the denial, not a bypass of it, and is not reported; nor is a
+    redirect to this nginx's own site (``https://$host$request_uri``, a ``server_name`` of the
+    config): it exposes nothing, and the client it sends on meets the check there.
 
     Bad:
         server {
@@ -122,12 +125,30 @@ def return_bypasses_allow_deny(ctx: LintContext) -> Iterator[Finding]:
             continue
         if is_refusal(directive) or (directive.args and directive.args[0][:1] in ("4", "5")):
             continue
+        if is_redirect(directive) and _to_this_site(ctx, directive):
+            continue   # a denied client follows it here, to nginx's own servers, and is denied there
         rules = ctx.nginx.access_rules(block)
         denies = [d for d in rules if d.name == "deny"]
         if denies:
             guard = denies[-1]
             yield ctx.finding(directive, f"this return runs in the rewrite phase, before the allow/deny at "
                                          f"{guard.file}:{guard.line} is checked: every client gets the response")
+
+
+def _to_this_site(ctx, directive) -> bool:
+    """Whether a redirect's target is served by this config: its host is ``$host``,
+    ``$http_host`` or ``$server_name``, or a name some ``server_name`` here lists."""
+    target = directive.args[-1]
+    if target.startswith("$scheme://"):
+        target = "https://" + target[len("$scheme://"):]
+    if not target.startswith(("http://", "https://")):
+        return not target.startswith("$")   # a path: the same server
+    rest = target.split("://", 1)[1]
+    if re.match(r"\$(host|http_host|server_name)\b", rest):
+        return True
+    host = re.match(r"[^/:$?#]*", rest).group(0).lower()
+    names = ctx.cached("security:server_names", lambda: {name.lower() for d in ctx.all("server_name") for name in d.args})
+    return host in names
 
 
 _STATUS_HANDLERS = ("stub_status", "status", "vhost_traffic_status_display", "api")
