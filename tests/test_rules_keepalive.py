@@ -457,3 +457,20 @@ def test_acme_challenge_pass_through_is_not_a_pool_candidate(tmp_path, location,
     assert ("proxy-pass-no-upstream" in rules_of(result)) is reported
     upstream = f"upstream certbot {{ server certbot:80; }}\nserver {{ location {location} {{ proxy_pass http://certbot; }} }}\n"
     assert ("upstream-no-keepalive" in rules_of(lint_config(tmp_path, upstream))) is reported
+
+
+@pytest.mark.parametrize("command, expected", [
+    # granian closes an idle connection after 30 s (--http1-header-read-timeout 30000 ms by default)
+    ("granian --interface asgi --port 8000 app:app", ["closes them after 30s", "`keepalive_timeout 25s;`"]),
+    # uvicorn's 5 s default: half of it, so the pool lets go well before
+    ("uvicorn app:app --port 8000", ["closes them after 5s", "`keepalive_timeout 2s;`"]),
+    ("uvicorn app:app --port 8000 --timeout-keep-alive 75", ["keeps idle connections 75s, longer than"]),
+])
+def test_pool_advice_behind_a_paired_server_names_its_idle_timeout(tmp_path, command, expected):
+    """The advice follows the app that is there: a pool kept longer than the app's idle timeout
+    races its closes (chain-keepalive-race), so the advice says how long the pool may keep them."""
+    result = lint_config(tmp_path, full("server { listen 80; location / { proxy_pass http://127.0.0.1:8000; } }"),
+                         app_command=command)
+    [finding] = only(result, "proxy-pass-no-upstream")
+    assert all(part in finding.message for part in expected), finding.message
+    assert "if the app behind keeps connections open" not in finding.message

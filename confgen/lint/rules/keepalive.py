@@ -68,6 +68,18 @@ def pool_advice(ctx: LintContext, upstream_routes, idle_s: float, pool_text: str
     mine = {id(r.proxy_pass) for r in app_routes(ctx)} if paired else set()
     server = ctx.app_server if ctx.gunicorn is None else None
     closing = server is not None and not server.keeps_alive and server.protocol == "http" and server.closes
+    idle = server.idle.value if server is not None and server.idle is not None else None
+    if server is not None and not closing and any(id(r.proxy_pass) in mine for r in upstream_routes) \
+            and isinstance(idle, (int, float)) and not isinstance(idle, bool) and idle > 0:
+        # A paired server whose idle timeout is read: the pool must let idle connections go first.
+        if idle > idle_s:
+            return (f"{pool_text} with {http11} (the paired {server.server} ({server.label}) keeps idle connections "
+                    f"{idle:g}s, longer than nginx's upstream keepalive_timeout {idle_s:g}s)"), True
+        below = max(1, math.floor(idle - APP_KEEPALIVE_MARGIN_S if idle > 2 * APP_KEEPALIVE_MARGIN_S else idle / 2))
+        return (f"{pool_text} with {http11}, and let the pool drop idle connections before the app does: the "
+                f"paired {server.server} ({server.label}) closes them after {idle:g}s, sooner than nginx's upstream "
+                f"keepalive_timeout ({idle_s:g}s); raise the app's idle timeout above {idle_s:g}s, or write "
+                f"`keepalive_timeout {below:g}s;` in the upstream"), True
     if not any(id(r.proxy_pass) in mine for r in upstream_routes) or (server is not None and not closing):
         return (f"if the app behind keeps connections open (gunicorn's gthread or async workers, uvicorn; "
                 f"not gunicorn's sync worker) and holds idle ones longer than nginx's upstream "
