@@ -129,8 +129,10 @@ def _substitution_end(text: str, start: int, end: int, strict: bool) -> int:
 # ---------------------------------------------------------------------------------------------
 # Variables
 
-# A shell parameter: $NAME, ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:=default}, ${NAME=default}.
-SHELL_VARIABLE = re.compile(r"\$(?:\{(\w+)(?:(:?[-=])([^}]*))?\}|(\w+))")
+# The start of a shell parameter: $NAME, ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:=default},
+# ${NAME=default}; a default may itself hold parameters (${A:-${B:-4}}), so the closing brace is
+# found by counting (_parameter_end).
+SHELL_VARIABLE = re.compile(r"\$(?:\{(\w+)(?:(:?[-=]))?|(\w+))")
 _COMPUTED = re.compile(r"\$\(|`")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # What a note says of a value the shell computes when the command runs.
@@ -148,9 +150,8 @@ def expand(word: str, environ: dict[str, str | None]) -> tuple[str | None, list[
         return None, [f"{COMPUTED} ({word})"]
     unknown = False
 
-    def substitute(match: re.Match) -> str:
+    def substitute(name: str, operator: str | None, default: str) -> str:
         nonlocal unknown
-        name, operator, default = match.group(1) or match.group(4), match.group(2), match.group(3)
         if name in environ:
             value = environ[name]
             if value is None:
@@ -173,8 +174,46 @@ def expand(word: str, environ: dict[str, str | None]) -> tuple[str | None, list[
             environ[name] = value
         return value
 
-    expanded = SHELL_VARIABLE.sub(substitute, word)
+    parts, position = [], 0
+    for match in SHELL_VARIABLE.finditer(word):
+        if match.start() < position:
+            continue  # inside a default already taken whole
+        if match.group(3):  # $NAME
+            parts += [word[position:match.start()], substitute(match.group(3), None, "")]
+            position = match.end()
+            continue
+        end = _parameter_end(word, match.end())
+        if end is None:
+            parts.append(word[position:match.end()])  # no closing brace: as written
+            position = match.end()
+            continue
+        if match.group(2) is None and word[match.end()] != "}":
+            # Another expansion (${X#prefix}, ${X/a/b}, ${#X}): the shell computes it.
+            notes.append(f"{COMPUTED} ({word[match.start():end + 1]})")
+            unknown = True
+            parts.append(word[position:match.start()])
+            position = end + 1
+            continue
+        parts += [word[position:match.start()], substitute(match.group(1), match.group(2), word[match.end():end])]
+        position = end + 1
+    expanded = "".join(parts) + word[position:]
     return (None if unknown else expanded), notes
+
+
+def _parameter_end(word: str, start: int) -> int | None:
+    """The offset of the ``}`` that closes the ``${`` before ``start`` (nested ``${...}`` counted)."""
+    depth = 1
+    i = start
+    while i < len(word):
+        if word.startswith("${", i):
+            depth, i = depth + 1, i + 2
+            continue
+        if word[i] == "}":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    return None
 
 
 def assignment(word: str) -> tuple[str, str] | None:

@@ -244,6 +244,11 @@ def _script_bind(tmp_path: Path, lines: str, environ=None):
     # A here-document is data the script writes, not commands it runs.
     ("cat > .env <<EOF\nPORT=9000\nEOF\n", UNKNOWN),
     ("cat > .env <<-'EOF'\n\tPORT=9000\n\tEOF\nPORT=${PORT:-8080}\n", [":8080"]),
+    # A default that is itself a parameter (pretalx's entrypoint): nested braces counted.
+    ('PORT="${APP_PORT:-${PORT:-8080}}"\n', [":8080"]),
+    ('PORT="${APP_PORT:-${HTTP_PORT}}"\n', UNKNOWN),
+    # Another expansion the shell computes (a prefix removed): unknown, not a literal.
+    ('PORT="${ADDR##*:}"\n', UNKNOWN),
 ])
 def test_a_script_sets_the_variables_its_command_uses(tmp_path, lines, bind):
     assert _script_bind(tmp_path, lines) == bind
@@ -357,3 +362,28 @@ def test_assignments_on_the_command_line_are_expanded(cmd, expected):
 
     config = read_gunicorn_cmd(cmd)
     assert {name: config.get(name) for name in expected} == expected
+
+
+def test_a_case_pattern_naming_the_server_is_not_its_command(tmp_path):
+    """pretalx's entrypoint: `gunicorn)` is the case label, the command is the `exec gunicorn` under
+    it, with its variables' nested defaults (workers 4, bind 0.0.0.0:8080)."""
+    script = tmp_path / "entrypoint.sh"
+    script.write_text(textwrap.dedent("""\
+        #!/bin/sh
+        GUNICORN_WORKERS="${GUNICORN_WORKERS:-${WEB_CONCURRENCY:-4}}"
+        GUNICORN_BIND_ADDR="${GUNICORN_BIND_ADDR:-0.0.0.0:8080}"
+        case "$1" in
+            migrate)
+                python -m app migrate
+                ;;
+            gunicorn)
+                exec gunicorn app.wsgi \\
+                    --workers "${GUNICORN_WORKERS}" \\
+                    --bind="${GUNICORN_BIND_ADDR}"
+                ;;
+        esac
+        """))
+    source = sources.read_source(str(script))
+    assert source.line == 9 and [w.value for w in source.words][:2] == ["exec", "gunicorn"]
+    config = sources.config_from(source)
+    assert config.get("bind") == ["0.0.0.0:8080"] and config.get("workers") == 4

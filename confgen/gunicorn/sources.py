@@ -378,7 +378,7 @@ def _script(path: str, text: str) -> CommandSource | None:
             continue
         if text[start:end].lstrip().startswith("#"):
             continue
-        words = shell_words(text, start, end, comments=True)
+        words = _after_case_pattern(shell_words(text, start, end, comments=True))
         if _runs_app_server(words, path):
             return CommandSource(path, "script", line, text, words, prelude=prelude)
         depth = _commands_of(words, depth, prelude)
@@ -388,6 +388,15 @@ def _script(path: str, text: str) -> CommandSource | None:
 
 
 _HEREDOC = re.compile(r"<<-?\s*[\"']?([A-Za-z_]\w*)[\"']?")
+
+
+def _after_case_pattern(words: list[Word]) -> list[Word]:
+    """A line's words without a leading ``case`` pattern (``gunicorn)``, ``web|gunicorn)``): the
+    pattern names a choice, it runs nothing; what follows it on the line is a command."""
+    for index, word in enumerate(words):
+        if word.style == "shell" and word.value in SHELL_OPERATORS:
+            return words[index + 1:] if word.value == ")" and index > 0 and words[0].value != "(" else words
+    return words
 
 
 # Shell words that open and close a compound command; inside one, a command runs only under a
