@@ -136,6 +136,7 @@ SITE = {
             worker_connections 4096;  # a busy site
         }
         http {
+            server_names_hash_bucket_size: 64;  # long names
             include conf.d/*.conf;
         }
     """,
@@ -181,6 +182,9 @@ SITE = {
             location /old/ {
                 proxy_pass http://legacy;  # the old service
                 proxy_set_header X-Forwarded-Proto $http_x_forwarded_proto;  # from the balancer
+            }
+            location ^/old-docs/ {
+                return 301 /docs/;  # moved
             }
             location = /healthz {
                 add_header X-Frame-Options DENY always;

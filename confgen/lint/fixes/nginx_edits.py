@@ -58,14 +58,29 @@ def _own_children(block) -> list:
 # Arguments
 
 
+def _moved_children(directive, name: str, args: tuple) -> tuple:
+    """A block whose name or arguments change moves everything written in it to another path."""
+    old, new = inside(directive), file_path(directive) + ((name, args),)
+    return tuple(change for path, child, child_args in _descendants(directive)
+                 for change in (("-", old + path, child, child_args), ("+", new + path, child, child_args)))
+
+
 def replace_args(fx: FixContext, directive, new_args: str) -> Edit:
     """The directive's arguments replaced by ``new_args`` (as written, quoting included)."""
     text, span = fx.span(directive)
     after = parsed(f"{span.name.raw} {new_args};")[0]
-    changes = _removed(directive) + (("+", file_path(directive), *after),)
+    changes = _removed(directive) + (("+", file_path(directive), *after),) + _moved_children(directive, *after)
     if not span.args:
         return _edit(fx, text.path, span.name.end, span.name.end, " " + new_args, changes=changes)
     return _edit(fx, text.path, span.args[0].start, span.args[-1].end, new_args, changes=changes)
+
+
+def rename(fx: FixContext, directive, new_name: str) -> Edit:
+    """The directive's name replaced by ``new_name`` (its arguments kept as written)."""
+    text, span = fx.span(directive)
+    changes = _removed(directive) + (("+", file_path(directive), new_name, tuple(directive.args)),) \
+        + _moved_children(directive, new_name, tuple(directive.args))
+    return _edit(fx, text.path, span.name.start, span.name.end, new_name, changes=changes)
 
 
 def replace_arg(fx: FixContext, directive, index: int, new: str) -> Edit:

@@ -8,8 +8,11 @@ import re
 from typing import Iterator
 
 from confgen.lint.context import LintContext
+from confgen.lint.fixes.base import Fix
+from confgen.lint.fixes.nginx_edits import rename, replace_args
 from confgen.lint.registry import Finding, rule
 from confgen.lint.rules.security_common import in_http, variable_model
+from confgen.nginx.model import location_match
 
 # Directives nginx refuses to read twice in one block ('"try_files" directive is duplicate'):
 # those it stores in one slot (flags, sizes, times, strings) or checks by hand. Each was
@@ -583,3 +586,98 @@ def nested_location_serves_files(ctx: LintContext) -> Iterator[Finding]:
                                     f"handlers are not inherited, so nginx serves these URLs from disk, from its "
                                     f"compiled-in default root html (no root is set), not from the app; add "
                                     f"{handler.name} here too, or move the location out")
+
+
+# Every directive nginx (and its modules) defines is named with letters, digits and "_".
+_DIRECTIVE_NAME = re.compile(r"[A-Za-z0-9_]+")
+# Blocks whose entries are data (map keys, geo networks, MIME types), not directives.
+_DATA_BLOCKS = frozenset({"map", "geo", "split_clients", "types", "charset_map", "match"})
+
+
+@rule(code="CG419", name="directive-name-malformed", severity="error")
+def directive_name_malformed(ctx: LintContext) -> Iterator[Finding]:
+    """A directive name with a character no directive has: nginx refuses to start.
+
+    Directive names are letters, digits and underscores. A colon after the name (a habit from
+    YAML: ``server_names_hash_bucket_size: 128;``), an ``=`` or a stray quote makes a name no
+    module defines, and ``nginx -t`` fails with ``[emerg] unknown directive
+    "server_names_hash_bucket_size:"``. Entries of ``map``, ``geo``, ``types``,
+    ``split_clients`` and ``charset_map`` blocks are data, not directives, and are not checked.
+    Names that are well formed but unknown are not reported: modules add their own.
+
+    Bad:
+        http {
+            server_names_hash_bucket_size: 128;
+        }
+
+    Good:
+        http {
+            server_names_hash_bucket_size 128;
+        }
+
+    Fix safety: Safe: a trailing ``:`` is removed, which is the one change that makes nginx
+    start (with the name as written, it refuses the whole config). Other characters are not
+    fixed: what was meant is not certain.
+
+    References:
+        https://nginx.org/en/docs/beginners_guide.html#conf_structure
+        https://nginx.org/en/docs/dirindex.html
+    """
+    for directive in ctx.nginx.walk():
+        name, parent = directive.name, directive.parent
+        if not name or _DIRECTIVE_NAME.fullmatch(name) or name.startswith("#"):
+            continue
+        if parent is not None and parent.name in _DATA_BLOCKS:
+            continue
+        fixable = name.endswith(":") and _DIRECTIVE_NAME.fullmatch(name[:-1]) is not None
+        yield ctx.finding(directive, f"\"{name}\" is not a directive name (names are letters, digits and _): nginx "
+                                     f"refuses to start (unknown directive \"{name}\")"
+                                     + (f"; write {name[:-1]} without the colon" if fixable else ""),
+                          fix=Fix(lambda fx, d=directive: fx.same_everywhere(d, lambda e: [rename(fx, e, e.name[:-1])]))
+                          if fixable else None)
+
+
+@rule(code="CG420", name="location-never-matches", severity="warning")
+def location_never_matches(ctx: LintContext) -> Iterator[Finding]:
+    """A prefix or exact ``location`` whose path does not start with ``/``: it never matches.
+
+    nginx compares prefix (and ``=``) locations with the request's URI, which always starts with
+    ``/``: ``location ^/psf/conduct/?$`` (a regex written without ``~``) or ``location *.php``
+    is accepted at start and never chosen; its requests go to another location (checked on
+    nginx 1.22.1: ``/psf/conduct/`` answered by ``location /``). Named locations (``@name``)
+    and regex locations (``~``, ``~*``) are not affected.
+
+    Bad:
+        server {
+            location ^/psf/conduct/?$ {
+                return 301 https://policies.example.org/conduct/;
+            }
+        }
+
+    Good:
+        server {
+            location ~ ^/psf/conduct/?$ {
+                return 301 https://policies.example.org/conduct/;
+            }
+        }
+
+    Fix safety: Unsafe: written as a regex location (``~ ``) when the path reads as one
+    (starts with ``^``), it starts taking the requests it matches from the locations that
+    answer them today. No fix otherwise.
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_core_module.html#location
+    """
+    for location in ctx.all("location"):
+        match = location_match(location)
+        if match is None or match.modifier not in ("", "=", "^~") or not match.path or match.path.startswith("/"):
+            continue
+        if not in_http(location):
+            continue
+        regex = match.path.startswith("^") and match.modifier == ""
+        yield ctx.finding(location, f"location {' '.join(location.args)} never matches: nginx compares "
+                                    f"{'exact' if match.modifier == '=' else 'prefix'} locations with the request "
+                                    f"URI, which always starts with /"
+                                    + ("; for a regex write `location ~ " + match.path + "`" if regex else ""),
+                          fix=Fix(lambda fx, d=location: [replace_args(fx, d, "~ " + location_match(d).path)],
+                                  safe=False) if regex and len(location.args) == 1 else None)
