@@ -38,6 +38,9 @@ class AppServer:
     settings: dict[str, Value] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     command: object = None                    # the command file it was read from (gunicorn.sources.CommandSource)
+    # The same server on its other sockets when they speak another protocol (uWSGI's uwsgi-socket
+    # beside an http-socket): the face nginx reaches is chosen by port when pairing.
+    faces: list = field(default_factory=list)
 
     def hop(self) -> Hop:
         idle = _timer(self.idle) if self.keeps_alive else None

@@ -20,6 +20,7 @@ longer. ``buffer-size`` (4096 by default) caps the request headers.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 
@@ -159,30 +160,9 @@ def _server(options: list[tuple[str, str, str]], label: str, file: str | None, l
         server.settings[key] = Value(value, where, key, _line(where))
     sockets = {key: values[key] for key in ("http", "http-socket", "http11-socket", "socket", "uwsgi-socket")
                if key in values}
-    if "http" in sockets:
-        server.protocol = "http"
-        server.binds = [sockets["http"][0]]
-        _router_keepalive(server, sockets["http"], values)
-    elif "socket" in sockets or "uwsgi-socket" in sockets:
-        server.protocol = "uwsgi"
-        server.binds = [(sockets.get("socket") or sockets["uwsgi-socket"])[0]]
-        server.keeps_alive = False   # the uwsgi protocol carries one request per connection
-    elif "http11-socket" in sockets:
-        server.protocol = "http"
-        server.binds = [sockets["http11-socket"][0]]
-        timeout = values.get("socket-timeout")
-        if timeout is None:
-            server.idle = Value(SOCKET_TIMEOUT_S, SOCKET_SOURCE, "socket-timeout")
-        elif number(timeout[0]) is not None:
-            server.idle = Value(number(timeout[0]), timeout[1], "socket-timeout", _line(timeout[1]))
-    elif "http-socket" in sockets:
-        server.protocol = "http"
-        server.binds = [sockets["http-socket"][0]]
-        server.keeps_alive = False
-        server.closes = (f"serves `http-socket` ({sockets['http-socket'][1]}), which closes every connection after "
-                         f"one response (uWSGI's option list: only `http11-socket` is \"HTTP 1.1 (Keep-Alive)\")")
-        server.reuse = ("switch `http-socket` to `http11-socket` and set `socket-timeout = {keep}` (how long "
-                        "http11-socket keeps an idle connection, 4 s by default)")
+    kinds = [kind for kind in _SOCKET_PREFERENCE if any(key in sockets for key in _SOCKET_KEYS[kind])]
+    if kinds:
+        _listen_as(server, kinds[0], sockets, values)
     harakiri = values.get("harakiri")
     if harakiri is not None and number(harakiri[0]) is not None:
         server.kills_after = Value(number(harakiri[0]), harakiri[1], "harakiri", _line(harakiri[1]))
@@ -190,7 +170,49 @@ def _server(options: list[tuple[str, str, str]], label: str, file: str | None, l
     server.settings["buffer-size"] = Value(number(buffer[0]) if buffer else BUFFER_SIZE,
                                            buffer[1] if buffer else "uWSGI's default", "buffer-size",
                                            _line(buffer[1]) if buffer else None)
+    # Its other sockets, when they speak another way (mailman: uwsgi-socket :8080 for uwsgi_pass
+    # and http-socket :8000 for proxy_pass): the pairing takes the one nginx reaches.
+    for kind in kinds[1:]:
+        face = dataclasses.replace(server, binds=[], protocol="http", idle=None, keeps_alive=True, closes="",
+                                   reuse="", faces=[])
+        _listen_as(face, kind, sockets, values)
+        server.faces.append(face)
     return server
+
+
+# Which socket makes the server's face when it has several (the first present), and its options.
+_SOCKET_PREFERENCE = ("router", "uwsgi", "http11", "http")
+_SOCKET_KEYS = {"router": ("http",), "uwsgi": ("socket", "uwsgi-socket"), "http11": ("http11-socket",),
+                "http": ("http-socket",)}
+
+
+def _listen_as(server: AppServer, kind: str, sockets: dict[str, tuple[str, str]],
+               values: dict[str, tuple[str, str]]) -> None:
+    """The server as it answers on one kind of socket: its protocol, address and keep-alive."""
+    if kind == "router":
+        server.protocol = "http"
+        server.binds = [sockets["http"][0]]
+        _router_keepalive(server, sockets["http"], values)
+    elif kind == "uwsgi":
+        server.protocol = "uwsgi"
+        server.binds = [(sockets.get("socket") or sockets["uwsgi-socket"])[0]]
+        server.keeps_alive = False   # the uwsgi protocol carries one request per connection
+    elif kind == "http11":
+        server.protocol = "http"
+        server.binds = [sockets["http11-socket"][0]]
+        timeout = values.get("socket-timeout")
+        if timeout is None:
+            server.idle = Value(SOCKET_TIMEOUT_S, SOCKET_SOURCE, "socket-timeout")
+        elif number(timeout[0]) is not None:
+            server.idle = Value(number(timeout[0]), timeout[1], "socket-timeout", _line(timeout[1]))
+    else:
+        server.protocol = "http"
+        server.binds = [sockets["http-socket"][0]]
+        server.keeps_alive = False
+        server.closes = (f"serves `http-socket` ({sockets['http-socket'][1]}), which closes every connection after "
+                         f"one response (uWSGI's option list: only `http11-socket` is \"HTTP 1.1 (Keep-Alive)\")")
+        server.reuse = ("switch `http-socket` to `http11-socket` and set `socket-timeout = {keep}` (how long "
+                        "http11-socket keeps an idle connection, 4 s by default)")
 
 
 def _router_keepalive(server: AppServer, socket: tuple[str, str], values: dict[str, tuple[str, str]]) -> None:

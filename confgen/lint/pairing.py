@@ -66,7 +66,7 @@ class Pairing:
     def apps_for_tree(self, config, given: str) -> list[AppSide]:
         """The app sides of a tree: one, or, when a compose file beside it runs several app
         servers, each service the tree's upstreams name (by its service name)."""
-        app = self.for_tree(config.main_file, given)
+        app = _facing(self.for_tree(config.main_file, given), config)
         source = getattr(app.config, "command", None) or getattr(app.server, "command", None)
         if self.explicit() or source is None or getattr(source, "kind", None) != "compose":
             return [app]
@@ -339,11 +339,11 @@ def command_file_beside(directory: str) -> str | None:
     return None
 
 
-def upstream_hosts(config) -> set[str]:
-    """The host names the tree sends requests to: upstream servers and pass targets."""
+def upstream_addresses(config) -> set[tuple[str, str, int | None]]:
+    """Where the tree sends requests, as parse_address reads them: upstream servers and pass targets."""
     from confgen.lint.rules._proxy import parse_address
 
-    hosts = set()
+    found = set()
     for directive in config.walk():
         if directive.name == "server" and directive.parent is not None and directive.parent.name == "upstream":
             target = directive.args[0] if directive.args else ""
@@ -351,7 +351,27 @@ def upstream_hosts(config) -> set[str]:
             target = directive.args[0].split("://", 1)[-1].split("/", 1)[0]
         else:
             continue
-        kind, host, _ = parse_address(target)
-        if kind == "tcp" and host:
-            hosts.add(host)
-    return hosts
+        found.add(parse_address(target))
+    return found
+
+
+def upstream_hosts(config) -> set[str]:
+    """The host names the tree sends requests to: upstream servers and pass targets."""
+    return {host for kind, host, _ in upstream_addresses(config) if kind == "tcp" and host}
+
+
+def _facing(app: AppSide, config) -> AppSide:
+    """An app server listening on several sockets of different kinds (uWSGI's uwsgi-socket and
+    http-socket) as the face the tree's upstreams reach: the socket whose port (or path) nginx
+    connects to."""
+    faces = getattr(app.server, "faces", None)
+    if not faces:
+        return app
+    from confgen.lint.rules._proxy import parse_address
+
+    reached = {(kind, port if kind == "tcp" else host) for kind, host, port in upstream_addresses(config)}
+    for face in (app.server, *faces):
+        if any((kind, port if kind == "tcp" else host) in reached
+               for kind, host, port in map(parse_address, face.binds)):
+            return app._replace(server=face)
+    return app
