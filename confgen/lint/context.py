@@ -53,6 +53,10 @@ class LintContext:
         """Every directive named ``name``, in document order (one walk for all rules)."""
         return self._index.get(name, [])
 
+    def names(self) -> list[str]:
+        """Every directive name the config uses, once each (from the same walk)."""
+        return list(self._index)
+
     def cached(self, key: str, compute: Callable[[], Any]) -> Any:
         """A value several rules derive (routes, maps), computed once per lint."""
         if key not in self.memo:

@@ -623,10 +623,9 @@ def directive_name_malformed(ctx: LintContext) -> Iterator[Finding]:
         https://nginx.org/en/docs/beginners_guide.html#conf_structure
         https://nginx.org/en/docs/dirindex.html
     """
-    for directive in ctx.nginx.walk():
+    malformed = [name for name in ctx.names() if name and name[0] != "#" and not _DIRECTIVE_NAME.fullmatch(name)]
+    for directive in (d for name in malformed for d in ctx.all(name)):
         name, parent = directive.name, directive.parent
-        if not name or _DIRECTIVE_NAME.fullmatch(name) or name.startswith("#"):
-            continue
         if parent is not None and parent.name in _DATA_BLOCKS:
             continue
         fixable = name.endswith(":") and _DIRECTIVE_NAME.fullmatch(name[:-1]) is not None

@@ -161,12 +161,23 @@ def servers_by_socket(ctx, *, tls_only: bool = False) -> dict[tuple, tuple[objec
     return ctx.cached(f"security:servers_by_socket:{tls_only}", compute)
 
 
+def defaults_of(ctx, server, *, tls_only: bool = False) -> list:
+    """The default server of each socket ``server`` listens on (itself where it is the default),
+    from servers_by_socket, looked up by server (a scan per server would be quadratic)."""
+    def compute():
+        found: dict[int, list] = {}
+        for default, servers in servers_by_socket(ctx, tls_only=tls_only).values():
+            for member in servers:
+                found.setdefault(id(member), []).append(default)
+        return found
+    return ctx.cached(f"security:defaults_of:{tls_only}", compute).get(id(server), [])
+
+
 def answers_unknown_hosts(ctx, server) -> bool:
     """Whether ``server`` is the default server of every socket it listens on: a request whose
     Host matches no ``server_name`` reaches it, so there ``$host`` is the client's own value."""
-    groups = servers_by_socket(ctx)
-    own = [socket for socket, (_, servers) in groups.items() if server in servers]
-    return bool(own) and all(groups[socket][0] is server for socket in own)
+    defaults = defaults_of(ctx, server)
+    return bool(defaults) and all(default is server for default in defaults)
 
 
 def internal_only(directive) -> bool:

@@ -10,10 +10,10 @@ from confgen.lint.context import LintContext
 from confgen.lint.registry import Finding, rule
 from confgen.lint.rules.security_common import (
     UPSTREAM_PASS,
+    defaults_of,
     header_values,
     in_http,
     internal_only,
-    servers_by_socket,
     variable_model,
 )
 from confgen.nginx.variables import Source, references
@@ -283,7 +283,7 @@ def _catch_all(ctx, directive) -> bool:
     server = directive.enclosing("server")
     if server is None or not (server.find("listen") or ctx.nginx.is_full):
         return False
-    return any(default is server for default, servers in servers_by_socket(ctx).values() if server in servers)
+    return any(default is server for default in defaults_of(ctx, server))
 
 
 # Headers apps read as the Host the client asked for, behind a proxy (Django's

@@ -13,6 +13,7 @@ from confgen.lint.fixes.nginx_edits import insert_after, insert_first, replace_a
 from confgen.lint.registry import Finding, rule
 from confgen.lint.rules.security_common import (
     UPSTREAM_PASS,
+    defaults_of,
     header_values,
     http_servers,
     is_tls_server,
@@ -82,12 +83,12 @@ def ssl_weak_protocols(ctx: LintContext) -> Iterator[Finding]:
         https://nginx.org/en/docs/http/ngx_http_ssl_module.html#ssl_protocols
     """
     reported: set[int] = set()
-    sockets = servers_by_socket(ctx, tls_only=True)
     servers = tls_servers(ctx)
+    reported_servers = {id(server) for server in servers}
     for server in servers:
         # The protocols negotiated are the default server's (nginx chooses them before SNI).
-        negotiator = next((default for default, sharing in sockets.values() if server in sharing), server)
-        if negotiator is not server and (server.find("ssl_protocols") or negotiator in servers):
+        negotiator = next(iter(defaults_of(ctx, server, tls_only=True)), server)
+        if negotiator is not server and (server.find("ssl_protocols") or id(negotiator) in reported_servers):
             continue    # reported at the default server, or as ssl-protocols-not-default-server
         directive = _setting(ctx, "ssl_protocols", negotiator)
         if directive is None and (ctx.unresolved_include(server) or ctx.unresolved_include(negotiator)):
