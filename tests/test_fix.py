@@ -183,6 +183,10 @@ SITE = {
                 proxy_pass http://legacy;  # the old service
                 proxy_set_header X-Forwarded-Proto $http_x_forwarded_proto;  # from the balancer
             }
+            location /legacy/ {
+                uwsgi_param X-Real-IP $remote_addr;  # the old service's own header
+                uwsgi_pass 127.0.0.1:3031;
+            }
             location ^/old-docs/ {
                 return 301 /docs/;  # moved
             }

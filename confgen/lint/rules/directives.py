@@ -9,7 +9,7 @@ from typing import Iterator
 
 from confgen.lint.context import LintContext
 from confgen.lint.fixes.base import Fix
-from confgen.lint.fixes.nginx_edits import rename, replace_args
+from confgen.lint.fixes.nginx_edits import rename, replace_arg, replace_args
 from confgen.lint.registry import Finding, rule
 from confgen.lint.rules.security_common import in_http, variable_model
 from confgen.nginx.model import location_match
@@ -680,3 +680,71 @@ def location_never_matches(ctx: LintContext) -> Iterator[Finding]:
                                     + ("; for a regex write `location ~ " + match.path + "`" if regex else ""),
                           fix=Fix(lambda fx, d=location: [replace_args(fx, d, "~ " + location_match(d).path)],
                                   safe=False) if regex and len(location.args) == 1 else None)
+
+
+_PARAM_DIRECTIVES = ("uwsgi_param", "fastcgi_param", "scgi_param")
+
+
+def _header_spelling(name: str) -> bool:
+    """A parameter named as an HTTP header is written (``X-Forwarded-For``, ``Host``), not as
+    the variable the app reads (``HTTP_X_FORWARDED_FOR``): CGI names never hold a ``-``."""
+    return "-" in name or name.lower() == "host"
+
+
+@rule(code="CG421", name="param-named-like-a-header", severity="warning")
+def param_named_like_a_header(ctx: LintContext) -> Iterator[Finding]:
+    """``uwsgi_param X-Forwarded-For ...`` sets a variable named ``X-Forwarded-For``, not the header.
+
+    uWSGI, FastCGI and SCGI hand the app variables, not headers: a request header reaches a WSGI
+    app (or PHP) as ``HTTP_X_FORWARDED_FOR``, from the client's own header, which nginx passes
+    on. A parameter spelled as a header (``X-Forwarded-For``, ``X-Real-IP``, ``Host``) becomes an
+    environ key of that exact name that no framework reads, so the app still trusts whatever the
+    client wrote. Checked on nginx 1.22.1 with uWSGI 2.0: with ``uwsgi_param X-Forwarded-For
+    $remote_addr`` and a client sending ``X-Forwarded-For: 6.6.6.6``, the app's
+    ``HTTP_X_FORWARDED_FOR`` is ``6.6.6.6``; with ``uwsgi_param HTTP_X_FORWARDED_FOR
+    $remote_addr`` it is nginx's value (nginx then leaves the client's header out).
+
+    Bad:
+        location / {
+            include uwsgi_params;
+            uwsgi_param X-Forwarded-For $proxy_add_x_forwarded_for;
+            uwsgi_pass 127.0.0.1:3031;
+        }
+
+    Good:
+        location / {
+            include uwsgi_params;
+            uwsgi_param HTTP_X_FORWARDED_FOR $proxy_add_x_forwarded_for;
+            uwsgi_pass 127.0.0.1:3031;
+        }
+
+    Fix safety: Unsafe: written as ``HTTP_...``, nginx's value replaces the header the client
+    sent, so what the app sees changes (that is the point, but an app that relied on the client's
+    value, or on the odd key, behaves differently).
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_uwsgi_module.html#uwsgi_param
+        https://nginx.org/en/docs/http/ngx_http_fastcgi_module.html#fastcgi_param
+        https://peps.python.org/pep-3333/#environ-variables
+        https://www.rfc-editor.org/rfc/rfc3875#section-4.1.18
+    """
+    by_block: dict[int, list] = {}   # one cause per block: its params were written as headers
+    for name in _PARAM_DIRECTIVES:
+        for directive in ctx.all(name):
+            if directive.args and _header_spelling(directive.args[0]) and in_http(directive):
+                by_block.setdefault(id(directive.parent), []).append(directive)
+    for params in by_block.values():
+        params.sort(key=lambda d: (d.file, d.line, d.column))
+        first, name, header = params[0], params[0].name, params[0].args[0]
+        variable = _as_variable(header)
+        others = ", ".join(d.args[0] for d in params[1:])
+        more = f" (and {others} in this {first.parent.name})" if others else ""
+        yield ctx.finding(first, f"{name} {header} sets a variable named {header!r}{more}, not the header: the app "
+                                 f"reads headers as {variable}, which still holds what the client sent; write "
+                                 f"`{name} {variable} ...` to replace it",
+                          fix=Fix(lambda fx, ps=params: [edit for d in ps for edit in fx.same_everywhere(
+                              d, lambda e: [replace_arg(fx, e, 0, _as_variable(e.args[0]))])], safe=False))
+
+
+def _as_variable(header: str) -> str:
+    return "HTTP_" + header.upper().replace("-", "_")

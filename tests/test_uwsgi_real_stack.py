@@ -1,4 +1,4 @@
-"""uwsgi-buffer-size on the real stack: nginx -> uwsgi_pass -> uWSGI with a given buffer-size.
+"""nginx -> uwsgi_pass -> uWSGI on the real stack: uwsgi-buffer-size and param-named-like-a-header.
 
 nginx's stock uwsgi_params sends the URL twice (REQUEST_URI, and QUERY_STRING or PATH_INFO), so
 a request line nginx accepts (up to one large_client_header_buffers buffer, 8k) makes a uwsgi
@@ -102,3 +102,37 @@ def test_one_app_behind_several_uwsgi_pass_is_one_finding(tmp_path):
     [finding] = only(result, "uwsgi-buffer-size")
     assert finding.line == 3 and "(and 1 more uwsgi_pass to it)" in finding.message
     assert "up to 16384 bytes (large_client_header_buffers 4 16k)" in finding.message
+
+
+ENVIRON_APP = ("def application(environ, start_response):\n"
+               "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
+               "    return [repr((environ.get('X-Forwarded-For'), environ.get('HTTP_X_FORWARDED_FOR'))).encode()]\n")
+
+
+def test_a_param_spelled_as_a_header_leaves_the_clients_header_to_the_app(tmp_path):
+    """param-named-like-a-header on the real stack: `uwsgi_param X-Forwarded-For $remote_addr` is an
+    environ key of that name, and the app's HTTP_X_FORWARDED_FOR is the client's 6.6.6.6; the
+    rule's (unsafe) fix, HTTP_X_FORWARDED_FOR, makes it nginx's value."""
+    nginx, uwsgi = require_binary("nginx"), _uwsgi()
+    tmp_path.mkdir(exist_ok=True)
+    app_port, nginx_port = free_port(), free_port()
+    (tmp_path / "app.py").write_text(ENVIRON_APP)
+    conf = nginx_prefix(tmp_path, f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
+                                  f"http {{\n    access_log off;\n    server {{\n        listen 127.0.0.1:{nginx_port};\n"
+                                  f"        location /a {{ uwsgi_param X-Forwarded-For $remote_addr; "
+                                  f"uwsgi_pass 127.0.0.1:{app_port}; }}\n"
+                                  f"        location /b {{ uwsgi_param HTTP_X_FORWARDED_FOR $remote_addr; "
+                                  f"uwsgi_pass 127.0.0.1:{app_port}; }}\n    }}\n}}\n")
+    app = spawn([uwsgi, "--socket", f"127.0.0.1:{app_port}", "--wsgi-file", "app.py", "--disable-logging"],
+                tmp_path / "uwsgi.out", cwd=tmp_path)
+    server = start_nginx(nginx, tmp_path, conf)
+    try:
+        deadline = time.monotonic() + 20
+        assert owns_listener(app, app_port, deadline) and owns_listener(server, nginx_port, deadline)
+        spelled, named = (get(nginx_port, path, headers={"X-Forwarded-For": "6.6.6.6"})[2] for path in ("/a", "/b"))
+    finally:
+        stop([server, app])
+    assert spelled == b"('127.0.0.1', '6.6.6.6')" and named == b"(None, '127.0.0.1')"
+    found = only(lint_config(tmp_path / "lint", conf.read_text(), nginx_version="1.22.1"), "param-named-like-a-header")
+    assert [f.line for f in found] == [8] and found[0].fix is not None and not found[0].fix.safe
+    assert "`uwsgi_param HTTP_X_FORWARDED_FOR ...`" in found[0].message
