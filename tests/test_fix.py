@@ -187,6 +187,9 @@ SITE = {
                 uwsgi_param X-Real-IP $remote_addr;  # the old service's own header
                 uwsgi_pass 127.0.0.1:3031;
             }
+            location /blog/ {
+                rewrite https://blog.example.com permanent;  # moved
+            }
             location ^/old-docs/ {
                 return 301 /docs/;  # moved
             }

@@ -1,6 +1,6 @@
 """Rules for what held-out set 3 (issue 25) found no rule reporting: a directive name nginx cannot
-know (server_names_hash_bucket_size: 128;) and a prefix location that can never match
-(location ^/psf/conduct/?$), each checked on the real nginx."""
+know (server_names_hash_bucket_size: 128;), a prefix location that can never match
+(location ^/psf/conduct/?$) and a rewrite without its regex, each checked on the real nginx."""
 
 from __future__ import annotations
 
@@ -71,3 +71,18 @@ def test_a_prefix_location_not_starting_with_a_slash_never_matches_on_real_nginx
     body_fixed = body.replace("location ^/psf", "location ~ ^/psf")
     with nginx_serving(tmp_path / "fixed", body_fixed) as (port, _, _):
         assert fetch(port, "/psf/conduct/")[0] == 301
+
+
+def test_a_rewrite_without_its_regex_never_redirects_on_real_nginx(tmp_path):
+    body = ("server {\n    listen 127.0.0.1:{port};\n"
+            "    location / { rewrite https://example.org permanent; return 200 through; }\n"
+            "    location /fixed { rewrite ^ https://example.org permanent; return 200 through; }\n}\n")
+    with nginx_serving(tmp_path, body) as (port, _, conf):
+        assert fetch(port, "/x")[0] == 200 and fetch(port, "/fixed")[0] == 301
+        text = conf.read_text()
+    [finding] = only(confgen.lint_project([str(conf)], select=["ALL"], nginx_version="1.22.1"), "rewrite-missing-regex")
+    assert (finding.line, finding.col) == place(text, "rewrite https")
+    assert finding.message.endswith("write `rewrite ^ https://example.org permanent;`")
+    assert finding.fix is not None and not finding.fix.safe
+    apply.write(confgen.fix([str(conf)], nginx_version="1.22.1", unsafe=True, select=["rewrite-missing-regex"]))
+    assert "rewrite ^ https://example.org permanent; return 200 through; }\n    location /fixed" in conf.read_text()

@@ -748,3 +748,47 @@ def param_named_like_a_header(ctx: LintContext) -> Iterator[Finding]:
 
 def _as_variable(header: str) -> str:
     return "HTTP_" + header.upper().replace("-", "_")
+
+
+_REWRITE_FLAGS = frozenset({"last", "break", "redirect", "permanent"})
+
+
+@rule(code="CG422", name="rewrite-missing-regex", severity="warning")
+def rewrite_missing_regex(ctx: LintContext) -> Iterator[Finding]:
+    """``rewrite https://example.org permanent;``: two arguments, the second a flag.
+
+    ``rewrite`` takes a regex, then the replacement, then the flag. With the regex left out,
+    nginx reads the URL as the regex and the flag as the replacement: the regex is matched against
+    the request URI, which starts with ``/`` (and has its slashes merged), so the redirect never
+    happens; were it to match, the URI would become the word ``permanent``. Checked on nginx
+    1.22.1: ``rewrite https://example.org permanent;`` lets every request through (200), while
+    ``rewrite ^ https://example.org permanent;`` answers 301.
+
+    Bad:
+        server {
+            listen 80;
+            server_name www.example.org;
+            rewrite https://example.org permanent;
+        }
+
+    Good:
+        server {
+            listen 80;
+            server_name www.example.org;
+            rewrite ^ https://example.org permanent;
+        }
+
+    Fix safety: Unsafe: with ``^`` as its regex the rewrite applies to every request, as was
+    evidently meant, but requests it let through until now start getting the redirect.
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_rewrite_module.html#rewrite
+    """
+    for directive in ctx.all("rewrite"):
+        if len(directive.args) != 2 or directive.args[1] not in _REWRITE_FLAGS or not in_http(directive):
+            continue
+        target, flag = directive.args
+        yield ctx.finding(directive, f"rewrite {target} {flag} has no regex: nginx matches {target!r} against the "
+                                     f"request URI (it never matches) and would rewrite to {flag!r}; write "
+                                     f"`rewrite ^ {target} {flag};`",
+                          fix=Fix(lambda fx, d=directive: [replace_args(fx, d, "^ " + " ".join(d.args))], safe=False))
