@@ -6,6 +6,7 @@ packet about twice as long; uWSGI refuses a packet over its buffer-size and ngin
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sys
 import time
@@ -45,27 +46,34 @@ def _uwsgi() -> str:
     return found
 
 
-def _statuses(directory: Path, buffer_size: int, query_lengths: list[int]) -> list:
+@contextlib.contextmanager
+def _stack(directory: Path, app: str, locations: str, uwsgi_options: list[str]):
+    """nginx with ``locations`` ({app} for the app's address) in front of uWSGI running ``app``;
+    yields (nginx's port, the config's path)."""
     nginx, uwsgi = require_binary("nginx"), _uwsgi()
-    directory.mkdir()
+    directory.mkdir(exist_ok=True)
     app_port, nginx_port = free_port(), free_port()
-    (directory / "app.py").write_text(APP)
+    (directory / "app.py").write_text(app)
     conf = nginx_prefix(directory, f"pid {directory}/nginx.pid;\nerror_log {directory}/error.log;\nevents {{}}\n"
                                    f"http {{\n    access_log off;\n    server {{\n"
                                    f"        listen 127.0.0.1:{nginx_port};\n"
-                                   f"        location / {{\n            include uwsgi_params;\n"
-                                   f"            uwsgi_pass 127.0.0.1:{app_port};\n        }}\n    }}\n}}\n")
+                                   + locations.replace("{app}", f"127.0.0.1:{app_port}") + "    }\n}\n")
     (conf.parent / "uwsgi_params").write_text(UWSGI_PARAMS)
-    app = spawn([uwsgi, "--socket", f"127.0.0.1:{app_port}", "--buffer-size", str(buffer_size),
-                 "--wsgi-file", "app.py", "--processes", "1", "--disable-logging"], directory / "uwsgi.out",
-                cwd=directory)
+    uwsgi_process = spawn([uwsgi, "--socket", f"127.0.0.1:{app_port}", *uwsgi_options, "--wsgi-file", "app.py",
+                           "--processes", "1", "--disable-logging"], directory / "uwsgi.out", cwd=directory)
     server = start_nginx(nginx, directory, conf)
     try:
         deadline = time.monotonic() + 20
-        assert owns_listener(app, app_port, deadline) and owns_listener(server, nginx_port, deadline)
-        return [get(nginx_port, "/search?q=" + "a" * length)[0] for length in query_lengths]
+        assert owns_listener(uwsgi_process, app_port, deadline) and owns_listener(server, nginx_port, deadline)
+        yield nginx_port, conf
     finally:
-        stop([server, app])
+        stop([server, uwsgi_process])
+
+
+def _statuses(directory: Path, buffer_size: int, query_lengths: list[int]) -> list:
+    locations = "        location / {\n            include uwsgi_params;\n            uwsgi_pass {app};\n        }\n"
+    with _stack(directory, APP, locations, ["--buffer-size", str(buffer_size)]) as (port, _):
+        return [get(port, "/search?q=" + "a" * length)[0] for length in query_lengths]
 
 
 def test_a_query_half_as_long_as_buffer_size_already_fails_in_uwsgi(tmp_path):
@@ -113,25 +121,10 @@ def test_a_param_spelled_as_a_header_leaves_the_clients_header_to_the_app(tmp_pa
     """param-named-like-a-header on the real stack: `uwsgi_param X-Forwarded-For $remote_addr` is an
     environ key of that name, and the app's HTTP_X_FORWARDED_FOR is the client's 6.6.6.6; the
     rule's (unsafe) fix, HTTP_X_FORWARDED_FOR, makes it nginx's value."""
-    nginx, uwsgi = require_binary("nginx"), _uwsgi()
-    tmp_path.mkdir(exist_ok=True)
-    app_port, nginx_port = free_port(), free_port()
-    (tmp_path / "app.py").write_text(ENVIRON_APP)
-    conf = nginx_prefix(tmp_path, f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
-                                  f"http {{\n    access_log off;\n    server {{\n        listen 127.0.0.1:{nginx_port};\n"
-                                  f"        location /a {{ uwsgi_param X-Forwarded-For $remote_addr; "
-                                  f"uwsgi_pass 127.0.0.1:{app_port}; }}\n"
-                                  f"        location /b {{ uwsgi_param HTTP_X_FORWARDED_FOR $remote_addr; "
-                                  f"uwsgi_pass 127.0.0.1:{app_port}; }}\n    }}\n}}\n")
-    app = spawn([uwsgi, "--socket", f"127.0.0.1:{app_port}", "--wsgi-file", "app.py", "--disable-logging"],
-                tmp_path / "uwsgi.out", cwd=tmp_path)
-    server = start_nginx(nginx, tmp_path, conf)
-    try:
-        deadline = time.monotonic() + 20
-        assert owns_listener(app, app_port, deadline) and owns_listener(server, nginx_port, deadline)
-        spelled, named = (get(nginx_port, path, headers={"X-Forwarded-For": "6.6.6.6"})[2] for path in ("/a", "/b"))
-    finally:
-        stop([server, app])
+    locations = ("        location /a { uwsgi_param X-Forwarded-For $remote_addr; uwsgi_pass {app}; }\n"
+                 "        location /b { uwsgi_param HTTP_X_FORWARDED_FOR $remote_addr; uwsgi_pass {app}; }\n")
+    with _stack(tmp_path, ENVIRON_APP, locations, []) as (port, conf):
+        spelled, named = (get(port, path, headers={"X-Forwarded-For": "6.6.6.6"})[2] for path in ("/a", "/b"))
     assert spelled == b"('127.0.0.1', '6.6.6.6')" and named == b"(None, '127.0.0.1')"
     found = only(lint_config(tmp_path / "lint", conf.read_text(), nginx_version="1.22.1"), "param-named-like-a-header")
     assert [f.line for f in found] == [8] and found[0].fix is not None and not found[0].fix.safe
