@@ -17,6 +17,7 @@ import pytest
 from confgen.lint.engine import get_rule
 from conftest import require_binary
 from lint_helpers import only
+from test_rules25_nginx_behaviour import _handshake
 from test_rules_edges_engine import check_documented_examples, fetch, lint_file, linted, nginx_serving, place
 
 HSTS = 'add_header Strict-Transport-Security "max-age=31536000" always;'
@@ -294,17 +295,6 @@ def test_ssl_listen_missing_names_every_plain_port_and_points_at_the_first(tmp_p
     [finding] = findings(tmp_path, nginx, "ssl-listen-missing")
     assert (finding.code, finding.severity, finding.line, finding.col) == ("CG709", "error", 2, 5)
     assert "port 443, 8443 speaks plain HTTP" in finding.message and "(listen 443 ssl)" in finding.message
-
-
-def _handshake(port: int) -> bool:
-    context = ssl.create_default_context()
-    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=5) as raw, \
-                context.wrap_socket(raw, server_hostname="site.test"):
-            return True
-    except (ssl.SSLError, OSError):
-        return False
 
 
 def test_a_specific_address_is_its_own_socket_even_beside_a_wildcard_ssl_listen(tmp_path, self_signed_cert):

@@ -736,15 +736,16 @@ _NON_BLANK = re.compile(r"\S")
 _SENTINEL = "\n" + _EOF + "\n"
 
 # What crossplane's lexer is fed instead of single characters: runs it treats exactly as it treats
-# their characters one by one, so it loops once per run (~4x fewer items; lexing ~3.9x faster on a
-# 144k-line config, the same tokens). It tests each item with ``isspace()``, ``== '#'``, quote and
-# ``{ } ;`` comparisons, ``endswith('\n')`` (its line count) and ``token[-1]``, and joins a
-# backslash with the item after it. So: an escape pair as one item (what it would make of it); a
-# run of blanks without a newline (``\s`` is exactly ``str.isspace``), but the first blank after
-# other text or an escape pair alone (a ``${...`` that ends at a blank takes that one blank into
-# its token; cutting a run where it need not be cut changes nothing); a
-# newline alone (one line each, and a comment ends before it, as its trailing blanks stay in it);
-# a run of characters that are none of blank, ``{ } ; " ' #`` or backslash; any other alone.
+# their characters one by one, so it loops once per run (on a 144k-line config: crossplane's lexer
+# 2.82 s -> 0.78 s, lex() with its offsets 3.32 s -> 1.27 s, the same tokens). It tests each item
+# with ``isspace()``, ``== '#'``, quote and ``{ } ;`` comparisons, ``endswith('\n')`` (its line
+# count) and ``token[-1]``, and joins a backslash with the item after it. So: an escape pair as one
+# item (what it would make of it); a run of blanks without a newline (``\s`` is exactly
+# ``str.isspace``), but the first blank after other text or an escape pair alone (a ``${...`` that
+# ends at a blank takes that one blank into its token; cutting a run where it need not be cut
+# changes nothing); a newline alone (one line each, and a comment ends before it, as its trailing
+# blanks stay in it); a run of characters that are none of blank, ``{ } ; " ' #`` or backslash;
+# any other alone.
 # tests/test_nginx_lexer.py checks the tokens against crossplane fed one character at a time.
 _RUN = re.compile(r"""\\.|(?:(?<=\S)|(?<=\\\s))[^\S\n]|[^\S\n]+|\n|[^\s{};"'#\\]+|.""", re.DOTALL)
 _RUNS_PER_CALL = 65536  # characters cut into runs at once (at a line end): a bounded list

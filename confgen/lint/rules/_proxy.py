@@ -37,10 +37,11 @@ class Route(NamedTuple):
 
 
 def routes(ctx) -> list[Route]:
-    return ctx.cached("routes", lambda: [r for d in ctx.all("proxy_pass") if (r := _route(ctx, d))])
+    return ctx.cached("routes", lambda: [r for d in ctx.all("proxy_pass") if (r := route_of(ctx, d))])
 
 
-def _route(ctx, directive) -> Route | None:
+def route_of(ctx, directive) -> Route | None:
+    """Where a pass directive (proxy_pass, uwsgi_pass, ...) sends requests."""
     if not directive.args:
         return None
     url = directive.args[0]

@@ -11,7 +11,7 @@ from confgen.lint.context import LintContext
 from confgen.lint.fixes.base import Fix
 from confgen.lint.fixes.nginx_edits import rename, replace_arg, replace_args
 from confgen.lint.registry import Finding, rule
-from confgen.lint.rules.security_common import in_http, variable_model
+from confgen.lint.rules.security_common import TABLE_BLOCKS, UPSTREAM_PASS, in_http, variable_model
 from confgen.nginx.model import location_match
 
 # Directives nginx refuses to read twice in one block ('"try_files" directive is duplicate'):
@@ -468,7 +468,7 @@ def log_format_redefined(ctx: LintContext) -> Iterator[Finding]:
                                          f"give this one another name")
 
 
-_PASSES = ("proxy_pass", "fastcgi_pass", "uwsgi_pass", "scgi_pass", "grpc_pass", "memcached_pass")
+_PASSES = (*UPSTREAM_PASS, "memcached_pass")
 # What gives a location content of its own, or sends its requests elsewhere, instead of the
 # static file module: the content handlers, the rewrite module's answers and redirects,
 # try_files (its fallback), and a path of its own (root, alias).
@@ -591,7 +591,7 @@ def nested_location_serves_files(ctx: LintContext) -> Iterator[Finding]:
 # Every directive nginx (and its modules) defines is named with letters, digits and "_".
 _DIRECTIVE_NAME = re.compile(r"[A-Za-z0-9_]+")
 # Blocks whose entries are data (map keys, geo networks, MIME types), not directives.
-_DATA_BLOCKS = frozenset({"map", "geo", "split_clients", "types", "charset_map", "match"})
+_DATA_BLOCKS = frozenset(TABLE_BLOCKS - {"upstream"})
 
 
 @rule(code="CG419", name="directive-name-malformed", severity="error")

@@ -62,7 +62,7 @@ def refuses(block) -> bool:
     return any(is_refusal(d) for d in block.block or ())
 
 
-_REDIRECTS = frozenset({"301", "302", "303", "307", "308"})
+REDIRECT_CODES = frozenset({"301", "302", "303", "307", "308"})
 # rewrite regexes that match every URI
 _CATCH_ALL = frozenset({"^", "^/", "^(.*)$", "^/(.*)$", "^(.*)", "^/(.*)", ".*", "(.*)", "^.*$"})
 
@@ -71,7 +71,7 @@ def is_redirect(directive) -> bool:
     """``return 301 URL`` (any 3xx redirect), ``return https://...`` (302), or ``rewrite ...
     permanent|redirect``, or a rewrite whose replacement is an absolute URL (a redirect too)."""
     if directive.name == "return" and directive.args:
-        return directive.args[0] in _REDIRECTS or directive.args[0].startswith(("http://", "https://", "$scheme"))
+        return directive.args[0] in REDIRECT_CODES or directive.args[0].startswith(("http://", "https://", "$scheme"))
     if directive.name == "rewrite" and len(directive.args) >= 2:
         return directive.args[-1] in ("permanent", "redirect") or \
             directive.args[1].startswith(("http://", "https://", "$scheme"))

@@ -9,6 +9,7 @@ from typing import Iterator
 from confgen.lint.context import LintContext
 from confgen.lint.registry import Finding, rule
 from confgen.lint.rules.security_common import (
+    REDIRECT_CODES,
     UPSTREAM_PASS,
     defaults_of,
     header_values,
@@ -18,7 +19,6 @@ from confgen.lint.rules.security_common import (
 )
 from confgen.nginx.variables import Source, references
 
-_REDIRECT_CODES = {"301", "302", "303", "307", "308"}
 _CAPTURE_MARK = re.compile(r"\$[1-9]")
 # Directives whose $1 is not a regex capture of the request (Lua code, log formats, tables).
 _NOT_CAPTURES = {"log_format", "js_set", "perl_set", "map", "geo", "split_clients", "types"}
@@ -195,7 +195,7 @@ def _splitting_sinks(directive) -> list[tuple[str, bool]]:
     if name == "more_set_headers":
         return [(value, False) for value in header_values(directive)]
     if name == "return" and args:
-        if len(args) >= 2 and args[0] in _REDIRECT_CODES:
+        if len(args) >= 2 and args[0] in REDIRECT_CODES:
             return [(args[1], False)]
         if len(args) == 1 and not args[0].isdigit():
             return [(args[0], False)]

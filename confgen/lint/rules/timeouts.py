@@ -6,7 +6,7 @@ from typing import Iterator
 
 from confgen.lint.context import LintContext
 from confgen.lint.registry import Finding, Option, rule
-from confgen.lint.rules._proxy import seconds
+from confgen.lint.rules._proxy import route_of, seconds
 
 # nginx's documentation: the connect timeout "usually cannot exceed 75 seconds". What ends an
 # unanswered connect first is the kernel: Linux retransmits the SYN net.ipv4.tcp_syn_retries
@@ -83,11 +83,8 @@ def _connects_over_the_network(ctx: LintContext, directive) -> bool:
         # In a snippet, the pass may be where it is included; beside a file the deployment
         # provides, in that file.
         return ctx.unresolved_include(block) is not None or not ctx.nginx.is_full and block.parent is None
-    upstreams = ctx.nginx.upstreams()
     for found in passes:
-        target = found.args[0].split("://", 1)[-1]
-        upstream = upstreams.get(target.split("/", 1)[0])
-        servers = [s.args[0] for s in upstream.block or () if s.name == "server" and s.args] if upstream else [target]
-        if not servers or any(not server.startswith("unix:") for server in servers):
+        route = route_of(ctx, found)
+        if route.is_variable or not route.servers or any(not s.startswith("unix:") for s in route.servers):
             return True
     return False
