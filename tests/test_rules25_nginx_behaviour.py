@@ -1,12 +1,14 @@
 """What the installed nginx does in the cases issue 25's rule changes rest on, checked by running
 it: the URI part of proxy_pass after `rewrite ... break`, two content handlers in one location,
-a named capture in a redirecting rewrite, and allow/deny after `set_real_ip_from 0.0.0.0/0`. Skipped without nginx unless CONFGEN_REQUIRE_NGINX=1."""
+a named capture in a redirecting rewrite, allow/deny after `set_real_ip_from 0.0.0.0/0`, and
+an event stream's upstream connection when its client leaves. Skipped without nginx unless CONFGEN_REQUIRE_NGINX=1."""
 
 from __future__ import annotations
 
 import socket
 import subprocess
 import textwrap
+import threading
 import time
 
 from lint_helpers import lint_config, only
@@ -223,3 +225,112 @@ def test_a_modifier_written_against_its_path_is_read_as_nginx_reads_it(tmp_path)
     locations = load_nginx(str(conf), nginx_version="1.22.1").find_all("location")
     assert [location_match(d) for d in locations] == [LocationMatch("~", "^/~guido(.*)"), LocationMatch("=", "/x"),
                                                       LocationMatch("", "/")]
+
+
+class _StreamingBackend:
+    """An HTTP/1.1 keep-alive server on 127.0.0.1: /plain answers and waits for the next request
+    on the same connection, /stream/ sends a Server-Sent Event every 50 ms until the peer goes
+    (at most 10 s). It counts connections and records the ones that ended while streaming."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.connections = 0
+        self.streams_ended = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        with conn:
+            conn.settimeout(10)
+            data = b""
+            while True:
+                while b"\r\n\r\n" not in data:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    data += chunk
+                head, _, data = data.partition(b"\r\n\r\n")
+                if not head.split(b" ")[1].startswith(b"/stream/"):
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                    continue
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
+                deadline = time.monotonic() + 10
+                try:
+                    while time.monotonic() < deadline:
+                        conn.sendall(b"9\r\ndata: x\n\n\r\n")
+                        time.sleep(0.05)
+                except OSError:
+                    self.streams_ended.set()
+                return
+
+
+def test_an_event_stream_connection_never_returns_to_the_pool(tmp_path):
+    """Why upstream-no-keepalive and proxy-pass-no-upstream skip event-stream locations: nginx
+    reuses a pooled connection for ordinary requests, but closes the upstream connection of a
+    stream when the client leaves it, so a pool gains nothing there."""
+    nginx = require_binary("nginx")
+    backend = _StreamingBackend()
+    port = free_port()
+    (tmp_path / "logs").mkdir()
+    conf = tmp_path / "nginx.conf"
+    proxied = 'proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection "";'
+    conf.write_text(f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\nhttp {{\n"
+                    f"    access_log off;\n    upstream app {{ server 127.0.0.1:{backend.port}; keepalive 4; }}\n"
+                    f"    server {{\n        listen 127.0.0.1:{port};\n"
+                    f"        location /plain {{ {proxied} }}\n"
+                    f"        location /stream/ {{ {proxied} proxy_buffering off; }}\n    }}\n}}\n")
+    server = subprocess.Popen([nginx, "-p", str(tmp_path), "-c", str(conf), "-g", "daemon off;"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert b" 200 " in _get(port, "/plain", server).split(b"\r\n")[0]
+        assert b" 200 " in _get(port, "/plain", server).split(b"\r\n")[0]
+        assert backend.connections == 1                       # the pool is reused for plain requests
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+            client.sendall(b"GET /stream/ HTTP/1.1\r\nHost: example.test\r\n\r\n")
+            received = b""
+            while b"data: x" not in received:
+                received += client.recv(65536)
+        # The client left mid-stream: nginx closes the upstream connection instead of pooling it.
+        assert backend.streams_ended.wait(5)
+        assert b" 200 " in _get(port, "/plain", server).split(b"\r\n")[0]
+        assert backend.connections == 2                       # plain requests still share one pooled connection
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        backend.sock.close()
+
+
+def test_event_stream_locations_are_not_told_to_pool(tmp_path):
+    stream = """
+        events {}
+        http {
+            upstream events { server 127.0.0.1:9102; }
+            server {
+                listen 80;
+                location /api/stream/ { proxy_pass http://events; proxy_buffering off; }
+                location /sse { proxy_pass http://127.0.0.1:9103; proxy_buffering off; proxy_cache off; }
+            }
+        }
+    """
+    stream = textwrap.dedent(stream).lstrip()
+    result = lint_config(tmp_path, stream, nginx_version="1.22.1")
+    assert only(result, "upstream-no-keepalive") == [] and only(result, "proxy-pass-no-upstream") == []
+    # A stream path that buffers, or an unbuffered path that names no stream, is an ordinary route.
+    lines = stream.splitlines()
+    buffered = stream.replace("proxy_buffering off; proxy_cache off;", "")
+    assert [f.line for f in only(lint_config(tmp_path, buffered, nginx_version="1.22.1"),
+                                 "proxy-pass-no-upstream")] == [next(i for i, t in enumerate(lines, 1) if "/sse" in t)]
+    renamed = stream.replace("/api/stream/", "/api/download/")
+    assert [f.line for f in only(lint_config(tmp_path, renamed, nginx_version="1.22.1"),
+                                 "upstream-no-keepalive")] == [next(i for i, t in enumerate(lines, 1) if "upstream" in t)]

@@ -103,9 +103,25 @@ def well_known_only(upstream_routes: list[Route]) -> bool:
 
 
 def not_pool_candidates(ctx, upstream_routes: list[Route]) -> bool:
-    """Routes whose upstream no pool should be advised for: only WebSocket upgrades, or only
-    ``/.well-known/`` endpoints."""
-    return websocket_only(ctx, upstream_routes) or well_known_only(upstream_routes)
+    """Routes whose upstream no pool should be advised for: only WebSocket upgrades, only
+    event streams, or only ``/.well-known/`` endpoints."""
+    return websocket_only(ctx, upstream_routes) or stream_only(ctx, upstream_routes) \
+        or well_known_only(upstream_routes)
+
+
+# Path segments that name a Server-Sent Events endpoint (/stream/, /api/events, /sse).
+STREAM_SEGMENTS = {"stream", "streams", "events", "event-stream", "eventstream", "sse", "eventsource"}
+
+
+def stream_only(ctx, upstream_routes: list[Route]) -> bool:
+    """Whether only event streams go to these routes: each location turns response buffering off
+    (``proxy_buffering off``, as Server-Sent Events need) and its path names a stream endpoint.
+    A stream lasts until the client leaves, and nginx then closes the upstream connection
+    mid-response: it never returns to a pool."""
+    def streams(route: Route) -> bool:
+        return effective_flag_off(ctx, "proxy_buffering", route.block) is not None \
+            and path_segments(route) & STREAM_SEGMENTS != set()
+    return bool(upstream_routes) and all(streams(r) for r in upstream_routes)
 
 
 # Path segments that name a WebSocket endpoint (a location /ws/, /api/websocket, /socket.io/,
@@ -133,11 +149,17 @@ def websocket_only(ctx, upstream_routes: list[Route]) -> bool:
 def websocket_path(route: Route) -> bool:
     """Whether the location of ``route`` names a WebSocket endpoint in a segment of its path
     (``location /ws/``, ``location ~ ^/api/websocket$``, ``location ^~ /socket.io``)."""
+    return path_segments(route) & WEBSOCKET_SEGMENTS != set()
+
+
+def path_segments(route: Route) -> set[str]:
+    """The lower-cased segments of the path of the location ``route`` serves, regex anchors and
+    quantifiers stripped (empty for a named location)."""
     location = route.block if route.block.name == "location" else route.block.enclosing("location")
     if location is None or not location.args or location.args[-1].startswith("@"):
-        return False
+        return set()
     path = location.args[-1].replace("\\", "")
-    return any(segment.strip("^$?*+").lower() in WEBSOCKET_SEGMENTS for segment in path.split("/"))
+    return {segment.strip("^$?*+").lower() for segment in path.split("/")}
 
 
 def by_cause(pairs) -> dict:
