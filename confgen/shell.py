@@ -6,6 +6,7 @@ when it runs (``$(...)``, ``$((...))``, backquotes): unknown here."""
 
 from __future__ import annotations
 
+import os
 import re
 from typing import NamedTuple
 
@@ -85,6 +86,36 @@ def shell_words(text: str, start: int = 0, end: int | None = None, *, comments: 
                 i += 1
         words.append(Word("".join(value), begin, i, "shell"))
     return words
+
+
+# Shells whose ``-c SCRIPT`` runs a command string (``sh -c "migrate && exec gunicorn ..."``), and
+# the option words that say so (``-c``, ``-ec``, ``-lc``: -c among single-letter flags).
+SHELLS = {"sh", "bash", "dash", "ash", "zsh", "ksh"}
+_STRING_OPTION = re.compile(r"-[a-zA-Z]*c[a-zA-Z]*")
+
+
+def inline_script(words: list[Word], text: str | None = None) -> tuple[list[Word], bool] | None:
+    """The words of the script a shell runs from ``-c SCRIPT`` (``sh -c "..."``, ``/bin/bash
+    -ec '...'``, also after a wrapper such as ``wait-for-it.sh db:5432 --``), and whether they
+    stand where ``text`` writes them: the script is a shell word written without escapes, so
+    an offset in it is an offset in the file. None when no shell string is run."""
+    for index in range(len(words) - 2):
+        if os.path.basename(words[index].value) in SHELLS and _STRING_OPTION.fullmatch(words[index + 1].value):
+            script = words[index + 2]
+            break
+    else:
+        return None
+    written = text[script.start:script.end] if text is not None else ""
+    base = None
+    if script.style == "shell" and len(written) >= 2 and written[0] in "'\"" and written[-1] == written[0] \
+            and written[1:-1] == script.value:
+        base = script.start + 1
+    elif script.style == "shell" and written == script.value:
+        base = script.start
+    inner = shell_words(script.value)
+    if base is None:
+        return [Word(w.value, script.start, script.start, "shell") for w in inner], False
+    return [w._replace(start=w.start + base, end=w.end + base) for w in inner], True
 
 
 def _substitution_end(text: str, start: int, end: int, strict: bool) -> int:

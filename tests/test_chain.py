@@ -477,3 +477,38 @@ def test_two_services_on_one_port_are_told_apart_by_name(tmp_path, web_keepalive
     assert any("compose service web" in note for note in result.notes)
     assert any("compose service api" in note for note in result.notes)
     assert not any("which of them is this app cannot be told" in note for note in result.notes)
+
+
+def test_a_compose_service_is_read_through_its_shell_string_script_and_dockerfile(tmp_path):
+    """What each service runs, wherever the compose file leaves it: a `sh -c` string, a script
+    named by its container path (/app/scripts/start.sh is scripts/start.sh in the build context),
+    or, with no command written, the CMD of the Dockerfile it is built from."""
+    compose = """services:
+  web:
+    build: ./backend
+    command: sh -c "python manage.py migrate && gunicorn -k gthread --threads 4 -b 0.0.0.0:8000 --keep-alive 2 web.wsgi"
+  api:
+    build:
+      context: ./api
+      dockerfile: Dockerfile.prod
+"""
+    write(tmp_path, {"nginx.conf": COMPOSE_NGINX, "docker-compose.yml": compose,
+                     "api/Dockerfile.prod": 'FROM python:3.12\nCMD ["uvicorn", "api.main:app", "--host", "0.0.0.0", '
+                                            '"--port", "8000"]\n'})
+    result = confgen.lint_project([str(tmp_path / "nginx.conf")], nginx_version="1.22.1")
+    found = {(f.rule, f.line) for f in result.findings if f.rule.endswith("keepalive-race")}
+    assert found == {("app-keepalive-race", 3), ("chain-keepalive-race", 4)}, result.notes
+    assert any(f"{tmp_path / 'api' / 'Dockerfile.prod'}:2 (compose service api" in note for note in result.notes)
+
+    (tmp_path / "backend" / "scripts").mkdir(parents=True)
+    (tmp_path / "backend" / "scripts" / "start.sh").write_text(
+        "#!/bin/sh\npython manage.py migrate\nexec gunicorn -k gthread --threads 4 -b 0.0.0.0:8000 "
+        "--keep-alive 75 web.wsgi\n")
+    (tmp_path / "docker-compose.yml").write_text(compose.replace(
+        'sh -c "python manage.py migrate && gunicorn -k gthread --threads 4 -b 0.0.0.0:8000 --keep-alive 2 web.wsgi"',
+        "bash /app/scripts/start.sh"))
+    result = confgen.lint_project([str(tmp_path)], nginx_version="1.22.1")
+    found = {(f.rule, f.line) for f in result.findings if f.rule.endswith("keepalive-race")}
+    assert found == {("chain-keepalive-race", 4)}, result.notes
+    assert any("start.sh:3 (compose service web" in note for note in result.notes)
+    assert not any("no nginx config is paired with it" in note for note in result.notes)

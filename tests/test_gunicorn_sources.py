@@ -387,3 +387,28 @@ def test_a_case_pattern_naming_the_server_is_not_its_command(tmp_path):
     assert source.line == 9 and [w.value for w in source.words][:2] == ["exec", "gunicorn"]
     config = sources.config_from(source)
     assert config.get("bind") == ["0.0.0.0:8080"] and config.get("workers") == 4
+
+
+@pytest.mark.parametrize("name, text", [
+    ("docker-compose.yml", 'services:\n  web:\n    command: sh -c "python manage.py migrate && '
+                           'gunicorn -k gthread --threads 2 app.wsgi -b 0.0.0.0:8000"\n'),
+    ("docker-compose.yml", "services:\n  web:\n    command: [\"/bin/bash\", \"-ec\", \"python manage.py migrate; "
+                           "exec gunicorn -k gthread --threads 2 app.wsgi -b 0.0.0.0:8000\"]\n"),
+    ("Dockerfile", 'FROM python:3.12\nCMD ["sh", "-c", "gunicorn -k gthread --threads 2 app.wsgi -b 0.0.0.0:$PORT"]\n'),
+    ("Procfile", "web: ./wait-for-it.sh db:5432 -- sh -c 'gunicorn -k gthread --threads 2 app.wsgi'\n"),
+])
+def test_a_command_run_by_a_shell_string_is_read_from_the_string(tmp_path, name, text):
+    source = sources.read_source(str(write(tmp_path / name, text)))
+    config = sources.config_from(source)
+    assert (config.get("worker_class"), config.get("threads")) == ("gthread", 2)
+
+
+def test_a_shell_string_written_plainly_is_edited_in_place_and_one_with_escapes_is_not(tmp_path):
+    plain = write(tmp_path / "docker-compose.yml", 'services:\n  web:\n    command: sh -c "python manage.py '
+                                                   'migrate && gunicorn app.wsgi -b 0.0.0.0:8000"\n')
+    source = sources.read_source(str(plain))
+    change = sources.option_edit(source, "keepalive", "65")
+    fixed = source.text[:change.start] + change.new + source.text[change.end:]
+    assert 'command: sh -c "python manage.py migrate && gunicorn --keep-alive 65 app.wsgi' in fixed
+    listed = write(tmp_path / "compose.yaml", 'services:\n  web:\n    command: ["sh", "-c", "gunicorn app.wsgi"]\n')
+    assert sources.read_source(str(listed)).not_editable is not None

@@ -25,7 +25,7 @@ from confgen.gunicorn import reader
 from confgen.appserver import entry_script
 from confgen.appserver.commands import kind_of  # noqa: F401  (part of this module's API)
 from confgen.appserver.commands import assignments, find_server, start_of
-from confgen.shell import SHELL_OPERATORS, Word, set_variables, shell_words
+from confgen.shell import SHELL_OPERATORS, Word, inline_script, set_variables, shell_words
 
 MAX_FILE_BYTES = 1024 * 1024
 # What a fix may hold in a word it writes (a shell quote is added for anything else).
@@ -43,6 +43,7 @@ class CommandSource:
     block_list: str | None = None  # for a YAML block list: the indentation of its items
     not_editable: str | None = None  # why fixes cannot edit it (a YAML block scalar)
     service: str | None = None    # a compose file's service that runs it (its host name on the network)
+    compose_file: str | None = None  # that compose file (the command may be in a script or Dockerfile it names)
     # The variables the file sets for the command (Dockerfile ENV, compose environment, systemd
     # Environment=, supervisor environment=); None: set, but its value is not known here.
     env: dict[str, str | None] = field(default_factory=dict)
@@ -51,6 +52,15 @@ class CommandSource:
     # that set variables (``PORT="${PORT:-8080}"``, ``export``, ``: "${PORT:=8080}"``) set them
     # for the server, as the shell runs them.
     prelude: list[tuple[list[str], bool]] = field(default_factory=list)
+
+    def __post_init__(self):
+        # `sh -c "python manage.py migrate && exec gunicorn ..."`: the command is the script's.
+        script = inline_script(self.words, self.text)
+        if script is not None:
+            self.words, in_place = script
+            self.block_list = None
+            if not in_place and self.not_editable is None:
+                self.not_editable = "the command is a `sh -c` script written with escapes or as a list item"
 
     @property
     def command(self) -> str:
@@ -234,7 +244,8 @@ def _runs_app_server(words: list[Word], path: str) -> bool:
     """Whether the command starts a Python app server (gunicorn, or uvicorn, hypercorn, daphne,
     uWSGI, granian: their commands live in the same files), or runs a script beside ``path``
     that starts uvicorn itself."""
-    values = [w.value for w in words]
+    script = inline_script(words)
+    values = [w.value for w in (script[0] if script is not None else words)]
     return find_server(values) is not None or _entry_script(values, path) is not None
 
 
@@ -325,21 +336,35 @@ def _dockerfile(path: str, text: str) -> CommandSource | None:
         else:
             scripts += [w.value for w in words if w.style != "shell" or w.value not in SHELL_OPERATORS]
     if found is None:
-        for word in scripts:
-            script = os.path.join(os.path.dirname(path), word.lstrip("/")) if word else ""
-            candidates = [script, os.path.join(os.path.dirname(path), os.path.basename(word))]
-            for candidate in candidates:
-                if word and os.path.isfile(candidate):
-                    try:
-                        started = _script(candidate, _read(candidate))
-                    except ConfgenError:
-                        continue
-                    if started is not None:
-                        started.env = dict(stage_env)  # the image's ENV is the environment of the script it runs
-                    return started
-        return None
+        started = _started_script(scripts, [os.path.dirname(path)])
+        if started is not None:
+            started.env = dict(stage_env)  # the image's ENV is the environment of the script it runs
+        return started
     found.env_args, found.env = env_args, dict(found_env)
     return found
+
+
+def _started_script(words: list[str], directories: list[str]) -> CommandSource | None:
+    """The app server started by the first script a command runs (``["/start.sh"]``, ``bash
+    /app/scripts/start.sh``) that is in the repository: a container path is looked up under
+    each directory (the command file's, a compose service's build context) whole, then by its
+    trailing parts (``/app/scripts/start.sh`` as ``scripts/start.sh``, then ``start.sh``)."""
+    for word in words:
+        parts = [part for part in word.split("/") if part not in ("", ".")]
+        if not parts or word.startswith("-") or "$" in word:
+            continue
+        for directory in directories:
+            for skip in range(len(parts)):
+                candidate = os.path.join(directory, *parts[skip:])
+                if not os.path.isfile(candidate):
+                    continue
+                try:
+                    started = _script(candidate, _read(candidate))
+                except ConfgenError:
+                    continue
+                if started is not None:
+                    return started
+    return None
 
 
 def _dockerfile_env(words: list[str]) -> dict[str, str | None]:
@@ -486,17 +511,66 @@ def compose_services(path: str, text: str | None = None) -> list[CommandSource]:
             continue
         env_args = _compose_env(_mapping_get(service, "environment"))
         variables = _compose_variables(_mapping_get(service, "environment"))
-        for key in ("entrypoint", "command"):
-            node = _mapping_get(service, key)
-            if node is None:
-                continue
-            source = _compose_command(path, text, node)
-            if source is not None and _runs_app_server(source.words, path):
-                source.env_args, source.env = env_args, variables
-                source.service = name.value if isinstance(name, yaml.ScalarNode) else None
-                found.append(source)
-                break
+        source = _compose_service_command(path, text, service)
+        if source is not None:
+            # The service's environment is the command's, over an image's ENV.
+            source.env_args = env_args if env_args is not None else source.env_args
+            source.env = {**source.env, **variables}
+            source.service = name.value if isinstance(name, yaml.ScalarNode) else None
+            source.compose_file = path
+            found.append(source)
     return found
+
+
+def _compose_service_command(path: str, text: str, service) -> CommandSource | None:
+    """What a compose service runs, when it starts an app server: its ``entrypoint`` or
+    ``command``, the script that one runs (looked up beside the file and in the build context),
+    or, with neither written, the CMD of the Dockerfile it is built from."""
+    import yaml
+
+    directory = os.path.dirname(path)
+    context, dockerfile = _compose_build(service, directory)
+    written = False
+    for key in ("entrypoint", "command"):
+        node = _mapping_get(service, key)
+        if node is None:
+            continue
+        written = True
+        source = _compose_command(path, text, node)
+        if source is None:
+            continue
+        if _runs_app_server(source.words, path):
+            return source
+        values = [w.value for w in source.words if w.style != "shell" or w.value not in SHELL_OPERATORS]
+        started = _started_script(values, [d for d in (directory, context) if d])
+        if started is not None:
+            return started
+    if written or dockerfile is None or not os.path.isfile(dockerfile):
+        return None
+    try:
+        return _dockerfile(dockerfile, _read(dockerfile))
+    except (ConfgenError, yaml.YAMLError):
+        return None
+
+
+def _compose_build(service, directory: str) -> tuple[str | None, str | None]:
+    """(build context directory, its Dockerfile) of a compose service: ``build: ./api`` or
+    ``build: {context: ./api, dockerfile: Dockerfile.prod}``; (None, None) without a build."""
+    import yaml
+
+    build = _mapping_get(service, "build")
+    if isinstance(build, yaml.ScalarNode):
+        context, name = build.value, "Dockerfile"
+    elif isinstance(build, yaml.MappingNode):
+        context_node, name_node = _mapping_get(build, "context"), _mapping_get(build, "dockerfile")
+        context = context_node.value if isinstance(context_node, yaml.ScalarNode) else "."
+        name = name_node.value if isinstance(name_node, yaml.ScalarNode) else "Dockerfile"
+    else:
+        return None, None
+    if "://" in context or "$" in context or "$" in name:
+        return None, None  # a Git URL or an interpolated path: not in this repository as written
+    context = os.path.normpath(os.path.join(directory, context))
+    return context, os.path.join(context, name)
 
 
 def _mapping_get(node, key: str):

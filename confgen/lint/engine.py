@@ -262,6 +262,8 @@ def lint(paths: list[str], *, gunicorn=None, gunicorn_cmd=None, profile=None, ro
     paths = _expand_directories(paths, notes)
     nginx_paths: list[str] = []
     apps_alone: list[str] = []
+    unpaired: list[str] = []   # app-side files no tree names as its own (a tree may reach one through compose)
+    used: set[str] = set()     # the app-side files the trees were checked with
     manifests: list[str] = []
     for path in paths:
         if path != STDIN and is_manifest(path):
@@ -274,9 +276,7 @@ def lint(paths: list[str], *, gunicorn=None, gunicorn_cmd=None, profile=None, ro
         if not trees and behind is not None:
             apps_alone.append(path)
         elif not trees:
-            notes.append(f"{path}: no nginx config is paired with it (none beside it, none mapped to it under "
-                         f"[tool.confgen] gunicorn) and no balancer is declared in front (--behind): nothing "
-                         f"to check it against")
+            unpaired.append(path)
         nginx_paths.extend(trees)
     nginx_paths = list(dict.fromkeys(nginx_paths))
     pairing = Pairing(gunicorn=gunicorn, gunicorn_cmd=gunicorn_cmd, mapped=mapped)
@@ -294,6 +294,8 @@ def lint(paths: list[str], *, gunicorn=None, gunicorn_cmd=None, profile=None, ro
                 adopt_syntax_version(config)  # lint for the version the config's own syntax needs
             # One context per app the tree reaches (several services of one compose file).
             for app in pairing.apps_for_tree(config, given):
+                used.update(_normal(source.path) for source in (getattr(app.config, "command", None),
+                                                                getattr(app.server, "command", None)) if source)
                 notes.extend(note for note in app.notes() if note not in notes)
                 ctx = LintContext(config, app.config, profile_obj, gunicorn_label=app.label, options=options)
                 ctx.app_server, ctx.app_hop, ctx.behind, ctx.app_hosts = app.server, app.hop(), behind, app.hosts
@@ -309,6 +311,11 @@ def lint(paths: list[str], *, gunicorn=None, gunicorn_cmd=None, profile=None, ro
                 if app_path and app_path not in files:
                     files.append(app_path)
                 notes.extend(note for note in [*config.notes, *ctx.notes] if note not in notes)
+        for path in unpaired:
+            if _normal(path) not in used:
+                notes.append(f"{path}: no nginx config is paired with it (none beside it, none mapped to it "
+                             f"under [tool.confgen] gunicorn) and no balancer is declared in front (--behind): "
+                             f"nothing to check it against")
         for chain in _manifest_chains(manifests, notes, [p for p in paths if p != STDIN and is_app_side(p)],
                                       nginx_version):
             ctx = _chain_context(chain, options, profile_obj, nginx_version)

@@ -68,12 +68,13 @@ class Pairing:
         servers, each service the tree's upstreams name (by its service name)."""
         app = _facing(self.for_tree(config.main_file, given), config)
         source = getattr(app.config, "command", None) or getattr(app.server, "command", None)
-        if self.explicit() or source is None or getattr(source, "kind", None) != "compose":
+        compose_file = getattr(source, "compose_file", None)
+        if self.explicit() or compose_file is None:
             return [app]
         from confgen.gunicorn import sources
 
         hosts = upstream_hosts(config)
-        named = [s for s in sources.compose_services(source.path) if s.service in hosts]
+        named = [s for s in sources.compose_services(compose_file) if s.service in hosts]
         if not named:
             return [app]
         return [self._compose_service(service, given) for service in named]
@@ -81,7 +82,7 @@ class Pairing:
     def _compose_service(self, source, given: str) -> AppSide:
         from confgen.gunicorn import sources
 
-        key = ("compose", source.path, source.service)
+        key = ("compose", source.compose_file, source.service)
         if key not in self._read:
             app = sources.config_from(source) if source.server == "gunicorn" else sources.app_server_of(source)
             self._read[key] = app

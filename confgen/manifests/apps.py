@@ -20,14 +20,13 @@ from confgen.appserver.reading import read_server
 from confgen.errors import ConfgenError
 from confgen.hops import Hop, Timer
 from confgen.manifests.resources import Container
-from confgen.shell import Word, shell_words
+from confgen.shell import Word, inline_script
 
 GUNICORN_GRACEFUL_SOURCE = ("gunicorn's default graceful_timeout 30 s; "
                             "https://docs.gunicorn.org/en/stable/settings.html#graceful-timeout")
 # uvicorn/config.py (0.55.0): timeout_graceful_shutdown: int | None = None, and server.py waits
 # for open requests with asyncio.timeout(None): no limit.
 UVICORN_GRACEFUL = "--timeout-graceful-shutdown"
-_SHELLS = ("sh", "bash", "dash", "ash", "zsh")
 
 
 @dataclass
@@ -105,9 +104,9 @@ def _words(container: Container, argv: list[str]) -> tuple[list[Word], bool]:
     """The words of the command with their place in the manifest (each a YAML list item), and
     whether a fix could edit them there. ``sh -c 'SCRIPT'`` is the shell words of SCRIPT."""
     items = [*(container.command.list() if container.command else []), *(container.args.list() if container.args else [])]
-    if os.path.basename(argv[0]) in _SHELLS and "-c" in argv[1:] and argv.index("-c", 1) + 1 < len(argv):
-        script = argv[argv.index("-c", 1) + 1]
-        return [Word(w.value, 0, 0, "shell") for w in shell_words(script)], False
+    script = inline_script([Word(value, 0, 0, "yaml") for value in argv])
+    if script is not None:
+        return [Word(w.value, 0, 0, "shell") for w in script[0]], False
     if len(items) == len(argv):
         # A word whose $(VAR) was expanded is not what the file says: a fix must not rewrite it.
         as_written = all(str(item.value) == value for value, item in zip(argv, items))
