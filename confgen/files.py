@@ -45,6 +45,22 @@ def overlaid_text(path: str) -> str | None:
     return overlay.get(os.path.realpath(path))
 
 
+def locate_container_path(path: str, directories: list[str]) -> str | None:
+    """The file in the repository that a path in a command names: ``path`` under each of
+    ``directories`` (the command file's, a build context), then by its trailing parts. Images
+    copy the repository into a directory of their own (``COPY . /app``), so a container's
+    ``/app/deploy/start.sh`` is ``deploy/start.sh`` there, or ``start.sh`` beside the command."""
+    parts = [part for part in path.split("/") if part not in ("", ".")]
+    if not parts or "$" in path or ".." in parts:
+        return None
+    for directory in directories:
+        for skip in range(len(parts)):
+            candidate = os.path.join(directory, *parts[skip:])
+            if os.path.isfile(candidate):
+                return candidate
+    return None
+
+
 def read_regular_file(path: str, max_bytes: int) -> tuple[bytes | None, str | None]:
     """(bytes, None) or (None, why not), for every config file confgen reads (nginx files, a
     gunicorn.conf.py). Opened non-blocking and checked after opening, so a FIFO, a device or a

@@ -412,3 +412,19 @@ def test_a_shell_string_written_plainly_is_edited_in_place_and_one_with_escapes_
     assert 'command: sh -c "python manage.py migrate && gunicorn --keep-alive 65 app.wsgi' in fixed
     listed = write(tmp_path / "compose.yaml", 'services:\n  web:\n    command: ["sh", "-c", "gunicorn app.wsgi"]\n')
     assert sources.read_source(str(listed)).not_editable is not None
+
+
+def test_a_container_path_names_the_repository_file_by_its_trailing_parts(tmp_path):
+    from confgen.files import locate_container_path
+
+    (tmp_path / "deploy").mkdir()
+    write(tmp_path / "deploy" / "gunicorn.conf.py", "keepalive = 75\nworker_class = 'gthread'\nthreads = 4\n")
+    assert locate_container_path("/app/deploy/gunicorn.conf.py", [str(tmp_path)]) == \
+        str(tmp_path / "deploy" / "gunicorn.conf.py")
+    assert locate_container_path("/app/deploy/missing.py", [str(tmp_path)]) is None
+    assert locate_container_path("$CONF/gunicorn.conf.py", [str(tmp_path)]) is None   # computed: not guessed
+    # gunicorn -c with the image's path reads the repository's file.
+    dockerfile = write(tmp_path / "Dockerfile", 'FROM python:3.12\nCOPY . /app\n'
+                                                'CMD ["gunicorn", "-c", "/app/deploy/gunicorn.conf.py", "app.wsgi"]\n')
+    config = sources.config_from(sources.read_source(str(dockerfile)))
+    assert (config.get("keepalive"), config.get("worker_class")) == (75, "gthread")

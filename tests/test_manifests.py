@@ -414,3 +414,51 @@ def test_fixtures_validate_against_kubernetes_schemas(document):
                     "schemas do not describe them")
     # 1.30: the first release with lifecycle.preStop.sleep on by default (used by the GKE fixture).
     kubernetes_validate.validate(document, "1.30.0", strict=True)
+
+
+def test_a_container_command_is_followed_through_wrappers_to_the_repository_script(tmp_path):
+    """`wait-for-db.sh db bash /app/deploy/start.sh`: the script named by its container path is
+    deploy/start.sh at the repository's root, and the ini its uwsgi line names by container path
+    is read from there too (HTTP router without http-keepalive: no pool advice, a note)."""
+    (tmp_path / "deploy").mkdir()
+    (tmp_path / "deploy" / "wait-for-db.sh").write_text('#!/bin/sh\nhost="$1"; shift\nexec "$@"\n')
+    (tmp_path / "deploy" / "start.sh").write_text("#!/bin/bash\nset -e\npython manage.py migrate\n"
+                                                  "exec uwsgi --ini /app/deploy/uwsgi.ini\n")
+    (tmp_path / "deploy" / "uwsgi.ini").write_text("[uwsgi]\nhttp = 0.0.0.0:8080\nmodule = app.wsgi\n")
+    manifest = tmp_path / "k8s" / "base" / "app.yaml"
+    manifest.parent.mkdir(parents=True)
+    manifest.write_text(textwrap.dedent("""\
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: {name: nginx-conf}
+        data:
+          nginx.conf: |
+            events {}
+            http {
+              upstream app { server 127.0.0.1:8080; }
+              server { listen 80; location / { proxy_pass http://app; } }
+            }
+        ---
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: web}
+        spec:
+          selector: {matchLabels: {app: web}}
+          template:
+            metadata: {labels: {app: web}}
+            spec:
+              containers:
+              - name: app
+                image: example/web
+                command: ["./deploy/wait-for-db.sh", "db", "bash", "/app/deploy/start.sh"]
+              - name: nginx
+                image: nginx
+                volumeMounts: [{name: conf, mountPath: /etc/nginx/nginx.conf, subPath: nginx.conf}]
+              volumes: [{name: conf, configMap: {name: nginx-conf}}]
+        """))
+    import confgen
+
+    result = confgen.lint_project([str(tmp_path / "k8s")], nginx_version="1.22.1")
+    assert any(f"runs {tmp_path / 'deploy' / 'start.sh'}, which starts uwsgi" in note for note in result.notes)
+    assert not [f for f in result.findings if f.rule == "upstream-no-keepalive"]
+    assert any("HTTP router" in note and "right for now" in note for note in result.notes), result.notes

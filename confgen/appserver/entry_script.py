@@ -17,6 +17,7 @@ import re
 from confgen.appserver.model import AppServer, Value
 from confgen.appserver.uvicorn import DEFAULT_KEEP_ALIVE_S, SOURCE
 from confgen.errors import ConfgenError
+from confgen.files import locate_container_path
 
 MAX_SCRIPT_BYTES = 1024 * 1024
 _PYTHON = re.compile(r"python[\d.]*")
@@ -44,11 +45,8 @@ def script_word(words: list[str]) -> int | None:
 
 def locate(word: str, cwd: str) -> str | None:
     """The script a command names, relative to the directory of the file that holds the command
-    (or by its name alone there: a container's /app/main.py is main.py beside the Dockerfile)."""
-    for candidate in (os.path.join(cwd, word.lstrip("/")), os.path.join(cwd, os.path.basename(word))):
-        if os.path.isfile(candidate):
-            return candidate
-    return None
+    (a container's /app/main.py is main.py beside the Dockerfile)."""
+    return locate_container_path(word, [cwd])
 
 
 def read(path: str, label: str | None = None) -> AppServer | None:

@@ -7,6 +7,7 @@ import os
 
 from confgen.appserver.model import AppServer, Value
 from confgen.appserver.options import Spec, number, parse
+from confgen.files import locate_container_path
 
 # hypercorn 0.18.0 config.py: keep_alive_timeout = 5 * SECONDS; __main__.py --keep-alive.
 DEFAULT_KEEP_ALIVE_S = 5
@@ -43,7 +44,7 @@ def _toml(path: str, cwd: str | None, server: AppServer) -> dict[str, tuple[obje
     if path.startswith(("python:", "file:")) or not path.endswith(".toml"):
         server.notes.append(f"{server.label}: hypercorn config {path} is Python, not read (never run)")
         return {}
-    full = os.path.join(cwd or ".", path)
+    full = locate_container_path(path, [cwd or "."]) or os.path.join(cwd or ".", path)
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover

@@ -26,6 +26,7 @@ import re
 
 from confgen.appserver.model import AppServer, Value
 from confgen.appserver.options import number
+from confgen.files import locate_container_path
 
 HTTP_TIMEOUT_S = 60
 SOCKET_TIMEOUT_S = 4
@@ -105,7 +106,7 @@ def read_args(args: list[str], label: str, file: str | None, line: int, cwd: str
     for key, inline, written, how in _words(args):
         if key in ("ini", "config") and inline:
             path = inline.split(":", 1)[0]
-            options += read_ini_options(os.path.join(cwd or ".", path))
+            options += read_ini_options(locate_container_path(path, [cwd or "."]) or os.path.join(cwd or ".", path))
         elif key == "set" and "=" in inline:
             # --set / -S name=value sets the option ``name`` (uwsgi --show-config lists it so).
             name, _, value = inline.partition("=")

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 
 from confgen.errors import ConfgenError
+from confgen.files import locate_container_path
 from confgen.shell import COMPUTED, SHELL_OPERATORS, assign, assignment, expand, set_variables, shell_words
 
 
@@ -1156,7 +1157,8 @@ def _config_file(config_file: Any, environ: dict[str, str], cwd: str | None) -> 
     if config_file.startswith("python:"):
         return GunicornConfig(unset_unknown=f"settings come from the module {config_file[7:]}, not read")
     path = config_file.removeprefix("file:")
-    return _read_file(os.path.join(cwd or os.getcwd(), path), environ)
+    return _read_file(locate_container_path(path, [cwd or os.getcwd()]) or os.path.join(cwd or os.getcwd(), path),
+                      environ)
 
 
 def _split(cmd: str) -> list[str]:

@@ -21,6 +21,7 @@ import shlex
 from dataclasses import dataclass, field
 
 from confgen.errors import ConfgenError
+from confgen.files import locate_container_path
 from confgen.gunicorn import reader
 from confgen.appserver import entry_script
 from confgen.appserver.commands import kind_of  # noqa: F401  (part of this module's API)
@@ -336,7 +337,7 @@ def _dockerfile(path: str, text: str) -> CommandSource | None:
         else:
             scripts += [w.value for w in words if w.style != "shell" or w.value not in SHELL_OPERATORS]
     if found is None:
-        started = _started_script(scripts, [os.path.dirname(path)])
+        started = started_script(scripts, [os.path.dirname(path)])
         if started is not None:
             started.env = dict(stage_env)  # the image's ENV is the environment of the script it runs
         return started
@@ -344,26 +345,19 @@ def _dockerfile(path: str, text: str) -> CommandSource | None:
     return found
 
 
-def _started_script(words: list[str], directories: list[str]) -> CommandSource | None:
+def started_script(words: list[str], directories: list[str]) -> CommandSource | None:
     """The app server started by the first script a command runs (``["/start.sh"]``, ``bash
-    /app/scripts/start.sh``) that is in the repository: a container path is looked up under
-    each directory (the command file's, a compose service's build context) whole, then by its
-    trailing parts (``/app/scripts/start.sh`` as ``scripts/start.sh``, then ``start.sh``)."""
+    /app/scripts/start.sh``) that is in the repository (files.locate_container_path)."""
     for word in words:
-        parts = [part for part in word.split("/") if part not in ("", ".")]
-        if not parts or word.startswith("-") or "$" in word:
+        script = None if word.startswith("-") else locate_container_path(word, directories)
+        if script is None:
             continue
-        for directory in directories:
-            for skip in range(len(parts)):
-                candidate = os.path.join(directory, *parts[skip:])
-                if not os.path.isfile(candidate):
-                    continue
-                try:
-                    started = _script(candidate, _read(candidate))
-                except ConfgenError:
-                    continue
-                if started is not None:
-                    return started
+        try:
+            started = _script(script, _read(script))
+        except ConfgenError:
+            continue
+        if started is not None:
+            return started
     return None
 
 
@@ -542,7 +536,7 @@ def _compose_service_command(path: str, text: str, service) -> CommandSource | N
         if _runs_app_server(source.words, path):
             return source
         values = [w.value for w in source.words if w.style != "shell" or w.value not in SHELL_OPERATORS]
-        started = _started_script(values, [d for d in (directory, context) if d])
+        started = started_script(values, [d for d in (directory, context) if d])
         if started is not None:
             return started
     if written or dockerfile is None or not os.path.isfile(dockerfile):

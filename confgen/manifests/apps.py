@@ -20,7 +20,7 @@ from confgen.appserver.reading import read_server
 from confgen.errors import ConfgenError
 from confgen.hops import Hop, Timer
 from confgen.manifests.resources import Container
-from confgen.shell import Word, inline_script
+from confgen.shell import SHELL_OPERATORS, Word, inline_script
 
 GUNICORN_GRACEFUL_SOURCE = ("gunicorn's default graceful_timeout 30 s; "
                             "https://docs.gunicorn.org/en/stable/settings.html#graceful-timeout")
@@ -68,6 +68,12 @@ def read_app(container: Container, label: str, images: list | None = None,
         return side
     words, editable = _words(container, argv)
     found = find_server([w.value for w in words])
+    started = _started_script(words, file) if found is None else None
+    if started is not None:
+        # `wait-for-db.sh db bash /app/deploy/start.sh`: the script in the repository holds the command.
+        side.notes.append(f"{label}: container {container.name} runs {started.path}, which starts "
+                          f"{started.server} at {started.label}")
+        return _from_image(side, started, container, label)
     if found is None:
         side.notes.append(f"{label}: container {container.name} runs {' '.join(argv)[:80]!r}, not a Python app "
                           f"server confgen reads")
@@ -91,6 +97,24 @@ def read_app(container: Container, label: str, images: list | None = None,
     else:
         side.graceful_why = f"{found[0]}'s graceful shutdown time is not read"
     return side
+
+
+# How far above a manifest's directory the repository's scripts are looked for (k8s/base/app.yaml
+# and deploy/start.sh share the repository's root, three levels up).
+SCRIPT_SEARCH_LEVELS = 3
+
+
+def _started_script(words: list[Word], manifest: str):
+    """The app server a script the container's command runs starts (confgen.gunicorn.sources.
+    started_script), looked up from the manifest's directory and a few above it."""
+    from confgen.gunicorn import sources
+
+    directories, directory = [], os.path.dirname(os.path.abspath(manifest))
+    for _ in range(SCRIPT_SEARCH_LEVELS + 1):
+        directories.append(directory)
+        directory = os.path.dirname(directory)
+    values = [w.value for w in words if w.style != "shell" or w.value not in SHELL_OPERATORS]
+    return sources.started_script(values, directories)
 
 
 def container_environ(container: Container) -> dict[str, str | None]:
