@@ -512,3 +512,16 @@ def test_a_compose_service_is_read_through_its_shell_string_script_and_dockerfil
     assert found == {("chain-keepalive-race", 4)}, result.notes
     assert any("start.sh:3 (compose service web" in note for note in result.notes)
     assert not any("no nginx config is paired with it" in note for note in result.notes)
+
+
+def test_each_compose_service_gets_the_pool_advice_of_its_own_app_once(tmp_path):
+    """Two services behind one nginx: each upstream is advised once, from its own app (the sync
+    gunicorn's a note, uvicorn's a finding), not also generically from the other service's view."""
+    nginx = COMPOSE_NGINX.replace(" keepalive 16;", "")
+    compose = COMPOSE.format(web_keepalive=2, api_keepalive=75).replace("-k gthread --threads 4 ", "")
+    write(tmp_path, {"nginx.conf": nginx, "docker-compose.yml": compose})
+    result = confgen.lint_project([str(tmp_path / "nginx.conf")], nginx_version="1.22.1")
+    pools = [f for f in result.findings if f.rule == "upstream-no-keepalive"]
+    assert [f.line for f in pools] == [4] and "if the app behind" not in pools[0].message
+    assert any(note.startswith(f"{tmp_path / 'nginx.conf'}:3: upstream web has no `keepalive`") and
+               "sync worker" in note for note in result.notes)

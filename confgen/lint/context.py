@@ -30,6 +30,9 @@ class LintContext:
         # The host names the app is reached by (a compose service's name): routes to other hosts
         # are not the app's, even on the same port. Empty: any host.
         self.app_hosts: tuple[str, ...] = ()
+        # The host names of the tree's other app sides (other services of its compose file): their
+        # routes are judged in their own context, with what is known of that app.
+        self.other_app_hosts: tuple[str, ...] = ()
         # For a chain read from Kubernetes manifests: how its pods stop (confgen.manifests.chains.PodShutdown).
         self.manifest_pod = None
         self.rule: Rule | None = None

@@ -293,12 +293,14 @@ def lint(paths: list[str], *, gunicorn=None, gunicorn_cmd=None, profile=None, ro
             if nginx_version is None:
                 adopt_syntax_version(config)  # lint for the version the config's own syntax needs
             # One context per app the tree reaches (several services of one compose file).
-            for app in pairing.apps_for_tree(config, given):
+            apps = pairing.apps_for_tree(config, given)
+            for app in apps:
                 used.update(_normal(source.path) for source in (getattr(app.config, "command", None),
                                                                 getattr(app.server, "command", None)) if source)
                 notes.extend(note for note in app.notes() if note not in notes)
                 ctx = LintContext(config, app.config, profile_obj, gunicorn_label=app.label, options=options)
                 ctx.app_server, ctx.app_hop, ctx.behind, ctx.app_hosts = app.server, app.hop(), behind, app.hosts
+                ctx.other_app_hosts = tuple(host for other in apps if other is not app for host in other.hosts)
                 if stdin_text is not None:
                     ctx._lines.set_text(config.main_file, stdin_text)
                 app_path = getattr(app.config, "path", None)

@@ -103,10 +103,18 @@ def well_known_only(upstream_routes: list[Route]) -> bool:
 
 
 def not_pool_candidates(ctx, upstream_routes: list[Route]) -> bool:
-    """Routes whose upstream no pool should be advised for: only WebSocket upgrades, only
-    event streams, or only ``/.well-known/`` endpoints."""
+    """Routes whose upstream no pool should be advised for here: only WebSocket upgrades, only
+    event streams, only ``/.well-known/`` endpoints, or only another app side of the tree (a
+    second compose service), whose own context advises with what is known of that app."""
     return websocket_only(ctx, upstream_routes) or stream_only(ctx, upstream_routes) \
-        or well_known_only(upstream_routes)
+        or well_known_only(upstream_routes) or other_apps_only(ctx, upstream_routes)
+
+
+def other_apps_only(ctx, upstream_routes: list[Route]) -> bool:
+    """Whether every server of these routes is reached by the host name of another app side."""
+    others = ctx.other_app_hosts
+    return bool(others) and bool(upstream_routes) and all(
+        r.servers and all(parse_address(s)[1] in others for s in r.servers) for r in upstream_routes)
 
 
 # Path segments that name a Server-Sent Events endpoint (/stream/, /api/events, /sse).
