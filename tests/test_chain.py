@@ -4,6 +4,7 @@ chain rules between each pair of hops (CG209 chain-keepalive-race, CG210 chain-t
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from confgen.appserver.commands import find_server
 from confgen.cli import main
 from confgen.errors import ConfgenError
 from confgen.hops import balancer_hop
+from confgen.lint.discovery import inputs_under
 
 POOLED = """upstream app {{ server 127.0.0.1:{port}; keepalive 16;{extra} }}
 server {{
@@ -306,6 +308,17 @@ def test_a_directory_with_nothing_to_lint_is_a_one_line_error(tmp_path):
     (tmp_path / "README.md").write_text("hello\n")
     with pytest.raises(ConfgenError, match="is a directory with no nginx config"):
         confgen.lint_project([str(tmp_path)])
+
+
+def test_site_files_named_after_their_domain_and_templates_are_found_by_their_content(tmp_path):
+    site = "server { listen 80; server_name example.com; location / { proxy_pass http://127.0.0.1:8000; } }\n"
+    write(tmp_path, {"sites-available/example.com": site, "sites-enabled/shop": site,
+                     "templates/default.conf.template": site.replace("example.com", "${HOST}"),
+                     "sites-available/README.md": site, "sites-available/site.j2": "{{ site }}\n" + site,
+                     "docs/notes": site})   # outside an nginx directory, a suffix-less file is not sniffed
+    found = inputs_under(str(tmp_path))
+    assert sorted(os.path.relpath(p, tmp_path) for p in found.nginx) == [
+        "sites-available/example.com", "sites-enabled/shop", "templates/default.conf.template"]
 
 
 # ---------------------------------------------------------------------------------------------

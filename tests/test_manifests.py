@@ -462,3 +462,6 @@ def test_a_container_command_is_followed_through_wrappers_to_the_repository_scri
     assert any(f"runs {tmp_path / 'deploy' / 'start.sh'}, which starts uwsgi" in note for note in result.notes)
     assert not [f for f in result.findings if f.rule == "upstream-no-keepalive"]
     assert any("HTTP router" in note and "right for now" in note for note in result.notes), result.notes
+    # Nothing in the input routes to the pod: the finding does not say the Deployment sends requests.
+    [drops] = [f for f in result.findings if f.rule == "rolling-update-drops-requests"]
+    assert "but whatever routes to the pod (a Service) keeps sending it requests" in drops.message

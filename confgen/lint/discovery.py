@@ -14,6 +14,10 @@ _SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "ve
 _NGINX_DIRS = {"nginx", "conf.d", "sites-available", "sites-enabled", "snippets", "vhosts.d"}
 _NGINX_TEXT = re.compile(r"^\s*(http|server|upstream|location|events)\b[^;{]*\{", re.M)
 _MANIFEST_TEXT = re.compile(r"^apiVersion:\s*\S+", re.M)
+# Files in an nginx directory that hold something else (Jinja and ERB templates are not nginx
+# syntax until rendered).
+_NOT_NGINX_SUFFIXES = (".md", ".rst", ".txt", ".json", ".sh", ".py", ".j2", ".jinja", ".jinja2", ".erb", ".tmpl",
+                       ".pem", ".crt", ".key", ".csr", ".html", ".js", ".css", ".lua", ".bak", ".orig", ".swp")
 
 
 @dataclass
@@ -61,7 +65,9 @@ def _kind(path: str, name: str, parent: str, is_app_side) -> str | None:
         return ("apps" if _runs_app_server(path) else None) if is_app_side(path) else "nginx"
     if is_app_side(path):
         return "apps" if _runs_app_server(path) else None
-    if lowered.endswith(".conf"):
+    if lowered.endswith((".conf", ".nginx", ".vhost", ".conf.template")) or (
+            parent in _NGINX_DIRS and not lowered.endswith(_NOT_NGINX_SUFFIXES)):
+        # Debian's sites-available/example.com, the nginx image's default.conf.template: by content.
         head = _head(path)
         return "nginx" if head and _NGINX_TEXT.search(head) else None
     return None

@@ -262,7 +262,9 @@ def _shutdown(workload: Workload, container: Container, entry: str, app) -> PodS
         grace = Timer(float(GRACE_DEFAULT_S), GRACE_SOURCE, "terminationGracePeriodSeconds")
         grace_where = (workload.pod_spec or workload.doc.root).where
     return PodShutdown(workload=workload.doc.label, workload_kind=workload.doc.kind, container=container.name,
-                       front=entry, file=container.node.file, line=container.node.line,
+                       # With nothing in the input routing to the pod, the entry is the workload itself.
+                       front=entry if entry != workload.doc.label else "whatever routes to the pod (a Service)",
+                       file=container.node.file, line=container.node.line,
                        pre_stop_hook=hook is not None, pre_stop=_pre_stop_delay(hook), grace=grace,
                        grace_where=grace_where, app_graceful=app.graceful if app else None,
                        app_graceful_why=app.graceful_why if app else "no app server is read in the pod")
