@@ -5,6 +5,7 @@ an event stream's upstream connection when its client leaves. Skipped without ng
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
 import textwrap
@@ -31,6 +32,24 @@ def _get(port: int, path: str, server, headers: str = "") -> bytes:
             if time.monotonic() > deadline or server.poll() is not None:
                 raise
             time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def _running_nginx(tmp_path, http_body: str, name: str = "nginx.conf"):
+    """nginx (the installed binary) with ``http_body`` in its http block, in the foreground under
+    ``tmp_path``: yields (the process, the config's path), stopped on leaving."""
+    nginx = require_binary("nginx")
+    (tmp_path / "logs").mkdir(exist_ok=True)
+    conf = tmp_path / name
+    conf.write_text(f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\nhttp {{\n"
+                    f"    access_log off;\n{http_body}}}\n")
+    server = subprocess.Popen([nginx, "-p", str(tmp_path), "-c", str(conf), "-g", "daemon off;"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        yield server, conf
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
 
 
 SERVER = """
@@ -64,33 +83,25 @@ SERVER = """
 
 
 def test_the_installed_nginx_does_what_the_rules_say(tmp_path):
-    nginx = require_binary("nginx")
     backend = _RecordingBackend()
     port, closed = free_port(), free_port()
-    (tmp_path / "logs").mkdir()
-    conf = tmp_path / "nginx.conf"
     body = textwrap.indent(textwrap.dedent(SERVER.format(backend=backend.port, closed=closed)), " " * 8)
-    conf.write_text(f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\nhttp {{\n"
-                    f"    access_log off;\n    server {{\n        listen 127.0.0.1:{port};\n{body}    }}\n}}\n")
-    server = subprocess.Popen([nginx, "-p", str(tmp_path), "-c", str(conf), "-g", "daemon off;"],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        # rewrite ... break: the rewritten URI goes upstream whole, the URI part /v1/ is ignored.
-        assert b" 200 " in _get(port, "/c/x", server).split(b"\r\n")[0]
-        assert backend.requests[-1].startswith("GET /rewritten/x HTTP/1.0")
-        # Two content handlers: the one written last answers (uwsgi to a closed port: 502).
-        assert b" 502 " in _get(port, "/a/x", server).split(b"\r\n")[0]
-        assert b" 200 " in _get(port, "/b/x", server).split(b"\r\n")[0]
-        # A named capture in a redirect is copied raw; a numbered one is escaped.
-        assert b"Location: http://storage/\n\n" in _get(port, "/named/a/%0a%0a", server)
-        assert b"Location: http://storage/%0A%0A\r\n" in _get(port, "/numbered/a/%0a%0a", server)
-        # Trusting every peer: the client names its own address, and allow/deny believes it.
-        assert b" 403 " in _get(port, "/admin/", server).split(b"\r\n")[0]
-        spoofed = _get(port, "/admin/", server, "X-Forwarded-For: 10.1.2.3\r\n")
-        assert b" 200 " in spoofed.split(b"\r\n")[0] and "X-Client: 10.1.2.3\r\n" in backend.requests[-1]
+        with _running_nginx(tmp_path, f"    server {{\n        listen 127.0.0.1:{port};\n{body}    }}\n") as (server, conf):
+            # rewrite ... break: the rewritten URI goes upstream whole, the URI part /v1/ is ignored.
+            assert b" 200 " in _get(port, "/c/x", server).split(b"\r\n")[0]
+            assert backend.requests[-1].startswith("GET /rewritten/x HTTP/1.0")
+            # Two content handlers: the one written last answers (uwsgi to a closed port: 502).
+            assert b" 502 " in _get(port, "/a/x", server).split(b"\r\n")[0]
+            assert b" 200 " in _get(port, "/b/x", server).split(b"\r\n")[0]
+            # A named capture in a redirect is copied raw; a numbered one is escaped.
+            assert b"Location: http://storage/\n\n" in _get(port, "/named/a/%0a%0a", server)
+            assert b"Location: http://storage/%0A%0A\r\n" in _get(port, "/numbered/a/%0a%0a", server)
+            # Trusting every peer: the client names its own address, and allow/deny believes it.
+            assert b" 403 " in _get(port, "/admin/", server).split(b"\r\n")[0]
+            spoofed = _get(port, "/admin/", server, "X-Forwarded-For: 10.1.2.3\r\n")
+            assert b" 200 " in spoofed.split(b"\r\n")[0] and "X-Client: 10.1.2.3\r\n" in backend.requests[-1]
     finally:
-        server.terminate()
-        server.wait(timeout=10)
         backend.sock.close()
 
     result = lint_config(tmp_path, conf.read_text(), nginx_version="1.22.1")
@@ -129,25 +140,16 @@ def _handshake(port: int) -> bool:
 def test_tls_is_a_property_of_the_socket_as_ssl_listen_missing_says(tmp_path, self_signed_cert):
     """A server with a certificate and `listen PORT;` speaks plain HTTP there; another server's
     `listen PORT ssl` on the same socket makes it TLS for both (so that one is not reported)."""
-    nginx = require_binary("nginx")
     cert, key = self_signed_cert
     alone, shared = free_port(), free_port()
     tls = f"ssl_certificate {cert}; ssl_certificate_key {key};"
-    conf = tmp_path / "nginx.conf"
-    conf.write_text(f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\nhttp {{\n"
-                    f"    access_log off;\n"
-                    f"    server {{ listen 127.0.0.1:{alone}; server_name a.test; {tls} return 200 a; }}\n"
-                    f"    server {{ listen 127.0.0.1:{shared} ssl; server_name b.test; {tls} return 200 b; }}\n"
-                    f"    server {{ listen 127.0.0.1:{shared}; server_name c.test; {tls} return 200 c; }}\n}}\n")
-    server = subprocess.Popen([nginx, "-p", str(tmp_path), "-c", str(conf), "-g", "daemon off;"],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
+    with _running_nginx(tmp_path, f"    server {{ listen 127.0.0.1:{alone}; server_name a.test; {tls} return 200 a; }}\n"
+                                  f"    server {{ listen 127.0.0.1:{shared} ssl; server_name b.test; {tls} return 200 b; }}\n"
+                                  f"    server {{ listen 127.0.0.1:{shared}; server_name c.test; {tls} return 200 c; }}\n"
+                        ) as (server, conf):
         assert b" 200 " in _get(alone, "/", server).split(b"\r\n")[0]   # plain HTTP on the "TLS" server
         assert not _handshake(alone)
         assert _handshake(shared)                                       # TLS for c.test too
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
     found = only(lint_config(tmp_path, conf.read_text(), nginx_version="1.22.1"), "ssl-listen-missing")
     assert [(f.line, f.severity) for f in found] == [(6, "error")]
 
@@ -157,7 +159,6 @@ def test_a_plain_http_redirector_with_certificate_lines_is_not_told_to_listen_wi
     They are unused there, and the advice `listen 80 ssl` would break the redirect: on real nginx
     the redirect answers 301 as written and 400 with `ssl` added. Not reported; a server that
     serves content on a plain socket with a certificate still is."""
-    nginx = require_binary("nginx")
     cert, key = self_signed_cert
     tls = f"ssl_certificate {cert}; ssl_certificate_key {key};"
     bodies = {
@@ -169,17 +170,9 @@ def test_a_plain_http_redirector_with_certificate_lines_is_not_told_to_listen_wi
         answers = {}
         for listen in ("", " ssl"):
             port = free_port()
-            conf = tmp_path / f"{kind}{bool(listen)}.conf"
-            conf.write_text(f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\nhttp {{\n"
-                            f"    access_log off;\n"
-                            f"    server {{ listen 127.0.0.1:{port}{listen}; server_name a.test; {tls} {body} }}\n}}\n")
-            server = subprocess.Popen([nginx, "-p", str(tmp_path), "-c", str(conf), "-g", "daemon off;"],
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            try:
+            with _running_nginx(tmp_path, f"    server {{ listen 127.0.0.1:{port}{listen}; server_name a.test; "
+                                          f"{tls} {body} }}\n", f"{kind}{bool(listen)}.conf") as (server, conf):
                 answers[listen] = _get(port, "/x", server).split(b"\r\n")[0]
-            finally:
-                server.terminate()
-                server.wait(timeout=10)
             if not listen:
                 assert not only(lint_config(tmp_path, conf.read_text(), nginx_version="1.22.1"),
                                 "ssl-listen-missing"), kind
@@ -199,22 +192,13 @@ def test_a_plain_http_redirector_with_certificate_lines_is_not_told_to_listen_wi
 def test_a_modifier_written_against_its_path_is_read_as_nginx_reads_it(tmp_path):
     """`location ~^/~guido(.*)` is a regex location (nginx reads the ~ glued to the pattern), so its
     $1 is the capture: real nginx redirects /~guido/abc to .../abc; `location =/x` is exact."""
-    nginx = require_binary("nginx")
     port = free_port()
-    conf = tmp_path / "nginx.conf"
-    conf.write_text(f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\nhttp {{\n"
-                    f"    access_log off;\n    server {{\n        listen 127.0.0.1:{port};\n"
-                    f"        location ~^/~guido(.*) {{ return 301 https://example.org/g$1; }}\n"
-                    f"        location =/x {{ return 200 exact; }}\n"
-                    f"        location / {{ return 200 prefix; }}\n    }}\n}}\n")
-    server = subprocess.Popen([nginx, "-p", str(tmp_path), "-c", str(conf), "-g", "daemon off;"],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
+    with _running_nginx(tmp_path, f"    server {{\n        listen 127.0.0.1:{port};\n"
+                                  f"        location ~^/~guido(.*) {{ return 301 https://example.org/g$1; }}\n"
+                                  f"        location =/x {{ return 200 exact; }}\n"
+                                  f"        location / {{ return 200 prefix; }}\n    }}\n") as (server, conf):
         redirect = _get(port, "/~guido/abc", server)
         exact, longer = _get(port, "/x", server), _get(port, "/xy", server)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
     assert b" 301 " in redirect.split(b"\r\n")[0] and b"Location: https://example.org/g/abc" in redirect
     assert exact.endswith(b"exact") and longer.endswith(b"prefix")
     found = lint_config(tmp_path, conf.read_text(), nginx_version="1.22.1")
@@ -279,36 +263,34 @@ def test_an_event_stream_connection_never_returns_to_the_pool(tmp_path):
     """Why upstream-no-keepalive and proxy-pass-no-upstream skip event-stream locations: nginx
     reuses a pooled connection for ordinary requests, but closes the upstream connection of a
     stream when the client leaves it, so a pool gains nothing there."""
-    nginx = require_binary("nginx")
     backend = _StreamingBackend()
     port = free_port()
-    (tmp_path / "logs").mkdir()
-    conf = tmp_path / "nginx.conf"
     proxied = 'proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection "";'
-    conf.write_text(f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\nhttp {{\n"
-                    f"    access_log off;\n    upstream app {{ server 127.0.0.1:{backend.port}; keepalive 4; }}\n"
-                    f"    server {{\n        listen 127.0.0.1:{port};\n"
-                    f"        location /plain {{ {proxied} }}\n"
-                    f"        location /stream/ {{ {proxied} proxy_buffering off; }}\n    }}\n}}\n")
-    server = subprocess.Popen([nginx, "-p", str(tmp_path), "-c", str(conf), "-g", "daemon off;"],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        assert b" 200 " in _get(port, "/plain", server).split(b"\r\n")[0]
-        assert b" 200 " in _get(port, "/plain", server).split(b"\r\n")[0]
-        assert backend.connections == 1                       # the pool is reused for plain requests
-        with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
-            client.sendall(b"GET /stream/ HTTP/1.1\r\nHost: example.test\r\n\r\n")
-            received = b""
-            while b"data: x" not in received:
-                received += client.recv(65536)
-        # The client left mid-stream: nginx closes the upstream connection instead of pooling it.
-        assert backend.streams_ended.wait(5)
-        assert b" 200 " in _get(port, "/plain", server).split(b"\r\n")[0]
-        assert backend.connections == 2                       # plain requests still share one pooled connection
+        with _running_nginx(tmp_path, f"    upstream app {{ server 127.0.0.1:{backend.port}; keepalive 4; }}\n"
+                                      f"    server {{\n        listen 127.0.0.1:{port};\n"
+                                      f"        location /plain {{ {proxied} }}\n"
+                                      f"        location /stream/ {{ {proxied} proxy_buffering off; }}\n    }}\n"
+                            ) as (server, _):
+            _stream_and_leave(port, server, backend)
     finally:
-        server.terminate()
-        server.wait(timeout=10)
         backend.sock.close()
+
+
+def _stream_and_leave(port: int, server, backend) -> None:
+    assert b" 200 " in _get(port, "/plain", server).split(b"\r\n")[0]
+    assert b" 200 " in _get(port, "/plain", server).split(b"\r\n")[0]
+    assert backend.connections == 1                       # the pool is reused for plain requests
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+        client.sendall(b"GET /stream/ HTTP/1.1\r\nHost: example.test\r\n\r\n")
+        received = b""
+        while b"data: x" not in received and (chunk := client.recv(65536)):
+            received += chunk
+        assert b"data: x" in received
+    # The client left mid-stream: nginx closes the upstream connection instead of pooling it.
+    assert backend.streams_ended.wait(5)
+    assert b" 200 " in _get(port, "/plain", server).split(b"\r\n")[0]
+    assert backend.connections == 2                       # plain requests still share one pooled connection
 
 
 def test_event_stream_locations_are_not_told_to_pool(tmp_path):
