@@ -316,3 +316,39 @@ def test_event_stream_locations_are_not_told_to_pool(tmp_path):
     renamed = stream.replace("/api/stream/", "/api/download/")
     assert [f.line for f in only(lint_config(tmp_path, renamed, nginx_version="1.22.1"),
                                  "upstream-no-keepalive")] == [next(i for i, t in enumerate(lines, 1) if "upstream" in t)]
+
+
+def test_a_resolver_is_asked_only_by_what_resolves_while_running(tmp_path):
+    """Why resolver-external skips a resolver nothing uses: nginx resolves proxy_pass and upstream
+    names once, at start, without it; only a run-time name (a variable in proxy_pass) queries it."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.settimeout(3)
+    backend = _RecordingBackend()
+    port = free_port()
+    try:
+        with _running_nginx(tmp_path, f"    upstream app {{ server 127.0.0.1:{backend.port}; }}\n"
+                                      f"    server {{\n        listen 127.0.0.1:{port};\n"
+                                      f"        resolver 127.0.0.1:{listener.getsockname()[1]} valid=1s;\n"
+                                      f"        resolver_timeout 1s;\n"
+                                      f"        location / {{ proxy_pass http://app; }}\n"
+                                      f"        location /runtime {{ set $peer probe.test; "
+                                      f"proxy_pass http://$peer:{backend.port}; }}\n    }}\n") as (server, conf):
+            assert b" 200 " in _get(port, "/", server).split(b"\r\n")[0]
+            listener.settimeout(0.5)
+            with contextlib.suppress(socket.timeout):
+                assert listener.recv(512) is None, "a request through the upstream asked the resolver"
+            listener.settimeout(3)
+            _get(port, "/runtime", server)                  # no answer comes: 502 after resolver_timeout
+            assert b"\x05probe\x04test\x00" in listener.recv(512)
+    finally:
+        listener.close()
+        backend.sock.close()
+    # The rule follows: a public resolver beside only the upstream is silent, with the variable it is not.
+    text = conf.read_text()
+    resolver_line = next(line for line in text.splitlines() if "resolver 127" in line)
+    public = text.replace(resolver_line, "        resolver 8.8.8.8;")
+    assert [f.line for f in only(lint_config(tmp_path, public, nginx_version="1.22.1"), "resolver-external")] == [
+        next(i for i, line in enumerate(public.splitlines(), 1) if "resolver 8.8.8.8" in line)]
+    unused = "\n".join(line for line in public.splitlines() if "/runtime" not in line)
+    assert only(lint_config(tmp_path, unused, nginx_version="1.22.1"), "resolver-external") == []

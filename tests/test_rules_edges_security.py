@@ -662,7 +662,8 @@ def test_an_unmatched_value_becomes_empty_on_nginx_as_map_without_default_says(t
     ("172.31.0.2 8.8.4.4 ipv6=off", "8.8.4.4"),          # only the public one is named
 ])
 def test_resolver_external_names_only_the_public_servers(tmp_path, args, public):
-    [finding] = findings(tmp_path, f"server {{\n    resolver {args};\n}}\n", "resolver-external")
+    [finding] = findings(tmp_path, f"server {{\n    resolver {args};\n    location / {{ proxy_pass http://$host; }}\n}}\n",
+                         "resolver-external")
     assert (finding.line, finding.col) == (2, 5)
     assert finding.message.startswith(f"resolver {public} is a public DNS server")
 
@@ -676,7 +677,24 @@ def test_resolver_external_names_only_the_public_servers(tmp_path, args, public)
     "kube-dns.kube-system.svc.cluster.local",       # a name, resolved at start from /etc/hosts or DNS
 ])
 def test_resolver_external_is_silent_for_local_and_private_resolvers(tmp_path, args):
-    assert findings(tmp_path, f"server {{\n    resolver {args};\n}}\n", "resolver-external") == []
+    assert findings(tmp_path, f"server {{\n    resolver {args};\n    location / {{ proxy_pass http://$host; }}\n}}\n",
+                    "resolver-external") == []
+
+
+@pytest.mark.parametrize("uses, reported", [
+    ("location / { proxy_pass http://app; }", False),                       # resolved once, at start
+    ("location / { proxy_pass http://$host; }", True),
+    ("ssl_stapling on;", True), ("ssl_stapling on; ssl_stapling_file /etc/ocsp.der;", False),
+    ("location / { content_by_lua_block { ngx.say(1) } }", True),           # cosockets use the resolver
+    # server ... resolve is re-resolved with the http block's (or, from 1.27.3, the upstream's own)
+    # resolver, never a server's: this one is not asked.
+    ("location / { proxy_pass http://live; }", False),
+])
+def test_resolver_external_only_where_something_asks_it(tmp_path, uses, reported):
+    nginx = ("upstream app { server app.internal:8000; }\n"
+             "upstream live { zone live 64k; server app.internal:8000 resolve; }\n"
+             f"server {{\n    resolver 8.8.8.8;\n    {uses}\n}}\n")
+    assert bool(findings(tmp_path, nginx, "resolver-external", nginx_version="1.27.3")) is reported
 
 
 def test_resolver_external_is_reported_where_written_not_where_inherited(tmp_path):

@@ -88,7 +88,8 @@ def test_post_quantum_curves(tmp_path, curves, reported):
     ("127.0.0.53", False), ("10.0.0.2 ipv6=off", False), ("kube-dns.kube-system.svc.cluster.local", False),
 ])
 def test_resolver_external(tmp_path, resolver, reported):
-    assert bool(findings(tmp_path, f"server {{ resolver {resolver}; }}\n", "resolver-external")) is reported
+    assert bool(findings(tmp_path, f"server {{ resolver {resolver}; location / {{ proxy_pass http://$host; }} }}\n",
+                         "resolver-external")) is reported
 
 
 @pytest.mark.parametrize("config, reported", [

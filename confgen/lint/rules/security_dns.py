@@ -42,14 +42,29 @@ def resolver_external(ctx: LintContext) -> Iterator[Finding]:
     that way, CVE-2021-23017), redirecting proxied traffic. Use a resolver on the host or in
     the private network (``127.0.0.53``, the VPC resolver).
 
+    Only a resolver something asks is reported: a ``*_pass`` with a variable, an upstream
+    ``server ... resolve``, OCSP (``ssl_stapling on`` without ``ssl_stapling_file``,
+    ``ssl_ocsp``) or code (Lua, njs) in its scope. nginx resolves the names of
+    ``proxy_pass http://name`` and upstream servers once, at start, with the system's resolver,
+    so a ``resolver`` line nothing uses sends no query (checked on nginx 1.22.1 against a
+    logging listener) and is not reported. In mail and stream blocks it is always reported.
+
     Bad:
         server {
             resolver 8.8.8.8 1.1.1.1;
+            location / {
+                set $backend app.internal;
+                proxy_pass http://$backend:8000;
+            }
         }
 
     Good:
         server {
             resolver 127.0.0.53 valid=30s;
+            location / {
+                set $backend app.internal;
+                proxy_pass http://$backend:8000;
+            }
         }
 
     References:
@@ -57,9 +72,33 @@ def resolver_external(ctx: LintContext) -> Iterator[Finding]:
     """
     for directive in ctx.all("resolver"):
         public = [a for a in resolver_addresses(directive) if _is_public(a)]
-        if public:
+        if public and _asked(ctx, directive):
             yield ctx.finding(directive, f"resolver {' '.join(public)} is a public DNS server reached over plain "
                                          f"UDP: its answers can be spoofed; use a local or private-network resolver")
+
+
+def _asked(ctx, resolver) -> bool:
+    """Whether anything looks a name up with ``resolver`` while nginx runs (see resolver-external);
+    True where that cannot be told (a mail or stream block, an include the deployment provides)."""
+    if not in_http(resolver) or resolver.parent is None or ctx.unresolved_include(resolver.parent) is not None:
+        return True
+
+    def uses(block) -> bool:
+        return block is not None and any(d is resolver for d in _resolver_for(ctx, block))
+
+    for name in UPSTREAM_PASS:
+        if any(d.args and "$" in d.args[0] and uses(d.parent) for d in ctx.all(name)):
+            return True
+    if any(uses(u) and any("resolve" in s.args[1:] for s in u.find("server")) for u in upstreams(ctx).values()):
+        return True
+    for stapling in ctx.all("ssl_stapling"):
+        if stapling.args[:1] == ["on"] and uses(stapling.parent) \
+                and not ctx.nginx.effective("ssl_stapling_file", stapling.parent):
+            return True
+    if any(d.args[:1] != ["off"] and uses(d.parent) for d in ctx.all("ssl_ocsp")):
+        return True
+    code = [name for name in ctx.names() if "_by_lua" in name or name.startswith("js_")]
+    return any(uses(d.parent) for name in code for d in ctx.all(name))
 
 
 def _resolver_for(ctx, block):
