@@ -146,6 +146,7 @@ def test_uvicorn_unix_forwarded_points_at_the_gunicorn_line(tmp_path):
     ("large_client_header_buffers 4 4k;", GTHREAD, False),
     ("large_client_header_buffers 4 16k;", GTHREAD + "limit_request_line = 0\n", True),   # header fields: 8190
     ("", UVICORN, False),                                   # uvicorn does not apply gunicorn's limits
+    ("", 'bind = "127.0.0.1:8000"\nworker_class = "aiohttp.GunicornWebWorker"\n', False),   # nor aiohttp's
 ])
 def test_header_limits_mismatch(tmp_path, nginx_extra, app, reported):
     result = lint_config(tmp_path, f"{nginx_extra}\nserver {{ location / {{ proxy_pass http://127.0.0.1:8000; }} }}\n",

@@ -128,7 +128,7 @@ def stream_only(ctx, upstream_routes: list[Route]) -> bool:
     mid-response: it never returns to a pool."""
     def streams(route: Route) -> bool:
         return effective_flag_off(ctx, "proxy_buffering", route.block) is not None \
-            and path_segments(route) & STREAM_SEGMENTS != set()
+            and named_by_paths(ctx, route, STREAM_SEGMENTS)
     return bool(upstream_routes) and all(streams(r) for r in upstream_routes)
 
 
@@ -150,23 +150,48 @@ def websocket_only(ctx, upstream_routes: list[Route]) -> bool:
             return True
         block = maps(ctx).get(value.strip())
         return block is not None and bool(block.args) and block.args[0].lower() == "$http_upgrade" \
-            and websocket_path(route)
+            and websocket_path(ctx, route)
     return bool(upstream_routes) and all(upgrades(r) for r in upstream_routes)
 
 
-def websocket_path(route: Route) -> bool:
+def websocket_path(ctx, route: Route) -> bool:
     """Whether the location of ``route`` names a WebSocket endpoint in a segment of its path
-    (``location /ws/``, ``location ~ ^/api/websocket$``, ``location ^~ /socket.io``)."""
-    return path_segments(route) & WEBSOCKET_SEGMENTS != set()
+    (``location /ws/``, ``location ~ ^/api/websocket$``, ``location ^~ /socket.io``), or is a
+    named location only such locations hand requests to."""
+    return named_by_paths(ctx, route, WEBSOCKET_SEGMENTS)
 
 
-def path_segments(route: Route) -> set[str]:
-    """The lower-cased segments of the path of the location ``route`` serves, regex anchors and
-    quantifiers stripped (empty for a named location)."""
+def named_by_paths(ctx, route: Route, segments: set[str]) -> bool:
+    """Whether every path that reaches the location of ``route`` has a segment in ``segments``."""
+    paths = location_paths(ctx, route)
+    return bool(paths) and all(path_segments(path) & segments for path in paths)
+
+
+def location_paths(ctx, route: Route) -> list[str]:
+    """The paths requests reach the location of ``route`` by: its own, or for a named location
+    (``@ws``) those of the locations whose ``try_files`` or ``error_page`` hands requests to it.
+    Empty when unknown (a handoff outside any location, or none found)."""
     location = route.block if route.block.name == "location" else route.block.enclosing("location")
-    if location is None or not location.args or location.args[-1].startswith("@"):
-        return set()
-    path = location.args[-1].replace("\\", "")
+    if location is None or not location.args:
+        return []
+    if not location.args[-1].startswith("@"):
+        return [location.args[-1]]
+    paths = []
+    for name in ("try_files", "error_page"):
+        for handoff in ctx.all(name):
+            if not handoff.args or handoff.args[-1] != location.args[-1]:
+                continue
+            source = handoff.enclosing("location")
+            if source is None or not source.args or source.args[-1].startswith("@") \
+                    or source.enclosing("server") is not location.enclosing("server"):
+                return []   # handed over server-wide, from another named location, or from elsewhere
+            paths.append(source.args[-1])
+    return paths
+
+
+def path_segments(path: str) -> set[str]:
+    """The lower-cased segments of a location's path, regex anchors and quantifiers stripped."""
+    path = path.replace("\\", "")
     return {segment.strip("^$?*+").lower() for segment in path.split("/")}
 
 

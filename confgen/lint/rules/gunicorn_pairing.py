@@ -68,6 +68,12 @@ def _is_uvicorn(worker: str | None) -> bool:
     return worker is not None and "uvicorn" in worker.lower()
 
 
+def _own_http_parser(worker: str | None) -> bool:
+    """A worker class whose server parses requests itself, so gunicorn's limit_request_* never
+    apply: uvicorn's workers, aiohttp's GunicornWebWorker (aiohttp's own 8190-byte limits)."""
+    return _is_uvicorn(worker) or (worker is not None and worker.lower().startswith("aiohttp."))
+
+
 @rule(code="CG201", name="app-keepalive-race", severity="error", needs=("gunicorn",))
 def app_keepalive_race(ctx: LintContext) -> Iterator[Finding]:
     """The app drops idle connections no later than nginx, which still reuses them: 502s.
@@ -390,11 +396,14 @@ def header_limits_mismatch(ctx: LintContext) -> Iterator[Finding]:
     nginx accepts a request line or header line as long as one ``large_client_header_buffers``
     buffer (8k by default). gunicorn's ``limit_request_line`` defaults to 4094 bytes and
     ``limit_request_field_size`` to 8190, so a URL with a long query string passes nginx and
-    gets a bare 400 from the app, logged nowhere useful. Match the limits (``limit_request_line
-    = 8190``, gunicorn's maximum, for 8k buffers; 0 means unlimited) or shrink nginx's buffers.
+    is refused by gunicorn before the app sees it, logged nowhere useful. Match the limits
+    (``limit_request_line = 8190``, gunicorn's maximum, for 8k buffers; 0 means unlimited) or
+    shrink nginx's buffers.
     A mismatch one side wrote is a warning; the two defaults (8k and 4094) are reported at info,
-    since nearly every deployment has them and URLs that long are rare. The uvicorn worker does
-    not apply these gunicorn limits, so it is not checked.
+    since nearly every deployment has them and URLs that long are rare. gunicorn answers the
+    refused ones itself (414 or 431 in gunicorn 27, a bare 400 in older releases: issue 2487).
+    The uvicorn workers and aiohttp's ``GunicornWebWorker`` parse requests with their own
+    server, which does not apply these gunicorn limits, so they are not checked.
 
     Gunicorn:
         worker_class = "gthread"
@@ -418,13 +427,15 @@ def header_limits_mismatch(ctx: LintContext) -> Iterator[Finding]:
         https://nginx.org/en/docs/http/ngx_http_core_module.html#large_client_header_buffers
         https://docs.gunicorn.org/en/stable/settings.html#limit-request-line
         https://docs.gunicorn.org/en/stable/settings.html#limit-request-field-size
+        https://github.com/benoitc/gunicorn/issues/2487
+        https://docs.aiohttp.org/en/stable/deployment.html#nginx-gunicorn
 
     Fix safety: Safe: gunicorn's limit is raised to what nginx passes (0, unlimited, where that is
     above gunicorn's 8190 maximum for request lines): requests it accepted before it still
     accepts, and the long ones nginx passed no longer get a 400.
     """
     worker = worker_class(ctx)
-    if worker is None or _is_uvicorn(worker):
+    if worker is None or _own_http_parser(worker):
         return
     checks = (("limit_request_line", "request lines (URLs)"), ("limit_request_field_size", "header lines"))
     causes = []
@@ -455,7 +466,7 @@ def header_limits_mismatch(ctx: LintContext) -> Iterator[Finding]:
             yield ctx.finding(app_anchor(ctx, setting, directive or route.proxy_pass),
                               f"nginx passes {what} up to {accepted} bytes ({nginx_side}) but gunicorn "
                               f"rejects them above {limit:g} ({describe_setting(ctx, setting)}): longer ones "
-                              f"get a bare 400 from the app; {fix}", severity="info" if both_defaults else None,
+                              f"are refused by gunicorn before the app sees them; {fix}", severity="info" if both_defaults else None,
                               fix=Fix(lambda fx, name=name, value=value: set_app_setting(fx, name, value)))
 
 
