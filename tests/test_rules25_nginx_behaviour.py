@@ -352,3 +352,28 @@ def test_a_resolver_is_asked_only_by_what_resolves_while_running(tmp_path):
         next(i for i, line in enumerate(public.splitlines(), 1) if "resolver 8.8.8.8" in line)]
     unused = "\n".join(line for line in public.splitlines() if "/runtime" not in line)
     assert only(lint_config(tmp_path, unused, nginx_version="1.22.1"), "resolver-external") == []
+
+
+def test_a_named_location_counts_with_the_paths_that_hand_requests_to_it(tmp_path):
+    """`location /ws/ { try_files $uri @ws; }` makes @ws a WebSocket-only location: no pool advice;
+    handed over from `location /` it carries ordinary requests, and is advised. Long polls (Odoo's
+    /longpolling) are not pool candidates either."""
+    ws = textwrap.dedent("""\
+        events {}
+        http {
+          upstream asgi { server unix:/tmp/asgi.socket; }
+          map $http_upgrade $connection_upgrade { default upgrade; '' close; }
+          server { listen 80;
+            location /ws/ { try_files $uri @ws; }
+            location @ws { proxy_pass http://asgi; proxy_http_version 1.1;
+              proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection $connection_upgrade; } } }
+        """)
+    assert only(lint_config(tmp_path, ws, nginx_version="1.22.1"), "upstream-no-keepalive") == []
+    everything = ws.replace("location /ws/ {", "location / {")
+    assert [f.line for f in only(lint_config(tmp_path, everything, nginx_version="1.22.1"),
+                                 "upstream-no-keepalive")] == [3]
+    odoo = ("events {}\nhttp { server { listen 80;\n"
+            "  location /longpolling { proxy_pass http://127.0.0.1:8072; }\n"
+            "  location / { proxy_pass http://127.0.0.1:8069; } } }\n")
+    assert [f.line for f in only(lint_config(tmp_path, odoo, nginx_version="1.22.1"),
+                                 "proxy-pass-no-upstream")] == [4]

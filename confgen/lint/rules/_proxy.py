@@ -104,10 +104,23 @@ def well_known_only(upstream_routes: list[Route]) -> bool:
 
 def not_pool_candidates(ctx, upstream_routes: list[Route]) -> bool:
     """Routes whose upstream no pool should be advised for here: only WebSocket upgrades, only
-    event streams, only ``/.well-known/`` endpoints, or only another app side of the tree (a
-    second compose service), whose own context advises with what is known of that app."""
+    event streams or long polls, only ``/.well-known/`` endpoints, or only another app side of
+    the tree (a second compose service), whose own context advises with what is known of that
+    app."""
     return websocket_only(ctx, upstream_routes) or stream_only(ctx, upstream_routes) \
-        or well_known_only(upstream_routes) or other_apps_only(ctx, upstream_routes)
+        or long_poll_only(ctx, upstream_routes) or well_known_only(upstream_routes) \
+        or other_apps_only(ctx, upstream_routes)
+
+
+# Path segments that name a long-polling endpoint (Odoo's /longpolling, /longpoll).
+LONG_POLL_SEGMENTS = {"longpolling", "long-polling", "long_polling", "longpoll"}
+
+
+def long_poll_only(ctx, upstream_routes: list[Route]) -> bool:
+    """Whether only long-polling requests go to these routes: each waits up to a minute for an
+    event, so one client makes about one request a minute there, and a connect per request
+    costs nothing a pool would save."""
+    return bool(upstream_routes) and all(named_by_paths(ctx, r, LONG_POLL_SEGMENTS) for r in upstream_routes)
 
 
 def other_apps_only(ctx, upstream_routes: list[Route]) -> bool:

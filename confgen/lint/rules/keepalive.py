@@ -307,7 +307,10 @@ def upstream_no_keepalive(ctx: LintContext) -> Iterator[Finding]:
     used for event streams (every location has ``proxy_buffering off`` and a ``stream``,
     ``events``, ``sse`` or ``eventsource`` path segment: a stream lasts until its client leaves,
     and nginx then closes the upstream connection instead of pooling it, as the real-nginx test
-    shows), nor those only used for ``/.well-known/`` requests.
+    shows), nor those only used for long polling (a ``longpolling`` or ``longpoll`` segment: a
+    request a minute per client), nor those only used for ``/.well-known/`` requests. A named
+    location (``@ws``) counts with the paths of the locations whose ``try_files`` or
+    ``error_page`` hand requests to it.
 
     Version: 1.22.1
 
@@ -371,7 +374,7 @@ def proxy_pass_no_upstream(ctx: LintContext) -> Iterator[Finding]:
     closes every connection after one response (gunicorn's sync worker, uWSGI's ``http-socket``
     or its HTTP router without ``http-keepalive``, granian ``--no-http1-keep-alive``) no pool is
     right for now, so a note says what to switch first instead of a finding; targets reached only
-    by WebSocket or event-stream locations (as upstream-no-keepalive judges them) are not reported, nor is
+    by WebSocket, event-stream or long-poll locations (as upstream-no-keepalive judges them) are not reported, nor is
     ``proxy_pass https://`` to a host name (another site, not an app of this deployment).
 
     Version: 1.22.1
