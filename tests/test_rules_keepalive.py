@@ -474,3 +474,21 @@ def test_pool_advice_behind_a_paired_server_names_its_idle_timeout(tmp_path, com
     [finding] = only(result, "proxy-pass-no-upstream")
     assert all(part in finding.message for part in expected), finding.message
     assert "if the app behind keeps connections open" not in finding.message
+
+
+@pytest.mark.parametrize("gunicorn, pool, explained", [
+    ('worker_class = "gevent"\nworkers = 2\nworker_connections = 10\n', 5, "at most 5 per nginx worker"),
+    ('worker_class = "gevent"\nworkers = 2\n', 16, None),                         # 1000 slots each
+    ('worker_class = "gthread"\nthreads = 4\nworkers = 2\nworker_connections = 10\n', 8, None),   # keeps threads free
+    ('worker_class = "gevent"\nworkers = 1\nworker_connections = 1\n', None, "too few for a pool"),
+])
+def test_the_advised_pool_leaves_room_in_a_gevent_apps_connection_slots(tmp_path, gunicorn, pool, explained):
+    """gevent holds every connection, idle keep-alive ones too, in a greenlet of its
+    worker_connections pool: the idle pools of all nginx workers must leave it room."""
+    nginx = ("worker_processes 2;\nevents {}\nhttp {\n    upstream app { server 127.0.0.1:8000; }\n"
+             "    server { location / { proxy_pass http://app; } }\n}\n")
+    [finding] = only(lint_config(tmp_path, nginx, gunicorn=gunicorn + 'bind = "127.0.0.1:8000"\n'),
+                     "upstream-no-keepalive")
+    if pool is not None:
+        assert f"add `keepalive {pool};`" in finding.message
+    assert (explained in finding.message) if explained else "per nginx worker" not in finding.message

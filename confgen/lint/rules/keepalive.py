@@ -101,12 +101,22 @@ def pool_advice(ctx: LintContext, upstream_routes, idle_s: float, pool_text: str
         return (f"the paired gunicorn's worker class cannot be read: check that it keeps connections open "
                 f"(not the sync worker) and that gunicorn keepalive is above nginx's upstream "
                 f"keepalive_timeout ({idle_s:g}s), then {pool_text} with {http11}"), True
+    cap = app_slot_cap(ctx)
+    if cap is not None and cap[0] < 1:
+        return (f"{cap[1]}, and it has too few for a pool: raise worker_connections first, then "
+                f"{pool_text} with {http11} and gunicorn keepalive above {idle_s:g}s"), True
+    slots = f" (at most {cap[0]} per nginx worker: {cap[1]})" if cap is not None and cap[0] < DEFAULT_POOL else ""
     keepalive, setting = app_number(ctx, "keepalive")
     if keepalive is not None and keepalive > idle_s:
-        return f"{pool_text} with {http11} (the app's {describe_setting(ctx, setting)} outlasts nginx's)", True
-    return (f"{pool_text} with {http11}, and set gunicorn keepalive = {idle_s + APP_KEEPALIVE_MARGIN_S:g} "
+        return f"{pool_text}{slots} with {http11} (the app's {describe_setting(ctx, setting)} outlasts nginx's)", True
+    return (f"{pool_text}{slots} with {http11}, and set gunicorn keepalive = {idle_s + APP_KEEPALIVE_MARGIN_S:g} "
             f"(now {describe_setting(ctx, setting) if keepalive is not None else 'unknown'}) so the app "
             f"holds idle connections longer than nginx's upstream keepalive_timeout ({idle_s:g}s)"), True
+
+
+def _reaches_app(ctx: LintContext, target_routes) -> bool:
+    mine = {id(r.proxy_pass) for r in app_routes(ctx)}
+    return any(id(r.proxy_pass) in mine for r in target_routes)
 
 
 @rule(code="CG101", name="keepalive-needs-http11", severity="error")
@@ -352,7 +362,9 @@ def upstream_no_keepalive(ctx: LintContext) -> Iterator[Finding]:
         if ctx.unresolved_include(upstream, inherited=False) is not None:
             continue  # the file the deployment provides may hold the keepalive line
         idle, _ = upstream_idle_timeout(upstream)
-        advice, report = pool_advice(ctx, upstream_routes, idle or 60.0, f"add `keepalive {DEFAULT_POOL};`")
+        ours = any(u is upstream for u, _ in app_upstreams(ctx))
+        advice, report = pool_advice(ctx, upstream_routes, idle or 60.0,
+                                     f"add `keepalive {upstream_pool_size(ctx, upstream, ours)};`")
         problem = (f"upstream {upstream.args[0]} has no `keepalive`: before nginx {VERSION_TEXT} every request "
                    f"opens and closes a connection to it")
         if report:
@@ -417,7 +429,8 @@ def proxy_pass_no_upstream(ctx: LintContext) -> Iterator[Finding]:
             effect = "connections to it are never reused (a new connection per request)"
         more = f" (and {len(target_routes) - 1} more location(s))" if len(target_routes) > 1 else ""
         advice, report = pool_advice(ctx, target_routes, 60.0,
-                                     f"define `upstream NAME {{ server {target}; keepalive {DEFAULT_POOL}; }}`, "
+                                     f"define `upstream NAME {{ server {target}; keepalive "
+                                     f"{upstream_pool_size(ctx, None, _reaches_app(ctx, target_routes))}; }}`, "
                                      f"proxy_pass {target_routes[0].scheme}://NAME")
         first = target_routes[0].proxy_pass
         problem = f"proxy_pass to {target}{more} without an upstream block: {effect}"
@@ -626,7 +639,7 @@ def _pool_fix(ctx: LintContext, upstream, upstream_routes, idle_s: float) -> Fix
             return None
 
     def build(fx) -> list:
-        edits = [insert_last(fx, upstream, f"keepalive {upstream_pool_size(ctx, upstream)};")]
+        edits = [insert_last(fx, upstream, f"keepalive {upstream_pool_size(ctx, upstream, app is not None)};")]
         edits += http11_edits(fx, ctx, upstream_routes)
         edits += connection_edits(fx, upstream_routes)
         if raise_app:
@@ -637,21 +650,54 @@ def _pool_fix(ctx: LintContext, upstream, upstream_routes, idle_s: float) -> Fix
     return Fix(build, safe=app is not None)
 
 
-def upstream_pool_size(ctx: LintContext, upstream) -> int:
+def upstream_pool_size(ctx: LintContext, upstream, for_app: bool = False) -> int:
     """The pool ``confgen render`` would size: per nginx worker, twice the app's share of
-    concurrent connections (accepts are uneven), at least 8; 16 when nothing says more."""
+    concurrent connections (accepts are uneven), at least 8; 16 when nothing says more; for the
+    paired app's upstream (``for_app``) never more than its connection slots allow
+    (app_slot_cap). ``upstream`` None: one server."""
     if ctx.profile is not None:
         from confgen.profile.sizing import upstream_keepalive
 
-        return int(upstream_keepalive(ctx.profile).value)
-    capacity = None
-    if ctx.gunicorn is not None and ctx.gunicorn.worker_class == "gthread":
-        workers, threads = ctx.gunicorn.get("workers"), ctx.gunicorn.get("threads")
-        if isinstance(workers, int) and isinstance(threads, int):
-            servers = max(1, len([d for d in upstream.block or () if d.name == "server"]))
-            capacity = workers * threads * servers
-    if capacity is None:
-        return DEFAULT_POOL
-    processes = next((d for d in ctx.nginx.root.block or () if d.name == "worker_processes"), None)
-    count = int(processes.args[0]) if processes is not None and processes.args and processes.args[0].isdigit() else 1
-    return max(8, math.ceil(capacity * ACCEPT_IMBALANCE / max(1, count)))
+        size = int(upstream_keepalive(ctx.profile).value)
+    else:
+        size = DEFAULT_POOL
+        capacity = None
+        if ctx.gunicorn is not None and ctx.gunicorn.worker_class == "gthread":
+            workers, threads = ctx.gunicorn.get("workers"), ctx.gunicorn.get("threads")
+            if isinstance(workers, int) and isinstance(threads, int):
+                servers = max(1, len([d for d in upstream.block or () if d.name == "server"])) if upstream else 1
+                capacity = workers * threads * servers
+        if capacity is not None:
+            size = max(8, math.ceil(capacity * ACCEPT_IMBALANCE / max(1, _nginx_workers(ctx) or 1)))
+    cap = app_slot_cap(ctx) if for_app else None
+    return max(1, min(size, cap[0])) if cap is not None else size
+
+
+# The share of an async or threaded gunicorn's connection slots the idle pool may take: the rest
+# stays for requests that arrive on new connections (the other nginx workers' pools, health checks).
+POOL_SLOT_SHARE = 0.5
+
+
+def app_slot_cap(ctx: LintContext) -> tuple[int, str] | None:
+    """(the largest pool per nginx worker, why) when the paired gunicorn counts idle keep-alive
+    connections against ``worker_connections``: gevent serves each connection, idle ones
+    between keep-alive requests included, in a greenlet of a ``Pool(worker_connections)``
+    (gunicorn/workers/ggevent.py; eventlet's GreenPool likewise), so all nginx workers' pools
+    together must leave room for new requests, else those wait for a slot until
+    proxy_read_timeout (reproduced with gevent, 2 workers x 2 connections). gthread keeps
+    ``threads`` slots free by closing keep-alive connections beyond ``worker_connections -
+    threads``. None when the app has no such limit or it is not read."""
+    if ctx.gunicorn is None or worker_class(ctx) not in ("gevent", "eventlet"):
+        return None
+    workers, _ = app_number(ctx, "workers")
+    connections, setting = app_number(ctx, "worker_connections")
+    if not workers or not connections:
+        return None
+    slots = int(workers * connections)
+    nginx_workers = _nginx_workers(ctx)
+    per_worker = math.floor(slots * POOL_SLOT_SHARE / (nginx_workers or 1))
+    workers_text = f"{nginx_workers} nginx workers" if nginx_workers else "each nginx worker (worker_processes is not known here)"
+    why = (f"the paired gunicorn ({worker_class(ctx)}) holds every idle connection in one of its {slots} slots "
+           f"(workers {workers:g} x {describe_setting(ctx, setting)}), so the pools of {workers_text} must "
+           f"leave room for new requests")
+    return per_worker, why
