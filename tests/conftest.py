@@ -171,6 +171,16 @@ def shared_cert(tmp_path_factory):
     return make_self_signed_cert(tmp_path_factory.mktemp("cert"))
 
 
+@pytest.fixture(autouse=True)
+def tls_library_unknown(monkeypatch):
+    """Lint as if the installed nginx's TLS library were not known: what ssl-weak-protocols says
+    must not depend on which OpenSSL the machine running the tests has. A test of the library's
+    effect sets it with ``monkeypatch.setattr(versions, "installed_tls_library", ...)``."""
+    from confgen.nginx import versions
+
+    monkeypatch.setattr(versions, "installed_tls_library", lambda target: None)
+
+
 # Diagnostics snapshots, as ruff snapshots its diagnostics: every finding a test's lints produce
 # of the rules the test names (rule, place, severity, message, fix) against
 # tests/snapshots/<module>/<test>.txt, so a test that only asked "was something reported?" also

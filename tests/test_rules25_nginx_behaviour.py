@@ -11,6 +11,9 @@ import subprocess
 import textwrap
 import threading
 import time
+import warnings
+
+import pytest
 
 from lint_helpers import lint_config, only
 from conftest import free_port, require_binary
@@ -377,3 +380,69 @@ def test_a_named_location_counts_with_the_paths_that_hand_requests_to_it(tmp_pat
             "  location / { proxy_pass http://127.0.0.1:8069; } } }\n")
     assert [f.line for f in only(lint_config(tmp_path, odoo, nginx_version="1.22.1"),
                                  "proxy-pass-no-upstream")] == [4]
+
+
+def _tls10_handshake(port: int) -> bool:
+    """Whether a TLSv1.0 handshake completes (the client itself at OpenSSL's security level 0)."""
+    import ssl
+
+    client = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    client.check_hostname, client.verify_mode = False, ssl.CERT_NONE
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)   # TLSv1 is what the test is about
+        client.minimum_version = client.maximum_version = ssl.TLSVersion.TLSv1
+    client.set_ciphers("DEFAULT:@SECLEVEL=0")
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as raw, client.wrap_socket(raw):
+            return True
+    except (ssl.SSLError, OSError):
+        return False
+
+
+def test_openssl_3_refuses_old_protocols_unless_the_security_level_is_lowered(tmp_path, self_signed_cert, monkeypatch):
+    """Why ssl-weak-protocols trusts the installed nginx's OpenSSL: with OpenSSL 3, a listed TLSv1
+    is refused at the default security level and accepted with @SECLEVEL=0 in ssl_ciphers."""
+    from confgen.nginx import versions
+
+    if not ssl_library_is_openssl_3():
+        pytest.skip("the installed nginx does not run with OpenSSL 3")
+    cert, key = self_signed_cert
+    plain, lowered = free_port(), free_port()
+    tls = f"ssl_certificate {cert}; ssl_certificate_key {key}; ssl_protocols TLSv1 TLSv1.1 TLSv1.2;"
+    with _running_nginx(tmp_path, f"    server {{ listen 127.0.0.1:{plain} ssl; {tls} return 200; }}\n"
+                                  f"    server {{ listen 127.0.0.1:{lowered} ssl; {tls} "
+                                  f"ssl_ciphers DEFAULT:@SECLEVEL=0; return 200; }}\n") as (server, conf):
+        _wait_listening(lowered, server)
+        assert not _tls10_handshake(plain)
+        assert _tls10_handshake(lowered)
+    monkeypatch.setattr(versions, "installed_tls_library", lambda target: (3, 0, 22))
+    found = only(lint_config(tmp_path, conf.read_text(), nginx_version="1.22.1"), "ssl-weak-protocols")
+    lines = conf.read_text().splitlines()
+    assert [(f.line, f.severity) for f in found] == [
+        (next(i for i, t in enumerate(lines, 1) if str(plain) in t), "info"),      # only TLSv1.3 is missing
+        (next(i for i, t in enumerate(lines, 1) if str(lowered) in t), "warning")]
+    assert "leaves out TLSv1.3" in found[0].message and "@SECLEVEL=0" in found[1].message
+    monkeypatch.setattr(versions, "installed_tls_library", lambda target: (1, 1, 1))
+    assert [f.severity for f in only(lint_config(tmp_path, conf.read_text(), nginx_version="1.22.1"),
+                                     "ssl-weak-protocols")] == ["warning", "warning"]
+
+
+def ssl_library_is_openssl_3() -> bool:
+    from confgen.nginx import versions
+
+    versions.installed_nginx_build.cache_clear()
+    build = versions.installed_nginx_build()
+    return build is not None and (build.tls_library or "").startswith("OpenSSL 3")
+
+
+def _wait_listening(port: int, server) -> None:
+    """Wait until nginx listens on ``port`` (10 s at most)."""
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise
+            time.sleep(0.05)

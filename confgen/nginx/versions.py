@@ -25,9 +25,14 @@ def parse_version(text: str) -> Version:
     return tuple(parts + [0] * (3 - len(parts)))
 
 
+class NginxBuild(NamedTuple):
+    version: str                 # "1.22.1"
+    tls_library: str | None      # "OpenSSL 3.0.22", what it runs with (else was built with), None: not said
+
+
 @functools.lru_cache(maxsize=1)
-def installed_nginx_version() -> str | None:
-    """The version ``nginx -v`` reports, or None when nginx is not installed.
+def installed_nginx_build() -> NginxBuild | None:
+    """The version and TLS library ``nginx -V`` reports, or None when nginx is not installed.
 
     Running nginx costs ~4 ms of every `confgen lint` not given a version, so the answer is kept
     in the user's cache (confgen.cache) under the binary's path, inode, size and modification
@@ -41,13 +46,40 @@ def installed_nginx_version() -> str | None:
         return None
     identity = f"{binary}\t{stat.st_ino}\t{stat.st_size}\t{stat.st_mtime_ns}\t"
     cached = cache.read_entry("nginx", "version") or ""
-    if cached.startswith(identity) and _VERSION_RE.match(cached[len(identity):].strip()):
-        return cached[len(identity):].strip()
-    match = re.search(r"nginx/(\d+\.\d+(?:\.\d+)?)", _output_of([binary, "-v"], timeout=5) or "")
+    if cached.startswith(identity):
+        version, tab, library = cached[len(identity):].strip("\n").partition("\t")
+        if tab and _VERSION_RE.match(version):   # an entry written before the library was kept has no tab
+            return NginxBuild(version, library or None)
+    said = _output_of([binary, "-V"], timeout=5) or ""
+    match = re.search(r"nginx/(\d+\.\d+(?:\.\d+)?)", said)
     if match is None:
         return None
-    cache.write_entry("nginx", "version", identity + match.group(1) + "\n")
-    return match.group(1)
+    # "built with OpenSSL 3.0.2 ... (running with OpenSSL 3.0.13 ...)": the one it runs with.
+    library = re.search(r"running with ((?:OpenSSL|LibreSSL|BoringSSL)[ \w.-]*?\d[\w.]*)", said) \
+        or re.search(r"built with ((?:OpenSSL|LibreSSL|BoringSSL)[ \w.-]*?\d[\w.]*)", said)
+    build = NginxBuild(match.group(1), library.group(1) if library else None)
+    cache.write_entry("nginx", "version", f"{identity}{build.version}\t{build.tls_library or ''}\n")
+    return build
+
+
+def installed_nginx_version() -> str | None:
+    """The version ``nginx -V`` reports, or None when nginx is not installed."""
+    build = installed_nginx_build()
+    return build.version if build is not None else None
+
+
+installed_nginx_version.cache_clear = installed_nginx_build.cache_clear  # one answer per process, as before
+
+
+def installed_tls_library(target: Version) -> tuple[int, ...] | None:
+    """The OpenSSL version (``(3, 0, 22)``) of the installed nginx when ``target`` is its version,
+    so the nginx being linted for is this one; None for another target, another library, or no
+    nginx installed."""
+    build = installed_nginx_build()
+    if build is None or build.tls_library is None or parse_version(build.version) != tuple(target):
+        return None
+    found = re.fullmatch(r"OpenSSL (\d+)\.(\d+)\.(\d+)\w*", build.tls_library.strip())
+    return tuple(int(part) for part in found.groups()) if found else None
 
 
 # `confgen lint` asks for the installed nginx's version on every run that is not given one. On

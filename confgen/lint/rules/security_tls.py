@@ -79,8 +79,16 @@ def ssl_weak_protocols(ctx: LintContext) -> Iterator[Finding]:
     Fix safety: Unsafe: clients that only speak the weak protocols (old Android, embedded
     devices) can no longer connect.
 
+    How the TLS library changes it: OpenSSL 3 refuses SSLv3, TLSv1 and TLSv1.1 at its default
+    security level unless the cipher string says ``@SECLEVEL=0`` (checked with the installed
+    nginx 1.22.1 and OpenSSL 3.0). When the nginx linted for is the installed one and runs with
+    OpenSSL 3, listed old protocols are dead entries and are not reported; an explicit list that
+    leaves out TLSv1.3 still is, at info, since it keeps clients on TLSv1.2. With another target
+    the library is not known and the message says what OpenSSL 3 would do.
+
     References:
         https://nginx.org/en/docs/http/ngx_http_ssl_module.html#ssl_protocols
+        https://docs.openssl.org/3.0/man7/migration_guide/
     """
     reported: set[int] = set()
     servers = tls_servers(ctx)
@@ -101,10 +109,44 @@ def ssl_weak_protocols(ctx: LintContext) -> Iterator[Finding]:
         if id(anchor) in reported:
             continue
         reported.add(id(anchor))
+        fix = Fix(lambda fx, d=directive, s=server: _strong_protocols(fx, d, s), safe=False)
         how = "" if directive else f" (nginx's default before 1.27.3; target {'.'.join(map(str, ctx.version))})"
+        library, lowered = _tls_library(ctx), _security_level_zero(ctx, negotiator)
+        if library is not None and library >= OPENSSL_3 and not lowered:
+            # OpenSSL 3 refuses them at its default security level: only a list without TLSv1.3
+            # still changes what clients get.
+            if directive is not None and "TLSv1.3" not in directive.args:
+                yield ctx.finding(anchor, f"ssl_protocols leaves out TLSv1.3, so clients that speak it get "
+                                          f"TLSv1.2 (the {', '.join(weak)} it lists are refused anyway: the installed "
+                                          f"nginx's OpenSSL {'.'.join(map(str, library))} refuses them at its default "
+                                          f"security level); write `ssl_protocols TLSv1.2 TLSv1.3;`",
+                                  severity="info", fix=fix)
+            continue
+        unless = "" if library is not None or lowered else \
+            " unless its nginx runs with OpenSSL 3 or newer, which refuses them at its default security level"
+        why = " (`@SECLEVEL=0` lets OpenSSL 3 accept them)" if lowered else ""
         yield ctx.finding(ctx.block_anchor(anchor) if directive is None else anchor,
-                          f"this TLS server accepts {', '.join(weak)}{how}: write `ssl_protocols TLSv1.2 TLSv1.3;`",
-                          fix=Fix(lambda fx, d=directive, s=server: _strong_protocols(fx, d, s), safe=False))
+                          f"this TLS server accepts {', '.join(weak)}{how}{why}{unless}: write "
+                          f"`ssl_protocols TLSv1.2 TLSv1.3;`", fix=fix)
+
+
+# OpenSSL 3.0 lowered the security of SHA-1 and MD5 signatures in TLS, "resulting in SSL 3, TLS 1.0,
+# TLS 1.1 and DTLS 1.0 no longer working at the default security level of 1" (its 3.0 migration
+# guide); a cipher string with @SECLEVEL=0 brings them back.
+OPENSSL_3 = (3, 0, 0)
+
+
+def _tls_library(ctx) -> tuple[int, ...] | None:
+    """The OpenSSL version of the nginx linted for, when it is the installed one."""
+    from confgen.nginx.versions import installed_tls_library
+
+    return ctx.cached("security:tls_library", lambda: installed_tls_library(ctx.version))
+
+
+def _security_level_zero(ctx, server) -> bool:
+    """Whether the server's cipher settings lower OpenSSL's security level to 0."""
+    written = [*ctx.nginx.effective("ssl_ciphers", server), *ctx.nginx.effective("ssl_conf_command", server)]
+    return any("@seclevel=0" in arg.lower() for d in written for arg in d.args)
 
 
 def _strong_protocols(fx, directive, server) -> list:
