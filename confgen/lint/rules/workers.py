@@ -41,12 +41,14 @@ def _worker_connections(ctx: LintContext) -> tuple[int | None, object | None]:
 def worker_connections_nofile(ctx: LintContext) -> Iterator[Finding]:
     """``worker_rlimit_nofile`` missing or below twice ``worker_connections``.
 
-    Every proxied client costs a worker two descriptors (the client socket and the upstream
-    one), plus open files and temp files. Without ``worker_rlimit_nofile`` a worker inherits
-    the soft limit, 1024 on most systems, so past about 500 busy proxied clients it fails with
-    "Too many open files" long before ``worker_connections`` is reached. Reported when the
-    limit is set below 2 x worker_connections, or missing while 2 x worker_connections exceeds
-    1024.
+    A worker's connections, client and upstream sockets alike, each hold a descriptor and
+    count in ``worker_connections``; every file it serves, buffers to a temp file or caches
+    holds one more that does not. Without ``worker_rlimit_nofile`` a worker inherits the soft
+    limit, 1024 under systemd's default, so connections plus open files pass it well before
+    ``worker_connections`` is reached when nginx also serves files or buffers bodies, and
+    requests fail with "Too many open files"; pure proxying reaches ``worker_connections``
+    first. Reported when the limit is set
+    below 2 x worker_connections, or missing while 2 x worker_connections exceeds 1024.
 
     Bad:
         events { worker_connections 4096; }
@@ -75,8 +77,10 @@ def worker_connections_nofile(ctx: LintContext) -> Iterator[Finding]:
         anchor = directive or _events(ctx) or ctx.block_anchor(ctx.nginx.root)
         yield ctx.finding(anchor,
                           f"worker_connections {connections} without worker_rlimit_nofile: workers inherit the "
-                          f"soft open-file limit (usually {COMMON_SOFT_NOFILE}) while a proxied client needs 2 "
-                          f"descriptors; add `worker_rlimit_nofile {needed};` at the top level",
+                          f"soft open-file limit (usually {COMMON_SOFT_NOFILE}), which {connections} connections "
+                          f"plus the files they serve or buffer (each a descriptor outside worker_connections) "
+                          f"can pass, failing with \"Too many open files\"; add `worker_rlimit_nofile {needed};` "
+                          f"at the top level",
                           fix=_nofile_fix(ctx, needed))
         return
     value = limit.args[0] if limit.args else ""
