@@ -505,6 +505,10 @@ def test_proxy_headers_and_http_version_agree_with_what_the_installed_nginx_send
                 listen 127.0.0.1:{port};
                 location /inherits/ {{ proxy_pass http://backend; }}
                 location /own/ {{ proxy_set_header X-Inner inner; proxy_pass http://backend; }}
+                location /twice/ {{
+                    proxy_set_header X-Twice first; proxy_set_header X-Twice "";
+                    proxy_set_header X-Blank ""; proxy_pass http://backend;
+                }}
             }}
         }}
     """))
@@ -512,7 +516,7 @@ def test_proxy_headers_and_http_version_agree_with_what_the_installed_nginx_send
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         sent = {}
-        for path in ("/inherits/", "/own/"):
+        for path in ("/inherits/", "/own/", "/twice/"):
             deadline = time.monotonic() + 10
             while True:
                 try:
@@ -543,6 +547,8 @@ def test_proxy_headers_and_http_version_agree_with_what_the_installed_nginx_send
     # The headers nginx sent that proxy_set_header names: exactly the model's, per location.
     assert "x-outer" in sent["/inherits/"][1] and "x-inner" not in sent["/inherits/"][1]
     assert "x-inner" in sent["/own/"][1] and "x-outer" not in sent["/own/"][1]
+    # A later empty value does not unset an earlier one: nginx sends every non-empty entry.
+    assert sent["/twice/"][1].get("x-twice") == "first" and "x-blank" not in sent["/twice/"][1]
 
 
 @pytest.mark.parametrize("filler", [0, 40])

@@ -435,13 +435,21 @@ class NginxConfig:
     def proxy_headers(self, at: Directive) -> dict[str, tuple[str, Directive | None]]:
         """Lower-cased header -> (value, the directive setting it, or None for nginx's default).
         A value of "" means nginx does not send the header. The defaults (Host, and Connection
-        before 1.29.7) are there unless proxy_set_header overrides them."""
+        before 1.29.7) are there unless proxy_set_header overrides them. nginx sends every entry
+        of a name whose value is not empty, so an empty one after a set one unsets nothing
+        (``Connection $connection_upgrade`` then ``Connection ""`` sends the first): the last
+        non-empty entry is the value, checked against the installed nginx."""
         headers: dict[str, tuple[str, Directive | None]] = {
             name: (value, None) for name, value in DEFAULT_PROXY_HEADERS.items()
             if name != "connection" or self.nginx_version < CONNECTION_CLOSE_UNTIL}
+        written: set[str] = set()
         for directive in self.effective("proxy_set_header", at):
             if directive.args:
-                headers[directive.args[0].lower()] = (directive.args[1] if len(directive.args) > 1 else "", directive)
+                name, value = directive.args[0].lower(), directive.args[1] if len(directive.args) > 1 else ""
+                if value == "" and name in written and headers[name][0] != "":
+                    continue
+                headers[name] = (value, directive)
+                written.add(name)
         return headers
 
     def proxied_locations(self) -> list[tuple[Directive, Directive, Directive | None]]:
