@@ -465,3 +465,46 @@ def test_a_container_command_is_followed_through_wrappers_to_the_repository_scri
     # Nothing in the input routes to the pod: the finding does not say the Deployment sends requests.
     [drops] = [f for f in result.findings if f.rule == "rolling-update-drops-requests"]
     assert "but whatever routes to the pod (a Service) keeps sending it requests" in drops.message
+
+
+@pytest.mark.parametrize("service, sender", [
+    ("", "whatever routes to the pod (a Service)"),                  # the input holds no Service
+    ("  selector: {app: web}\n", "Service default/web"),            # a ClusterIP Service selects the pod
+    ("  selector: {app: other}\n", None),                           # the input's Service selects other pods
+])
+def test_an_nginx_pod_nothing_routes_to_is_told_who_sends_to_it(tmp_path, service, sender):
+    nginx_pod = textwrap.dedent("""\
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: {name: nginx-conf}
+        data:
+          nginx.conf: |
+            events {}
+            http { server { listen 80; location / { proxy_pass http://127.0.0.1:8000; } } }
+        ---
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: web}
+        spec:
+          selector: {matchLabels: {app: web}}
+          template:
+            metadata: {labels: {app: web}}
+            spec:
+              containers:
+              - name: nginx
+                image: nginx
+                volumeMounts: [{name: conf, mountPath: /etc/nginx/nginx.conf, subPath: nginx.conf}]
+              volumes: [{name: conf, configMap: {name: nginx-conf}}]
+        """)
+    if service:
+        nginx_pod += ("---\napiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n" + service
+                      + "  ports: [{port: 80, targetPort: 80}]\n")
+    (tmp_path / "app.yaml").write_text(nginx_pod)
+    import confgen
+
+    result = confgen.lint_project([str(tmp_path / "app.yaml")], nginx_version="1.22.1")
+    drops = [f for f in result.findings if f.rule == "rolling-update-drops-requests"]
+    if sender is None:
+        assert drops == []
+    else:
+        assert len(drops) == 1 and f"but {sender} keeps sending it requests" in drops[0].message

@@ -446,3 +446,26 @@ def _wait_listening(port: int, server) -> None:
             if time.monotonic() > deadline or server.poll() is not None:
                 raise
             time.sleep(0.05)
+
+
+def test_a_relay_back_to_this_nginx_gets_no_pool_or_host_advice(tmp_path):
+    """kobo-docker's /elb/ health-check relay: proxy_pass to nginx's own port 80, the virtual
+    host taken from the path. No app is behind it and its Host picks one of this config's own
+    servers: neither pool advice nor host-spoofing; the CR/LF a capture can carry still is."""
+    relay = textwrap.dedent("""\
+        events {}
+        http {
+          server { listen 80 default_server; server_name _;
+            location / { return 204; }
+            location ~ /elb/([^/]*)/(.*)$ { proxy_pass http://127.0.0.1/$2; proxy_set_header Host $1; } }
+          server { listen 80; server_name app.example.org;
+            location / { proxy_pass http://127.0.0.1:8000; proxy_set_header Host $http_host; } }
+        }
+        """)
+    result = lint_config(tmp_path, relay, nginx_version="1.22.1")
+    assert [f.line for f in only(result, "proxy-pass-no-upstream")] == [7]     # the app, not the relay
+    assert [f.line for f in only(result, "host-spoofing")] == [7]
+    assert [f.line for f in only(result, "http-splitting")] == [5]
+    # To another port nothing here listens on, it is an app again.
+    elsewhere = relay.replace("http://127.0.0.1/$2", "http://127.0.0.1:9000/$2")
+    assert [f.line for f in only(lint_config(tmp_path, elsewhere, nginx_version="1.22.1"), "host-spoofing")] == [5, 7]

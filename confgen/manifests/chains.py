@@ -40,7 +40,8 @@ class PodShutdown:
     workload: str                     # "Deployment shop/web"
     workload_kind: str                # Deployment, StatefulSet, DaemonSet
     container: str
-    front: str                        # what sends it traffic: "Ingress shop/web", "Service shop/web (LoadBalancer)"
+    front: str                        # what sends it traffic: "Ingress shop/web", "Service shop/web (LoadBalancer)";
+                                      # "" when the input's Services select none of its pods
     file: str                         # the container in the manifest (where a missing preStop is reported)
     line: int
     pre_stop_hook: bool               # a lifecycle.preStop hook exists
@@ -208,9 +209,20 @@ class _Pods:
             if workload.doc.label in reached:
                 continue
             for container in workload.containers:
-                if is_nginx(container):
-                    found.extend(self.pod(workload.doc.label, (workload.doc.file, workload.doc.line), None, "",
-                                          workload, container))
+                if not is_nginx(container):
+                    continue
+                chains = self.pod(workload.doc.label, (workload.doc.file, workload.doc.line), None, "",
+                                  workload, container)
+                # What takes the pod out of rotation on deletion: a ClusterIP Service that selects
+                # it; none when the input has Services and none selects it (no traffic to drop).
+                selecting = [s.doc.label for s in self.manifests.services.values()
+                             if any(w is workload for w in self.manifests.pods_of(s))]
+                sender = selecting[0] if selecting else "" if self.manifests.services else \
+                    "whatever routes to the pod (a Service)"
+                for chain in chains:
+                    if chain.pod is not None:
+                        chain.pod.front = sender
+                found.extend(chains)
         return found
 
     def sidecar(self, workload: Workload, container: Container) -> SidecarNginx:
@@ -262,9 +274,7 @@ def _shutdown(workload: Workload, container: Container, entry: str, app) -> PodS
         grace = Timer(float(GRACE_DEFAULT_S), GRACE_SOURCE, "terminationGracePeriodSeconds")
         grace_where = (workload.pod_spec or workload.doc.root).where
     return PodShutdown(workload=workload.doc.label, workload_kind=workload.doc.kind, container=container.name,
-                       # With nothing in the input routing to the pod, the entry is the workload itself.
-                       front=entry if entry != workload.doc.label else "whatever routes to the pod (a Service)",
-                       file=container.node.file, line=container.node.line,
+                       front=entry, file=container.node.file, line=container.node.line,
                        pre_stop_hook=hook is not None, pre_stop=_pre_stop_delay(hook), grace=grace,
                        grace_where=grace_where, app_graceful=app.graceful if app else None,
                        app_graceful_why=app.graceful_why if app else "no app server is read in the pod")

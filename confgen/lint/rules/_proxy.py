@@ -104,12 +104,12 @@ def well_known_only(upstream_routes: list[Route]) -> bool:
 
 def not_pool_candidates(ctx, upstream_routes: list[Route]) -> bool:
     """Routes whose upstream no pool should be advised for here: only WebSocket upgrades, only
-    event streams or long polls, only ``/.well-known/`` endpoints, or only another app side of
-    the tree (a second compose service), whose own context advises with what is known of that
-    app."""
+    event streams or long polls, only ``/.well-known/`` endpoints, only this nginx itself, or
+    only another app side of the tree (a second compose service), whose own context advises with
+    what is known of that app."""
     return websocket_only(ctx, upstream_routes) or stream_only(ctx, upstream_routes) \
         or long_poll_only(ctx, upstream_routes) or well_known_only(upstream_routes) \
-        or other_apps_only(ctx, upstream_routes)
+        or other_apps_only(ctx, upstream_routes) or self_proxied_only(ctx, upstream_routes)
 
 
 # Path segments that name a long-polling endpoint (Odoo's /longpolling, /longpoll).
@@ -121,6 +121,40 @@ def long_poll_only(ctx, upstream_routes: list[Route]) -> bool:
     event, so one client makes about one request a minute there, and a connect per request
     costs nothing a pool would save."""
     return bool(upstream_routes) and all(named_by_paths(ctx, r, LONG_POLL_SEGMENTS) for r in upstream_routes)
+
+
+def self_proxied_only(ctx, upstream_routes: list[Route]) -> bool:
+    """Whether these routes only send requests back to this nginx (a health-check relay,
+    ``proxy_pass http://127.0.0.1/$2`` with a server listening on port 80): no app is behind."""
+    return bool(upstream_routes) and all(self_proxied(ctx, r) for r in upstream_routes)
+
+
+LOOPBACK_NAMES = {"127.0.0.1", "localhost", "::1", "[::1]"}
+
+
+def self_proxied(ctx, route: Route) -> bool:
+    """Whether every address ``route`` reaches is one of this config's own http listen sockets
+    on the loopback (or every) address."""
+    def own_sockets() -> set[tuple[str, int]]:
+        found = set()
+        for server in ctx.all("server"):
+            if not server.is_block or server.parent is None or server.parent.name != "http":
+                continue
+            for listen in ctx.nginx.listens(server):
+                if listen.port is not None and (listen.address is None or listen.address.strip("[]") in
+                                                 {"127.0.0.1", "::1", "0.0.0.0", "::", "*", "localhost"}):
+                    found.add(listen.port)
+        return found
+
+    ports = ctx.cached("own_listen_ports", own_sockets)
+    if not route.servers or route.is_variable and not route.servers:
+        return False
+    for address in route.servers:
+        kind, host, port = parse_address(address)
+        default = 443 if route.scheme == "https" else 80
+        if kind != "tcp" or host not in LOOPBACK_NAMES or (port or default) not in ports:
+            return False
+    return True
 
 
 def other_apps_only(ctx, upstream_routes: list[Route]) -> bool:

@@ -29,6 +29,10 @@ def rolling_update_drops_requests(ctx: LintContext) -> Iterator[Finding]:
     by default; uvicorn's ``--timeout-graceful-shutdown``), or the kubelet kills the app with
     SIGKILL while it still finishes requests (30 s when the pod does not set it).
 
+    When nothing in the input routes to an nginx pod, the Service that selects it is what keeps
+    sending; a pod no Service in the input selects (while the input has Services) gets no such
+    traffic, so only the grace-period part of the rule applies to it.
+
     Bad:
         apiVersion: apps/v1
         kind: Deployment
@@ -101,7 +105,7 @@ def rolling_update_drops_requests(ctx: LintContext) -> Iterator[Finding]:
     if pod is None:
         return
     delay = pod.pre_stop.seconds if pod.pre_stop is not None else 0.0
-    if not pod.pre_stop_hook or (pod.pre_stop is not None and delay <= 0):
+    if pod.front and (not pod.pre_stop_hook or (pod.pre_stop is not None and delay <= 0)):
         yield ctx.finding((pod.file, pod.line),
                           f"{pod.workload}: container {pod.container} stops at once when the pod is deleted, but "
                           f"{pod.front} keeps sending it requests for a few seconds after: on every rolling "

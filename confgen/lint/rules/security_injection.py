@@ -8,6 +8,7 @@ from typing import Iterator
 
 from confgen.lint.context import LintContext
 from confgen.lint.registry import Finding, rule
+from confgen.lint.rules._proxy import route_of, self_proxied
 from confgen.lint.rules.security_common import (
     REDIRECT_CODES,
     UPSTREAM_PASS,
@@ -291,6 +292,14 @@ def _catch_all(ctx, directive) -> bool:
 FORWARDED_HOST_HEADERS = frozenset({"x-forwarded-host", "x-forwarded-server", "x-host", "x-original-host"})
 
 
+def _sent_to_this_nginx(ctx, directive) -> bool:
+    """Whether the block ``directive`` is written in proxies only back to this nginx (a
+    health-check relay choosing the virtual host by path): the Host chosen there picks one of
+    this config's own servers, which the client could name directly."""
+    routes = [route_of(ctx, p) for p in (directive.parent.find("proxy_pass") if directive.parent else [])]
+    return bool(routes) and all(r is not None and self_proxied(ctx, r) for r in routes)
+
+
 @rule(code="CG613", name="host-spoofing", severity="warning")
 def host_spoofing(ctx: LintContext) -> Iterator[Finding]:
     """``proxy_set_header Host`` (or ``X-Forwarded-Host``) passes a Host the client chose.
@@ -303,7 +312,10 @@ def host_spoofing(ctx: LintContext) -> Iterator[Finding]:
     (it is included where proxying happens); header names are case-insensitive. ``Host
     $http_host`` is not reported in the default (or only) server of any of its ``listen``
     sockets (a server without ``listen`` in a whole nginx.conf listens on *:80), where ``$host``
-    is the client's value too; nothing is reported in an ``internal`` location.
+    is the client's value too; nothing is reported in an ``internal`` location, nor where the
+    location proxies back to this nginx (``proxy_pass http://127.0.0.1/$2`` to one of its own
+    listen ports: a health-check relay whose Host picks one of this config's servers, which a
+    client can name directly).
     ``X-Forwarded-Host`` (and ``X-Forwarded-Server``, ``X-Host``, ``X-Original-Host``) from
     request data is the same spoofing for an app that trusts it (Django's
     ``USE_X_FORWARDED_HOST``, werkzeug's ``ProxyFix(x_host=1)``), and is reported in the
@@ -339,7 +351,8 @@ def host_spoofing(ctx: LintContext) -> Iterator[Finding]:
         for directive in ctx.all(name):
             header = directive.args[0].lower() if directive.args else ""
             if len(directive.args) < 2 or header not in ("host", *FORWARDED_HOST_HEADERS) \
-                    or "$" not in directive.args[1] or not in_http(directive) or internal_only(directive):
+                    or "$" not in directive.args[1] or not in_http(directive) or internal_only(directive) \
+                    or _sent_to_this_nginx(ctx, directive):
                 continue
             sources = variable_model(ctx).sources(directive.args[1], directive)
             spoofable = next((s for s in sources if _spoofable(s)), None)
