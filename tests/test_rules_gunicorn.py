@@ -285,3 +285,26 @@ def test_a_wildcard_bind_whose_port_upstreams_on_different_hosts_use_is_not_gues
     one_block = "upstream a { server 10.0.0.5:8000; server 10.0.0.6:8000; keepalive 16; }\n" \
                 'server { location / { proxy_pass http://a; proxy_http_version 1.1; proxy_set_header Connection ""; } }\n'
     assert len(only(lint_config(tmp_path, one_block, gunicorn=app), "app-keepalive-race")) == 1
+
+
+@pytest.mark.parametrize("app, reported", [
+    ('worker_class = "gevent"\n', True),                     # gunicorn's parser, through base_async
+    ('worker_class = "gevent_pywsgi"\n', False),             # gevent.pywsgi parses
+    ('worker_class = "tornado"\n', False),                   # tornado's HTTP server parses
+    ('worker_class = "h.websocket.Worker"\n', False),        # a project's own worker: parser unknown
+])
+def test_header_limits_only_where_gunicorns_parser_reads_the_request(tmp_path, app, reported):
+    result = lint_config(tmp_path, "server { location / { proxy_pass http://127.0.0.1:8000; } }\n",
+                         gunicorn=app + 'bind = "127.0.0.1:8000"\n')
+    assert ("header-limits-mismatch" in rules_of(result)) is reported
+
+
+def test_websocket_locations_get_no_header_limit_or_buffering_findings(tmp_path):
+    ws = ("map $http_upgrade $connection_upgrade { default upgrade; '' close; }\n"
+          "server { location /ws { proxy_pass http://127.0.0.1:8000; proxy_http_version 1.1; proxy_buffering off;\n"
+          "    proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection $connection_upgrade; } }\n")
+    result = lint_config(tmp_path, ws, gunicorn='worker_class = "sync"\nbind = "127.0.0.1:8000"\n')
+    assert not {"header-limits-mismatch", "proxy-buffering-sync-worker"} & set(rules_of(result))
+    plain = ws.replace("location /ws", "location /")
+    assert {"header-limits-mismatch", "proxy-buffering-sync-worker"} <= set(rules_of(
+        lint_config(tmp_path, plain, gunicorn='worker_class = "sync"\nbind = "127.0.0.1:8000"\n')))

@@ -42,6 +42,7 @@ from confgen.lint.rules._proxy import (
     size,
     upstream_child,
     upstream_idle_timeout,
+    websocket_only,
     worker_class,
 )
 from confgen.profile.constants import APP_KEEPALIVE_MARGIN_S
@@ -68,10 +69,19 @@ def _is_uvicorn(worker: str | None) -> bool:
     return worker is not None and "uvicorn" in worker.lower()
 
 
-def _own_http_parser(worker: str | None) -> bool:
-    """A worker class whose server parses requests itself, so gunicorn's limit_request_* never
-    apply: uvicorn's workers, aiohttp's GunicornWebWorker (aiohttp's own 8190-byte limits)."""
-    return _is_uvicorn(worker) or (worker is not None and worker.lower().startswith("aiohttp."))
+# Worker classes whose requests gunicorn's own parser reads (gunicorn/http/), where its
+# limit_request_* apply: the sync and gthread workers, gevent's and eventlet's through gunicorn's
+# base_async worker, and gunicorn's own asgi worker (gunicorn/asgi/parser.py). Others parse with a server of their own: uvicorn's, aiohttp's
+# GunicornWebWorker (8190-byte limits), tornado's, gevent's pywsgi (gevent_wsgi, gevent_pywsgi),
+# and a project's own worker class, whose parser is not known.
+GUNICORN_PARSER_WORKERS = {"sync", "gthread", "gevent", "eventlet", "asgi"}
+
+
+def _gunicorn_parses_requests(ctx) -> bool:
+    raw = ctx.gunicorn.get("worker_class")
+    if isinstance(raw, str) and "wsgi" in raw.lower():
+        return False    # gevent_wsgi / gevent_pywsgi / GeventPyWSGIWorker: gevent.pywsgi parses
+    return worker_class(ctx) in GUNICORN_PARSER_WORKERS
 
 
 @rule(code="CG201", name="app-keepalive-race", severity="error", needs=("gunicorn",))
@@ -300,7 +310,8 @@ def proxy_buffering_sync_worker(ctx: LintContext) -> Iterator[Finding]:
     once, however slow the client. With buffering off, a slow client (a phone on a bad network,
     or a deliberate slowloris) holds the worker for as long as it likes, and a few such clients
     take the app down. Keep buffering on for sync workers; turn it off only for streaming
-    endpoints served by gthread or async workers.
+    endpoints served by gthread or async workers. WebSocket locations are not reported: once
+    upgraded, nginx relays the connection both ways and buffering plays no part.
 
     Gunicorn:
         worker_class = "sync"
@@ -327,6 +338,8 @@ def proxy_buffering_sync_worker(ctx: LintContext) -> Iterator[Finding]:
     if worker_class(ctx) != "sync":
         return
     for route in app_routes(ctx):
+        if websocket_only(ctx, [route]):
+            continue    # after the upgrade nginx relays bytes both ways: buffering plays no part
         for name, side in (("proxy_buffering", "response"), ("proxy_request_buffering", "request body")):
             directive = effective_flag_off(ctx, name, route.block)
             if directive is not None:
@@ -402,8 +415,10 @@ def header_limits_mismatch(ctx: LintContext) -> Iterator[Finding]:
     A mismatch one side wrote is a warning; the two defaults (8k and 4094) are reported at info,
     since nearly every deployment has them and URLs that long are rare. gunicorn answers the
     refused ones itself (414 or 431 in gunicorn 27, a bare 400 in older releases: issue 2487).
-    The uvicorn workers and aiohttp's ``GunicornWebWorker`` parse requests with their own
-    server, which does not apply these gunicorn limits, so they are not checked.
+    Checked for the workers whose requests gunicorn's own parser reads (sync, gthread, gevent,
+    eventlet, asgi); uvicorn's workers, aiohttp's ``GunicornWebWorker``, tornado's, gevent's pywsgi and
+    a project's own worker class parse with their own server, so they are not checked, nor are
+    WebSocket-only locations.
 
     Gunicorn:
         worker_class = "gthread"
@@ -434,12 +449,13 @@ def header_limits_mismatch(ctx: LintContext) -> Iterator[Finding]:
     above gunicorn's 8190 maximum for request lines): requests it accepted before it still
     accepts, and the long ones nginx passed no longer get a 400.
     """
-    worker = worker_class(ctx)
-    if worker is None or _own_http_parser(worker):
+    if not _gunicorn_parses_requests(ctx):
         return
     checks = (("limit_request_line", "request lines (URLs)"), ("limit_request_field_size", "header lines"))
     causes = []
     for route in app_routes(ctx):
+        if websocket_only(ctx, [route]):
+            continue    # the upgrade request is a short GET; the rest is relayed, not parsed
         buffers = ctx.nginx.effective_args("large_client_header_buffers", route.block)
         buffer = size(buffers[1]) if buffers and len(buffers) > 1 else None
         if not buffer:
