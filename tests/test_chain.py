@@ -538,3 +538,31 @@ def test_each_compose_service_gets_the_pool_advice_of_its_own_app_once(tmp_path)
     assert [f.line for f in pools] == [4] and "if the app behind" not in pools[0].message
     assert any(note.startswith(f"{tmp_path / 'nginx.conf'}:3: upstream web has no `keepalive`") and
                "sync worker" in note for note in result.notes)
+
+
+def test_each_program_of_a_supervisor_config_is_checked_against_the_upstream_it_binds(tmp_path):
+    """hypothesis/h's supervisord.conf runs the web app (sync worker) and a WebSocket server:
+    the web upstream gets the sync worker's note and its timeout check, each pairing is named,
+    and the [supervisord] environment reaches every program."""
+    nginx = """events {}
+http {
+  upstream web { server 127.0.0.1:5000; }
+  upstream ws { server 127.0.0.1:5001; }
+  map $http_upgrade $connection_upgrade { default upgrade; '' close; }
+  server { listen 80;
+    location / { proxy_pass http://web; proxy_read_timeout 10s; }
+    location /ws { proxy_pass http://ws; proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade;
+                   proxy_set_header Connection $connection_upgrade; } } }
+"""
+    supervisor = ("[supervisord]\nenvironment=PORT_WEB=\"5000\"\n\n[program:web]\ncommand=gunicorn -b 127.0.0.1:${PORT_WEB} h:app\n\n"
+                  "[program:websocket]\ncommand=gunicorn -k h.websocket.Worker -b 127.0.0.1:5001 h.websocket:app\n")
+    write(tmp_path, {"nginx.conf": nginx, "supervisord.conf": supervisor.replace("${PORT_WEB}", "5000")})
+    result = confgen.lint_project([str(tmp_path / "nginx.conf")], nginx_version="1.22.1")
+    assert {(f.rule, f.line) for f in result.findings if f.rule.startswith(("app-", "upstream-"))} == \
+        {("app-timeout-exceeds-proxy", 7)}
+    assert sum("one of 2 programs" in note for note in result.notes) == 2
+    assert any(note.startswith(f"{tmp_path / 'nginx.conf'}:3: upstream web has no `keepalive`") for note in result.notes)
+    from confgen.gunicorn import sources
+
+    programs = sources.supervisor_programs(str(tmp_path / "supervisord.conf"), supervisor)
+    assert [p.line for p in programs] == [5, 8] and programs[0].env == {"PORT_WEB": "5000"}

@@ -179,6 +179,10 @@ SITE = {
                 proxy_set_header Connection $connection_upgrade;
                 proxy_buffering off;  # stream events as they come
             }
+            location /export/ {
+                include snippets/proxy.conf;
+                proxy_request_buffering off;  # large uploads go straight through
+            }
             location /old/ {
                 proxy_pass http://legacy;  # the old service
                 proxy_set_header X-Forwarded-Proto $http_x_forwarded_proto;  # from the balancer

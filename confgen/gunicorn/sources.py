@@ -448,12 +448,39 @@ def _commands_of(words: list[Word], depth: int, commands: list[tuple[list[str], 
 
 
 def _supervisor(path: str, text: str) -> CommandSource | None:
-    found, env_args, variables = None, None, {}
+    programs = supervisor_programs(path, text)
+    return programs[-1] if programs else None
+
+
+def supervisor_programs(path: str, text: str | None = None) -> list[CommandSource]:
+    """The command of every ``[program:x]`` of a supervisor config that starts an app server, in
+    order, each with the environment its own section sets over the ``[supervisord]`` one (which
+    supervisord passes to every child)."""
+    text = _read(path) if text is None else text
+    found: list[CommandSource] = []
     lines = text.split("\n")
     offsets = [0]
     for line in lines:
         offsets.append(offsets[-1] + len(line) + 1)
+    command, env_args, variables, section = None, None, {}, ""
+    base_args: str | None = None
+    base: dict[str, str | None] = {}
+
+    def close_section() -> None:
+        nonlocal base_args, base
+        if section == "supervisord":
+            base_args, base = env_args, dict(variables)
+        if command is not None:
+            command.env_args = env_args if env_args is not None else base_args
+            command.env = {**base, **variables}
+            found.append(command)
+
     for index, line in enumerate(lines):
+        header = re.match(r"\s*\[([^\]]*)\]", line)
+        if header:
+            close_section()  # a new section: what the last one set stays with it
+            command, env_args, variables, section = None, None, {}, header.group(1).strip().lower()
+            continue
         match = re.match(r"\s*(command|environment)\s*=\s*", line)
         if not match:
             continue
@@ -469,9 +496,8 @@ def _supervisor(path: str, text: str) -> CommandSource | None:
             continue
         words = shell_words(text, start, min(end, len(text)))
         if _runs_app_server(words, path):
-            found = CommandSource(path, "supervisor", index + 1, text, words)
-    if found is not None:
-        found.env_args, found.env = env_args, variables
+            command = CommandSource(path, "supervisor", index + 1, text, words)
+    close_section()
     return found
 
 

@@ -33,6 +33,9 @@ class LintContext:
         # The host names of the tree's other app sides (other services of its compose file): their
         # routes are judged in their own context, with what is known of that app.
         self.other_app_hosts: tuple[str, ...] = ()
+        # The binds of the tree's other app sides reached by address (programs of one supervisor
+        # config): routes to them are judged in their own context too.
+        self.other_app_binds: tuple[str, ...] = ()
         # For a chain read from Kubernetes manifests: how its pods stop (confgen.manifests.chains.PodShutdown).
         self.manifest_pod = None
         self.rule: Rule | None = None

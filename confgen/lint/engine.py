@@ -301,6 +301,8 @@ def lint(paths: list[str], *, gunicorn=None, gunicorn_cmd=None, profile=None, ro
                 ctx = LintContext(config, app.config, profile_obj, gunicorn_label=app.label, options=options)
                 ctx.app_server, ctx.app_hop, ctx.behind, ctx.app_hosts = app.server, app.hop(), behind, app.hosts
                 ctx.other_app_hosts = tuple(host for other in apps if other is not app for host in other.hosts)
+                ctx.other_app_binds = tuple(bind for other in apps if other is not app and not other.hosts
+                                            for bind in other.bind_list())
                 if stdin_text is not None:
                     ctx._lines.set_text(config.main_file, stdin_text)
                 app_path = getattr(app.config, "path", None)

@@ -39,6 +39,13 @@ class AppSide(NamedTuple):
         computed = self.config.computed(self.label or "--gunicorn-cmd") if hasattr(self.config, "computed") else []
         return [self.note, *computed]
 
+    def bind_list(self) -> list[str]:
+        """The addresses the app binds, as written; empty when unknown."""
+        binds = self.server.binds if self.server is not None else getattr(self.config, "binds", None)
+        if isinstance(binds, str):
+            binds = [binds]
+        return [b for b in binds if isinstance(b, str)] if isinstance(binds, (list, tuple)) else []
+
     def hop(self):
         """The app's hop of the chain (confgen.hops.Hop), or None when no app side was found."""
         if self.server is not None:
@@ -69,6 +76,8 @@ class Pairing:
         app = _facing(self.for_tree(config.main_file, given), config)
         source = getattr(app.config, "command", None) or getattr(app.server, "command", None)
         compose_file = getattr(source, "compose_file", None)
+        if not self.explicit() and getattr(source, "kind", None) == "supervisor":
+            return self._supervisor_programs(source.path, given) or [app]
         if self.explicit() or compose_file is None:
             return [app]
         from confgen.gunicorn import sources
@@ -78,6 +87,29 @@ class Pairing:
         if not named:
             return [app]
         return [self._compose_service(service, given) for service in named]
+
+    def _supervisor_programs(self, path: str, given: str) -> list[AppSide]:
+        """Each app-server program of a supervisor config, when it has several (a web app and
+        its WebSocket server): each is checked against the upstreams its bind reaches."""
+        from confgen.gunicorn import sources
+
+        programs = sources.supervisor_programs(path)
+        if len(programs) < 2:
+            return []
+        sides = []
+        for source in programs:
+            key = ("supervisor", path, source.line)
+            if key not in self._read:
+                self._read[key] = sources.config_from(source) if source.server == "gunicorn" \
+                    else sources.app_server_of(source)
+            config = self._read[key]
+            why = f"one of {len(programs)} programs, found beside {given}"
+            if _is_other(config):
+                sides.append(AppSide(None, config.label, f"paired {config.server}: {config.label} ({why})",
+                                     server=config))
+            else:
+                sides.append(AppSide(config, source.path, f"paired gunicorn command: {source.label} ({why})"))
+        return sides
 
     def _compose_service(self, source, given: str) -> AppSide:
         from confgen.gunicorn import sources

@@ -158,10 +158,17 @@ def self_proxied(ctx, route: Route) -> bool:
 
 
 def other_apps_only(ctx, upstream_routes: list[Route]) -> bool:
-    """Whether every server of these routes is reached by the host name of another app side."""
-    others = ctx.other_app_hosts
-    return bool(others) and bool(upstream_routes) and all(
-        r.servers and all(parse_address(s)[1] in others for s in r.servers) for r in upstream_routes)
+    """Whether every server of these routes is another app side's: reached by its host name (a
+    compose service) or by its bind (another program of a supervisor config), not by this one's."""
+    hosts, binds = ctx.other_app_hosts, ctx.other_app_binds
+    if not (hosts or binds) or not upstream_routes:
+        return False
+    mine = {id(r.proxy_pass) for r in app_routes(ctx)}
+
+    def elsewhere(address: str) -> bool:
+        return parse_address(address)[1] in hosts or any(serves(b, address) for b in binds)
+    return all(id(r.proxy_pass) not in mine and r.servers and all(elsewhere(s) for s in r.servers)
+               for r in upstream_routes)
 
 
 # Path segments that name a Server-Sent Events endpoint (/stream/, /api/events, /sse).
