@@ -32,7 +32,7 @@ def test_a_relative_and_an_absolute_missing_include_get_the_same_note_and_no_err
         result = lint_config(tmp_path, POOLED.format(include=f"include {written};"), select=["ALL"])
         assert only(result, "include-not-found") == []
         [note] = _notes_for(result, written)
-        assert "neither in the linted tree nor on this machine" in note and "provided by the deployment" in note
+        assert "is not in the linted tree" in note and "provided by the deployment" in note
         assert f"nginx.conf:{line_of(tmp_path / 'nginx.conf', 'include')}:" in note
         # The file may set HTTP/1.1 and Connection "": the rules about those defaults stay silent.
         assert not {"keepalive-needs-http11", "keepalive-connection-header"} & {f.rule for f in result.findings}
@@ -101,3 +101,24 @@ def test_beside_the_main_file_a_missing_include_is_an_error_only_when_others_are
     (tmp_path / "proxy.conf").unlink()
     result = lint_config(tmp_path, text.replace("    include proxy.conf;\n", ""))
     assert only(result, "include-not-found") == [] and _notes_for(result, "ssl-site.conf")
+
+
+def test_an_include_under_nginxs_conf_directory_reads_the_trees_copy_not_this_machines(tmp_path):
+    """A repository's nginx.conf with `include /etc/nginx/conf.d/*.conf;`: the image copies the
+    tree's conf.d there, so that is what is read; without one in the tree, the deployment
+    provides it (this machine's /etc/nginx is another machine's config)."""
+    main = "events {}\nhttp {\n    include /etc/nginx/conf.d/*.conf;\n    include /etc/nginx/mime.types;\n}\n"
+    (tmp_path / "conf.d").mkdir()
+    (tmp_path / "conf.d" / "app.conf").write_text("server { listen 80; location / { proxy_pass http://127.0.0.1:8000; } }\n")
+    (tmp_path / "nginx.conf").write_text(main)
+    import confgen
+
+    result = confgen.lint_project([str(tmp_path / "nginx.conf")], nginx_version="1.22.1")
+    assert str(tmp_path / "conf.d" / "app.conf") in result.files
+    assert [f.rule for f in result.findings if f.file.endswith("app.conf")] == ["proxy-pass-no-upstream"]
+    (tmp_path / "conf.d" / "app.conf").unlink()
+    (tmp_path / "conf.d").rmdir()
+    result = confgen.lint_project([str(tmp_path / "nginx.conf")], nginx_version="1.22.1")
+    assert not [f for f in result.files if f.startswith("/etc/nginx/conf.d")]
+    [note] = [n for n in result.notes if 'include "/etc/nginx/conf.d/*.conf"' in n]
+    assert "is not in the linted tree" in note and "provided by the deployment" in note

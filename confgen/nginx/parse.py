@@ -478,6 +478,27 @@ class _Loader:
             found.update(glob.glob(pattern))
         return sorted(found)
 
+    def deployed_path(self, written: str) -> str | None:
+        """For an absolute include under nginx's conf directory (``/etc/nginx/conf.d/*.conf``) in
+        a tree linted from elsewhere (a repository): the same path in the tree, under the main
+        file's directory, when the tree ships it (the image copies it there); "" when it does
+        not; None for any other include, or when the tree is that directory itself (this
+        machine's own config)."""
+        if not self.disk or not os.path.isabs(written):
+            return None
+        prefix = next((p for p in SYSTEM_CONF_DIRS if written.startswith(p + "/")), None)
+        if prefix is None or not self.base_dir or _real(self.base_dir) == _real(prefix):
+            return None
+        candidate = self.tree_equivalent(written)
+        if glob.has_magic(candidate):
+            return candidate if os.path.isdir(os.path.dirname(candidate)) else ""
+        return candidate if self.exists(candidate) else ""
+
+    def tree_equivalent(self, written: str) -> str:
+        """Where the tree keeps what nginx's conf directory holds at ``written``."""
+        prefix = next(p for p in SYSTEM_CONF_DIRS if written.startswith(p + "/"))
+        return os.path.join(self.base_dir, written[len(prefix) + 1:])
+
     def system_file(self, relative: str) -> str | None:
         if os.path.isabs(relative) or not self.disk:
             return None
@@ -551,7 +572,11 @@ class _Loader:
         that is neither in the linted tree nor on this machine is a fact about the machine the
         config will run on (a server-local ``snippets/ssl-site.conf``, a file the container
         writes under /run), whether written relative or absolute: one note, and a record of the
-        block it stood in (rules about missing values stay silent there). It is an error only
+        block it stood in (rules about missing values stay silent there). So is one under nginx's
+        conf directory (``/etc/nginx/conf.d/*.conf``) when the tree is linted from elsewhere: the
+        tree's copy is read (the same path under the main file's directory, what an image copies
+        there), and this machine's own files are never taken for the deployment's (nginx's stock
+        tables excepted). It is an error only
         where the tree shows it should be there (see expected_in_tree), judged once the whole
         tree is read. (``include-not-found``'s ``strict`` option reports the others too.)"""
         line = include.line
@@ -562,6 +587,14 @@ class _Loader:
         # nginx resolves relative includes against its conf prefix (the main file's directory),
         # not against the including file.
         pattern = written if os.path.isabs(written) else os.path.join(self.base_dir, written)
+        deployed = self.deployed_path(written)
+        if deployed is not None and os.path.basename(written) not in STOCK_FILES:
+            # The deployment's /etc/nginx is the tree's copy; this machine's files there are not it.
+            pattern = deployed or self.tree_equivalent(written)
+            if not deployed:
+                self.unresolved.append(Directive(include.name, include.args, include.file, include.line, parent, None))
+                self.missing.append((path, line, written, pattern))
+                return []
         if glob.has_magic(pattern):
             targets = self.glob(pattern)  # a glob that matches nothing is fine for nginx
             if not self.disk and not self.complete and not self.wholly_given(os.path.dirname(pattern)):
@@ -592,7 +625,7 @@ class _Loader:
             if why:
                 self.problem("include-not-found", path, line, f'include "{written}": no such file ({pattern}), {why}')
             else:
-                where = "is not in the manifests" if not self.disk else "is neither in the linted tree nor on this machine"
+                where = "is not in the manifests" if not self.disk else "is not in the linted tree"
                 self.notes.append(f'{path}:{line}: include "{written}" {where}: taken as provided by '
                                   f'the deployment; rules about missing values stay silent where it applies')
 
