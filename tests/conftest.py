@@ -173,12 +173,15 @@ def shared_cert(tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def tls_library_unknown(monkeypatch):
-    """Lint as if the installed nginx's TLS library were not known: what ssl-weak-protocols says
-    must not depend on which OpenSSL the machine running the tests has. A test of the library's
-    effect sets it with ``monkeypatch.setattr(versions, "installed_tls_library", ...)``."""
+    """Lint as if the installed nginx's TLS library were not known: what ssl-weak-protocols and
+    ssl-weak-ciphers say must not depend on which OpenSSL the machine running the tests has. A
+    test of the library's effect sets it with ``monkeypatch.setattr(versions,
+    "installed_tls_library", ...)``, and the broken cipher families it has with
+    ``monkeypatch.setattr(versions, "installed_cipher_families", ...)``."""
     from confgen.nginx import versions
 
     monkeypatch.setattr(versions, "installed_tls_library", lambda target: None)
+    monkeypatch.setattr(versions, "installed_cipher_families", lambda target: None)
 
 
 # Diagnostics snapshots, as ruff snapshots its diagnostics: every finding a test's lints produce

@@ -119,3 +119,74 @@ def test_a_corrupt_or_foreign_cache_entry_is_asked_again(tmp_path, monkeypatch):
         versions.installed_nginx_version.cache_clear()
         assert versions.installed_nginx_version() == "1.24.0"
     assert _runs(runs_log) == 3
+
+
+# The real ones, taken before conftest's tls_library_unknown replaces them for each test.
+INSTALLED_TLS_LIBRARY, INSTALLED_CIPHER_FAMILIES = versions.installed_tls_library, versions.installed_cipher_families
+
+
+def _fake_nginx_v(folder, said: str) -> None:
+    script = folder / "nginx"
+    script.write_text("#!/bin/sh\n" + "".join(f"echo '{line}' >&2\n" for line in said.splitlines()))
+    script.chmod(0o755)
+
+
+def _fake_openssl(folder, runs_log, library: str, families: set[str], understood: bool = True) -> None:
+    """An openssl command that runs with ``library`` and lists suites of ``families`` only."""
+    listed = "|".join(f"{family}:*" for family in sorted(families)) or "no-family-at-all"
+    answer = ('    echo "NULL-MD5                       SSLv3   Kx=RSA      Au=RSA   Enc=None  Mac=MD5"' if understood
+              else '    echo "ciphers: Unknown option: -ciphersuites" >&2; exit 1')
+    script = folder / "openssl"
+    script.write_text(f"#!/bin/sh\necho \"$*\" >> {runs_log}\ncase \"$1\" in\n"
+                      f"  version) echo 'OpenSSL {library} 25 Aug 2026 (Library: OpenSSL {library} 25 Aug 2026)' ;;\n"
+                      f"  ciphers) case \"$5\" in\n    {listed})\n{answer} ;;\n"
+                      f"    *) echo 'Error in cipher list'; echo 'error:0A0000B9:SSL routines:"
+                      f"SSL_CTX_set_cipher_list:no cipher match:ssl_lib.c:2741:' >&2; exit 1 ;;\n  esac ;;\nesac\n")
+    script.chmod(0o755)
+
+
+def test_the_broken_cipher_families_are_asked_of_the_openssl_command_once_and_only_trusted_for_nginx_s_library(
+        tmp_path, monkeypatch):
+    bin_dir, runs_log = tmp_path / "bin", tmp_path / "runs"
+    bin_dir.mkdir()
+    monkeypatch.setenv("PATH", str(bin_dir))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("CONFGEN_NO_CACHE", raising=False)
+    monkeypatch.setattr(versions, "installed_tls_library", INSTALLED_TLS_LIBRARY)
+    debian = "nginx version: nginx/1.22.1\nbuilt with OpenSSL 3.0.22 25 Aug 2026\nTLS SNI support enabled"
+
+    def asked(target=(1, 22, 1)):
+        versions.installed_nginx_build.cache_clear()          # a new process each time
+        versions._openssl_cipher_families.cache_clear()
+        return INSTALLED_CIPHER_FAMILIES(target)
+
+    try:
+        _fake_nginx_v(bin_dir, debian)
+        _fake_openssl(bin_dir, runs_log, "3.0.22", {"MD5", "eNULL", "aNULL"})
+        assert asked() == {"MD5", "eNULL", "aNULL"}
+        probes = runs_log.read_text().splitlines()
+        assert probes[0] == "version" and len(probes) == 1 + len(versions.BROKEN_CIPHER_FAMILIES)
+        assert "ciphers -v -ciphersuites  3DES:@SECLEVEL=0" in probes
+        assert asked() == {"MD5", "eNULL", "aNULL"} and _runs(runs_log) == len(probes)   # from the cache
+        assert asked((1, 24, 0)) is None                     # another nginx than the installed one
+        # A build with enable-weak-ssl-ciphers (another binary): asked again.
+        _fake_openssl(bin_dir, runs_log, "3.0.22", set(versions.BROKEN_CIPHER_FAMILIES))
+        assert asked() == set(versions.BROKEN_CIPHER_FAMILIES) and _runs(runs_log) == 2 * len(probes)
+        # An openssl command of another library than nginx's tells nothing about nginx's.
+        _fake_openssl(bin_dir, runs_log, "3.0.13", {"MD5"})
+        assert asked() is None
+        # Neither does it for an nginx built with its own copy of OpenSSL.
+        _fake_openssl(bin_dir, runs_log, "3.0.22", {"MD5"})
+        assert asked() == {"MD5"}
+        _fake_nginx_v(bin_dir, debian + "\nconfigure arguments: --with-openssl=../openssl-3.0.22 "
+                                        "--with-openssl-opt=enable-weak-ssl-ciphers")
+        assert asked() is None
+        # An answer not understood (an openssl without -ciphersuites) is no answer, and not kept.
+        _fake_nginx_v(bin_dir, debian)
+        _fake_openssl(bin_dir, runs_log, "3.0.22", {"MD5"}, understood=False)
+        assert asked() is None
+        before = _runs(runs_log)
+        assert asked() is None and _runs(runs_log) > before
+    finally:
+        versions.installed_nginx_build.cache_clear()
+        versions._openssl_cipher_families.cache_clear()

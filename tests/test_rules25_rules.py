@@ -375,6 +375,63 @@ def test_forwarded_host_from_request_data_is_reported_also_in_the_default_server
                                        "client chose") and found[1].message.endswith("use $host")
 
 
+
+def test_headers_of_one_location_that_pass_one_client_value_are_one_finding(tmp_path):
+    """Host and X-Forwarded-Host both sent as $http_host in one location are one cause (the client
+    picks the host of the app's links): one finding at the first, naming the other header, in
+    either order; another value in the same location is another cause. In a server that answers
+    any Host, one location's forwarded headers with one value are one finding too, and the
+    locations sending the first header count as more places."""
+    result = lint_config(tmp_path, full("""
+        server { listen 80 default_server; return 444; }
+        server {
+            listen 80;
+            server_name a.example;
+            location / {
+                proxy_set_header Host $http_host;
+                proxy_set_header X-Forwarded-Host $http_host;
+                proxy_pass http://127.0.0.1:8000;
+            }
+            location /rev/ {
+                proxy_set_header X-Forwarded-Host $http_host;
+                proxy_set_header Host $http_host;
+                proxy_pass http://127.0.0.1:8000;
+            }
+            location /two/ {
+                proxy_set_header Host $http_host;
+                proxy_set_header X-Forwarded-Host $arg_h;
+                proxy_pass http://127.0.0.1:8000;
+            }
+        }
+        server {
+            listen 8080 default_server;
+            location / {
+                proxy_set_header X-Forwarded-Host $http_host;
+                proxy_set_header X-Forwarded-Server $http_host;
+                proxy_pass http://127.0.0.1:8000;
+            }
+            location /b/ { proxy_set_header X-Forwarded-Host $http_host; proxy_pass http://127.0.0.1:8000; }
+        }
+    """))
+    conf = tmp_path / "nginx.conf"
+    lines = conf.read_text().splitlines()
+    first = line_of(conf, "Host $http_host;")
+    rev = line_of(conf, "location /rev/") + 1
+    two = line_of(conf, "location /two/") + 1
+    any_host = line_of(conf, "listen 8080") + 2
+    found = only(result, "host-spoofing")
+    assert [f.line for f in found] == [first, rev, two, two + 1, any_host], [(f.line, f.message) for f in found]
+    assert "proxy_set_header Host $http_host" in lines[first - 1]
+    assert found[0].message == ("Host is sent as $http_host (request data) (and X-Forwarded-Host), a value the client "
+                                "chose: the app builds links on any domain an attacker names; use $host")
+    assert found[1].message == ("X-Forwarded-Host is sent as $http_host (request data) (and Host), a value the "
+                                "client chose: the app builds links on any domain an attacker names; use $host")
+    assert "(and" not in found[2].message and "(and" not in found[3].message    # two values: two causes
+    assert found[3].message.startswith("X-Forwarded-Host is sent as $arg_h")
+    assert found[4].message.startswith("X-Forwarded-Host is sent as $http_host (request data) (and X-Forwarded-Server) "
+                                       "(and 1 more place in this server) in a server that answers any Host")
+
+
 # ---------------------------------------------------------------------------------------------
 # gixy's suite classes: negated Referer checks, scheme SSRF, set chains, bare CR upstream
 

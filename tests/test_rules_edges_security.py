@@ -1,9 +1,9 @@
 """Edges of the security rules about paths, request data, regexes, access and DNS (CG603
 autoindex-enabled, CG614 invalid-capture-reference, CG632 valid-referers-none, CG634 regex-redos,
-CG641 allow-without-deny, CG643 status-page-exposed, CG645 map-without-default, CG651
-resolver-external): the documented examples at their exact place, the near misses on both sides
-of each rule's boundary (inherited values, included files, contexts where the directive is fine),
-and what the messages say nginx does, on the real nginx."""
+CG641 allow-without-deny, CG643 status-page-exposed, CG645 map-without-default, CG647
+auth-basic-without-user-file, CG651 resolver-external): the documented examples at their exact
+place, the near misses on both sides of each rule's boundary (inherited values, included files,
+contexts where the directive is fine), and what the messages say nginx does, on the real nginx."""
 
 from __future__ import annotations
 
@@ -31,6 +31,8 @@ from test_rules_edges_engine import check_documented_examples, fetch, lint_file,
                                                                 "`default` entry"])]),
     ("resolver-external", [("resolver 8.8.8.8 1.1.1.1", 1, ["resolver 8.8.8.8 1.1.1.1 is a public DNS server",
                                                             "plain UDP", "spoofed"])]),
+    ("auth-basic-without-user-file", [("auth_basic", 1, ['auth_basic "Restricted"', "no auth_basic_user_file in force",
+                                                          "answers every client without credentials"])]),
 ])
 def test_documented_bad_example_fires_at_its_directive_and_good_example_is_silent(tmp_path, name, expected):
     check_documented_examples(tmp_path, name, expected)
@@ -649,6 +651,108 @@ def test_an_unmatched_value_becomes_empty_on_nginx_as_map_without_default_says(t
     # The guest's value matched no entry: "" for the map without default, which this if refuses.
     assert unknown[0] == 403 and (admin[0], admin[2]) == (200, b"[1]")
     assert [(f.line, f.col) for f in found] == [place(conf.read_text(), "map $http_x_role $is_admin {")]
+
+
+# ---------------------------------------------------------------------------------------------
+# CG647 auth-basic-without-user-file
+
+
+@pytest.mark.parametrize("server_body, files", [
+    # The file beside the realm, or inherited from the server or the http block (each is
+    # inherited on its own).
+    (f'    location /a/ {{ auth_basic "staff"; {HTPASSWD} }}\n', {}),
+    (f'    {HTPASSWD}\n    location /a/ {{ auth_basic "staff"; }}\n', {}),
+    (f'    location /a/ {{ limit_except GET {{ auth_basic "staff"; {HTPASSWD} }} }}\n', {}),
+    # The server's realm with a file in every location it covers.
+    (f'    auth_basic "staff";\n    location /a/ {{ {HTPASSWD} }}\n    location /b/ {{ {HTPASSWD} }}\n', {}),
+    # Switched off on purpose; the server's realm switched off where no file is.
+    ('    location /a/ { auth_basic off; }\n', {}),
+    (f'    auth_basic "staff";\n    location /a/ {{ {HTPASSWD} }}\n    location /b/ {{ auth_basic off; }}\n', {}),
+    # A file the deployment provides, in the location or around it, may set the user file.
+    ('    location /a/ { auth_basic "staff"; include /etc/nginx/provided-by-the-deployment/auth.conf; }\n', {}),
+    ('    include /etc/nginx/provided-by-the-deployment/auth.conf;\n    location /a/ { auth_basic "staff"; }\n', {}),
+    # An include in the tree that sets it.
+    ('    location /a/ { auth_basic "staff"; include snippets/htpasswd.conf; }\n',
+     {"snippets/htpasswd.conf": HTPASSWD + "\n"}),
+])
+def test_auth_basic_without_user_file_is_silent_where_a_user_file_is_in_force(tmp_path, server_body, files):
+    nginx = f"server {{\n    listen 80;\n{server_body}}}\n"
+    assert findings(tmp_path, nginx, "auth-basic-without-user-file", files=files) == []
+
+
+def test_http_level_user_file_counts(tmp_path):
+    nginx = (f'http {{\n    {HTPASSWD}\n    server {{\n        listen 80;\n'
+             f'        location /a/ {{ auth_basic "staff"; }}\n    }}\n}}\n')
+    assert findings(tmp_path, nginx, "auth-basic-without-user-file") == []
+
+
+@pytest.mark.parametrize("server_body, needle, words", [
+    # The realm alone; in a limit_except; in a location whose nested location sets a file (the
+    # outer one stays open); in a server without locations.
+    ('    location /a/ { auth_basic "staff"; }\n', "auth_basic", ["no auth_basic_user_file in force here"]),
+    ('    location /a/ { limit_except GET { auth_basic "staff"; } }\n', "auth_basic",
+     ["no auth_basic_user_file in force here"]),
+    (f'    location /a/ {{ auth_basic "staff"; location /a/b/ {{ {HTPASSWD} }} }}\n', "auth_basic",
+     ["in force here"]),
+    ('    auth_basic "staff";\n    root /srv;\n', "auth_basic", ["in force here"]),
+    # The server's realm, a file in one location and not the other: the other one is named.
+    (f'    auth_basic "staff";\n    location /a/ {{ {HTPASSWD} }}\n    location /b/ {{ root /srv; }}\n', "auth_basic",
+     ["in force without an auth_basic_user_file in location /b/ (", "nginx.conf:5)", "checks no password there"]),
+])
+def test_auth_basic_without_user_file_is_reported_at_the_realm(tmp_path, server_body, needle, words):
+    nginx = f"server {{\n    listen 80;\n{server_body}}}\n"
+    [finding] = findings(tmp_path, nginx, "auth-basic-without-user-file")
+    assert (finding.line, finding.col) == place(nginx, needle)
+    assert (finding.code, finding.severity) == ("CG647", "error")
+    for part in words:
+        assert part in finding.message, (part, finding.message)
+
+
+def test_a_realm_without_a_user_file_answers_without_credentials_on_nginx(tmp_path):
+    """What the rule rests on, on the installed nginx: a realm alone answers 200 without
+    credentials; with the file (beside it, or inherited from the server on its own) 401, and 200
+    with the password; auth_basic off answers 200 on purpose. Only the realms without a file in
+    force are reported, and none once the server sets the file."""
+    def location(path: str, guard: str) -> str:
+        return f"        location /{path}/ {{\n            alias {{root}}/site/;\n{guard}        }}\n"
+
+    def body(server_file: bool) -> str:
+        realm, user_file = '            auth_basic "staff";\n', "            auth_basic_user_file {root}/htpasswd;\n"
+        return ("    server {\n        listen 127.0.0.1:{port};\n"
+                + '        auth_basic "server";\n' + (user_file[4:] if server_file else "")
+                + location("realm-only", realm)
+                + location("with-file", realm + user_file)
+                + location("off", "            auth_basic off;\n" + user_file)
+                + "        location /inherited/ {\n            alias {root}/site/;\n"
+                + "            location /inherited/deeper/ { alias {root}/site/; }\n        }\n"
+                + location("server-realm", "")
+                + "    }\n")
+
+    paths = ("realm-only", "with-file", "off", "inherited", "inherited/deeper", "server-realm")
+    password = {"Authorization": "Basic " + base64.b64encode(b"staff:secret").decode()}
+    statuses, found, texts = {}, {}, {}
+    for server_file in (False, True):
+        with nginx_serving(tmp_path / str(server_file), body(server_file)) as (port, prefix, conf):
+            (prefix / "site" / "inherited").mkdir(parents=True)
+            for page in (prefix / "site" / "index.html", prefix / "site" / "inherited" / "index.html"):
+                page.write_text("protected\n")
+            (prefix / "htpasswd").write_text("staff:{PLAIN}secret\n")
+            statuses[server_file] = {path: (fetch(port, f"/{path}/")[0], fetch(port, f"/{path}/", password)[0])
+                                     for path in paths}
+            found[server_file] = only(lint_file(conf), "auth-basic-without-user-file")
+            texts[server_file] = conf.read_text()
+    assert statuses[False] == {"realm-only": (200, 200), "with-file": (401, 200), "off": (200, 200),
+                               "inherited": (200, 200), "inherited/deeper": (200, 200), "server-realm": (200, 200)}
+    text = texts[False]
+    assert [(f.line, f.col) for f in found[False]] == [place(text, 'auth_basic "server"'),
+                                                       place(text, 'auth_basic "staff"')]
+    server_realm = found[False][0].message
+    assert all(f"location /{path}/ (" in server_realm for path in ("inherited", "inherited/deeper", "server-realm"))
+    assert "realm-only" not in server_realm and "/off/" not in server_realm
+    # The server's file is inherited by every location, whichever realm is in force there.
+    assert statuses[True] == {"realm-only": (401, 200), "with-file": (401, 200), "off": (200, 200),
+                              "inherited": (401, 200), "inherited/deeper": (401, 200), "server-realm": (401, 200)}
+    assert found[True] == []
 
 
 # ---------------------------------------------------------------------------------------------

@@ -14,13 +14,17 @@ import subprocess
 
 import pytest
 
+import confgen
 from confgen.lint.engine import get_rule
+from confgen.nginx import versions
 from conftest import require_binary
 from lint_helpers import only
 from test_rules25_nginx_behaviour import _handshake
-from test_rules_edges_engine import check_documented_examples, fetch, lint_file, linted, nginx_serving, place
+from test_rules_edges_engine import check_documented_examples, fetch, lint_file, linted, nginx_serving, parsed, place
 
 HSTS = 'add_header Strict-Transport-Security "max-age=31536000" always;'
+# The real ones, taken before conftest's tls_library_unknown replaces them for each test.
+INSTALLED_TLS_LIBRARY, INSTALLED_CIPHER_FAMILIES = versions.installed_tls_library, versions.installed_cipher_families
 
 
 @pytest.mark.parametrize("name, expected", [
@@ -128,6 +132,169 @@ def test_ssl_weak_ciphers_is_reported_once_where_written_not_in_every_server_inh
     nginx = ("http {\n    ssl_ciphers RC4-SHA:HIGH;\n    server { listen 443 ssl; server_name a.example; }\n"
              "    server { listen 443 ssl; server_name b.example; }\n}\n")
     assert [(f.line, f.col) for f in findings(tmp_path, nginx, "ssl-weak-ciphers")] == [(2, 5)]
+
+
+# What the TLS library has and accepts: monkeypatched as conftest's tls_library_unknown says (the
+# installed library is checked against the real nginx below).
+DEBIAN_12 = frozenset({"MD5", "eNULL", "aNULL"})     # what `openssl ciphers` lists on Debian 12's OpenSSL 3.0
+WEAK_BUILD = frozenset(versions.BROKEN_CIPHER_FAMILIES)  # a build with enable-weak-ssl-ciphers (and more)
+
+
+def _library(monkeypatch, library, families):
+    monkeypatch.setattr(versions, "installed_tls_library", lambda target: library)
+    monkeypatch.setattr(versions, "installed_cipher_families", lambda target: families)
+
+
+@pytest.mark.parametrize("ciphers, library, families, weak", [
+    # Debian 12's OpenSSL 3.0: no RC4 or 3DES suite to enable; NULL, anonymous and MD5 suites
+    # exist but are refused at the default security level, and accepted at @SECLEVEL=0.
+    ("RC4-SHA:DES-CBC3-SHA:HIGH", (3, 0, 22), DEBIAN_12, None),
+    ("ECDHE-RSA-DES-CBC3-SHA:HIGH:RC4", (3, 0, 22), DEBIAN_12, None),
+    ("NULL-MD5:aNULL:HIGH", (3, 0, 22), DEBIAN_12, None),
+    ('"NULL-MD5:HIGH:@SECLEVEL=0"', (3, 0, 22), DEBIAN_12, "NULL-MD5"),
+    ('"DES-CBC3-SHA:aNULL:HIGH:@SECLEVEL=0"', (3, 0, 22), DEBIAN_12, "aNULL"),
+    # An OpenSSL 3 built with enable-weak-ssl-ciphers has them.
+    ("RC4-SHA:DES-CBC3-SHA:HIGH", (3, 0, 22), WEAK_BUILD, "RC4-SHA, DES-CBC3-SHA"),
+    # OpenSSL 1.0.2 has no security levels: NULL suites it has are accepted.
+    ("NULL-MD5:HIGH", (1, 0, 2), WEAK_BUILD, "NULL-MD5"),
+    # The library known from nginx -V, its families not (no openssl command of that version).
+    ("NULL-MD5:DES-CBC3-SHA:HIGH", (3, 0, 22), None, "DES-CBC3-SHA"),
+])
+def test_ssl_weak_ciphers_reports_only_what_the_installed_library_has_and_accepts(
+        tmp_path, monkeypatch, ciphers, library, families, weak):
+    _library(monkeypatch, library, families)
+    found = findings(tmp_path, f"server {{\n    listen 443 ssl;\n    ssl_ciphers {ciphers};\n}}\n", "ssl-weak-ciphers")
+    assert [(f.line, f.col, f.severity) for f in found] == ([] if weak is None else [(3, 5, "warning")])
+    if weak is not None:
+        assert f"broken suites ({weak})" in found[0].message
+        if families is not None:
+            assert "if nginx's OpenSSL" not in found[0].message       # known: no hedge
+        else:
+            assert "if nginx's OpenSSL has them (Debian 12's OpenSSL 3.0 has no 3DES suite)" in found[0].message
+
+
+@pytest.mark.parametrize("ciphers, named", [
+    ("DES-CBC3-SHA", "DES-CBC3-SHA"),
+    ("RC4:3DES:!aNULL", "RC4, 3DES"),
+    ('"ECDHE-RSA-DES-CBC3-SHA:@STRENGTH"', "ECDHE-RSA-DES-CBC3-SHA"),
+])
+def test_a_list_of_only_suites_the_library_lacks_is_an_error_nginx_does_not_start_with(
+        tmp_path, monkeypatch, ciphers, named):
+    _library(monkeypatch, (3, 0, 22), DEBIAN_12)
+    [finding] = findings(tmp_path, f"server {{\n    listen 443 ssl;\n    ssl_ciphers {ciphers};\n}}\n", "ssl-weak-ciphers")
+    assert (finding.line, finding.col, finding.severity) == (3, 5, "error")
+    assert finding.message.startswith(f"ssl_ciphers names only suites the installed nginx's OpenSSL 3.0.22 does not "
+                                      f"have ({named}): `nginx -t` fails with \"no cipher match\"")
+    # With the suites in the library, or another suite beside them, nginx starts: no error.
+    _library(monkeypatch, (3, 0, 22), WEAK_BUILD)
+    [finding] = findings(tmp_path / "weak", f"server {{\n    ssl_ciphers {ciphers};\n}}\n", "ssl-weak-ciphers")
+    assert finding.severity == "warning"
+    _library(monkeypatch, (3, 0, 22), DEBIAN_12)
+    assert findings(tmp_path / "high", f"server {{\n    ssl_ciphers {ciphers}:HIGH;\n}}\n".replace('":HIGH', ':HIGH"'),
+                    "ssl-weak-ciphers") == []
+
+
+@pytest.mark.parametrize("ciphers, hedge", [
+    ("RC4-SHA:DES-CBC3-SHA:HIGH", " if nginx's OpenSSL has them (Debian 12's OpenSSL 3.0 has no RC4 or 3DES suite)"),
+    ("NULL-MD5:HIGH", " if nginx's OpenSSL accepts them (OpenSSL 1.1.0 and newer refuse NULL, anonymous, MD5 and "
+                      "export suites at their default security level)"),
+    ("RC4-SHA:aNULL", " if nginx's OpenSSL has and accepts them (Debian 12's OpenSSL 3.0 has no RC4 suite; OpenSSL "
+                      "1.1.0 and newer refuse"),
+    ('"NULL-MD5:HIGH:@SECLEVEL=0"', ";"),          # accepted wherever the library has it
+    ("HIGH:IDEA", " if nginx's OpenSSL has them (Debian 12's OpenSSL 3.0 has no IDEA suite);"),
+])
+def test_with_the_library_unknown_the_message_says_on_what_the_suites_depend(tmp_path, ciphers, hedge):
+    [finding] = findings(tmp_path, f"server {{\n    listen 443 ssl;\n    ssl_ciphers {ciphers};\n}}\n", "ssl-weak-ciphers")
+    assert finding.severity == "warning"
+    named = ciphers.strip('"').replace(":HIGH", "").replace("HIGH:", "").replace(":@SECLEVEL=0", "").replace(":", ", ")
+    assert finding.message.startswith(f"ssl_ciphers enables broken suites ({named}){hedge}"), finding.message
+
+
+def _client_hello(suites: list[int]) -> bytes:
+    """A TLSv1.2 ClientHello offering only ``suites`` (with the extensions ECDHE and RSA-PSS
+    need), written by hand: the local OpenSSL cannot offer a suite it does not have."""
+    import os
+    import struct
+
+    body = b"\x03\x03" + os.urandom(32) + b"\x00"
+    listed = b"".join(struct.pack(">H", suite) for suite in suites)
+    body += struct.pack(">H", len(listed)) + listed + b"\x01\x00"
+    signatures = bytes.fromhex("0804040105010201")
+    groups = bytes.fromhex("001d0017")
+    extensions = (struct.pack(">HHH", 13, len(signatures) + 2, len(signatures)) + signatures
+                  + struct.pack(">HHH", 10, len(groups) + 2, len(groups)) + groups
+                  + struct.pack(">HHBB", 11, 2, 1, 0))
+    body += struct.pack(">H", len(extensions)) + extensions
+    handshake = b"\x01" + struct.pack(">I", len(body))[1:] + body
+    return b"\x16\x03\x01" + struct.pack(">H", len(handshake)) + handshake
+
+
+def _server_answers(port: int, suite: int) -> bool:
+    """Whether nginx answers a ClientHello offering only ``suite`` with a ServerHello (rather
+    than a handshake_failure alert)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+        client.sendall(_client_hello([suite]))
+        record = b""
+        while len(record) < 6 and (chunk := client.recv(6 - len(record))):
+            record += chunk
+    if record[:1] == b"\x15":                    # alert
+        return False
+    assert record[:1] == b"\x16" and record[5:6] == b"\x02", record   # handshake: ServerHello
+    return True
+
+
+DES_CBC3_SHA, NULL_MD5, AECDH_AES128_SHA, AES128_GCM_SHA256 = 0x000A, 0x0001, 0xC018, 0x009C
+
+
+def test_the_installed_library_decides_what_ssl_ciphers_enables_on_nginx(tmp_path, self_signed_cert, nginx_check,
+                                                                          monkeypatch):
+    """On the installed nginx, with its library's families asked as the rule asks them: a
+    DES-CBC3-SHA the library lacks is refused to a client offering only it (and alone fails
+    `nginx -t` with "no cipher match"); NULL-MD5 and anonymous suites it has are refused at the
+    default security level and accepted at @SECLEVEL=0. The rule says the same."""
+    require_binary("nginx")
+    monkeypatch.setattr(versions, "installed_tls_library", INSTALLED_TLS_LIBRARY)
+    monkeypatch.setattr(versions, "installed_cipher_families", INSTALLED_CIPHER_FAMILIES)
+    versions.installed_nginx_build.cache_clear()
+    build = versions.installed_nginx_build()
+    target = versions.parse_version(build.version)
+    library, families = INSTALLED_TLS_LIBRARY(target), INSTALLED_CIPHER_FAMILIES(target)
+    if library is None or families is None or library < (1, 1, 0):
+        pytest.skip(f"the installed nginx's library cannot be told or has no security levels ({build.tls_library})")
+    if not {"MD5", "eNULL", "aNULL"} <= families:
+        pytest.skip(f"the installed library has no NULL-MD5 or anonymous suites: {sorted(families)}")
+    has_3des = "3DES" in families
+    cert, key = self_signed_cert
+    tls = (f"        ssl_certificate {cert};\n        ssl_certificate_key {key};\n"
+           f"        ssl_protocols TLSv1.2;\n")
+    answered = {}
+    for name, ciphers in (("3des", "DES-CBC3-SHA:AES128-GCM-SHA256"),
+                          ("default", "NULL-MD5:AECDH-AES128-SHA:AES128-GCM-SHA256"),
+                          ("lowered", "NULL-MD5:AECDH-AES128-SHA:AES128-GCM-SHA256:@SECLEVEL=0")):
+        body = (f"    server {{\n        listen 127.0.0.1:{{port}} ssl;\n{tls}        ssl_ciphers \"{ciphers}\";\n"
+                f"        return 200 ok;\n    }}\n")
+        with nginx_serving(tmp_path / name, body) as (port, _, conf):
+            answered[name] = {suite: _server_answers(port, suite)
+                              for suite in (DES_CBC3_SHA, NULL_MD5, AECDH_AES128_SHA, AES128_GCM_SHA256)}
+            found = only(parsed(confgen.lint_project([str(conf)], select=["ALL"], nginx_version=build.version)),
+                         "ssl-weak-ciphers")
+            answered[name]["reported"] = [f.message.split("(")[1].split(")")[0] for f in found]
+    assert answered["3des"] == {DES_CBC3_SHA: has_3des, NULL_MD5: False, AECDH_AES128_SHA: False,
+                                AES128_GCM_SHA256: True, "reported": ["DES-CBC3-SHA"] if has_3des else []}
+    assert answered["default"] == {DES_CBC3_SHA: False, NULL_MD5: False, AECDH_AES128_SHA: False,
+                                   AES128_GCM_SHA256: True, "reported": []}
+    assert answered["lowered"] == {DES_CBC3_SHA: False, NULL_MD5: True, AECDH_AES128_SHA: True,
+                                   AES128_GCM_SHA256: True, "reported": ["NULL-MD5, AECDH-AES128-SHA"]}
+    # DES-CBC3-SHA alone: nginx does not start where the library lacks it, as the rule says.
+    config = (f"error_log stderr;\npid nginx.pid;\nevents {{}}\nhttp {{\n    server {{\n"
+              f"        listen 127.0.0.1:8443 ssl;\n{tls}        ssl_ciphers DES-CBC3-SHA;\n    }}\n}}\n")
+    ok, output = nginx_check(config)
+    assert ok is has_3des, output
+    if not has_3des:
+        assert 'SSL_CTX_set_cipher_list("DES-CBC3-SHA") failed' in output and "no cipher match" in output, output
+    [finding] = only(linted(tmp_path / "alone", config, nginx_version=build.version), "ssl-weak-ciphers")
+    assert finding.severity == ("warning" if has_3des else "error")
+    assert ("nginx does not start" in finding.message) is not has_3des
 
 
 # ---------------------------------------------------------------------------------------------

@@ -28,6 +28,9 @@ def parse_version(text: str) -> Version:
 class NginxBuild(NamedTuple):
     version: str                 # "1.22.1"
     tls_library: str | None      # "OpenSSL 3.0.22", what it runs with (else was built with), None: not said
+    # Built with its own copy of the library (``configure --with-openssl=DIR``, maybe with its own
+    # ``--with-openssl-opt``): the system's ``openssl`` command then tells nothing about it.
+    own_tls_library: bool = False
 
 
 @functools.lru_cache(maxsize=1)
@@ -47,9 +50,10 @@ def installed_nginx_build() -> NginxBuild | None:
     identity = f"{binary}\t{stat.st_ino}\t{stat.st_size}\t{stat.st_mtime_ns}\t"
     cached = cache.read_entry("nginx", "version") or ""
     if cached.startswith(identity):
-        version, tab, library = cached[len(identity):].strip("\n").partition("\t")
-        if tab and _VERSION_RE.match(version):   # an entry written before the library was kept has no tab
-            return NginxBuild(version, library or None)
+        fields = cached[len(identity):].strip("\n").split("\t")
+        # An entry written before the library (or whether nginx has its own) was kept has fewer fields.
+        if len(fields) == 3 and _VERSION_RE.match(fields[0]) and fields[2] in ("", "own"):
+            return NginxBuild(fields[0], fields[1] or None, fields[2] == "own")
     said = _output_of([binary, "-V"], timeout=5) or ""
     match = re.search(r"nginx/(\d+\.\d+(?:\.\d+)?)", said)
     if match is None:
@@ -57,8 +61,9 @@ def installed_nginx_build() -> NginxBuild | None:
     # "built with OpenSSL 3.0.2 ... (running with OpenSSL 3.0.13 ...)": the one it runs with.
     library = re.search(r"running with ((?:OpenSSL|LibreSSL|BoringSSL)[ \w.-]*?\d[\w.]*)", said) \
         or re.search(r"built with ((?:OpenSSL|LibreSSL|BoringSSL)[ \w.-]*?\d[\w.]*)", said)
-    build = NginxBuild(match.group(1), library.group(1) if library else None)
-    cache.write_entry("nginx", "version", f"{identity}{build.version}\t{build.tls_library or ''}\n")
+    build = NginxBuild(match.group(1), library.group(1) if library else None, "--with-openssl=" in said)
+    cache.write_entry("nginx", "version", f"{identity}{build.version}\t{build.tls_library or ''}\t"
+                                          f"{'own' if build.own_tls_library else ''}\n")
     return build
 
 
@@ -80,6 +85,71 @@ def installed_tls_library(target: Version) -> tuple[int, ...] | None:
         return None
     found = re.fullmatch(r"OpenSSL (\d+)\.(\d+)\.(\d+)\w*", build.tls_library.strip())
     return tuple(int(part) for part in found.groups()) if found else None
+
+
+# OpenSSL's cipher-string keywords for the families of broken suites (openssl-ciphers(1)), as the
+# TLS rules name them.
+BROKEN_CIPHER_FAMILIES = ("RC4", "RC2", "DES", "3DES", "IDEA", "SEED", "MD5", "eNULL", "aNULL", "EXPORT", "LOW")
+_OPENSSL_VERSION_RE = r"\d+\.\d+\.\d+[a-z]*"
+
+
+def installed_cipher_families(target: Version) -> frozenset[str] | None:
+    """The families of BROKEN_CIPHER_FAMILIES the TLS library of the installed nginx has suites
+    of, when ``target`` is its version: a build without them (Debian 12's OpenSSL 3.0 has no RC4,
+    DES or 3DES suite at all) cannot enable them, whatever ``ssl_ciphers`` says. None when not
+    known: another target, no nginx or no ``openssl`` command, an nginx built with its own copy
+    of the library, or an ``openssl`` command whose library is another version than nginx's."""
+    if installed_tls_library(target) is None:
+        return None
+    build = installed_nginx_build()
+    if build is None or build.own_tls_library or build.tls_library is None:
+        return None
+    nginx_library = re.fullmatch(rf"OpenSSL ({_OPENSSL_VERSION_RE})", build.tls_library.strip())
+    probed = _openssl_cipher_families()
+    if nginx_library is None or probed is None or probed[0] != nginx_library.group(1):
+        return None
+    return probed[1]
+
+
+@functools.lru_cache(maxsize=1)
+def _openssl_cipher_families() -> tuple[str, frozenset[str]] | None:
+    """(the version of the library the ``openssl`` command runs with, the families of
+    BROKEN_CIPHER_FAMILIES it lists suites of), or None when that cannot be told.
+
+    ``openssl ciphers -v -ciphersuites "" 'RC4:@SECLEVEL=0'`` lists every TLSv1.2-and-older suite
+    of the family the library has, whatever its security level allows, and answers "no cipher
+    match" when it has none (the error ``ssl_ciphers`` then gives nginx). Asked once per family and
+    kept in the user's cache under the command's path, inode, size and modification time, as the
+    nginx version is; the library is compared with nginx's at every use."""
+    binary = _which("openssl")
+    if binary is None:
+        return None
+    try:
+        stat = os.stat(binary)
+    except OSError:
+        return None
+    identity = f"{binary}\t{stat.st_ino}\t{stat.st_size}\t{stat.st_mtime_ns}\t"
+    cached = cache.read_entry("openssl", "cipher-families") or ""
+    if cached.startswith(identity):
+        library, tab, families = cached[len(identity):].strip("\n").partition("\t")
+        listed = [family for family in families.split(",") if family]
+        if tab and re.fullmatch(_OPENSSL_VERSION_RE, library) and set(listed) <= set(BROKEN_CIPHER_FAMILIES):
+            return library, frozenset(listed)
+    said = _output_of([binary, "version"], timeout=5) or ""
+    library = re.search(rf"\(Library: OpenSSL ({_OPENSSL_VERSION_RE})\b", said) \
+        or re.match(rf"OpenSSL ({_OPENSSL_VERSION_RE})\b", said)
+    if library is None:
+        return None
+    present = []
+    for family in BROKEN_CIPHER_FAMILIES:
+        listed = _output_of([binary, "ciphers", "-v", "-ciphersuites", "", f"{family}:@SECLEVEL=0"], timeout=5)
+        if listed is not None and "no cipher match" in listed:
+            continue
+        if listed is None or "Kx=" not in listed:
+            return None     # not run, or an answer not understood (an openssl without -ciphersuites)
+        present.append(family)
+    cache.write_entry("openssl", "cipher-families", f"{identity}{library.group(1)}\t{','.join(present)}\n")
+    return library.group(1), frozenset(present)
 
 
 # `confgen lint` asks for the installed nginx's version on every run that is not given one. On

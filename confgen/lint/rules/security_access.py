@@ -1,5 +1,6 @@
 """Access control that does not control (CG64x): allow lists without a deny, returns that run
-before access checks, open status pages, ``if`` in locations, and maps without a default."""
+before access checks, open status pages, ``if`` in locations, maps without a default, and
+``auth_basic`` without a password file."""
 
 from __future__ import annotations
 
@@ -436,3 +437,73 @@ def real_ip_from_everyone(ctx: LintContext) -> Iterator[Finding]:
                                      f"writes {header[0]} and becomes the address it names, for allow/deny, "
                                      f"limit_req/limit_conn, the access log and the app; name the balancer's "
                                      f"addresses instead")
+
+
+# Blocks whose requests nginx checks with their own merged configuration: a location (and a
+# nested one), a limit_except inside it, or a server that has no location at all.
+_AUTH_LEVELS = ("location", "limit_except")
+
+
+@rule(code="CG647", name="auth-basic-without-user-file", severity="error")
+def auth_basic_without_user_file(ctx: LintContext) -> Iterator[Finding]:
+    """``auth_basic`` where no ``auth_basic_user_file`` is in force: nginx asks for no password.
+
+    nginx's basic-auth check runs only when both a realm (``auth_basic``) and a password file
+    (``auth_basic_user_file``) are in force for the location; with the realm alone it declines,
+    and the page meant to be protected answers every client without credentials (checked with
+    nginx 1.22.1: 200 without credentials, 401 once the file is set). Each of the two is
+    inherited from outer levels on its own, so a file set in the server or http block counts,
+    and ``auth_basic off`` turns the check off on purpose (not reported). An ``auth_basic`` in a
+    server or http block is judged in the locations (and ``limit_except`` blocks) it is in force
+    in, or in a server without locations. Not reported where an include of a file the deployment
+    provides may set the file.
+
+    Bad:
+        server {
+            listen 80;
+            location /admin/ {
+                auth_basic "Restricted";
+                root /srv/admin;
+            }
+        }
+
+    Good:
+        server {
+            listen 80;
+            location /admin/ {
+                auth_basic "Restricted";
+                auth_basic_user_file /etc/nginx/htpasswd;
+                root /srv/admin;
+            }
+        }
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_auth_basic_module.html
+        https://github.com/nginx/nginx/blob/master/src/http/modules/ngx_http_auth_basic_module.c
+    """
+    for directive in ctx.all("auth_basic"):
+        if not directive.args or directive.args[0] == "off" or not in_http(directive):
+            continue
+        level = directive.parent
+        if level is None:
+            continue
+        covered = [block for block in level.walk() if block.is_block and (
+            block.name in _AUTH_LEVELS or block.name == "server" and not any(
+                b.name == "location" for b in block.walk() if b is not block))]
+        covered = [block for block in covered
+                   if (ctx.nginx.effective("auth_basic", block) or [None])[-1] is directive]
+        unprotected = [block for block in covered if not ctx.nginx.effective("auth_basic_user_file", block)
+                       and ctx.unresolved_include(block) is None]
+        if not unprotected:
+            continue
+        realm = directive.args[0]
+        if unprotected[0] is level:
+            yield ctx.finding(directive, f"auth_basic \"{realm}\" has no auth_basic_user_file in force here: nginx "
+                                         f"checks no password and answers every client without credentials; add "
+                                         f"auth_basic_user_file with the password file")
+            continue
+        where = ", ".join(f"{b.name} {' '.join(b.args)} ({b.file}:{b.line})" for b in unprotected[:3])
+        more = f" and {len(unprotected) - 3} more" if len(unprotected) > 3 else ""
+        yield ctx.finding(directive, f"auth_basic \"{realm}\" is in force without an auth_basic_user_file in "
+                                     f"{where}{more}: nginx checks no password there and answers every client "
+                                     f"without credentials; add auth_basic_user_file (here, to cover them all)")

@@ -321,6 +321,11 @@ def host_spoofing(ctx: LintContext) -> Iterator[Finding]:
     ``USE_X_FORWARDED_HOST``, werkzeug's ``ProxyFix(x_host=1)``), and is reported in the
     default server too: a server that answers any Host hands the app whatever Host the client
     wrote; name the real hosts in ``server_name`` and refuse the others in a default server.
+    One cause is one finding: headers of one location that pass the same client value (``Host
+    $http_host`` and ``X-Forwarded-Host $http_host``) are reported once, at the first, naming
+    the others ("(and X-Forwarded-Host)"); in a server that answers any Host, the locations that
+    send the same header the same value are reported once, at the first ("(and 2 more places in
+    this server)").
 
     Bad:
         server {
@@ -346,7 +351,11 @@ def host_spoofing(ctx: LintContext) -> Iterator[Finding]:
         https://werkzeug.palletsprojects.com/en/stable/middleware/proxy_fix/
         https://github.com/yandex/gixy/blob/master/docs/en/plugins/hostspoofing.md
     """
-    any_host: dict[tuple, list] = {}  # (server, header, value) -> where: one server-level cause
+    # One cause is one finding. In a location, the headers that pass the same client value are
+    # one cause (Host and X-Forwarded-Host both $http_host): reported at the first, naming the
+    # others. In a server that answers any Host, the locations that send it the same way are one
+    # cause too (one server-level change fixes them all).
+    in_location: dict[tuple, list] = {}   # (location, any Host?, cause) -> [(directive, spoofable)]
     for name in ("proxy_set_header", "grpc_set_header"):
         for directive in ctx.all(name):
             header = directive.args[0].lower() if directive.args else ""
@@ -358,22 +367,42 @@ def host_spoofing(ctx: LintContext) -> Iterator[Finding]:
             spoofable = next((s for s in sources if _spoofable(s)), None)
             if spoofable is None:
                 continue
-            if header == "host":
-                if spoofable.name == "$http_host" and _catch_all(ctx, directive):
-                    continue    # there $host is the client's Host too: `use $host` would change nothing
-                yield ctx.finding(directive, f"Host is sent as {spoofable.describe()}, a value the client chose: "
-                                             f"the app builds links on any domain an attacker names; use $host")
-            elif _catch_all(ctx, directive):
-                server = directive.enclosing("server")
-                any_host.setdefault((id(server), header, directive.args[1]), []).append((directive, spoofable))
-            else:
-                yield ctx.finding(directive, f"{directive.args[0]} is sent as {spoofable.describe()}, a value the client "
-                                             f"chose: an app that trusts {directive.args[0]} builds links on any domain "
-                                             f"an attacker names; use $host")
-    for places in any_host.values():
-        (directive, spoofable), others = places[0], len(places) - 1
+            if header == "host" and spoofable.name == "$http_host" and _catch_all(ctx, directive):
+                continue    # there $host is the client's Host too: `use $host` would change nothing
+            any_host = header != "host" and _catch_all(ctx, directive)
+            cause = directive.args[1] if any_host else spoofable.describe()
+            in_location.setdefault((id(directive.parent), any_host, cause), []).append((directive, spoofable))
+    across: dict[tuple, list] = {}        # (server, header, value) -> each location's places
+    for (_, any_host, _), places in in_location.items():
+        first = places[0][0]
+        if not any_host:
+            yield _host_finding(ctx, places)
+            continue
+        key = (id(first.enclosing("server")), first.args[0].lower(), first.args[1])
+        across.setdefault(key, []).append(places)
+    for locations in across.values():
+        (directive, spoofable), others = locations[0][0], sum(len(places) for places in locations[1:])
+        also = _also(locations[0])
         more = f" (and {others} more place{'s' if others > 1 else ''} in this server)" if others else ""
-        yield ctx.finding(directive, f"{directive.args[0]} is sent as {spoofable.describe()}{more} in a server that "
-                                     f"answers any Host: the client chooses it, and an app that trusts "
+        yield ctx.finding(directive, f"{directive.args[0]} is sent as {spoofable.describe()}{also}{more} in a server "
+                                     f"that answers any Host: the client chooses it, and an app that trusts "
                                      f"{directive.args[0]} builds links on any domain an attacker names; name the "
                                      f"real hosts in server_name and refuse the others in a default server")
+
+
+def _also(places) -> str:
+    """`` (and X-Forwarded-Host)``: the other headers one location sends the same value in."""
+    first = places[0][0].args[0].lower()
+    names = list(dict.fromkeys(d.args[0] for d, _ in places[1:] if d.args[0].lower() != first))
+    return f" (and {', '.join(names)})" if names else ""
+
+
+def _host_finding(ctx, places):
+    """One location's headers that send one client-chosen value as the Host."""
+    directive, spoofable = places[0]
+    if any(d.args[0].lower() == "host" for d, _ in places):
+        effect = "the app builds links on any domain an attacker names"
+    else:
+        effect = f"an app that trusts {directive.args[0]} builds links on any domain an attacker names"
+    return ctx.finding(directive, f"{directive.args[0]} is sent as {spoofable.describe()}{_also(places)}, a value the "
+                                  f"client chose: {effect}; use $host")

@@ -190,6 +190,12 @@ def _cipher_term(body: str) -> _CipherTerm:
 
 
 def weak_cipher_words(cipher_string: str) -> list[str]:
+    """The terms of an OpenSSL cipher string that leave broken suites in the list (see
+    weak_cipher_terms)."""
+    return [term.written for term in weak_cipher_terms(cipher_string)]
+
+
+def weak_cipher_terms(cipher_string: str) -> list[_CipherTerm]:
     """The terms of an OpenSSL cipher string that leave broken suites in the list, read in order
     as OpenSSL does (ciphers(1)): a term without prefix adds ciphers; ``-`` removes them (a later
     term may add them again) and ``!`` removes them for good; ``+`` only moves ciphers already
@@ -223,7 +229,16 @@ def weak_cipher_words(cipher_string: str) -> list[str]:
             continue
         if term.families and not any(removes(ban, term) for ban in banned):
             added.append(term)
-    return list(dict.fromkeys(t.written for t in added))
+    unique: dict[str, _CipherTerm] = {}
+    for term in added:
+        unique.setdefault(term.written, term)
+    return list(unique.values())
+
+
+def _adding_terms(cipher_string: str) -> list[_CipherTerm]:
+    """Every term of a cipher string that adds ciphers (no prefix, not ``@STRENGTH``)."""
+    return [_cipher_term(token) for token in re.split(r"[:,;\s]+", cipher_string)
+            if token and token[0] not in "!-+@"]
 
 
 @rule(code="CG702", name="ssl-weak-ciphers", severity="warning")
@@ -236,6 +251,22 @@ def ssl_weak_ciphers(ctx: LintContext) -> Iterator[Finding]:
     it: a suite removed with ``-`` or ``!`` (``!`` for good) is not reported, nor is a ``+``
     term, which only moves ciphers already in the list and adds none (``HIGH:-RC4:+RC4`` holds
     no RC4).
+
+    How the TLS library changes it: a suite the library does not have is not enabled by naming
+    it. From OpenSSL 1.1.0, RC4 and 3DES suites are only in builds configured with
+    ``enable-weak-ssl-ciphers`` (OpenSSL's CHANGES) and single-DES ones are gone; Debian 12's
+    OpenSSL 3.0 has none of RC4, RC2, DES, 3DES, IDEA, SEED, EXPORT or LOW (``openssl ciphers
+    -v 'DES-CBC3-SHA:@SECLEVEL=0'`` answers "no cipher match"; nginx 1.22.1 with it refuses a
+    client that offers only DES-CBC3-SHA, and ``ssl_ciphers DES-CBC3-SHA;`` alone fails ``nginx
+    -t``). OpenSSL 1.1.0 and newer also refuse NULL, anonymous, MD5 and export suites at their
+    default security level unless the list says ``@SECLEVEL=0`` (checked on nginx 1.22.1 with
+    OpenSSL 3.0). When the nginx linted for is the installed one, its library is asked which
+    families it has (the ``openssl`` command, when it runs the same library version and nginx
+    was not built with its own copy; asked once and cached): a term it has no suite of is not
+    reported, nor is a NULL, anonymous or MD5 term at the default security level, and a list
+    that names nothing but suites it lacks is reported as an error, since nginx does not start
+    with it. With another target the library is not known and the message says on what the
+    suites depend.
 
     Bad:
         server {
@@ -252,12 +283,68 @@ def ssl_weak_ciphers(ctx: LintContext) -> Iterator[Finding]:
     References:
         https://nginx.org/en/docs/http/ngx_http_ssl_module.html#ssl_ciphers
         https://docs.openssl.org/3.0/man1/openssl-ciphers/
+        https://docs.openssl.org/3.0/man3/SSL_CTX_set_security_level/
+        https://github.com/openssl/openssl/blob/openssl-3.0/CHANGES.md
     """
     for directive in ctx.all("ssl_ciphers"):
-        weak = weak_cipher_words(" ".join(directive.args))
-        if weak:
-            yield ctx.finding(directive, f"ssl_ciphers enables broken suites ({', '.join(weak)}); use a current "
-                                         f"list such as Mozilla's intermediate and exclude !aNULL:!MD5")
+        written = " ".join(directive.args)
+        weak = weak_cipher_terms(written)
+        if not weak:
+            continue
+        library, present = _tls_library(ctx), _cipher_families(ctx)
+        lowered = "@seclevel=0" in written.lower()
+        if present is not None:
+            lacking = [t for t in weak if not t.families <= present]
+            adding = _adding_terms(written)
+            if lacking and all(t.families and not t.families <= present for t in adding):
+                which = f"OpenSSL {'.'.join(map(str, library))}" if library else "TLS library"
+                yield ctx.finding(directive, f"ssl_ciphers names only suites the installed nginx's {which} does not "
+                                             f"have ({', '.join(t.written for t in adding)}): `nginx -t` fails with "
+                                             f"\"no cipher match\" and nginx does not start; use a current list "
+                                             f"such as Mozilla's intermediate", severity="error")
+                continue
+            weak = [t for t in weak if t.families <= present]
+        if library is not None and library >= SECURITY_LEVELS and not lowered:
+            weak = [t for t in weak if not t.families & LEVEL_REFUSED]
+        if not weak:
+            continue
+        verbs, notes = [], []
+        lacked = [f for f in WEAK_BUILD_LACKS if any(f in t.families for t in weak)]
+        if present is None and lacked:
+            verbs.append("has")
+            notes.append(f"Debian 12's OpenSSL 3.0 has no {_either(lacked)} suite")
+        if library is None and not lowered and any(t.families & LEVEL_REFUSED for t in weak):
+            verbs.append("accepts")
+            notes.append("OpenSSL 1.1.0 and newer refuse NULL, anonymous, MD5 and export suites at their default "
+                         "security level")
+        hedge = f" if nginx's OpenSSL {' and '.join(verbs)} them ({'; '.join(notes)})" if notes else ""
+        yield ctx.finding(directive, f"ssl_ciphers enables broken suites ({', '.join(t.written for t in weak)})"
+                                     f"{hedge}; use a current list such as Mozilla's intermediate and exclude "
+                                     f"!aNULL:!MD5")
+
+
+# The families Debian 12's OpenSSL 3.0 has no suite of (`openssl ciphers -v 'F:@SECLEVEL=0'`
+# answers "no cipher match" for each). OpenSSL's CHANGES: from 1.1.0, RC4 and 3DES suites need a
+# build configured with enable-weak-ssl-ciphers, as EXPORT and LOW ones do from 1.0.2g; single DES
+# suites are gone (openssl-ciphers(1)); Debian's build has no RC2, IDEA or SEED suite either.
+WEAK_BUILD_LACKS = ("RC4", "RC2", "DES", "3DES", "IDEA", "SEED", "EXPORT", "LOW")
+# What OpenSSL 1.1.0 and newer refuse from security level 1 (the default; Debian's is 2): suites
+# below 80 bits (no encryption, export, low), MD5 MACs, and no authentication (shown on nginx
+# 1.22.1 with OpenSSL 3.0: NULL-MD5 and AECDH-AES128-SHA refused, accepted with @SECLEVEL=0).
+LEVEL_REFUSED = frozenset({"eNULL", "aNULL", "MD5", "EXPORT", "LOW"})
+SECURITY_LEVELS = (1, 1, 0)
+
+
+def _either(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+
+
+def _cipher_families(ctx) -> frozenset[str] | None:
+    """The broken cipher families the TLS library of the nginx linted for has, when it is the
+    installed one and that can be told."""
+    from confgen.nginx.versions import installed_cipher_families
+
+    return ctx.cached("security:cipher_families", lambda: installed_cipher_families(ctx.version))
 
 
 @rule(group="hardening", code="CG703", name="hsts-missing", severity="warning")
