@@ -509,7 +509,8 @@ def test_findings_are_sorted_by_file_then_line(tmp_path):
 # list, a login, a loopback-only listen, a root): the block that includes the snippet may set it,
 # so they stay silent on it alone.
 ABSENCE_RULES = {"forwarded-proto-spoofable", "missing-resolver", "ssl-stapling-no-resolver", "ssl-weak-protocols",
-                 "hsts-missing", "nested-location-serves-files", "status-page-exposed", "autoindex-enabled"}
+                 "hsts-missing", "nested-location-serves-files", "status-page-exposed", "autoindex-enabled",
+                 "auth-basic-without-user-file"}
 
 
 def _unwrapped(text: str, block: str) -> str | None:
