@@ -469,3 +469,22 @@ def test_a_relay_back_to_this_nginx_gets_no_pool_or_host_advice(tmp_path):
     # To another port nothing here listens on, it is an app again.
     elsewhere = relay.replace("http://127.0.0.1/$2", "http://127.0.0.1:9000/$2")
     assert [f.line for f in only(lint_config(tmp_path, elsewhere, nginx_version="1.22.1"), "host-spoofing")] == [5, 7]
+
+
+def test_uri_in_an_exact_location_is_the_location_itself(tmp_path):
+    """`location = /ng-app { return 301 $uri/; }` (SEED): nginx picks it only for the decoded URI
+    /ng-app, so $uri there cannot carry CR/LF; a request that tries falls through to `location /`.
+    http-splitting is silent there, and still reports $uri in a prefix location."""
+    port = free_port()
+    body = (f"    server {{\n        listen 127.0.0.1:{port};\n"
+            f"        location = /ng-app {{ return 301 $uri/; }}\n"
+            f"        location /p/ {{ return 301 $uri/x; }}\n"
+            f"        location / {{ return 200 fallthrough; }}\n    }}\n")
+    with _running_nginx(tmp_path, body) as (server, conf):
+        exact = _get(port, "/ng-app", server)
+        injected = _get(port, "/ng-app%0d%0aX-Injected:%20yes", server)
+    assert b" 301 " in exact.split(b"\r\n")[0] and b"/ng-app/\r\n" in exact
+    assert b" 200 " in injected.split(b"\r\n")[0] and b"X-Injected" not in injected
+    lines = conf.read_text().splitlines()
+    found = only(lint_config(tmp_path, conf.read_text(), nginx_version="1.22.1"), "http-splitting")
+    assert [f.line for f in found] == [next(i for i, t in enumerate(lines, 1) if "location /p/" in t)]

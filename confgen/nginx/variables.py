@@ -49,6 +49,19 @@ REQUEST_VARIABLES: dict[str, tuple[bool, bool]] = {
     "host": (False, False), "remote_user": (False, False), "content_type": (False, False),
 }
 REQUEST_PREFIXES = ("arg_", "http_", "cookie_")
+# The variables that hold the URI nginx matched locations against.
+_URI_VARIABLES = frozenset({"uri", "document_uri"})
+
+
+def exact_uri(at: Directive) -> str | None:
+    """What ``$uri`` holds at ``at`` when that is one constant: inside ``location = /x``, which
+    nginx selects only when the (decoded, normalised) URI is exactly /x, with no ``rewrite`` in
+    it to change the URI after the match (an internal redirect into it arrives with /x too)."""
+    location = at if at.name == "location" else at.enclosing("location")
+    match = location_match(location) if location is not None else None
+    if match is None or match.modifier != "=" or any(d.name == "rewrite" for d in location.walk()):
+        return None
+    return match.path
 # Directives whose block defines its output variable from a table.
 _TABLES = ("map", "geo", "split_clients")
 # Directives whose first argument is a variable code computes.
@@ -541,7 +554,8 @@ class Variables:
         if parsed is None:
             refs = references(text)
             # A value made only of variables the config never defines means the same everywhere.
-            parsed = self._texts[text] = (refs, all(self._undefined(r.name) for r in refs))
+            parsed = self._texts[text] = (refs, all(self._undefined(r.name) and r.name not in _URI_VARIABLES
+                                                    for r in refs))
         refs, everywhere_the_same = parsed
         key = (text, 0 if everywhere_the_same else id(at))
         cached = self._expansion_memo.get(key)
@@ -575,7 +589,8 @@ class Variables:
 
     def _variable(self, name: str, at: Directive, depth: int) -> list[Alternative]:
         if self._undefined(name):
-            return [(builtin(name),)]
+            exact = exact_uri(at) if name in _URI_VARIABLES else None
+            return [(exact,)] if exact is not None else [(builtin(name),)]
         key = (name, id(at))
         cached = self._definition_memo.get(key)
         if cached is not None:

@@ -226,7 +226,9 @@ def http_splitting(ctx: LintContext) -> Iterator[Finding]:
     variables in it still count.) In ``proxy_pass``, also through a URL held in a ``set``
     variable, only a capture that can hold a line feed counts: the app's HTTP parser ends no
     line at a bare CR (``(.*)`` takes a CR, not a LF), while a browser reading a response header
-    may.
+    may. Inside ``location = /x`` with no ``rewrite``, ``$uri`` is /x itself: nginx selects that
+    location only for exactly that decoded URI (checked on nginx 1.22.1: ``/x%0d%0a...`` falls
+    through to another location), so it is not reported there.
 
     Bad:
         server {
