@@ -488,3 +488,49 @@ def test_uri_in_an_exact_location_is_the_location_itself(tmp_path):
     lines = conf.read_text().splitlines()
     found = only(lint_config(tmp_path, conf.read_text(), nginx_version="1.22.1"), "http-splitting")
     assert [f.line for f in found] == [next(i for i, t in enumerate(lines, 1) if "location /p/" in t)]
+
+
+@pytest.mark.parametrize("text, line", [
+    ("events {}\nhttp {\n    server {\n        listen 127.0.0.1:{port};\n        include zones.conf;\n    }\n}\n", 1),
+    ("worker_connections 512;\nevents {}\nhttp { server { listen 127.0.0.1:{port}; } }\n", 1),
+    ("events {}\nhttp {\n    worker_processes 2;\n    server { listen 127.0.0.1:{port}; }\n}\n", 3),
+    ("events {}\nhttp {\n    server {\n        listen 127.0.0.1:{port};\n        location / { map $uri $x { default 1; } }\n    }\n}\n", 5),
+])
+def test_a_directive_outside_its_level_stops_nginx_and_is_reported(tmp_path, text, line):
+    """IntelOwl's locations.conf starts with limit_req_zone and is included inside a server:
+    nginx -t fails. The same for process settings below the top and events settings outside it."""
+    nginx = require_binary("nginx")
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "zones.conf").write_text("limit_req_zone $binary_remote_addr zone=one:10m rate=1r/s;\n")
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\n"
+                    + text.replace("{port}", str(free_port())))
+    checked = subprocess.run([nginx, "-t", "-p", str(tmp_path), "-c", str(conf)], capture_output=True, text=True,
+                             timeout=30)
+    assert checked.returncode != 0 and "directive is not allowed here" in checked.stderr
+    [found] = only(lint_config(tmp_path, conf.read_text(), nginx_version="1.22.1",
+                               files={"zones.conf": "limit_req_zone $binary_remote_addr zone=one:10m rate=1r/s;\n"}),
+                   "directive-not-allowed-here")
+    assert found.line == (line if "include" in text else line + 2) and found.severity == "error"
+
+
+def test_the_one_level_directives_are_those_crossplanes_tables_keep_at_one_level():
+    import crossplane.analyzer as analyzer
+
+    from confgen.lint.rules.directives import EVENTS_ONLY, MAIN_ONLY, TOP_LEVEL_TABLES
+
+    arguments = (analyzer.NGX_CONF_NOARGS | analyzer.NGX_CONF_TAKE1 | analyzer.NGX_CONF_TAKE2 | analyzer.NGX_CONF_TAKE3
+                 | analyzer.NGX_CONF_TAKE4 | analyzer.NGX_CONF_TAKE5 | analyzer.NGX_CONF_TAKE6 | analyzer.NGX_CONF_TAKE7
+                 | analyzer.NGX_CONF_BLOCK | analyzer.NGX_CONF_FLAG | analyzer.NGX_CONF_ANY | analyzer.NGX_CONF_1MORE
+                 | analyzer.NGX_CONF_2MORE)
+
+    def contexts(name):
+        bits = 0
+        for mask in analyzer.DIRECTIVES[name]:
+            bits |= mask & ~arguments
+        return bits
+
+    mains = analyzer.NGX_HTTP_MAIN_CONF | analyzer.NGX_STREAM_MAIN_CONF | analyzer.NGX_MAIL_MAIN_CONF
+    assert all(contexts(n) & analyzer.NGX_HTTP_MAIN_CONF and not contexts(n) & ~mains for n in TOP_LEVEL_TABLES)
+    assert all(not contexts(n) & ~(analyzer.NGX_MAIN_CONF | analyzer.NGX_DIRECT_CONF) for n in MAIN_ONLY)
+    assert all(not contexts(n) & ~analyzer.NGX_EVENT_CONF for n in EVENTS_ONLY)

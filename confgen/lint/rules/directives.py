@@ -792,3 +792,72 @@ def rewrite_missing_regex(ctx: LintContext) -> Iterator[Finding]:
                                      f"request URI (it never matches) and would rewrite to {flag!r}; write "
                                      f"`rewrite ^ {target} {flag};`",
                           fix=Fix(lambda fx, d=directive: [replace_args(fx, d, "^ " + " ".join(d.args))], safe=False))
+
+
+# Directives nginx allows at one level only (their modules' context flags, as crossplane's
+# analyzer tables hold them): shared tables and zones in the http (or stream) block itself, the
+# process settings at the top of nginx.conf, the connection settings in events.
+TOP_LEVEL_TABLES = frozenset({
+    "charset_map", "fastcgi_cache_path", "geo", "limit_conn_zone", "limit_req_zone", "log_format", "map",
+    "map_hash_bucket_size", "map_hash_max_size", "proxy_cache_path", "scgi_cache_path",
+    "server_names_hash_bucket_size", "server_names_hash_max_size", "split_clients", "upstream",
+    "uwsgi_cache_path", "variables_hash_bucket_size", "variables_hash_max_size"})
+MAIN_ONLY = frozenset({
+    "daemon", "env", "events", "http", "load_module", "lock_file", "mail", "master_process", "pcre_jit", "pid",
+    "stream", "thread_pool", "timer_resolution", "user", "worker_cpu_affinity", "worker_priority",
+    "worker_processes", "worker_rlimit_core", "worker_rlimit_nofile", "worker_shutdown_timeout",
+    "working_directory"})
+EVENTS_ONLY = frozenset({"accept_mutex", "accept_mutex_delay", "debug_connection", "multi_accept", "use",
+                         "worker_aio_requests", "worker_connections"})
+
+
+@rule(code="CG423", name="directive-not-allowed-here", severity="error")
+def directive_not_allowed_here(ctx: LintContext) -> Iterator[Finding]:
+    """A directive in a block nginx does not accept it in: nginx refuses to start.
+
+    Shared tables and zones (``limit_req_zone``, ``proxy_cache_path``, ``map``, ``upstream``,
+    ``log_format``, the hash sizes) live in the http (or stream) block itself; process settings
+    (``worker_processes``, ``worker_rlimit_nofile``, ``pid``, ``user``) at the top of
+    nginx.conf; connection settings (``worker_connections``, ``use``, ``multi_accept``) in
+    ``events``. Written in a server, location or another block (often through an include placed
+    inside a server), ``nginx -t`` fails with ``"limit_req_zone" directive is not allowed here``.
+    Judged only where the block is known: a snippet no file includes is placed nowhere yet.
+
+    Bad:
+        events {}
+        http {
+            server {
+                listen 80;
+                limit_req_zone $binary_remote_addr zone=one:10m rate=1r/s;
+            }
+        }
+
+    Good:
+        events {}
+        http {
+            limit_req_zone $binary_remote_addr zone=one:10m rate=1r/s;
+            server {
+                listen 80;
+            }
+        }
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_limit_req_module.html#limit_req_zone
+        https://nginx.org/en/docs/ngx_core_module.html
+        https://github.com/nginxinc/crossplane/blob/master/crossplane/analyzer.py
+    """
+    for name in (TOP_LEVEL_TABLES | MAIN_ONLY | EVENTS_ONLY) & set(ctx.names()):
+        for directive in ctx.all(name):
+            parent = directive.parent
+            if parent is None or parent.name in _DATA_BLOCKS or (parent.parent is None and not ctx.nginx.is_full):
+                continue    # table data, or the top of a snippet whose place is not known
+            if name in TOP_LEVEL_TABLES:
+                allowed, ok = "http (or stream) block itself", parent.name in ("http", "stream", "mail")
+            elif name in MAIN_ONLY:
+                allowed, ok = "top level of nginx.conf", parent.parent is None
+            else:
+                allowed, ok = "events block", parent.name == "events"
+            if not ok:
+                where = "the top level" if parent.parent is None else f"a {parent.name} block"
+                yield ctx.finding(directive, f"{name} is not allowed in {where}: nginx refuses to start "
+                                             f"(\"{name}\" directive is not allowed here); move it to the {allowed}")
