@@ -534,3 +534,43 @@ def test_the_one_level_directives_are_those_crossplanes_tables_keep_at_one_level
     assert all(contexts(n) & analyzer.NGX_HTTP_MAIN_CONF and not contexts(n) & ~mains for n in TOP_LEVEL_TABLES)
     assert all(not contexts(n) & ~(analyzer.NGX_MAIN_CONF | analyzer.NGX_DIRECT_CONF) for n in MAIN_ONLY)
     assert all(not contexts(n) & ~analyzer.NGX_EVENT_CONF for n in EVENTS_ONLY)
+
+
+def test_a_line_break_in_the_proxy_pass_host_sends_no_request(tmp_path):
+    """hypothesis/via: a capture that can hold CR/LF but reaches only proxy_pass's host[:port]. To
+    write a header line it must carry ":", which nginx reads as an invalid port: 500, and the
+    upstream sees nothing. So http-splitting counts only what follows the host."""
+    backend = _RecordingBackend()
+    port = free_port()
+    try:
+        with _running_nginx(tmp_path, f"    server {{\n        listen 127.0.0.1:{port};\n"
+                                      f"        location ~ ^/p/(?<h>[^/]+)/ {{ proxy_pass http://$h:{backend.port}/fixed; }}\n"
+                                      f"    }}\n") as (server, conf):
+            answer = _get(port, "/p/127.0.0.1%0d%0aX-Injected:%20yes/", server)
+            time.sleep(0.2)
+    finally:
+        backend.sock.close()
+    assert answer.split(b"\r\n")[0].split()[1] in (b"500", b"502") and backend.requests == []
+    assert only(lint_config(tmp_path, conf.read_text(), nginx_version="1.22.1"), "http-splitting") == []
+
+
+def test_uri_rebuilt_from_the_raw_request_uri_carries_no_decoded_line_break(tmp_path):
+    """hypothesis/via proxies `$uri` after `rewrite ^ $request_uri;`: from there $uri is the raw,
+    percent-encoded URI, so %0d%0a reaches the upstream still encoded; http-splitting is silent,
+    and reports the same location without that rewrite."""
+    backend = _RecordingBackend()
+    port = free_port()
+    location = ("        location ~ ^/p/ {\n            rewrite ^ $request_uri;\n"
+                "            rewrite ^/p/(.*)$ /$1 break;\n"
+                f"            proxy_pass http://127.0.0.1:{backend.port}$uri;\n        }}\n")
+    try:
+        with _running_nginx(tmp_path, f"    server {{\n        listen 127.0.0.1:{port};\n{location}    }}\n"
+                            ) as (server, conf):
+            _get(port, "/p/a%0d%0aX-Injected:%20yes", server)
+    finally:
+        backend.sock.close()
+    assert backend.requests[-1].startswith("GET /a%0d%0aX-Injected:%20yes HTTP/1.0")
+    assert "\r\nX-Injected" not in backend.requests[-1]
+    assert only(lint_config(tmp_path, conf.read_text(), nginx_version="1.22.1"), "http-splitting") == []
+    decoded = conf.read_text().replace("rewrite ^ $request_uri;", "")
+    assert only(lint_config(tmp_path, decoded, nginx_version="1.22.1"), "http-splitting")

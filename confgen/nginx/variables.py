@@ -53,6 +53,41 @@ REQUEST_PREFIXES = ("arg_", "http_", "cookie_")
 _URI_VARIABLES = frozenset({"uri", "document_uri"})
 
 
+# A rewrite regex every URI matches, and the request data a replacement may hold without a decoded
+# CR/LF (raw, percent-encoded, or refused by nginx when they hold one).
+_MATCHES_ALL = {"^", "^.*", "^.*$", "^(.*)", "^(.*)$", ".*", "(.*)", "^/?(.*)$"}
+_RAW_REQUEST_DATA = {"request_uri", "args", "query_string", "is_args", "host", "scheme", "server_name"}
+# The directives nginx runs in order with rewrite (its rewrite phase); the rest run after it.
+_REWRITE_PHASE = {"rewrite", "return", "set", "if", "break"}
+
+
+def raw_uri_rewrite(at: Directive) -> Directive | None:
+    """The first ``rewrite`` of the location ``at`` is in when it replaces every URI with raw
+    request data (``rewrite ^ $request_uri;``, hypothesis/via's way to proxy the URI undecoded) and
+    no later rewrite there brings a decoded or defined value back: from it on ``$uri`` holds no
+    decoded CR/LF (checked on nginx 1.22.1). None otherwise, or when ``at`` runs before it."""
+    location = at if at.name == "location" else at.enclosing("location")
+    if location is None:
+        return None
+    rewrites = [d for d in location.walk() if d.name == "rewrite" and len(d.args) >= 2]
+    if not rewrites or rewrites[0].args[0] not in _MATCHES_ALL:
+        return None
+    first = rewrites[0]
+    for rewrite in rewrites:
+        names = {ref.name for ref in references(rewrite.args[1])}
+        allowed = _RAW_REQUEST_DATA | _URI_VARIABLES if rewrite is not first else _RAW_REQUEST_DATA
+        if any(not name.isdigit() and name not in allowed and not name.startswith(("arg_", "http_", "cookie_"))
+               for name in names):
+            return None
+        if rewrite is first and (not names or names & {"uri", "document_uri"}):
+            return None
+    if at.name in _REWRITE_PHASE:
+        position = {id(d): i for i, d in enumerate(location.walk())}
+        if position.get(id(at), -1) <= position[id(first)]:
+            return None
+    return first
+
+
 def exact_uri(at: Directive) -> str | None:
     """What ``$uri`` holds at ``at`` when that is one constant: inside ``location = /x``, which
     nginx selects only when the (decoded, normalised) URI is exactly /x, with no ``rewrite`` in
@@ -589,8 +624,16 @@ class Variables:
 
     def _variable(self, name: str, at: Directive, depth: int) -> list[Alternative]:
         if self._undefined(name):
-            exact = exact_uri(at) if name in _URI_VARIABLES else None
-            return [(exact,)] if exact is not None else [(builtin(name),)]
+            if name in _URI_VARIABLES:
+                exact = exact_uri(at)
+                if exact is not None:
+                    return [(exact,)]
+                rebuilt = raw_uri_rewrite(at)
+                if rebuilt is not None:
+                    return [(Source("request", f"${name}", True, False, True, True,
+                                    f"the raw request URI, set by the rewrite at {rebuilt.file}:{rebuilt.line}",
+                                    rebuilt),)]
+            return [(builtin(name),)]
         key = (name, id(at))
         cached = self._definition_memo.get(key)
         if cached is not None:

@@ -18,7 +18,7 @@ from confgen.lint.rules.security_common import (
     internal_only,
     variable_model,
 )
-from confgen.nginx.variables import Source, references
+from confgen.nginx.variables import Source, host_segments, references
 
 _CAPTURE_MARK = re.compile(r"\$[1-9]")
 # Directives whose $1 is not a regex capture of the request (Lua code, log formats, tables).
@@ -226,9 +226,12 @@ def http_splitting(ctx: LintContext) -> Iterator[Finding]:
     variables in it still count.) In ``proxy_pass``, also through a URL held in a ``set``
     variable, only a capture that can hold a line feed counts: the app's HTTP parser ends no
     line at a bare CR (``(.*)`` takes a CR, not a LF), while a browser reading a response header
-    may. Inside ``location = /x`` with no ``rewrite``, ``$uri`` is /x itself: nginx selects that
+    may; and only after the host: a line break in the host[:port] part makes nginx refuse the
+    URL or fail to resolve it, before any request is sent. Inside ``location = /x`` with no ``rewrite``, ``$uri`` is /x itself: nginx selects that
     location only for exactly that decoded URI (checked on nginx 1.22.1: ``/x%0d%0a...`` falls
-    through to another location), so it is not reported there.
+    through to another location), so it is not reported there; nor is ``$uri`` after a
+    ``rewrite ^ $request_uri;`` that replaces it with the raw, still-encoded URI (real nginx
+    passes ``%0d%0a`` on encoded).
 
     Bad:
         server {
@@ -258,13 +261,24 @@ def http_splitting(ctx: LintContext) -> Iterator[Finding]:
         breaks = (lambda s: s.line_feed) if directive.name == "proxy_pass" else (lambda s: s.line_breaks)
         for value, captures_escaped in sinks:
             text = re.sub(r"\$[1-9]", "", value) if captures_escaped else value
-            sources = variable_model(ctx).sources(text, directive)
+            if directive.name == "proxy_pass":
+                # In the host part a line break is no header: nginx fails to parse or resolve it.
+                sources = [s for alternative in variable_model(ctx).expand(text, directive)
+                           for s in _after_host(alternative)]
+            else:
+                sources = variable_model(ctx).sources(text, directive)
             carrier = next((s for s in sources if breaks(s)), None)
             if carrier is not None and not internal_only(directive):
                 yield ctx.finding(directive, f"{carrier.describe()} can hold a decoded CR/LF and reaches "
                                              f"{directive.name} here: a client can inject its own header lines; "
                                              f"use $request_uri or a capture that excludes line breaks")
                 break
+
+
+def _after_host(alternative) -> list[Source]:
+    """The sources of one alternative of a proxy_pass URL after its host[:port]."""
+    host = {id(segment) for segment in host_segments(alternative)}
+    return [s for s in alternative if isinstance(s, Source) and id(s) not in host]
 
 
 # ---------------------------------------------------------------------------------------------
