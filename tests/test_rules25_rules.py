@@ -502,3 +502,39 @@ def test_alias_slash_beside_a_proxy_pass_serves_nothing_but_beside_try_files_it_
     [finding] = only(result, "filesystem-root-exposure")
     assert finding.line == line_of(tmp_path / "nginx.conf", "location /b/")
     assert finding.message.startswith("`alias /` serves every file on the machine")
+
+
+def test_a_level_that_recaches_on_purpose_keeps_no_cache_headers_out(tmp_path):
+    """dfir-iris: /static sets its own caching and re-adds the security header; the server's
+    no-cache headers are left out on purpose. A level dropping another header still is reported."""
+    config = """events {}
+http {
+    server {
+        listen 80;
+        add_header X-Served-By edge;
+        add_header Cache-Control "no-store" always;
+        add_header Pragma "no-cache" always;
+        location /static {
+            expires 1y;
+            add_header Cache-Control "public, max-age=31536000";
+            add_header X-Served-By edge;
+        }
+    }
+}
+"""
+    assert only(lint_config(tmp_path, config, nginx_version="1.22.1"), "add-header-inheritance") == []
+    dropping = config.replace("            add_header X-Served-By edge;\n", "")
+    [found] = only(lint_config(tmp_path, dropping, nginx_version="1.22.1"), "add-header-inheritance")
+    assert "X-Served-By" in found.message
+
+
+def test_host_from_the_client_at_http_level_over_only_catch_all_servers_is_not_host_spoofing(tmp_path):
+    """dfir-iris: `proxy_set_header Host $http_host` in http, one server on :443: that server is the
+    default of its socket, so $host is the client's value too and `use $host` changes nothing."""
+    one = ("events {}\nhttp {\n    proxy_set_header Host $http_host;\n"
+           "    server { listen 443 ssl; server_name app.example; ssl_certificate /c; ssl_certificate_key /k;\n"
+           "             location / { proxy_pass http://127.0.0.1:8000; } }\n}\n")
+    assert only(lint_config(tmp_path, one, nginx_version="1.22.1"), "host-spoofing") == []
+    two = one.replace("}\n}\n", "}\n    server { listen 443 ssl default_server; server_name _; ssl_certificate /c; "
+                                 "ssl_certificate_key /k; return 444; }\n}\n")
+    assert [f.line for f in only(lint_config(tmp_path, two, nginx_version="1.22.1"), "host-spoofing")] == [3]

@@ -18,7 +18,7 @@ _CLIENT_PROTO_RE = re.compile(r"\$(\{http_x_forwarded_proto\}|http_x_forwarded_p
 
 def _lost_headers(ctx: LintContext, directive_name: str, only_levels: set[int] | None,
                   skip: frozenset[str] = frozenset(), fixable: bool = False,
-                  reported_elsewhere=lambda level: False) -> Iterator[Finding]:
+                  reported_elsewhere=lambda level: False, deliberate=lambda level, lost: False) -> Iterator[Finding]:
     """nginx's rule for array directives: a level that has any ``directive_name`` inherits none
     from outside. Report each such level that drops headers set further out, naming them."""
     seen: set[int] = set()
@@ -41,7 +41,7 @@ def _lost_headers(ctx: LintContext, directive_name: str, only_levels: set[int] |
         kept = {d.args[0].lower() for d in ctx.nginx.effective(directive_name, level) if d.args}
         lost = list(dict.fromkeys(d.args[0] for d in outer if d.args and d.args[0].lower() not in kept
                                   and d.args[0].lower() not in skip))
-        if not lost:
+        if not lost or deliberate(level, lost):
             continue
         outer_level = outer[0].parent
         where = f"{outer_level.name} at {outer_level.file}:{outer_level.line}" if outer_level.line else outer_level.name
@@ -149,7 +149,9 @@ def add_header_inheritance(ctx: LintContext) -> Iterator[Finding]:
     security headers (HSTS, CSP, X-Content-Type-Options, ...) is reported by
     add-header-redefinition instead, and one whose only ``add_header`` lines are a second
     ``Content-Type`` or ``Content-Length`` by add-header-content-type / add-header-content-length:
-    one finding per cause.
+    one finding per cause. A level that sets its own caching (``expires`` or its own
+    ``Cache-Control``) and drops only caching headers (a server-wide ``Pragma: no-cache``,
+    ``Expires 0``) leaves them out on purpose, and is not reported.
 
     Bad:
         server {
@@ -172,7 +174,22 @@ def add_header_inheritance(ctx: LintContext) -> Iterator[Finding]:
         https://nginx.org/en/docs/http/ngx_http_headers_module.html#add_header
     """
     yield from _lost_headers(ctx, "add_header", None, skip=frozenset(SECURITY_HEADERS), reported_elsewhere=lambda level:
-                             only_nginx_own_headers(level) or drops_security_headers(ctx, level))
+                             only_nginx_own_headers(level) or drops_security_headers(ctx, level),
+                             deliberate=_recaches)
+
+
+# Headers that only say how long a response may be cached.
+CACHE_HEADERS = frozenset({"cache-control", "pragma", "expires", "last-modified", "etag", "surrogate-control",
+                           "cdn-cache-control"})
+
+
+def _recaches(level, lost: list[str]) -> bool:
+    """A level that sets its own caching (``expires``, or its own Cache-Control) and drops only
+    caching headers from outside: the server's no-cache headers are left out on purpose there."""
+    own = level.block or ()
+    sets_caching = any(d.name == "expires" or (d.name == "add_header" and d.args and d.args[0].lower() ==
+                                                "cache-control") for d in own)
+    return sets_caching and all(name.lower() in CACHE_HEADERS for name in lost)
 
 
 @rule(code="CG402", name="forwarded-proto-spoofable", severity="warning")

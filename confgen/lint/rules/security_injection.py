@@ -14,6 +14,7 @@ from confgen.lint.rules.security_common import (
     UPSTREAM_PASS,
     defaults_of,
     header_values,
+    http_servers,
     in_http,
     internal_only,
     variable_model,
@@ -298,7 +299,16 @@ def _catch_all(ctx, directive) -> bool:
     of one of its sockets. A server without ``listen`` listens on *:80, which counts only in a
     whole nginx.conf (in a snippet, servers elsewhere may share that socket)."""
     server = directive.enclosing("server")
-    if server is None or not (server.find("listen") or ctx.nginx.is_full):
+    if server is None:
+        # Written at http level, it is in force in every server: catch-all when each of them is.
+        http = directive.enclosing("http")
+        servers = [s for s in http_servers(ctx) if s.enclosing("http") is http] if http is not None else []
+        return bool(servers) and all(_default_somewhere(ctx, s) for s in servers)
+    return _default_somewhere(ctx, server)
+
+
+def _default_somewhere(ctx, server) -> bool:
+    if not (server.find("listen") or ctx.nginx.is_full):
         return False
     return any(default is server for default in defaults_of(ctx, server))
 
