@@ -508,3 +508,20 @@ def test_an_nginx_pod_nothing_routes_to_is_told_who_sends_to_it(tmp_path, servic
         assert drops == []
     else:
         assert len(drops) == 1 and f"but {sender} keeps sending it requests" in drops[0].message
+
+
+def test_an_nginx_pod_is_paired_with_the_app_behind_the_service_it_proxies_to(tmp_path):
+    """osdfir-timesketch: nginx in its own Deployment proxies to Service web, whose pods run
+    gunicorn's sync worker with --timeout 600: the pool advice is the sync worker's note, and
+    nginx's default 60 s read timeout is checked against the app's 600 s."""
+    import confgen
+
+    manifest = Path(__file__).parent / "data" / "manifests" / "nginx-to-service.yaml"
+    result = confgen.lint_project([str(manifest)], nginx_version="1.22.1")
+    rules = {f.rule for f in result.findings}
+    assert "proxy-pass-no-upstream" not in rules and "app-timeout-exceeds-proxy" in rules
+    assert any("-> Deployment default/web container web: gunicorn" in note for note in result.notes)
+    unrelated = tmp_path / "app.yaml"
+    unrelated.write_text(manifest.read_text().replace("proxy_pass http://web:5000/", "proxy_pass http://other:5000/"))
+    result = confgen.lint_project([str(unrelated)], nginx_version="1.22.1")
+    assert "proxy-pass-no-upstream" in {f.rule for f in result.findings}

@@ -189,16 +189,51 @@ class _Pods:
         sidecar = self.sidecar(workload, container)
         if not sidecar.configs:
             return []
-        apps = [(c, self.app(workload, c)) for c in workload.containers if c is not container and not is_nginx(c)]
-        served = [(c, app) for c, app in apps if app.server is not None] or [(None, None)]
+        apps = [(c, self.app(workload, c), workload) for c in workload.containers
+                if c is not container and not is_nginx(c)]
+        served = [(c, app, w) for c, app, w in apps if app.server is not None] \
+            or self.behind_services(sidecar.configs, workload) or [(None, None, workload)]
         found = []
         for config in sidecar.configs:
-            for app_container, app in served:
+            for app_container, app, app_workload in served:
                 pod = _shutdown(workload, container, entry, app)
-                chain = _chain(entry, entry_where, front, service, workload, app_container or container,
+                chain = _chain(entry, entry_where, front, service, app_workload, app_container or container,
                                app, pod)
                 chain.nginx = config
                 found.append(chain)
+        return found
+
+    def behind_services(self, configs, workload: Workload) -> list[tuple]:
+        """(container, app, workload) for each app container an nginx pod with no app beside it
+        proxies to through a Service of the input: each upstream host that names a Service of the
+        pod's namespace (``web``, ``web.shop``, ``web.shop.svc.cluster.local``), followed by its
+        selector to the container serving the port nginx uses."""
+        namespace = workload.doc.namespace
+        wanted: dict[str, set] = {}
+        for config in configs:
+            for address in _upstream_addresses(config):
+                host, _, port = address.rpartition(":") if address.count(":") == 1 else (address, "", "")
+                parts = host.lower().split(".")
+                if len(parts) == 1 or (len(parts) >= 2 and parts[1] == namespace and parts[2:] in ([], ["svc"],
+                                                                                                  ["svc", "cluster", "local"])):
+                    wanted.setdefault(parts[0], set()).add(int(port) if port.isdigit() else None)
+        found = []
+        for name, ports in wanted.items():
+            service = self.manifests.services.get((namespace, name))
+            if service is None:
+                continue
+            for wanted_port in ports:
+                service_port = service.port_for(wanted_port if wanted_port is not None else None) \
+                    or (service.port_for(None) if wanted_port is None else None)
+                if service_port is None:
+                    continue
+                target = service_port.target if service_port.target is not None else service_port.port
+                for app_workload in self.manifests.pods_of(service):
+                    container = _serving(app_workload, target)
+                    if container is not None and not is_nginx(container):
+                        app = self.app(app_workload, container)
+                        if app.server is not None:
+                            found.append((container, app, app_workload))
         return found
 
     def unreached_nginx(self, reached: set[str]) -> list[Chain]:
@@ -241,6 +276,18 @@ class _Pods:
         for note in app.notes:
             _add(self.notes, note)
         return app
+
+
+def _upstream_addresses(config) -> list[str]:
+    """The ``host[:port]`` nginx proxies to: upstream servers and literal ``*_pass`` addresses."""
+    from confgen.nginx.model import split_proxy_url
+
+    found = [d.args[0] for block in config.upstreams().values() for d in block.find("server") if d.args]
+    for name in ("proxy_pass", "uwsgi_pass", "grpc_pass", "fastcgi_pass", "scgi_pass"):
+        for directive in config.find_all(name):
+            if directive.args and "$" not in directive.args[0]:
+                found.append(split_proxy_url(directive.args[0]).address)
+    return found
 
 
 def _chain(entry: str, entry_where: tuple[str, int], front: Hop | None, service: str, workload: Workload,
