@@ -73,14 +73,14 @@ def raw_uri_rewrite(at: Directive) -> Directive | None:
     if not rewrites or rewrites[0].args[0] not in _MATCHES_ALL:
         return None
     first = rewrites[0]
-    for rewrite in rewrites:
-        names = {ref.name for ref in references(rewrite.args[1])}
-        allowed = _RAW_REQUEST_DATA | _URI_VARIABLES if rewrite is not first else _RAW_REQUEST_DATA
-        if any(not name.isdigit() and name not in allowed and not name.startswith(("arg_", "http_", "cookie_"))
-               for name in names):
-            return None
-        if rewrite is first and (not names or names & {"uri", "document_uri"}):
-            return None
+    first_names = {ref.name for ref in references(first.args[1])}
+    if not first_names or not first_names <= _RAW_REQUEST_DATA:
+        return None
+    # Later rewrites may build on the raw $uri, captures of it and other values; not on request
+    # data nginx decodes (or the body).
+    decoded = {name for name, (line_breaks, _) in REQUEST_VARIABLES.items() if line_breaks} - _URI_VARIABLES
+    if any(ref.name in decoded for rewrite in rewrites[1:] for ref in references(rewrite.args[1])):
+        return None
     if at.name in _REWRITE_PHASE:
         position = {id(d): i for i, d in enumerate(location.walk())}
         if position.get(id(at), -1) <= position[id(first)]:
