@@ -386,12 +386,13 @@ def host_spoofing(ctx: LintContext) -> Iterator[Finding]:
         for directive in ctx.all(name):
             header = directive.args[0].lower() if directive.args else ""
             if len(directive.args) < 2 or header not in ("host", *FORWARDED_HOST_HEADERS) \
-                    or "$" not in directive.args[1] or not in_http(directive) or internal_only(directive) \
-                    or _sent_to_this_nginx(ctx, directive):
+                    or "$" not in directive.args[1] or not in_http(directive) or internal_only(directive):
                 continue
             sources = variable_model(ctx).sources(directive.args[1], directive)
             spoofable = next((s for s in sources if _spoofable(s)), None)
             if spoofable is None:
+                continue
+            if _sent_to_this_nginx(ctx, directive):
                 continue
             if header == "host" and spoofable.name == "$http_host" and _catch_all(ctx, directive):
                 continue    # there $host is the client's Host too: `use $host` would change nothing
