@@ -41,16 +41,11 @@ def installed_nginx_build() -> NginxBuild | None:
     in the user's cache (confgen.cache) under the binary's path, inode, size and modification
     time: an upgraded or replaced nginx is a different file and is asked again."""
     binary = _which("nginx") or next((p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if _which(p)), None)
-    if binary is None:
+    identity, cached = _cached_answer(binary, "nginx", "version")
+    if identity is None:
         return None
-    try:
-        stat = os.stat(binary)
-    except OSError:
-        return None
-    identity = f"{binary}\t{stat.st_ino}\t{stat.st_size}\t{stat.st_mtime_ns}\t"
-    cached = cache.read_entry("nginx", "version") or ""
-    if cached.startswith(identity):
-        fields = cached[len(identity):].strip("\n").split("\t")
+    if cached is not None:
+        fields = cached.split("\t")
         # An entry written before the library (or whether nginx has its own) was kept has fewer fields.
         if len(fields) == 3 and _VERSION_RE.match(fields[0]) and fields[2] in ("", "own"):
             return NginxBuild(fields[0], fields[1] or None, fields[2] == "own")
@@ -122,16 +117,11 @@ def _openssl_cipher_families() -> tuple[str, frozenset[str]] | None:
     kept in the user's cache under the command's path, inode, size and modification time, as the
     nginx version is; the library is compared with nginx's at every use."""
     binary = _which("openssl")
-    if binary is None:
+    identity, cached = _cached_answer(binary, "openssl", "cipher-families")
+    if identity is None:
         return None
-    try:
-        stat = os.stat(binary)
-    except OSError:
-        return None
-    identity = f"{binary}\t{stat.st_ino}\t{stat.st_size}\t{stat.st_mtime_ns}\t"
-    cached = cache.read_entry("openssl", "cipher-families") or ""
-    if cached.startswith(identity):
-        library, tab, families = cached[len(identity):].strip("\n").partition("\t")
+    if cached is not None:
+        library, tab, families = cached.partition("\t")
         listed = [family for family in families.split(",") if family]
         if tab and re.fullmatch(_OPENSSL_VERSION_RE, library) and set(listed) <= set(BROKEN_CIPHER_FAMILIES):
             return library, frozenset(listed)
@@ -150,6 +140,21 @@ def _openssl_cipher_families() -> tuple[str, frozenset[str]] | None:
         present.append(family)
     cache.write_entry("openssl", "cipher-families", f"{identity}{library.group(1)}\t{','.join(present)}\n")
     return library.group(1), frozenset(present)
+
+
+def _cached_answer(binary: str | None, folder: str, name: str) -> tuple[str | None, str | None]:
+    """(the binary's identity: path, inode, size and modification time, the key an answer about it
+    is cached under; what the user's cache holds for that identity, or None). (None, None) when
+    there is no such binary."""
+    if binary is None:
+        return None, None
+    try:
+        stat = os.stat(binary)
+    except OSError:
+        return None, None
+    identity = f"{binary}\t{stat.st_ino}\t{stat.st_size}\t{stat.st_mtime_ns}\t"
+    cached = cache.read_entry(folder, name) or ""
+    return identity, cached[len(identity):].strip("\n") if cached.startswith(identity) else None
 
 
 # `confgen lint` asks for the installed nginx's version on every run that is not given one. On
