@@ -574,3 +574,28 @@ def test_uri_rebuilt_from_the_raw_request_uri_carries_no_decoded_line_break(tmp_
     assert only(lint_config(tmp_path, conf.read_text(), nginx_version="1.22.1"), "http-splitting") == []
     decoded = conf.read_text().replace("rewrite ^ $request_uri;", "")
     assert only(lint_config(tmp_path, decoded, nginx_version="1.22.1"), "http-splitting")
+
+
+def test_a_client_ca_without_ssl_verify_client_asks_no_certificate(tmp_path, self_signed_cert):
+    """CAPEv2's Cloudflare origin pull: ssl_client_certificate alone lets a client without a
+    certificate through (200); with ssl_verify_client on, nginx answers 400."""
+    import ssl
+
+    cert, key = self_signed_cert
+    open_port, verified = free_port(), free_port()
+    tls = f"ssl_certificate {cert}; ssl_certificate_key {key}; ssl_client_certificate {cert};"
+    with _running_nginx(tmp_path, f"    server {{ listen 127.0.0.1:{open_port} ssl; {tls} return 200 in; }}\n"
+                                  f"    server {{ listen 127.0.0.1:{verified} ssl; {tls} ssl_verify_client on; "
+                                  f"return 200 in; }}\n") as (server, conf):
+        _wait_listening(verified, server)
+        client = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        client.check_hostname, client.verify_mode = False, ssl.CERT_NONE
+        statuses = []
+        for port in (open_port, verified):
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as raw, client.wrap_socket(raw) as tls_socket:
+                tls_socket.sendall(b"GET / HTTP/1.0\r\nHost: a.test\r\n\r\n")
+                statuses.append(tls_socket.recv(65536).split(b"\r\n")[0].split()[1])
+    assert statuses == [b"200", b"400"]
+    lines = conf.read_text().splitlines()
+    found = only(lint_config(tmp_path, conf.read_text(), nginx_version="1.22.1"), "ssl-client-certificate-unverified")
+    assert [f.line for f in found] == [next(i for i, t in enumerate(lines, 1) if str(open_port) in t)]

@@ -733,3 +733,54 @@ def ssl_listen_missing(ctx: LintContext) -> Iterator[Finding]:
                           f"this server has a certificate ({certificate.args[0] if certificate.args else '?'}) but "
                           f"no listen with ssl: port {ports} speaks plain HTTP and TLS clients fail the handshake; "
                           f"add ssl to the listen (listen {plain[0].port} ssl)")
+
+
+@rule(code="CG710", name="ssl-client-certificate-unverified", severity="warning")
+def ssl_client_certificate_unverified(ctx: LintContext) -> Iterator[Finding]:
+    """``ssl_client_certificate`` without ``ssl_verify_client``: no client certificate is asked for.
+
+    ``ssl_client_certificate`` only names the CAs client certificates are checked against; nginx
+    requests and checks one only with ``ssl_verify_client on`` (or ``optional``,
+    ``optional_no_ca``), which is ``off`` by default. Without it every client connects as before,
+    so an origin meant to accept only a CDN's authenticated pulls (Cloudflare's authenticated
+    origin pulls) or only holders of a certificate accepts anyone. Not reported where
+    ``ssl_stapling on`` is in force: before ``ssl_trusted_certificate`` (1.3.7) that file also
+    served to verify OCSP responses.
+
+    Bad:
+        events {}
+        http {
+            server {
+                listen 443 ssl;
+                ssl_client_certificate /etc/nginx/origin-pull-ca.pem;
+            }
+        }
+
+    Good:
+        events {}
+        http {
+            server {
+                listen 443 ssl;
+                ssl_client_certificate /etc/nginx/origin-pull-ca.pem;
+                ssl_verify_client on;
+            }
+        }
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_ssl_module.html#ssl_client_certificate
+        https://nginx.org/en/docs/http/ngx_http_ssl_module.html#ssl_verify_client
+        https://developers.cloudflare.com/ssl/origin-configuration/authenticated-origin-pull/set-up/
+    """
+    for server in tls_servers(ctx):
+        certificate = _setting(ctx, "ssl_client_certificate", server)
+        if certificate is None or ctx.unresolved_include(server) or not ctx.nginx.is_full:
+            continue    # in a snippet, the http block it goes in may set ssl_verify_client
+        verify = _setting(ctx, "ssl_verify_client", server)
+        stapling = _setting(ctx, "ssl_stapling", server)
+        if (verify is not None and verify.args[:1] != ["off"]) or (stapling is not None and stapling.args[:1] == ["on"]):
+            continue
+        if any(d.args[:1] not in ([], ["off"]) for d in server.walk() if d.name == "ssl_verify_client"):
+            continue    # asked for in a location (a renegotiation nginx refuses with TLSv1.3; not this rule's)
+        yield ctx.finding(certificate, f"ssl_client_certificate {certificate.args[0] if certificate.args else ''} "
+                                       f"without ssl_verify_client: nginx asks no client for a certificate, so "
+                                       f"every client is accepted; add `ssl_verify_client on;`")
