@@ -538,3 +538,21 @@ def test_host_from_the_client_at_http_level_over_only_catch_all_servers_is_not_h
     two = one.replace("}\n}\n", "}\n    server { listen 443 ssl default_server; server_name _; ssl_certificate /c; "
                                  "ssl_certificate_key /k; return 444; }\n}\n")
     assert [f.line for f in only(lint_config(tmp_path, two, nginx_version="1.22.1"), "host-spoofing")] == [3]
+
+
+@pytest.mark.parametrize("value, problem", [
+    ("max-age=31536000", None), ("max-age=31536000; includeSubDomains; preload", None),
+    ('max-age="63072000"; includeSubDomains', None),
+    ("max-age=31536000: includeSubDomains", "not a number"),          # dfir-iris
+    ("max-age=31536000, includeSubDomains", "not a number"),
+    ("includeSubDomains", "no max-age"),
+    ("max-age=1; max-age=2", "given twice"),
+])
+def test_hsts_values_are_parsed_as_rfc_6797_writes_them(tmp_path, value, problem):
+    from confgen.lint.rules.security_tls import hsts_problem
+
+    found = hsts_problem(value)
+    assert (found is None) if problem is None else (problem in found)
+    quote = "'" if '"' in value else '"'
+    config = f'server {{ listen 443 ssl; add_header Strict-Transport-Security {quote}{value}{quote} always; }}\n'
+    assert bool(only(lint_config(tmp_path, config, nginx_version="1.22.1"), "hsts-malformed")) is (problem is not None)

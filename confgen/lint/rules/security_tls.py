@@ -784,3 +784,59 @@ def ssl_client_certificate_unverified(ctx: LintContext) -> Iterator[Finding]:
         yield ctx.finding(certificate, f"ssl_client_certificate {certificate.args[0] if certificate.args else ''} "
                                        f"without ssl_verify_client: nginx asks no client for a certificate, so "
                                        f"every client is accepted; add `ssl_verify_client on;`")
+
+
+@rule(code="CG711", name="hsts-malformed", severity="warning")
+def hsts_malformed(ctx: LintContext) -> Iterator[Finding]:
+    """A ``Strict-Transport-Security`` value browsers cannot parse, so they ignore the header.
+
+    RFC 6797 separates directives with ``;``, requires exactly one ``max-age`` whose value is a
+    number of seconds, and tells browsers to ignore a header that does not parse (section 8.1):
+    ``max-age=31536000: includeSubDomains`` or ``max-age=31536000, includeSubDomains`` protect
+    nothing, however long the max-age. Values built from variables are not checked.
+
+    Bad:
+        server {
+            add_header Strict-Transport-Security "max-age=31536000: includeSubDomains" always;
+        }
+
+    Good:
+        server {
+            add_header Strict-Transport-Security "max-age=31536000; includeSubDomains" always;
+        }
+
+    References:
+        https://www.rfc-editor.org/rfc/rfc6797#section-6.1
+        https://www.rfc-editor.org/rfc/rfc6797#section-8.1
+    """
+    for directive in ctx.all("add_header"):
+        if len(directive.args) < 2 or directive.args[0].lower() != "strict-transport-security" or "$" in directive.args[1]:
+            continue
+        problem = hsts_problem(directive.args[1])
+        if problem:
+            yield ctx.finding(directive, f"Strict-Transport-Security \"{directive.args[1]}\" does not parse ({problem}): "
+                                         f"browsers ignore the header; write directives separated by ';', e.g. "
+                                         f"\"max-age=31536000; includeSubDomains\"")
+
+
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+def hsts_problem(value: str) -> str | None:
+    """Why an HSTS header value does not parse as RFC 6797 section 6.1 writes it, or None."""
+    seen: set[str] = set()
+    for part in value.split(";"):
+        part = part.strip()
+        if not part:
+            continue
+        name, equals, argument = part.partition("=")
+        name = name.strip().lower()
+        if not _TOKEN.fullmatch(name):
+            return f"{part!r} is not a directive"
+        if name in seen:
+            return f"{name} is given twice"
+        seen.add(name)
+        argument = argument.strip()
+        if name == "max-age" and not re.fullmatch(r'"?\d+"?', argument):
+            return f"max-age {argument!r} is not a number of seconds"
+    return None if "max-age" in seen else "no max-age"
