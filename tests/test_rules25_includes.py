@@ -122,3 +122,19 @@ def test_an_include_under_nginxs_conf_directory_reads_the_trees_copy_not_this_ma
     assert not [f for f in result.files if f.startswith("/etc/nginx/conf.d")]
     [note] = [n for n in result.notes if 'include "/etc/nginx/conf.d/*.conf"' in n]
     assert "is not in the linted tree" in note and "provided by the deployment" in note
+
+
+def test_a_file_of_this_machines_nginx_directory_reads_its_includes_there(tmp_path, monkeypatch):
+    """Linting a site of this machine's own /etc/nginx (here a stand-in directory taken as nginx's
+    conf directory), its absolute includes are the machine's files, as nginx reads them."""
+    from confgen.nginx import parse
+
+    conf_dir = tmp_path / "etc-nginx"
+    (conf_dir / "sites-enabled").mkdir(parents=True)
+    (conf_dir / "snippets").mkdir()
+    (conf_dir / "snippets" / "app.conf").write_text("proxy_pass http://127.0.0.1:8000;\n")
+    site = conf_dir / "sites-enabled" / "app"
+    site.write_text(f"server {{ listen 80; location / {{ include {conf_dir}/snippets/app.conf; }} }}\n")
+    monkeypatch.setattr(parse, "SYSTEM_CONF_DIRS", (str(conf_dir),))
+    config = parse.load_nginx(str(site), nginx_version="1.22.1")
+    assert str(conf_dir / "snippets" / "app.conf") in config.files

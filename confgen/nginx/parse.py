@@ -487,8 +487,11 @@ class _Loader:
         if not self.disk or not os.path.isabs(written):
             return None
         prefix = next((p for p in SYSTEM_CONF_DIRS if written.startswith(p + "/")), None)
-        if prefix is None or not self.base_dir or _real(self.base_dir) == _real(prefix):
+        if prefix is None or not self.base_dir:
             return None
+        base, root = _real(self.base_dir), _real(prefix)
+        if base == root or base.startswith(root + os.sep):
+            return None    # this machine's own config (or a file of it linted alone)
         candidate = self.tree_equivalent(written)
         if glob.has_magic(candidate):
             return candidate if os.path.isdir(os.path.dirname(candidate)) else ""
