@@ -376,16 +376,7 @@ def upstream_addresses(config) -> set[tuple[str, str, int | None]]:
     """Where the tree sends requests, as parse_address reads them: upstream servers and pass targets."""
     from confgen.lint.rules._proxy import parse_address
 
-    found = set()
-    for directive in config.walk():
-        if directive.name == "server" and directive.parent is not None and directive.parent.name == "upstream":
-            target = directive.args[0] if directive.args else ""
-        elif directive.name in ("proxy_pass", "uwsgi_pass", "fastcgi_pass", "grpc_pass") and directive.args:
-            target = directive.args[0].split("://", 1)[-1].split("/", 1)[0]
-        else:
-            continue
-        found.add(parse_address(target))
-    return found
+    return {parse_address(target) for target in config.pass_targets()}
 
 
 def upstream_hosts(config) -> set[str]:

@@ -211,7 +211,7 @@ class _Pods:
         namespace = workload.doc.namespace
         wanted: dict[str, set] = {}
         for config in configs:
-            for address in _upstream_addresses(config):
+            for address in (t for t in config.pass_targets() if "$" not in t):
                 host, _, port = address.rpartition(":") if address.count(":") == 1 else (address, "", "")
                 parts = host.lower().split(".")
                 if len(parts) == 1 or (len(parts) >= 2 and parts[1] == namespace and parts[2:] in ([], ["svc"],
@@ -276,18 +276,6 @@ class _Pods:
         for note in app.notes:
             _add(self.notes, note)
         return app
-
-
-def _upstream_addresses(config) -> list[str]:
-    """The ``host[:port]`` nginx proxies to: upstream servers and literal ``*_pass`` addresses."""
-    from confgen.nginx.model import split_proxy_url
-
-    found = [d.args[0] for block in config.upstreams().values() for d in block.find("server") if d.args]
-    for name in ("proxy_pass", "uwsgi_pass", "grpc_pass", "fastcgi_pass", "scgi_pass"):
-        for directive in config.find_all(name):
-            if directive.args and "$" not in directive.args[0]:
-                found.append(split_proxy_url(directive.args[0]).address)
-    return found
 
 
 def _chain(entry: str, entry_where: tuple[str, int], front: Hop | None, service: str, workload: Workload,

@@ -344,6 +344,20 @@ class NginxConfig:
     def find_all(self, name: str) -> list[Directive]:
         return [d for d in self.walk() if d.name == name]
 
+    def pass_targets(self) -> list[str]:
+        """Where nginx sends requests, as written: each upstream ``server`` address and each
+        ``*_pass`` URL's ``host[:port]`` (or ``unix:path``); a target built from variables stays
+        as written."""
+        found = []
+        for directive in self.walk():
+            if not directive.args:
+                continue
+            if directive.name == "server" and directive.parent is not None and directive.parent.name == "upstream":
+                found.append(directive.args[0])
+            elif directive.name in PASS_DIRECTIVES:
+                found.append(split_proxy_url(directive.args[0]).address)
+        return found
+
     def upstreams(self) -> dict[str, Directive]:
         """Upstream name -> its block (http upstreams only: a stream upstream is another world)."""
         return {d.args[0]: d for d in self.walk()
@@ -474,6 +488,8 @@ class NginxConfig:
 
 
 _SCHEME_RE = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
+# The directives that send a request to an upstream server.
+PASS_DIRECTIVES = frozenset({"proxy_pass", "uwsgi_pass", "fastcgi_pass", "grpc_pass", "scgi_pass"})
 
 
 class LocationMatch(NamedTuple):

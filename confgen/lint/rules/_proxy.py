@@ -161,14 +161,12 @@ def other_apps_only(ctx, upstream_routes: list[Route]) -> bool:
     """Whether every server of these routes is another app side's: reached by its host name (a
     compose service) or by its bind (another program of a supervisor config), not by this one's."""
     hosts, binds = ctx.other_app_hosts, ctx.other_app_binds
-    if not (hosts or binds) or not upstream_routes:
+    if not (hosts or binds) or not upstream_routes or reaches_app(ctx, upstream_routes):
         return False
-    mine = {id(r.proxy_pass) for r in app_routes(ctx)}
 
     def elsewhere(address: str) -> bool:
         return parse_address(address)[1] in hosts or any(serves(b, address) for b in binds)
-    return all(id(r.proxy_pass) not in mine and r.servers and all(elsewhere(s) for s in r.servers)
-               for r in upstream_routes)
+    return all(r.servers and all(elsewhere(s) for s in r.servers) for r in upstream_routes)
 
 
 # Path segments that name a Server-Sent Events endpoint (/stream/, /api/events, /sse).
@@ -481,12 +479,17 @@ def binds_of(ctx) -> list[str] | None:
     return list(binds)
 
 
+def reaches_app(ctx, some_routes: list[Route]) -> bool:
+    """Whether any of these routes reaches the paired app (none does without one)."""
+    app = ctx.cached("app_route_ids", lambda: {id(r.proxy_pass) for r in app_routes(ctx)})
+    return any(id(r.proxy_pass) in app for r in some_routes)
+
+
 def app_upstreams(ctx) -> list[tuple[object, list[Route]]]:
     """Upstream blocks on the app's routes, with those routes."""
-    app = {id(r.proxy_pass) for r in app_routes(ctx)}
     result = []
     for upstream, upstream_routes in used_upstreams(ctx):
-        mine = [r for r in upstream_routes if id(r.proxy_pass) in app]
+        mine = [r for r in upstream_routes if reaches_app(ctx, [r])]
         if mine:
             result.append((upstream, mine))
     return result

@@ -19,7 +19,6 @@ from confgen.lint.registry import Finding, Option, rule
 from confgen.lint.rules._proxy import (
     KEEPALIVE_BY_DEFAULT,
     app_number,
-    app_routes,
     app_upstreams,
     by_cause,
     describe_setting,
@@ -37,6 +36,7 @@ from confgen.lint.rules._proxy import (
     upstream_idle_timeout,
     used_upstreams,
     not_pool_candidates,
+    reaches_app,
     value_without_header,
     worker_class,
 )
@@ -64,12 +64,11 @@ def pool_advice(ctx: LintContext, upstream_routes, idle_s: float, pool_text: str
         # The WebSocket idiom (Connection $connection_upgrade): a constant "" would break upgrades.
         http11 = ("`proxy_http_version 1.1;` and the Connection map's `''` value set to `''` (plain requests "
                   "keep the connection, WebSocket upgrades still send `upgrade`)")
-    paired = ctx.gunicorn is not None or ctx.app_server is not None
-    mine = {id(r.proxy_pass) for r in app_routes(ctx)} if paired else set()
+    reaches = reaches_app(ctx, upstream_routes)
     server = ctx.app_server if ctx.gunicorn is None else None
     closing = server is not None and not server.keeps_alive and server.protocol == "http" and server.closes
     idle = server.idle.value if server is not None and server.idle is not None else None
-    if server is not None and not closing and any(id(r.proxy_pass) in mine for r in upstream_routes) \
+    if server is not None and not closing and reaches \
             and isinstance(idle, (int, float)) and not isinstance(idle, bool) and idle > 0:
         # A paired server whose idle timeout is read: the pool must let idle connections go first.
         if idle > idle_s:
@@ -80,7 +79,7 @@ def pool_advice(ctx: LintContext, upstream_routes, idle_s: float, pool_text: str
                 f"paired {server.server} ({server.label}) closes them after {idle:g}s, sooner than nginx's upstream "
                 f"keepalive_timeout ({idle_s:g}s); raise the app's idle timeout above {idle_s:g}s, or write "
                 f"`keepalive_timeout {below:g}s;` in the upstream"), True
-    if not any(id(r.proxy_pass) in mine for r in upstream_routes) or (server is not None and not closing):
+    if not reaches or (server is not None and not closing):
         return (f"if the app behind keeps connections open (gunicorn's gthread or async workers, uvicorn; "
                 f"not gunicorn's sync worker) and holds idle ones longer than nginx's upstream "
                 f"keepalive_timeout ({idle_s:g}s; gunicorn's default keepalive is 2s), {pool_text} with {http11}; "
@@ -112,11 +111,6 @@ def pool_advice(ctx: LintContext, upstream_routes, idle_s: float, pool_text: str
     return (f"{pool_text}{slots} with {http11}, and set gunicorn keepalive = {idle_s + APP_KEEPALIVE_MARGIN_S:g} "
             f"(now {describe_setting(ctx, setting) if keepalive is not None else 'unknown'}) so the app "
             f"holds idle connections longer than nginx's upstream keepalive_timeout ({idle_s:g}s)"), True
-
-
-def _reaches_app(ctx: LintContext, target_routes) -> bool:
-    mine = {id(r.proxy_pass) for r in app_routes(ctx)}
-    return any(id(r.proxy_pass) in mine for r in target_routes)
 
 
 @rule(code="CG101", name="keepalive-needs-http11", severity="error")
@@ -430,7 +424,7 @@ def proxy_pass_no_upstream(ctx: LintContext) -> Iterator[Finding]:
         more = f" (and {len(target_routes) - 1} more location(s))" if len(target_routes) > 1 else ""
         advice, report = pool_advice(ctx, target_routes, 60.0,
                                      f"define `upstream NAME {{ server {target}; keepalive "
-                                     f"{upstream_pool_size(ctx, None, _reaches_app(ctx, target_routes))}; }}`, "
+                                     f"{upstream_pool_size(ctx, None, reaches_app(ctx, target_routes))}; }}`, "
                                      f"proxy_pass {target_routes[0].scheme}://NAME")
         first = target_routes[0].proxy_pass
         problem = f"proxy_pass to {target}{more} without an upstream block: {effect}"
