@@ -18,7 +18,8 @@ _CLIENT_PROTO_RE = re.compile(r"\$(\{http_x_forwarded_proto\}|http_x_forwarded_p
 
 def _lost_headers(ctx: LintContext, directive_name: str, only_levels: set[int] | None,
                   skip: frozenset[str] = frozenset(), fixable: bool = False,
-                  reported_elsewhere=lambda level: False, deliberate=lambda level, lost: False) -> Iterator[Finding]:
+                  reported_elsewhere=lambda level: False, deliberate=lambda level, lost: False,
+                  unsent=lambda level, directive: False) -> Iterator[Finding]:
     """nginx's rule for array directives: a level that has any ``directive_name`` inherits none
     from outside. Report each such level that drops headers set further out, naming them."""
     seen: set[int] = set()
@@ -40,7 +41,7 @@ def _lost_headers(ctx: LintContext, directive_name: str, only_levels: set[int] |
         # What is really in force here (the model knows add_header_inherit merge, 1.29.3+).
         kept = {d.args[0].lower() for d in ctx.nginx.effective(directive_name, level) if d.args}
         lost = list(dict.fromkeys(d.args[0] for d in outer if d.args and d.args[0].lower() not in kept
-                                  and d.args[0].lower() not in skip))
+                                  and d.args[0].lower() not in skip and not unsent(level, d)))
         if not lost or deliberate(level, lost):
             continue
         outer_level = outer[0].parent
@@ -151,7 +152,10 @@ def add_header_inheritance(ctx: LintContext) -> Iterator[Finding]:
     ``Content-Type`` or ``Content-Length`` by add-header-content-type / add-header-content-length:
     one finding per cause. A level that sets its own caching (``expires`` or its own
     ``Cache-Control``) and drops only caching headers (a server-wide ``Pragma: no-cache``,
-    ``Expires 0``) leaves them out on purpose, and is not reported.
+    ``Expires 0``) leaves them out on purpose, and is not reported; nor is a header made only
+    of ``$upstream_*`` variables (``X-Cache-Status $upstream_cache_status``) in a level that
+    answers with ``return``: no upstream is involved there, so its value is empty and nginx
+    would not send it anyway.
 
     Bad:
         server {
@@ -175,8 +179,22 @@ def add_header_inheritance(ctx: LintContext) -> Iterator[Finding]:
     """
     yield from _lost_headers(ctx, "add_header", None, skip=frozenset(SECURITY_HEADERS), reported_elsewhere=lambda level:
                              only_nginx_own_headers(level) or drops_security_headers(ctx, level),
-                             deliberate=_recaches)
+                             deliberate=_recaches, unsent=_empty_without_upstream)
 
+
+def _empty_without_upstream(level, header) -> bool:
+    """Whether ``header`` (an add_header from outside) would be empty, so not sent, at ``level``
+    anyway: its value is made only of ``$upstream_*`` variables (``X-Cache-Status
+    $upstream_cache_status``) and ``level`` answers with ``return`` (a CORS preflight ``if``),
+    so no upstream is involved and nginx leaves out a header whose value is empty."""
+    if not any(d.name == "return" for d in level.block or ()):
+        return False
+    value = header.args[1] if len(header.args) > 1 else ""
+    without = _UPSTREAM_VARIABLE_RE.sub("", value).strip().strip('"\'')
+    return value != without and not without
+
+
+_UPSTREAM_VARIABLE_RE = re.compile(r"\$(?:\{upstream_\w+\}|upstream_\w+)")
 
 # Headers that only say how long a response may be cached.
 CACHE_HEADERS = frozenset({"cache-control", "pragma", "expires", "last-modified", "etag", "surrogate-control",

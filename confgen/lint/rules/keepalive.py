@@ -37,6 +37,7 @@ from confgen.lint.rules._proxy import (
     used_upstreams,
     not_pool_candidates,
     reaches_app,
+    websocket_only,
     value_without_header,
     worker_class,
 )
@@ -202,7 +203,10 @@ def keepalive_connection_header(ctx: LintContext) -> Iterator[Finding]:
     ``proxy_set_header Connection ""``; the WebSocket idiom ``Connection $connection_upgrade``
     does the same when its ``map`` gives ``close`` for requests without an Upgrade header
     (map ``''`` to ``''`` instead). A level with its own ``proxy_set_header`` inherits none from
-    outside, so a ``Connection ""`` at ``server`` level is lost in such a location.
+    outside, so a ``Connection ""`` at ``server`` level is lost in such a location. Not
+    reported on a WebSocket endpoint (as upstream-no-keepalive judges them: a ``/ws``,
+    ``/socket.io``, ... location with nginx's documented ``$connection_upgrade`` map): its
+    requests are upgrades, which never return to the pool, and a plain request there is rare.
 
     Version: 1.22.1
 
@@ -250,6 +254,8 @@ def keepalive_connection_header(ctx: LintContext) -> Iterator[Finding]:
             resolved = value_without_header(ctx, value)
             if resolved is None or "close" not in {t.strip().lower() for t in resolved.split(",")}:
                 continue
+            if websocket_only(ctx, [route]):
+                continue  # nginx's WebSocket idiom on a WebSocket endpoint: an upgrade never returns to the pool
             if directive is None and ctx.unresolved_include(route.block) is not None:
                 continue  # a file the deployment provides may set it
             causes.append(((directive, value, resolved), route))

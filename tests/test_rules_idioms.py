@@ -1,0 +1,71 @@
+"""Common deployment idioms that must stay quiet (issue 25: a false alarm costs more than a miss),
+each checked on the real nginx where the quiet rests on a behaviour."""
+
+from __future__ import annotations
+
+from lint_helpers import full, lint_config, only
+from test_rules_edges_engine import fetch, nginx_serving
+
+CORS_PREFLIGHT = """
+    server {
+        listen {port};
+        location /api/ {
+            if ($request_method = OPTIONS) {
+                add_header Access-Control-Allow-Origin "https://example.com";
+                return 204;
+            }
+            add_header X-Cache-Status $upstream_cache_status;
+            add_header X-Served-By edge-1;
+            proxy_pass http://127.0.0.1:9;
+        }
+    }
+"""
+
+
+def test_a_preflight_if_drops_no_header_that_only_an_upstream_fills(tmp_path):
+    # X-Cache-Status is empty where `return` answers (no upstream), so only X-Served-By is lost.
+    [finding] = only(lint_config(tmp_path, full(CORS_PREFLIGHT.replace("{port}", "80"))), "add-header-inheritance")
+    assert "X-Served-By is dropped" in finding.message and "X-Cache-Status" not in finding.message
+    quiet = CORS_PREFLIGHT.replace("            add_header X-Served-By edge-1;\n", "")
+    assert only(lint_config(tmp_path, full(quiet.replace("{port}", "80"))), "add-header-inheritance") == []
+
+
+def test_nginx_sends_no_upstream_header_on_a_returned_response(tmp_path):
+    # The behaviour the quiet rests on: without the if's own add_header the location's header
+    # would be inherited, and is still not sent, because $upstream_cache_status is empty there.
+    body = CORS_PREFLIGHT.replace('                add_header Access-Control-Allow-Origin "https://example.com";\n', "")
+    body = body.replace("if ($request_method = OPTIONS)", "if ($request_method = GET)")
+    with nginx_serving(tmp_path, body) as (port, _, _):
+        status, headers, _ = fetch(port, "/api/x")
+    assert status == 204
+    assert headers.get("x-served-by") == "edge-1" and "x-cache-status" not in headers
+
+
+WEBSOCKET = """
+    map $http_upgrade $connection_upgrade { default upgrade; '' close; }
+    upstream app { server 127.0.0.1:8000; keepalive 16; }
+    server {
+        listen 80;
+        location /ws/ {
+            proxy_pass http://app;
+            proxy_http_version 1.1;
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection $connection_upgrade;
+        }
+        location / {
+            proxy_pass http://app;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+    }
+"""
+
+
+def test_nginx_websocket_idiom_on_a_websocket_endpoint_is_not_a_pool_problem(tmp_path):
+    assert only(lint_config(tmp_path, full(WEBSOCKET)), "keepalive-connection-header") == []
+
+
+def test_the_websocket_map_on_ordinary_requests_is_still_reported(tmp_path):
+    [finding] = only(lint_config(tmp_path, full(WEBSOCKET.replace("location /ws/", "location /app/"))),
+                     "keepalive-connection-header")
+    assert "map the `''` entry to `''`" in finding.message
