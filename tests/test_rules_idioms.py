@@ -3,8 +3,10 @@ each checked on the real nginx where the quiet rests on a behaviour."""
 
 from __future__ import annotations
 
+import pytest
+
 from lint_helpers import full, lint_config, only
-from test_rules_edges_engine import fetch, nginx_serving
+from test_rules_edges_engine import fetch, nginx_serving, place
 
 CORS_PREFLIGHT = """
     server {
@@ -69,3 +71,53 @@ def test_the_websocket_map_on_ordinary_requests_is_still_reported(tmp_path):
     [finding] = only(lint_config(tmp_path, full(WEBSOCKET.replace("location /ws/", "location /app/"))),
                      "keepalive-connection-header")
     assert "map the `''` entry to `''`" in finding.message
+
+
+TAKES = "regex-location-takes-prefix-files"
+STATIC_BESIDE_REGEX = """
+    server {
+        listen {port};
+        root {root}/www;
+        location /static/ { alias {root}/app-static/; }
+        location ~* \\.(css|js|png)$ { expires 30d; }
+    }
+"""
+
+
+def test_a_static_regex_takes_the_files_of_an_alias_location(tmp_path):
+    body = STATIC_BESIDE_REGEX.replace("{port}", "80").replace("{root}", "/srv")
+    [finding] = only(lint_config(tmp_path, full(body)), TAKES)
+    assert ((finding.line, finding.col), finding.severity) == (place(full(body), "location /static/"), "warning")
+    assert "/srv/www/static/x/a.css, not /srv/app-static/x/a.css" in finding.message
+    assert "`location ^~ /static/`" in finding.message
+
+
+def test_nginx_serves_the_alias_files_only_once_the_prefix_is_written_caret_tilde(tmp_path):
+    for fixed, expected in ((False, 404), (True, 200)):
+        body = STATIC_BESIDE_REGEX.replace("location /static/", "location ^~ /static/") if fixed else STATIC_BESIDE_REGEX
+        root = tmp_path / ("fixed" if fixed else "as-written")
+        with nginx_serving(root, body) as (port, prefix, _):
+            (prefix / "app-static").mkdir()
+            (prefix / "app-static" / "a.css").write_text("body {}\n")
+            status, _, _ = fetch(port, "/static/a.css")
+        assert status == expected
+        assert len(only(lint_config(tmp_path / f"lint-{fixed}", full(body.replace("{port}", "80")
+                                                                        .replace("{root}", "/srv"))), TAKES)) \
+            == (0 if fixed else 1)
+
+
+@pytest.mark.parametrize("body", [
+    # the regex maps the file to the same path: root in force is the alias's parent
+    "server { root /srv; location /static/ { alias /srv/static/; } location ~* \\.css$ { expires 1d; } }",
+    "server { root /srv; location /static/ { expires 1h; } location ~* \\.css$ { expires 1d; } }",
+    # the regex refuses or hands on: it is meant to win
+    "server { location /static/ { alias /srv/s/; } location ~ /\\. { deny all; } }",
+    "server { location /static/ { alias /srv/s/; } location ~ \\.php$ { fastcgi_pass 127.0.0.1:9000; } }",
+    # the regex cannot match there, or the prefix proxies
+    "server { location /static/ { alias /srv/s/; } location ~ ^/api/.*\\.json$ { root /srv/api; } }",
+    "server { location /media/ { proxy_pass http://127.0.0.1:9000; } location ~* \\.png$ { expires 1d; } }",
+    # nested locations decide inside the prefix
+    "server { location /static/ { alias /srv/s/; location ~ \\.css$ { expires 1d; } } location ~ \\.css$ { } }",
+])
+def test_regex_and_prefix_locations_that_agree_are_quiet(tmp_path, body):
+    assert only(lint_config(tmp_path, full(body)), TAKES) == []

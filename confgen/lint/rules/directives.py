@@ -12,7 +12,7 @@ from confgen.lint.fixes.base import Fix
 from confgen.lint.fixes.nginx_edits import rename, replace_arg, replace_args
 from confgen.lint.registry import Finding, rule
 from confgen.lint.rules.security_common import TABLE_BLOCKS, UPSTREAM_PASS, in_http, variable_model
-from confgen.nginx.model import location_match
+from confgen.nginx.model import LocationMatch, location_match
 
 # Directives nginx refuses to read twice in one block ('"try_files" directive is duplicate'):
 # those it stores in one slot (flags, sizes, times, strings) or checks by hand. Each was
@@ -861,3 +861,124 @@ def directive_not_allowed_here(ctx: LintContext) -> Iterator[Finding]:
                 where = "the top level" if parent.parent is None else f"a {parent.name} block"
                 yield ctx.finding(directive, f"{name} is not allowed in {where}: nginx refuses to start "
                                              f"(\"{name}\" directive is not allowed here); move it to the {allowed}")
+
+
+# What a location may hold and still be a plain "serve files from here" location: these change
+# headers, logging or caching of the file, not which file or handler answers.
+_PASSIVE_FILE_DIRECTIVES = frozenset({
+    "expires", "add_header", "more_set_headers", "access_log", "log_not_found", "etag", "if_modified_since",
+    "gzip", "gzip_static", "gzip_vary", "gzip_types", "gzip_comp_level", "gzip_min_length", "brotli",
+    "brotli_static", "brotli_types", "open_file_cache", "open_file_cache_valid", "open_file_cache_errors",
+    "sendfile", "tcp_nopush", "tcp_nodelay", "charset", "charset_types", "default_type", "types",
+    "autoindex", "index", "add_trailer", "aio", "directio", "output_buffers", "limit_rate"})
+# Names a static-file regex is written for; a regex that matches one of them under a prefix
+# location takes those files from it.
+_SAMPLE_FILES = ("a.css", "a.js", "a.mjs", "a.map", "a.png", "a.jpg", "a.jpeg", "a.gif", "a.ico", "a.svg",
+                 "a.webp", "a.avif", "a.woff", "a.woff2", "a.ttf", "a.otf", "a.eot", "a.json", "a.xml", "a.txt",
+                 "a.html", "a.htm", "a.pdf", "a.mp4", "a.webm", "a.mp3", "a.ogg", "a.zip", "a.gz", "a.csv",
+                 "A.CSS", "A.JS", "A.PNG", "A.JPG")
+
+
+@rule(code="CG424", name="regex-location-takes-prefix-files", severity="warning")
+def regex_location_takes_prefix_files(ctx: LintContext) -> Iterator[Finding]:
+    """A regex location (``~* \\.(css|js)$``) answers requests meant for a prefix location's files.
+
+    nginx picks the longest matching prefix location, then tries the server's regex locations in
+    order and uses the first that matches; the prefix location is kept only when none does or
+    it is written ``^~``. A ``location /static/ { alias /srv/app/static/; }`` beside
+    ``location ~* \\.(css|js|png)$ { expires 30d; }`` therefore serves ``/static/app.css`` from
+    the regex location's root (the server's ``root``, or nginx's ``html`` directory when none is
+    set), not from the alias: the files 404 (checked on nginx 1.22.1). Reported when both
+    locations only serve files (no handler, ``return``, rewrite or access rule), the regex
+    matches a usual static file name under the prefix, and the two map that file to different
+    paths; not when the prefix has nested locations or either side includes a file the
+    deployment provides.
+
+    Bad:
+        server {
+            root /var/www/html;
+            location /static/ { alias /srv/app/static/; }
+            location ~* \\.(css|js|png)$ { expires 30d; }
+        }
+
+    Good:
+        server {
+            root /var/www/html;
+            location ^~ /static/ { alias /srv/app/static/; expires 30d; }
+            location ~* \\.(css|js|png)$ { expires 30d; }
+        }
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_core_module.html#location
+        https://nginx.org/en/docs/http/request_processing.html
+    """
+    for server in ctx.all("server"):
+        if not server.is_block or not in_http(server) or ctx.unresolved_include(server) is not None:
+            continue
+        locations = [d for d in server.block or () if d.name == "location" and d.is_block]
+        regexes = [(d, m) for d in locations if (m := location_match(d)) is not None and m.modifier in ("~", "~*")
+                   and _only_serves_files(ctx, d)]
+        if not regexes:
+            continue
+        for prefix in locations:
+            match = location_match(prefix)
+            if match is None or match.modifier != "" or not match.path.startswith("/") \
+                    or not _only_serves_files(ctx, prefix, may_alias=True):
+                continue
+            for regex, regex_match in regexes:
+                taken = _files_taken(regex_match, match.path)
+                if taken is None:
+                    continue
+                ours, theirs = _file_path(ctx, prefix, match.path, taken), _file_path(ctx, regex, None, taken)
+                if ours is None or theirs is None or ours == theirs:
+                    continue
+                yield ctx.finding(prefix, f"location {' '.join(regex.args)} (line {regex.line}) takes {taken} from "
+                                          f"this location: nginx tries regex locations after the longest prefix and "
+                                          f"keeps the prefix only when it is written `^~`, so the file is looked up "
+                                          f"as {theirs}, not {ours}; write `location ^~ {match.path}` (with what "
+                                          f"the regex location adds, such as expires, repeated inside)")
+                break
+
+
+def _only_serves_files(ctx: LintContext, location, may_alias: bool = False) -> bool:
+    """Whether ``location`` answers only from files (its own root, or alias when ``may_alias``),
+    with nothing that picks another handler, redirects, or refuses."""
+    if ctx.unresolved_include(location) is not None:
+        return False
+    for child in location.block or ():
+        if child.name in _PASSIVE_FILE_DIRECTIVES:
+            continue
+        if child.name == "root" and child.args and "$" not in child.args[0]:
+            continue
+        if child.name == "alias" and may_alias and child.args and "$" not in child.args[0]:
+            continue
+        if child.name == "try_files" and child.args and child.args[-1] == "=404" \
+                and all(a in ("$uri", "$uri/") for a in child.args[:-1]):
+            continue
+        return False
+    return True
+
+
+def _files_taken(regex: LocationMatch, prefix: str) -> str | None:
+    """A URI under ``prefix`` that ``regex`` matches, from the usual static file names."""
+    try:
+        compiled = re.compile(regex.path, re.IGNORECASE if regex.modifier == "~*" else 0)
+    except re.error:
+        return None     # a PCRE form Python cannot read: say nothing
+    base = prefix if prefix.endswith("/") else prefix + "/"
+    return next((base + "x/" + name for name in _SAMPLE_FILES if compiled.search(base + "x/" + name)), None)
+
+
+def _file_path(ctx: LintContext, location, prefix: str | None, uri: str) -> str | None:
+    """The file nginx opens for ``uri`` in ``location``: its alias with the prefix replaced, else
+    the root in force (nginx's ``html`` when none is set) followed by the URI."""
+    alias = next((d for d in location.block or () if d.name == "alias"), None)
+    if alias is not None:
+        if prefix is None:
+            return None
+        return alias.args[0] + uri[len(prefix):]
+    roots = ctx.nginx.effective("root", location)
+    if not roots or not roots[-1].args:
+        return f"html{uri} in nginx's prefix (no root is set there)"
+    root = roots[-1].args[0]
+    return None if "$" in root else root.rstrip("/") + uri
