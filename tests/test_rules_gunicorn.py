@@ -221,7 +221,7 @@ def test_only_the_upstream_reaching_the_bind_is_judged_and_a_note_names_the_othe
     result = lint_config(tmp_path, TWO_APPS.format(read=""), gunicorn=app)
     (race,) = only(result, "app-keepalive-race")
     assert "upstream django" in race.message
-    assert any("reached through django" in n and "goapi lead elsewhere" in n for n in result.notes), result.notes
+    assert any("reached through django" in n and "goapi leads elsewhere" in n for n in result.notes), result.notes
     # The Go service on 9000 as the app: only goapi is judged.
     result = lint_config(tmp_path, TWO_APPS.format(read=""), gunicorn=app.replace("unix:/run/django.sock", "127.0.0.1:9000"))
     assert [f.message.split("upstream ")[1].split()[0] for f in only(result, "app-keepalive-race")] == ["goapi"]

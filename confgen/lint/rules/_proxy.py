@@ -458,8 +458,10 @@ def _match_app_routes(ctx) -> list[Route]:
         ctx.note(f"{label} binds {', '.join(binds)}, which no upstream or proxy_pass here reaches; "
                  f"app rules checked none of {targets(static)}")
     elif others:
+        one = "," not in targets(others)
         ctx.note(f"{label} (bind {', '.join(binds)}) is reached through {targets(matched)}; "
-                 f"{targets(others)} lead elsewhere and are not judged by its rules")
+                 f"{targets(others)} {'leads' if one else 'lead'} elsewhere and {'is' if one else 'are'} "
+                 f"not judged by its rules")
     return matched
 
 

@@ -10,6 +10,7 @@ from typing import Iterator
 from confgen.lint.context import LintContext
 from confgen.lint.registry import Finding, rule
 
+PRE_STOP_DELAY_S = 10.0
 PRE_STOP_ADVICE = ('add a preStop hook that waits a few seconds (lifecycle.preStop.sleep.seconds: 10 on '
                    'Kubernetes 1.30+, or exec: command: ["sleep", "10"]) so the pod keeps serving until the '
                    'front has stopped sending to it')
@@ -27,7 +28,9 @@ def rolling_update_drops_requests(ctx: LintContext) -> Iterator[Finding]:
     deploy. The termination grace period counts from before the preStop hook: it must also
     cover the delay plus the app's own graceful shutdown (gunicorn's ``graceful_timeout``, 30 s
     by default; uvicorn's ``--timeout-graceful-shutdown``), or the kubelet kills the app with
-    SIGKILL while it still finishes requests (30 s when the pod does not set it).
+    SIGKILL while it still finishes requests (30 s when the pod does not set it). A period
+    equal to the sum is no loss (the app stops its own unfinished requests at that moment), so
+    it is reported when shorter; the preStop advice says when the delay it adds would not fit.
 
     When nothing in the input routes to an nginx pod, the Service that selects it is what keeps
     sending; a pod no Service in the input selects (while the input has Services) gets no such
@@ -106,16 +109,21 @@ def rolling_update_drops_requests(ctx: LintContext) -> Iterator[Finding]:
         return
     delay = pod.pre_stop.seconds if pod.pre_stop is not None else 0.0
     if pod.front and (not pod.pre_stop_hook or (pod.pre_stop is not None and delay <= 0)):
+        # The advised delay comes out of the same grace period: say so when it would not fit.
+        after = PRE_STOP_DELAY_S + pod.app_graceful.seconds if pod.app_graceful is not None else None
+        grace = (f", and raise terminationGracePeriodSeconds above {after:g} so it still covers the app's graceful "
+                 f"shutdown {pod.app_graceful.describe()}" if after is not None and pod.grace.seconds < after else "")
         yield ctx.finding((pod.file, pod.line),
                           f"{pod.workload}: container {pod.container} stops at once when the pod is deleted, but "
                           f"{pod.front} keeps sending it requests for a few seconds after: on every rolling "
-                          f"update they fail with 502; {PRE_STOP_ADVICE}")
+                          f"update they fail with 502; {PRE_STOP_ADVICE}{grace}")
     if pod.pre_stop_hook and pod.pre_stop is None:
         return  # a hook whose duration is unknown (a script, an HTTP call): the budget cannot be summed
     if pod.app_graceful is None:
         return
     needed = delay + pod.app_graceful.seconds
-    if pod.grace.seconds <= needed:
+    # A tie is no loss: gunicorn (or uvicorn) stops its own unfinished requests at that moment anyway.
+    if pod.grace.seconds < needed:
         parts = (f"the preStop delay {pod.pre_stop.describe()} plus " if pod.pre_stop is not None and delay > 0 else "")
         yield ctx.finding(pod.grace_where,
                           f"{pod.workload}: the termination grace period {pod.grace.describe()} does not cover "
