@@ -35,6 +35,11 @@ def lint_config(tmp_path: Path, nginx: str, *, gunicorn: str | None = None, file
     options.setdefault("nginx_version", "1.22.1")
     # Every rule, whatever its group (hardening rules are opt-in): each test names the rules it checks.
     options.setdefault("select", ["ALL"])
+    # And the pool advice for apps it cannot see (a note by default): tests of the default pass
+    # rule_options themselves.
+    asked = options.get("rule_options") or {}
+    options["rule_options"] = {name: {"unknown-app": True} for name in ("upstream-no-keepalive",
+                                                                        "proxy-pass-no-upstream")} | asked
     result = lint([str(tmp_path / main)], **options)
     if RECORDED is not None:
         RECORDED.append((tmp_path, result))

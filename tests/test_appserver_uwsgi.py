@@ -239,15 +239,31 @@ def test_the_router_on_the_command_line_gets_the_note(tmp_path):
     ({"uwsgi.ini": "[uwsgi]\nhttp = 127.0.0.1:9000\nhttp-keepalive = 75\n"}, None),
     ({}, "uwsgi --http :9000 --http-keepalive=75 --module app"),
     ({}, "uwsgi --http :9000 --http-keepalive --module app"),
-    # One that closes every connection, but on another port than nginx's target: not this app.
-    ({"uwsgi.ini": "[uwsgi]\nhttp-socket = 127.0.0.1:9999\n"}, None),
-    # No app side at all.
-    ({}, None),
 ])
 def test_near_misses_keep_the_pool_warning(tmp_path, files, cmd):
     pool, notes = _lint(tmp_path, {"nginx.conf": NO_POOL % "127.0.0.1:9000", **files},
                         **({"gunicorn_cmd": cmd} if cmd else {}))
     assert [f.rule for f in pool] == ["proxy-pass-no-upstream"] and notes == [], (pool, notes)
+
+
+@pytest.mark.parametrize("files", [
+    # One that closes every connection, but on another port than nginx's target: not this app.
+    {"uwsgi.ini": "[uwsgi]\nhttp-socket = 127.0.0.1:9999\n"},
+    # No app side at all.
+    {},
+])
+def test_an_app_that_is_not_read_gets_a_note_not_the_pool_warning(tmp_path, files):
+    write_tree(tmp_path, {"nginx.conf": NO_POOL % "127.0.0.1:9000", **files})
+    result = confgen.lint_project([str(tmp_path / "nginx.conf")], nginx_version="1.22.1")
+    assert [f for f in result.findings if f.rule in POOL_RULES] == []
+    [note] = [n for n in result.notes if "the app behind it is not read" in n]
+    assert "127.0.0.1:9000" in note and "unknown-app" in note
+    # The project can ask for the finding anyway.
+    from confgen.lint.engine import lint
+
+    asked = lint([str(tmp_path / "nginx.conf")], nginx_version="1.22.1",
+                 rule_options={"proxy-pass-no-upstream": {"unknown-app": True}})
+    assert [f.rule for f in asked.findings if f.rule in POOL_RULES] == ["proxy-pass-no-upstream"]
 
 
 POOLED = ("events {}\nhttp {\n    upstream app { server 127.0.0.1:9000; keepalive 16; }\n"

@@ -252,7 +252,9 @@ def test_fix_on_a_tree_with_includes_and_comments(tmp_path, name):
 
 
 def test_the_map_idiom_is_fixed_at_its_empty_entry(tmp_path):
-    write_tree(tmp_path, {**SITE, "gunicorn.conf.py": GTHREAD})
+    # On a path that also carries ordinary requests (on /ws/ the idiom is right as it is).
+    live = SITE["conf.d/app.conf"].replace("location /ws/", "location /live/")
+    write_tree(tmp_path, {**SITE, "conf.d/app.conf": live, "gunicorn.conf.py": GTHREAD})
     plan = confgen.fix([str(tmp_path / "nginx.conf")], select=["keepalive-connection-header"], nginx_version="1.25.3")
     assert ("close", "''") in [(e.old, e.new) for e in plan.edits]
     assert not [e for e in plan.edits if e.file.endswith("app.conf") and e.old != "close"]

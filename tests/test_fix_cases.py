@@ -5,6 +5,7 @@ exact text written, that the fixed finding is gone, and that --diff and --fix ag
 
 from __future__ import annotations
 
+import re
 import subprocess
 import textwrap
 from pathlib import Path
@@ -68,10 +69,11 @@ def test_diff_and_fix_count_and_change_the_same(tmp_path):
 def test_connection_is_added_once_when_two_rules_ask_for_it(tmp_path):
     path = tree(tmp_path, {"nginx.conf": "upstream app { server 127.0.0.1:8000; }\n"
                                          "server {\n    location / {\n        proxy_pass http://app;\n"
-                                         "        proxy_set_header Host $host;\n    }\n}\n"})
+                                         "        proxy_set_header Host $host;\n    }\n}\n",
+                           "Procfile": "web: gunicorn app:app --bind 127.0.0.1:8000 --threads 4 --keep-alive 75\n"})
     text = fixed(path, "upstream-no-keepalive", "keepalive-connection-header", "keepalive-needs-http11", unsafe=True)
     assert text.count('proxy_set_header Connection "";') == 1 and text.count("proxy_http_version 1.1;") == 1
-    assert "keepalive 16;" in text
+    assert re.search(r"upstream app \{ server 127.0.0.1:8000; keepalive \d+; \}", text), text
 
 
 def test_several_proxy_set_header_in_a_block_the_fix_goes_after_the_last(tmp_path):

@@ -527,4 +527,6 @@ def test_an_nginx_pod_is_paired_with_the_app_behind_the_service_it_proxies_to(tm
     unrelated = tmp_path / "app.yaml"
     unrelated.write_text(manifest.read_text().replace("proxy_pass http://web:5000/", "proxy_pass http://other:5000/"))
     result = confgen.lint_project([str(unrelated)], nginx_version="1.22.1")
-    assert "proxy-pass-no-upstream" in {f.rule for f in result.findings}
+    # Another Service, whose app is not read: the pool advice is a note saying so.
+    assert "proxy-pass-no-upstream" not in {f.rule for f in result.findings}
+    assert any("other:5000" in note and "the app behind it is not read" in note for note in result.notes)

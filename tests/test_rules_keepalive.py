@@ -492,3 +492,23 @@ def test_the_advised_pool_leaves_room_in_a_gevent_apps_connection_slots(tmp_path
     if pool is not None:
         assert f"add `keepalive {pool};`" in finding.message
     assert (explained in finding.message) if explained else "per nginx worker" not in finding.message
+
+
+def test_an_upstream_whose_app_is_not_read_gets_the_advice_as_a_note(tmp_path):
+    """Whether a pool is ever reused depends on the app (Odoo's and Radicale's servers answer one
+    request per connection): with no app side read, the default is a note; the project's
+    unknown-app option asks for the finding; with the app paired, the finding is back."""
+    from confgen.lint.engine import lint
+
+    config = "upstream app { server 127.0.0.1:8000; }\nserver { listen 80; location / { proxy_pass http://app; } }\n"
+    (tmp_path / "nginx.conf").write_text(config)
+    path = [str(tmp_path / "nginx.conf")]
+    result = lint(path, nginx_version="1.22.1")
+    assert "upstream-no-keepalive" not in rules_of(result)
+    [note] = [n for n in result.notes if "upstream app has no `keepalive`" in n]
+    assert "not reported, as the app behind it is not read" in note and "if the app behind keeps" in note
+    asked = lint(path, nginx_version="1.22.1", rule_options={"upstream-no-keepalive": {"unknown-app": True}})
+    assert "upstream-no-keepalive" in rules_of(asked)
+    paired = lint(path, nginx_version="1.22.1", gunicorn_cmd="gunicorn app:app -b 127.0.0.1:8000 --threads 4")
+    [finding] = only(paired, "upstream-no-keepalive")
+    assert "set gunicorn keepalive = 65" in finding.message

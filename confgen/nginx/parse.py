@@ -93,6 +93,9 @@ _UPSTREAM_LEVEL = {"keepalive", "least_conn", "ip_hash", "hash", "zone", "random
                    "keepalive_requests", "keepalive_time", "ntlm", "sticky", "least_time", "queue", "resolver",
                    "resolver_timeout", "state", "backup"}
 
+# Stands for the file, outside the tree, that includes a snippet linted on its own.
+SNIPPET_INCLUDER = "<the file that includes this snippet>"
+
 
 # ---------------------------------------------------------------------------------------------
 # Entry points
@@ -431,7 +434,7 @@ class _Loader:
             if block == id(root):
                 include.parent = innermost
                 config.include_sites[(id(innermost), file)] = config.include_sites.pop((block, file))
-        self.unresolved.append(Directive("include", ["<the file that includes this snippet>"], config.main_file, 1,
+        self.unresolved.append(Directive("include", [SNIPPET_INCLUDER], config.main_file, 1,
                                          innermost, None))
 
     def problem(self, kind: str, path: str, line: int | None, message: str) -> None:

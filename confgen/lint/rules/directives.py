@@ -13,6 +13,7 @@ from confgen.lint.fixes.nginx_edits import rename, replace_arg, replace_args
 from confgen.lint.registry import Finding, rule
 from confgen.lint.rules.security_common import TABLE_BLOCKS, UPSTREAM_PASS, in_http, variable_model
 from confgen.nginx.model import LocationMatch, location_match
+from confgen.nginx.parse import SNIPPET_INCLUDER
 
 # Directives nginx refuses to read twice in one block ('"try_files" directive is duplicate'):
 # those it stores in one slot (flags, sizes, times, strings) or checks by hand. Each was
@@ -912,8 +913,14 @@ def regex_location_takes_prefix_files(ctx: LintContext) -> Iterator[Finding]:
         https://nginx.org/en/docs/http/ngx_http_core_module.html#location
         https://nginx.org/en/docs/http/request_processing.html
     """
-    for server in ctx.all("server"):
-        if not server.is_block or not in_http(server) or ctx.unresolved_include(server) is not None:
+    # A server's locations, or those of a snippet written for one (locations at its top level).
+    for server in [*ctx.all("server"), ctx.nginx.root]:
+        if not server.is_block or not in_http(server):
+            continue
+        # A file the deployment provides beside these locations may hold a regex that matches
+        # first; the file a snippet is written for is no such unknown (it is the server itself).
+        provided = ctx.unresolved_include(server, inherited=False)
+        if provided is not None and provided.args != [SNIPPET_INCLUDER]:
             continue
         locations = [d for d in server.block or () if d.name == "location" and d.is_block]
         regexes = [(d, m) for d in locations if (m := location_match(d)) is not None and m.modifier in ("~", "~*")
@@ -943,7 +950,7 @@ def regex_location_takes_prefix_files(ctx: LintContext) -> Iterator[Finding]:
 def _only_serves_files(ctx: LintContext, location, may_alias: bool = False) -> bool:
     """Whether ``location`` answers only from files (its own root, or alias when ``may_alias``),
     with nothing that picks another handler, redirects, or refuses."""
-    if ctx.unresolved_include(location) is not None:
+    if ctx.unresolved_include(location, inherited=False) is not None:
         return False
     for child in location.block or ():
         if child.name in _PASSIVE_FILE_DIRECTIVES:
@@ -977,8 +984,12 @@ def _file_path(ctx: LintContext, location, prefix: str | None, uri: str) -> str 
         if prefix is None:
             return None
         return alias.args[0] + uri[len(prefix):]
-    roots = ctx.nginx.effective("root", location)
-    if not roots or not roots[-1].args:
-        return f"html{uri} in nginx's prefix (no root is set there)"
-    root = roots[-1].args[0]
-    return None if "$" in root else root.rstrip("/") + uri
+    level = location
+    while level is not None:
+        roots = [d for d in level.block or () if d.name == "root" and d.args]
+        if roots:
+            return None if "$" in roots[-1].args[0] else roots[-1].args[0].rstrip("/") + uri
+        if ctx.unresolved_include(level, inherited=False) is not None:
+            return None     # a file the deployment provides may set the root in force here
+        level = level.parent
+    return f"html{uri} in nginx's prefix (no root is set there)"

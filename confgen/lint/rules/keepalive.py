@@ -51,15 +51,26 @@ DEFAULT_POOL = 16
 SYNC = "sync"
 
 
-def pool_advice(ctx: LintContext, upstream_routes, idle_s: float, pool_text: str) -> tuple[str, bool]:
-    """(what to do so a pool is reused, whether that is a finding) for routes that pool nothing,
-    from the app behind them. Following it must not produce another finding: behind gunicorn's
+# What pool_advice makes of routes that pool nothing.
+REPORT, RIGHT_FOR_NOW, APP_UNKNOWN = "report", "right for now", "app unknown"
+UNKNOWN_APP_OPTION = Option("unknown-app", bool, False,
+                            "also report targets whose app side is not read (the advice then depends on whether "
+                            "that app keeps idle connections, which confgen cannot see)")
+
+
+def pool_advice(ctx: LintContext, upstream_routes, idle_s: float, pool_text: str) -> tuple[str, str]:
+    """(what to do so a pool is reused, REPORT / RIGHT_FOR_NOW / APP_UNKNOWN) for routes that
+    pool nothing, from the app behind them. Following it must not produce another finding: behind gunicorn's
     sync worker, or another paired server that closes every connection after one response
     (uWSGI's ``http-socket``, its HTTP router without ``http-keepalive``, granian
     ``--no-http1-keep-alive``), a pool is never reused (sync-worker-keepalive; no pool is the
     sound setup there, so the advice is a note, not a finding, naming what to switch first), and
     behind a keep-alive-capable app whose idle timeout is not above nginx's upstream
-    ``keepalive_timeout`` (``idle_s``) the pool races the app's close (app-keepalive-race)."""
+    ``keepalive_timeout`` (``idle_s``) the pool races the app's close (app-keepalive-race).
+    Where the app behind is not read (no app side paired with these routes, or a gunicorn whose
+    worker class cannot be read), whether a pool would ever be reused is unknown: a server that
+    answers one request per connection (Odoo's, Radicale's, a wsgiref one) makes the advice
+    useless, so it is a note unless the rule's ``unknown-app`` option asks for a finding."""
     http11 = '`proxy_http_version 1.1;` and `proxy_set_header Connection "";`'
     if any(ctx.nginx.proxy_headers(r.block).get("connection", ("", None))[0].startswith("$") for r in upstream_routes):
         # The WebSocket idiom (Connection $connection_upgrade): a constant "" would break upgrades.
@@ -74,44 +85,45 @@ def pool_advice(ctx: LintContext, upstream_routes, idle_s: float, pool_text: str
         # A paired server whose idle timeout is read: the pool must let idle connections go first.
         if idle > idle_s:
             return (f"{pool_text} with {http11} (the paired {server.server} ({server.label}) keeps idle connections "
-                    f"{idle:g}s, longer than nginx's upstream keepalive_timeout {idle_s:g}s)"), True
+                    f"{idle:g}s, longer than nginx's upstream keepalive_timeout {idle_s:g}s)"), REPORT
         below = max(1, math.floor(idle - APP_KEEPALIVE_MARGIN_S if idle > 2 * APP_KEEPALIVE_MARGIN_S else idle / 2))
         return (f"{pool_text} with {http11}, and let the pool drop idle connections before the app does: the "
                 f"paired {server.server} ({server.label}) closes them after {idle:g}s, sooner than nginx's upstream "
                 f"keepalive_timeout ({idle_s:g}s); raise the app's idle timeout above {idle_s:g}s, or write "
-                f"`keepalive_timeout {below:g}s;` in the upstream"), True
+                f"`keepalive_timeout {below:g}s;` in the upstream"), REPORT
+    unknown = REPORT if ctx.option("unknown-app") else APP_UNKNOWN
     if not reaches or (server is not None and not closing):
         return (f"if the app behind keeps connections open (gunicorn's gthread or async workers, uvicorn; "
                 f"not gunicorn's sync worker) and holds idle ones longer than nginx's upstream "
                 f"keepalive_timeout ({idle_s:g}s; gunicorn's default keepalive is 2s), {pool_text} with {http11}; "
-                f"otherwise fix the app side first"), True
+                f"otherwise fix the app side first"), unknown if not reaches else REPORT
     if closing:
         # Another server that answers one request per connection (uWSGI's http-socket, its HTTP
         # router without http-keepalive, granian --no-http1-keep-alive): as the sync worker.
         reuse = server.reuse.format(idle=f"{idle_s:g}", keep=f"{idle_s + APP_KEEPALIVE_MARGIN_S:g}")
         return (f"the paired {server.server} ({server.label}) {server.closes}, so a pool alone is never reused: "
-                f"to reuse connections, {reuse} first, then {pool_text} with {http11}"), False
+                f"to reuse connections, {reuse} first, then {pool_text} with {http11}"), RIGHT_FOR_NOW
     worker = worker_class(ctx)
     if worker == SYNC:
         return (f"the paired gunicorn runs the sync worker, which closes every connection, so a pool "
                 f"alone is never reused: to reuse connections, switch worker_class to gthread (threads > 1) "
                 f"or an async worker first, then {pool_text} with {http11} and gunicorn keepalive above "
-                f"{idle_s:g}s"), False
+                f"{idle_s:g}s"), RIGHT_FOR_NOW
     if worker is None:
         return (f"the paired gunicorn's worker class cannot be read: check that it keeps connections open "
                 f"(not the sync worker) and that gunicorn keepalive is above nginx's upstream "
-                f"keepalive_timeout ({idle_s:g}s), then {pool_text} with {http11}"), True
+                f"keepalive_timeout ({idle_s:g}s), then {pool_text} with {http11}"), unknown
     cap = app_slot_cap(ctx)
     if cap is not None and cap[0] < 1:
         return (f"{cap[1]}, and it has too few for a pool: raise worker_connections first, then "
-                f"{pool_text} with {http11} and gunicorn keepalive above {idle_s:g}s"), True
+                f"{pool_text} with {http11} and gunicorn keepalive above {idle_s:g}s"), REPORT
     slots = f" (at most {cap[0]} per nginx worker: {cap[1]})" if cap is not None and cap[0] < DEFAULT_POOL else ""
     keepalive, setting = app_number(ctx, "keepalive")
     if keepalive is not None and keepalive > idle_s:
-        return f"{pool_text}{slots} with {http11} (the app's {describe_setting(ctx, setting)} outlasts nginx's)", True
+        return f"{pool_text}{slots} with {http11} (the app's {describe_setting(ctx, setting)} outlasts nginx's)", REPORT
     return (f"{pool_text}{slots} with {http11}, and set gunicorn keepalive = {idle_s + APP_KEEPALIVE_MARGIN_S:g} "
             f"(now {describe_setting(ctx, setting) if keepalive is not None else 'unknown'}) so the app "
-            f"holds idle connections longer than nginx's upstream keepalive_timeout ({idle_s:g}s)"), True
+            f"holds idle connections longer than nginx's upstream keepalive_timeout ({idle_s:g}s)"), REPORT
 
 
 @rule(code="CG101", name="keepalive-needs-http11", severity="error")
@@ -289,7 +301,7 @@ def _connection_fix(ctx: LintContext, directive, value: str, resolved: str, chos
     return Fix(lambda fx: fx.same_everywhere(directive, lambda d: [replace_arg(fx, d, 1, '""')]))
 
 
-@rule(code="CG104", name="upstream-no-keepalive", severity="warning")
+@rule(code="CG104", name="upstream-no-keepalive", severity="warning", options=[UNKNOWN_APP_OPTION])
 def upstream_no_keepalive(ctx: LintContext) -> Iterator[Finding]:
     """An upstream used by ``proxy_pass`` keeps no idle connections (before nginx 1.29.7).
 
@@ -300,8 +312,11 @@ def upstream_no_keepalive(ctx: LintContext) -> Iterator[Finding]:
     behind it, so that following it raises no other finding: behind a keep-alive-capable app
     (gunicorn gthread, gevent, uvicorn, uWSGI's ``http11-socket`` or its HTTP router with
     ``http-keepalive``) the pool *and* an app keep-alive above the upstream's
-    ``keepalive_timeout`` (else app-keepalive-race, chain-keepalive-race); for an unknown app,
-    what to check. Behind a paired app that closes every connection after one response, no pool
+    ``keepalive_timeout`` (else app-keepalive-race, chain-keepalive-race). Where the app behind
+    is not read (no app side paired with the upstream, or a gunicorn whose worker class cannot be
+    read), whether the pool would ever be reused is unknown (Odoo's or Radicale's server answers
+    one request per connection), so a note says what to check instead of a finding, unless the
+    ``unknown-app`` option is set. Behind a paired app that closes every connection after one response, no pool
     is right for now, and a note (not a finding) says what to switch first: gunicorn's sync
     worker (to gthread or an async worker), uWSGI's ``http-socket`` (to ``http11-socket``, the
     one its option list calls "HTTP 1.1 (Keep-Alive)", with ``socket-timeout`` above nginx's
@@ -323,6 +338,9 @@ def upstream_no_keepalive(ctx: LintContext) -> Iterator[Finding]:
     ``error_page`` hand requests to it.
 
     Version: 1.22.1
+
+    App command:
+        gunicorn app:app --bind 127.0.0.1:8000 --threads 4 --keep-alive 75
 
     Bad:
         upstream app { server 127.0.0.1:8000; }
@@ -350,9 +368,10 @@ def upstream_no_keepalive(ctx: LintContext) -> Iterator[Finding]:
     ``Connection ""`` on the upstream's locations, and, when the paired app closes idle
     connections first, its ``keepalive`` raised above the pool's idle time: safe when the paired
     app's worker class keeps connections open and its keep-alive is known, because the pool is
-    then never closed under nginx. Without a paired app the fix is unsafe (an app that closes
-    idle connections before nginx's 60 s would race the pool, app-keepalive-race); behind the
-    sync worker or an app whose settings cannot be read, no fix is offered.
+    then never closed under nginx. Without a paired app (reported with ``unknown-app``) the fix
+    is unsafe (an app that closes idle connections before nginx's 60 s would race the pool,
+    app-keepalive-race); behind the sync worker or an app whose settings cannot be read, no fix
+    is offered.
     """
     if ctx.version >= KEEPALIVE_BY_DEFAULT:
         return
@@ -363,18 +382,26 @@ def upstream_no_keepalive(ctx: LintContext) -> Iterator[Finding]:
             continue  # the file the deployment provides may hold the keepalive line
         idle, _ = upstream_idle_timeout(upstream)
         ours = any(u is upstream for u, _ in app_upstreams(ctx))
-        advice, report = pool_advice(ctx, upstream_routes, idle or 60.0,
-                                     f"add `keepalive {upstream_pool_size(ctx, upstream, ours)};`")
+        advice, verdict = pool_advice(ctx, upstream_routes, idle or 60.0,
+                                      f"add `keepalive {upstream_pool_size(ctx, upstream, ours)};`")
         problem = (f"upstream {upstream.args[0]} has no `keepalive`: before nginx {VERSION_TEXT} every request "
                    f"opens and closes a connection to it")
-        if report:
-            yield ctx.finding(upstream, f"{problem}; {advice}",
-                              fix=_pool_fix(ctx, upstream, upstream_routes, idle or 60.0))
-        else:
-            ctx.note(f"{upstream.file}:{upstream.line}: {problem}, which is right for now: {advice}")
+        yield from _pool_verdict(ctx, verdict, upstream, problem, advice,
+                                 lambda: _pool_fix(ctx, upstream, upstream_routes, idle or 60.0))
 
 
-@rule(code="CG105", name="proxy-pass-no-upstream", severity="warning")
+def _pool_verdict(ctx: LintContext, verdict: str, anchor, problem: str, advice: str, fix=lambda: None):
+    """The finding pool_advice's verdict asks for, or the note that stands in for it."""
+    if verdict == REPORT:
+        yield ctx.finding(anchor, f"{problem}; {advice}", fix=fix())
+    elif verdict == RIGHT_FOR_NOW:
+        ctx.note(f"{anchor.file}:{anchor.line}: {problem}, which is right for now: {advice}")
+    else:
+        ctx.note(f"{anchor.file}:{anchor.line}: {problem}; not reported, as the app behind it is not read "
+                 f"(pair its app side, or set the rule's unknown-app option): {advice}")
+
+
+@rule(code="CG105", name="proxy-pass-no-upstream", severity="warning", options=[UNKNOWN_APP_OPTION])
 def proxy_pass_no_upstream(ctx: LintContext) -> Iterator[Finding]:
     """``proxy_pass`` to a literal address or unix socket instead of an ``upstream`` block.
 
@@ -385,11 +412,16 @@ def proxy_pass_no_upstream(ctx: LintContext) -> Iterator[Finding]:
     per target, with the same app-aware advice as upstream-no-keepalive: behind a paired app that
     closes every connection after one response (gunicorn's sync worker, uWSGI's ``http-socket``
     or its HTTP router without ``http-keepalive``, granian ``--no-http1-keep-alive``) no pool is
-    right for now, so a note says what to switch first instead of a finding; targets reached only
+    right for now, so a note says what to switch first instead of a finding, and where the app
+    behind is not read a note says what to check (a finding with the ``unknown-app`` option);
+    targets reached only
     by WebSocket, event-stream or long-poll locations (as upstream-no-keepalive judges them) are not reported, nor is
     ``proxy_pass https://`` to a host name (another site, not an app of this deployment).
 
     Version: 1.22.1
+
+    App command:
+        gunicorn app:app --bind 127.0.0.1:8000 --threads 4 --keep-alive 75
 
     Bad:
         server { location / { proxy_pass http://127.0.0.1:8000; } }
@@ -428,16 +460,12 @@ def proxy_pass_no_upstream(ctx: LintContext) -> Iterator[Finding]:
         else:
             effect = "connections to it are never reused (a new connection per request)"
         more = f" (and {len(target_routes) - 1} more location(s))" if len(target_routes) > 1 else ""
-        advice, report = pool_advice(ctx, target_routes, 60.0,
-                                     f"define `upstream NAME {{ server {target}; keepalive "
-                                     f"{upstream_pool_size(ctx, None, reaches_app(ctx, target_routes))}; }}`, "
-                                     f"proxy_pass {target_routes[0].scheme}://NAME")
-        first = target_routes[0].proxy_pass
+        advice, verdict = pool_advice(ctx, target_routes, 60.0,
+                                      f"define `upstream NAME {{ server {target}; keepalive "
+                                      f"{upstream_pool_size(ctx, None, reaches_app(ctx, target_routes))}; }}`, "
+                                      f"proxy_pass {target_routes[0].scheme}://NAME")
         problem = f"proxy_pass to {target}{more} without an upstream block: {effect}"
-        if report:
-            yield ctx.finding(first, f"{problem}; {advice}")
-        else:
-            ctx.note(f"{first.file}:{first.line}: {problem}, which is right for now: {advice}")
+        yield from _pool_verdict(ctx, verdict, target_routes[0].proxy_pass, problem, advice)
 
 
 @rule(code="CG106", name="upstream-keepalive-pool-small", severity="warning", options=[
