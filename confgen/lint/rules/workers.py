@@ -44,7 +44,8 @@ def worker_connections_nofile(ctx: LintContext) -> Iterator[Finding]:
     A worker's connections, client and upstream sockets alike, each hold a descriptor and
     count in ``worker_connections``; every file it serves, buffers to a temp file or caches
     holds one more that does not. Without ``worker_rlimit_nofile`` a worker inherits the soft
-    limit, 1024 under systemd's default, so connections plus open files pass it well before
+    limit, 1024 under systemd's default and in containers from Docker Engine 29 (containerd
+    2.1.5; older releases gave containers 1048576), so connections plus open files pass it well before
     ``worker_connections`` is reached when nginx also serves files or buffers bodies, and
     requests fail with "Too many open files"; pure proxying reaches ``worker_connections``
     first. Reported when the limit is set
@@ -65,6 +66,7 @@ def worker_connections_nofile(ctx: LintContext) -> Iterator[Finding]:
     References:
         https://nginx.org/en/docs/ngx_core_module.html#worker_rlimit_nofile
         https://nginx.org/en/docs/ngx_core_module.html#worker_connections
+        https://github.com/moby/moby/issues/51485
     """
     connections, directive = _worker_connections(ctx)
     if connections is None:
@@ -77,7 +79,8 @@ def worker_connections_nofile(ctx: LintContext) -> Iterator[Finding]:
         anchor = directive or _events(ctx) or ctx.block_anchor(ctx.nginx.root)
         yield ctx.finding(anchor,
                           f"worker_connections {connections} without worker_rlimit_nofile: workers inherit the "
-                          f"soft open-file limit (usually {COMMON_SOFT_NOFILE}), which {connections} connections "
+                          f"soft open-file limit ({COMMON_SOFT_NOFILE} under systemd's default, and in containers "
+                          f"from Docker Engine 29 / containerd 2.1.5), which {connections} connections "
                           f"plus the files they serve or buffer (each a descriptor outside worker_connections) "
                           f"can pass, failing with \"Too many open files\"; add `worker_rlimit_nofile {needed};` "
                           f"at the top level",
