@@ -422,10 +422,12 @@ def test_headers_of_one_location_that_pass_one_client_value_are_one_finding(tmp_
     found = only(result, "host-spoofing")
     assert [f.line for f in found] == [first, rev, two, two + 1, any_host], [(f.line, f.message) for f in found]
     assert "proxy_set_header Host $http_host" in lines[first - 1]
+    colon = ("(nginx matches only the name before a colon: `Host: a.example:@evil.example` reaches the app whole, "
+             "and a link built from it leads to evil.example)")
     assert found[0].message == ("Host is sent as $http_host (request data) (and X-Forwarded-Host), a value the client "
-                                "chose: the app builds links on any domain an attacker names; use $host")
+                                f"chose: the app builds links on any domain an attacker names {colon}; use $host")
     assert found[1].message == ("X-Forwarded-Host is sent as $http_host (request data) (and Host), a value the "
-                                "client chose: the app builds links on any domain an attacker names; use $host")
+                                f"client chose: the app builds links on any domain an attacker names {colon}; use $host")
     assert "(and" not in found[2].message and "(and" not in found[3].message    # two values: two causes
     assert found[3].message.startswith("X-Forwarded-Host is sent as $arg_h")
     assert found[4].message.startswith("X-Forwarded-Host is sent as $http_host (request data) (and X-Forwarded-Server) "

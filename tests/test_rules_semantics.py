@@ -476,3 +476,33 @@ def test_internal_locations_are_not_reachable_by_clients(tmp_path, rule):
     assert findings(tmp_path, INTERNAL, rule) == []
     exposed = INTERNAL.replace("internal;", "")
     assert findings(tmp_path, exposed, rule)
+
+
+def test_nginx_passes_whatever_follows_the_matched_name_in_http_host(tmp_path):
+    """What host-spoofing says of a named server, on the real nginx: the server is chosen by the
+    name before a colon, and $http_host still carries the rest (`:@evil.example`, which a URL
+    reads as user info before the host evil.example), while $host is the matched name."""
+    import socket
+
+    from test_rules_edges_engine import nginx_serving
+
+    body = """
+        server { listen {port} default_server; return 444; }
+        server {
+            listen {port};
+            server_name app.example.com;
+            location / { return 200 "$host|$http_host"; }
+        }
+    """
+    with nginx_serving(tmp_path, body) as (port, _, _):
+        with socket.create_connection(("127.0.0.1", port), timeout=15) as connection:
+            connection.sendall(b"GET / HTTP/1.1\r\nHost: app.example.com:@evil.example\r\nConnection: close\r\n\r\n")
+            answer = b""
+            while chunk := connection.recv(4096):
+                answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200")
+    assert answer.endswith(b"app.example.com|app.example.com:@evil.example")
+    config = full(body.replace("{port}", "80").replace('return 200 "$host|$http_host";',
+                                                       "proxy_set_header Host $http_host; proxy_pass http://127.0.0.1:8000;"))
+    [finding] = only(lint_config(tmp_path / "lint", config), "host-spoofing")
+    assert "`Host: app.example.com:@evil.example` reaches the app whole" in finding.message

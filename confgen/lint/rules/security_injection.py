@@ -331,8 +331,11 @@ def host_spoofing(ctx: LintContext) -> Iterator[Finding]:
     """``proxy_set_header Host`` (or ``X-Forwarded-Host``) passes a Host the client chose.
 
     ``$http_host`` (or ``$arg_*``, ``$http_x_forwarded_host``, a capture of the URI) is the raw
-    client value, even one no ``server_name`` matched (the default server answers it): the app
-    then builds password-reset links and absolute URLs on an attacker's domain. ``$host`` is
+    client value, even one no ``server_name`` matched (the default server answers it), and in a
+    named server whatever follows the name after a colon (nginx matches only the name:
+    ``Host: app.example.com:@evil.example`` reaches the app whole, checked on nginx 1.22.1, and a
+    URL built from it reads ``app.example.com:`` as user info before the host evil.example): the
+    app then builds password-reset links and absolute URLs on an attacker's domain. ``$host`` is
     the name nginx actually matched, lower-cased and without a port. Reported on the directive
     itself, also in a snippet such as ``proxy_params`` that has no ``proxy_pass`` of its own
     (it is included where proxying happens); header names are case-insensitive. ``Host
@@ -431,5 +434,20 @@ def _host_finding(ctx, places):
         effect = "the app builds links on any domain an attacker names"
     else:
         effect = f"an app that trusts {directive.args[0]} builds links on any domain an attacker names"
+    if spoofable.name == "$http_host":
+        # In a named server nginx checks only the name before a colon; the rest reaches the app
+        # (checked on nginx 1.22.1), and a URL reads `name:@other` as user info before host other.
+        name = _plain_server_name(directive.enclosing("server")) or "example.com"
+        effect += (f" (nginx matches only the name before a colon: `Host: {name}:@evil.example` reaches the app "
+                   f"whole, and a link built from it leads to evil.example)")
     return ctx.finding(directive, f"{directive.args[0]} is sent as {spoofable.describe()}{_also(places)}, a value the "
                                   f"client chose: {effect}; use $host")
+
+
+def _plain_server_name(server) -> str | None:
+    """The server's first literal name (not a wildcard, regex or the catch-all ``_``)."""
+    for directive in (server.find("server_name") if server is not None else ()):
+        for name in directive.args:
+            if name and name not in ("_", '""') and not name.startswith(("~", "*", ".")) and "*" not in name:
+                return name
+    return None
