@@ -121,3 +121,36 @@ def test_nginx_serves_the_alias_files_only_once_the_prefix_is_written_caret_tild
 ])
 def test_regex_and_prefix_locations_that_agree_are_quiet(tmp_path, body):
     assert only(lint_config(tmp_path, full(body)), TAKES) == []
+
+
+ZONE = "zone-not-defined"
+
+
+@pytest.mark.parametrize("use, refusal", [
+    ("limit_req zone=login burst=5;", 'zero size shared memory zone "login"'),
+    ("limit_conn perip 10;", 'zero size shared memory zone "perip"'),
+    ("proxy_cache api;", '"proxy_cache" zone "api" is unknown'),
+])
+def test_a_zone_nothing_defines_stops_nginx_and_is_reported(tmp_path, nginx_check, use, refusal):
+    config = full(f"server {{ listen 80; location / {{ {use} proxy_pass http://127.0.0.1:8000; }} }}")
+    ok, output = nginx_check(config)
+    assert not ok and refusal in output
+    [finding] = only(lint_config(tmp_path, config), ZONE)
+    assert (finding.line, finding.col, finding.severity) == (*place(config, use.split()[0]), "error")
+    assert refusal in finding.message
+
+
+@pytest.mark.parametrize("config", [
+    full("limit_req_zone $binary_remote_addr zone=login:10m rate=5r/m;\n"
+         "server { listen 80; location / { limit_req zone=login burst=5; proxy_pass http://127.0.0.1:8000; } }"),
+    full("proxy_cache_path /tmp/c keys_zone=api:10m;\n"
+         "server { listen 80; location / { proxy_cache api; proxy_pass http://127.0.0.1:8000; } }"),
+    full("server { listen 80; location / { proxy_cache off; proxy_cache $zone; proxy_pass http://127.0.0.1:8000; } }"),
+    # a file the deployment provides may define it
+    full("include /etc/nginx/zones/*.conf;\n"
+         "server { listen 80; location / { limit_req zone=login; proxy_pass http://127.0.0.1:8000; } }"),
+    # a snippet: the http block it goes in is not known
+    "location / { limit_req zone=login; proxy_pass http://127.0.0.1:8000; }\n",
+])
+def test_a_zone_defined_or_possibly_defined_elsewhere_is_quiet(tmp_path, config):
+    assert only(lint_config(tmp_path, config), ZONE) == []

@@ -864,6 +864,75 @@ def directive_not_allowed_here(ctx: LintContext) -> Iterator[Finding]:
                                              f"(\"{name}\" directive is not allowed here); move it to the {allowed}")
 
 
+# Directives that use a shared zone, how each names it, and the directives that define one.
+_ZONE_USERS = {"limit_req": "limit_req_zone", "limit_conn": "limit_conn_zone", "proxy_cache": "proxy_cache_path",
+               "fastcgi_cache": "fastcgi_cache_path", "uwsgi_cache": "uwsgi_cache_path",
+               "scgi_cache": "scgi_cache_path"}
+_ZONE_ARG_RE = re.compile(r"^(?:keys_)?zone=([^:]+)(?::|$)")
+
+
+@rule(code="CG425", name="zone-not-defined", severity="error", needs=("full",))
+def zone_not_defined(ctx: LintContext) -> Iterator[Finding]:
+    """``limit_req``, ``limit_conn`` or ``proxy_cache`` names a zone nothing defines: nginx refuses to start.
+
+    Each of them uses a shared memory zone that ``limit_req_zone``, ``limit_conn_zone`` or
+    ``proxy_cache_path ... keys_zone=`` (``fastcgi_``, ``uwsgi_``, ``scgi_cache_path``) defines
+    in the http block. Used but not defined, ``nginx -t`` fails: ``zero size shared memory zone
+    "login"`` for a limit, ``"proxy_cache" zone "api" is unknown`` for a cache (checked on nginx
+    1.22.1). Judged only on a whole nginx.conf that includes no file the deployment provides
+    (such a file may define the zone); a name made of variables, and ``proxy_cache off``, are
+    left alone.
+
+    Bad:
+        events {}
+        http {
+            server {
+                listen 80;
+                location /login { limit_req zone=login burst=5; proxy_pass http://127.0.0.1:8000; }
+            }
+        }
+
+    Good:
+        events {}
+        http {
+            limit_req_zone $binary_remote_addr zone=login:10m rate=5r/m;
+            server {
+                listen 80;
+                location /login { limit_req zone=login burst=5; proxy_pass http://127.0.0.1:8000; }
+            }
+        }
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_limit_req_module.html#limit_req
+        https://nginx.org/en/docs/http/ngx_http_limit_conn_module.html#limit_conn
+        https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_cache
+    """
+    if getattr(ctx.nginx, "unresolved_includes", None):
+        return      # a file the deployment provides may define the zone
+    defined: dict[str, set[str]] = {}
+    for definer in set(_ZONE_USERS.values()):
+        for directive in ctx.all(definer):
+            if in_http(directive):
+                defined.setdefault(definer, set()).update(
+                    m.group(1) for a in directive.args[1:] if (m := _ZONE_ARG_RE.match(a)))
+    for user, definer in _ZONE_USERS.items():
+        for directive in ctx.all(user):
+            if not directive.args or not in_http(directive):
+                continue
+            if user == "limit_req":
+                name = next((m.group(1) for a in directive.args if (m := _ZONE_ARG_RE.match(a))), None)
+            else:
+                name = directive.args[0]
+            if name is None or "$" in name or (user != "limit_conn" and name == "off"):
+                continue
+            if name not in defined.get(definer, set()):
+                refusal = (f'"{user}" zone "{name}" is unknown' if definer.endswith("_path")
+                           else f'zero size shared memory zone "{name}"')
+                yield ctx.finding(directive, f"{user} uses the zone {name}, which no {definer} defines: nginx refuses "
+                                             f"to start ({refusal}); define it in the http block, or use the name "
+                                             f"of one that is")
+
+
 # What a location may hold and still be a plain "serve files from here" location: these change
 # headers, logging or caching of the file, not which file or handler answers.
 _PASSIVE_FILE_DIRECTIVES = frozenset({
