@@ -558,3 +558,13 @@ def test_hsts_values_are_parsed_as_rfc_6797_writes_them(tmp_path, value, problem
     quote = "'" if '"' in value else '"'
     config = f'server {{ listen 443 ssl; add_header Strict-Transport-Security {quote}{value}{quote} always; }}\n'
     assert bool(only(lint_config(tmp_path, config, nginx_version="1.22.1"), "hsts-malformed")) is (problem is not None)
+
+
+def test_one_malformed_hsts_value_in_several_places_is_one_finding(tmp_path):
+    value = '"max-age=31536000: includeSubDomains"'
+    config = (f"server {{ listen 443 ssl; add_header Strict-Transport-Security {value} always;\n"
+              f"  location /static/ {{ add_header Strict-Transport-Security {value} always; }}\n"
+              f"  location /media/ {{ add_header Strict-Transport-Security {value} always; }} }}\n"
+              f"server {{ listen 8443 ssl; add_header Strict-Transport-Security \"max-age=1, preload\" always; }}\n")
+    found = only(lint_config(tmp_path, config, nginx_version="1.22.1"), "hsts-malformed")
+    assert [(f.line, "(and 2 more places)" in f.message) for f in found] == [(1, True), (4, False)]

@@ -793,7 +793,8 @@ def hsts_malformed(ctx: LintContext) -> Iterator[Finding]:
     RFC 6797 separates directives with ``;``, requires exactly one ``max-age`` whose value is a
     number of seconds, and tells browsers to ignore a header that does not parse (section 8.1):
     ``max-age=31536000: includeSubDomains`` or ``max-age=31536000, includeSubDomains`` protect
-    nothing, however long the max-age. Values built from variables are not checked.
+    nothing, however long the max-age. Values built from variables are not checked; one value
+    written in several places is one finding, at the first, naming how many more there are.
 
     Bad:
         server {
@@ -809,12 +810,17 @@ def hsts_malformed(ctx: LintContext) -> Iterator[Finding]:
         https://www.rfc-editor.org/rfc/rfc6797#section-6.1
         https://www.rfc-editor.org/rfc/rfc6797#section-8.1
     """
+    # One value copied to several places is one mistake: one finding, at its first place.
+    by_value: dict[str, list] = {}
     for directive in ctx.all("add_header"):
         if len(directive.args) < 2 or directive.args[0].lower() != "strict-transport-security" or "$" in directive.args[1]:
             continue
-        problem = hsts_problem(directive.args[1])
+        by_value.setdefault(directive.args[1], []).append(directive)
+    for value, places in by_value.items():
+        problem = hsts_problem(value)
         if problem:
-            yield ctx.finding(directive, f"Strict-Transport-Security \"{directive.args[1]}\" does not parse ({problem}): "
+            more = f" (and {len(places) - 1} more place{'s' if len(places) > 2 else ''})" if len(places) > 1 else ""
+            yield ctx.finding(places[0], f"Strict-Transport-Security \"{value}\"{more} does not parse ({problem}): "
                                          f"browsers ignore the header; write directives separated by ';', e.g. "
                                          f"\"max-age=31536000; includeSubDomains\"")
 
