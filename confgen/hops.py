@@ -77,6 +77,9 @@ class Platform:
     idle_configurable: bool
     waits_for_next: float | None
     source: str
+    # Where its documentation says it sets X-Forwarded-Proto itself, replacing what a client
+    # sent; None when it passes the client's header on or it depends on its configuration.
+    sets_forwarded_proto: str | None = None
 
 
 PLATFORMS = {
@@ -84,23 +87,30 @@ PLATFORMS = {
         "aws-alb", "AWS Application Load Balancer", 60, True, 60,
         "AWS ALB connection idle timeout, default 60 s (idle_timeout.timeout_seconds); AWS asks for an "
         "application idle timeout larger than it: "
-        "https://docs.aws.amazon.com/elasticloadbalancing/latest/application/edit-load-balancer-attributes.html"),
+        "https://docs.aws.amazon.com/elasticloadbalancing/latest/application/edit-load-balancer-attributes.html",
+        "https://docs.aws.amazon.com/elasticloadbalancing/latest/application/x-forwarded-headers.html"),
     "aws-elb": Platform(
         "aws-elb", "AWS Classic Load Balancer", 60, True, 60,
         "Classic ELB idle timeout, default 60 s; keep-alive on instances should be greater: "
-        "https://docs.aws.amazon.com/elasticloadbalancing/latest/classic/config-idle-timeout.html"),
+        "https://docs.aws.amazon.com/elasticloadbalancing/latest/classic/config-idle-timeout.html",
+        "https://docs.aws.amazon.com/elasticloadbalancing/latest/classic/x-forwarded-headers.html"),
     "gclb": Platform(
         "gclb", "Google Cloud external Application Load Balancer", 600, False, 30,
         "backend keep-alive 600 s, fixed; backends must keep idle connections longer; backend service "
-        "timeoutSec default 30 s: https://cloud.google.com/load-balancing/docs/https/request-distribution"),
+        "timeoutSec default 30 s: https://cloud.google.com/load-balancing/docs/https/request-distribution",
+        "https://cloud.google.com/load-balancing/docs/https#target-proxies"),
     "heroku": Platform(
         "heroku", "Heroku router (Router 2.0)", 90, False, 30,
         "Router 2.0 closes idle keep-alive connections after 90 s; requests time out after 30 s (H12): "
-        "https://devcenter.heroku.com/articles/http-routing#keepalives"),
+        "https://devcenter.heroku.com/articles/http-routing#keepalives",
+        "https://devcenter.heroku.com/articles/http-routing#heroku-headers"),
     "ingress-nginx": Platform(
         "ingress-nginx", "ingress-nginx", 60, True, 60,
         "ingress-nginx ConfigMap upstream-keepalive-timeout 60, proxy-read-timeout 60: "
-        "https://github.com/kubernetes/ingress-nginx/blob/main/docs/user-guide/nginx-configuration/configmap.md"),
+        "https://github.com/kubernetes/ingress-nginx/blob/main/docs/user-guide/nginx-configuration/configmap.md",
+        "ingress-nginx ConfigMap use-forwarded-headers, false by default: the client's X-Forwarded-* are not "
+        "passed on: https://github.com/kubernetes/ingress-nginx/blob/main/docs/user-guide/nginx-configuration/"
+        "configmap.md#use-forwarded-headers"),
     # Gateway API has no field for the gateway's keep-alive to its backends: each implementation
     # keeps its own (Envoy-based gateways 1 h unless configured; NGINX Gateway Fabric pools only
     # under an UpstreamSettingsPolicy), so a profile behind one must say what it keeps. How long

@@ -235,7 +235,7 @@ def test_the_router_on_the_command_line_gets_the_note(tmp_path):
 
 @pytest.mark.parametrize("files, cmd", [
     # Near misses: uWSGI that keeps connections open still gets the pool warning.
-    ({"uwsgi.ini": "[uwsgi]\nhttp11-socket = 127.0.0.1:9000\nsocket-timeout = 75\n"}, None),
+    ({"uwsgi.ini": "[uwsgi]\nhttp11-socket = 127.0.0.1:9000\nsocket-timeout = 75\nprocesses = 8\n"}, None),
     ({"uwsgi.ini": "[uwsgi]\nhttp = 127.0.0.1:9000\nhttp-keepalive = 75\n"}, None),
     ({}, "uwsgi --http :9000 --http-keepalive=75 --module app"),
     ({}, "uwsgi --http :9000 --http-keepalive --module app"),
@@ -292,8 +292,29 @@ def test_a_containers_uwsgi_command_gets_the_note_too(tmp_path, socket_option, c
     uvicorn = 'command: ["uvicorn", "shop.main:app", "--host", "127.0.0.1", "--port", "8000"]'
     assert uvicorn in text and "        keepalive 16;\n" in text
     (tmp_path / "app.yaml").write_text(text.replace("        keepalive 16;\n", "").replace(
-        uvicorn, f'command: ["uwsgi", "{socket_option}", "127.0.0.1:8000", "--module", "shop.wsgi"]'))
+        uvicorn, f'command: ["uwsgi", "{socket_option}", "127.0.0.1:8000", "--module", "shop.wsgi", '
+                 f'"--processes", "8"]'))
     result = confgen.lint_project([str(tmp_path / "app.yaml")], nginx_version="1.22.1")
     pool = [f.rule for f in result.findings if f.rule in POOL_RULES]
     notes = [n for n in result.notes if "which is right for now" in n]
     assert (pool, len(notes)) == (([], 1) if closes else (["upstream-no-keepalive"], 0)), (pool, notes)
+
+
+@pytest.mark.parametrize("ini, pool", [
+    # One process, one thread (uWSGI's default): an idle pooled connection holds the only worker.
+    ("[uwsgi]\nhttp11-socket = 127.0.0.1:9000\n", None),
+    # 4 x 2 = 8 workers, 2 nginx workers: at most 2 idle per nginx worker, half the workers.
+    ("[uwsgi]\nhttp11-socket = 127.0.0.1:9000\nprocesses = 4\nthreads = 2\nsocket-timeout = 75\n", 2),
+])
+def test_an_http11_socket_pool_leaves_uwsgi_workers_for_new_requests(tmp_path, ini, pool):
+    config = "worker_processes 2;\n" + NO_POOL % "127.0.0.1:9000"
+    write_tree(tmp_path, {"nginx.conf": config, "uwsgi.ini": ini})
+    result = confgen.lint_project([str(tmp_path / "nginx.conf")], nginx_version="1.22.1")
+    found = [f for f in result.findings if f.rule in POOL_RULES]
+    if pool is None:
+        assert found == []
+        [note] = [n for n in result.notes if "which is right for now" in n]
+        assert "holds a worker for every idle keep-alive connection" in note and "has 1 worker" in note
+    else:
+        [finding] = found
+        assert f"keepalive {pool};" in finding.message and "has 8 workers" in finding.message

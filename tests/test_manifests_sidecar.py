@@ -203,12 +203,13 @@ def test_a_value_that_is_not_a_literal_block_is_read_but_never_fixed(tmp_path):
              'location / { proxy_pass http://app; } }\\n"\n'
     path = _pod(tmp_path, "mountPath: /etc/nginx/conf.d", quoted)
     result = lint_manifest(path)
-    assert "keepalive-needs-http11" in [f.rule for f in result.findings]
+    # (the pod's gunicorn runs the sync worker: its pool is the finding, with a safe fix)
+    assert "sync-worker-keepalive" in [f.rule for f in result.findings]
     assert any("is not a literal block" in n for n in result.notes)
     before = path.read_text()
-    run = fix_in_place([str(path)], nginx_version="1.22.1", select=["keepalive-needs-http11"])
+    run = fix_in_place([str(path)], nginx_version="1.22.1", select=["sync-worker-keepalive"])
     assert path.read_text() == before
-    assert "keepalive-needs-http11" in [f.rule for f, _ in run.unfixable] and run.applied == 0
+    assert "sync-worker-keepalive" in [f.rule for f, _ in run.unfixable] and run.applied == 0
 
 
 def test_a_fix_that_would_break_the_yaml_is_refused():

@@ -154,3 +154,60 @@ def test_a_zone_nothing_defines_stops_nginx_and_is_reported(tmp_path, nginx_chec
 ])
 def test_a_zone_defined_or_possibly_defined_elsewhere_is_quiet(tmp_path, config):
     assert only(lint_config(tmp_path, config), ZONE) == []
+
+
+FORWARDED_MAP = """
+    map $http_x_forwarded_proto $forwarded_proto { default $http_x_forwarded_proto; '' $scheme; }
+    server {
+        listen 7080;
+        location / {
+            proxy_set_header X-Forwarded-Proto $forwarded_proto;
+            proxy_pass http://127.0.0.1:8000;
+        }
+    }
+"""
+
+
+@pytest.mark.parametrize("behind, reported", [
+    (None, True), ("ingress-nginx", False), ("aws-alb", False), ("gclb", False), ("heroku", False),
+    ("haproxy:30", True),     # HAProxy sets the header only where its configuration says so
+])
+def test_a_balancer_that_sets_x_forwarded_proto_itself_makes_the_passthrough_safe(tmp_path, behind, reported):
+    from confgen.lint.project import _behind
+
+    options = {"behind": _behind(behind)} if behind else {}
+    found = only(lint_config(tmp_path, full(FORWARDED_MAP), **options), "forwarded-proto-spoofable")
+    assert bool(found) is reported
+
+
+def test_alias_siblings_inside_a_tree_another_location_serves_are_not_reported(tmp_path):
+    # PhysioNet: /static serves /data/pn-static; /static/projects (alias .../projects, no
+    # slashes) reaches siblings such as /data/pn-static/projects-x, already public via /static.
+    config = full("""
+        server {
+            listen 80;
+            location /static { alias /data/pn-static; }
+            location /static/projects { alias /data/pn-static/projects; autoindex on; }
+            location /private-area { alias /data/pn-static/private-area; }
+            location /tools { alias /data/other/tools; }
+        }
+    """)
+    found = only(lint_config(tmp_path, config), "alias-traversal")
+    assert sorted("location " + f.message.split("location ")[1].split(" ")[0] for f in found) == \
+        ["location /static", "location /tools"]
+    # An access check on the covering location: the siblings are not public there.
+    guarded = config.replace("location /static { alias /data/pn-static; }",
+                             "location /static { alias /data/pn-static; allow 10.0.0.0/8; deny all; }")
+    assert len(only(lint_config(tmp_path, guarded), "alias-traversal")) == 4
+
+
+@pytest.mark.parametrize("location, reported", [
+    ("location /files/ { alias /; }", True),
+    ("location /galaxy/_x_accel_redirect/ { internal; alias /; }", False),
+    ('location ~ ^/db/(.*)$ { set $p $1; alias /; try_files "data/public/$p" "data/public/$p/" =404; }', False),
+    ('location ~ ^/db/(.*)$ { set $p $1; alias /; try_files "$p" =404; }', True),
+    ("location ~ ^/db/(.*)$ { alias /; try_files $uri =404; }", True),
+])
+def test_the_filesystem_root_is_reported_where_a_client_reaches_any_file(tmp_path, location, reported):
+    config = full(f"server {{ listen 80; {location} }}")
+    assert bool(only(lint_config(tmp_path, config), "filesystem-root-exposure")) is reported

@@ -41,6 +41,10 @@ class AppServer:
     # The same server on its other sockets when they speak another protocol (uWSGI's uwsgi-socket
     # beside an http-socket): the face nginx reaches is chosen by port when pairing.
     faces: list = field(default_factory=list)
+    # How many connections it serves at once when an idle keep-alive connection holds a worker
+    # until it closes (uWSGI's http11-socket: processes x threads, or x async cores); None when
+    # idle connections hold no worker, or it is unknown.
+    slots: Value | None = None
 
     def hop(self) -> Hop:
         idle = _timer(self.idle) if self.keeps_alive else None

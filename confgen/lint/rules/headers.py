@@ -220,7 +220,10 @@ def forwarded_proto_spoofable(ctx: LintContext) -> Iterator[Finding]:
     trusted peers and vets no header. Passing the header is safe only when just trusted peers
     can connect (``allow``/``deny all``, or ``listen`` on loopback, private addresses or a
     socket); otherwise use ``$scheme``, or a ``map`` that takes the header only from the
-    trusted balancer (as ``confgen render`` does with ``$realip_remote_addr``).
+    trusted balancer (as ``confgen render`` does with ``$realip_remote_addr``). Not reported
+    when the balancer declared in front (``--behind``, or the Ingress of a Kubernetes chain)
+    sets the header itself, replacing the client's: an AWS ALB or Classic ELB, Google's load
+    balancer, Heroku's router, ingress-nginx (``use-forwarded-headers`` false by default).
 
     Bad:
         server {
@@ -245,11 +248,15 @@ def forwarded_proto_spoofable(ctx: LintContext) -> Iterator[Finding]:
         https://nginx.org/en/docs/http/ngx_http_realip_module.html#set_real_ip_from
         https://nginx.org/en/docs/http/ngx_http_core_module.html#var_scheme
         https://docs.gunicorn.org/en/stable/settings.html#forwarded-allow-ips
+        https://docs.aws.amazon.com/elasticloadbalancing/latest/application/x-forwarded-headers.html
+        https://github.com/kubernetes/ingress-nginx/blob/main/docs/user-guide/nginx-configuration/configmap.md#use-forwarded-headers
 
     Fix safety: Unsafe: ``$scheme`` replaces the client's header; behind a balancer that
     terminates TLS it is ``http`` where the header said ``https``, so the app's redirects and
     secure cookies change. A value taken from a map is left alone.
     """
+    if _front_sets_forwarded_proto(ctx):
+        return      # the balancer in front replaces the client's header: what nginx reads is its own
     causes = []
     for route in routes(ctx):
         value, directive = ctx.nginx.proxy_headers(route.block).get("x-forwarded-proto", ("", None))
@@ -272,6 +279,18 @@ def forwarded_proto_spoofable(ctx: LintContext) -> Iterator[Finding]:
                           f"{realip}: anyone can claim https to the app; use $scheme, or take the header "
                           f"only from the trusted balancer (a map on $realip_remote_addr)",
                           fix=_scheme_fix(directive, value))
+
+
+def _front_sets_forwarded_proto(ctx: LintContext) -> bool:
+    """Whether the balancer declared in front of nginx (``--behind``, a profile, or the Ingress of
+    the Kubernetes chain) sets X-Forwarded-Proto itself, whatever the client sent."""
+    front = ctx.behind
+    if front is None:
+        return False
+    from confgen.hops import PLATFORMS   # only with a balancer in front: a lone nginx file does not load it
+
+    platform = PLATFORMS.get(front.kind)
+    return platform is not None and platform.sets_forwarded_proto is not None
 
 
 def _scheme_fix(directive, value: str) -> Fix | None:

@@ -51,6 +51,21 @@ DEFAULT_POOL = 16
 SYNC = "sync"
 
 
+def app_closes_every_connection(ctx: LintContext, upstream_routes) -> str | None:
+    """What, of the app these routes reach, closes every connection after one response: the
+    paired gunicorn's sync worker, or another paired server that does (uWSGI's ``http-socket``,
+    its HTTP router without ``http-keepalive``, granian ``--no-http1-keep-alive``); None when the
+    app keeps connections open, or is not read."""
+    if not reaches_app(ctx, upstream_routes):
+        return None
+    server = ctx.app_server if ctx.gunicorn is None else None
+    if server is not None and not server.keeps_alive and server.protocol == "http" and server.closes:
+        return f"the paired {server.server} ({server.label}) {server.closes}"
+    if ctx.gunicorn is not None and worker_class(ctx) == SYNC:
+        return "the paired gunicorn runs the sync worker, which closes every connection"
+    return None
+
+
 # What pool_advice makes of routes that pool nothing.
 REPORT, RIGHT_FOR_NOW, APP_UNKNOWN = "report", "right for now", "app unknown"
 UNKNOWN_APP_OPTION = Option("unknown-app", bool, False,
@@ -80,6 +95,12 @@ def pool_advice(ctx: LintContext, upstream_routes, idle_s: float, pool_text: str
     server = ctx.app_server if ctx.gunicorn is None else None
     closing = server is not None and not server.keeps_alive and server.protocol == "http" and server.closes
     idle = server.idle.value if server is not None and server.idle is not None else None
+    cap = app_slot_cap(ctx) if server is not None and reaches else None
+    if cap is not None and cap[0] < 1:
+        return (f"{cap[1]}: too few for a pool, which would hold the app's workers while idle; to reuse "
+                f"connections, give it more processes or threads first, then {pool_text} with {http11}"), RIGHT_FOR_NOW
+    if cap is not None and cap[0] < DEFAULT_POOL:
+        pool_text += f" (at most {cap[0]} per nginx worker: {cap[1]})"
     if server is not None and not closing and reaches \
             and isinstance(idle, (int, float)) and not isinstance(idle, bool) and idle > 0:
         # A paired server whose idle timeout is read: the pool must let idle connections go first.
@@ -133,7 +154,9 @@ def keepalive_needs_http11(ctx: LintContext) -> Iterator[Finding]:
     HTTP/1.0 has no persistent connections: nginx closes every upstream connection after one
     response, so the upstream's ``keepalive`` pool stays empty and each request pays a new
     connect (and a TIME_WAIT socket). Before nginx 1.29.7 ``proxy_http_version`` defaults to 1.0;
-    from 1.29.7 only an explicit ``proxy_http_version 1.0`` does this.
+    from 1.29.7 only an explicit ``proxy_http_version 1.0`` does this. Behind a paired app that
+    closes every connection anyway (gunicorn's sync worker, uWSGI's ``http-socket``), HTTP/1.1
+    alone would change nothing: a note says so, and sync-worker-keepalive reports the pool.
 
     Version: 1.22.1
 
@@ -174,6 +197,9 @@ def keepalive_needs_http11(ctx: LintContext) -> Iterator[Finding]:
             if directive is None and ctx.unresolved_include(route.block) is not None:
                 continue  # a file the deployment provides may set it
             causes.append((directive, route))
+        if causes and _pool_moot(ctx, upstream, upstream_routes, "nginx speaks HTTP/1.0 to it",
+                                 "HTTP/1.1 from nginx"):
+            continue
         for directive, cause_routes in by_cause(causes).items():
             why = "proxy_http_version 1.0" if directive else \
                 f"the default before nginx {VERSION_TEXT} is HTTP/1.0"
@@ -183,6 +209,17 @@ def keepalive_needs_http11(ctx: LintContext) -> Iterator[Finding]:
                               f"HTTP/1.0 to it{where} ({why}): every connection closes after one request; "
                               f"add `proxy_http_version 1.1;`",
                               fix=Fix(lambda fx, routes=cause_routes: http11_edits(fx, ctx, routes)))
+
+
+def _pool_moot(ctx: LintContext, upstream, upstream_routes, problem: str, remedy: str) -> bool:
+    """Whether the app behind closes every connection anyway, so changing what nginx sends cannot
+    make the pool work (sync-worker-keepalive names that cause): said in a note, not a finding."""
+    closes = app_closes_every_connection(ctx, upstream_routes)
+    if closes is not None:
+        ctx.note(f"{upstream.file}:{upstream.line}: upstream {upstream.args[0]} keeps idle connections and {problem}, "
+                 f"but {closes}, so {remedy} alone would not make them reused: not reported (switch the app to "
+                 f"one that keeps connections first)")
+    return closes is not None
 
 
 def http11_edits(fx, ctx: LintContext, chosen) -> list:
@@ -215,7 +252,9 @@ def keepalive_connection_header(ctx: LintContext) -> Iterator[Finding]:
     ``proxy_set_header Connection ""``; the WebSocket idiom ``Connection $connection_upgrade``
     does the same when its ``map`` gives ``close`` for requests without an Upgrade header
     (map ``''`` to ``''`` instead). A level with its own ``proxy_set_header`` inherits none from
-    outside, so a ``Connection ""`` at ``server`` level is lost in such a location. Not
+    outside, so a ``Connection ""`` at ``server`` level is lost in such a location. Behind a
+    paired app that closes every connection anyway, an empty header alone would change nothing:
+    a note says so instead. Not
     reported on a WebSocket endpoint (as upstream-no-keepalive judges them: a ``/ws``,
     ``/socket.io``, ... location with nginx's documented ``$connection_upgrade`` map): its
     requests are upgrades, which never return to the pool, and a plain request there is rare.
@@ -271,6 +310,9 @@ def keepalive_connection_header(ctx: LintContext) -> Iterator[Finding]:
             if directive is None and ctx.unresolved_include(route.block) is not None:
                 continue  # a file the deployment provides may set it
             causes.append(((directive, value, resolved), route))
+        if causes and _pool_moot(ctx, upstream, upstream_routes, "nginx sends it `Connection: close`",
+                                 'an empty Connection header'):
+            continue
         for (directive, value, resolved), cause_routes in by_cause(causes).items():
             if directive is None:
                 how = f"nginx sends `Connection: close` by default before {VERSION_TEXT}" + more_locations(cause_routes)
@@ -323,7 +365,11 @@ def upstream_no_keepalive(ctx: LintContext) -> Iterator[Finding]:
     pool), uWSGI's HTTP router without ``http-keepalive`` (its docs: keep-alive only with that
     option; ``http-keepalive = true`` in an ini file reads as 0), granian
     ``--no-http1-keep-alive``; measured on uWSGI 2.0.31: ``http-socket`` and the router without
-    ``http-keepalive`` answer one request per connection and close it. Upstreams that only carry
+    ``http-keepalive`` answer one request per connection and close it. Behind uWSGI's
+    ``http11-socket`` each idle pooled connection holds a worker (a process or thread) until
+    ``socket-timeout``, so the pool is sized to half its workers over nginx's workers, and with
+    a single worker (uWSGI's default) no pool is right for now (measured: a second client
+    waits while a first connection idles). Upstreams that only carry
     WebSocket upgrades are not reported: every location sends ``Connection: upgrade``, or sends
     ``Connection $connection_upgrade`` from a ``map`` of ``$http_upgrade`` where its path names a
     WebSocket endpoint (a ``/ws``, ``/wss``, ``/websocket``, ``/socket.io``, ``/cable`` or
@@ -715,6 +761,15 @@ def app_slot_cap(ctx: LintContext) -> tuple[int, str] | None:
     proxy_read_timeout (reproduced with gevent, 2 workers x 2 connections). gthread keeps
     ``threads`` slots free by closing keep-alive connections beyond ``worker_connections -
     threads``. None when the app has no such limit or it is not read."""
+    server = ctx.app_server if ctx.gunicorn is None else None
+    if server is not None and server.slots is not None and isinstance(server.slots.value, int):
+        slots, nginx_workers = server.slots.value, _nginx_workers(ctx)
+        workers_text = f"{nginx_workers} nginx workers" if nginx_workers else "each nginx worker"
+        return (math.floor(slots * POOL_SLOT_SHARE / (nginx_workers or 1)),
+                f"the paired {server.server} ({server.label}) holds a worker for every idle keep-alive connection "
+                f"until it closes, and has {slots} worker{'s' if slots != 1 else ''} ({server.slots.source}), so the "
+                f"pools of {workers_text} must "
+                f"leave room for new requests")
     if ctx.gunicorn is None or worker_class(ctx) not in ("gevent", "eventlet"):
         return None
     workers, _ = app_number(ctx, "workers")

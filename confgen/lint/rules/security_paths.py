@@ -13,6 +13,30 @@ from confgen.lint.rules.security_common import UPSTREAM_PASS, in_http, internal_
 from confgen.nginx.model import location_match, split_proxy_url
 
 
+def _public_elsewhere(ctx: LintContext, location, directory: str) -> bool:
+    """Whether another prefix location of the same server already serves ``directory`` (and all
+    below it) to every client: its alias, or its root followed by its prefix, contains it, and it
+    is neither ``internal`` nor behind an access check."""
+    server = location.enclosing("server")
+    wanted = directory.rstrip("/") + "/"
+    for other in (server.block or ()) if server is not None else ():
+        prefix = _prefix_location(other) if other is not location and other.name == "location" else None
+        if prefix is None or any(d.name == "internal" for d in other.block or ()):
+            continue
+        alias = next((d for d in other.block or () if d.name == "alias" and d.args), None)
+        if alias is not None:
+            served = alias.args[0]
+        else:
+            roots = ctx.nginx.effective("root", other)
+            served = roots[-1].args[0].rstrip("/") + prefix if roots and roots[-1].args else None
+        if served is None or "$" in served:
+            continue
+        if wanted.startswith(served.rstrip("/") + "/") and _serves_files(other, alias) \
+                and not access_restricted(ctx, other) and ctx.unresolved_include(other, inherited=False) is None:
+            return True
+    return False
+
+
 def _prefix_location(location) -> str | None:
     """The prefix of a prefix location (``location /a``, ``location ^~ /a``), else None."""
     match = location_match(location)
@@ -65,6 +89,8 @@ def alias_traversal(ctx: LintContext) -> Iterator[Finding]:
         target = alias.args[0]
         if prefix is None or prefix.endswith("/") or "$" in target or internal_only(alias):
             continue
+        if _public_elsewhere(ctx, location, target.rstrip("/").rsplit("/", 1)[0] or "/"):
+            continue    # what it reaches is served to everyone by another location already
         if target.endswith("/"):
             yield ctx.finding(alias, f"location {prefix} has no trailing slash but its alias {target} has one: "
                                      f"{prefix}../ reaches the parent of {target}; write `location {prefix}/`")
@@ -122,6 +148,26 @@ def _served_from(root) -> list:
     return served
 
 
+def _internal(block) -> bool:
+    """Whether requests reach ``block`` only from inside nginx (an ``internal`` location, the
+    X-Accel-Redirect target an app names a file through)."""
+    return any(level.name == "location" and level.find("internal") for level in [block, *block.ancestors()])
+
+
+def _confined_by_try_files(block) -> bool:
+    """Whether ``block`` serves only files under fixed directories: a ``try_files`` whose every
+    file starts with a literal directory (``data/public/$path``; a capture of the normalised URI
+    holds no ``..``) and ends in a status, a named location or a URI."""
+    tries = [d for d in block.block or () if d.name == "try_files"]
+    if not tries or len(tries[-1].args) < 2:
+        return False
+    for candidate in tries[-1].args[:-1]:
+        literal = candidate.split("$", 1)[0].strip("/")
+        if "/" not in candidate.split("$", 1)[0] or not literal or literal.startswith("."):
+            return False
+    return True
+
+
 @rule(code="CG602", name="filesystem-root-exposure", severity="error")
 def filesystem_root_exposure(ctx: LintContext) -> Iterator[Finding]:
     """``root /`` (or ``alias /``) serves the whole filesystem.
@@ -132,7 +178,9 @@ def filesystem_root_exposure(ctx: LintContext) -> Iterator[Finding]:
     ``proxy_pass``, ``uwsgi_pass``, ``fastcgi_pass`` or ``return`` serves no file from its root
     unless it also has ``try_files``, ``alias`` or an ``error_page`` to a URI, so
     ``root /`` there is not reported (nor at a server's level when ``location /`` takes every
-    request and proxies it).
+    request and proxies it). Nor is an ``internal`` location (only the app's X-Accel-Redirect
+    names its files: Galaxy's ``alias /`` for datasets), or one whose ``try_files`` tries only
+    files under fixed directories (``try_files "data/public/$path" =404``).
 
     Bad:
         server {
@@ -160,8 +208,11 @@ def filesystem_root_exposure(ctx: LintContext) -> Iterator[Finding]:
                 continue
             if directive.parent is None or directive.parent.name not in ("http", "server", "location", "if"):
                 continue
-            if not _served_from(directive):
-                continue  # every request here is answered by a handler; no file is read from it
+            # Blocks a client's URI reaches whose files may lie anywhere below the root.
+            exposed = [block for block in _served_from(directive)
+                       if not _internal(block) and not _confined_by_try_files(block)]
+            if not exposed:
+                continue  # answered by a handler, reached only by X-Accel-Redirect, or confined by try_files
             yield ctx.finding(directive, f"`{name} {directive.args[0]}` serves every file on the machine; "
                                          f"point it at the directory of public files")
 
