@@ -159,7 +159,7 @@ def test_suppression_on_the_line_before_and_at_the_end(tmp_path):
             # confgen: disable=gzip-level-high -- static files, compressed once and cached
             gzip_comp_level 9;
             location /a/ { gzip_comp_level 8; }  # confgen: disable=CG404 -- same, by code
-            location /b/ { gzip_comp_level 7; }
+            location /b/ { gzip_comp_level 9; }
         }
     """)
     assert [(f.rule, f.line) for f in result.findings] == [("gzip-level-high", 5)]

@@ -176,5 +176,5 @@ def test_rules_and_rule_document_groups_options_and_references():
     assert line.split()[2:4] == ["info", "hardening"]
     text = CliRunner().invoke(main, ["rule", "gzip-level-high"]).output
     assert "Group: default (on by default)." in text
-    assert "max-level (int, 1..9, default 6)" in text
+    assert "max-level (int, 1..9, default 7)" in text
     assert "References:\n    https://nginx.org/en/docs/http/ngx_http_gzip_module.html#gzip_comp_level" in text

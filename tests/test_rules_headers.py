@@ -183,7 +183,7 @@ def test_gated_map_and_scheme_are_fine(tmp_path):
 
 def test_one_map_copying_forwarded_proto_used_in_many_locations_is_one_finding(tmp_path):
     config = """
-        map $http_x_forwarded_proto $proxy_x_forwarded_proto { default $http_x_forwarded_proto; '' $scheme; }
+        map $http_x_forwarded_proto $proxy_x_forwarded_proto { default $http_x_forwarded_proto; https https; }
         server {
             listen 80;
             location / { proxy_set_header X-Forwarded-Proto $proxy_x_forwarded_proto; proxy_pass http://127.0.0.1:8000; }

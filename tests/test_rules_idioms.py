@@ -176,7 +176,8 @@ def test_a_balancer_that_sets_x_forwarded_proto_itself_makes_the_passthrough_saf
     from confgen.lint.project import _behind
 
     options = {"behind": _behind(behind)} if behind else {}
-    found = only(lint_config(tmp_path, full(FORWARDED_MAP), **options), "forwarded-proto-spoofable")
+    direct = FORWARDED_MAP.replace("$forwarded_proto;\n", "$http_x_forwarded_proto;\n")
+    found = only(lint_config(tmp_path, full(direct), **options), "forwarded-proto-spoofable")
     assert bool(found) is reported
 
 
@@ -211,3 +212,66 @@ def test_alias_siblings_inside_a_tree_another_location_serves_are_not_reported(t
 def test_the_filesystem_root_is_reported_where_a_client_reaches_any_file(tmp_path, location, reported):
     config = full(f"server {{ listen 80; {location} }}")
     assert bool(only(lint_config(tmp_path, config), "filesystem-root-exposure")) is reported
+
+
+UPGRADE_MAP = "map $http_upgrade $connection_upgrade { default upgrade; '' close; }\n"
+
+
+def test_two_identical_maps_are_one_definition(tmp_path):
+    # Two site files that each carry the WebSocket map: nginx behaves as with one.
+    assert only(lint_config(tmp_path, full(UPGRADE_MAP + UPGRADE_MAP)), "variable-defined-twice") == []
+    other = UPGRADE_MAP.replace("'' close;", "'' '';")
+    assert len(only(lint_config(tmp_path, full(UPGRADE_MAP + other)), "variable-defined-twice")) == 1
+
+
+def test_stapling_a_lets_encrypt_certificate_asks_no_resolver(tmp_path):
+    server = """
+        server {
+            listen 443 ssl;
+            ssl_certificate %s;
+            ssl_certificate_key /etc/ssl/site.key;
+            ssl_stapling on;
+            resolver 8.8.8.8;
+        }
+    """
+    encrypt = server % "/etc/letsencrypt/live/example.com/fullchain.pem"
+    assert only(lint_config(tmp_path, full(encrypt)), "resolver-external") == []
+    assert len(only(lint_config(tmp_path, full(server % "/etc/ssl/site.pem")), "resolver-external")) == 1
+
+
+def test_a_passed_on_x_forwarded_host_is_told_to_use_host_even_in_a_catch_all(tmp_path):
+    config = full("""
+        server {
+            listen 80 default_server;
+            location / {
+                proxy_set_header X-Forwarded-Host $http_x_forwarded_host;
+                proxy_pass http://127.0.0.1:8000;
+            }
+        }
+    """)
+    [finding] = only(lint_config(tmp_path, config), "host-spoofing")
+    # There $host is any Host the client sent too: both halves of the fix are named.
+    assert finding.message.endswith("use $host, and name the real hosts in server_name and refuse the others in "
+                                    "a default server")
+
+
+def test_the_passthrough_map_for_a_proxy_in_front_is_a_note(tmp_path):
+    result = lint_config(tmp_path, full(FORWARDED_MAP))
+    assert only(result, "forwarded-proto-spoofable") == []
+    [note] = [n for n in result.notes if "map $forwarded_proto passes the client's X-Forwarded-Proto on" in n]
+    assert "spoofable wherever clients reach this nginx directly" in note
+    direct = FORWARDED_MAP.replace("$forwarded_proto;\n", "$http_x_forwarded_proto;\n")
+    assert len(only(lint_config(tmp_path, full(direct)), "forwarded-proto-spoofable")) == 1
+
+
+def test_a_data_directory_beside_a_static_file_regex_is_not_reported(tmp_path):
+    config = full("""
+        server {
+            root /srv/www;
+            location /data { alias /srv/dumps; }
+            location /static/ { alias /srv/app/static/; }
+            location ~* \\.(css|js|png)$ { expires 30d; }
+        }
+    """)
+    found = only(lint_config(tmp_path, config), TAKES)
+    assert [f.message.split(" from ")[0].split(" takes ")[1] for f in found] == ["/static/x/a.css"]

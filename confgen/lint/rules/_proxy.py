@@ -348,6 +348,22 @@ def maps(ctx) -> dict:
 _MAP_PARAMETERS = {"hostnames", "volatile", "include"}
 
 
+def passthrough_map(ctx, value: str):
+    """The ``map`` block when ``value`` is a variable that passes a forwarded header on from the
+    client and falls back to nginx's own value when there is none (``map $http_x_forwarded_proto
+    $p { default $http_x_forwarded_proto; '' $scheme; }``): a config written to sit behind
+    another proxy that sets the header. None otherwise."""
+    block = maps(ctx).get(value.strip())
+    if block is None or not block.args or not block.args[0].lower().startswith("$http_x_forwarded_"):
+        return None
+    source = block.args[0].lower()
+    entries = dict((d.name, d.args[0]) for d in block.block or () if len(d.args) == 1)
+    default, empty = entries.get("default", ""), entries.get("")
+    if len(entries) != 2 or default.lower() != source or empty is None or empty.lower().startswith("$http_"):
+        return None
+    return block
+
+
 def value_without_header(ctx, value: str) -> str | None:
     """What a header value becomes on an ordinary request (no Upgrade header, say): the value
     itself, or for a ``map`` variable keyed on a request header the ``''`` entry, else its

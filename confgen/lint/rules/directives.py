@@ -88,7 +88,8 @@ def variable_defined_twice(ctx: LintContext) -> Iterator[Finding]:
     nginx accepts the second definition and uses only it, for every request: the entries of the
     first (often in another included file) never apply, with no warning at start. A table in
     ``stream {}`` and one in ``http {}`` define two different variables (each module keeps its
-    own) and are not reported.
+    own) and are not reported, nor are two identical tables (the same source and entries: two
+    site files that each carry the WebSocket map), where nginx behaves as with one.
 
     Bad:
         map $http_upgrade $connection_upgrade {
@@ -125,9 +126,19 @@ def variable_defined_twice(ctx: LintContext) -> Iterator[Finding]:
             for tables in worlds.values():
                 first = tables[0]
                 for later in tables[1:]:
+                    if _same_table(first, later):
+                        continue    # the same entries twice (each of two site files carries it): nothing is lost
                     yield ctx.finding(later, f"${variable} is already defined by the {first.name} at "
                                              f"{first.file}:{first.line}: nginx uses only this later one and "
                                              f"ignores the first; keep one definition")
+
+
+def _same_table(one, other) -> bool:
+    """Whether two table blocks define the same variable from the same source with the same
+    entries, in any order: keeping either is the same config."""
+    def entries(block) -> list:
+        return sorted((d.name, tuple(d.args)) for d in block.block or ())
+    return one.name == other.name and one.args == other.args and entries(one) == entries(other)
 
 
 def _module_world(directive) -> str | None:
@@ -961,8 +972,10 @@ def regex_location_takes_prefix_files(ctx: LintContext) -> Iterator[Finding]:
     set), not from the alias: the files 404 (checked on nginx 1.22.1). Reported when both
     locations only serve files (no handler, ``return``, rewrite or access rule), the regex
     matches a usual static file name under the prefix, and the two map that file to different
-    paths; not when the prefix has nested locations or either side includes a file the
-    deployment provides.
+    paths; only for the site's root (``location /``) or a prefix that names a directory of web
+    assets (``/static``, ``/assets``, ``/media``, ``/dist``, ...: a ``/data`` of parquet dumps may
+    hold no file the regex takes); not when the prefix has nested locations or either side
+    includes a file the deployment provides.
 
     Bad:
         server {
@@ -999,7 +1012,7 @@ def regex_location_takes_prefix_files(ctx: LintContext) -> Iterator[Finding]:
         for prefix in locations:
             match = location_match(prefix)
             if match is None or match.modifier != "" or not match.path.startswith("/") \
-                    or not _only_serves_files(ctx, prefix, may_alias=True):
+                    or not _names_web_assets(match.path) or not _only_serves_files(ctx, prefix, may_alias=True):
                 continue
             for regex, regex_match in regexes:
                 taken = _files_taken(regex_match, match.path)
@@ -1014,6 +1027,18 @@ def regex_location_takes_prefix_files(ctx: LintContext) -> Iterator[Finding]:
                                           f"as {theirs}, not {ours}; write `location ^~ {match.path}` (with what "
                                           f"the regex location adds, such as expires, repeated inside)")
                 break
+
+
+# Path segments that name a directory of web assets (the css, js and images a static-file regex
+# is written for); a prefix for data dumps or downloads may hold none of them.
+_ASSET_SEGMENTS = frozenset({"static", "staticfiles", "assets", "public", "dist", "build", "bundles", "media",
+                             "css", "js", "img", "images", "fonts", "frontend", "_next", "vendor"})
+
+
+def _names_web_assets(prefix: str) -> bool:
+    """Whether a prefix location is the site's root or names a directory of web assets."""
+    segments = [segment.lower() for segment in prefix.split("/") if segment]
+    return not segments or any(segment in _ASSET_SEGMENTS for segment in segments)
 
 
 def _only_serves_files(ctx: LintContext, location, may_alias: bool = False) -> bool:

@@ -11,7 +11,8 @@ from confgen.lint.fixes.base import Fix
 from confgen.lint.fixes.nginx_edits import insert_before, replace_arg
 from confgen.lint.registry import Finding, rule
 from confgen.lint.rules.security_headers import drops_security_headers, only_nginx_own_headers
-from confgen.lint.rules._proxy import by_cause, maps, only_trusted_peers, private_listeners, routes
+from confgen.lint.rules._proxy import (by_cause, maps, only_trusted_peers, passthrough_map, private_listeners,
+                                       routes)
 
 _CLIENT_PROTO_RE = re.compile(r"\$(\{http_x_forwarded_proto\}|http_x_forwarded_proto\b)", re.IGNORECASE)
 
@@ -223,7 +224,10 @@ def forwarded_proto_spoofable(ctx: LintContext) -> Iterator[Finding]:
     trusted balancer (as ``confgen render`` does with ``$realip_remote_addr``). Not reported
     when the balancer declared in front (``--behind``, or the Ingress of a Kubernetes chain)
     sets the header itself, replacing the client's: an AWS ALB or Classic ELB, Google's load
-    balancer, Heroku's router, ingress-nginx (``use-forwarded-headers`` false by default).
+    balancer, Heroku's router, ingress-nginx (``use-forwarded-headers`` false by default). A
+    ``map`` that passes the header on and falls back to ``$scheme`` when there is none (``map
+    $http_x_forwarded_proto $p { default $http_x_forwarded_proto; '' $scheme; }``) is a config
+    written to sit behind such a proxy: a note says where it is spoofable instead of a finding.
 
     Bad:
         server {
@@ -263,6 +267,13 @@ def forwarded_proto_spoofable(ctx: LintContext) -> Iterator[Finding]:
         if not _client_controlled(ctx, value):
             continue
         if only_trusted_peers(ctx, route.block) or private_listeners(route.block.enclosing("server")):
+            continue
+        passthrough = passthrough_map(ctx, value)
+        if passthrough is not None:
+            ctx.note(f"{passthrough.file}:{passthrough.line}: map {passthrough.args[1]} passes the client's "
+                     f"X-Forwarded-Proto on (nginx's own value only when there is none), a config written to "
+                     f"sit behind a proxy that sets it: not reported; it is spoofable wherever clients reach "
+                     f"this nginx directly (then use $scheme)")
             continue
         if ctx.unresolved_include(route.block) is not None:
             continue  # a file the deployment provides may hold the allow/deny list

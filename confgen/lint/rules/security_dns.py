@@ -10,6 +10,7 @@ from confgen.lint.context import LintContext
 from confgen.lint.registry import Finding, rule
 from confgen.lint.rules._proxy import is_ip, routes, upstreams
 from confgen.lint.rules.security_common import UPSTREAM_PASS, in_http, variable_model
+from confgen.lint.rules.security_tls import letsencrypt_certificates
 from confgen.nginx.variables import Source, literal_text
 
 
@@ -43,7 +44,8 @@ def resolver_external(ctx: LintContext) -> Iterator[Finding]:
     the private network (``127.0.0.53``, the VPC resolver).
 
     Only a resolver something asks is reported: a ``*_pass`` with a variable, an upstream
-    ``server ... resolve``, OCSP (``ssl_stapling on`` without ``ssl_stapling_file``,
+    ``server ... resolve``, OCSP (``ssl_stapling on`` without ``ssl_stapling_file``, for a
+    certificate that is not Let's Encrypt's, which names no OCSP responder since 2025;
     ``ssl_ocsp``) or code (Lua, njs) in its scope. nginx resolves the names of
     ``proxy_pass http://name`` and upstream servers once, at start, with the system's resolver,
     so a ``resolver`` line nothing uses sends no query (checked on nginx 1.22.1 against a
@@ -92,8 +94,10 @@ def _asked(ctx, resolver) -> bool:
     if any(uses(u) and any("resolve" in s.args[1:] for s in u.find("server")) for u in upstreams(ctx).values()):
         return True
     for stapling in ctx.all("ssl_stapling"):
+        # A Let's Encrypt certificate names no OCSP responder (since 2025): nothing to look up.
         if stapling.args[:1] == ["on"] and uses(stapling.parent) \
-                and not ctx.nginx.effective("ssl_stapling_file", stapling.parent):
+                and not ctx.nginx.effective("ssl_stapling_file", stapling.parent) \
+                and not letsencrypt_certificates(ctx, stapling.parent):
             return True
     if any(d.args[:1] != ["off"] and uses(d.parent) for d in ctx.all("ssl_ocsp")):
         return True

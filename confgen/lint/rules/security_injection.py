@@ -414,10 +414,13 @@ def host_spoofing(ctx: LintContext) -> Iterator[Finding]:
         (directive, spoofable), others = locations[0][0], sum(len(places) for places in locations[1:])
         also = _also(locations[0])
         more = f" (and {others} more place{'s' if others > 1 else ''} in this server)" if others else ""
+        # Naming the real hosts bounds the Host header only: a value from another header or the
+        # query ($http_x_forwarded_host, $arg_host) stays the client's until $host replaces it.
+        fix = "" if spoofable.name == "$http_host" else "use $host, and "
         yield ctx.finding(directive, f"{directive.args[0]} is sent as {spoofable.describe()}{also}{more} in a server "
                                      f"that answers any Host: the client chooses it, and an app that trusts "
-                                     f"{directive.args[0]} builds links on any domain an attacker names; name the "
-                                     f"real hosts in server_name and refuse the others in a default server")
+                                     f"{directive.args[0]} builds links on any domain an attacker names; {fix}name "
+                                     f"the real hosts in server_name and refuse the others in a default server")
 
 
 def _also(places) -> str:

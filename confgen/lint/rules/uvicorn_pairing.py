@@ -82,6 +82,9 @@ def uvicorn_forwarded_untrusted(ctx: LintContext) -> Iterator[Finding]:
     if networks is None:
         return  # host names or forms uvicorn matches literally: taken as written
     described = f"--forwarded-allow-ips {written}" + (f" ({allowed.source})" if allowed else f" ({FORWARDED_SOURCE})")
+    # One uvicorn setting is one cause: the locations that send the headers the same way are one
+    # finding, at the first, naming how many more there are.
+    causes: dict[tuple[str, str], list] = {}
     for route in app_routes(ctx):
         headers = ctx.nginx.proxy_headers(route.block)
         directive = next((headers[h][1] for h in FORWARDED_HEADERS if h in headers and headers[h][1] is not None), None)
@@ -90,19 +93,26 @@ def uvicorn_forwarded_untrusted(ctx: LintContext) -> Iterator[Finding]:
         for address in route.servers:
             kind, host, _ = parse_address(address)
             if kind == "unix":
-                yield ctx.finding(directive, f"uvicorn ({server.label}) trusts X-Forwarded-* only from {described}, "
-                                             f"but nginx reaches it on {address}, a peer with no address: the headers "
-                                             f"set here are ignored (every request looks http, every client local); "
-                                             f"add --forwarded-allow-ips '*' (only local processes reach the socket)",
-                                  fix=Fix(lambda fx: set_server_option(fx, ALLOW_FLAGS, "*")))
+                causes.setdefault(("unix", address), []).append(directive)
                 break
             if not is_loopback(host) and all(net.network_address.is_loopback for net in networks):
-                yield ctx.finding(directive, f"uvicorn ({server.label}) trusts X-Forwarded-* only from {described}, "
-                                             f"but nginx connects to {address} from its own, non-loopback address: "
-                                             f"the headers set here are ignored (every request looks http, every "
-                                             f"client is nginx); add nginx's address or network to "
-                                             f"--forwarded-allow-ips")
+                causes.setdefault(("remote", address), []).append(directive)
                 break
+    for (kind, address), directives in causes.items():
+        places = list(dict.fromkeys(directives))
+        more = f" (and {len(places) - 1} more location{'s' if len(places) > 2 else ''})" if len(places) > 1 else ""
+        if kind == "unix":
+            yield ctx.finding(places[0], f"uvicorn ({server.label}) trusts X-Forwarded-* only from {described}, "
+                                         f"but nginx reaches it on {address}, a peer with no address: the headers "
+                                         f"set here{more} are ignored (every request looks http, every client local); "
+                                         f"add --forwarded-allow-ips '*' (only local processes reach the socket)",
+                              fix=Fix(lambda fx: set_server_option(fx, ALLOW_FLAGS, "*")))
+        else:
+            yield ctx.finding(places[0], f"uvicorn ({server.label}) trusts X-Forwarded-* only from {described}, "
+                                         f"but nginx connects to {address} from its own, non-loopback address: "
+                                         f"the headers set here{more} are ignored (every request looks http, every "
+                                         f"client is nginx); add nginx's address or network to "
+                                         f"--forwarded-allow-ips")
 
 
 def _networks(entries: list[str]) -> list | None:
