@@ -275,3 +275,33 @@ def test_a_data_directory_beside_a_static_file_regex_is_not_reported(tmp_path):
     """)
     found = only(lint_config(tmp_path, config), TAKES)
     assert [f.message.split(" from ")[0].split(" takes ")[1] for f in found] == ["/static/x/a.css"]
+
+
+def test_http2_on_a_plain_port_answers_no_http11_client_before_1_25_1(tmp_path):
+    import http.client
+
+    body = 'server { listen {port} http2; location / { return 200 "ok"; } }'
+    with nginx_serving(tmp_path / "h2", body) as (port, _, _):
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
+        try:
+            connection.request("GET", "/")
+            with pytest.raises(http.client.HTTPException):
+                connection.getresponse()
+        finally:
+            connection.close()
+    with nginx_serving(tmp_path / "h1", body.replace(" http2", "")) as (port, _, _):
+        assert fetch(port, "/")[0] == 200
+    config = full(body.replace("{port}", "80"))
+    [finding] = only(lint_config(tmp_path / "lint", config), "http2-plaintext-listen")
+    assert ((finding.line, finding.col), finding.severity) == (place(config, "listen 80 http2"), "warning")
+    assert only(lint_config(tmp_path / "lint", config, nginx_version="1.25.3"), "http2-plaintext-listen") == []
+
+
+@pytest.mark.parametrize("servers", [
+    "server { listen 443 ssl http2; }",
+    "server { listen 8443 http2; } server { listen 8443 ssl; }",     # the socket is TLS through another server
+    "server { listen 50051 http2; location / { grpc_pass grpc://127.0.0.1:9000; } }",
+    "server { listen 8080 http2 proxy_protocol; }",
+])
+def test_http2_where_the_port_is_tls_or_meant_for_h2c_is_quiet(tmp_path, servers):
+    assert only(lint_config(tmp_path, full(servers)), "http2-plaintext-listen") == []

@@ -11,7 +11,8 @@ from confgen.lint.context import LintContext
 from confgen.lint.fixes.base import Fix
 from confgen.lint.fixes.nginx_edits import rename, replace_arg, replace_args
 from confgen.lint.registry import Finding, rule
-from confgen.lint.rules.security_common import TABLE_BLOCKS, UPSTREAM_PASS, in_http, variable_model
+from confgen.lint.rules.security_common import (TABLE_BLOCKS, UPSTREAM_PASS, http_servers, in_http, listen_socket,
+                                                servers_by_socket, variable_model)
 from confgen.nginx.model import LocationMatch, location_match
 from confgen.nginx.parse import SNIPPET_INCLUDER
 
@@ -942,6 +943,61 @@ def zone_not_defined(ctx: LintContext) -> Iterator[Finding]:
                 yield ctx.finding(directive, f"{user} uses the zone {name}, which no {definer} defines: nginx refuses "
                                              f"to start ({refusal}); define it in the http block, or use the name "
                                              f"of one that is")
+
+
+# From nginx 1.25.1 a plain-TCP port with HTTP/2 also answers HTTP/1.x (the http2 directive's
+# release); before, it speaks HTTP/2 with prior knowledge only.
+HTTP2_PLAINTEXT_SNIFFS = (1, 25, 1)
+
+
+@rule(code="CG426", name="http2-plaintext-listen", severity="warning")
+def http2_plaintext_listen(ctx: LintContext) -> Iterator[Finding]:
+    """``listen 80 http2`` without ``ssl``: before nginx 1.25.1 that port speaks only HTTP/2.
+
+    On a socket without TLS there is no ALPN to agree on a protocol, so nginx before 1.25.1
+    takes every connection there as HTTP/2 "with prior knowledge": a browser or any HTTP/1.1
+    client (a health check, curl, a mail client fetching autoconfig) gets HTTP/2 frames it
+    cannot read (checked on nginx 1.22.1: ``curl --http1.1`` fails with "Received HTTP/0.9",
+    ``--http2-prior-knowledge`` gets the page). Browsers use HTTP/2 only over TLS, so ``http2``
+    on a plain port helps none of them. Not reported where the socket is TLS (an ``ssl`` listen
+    of any server on it, ``ssl on``), for ``proxy_protocol`` (a balancer in front that may speak
+    h2c) or a server that passes to ``grpc_pass`` (gRPC clients speak HTTP/2 with prior
+    knowledge), nor from nginx 1.25.1, where such a port answers HTTP/1.x too.
+
+    Version: 1.22.1
+
+    Bad:
+        server {
+            listen 80 http2;
+            server_name autoconfig.example.com;
+        }
+
+    Good:
+        server {
+            listen 80;
+            server_name autoconfig.example.com;
+        }
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_core_module.html#listen
+        https://nginx.org/en/docs/http/ngx_http_v2_module.html
+        https://nginx.org/en/CHANGES
+    """
+    if ctx.version >= HTTP2_PLAINTEXT_SNIFFS:
+        return
+    tls_sockets = set(servers_by_socket(ctx, tls_only=True))
+    for server in http_servers(ctx):
+        if (ctx.nginx.effective_args("ssl", server) or ["off"])[0] == "on" \
+                or any(d.name == "grpc_pass" for d in server.walk()):
+            continue
+        for listen in ctx.nginx.listens(server):
+            if listen.http2 and not (listen.ssl or listen.quic or listen.proxy_protocol or listen.is_unix) \
+                    and listen_socket(listen) not in tls_sockets:
+                yield ctx.finding(listen.directive, f"listen {' '.join(listen.directive.args)} has http2 but no ssl: "
+                                                    f"before nginx 1.25.1 this port speaks only HTTP/2 with prior "
+                                                    f"knowledge, so browsers and HTTP/1.1 clients cannot read its "
+                                                    f"answers; drop http2 here (or add ssl)")
+                break
 
 
 # What a location may hold and still be a plain "serve files from here" location: these change
