@@ -308,3 +308,13 @@ def test_websocket_locations_get_no_header_limit_or_buffering_findings(tmp_path)
     plain = ws.replace("location /ws", "location /")
     assert {"header-limits-mismatch", "proxy-buffering-sync-worker"} <= set(rules_of(
         lint_config(tmp_path, plain, gunicorn='worker_class = "sync"\nbind = "127.0.0.1:8000"\n')))
+
+
+@pytest.mark.parametrize("target", ["unix://var/run/app.sock", "unix:////var/run/app.sock", "unix:/var/run//app.sock"])
+def test_a_socket_path_with_extra_slashes_is_the_same_socket(tmp_path, target):
+    # http://unix://var/run/app.sock (an install script's rendering) reaches unix:/var/run/app.sock.
+    config = f"server {{ listen 80; location / {{ proxy_pass http://{target}; }} }}\n"
+    result = lint_config(tmp_path, config, gunicorn_cmd="gunicorn app:app -b unix:/var/run/app.sock")
+    # The app is paired with the location: its rules run (gunicorn's 4094-byte request line).
+    assert "header-limits-mismatch" in rules_of(result), result.notes
+    assert not any("which no upstream or proxy_pass here reaches" in n for n in result.notes), result.notes

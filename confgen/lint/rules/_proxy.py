@@ -389,9 +389,9 @@ def parse_address(address: str) -> tuple[str, str, int | None]:
     """("unix", path, None) or ("tcp", host, port) for an nginx server or a gunicorn bind."""
     text = address.strip()
     if text.lower().startswith("unix:"):
-        return "unix", os.path.normpath(text[5:]), None
+        return "unix", _socket_path(text[5:]), None
     if text.startswith("/"):
-        return "unix", os.path.normpath(text), None
+        return "unix", _socket_path(text), None
     match = _PORT_RE.match(text)
     if not match:
         return "tcp", text.lower(), None
@@ -399,6 +399,14 @@ def parse_address(address: str) -> tuple[str, str, int | None]:
     if host.isdigit() and port is None:     # gunicorn's bind "8000"
         return "tcp", "", int(host)
     return "tcp", host, int(port) if port else None
+
+
+def _socket_path(path: str) -> str:
+    """A socket path as the kernel reads it: ``//var/run/app.sock`` (from ``http://unix://var/...``)
+    is ``/var/run/app.sock`` on Linux, which normpath keeps as two slashes (POSIX leaves a
+    leading ``//`` to the system)."""
+    normal = os.path.normpath(path)
+    return "/" + normal.lstrip("/") if normal.startswith("//") else normal
 
 
 def _host_identity(server: str) -> tuple:
