@@ -318,3 +318,19 @@ def test_an_http11_socket_pool_leaves_uwsgi_workers_for_new_requests(tmp_path, i
     else:
         [finding] = found
         assert f"keepalive {pool};" in finding.message and "has 8 workers" in finding.message
+
+
+def test_a_uwsgi_ini_is_known_by_its_section_and_a_supervisor_ini_by_its_programs(tmp_path):
+    ini = "[uwsgi]\nsocket = 127.0.0.1:9000\nmodule = app.wsgi\n"
+    write_tree(tmp_path, {"nginx.conf": "events {}\nhttp { server { listen 80; location / { include uwsgi_params; "
+                                        "uwsgi_pass 127.0.0.1:9000; } } }\n",
+                          "uwsgi_params": "uwsgi_param QUERY_STRING $query_string;\n",
+                          "docker/uwsgi.conf": ini,
+                          "supervisord.ini": "[supervisord]\nnodaemon=true\n\n[program:web]\n"
+                                             "command=gunicorn app:app --bind 127.0.0.1:8000\n"})
+    as_conf = confgen.lint_project([str(tmp_path / "nginx.conf")], nginx_version="1.22.1",
+                                   gunicorn=str(tmp_path / "docker" / "uwsgi.conf"))
+    assert any(n.startswith("paired uwsgi:") for n in as_conf.notes), as_conf.notes
+    supervisor = confgen.lint_project([str(tmp_path / "nginx.conf")], nginx_version="1.22.1",
+                                      gunicorn=str(tmp_path / "supervisord.ini"))
+    assert any("paired gunicorn" in n and "supervisord.ini" in n for n in supervisor.notes), supervisor.notes

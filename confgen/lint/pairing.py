@@ -213,6 +213,7 @@ class Pairing:
         # Each reader is imported on the branch that needs it: a gunicorn.conf.py (the usual
         # pair) needs neither the command-file sources nor the other app servers' readers.
         from confgen.appserver.commands import find_server, kind_of
+        from confgen.appserver.reading import is_uwsgi_ini
         from confgen.gunicorn import reader
         from confgen.shell import shell_words
 
@@ -225,13 +226,15 @@ class Pairing:
 
                 return read_server(found[0], words[found[1]:], label="--gunicorn-cmd", file=None,
                                    environ=assignments(words, start_of(words, found)))
-        if path and path.endswith(".ini"):
+        text = _head(path) if path and not path.endswith(".py") else None
+        # A uWSGI ini is known by its [uwsgi] section, whatever its name (qgis ships one as
+        # uwsgi.conf); an .ini that is something else (a supervisor file) is read as that.
+        if path and (is_uwsgi_ini(text or "") or path.endswith(".ini") and kind_of(path, text) is None):
             from confgen.appserver import uwsgi
 
             return uwsgi.read_ini(path)
         base = None
         if path:
-            text = None if path.endswith(".py") else _head(path)
             if kind_of(path, text) is not None:
                 from confgen.gunicorn import sources
 
@@ -264,7 +267,7 @@ def is_app_side(path: str) -> bool:
     if problem:
         return False
     text = data.decode("utf-8", errors="replace")
-    return kind_of(path, text) is not None or (path.endswith(".ini") and is_uwsgi_ini(text))
+    return kind_of(path, text) is not None or is_uwsgi_ini(text)
 
 
 def trees_of_app(app: str, mapped_to: Callable[[str], list[str]] | None) -> list[str]:
