@@ -334,3 +334,16 @@ def test_a_uwsgi_ini_is_known_by_its_section_and_a_supervisor_ini_by_its_program
     supervisor = confgen.lint_project([str(tmp_path / "nginx.conf")], nginx_version="1.22.1",
                                       gunicorn=str(tmp_path / "supervisord.ini"))
     assert any("paired gunicorn" in n and "supervisord.ini" in n for n in supervisor.notes), supervisor.notes
+
+
+def test_one_socket_spoken_to_the_wrong_way_from_two_locations_is_one_finding(tmp_path):
+    # Zenodo: `location /` and `location /api/files` both uwsgi_pass to uWSGI's `http =` router.
+    nginx = ("events {}\nhttp {\n    upstream app { server 127.0.0.1:5000; }\n    server {\n        listen 80;\n"
+             "        location / { include uwsgi_params; uwsgi_pass app; }\n"
+             "        location /api/files { include uwsgi_params; uwsgi_pass app; client_max_body_size 1g; }\n"
+             "    }\n}\n")
+    write_tree(tmp_path, {"nginx.conf": nginx, "uwsgi_params": "uwsgi_param QUERY_STRING $query_string;\n",
+                          "uwsgi.ini": "[uwsgi]\nhttp = 127.0.0.1:5000\nmodule = app:application\nmaster = true\n"})
+    result = confgen.lint_project([str(tmp_path / "nginx.conf")], nginx_version="1.22.1")
+    [finding] = [f for f in result.findings if f.rule == "app-protocol-mismatch"]
+    assert finding.line == 6 and finding.message.startswith("uwsgi_pass (and 1 more location) speaks")

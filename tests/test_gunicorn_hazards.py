@@ -125,7 +125,7 @@ def test_deep_or_long_files_are_read_in_bounded_time(tmp_path, source):
     path.write_text(source)
     started = time.monotonic()
     config = read_gunicorn_file(path)
-    assert time.monotonic() - started < 10
+    assert time.monotonic() - started < 40     # a hang guard, not a speed goal: ~3 s on an idle machine
     assert config.get("workers") in (UNKNOWN, 1) and all(isinstance(m, str) for _, m in config.problems)
 
 

@@ -159,12 +159,18 @@ def test_inner_allow_list_replaces_the_outer_deny(tmp_path):
 
 
 def test_client_proto_through_an_ungated_map_and_inherited_from_http(tmp_path):
-    result = lint_config(tmp_path, full("""
+    # The map written for a TLS proxy in front (nginx's scheme unless it says https) is a note
+    # saying where it is spoofable; the header copied straight from the client is a finding.
+    config = full("""
         map $http_x_forwarded_proto $proto { default $scheme; https https; }
         proxy_set_header X-Forwarded-Proto $proto;
         server { listen 80; location / { proxy_pass http://127.0.0.1:8000; } }
-    """), select=["forwarded-proto-spoofable"])
-    (finding,) = result.findings
+    """)
+    result = lint_config(tmp_path, config, select=["forwarded-proto-spoofable"])
+    assert result.findings == [] and any("map $proto takes X-Forwarded-Proto" in n for n in result.notes)
+    direct = lint_config(tmp_path, config.replace("X-Forwarded-Proto $proto;", "X-Forwarded-Proto $http_x_forwarded_proto;"),
+                         select=["forwarded-proto-spoofable"])
+    (finding,) = direct.findings
     assert finding.line == line_of(tmp_path / "nginx.conf", "proxy_set_header X-Forwarded-Proto")
 
 

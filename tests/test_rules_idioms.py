@@ -258,7 +258,7 @@ def test_a_passed_on_x_forwarded_host_is_told_to_use_host_even_in_a_catch_all(tm
 def test_the_passthrough_map_for_a_proxy_in_front_is_a_note(tmp_path):
     result = lint_config(tmp_path, full(FORWARDED_MAP))
     assert only(result, "forwarded-proto-spoofable") == []
-    [note] = [n for n in result.notes if "map $forwarded_proto passes the client's X-Forwarded-Proto on" in n]
+    [note] = [n for n in result.notes if "map $forwarded_proto takes X-Forwarded-Proto from the client's header" in n]
     assert "spoofable wherever clients reach this nginx directly" in note
     direct = FORWARDED_MAP.replace("$forwarded_proto;\n", "$http_x_forwarded_proto;\n")
     assert len(only(lint_config(tmp_path, full(direct)), "forwarded-proto-spoofable")) == 1
@@ -305,3 +305,50 @@ def test_http2_on_a_plain_port_answers_no_http11_client_before_1_25_1(tmp_path):
 ])
 def test_http2_where_the_port_is_tls_or_meant_for_h2c_is_quiet(tmp_path, servers):
     assert only(lint_config(tmp_path, full(servers)), "http2-plaintext-listen") == []
+
+
+def test_a_preflight_if_that_drops_only_caching_headers_is_quiet(tmp_path):
+    location = """
+        server {
+            location /media {
+                alias /srv/media/;
+                add_header Cache-Control "public, max-age=3600";
+                %s
+                if ($request_method = OPTIONS) {
+                    add_header Access-Control-Allow-Origin "*";
+                    return 204;
+                }
+            }
+        }
+    """
+    assert only(lint_config(tmp_path, full(location % "")), "add-header-inheritance") == []
+    # A header that is no cache directive is still lost for the preflight: reported.
+    found = only(lint_config(tmp_path, full(location % "add_header X-Served-By edge-1;")), "add-header-inheritance")
+    assert len(found) == 1 and "X-Served-By" in found[0].message
+
+
+def test_a_map_that_takes_only_https_from_the_proxy_is_the_same_idiom(tmp_path):
+    accepting = FORWARDED_MAP.replace("default $http_x_forwarded_proto; '' $scheme;", "default $scheme; https https;")
+    assert "https https" in accepting
+    result = lint_config(tmp_path, full(accepting))
+    assert only(result, "forwarded-proto-spoofable") == []
+    assert any("takes X-Forwarded-Proto from the client's header" in n for n in result.notes)
+
+
+@pytest.mark.parametrize("app, reported", [
+    ("gunicorn project.wsgi:application --bind 127.0.0.1:8000", False),   # Django refuses `name:@evil`
+    ("gunicorn project.wsgi --bind 127.0.0.1:8000", False),
+    ("gunicorn app:app --bind 127.0.0.1:8000", True),                     # a Flask app takes it whole
+    (None, True),
+])
+def test_http_host_in_a_named_server_in_front_of_django_is_quiet(tmp_path, app, reported):
+    config = full("""
+        server { listen 80 default_server; return 444; }
+        server {
+            listen 80;
+            server_name app.example.com;
+            location / { proxy_set_header Host $http_host; proxy_pass http://127.0.0.1:8000; }
+        }
+    """)
+    found = only(lint_config(tmp_path, config, **({"app_command": app} if app else {})), "host-spoofing")
+    assert bool(found) is reported

@@ -76,8 +76,10 @@ class Pairing:
         app = _facing(self.for_tree(config.main_file, given), config)
         source = getattr(app.config, "command", None) or getattr(app.server, "command", None)
         compose_file = getattr(source, "compose_file", None)
-        if not self.explicit() and getattr(source, "kind", None) == "supervisor":
-            return self._supervisor_programs(source.path, given) or [app]
+        if not self.gunicorn_cmd and getattr(source, "kind", None) == "supervisor":
+            # Found beside the tree or named with --gunicorn: each of its app programs is paired.
+            origin = "--gunicorn" if self.gunicorn else f"found beside {given}"
+            return self._supervisor_programs(source.path, origin) or [app]
         if self.explicit() or compose_file is None:
             return [app]
         from confgen.gunicorn import sources
@@ -88,7 +90,7 @@ class Pairing:
             return [app]
         return [self._compose_service(service, given) for service in named]
 
-    def _supervisor_programs(self, path: str, given: str) -> list[AppSide]:
+    def _supervisor_programs(self, path: str, origin: str) -> list[AppSide]:
         """Each app-server program of a supervisor config, when it has several (a web app and
         its WebSocket server): each is checked against the upstreams its bind reaches."""
         from confgen.gunicorn import sources
@@ -103,7 +105,7 @@ class Pairing:
                 self._read[key] = sources.config_from(source) if source.server == "gunicorn" \
                     else sources.app_server_of(source)
             config = self._read[key]
-            why = f"one of {len(programs)} programs, found beside {given}"
+            why = f"one of {len(programs)} programs, {origin}"
             if _is_other(config):
                 sides.append(AppSide(None, config.label, f"paired {config.server}: {config.label} ({why})",
                                      server=config))

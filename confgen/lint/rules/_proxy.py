@@ -351,17 +351,23 @@ _MAP_PARAMETERS = {"hostnames", "volatile", "include"}
 def passthrough_map(ctx, value: str):
     """The ``map`` block when ``value`` is a variable that passes a forwarded header on from the
     client and falls back to nginx's own value when there is none (``map $http_x_forwarded_proto
-    $p { default $http_x_forwarded_proto; '' $scheme; }``): a config written to sit behind
-    another proxy that sets the header. None otherwise."""
+    $p { default $http_x_forwarded_proto; '' $scheme; }``), or takes nginx's own value unless
+    the header holds one of a few constants (``default $scheme; https https;``): a config written
+    to sit behind another proxy that sets the header. None otherwise."""
     block = maps(ctx).get(value.strip())
     if block is None or not block.args or not block.args[0].lower().startswith("$http_x_forwarded_"):
         return None
     source = block.args[0].lower()
     entries = dict((d.name, d.args[0]) for d in block.block or () if len(d.args) == 1)
     default, empty = entries.get("default", ""), entries.get("")
-    if len(entries) != 2 or default.lower() != source or empty is None or empty.lower().startswith("$http_"):
-        return None
-    return block
+    if len(entries) == 2 and default.lower() == source and empty is not None and not empty.lower().startswith("$http_"):
+        return block
+    # Or nginx's own value by default and constants for the values taken from the proxy
+    # (`default $scheme; https https;`).
+    constants = [value for key, value in entries.items() if key != "default"]
+    if default and not default.lower().startswith("$http_") and constants and not any("$" in v for v in constants):
+        return block
+    return None
 
 
 def value_without_header(ctx, value: str) -> str | None:
@@ -407,6 +413,13 @@ def _socket_path(path: str) -> str:
     leading ``//`` to the system)."""
     normal = os.path.normpath(path)
     return "/" + normal.lstrip("/") if normal.startswith("//") else normal
+
+
+def same_server(server: str) -> tuple:
+    """What makes two written addresses one server: the socket path, or the port with every
+    loopback spelling of the host as one (``127.0.0.1:8000``, ``localhost:8000``)."""
+    kind, _, port = parse_address(server)
+    return (*_host_identity(server), port if kind == "tcp" else None)
 
 
 def _host_identity(server: str) -> tuple:
@@ -509,6 +522,33 @@ def reaches_app(ctx, some_routes: list[Route]) -> bool:
     """Whether any of these routes reaches the paired app (none does without one)."""
     app = ctx.cached("app_route_ids", lambda: {id(r.proxy_pass) for r in app_routes(ctx)})
     return any(id(r.proxy_pass) in app for r in some_routes)
+
+
+_DJANGO_APP_RE = re.compile(r"^[\w.]+\.[aw]sgi(:application)?$")
+
+
+def app_is_django(ctx) -> bool:
+    """Whether the paired app is a Django project, by its entry point: ``project.wsgi``
+    (``:application``, Django's name; gunicorn's default callable) or ``.asgi``, or a
+    ``DJANGO_SETTINGS_MODULE`` in its settings or environment."""
+    def compute() -> bool:
+        entries: list[str] = []
+        if ctx.gunicorn is not None:
+            entries += [e for e in (ctx.gunicorn.app, ctx.gunicorn.get("wsgi_app")) if isinstance(e, str)]
+            raw_env = ctx.gunicorn.get("raw_env")
+            if isinstance(raw_env, (list, tuple)) and any("DJANGO_SETTINGS_MODULE" in str(e) for e in raw_env):
+                return True
+        server = ctx.app_server
+        if server is not None:
+            for key in ("module", "wsgi", "wsgi-file", "app"):
+                value = server.settings.get(key)
+                if value is not None and isinstance(value.value, str):
+                    entries.append(value.value)
+            if any("DJANGO_SETTINGS_MODULE" in str(v.value) for v in server.settings.values()):
+                return True
+        # A package's wsgi/asgi module (startproject writes project/wsgi.py with `application`).
+        return any(_DJANGO_APP_RE.match(entry.strip()) and "." in entry.split(":")[0] for entry in entries)
+    return ctx.cached("app_is_django", compute)
 
 
 def app_upstreams(ctx) -> list[tuple[object, list[Route]]]:

@@ -156,7 +156,8 @@ def add_header_inheritance(ctx: LintContext) -> Iterator[Finding]:
     ``Expires 0``) leaves them out on purpose, and is not reported; nor is a header made only
     of ``$upstream_*`` variables (``X-Cache-Status $upstream_cache_status``) in a level that
     answers with ``return``: no upstream is involved there, so its value is empty and nginx
-    would not send it anyway.
+    would not send it anyway; nor is a CORS preflight ``if ($request_method = OPTIONS)`` that
+    returns and drops only caching headers (caches never store an OPTIONS response).
 
     Bad:
         server {
@@ -180,7 +181,18 @@ def add_header_inheritance(ctx: LintContext) -> Iterator[Finding]:
     """
     yield from _lost_headers(ctx, "add_header", None, skip=frozenset(SECURITY_HEADERS), reported_elsewhere=lambda level:
                              only_nginx_own_headers(level) or drops_security_headers(ctx, level),
-                             deliberate=_recaches, unsent=_empty_without_upstream)
+                             deliberate=lambda level, lost: _recaches(level, lost) or _preflight(level, lost),
+                             unsent=_empty_without_upstream)
+
+
+def _preflight(level, lost: list[str]) -> bool:
+    """A CORS preflight answer (``if ($request_method = OPTIONS) { add_header Access-Control-...;
+    return 204; }``) that drops only caching headers: caches never store an OPTIONS response
+    (RFC 9110, 9.3.7), so they do nothing there."""
+    condition = " ".join(level.args) if level.name == "if" else ""
+    return "$request_method" in condition and "OPTIONS" in condition.upper() \
+        and any(d.name == "return" for d in level.block or ()) \
+        and all(name.lower() in CACHE_HEADERS for name in lost)
 
 
 def _empty_without_upstream(level, header) -> bool:
@@ -270,10 +282,10 @@ def forwarded_proto_spoofable(ctx: LintContext) -> Iterator[Finding]:
             continue
         passthrough = passthrough_map(ctx, value)
         if passthrough is not None:
-            ctx.note(f"{passthrough.file}:{passthrough.line}: map {passthrough.args[1]} passes the client's "
-                     f"X-Forwarded-Proto on (nginx's own value only when there is none), a config written to "
-                     f"sit behind a proxy that sets it: not reported; it is spoofable wherever clients reach "
-                     f"this nginx directly (then use $scheme)")
+            ctx.note(f"{passthrough.file}:{passthrough.line}: map {passthrough.args[1]} takes X-Forwarded-Proto "
+                     f"from the client's header, else nginx's own value: a config written to sit behind a proxy "
+                     f"that sets it, so not reported; it is spoofable wherever clients reach this nginx directly "
+                     f"(then use $scheme)")
             continue
         if ctx.unresolved_include(route.block) is not None:
             continue  # a file the deployment provides may hold the allow/deny list

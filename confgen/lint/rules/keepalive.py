@@ -31,6 +31,7 @@ from confgen.lint.rules._proxy import (
     pool_anchor,
     pool_size,
     routes,
+    same_server,
     seconds,
     upstream_child,
     upstream_idle_timeout,
@@ -490,15 +491,17 @@ def proxy_pass_no_upstream(ctx: LintContext) -> Iterator[Finding]:
         https://uwsgi-docs.readthedocs.io/en/latest/Options.html#http11-socket
     """
     whole = ctx.nginx.is_full
-    by_target: dict[str, list] = {}
+    by_target: dict[tuple, list] = {}
     for route in routes(ctx):
         if route.is_variable or route.upstream is not None or external_tls(route):
             continue
         literal = route.target.startswith("unix:") or ":" in route.target or is_ip(route.target)
         if whole or literal:
-            by_target.setdefault(route.target, []).append(route)
-    # One finding per target, at its first proxy_pass: one problem, however many locations.
-    for target, target_routes in by_target.items():
+            by_target.setdefault(same_server(route.target), []).append(route)
+    # One finding per target, at its first proxy_pass: one problem, however many locations
+    # (127.0.0.1:8000 and localhost:8000 are one server).
+    for target_routes in by_target.values():
+        target = target_routes[0].target
         if not_pool_candidates(ctx, target_routes):
             continue
         if ctx.version >= KEEPALIVE_BY_DEFAULT:

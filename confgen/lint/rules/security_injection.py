@@ -8,7 +8,7 @@ from typing import Iterator
 
 from confgen.lint.context import LintContext
 from confgen.lint.registry import Finding, rule
-from confgen.lint.rules._proxy import route_of, self_proxied
+from confgen.lint.rules._proxy import app_is_django, reaches_app, route_of, routes, self_proxied
 from confgen.lint.rules.security_common import (
     REDIRECT_CODES,
     UPSTREAM_PASS,
@@ -344,7 +344,9 @@ def host_spoofing(ctx: LintContext) -> Iterator[Finding]:
     is the client's value too; nothing is reported in an ``internal`` location, nor where the
     location proxies back to this nginx (``proxy_pass http://127.0.0.1/$2`` to one of its own
     listen ports: a health-check relay whose Host picks one of this config's servers, which a
-    client can name directly).
+    client can name directly), nor ``Host $http_host`` in a named server in front of a paired
+    Django app (``project.wsgi:application``): Django's ``get_host()`` accepts only a port after
+    the name and refuses ``name:@evil.example`` whatever ``ALLOWED_HOSTS`` says.
     ``X-Forwarded-Host`` (and ``X-Forwarded-Server``, ``X-Host``, ``X-Original-Host``) from
     request data is the same spoofing for an app that trusts it (Django's
     ``USE_X_FORWARDED_HOST``, werkzeug's ``ProxyFix(x_host=1)``), and is reported in the
@@ -377,6 +379,7 @@ def host_spoofing(ctx: LintContext) -> Iterator[Finding]:
         https://nginx.org/en/docs/http/ngx_http_core_module.html#var_host
         https://nginx.org/en/docs/http/server_names.html
         https://docs.djangoproject.com/en/stable/ref/settings/#use-x-forwarded-host
+        https://docs.djangoproject.com/en/stable/ref/request-response/#django.http.HttpRequest.get_host
         https://werkzeug.palletsprojects.com/en/stable/middleware/proxy_fix/
         https://github.com/yandex/gixy/blob/master/docs/en/plugins/hostspoofing.md
     """
@@ -399,6 +402,8 @@ def host_spoofing(ctx: LintContext) -> Iterator[Finding]:
                 continue
             if header == "host" and spoofable.name == "$http_host" and _catch_all(ctx, directive):
                 continue    # there $host is the client's Host too: `use $host` would change nothing
+            if header == "host" and spoofable.name == "$http_host" and _django_behind(ctx, directive):
+                continue    # a named server lets through only what follows a colon, which Django refuses
             any_host = header != "host" and _catch_all(ctx, directive)
             cause = directive.args[1] if any_host else spoofable.describe()
             in_location.setdefault((id(directive.parent), any_host, cause), []).append((directive, spoofable))
@@ -445,6 +450,17 @@ def _host_finding(ctx, places):
                    f"whole, and a link built from it leads to evil.example)")
     return ctx.finding(directive, f"{directive.args[0]} is sent as {spoofable.describe()}{_also(places)}, a value the "
                                   f"client chose: {effect}; use $host")
+
+
+def _django_behind(ctx, directive) -> bool:
+    """Whether the requests this header goes with reach a paired Django app: its get_host()
+    accepts after the name only a port (its host validation refuses ``name:@evil.example``, with
+    any ALLOWED_HOSTS), so a named server's ``$http_host`` carries nothing an attacker can use."""
+    if not app_is_django(ctx):
+        return False
+    level = directive.parent
+    reached = [r for r in routes(ctx) if r.block is level or any(a is level for a in r.block.ancestors())]
+    return bool(reached) and reaches_app(ctx, reached)
 
 
 def _plain_server_name(server) -> str | None:

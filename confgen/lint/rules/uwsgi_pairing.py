@@ -39,7 +39,8 @@ def app_protocol_mismatch(ctx: LintContext) -> Iterator[Finding]:
     protocol; ``http-socket`` and ``http`` expect HTTP from ``proxy_pass``. Crossed, every
     request fails: HTTP sent to a uwsgi socket is read as a malformed packet ("invalid request
     block size", nginx 502), uwsgi packets sent to an HTTP socket are not HTTP. Match the
-    directive to the socket, or switch the socket option.
+    directive to the socket, or switch the socket option. The locations that cross one socket
+    are one finding, at the first, naming how many more there are.
 
     App command:
         uwsgi --socket 127.0.0.1:3031 --buffer-size 32768 --module app
@@ -63,17 +64,26 @@ def app_protocol_mismatch(ctx: LintContext) -> Iterator[Finding]:
     if server is None:
         return
     binds = binds_of(ctx) or []
+    # One socket spoken to the wrong way is one cause, however many locations do it: one finding,
+    # at the first, naming how many more there are (one change on either side fixes them all).
     if server.protocol == "uwsgi":
-        for route in app_routes(ctx):
-            yield ctx.finding(route.proxy_pass,
-                              f"proxy_pass speaks HTTP to {server.label}'s uWSGI `socket` {', '.join(binds)}, which "
-                              f"speaks the uwsgi protocol: every request fails (502, \"invalid request block size\"); "
-                              f"use `include uwsgi_params; uwsgi_pass ...;` or give uWSGI an `http-socket`")
+        passes = list(dict.fromkeys(route.proxy_pass for route in app_routes(ctx)))
+        if passes:
+            yield ctx.finding(passes[0],
+                              f"proxy_pass{_more(passes)} speaks HTTP to {server.label}'s uWSGI `socket` "
+                              f"{', '.join(binds)}, which speaks the uwsgi protocol: every request fails (502, "
+                              f"\"invalid request block size\"); use `include uwsgi_params; uwsgi_pass ...;` or give "
+                              f"uWSGI an `http-socket`")
     elif server.protocol == "http":
-        for directive in _uwsgi_passes(ctx, binds):
-            yield ctx.finding(directive,
-                              f"uwsgi_pass speaks the uwsgi protocol to {server.label}'s HTTP socket "
+        passes = list(dict.fromkeys(_uwsgi_passes(ctx, binds)))
+        if passes:
+            yield ctx.finding(passes[0],
+                              f"uwsgi_pass{_more(passes)} speaks the uwsgi protocol to {server.label}'s HTTP socket "
                               f"{', '.join(binds)}: every request fails; use proxy_pass, or give uWSGI a `socket`")
+
+
+def _more(places: list) -> str:
+    return f" (and {len(places) - 1} more location{'s' if len(places) > 2 else ''})" if len(places) > 1 else ""
 
 
 @rule(code="CG213", name="uwsgi-buffer-size", severity="warning", needs=("chain",))
