@@ -4,6 +4,7 @@ directive written twice where nginx refuses to start."""
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Iterator
 
@@ -983,16 +984,17 @@ def http2_plaintext_listen(ctx: LintContext) -> Iterator[Finding]:
         https://nginx.org/en/docs/http/ngx_http_v2_module.html
         https://nginx.org/en/CHANGES
     """
-    if ctx.version >= HTTP2_PLAINTEXT_SNIFFS:
+    if ctx.version >= HTTP2_PLAINTEXT_SNIFFS or not any("http2" in d.args for d in ctx.all("listen")):
         return
     tls_sockets = set(servers_by_socket(ctx, tls_only=True))
     for server in http_servers(ctx):
-        if (ctx.nginx.effective_args("ssl", server) or ["off"])[0] == "on" \
+        candidates = [listen for listen in ctx.nginx.listens(server) if listen.http2 and not (
+            listen.ssl or listen.quic or listen.proxy_protocol or listen.is_unix)]
+        if not candidates or (ctx.nginx.effective_args("ssl", server) or ["off"])[0] == "on" \
                 or any(d.name == "grpc_pass" for d in server.walk()):
             continue
-        for listen in ctx.nginx.listens(server):
-            if listen.http2 and not (listen.ssl or listen.quic or listen.proxy_protocol or listen.is_unix) \
-                    and listen_socket(listen) not in tls_sockets:
+        for listen in candidates:
+            if listen_socket(listen) not in tls_sockets:
                 yield ctx.finding(listen.directive, f"listen {' '.join(listen.directive.args)} has http2 but no ssl: "
                                                     f"before nginx 1.25.1 this port speaks only HTTP/2 with prior "
                                                     f"knowledge, so browsers and HTTP/1.1 clients cannot read its "
@@ -1116,8 +1118,10 @@ def _only_serves_files(ctx: LintContext, location, may_alias: bool = False) -> b
     return True
 
 
+@functools.lru_cache(maxsize=1024)
 def _files_taken(regex: LocationMatch, prefix: str) -> str | None:
-    """A URI under ``prefix`` that ``regex`` matches, from the usual static file names."""
+    """A URI under ``prefix`` that ``regex`` matches, from the usual static file names (the same
+    pair recurs across a large config's servers: computed once)."""
     try:
         compiled = re.compile(regex.path, re.IGNORECASE if regex.modifier == "~*" else 0)
     except re.error:
