@@ -565,4 +565,4 @@ http {
     from confgen.gunicorn import sources
 
     programs = sources.supervisor_programs(str(tmp_path / "supervisord.conf"), supervisor)
-    assert [p.line for p in programs] == [5, 8] and programs[0].env == {"PORT_WEB": "5000"}
+    assert [p.line for p in programs] == [5, 8] and programs[0].env["PORT_WEB"] == "5000"

@@ -352,3 +352,50 @@ def test_http_host_in_a_named_server_in_front_of_django_is_quiet(tmp_path, app, 
     """)
     found = only(lint_config(tmp_path, config, **({"app_command": app} if app else {})), "host-spoofing")
     assert bool(found) is reported
+
+
+def test_headers_only_auth_request_fills_are_not_lost_where_it_is_off(tmp_path):
+    # Frigate: /api/ authenticates and passes the user on; its login location turns auth off.
+    config = full("""
+        server {
+            location /api/ {
+                auth_request /auth;
+                auth_request_set $user $upstream_http_remote_user;
+                proxy_set_header Remote-User $user;
+                proxy_set_header X-Served-By edge-1;
+                proxy_pass http://127.0.0.1:8000/;
+                location /api/login {
+                    auth_request off;
+                    proxy_set_header Host $host;
+                    proxy_pass http://127.0.0.1:8000;
+                }
+            }
+            location = /auth { internal; proxy_pass http://127.0.0.1:8001; }
+        }
+    """)
+    [finding] = only(lint_config(tmp_path, config), "proxy-header-inheritance")
+    assert "X-Served-By is dropped" in finding.message and "Remote-User" not in finding.message
+
+
+@pytest.mark.parametrize("location, reported", [
+    ("location /ws { proxy_pass http://127.0.0.1:5002/; }", False),     # the endpoint mapped to the app's root
+    ("location /api { proxy_pass http://127.0.0.1:5000/v1/; }", True),
+])
+def test_a_prefix_mapped_to_the_apps_root_is_not_a_slash_mismatch(tmp_path, location, reported):
+    assert bool(only(lint_config(tmp_path, full(f"server {{ {location} }}")), "proxy-pass-normalized")) is reported
+
+
+def test_supervisor_expansions_are_variables_and_umask_is_octal(tmp_path):
+    """OnlineJudge's `--workers %(ENV_MAX_WORKER_NUM)s` and a start script's `--umask 0022` (gunicorn
+    reads it as octal) stopped the lint; now the first is the environment's value (unknown here) and
+    the second 18."""
+    from confgen.gunicorn.reader import read_gunicorn_cmd
+
+    assert read_gunicorn_cmd("gunicorn app:app --umask 0022").get("umask") == 18
+    supervisor = ("[program:web]\ncommand=gunicorn oj.wsgi --bind 127.0.0.1:8080 --workers %(ENV_WORKERS)s --threads 4 "
+                  "--keep-alive 32\n")
+    config = full("upstream app { server 127.0.0.1:8080; keepalive 8; }\n"
+                  "server { listen 80; location / { proxy_pass http://app; proxy_http_version 1.1; "
+                  "proxy_set_header Connection \"\"; } }")
+    result = lint_config(tmp_path, config, files={"supervisord.conf": supervisor})
+    assert "app-keepalive-race" in [f.rule for f in result.findings], result.notes

@@ -1301,6 +1301,8 @@ def _convert(spec: SettingSpec, flag: str, raw: Any) -> Any:
     if raw is UNKNOWN:
         return UNKNOWN
     if spec.kind == "int":
+        if spec.name in _AUTO_INT_OPTIONS and re.match(r"0\d", raw):
+            raw = raw.replace("0", "0o", 1)   # gunicorn's auto_int: `--umask 0022` is octal
         try:
             value = int(raw, 0 if spec.name in _AUTO_INT_OPTIONS else 10)
         except ValueError:

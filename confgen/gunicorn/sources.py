@@ -452,11 +452,22 @@ def _supervisor(path: str, text: str) -> CommandSource | None:
     return programs[-1] if programs else None
 
 
+_SUPERVISOR_EXPANSION_RE = re.compile(r"%\((\w+)\)[sd]")
+
+
+def _expansions_as_variables(text: str) -> str:
+    """supervisord's ``%(ENV_X)s`` (and ``%(program_name)s``...) expansions, which it applies before
+    splitting a command, written as shell variables the command readers know: ``${_ENV_X}``
+    (bound to the environment's X by supervisor_programs), ``${_name}`` for the others (unknown
+    here). Each keeps its length, so positions in the file stay true for fixes."""
+    return _SUPERVISOR_EXPANSION_RE.sub(lambda match: "${_" + match.group(1) + "}", text)
+
+
 def supervisor_programs(path: str, text: str | None = None) -> list[CommandSource]:
     """The command of every ``[program:x]`` of a supervisor config that starts an app server, in
     order, each with the environment its own section sets over the ``[supervisord]`` one (which
     supervisord passes to every child)."""
-    text = _read(path) if text is None else text
+    text = _expansions_as_variables(_read(path) if text is None else text)
     found: list[CommandSource] = []
     lines = text.split("\n")
     offsets = [0]
@@ -473,6 +484,8 @@ def supervisor_programs(path: str, text: str | None = None) -> list[CommandSourc
         if command is not None:
             command.env_args = env_args if env_args is not None else base_args
             command.env = {**base, **variables}
+            # %(ENV_X)s reads X of the environment supervisord passes (see _expansions_as_variables).
+            command.env.update({f"_ENV_{name}": value for name, value in list(command.env.items())})
             found.append(command)
 
     for index, line in enumerate(lines):

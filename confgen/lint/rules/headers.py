@@ -87,6 +87,9 @@ def proxy_header_inheritance(ctx: LintContext) -> Iterator[Finding]:
     that fetches a URL an upstream's response named (``proxy_pass`` built from
     ``$upstream_http_*``, the X-Accel idiom for remote media) or that clears the client's
     ``Authorization`` or ``Cookie``; there the client's ``Host`` and address must not be repeated.
+    A header whose value only ``auth_request_set`` fills is not lost where ``auth_request`` is
+    off (a login location under an authenticated prefix): it would be empty there, and nginx
+    sends no empty header.
 
     Bad:
         server {
@@ -125,7 +128,16 @@ def proxy_header_inheritance(ctx: LintContext) -> Iterator[Finding]:
         while level is not None and id(level) not in proxying:
             proxying.add(id(level))
             level = level.parent
-    yield from _lost_headers(ctx, "proxy_set_header", proxying, fixable=True)
+    # Variables only an auth_request subrequest fills: empty, so not sent, where it is off.
+    from_auth = {d.args[0] for d in ctx.all("auth_request_set") if d.args}
+
+    def unsent(level, header) -> bool:
+        value = header.args[1] if len(header.args) > 1 else ""
+        names = {"$" + name.strip("${}") for name in _VARIABLE_RE.findall(value)}
+        return bool(names) and names <= from_auth and _VARIABLE_RE.sub("", value).strip(' "\'') == "" \
+            and (ctx.nginx.effective_args("auth_request", level) or ["off"])[0] == "off"
+
+    yield from _lost_headers(ctx, "proxy_set_header", proxying, fixable=True, unsent=unsent)
 
 
 def _own_destination(ctx: LintContext, route) -> bool:
@@ -207,6 +219,7 @@ def _empty_without_upstream(level, header) -> bool:
     return value != without and not without
 
 
+_VARIABLE_RE = re.compile(r"\$\{?\w+\}?")
 _UPSTREAM_VARIABLE_RE = re.compile(r"\$(?:\{upstream_\w+\}|upstream_\w+)")
 
 # Headers that only say how long a response may be cached.

@@ -278,7 +278,11 @@ def proxy_pass_normalized(ctx: LintContext) -> Iterator[Finding]:
     break`` is not reported: for a URI the rewrite changed, nginx ignores the URI part and
     passes the rewritten URI whole (nginx's proxy_pass documentation). Nor is an ``internal``
     location that nginx itself requests with exactly its prefix (``auth_request /auth``,
-    ``error_page ... /auth``, ``mirror``): no other URI can reach it.
+    ``error_page ... /auth``, ``mirror``): no other URI can reach it. Nor is a prefix without
+    ``/`` mapped to the app's root (``location /ws { proxy_pass http://relay/; }``): the endpoint
+    itself arrives as ``/``, and ``/ws/x`` as ``//x``, which frameworks such as werkzeug route as
+    ``/x``; ``location /ws/`` would answer ``/ws`` with a 301 a WebSocket handshake does not
+    follow, so neither change is better.
 
     Bad:
         server {
@@ -314,6 +318,8 @@ def proxy_pass_normalized(ctx: LintContext) -> Iterator[Finding]:
             continue  # the rewritten URI reaches the app as it is: the URI part is ignored
         if internal_only(directive) and prefix in _subrequest_targets(ctx):
             continue  # only nginx's own subrequest reaches it, with exactly the prefix: mapped as meant
+        if path == "/" and not prefix.endswith("/"):
+            continue  # `location /ws { proxy_pass http://relay/; }`: the endpoint mapped to the app's root
         if prefix.endswith("/") != path.endswith("/"):
             rest = "x" if prefix.endswith("/") else "/x"
             yield ctx.finding(directive, f"location {prefix} and the proxy_pass path {path} disagree about the "
