@@ -13,7 +13,7 @@ from confgen.lint.fixes.base import Fix
 from confgen.lint.fixes.nginx_edits import rename, replace_arg, replace_args
 from confgen.lint.registry import Finding, rule
 from confgen.lint.rules.security_common import (TABLE_BLOCKS, UPSTREAM_PASS, http_servers, in_http, listen_socket,
-                                                servers_by_socket, variable_model)
+                                                served_path, servers_by_socket, variable_model)
 from confgen.nginx.model import LocationMatch, location_match
 from confgen.nginx.parse import SNIPPET_INCLUDER
 
@@ -1076,9 +1076,11 @@ def regex_location_takes_prefix_files(ctx: LintContext) -> Iterator[Finding]:
                 taken = _files_taken(regex_match, match.path)
                 if taken is None:
                     continue
-                ours, theirs = _file_path(ctx, prefix, match.path, taken), _file_path(ctx, regex, None, taken)
+                ours, theirs = served_path(ctx, prefix, match.path, taken), served_path(ctx, regex, None, taken)
                 if ours is None or theirs is None or ours == theirs:
                     continue
+                if not theirs.startswith("/"):
+                    theirs += " in nginx's prefix (no root is set there)"
                 yield ctx.finding(prefix, f"location {' '.join(regex.args)} (line {regex.line}) takes {taken} from "
                                           f"this location: nginx tries regex locations after the longest prefix and "
                                           f"keeps the prefix only when it is written `^~`, so the file is looked up "
@@ -1128,22 +1130,3 @@ def _files_taken(regex: LocationMatch, prefix: str) -> str | None:
         return None     # a PCRE form Python cannot read: say nothing
     base = prefix if prefix.endswith("/") else prefix + "/"
     return next((base + "x/" + name for name in _SAMPLE_FILES if compiled.search(base + "x/" + name)), None)
-
-
-def _file_path(ctx: LintContext, location, prefix: str | None, uri: str) -> str | None:
-    """The file nginx opens for ``uri`` in ``location``: its alias with the prefix replaced, else
-    the root in force (nginx's ``html`` when none is set) followed by the URI."""
-    alias = next((d for d in location.block or () if d.name == "alias"), None)
-    if alias is not None:
-        if prefix is None:
-            return None
-        return alias.args[0] + uri[len(prefix):]
-    level = location
-    while level is not None:
-        roots = [d for d in level.block or () if d.name == "root" and d.args]
-        if roots:
-            return None if "$" in roots[-1].args[0] else roots[-1].args[0].rstrip("/") + uri
-        if ctx.unresolved_include(level, inherited=False) is not None:
-            return None     # a file the deployment provides may set the root in force here
-        level = level.parent
-    return f"html{uri} in nginx's prefix (no root is set there)"

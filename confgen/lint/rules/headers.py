@@ -6,6 +6,7 @@ import re
 from typing import Iterator
 
 from confgen.lint.rules.security_common import SECURITY_HEADERS, variable_model
+from confgen.nginx.variables import VARIABLE_RE
 from confgen.lint.context import LintContext
 from confgen.lint.fixes.base import Fix
 from confgen.lint.fixes.nginx_edits import insert_before, replace_arg
@@ -129,12 +130,10 @@ def proxy_header_inheritance(ctx: LintContext) -> Iterator[Finding]:
             proxying.add(id(level))
             level = level.parent
     # Variables only an auth_request subrequest fills: empty, so not sent, where it is off.
-    from_auth = {d.args[0] for d in ctx.all("auth_request_set") if d.args}
+    from_auth = {d.args[0].lstrip("$") for d in ctx.all("auth_request_set") if d.args}
 
     def unsent(level, header) -> bool:
-        value = header.args[1] if len(header.args) > 1 else ""
-        names = {"$" + name.strip("${}") for name in _VARIABLE_RE.findall(value)}
-        return bool(names) and names <= from_auth and _VARIABLE_RE.sub("", value).strip(' "\'') == "" \
+        return _only_variables(header, lambda name: name in from_auth) \
             and (ctx.nginx.effective_args("auth_request", level) or ["off"])[0] == "off"
 
     yield from _lost_headers(ctx, "proxy_set_header", proxying, fixable=True, unsent=unsent)
@@ -212,15 +211,15 @@ def _empty_without_upstream(level, header) -> bool:
     anyway: its value is made only of ``$upstream_*`` variables (``X-Cache-Status
     $upstream_cache_status``) and ``level`` answers with ``return`` (a CORS preflight ``if``),
     so no upstream is involved and nginx leaves out a header whose value is empty."""
-    if not any(d.name == "return" for d in level.block or ()):
-        return False
+    return any(d.name == "return" for d in level.block or ()) \
+        and _only_variables(header, lambda name: name.startswith("upstream_"))
+
+
+def _only_variables(header, allowed) -> bool:
+    """Whether a header directive's value is nothing but variables whose names ``allowed`` accepts."""
     value = header.args[1] if len(header.args) > 1 else ""
-    without = _UPSTREAM_VARIABLE_RE.sub("", value).strip().strip('"\'')
-    return value != without and not without
-
-
-_VARIABLE_RE = re.compile(r"\$\{?\w+\}?")
-_UPSTREAM_VARIABLE_RE = re.compile(r"\$(?:\{upstream_\w+\}|upstream_\w+)")
+    names = [next(group for group in match.groups() if group) for match in VARIABLE_RE.finditer(value)]
+    return bool(names) and all(allowed(name) for name in names) and not VARIABLE_RE.sub("", value).strip(' "\'')
 
 # Headers that only say how long a response may be cached.
 CACHE_HEADERS = frozenset({"cache-control", "pragma", "expires", "last-modified", "etag", "surrogate-control",

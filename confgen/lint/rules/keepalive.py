@@ -59,12 +59,22 @@ def app_closes_every_connection(ctx: LintContext, upstream_routes) -> str | None
     app keeps connections open, or is not read."""
     if not reaches_app(ctx, upstream_routes):
         return None
-    server = ctx.app_server if ctx.gunicorn is None else None
-    if server is not None and not server.keeps_alive and server.protocol == "http" and server.closes:
+    server = _paired_server(ctx)
+    if _closes_every_connection(server):
         return f"the paired {server.server} ({server.label}) {server.closes}"
     if ctx.gunicorn is not None and worker_class(ctx) == SYNC:
         return "the paired gunicorn runs the sync worker, which closes every connection"
     return None
+
+
+def _paired_server(ctx: LintContext):
+    """The paired app server when it is not gunicorn (confgen.appserver.model.AppServer), else None."""
+    return ctx.app_server if ctx.gunicorn is None else None
+
+
+def _closes_every_connection(server) -> bool:
+    """Whether a paired HTTP server answers one request per connection (``closes`` says why)."""
+    return server is not None and not server.keeps_alive and server.protocol == "http" and bool(server.closes)
 
 
 # What pool_advice makes of routes that pool nothing.
@@ -93,8 +103,8 @@ def pool_advice(ctx: LintContext, upstream_routes, idle_s: float, pool_text: str
         http11 = ("`proxy_http_version 1.1;` and the Connection map's `''` value set to `''` (plain requests "
                   "keep the connection, WebSocket upgrades still send `upgrade`)")
     reaches = reaches_app(ctx, upstream_routes)
-    server = ctx.app_server if ctx.gunicorn is None else None
-    closing = server is not None and not server.keeps_alive and server.protocol == "http" and server.closes
+    server = _paired_server(ctx)
+    closing = _closes_every_connection(server)
     idle = server.idle.value if server is not None and server.idle is not None else None
     cap = app_slot_cap(ctx) if server is not None and reaches else None
     if cap is not None and cap[0] < 1:
@@ -764,7 +774,7 @@ def app_slot_cap(ctx: LintContext) -> tuple[int, str] | None:
     proxy_read_timeout (reproduced with gevent, 2 workers x 2 connections). gthread keeps
     ``threads`` slots free by closing keep-alive connections beyond ``worker_connections -
     threads``. None when the app has no such limit or it is not read."""
-    server = ctx.app_server if ctx.gunicorn is None else None
+    server = _paired_server(ctx)
     if server is not None and server.slots is not None and isinstance(server.slots.value, int):
         slots, nginx_workers = server.slots.value, _nginx_workers(ctx)
         workers_text = f"{nginx_workers} nginx workers" if nginx_workers else "each nginx worker"

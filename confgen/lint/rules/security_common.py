@@ -183,9 +183,32 @@ def answers_unknown_hosts(ctx, server) -> bool:
 def internal_only(directive) -> bool:
     """Whether ``directive`` is in an ``internal`` location (reached only through the app's
     X-Accel-Redirect or an internal redirect, never by a client's URI)."""
-    block = directive.parent
-    return block is not None and any(level.find("internal") for level in [block, *block.ancestors()]
-                                     if level.name == "location")
+    return directive.parent is not None and internal_block(directive.parent)
+
+
+def served_path(ctx, location, prefix: str | None, uri: str) -> str | None:
+    """The file nginx opens for ``uri`` in ``location``: its alias with the location's ``prefix``
+    replaced, else the root in force followed by the URI (``html/...``, relative to nginx's prefix,
+    when no root is set). None when it cannot be told here: a variable, an alias of a regex
+    location (``prefix`` None), or a file the deployment provides where it may set the root."""
+    alias = next((d for d in location.block or () if d.name == "alias" and d.args), None)
+    if alias is not None:
+        return None if prefix is None or "$" in alias.args[0] else alias.args[0] + uri[len(prefix):]
+    level = location
+    while level is not None:
+        roots = [d for d in level.block or () if d.name == "root" and d.args]
+        if roots:
+            return None if "$" in roots[-1].args[0] else roots[-1].args[0].rstrip("/") + uri
+        if ctx.unresolved_include(level, inherited=False) is not None:
+            return None
+        level = level.parent
+    return "html" + uri
+
+
+def internal_block(block) -> bool:
+    """Whether requests reach ``block`` only from inside nginx: it or a location around it is
+    ``internal``."""
+    return any(level.find("internal") for level in [block, *block.ancestors()] if level.name == "location")
 
 
 def describe(directive) -> str:

@@ -9,7 +9,7 @@ from typing import Iterator
 from confgen.lint.context import LintContext
 from confgen.lint.registry import Finding, rule
 from confgen.lint.rules._proxy import access_restricted
-from confgen.lint.rules.security_common import UPSTREAM_PASS, in_http, internal_only
+from confgen.lint.rules.security_common import UPSTREAM_PASS, in_http, internal_block, internal_only, served_path
 from confgen.nginx.model import location_match, split_proxy_url
 
 
@@ -21,16 +21,12 @@ def _public_elsewhere(ctx: LintContext, location, directory: str) -> bool:
     wanted = directory.rstrip("/") + "/"
     for other in (server.block or ()) if server is not None else ():
         prefix = _prefix_location(other) if other is not location and other.name == "location" else None
-        if prefix is None or any(d.name == "internal" for d in other.block or ()):
+        if prefix is None or internal_block(other):
             continue
-        alias = next((d for d in other.block or () if d.name == "alias" and d.args), None)
-        if alias is not None:
-            served = alias.args[0]
-        else:
-            roots = ctx.nginx.effective("root", other)
-            served = roots[-1].args[0].rstrip("/") + prefix if roots and roots[-1].args else None
-        if served is None or "$" in served:
+        served = served_path(ctx, other, prefix, prefix)       # the directory its prefix maps to
+        if served is None:
             continue
+        alias = next((d for d in other.block or () if d.name == "alias"), None)
         if wanted.startswith(served.rstrip("/") + "/") and _serves_files(other, alias) \
                 and not access_restricted(ctx, other) and ctx.unresolved_include(other, inherited=False) is None:
             return True
@@ -148,12 +144,6 @@ def _served_from(root) -> list:
     return served
 
 
-def _internal(block) -> bool:
-    """Whether requests reach ``block`` only from inside nginx (an ``internal`` location, the
-    X-Accel-Redirect target an app names a file through)."""
-    return any(level.name == "location" and level.find("internal") for level in [block, *block.ancestors()])
-
-
 def _confined_by_try_files(block) -> bool:
     """Whether ``block`` serves only files under fixed directories: a ``try_files`` whose every
     file starts with a literal directory (``data/public/$path``; a capture of the normalised URI
@@ -210,7 +200,7 @@ def filesystem_root_exposure(ctx: LintContext) -> Iterator[Finding]:
                 continue
             # Blocks a client's URI reaches whose files may lie anywhere below the root.
             exposed = [block for block in _served_from(directive)
-                       if not _internal(block) and not _confined_by_try_files(block)]
+                       if not internal_block(block) and not _confined_by_try_files(block)]
             if not exposed:
                 continue  # answered by a handler, reached only by X-Accel-Redirect, or confined by try_files
             yield ctx.finding(directive, f"`{name} {directive.args[0]}` serves every file on the machine; "

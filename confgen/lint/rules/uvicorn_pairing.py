@@ -10,7 +10,7 @@ from confgen.lint.context import LintContext
 from confgen.lint.fixes.appserver import set_server_option
 from confgen.lint.fixes.base import Fix
 from confgen.lint.registry import Finding, rule
-from confgen.lint.rules._proxy import app_routes, is_loopback, parse_address
+from confgen.lint.rules._proxy import app_routes, is_loopback, more_locations, parse_address
 
 FORWARDED_HEADERS = ("x-forwarded-proto", "x-forwarded-for")
 ALLOW_FLAGS = ("--forwarded-allow-ips",)
@@ -100,7 +100,7 @@ def uvicorn_forwarded_untrusted(ctx: LintContext) -> Iterator[Finding]:
                 break
     for (kind, address), directives in causes.items():
         places = list(dict.fromkeys(directives))
-        more = f" (and {len(places) - 1} more location{'s' if len(places) > 2 else ''})" if len(places) > 1 else ""
+        more = more_locations(places)
         if kind == "unix":
             yield ctx.finding(places[0], f"uvicorn ({server.label}) trusts X-Forwarded-* only from {described}, "
                                          f"but nginx reaches it on {address}, a peer with no address: the headers "

@@ -8,7 +8,7 @@ from typing import Iterator
 
 from confgen.lint.context import LintContext
 from confgen.lint.registry import Finding, rule
-from confgen.lint.rules._proxy import app_routes, binds_of, serves, size
+from confgen.lint.rules._proxy import app_routes, binds_of, more_locations, serves, size
 from confgen.nginx.variables import references
 
 UWSGI_DOCS = "https://uwsgi-docs.readthedocs.io/en/latest/Protocol.html"
@@ -70,7 +70,7 @@ def app_protocol_mismatch(ctx: LintContext) -> Iterator[Finding]:
         passes = list(dict.fromkeys(route.proxy_pass for route in app_routes(ctx)))
         if passes:
             yield ctx.finding(passes[0],
-                              f"proxy_pass{_more(passes)} speaks HTTP to {server.label}'s uWSGI `socket` "
+                              f"proxy_pass{more_locations(passes)} speaks HTTP to {server.label}'s uWSGI `socket` "
                               f"{', '.join(binds)}, which speaks the uwsgi protocol: every request fails (502, "
                               f"\"invalid request block size\"); use `include uwsgi_params; uwsgi_pass ...;` or give "
                               f"uWSGI an `http-socket`")
@@ -78,12 +78,9 @@ def app_protocol_mismatch(ctx: LintContext) -> Iterator[Finding]:
         passes = list(dict.fromkeys(_uwsgi_passes(ctx, binds)))
         if passes:
             yield ctx.finding(passes[0],
-                              f"uwsgi_pass{_more(passes)} speaks the uwsgi protocol to {server.label}'s HTTP socket "
+                              f"uwsgi_pass{more_locations(passes)} speaks the uwsgi protocol to {server.label}'s HTTP socket "
                               f"{', '.join(binds)}: every request fails; use proxy_pass, or give uWSGI a `socket`")
 
-
-def _more(places: list) -> str:
-    return f" (and {len(places) - 1} more location{'s' if len(places) > 2 else ''})" if len(places) > 1 else ""
 
 
 @rule(code="CG213", name="uwsgi-buffer-size", severity="warning", needs=("chain",))
