@@ -599,3 +599,54 @@ def test_a_client_ca_without_ssl_verify_client_asks_no_certificate(tmp_path, sel
     lines = conf.read_text().splitlines()
     found = only(lint_config(tmp_path, conf.read_text(), nginx_version="1.22.1"), "ssl-client-certificate-unverified")
     assert [f.line for f in found] == [next(i for i, t in enumerate(lines, 1) if str(open_port) in t)]
+
+
+@pytest.mark.parametrize("group, reported", [("(.*)", False), ("([^/]*)", True)])
+def test_a_capture_that_takes_only_a_cr_writes_no_header_line_to_the_app(tmp_path, group, reported):
+    """NiceGUI's subpath example: `proxy_set_header X-Forwarded-Prefix /nicegui/$1/` with $1 from
+    `^/nicegui/(.*)$`. PCRE's `.` takes a CR but not a LF: a LF never matches the location, and a
+    bare CR stays inside the header's line, which the app's parser does not end there (RFC 9112).
+    A group that takes a LF does write a line of its own."""
+    backend = _RecordingBackend()
+    port = free_port()
+    try:
+        with _running_nginx(tmp_path, f"    server {{\n        listen 127.0.0.1:{port};\n"
+                                      f"        location ~ ^/p/{group}$ {{ proxy_set_header X-P /p/$1/; "
+                                      f"proxy_pass http://127.0.0.1:{backend.port}; }}\n"
+                                      f"        location / {{ return 404; }}\n    }}\n") as (server, conf):
+            _get(port, "/p/a%0dX-Injected:%20yes", server)
+            line_feed = _get(port, "/p/a%0aX-Injected:%20yes", server)
+            time.sleep(0.2)
+    finally:
+        backend.sock.close()
+    heads = [request.split("\r\n") for request in backend.requests]
+    assert "X-P: /p/a\rX-Injected: yes/" in heads[0]                     # the CR stays inside the line
+    if reported:
+        assert any(line.startswith("X-Injected: yes") for line in "\n".join(heads[1]).split("\n"))
+    else:
+        assert b" 404 " in line_feed.split(b"\r\n")[0] and len(heads) == 1  # a LF does not match `.`
+    found = only(lint_config(tmp_path, conf.read_text(), nginx_version="1.22.1"), "http-splitting")
+    assert bool(found) is reported
+
+
+@pytest.mark.parametrize("static_elsewhere", [False, True])
+def test_a_variable_in_the_path_makes_nginx_resolve_the_host_while_running(tmp_path, static_elsewhere):
+    """NiceGUI's subpath example: `proxy_pass http://app:8080/$1?$args`. A variable anywhere in the
+    URL makes nginx look the host up per request: without a resolver every request is a 502. A
+    proxy_pass of the same host:port without variables elsewhere creates the server group that
+    the run-time URL then finds without DNS."""
+    backend = _RecordingBackend()
+    port = free_port()
+    static = f"        location /static-route/ {{ proxy_pass http://localhost:{backend.port}; }}\n" \
+        if static_elsewhere else ""
+    try:
+        with _running_nginx(tmp_path, f"    server {{\n        listen 127.0.0.1:{port};\n"
+                                      f"        location ~ ^/n/(.*)$ {{ proxy_pass http://localhost:{backend.port}/$1; }}\n"
+                                      f"{static}    }}\n") as (server, conf):
+            answer = _get(port, "/n/x", server)
+    finally:
+        backend.sock.close()
+    status = answer.split(b"\r\n")[0].split()[1]
+    assert status == (b"200" if static_elsewhere else b"502")
+    found = only(lint_config(tmp_path, conf.read_text(), nginx_version="1.22.1"), "missing-resolver")
+    assert bool(found) is not static_elsewhere

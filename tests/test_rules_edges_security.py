@@ -513,7 +513,7 @@ def test_nginx_serves_a_status_page_to_everyone_when_allow_all_comes_first_as_st
     with nginx_serving(tmp_path, body) as (port, _, conf):
         answers = {path: fetch(port, path) for path in ("/allow-all-first", "/everyone-v4-first", "/closed")}
         public = conf.parent / "public.conf"
-        public.write_text(conf.read_text().replace(f"listen 127.0.0.1:{port};", f"listen {port};"))
+        public.write_text(conf.read_text().replace(f"listen 127.0.0.1:{port};", "listen 80;"))
         found = only(lint_file(public), "status-page-exposed")
     assert [(status, b"Active connections:" in text) for status, _, text in answers.values()] == [
         (200, True), (200, True), (403, False)]
@@ -530,7 +530,7 @@ def test_stub_status_answers_any_client_unless_denied_on_nginx(tmp_path):
         # Loopback-only, so the lint stays silent here; the same server on every address does not.
         quiet = only(lint_file(conf), "status-page-exposed")
         public = conf.parent / "public.conf"
-        public.write_text(conf.read_text().replace(f"listen 127.0.0.1:{port};", f"listen {port};"))
+        public.write_text(conf.read_text().replace(f"listen 127.0.0.1:{port};", "listen 80;"))
         found = only(lint_file(public), "status-page-exposed")
     assert opened[0] == 200 and b"Active connections:" in opened[2] and closed[0] == 403
     assert quiet == []

@@ -200,9 +200,10 @@ def test_one_map_copying_forwarded_proto_used_in_many_locations_is_one_finding(t
     (finding,) = only(lint_config(tmp_path, config), "forwarded-proto-spoofable")
     assert "(and 2 more places using it)" in finding.message
     assert finding.line == line_of(tmp_path / "nginx.conf", "location / {")
-    # Written without the map, each location's own directive is its own finding.
+    # Written without the map, the server's copies are one cause too: one change fixes them all.
     direct = config.replace("$proxy_x_forwarded_proto;", "$http_x_forwarded_proto;")
-    assert len(only(lint_config(tmp_path, direct), "forwarded-proto-spoofable")) == 3
+    (finding,) = only(lint_config(tmp_path, direct), "forwarded-proto-spoofable")
+    assert "(and 2 more places using it)" in finding.message
 
 
 @pytest.mark.parametrize("own", [

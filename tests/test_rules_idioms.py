@@ -399,3 +399,142 @@ def test_supervisor_expansions_are_variables_and_umask_is_octal(tmp_path):
                   "proxy_set_header Connection \"\"; } }")
     result = lint_config(tmp_path, config, files={"supervisord.conf": supervisor})
     assert "app-keepalive-race" in [f.rule for f in result.findings], result.notes
+
+
+HSTS_SERVER = """
+    server {
+        listen 443 ssl;
+        ssl_certificate /etc/ssl/site.pem;
+        ssl_certificate_key /etc/ssl/site.key;
+        add_header Strict-Transport-Security "max-age=31536000" always;
+        add_header X-Served-By edge-1;
+        location /media/ {
+            add_header Cache-Control "public, max-age=86400";
+            root /srv;
+        }
+        location / {
+            proxy_pass http://127.0.0.1:8000;
+        }
+    }
+"""
+
+
+def test_a_location_that_drops_only_hsts_while_the_pages_send_it_is_not_a_security_finding(tmp_path):
+    # The browser keeps HSTS from any HTTPS response of the host (RFC 6797, 8.1): the pages send it.
+    findings = lint_config(tmp_path, full(HSTS_SERVER))
+    assert only(findings, "add-header-redefinition") == []
+    # The header that is per response is still reported, by the rule for non-security headers.
+    [other] = only(findings, "add-header-inheritance")
+    assert "X-Served-By" in other.message and "Strict-Transport-Security" not in other.message
+
+
+def test_hsts_dropped_by_the_pages_is_reported(tmp_path):
+    config = HSTS_SERVER.replace("proxy_pass http://127.0.0.1:8000;", "add_header X-Robots-Tag noindex;\n"
+                                 "            proxy_pass http://127.0.0.1:8000;")
+    findings = only(lint_config(tmp_path, full(config)), "add-header-redefinition")
+    assert len(findings) == 2 and all("Strict-Transport-Security" in f.message for f in findings)
+
+
+def test_a_per_response_security_header_dropped_beside_hsts_is_reported(tmp_path):
+    config = HSTS_SERVER.replace("add_header X-Served-By edge-1;", "add_header X-Content-Type-Options nosniff always;")
+    [finding] = only(lint_config(tmp_path, full(config)), "add-header-redefinition")
+    assert "Strict-Transport-Security, X-Content-Type-Options" in finding.message
+
+
+def test_an_origin_check_whose_host_wildcard_could_take_a_slash_is_anchored_enough(tmp_path):
+    # Browsers send Origin as scheme://host[:port] (RFC 6454, 7): there is no path to hide in.
+    origin = 'map $http_origin $cors { ~^https://.+\\.(akvo|akvotest)\\.org$ $http_origin; }\n' \
+             'server { listen 80; location / { add_header Access-Control-Allow-Origin $cors; } }\n'
+    assert only(lint_config(tmp_path, full(origin)), "origins-regex") == []
+    referer = 'server { listen 80; if ($http_referer !~ "^https://.+\\.example\\.org/") { return 403; } }\n'
+    [finding] = only(lint_config(tmp_path, full(referer)), "origins-regex")
+    assert "takes /" in finding.message
+
+
+FORWARDED_PROTO = """
+    server {
+        listen 80;
+        server_name _;
+        __REDIRECT__
+        location /a/ { proxy_set_header X-Forwarded-Proto $http_x_forwarded_proto; proxy_pass http://127.0.0.1:8000; }
+        location /b/ { proxy_set_header X-Forwarded-Proto $http_x_forwarded_proto; proxy_pass http://127.0.0.1:8000; }
+        location /c/ { proxy_set_header X-Forwarded-Proto $http_x_forwarded_proto; proxy_pass http://127.0.0.1:8000; }
+    }
+"""
+
+
+def test_a_server_that_redirects_on_the_forwarded_proto_it_receives_sits_behind_a_proxy(tmp_path):
+    redirect = 'if ($http_x_forwarded_proto = "http") { return 301 https://$host$request_uri; }'
+    result = lint_config(tmp_path, full(FORWARDED_PROTO.replace("__REDIRECT__", redirect)))
+    assert only(result, "forwarded-proto-spoofable") == []
+    assert any("redirects on the X-Forwarded-Proto it receives" in note for note in result.notes)
+
+
+def test_a_server_that_copies_the_forwarded_proto_in_each_location_is_one_finding(tmp_path):
+    [finding] = only(lint_config(tmp_path, full(FORWARDED_PROTO.replace("__REDIRECT__", ""))),
+                     "forwarded-proto-spoofable")
+    assert "(and 2 more places using it)" in finding.message
+
+
+STATUS_SERVER = """
+    server { listen __PORT__; server_name health; location / { stub_status on; access_log off; } }
+    server { listen 80; server_name app.example.org; location / { proxy_pass http://127.0.0.1:8000; } }
+"""
+
+
+@pytest.mark.parametrize("port, reported", [("8081", False), ("80", True), ("8080", True)])
+def test_a_status_page_on_a_monitoring_port_of_its_own_is_a_note(tmp_path, port, reported):
+    result = lint_config(tmp_path, full(STATUS_SERVER.replace("__PORT__", port)))
+    assert bool(only(result, "status-page-exposed")) is reported
+    assert any("a monitoring port that no site shares" in note for note in result.notes) is not reported
+
+
+@pytest.mark.parametrize("location, target, auth, reported", [
+    ("/media-auth", "/api/v1.0/documents/media-auth/", "proxy_pass_request_body off;", False),  # an auth endpoint
+    ("/media-auth", "/api/v1.0/documents/media-auth/", "", True),
+    ("/media", "/media/", "", True),                # a tree: /media/js/a.js reaches the app as /media//js/a.js
+    ("/api", "/v1/", "", True),
+])
+def test_an_auth_endpoint_mapped_to_the_apps_endpoint_with_a_slash_is_not_a_slash_mismatch(tmp_path, location, target,
+                                                                                           auth, reported):
+    config = f"server {{ listen 80; location {location} {{ {auth} proxy_pass http://127.0.0.1:8000{target}; }} }}\n"
+    assert bool(only(lint_config(tmp_path, full(config)), "proxy-pass-normalized")) is reported
+
+
+@pytest.mark.parametrize("connection, path, reported", [
+    ('"upgrade"', "/ws/", False),
+    ('""', "/ws/", True),           # ordinary requests: an app builds links from the Host
+])
+def test_http_host_on_a_websocket_only_location_of_a_named_server_is_quiet(tmp_path, connection, path, reported):
+    config = f"""
+        server {{ listen 80 default_server; return 444; }}
+        server {{
+            listen 80;
+            server_name app.example.org;
+            location {path} {{
+                proxy_http_version 1.1;
+                proxy_set_header Upgrade $http_upgrade;
+                proxy_set_header Connection {connection};
+                proxy_set_header Host $http_host;
+                proxy_pass http://127.0.0.1:9000;
+            }}
+        }}
+    """
+    assert bool(only(lint_config(tmp_path, full(config)), "host-spoofing")) is reported
+
+
+def test_a_uwsgi_app_reached_through_uwsgi_pass_is_not_said_to_be_unreached(tmp_path):
+    config = """
+        upstream app { server unix:///run/app/uwsgi.sock; }
+        upstream channels { server unix:///run/app/daphne.sock; }
+        server {
+            listen 80;
+            location / { include uwsgi_params; uwsgi_pass app; }
+            location /ws/ { proxy_pass http://channels; }
+        }
+    """
+    result = lint_config(tmp_path, full(config), files={
+        "uwsgi.ini": "[uwsgi]\nmodule = project.wsgi:application\nsocket = /run/app/uwsgi.sock\n",
+        "uwsgi_params": "uwsgi_param REQUEST_METHOD $request_method;\n"})
+    assert not any("which no upstream or proxy_pass here reaches" in note for note in result.notes)
+    assert any("is reached through uwsgi_pass app; channels leads elsewhere" in note for note in result.notes)

@@ -65,7 +65,7 @@ def test_add_header_inherit_off_is_deliberate(tmp_path):
 
 
 def test_if_inside_location_drops_headers_too(tmp_path):
-    nginx = f"server {{ location / {{ {HSTS} if ($arg_x) {{ add_header X-A b; }} }} }}\n"
+    nginx = "server { location / { add_header X-Frame-Options DENY always; if ($arg_x) { add_header X-A b; } } }\n"
     assert findings(tmp_path, nginx, "add-header-redefinition")
 
 

@@ -451,6 +451,18 @@ def serves(bind: str, server: str) -> bool:
     return bind_host in _WILDCARD_HOSTS or bind_host == host or (is_loopback(bind_host) and is_loopback(host))
 
 
+def uwsgi_passes(ctx, binds: list[str]) -> list:
+    """The ``uwsgi_pass`` directives that reach one of ``binds``."""
+    found = []
+    for directive in ctx.all("uwsgi_pass"):
+        target = (directive.args[0] if directive.args else "").removeprefix("uwsgi://")
+        upstream = ctx.nginx.upstreams().get(target)
+        servers = [s.args[0] for s in upstream.block or () if s.name == "server" and s.args] if upstream else [target]
+        if any(serves(bind, server) for bind in binds for server in servers):
+            found.append(directive)
+    return found
+
+
 def app_routes(ctx) -> list[Route]:
     """The routes that reach the paired gunicorn app: those whose servers match one of its
     binds (socket path or port). A gunicorn config describes one app: other upstreams (a Go
@@ -491,12 +503,13 @@ def _match_app_routes(ctx) -> list[Route]:
                  f"({targets(matched)}): which of them is this app cannot be told; app rules checked none "
                  f"(bind the app's own address, or pair each app with its nginx file)")
         return []
-    if not matched:
+    through_uwsgi = ", ".join(dict.fromkeys(f"uwsgi_pass {d.args[0]}" for d in uwsgi_passes(ctx, binds)))
+    if not matched and not through_uwsgi:
         ctx.note(f"{label} binds {', '.join(binds)}, which no upstream or proxy_pass here reaches; "
                  f"app rules checked none of {targets(static)}")
     elif others:
         one = "," not in targets(others)
-        ctx.note(f"{label} (bind {', '.join(binds)}) is reached through {targets(matched)}; "
+        ctx.note(f"{label} (bind {', '.join(binds)}) is reached through {targets(matched) or through_uwsgi}; "
                  f"{targets(others)} {'leads' if one else 'lead'} elsewhere and {'is' if one else 'are'} "
                  f"not judged by its rules")
     return matched

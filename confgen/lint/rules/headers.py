@@ -251,7 +251,10 @@ def forwarded_proto_spoofable(ctx: LintContext) -> Iterator[Finding]:
     balancer, Heroku's router, ingress-nginx (``use-forwarded-headers`` false by default). A
     ``map`` that passes the header on and falls back to ``$scheme`` when there is none (``map
     $http_x_forwarded_proto $p { default $http_x_forwarded_proto; '' $scheme; }``) is a config
-    written to sit behind such a proxy: a note says where it is spoofable instead of a finding.
+    written to sit behind such a proxy: a note says where it is spoofable instead of a finding;
+    so is a server that redirects on the header it receives (``if ($http_x_forwarded_proto =
+    "http") { return 301 https://$host$request_uri; }``), which only works behind a proxy that
+    sets it. One finding per server, naming how many more places copy the header.
 
     Bad:
         server {
@@ -286,11 +289,22 @@ def forwarded_proto_spoofable(ctx: LintContext) -> Iterator[Finding]:
     if _front_sets_forwarded_proto(ctx):
         return      # the balancer in front replaces the client's header: what nginx reads is its own
     causes = []
+    noted: set[int] = set()
     for route in routes(ctx):
         value, directive = ctx.nginx.proxy_headers(route.block).get("x-forwarded-proto", ("", None))
         if not _client_controlled(ctx, value):
             continue
         if only_trusted_peers(ctx, route.block) or private_listeners(route.block.enclosing("server")):
+            continue
+        server = route.block.enclosing("server")
+        branch = _branches_on_forwarded_proto(ctx, server)
+        if branch is not None:
+            if id(server) not in noted:
+                noted.add(id(server))
+                ctx.note(f"{branch.file}:{branch.line}: this server redirects on the X-Forwarded-Proto it "
+                         f"receives, so it is written to sit behind a proxy that sets the header; passing it on "
+                         f"is not reported, and is spoofable wherever clients reach this nginx directly "
+                         f"(then use $scheme)")
             continue
         passthrough = passthrough_map(ctx, value)
         if passthrough is not None:
@@ -301,8 +315,10 @@ def forwarded_proto_spoofable(ctx: LintContext) -> Iterator[Finding]:
             continue
         if ctx.unresolved_include(route.block) is not None:
             continue  # a file the deployment provides may hold the allow/deny list
-        # One map that copies the header, used in many locations, is one problem.
-        causes.append((maps(ctx).get(value.strip()) or directive or route.proxy_pass, (route, value, directive)))
+        # One map that copies the header, used in many locations, is one problem; so is one server
+        # that copies it in each of its locations.
+        causes.append((maps(ctx).get(value.strip()) or server or directive or route.proxy_pass,
+                       (route, value, directive)))
     for uses in by_cause(causes).values():
         route, value, directive = uses[0]
         others = len({id(d or r.proxy_pass) for r, _, d in uses}) - 1
@@ -314,6 +330,18 @@ def forwarded_proto_spoofable(ctx: LintContext) -> Iterator[Finding]:
                           f"{realip}: anyone can claim https to the app; use $scheme, or take the header "
                           f"only from the trusted balancer (a map on $realip_remote_addr)",
                           fix=_scheme_fix(directive, value))
+
+
+def _branches_on_forwarded_proto(ctx: LintContext, server):
+    """The ``if`` by which a server acts on the X-Forwarded-Proto it receives (``if
+    ($http_x_forwarded_proto = "http") { return 301 https://...; }``, directly or through a map
+    of it): such a server is written to sit behind a TLS-terminating proxy that sets the header."""
+    if server is None:
+        return None
+    for directive in server.walk():
+        if directive.name == "if" and any(_client_controlled(ctx, arg) for arg in directive.args[:1]):
+            return directive
+    return None
 
 
 def _front_sets_forwarded_proto(ctx: LintContext) -> bool:

@@ -12,7 +12,7 @@ from confgen.lint.context import LintContext
 from confgen.lint.registry import Finding, rule
 from confgen.lint.rules._proxy import (FAMILIES, access_restricted, accepted_families, access_scope, open_families,
                                       private_listeners)
-from confgen.lint.rules.security_common import in_http, is_redirect, is_refusal
+from confgen.lint.rules.security_common import http_servers, in_http, is_redirect, is_refusal
 from confgen.nginx.variables import references
 
 _ACCESS = ("allow", "deny")
@@ -165,7 +165,10 @@ def status_page_exposed(ctx: LintContext) -> Iterator[Finding]:
     on a loopback-only listener. The allow/deny list is judged in order, as nginx applies the
     first rule that matches: ``allow all; deny all;`` (or ``allow 0.0.0.0/0`` first) lets
     everyone read it, and so does such an allow under ``satisfy any`` beside a password. Not
-    reported beside an include of a file the deployment provides, which may restrict it.
+    reported beside an include of a file the deployment provides, which may restrict it, nor
+    (a note instead) in a server of its own that serves only status on a port no site shares
+    and that is not a web port (80, 443, 8080, 8443): a monitoring or health-probe listener,
+    reachable from outside only if the deployment publishes that port.
 
     Bad:
         server {
@@ -195,8 +198,32 @@ def status_page_exposed(ctx: LintContext) -> Iterator[Finding]:
             protected = access_restricted(ctx, block) or block.find("internal") or private_listeners(server)
             if protected or ctx.unresolved_include(block) is not None:
                 continue   # (a file the deployment provides may restrict it)
+            port = _status_port(ctx, server)
+            if port is not None:
+                ctx.note(f"{directive.file}:{directive.line}: {name} has a server of its own on port {port}, a "
+                         f"monitoring port that no site shares: not reported, as whether clients reach that port "
+                         f"is the deployment's choice; restrict it (allow/deny all) if they do")
+                continue
             yield ctx.finding(directive, f"{name} answers any client here: restrict it with allow/deny all, "
                                          f"auth_basic or a loopback-only listener")
+
+
+_WEB_PORTS = {80, 443, 8080, 8443}
+
+
+def _status_port(ctx, server) -> int | None:
+    """The port of a server that serves nothing but a status page on a port of its own (no other
+    server listens there, and it is not a web port): a monitoring or health-probe listener, the
+    sidecar's ``listen 8081; location / { stub_status; }``. None for any other server."""
+    if server is None:
+        return None
+    ports = {listen.port for listen in ctx.nginx.listens(server)}
+    if len(ports) != 1 or ports & _WEB_PORTS or None in ports:
+        return None
+    others = {listen.port for other in http_servers(ctx) if other is not server for listen in ctx.nginx.listens(other)}
+    locations = [d for d in server.walk() if d.name == "location"]
+    serves_only_status = all(location.find_any(*_STATUS_HANDLERS, "return") for location in locations)
+    return next(iter(ports)) if serves_only_status and not ports & others else None
 
 
 _SAFE_IN_IF = {"return"}

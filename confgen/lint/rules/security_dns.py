@@ -117,11 +117,11 @@ def _known_servers(ctx) -> tuple[set[str], set[str]]:
     """Host names nginx finds without DNS when a run-time URL names them, compared
     case-insensitively as nginx does: ``upstream`` block names, found only when the URL writes
     no port, and the implicit upstreams that proxy_pass URLs without variables create anywhere
-    in http (``host:port`` as written)."""
+    in http (``host:port`` as written; a URL with a variable in its path creates none)."""
     def compute():
         blocks = {name.lower() for name in upstreams(ctx)}
         implicit = {route.target.lower() for route in routes(ctx)
-                    if not route.is_variable and route.upstream is None}
+                    if "$" not in route.proxy_pass.args[0] and route.upstream is None}
         return blocks, implicit
     return ctx.cached("dns:known-servers", compute)
 

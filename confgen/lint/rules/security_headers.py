@@ -109,10 +109,38 @@ def dropped_add_headers(ctx, level) -> list[str]:
                               if _header_name(d) not in kept))
 
 
+# Headers that set a policy for the whole host, not for the response that carries them: a
+# browser keeps Strict-Transport-Security from any HTTPS response of the host (RFC 6797, 8.1).
+HOST_WIDE_HEADERS = frozenset({"strict-transport-security"})
+
+
+def lost_security_headers(ctx, level) -> list[str]:
+    """The security headers set further out that the level's own add_header drops, where that
+    loss matters: a host-wide header (HSTS) only when the server's pages do not send it either,
+    since the browser takes the policy from whichever response of the host carries it."""
+    lost = [h for h in dropped_add_headers(ctx, level) if h.lower() in SECURITY_HEADERS]
+    if all(h.lower() in HOST_WIDE_HEADERS for h in lost) and _pages_send(ctx, level, lost):
+        return []
+    return lost
+
+
+def _pages_send(ctx, level, names: list[str]) -> bool:
+    """Whether the server's pages carry every header of ``names`` while ``level`` is not where
+    they come from: its ``location /`` (or ``= /``), or the server itself when it has neither."""
+    server = level
+    while server is not None and server.name != "server":
+        server = server.parent
+    if server is None or server is level:
+        return False
+    pages = [location for location in server.find("location") if location.args in (["/"], ["=", "/"])] or [server]
+    wanted = {name.lower() for name in names}
+    return all(page is not level for page in pages) and any(
+        wanted <= {_header_name(d) for d in effective_add_headers(ctx, page)} for page in pages)
+
+
 def drops_security_headers(ctx, level) -> bool:
     """Whether add-header-redefinition reports this level (it then names every header dropped)."""
-    return not only_nginx_own_headers(level) and any(h.lower() in SECURITY_HEADERS
-                                                     for h in dropped_add_headers(ctx, level))
+    return not only_nginx_own_headers(level) and bool(lost_security_headers(ctx, level))
 
 
 @rule(code="CG621", name="add-header-redefinition", severity="warning")
@@ -128,19 +156,24 @@ def add_header_redefinition(ctx: LintContext) -> Iterator[Finding]:
     ``Content-Type`` or ``Content-Length`` is reported by ``add-header-content-type`` /
     ``add-header-content-length``: one finding per cause.
 
+    ``Strict-Transport-Security`` is a policy for the whole host: a browser keeps it from any
+    HTTPS response of the host, so a location that drops only HSTS while the server's pages
+    (its ``location /``) still send it changes nothing (its files are fetched by those pages)
+    and is not reported; ``location /`` itself dropping it is.
+
     Bad:
         server {
-            add_header Strict-Transport-Security "max-age=31536000" always;
-            location /static/ {
+            add_header X-Content-Type-Options nosniff always;
+            location /media/ {
                 add_header Cache-Control "public, max-age=86400";
             }
         }
 
     Good:
         server {
-            add_header Strict-Transport-Security "max-age=31536000" always;
-            location /static/ {
-                add_header Strict-Transport-Security "max-age=31536000" always;
+            add_header X-Content-Type-Options nosniff always;
+            location /media/ {
+                add_header X-Content-Type-Options nosniff always;
                 add_header Cache-Control "public, max-age=86400";
             }
         }
@@ -148,6 +181,7 @@ def add_header_redefinition(ctx: LintContext) -> Iterator[Finding]:
     References:
         https://nginx.org/en/docs/http/ngx_http_headers_module.html#add_header
         https://github.com/yandex/gixy/blob/master/docs/en/plugins/addheaderredefinition.md
+        https://www.rfc-editor.org/rfc/rfc6797#section-8.1
     """
     seen: set[int] = set()
     for directive in ctx.all("add_header"):
@@ -165,7 +199,7 @@ def add_header_redefinition(ctx: LintContext) -> Iterator[Finding]:
         if supported and mode in ("merge", "off"):
             continue
         dropped = dropped_add_headers(ctx, level)
-        lost = [h for h in dropped if h.lower() in SECURITY_HEADERS]
+        lost = lost_security_headers(ctx, level)
         if not lost:
             continue
         others = [h for h in dropped if h.lower() not in SECURITY_HEADERS]

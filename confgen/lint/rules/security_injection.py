@@ -8,7 +8,8 @@ from typing import Iterator
 
 from confgen.lint.context import LintContext
 from confgen.lint.registry import Finding, rule
-from confgen.lint.rules._proxy import app_is_django, reaches_app, route_of, routes, self_proxied
+from confgen.lint.rules._proxy import (app_is_django, reaches_app, route_of, routes, self_proxied,
+                                      websocket_only)
 from confgen.lint.rules.security_common import (
     REDIRECT_CODES,
     UPSTREAM_PASS,
@@ -182,6 +183,8 @@ def ssrf(ctx: LintContext) -> Iterator[Finding]:
 
 _SINKS = ("add_header", "add_trailer", "proxy_set_header", "grpc_set_header", "more_set_headers", "return",
           "rewrite", "proxy_pass")
+# Sinks that end up in the request to the app, whose HTTP parser ends a line only at a line feed.
+_UPSTREAM_SINKS = ("proxy_pass", "proxy_set_header")
 
 
 def _splitting_sinks(directive) -> list[tuple[str, bool]]:
@@ -224,10 +227,11 @@ def http_splitting(ctx: LintContext) -> Iterator[Finding]:
     ``proxy_pass`` path, it lets a client write headers of its own (cookies, redirects, cache
     poisoning). Use ``$request_uri`` (never decoded) or a capture that excludes line breaks.
     (A redirecting ``rewrite`` escapes its own numbered captures; named captures and other
-    variables in it still count.) In ``proxy_pass``, also through a URL held in a ``set``
-    variable, only a capture that can hold a line feed counts: the app's HTTP parser ends no
-    line at a bare CR (``(.*)`` takes a CR, not a LF), while a browser reading a response header
-    may; and only after the host: a line break in the host[:port] part makes nginx refuse the
+    variables in it still count.) In ``proxy_pass`` (also through a URL held in a ``set``
+    variable) and ``proxy_set_header``, whose values go to the app, only a capture that can hold
+    a line feed counts: the app's HTTP parser ends no line at a bare CR (RFC 9112 has it
+    rejected or read as a space; ``(.*)`` takes a CR, not a LF, checked on nginx 1.22.1), while
+    a browser reading a response header may; and in ``proxy_pass`` only after the host: a line break in the host[:port] part makes nginx refuse the
     URL or fail to resolve it, before any request is sent. Inside ``location = /x`` with no ``rewrite``, ``$uri`` is /x itself: nginx selects that
     location only for exactly that decoded URI (checked on nginx 1.22.1: ``/x%0d%0a...`` falls
     through to another location), so it is not reported there; nor is ``$uri`` after a
@@ -259,7 +263,7 @@ def http_splitting(ctx: LintContext) -> Iterator[Finding]:
         if not sinks or not in_http(directive):
             continue
         # Upstream, only a line feed ends a line; a client may also split on a bare CR.
-        breaks = (lambda s: s.line_feed) if directive.name == "proxy_pass" else (lambda s: s.line_breaks)
+        breaks = (lambda s: s.line_feed) if directive.name in _UPSTREAM_SINKS else (lambda s: s.line_breaks)
         for value, captures_escaped in sinks:
             text = re.sub(r"\$[1-9]", "", value) if captures_escaped else value
             if directive.name == "proxy_pass":
@@ -346,7 +350,9 @@ def host_spoofing(ctx: LintContext) -> Iterator[Finding]:
     listen ports: a health-check relay whose Host picks one of this config's servers, which a
     client can name directly), nor ``Host $http_host`` in a named server in front of a paired
     Django app (``project.wsgi:application``): Django's ``get_host()`` accepts only a port after
-    the name and refuses ``name:@evil.example`` whatever ``ALLOWED_HOSTS`` says.
+    the name and refuses ``name:@evil.example`` whatever ``ALLOWED_HOSTS`` says; nor there in a
+    location that passes only WebSocket upgrades (``Connection upgrade``, or the
+    ``$connection_upgrade`` map on a ``/ws`` path), whose answer is a 101 with no link in it.
     ``X-Forwarded-Host`` (and ``X-Forwarded-Server``, ``X-Host``, ``X-Original-Host``) from
     request data is the same spoofing for an app that trusts it (Django's
     ``USE_X_FORWARDED_HOST``, werkzeug's ``ProxyFix(x_host=1)``), and is reported in the
@@ -404,6 +410,8 @@ def host_spoofing(ctx: LintContext) -> Iterator[Finding]:
                 continue    # there $host is the client's Host too: `use $host` would change nothing
             if header == "host" and spoofable.name == "$http_host" and _django_behind(ctx, directive):
                 continue    # a named server lets through only what follows a colon, which Django refuses
+            if header == "host" and spoofable.name == "$http_host" and _websocket_behind(ctx, directive):
+                continue    # ... and a WebSocket handshake's answer (101) holds no link to build from it
             any_host = header != "host" and _catch_all(ctx, directive)
             cause = directive.args[1] if any_host else spoofable.describe()
             in_location.setdefault((id(directive.parent), any_host, cause), []).append((directive, spoofable))
@@ -450,6 +458,17 @@ def _host_finding(ctx, places):
                    f"whole, and a link built from it leads to evil.example)")
     return ctx.finding(directive, f"{directive.args[0]} is sent as {spoofable.describe()}{_also(places)}, a value the "
                                   f"client chose: {effect}; use $host")
+
+
+def _websocket_behind(ctx, directive) -> bool:
+    """Whether the header goes only with WebSocket upgrades (``websocket_only``) from a named
+    server: the colon's tail is all a client adds there, and an upgrade's answer is a 101 with
+    no body, no redirect and nothing a cache keeps."""
+    if _catch_all(ctx, directive):
+        return False
+    level = directive.parent
+    reached = [r for r in routes(ctx) if r.block is level or any(a is level for a in r.block.ancestors())]
+    return websocket_only(ctx, reached)
 
 
 def _django_behind(ctx, directive) -> bool:

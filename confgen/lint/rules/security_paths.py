@@ -272,7 +272,12 @@ def proxy_pass_normalized(ctx: LintContext) -> Iterator[Finding]:
     ``/`` mapped to the app's root (``location /ws { proxy_pass http://relay/; }``): the endpoint
     itself arrives as ``/``, and ``/ws/x`` as ``//x``, which frameworks such as werkzeug route as
     ``/x``; ``location /ws/`` would answer ``/ws`` with a 301 a WebSocket handshake does not
-    follow, so neither change is better.
+    follow, so neither change is better; nor, for the same reason, an auth endpoint (an
+    ``auth_request`` target, or a location with ``proxy_pass_request_body off``) whose prefix
+    without ``/`` is mapped to the app's endpoint of that name with a slash (``location
+    /media-auth { proxy_pass http://app/api/media-auth/; }``, a Django URL): the endpoint
+    arrives as the app routes it, and either change answers it with a redirect. A tree mapped
+    that way (``location /media`` to ``.../media/``) is still reported.
 
     Bad:
         server {
@@ -310,12 +315,28 @@ def proxy_pass_normalized(ctx: LintContext) -> Iterator[Finding]:
             continue  # only nginx's own subrequest reaches it, with exactly the prefix: mapped as meant
         if path == "/" and not prefix.endswith("/"):
             continue  # `location /ws { proxy_pass http://relay/; }`: the endpoint mapped to the app's root
+        if _endpoint_alias(prefix, path) and (prefix in _subrequest_targets(ctx) or _drops_body(location)):
+            continue  # `location /media-auth { proxy_pass http://app/api/media-auth/; }`: an auth endpoint, renamed
         if prefix.endswith("/") != path.endswith("/"):
             rest = "x" if prefix.endswith("/") else "/x"
             yield ctx.finding(directive, f"location {prefix} and the proxy_pass path {path} disagree about the "
                                          f"trailing slash: nginx replaces {prefix!r} with {path!r}, so "
                                          f"{prefix + rest} reaches the app as {path + rest}; end both with / "
                                          f"or neither")
+
+
+def _endpoint_alias(prefix: str, path: str) -> bool:
+    """Whether a prefix without ``/`` names one endpoint that the URI part maps to the app's
+    endpoint of the same name with the slash the app routes it by (``/media-auth`` to
+    ``/api/v1.0/documents/media-auth/``)."""
+    name = prefix.rsplit("/", 1)[-1]
+    return not prefix.endswith("/") and path.endswith("/") and bool(name) and path[:-1].rsplit("/", 1)[-1] == name
+
+
+def _drops_body(location) -> bool:
+    """``proxy_pass_request_body off``: the location asks the app a question about a request (the
+    auth_request idiom) rather than passing it a tree of URLs."""
+    return any(d.args[:1] == ["off"] for d in location.find("proxy_pass_request_body"))
 
 
 def _subrequest_targets(ctx: LintContext) -> set[str]:

@@ -95,7 +95,7 @@ def _accepts_plain_http(regex: NginxRegex) -> bool:
     return compiled.search("http://" + sample.split("://", 1)[1]) is not None
 
 
-def _problems(pattern: str, tree, *, referer_list: bool = False) -> list[str]:
+def _problems(pattern: str, tree, *, referer_list: bool = False, origin: bool = False) -> list[str]:
     problems = []
     if not is_anchored_start(tree):
         problems.append("no ^ anchor: evil.net/trusted.com matches" if referer_list
@@ -104,7 +104,8 @@ def _problems(pattern: str, tree, *, referer_list: bool = False) -> list[str]:
         problems.append("an unescaped . matches any character")
     if _host_end_open(pattern, tree):
         problems.append("the host is not closed by $ or /: trusted.com.evil.net matches")
-    elif _host_takes_slash(tree):
+    elif _host_takes_slash(tree) and not origin:
+        # An Origin is scheme://host[:port] (RFC 6454, 7): no path for the trusted name to hide in.
         problems.append("a wildcard in the host also takes /: the trusted name can follow evil.net/ in the path")
     return problems
 
@@ -183,7 +184,9 @@ def origins_regex(ctx: LintContext) -> Iterator[Finding]:
     regex entries; a Referer blocklist is not an allow-list. Anchor both ends and escape the
     dots. With ``https-only = true`` (a site served over https only), a check that also accepts
     ``http://`` (``^https?://``) is reported: a page on plain http, which anyone on the network
-    can write, passes it.
+    can write, passes it. A wildcard in the host that could also take ``/`` matters for a
+    Referer (``https://evil.net/trusted.com/``) but not for an Origin, which browsers send as
+    ``scheme://host[:port]`` with no path.
 
     Bad:
         server {
@@ -202,12 +205,14 @@ def origins_regex(ctx: LintContext) -> Iterator[Finding]:
     References:
         https://github.com/yandex/gixy/blob/master/docs/en/plugins/origins.md
         https://nginx.org/en/docs/http/ngx_http_core_module.html#var_http_
+        https://www.rfc-editor.org/rfc/rfc6454#section-7
     """
     for header, regex in allowing_origin_regexes(ctx):
         tree = regex.tree
         if tree is None:
             continue
-        problems = _problems(regex.pattern, tree, referer_list=regex.directive.name == "valid_referers")
+        problems = _problems(regex.pattern, tree, referer_list=regex.directive.name == "valid_referers",
+                             origin=header == "Origin")
         if ctx.option("https-only") and _accepts_plain_http(regex):
             problems.append("it accepts http://, which anyone on the network can serve")
         if problems:

@@ -8,7 +8,7 @@ from typing import Iterator
 
 from confgen.lint.context import LintContext
 from confgen.lint.registry import Finding, rule
-from confgen.lint.rules._proxy import app_routes, binds_of, more_locations, serves, size
+from confgen.lint.rules._proxy import app_routes, binds_of, more_locations, size, uwsgi_passes
 from confgen.nginx.variables import references
 
 UWSGI_DOCS = "https://uwsgi-docs.readthedocs.io/en/latest/Protocol.html"
@@ -17,18 +17,6 @@ UWSGI_DOCS = "https://uwsgi-docs.readthedocs.io/en/latest/Protocol.html"
 def _uwsgi(ctx: LintContext):
     server = ctx.app_server
     return server if server is not None and server.server == "uwsgi" and not ctx.app_only else None
-
-
-def _uwsgi_passes(ctx: LintContext, binds: list[str]) -> list:
-    """The ``uwsgi_pass`` directives that reach one of ``binds``."""
-    found = []
-    for directive in ctx.all("uwsgi_pass"):
-        target = (directive.args[0] if directive.args else "").removeprefix("uwsgi://")
-        upstream = ctx.nginx.upstreams().get(target)
-        servers = [s.args[0] for s in upstream.block or () if s.name == "server" and s.args] if upstream else [target]
-        if any(serves(bind, server) for bind in binds for server in servers):
-            found.append(directive)
-    return found
 
 
 @rule(code="CG212", name="app-protocol-mismatch", severity="error", needs=("chain",))
@@ -75,7 +63,7 @@ def app_protocol_mismatch(ctx: LintContext) -> Iterator[Finding]:
                               f"\"invalid request block size\"); use `include uwsgi_params; uwsgi_pass ...;` or give "
                               f"uWSGI an `http-socket`")
     elif server.protocol == "http":
-        passes = list(dict.fromkeys(_uwsgi_passes(ctx, binds)))
+        passes = list(dict.fromkeys(uwsgi_passes(ctx, binds)))
         if passes:
             yield ctx.finding(passes[0],
                               f"uwsgi_pass{more_locations(passes)} speaks the uwsgi protocol to {server.label}'s HTTP socket "
@@ -126,7 +114,7 @@ def uwsgi_buffer_size(ctx: LintContext) -> Iterator[Finding]:
     if not isinstance(limit, (int, float)):
         return
     short = []  # the places whose largest request does not fit: one cause, the app's buffer-size
-    for directive in _uwsgi_passes(ctx, binds_of(ctx) or []):
+    for directive in uwsgi_passes(ctx, binds_of(ctx) or []):
         buffers = ctx.nginx.effective_args("large_client_header_buffers", directive.parent)
         if not buffers and ctx.unresolved_include(directive.parent) is not None:
             continue  # a file the deployment provides may set it
