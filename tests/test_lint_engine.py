@@ -506,11 +506,11 @@ def test_findings_are_sorted_by_file_then_line(tmp_path):
 # the blocks it would be included in, so every rule for that context runs on it.
 
 # Rules whose Bad example is about a value nothing in a snippet sets (a resolver, an allow/deny
-# list, a login, a loopback-only listen, a root): the block that includes the snippet may set it,
+# list, a login, a loopback-only listen, a root, uwsgi params): the block that includes the snippet may set it,
 # so they stay silent on it alone.
 ABSENCE_RULES = {"forwarded-proto-spoofable", "missing-resolver", "ssl-stapling-no-resolver", "ssl-weak-protocols",
                  "hsts-missing", "nested-location-serves-files", "status-page-exposed", "autoindex-enabled",
-                 "auth-basic-without-user-file"}
+                 "auth-basic-without-user-file", "uwsgi-params-missing"}
 
 
 def _unwrapped(text: str, block: str) -> str | None:

@@ -650,3 +650,27 @@ def test_a_variable_in_the_path_makes_nginx_resolve_the_host_while_running(tmp_p
     assert status == (b"200" if static_elsewhere else b"502")
     found = only(lint_config(tmp_path, conf.read_text(), nginx_version="1.22.1"), "missing-resolver")
     assert bool(found) is not static_elsewhere
+
+
+@pytest.mark.parametrize("line, refused", [
+    ("ssl_ciphers ECDHE-RSA-AES128-GCM-SHA256: ECDHE:!aNULL;", True),          # jumpserver's installer
+    ("ssl_certificate /etc/ssl/a.crt\n    ssl_certificate_key /etc/ssl/a.key;", True),  # GitLab's, a `;` missing
+    ("gzip yes;", True),
+    ("root;", True),
+    ('ssl_ciphers "ECDHE-RSA-AES128-GCM-SHA256: ECDHE";', False),
+    ("gzip ON;", False),
+    ("types { text/html html htm; }", False),       # table entries are no directives
+])
+def test_a_directive_nginx_refuses_for_its_arguments_is_reported(tmp_path, line, refused):
+    nginx = require_binary("nginx")
+    (tmp_path / "logs").mkdir()
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\nhttp {{\n"
+                    f"  server {{\n    listen 127.0.0.1:{free_port()};\n    {line}\n  }}\n}}\n")
+    checked = subprocess.run([nginx, "-t", "-p", str(tmp_path), "-c", str(conf)], capture_output=True, text=True,
+                             timeout=30)
+    assert (checked.returncode != 0) is refused
+    if refused:
+        assert "invalid number of arguments" in checked.stderr or "invalid value" in checked.stderr
+    found = only(lint_config(tmp_path, conf.read_text(), nginx_version="1.22.1"), "directive-arguments")
+    assert [f.line for f in found] == ([7] if refused else [])

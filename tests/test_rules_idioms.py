@@ -538,3 +538,18 @@ def test_a_uwsgi_app_reached_through_uwsgi_pass_is_not_said_to_be_unreached(tmp_
         "uwsgi_params": "uwsgi_param REQUEST_METHOD $request_method;\n"})
     assert not any("which no upstream or proxy_pass here reaches" in note for note in result.notes)
     assert any("is reached through uwsgi_pass app; channels leads elsewhere" in note for note in result.notes)
+
+
+@pytest.mark.parametrize("include, reported", [
+    ("include uwsgi_params;", False),                                   # nginx's own, wherever it lives
+    ("include /var/www/portal/deploy/uwsgi_params;", False),            # a copy the tree does not ship
+    ("include snippets/app-params.conf;", False),                       # a file the deployment provides
+    ("", True),
+])
+def test_uwsgi_pass_without_params_is_reported_only_where_none_can_be_in_force(tmp_path, monkeypatch, include,
+                                                                              reported):
+    from confgen.nginx import parse
+
+    monkeypatch.setattr(parse, "SYSTEM_CONF_DIRS", ())     # as on a machine without nginx installed
+    config = f"server {{ listen 80; location / {{ {include} uwsgi_pass 127.0.0.1:3031; }} }}\n"
+    assert bool(only(lint_config(tmp_path, full(config)), "uwsgi-params-missing")) is reported

@@ -129,3 +129,22 @@ def test_a_param_spelled_as_a_header_leaves_the_clients_header_to_the_app(tmp_pa
     found = only(lint_config(tmp_path / "lint", conf.read_text(), nginx_version="1.22.1"), "param-named-like-a-header")
     assert [f.line for f in found] == [8] and found[0].fix is not None and not found[0].fix.safe
     assert "`uwsgi_param HTTP_X_FORWARDED_FOR ...`" in found[0].message
+
+
+REQUEST_APP = ("def application(environ, start_response):\n"
+               "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
+               "    return [repr(tuple(environ.get(k) for k in ('REQUEST_METHOD', 'PATH_INFO', 'QUERY_STRING'))).encode()]\n")
+
+
+def test_uwsgi_pass_without_params_hands_the_app_no_method_path_or_query(tmp_path):
+    """uwsgi-params-missing on the real stack: without `include uwsgi_params` the app's environ has
+    no REQUEST_METHOD, PATH_INFO or QUERY_STRING; with it, the request as sent."""
+    locations = ("        location /bare/ { uwsgi_pass {app}; }\n"
+                 "        location /full/ { include uwsgi_params; uwsgi_pass {app}; }\n")
+    with _stack(tmp_path, REQUEST_APP, locations, []) as (port, conf):
+        bare, full = (get(port, path)[2] for path in ("/bare/search?q=1", "/full/search?q=1"))
+    assert bare == b"(None, None, None)" and full == b"('GET', '/full/search', 'q=1')"
+    found = only(lint_config(tmp_path / "lint", conf.read_text(), nginx_version="1.22.1",
+                             files={"uwsgi_params": UWSGI_PARAMS}), "uwsgi-params-missing")
+    lines = conf.read_text().splitlines()
+    assert [f.line for f in found] == [next(i for i, text in enumerate(lines, 1) if "location /bare/" in text)]

@@ -311,6 +311,9 @@ class NginxConfig:
     # Includes of files the deployment provides (outside the linted tree, not on this machine):
     # the include Directives, not in the tree, each with .parent = the block it stood in.
     unresolved_includes: list[Directive] = field(default_factory=list)
+    # Includes of nginx's stock tables (``include uwsgi_params``) that neither the tree nor this
+    # machine has: not read, but their contents are nginx's own. Each with .parent like the above.
+    stock_includes: list[Directive] = field(default_factory=list)
     # Each include that was read, not in the tree either: (id of the block it stood in, the
     # file it read) -> the include Directive (see written_in_tree).
     include_sites: dict[tuple[int, str], Directive] = field(default_factory=dict)

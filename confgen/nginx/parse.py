@@ -378,6 +378,8 @@ class _Loader:
     notes: list[str] = field(default_factory=list)
     # Includes of files the deployment provides (see include_targets), with their parents.
     unresolved: list[Directive] = field(default_factory=list)
+    # Includes of nginx's stock tables (uwsgi_params, mime.types, ...) found nowhere: known contents.
+    stock: list[Directive] = field(default_factory=list)
     # Each include that was read: (id of the block it stood in, the file read) -> the include.
     include_sites: dict[tuple[int, str], Directive] = field(default_factory=dict)
     # Missing includes (path, line, as written, resolved), judged when the tree is read.
@@ -406,7 +408,7 @@ class _Loader:
         config = NginxConfig(root=root, main_file=main, nginx_version=self.version,
                              files=self.files, problems=self.problems, comments=self.comments,
                              notes=self.notes, unresolved_includes=self.unresolved,
-                             include_sites=self.include_sites)
+                             stock_includes=self.stock, include_sites=self.include_sites)
         config.context = infer_context(root.block)
         if config.context in SYNTHETIC_CHAIN:
             self.place_in_context(config)
@@ -617,7 +619,9 @@ class _Loader:
         if found:
             return [_IncludedFile(found, line, written, include.column)]
         if os.path.basename(pattern) in STOCK_FILES:
-            return []  # nginx's own type and parameter tables: nothing a rule reads
+            # nginx's own type and parameter tables, as nginx ships them: where one stood is kept.
+            self.stock.append(Directive(include.name, include.args, include.file, include.line, parent, None))
+            return []
         # Whatever the file would set is unknown here, error or not.
         self.unresolved.append(Directive(include.name, include.args, include.file, include.line, parent, None))
         self.missing.append((path, line, written, pattern))   # judged once every include is read

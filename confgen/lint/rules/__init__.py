@@ -7,6 +7,7 @@ the security pack.
 """
 
 from confgen.lint.rules import (  # noqa: F401  (imported for their @rule registrations)
+    arguments,
     chain,
     deprecated,
     directives,

@@ -764,6 +764,55 @@ def _as_variable(header: str) -> str:
     return "HTTP_" + header.upper().replace("-", "_")
 
 
+@rule(code="CG428", name="uwsgi-params-missing", severity="error")
+def uwsgi_params_missing(ctx: LintContext) -> Iterator[Finding]:
+    """``uwsgi_pass`` with no ``uwsgi_param`` in force: the app gets no method, path or query.
+
+    Over the uwsgi protocol nginx sends the app the request's headers (as ``HTTP_*``) and only
+    the parameters ``uwsgi_param`` names: ``REQUEST_METHOD``, ``PATH_INFO``, ``QUERY_STRING``,
+    ``CONTENT_LENGTH`` come from ``include uwsgi_params`` (the file nginx ships). Without any,
+    the app's environ has none of them (checked on nginx 1.22.1 with uWSGI 2.0: ``GET
+    /search?q=1`` arrives with neither method, path nor query), and a WSGI framework routes
+    every request as ``GET /``. Not
+    reported where a file the deployment provides is included (it may hold the params), nor
+    where ``uwsgi_param`` lines are inherited from an outer level.
+
+    Bad:
+        server {
+            listen 80;
+            location / {
+                uwsgi_pass 127.0.0.1:3031;
+            }
+        }
+
+    Good:
+        server {
+            listen 80;
+            location / {
+                include uwsgi_params;
+                uwsgi_pass 127.0.0.1:3031;
+            }
+        }
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_uwsgi_module.html#uwsgi_param
+        https://uwsgi-docs.readthedocs.io/en/latest/Nginx.html
+    """
+    stock = {id(include.parent) for include in ctx.nginx.stock_includes
+             if include.args and include.args[0].rsplit("/", 1)[-1] == "uwsgi_params"}
+    for directive in ctx.all("uwsgi_pass"):
+        block = directive.parent
+        if block is None or not in_http(directive) or ctx.nginx.effective("uwsgi_param", block):
+            continue
+        if any(id(level) in stock for level in (block, *block.ancestors())):
+            continue    # nginx's own uwsgi_params, which this machine does not have
+        if ctx.unresolved_include(block) is not None:
+            continue    # a file the deployment provides may hold the params
+        yield ctx.finding(directive, "uwsgi_pass with no uwsgi_param in force here: nginx sends the app the "
+                                     "headers only, without REQUEST_METHOD, PATH_INFO or QUERY_STRING, so a WSGI "
+                                     "framework routes every request as GET /; add `include uwsgi_params;`")
+
+
 _REWRITE_FLAGS = frozenset({"last", "break", "redirect", "permanent"})
 
 

@@ -1,0 +1,82 @@
+"""Directives nginx refuses for their arguments (CG427): a one-value directive written with
+several (a cipher list with a space in it) and an on/off switch given another word."""
+
+from __future__ import annotations
+
+import functools
+from typing import Iterator
+
+from confgen.lint.context import LintContext
+from confgen.lint.registry import Finding, rule
+from confgen.lint.rules.security_common import TABLE_BLOCKS
+
+# Blocks whose lines are table entries, not directives (an upstream's lines are directives).
+_DATA_BLOCKS = frozenset(TABLE_BLOCKS - {"upstream"})
+# The parser follows includes itself and reports a bad one (include-not-found, syntax-error).
+_HANDLED_ELSEWHERE = frozenset({"include"})
+
+
+@functools.lru_cache(maxsize=1)
+def _arities() -> tuple[frozenset[str], frozenset[str]]:
+    """(directives that take exactly one value, on/off switches), from crossplane's copy of
+    nginx's module tables: only directives that take one value in every context they exist in."""
+    import crossplane.analyzer as analyzer
+
+    counts = (analyzer.NGX_CONF_NOARGS | analyzer.NGX_CONF_TAKE1 | analyzer.NGX_CONF_TAKE2
+              | analyzer.NGX_CONF_TAKE3 | analyzer.NGX_CONF_TAKE4 | analyzer.NGX_CONF_TAKE5
+              | analyzer.NGX_CONF_TAKE6 | analyzer.NGX_CONF_TAKE7 | analyzer.NGX_CONF_BLOCK
+              | analyzer.NGX_CONF_FLAG | analyzer.NGX_CONF_ANY | analyzer.NGX_CONF_1MORE | analyzer.NGX_CONF_2MORE)
+
+    def every(flag: int) -> frozenset[str]:
+        return frozenset(name for name, masks in analyzer.DIRECTIVES.items()
+                         if masks and all(mask & counts == flag for mask in masks)) - _HANDLED_ELSEWHERE
+    return every(analyzer.NGX_CONF_TAKE1), every(analyzer.NGX_CONF_FLAG)
+
+
+@rule(code="CG427", name="directive-arguments", severity="error")
+def directive_arguments(ctx: LintContext) -> Iterator[Finding]:
+    """A directive written with a number of values, or an on/off value, nginx refuses.
+
+    A directive that takes one value (``ssl_ciphers``, ``root``, ``proxy_pass``,
+    ``client_max_body_size``) written with two (``ssl_ciphers ECDHE-RSA-AES128-GCM-SHA256:
+    ECDHE:!aNULL;``, a space after a colon) stops nginx: ``invalid number of arguments in
+    "ssl_ciphers" directive``; so does a switch (``gzip``, ``sendfile``, ``proxy_buffering``)
+    given a word other than ``on`` or ``off`` (``gzip yes;``: ``invalid value "yes"``). Judged
+    only for directives that take one value wherever they exist (crossplane's copy of nginx's
+    module tables; a directive nginx or a module added later is left alone), outside table
+    blocks such as ``map`` and ``types``; a switch whose value holds a ``$`` (an envsubst
+    placeholder not yet filled in) is left alone.
+
+    Bad:
+        server {
+            listen 443 ssl;
+            ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256: ECDHE-RSA-AES128-GCM-SHA256;
+        }
+
+    Good:
+        server {
+            listen 443 ssl;
+            ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256;
+        }
+
+    References:
+        https://nginx.org/en/docs/dev/development_guide.html#config_directives
+        https://nginx.org/en/docs/http/ngx_http_ssl_module.html#ssl_ciphers
+        https://github.com/nginxinc/crossplane/blob/master/crossplane/analyzer.py
+    """
+    one_value, switches = _arities()
+    for name in (one_value | switches) & set(ctx.names()):
+        for directive in ctx.all(name):
+            parent = directive.parent
+            if directive.is_block or (parent is not None and parent.name in _DATA_BLOCKS):
+                continue
+            if len(directive.args) != 1:
+                hint = "; quote the value if it holds a space" if len(directive.args) > 1 else ""
+                yield ctx.finding(directive, f"{name} takes one value but has {len(directive.args)} here: nginx "
+                                             f"refuses to start (invalid number of arguments in \"{name}\" "
+                                             f"directive){hint}")
+            elif name in switches and "$" not in directive.args[0] \
+                    and directive.args[0].lower() not in ("on", "off"):
+                yield ctx.finding(directive, f"{name} {directive.args[0]}: nginx refuses to start (invalid value "
+                                             f"\"{directive.args[0]}\" in \"{name}\" directive, it must be "
+                                             f"\"on\" or \"off\")")
