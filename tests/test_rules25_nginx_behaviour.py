@@ -6,8 +6,11 @@ an event stream's upstream connection when its client leaves. Skipped without ng
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
 import socket
 import subprocess
+import tempfile
 import textwrap
 import threading
 import time
@@ -674,3 +677,57 @@ def test_a_directive_nginx_refuses_for_its_arguments_is_reported(tmp_path, line,
         assert "invalid number of arguments" in checked.stderr or "invalid value" in checked.stderr
     found = only(lint_config(tmp_path, conf.read_text(), nginx_version="1.22.1"), "directive-arguments")
     assert [f.line for f in found] == ([7] if refused else [])
+
+
+class _CookieBackend:
+    """An HTTP app on 127.0.0.1 that sets a new cookie on every response it makes, cacheable."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.served = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                data = b""
+                while b"\r\n\r\n" not in data and (chunk := conn.recv(65536)):
+                    data += chunk
+                self.served += 1
+                conn.sendall(f"HTTP/1.1 200 OK\r\nSet-Cookie: session=client{self.served}\r\n"
+                             f"Cache-Control: max-age=60\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok".encode())
+
+
+@pytest.mark.parametrize("hide, replayed", [("", True), ("proxy_hide_header Set-Cookie;", False),
+                                             ("proxy_buffering off;", False)])   # nothing is stored then
+def test_a_cache_that_ignores_set_cookie_replays_the_first_clients_cookie(tmp_path, hide, replayed):
+    """cernopendata's uwsgi cache, with proxy_: `proxy_ignore_headers Set-Cookie` stores the
+    response whole, and the cache hit gives the second client the first one's session cookie."""
+    backend = _CookieBackend()
+    port = free_port()
+    # nginx's workers (nobody, when the tests run as root) write the cache: a directory they reach.
+    cache = tempfile.mkdtemp(prefix="confgen-cache-", dir="/tmp")
+    os.chmod(cache, 0o777)
+    try:
+        with _running_nginx(tmp_path, f"    proxy_cache_path {cache} keys_zone=pages:1m;\n"
+                                      f"    server {{\n        listen 127.0.0.1:{port};\n"
+                                      f"        location / {{ proxy_cache pages; proxy_ignore_headers Set-Cookie; {hide}\n"
+                                      f"            proxy_pass http://127.0.0.1:{backend.port}; }}\n"
+                                      f"    }}\n") as (server, conf):
+            first, second = _get(port, "/page", server), _get(port, "/page", server)
+    finally:
+        backend.sock.close()
+        shutil.rmtree(cache, ignore_errors=True)
+    assert b" 200 " in first.split(b"\r\n")[0], first
+    stored = "buffering" not in hide
+    assert backend.served == (1 if stored else 2)                   # the second answer came from the cache
+    assert (b"Set-Cookie: session=client1" in second) is replayed
+    found = only(lint_config(tmp_path, conf.read_text(), nginx_version="1.22.1"), "cache-replays-set-cookie")
+    assert bool(found) is replayed

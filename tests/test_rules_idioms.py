@@ -553,3 +553,24 @@ def test_uwsgi_pass_without_params_is_reported_only_where_none_can_be_in_force(t
     monkeypatch.setattr(parse, "SYSTEM_CONF_DIRS", ())     # as on a machine without nginx installed
     config = f"server {{ listen 80; location / {{ {include} uwsgi_pass 127.0.0.1:3031; }} }}\n"
     assert bool(only(lint_config(tmp_path, full(config)), "uwsgi-params-missing")) is reported
+
+
+REFERRER_BLOCKLIST = """
+    map $http_referer $bad_referer { hostnames; default 0; "~semalt.com" 1; "~darodar.com" 1; }
+    server { listen 80; location / { __USE__ return 200; } }
+"""
+
+
+@pytest.mark.parametrize("use", ["", "if ($bad_referer) { return 444; }"])
+def test_a_referrer_blocklist_lets_nothing_through(tmp_path, use):
+    # Read nowhere, or only by an `if` that refuses: a looser regex only blocks more.
+    config = REFERRER_BLOCKLIST.replace("__USE__", use)
+    assert only(lint_config(tmp_path, full(config)), "origins-regex") == []
+
+
+def test_the_entries_of_one_allowing_map_are_one_finding(tmp_path):
+    config = ('map $http_origin $cors { default ""; "~^https://a.example.com$" $http_origin; '
+              '"~^https://b.example.com$" $http_origin; }\n'
+              "server { listen 80; location / { add_header Access-Control-Allow-Origin $cors; return 200; } }\n")
+    [finding] = only(lint_config(tmp_path, full(config)), "origins-regex")
+    assert "(and 1 more entry of this map)" in finding.message

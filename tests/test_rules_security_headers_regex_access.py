@@ -116,8 +116,11 @@ def test_origin_checks_that_are_fine(tmp_path, config):
 
 
 def test_origin_check_in_a_map(tmp_path):
-    nginx = "map $http_origin $cors { default ''; ~^https://app.example.com$ $http_origin; }\n"
+    nginx = ("map $http_origin $cors { default ''; ~^https://app.example.com$ $http_origin; }\n"
+             "server { location / { add_header Access-Control-Allow-Origin $cors; } }\n")
     assert "unescaped" in findings(tmp_path, nginx, "origins-regex")[0].message
+    # The same map read by nothing lets nothing through.
+    assert findings(tmp_path, nginx.splitlines()[0] + "\n", "origins-regex") == []
 
 
 def test_valid_referers(tmp_path):

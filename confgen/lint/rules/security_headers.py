@@ -556,3 +556,85 @@ def cors_origin_reflected_with_credentials(ctx: LintContext) -> Iterator[Finding
                                       f"any web site the user visits can make requests here with the user's cookies "
                                       f"and read the answers; send back only the origins you trust (a map of "
                                       f"$http_origin listing them, default \"\")")
+
+
+_CACHING_MODULES = ("proxy", "uwsgi", "fastcgi", "scgi")
+
+
+@rule(code="CG627", name="cache-replays-set-cookie", severity="error")
+def cache_replays_set_cookie(ctx: LintContext) -> Iterator[Finding]:
+    """A cache told to ignore ``Set-Cookie`` stores responses with their cookies and replays them.
+
+    nginx does not cache a response that sets a cookie, unless ``proxy_ignore_headers
+    Set-Cookie`` (or ``uwsgi_``, ``fastcgi_``, ``scgi_``) says to: then the response is stored
+    whole, ``Set-Cookie`` included, and every client served from the cache receives the cookie
+    the app set for the first one (a session, a CSRF token, a login). Checked on nginx 1.22.1:
+    the cache hit carries the first client's cookie. Hide the header from cached responses
+    (``proxy_hide_header Set-Cookie``, or headers-more's ``more_clear_headers Set-Cookie``), or
+    keep responses that set cookies out of the cache. Not reported where ``proxy_no_cache``
+    always holds, nor where the cache is off or ``proxy_buffering off`` (nginx stores only
+    buffered responses; checked on nginx 1.22.1).
+
+    Bad:
+        server {
+            listen 80;
+            location / {
+                proxy_cache pages;
+                proxy_ignore_headers Cache-Control Set-Cookie;
+                proxy_pass http://127.0.0.1:8000;
+            }
+        }
+
+    Good:
+        server {
+            listen 80;
+            location / {
+                proxy_cache pages;
+                proxy_ignore_headers Cache-Control Set-Cookie;
+                proxy_hide_header Set-Cookie;
+                proxy_pass http://127.0.0.1:8000;
+            }
+        }
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_ignore_headers
+        https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_hide_header
+        https://nginx.org/en/docs/http/ngx_http_uwsgi_module.html#uwsgi_ignore_headers
+    """
+    reported: set[int] = set()
+    for module in _CACHING_MODULES:
+        for passing in ctx.all(f"{module}_pass"):
+            block = passing.parent
+            if block is None or not in_http(passing):
+                continue
+            ignoring = [d for d in ctx.nginx.effective(f"{module}_ignore_headers", block)
+                        if any(arg.lower() == "set-cookie" for arg in d.args)]
+            if not ignoring or id(ignoring[0]) in reported or not _caches(ctx, module, block):
+                continue
+            if any(d.args and d.args[0].lower() == "set-cookie"
+                   for d in ctx.nginx.effective(f"{module}_hide_header", block)) or _clears_set_cookie(ctx, block):
+                continue
+            reported.add(id(ignoring[0]))
+            yield ctx.finding(ignoring[0], f"{module}_ignore_headers Set-Cookie lets the cache store responses that "
+                                           f"set a cookie, Set-Cookie included: every client served from the cache "
+                                           f"gets the cookie the app set for the first (a session, a CSRF token); "
+                                           f"add `{module}_hide_header Set-Cookie;` where the cache is used")
+
+
+def _clears_set_cookie(ctx, block) -> bool:
+    """headers-more's ``more_clear_headers Set-Cookie`` in force: the header never leaves nginx."""
+    return any(arg.strip("'\"").lower().startswith("set-cookie")
+               for level in (block, *block.ancestors()) for d in level.find("more_clear_headers") for arg in d.args)
+
+
+def _caches(ctx, module: str, block) -> bool:
+    """Whether responses through ``block`` may be stored: a cache zone is in force (not ``off``)
+    and ``*_no_cache`` does not always hold."""
+    cache = ctx.nginx.effective(f"{module}_cache", block)
+    if not cache or not cache[-1].args or cache[-1].args[0] == "off":
+        return False
+    if (ctx.nginx.effective_args(f"{module}_buffering", block) or ["on"])[0] == "off":
+        return False    # nginx stores only buffered responses
+    always = [arg for d in ctx.nginx.effective(f"{module}_no_cache", block) for arg in d.args
+              if "$" not in arg and arg not in ("", "0")]
+    return not always

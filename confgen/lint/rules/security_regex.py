@@ -13,6 +13,7 @@ from confgen.lint.registry import Finding, Option, rule
 from confgen.lint.rules.security_common import in_http, is_refusal, regexes, refuses
 from confgen.nginx.variables import (
     NginxRegex,
+    references,
     can_match_char,
     compile_regex,
     has_end_anchor,
@@ -128,6 +129,8 @@ def _allowing_map_entries(ctx, block) -> list:
     403; }``): the entries that make that ``if`` hold are a blocklist, not an allow-list. A map
     no refusing ``if`` reads allows with every non-empty value (a CORS origin echoed back)."""
     output = block.args[1].lstrip("$").lower() if len(block.args) >= 2 else ""
+    if output not in _read_variables(ctx):
+        return []   # nothing reads its value: it lets nothing through
     gates = [d for d in ctx.all("if") if d.args and d.args[0].lstrip("$").lower() == output and refuses(d)]
     allowing = []
     for entry in block.block or ():
@@ -140,6 +143,18 @@ def _allowing_map_entries(ctx, block) -> list:
         elif value not in ("", "0"):
             allowing.append(entry)
     return allowing
+
+
+def _read_variables(ctx) -> set[str]:
+    """The variables some directive reads (a map's own source and result do not count)."""
+    def collect() -> set[str]:
+        read: set[str] = set()
+        for directive in ctx.nginx.root.walk():
+            args = directive.args[2:] if directive.name == "map" else directive.args
+            for arg in args:
+                read.update(reference.name for reference in references(arg))
+        return read
+    return ctx.cached("security:read_variables", collect)
 
 
 def allowing_origin_regexes(ctx) -> list[tuple[str, NginxRegex]]:
@@ -181,7 +196,8 @@ def origins_regex(ctx: LintContext) -> Iterator[Finding]:
     ``if ($http_origin !~ "...") { return 403; }``, and ``if ($http_referer !~ "...") {
     add_header X-Frame-Options SAMEORIGIN; }``, where a match lets the page be framed), a
     ``map`` over the header whose value is used as an allowed origin, and ``valid_referers``
-    regex entries; a Referer blocklist is not an allow-list. Anchor both ends and escape the
+    regex entries; a Referer blocklist is not an allow-list, nor is a map whose result nothing
+    reads. The entries of one map are one finding. Anchor both ends and escape the
     dots. With ``https-only = true`` (a site served over https only), a check that also accepts
     ``http://`` (``^https?://``) is reported: a page on plain http, which anyone on the network
     can write, passes it. A wildcard in the host that could also take ``/`` matters for a
@@ -207,6 +223,8 @@ def origins_regex(ctx: LintContext) -> Iterator[Finding]:
         https://nginx.org/en/docs/http/ngx_http_core_module.html#var_http_
         https://www.rfc-editor.org/rfc/rfc6454#section-7
     """
+    # One finding per map: its entries are one allow-list, fixed in one place.
+    by_map: dict[int, list] = {}
     for header, regex in allowing_origin_regexes(ctx):
         tree = regex.tree
         if tree is None:
@@ -216,8 +234,14 @@ def origins_regex(ctx: LintContext) -> Iterator[Finding]:
         if ctx.option("https-only") and _accepts_plain_http(regex):
             problems.append("it accepts http://, which anyone on the network can serve")
         if problems:
-            yield ctx.finding(regex.directive, f"the {header} check {regex.pattern!r} also accepts attacker "
-                                               f"domains ({'; '.join(problems)}); anchor it and escape the dots")
+            parent = regex.directive.parent
+            key = id(parent) if parent is not None and parent.name == "map" else id(regex.directive)
+            by_map.setdefault(key, []).append((header, regex, problems))
+    for found in by_map.values():
+        header, regex, problems = found[0]
+        more = f" (and {len(found) - 1} more entr{'ies' if len(found) > 2 else 'y'} of this map)" if len(found) > 1 else ""
+        yield ctx.finding(regex.directive, f"the {header} check {regex.pattern!r}{more} also accepts attacker "
+                                           f"domains ({'; '.join(problems)}); anchor it and escape the dots")
 
 
 @rule(code="CG632", name="valid-referers-none", severity="warning")
