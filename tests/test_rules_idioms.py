@@ -574,3 +574,49 @@ def test_the_entries_of_one_allowing_map_are_one_finding(tmp_path):
               "server { listen 80; location / { add_header Access-Control-Allow-Origin $cors; return 200; } }\n")
     [finding] = only(lint_config(tmp_path, full(config)), "origins-regex")
     assert "(and 1 more entry of this map)" in finding.message
+
+
+INERT_POOL = """
+    upstream app { server 127.0.0.1:8000; keepalive 32; }
+    server { listen 80; location / { proxy_pass http://app; } }
+"""
+
+
+def test_an_unused_pool_has_no_race_yet_and_the_fix_that_fills_it_says_what_follows(tmp_path):
+    # HTTP/1.0 and Connection: close: no idle connection is kept, so none meets gunicorn's close.
+    result = lint_config(tmp_path, full(INERT_POOL), gunicorn='worker_class = "gthread"\nthreads = 4\n'
+                                                              'bind = "127.0.0.1:8000"\n')
+    assert only(result, "app-keepalive-race") == []
+    [http11] = only(result, "keepalive-needs-http11")
+    assert "then the app's idle timeout (2s" in http11.message and "must also pass the pool's 60s" in http11.message
+
+
+def test_one_connection_map_used_by_two_pools_is_one_finding(tmp_path):
+    config = """
+        map $http_upgrade $connection_upgrade { default upgrade; '' close; }
+        upstream a { server 127.0.0.1:8000; keepalive 8; }
+        upstream b { server 127.0.0.1:8001; keepalive 8; }
+        server {
+            listen 80;
+            location /a/ { proxy_pass http://a; proxy_http_version 1.1; proxy_set_header Connection $connection_upgrade; }
+            location /b/ { proxy_pass http://b; proxy_http_version 1.1; proxy_set_header Connection $connection_upgrade; }
+        }
+    """
+    assert len(only(lint_config(tmp_path, full(config)), "keepalive-connection-header")) == 1
+
+
+def test_http_host_to_another_service_than_the_paired_app_is_a_note(tmp_path):
+    # vas3k.club: the site's gunicorn is paired; /telegram/ goes to a webhook receiver it does not read.
+    config = """
+        server { listen 80 default_server; return 444; }
+        server {
+            listen 80;
+            server_name club.example.org;
+            location / { proxy_set_header Host $http_host; proxy_pass http://127.0.0.1:8000; }
+            location /telegram/ { proxy_set_header Host $http_host; proxy_pass http://127.0.0.1:8816; }
+        }
+    """
+    result = lint_config(tmp_path, full(config), gunicorn='bind = "127.0.0.1:8000"\nworker_class = "gthread"\n')
+    [finding] = only(result, "host-spoofing")
+    assert "127.0.0.1:8000" in (tmp_path / "nginx.conf").read_text().splitlines()[finding.line - 1]
+    assert any("passes on what a client writes after the name" in note for note in result.notes)

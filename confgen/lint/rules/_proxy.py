@@ -387,6 +387,21 @@ def value_without_header(ctx, value: str) -> str | None:
     return values.pop() if len(values) == 1 else None
 
 
+def reuses_connections(ctx, upstream_routes: list[Route]) -> bool:
+    """Whether any of these routes can leave a connection in the upstream's pool: it speaks
+    HTTP/1.1 and does not send ``Connection: close`` on an ordinary request. A value that cannot
+    be known statically counts as reuse."""
+    for route in upstream_routes:
+        version = ctx.nginx.effective_args("proxy_http_version", route.block)
+        if version and version[0] == "1.0":
+            continue
+        value, _ = ctx.nginx.proxy_headers(route.block).get("connection", ("", None))
+        resolved = value_without_header(ctx, value)
+        if resolved is None or "close" not in {token.strip().lower() for token in resolved.split(",")}:
+            return True
+    return False
+
+
 # ---------------------------------------------------------------------------------------------
 # Pairing nginx with the gunicorn app
 

@@ -21,6 +21,7 @@ from confgen.lint.rules._proxy import (
     app_upstreams,
     effective_directive,
     pool_size,
+    reuses_connections,
     seconds,
     upstream_idle_timeout,
 )
@@ -142,9 +143,9 @@ def chain_keepalive_race(ctx: LintContext) -> Iterator[Finding]:
         return  # nginx -> gunicorn: app-keepalive-race
     from confgen.hops import Hop, Timer  # here: the app's reader loaded it; an nginx-only lint never does
 
-    for upstream, _ in app_upstreams(ctx):
-        if pool_size(ctx, upstream) <= 0:
-            continue
+    for upstream, upstream_routes in app_upstreams(ctx):
+        if pool_size(ctx, upstream) <= 0 or not reuses_connections(ctx, upstream_routes):
+            continue  # no pool, or none a location can fill (HTTP/1.0, Connection: close)
         idle, directive = upstream_idle_timeout(upstream)
         if idle is None or idle < app.idle_from_previous.seconds:
             continue

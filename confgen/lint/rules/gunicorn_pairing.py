@@ -36,6 +36,7 @@ from confgen.lint.rules._proxy import (
     more_locations,
     pool_anchor,
     pool_size,
+    reuses_connections,
     routes,
     seconds,
     serves,
@@ -94,7 +95,9 @@ def app_keepalive_race(ctx: LintContext) -> Iterator[Finding]:
     longer, the app closes connections nginx is about to reuse and some requests fail with 502
     ("upstream prematurely closed connection"), rarely and under light load, so it is hard to
     trace. The app must hold idle connections longer than nginx does. The sync worker is
-    exempt: it closes every connection itself (rule sync-worker-keepalive).
+    exempt: it closes every connection itself (rule sync-worker-keepalive); so is a pool no
+    location can fill (HTTP/1.0, or ``Connection: close``: keepalive-needs-http11 and
+    keepalive-connection-header report that), since no idle connection is kept to race on.
 
     Gunicorn:
         worker_class = "uvicorn_worker.UvicornWorker"
@@ -136,11 +139,13 @@ def app_keepalive_race(ctx: LintContext) -> Iterator[Finding]:
     keepalive, setting = app_number(ctx, "keepalive")
     if keepalive is None:
         return
-    for upstream, _ in app_upstreams(ctx):
+    for upstream, upstream_routes in app_upstreams(ctx):
         pool = pool_size(ctx, upstream)
         idle, directive = upstream_idle_timeout(upstream)
         if pool <= 0 or idle is None or keepalive > idle:
             continue
+        if not reuses_connections(ctx, upstream_routes):
+            continue  # HTTP/1.0 or Connection: close: nothing is pooled to race on (keepalive-needs-http11 ...)
         if directive is None and ctx.unresolved_include(upstream, inherited=False) is not None:
             continue  # a file the deployment provides may set the upstream's keepalive_timeout
         nginx_side = f"keepalive_timeout {directive.args[0]}" if directive else "keepalive_timeout 60s by default"

@@ -218,8 +218,22 @@ def keepalive_needs_http11(ctx: LintContext) -> Iterator[Finding]:
             yield ctx.finding(directive or cause_routes[0].proxy_pass,
                               f"upstream {upstream.args[0]} keeps {pool} idle connections, but nginx speaks "
                               f"HTTP/1.0 to it{where} ({why}): every connection closes after one request; "
-                              f"add `proxy_http_version 1.1;`",
+                              f"add `proxy_http_version 1.1;`{then_races(ctx, upstream)}",
                               fix=Fix(lambda fx, routes=cause_routes: http11_edits(fx, ctx, routes)))
+
+
+def then_races(ctx: LintContext, upstream) -> str:
+    """What the fix of an unused pool exposes, said with it: the paired app drops idle
+    connections no later than the pool keeps them, so reused connections would race its close
+    (app-keepalive-race and chain-keepalive-race report that only once the pool is used)."""
+    hop = ctx.app_hop
+    idle, _ = upstream_idle_timeout(upstream)
+    app_idle = hop.idle_from_previous if hop is not None else None
+    if idle is None or app_idle is None or app_idle.seconds > idle:
+        return ""
+    return (f"; then the app's idle timeout ({app_idle.seconds:g}s, {app_idle.source}) must also pass the "
+            f"pool's {idle:g}s (raise it, or set the upstream's keepalive_timeout below {app_idle.seconds:g}s), "
+            f"or reused connections meet its close (502)")
 
 
 def _pool_moot(ctx: LintContext, upstream, upstream_routes, problem: str, remedy: str) -> bool:
@@ -306,6 +320,7 @@ def keepalive_connection_header(ctx: LintContext) -> Iterator[Finding]:
     other location takes it from that line, or the map's ``''`` entry set to ``''`` (requests
     with an Upgrade header still get ``upgrade``). No other header changes.
     """
+    reported_maps: set[int] = set()     # a map's `'' close` entry is one cause, however many use it
     for upstream, upstream_routes in used_upstreams(ctx):
         pool = pool_size(ctx, upstream)
         if pool <= 0:
@@ -332,11 +347,16 @@ def keepalive_connection_header(ctx: LintContext) -> Iterator[Finding]:
                 how = f"`proxy_set_header Connection {value}`"
                 fix = 'use `proxy_set_header Connection "";`'
             else:
+                block = maps(ctx).get(value.strip())
+                if block is not None and id(block) in reported_maps:
+                    continue
+                if block is not None:
+                    reported_maps.add(id(block))
                 how = f"`Connection {value}` is `close` on requests without that header (its map)"
                 fix = "map the `''` entry to `''` so ordinary requests keep the connection"
             yield ctx.finding(directive or cause_routes[0].proxy_pass,
                               f"upstream {upstream.args[0]} keeps {pool} idle connections, but {how}: "
-                              f"the app closes each connection after one response; {fix}",
+                              f"the app closes each connection after one response; {fix}{then_races(ctx, upstream)}",
                               fix=_connection_fix(ctx, directive, value, resolved, cause_routes))
 
 

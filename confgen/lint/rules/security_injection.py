@@ -352,7 +352,10 @@ def host_spoofing(ctx: LintContext) -> Iterator[Finding]:
     Django app (``project.wsgi:application``): Django's ``get_host()`` accepts only a port after
     the name and refuses ``name:@evil.example`` whatever ``ALLOWED_HOSTS`` says; nor there in a
     location that passes only WebSocket upgrades (``Connection upgrade``, or the
-    ``$connection_upgrade`` map on a ``/ws`` path), whose answer is a 101 with no link in it.
+    ``$connection_upgrade`` map on a ``/ws`` path), whose answer is a 101 with no link in it;
+    nor (a note instead) ``$http_host`` in a named server on routes that lead to a service
+    other than the paired app (a webhook receiver): only the tail after a colon is the
+    client's there, and whether it does harm depends on that service, which is not read.
     ``X-Forwarded-Host`` (and ``X-Forwarded-Server``, ``X-Host``, ``X-Original-Host``) from
     request data is the same spoofing for an app that trusts it (Django's
     ``USE_X_FORWARDED_HOST``, werkzeug's ``ProxyFix(x_host=1)``), and is reported in the
@@ -394,6 +397,7 @@ def host_spoofing(ctx: LintContext) -> Iterator[Finding]:
     # others. In a server that answers any Host, the locations that send it the same way are one
     # cause too (one server-level change fixes them all).
     in_location: dict[tuple, list] = {}   # (location, any Host?, cause) -> [(directive, spoofable)]
+    noted: set[int] = set()
     for name in ("proxy_set_header", "grpc_set_header"):
         for directive in ctx.all(name):
             header = directive.args[0].lower() if directive.args else ""
@@ -412,6 +416,15 @@ def host_spoofing(ctx: LintContext) -> Iterator[Finding]:
                 continue    # a named server lets through only what follows a colon, which Django refuses
             if header == "host" and spoofable.name == "$http_host" and _websocket_behind(ctx, directive):
                 continue    # ... and a WebSocket handshake's answer (101) holds no link to build from it
+            if spoofable.name == "$http_host" and not _catch_all(ctx, directive) and _another_app_behind(ctx, directive):
+                # In a named server only the tail after a colon is the client's: whether that
+                # does harm depends on the app building links from it, and this one is not read.
+                if id(directive.parent) not in noted:
+                    noted.add(id(directive.parent))
+                    ctx.note(f"{directive.file}:{directive.line}: {directive.args[0]} $http_host in a named server "
+                             f"passes on what a client writes after the name (`name:@evil.example`): not reported, "
+                             f"as the app behind is not read; use $host if it builds links from {directive.args[0]}")
+                continue
             any_host = header != "host" and _catch_all(ctx, directive)
             cause = directive.args[1] if any_host else spoofable.describe()
             in_location.setdefault((id(directive.parent), any_host, cause), []).append((directive, spoofable))
@@ -458,6 +471,16 @@ def _host_finding(ctx, places):
                    f"whole, and a link built from it leads to evil.example)")
     return ctx.finding(directive, f"{directive.args[0]} is sent as {spoofable.describe()}{_also(places)}, a value the "
                                   f"client chose: {effect}; use $host")
+
+
+def _another_app_behind(ctx, directive) -> bool:
+    """Whether the requests this header goes with lead to a service other than the paired app
+    (a webhook receiver, a second backend): an app is paired, and these routes do not reach it."""
+    if ctx.gunicorn is None and ctx.app_server is None:
+        return False
+    level = directive.parent
+    reached = [r for r in routes(ctx) if r.block is level or any(a is level for a in r.block.ancestors())]
+    return bool(reached) and not reaches_app(ctx, reached)
 
 
 def _websocket_behind(ctx, directive) -> bool:
