@@ -479,7 +479,11 @@ class _RecordingBackend:
                         break
                     data += chunk
                 self.requests.append(data.decode("latin-1"))
-                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+                conn.sendall(self.response())
+
+    def response(self) -> bytes:
+        """The answer to the request just recorded."""
+        return b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
 
 
 

@@ -679,30 +679,16 @@ def test_a_directive_nginx_refuses_for_its_arguments_is_reported(tmp_path, line,
     assert [f.line for f in found] == ([7] if refused else [])
 
 
-class _CookieBackend:
+class _CookieBackend(_RecordingBackend):
     """An HTTP app on 127.0.0.1 that sets a new cookie on every response it makes, cacheable."""
 
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.port = self.sock.getsockname()[1]
-        self.served = 0
-        threading.Thread(target=self._serve, daemon=True).start()
+    @property
+    def served(self) -> int:
+        return len(self.requests)
 
-    def _serve(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            with conn:
-                data = b""
-                while b"\r\n\r\n" not in data and (chunk := conn.recv(65536)):
-                    data += chunk
-                self.served += 1
-                conn.sendall(f"HTTP/1.1 200 OK\r\nSet-Cookie: session=client{self.served}\r\n"
-                             f"Cache-Control: max-age=60\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok".encode())
+    def response(self) -> bytes:
+        return (f"HTTP/1.1 200 OK\r\nSet-Cookie: session=client{self.served}\r\n"
+                f"Cache-Control: max-age=60\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok").encode()
 
 
 @pytest.mark.parametrize("hide, replayed", [("", True), ("proxy_hide_header Set-Cookie;", False),
