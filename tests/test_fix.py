@@ -194,6 +194,9 @@ SITE = {
             location /blog/ {
                 rewrite https://blog.example.com permanent;  # moved
             }
+            location /assets/ {
+                alias /srv/site/assets;  # built files
+            }
             location ^/old-docs/ {
                 return 301 /docs/;  # moved
             }

@@ -15,6 +15,7 @@ import textwrap
 import threading
 import time
 import warnings
+from pathlib import Path
 
 import pytest
 
@@ -717,3 +718,27 @@ def test_a_cache_that_ignores_set_cookie_replays_the_first_clients_cookie(tmp_pa
     assert (b"Set-Cookie: session=client1" in second) is replayed
     found = only(lint_config(tmp_path, conf.read_text(), nginx_version="1.22.1"), "cache-replays-set-cookie")
     assert bool(found) is replayed
+
+
+@pytest.mark.parametrize("alias, reported", [("static", True), ("static/", False)])
+def test_an_alias_without_the_locations_slash_serves_sibling_paths(tmp_path, alias, reported):
+    """greengo's `location /static/ { alias /app/static; }`: /static/css/a.css is read from
+    /app/staticcss/a.css, so the files under /app/static/ answer 404."""
+    files = tempfile.mkdtemp(prefix="confgen-alias-", dir="/tmp")
+    os.chmod(files, 0o755)      # nginx's workers (nobody, under root) read it
+    for path in ("static/css/a.css", "staticcss/a.css"):
+        (Path(files) / path).parent.mkdir(parents=True, exist_ok=True)
+        (Path(files) / path).write_text(path)
+        os.chmod(Path(files) / path.split("/")[0], 0o755)
+        os.chmod((Path(files) / path).parent, 0o755)
+    port = free_port()
+    try:
+        with _running_nginx(tmp_path, f"    server {{\n        listen 127.0.0.1:{port};\n"
+                                      f"        location /static/ {{ alias {files}/{alias}; }}\n    }}\n") as (server, conf):
+            answer = _get(port, "/static/css/a.css", server)
+    finally:
+        shutil.rmtree(files, ignore_errors=True)
+    body = answer.split(b"\r\n\r\n", 1)[1]
+    assert body == (b"staticcss/a.css" if reported else b"static/css/a.css")
+    found = only(lint_config(tmp_path, conf.read_text(), nginx_version="1.22.1"), "alias-drops-slash")
+    assert bool(found) is reported

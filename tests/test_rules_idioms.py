@@ -620,3 +620,37 @@ def test_http_host_to_another_service_than_the_paired_app_is_a_note(tmp_path):
     [finding] = only(result, "host-spoofing")
     assert "127.0.0.1:8000" in (tmp_path / "nginx.conf").read_text().splitlines()[finding.line - 1]
     assert any("passes on what a client writes after the name" in note for note in result.notes)
+
+
+@pytest.mark.parametrize("app, reported", [("project.wsgi:application", False), ("app:create_app()", True)])
+def test_x_forwarded_host_to_a_django_app_that_does_not_read_it_is_a_note(tmp_path, app, reported):
+    # photonix: Django reads X-Forwarded-Host only with USE_X_FORWARDED_HOST = True (False by default).
+    config = """
+        server {
+            listen 80;
+            location / { proxy_set_header X-Forwarded-Host $http_host; proxy_pass http://127.0.0.1:8000; }
+        }
+    """
+    result = lint_config(tmp_path, full(config), gunicorn=f'bind = "127.0.0.1:8000"\nwsgi_app = "{app}"\n')
+    assert bool(only(result, "host-spoofing")) is reported
+    assert any("USE_X_FORWARDED_HOST = True" in note for note in result.notes) is not reported
+
+
+def test_uwsgi_pass_to_an_http_socket_is_the_protocol_finding_alone(tmp_path):
+    # iris: uwsgi_pass to uWSGI's `http = :8080` fails whatever params it sends (app-protocol-mismatch).
+    config = """
+        upstream backend { server 127.0.0.1:8080; }
+        server { listen 80; location /health/ { uwsgi_pass backend; } location / { proxy_pass http://backend; } }
+    """
+    result = lint_config(tmp_path, full(config), files={"uwsgi.ini": "[uwsgi]\nhttp = :8080\nmodule = main.wsgi\n"})
+    assert only(result, "app-protocol-mismatch") and only(result, "uwsgi-params-missing") == []
+
+
+@pytest.mark.parametrize("listen, reported", [("", False), ("listen 80;", True)])
+def test_http_host_in_the_only_server_of_a_site_file_without_listen_is_a_note(tmp_path, listen, reported):
+    # runestone: the site's installer removes the default site, so this server is the default on *:80.
+    site = f"server {{ {listen} server_name localhost; location / {{ proxy_set_header Host $http_host; " \
+           f"proxy_pass http://127.0.0.1:8000; }} }}\n"
+    others = "server { listen 80 default_server; return 444; }\n" if listen else ""
+    result = lint_config(tmp_path, others + site, main="site.conf")
+    assert bool(only(result, "host-spoofing")) is reported

@@ -12,6 +12,7 @@ from confgen.lint.context import LintContext
 from confgen.lint.fixes.base import Fix
 from confgen.lint.fixes.nginx_edits import rename, replace_arg, replace_args
 from confgen.lint.registry import Finding, rule
+from confgen.lint.rules._proxy import binds_of, uwsgi_passes
 from confgen.lint.rules.security_common import (TABLE_BLOCKS, UPSTREAM_PASS, http_servers, in_http, listen_socket,
                                                 served_path, servers_by_socket, variable_model)
 from confgen.nginx.model import LocationMatch, location_match
@@ -775,7 +776,8 @@ def uwsgi_params_missing(ctx: LintContext) -> Iterator[Finding]:
     /search?q=1`` arrives with neither method, path nor query), and a WSGI framework routes
     every request as ``GET /``. Not
     reported where a file the deployment provides is included (it may hold the params), nor
-    where ``uwsgi_param`` lines are inherited from an outer level.
+    where ``uwsgi_param`` lines are inherited from an outer level, nor where the paired app
+    speaks HTTP there (app-protocol-mismatch: no params would help).
 
     Bad:
         server {
@@ -800,7 +802,13 @@ def uwsgi_params_missing(ctx: LintContext) -> Iterator[Finding]:
     """
     stock = {id(include.parent) for include in ctx.nginx.stock_includes
              if include.args and include.args[0].rsplit("/", 1)[-1] == "uwsgi_params"}
+    # uwsgi_pass to a paired app that speaks HTTP fails whatever the params: app-protocol-mismatch.
+    server = ctx.app_server
+    speaks_http = ctx.gunicorn is not None or (server is not None and getattr(server, "protocol", "http") != "uwsgi")
+    crossed = {id(d) for d in uwsgi_passes(ctx, binds_of(ctx) or [])} if speaks_http else set()
     for directive in ctx.all("uwsgi_pass"):
+        if id(directive) in crossed:
+            continue
         block = directive.parent
         if block is None or not in_http(directive) or ctx.nginx.effective("uwsgi_param", block):
             continue
@@ -1179,3 +1187,50 @@ def _files_taken(regex: LocationMatch, prefix: str) -> str | None:
         return None     # a PCRE form Python cannot read: say nothing
     base = prefix if prefix.endswith("/") else prefix + "/"
     return next((base + "x/" + name for name in _SAMPLE_FILES if compiled.search(base + "x/" + name)), None)
+
+
+@rule(code="CG429", name="alias-drops-slash", severity="warning")
+def alias_drops_slash(ctx: LintContext) -> Iterator[Finding]:
+    """A prefix location ending in ``/`` with an ``alias`` that does not: every path loses its slash.
+
+    nginx replaces the location prefix with the alias, character for character: with
+    ``location /static/ { alias /app/static; }`` a request for ``/static/css/a.css`` is served
+    from ``/app/staticcss/a.css`` (checked on nginx 1.22.1), so every file under the location
+    answers 404 (or, worse, a sibling directory's file). End the alias with ``/`` as well. An
+    alias naming a single file, one made of variables, and regex or exact locations are left
+    alone.
+
+    Bad:
+        server {
+            location /static/ {
+                alias /app/static;
+            }
+        }
+
+    Good:
+        server {
+            location /static/ {
+                alias /app/static/;
+            }
+        }
+
+    Fix safety: Unsafe: a ``/`` is appended to the alias, so the files the location was written
+    to serve are found where the location says; a request that a sibling path answered before
+    (``/app/staticcss/a.css``) then gets what the location names instead.
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_core_module.html#alias
+    """
+    for alias in ctx.all("alias"):
+        location = alias.parent
+        if location is None or location.name != "location" or len(alias.args) != 1 or not in_http(alias):
+            continue
+        match = location_match(location)
+        target = alias.args[0]
+        if match is None or match.modifier not in ("", "^~") or not match.path.endswith("/") or match.path == "/":
+            continue
+        if target.endswith("/") or "$" in target or "." in target.rsplit("/", 1)[-1]:
+            continue
+        yield ctx.finding(alias, f"location {match.path} ends with / but its alias {target} does not: "
+                                 f"{match.path}x is served from {target}x; write `alias {target}/`",
+                          fix=Fix(lambda fx, a=alias: [replace_arg(fx, a, 0, a.args[0] + "/")], safe=False))

@@ -311,6 +311,19 @@ def _catch_all(ctx, directive) -> bool:
     return _default_somewhere(ctx, server)
 
 
+def _lone_site_server(ctx, directive) -> bool:
+    """Whether ``directive`` is in the only server of a snippet, one without ``listen`` named
+    only ``localhost`` or ``_``: on its own it listens on *:80 and answers no real name, so it
+    is written to be the default server there (a site whose installer removes the
+    distribution's default site)."""
+    server = directive.enclosing("server")
+    if server is None or ctx.nginx.is_full or server.find("listen") or http_servers(ctx) != [server]:
+        return False
+    # Named only by a placeholder: the real host is whatever reaches the default server.
+    names = {name.lower() for d in server.find("server_name") for name in d.args}
+    return bool(names) and names <= {"localhost", "_", '""', "", "127.0.0.1"}
+
+
 def _default_somewhere(ctx, server) -> bool:
     if not (server.find("listen") or ctx.nginx.is_full):
         return False
@@ -345,7 +358,9 @@ def host_spoofing(ctx: LintContext) -> Iterator[Finding]:
     (it is included where proxying happens); header names are case-insensitive. ``Host
     $http_host`` is not reported in the default (or only) server of any of its ``listen``
     sockets (a server without ``listen`` in a whole nginx.conf listens on *:80), where ``$host``
-    is the client's value too; nothing is reported in an ``internal`` location, nor where the
+    is the client's value too (a note for the only server of a site file without ``listen``
+    named only ``localhost`` or ``_``, written to be that default server); nothing is reported in an
+    ``internal`` location, nor where the
     location proxies back to this nginx (``proxy_pass http://127.0.0.1/$2`` to one of its own
     listen ports: a health-check relay whose Host picks one of this config's servers, which a
     client can name directly), nor ``Host $http_host`` in a named server in front of a paired
@@ -358,7 +373,9 @@ def host_spoofing(ctx: LintContext) -> Iterator[Finding]:
     client's there, and whether it does harm depends on that service, which is not read.
     ``X-Forwarded-Host`` (and ``X-Forwarded-Server``, ``X-Host``, ``X-Original-Host``) from
     request data is the same spoofing for an app that trusts it (Django's
-    ``USE_X_FORWARDED_HOST``, werkzeug's ``ProxyFix(x_host=1)``), and is reported in the
+    ``USE_X_FORWARDED_HOST``, werkzeug's ``ProxyFix(x_host=1)``; in front of a paired Django
+    app, whose settings are not read, a note instead: Django reads none of them unless
+    ``USE_X_FORWARDED_HOST = True``, False by default), and is reported in the
     default server too: a server that answers any Host hands the app whatever Host the client
     wrote; name the real hosts in ``server_name`` and refuse the others in a default server.
     One cause is one finding: headers of one location that pass the same client value (``Host
@@ -412,6 +429,14 @@ def host_spoofing(ctx: LintContext) -> Iterator[Finding]:
                 continue
             if header == "host" and spoofable.name == "$http_host" and _catch_all(ctx, directive):
                 continue    # there $host is the client's Host too: `use $host` would change nothing
+            if header == "host" and spoofable.name == "$http_host" and _lone_site_server(ctx, directive):
+                if id(directive.parent) not in noted:
+                    noted.add(id(directive.parent))
+                    ctx.note(f"{directive.file}:{directive.line}: Host $http_host in the only server of a site file, "
+                             f"without `listen` and named only as a placeholder: written to be the default server on "
+                             f"*:80, where $host is the client's value too; not reported (lint with --root MAIN.conf "
+                             f"to judge it)")
+                continue
             if header == "host" and spoofable.name == "$http_host" and _django_behind(ctx, directive):
                 continue    # a named server lets through only what follows a colon, which Django refuses
             if header == "host" and spoofable.name == "$http_host" and _websocket_behind(ctx, directive):
@@ -424,6 +449,14 @@ def host_spoofing(ctx: LintContext) -> Iterator[Finding]:
                     ctx.note(f"{directive.file}:{directive.line}: {directive.args[0]} $http_host in a named server "
                              f"passes on what a client writes after the name (`name:@evil.example`): not reported, "
                              f"as the app behind is not read; use $host if it builds links from {directive.args[0]}")
+                continue
+            if header != "host" and _django_behind(ctx, directive):
+                # Django reads X-Forwarded-Host only with USE_X_FORWARDED_HOST = True, and no other.
+                if id(directive.parent) not in noted:
+                    noted.add(id(directive.parent))
+                    ctx.note(f"{directive.file}:{directive.line}: {directive.args[0]} from request data goes to a "
+                             f"Django app, which reads X-Forwarded-Host only with USE_X_FORWARDED_HOST = True (its "
+                             f"settings are not read here): not reported; use $host if it is set")
                 continue
             any_host = header != "host" and _catch_all(ctx, directive)
             cause = directive.args[1] if any_host else spoofable.describe()
