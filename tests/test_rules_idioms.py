@@ -654,3 +654,19 @@ def test_http_host_in_the_only_server_of_a_site_file_without_listen_is_a_note(tm
     others = "server { listen 80 default_server; return 444; }\n" if listen else ""
     result = lint_config(tmp_path, others + site, main="site.conf")
     assert bool(only(result, "host-spoofing")) is reported
+
+
+@pytest.mark.parametrize("command, server, binds", [
+    ("daphne -u /app/sock/daphne --proxy-headers project.asgi:application", "daphne", ["unix:/app/sock/daphne"]),
+    ("tini -- gunicorn -b 127.0.0.1:9000 app:app", "gunicorn", None),
+    ("python -u -m uvicorn --uds /run/app.sock app:app", "uvicorn", None),
+])
+def test_a_socket_path_named_like_a_server_does_not_start_one(command, server, binds):
+    # virtualbarcamp: the socket path /app/sock/daphne is daphne's -u value, not a second daphne.
+    from confgen.appserver import commands
+    from confgen.appserver.daphne import read
+
+    found = commands.find_server(command.split())
+    assert found is not None and found[0] == server
+    if binds is not None:
+        assert read(command.split()[found[1]:], {}, "cmd", None, 1).binds == binds

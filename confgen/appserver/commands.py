@@ -20,7 +20,12 @@ _UWSGI = re.compile(r"uwsgi(?:[_-][\w.]+)?")
 
 
 def server_at(words: list[str], index: int) -> tuple[str, int] | None:
-    """(server, index of its first argument) when ``words[index]`` starts an app server."""
+    """(server, index of its first argument) when ``words[index]`` starts an app server. A word
+    that is an option's value (``daphne -u /app/sock/daphne``, ``--pid /run/gunicorn``) starts
+    nothing; one after ``--`` (``tini -- gunicorn ...``) does."""
+    if index > 0 and words[index - 1].startswith("-") and "=" not in words[index - 1] \
+            and words[index - 1] not in ("-m", "--"):
+        return None
     name = os.path.basename(words[index])
     if name in SERVERS:
         return name, index + 1
