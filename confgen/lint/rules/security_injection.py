@@ -311,6 +311,36 @@ def _catch_all(ctx, directive) -> bool:
     return _default_somewhere(ctx, server)
 
 
+def _why_quiet(ctx, header: str, spoofable, directive) -> str | None:
+    """Why a client-chosen host header is not reported here: a note's text, "" to stay silent
+    without one, or None to report it."""
+    http_host = spoofable.name == "$http_host"
+    if _sent_to_this_nginx(ctx, directive):
+        return ""
+    if header == "host" and http_host and _catch_all(ctx, directive):
+        return ""   # there $host is the client's Host too: `use $host` would change nothing
+    if header == "host" and http_host and _lone_site_server(ctx, directive):
+        return ("Host $http_host in the only server of a site file, without `listen` and named only as a "
+                "placeholder: written to be the default server on *:80, where $host is the client's value too; "
+                "not reported (lint with --root MAIN.conf to judge it)")
+    if header == "host" and http_host and _django_behind(ctx, directive):
+        return ""   # a named server lets through only what follows a colon, which Django refuses
+    if header == "host" and http_host and _websocket_behind(ctx, directive):
+        return ""   # ... and a WebSocket handshake's answer (101) holds no link to build from it
+    if http_host and not _catch_all(ctx, directive) and _another_app_behind(ctx, directive):
+        # In a named server only the tail after a colon is the client's: whether that does harm
+        # depends on the app building links from it, and this one is not read.
+        return (f"{directive.args[0]} $http_host in a named server passes on what a client writes after the "
+                f"name (`name:@evil.example`): not reported, as the app behind is not read; use $host if it "
+                f"builds links from {directive.args[0]}")
+    if header != "host" and _django_behind(ctx, directive):
+        # Django reads X-Forwarded-Host only with USE_X_FORWARDED_HOST = True, and no other.
+        return (f"{directive.args[0]} from request data goes to a Django app, which reads X-Forwarded-Host "
+                f"only with USE_X_FORWARDED_HOST = True (its settings are not read here): not reported; use "
+                f"$host if it is set")
+    return None
+
+
 def _lone_site_server(ctx, directive) -> bool:
     """Whether ``directive`` is in the only server of a snippet, one without ``listen`` named
     only ``localhost`` or ``_``: on its own it listens on *:80 and answers no real name, so it
@@ -425,38 +455,11 @@ def host_spoofing(ctx: LintContext) -> Iterator[Finding]:
             spoofable = next((s for s in sources if _spoofable(s)), None)
             if spoofable is None:
                 continue
-            if _sent_to_this_nginx(ctx, directive):
-                continue
-            if header == "host" and spoofable.name == "$http_host" and _catch_all(ctx, directive):
-                continue    # there $host is the client's Host too: `use $host` would change nothing
-            if header == "host" and spoofable.name == "$http_host" and _lone_site_server(ctx, directive):
-                if id(directive.parent) not in noted:
+            why = _why_quiet(ctx, header, spoofable, directive)
+            if why is not None:
+                if why and id(directive.parent) not in noted:
                     noted.add(id(directive.parent))
-                    ctx.note(f"{directive.file}:{directive.line}: Host $http_host in the only server of a site file, "
-                             f"without `listen` and named only as a placeholder: written to be the default server on "
-                             f"*:80, where $host is the client's value too; not reported (lint with --root MAIN.conf "
-                             f"to judge it)")
-                continue
-            if header == "host" and spoofable.name == "$http_host" and _django_behind(ctx, directive):
-                continue    # a named server lets through only what follows a colon, which Django refuses
-            if header == "host" and spoofable.name == "$http_host" and _websocket_behind(ctx, directive):
-                continue    # ... and a WebSocket handshake's answer (101) holds no link to build from it
-            if spoofable.name == "$http_host" and not _catch_all(ctx, directive) and _another_app_behind(ctx, directive):
-                # In a named server only the tail after a colon is the client's: whether that
-                # does harm depends on the app building links from it, and this one is not read.
-                if id(directive.parent) not in noted:
-                    noted.add(id(directive.parent))
-                    ctx.note(f"{directive.file}:{directive.line}: {directive.args[0]} $http_host in a named server "
-                             f"passes on what a client writes after the name (`name:@evil.example`): not reported, "
-                             f"as the app behind is not read; use $host if it builds links from {directive.args[0]}")
-                continue
-            if header != "host" and _django_behind(ctx, directive):
-                # Django reads X-Forwarded-Host only with USE_X_FORWARDED_HOST = True, and no other.
-                if id(directive.parent) not in noted:
-                    noted.add(id(directive.parent))
-                    ctx.note(f"{directive.file}:{directive.line}: {directive.args[0]} from request data goes to a "
-                             f"Django app, which reads X-Forwarded-Host only with USE_X_FORWARDED_HOST = True (its "
-                             f"settings are not read here): not reported; use $host if it is set")
+                    ctx.note(f"{directive.file}:{directive.line}: {why}")
                 continue
             any_host = header != "host" and _catch_all(ctx, directive)
             cause = directive.args[1] if any_host else spoofable.describe()
