@@ -397,9 +397,14 @@ def reuses_connections(ctx, upstream_routes: list[Route]) -> bool:
             continue
         value, _ = ctx.nginx.proxy_headers(route.block).get("connection", ("", None))
         resolved = value_without_header(ctx, value)
-        if resolved is None or "close" not in {token.strip().lower() for token in resolved.split(",")}:
+        if resolved is None or not says_close(resolved):
             return True
     return False
+
+
+def says_close(connection: str) -> bool:
+    """Whether a Connection header value holds the ``close`` option."""
+    return "close" in {token.strip().lower() for token in connection.split(",")}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -467,11 +472,13 @@ def serves(bind: str, server: str) -> bool:
 
 
 def uwsgi_passes(ctx, binds: list[str]) -> list:
-    """The ``uwsgi_pass`` directives that reach one of ``binds``."""
+    """The ``uwsgi_pass`` directives that reach one of ``binds`` (an address, ``uwsgi://``-prefixed
+    or not, or an upstream's servers; ``unix:///run/app.sock`` is a unix address, not a URL, so
+    route_of's URL reading does not fit it)."""
     found = []
     for directive in ctx.all("uwsgi_pass"):
         target = (directive.args[0] if directive.args else "").removeprefix("uwsgi://")
-        upstream = ctx.nginx.upstreams().get(target)
+        upstream = upstreams(ctx).get(target)
         servers = [s.args[0] for s in upstream.block or () if s.name == "server" and s.args] if upstream else [target]
         if any(serves(bind, server) for bind in binds for server in servers):
             found.append(directive)

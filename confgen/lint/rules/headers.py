@@ -338,10 +338,10 @@ def _branches_on_forwarded_proto(ctx: LintContext, server):
     of it): such a server is written to sit behind a TLS-terminating proxy that sets the header."""
     if server is None:
         return None
-    for directive in server.walk():
-        if directive.name == "if" and any(_client_controlled(ctx, arg) for arg in directive.args[:1]):
-            return directive
-    return None
+    # Asked for each location that passes the header on: the server is walked once.
+    return ctx.cached(f"headers:forwarded-proto-branch:{id(server)}", lambda: next(
+        (d for d in server.walk() if d.name == "if" and any(_client_controlled(ctx, arg) for arg in d.args[:1])),
+        None))
 
 
 def _front_sets_forwarded_proto(ctx: LintContext) -> bool:

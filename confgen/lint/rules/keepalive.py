@@ -30,6 +30,7 @@ from confgen.lint.rules._proxy import (
     more_locations,
     pool_anchor,
     pool_size,
+    says_close,
     routes,
     same_server,
     seconds,
@@ -329,7 +330,7 @@ def keepalive_connection_header(ctx: LintContext) -> Iterator[Finding]:
         for route in upstream_routes:
             value, directive = ctx.nginx.proxy_headers(route.block).get("connection", ("", None))
             resolved = value_without_header(ctx, value)
-            if resolved is None or "close" not in {t.strip().lower() for t in resolved.split(",")}:
+            if resolved is None or not says_close(resolved):
                 continue
             if websocket_only(ctx, [route]):
                 continue  # nginx's WebSocket idiom on a WebSocket endpoint: an upgrade never returns to the pool

@@ -11,6 +11,7 @@ from confgen.lint.fixes.base import Fix
 from confgen.lint.fixes.edits import Unfixable
 from confgen.lint.fixes.nginx_edits import append_arg, remove
 from confgen.lint.registry import Finding, rule
+from confgen.lint.rules._proxy import effective_flag_off
 from confgen.lint.rules.security_common import (
     SECURITY_HEADERS,
     describe,
@@ -127,10 +128,8 @@ def lost_security_headers(ctx, level) -> list[str]:
 def _pages_send(ctx, level, names: list[str]) -> bool:
     """Whether the server's pages carry every header of ``names`` while ``level`` is not where
     they come from: its ``location /`` (or ``= /``), or the server itself when it has neither."""
-    server = level
-    while server is not None and server.name != "server":
-        server = server.parent
-    if server is None or server is level:
+    server = level.enclosing("server")
+    if server is None:
         return False
     pages = [location for location in server.find("location") if location.args in (["/"], ["=", "/"])] or [server]
     wanted = {name.lower() for name in names}
@@ -633,7 +632,7 @@ def _caches(ctx, module: str, block) -> bool:
     cache = ctx.nginx.effective(f"{module}_cache", block)
     if not cache or not cache[-1].args or cache[-1].args[0] == "off":
         return False
-    if (ctx.nginx.effective_args(f"{module}_buffering", block) or ["on"])[0] == "off":
+    if effective_flag_off(ctx, f"{module}_buffering", block):
         return False    # nginx stores only buffered responses
     always = [arg for d in ctx.nginx.effective(f"{module}_no_cache", block) for arg in d.args
               if "$" not in arg and arg not in ("", "0")]

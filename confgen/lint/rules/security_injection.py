@@ -509,13 +509,18 @@ def _host_finding(ctx, places):
                                   f"client chose: {effect}; use $host")
 
 
+def _routes_under(ctx, level) -> list:
+    """The routes a header set at ``level`` goes with: its own proxy_pass and those of the
+    blocks inside it that inherit it."""
+    return [r for r in routes(ctx) if r.block is level or any(a is level for a in r.block.ancestors())]
+
+
 def _another_app_behind(ctx, directive) -> bool:
     """Whether the requests this header goes with lead to a service other than the paired app
     (a webhook receiver, a second backend): an app is paired, and these routes do not reach it."""
     if ctx.gunicorn is None and ctx.app_server is None:
         return False
-    level = directive.parent
-    reached = [r for r in routes(ctx) if r.block is level or any(a is level for a in r.block.ancestors())]
+    reached = _routes_under(ctx, directive.parent)
     return bool(reached) and not reaches_app(ctx, reached)
 
 
@@ -525,8 +530,7 @@ def _websocket_behind(ctx, directive) -> bool:
     no body, no redirect and nothing a cache keeps."""
     if _catch_all(ctx, directive):
         return False
-    level = directive.parent
-    reached = [r for r in routes(ctx) if r.block is level or any(a is level for a in r.block.ancestors())]
+    reached = _routes_under(ctx, directive.parent)
     return websocket_only(ctx, reached)
 
 
@@ -536,8 +540,7 @@ def _django_behind(ctx, directive) -> bool:
     any ALLOWED_HOSTS), so a named server's ``$http_host`` carries nothing an attacker can use."""
     if not app_is_django(ctx):
         return False
-    level = directive.parent
-    reached = [r for r in routes(ctx) if r.block is level or any(a is level for a in r.block.ancestors())]
+    reached = _routes_under(ctx, directive.parent)
     return bool(reached) and reaches_app(ctx, reached)
 
 
