@@ -188,6 +188,47 @@ def test_app_bind_mismatch(tmp_path, bind, server, reported):
     assert ("app-bind-mismatch" in rules_of(result)) is reported
 
 
+@pytest.mark.parametrize("bind, server", [
+    ("0.0.0.0:8000", "127.0.0.1:8080"),   # all interfaces: a published port may map 8080 to 8000
+    ("0.0.0.0:3031", "10.2.2.45:13037"),
+])
+def test_an_app_on_all_interfaces_may_be_reached_through_a_mapped_port(tmp_path, bind, server):
+    config = full(f"upstream app {{ server {server}; }}\nserver {{ location / {{ proxy_pass http://app; }} }}")
+    assert "app-bind-mismatch" not in rules_of(lint_config(tmp_path, config, gunicorn=f'bind = "{bind}"\n'))
+
+
+@pytest.mark.parametrize("ini, reported", [
+    ("socket = 127.0.0.1:3080\n", True),                 # the port moved on one side only
+    ("socket = 127.0.0.1:3033\n", False),
+    ("socket = /run/app.sock\n", True),
+    ("socket = %(chdir)/app.sock\n", False),             # a placeholder: where it listens is unknown
+    ("socket = 0.0.0.0:3031\n", False),                  # may be published as 3033
+    ("http-socket = 127.0.0.1:3033\nsocket = 127.0.0.1:3031\n", False),   # one of its sockets
+])
+def test_app_bind_mismatch_for_uwsgi(tmp_path, ini, reported):
+    config = ("upstream main_app { server 127.0.0.1:3033; }\n"
+              "server { location / { include uwsgi_params; uwsgi_pass main_app; } }\n")
+    result = lint_config(tmp_path, config, files={"uwsgi.ini": "[uwsgi]\nmodule = app.wsgi\n" + ini})
+    assert ("app-bind-mismatch" in rules_of(result)) is reported
+    if reported:
+        (finding,) = only(result, "app-bind-mismatch")
+        assert finding.line == 1 and "uWSGI" in finding.message and "127.0.0.1:3033" in finding.message
+
+
+def test_a_snippet_naming_an_upstream_it_does_not_define_is_not_judged(tmp_path):
+    result = lint_config(tmp_path, "server { location / { proxy_pass http://app; } }\n",
+                         gunicorn='bind = "127.0.0.1:8000"\n')
+    assert "app-bind-mismatch" not in rules_of(result)
+
+
+def test_a_compose_service_on_all_interfaces_is_reached_on_its_own_port(tmp_path):
+    config = full("upstream web { server web:8001; }\nserver { location / { proxy_pass http://web; } }")
+    compose = "services:\n  web:\n    command: gunicorn -b 0.0.0.0:8000 app.wsgi\n"
+    result = lint_config(tmp_path, config, files={"docker-compose.yml": compose})
+    (finding,) = only(result, "app-bind-mismatch")
+    assert "0.0.0.0:8000" in finding.message and "web:8001" in finding.message
+
+
 def test_default_bind_is_not_judged(tmp_path):
     config = full("upstream app { server unix:/run/app.sock; }\nserver { location / { proxy_pass http://app; } }")
     assert "app-bind-mismatch" not in rules_of(lint_config(tmp_path, config, gunicorn="workers = 2\n"))

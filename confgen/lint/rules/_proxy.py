@@ -475,13 +475,21 @@ def uwsgi_passes(ctx, binds: list[str]) -> list:
     """The ``uwsgi_pass`` directives that reach one of ``binds`` (an address, ``uwsgi://``-prefixed
     or not, or an upstream's servers; ``unix:///run/app.sock`` is a unix address, not a URL, so
     route_of's URL reading does not fit it)."""
+    return [directive for directive, _, servers in uwsgi_targets(ctx)
+            if any(serves(bind, server) for bind in binds for server in servers)]
+
+
+def uwsgi_targets(ctx) -> list[tuple[object, object, tuple[str, ...]]]:
+    """Each ``uwsgi_pass`` with the upstream block it names (or None) and the servers it reaches."""
     found = []
     for directive in ctx.all("uwsgi_pass"):
         target = (directive.args[0] if directive.args else "").removeprefix("uwsgi://")
+        if not target or "$" in target:
+            continue
         upstream = upstreams(ctx).get(target)
-        servers = [s.args[0] for s in upstream.block or () if s.name == "server" and s.args] if upstream else [target]
-        if any(serves(bind, server) for bind in binds for server in servers):
-            found.append(directive)
+        servers = tuple(s.args[0] for s in upstream.block or () if s.name == "server" and s.args) \
+            if upstream else (target,)
+        found.append((directive, upstream, servers))
     return found
 
 

@@ -33,7 +33,10 @@ from confgen.lint.rules._proxy import (
     effective_flag_off,
     external_tls,
     governs_only,
+    is_ip,
+    is_loopback,
     more_locations,
+    parse_address,
     pool_anchor,
     pool_size,
     reuses_connections,
@@ -43,6 +46,7 @@ from confgen.lint.rules._proxy import (
     size,
     upstream_child,
     upstream_idle_timeout,
+    uwsgi_targets,
     websocket_only,
     worker_class,
 )
@@ -531,16 +535,22 @@ def max_requests_no_jitter(ctx: LintContext) -> Iterator[Finding]:
                       fix=Fix(lambda fx: set_app_setting(fx, "max_requests_jitter", max(1, int(limit // 10)))))
 
 
-@rule(code="CG208", name="app-bind-mismatch", severity="warning", needs=("gunicorn", "full"))
+@rule(code="CG208", name="app-bind-mismatch", severity="warning")
 def app_bind_mismatch(ctx: LintContext) -> Iterator[Finding]:
-    """No ``proxy_pass`` reaches the address the paired gunicorn binds.
+    """No ``proxy_pass`` or ``uwsgi_pass`` reaches the address the paired app server listens on.
 
-    The app listens where ``bind`` says (a unix socket path or host:port); nginx sends requests
-    where its upstream ``server`` lines or ``proxy_pass`` say. When none of them matches, nginx
-    answers 502 for every request: typically a socket path changed on one side only, or the
-    app binds 127.0.0.1 inside a container that nginx reaches by name. Checked only for a
-    ``bind`` written in the gunicorn config (the default is often overridden on the command
-    line).
+    The app listens where gunicorn's ``bind`` (or uWSGI's ``socket``, ``http-socket``, ``http``)
+    says: a unix socket path or host:port; nginx sends requests where its upstream ``server``
+    lines, ``proxy_pass`` or ``uwsgi_pass`` say. When none of them matches, nginx answers 502
+    for every request: typically a socket path or port changed on one side only, or the app
+    binds 127.0.0.1 inside a container that nginx reaches by name.
+
+    Checked only for an address written in the app's config (gunicorn's default bind is often
+    overridden on the command line; a uWSGI placeholder such as ``%(chdir)`` or ``$(PORT)`` is not
+    resolved); for an app on all interfaces (``0.0.0.0:8000``) only when it is a compose service
+    that nginx reaches by its name, since a published port may be mapped to another
+    (``docker run -p 13037:3031``); and in a snippet only when every upstream it names is defined
+    in the linted files.
 
     Gunicorn:
         bind = "unix:/run/app/gunicorn.sock"
@@ -561,18 +571,59 @@ def app_bind_mismatch(ctx: LintContext) -> Iterator[Finding]:
 
     References:
         https://docs.gunicorn.org/en/stable/settings.html#bind
+        https://uwsgi-docs.readthedocs.io/en/latest/Options.html#socket
         https://nginx.org/en/docs/http/ngx_http_upstream_module.html#server
         https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_pass
     """
-    _, setting = app_setting(ctx, "bind")
-    binds = binds_of(ctx)
-    if not binds or setting.source == "default":
+    listening = _written_binds(ctx)
+    if listening is None:
         return
-    static = [r for r in routes(ctx) if not r.is_variable and not external_tls(r)]
-    if not static or any(serves(b, s) for b in binds for r in static for s in r.servers):
+    who, binds = listening
+    places = [(r.proxy_pass, r.upstream, r.servers) for r in routes(ctx) if not r.is_variable and not external_tls(r)]
+    places += uwsgi_targets(ctx)
+    if ctx.app_hosts:
+        # The app is a compose service: only routes to its service name are meant for it, on the
+        # port the container listens on (services reach each other without port mapping).
+        places = [p for p in places if any(parse_address(s)[1] in ctx.app_hosts for s in p[2])]
+    elif not any(_only_here(bind) for bind in binds):
+        return  # 0.0.0.0:3031 may be published on another port (docker -p 13037:3031) that nginx uses
+    if not places or any(serves(b, s) for b in binds for _, _, servers in places for s in servers):
         return
-    targets = list(dict.fromkeys(s for r in static for s in r.servers))
-    route = static[0]
-    yield ctx.finding(route.upstream if route.upstream is not None else route.proxy_pass,
-                      f"gunicorn binds {', '.join(binds)} but nginx sends requests to {', '.join(targets)}: "
-                      f"no route reaches the app (502); make the upstream server and the bind agree")
+    if not ctx.nginx.is_full and any(upstream is None and _may_name_an_upstream(server)
+                                     for _, upstream, servers in places for server in servers):
+        return  # a snippet's `proxy_pass http://app` may name an upstream another file defines
+    targets = list(dict.fromkeys(s for _, _, servers in places for s in servers))
+    directive, upstream, _ = places[0]
+    yield ctx.finding(upstream if upstream is not None else directive,
+                      f"{who} listens on {', '.join(binds)} but nginx sends requests to {', '.join(targets)}: "
+                      f"no route reaches the app (502); make the upstream server and the app's address agree")
+
+
+def _written_binds(ctx: LintContext) -> tuple[str, list[str]] | None:
+    """("gunicorn", binds) or ("uWSGI (file)", sockets) when the app's addresses are written in its
+    config and known; None otherwise."""
+    if ctx.gunicorn is not None:
+        if ctx.gunicorn.unreadable:
+            return None
+        _, setting = app_setting(ctx, "bind")
+        binds = binds_of(ctx)
+        return ("gunicorn", binds) if binds and setting.source != "default" else None
+    server = ctx.app_server
+    if server is None or server.server != "uwsgi":
+        return None
+    binds = [b for face in (server, *server.faces) for b in face.binds]
+    if not binds or any(mark in b for b in binds for mark in ("%", "$", "@", "=")):
+        return None  # a placeholder, an abstract or a shared socket: where it listens is not known here
+    return f"uWSGI ({server.label})", binds
+
+
+def _only_here(bind: str) -> bool:
+    """A unix socket or a loopback address: reached on this machine, at this very address."""
+    kind, host, _ = parse_address(bind)
+    return kind == "unix" or is_loopback(host)
+
+
+def _may_name_an_upstream(server: str) -> bool:
+    """``app`` (no port, not an address): an upstream block's name as much as a host name."""
+    kind, host, port = parse_address(server)
+    return kind == "tcp" and port is None and not is_ip(host.strip("[]")) and host != "localhost"
