@@ -197,6 +197,10 @@ SITE = {
             location /assets/ {
                 alias /srv/site/assets;  # built files
             }
+            location /pages/ {
+                root /srv/site;
+                try_files /srv/site/maintenance.html $uri =404;  # while we deploy
+            }
             location ^/old-docs/ {
                 return 301 /docs/;  # moved
             }

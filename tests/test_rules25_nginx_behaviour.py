@@ -742,3 +742,30 @@ def test_an_alias_without_the_locations_slash_serves_sibling_paths(tmp_path, ali
     assert body == (b"staticcss/a.css" if reported else b"static/css/a.css")
     found = only(lint_config(tmp_path, conf.read_text(), nginx_version="1.22.1"), "alias-drops-slash")
     assert bool(found) is reported
+
+
+@pytest.mark.parametrize("written, reported", [
+    ("{root}/maintenance.html", True),          # openwisp's maintenance page: root spelled out again
+    ("$document_root/maintenance.html", True),
+    ("$realpath_root$uri.html", True),
+    ("/maintenance.html", False),
+])
+def test_try_files_joins_root_to_a_file_written_as_a_filesystem_path(tmp_path, written, reported):
+    """try_files builds each file's path as root + argument, so a root (or $document_root) written
+    into the argument is there twice and the file is never found."""
+    files = tempfile.mkdtemp(prefix="confgen-tryfiles-", dir="/tmp")
+    os.chmod(files, 0o755)
+    (Path(files) / "maintenance.html").write_text("maintenance")
+    written = written.format(root=files)
+    port = free_port()
+    try:
+        with _running_nginx(tmp_path, f"    server {{\n        listen 127.0.0.1:{port};\n        root {files};\n"
+                                      f"        location / {{ try_files {written} =418; }}\n    }}\n") as (server, conf):
+            answer = _get(port, "/maintenance", server)
+    finally:
+        shutil.rmtree(files, ignore_errors=True)
+    assert answer.startswith(b"HTTP/1.1 418" if reported else b"HTTP/1.1 200"), answer[:40]
+    found = only(lint_config(tmp_path, conf.read_text(), nginx_version="1.22.1"), "try-files-filesystem-path")
+    assert bool(found) is reported
+    if reported:
+        assert "never found" in found[0].message and found[0].fix is not None and not found[0].fix.safe

@@ -1234,3 +1234,71 @@ def alias_drops_slash(ctx: LintContext) -> Iterator[Finding]:
         yield ctx.finding(alias, f"location {match.path} ends with / but its alias {target} does not: "
                                  f"{match.path}x is served from {target}x; write `alias {target}/`",
                           fix=Fix(lambda fx, a=alias: [replace_arg(fx, a, 0, a.args[0] + "/")], safe=False))
+
+
+@rule(code="CG430", name="try-files-filesystem-path", severity="warning")
+def try_files_filesystem_path(ctx: LintContext) -> Iterator[Finding]:
+    """A ``try_files`` file written as a filesystem path (``$document_root/x``, or the root itself).
+
+    ``try_files`` joins ``root`` to each file argument, as to a request's URI: with ``root
+    /srv/www``, ``try_files /srv/www/maintenance.html $uri @app`` looks for
+    ``/srv/www/srv/www/maintenance.html`` and ``$document_root/maintenance.html`` for the same
+    doubled path (both checked on nginx 1.22.1), so the file is never found and the check is dead:
+    a maintenance page that never shows. Write the file as a path under root
+    (``/maintenance.html``). Only file arguments (not the last, the fallback) are read, in
+    locations served from a ``root`` (not an ``alias``) that holds no variable.
+
+    Bad:
+        server {
+            root /srv/www;
+            location / {
+                try_files /srv/www/maintenance.html $uri @app;
+            }
+            location @app { proxy_pass http://127.0.0.1:8000; }
+        }
+
+    Good:
+        server {
+            root /srv/www;
+            location / {
+                try_files /maintenance.html $uri @app;
+            }
+            location @app { proxy_pass http://127.0.0.1:8000; }
+        }
+
+    Fix safety: Unsafe: the file is then found when it exists, and a request the next argument
+    answered before gets that file instead (which is what the line was written for).
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_core_module.html#try_files
+        https://nginx.org/en/docs/http/ngx_http_core_module.html#root
+    """
+    for directive in ctx.all("try_files"):
+        at = directive.parent
+        if at is None or not in_http(directive) or len(directive.args) < 2 or ctx.nginx.effective("alias", at):
+            continue
+        found = ctx.nginx.effective("root", at)
+        root = found[-1].args[0].rstrip("/") if found and found[-1].args else ""
+        if "$" in root:
+            continue
+        for index, name in enumerate(directive.args[:-1]):
+            written = _root_written_in(name, root)
+            if written is None:
+                continue
+            under = name[len(written):]
+            doubled = f"{root}{root}{under}" if root else f"html/html{under} (nginx's default root, twice)"
+            yield ctx.finding(directive, f"try_files joins root to each file it checks, so {name} is looked for "
+                                         f"at {doubled} and never found; write {under}",
+                              fix=Fix(lambda fx, d=directive, i=index, u=under: [replace_arg(fx, d, i, u)],
+                                      safe=False))
+
+
+_ROOT_VARIABLES = ("$document_root", "$realpath_root")
+
+
+def _root_written_in(name: str, root: str) -> str | None:
+    """The prefix of a try_files argument that spells out the root again, or None."""
+    for prefix in (*_ROOT_VARIABLES, root):
+        if prefix and name.startswith(prefix) and name[len(prefix):len(prefix) + 1] in ("/", "$"):
+            return prefix
+    return None

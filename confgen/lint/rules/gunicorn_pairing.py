@@ -535,7 +535,7 @@ def max_requests_no_jitter(ctx: LintContext) -> Iterator[Finding]:
                       fix=Fix(lambda fx: set_app_setting(fx, "max_requests_jitter", max(1, int(limit // 10)))))
 
 
-@rule(code="CG208", name="app-bind-mismatch", severity="warning")
+@rule(code="CG208", name="app-bind-mismatch", severity="warning", needs=("chain",))
 def app_bind_mismatch(ctx: LintContext) -> Iterator[Finding]:
     """No ``proxy_pass`` or ``uwsgi_pass`` reaches the address the paired app server listens on.
 
