@@ -38,6 +38,14 @@ def test_a_relative_and_an_absolute_missing_include_get_the_same_note_and_no_err
         assert not {"keepalive-needs-http11", "keepalive-connection-header"} & {f.rule for f in result.findings}
 
 
+def test_a_missing_file_named_almost_like_a_stock_table_is_noted_as_a_likely_misspelling(tmp_path):
+    for written, hint in (("/etc/nginx/uswgi_params", "nginx ships uwsgi_params, not uswgi_params"),
+                          ("proxy_param", "nginx ships proxy_params"), ("/opt/site/fastcgi-php.conf", None),  # Debian's own snippet
+                          ("snippets/ssl-site.conf", None)):
+        [note] = _notes_for(lint_config(tmp_path, POOLED.format(include=f"include {written};")), written)
+        assert ("misspelled?" in note) is (hint is not None) and (hint is None or hint in note), note
+
+
 def test_without_the_include_the_defaults_are_reported(tmp_path):
     result = lint_config(tmp_path, POOLED.format(include=""), select=["ALL"])
     assert {"keepalive-needs-http11", "keepalive-connection-header"} <= {f.rule for f in result.findings}

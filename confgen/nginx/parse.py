@@ -55,6 +55,8 @@ SYSTEM_CONF_DIRS = ("/etc/nginx", "/usr/local/nginx/conf", "/usr/local/etc/nginx
 # Files every nginx ships beside nginx.conf; an include of one that is not on this machine is fine.
 STOCK_FILES = {"mime.types", "fastcgi_params", "fastcgi.conf", "scgi_params", "uwsgi_params", "proxy_params",
                "koi-utf", "koi-win", "win-utf"}
+# Debian's nginx-common ships these under /etc/nginx/snippets/.
+DEBIAN_SNIPPETS = {"fastcgi-php.conf", "snakeoil.conf"}
 
 _DUMP_MARKER = re.compile(r"^# configuration file (.+):\r?$", re.MULTILINE)
 # What `nginx -T` prints before the first file ("nginx: the configuration file ... syntax is ok").
@@ -637,7 +639,8 @@ class _Loader:
             else:
                 where = "is not in the manifests" if not self.disk else "is not in the linted tree"
                 self.notes.append(f'{path}:{line}: include "{written}" {where}: taken as provided by '
-                                  f'the deployment; rules about missing values stay silent where it applies')
+                                  f'the deployment; rules about missing values stay silent where it applies'
+                                  + _stock_look_alike(written))
 
     def expected_in_tree(self, pattern: str) -> str | None:
         """Why a missing file should have been in the linted tree, or None: always in a dump;
@@ -701,6 +704,18 @@ class _Loader:
     def unreadable(self, include: _IncludedFile, path: str, problem: str) -> None:
         kind = "include-not-found" if problem.startswith("no such file") else "include-unreadable"
         self.problem(kind, path, include.line, f'include "{include.written}": {include.target}: {problem}')
+
+
+def _stock_look_alike(written: str) -> str:
+    """`` (nginx ships uwsgi_params, not uswgi_params: misspelled?)`` for a missing file named
+    almost like one of nginx's stock files; else nothing."""
+    import difflib
+
+    name = os.path.basename(written)
+    if name in DEBIAN_SNIPPETS:
+        return ""
+    close = difflib.get_close_matches(name, sorted(STOCK_FILES), n=1, cutoff=0.8)
+    return f" (nginx ships {close[0]}, not {name}: misspelled?)" if close and close[0] != name else ""
 
 
 def _glob_match(pattern: str, path: str) -> bool:
