@@ -428,3 +428,32 @@ def test_a_container_path_names_the_repository_file_by_its_trailing_parts(tmp_pa
                                                 'CMD ["gunicorn", "-c", "/app/deploy/gunicorn.conf.py", "app.wsgi"]\n')
     config = sources.config_from(sources.read_source(str(dockerfile)))
     assert (config.get("keepalive"), config.get("worker_class")) == (75, "gthread")
+
+
+SOCKET_ACTIVATED = """\
+[Service]
+{environment}ExecStart=/srv/venv/bin/gunicorn -k uvicorn.workers.UvicornWorker --bind unix:app.sock main:app
+"""
+
+
+@pytest.mark.parametrize("socket_name, socket_text, binds", [
+    ("app.socket", "[Socket]\nListenStream=/run/app.sock\n", ["unix:/run/app.sock"]),      # named like the service
+    ("web.socket", "[Socket]\nListenStream=8000\nService=app.service\n", ["0.0.0.0:8000"]),  # Service= names it
+    ("web.socket", "[Socket]\nListenStream=/run/web.sock\n", ["unix:app.sock"]),            # another service's
+    ("app.socket", "[Socket]\nListenStream=%t/app.sock\n", ["unix:app.sock"]),              # a specifier: not read
+])
+def test_a_socket_activated_service_serves_the_socket_units_listen_stream(tmp_path, socket_name, socket_text, binds):
+    """gunicorn serves the sockets systemd hands it (LISTEN_FDS) and ignores --bind."""
+    (tmp_path / "app.service").write_text(SOCKET_ACTIVATED.format(environment=""))
+    (tmp_path / socket_name).write_text(socket_text)
+    config = sources.read_paired(str(tmp_path / "app.service"))
+    assert config.binds == binds
+    if binds[0] != "unix:app.sock":
+        assert config.setting("bind").file == str(tmp_path / socket_name)
+
+
+def test_an_environment_file_may_set_the_defaults_gunicorn_reads_from_the_environment(tmp_path):
+    (tmp_path / "app.service").write_text(SOCKET_ACTIVATED.format(environment="EnvironmentFile=/etc/app/env\n"))
+    config = sources.read_paired(str(tmp_path / "app.service"))
+    assert config.get("forwarded_allow_ips") is UNKNOWN and config.get("workers") is UNKNOWN
+    assert config.get("timeout") == 30

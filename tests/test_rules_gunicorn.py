@@ -215,9 +215,15 @@ def test_app_bind_mismatch_for_uwsgi(tmp_path, ini, reported):
         assert finding.line == 1 and "uWSGI" in finding.message and "127.0.0.1:3033" in finding.message
 
 
-def test_a_snippet_naming_an_upstream_it_does_not_define_is_not_judged(tmp_path):
-    result = lint_config(tmp_path, "server { location / { proxy_pass http://app; } }\n",
-                         gunicorn='bind = "127.0.0.1:8000"\n')
+@pytest.mark.parametrize("config, bind", [
+    ("server { location / { proxy_pass http://app; } }", "127.0.0.1:8000"),   # an upstream of another file
+    ("server { location / { proxy_pass http://localhost:5601; } }", "127.0.0.1:5998"),  # a gateway to Kibana
+    (full("server { location / { proxy_pass http://unix:/run/app.sock; } }"), "unix:app.sock"),  # relative
+    (full("server { set $admin 10.0.0.5:80; location /.well-known/ { proxy_pass http://127.0.0.1:8008; }\n"
+          "location /admin { proxy_pass http://$admin; } }"), "127.0.0.1:80"),   # mailu: reached by a variable
+])
+def test_app_bind_mismatch_is_not_claimed_where_the_app_may_be_reached_otherwise(tmp_path, config, bind):
+    result = lint_config(tmp_path, config, gunicorn=f'bind = "{bind}"\n')
     assert "app-bind-mismatch" not in rules_of(result)
 
 

@@ -241,6 +241,7 @@ DEFAULTS: dict[str, Any] = {
     "root_path": "",
 }
 # Defaults gunicorn takes from the server's environment when gunicorn.config is imported.
+_DEFAULT_VARIABLES = {"workers": "WEB_CONCURRENCY", "forwarded_allow_ips": "FORWARDED_ALLOW_IPS"}
 _DEFAULT_NOTES = {
     "workers": "gunicorn's default unless $WEB_CONCURRENCY is set where it runs",
     "forwarded_allow_ips": "gunicorn's default unless $FORWARDED_ALLOW_IPS is set where it runs",
@@ -327,6 +328,11 @@ class GunicornConfig:
             return self.settings[name]
         if self.unset_unknown and name in SETTINGS:
             return Setting(name, UNKNOWN, "default", note=self.unset_unknown)
+        variable = _DEFAULT_VARIABLES.get(name)
+        env_files = getattr(self.command, "env_files", None)
+        if variable is not None and env_files:
+            return Setting(name, UNKNOWN, "default", note=f"gunicorn's default unless ${variable} is set in "
+                                                          f"{', '.join(env_files)}, which is not read here")
         return Setting(name, DEFAULTS.get(name), "default", note=_DEFAULT_NOTES.get(name))
 
     def get(self, name: str) -> Any:

@@ -53,6 +53,9 @@ class CommandSource:
     # that set variables (``PORT="${PORT:-8080}"``, ``export``, ``: "${PORT:=8080}"``) set them
     # for the server, as the shell runs them.
     prelude: list[tuple[list[str], bool]] = field(default_factory=list)
+    # Files the command's variables are read from when it runs (systemd EnvironmentFile=): any
+    # variable may be set there.
+    env_files: list[str] = field(default_factory=list)
 
     def __post_init__(self):
         # `sh -c "python manage.py migrate && exec gunicorn ..."`: the command is the script's.
@@ -194,7 +197,60 @@ def config_from(source: CommandSource, base: reader.GunicornConfig | None = None
         missing = reader.GunicornConfig(unset_unknown="the command's config file is not on this machine")
         config = reader.read_gunicorn_cmd(source.command, base=missing, cwd=cwd, variables=variables)
     config.command = source
+    if source.kind == "systemd" and source.server == "gunicorn":
+        activated = activating_socket(source.path, source.text)
+        if activated is not None:
+            path, line, addresses = activated
+            config.settings["bind"] = reader.Setting(
+                "bind", addresses, "file", path, line,
+                note="systemd passes this socket unit's ListenStream sockets and gunicorn serves them, whatever "
+                     "--bind says")
     return config
+
+
+def activating_socket(service_path: str, text: str) -> tuple[str, int, list[str]] | None:
+    """(file, line, addresses) of the socket unit whose sockets systemd hands a service: the one
+    named like it (app.socket for app.service), those its ``Sockets=`` names, or one whose
+    ``Service=`` names it, beside its file; None when none is there or its ListenStream is not
+    a plain address. gunicorn serves the sockets it is handed (LISTEN_FDS) and ignores bind."""
+    directory, name = os.path.split(os.path.abspath(service_path))
+    stem = name.rsplit(".", 1)[0]
+    named = re.findall(r"^\s*Sockets\s*=\s*(.+)$", text, re.M)
+    candidates = [f"{stem}.socket", *(word for line in named for word in line.split())]
+    try:
+        beside = sorted(f for f in os.listdir(directory) if f.endswith(".socket"))
+    except OSError:
+        return None
+    for candidate in beside:
+        if candidate in candidates or _socket_serves(os.path.join(directory, candidate), name):
+            return _listen_streams(os.path.join(directory, candidate))
+    return None
+
+
+def _socket_serves(path: str, service: str) -> bool:
+    try:
+        text = _read(path)
+    except ConfgenError:
+        return False
+    return any(value.strip() == service for value in re.findall(r"^\s*Service\s*=\s*(.+)$", text, re.M))
+
+
+def _listen_streams(path: str) -> tuple[str, int, list[str]] | None:
+    try:
+        text = _read(path)
+    except ConfgenError:
+        return None
+    found, first = [], None
+    for number, raw in enumerate(text.splitlines(), 1):
+        match = re.match(r"\s*ListenStream\s*=\s*(\S+)\s*$", raw)
+        if not match:
+            continue
+        value = match.group(1)
+        if "%" in value or "$" in value or value.startswith("@"):
+            return None           # a specifier or an abstract socket: not an address read here
+        found.append(f"unix:{value}" if value.startswith("/") else f"0.0.0.0:{value}" if value.isdigit() else value)
+        first = first or number
+    return (path, first, found) if found else None
 
 
 def app_server_of(source: CommandSource, environ: dict[str, str | None] | None = None):
@@ -259,10 +315,13 @@ def _entry_script(values: list[str], path: str) -> str | None:
 
 
 def _systemd(path: str, text: str) -> CommandSource | None:
-    found, env_args, env = None, None, {}
+    found, env_args, env, env_files = None, None, {}, []
     for line, start, end in _logical_lines(text):
-        match = re.match(r"\s*(ExecStart|Environment)\s*=\s*", text[start:end])
+        match = re.match(r"\s*(ExecStart|EnvironmentFile|Environment)\s*=\s*", text[start:end])
         if not match:
+            continue
+        if match.group(1) == "EnvironmentFile":
+            env_files.append(text[start + match.end():end].strip())
             continue
         if match.group(1) == "Environment":
             for item in _split_plain(text[start + match.end():end]):
@@ -282,7 +341,7 @@ def _systemd(path: str, text: str) -> CommandSource | None:
         if _runs_app_server(words, path):
             found = CommandSource(path, "systemd", line, text, words)
     if found is not None:
-        found.env_args, found.env = env_args, env
+        found.env_args, found.env, found.env_files = env_args, env, env_files
     return found
 
 

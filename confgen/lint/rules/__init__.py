@@ -28,5 +28,6 @@ from confgen.lint.rules import (  # noqa: F401  (imported for their @rule regist
     timeouts,
     uvicorn_pairing,
     uwsgi_pairing,
+    websocket_pairing,
     workers,
 )

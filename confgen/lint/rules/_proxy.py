@@ -575,23 +575,31 @@ def app_is_django(ctx) -> bool:
     (``:application``, Django's name; gunicorn's default callable) or ``.asgi``, or a
     ``DJANGO_SETTINGS_MODULE`` in its settings or environment."""
     def compute() -> bool:
-        entries: list[str] = []
         if ctx.gunicorn is not None:
-            entries += [e for e in (ctx.gunicorn.app, ctx.gunicorn.get("wsgi_app")) if isinstance(e, str)]
             raw_env = ctx.gunicorn.get("raw_env")
             if isinstance(raw_env, (list, tuple)) and any("DJANGO_SETTINGS_MODULE" in str(e) for e in raw_env):
                 return True
         server = ctx.app_server
-        if server is not None:
-            for key in ("module", "wsgi", "wsgi-file", "app"):
-                value = server.settings.get(key)
-                if value is not None and isinstance(value.value, str):
-                    entries.append(value.value)
-            if any("DJANGO_SETTINGS_MODULE" in str(v.value) for v in server.settings.values()):
-                return True
-        # A package's wsgi/asgi module (startproject writes project/wsgi.py with `application`).
-        return any(_DJANGO_APP_RE.match(entry.strip()) and "." in entry.split(":")[0] for entry in entries)
+        if server is not None and any("DJANGO_SETTINGS_MODULE" in str(v.value) for v in server.settings.values()):
+            return True
+        return django_entry(ctx) is not None
     return ctx.cached("app_is_django", compute)
+
+
+def django_entry(ctx) -> str | None:
+    """The app's entry point when it names a Django project's wsgi or asgi module (startproject
+    writes project/wsgi.py with ``application``), else None."""
+    entries: list[str] = []
+    if ctx.gunicorn is not None:
+        entries += [e for e in (ctx.gunicorn.app, ctx.gunicorn.get("wsgi_app")) if isinstance(e, str)]
+    server = ctx.app_server
+    if server is not None:
+        for key in ("module", "wsgi", "wsgi-file", "app"):
+            value = server.settings.get(key)
+            if value is not None and isinstance(value.value, str):
+                entries.append(value.value)
+    return next((entry.strip() for entry in entries
+                 if _DJANGO_APP_RE.match(entry.strip()) and "." in entry.split(":")[0]), None)
 
 
 def app_upstreams(ctx) -> list[tuple[object, list[Route]]]:

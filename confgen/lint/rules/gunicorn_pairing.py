@@ -549,8 +549,10 @@ def app_bind_mismatch(ctx: LintContext) -> Iterator[Finding]:
     overridden on the command line; a uWSGI placeholder such as ``%(chdir)`` or ``$(PORT)`` is not
     resolved); for an app on all interfaces (``0.0.0.0:8000``) only when it is a compose service
     that nginx reaches by its name, since a published port may be mapped to another
-    (``docker run -p 13037:3031``); and in a snippet only when every upstream it names is defined
-    in the linted files.
+    (``docker run -p 13037:3031``); not when a ``proxy_pass`` takes its address from a variable;
+    and in a snippet (which may proxy to other services of its site) only for a uWSGI socket
+    that the snippet's ``uwsgi_pass`` misses, when every upstream it names is defined in the linted
+    files.
 
     Gunicorn:
         bind = "unix:/run/app/gunicorn.sock"
@@ -579,7 +581,15 @@ def app_bind_mismatch(ctx: LintContext) -> Iterator[Finding]:
     if listening is None:
         return
     who, binds = listening
-    places = [(r.proxy_pass, r.upstream, r.servers) for r in routes(ctx) if not r.is_variable and not external_tls(r)]
+    if any(r.is_variable for r in routes(ctx)):
+        return  # `proxy_pass http://$admin`: the app may be reached through a variable
+    places = [(r.proxy_pass, r.upstream, r.servers) for r in routes(ctx) if not external_tls(r)]
+    if not ctx.nginx.is_full:
+        # A snippet proxies to whatever its site needs (a search engine, a dashboard): only a
+        # uWSGI socket's uwsgi_pass is surely meant for the app.
+        if getattr(ctx.app_server, "protocol", None) != "uwsgi":
+            return
+        places = []
     places += uwsgi_targets(ctx)
     if ctx.app_hosts:
         # The app is a compose service: only routes to its service name are meant for it, on the
@@ -591,7 +601,7 @@ def app_bind_mismatch(ctx: LintContext) -> Iterator[Finding]:
         return
     if not ctx.nginx.is_full and any(upstream is None and _may_name_an_upstream(server)
                                      for _, upstream, servers in places for server in servers):
-        return  # a snippet's `proxy_pass http://app` may name an upstream another file defines
+        return  # a snippet's `uwsgi_pass app` may name an upstream another file defines
     targets = list(dict.fromkeys(s for _, _, servers in places for s in servers))
     directive, upstream, _ = places[0]
     yield ctx.finding(upstream if upstream is not None else directive,
@@ -607,14 +617,19 @@ def _written_binds(ctx: LintContext) -> tuple[str, list[str]] | None:
             return None
         _, setting = app_setting(ctx, "bind")
         binds = binds_of(ctx)
-        return ("gunicorn", binds) if binds and setting.source != "default" else None
+        return ("gunicorn", binds) if binds and setting.source != "default" and not _relative_socket(binds) else None
     server = ctx.app_server
     if server is None or server.server != "uwsgi":
         return None
     binds = [b for face in (server, *server.faces) for b in face.binds]
-    if not binds or any(mark in b for b in binds for mark in ("%", "$", "@", "=")):
+    if not binds or any(mark in b for b in binds for mark in ("%", "$", "@", "=")) or _relative_socket(binds):
         return None  # a placeholder, an abstract or a shared socket: where it listens is not known here
     return f"uWSGI ({server.label})", binds
+
+
+def _relative_socket(binds: list[str]) -> bool:
+    """``unix:app.sock``: a path relative to a working directory not known here."""
+    return any(kind == "unix" and not host.startswith("/") for kind, host, _ in map(parse_address, binds))
 
 
 def _only_here(bind: str) -> bool:
