@@ -49,7 +49,8 @@ def locate_container_path(path: str, directories: list[str]) -> str | None:
     """The file in the repository that a path in a command names: ``path`` under each of
     ``directories`` (the command file's, a build context), then by its trailing parts. Images
     copy the repository into a directory of their own (``COPY . /app``), so a container's
-    ``/app/deploy/start.sh`` is ``deploy/start.sh`` there, or ``start.sh`` beside the command."""
+    ``/app/deploy/start.sh`` is ``deploy/start.sh`` there, or ``start.sh`` beside the command;
+    failing those, ``deploy/start.sh`` under one of the directories' nearest ancestors."""
     parts = [part for part in path.split("/") if part not in ("", ".")]
     if not parts or "$" in path or ".." in parts:
         return None
@@ -58,7 +59,23 @@ def locate_container_path(path: str, directories: list[str]) -> str | None:
             candidate = os.path.join(directory, *parts[skip:])
             if os.path.isfile(candidate):
                 return candidate
+    # A command file kept below the repository's root (deploy/supervisor/production/app.conf)
+    # names ``/srv/app/deploy/gunicorn.py``: the root is an ancestor, matched on two parts or more.
+    for directory in directories:
+        ancestor = os.path.abspath(directory)
+        for _ in range(ANCESTORS_SEARCHED):
+            parent = os.path.dirname(ancestor)
+            if parent == ancestor:
+                break
+            ancestor = parent
+            for skip in range(len(parts) - 1):
+                candidate = os.path.join(ancestor, *parts[skip:])
+                if os.path.isfile(candidate):
+                    return candidate
     return None
+
+
+ANCESTORS_SEARCHED = 4
 
 
 def read_regular_file(path: str, max_bytes: int) -> tuple[bytes | None, str | None]:

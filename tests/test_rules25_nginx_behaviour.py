@@ -769,3 +769,76 @@ def test_try_files_joins_root_to_a_file_written_as_a_filesystem_path(tmp_path, w
     assert bool(found) is reported
     if reported:
         assert "never found" in found[0].message and found[0].fix is not None and not found[0].fix.safe
+
+
+def test_a_location_that_drops_an_outer_transfer_encoding_still_sends_the_body_framed(tmp_path):
+    """quay: the server sets `proxy_set_header Transfer-Encoding $http_transfer_encoding`, a
+    location its own headers. nginx frames the body it sends itself ($proxy_internal_chunked,
+    $proxy_internal_body_length), so nothing is lost: proxy-header-inheritance does not count it."""
+    backend = _RecordingBackend()
+    port = free_port()
+    site = (f"    server {{\n        listen 127.0.0.1:{port};\n"
+            f"        proxy_set_header Transfer-Encoding $http_transfer_encoding;\n"
+            f"        location /v2/ {{\n            proxy_set_header X-Request-Id $request_id;\n"
+            f"            proxy_http_version 1.1;\n            proxy_request_buffering off;\n"
+            f"            proxy_pass http://127.0.0.1:{backend.port};\n        }}\n    }}\n")
+    try:
+        with _running_nginx(tmp_path, site) as (server, conf):
+            _get(port, "/", server)        # nginx is up (404 from the server's root)
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+                client.sendall(b"POST /v2/blob HTTP/1.1\r\nHost: example.test\r\nTransfer-Encoding: chunked\r\n"
+                               b"Connection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+                while client.recv(65536):
+                    pass
+    finally:
+        backend.sock.close()
+    sent = backend.requests[-1]   # read whole or streamed: framed either way
+    assert "Content-Length: 5\r\n" in sent or "Transfer-Encoding: chunked\r\n" in sent, sent
+    assert only(lint_config(tmp_path, conf.read_text(), nginx_version="1.22.1"), "proxy-header-inheritance") == []
+
+
+AUTH_GATED = """
+server {
+    listen 80;
+    location ~ ^/_storage_proxy/([^/]+)/([^/]+)/(.+) {
+        auth_request /_storage_proxy_auth;
+        resolver 127.0.0.53;
+        proxy_pass $1://$2/$3;
+        proxy_set_header Host $2;
+        proxy_set_header X-Scope $2;
+        add_header X-Storage $2;
+    }
+    location = /_storage_proxy_auth {
+        proxy_pass http://127.0.0.1:8000;
+        proxy_pass_request_body off;
+        proxy_set_header Content-Length "";
+        proxy_set_header X-Original-URI $request_uri;
+    }
+}
+"""
+
+
+def test_behind_auth_request_the_upstream_request_waits_for_the_auth_endpoints_answer(tmp_path):
+    """quay's signed storage proxy: auth_request runs in the access phase, before proxy_pass
+    builds the upstream request, so a refused request reaches no upstream (checked on nginx 1.22.1:
+    an auth endpoint answering 401 leaves the attacker-chosen host uncontacted)."""
+    target, auth = _RecordingBackend(), _RecordingBackend()
+    auth.response = lambda: b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    port = free_port()
+    site = (AUTH_GATED.replace("listen 80;", f"listen 127.0.0.1:{port};").replace("127.0.0.1:8000", f"127.0.0.1:{auth.port}")
+            .replace("resolver 127.0.0.53;", ""))
+    try:
+        with _running_nginx(tmp_path, site) as (server, _):
+            answer = _get(port, f"/_storage_proxy/http/127.0.0.1:{target.port}/x", server)
+    finally:
+        target.sock.close()
+        auth.sock.close()
+    assert b" 401 " in answer.split(b"\r\n")[0] and target.requests == [] and len(auth.requests) == 1
+    result = lint_config(tmp_path, AUTH_GATED, nginx_version="1.22.1")
+    assert not {"ssrf", "http-splitting", "host-spoofing", "proxy-header-inheritance"} & {f.rule for f in result.findings}
+    assert any("auth_request lets through" in note for note in result.notes)
+    # Without the gate each is reported; `satisfy any` opens the gate to another access check.
+    for gate in ("", "auth_request /_storage_proxy_auth;\n        allow 10.0.0.0/8;\n        satisfy any;"):
+        ungated = lint_config(tmp_path, AUTH_GATED.replace("auth_request /_storage_proxy_auth;", gate),
+                              nginx_version="1.22.1")
+        assert {"ssrf", "http-splitting"} <= {f.rule for f in ungated.findings}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from lint_helpers import full, lint_config, only
+from lint_helpers import full, line_of, lint_config, only, rules_of
 from test_rules_edges_engine import fetch, nginx_serving, place
 
 CORS_PREFLIGHT = """
@@ -670,3 +670,64 @@ def test_a_socket_path_named_like_a_server_does_not_start_one(command, server, b
     assert found is not None and found[0] == server
     if binds is not None:
         assert read(command.split()[found[1]:], {}, "cmd", None, 1).binds == binds
+
+
+def test_the_auth_endpoint_location_keeps_its_own_headers(tmp_path):
+    """quay: the auth_request endpoint sends the app only what it asks about (X-Original-URI)."""
+    config = full("""
+        server {
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            location / { auth_request /auth; proxy_pass http://127.0.0.1:8000; }
+            location = /auth {
+                proxy_set_header X-Original-URI $request_uri;
+                proxy_pass http://127.0.0.1:8000;
+            }
+            location /api/ {
+                proxy_set_header X-Request-Id $request_id;
+                proxy_pass http://127.0.0.1:8000;
+            }
+        }""")
+    (finding,) = only(lint_config(tmp_path, config), "proxy-header-inheritance")
+    assert finding.line == line_of(tmp_path / "nginx.conf", "X-Request-Id")
+
+
+def test_a_problem_in_a_file_two_servers_include_is_reported_once(tmp_path):
+    site = "location /api/ {\n    proxy_set_header X-Request-Id $request_id;\n    proxy_pass http://127.0.0.1:8000;\n}\n"
+    config = full("server { listen 80; proxy_set_header Host $host; include site.conf; }\n"
+                  "server { listen 443 ssl; ssl_certificate a.pem; ssl_certificate_key a.key;\n"
+                  "         proxy_set_header Host $host; include site.conf; }")
+    result = lint_config(tmp_path, config, files={"site.conf": site})
+    (finding,) = only(result, "proxy-header-inheritance")
+    assert finding.file.endswith("site.conf") and finding.line == 2
+
+
+def test_a_pool_in_front_of_hosts_that_may_be_the_paired_sync_app_is_a_note(tmp_path):
+    """doaj: gunicorn (sync) binds 0.0.0.0:5050 on several hosts the upstreams name: which is this
+    app cannot be told, but each may be, and it closes every connection: `Connection ""` alone
+    would not make the pools reused."""
+    config = full("""
+        upstream public { server 10.0.0.1:5050; server 10.0.0.2:5050 backup; keepalive 16; }
+        upstream editor { server 10.0.0.3:5050; keepalive 16; }
+        server {
+            location / { proxy_pass http://public; }
+            location /editor/ { proxy_pass http://editor; }
+        }""")
+    result = lint_config(tmp_path, config, gunicorn='bind = "0.0.0.0:5050"\n')
+    assert not {"keepalive-needs-http11", "keepalive-connection-header"} & set(rules_of(result))
+    assert any("which these servers may be" in note for note in result.notes)
+    gthread = lint_config(tmp_path, config, gunicorn='bind = "0.0.0.0:5050"\nworker_class = "gthread"\n')
+    assert "keepalive-connection-header" in rules_of(gthread)
+
+
+def test_a_command_file_below_the_repository_root_finds_the_config_it_names_by_absolute_path(tmp_path):
+    """doaj: deploy/supervisor/production/app.conf runs `gunicorn -c /home/app/doaj/deploy/gunicorn.py`."""
+    from confgen.gunicorn import sources
+
+    (tmp_path / "deploy" / "supervisor" / "production").mkdir(parents=True)
+    (tmp_path / "deploy" / "gunicorn.py").write_text('bind = "0.0.0.0:5050"\nworkers = 4\n')
+    program = tmp_path / "deploy" / "supervisor" / "production" / "app.conf"
+    program.write_text("[program:app]\ncommand=/home/app/venv/bin/gunicorn -c /home/app/doaj/deploy/gunicorn.py "
+                       "portality.app:app\ndirectory=/home/app/doaj\n")
+    config = sources.read_paired(str(program))
+    assert config.binds == ["0.0.0.0:5050"] and config.get("workers") == 4

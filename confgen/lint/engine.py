@@ -526,7 +526,12 @@ def _run(ctx: LintContext, rules: list[Rule], focus: set[str] | None) -> list[Fi
         if focus is not None and _normal(finding.file) not in focus:
             continue
         kept.append(finding)
-    return ctx.with_columns(kept)
+    # A file included in several places is linted in each, but a problem at one of its lines is
+    # one problem, fixed by one edit: reported once, as found first.
+    unique: dict[tuple, Finding] = {}
+    for finding in ctx.with_columns(kept):
+        unique.setdefault((finding.file, finding.line, finding.col, finding.code), finding)
+    return list(unique.values())
 
 
 def _requirements_met(candidate: Rule, ctx: LintContext) -> bool:

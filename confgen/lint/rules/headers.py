@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
-from confgen.lint.rules.security_common import SECURITY_HEADERS, variable_model
+from confgen.lint.rules.security_common import SECURITY_HEADERS, is_auth_endpoint, variable_model
 from confgen.nginx.variables import VARIABLE_RE
 from confgen.lint.context import LintContext
 from confgen.lint.fixes.base import Fix
@@ -82,8 +82,12 @@ def proxy_header_inheritance(ctx: LintContext) -> Iterator[Finding]:
 
     nginx inherits ``proxy_set_header`` only into levels that define none: one
     ``proxy_set_header`` in a location (or an ``if`` inside it) discards all of the server's
-    and http's, so headers such as ``Host``, ``X-Forwarded-For`` or ``Connection ""`` vanish
-    for that location only, which is easy to miss in review. Reported for levels that proxy, but
+    and http's, so headers such as ``Host`` or ``X-Forwarded-For`` vanish for that location
+    only, which is easy to miss in review. ``Content-Length`` and ``Transfer-Encoding`` are not
+    counted (nginx frames the body it sends itself), nor is ``Connection`` (keepalive-connection-header
+    reports it where a pool needs it; elsewhere nginx closes the connection anyway), nor a location
+    that answers ``auth_request`` subrequests (the app reads what it is asked there, not the
+    client's headers). Reported for levels that proxy, but
     not for a route that talks to another server than the enclosing headers were written for: one
     that fetches a URL an upstream's response named (``proxy_pass`` built from
     ``$upstream_http_*``, the X-Accel idiom for remote media) or that clears the client's
@@ -136,7 +140,15 @@ def proxy_header_inheritance(ctx: LintContext) -> Iterator[Finding]:
         return _only_variables(header, lambda name: name in from_auth) \
             and (ctx.nginx.effective_args("auth_request", level) or ["off"])[0] == "off"
 
-    yield from _lost_headers(ctx, "proxy_set_header", proxying, fixable=True, unsent=unsent)
+    yield from _lost_headers(ctx, "proxy_set_header", proxying, skip=NGINX_FRAMED, fixable=True, unsent=unsent,
+                             reported_elsewhere=lambda level: is_auth_endpoint(ctx, level.enclosing("location")
+                                                                                if level.name != "location" else level))
+
+
+# Headers nginx writes itself when a level sets none: Content-Length and Transfer-Encoding frame the
+# body it sends (its defaults $proxy_internal_body_length, $proxy_internal_chunked), and Connection
+# is keepalive-connection-header's (a pooled upstream) or moot (nginx closes the connection anyway).
+NGINX_FRAMED = frozenset({"content-length", "transfer-encoding", "connection"})
 
 
 def _own_destination(ctx: LintContext, route) -> bool:

@@ -18,6 +18,7 @@ from confgen.lint.fixes.nginx_edits import insert_last, replace_arg
 from confgen.lint.registry import Finding, Option, rule
 from confgen.lint.rules._proxy import (
     KEEPALIVE_BY_DEFAULT,
+    binds_of,
     app_number,
     app_upstreams,
     by_cause,
@@ -34,6 +35,7 @@ from confgen.lint.rules._proxy import (
     routes,
     same_server,
     seconds,
+    serves,
     upstream_child,
     upstream_idle_timeout,
     used_upstreams,
@@ -58,14 +60,27 @@ def app_closes_every_connection(ctx: LintContext, upstream_routes) -> str | None
     paired gunicorn's sync worker, or another paired server that does (uWSGI's ``http-socket``,
     its HTTP router without ``http-keepalive``, granian ``--no-http1-keep-alive``); None when the
     app keeps connections open, or is not read."""
-    if not reaches_app(ctx, upstream_routes):
+    if reaches_app(ctx, upstream_routes):
+        maybe = ""
+    elif _may_reach_app(ctx, upstream_routes):
+        # A wildcard bind on a port upstreams on several hosts use: which of them is this app is
+        # not known (app_routes says so), but these may be; advice that assumes otherwise may be moot.
+        maybe = ", which these servers may be (they use the port it binds),"
+    else:
         return None
     server = _paired_server(ctx)
     if _closes_every_connection(server):
-        return f"the paired {server.server} ({server.label}) {server.closes}"
+        return f"the paired {server.server} ({server.label}){maybe} {server.closes}"
     if ctx.gunicorn is not None and worker_class(ctx) == SYNC:
-        return "the paired gunicorn runs the sync worker, which closes every connection"
+        return f"the paired gunicorn{maybe} runs the sync worker, which closes every connection"
     return None
+
+
+def _may_reach_app(ctx: LintContext, upstream_routes) -> bool:
+    """Whether these routes' servers are on the address (port) the paired app binds."""
+    binds = binds_of(ctx) if ctx.gunicorn is not None or ctx.app_server is not None else None
+    return bool(binds) and any(serves(bind, server) for bind in binds for route in upstream_routes
+                               for server in route.servers)
 
 
 def _paired_server(ctx: LintContext):

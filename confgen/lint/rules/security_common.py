@@ -213,3 +213,28 @@ def internal_block(block) -> bool:
 
 def describe(directive) -> str:
     return f"{directive.file}:{directive.line}"
+
+
+def drops_request_body(location) -> bool:
+    """``proxy_pass_request_body off``: the location asks the app a question about a request (the
+    auth_request idiom) rather than passing it a tree of URLs."""
+    return any(d.args[:1] == ["off"] for d in location.find("proxy_pass_request_body"))
+
+
+def subrequest_targets(ctx) -> set[str]:
+    """The URIs nginx itself requests: auth_request's, mirror's and error_page's."""
+    def collect() -> set[str]:
+        targets = {d.args[0] for name in ("auth_request", "mirror") for d in ctx.all(name) if d.args}
+        return targets | {d.args[-1] for d in ctx.all("error_page") if d.args}
+    return ctx.cached("subrequest targets", collect)
+
+
+def is_auth_endpoint(ctx, location) -> bool:
+    """A location that answers nginx's auth_request subrequests: one named by ``auth_request``
+    (``location = /auth``), or one that passes no request body to the app."""
+    if location is None or location.name != "location" or not location.args:
+        return False
+    if drops_request_body(location):
+        return True
+    auth = {d.args[0] for d in ctx.all("auth_request") if d.args and d.args[0] != "off"}
+    return location.args[-1] in auth

@@ -131,7 +131,9 @@ def ssrf(ctx: LintContext) -> Iterator[Finding]:
     admin port, with nginx's network position. Position counts: in
     ``http://backend$request_uri`` the host is the constant ``backend``. Map request values to
     a fixed list of upstreams instead. ``internal`` locations, reachable only through the
-    app's ``X-Accel-Redirect``, are not reported. A scheme taken from request data
+    app's ``X-Accel-Redirect``, are not reported, nor (a note instead) a location behind
+    ``auth_request``, whose endpoint decides which requests go through (and so must check the
+    address: confgen cannot see it). A scheme taken from request data
     (``proxy_pass $http_x_scheme://backend``) lets the client switch nginx between http and
     https to the upstream: a warning.
 
@@ -164,6 +166,11 @@ def ssrf(ctx: LintContext) -> Iterator[Finding]:
             if not in_http(directive) or internal_only(directive):
                 continue
             chosen = _request_chosen_hosts(ctx, directive)
+            if chosen and _behind_auth_request(ctx, directive):
+                ctx.note(f"{directive.file}:{directive.line}: {name} picks its server from request data "
+                         f"({chosen[0].describe()}), but only for requests auth_request lets through: not reported; "
+                         f"the auth endpoint must check the address (confgen cannot see what it checks)")
+                continue
             if chosen:
                 yield ctx.finding(directive, f"{name} picks its server from request data ({chosen[0].describe()}): "
                                              f"any client can make nginx connect to internal addresses; map the "
@@ -175,6 +182,26 @@ def ssrf(ctx: LintContext) -> Iterator[Finding]:
                                              f"client chooses whether nginx speaks http or https to the upstream; "
                                              f"write the scheme, or map the value to a fixed one",
                                   severity="warning")
+
+
+def _behind_auth_request(ctx, directive) -> bool:
+    """Whether ``directive`` acts only on requests an ``auth_request`` subrequest allowed: one in
+    force where it stands (not ``off``), with no ``satisfy any`` that lets another access check
+    alone admit a request. auth_request runs in the access phase: after ``rewrite`` and
+    ``return``, before the content handler (proxy_pass) builds the upstream request."""
+    at = directive.parent
+    gate = ctx.nginx.effective_args("auth_request", at)
+    satisfy = ctx.nginx.effective_args("satisfy", at) or ["all"]
+    return bool(gate) and gate[0] != "off" and satisfy[0] != "any"
+
+
+def _gated_sink(directive) -> bool:
+    """Sinks that act only after the access phase: the upstream request (proxy_pass and the
+    headers it sends), and add_header without ``always`` (which a refusal's 401/403 does not
+    carry). ``return`` and ``rewrite`` run before the access phase."""
+    if directive.name in ("proxy_pass", "proxy_set_header", "grpc_set_header"):
+        return True
+    return directive.name in ("add_header", "add_trailer") and directive.args[-1:] != ["always"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -236,7 +263,9 @@ def http_splitting(ctx: LintContext) -> Iterator[Finding]:
     location only for exactly that decoded URI (checked on nginx 1.22.1: ``/x%0d%0a...`` falls
     through to another location), so it is not reported there; nor is ``$uri`` after a
     ``rewrite ^ $request_uri;`` that replaces it with the raw, still-encoded URI (real nginx
-    passes ``%0d%0a`` on encoded).
+    passes ``%0d%0a`` on encoded). Behind ``auth_request`` the upstream request and
+    ``add_header`` without ``always`` are made only for requests its endpoint allowed: a note
+    there, not a finding (``return`` and ``rewrite`` run before the access check, and still count).
 
     Bad:
         server {
@@ -273,6 +302,12 @@ def http_splitting(ctx: LintContext) -> Iterator[Finding]:
             else:
                 sources = variable_model(ctx).sources(text, directive)
             carrier = next((s for s in sources if breaks(s)), None)
+            if carrier is not None and not internal_only(directive) and _gated_sink(directive) \
+                    and _behind_auth_request(ctx, directive):
+                ctx.note(f"{directive.file}:{directive.line}: {carrier.describe()} can hold a decoded CR/LF and "
+                         f"reaches {directive.name}, but only for requests auth_request lets through: not "
+                         f"reported; the auth endpoint must refuse such a URI")
+                break
             if carrier is not None and not internal_only(directive):
                 yield ctx.finding(directive, f"{carrier.describe()} can hold a decoded CR/LF and reaches "
                                              f"{directive.name} here: a client can inject its own header lines; "
@@ -455,6 +490,8 @@ def host_spoofing(ctx: LintContext) -> Iterator[Finding]:
             spoofable = next((s for s in sources if _spoofable(s)), None)
             if spoofable is None:
                 continue
+            if header == "host" and _upstream_host_of(directive) == directive.args[1]:
+                continue  # the Host of the server nginx connects to, as its default $proxy_host is: ssrf's
             why = _why_quiet(ctx, header, spoofable, directive)
             if why is not None:
                 if why and id(directive.parent) not in noted:
@@ -483,6 +520,15 @@ def host_spoofing(ctx: LintContext) -> Iterator[Finding]:
                                      f"that answers any Host: the client chooses it, and an app that trusts "
                                      f"{directive.args[0]} builds links on any domain an attacker names; {fix}name "
                                      f"the real hosts in server_name and refuse the others in a default server")
+
+
+def _upstream_host_of(directive) -> str | None:
+    """The host part of the proxy_pass in ``directive``'s block (``$3`` in ``$2://$3/$4``)."""
+    passes = [d for d in directive.parent.block or () if d.name == "proxy_pass" and d.args]
+    if not passes:
+        return None
+    _, sep, rest = passes[0].args[0].partition("://")
+    return re.split(r"[/?]", rest, maxsplit=1)[0] if sep else None
 
 
 def _also(places) -> str:

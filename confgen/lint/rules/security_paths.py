@@ -9,7 +9,8 @@ from typing import Iterator
 from confgen.lint.context import LintContext
 from confgen.lint.registry import Finding, rule
 from confgen.lint.rules._proxy import access_restricted
-from confgen.lint.rules.security_common import UPSTREAM_PASS, in_http, internal_block, internal_only, served_path
+from confgen.lint.rules.security_common import (UPSTREAM_PASS, drops_request_body, in_http, internal_block,
+                                               internal_only, served_path, subrequest_targets)
 from confgen.nginx.model import location_match, split_proxy_url
 
 
@@ -311,11 +312,11 @@ def proxy_pass_normalized(ctx: LintContext) -> Iterator[Finding]:
             continue
         if _rewrites_with_break(location):
             continue  # the rewritten URI reaches the app as it is: the URI part is ignored
-        if internal_only(directive) and prefix in _subrequest_targets(ctx):
+        if internal_only(directive) and prefix in subrequest_targets(ctx):
             continue  # only nginx's own subrequest reaches it, with exactly the prefix: mapped as meant
         if path == "/" and not prefix.endswith("/"):
             continue  # `location /ws { proxy_pass http://relay/; }`: the endpoint mapped to the app's root
-        if _endpoint_alias(prefix, path) and (prefix in _subrequest_targets(ctx) or _drops_body(location)):
+        if _endpoint_alias(prefix, path) and (prefix in subrequest_targets(ctx) or drops_request_body(location)):
             continue  # `location /media-auth { proxy_pass http://app/api/media-auth/; }`: an auth endpoint, renamed
         if prefix.endswith("/") != path.endswith("/"):
             rest = "x" if prefix.endswith("/") else "/x"
@@ -333,15 +334,3 @@ def _endpoint_alias(prefix: str, path: str) -> bool:
     return not prefix.endswith("/") and path.endswith("/") and bool(name) and path[:-1].rsplit("/", 1)[-1] == name
 
 
-def _drops_body(location) -> bool:
-    """``proxy_pass_request_body off``: the location asks the app a question about a request (the
-    auth_request idiom) rather than passing it a tree of URLs."""
-    return any(d.args[:1] == ["off"] for d in location.find("proxy_pass_request_body"))
-
-
-def _subrequest_targets(ctx: LintContext) -> set[str]:
-    """The URIs nginx itself requests: auth_request's, mirror's and error_page's."""
-    def collect() -> set[str]:
-        targets = {d.args[0] for name in ("auth_request", "mirror") for d in ctx.all(name) if d.args}
-        return targets | {d.args[-1] for d in ctx.all("error_page") if d.args}
-    return ctx.cached("subrequest targets", collect)
