@@ -94,16 +94,28 @@ SHELLS = {"sh", "bash", "dash", "ash", "zsh", "ksh"}
 _STRING_OPTION = re.compile(r"-[a-zA-Z]*c[a-zA-Z]*")
 
 
+# Commands that run a string in another user's login shell: ``su USER -c STRING``, ``runuser``.
+_USER_SWITCHERS = {"su", "runuser"}
+
+
 def inline_script(words: list[Word], text: str | None = None) -> tuple[list[Word], bool] | None:
     """The words of the script a shell runs from ``-c SCRIPT`` (``sh -c "..."``, ``/bin/bash
-    -ec '...'``, also after a wrapper such as ``wait-for-it.sh db:5432 --``), and whether they
+    -ec '...'``, ``su - app -c '...'``, also after a wrapper such as ``wait-for-it.sh db:5432 --``), and whether they
     stand where ``text`` writes them: the script is a shell word written without escapes, so
     an offset in it is an offset in the file. None when no shell string is run."""
+    script = None
     for index in range(len(words) - 2):
         if os.path.basename(words[index].value) in SHELLS and _STRING_OPTION.fullmatch(words[index + 1].value):
             script = words[index + 2]
             break
-    else:
+        if os.path.basename(words[index].value) in _USER_SWITCHERS:
+            # `su - app -c "cd /srv && exec uwsgi ..."`: the user's shell runs the string.
+            option = next((i for i in range(index + 1, len(words) - 1)
+                           if words[i].value in ("-c", "--command") or words[i].value in SHELL_OPERATORS), None)
+            if option is not None and words[option].value in ("-c", "--command"):
+                script = words[option + 1]
+                break
+    if script is None:
         return None
     written = text[script.start:script.end] if text is not None else ""
     base = None

@@ -347,3 +347,22 @@ def test_one_socket_spoken_to_the_wrong_way_from_two_locations_is_one_finding(tm
     result = confgen.lint_project([str(tmp_path / "nginx.conf")], nginx_version="1.22.1")
     [finding] = [f for f in result.findings if f.rule == "app-protocol-mismatch"]
     assert finding.line == 6 and finding.message.startswith("uwsgi_pass (and 1 more location) speaks")
+
+
+@pytest.mark.parametrize("script", [
+    # icfpc2016-judge: a shutdown handler writes to the master FIFO, whose path names uwsgi, and
+    # --master-fifo=... is an option of the command, not a second command.
+    "graceful_shutdown() {\n  echo q > /tmp/uwsgi-fifo\n}\ntrap graceful_shutdown TERM\n"
+    "uwsgi --module=app.wsgi:app --uwsgi-socket=:9000 --master --master-fifo=/tmp/uwsgi-fifo \"$@\" &\nwait\n",
+    # contraxsuite: the entrypoint compares its argument with "uwsgi", then runs it as another user.
+    'if [ $1 == "uwsgi" ]; then\n  su - app -c "${ACTIVATE_VENV} && \\\n    uwsgi --socket 0.0.0.0:9000 \\\n'
+    '      --wsgi wsgi:application"\nfi\n',
+])
+def test_the_uwsgi_a_start_script_runs_is_found_among_words_that_only_name_it(tmp_path, script):
+    from confgen.gunicorn import sources
+
+    path = tmp_path / "start.sh"
+    path.write_text("#!/bin/bash\n" + script)
+    server = sources.app_server_of(sources.read_source(str(path)))
+    assert server.server == "uwsgi" and server.binds == [":9000" if "uwsgi-socket" in script else "0.0.0.0:9000"]
+    assert server.protocol == "uwsgi"

@@ -224,3 +224,66 @@ def test_a_fix_that_would_break_the_yaml_is_refused():
         "more of the manifest" in _breaks_manifest([dedented], texts)
     inside = Edit("m.yaml", at, at, "", "    worker_processes 2;\n")
     assert _breaks_manifest([inside], texts) is None
+
+
+UWSGI_POD = """\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: web
+data:
+  nginx.conf: |-
+    events {}
+    http {
+      server {
+        listen 80;
+        location / {
+          include uwsgi_params;
+          uwsgi_pass 127.0.0.1:5000;
+          uwsgi_read_timeout 60s;
+        }
+      }
+    }
+  web-uwsgi.ini: |-
+    [uwsgi]
+    module = web.wsgi
+    harakiri = 120
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+        - name: nginx
+          image: nginx:1.27
+          volumeMounts:
+            - {name: config, mountPath: /etc/nginx/nginx.conf, subPath: nginx.conf}
+        - name: uwsgi
+          image: registry.example/web:1
+          command: ["uwsgi", "--ini", "/etc/uwsgi/uwsgi.ini", "--socket", ":5000"]
+          volumeMounts:
+            - {name: config, mountPath: /etc/uwsgi/uwsgi.ini, subPath: web-uwsgi.ini}
+      volumes:
+        - name: config
+          configMap: {name: web}
+"""
+
+
+def test_a_uwsgi_ini_mounted_from_a_configmap_is_read_at_its_lines_in_the_manifest(tmp_path):
+    """osf-helm: harakiri 120 in the mounted ini outlasts nginx's uwsgi_read_timeout 60s."""
+    path = tmp_path / "web.yaml"
+    path.write_text(UWSGI_POD)
+    (finding,) = [f for f in lint_manifest(path).findings if f.rule == "chain-timeout-order"]
+    assert finding.line == line_of(path, "uwsgi_read_timeout 60s")
+    assert f"harakiri 120s ({path}:{line_of(path, 'harakiri = 120')})" in finding.message
+    # Not mounted: the image's own file, which the manifests do not show, is not guessed at.
+    path.write_text(UWSGI_POD.replace("            - {name: config, mountPath: /etc/uwsgi/uwsgi.ini, subPath: web-uwsgi.ini}\n",
+                                      "            []\n"))
+    assert not [f for f in lint_manifest(path).findings if f.rule == "chain-timeout-order"]

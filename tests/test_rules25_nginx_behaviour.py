@@ -842,3 +842,24 @@ def test_behind_auth_request_the_upstream_request_waits_for_the_auth_endpoints_a
         ungated = lint_config(tmp_path, AUTH_GATED.replace("auth_request /_storage_proxy_auth;", gate),
                               nginx_version="1.22.1")
         assert {"ssrf", "http-splitting"} <= {f.rule for f in ungated.findings}
+
+
+@pytest.mark.parametrize("lines, reported", [
+    ("gzip_types text/css application/json\n    gzip_min_length 1024;", True),    # mailu's front
+    ("index index.html\n    autoindex on;", True),
+    ("gzip_types text/css\n    application/json;", False),
+    ("add_header X-Note \"see\n    index\";", False),                          # a quoted value
+])
+def test_a_missing_semicolon_before_a_directive_is_accepted_by_nginx_and_reported(tmp_path, lines, reported):
+    """nginx -t accepts the swallowed directive as more values: nothing but confgen says so."""
+    nginx = require_binary("nginx")
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\nhttp {{\n"
+                    f"  server {{\n    listen 127.0.0.1:{free_port()};\n    {lines}\n  }}\n}}\n")
+    (tmp_path / "logs").mkdir()
+    check = subprocess.run([nginx, "-t", "-p", str(tmp_path), "-c", str(conf)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+    found = only(lint_config(tmp_path, conf.read_text(), nginx_version="1.22.1"), "missing-semicolon")
+    assert bool(found) is reported
+    if reported:
+        assert found[0].line == 7 and "its `;` is missing" in found[0].message

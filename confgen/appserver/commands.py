@@ -17,6 +17,8 @@ SERVERS = ("gunicorn", "uvicorn", "hypercorn", "daphne", "uwsgi", "granian")
 _PYTHON = re.compile(r"python[\d.]*")
 # uWSGI is also installed as uwsgi_python3, uwsgi-core and the like.
 _UWSGI = re.compile(r"uwsgi(?:[_-][\w.]+)?")
+_COMPARED = {"==", "=", "!=", "[", "[[", "in", "case"}
+_REDIRECTION = re.compile(r"\d*(?:>>?|<<?<?|>&|<&|&>>?|>\|)")
 
 
 def server_at(words: list[str], index: int) -> tuple[str, int] | None:
@@ -26,6 +28,12 @@ def server_at(words: list[str], index: int) -> tuple[str, int] | None:
     if index > 0 and words[index - 1].startswith("-") and "=" not in words[index - 1] \
             and words[index - 1] not in ("-m", "--"):
         return None
+    if words[index].startswith("-"):
+        return None  # an option (`--master-fifo=/tmp/uwsgi-fifo`), never a command
+    if index > 0 and _REDIRECTION.fullmatch(words[index - 1]):
+        return None  # `echo q > /tmp/uwsgi-fifo`: a file the output goes to
+    if index > 0 and words[index - 1] in _COMPARED:
+        return None  # `[ $1 == "uwsgi" ]`, `case $1 in`: a value compared, not a command
     name = os.path.basename(words[index])
     if name in SERVERS:
         return name, index + 1

@@ -10,9 +10,12 @@ if TYPE_CHECKING:
 
 
 def read_server(server: str, args: list[str], *, label: str, file: str | None, line: int = 1,
-                environ: dict[str, str | None] | None = None, cwd: str | None = None) -> AppServer | None:
+                environ: dict[str, str | None] | None = None, cwd: str | None = None,
+                mounted: dict[str, tuple[str, str]] | None = None) -> AppServer | None:
     """None for gunicorn (its own reader) or a server confgen does not read. ``environ``: the
-    variables the command runs with; None for one set where its value cannot be read."""
+    variables the command runs with; None for one set where its value cannot be read.
+    ``mounted``: in a container, the files it sees by path (text, where it is written); a config
+    file the command names is read only from there."""
     # Imported here: `confgen lint` asks is_uwsgi_ini() of every input, and most never name an app server.
     from confgen.appserver import daphne, granian, hypercorn, uvicorn, uwsgi
 
@@ -26,7 +29,7 @@ def read_server(server: str, args: list[str], *, label: str, file: str | None, l
     if server == "granian":
         return granian.read(args, environ, label, file, line)
     if server == "uwsgi":
-        return uwsgi.read_args(args, label, file, line, cwd=cwd)
+        return uwsgi.read_args(args, label, file, line, cwd=cwd, mounted=mounted)
     return None
 
 

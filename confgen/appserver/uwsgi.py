@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import posixpath
 import re
 
 from confgen.appserver.model import AppServer, Value
@@ -63,8 +64,8 @@ _SHORT = {
 def _words(args: list[str]) -> list[tuple[str, str, str, str]]:
     """(long name, value or "", as written, how the value was given) of each option on the
     command line: "joined" (``--name=value``, ``-b32768``), "separate" (the next word) or ""
-    (none). One-letter options are read as uWSGI's getopt reads them; other words (uWSGI's
-    config files named without an option, values of options not known here) are skipped."""
+    (none). One-letter options are read as uWSGI's getopt reads them; an ini file named alone
+    is read as ``--ini``; other words (values of options not known here) are skipped."""
     found: list[tuple[str, str, str, str]] = []
     index = 0
     while index < len(args):
@@ -78,6 +79,10 @@ def _words(args: list[str]) -> list[tuple[str, str, str, str]]:
                 index += 1
                 how = "separate"
             found.append((key, inline, f"--{key}", how))
+            continue
+        if not word.startswith("-") and word.endswith(".ini"):
+            # `uwsgi /app/uwsgi.ini`: uWSGI loads a file named alone by its extension.
+            found.append(("ini", word, word, "alone"))
             continue
         if not word.startswith("-") or word == "-":
             continue
@@ -99,13 +104,22 @@ def _words(args: list[str]) -> list[tuple[str, str, str, str]]:
     return found
 
 
-def read_args(args: list[str], label: str, file: str | None, line: int, cwd: str | None = None) -> AppServer:
-    """uWSGI from its command-line words (``--ini`` files read relative to ``cwd``)."""
+def read_args(args: list[str], label: str, file: str | None, line: int, cwd: str | None = None,
+              mounted: dict[str, tuple[str, str]] | None = None) -> AppServer:
+    """uWSGI from its command-line words (``--ini`` files read relative to ``cwd``, or from
+    ``mounted``: the files a container sees, by absolute path, as (text, the file that holds it))."""
     options: list[tuple[str, str, str]] = []      # (key, value, where)
     notes: list[str] = []
     for key, inline, written, how in _words(args):
         if key in ("ini", "config") and inline:
             path = inline.split(":", 1)[0]
+            if mounted is not None:
+                found = mounted.get(posixpath.normpath(path)) if posixpath.isabs(path) else None
+                if found is None:
+                    options.append(("__unreadable__", path, label))
+                    continue
+                options += ini_options_of(found[0], found[1])
+                continue
             options += read_ini_options(locate_container_path(path, [cwd or "."]) or os.path.join(cwd or ".", path))
         elif key == "set" and "=" in inline:
             # --set / -S name=value sets the option ``name`` (uwsgi --show-config lists it so).
@@ -135,6 +149,11 @@ def read_ini_options(path: str) -> list[tuple[str, str, str]]:
         text = read_text_file(path, 1024 * 1024)
     except Exception:  # noqa: BLE001 - a missing ini is named in the note the caller shows
         return [("__unreadable__", path, path)]
+    return ini_options_of(text, path)
+
+
+def ini_options_of(text: str, path: str) -> list[tuple[str, str, str]]:
+    """The options of an ini file's text, each placed at ``path``:line."""
     options, section = [], None
     for number_, raw in enumerate(text.splitlines(), 1):
         stripped = raw.strip()

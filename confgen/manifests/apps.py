@@ -85,7 +85,10 @@ def read_app(container: Container, label: str, images: list | None = None,
     values = [w.value for w in words]
     args = values[found[1]:]
     environ = {**container_environ(container), **assignments(values, start_of(values, found))}
-    server = read_server(found[0], args, label=label, file=file, line=line, environ=environ)
+    directory = container.node.text("workingDir") or "/"
+    mounted = {posixpath.normpath(posixpath.join(directory, path)): (mounted_file.padded(), mounted_file.node.file)
+               for path, mounted_file in (files or {}).items()}
+    server = read_server(found[0], args, label=label, file=file, line=line, environ=environ, mounted=mounted)
     if server is None:
         side.notes.append(f"{label}: {found[0]} is not read by confgen yet")
         return side
