@@ -197,6 +197,9 @@ SITE = {
             location /assets/ {
                 alias /srv/site/assets;  # built files
             }
+            location = /favicon.ico {
+                root /srv/site/favicon.ico;  # the icon
+            }
             location /pages/ {
                 root /srv/site;
                 try_files /srv/site/maintenance.html $uri =404;  # while we deploy

@@ -863,3 +863,21 @@ def test_a_missing_semicolon_before_a_directive_is_accepted_by_nginx_and_reporte
     assert bool(found) is reported
     if reported:
         assert found[0].line == 7 and "its `;` is missing" in found[0].message
+
+
+@pytest.mark.parametrize("root, reported", [("{files}/favicon.ico", True), ("{files}", False)])
+def test_a_root_that_names_the_locations_file_is_joined_to_the_uri_again(tmp_path, root, reported):
+    """radarhub: `location /favicon.ico { root .../favicon.ico; }` opens .../favicon.ico/favicon.ico."""
+    files = tempfile.mkdtemp(prefix="confgen-root-", dir="/tmp")
+    os.chmod(files, 0o755)
+    (Path(files) / "favicon.ico").write_text("icon")
+    port = free_port()
+    try:
+        with _running_nginx(tmp_path, f"    server {{\n        listen 127.0.0.1:{port};\n        location /favicon.ico {{ "
+                                      f"root {root.format(files=files)}; }}\n    }}\n") as (server, conf):
+            answer = _get(port, "/favicon.ico", server)
+    finally:
+        shutil.rmtree(files, ignore_errors=True)
+    assert answer.startswith(b"HTTP/1.1 404" if reported else b"HTTP/1.1 200"), answer[:40]
+    found = only(lint_config(tmp_path, conf.read_text(), nginx_version="1.22.1"), "root-names-the-file")
+    assert bool(found) is reported

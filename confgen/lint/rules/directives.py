@@ -1302,3 +1302,53 @@ def _root_written_in(name: str, root: str) -> str | None:
         if prefix and name.startswith(prefix) and name[len(prefix):len(prefix) + 1] in ("/", "$"):
             return prefix
     return None
+
+
+@rule(code="CG432", name="root-names-the-file", severity="warning")
+def root_names_the_file(ctx: LintContext) -> Iterator[Finding]:
+    """A location for one file (``location /favicon.ico``) whose ``root`` is that file's own path.
+
+    ``root`` is a directory that nginx joins the whole URI to: with ``location /favicon.ico {
+    root /srv/app/static/favicon.ico; }`` nginx opens ``/srv/app/static/favicon.ico/favicon.ico``,
+    which does not exist, and answers 404 (checked on nginx 1.22.1). Name the directory that holds
+    the file (``root /srv/app/static;``), or the file itself with ``alias``. Reported for prefix
+    and exact locations whose path ends in a file name (a dot in its last part) and whose own
+    ``root`` ends with that path.
+
+    Bad:
+        server {
+            location = /favicon.ico {
+                root /srv/app/static/favicon.ico;
+            }
+        }
+
+    Good:
+        server {
+            location = /favicon.ico {
+                root /srv/app/static;
+            }
+        }
+
+    Fix safety: Unsafe: root becomes the directory the file is in, so the file is served; other
+    URIs the location matches (``/favicon.ico.bak`` under a prefix location) are then looked for
+    there too.
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_core_module.html#root
+        https://nginx.org/en/docs/http/ngx_http_core_module.html#alias
+    """
+    for root in ctx.all("root"):
+        location = root.parent
+        if location is None or location.name != "location" or len(root.args) != 1 or "$" in root.args[0]:
+            continue
+        match = location_match(location)
+        if match is None or match.modifier not in ("", "=", "^~") or "." not in match.path.rsplit("/", 1)[-1]:
+            continue
+        written = root.args[0].rstrip("/")
+        if not written.endswith(match.path) or written == match.path:
+            continue
+        directory = written[:-len(match.path)] or "/"
+        yield ctx.finding(root, f"root {root.args[0]} ends with the location's own path: nginx joins the URI to it "
+                                f"and opens {written}{match.path}, which is not there (404); write `root {directory}` "
+                                f"(or `alias {written}`)",
+                          fix=Fix(lambda fx, r=root, d=directory: [replace_arg(fx, r, 0, d)], safe=False))
