@@ -881,3 +881,30 @@ def test_a_root_that_names_the_locations_file_is_joined_to_the_uri_again(tmp_pat
     assert answer.startswith(b"HTTP/1.1 404" if reported else b"HTTP/1.1 200"), answer[:40]
     found = only(lint_config(tmp_path, conf.read_text(), nginx_version="1.22.1"), "root-names-the-file")
     assert bool(found) is reported
+
+
+def test_a_rate_limit_keyed_on_a_client_written_header_counts_nothing_without_it(tmp_path):
+    """doaj: `limit_req_zone $http_cf_connecting_ip`: a client that leaves the header out is never
+    limited, and one that names a new address each time is a new client."""
+    port, backend = free_port(), _RecordingBackend()
+    # (limit_req runs after the rewrite phase: a `return` would answer before it.)
+    site = ("    limit_req_zone $http_cf_connecting_ip zone=api:1m rate=1r/m;\n"
+            f"    server {{\n        listen 127.0.0.1:{port};\n"
+            f"        location / {{ limit_req zone=api; proxy_pass http://127.0.0.1:{backend.port}; }}\n    }}\n")
+    try:
+        with _running_nginx(tmp_path, site) as (server, conf):
+            def status(headers: str = "") -> bytes:
+                return _get(port, "/", server, headers).split(b"\r\n")[0].split()[1]
+            assert [status() for _ in range(3)] == [b"200"] * 3                        # no header: not counted
+            assert [status("CF-Connecting-IP: 1.2.3.4\r\n") for _ in range(2)] == [b"200", b"503"]
+            assert status("CF-Connecting-IP: 1.2.3.5\r\n") == b"200"                  # a new value: a new client
+    finally:
+        backend.sock.close()
+    # Here nginx listens on loopback, where only this machine sends requests: not reported. On
+    # a public address it is, unless an allow list closes the location.
+    assert only(lint_config(tmp_path, conf.read_text(), nginx_version="1.22.1"), "rate-limit-key-spoofable") == []
+    public = conf.read_text().replace(f"listen 127.0.0.1:{port};", "listen 80;")
+    (finding,) = only(lint_config(tmp_path, public, nginx_version="1.22.1"), "rate-limit-key-spoofable")
+    assert "$http_cf_connecting_ip" in finding.message
+    trusted = public.replace("limit_req zone=api;", "limit_req zone=api; allow 10.0.0.0/8; deny all;", 1)
+    assert only(lint_config(tmp_path, trusted, nginx_version="1.22.1"), "rate-limit-key-spoofable") == []

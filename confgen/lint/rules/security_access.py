@@ -534,3 +534,80 @@ def auth_basic_without_user_file(ctx: LintContext) -> Iterator[Finding]:
         yield ctx.finding(directive, f"auth_basic \"{realm}\" is in force without an auth_basic_user_file in "
                                      f"{where}{more}: nginx checks no password there and answers every client "
                                      f"without credentials; add auth_basic_user_file (here, to cover them all)")
+
+
+# Request headers that carry a client's address when a proxy in front writes them; any client
+# that reaches nginx itself writes them too.
+_ADDRESS_HEADERS = frozenset({"$http_x_forwarded_for", "$http_x_real_ip", "$http_cf_connecting_ip",
+                              "$http_true_client_ip", "$http_x_client_ip", "$http_fastly_client_ip",
+                              "$http_x_cluster_client_ip", "$http_forwarded"})
+
+
+@rule(code="CG648", name="rate-limit-key-spoofable", severity="warning")
+def rate_limit_key_spoofable(ctx: LintContext) -> Iterator[Finding]:
+    """A ``limit_req_zone`` / ``limit_conn_zone`` keyed on an address header the client writes.
+
+    A zone keyed on ``$http_cf_connecting_ip`` (or ``X-Forwarded-For``, ``X-Real-IP``,
+    ``True-Client-IP``) limits whoever the header names, and any client that reaches nginx
+    itself writes the header: with a new value on every request it is a new client each time,
+    and without the header the key is empty, and nginx does not count the request at all
+    ("Requests with an empty key value are not accounted"). Key the zone on
+    ``$binary_remote_addr`` and let the realip module set it from the header, trusting only the
+    proxy's addresses (``set_real_ip_from``). Reported when a location or server that anyone can
+    reach (no allow/deny list that closes it, a listen on a public address) uses the zone.
+
+    Bad:
+        http {
+            limit_req_zone $http_cf_connecting_ip zone=api:10m rate=10r/s;
+            server {
+                location /api/ { limit_req zone=api; proxy_pass http://127.0.0.1:8000; }
+            }
+        }
+
+    Good:
+        http {
+            set_real_ip_from 173.245.48.0/20;
+            real_ip_header CF-Connecting-IP;
+            limit_req_zone $binary_remote_addr zone=api:10m rate=10r/s;
+            server {
+                location /api/ { limit_req zone=api; proxy_pass http://127.0.0.1:8000; }
+            }
+        }
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_limit_req_module.html#limit_req_zone
+        https://nginx.org/en/docs/http/ngx_http_limit_conn_module.html#limit_conn_zone
+        https://nginx.org/en/docs/http/ngx_http_realip_module.html
+    """
+    from confgen.lint.rules.security_common import variable_model
+
+    for zone_name, use_name in (("limit_req_zone", "limit_req"), ("limit_conn_zone", "limit_conn")):
+        users: dict[str, list] = {}
+        for use in ctx.all(use_name):
+            zone = next((a[5:] for a in use.args if a.startswith("zone=")), use.args[0] if use.args else "")
+            users.setdefault(zone, []).append(use)
+        by_key: dict[str, list] = {}      # one cause, one finding: the zones keyed the same way
+        for zone in ctx.all(zone_name):
+            if len(zone.args) < 2 or not in_http(zone):
+                continue
+            name = next((a[5:].split(":", 1)[0] for a in zone.args[1:] if a.startswith("zone=")), None)
+            headers = [s.name for s in variable_model(ctx).sources(zone.args[0], zone) if s.name in _ADDRESS_HEADERS]
+            if headers and any(_open_to_anyone(ctx, use) for use in users.get(name or "", [])):
+                by_key.setdefault(zone.args[0], []).append((zone, headers[0]))
+        for zones in by_key.values():
+            (zone, header), more = zones[0], len(zones) - 1
+            also = f" (and {more} more zone{'s' if more > 1 else ''} keyed so)" if more else ""
+            yield ctx.finding(zone, f"{zone_name} keys on {header}{also}, a header any client that reaches nginx "
+                                    f"writes: a new value each request is a new client, and without the header the "
+                                    f"key is empty and nginx counts nothing; key on $binary_remote_addr and set it "
+                                    f"from the header with set_real_ip_from the proxy's addresses")
+
+
+def _open_to_anyone(ctx, use) -> bool:
+    """Whether anyone can send requests to where ``use`` applies: no allow/deny list closes it and
+    its server listens on a public address."""
+    from confgen.lint.rules._proxy import only_trusted_peers
+
+    block = use.parent
+    server = block if block.name == "server" else block.enclosing("server")
+    return not only_trusted_peers(ctx, block) and not (server is not None and private_listeners(server))
