@@ -457,3 +457,24 @@ def test_an_environment_file_may_set_the_defaults_gunicorn_reads_from_the_enviro
     config = sources.read_paired(str(tmp_path / "app.service"))
     assert config.get("forwarded_allow_ips") is UNKNOWN and config.get("workers") is UNKNOWN
     assert config.get("timeout") == 30
+
+
+def test_port_in_the_commands_environment_is_gunicorns_default_bind(tmp_path):
+    """archipelago: compose sets PORT=8000 and no bind; gunicorn then binds 0.0.0.0:$PORT."""
+    compose = tmp_path / "docker-compose.yml"
+    compose.write_text("services:\n  web:\n    command: gunicorn -k gthread app:app\n    environment:\n"
+                       "      - PORT=8000\n")
+    config = sources.config_from(sources.read_source(str(compose)))
+    assert config.binds == ["0.0.0.0:8000"]
+    compose.write_text(compose.read_text().replace("PORT=8000", "PORT=${WEB_PORT}"))
+    assert sources.config_from(sources.read_source(str(compose))).binds is UNKNOWN
+
+
+def test_a_doubled_unix_prefix_is_read_as_gunicorn_reads_it():
+    """sapl binds `unix:unix:/var/interlegis/sapl/run/gunicorn.sock`: gunicorn's parse_address
+    takes what follows the last `unix:`."""
+    from confgen.lint.rules._proxy import parse_address, serves
+
+    assert parse_address("unix:unix:/run/app.sock") == ("unix", "/run/app.sock", None)
+    assert serves("unix:unix:/run/app.sock", "unix:/run/app.sock")
+    assert parse_address("unix://run/app.sock") == ("unix", "/run/app.sock", None)   # nginx: //run is /run

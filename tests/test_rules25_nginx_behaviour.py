@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from lint_helpers import lint_config, only
+from lint_helpers import line_of, lint_config, only
 from conftest import free_port, require_binary
 from test_nginx_model import _RecordingBackend
 
@@ -908,3 +908,18 @@ def test_a_rate_limit_keyed_on_a_client_written_header_counts_nothing_without_it
     assert "$http_cf_connecting_ip" in finding.message
     trusted = public.replace("limit_req zone=api;", "limit_req zone=api; allow 10.0.0.0/8; deny all;", 1)
     assert only(lint_config(tmp_path, trusted, nginx_version="1.22.1"), "rate-limit-key-spoofable") == []
+
+
+def test_a_regex_location_after_a_wider_one_is_never_chosen_for_its_uris(tmp_path):
+    """eda-server: `location ~ ^/api/eda/` before `location ~ /api/eda/ws/[0-9a-z-]+`."""
+    port = free_port()
+    site = (f"    server {{\n        listen 127.0.0.1:{port};\n"
+            "        location ~ ^/api/eda/ { return 200 api; }\n"
+            "        location ~ /api/eda/ws/[0-9a-z-]+ { return 200 ws; }\n"
+            "        location ~ ^/static/app\\.css { return 200 css; }\n"
+            "        location ~* ^/static/ { return 200 static; }\n    }\n")
+    with _running_nginx(tmp_path, site) as (server, conf):
+        assert _get(port, "/api/eda/ws/abc", server).endswith(b"api")
+        assert _get(port, "/static/app.css", server).endswith(b"css")
+    (finding,) = only(lint_config(tmp_path, conf.read_text(), nginx_version="1.22.1"), "regex-location-shadowed")
+    assert finding.line == line_of(conf, "/api/eda/ws/") and "^/api/eda/" in finding.message

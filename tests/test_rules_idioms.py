@@ -731,3 +731,44 @@ def test_a_command_file_below_the_repository_root_finds_the_config_it_names_by_a
                        "portality.app:app\ndirectory=/home/app/doaj\n")
     config = sources.read_paired(str(program))
     assert config.binds == ["0.0.0.0:5050"] and config.get("workers") == 4
+
+
+@pytest.mark.parametrize("table, condition, reported", [
+    ("geo $external { default 1; 10.0.0.0/8 0; }", "$external", False),     # hydroshare: only 10/8 gets in
+    ("geo $internal { default 0; 10.0.0.0/8 1; }", "!$internal", False),
+    ("geo $blocked { default 0; 192.0.2.0/24 1; }", "$blocked", True),      # a blocklist: the rest get in
+    ("geo $http_x_forwarded_for $external { default 1; 10.0.0.0/8 0; }", "$external", True),  # client-written
+])
+def test_a_status_page_behind_a_refusal_by_client_address_is_not_exposed(tmp_path, table, condition, reported):
+    config = full(f"{table}\nserver {{ listen 8080;\n  location /status {{ if ({condition}) {{ return 404; }} "
+                  f"stub_status; }} }}")
+    assert ("status-page-exposed" in rules_of(lint_config(tmp_path, config))) is reported
+
+
+def test_the_same_capture_less_line_in_two_locations_of_a_server_is_one_finding(tmp_path):
+    """archweb: `return 301 https://www.example.org/packages$1;` in two prefix locations."""
+    config = full("server {\n  location /packages { return 301 https://www.example.org/packages$1; }\n"
+                  "  location /pkg { return 301 https://www.example.org/packages$1; }\n}")
+    (finding,) = only(lint_config(tmp_path, config), "invalid-capture-reference")
+    assert "(and 1 more place in this server)" in finding.message
+    assert finding.line == line_of(tmp_path / "nginx.conf", "location /packages")
+
+
+@pytest.mark.parametrize("origin, reported", [("'*'", False), ("$http_origin", True)])
+def test_credentials_dropped_where_any_origin_is_allowed_are_no_loss(tmp_path, origin, reported):
+    """sapl: the OPTIONS preflight drops Allow-Credentials beside Allow-Origin '*', which browsers
+    never pair with credentials."""
+    config = full(f"""
+        server {{
+            location /api/ {{
+                add_header Access-Control-Allow-Origin {origin};
+                add_header Access-Control-Allow-Credentials 'true';
+                if ($request_method = 'OPTIONS') {{
+                    add_header Access-Control-Allow-Origin {origin};
+                    add_header Access-Control-Max-Age 1728000;
+                    return 204;
+                }}
+                proxy_pass http://127.0.0.1:8000;
+            }}
+        }}""")
+    assert ("add-header-inheritance" in rules_of(lint_config(tmp_path, config))) is reported

@@ -241,7 +241,7 @@ DEFAULTS: dict[str, Any] = {
     "root_path": "",
 }
 # Defaults gunicorn takes from the server's environment when gunicorn.config is imported.
-_DEFAULT_VARIABLES = {"workers": "WEB_CONCURRENCY", "forwarded_allow_ips": "FORWARDED_ALLOW_IPS"}
+_DEFAULT_VARIABLES = {"workers": "WEB_CONCURRENCY", "forwarded_allow_ips": "FORWARDED_ALLOW_IPS", "bind": "PORT"}
 _DEFAULT_NOTES = {
     "workers": "gunicorn's default unless $WEB_CONCURRENCY is set where it runs",
     "forwarded_allow_ips": "gunicorn's default unless $FORWARDED_ALLOW_IPS is set where it runs",
@@ -330,6 +330,12 @@ class GunicornConfig:
             return Setting(name, UNKNOWN, "default", note=self.unset_unknown)
         variable = _DEFAULT_VARIABLES.get(name)
         env_files = getattr(self.command, "env_files", None)
+        env = getattr(self.command, "env", None) or {}
+        if name == "bind" and "PORT" in env:
+            # gunicorn's bind default is 0.0.0.0:$PORT when PORT is set (gunicorn/config.py, Bind).
+            port = env["PORT"]
+            return Setting(name, UNKNOWN if port is None or not str(port).isdigit() else [f"0.0.0.0:{port}"],
+                           "default", note=f"gunicorn's default with $PORT set by {self.command.label}")
         if variable is not None and env_files:
             return Setting(name, UNKNOWN, "default", note=f"gunicorn's default unless ${variable} is set in "
                                                           f"{', '.join(env_files)}, which is not read here")

@@ -415,7 +415,9 @@ def parse_address(address: str) -> tuple[str, str, int | None]:
     """("unix", path, None) or ("tcp", host, port) for an nginx server or a gunicorn bind."""
     text = address.strip()
     if text.lower().startswith("unix:"):
-        return "unix", _socket_path(text[5:]), None
+        # gunicorn reads what follows the last `unix:` (`unix:unix:/run/app.sock` is /run/app.sock).
+        return "unix", _socket_path(re.sub(r"^(?:unix:)+", "", text, flags=re.IGNORECASE)), None
+    text = text.removeprefix("tcp://")
     if text.startswith("/"):
         return "unix", _socket_path(text), None
     match = _PORT_RE.match(text)

@@ -1352,3 +1352,93 @@ def root_names_the_file(ctx: LintContext) -> Iterator[Finding]:
                                 f"and opens {written}{match.path}, which is not there (404); write `root {directory}` "
                                 f"(or `alias {written}`)",
                           fix=Fix(lambda fx, r=root, d=directory: [replace_arg(fx, r, 0, d)], safe=False))
+
+
+@rule(code="CG433", name="regex-location-shadowed", severity="warning")
+def regex_location_shadowed(ctx: LintContext) -> Iterator[Finding]:
+    """A regex location that an earlier one at the same level answers every request of.
+
+    nginx tries a level's regex locations in the order written and uses the first that matches:
+    after ``location ~ ^/api/`` (every URI that starts with ``/api/``), ``location ~
+    /api/ws/[0-9a-z-]+`` is never chosen for ``/api/ws/...``, and its settings (the WebSocket
+    upgrade, a longer timeout) never apply (eda-server's websocket location, checked on nginx
+    1.22.1). Move the narrower location before the wider one. Reported when the earlier regex is
+    a plain prefix (``^/api/``, optionally followed by ``.*``), the later one starts with that
+    same text (anchored or not), and the earlier one is at least as case-insensitive.
+
+    Bad:
+        server {
+            location ~ ^/api/ { proxy_pass http://127.0.0.1:8000; }
+            location ~ ^/api/ws/ { proxy_pass http://127.0.0.1:8001; }
+        }
+
+    Good:
+        server {
+            location ~ ^/api/ws/ { proxy_pass http://127.0.0.1:8001; }
+            location ~ ^/api/ { proxy_pass http://127.0.0.1:8000; }
+        }
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_core_module.html#location
+    """
+    by_level: dict[int, list] = {}
+    for location in ctx.all("location"):
+        match = location_match(location)
+        if match is not None and match.modifier in ("~", "~*") and location.parent is not None and in_http(location):
+            by_level.setdefault(id(location.parent), []).append((location, match))
+    for regexes in by_level.values():
+        for index, (later, later_match) in enumerate(regexes):
+            later_text = _literal_start(later_match.path.removeprefix("^"))
+            for earlier, earlier_match in regexes[:index]:
+                prefix = _plain_prefix(earlier_match.path)
+                if prefix is None or not later_text or (earlier_match.modifier == "~" and later_match.modifier == "~*"):
+                    continue
+                folded = earlier_match.modifier == "~*"
+                if (later_text.lower() if folded else later_text).startswith(prefix.lower() if folded else prefix):
+                    yield ctx.finding(later, f"location {' '.join(later.args)} is never chosen for URIs that start "
+                                             f"with {later_text}: location {' '.join(earlier.args)} ({earlier.file}:"
+                                             f"{earlier.line}) comes first and matches them all (nginx uses the "
+                                             f"first regex location that matches); move this one before it")
+                    break
+
+
+_REGEX_SPECIAL = set(".^$*+?()[]{}|\\")
+
+
+def _literal_start(pattern: str) -> str:
+    """The text every match of ``pattern`` starts with (escapes read): ``/api/ws/`` of
+    ``/api/ws/[0-9a-z-]+``; empty when it starts with a regex construct."""
+    return _literal_run(pattern)[0]
+
+
+def _literal_run(pattern: str) -> tuple[str, int]:
+    """(the fixed text ``pattern`` starts with, how many of its characters spell it)."""
+    text, index = [], 0
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\" and index + 1 < len(pattern) and not pattern[index + 1].isalnum():
+            text.append(pattern[index + 1])
+            index += 2
+            continue
+        if char in _REGEX_SPECIAL:
+            if char in "*?{" and text:
+                text.pop()          # a quantifier makes the character before it optional or repeated
+                index = -1          # (what was read no longer spells the text alone)
+            break
+        text.append(char)
+        index += 1
+    return "".join(text), index
+
+
+def _plain_prefix(pattern: str) -> str | None:
+    """``/api/`` for ``^/api/`` (or ``^/api/.*``, ``^/api/(.*)$``): a regex that matches exactly the
+    URIs starting with some text; None for any other regex."""
+    if not pattern.startswith("^"):
+        return None
+    body = pattern[1:]
+    for tail in ("(.*)$", ".*$", "(.*)", ".*"):
+        if body.endswith(tail):
+            body = body[:-len(tail)]
+            break
+    text, consumed = _literal_run(body)
+    return text if text and consumed == len(body) else None

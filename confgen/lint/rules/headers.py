@@ -179,7 +179,9 @@ def add_header_inheritance(ctx: LintContext) -> Iterator[Finding]:
     ``Expires 0``) leaves them out on purpose, and is not reported; nor is a header made only
     of ``$upstream_*`` variables (``X-Cache-Status $upstream_cache_status``) in a level that
     answers with ``return``: no upstream is involved there, so its value is empty and nginx
-    would not send it anyway; nor is a CORS preflight ``if ($request_method = OPTIONS)`` that
+    would not send it anyway; nor is ``Access-Control-Allow-Credentials`` where the level answers
+    ``Access-Control-Allow-Origin *`` (browsers never send credentials to a wildcard origin, so
+    the header does nothing there); nor is a CORS preflight ``if ($request_method = OPTIONS)`` that
     returns and drops only caching headers (caches never store an OPTIONS response).
 
     Bad:
@@ -205,7 +207,8 @@ def add_header_inheritance(ctx: LintContext) -> Iterator[Finding]:
     yield from _lost_headers(ctx, "add_header", None, skip=frozenset(SECURITY_HEADERS), reported_elsewhere=lambda level:
                              only_nginx_own_headers(level) or drops_security_headers(ctx, level),
                              deliberate=lambda level, lost: _recaches(level, lost) or _preflight(level, lost),
-                             unsent=_empty_without_upstream)
+                             unsent=lambda level, header: _empty_without_upstream(level, header)
+                             or _credentials_with_any_origin(ctx, level, header))
 
 
 def _preflight(level, lost: list[str]) -> bool:
@@ -225,6 +228,18 @@ def _empty_without_upstream(level, header) -> bool:
     so no upstream is involved and nginx leaves out a header whose value is empty."""
     return any(d.name == "return" for d in level.block or ()) \
         and _only_variables(header, lambda name: name.startswith("upstream_"))
+
+
+def _credentials_with_any_origin(ctx, level, header) -> bool:
+    """``Access-Control-Allow-Credentials`` where the level answers ``Access-Control-Allow-Origin
+    *``: a browser never sends credentials to a wildcard origin (Fetch: the CORS check fails for a
+    credentialed request when the origin is ``*``) and ignores the header without them, so it
+    does nothing there and its loss is none (sapl's OPTIONS preflight)."""
+    if header.args[:1] == [] or header.args[0].lower() != "access-control-allow-credentials":
+        return False
+    origins = [d.args[1].strip("'\"") for d in ctx.nginx.effective("add_header", level)
+               if len(d.args) > 1 and d.args[0].lower() == "access-control-allow-origin"]
+    return origins == ["*"]
 
 
 def _only_variables(header, allowed) -> bool:

@@ -12,7 +12,7 @@ from confgen.lint.context import LintContext
 from confgen.lint.registry import Finding, rule
 from confgen.lint.rules._proxy import (FAMILIES, access_restricted, accepted_families, access_scope, open_families,
                                       private_listeners)
-from confgen.lint.rules.security_common import http_servers, in_http, is_redirect, is_refusal
+from confgen.lint.rules.security_common import http_servers, in_http, is_redirect, is_refusal, refuses
 from confgen.nginx.variables import references
 
 _ACCESS = ("allow", "deny")
@@ -161,8 +161,9 @@ def status_page_exposed(ctx: LintContext) -> Iterator[Finding]:
 
     Connection counts and request rates help an attacker time a flood and see its effect, and
     NGINX Plus ``api`` can even change upstreams. Restrict it with ``allow``/``deny all``,
-    ``auth_basic`` (with ``auth_basic_user_file``), ``auth_request``, ``internal``, or serve it
-    on a loopback-only listener. The allow/deny list is judged in order, as nginx applies the
+    ``auth_basic`` (with ``auth_basic_user_file``), ``auth_request``, ``internal``, a refusal
+    by the client's address (``if ($external) { return 404; }`` with ``$external`` from a
+    ``geo`` of it), or serve it on a loopback-only listener. The allow/deny list is judged in order, as nginx applies the
     first rule that matches: ``allow all; deny all;`` (or ``allow 0.0.0.0/0`` first) lets
     everyone read it, and so does such an allow under ``satisfy any`` beside a password. Not
     reported beside an include of a file the deployment provides, which may restrict it, nor
@@ -195,7 +196,8 @@ def status_page_exposed(ctx: LintContext) -> Iterator[Finding]:
             if block is None or block.name != "location" or not in_http(directive):
                 continue
             server = block.enclosing("server")
-            protected = access_restricted(ctx, block) or block.find("internal") or private_listeners(server)
+            protected = access_restricted(ctx, block) or block.find("internal") or private_listeners(server) \
+                or _address_gate(ctx, block) or _address_gate(ctx, server)
             if protected or ctx.unresolved_include(block) is not None:
                 continue   # (a file the deployment provides may restrict it)
             port = _status_port(ctx, server)
@@ -209,6 +211,33 @@ def status_page_exposed(ctx: LintContext) -> Iterator[Finding]:
 
 
 _WEB_PORTS = {80, 443, 8080, 8443}
+_CLIENT_ADDRESS = {"$remote_addr", "$binary_remote_addr", "$realip_remote_addr"}
+
+
+def _address_gate(ctx, block) -> bool:
+    """Whether ``block`` refuses requests by the client's address itself: ``if ($external) {
+    return 404; }`` where ``$external`` comes from a ``geo`` of the client address (or a ``map``
+    of ``$remote_addr``), the idiom hydroshare uses in place of allow/deny."""
+    if block is None:
+        return False
+    for condition in block.find("if"):
+        args = [a for a in condition.args if a not in ("(", ")")]
+        if len(args) != 1 or not refuses(condition):
+            continue
+        written = args[0].strip("()")
+        negated, variable = written.startswith("!"), written.lstrip("!")
+        for table in (*ctx.all("geo"), *ctx.all("map")):
+            defined = table.args[-1] if table.args else ""
+            source = (table.args[0] if len(table.args) > 1 else "$remote_addr") if table.name == "geo" \
+                else (table.args[0] if table.args else "")
+            if defined != variable or source not in _CLIENT_ADDRESS:
+                continue
+            default = next((entry.args[0] for entry in table.block or () if entry.name == "default" and entry.args), "")
+            # The refusal must cover every address the table does not name: a default that
+            # makes the condition true (a list of who may in), not a list of who may not.
+            if (default not in ("", "0")) != negated:
+                return True
+    return False
 
 
 def _status_port(ctx, server) -> int | None:

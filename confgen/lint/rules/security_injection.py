@@ -65,6 +65,9 @@ def invalid_capture_reference(ctx: LintContext) -> Iterator[Finding]:
         https://nginx.org/en/docs/http/ngx_http_rewrite_module.html#rewrite
         https://nginx.org/en/docs/http/ngx_http_core_module.html#location
     """
+    # One cause, one finding: the same line written in several locations of a server (two
+    # `return 301 /packages$1;` with no regex) is reported at the first, naming the others.
+    alike: dict[tuple, list] = {}
     for directive in ctx.nginx.walk():
         if not any(_CAPTURE_MARK.search(arg) for arg in directive.args):
             continue    # most directives: no $1..$9 anywhere
@@ -80,8 +83,8 @@ def invalid_capture_reference(ctx: LintContext) -> Iterator[Finding]:
         source = variable_model(ctx).regex_in_scope(directive)
         highest = max(int(ref.name) for _, ref in used)
         if source is None:
-            yield ctx.finding(directive, f"${highest} is used but no regex in scope captures anything: it is "
-                                         f"always empty here")
+            key = (id(directive.enclosing("server")), directive.name, tuple(directive.args))
+            alike.setdefault(key, []).append((directive, highest))
             continue
         groups = source.groups
         if groups is not None and highest > groups:
@@ -89,6 +92,11 @@ def invalid_capture_reference(ctx: LintContext) -> Iterator[Finding]:
             yield ctx.finding(directive, f"${highest} is used but the regex in scope ({source.pattern!r}, {where}) "
                                          f"has {groups} capture group{'s' if groups != 1 else ''}: ${highest} is "
                                          f"always empty")
+    for places in alike.values():
+        (directive, highest), more = places[0], len(places) - 1
+        also = f" (and {more} more place{'s' if more > 1 else ''} in this server)" if more else ""
+        yield ctx.finding(directive, f"${highest} is used but no regex in scope captures anything{also}: it is "
+                                     f"always empty here")
 
 
 # ---------------------------------------------------------------------------------------------
