@@ -132,10 +132,17 @@ def test_a_setting_in_a_mounted_gunicorn_conf_is_not_edited_by_a_fix(rendered):
 # What cannot be read, and how the image's own files count
 
 
-def _pod(tmp_path: Path, nginx_mount: str, data: str, *, config_map: bool = True, image: str = "nginx:1.27") -> Path:
+GUNICORN_CONTAINER = 'image: app:1\ncommand: ["gunicorn", "-b", "127.0.0.1:8000", "app:app"]'
+
+
+def _pod(tmp_path: Path, nginx_mount: str, data: str, *, config_map: bool = True, image: str = "nginx:1.27",
+         app: str = GUNICORN_CONTAINER) -> Path:
+    """A Deployment of nginx (its config mounted from ConfigMap conf with ``data``) and an app
+    container (``app``: its fields, one per line)."""
     config_map_text = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: conf\ndata:\n" + \
         textwrap.indent(textwrap.dedent(data), "  ") + "---\n" if config_map else ""
     mount = textwrap.indent(nginx_mount, " " * 14).lstrip()
+    app_fields = textwrap.indent(app, " " * 10).lstrip()
     deployment = textwrap.dedent("""\
         apiVersion: apps/v1
         kind: Deployment
@@ -159,9 +166,8 @@ def _pod(tmp_path: Path, nginx_mount: str, data: str, *, config_map: bool = True
                     - name: conf
                       MOUNT
                 - name: app
-                  image: app:1
-                  command: ["gunicorn", "-b", "127.0.0.1:8000", "app:app"]
-        """).replace("IMAGE", image).replace("MOUNT", mount)
+                  APP
+        """).replace("IMAGE", image).replace("MOUNT", mount).replace("APP", app_fields)
     path = tmp_path / "pod.yaml"
     path.write_text(config_map_text + deployment)
     return path
@@ -226,64 +232,38 @@ def test_a_fix_that_would_break_the_yaml_is_refused():
     assert _breaks_manifest([inside], texts) is None
 
 
-UWSGI_POD = """\
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: web
-data:
-  nginx.conf: |-
-    events {}
-    http {
-      server {
-        listen 80;
-        location / {
-          include uwsgi_params;
-          uwsgi_pass 127.0.0.1:5000;
-          uwsgi_read_timeout 60s;
+UWSGI_CONF = """\
+    nginx.conf: |-
+      events {}
+      http {
+        server {
+          listen 80;
+          location / {
+            include uwsgi_params;
+            uwsgi_pass 127.0.0.1:5000;
+            uwsgi_read_timeout 60s;
+          }
         }
       }
-    }
-  web-uwsgi.ini: |-
-    [uwsgi]
-    module = web.wsgi
-    harakiri = 120
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  selector:
-    matchLabels: {app: web}
-  template:
-    metadata:
-      labels: {app: web}
-    spec:
-      containers:
-        - name: nginx
-          image: nginx:1.27
-          volumeMounts:
-            - {name: config, mountPath: /etc/nginx/nginx.conf, subPath: nginx.conf}
-        - name: uwsgi
-          image: registry.example/web:1
-          command: ["uwsgi", "--ini", "/etc/uwsgi/uwsgi.ini", "--socket", ":5000"]
-          volumeMounts:
-            - {name: config, mountPath: /etc/uwsgi/uwsgi.ini, subPath: web-uwsgi.ini}
-      volumes:
-        - name: config
-          configMap: {name: web}
+    web-uwsgi.ini: |-
+      [uwsgi]
+      module = web.wsgi
+      harakiri = 120
 """
+UWSGI_CONTAINER = """\
+image: registry.example/web:1
+command: ["uwsgi", "--ini", "/etc/uwsgi/uwsgi.ini", "--socket", ":5000"]
+volumeMounts:
+  - {name: conf, mountPath: /etc/uwsgi/uwsgi.ini, subPath: web-uwsgi.ini}"""
 
 
 def test_a_uwsgi_ini_mounted_from_a_configmap_is_read_at_its_lines_in_the_manifest(tmp_path):
     """osf-helm: harakiri 120 in the mounted ini outlasts nginx's uwsgi_read_timeout 60s."""
-    path = tmp_path / "web.yaml"
-    path.write_text(UWSGI_POD)
+    path = _pod(tmp_path, "mountPath: /etc/nginx/nginx.conf\nsubPath: nginx.conf", UWSGI_CONF, app=UWSGI_CONTAINER)
     (finding,) = [f for f in lint_manifest(path).findings if f.rule == "chain-timeout-order"]
     assert finding.line == line_of(path, "uwsgi_read_timeout 60s")
     assert f"harakiri 120s ({path}:{line_of(path, 'harakiri = 120')})" in finding.message
     # Not mounted: the image's own file, which the manifests do not show, is not guessed at.
-    path.write_text(UWSGI_POD.replace("            - {name: config, mountPath: /etc/uwsgi/uwsgi.ini, subPath: web-uwsgi.ini}\n",
-                                      "            []\n"))
-    assert not [f for f in lint_manifest(path).findings if f.rule == "chain-timeout-order"]
+    unmounted = _pod(tmp_path, "mountPath: /etc/nginx/nginx.conf\nsubPath: nginx.conf", UWSGI_CONF,
+                     app=UWSGI_CONTAINER.split("\nvolumeMounts:")[0])
+    assert not [f for f in lint_manifest(unmounted).findings if f.rule == "chain-timeout-order"]

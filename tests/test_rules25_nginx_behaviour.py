@@ -89,6 +89,27 @@ SERVER = """
 """
 
 
+def _answer_from_files(tmp_path, files: dict[str, str], server_body: str, path: str) -> tuple[bytes, Path]:
+    """nginx's answer to GET ``path`` from a server made of ``server_body`` (``{files}`` in it is a
+    directory holding ``files``, readable by nginx's workers), and the config's path."""
+    directory = tempfile.mkdtemp(prefix="confgen-files-", dir="/tmp")
+    os.chmod(directory, 0o755)      # nginx's workers (nobody, under root) read it
+    for name, text in files.items():
+        target = Path(directory) / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+        for parent in target.relative_to(directory).parents:
+            os.chmod(Path(directory) / parent, 0o755)
+    port = free_port()
+    try:
+        body = server_body.format(files=directory)
+        with _running_nginx(tmp_path, f"    server {{\n        listen 127.0.0.1:{port};\n{body}    }}\n") \
+                as (server, conf):
+            return _get(port, path, server), conf
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 def test_the_installed_nginx_does_what_the_rules_say(tmp_path):
     backend = _RecordingBackend()
     port, closed = free_port(), free_port()
@@ -724,20 +745,9 @@ def test_a_cache_that_ignores_set_cookie_replays_the_first_clients_cookie(tmp_pa
 def test_an_alias_without_the_locations_slash_serves_sibling_paths(tmp_path, alias, reported):
     """greengo's `location /static/ { alias /app/static; }`: /static/css/a.css is read from
     /app/staticcss/a.css, so the files under /app/static/ answer 404."""
-    files = tempfile.mkdtemp(prefix="confgen-alias-", dir="/tmp")
-    os.chmod(files, 0o755)      # nginx's workers (nobody, under root) read it
-    for path in ("static/css/a.css", "staticcss/a.css"):
-        (Path(files) / path).parent.mkdir(parents=True, exist_ok=True)
-        (Path(files) / path).write_text(path)
-        os.chmod(Path(files) / path.split("/")[0], 0o755)
-        os.chmod((Path(files) / path).parent, 0o755)
-    port = free_port()
-    try:
-        with _running_nginx(tmp_path, f"    server {{\n        listen 127.0.0.1:{port};\n"
-                                      f"        location /static/ {{ alias {files}/{alias}; }}\n    }}\n") as (server, conf):
-            answer = _get(port, "/static/css/a.css", server)
-    finally:
-        shutil.rmtree(files, ignore_errors=True)
+    answer, conf = _answer_from_files(tmp_path, {path: path for path in ("static/css/a.css", "staticcss/a.css")},
+                                      f"        location /static/ {{{{ alias {{files}}/{alias}; }}}}\n",
+                                      "/static/css/a.css")
     body = answer.split(b"\r\n\r\n", 1)[1]
     assert body == (b"staticcss/a.css" if reported else b"static/css/a.css")
     found = only(lint_config(tmp_path, conf.read_text(), nginx_version="1.22.1"), "alias-drops-slash")
@@ -753,17 +763,9 @@ def test_an_alias_without_the_locations_slash_serves_sibling_paths(tmp_path, ali
 def test_try_files_joins_root_to_a_file_written_as_a_filesystem_path(tmp_path, written, reported):
     """try_files builds each file's path as root + argument, so a root (or $document_root) written
     into the argument is there twice and the file is never found."""
-    files = tempfile.mkdtemp(prefix="confgen-tryfiles-", dir="/tmp")
-    os.chmod(files, 0o755)
-    (Path(files) / "maintenance.html").write_text("maintenance")
-    written = written.format(root=files)
-    port = free_port()
-    try:
-        with _running_nginx(tmp_path, f"    server {{\n        listen 127.0.0.1:{port};\n        root {files};\n"
-                                      f"        location / {{ try_files {written} =418; }}\n    }}\n") as (server, conf):
-            answer = _get(port, "/maintenance", server)
-    finally:
-        shutil.rmtree(files, ignore_errors=True)
+    answer, conf = _answer_from_files(tmp_path, {"maintenance.html": "maintenance"},
+                                      f"        root {{files}};\n        location / {{{{ try_files "
+                                      f"{written.replace('{root}', '{files}')} =418; }}}}\n", "/maintenance")
     assert answer.startswith(b"HTTP/1.1 418" if reported else b"HTTP/1.1 200"), answer[:40]
     found = only(lint_config(tmp_path, conf.read_text(), nginx_version="1.22.1"), "try-files-filesystem-path")
     assert bool(found) is reported
@@ -868,16 +870,8 @@ def test_a_missing_semicolon_before_a_directive_is_accepted_by_nginx_and_reporte
 @pytest.mark.parametrize("root, reported", [("{files}/favicon.ico", True), ("{files}", False)])
 def test_a_root_that_names_the_locations_file_is_joined_to_the_uri_again(tmp_path, root, reported):
     """radarhub: `location /favicon.ico { root .../favicon.ico; }` opens .../favicon.ico/favicon.ico."""
-    files = tempfile.mkdtemp(prefix="confgen-root-", dir="/tmp")
-    os.chmod(files, 0o755)
-    (Path(files) / "favicon.ico").write_text("icon")
-    port = free_port()
-    try:
-        with _running_nginx(tmp_path, f"    server {{\n        listen 127.0.0.1:{port};\n        location /favicon.ico {{ "
-                                      f"root {root.format(files=files)}; }}\n    }}\n") as (server, conf):
-            answer = _get(port, "/favicon.ico", server)
-    finally:
-        shutil.rmtree(files, ignore_errors=True)
+    answer, conf = _answer_from_files(tmp_path, {"favicon.ico": "icon"},
+                                      f"        location /favicon.ico {{{{ root {root}; }}}}\n", "/favicon.ico")
     assert answer.startswith(b"HTTP/1.1 404" if reported else b"HTTP/1.1 200"), answer[:40]
     found = only(lint_config(tmp_path, conf.read_text(), nginx_version="1.22.1"), "root-names-the-file")
     assert bool(found) is reported
