@@ -125,6 +125,11 @@ class LintContext:
             self._column_of[id(finding)] = (finding, name)
         return finding
 
+    def source_lines(self, wanted) -> dict[tuple[str, int], str]:
+        """The text of each (file, line) asked for, as written (read once per file, only up to
+        the last line asked for)."""
+        return self._lines.lines(wanted)
+
     def with_columns(self, findings: list[Finding]) -> list[Finding]:
         """``findings`` with their columns; one a rule made itself keeps the column it has."""
         pending = {}
@@ -175,6 +180,21 @@ class _FileLines:
                     yield line.rstrip("\r\n")
         except (OSError, ValueError):
             return
+
+    def lines(self, wanted: Iterable[tuple[str, int]]) -> dict[tuple[str, int], str]:
+        """The text of each (file, line) asked for, read in one pass per file."""
+        by_file: dict[str, set[int]] = {}
+        for file, line in wanted:
+            by_file.setdefault(file, set()).add(line)
+        found: dict[tuple[str, int], str] = {}
+        for file, numbers in by_file.items():
+            last = max(numbers)
+            for number, text in enumerate(self._lines(file), 1):
+                if number in numbers:
+                    found[(file, number)] = text
+                if number >= last:
+                    break
+        return found
 
     def columns(self, wanted: Iterable[tuple[str, int, str | None]]) -> dict[tuple[str, int, str | None], int]:
         """1-based column per (file, line, name): where ``name`` starts on that line, else the

@@ -33,6 +33,14 @@ def _arities() -> tuple[frozenset[str], frozenset[str]]:
     return every(analyzer.NGX_CONF_TAKE1), every(analyzer.NGX_CONF_FLAG)
 
 
+@functools.lru_cache(maxsize=1)
+def _directive_names() -> frozenset[str]:
+    """Every directive name in crossplane's copy of nginx's module tables."""
+    import crossplane.analyzer as analyzer
+
+    return frozenset(analyzer.DIRECTIVES)
+
+
 @rule(code="CG427", name="directive-arguments", severity="error")
 def directive_arguments(ctx: LintContext) -> Iterator[Finding]:
     """A directive written with a number of values, or an on/off value, nginx refuses.
@@ -116,9 +124,11 @@ def missing_semicolon(ctx: LintContext) -> Iterator[Finding]:
         https://github.com/nginxinc/crossplane/blob/master/crossplane/analyzer.py
     """
     one_value, switches = _arities()
-    for directive in ctx.nginx.walk():
-        if directive.name in one_value or directive.name in switches:
-            continue  # nginx refuses those: directive-arguments reports them, naming the missing `;`
+    names = _directive_names()
+    candidates = [d for d in ctx.nginx.walk() if len(d.args) >= 2 and not names.isdisjoint(d.args[1:])
+                  and d.name not in one_value and d.name not in switches]
+    # (nginx refuses a one-value directive run on: directive-arguments reports it, naming the `;`.)
+    for directive in _multi_line(ctx, candidates):
         found = _runs_on(ctx, directive)
         if found is not None:
             name, line = found
@@ -128,18 +138,29 @@ def missing_semicolon(ctx: LintContext) -> Iterator[Finding]:
                                          f"with `;`")
 
 
+def _multi_line(ctx: LintContext, directives: list) -> list:
+    """Those of ``directives`` whose statement may go on past its first line: not those whose
+    line has their ``;`` (``listen 443 ssl http2;``, the usual case), told from the line alone
+    without reading the file's statements."""
+    lines = ctx.source_lines((d.file, d.line) for d in directives if d.column > 0)
+    kept = []
+    for directive in directives:
+        rest = lines.get((directive.file, directive.line), "")[max(directive.column - 1, 0):]
+        if not (";" in rest and not any(mark in rest for mark in "'\"#")):
+            kept.append(directive)
+    return kept
+
+
 def _runs_on(ctx: LintContext, directive) -> tuple[str, int] | None:
     """(the directive name a value of ``directive`` is, the line it starts) when a value that
     begins a line of its own, unquoted, names an nginx directive: a ``;`` missing before it."""
-    import crossplane.analyzer as analyzer
-
     from confgen.files import read_text_file
     from confgen.nginx.positions import FileText, PositionError
 
-    names = analyzer.DIRECTIVES.keys()
+    names = _directive_names()
     parent = directive.parent
     if directive.is_block or len(directive.args) < 2 or (parent is not None and parent.name in _DATA_BLOCKS) \
-            or not any(arg in names for arg in directive.args[1:]):
+            or names.isdisjoint(directive.args[1:]):
         return None
     texts = ctx.cached("file texts", dict)
     try:
