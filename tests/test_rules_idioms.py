@@ -772,3 +772,11 @@ def test_credentials_dropped_where_any_origin_is_allowed_are_no_loss(tmp_path, o
             }}
         }}""")
     assert ("add-header-inheritance" in rules_of(lint_config(tmp_path, config))) is reported
+
+
+@pytest.mark.parametrize("counterpart, reported", [("uwsgi_buffering off;", False), ("", True)])
+def test_a_proxy_setting_beside_its_uwsgi_counterpart_is_a_dead_line_not_a_finding(tmp_path, counterpart, reported):
+    """kitchenowl: `proxy_buffering off; uwsgi_buffering off;` in a uwsgi_pass location."""
+    config = full(f"server {{ location /mcp {{ include uwsgi_params; proxy_buffering off; {counterpart} "
+                  f"uwsgi_pass 127.0.0.1:5000; }} }}")
+    assert ("proxy-setting-without-proxy-pass" in rules_of(lint_config(tmp_path, config))) is reported

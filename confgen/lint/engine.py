@@ -531,7 +531,21 @@ def _run(ctx: LintContext, rules: list[Rule], focus: set[str] | None) -> list[Fi
     unique: dict[tuple, Finding] = {}
     for finding in ctx.with_columns(kept):
         unique.setdefault((finding.file, finding.line, finding.col, finding.code), finding)
-    return list(unique.values())
+    return _tuning_as_notes(ctx, list(unique.values()))
+
+
+def _tuning_as_notes(ctx: LintContext, findings: list[Finding]) -> list[Finding]:
+    """In a development setup, throughput and capacity advice as notes (confgen.lint.development)."""
+    from confgen.lint.development import TUNING_RULES, development_setup
+
+    tuning = [f for f in findings if f.rule in TUNING_RULES]
+    why = development_setup(ctx) if tuning else None
+    if why is None:
+        return findings
+    for finding in tuning:
+        ctx.note(f"{finding.file}:{finding.line}: {finding.rule}: {finding.message} (a note: {why}, a development "
+                 f"setup)")
+    return [f for f in findings if f.rule not in TUNING_RULES]
 
 
 def _requirements_met(candidate: Rule, ctx: LintContext) -> bool:

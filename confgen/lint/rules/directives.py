@@ -167,7 +167,9 @@ def proxy_setting_without_proxy_pass(ctx: LintContext) -> Iterator[Finding]:
     they have no effect (the app never sees the header). Use the module's own directive
     (``uwsgi_param``, ``fastcgi_param``, ``scgi_param``, ``grpc_set_header``,
     ``uwsgi_read_timeout`` ...). A setting read from a file outside the linted tree (nginx's
-    ``proxy_params`` in /etc/nginx) is reported at the ``include`` that brought it in.
+    ``proxy_params`` in /etc/nginx) is reported at the ``include`` that brought it in; one whose
+    counterpart the block sets too (``proxy_buffering off`` beside ``uwsgi_buffering off``) is
+    not reported.
 
     Bad:
         server {
@@ -198,10 +200,14 @@ def proxy_setting_without_proxy_pass(ctx: LintContext) -> Iterator[Finding]:
             block = handler.parent
             if block is None or not in_http(handler) or any(d.name == "proxy_pass" for d in block.walk()):
                 continue
-            settings = [d for d in block.block or () if d.name.startswith("proxy_")]
+            module = name.split("_")[0]
+            written = {d.name for d in block.block or ()}
+            # `proxy_buffering off;` beside `uwsgi_buffering off;`: the module's own is set already,
+            # so the advice changes nothing (a dead line, kept for a switch back to proxy_pass).
+            settings = [d for d in block.block or () if d.name.startswith("proxy_")
+                        and f"{module}_{d.name.removeprefix('proxy_')}" not in written]
             if settings:
                 names = list(dict.fromkeys(d.name for d in settings))
-                module = name.split("_")[0]
                 # grpc passes headers with grpc_set_header; the others send variables (*_param).
                 headers = "grpc_set_header" if module == "grpc" else f"{module}_param"
                 # A setting read from a file outside the tree (nginx's /etc/nginx/proxy_params):
