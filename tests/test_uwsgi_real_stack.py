@@ -148,3 +148,28 @@ def test_uwsgi_pass_without_params_hands_the_app_no_method_path_or_query(tmp_pat
                              files={"uwsgi_params": UWSGI_PARAMS}), "uwsgi-params-missing")
     lines = conf.read_text().splitlines()
     assert [f.line for f in found] == [next(i for i, text in enumerate(lines, 1) if "location /bare/" in text)]
+
+
+@pytest.mark.parametrize("key, workers", [("process", 1), ("processes", 3)])
+def test_a_misspelled_option_in_the_ini_is_kept_as_a_placeholder_and_ignored(tmp_path, key, workers):
+    """debian-mailman3-web's `process = 2`: uWSGI starts with no complaint and one worker."""
+    uwsgi = _uwsgi()
+    port = free_port()
+    (tmp_path / "app.py").write_text(APP)
+    (tmp_path / "uwsgi.ini").write_text(f"[uwsgi]\nhttp-socket = 127.0.0.1:{port}\nwsgi-file = app.py\n"
+                                        f"master = true\ndie-on-term = true\n{key} = 3\n")
+    process = spawn([uwsgi, "--ini", "uwsgi.ini"], tmp_path / "uwsgi.out", cwd=tmp_path)
+    try:
+        assert owns_listener(process, port, time.monotonic() + 20)
+        deadline = time.monotonic() + 10
+        while (tmp_path / "uwsgi.out").read_text().count("spawned uWSGI worker") < workers and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.3)
+        log = (tmp_path / "uwsgi.out").read_text()
+    finally:
+        stop([process])
+    assert log.count("spawned uWSGI worker") == workers, log
+    assert ("Operational MODE: single process" in log) is (workers == 1)
+    result = lint_config(tmp_path, "server { location / { proxy_pass http://127.0.0.1:%d; } }\n" % port)
+    found = only(result, "uwsgi-option-misspelled")
+    assert [f.line for f in found] == ([6] if key == "process" else [])

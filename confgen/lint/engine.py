@@ -305,7 +305,7 @@ def lint(paths: list[str], *, gunicorn=None, gunicorn_cmd=None, profile=None, ro
                                             for bind in other.bind_list())
                 if stdin_text is not None:
                     ctx._lines.set_text(config.main_file, stdin_text)
-                app_path = getattr(app.config, "path", None)
+                app_path = getattr(app.config, "path", None) or getattr(app.server, "file", None)
                 tree_focus = focus | {_normal(app_path)} if focus is not None and app_path else focus
                 found = _run(ctx, rules, tree_focus)
                 findings.extend(found)

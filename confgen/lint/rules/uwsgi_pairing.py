@@ -4,6 +4,7 @@ uWSGI accepts. uWSGI's ``socket``/``uwsgi-socket`` speak the uwsgi protocol (ngi
 
 from __future__ import annotations
 
+import re
 from typing import Iterator
 
 from confgen.lint.context import LintContext
@@ -161,3 +162,61 @@ def _url_copies(ctx: LintContext, directive) -> int | None:
     def count(names) -> int:
         return sum(name in names for name in used)
     return max(1, count(_WHOLE_URL) + max(count(_URL_QUERY), count(_URL_PATH)))
+
+
+# Where an ini file's key is written ("deploy/uwsgi.ini:12"); a command line's is "start.sh:3 (--x)".
+_INI_LINE = re.compile(r":\d+$")
+# Keys people write for an option of another name: uWSGI has none of these.
+_MISNOMERS = {"user": "uid", "group": "gid", "vaccum": "vacuum"}
+
+
+@rule(code="CG216", name="uwsgi-option-misspelled", severity="warning", needs=("chain",))
+def uwsgi_option_misspelled(ctx: LintContext) -> Iterator[Finding]:
+    """A key of the uWSGI ini file that is no uWSGI option but almost one: it is silently ignored.
+
+    uWSGI takes every key of its config that is not an option as a placeholder (a value other
+    keys can use as ``%(name)``), without a word: ``process = 4`` leaves uWSGI in single-process
+    mode (checked with uWSGI 2.0.31: "Operational MODE: single process"), ``thread = 4`` runs no
+    threads, ``harikiri = 30`` kills nothing. Reported for a key close to an option ``uwsgi
+    --help`` lists (a letter off, a missing plural ``s``) or a common misnomer (``user`` for
+    ``uid``), and not used as a placeholder in the file. Options given on the command line are
+    not checked: uWSGI refuses an unknown one there, and takes a prefix of one (``--lazy-app``
+    for ``--lazy-apps``).
+
+    App ini:
+        [uwsgi]
+        module = app.wsgi
+        process = 4
+
+    Good app ini:
+        [uwsgi]
+        module = app.wsgi
+        processes = 4
+
+    References:
+        https://uwsgi-docs.readthedocs.io/en/latest/Configuration.html#placeholders
+        https://uwsgi-docs.readthedocs.io/en/latest/Options.html
+    """
+    server = _uwsgi(ctx)
+    if server is None:
+        return
+    import difflib
+
+    from confgen.appserver.uwsgi_options import OPTIONS
+
+    values = " ".join(str(value.value) for value in server.settings.values())
+    for key, value in server.settings.items():
+        written = key.replace("_", "-")
+        if written in OPTIONS or value.line is None or f"({key})" in values or not _INI_LINE.search(value.source):
+            continue  # (on the command line uWSGI refuses an unknown option, and takes a prefix of one)
+        meant = _MISNOMERS.get(written)
+        if meant is None:
+            close = difflib.get_close_matches(written, OPTIONS, n=1, cutoff=0.85)
+            # Not a longer option that starts or ends with the key (`exec-pre-app`, `cgroup`): a
+            # build or a plugin may have the key itself; a missing plural `s` is a slip.
+            meant = next((m for m in close if not (m.startswith(written) and m not in (written + "s", written + "es"))
+                          and not m.endswith(written)), None)
+        if meant is not None:
+            yield ctx.finding((value.source.rsplit(":", 1)[0], value.line),
+                              f"`{key}` is not a uWSGI option: uWSGI keeps it as a placeholder and ignores it, so "
+                              f"`{meant}` keeps its default; did you mean `{meant}`?")
