@@ -164,8 +164,9 @@ def _url_copies(ctx: LintContext, directive) -> int | None:
     return max(1, count(_WHOLE_URL) + max(count(_URL_QUERY), count(_URL_PATH)))
 
 
-# Where an ini file's key is written ("deploy/uwsgi.ini:12"); a command line's is "start.sh:3 (--x)".
-_INI_LINE = re.compile(r":\d+$")
+# Where uWSGI takes an unknown name as a placeholder: an ini file's key ("deploy/uwsgi.ini:12") or
+# --set / -S on the command line ("start.sh:3 (--set process)"); other options there it refuses.
+_SILENT_SOURCE = re.compile(r":\d+$|\((--set|-S) ")
 # Keys people write for an option of another name: uWSGI has none of these.
 _MISNOMERS = {"user": "uid", "group": "gid", "vaccum": "vacuum"}
 
@@ -174,24 +175,30 @@ _MISNOMERS = {"user": "uid", "group": "gid", "vaccum": "vacuum"}
 def uwsgi_option_misspelled(ctx: LintContext) -> Iterator[Finding]:
     """A key of the uWSGI ini file that is no uWSGI option but almost one: it is silently ignored.
 
-    uWSGI takes every key of its config that is not an option as a placeholder (a value other
+    uWSGI takes every key of its config (and every ``--set name=value``) that is not an option as a placeholder (a value other
     keys can use as ``%(name)``), without a word: ``process = 4`` leaves uWSGI in single-process
     mode (checked with uWSGI 2.0.31: "Operational MODE: single process"), ``thread = 4`` runs no
     threads, ``harikiri = 30`` kills nothing. Reported for a key close to an option ``uwsgi
     --help`` lists (a letter off, a missing plural ``s``) or a common misnomer (``user`` for
-    ``uid``), and not used as a placeholder in the file. Options given on the command line are
-    not checked: uWSGI refuses an unknown one there, and takes a prefix of one (``--lazy-app``
-    for ``--lazy-apps``).
+    ``uid``), and not used as a placeholder in the file; in an ini file or a ``--set`` (``-S``)
+    of the command line. Other options given on the command line are not checked: uWSGI refuses
+    an unknown one there, and takes a prefix of one (``--lazy-app`` for ``--lazy-apps``).
 
-    App ini:
-        [uwsgi]
-        module = app.wsgi
-        process = 4
+    App command:
+        uwsgi --socket 127.0.0.1:3031 --module app --set process=4
 
-    Good app ini:
-        [uwsgi]
-        module = app.wsgi
-        processes = 4
+    Bad:
+        server {
+            location / { include uwsgi_params; uwsgi_pass 127.0.0.1:3031; }
+        }
+
+    Good app command:
+        uwsgi --socket 127.0.0.1:3031 --module app --set processes=4
+
+    Good:
+        server {
+            location / { include uwsgi_params; uwsgi_pass 127.0.0.1:3031; }
+        }
 
     References:
         https://uwsgi-docs.readthedocs.io/en/latest/Configuration.html#placeholders
@@ -207,7 +214,7 @@ def uwsgi_option_misspelled(ctx: LintContext) -> Iterator[Finding]:
     values = " ".join(str(value.value) for value in server.settings.values())
     for key, value in server.settings.items():
         written = key.replace("_", "-")
-        if written in OPTIONS or value.line is None or f"({key})" in values or not _INI_LINE.search(value.source):
+        if written in OPTIONS or f"({key})" in values or not _SILENT_SOURCE.search(value.source):
             continue  # (on the command line uWSGI refuses an unknown option, and takes a prefix of one)
         meant = _MISNOMERS.get(written)
         if meant is None:
@@ -217,6 +224,16 @@ def uwsgi_option_misspelled(ctx: LintContext) -> Iterator[Finding]:
             meant = next((m for m in close if not (m.startswith(written) and m not in (written + "s", written + "es"))
                           and not m.endswith(written)), None)
         if meant is not None:
-            yield ctx.finding((value.source.rsplit(":", 1)[0], value.line),
+            anchor = (value.source.rsplit(":", 1)[0], value.line) if value.line else _app_anchor(ctx, server)
+            yield ctx.finding(anchor,
                               f"`{key}` is not a uWSGI option: uWSGI keeps it as a placeholder and ignores it, so "
                               f"`{meant}` keeps its default; did you mean `{meant}`?")
+
+
+def _app_anchor(ctx: LintContext, server):
+    """Where a finding about a command-line setting points: the command's file and line, else the
+    first pass to the app."""
+    if server.file:
+        return (server.file, server.line)
+    passes = uwsgi_passes(ctx, binds_of(ctx) or []) or [route.proxy_pass for route in app_routes(ctx)]
+    return passes[0] if passes else ctx.block_anchor(ctx.nginx.root)
