@@ -365,3 +365,24 @@ def test_a_socket_path_with_extra_slashes_is_the_same_socket(tmp_path, target):
     # The app is paired with the location: its rules run (gunicorn's 4094-byte request line).
     assert "header-limits-mismatch" in rules_of(result), result.notes
     assert not any("which no upstream or proxy_pass here reaches" in n for n in result.notes), result.notes
+
+
+@pytest.mark.parametrize("bind, server, container, reported", [
+    ("0.0.0.0:8001", "127.0.0.1:8001", False, True),    # strappo: the app answers past nginx on :8001
+    ("127.0.0.1:8001", "127.0.0.1:8001", False, False),
+    ("0.0.0.0:8001", "127.0.0.1:8001", True, False),     # a Dockerfile beside it: the wildcard is for nginx's container
+    ("0.0.0.0:8001", "app:8001", False, False),          # reached by name: another machine or container
+])
+def test_app_listens_beyond_nginx(tmp_path, bind, server, container, reported):
+    config = full(f"upstream app {{ server {server}; }}\nserver {{ location / {{ proxy_pass http://app; }} }}")
+    files = {"Dockerfile": "FROM python:3.12\n"} if container else {}
+    result = lint_config(tmp_path, config, gunicorn=f'bind = "{bind}"\n', files=files)
+    assert ("app-listens-beyond-nginx" in rules_of(result)) is reported
+
+
+def test_a_uwsgi_socket_on_every_interface_is_reported_at_its_line(tmp_path):
+    config = "upstream app { server 127.0.0.1:3031; }\nserver { location / { include uwsgi_params; uwsgi_pass app; } }\n"
+    ini = "[uwsgi]\nmodule = app.wsgi\nsocket = 0.0.0.0:3031\n"
+    (finding,) = only(lint_config(tmp_path, config, files={"uwsgi.ini": ini}),
+                      "app-listens-beyond-nginx")
+    assert finding.file.endswith("uwsgi.ini") and finding.line == 3

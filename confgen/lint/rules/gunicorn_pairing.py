@@ -12,6 +12,8 @@ route is assumed.
 from __future__ import annotations
 
 import math
+import os
+import re
 from typing import Iterator
 
 from confgen.lint.context import LintContext
@@ -642,3 +644,91 @@ def _may_name_an_upstream(server: str) -> bool:
     """``app`` (no port, not an address): an upstream block's name as much as a host name."""
     kind, host, port = parse_address(server)
     return kind == "tcp" and port is None and not is_ip(host.strip("[]")) and host != "localhost"
+
+
+@rule(group="hardening", code="CG217", name="app-listens-beyond-nginx", severity="warning", needs=("chain",))
+def app_listens_beyond_nginx(ctx: LintContext) -> Iterator[Finding]:
+    """The app listens on every interface, though nginx reaches it on this machine's loopback.
+
+    nginx connects to ``127.0.0.1:8001`` (or ``localhost``), so the app needs no other address;
+    bound to ``0.0.0.0:8001`` it also answers anyone who can reach port 8001 from the network,
+    past nginx's TLS, access rules, rate limits and the headers it sets (a client then names its
+    own ``X-Forwarded-For``). Bind the loopback address (or a unix socket). Reported for an
+    address written in the app's config (gunicorn ``bind``, uWSGI's sockets) when every route to
+    the app goes through loopback, and not for an app that runs in a container (a Dockerfile or
+    compose file beside its config or in a directory above, a ``docker/`` or ``k8s/`` path, a
+    compose service, a pod): there the wildcard is how nginx's container reaches it, and the port
+    is published only if the deployment says so. In the hardening group: whether the port is
+    reachable from outside (a firewall, a private network) is the deployment's, not the config's.
+
+    Gunicorn:
+        bind = "0.0.0.0:8001"
+
+    Bad:
+        events {}
+        http {
+            server { location / { proxy_pass http://127.0.0.1:8001; } }
+        }
+
+    Good gunicorn:
+        bind = "127.0.0.1:8001"
+
+    Good:
+        events {}
+        http {
+            server { location / { proxy_pass http://127.0.0.1:8001; } }
+        }
+
+    References:
+        https://docs.gunicorn.org/en/stable/settings.html#bind
+        https://uwsgi-docs.readthedocs.io/en/latest/Options.html#socket
+        https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_pass
+    """
+    listening = _written_binds(ctx)
+    if listening is None or ctx.app_hosts or _in_a_container(ctx):
+        return
+    who, binds = listening
+    wildcard = [b for b in binds if parse_address(b)[0] == "tcp" and parse_address(b)[1] in ("", "*", "0.0.0.0", "[::]", "::")]
+    if not wildcard:
+        return
+    servers = [s for r in app_routes(ctx) for s in r.servers]
+    servers += [s for d, _, found in uwsgi_targets(ctx) for s in found if any(serves(b, s) for b in binds)]
+    if not servers or not all(parse_address(s)[0] == "tcp" and is_loopback(parse_address(s)[1]) for s in servers):
+        return
+    if ctx.gunicorn is not None:
+        anchor = _gunicorn_anchor(ctx, app_setting(ctx, "bind")[1])
+    else:   # the uWSGI socket option that names the address, where it is written
+        written = next((v for v in ctx.app_server.settings.values() if v.value == wildcard[0] and v.line), None)
+        anchor = (written.source.rsplit(":", 1)[0], written.line) if written is not None and ":" in written.source \
+            and written.source.rsplit(":", 1)[1].isdigit() else (ctx.app_server.file, ctx.app_server.line)
+    port = parse_address(wildcard[0])[2]
+    yield ctx.finding(anchor, f"{who} listens on {wildcard[0]} (every interface), but nginx reaches it on "
+                              f"{servers[0]}: anyone who can reach port {port} talks to the app past nginx (its TLS, "
+                              f"access rules, limits and forwarded headers); bind 127.0.0.1:{port} or a unix socket")
+
+
+_CONTAINER_DIRECTORIES = {"docker", ".docker", "k8s", "kubernetes", "helm", "charts", "container", "containers"}
+_CONTAINER_FILES = re.compile(r"^(Dockerfile.*|.*\.Dockerfile|(docker-)?compose.*\.ya?ml|Containerfile)$")
+
+
+def _in_a_container(ctx: LintContext) -> bool:
+    """Whether the app side looks containerised: read from a compose file, a Dockerfile or a
+    manifest, or a Dockerfile or compose file stands in its directory or the two above it."""
+    source = getattr(ctx.gunicorn, "command", None) or getattr(ctx.app_server, "command", None)
+    if getattr(ctx, "manifest_pod", None) is not None or (source is not None and source.kind in
+                                                          ("compose", "dockerfile", "kubernetes")):
+        return True
+    path = getattr(source, "path", None) or getattr(ctx.gunicorn, "path", None) or getattr(ctx.app_server, "file", None)
+    if not path:
+        return True     # given on the command line: where it runs is not known
+    if _CONTAINER_DIRECTORIES & set(os.path.abspath(path).split(os.sep)):
+        return True     # docker/start.sh, k8s/, charts/
+    directory = os.path.dirname(os.path.abspath(path))
+    for _ in range(3):
+        try:
+            if any(_CONTAINER_FILES.match(name) for name in os.listdir(directory)):
+                return True
+        except OSError:
+            return True
+        directory = os.path.dirname(directory)
+    return False
