@@ -566,3 +566,15 @@ http {
 
     programs = sources.supervisor_programs(str(tmp_path / "supervisord.conf"), supervisor)
     assert [p.line for p in programs] == [5, 8] and programs[0].env["PORT_WEB"] == "5000"
+
+
+@pytest.mark.parametrize("upstream, paired", [("web:8000", True), ("backend:8000", False)])
+def test_a_compose_file_above_the_nginx_folder_is_paired_by_the_service_its_upstreams_name(tmp_path, upstream, paired):
+    """kuma: nginx's image is built from docker/images/nginx/, the compose file is at the root."""
+    nginx = COMPOSE_NGINX.replace("upstream web { server web:8000;", f"upstream django {{ server {upstream};") \
+        .replace("proxy_pass http://web;", "proxy_pass http://django;")
+    write(tmp_path, {"docker/images/nginx/nginx.conf": nginx,
+                     "docker-compose.yml": COMPOSE.format(web_keepalive=2, api_keepalive=5)})
+    result = confgen.lint_project([str(tmp_path / "docker/images/nginx/nginx.conf")], nginx_version="1.22.1")
+    assert any("compose service api" in note for note in result.notes)      # named in either case
+    assert any("compose service web" in note for note in result.notes) is paired

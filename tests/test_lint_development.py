@@ -49,3 +49,12 @@ def test_a_reloading_app_whose_script_also_runs_a_development_server_is_one(tmp_
     result = lint([str(tmp_path / "nginx.conf")], gunicorn=str(tmp_path / "start.sh"), nginx_version="1.22.1",
                   select=["ALL"])
     assert (not TUNING & set(rules_of(result))) is development
+
+
+def test_a_compose_default_of_debug_on_is_development(tmp_path):
+    """kuma: `DEBUG=${DEBUG:-True}`: the file's own default, whatever a deployer may override."""
+    environment = "    environment:\n      - DEBUG=${DEBUG:-True}\n"
+    result = lint_config(tmp_path, NGINX, files={"docker-compose.yml": COMPOSE.format(flags="", environment=environment)})
+    assert not TUNING & set(rules_of(result))
+    off = COMPOSE.format(flags="", environment=environment.replace(":-True", ":-False"))
+    assert TUNING <= set(rules_of(lint_config(tmp_path, NGINX, files={"docker-compose.yml": off})))

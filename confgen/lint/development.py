@@ -4,7 +4,8 @@ A published repository often ships the stack its developers run (a compose file 
 mounted and reloaded on every change) beside, or instead of, the one it deploys. Worker counts,
 file limits and connection pools matter in production, not there. The signs: the app is told it
 is in development (``DEBUG``, ``DJANGO_DEBUG`` or ``FLASK_DEBUG`` on, ``FLASK_ENV``/``APP_ENV``
-development, in the environment its command runs with); or the server reloads the code on change
+development, in the environment its command runs with, or as the default its compose file gives
+``${DEBUG:-True}``); or the server reloads the code on change
 (gunicorn ``reload``, ``--reload``/``--autoreload`` of uvicorn, hypercorn, granian and the others,
 uWSGI ``py-autoreload``) and the same command file also starts a development server
 (``manage.py runserver``, ``flask run``). Reloading alone is not enough: production units do run
@@ -63,6 +64,10 @@ def _told_development(source) -> str | None:
     environment = source.environment()
     for name in _DEBUG_VARIABLES:
         value = environment.get(name)
+        if value is None and name in environment:
+            # `DEBUG=${DEBUG:-True}`: the file's own default, unless where it runs says otherwise.
+            found = re.search(rf"\b{name}\s*[=:]\s*[\"']?\$\{{{name}:?-([^}}]*)\}}", source.text or "")
+            value = found.group(1) if found else None
         if value is not None and str(value).strip().strip("'\"").lower() in _ON:
             return f"the app runs with {name}={value} ({source.label})"
     for name in _ENVIRONMENT_VARIABLES:

@@ -76,6 +76,11 @@ class Pairing:
         app = _facing(self.for_tree(config.main_file, given), config)
         source = getattr(app.config, "command", None) or getattr(app.server, "command", None)
         compose_file = getattr(source, "compose_file", None)
+        if app.config is None and app.server is None and not self.explicit() and self.mapped_none(given):
+            # Nothing beside the tree: a compose file further up whose services its upstreams name.
+            above = self._compose_above(config, given)
+            if above:
+                return above
         if not self.gunicorn_cmd and getattr(source, "kind", None) == "supervisor":
             # Found beside the tree or named with --gunicorn: each of its app programs is paired.
             origin = "--gunicorn" if self.gunicorn else f"found beside {given}"
@@ -89,6 +94,43 @@ class Pairing:
         if not named:
             return [app]
         return [self._compose_service(service, given) for service in named]
+
+    def mapped_none(self, given: str) -> bool:
+        """Whether the project configuration maps no app side to this tree."""
+        return not (self.mapped and given and not given.startswith("<") and self.mapped(given))
+
+    def _compose_above(self, config, given: str) -> list[AppSide]:
+        """The services of a compose file in a directory above the tree (up to the repository's
+        root, COMPOSE_SEARCH_LEVELS at most) that its upstreams name by service name: nginx's
+        image built from docker/nginx/, the compose file at the root."""
+        from confgen.appserver.commands import kind_of
+        from confgen.errors import ConfgenError
+
+        if config.main_file.startswith("<"):
+            return []
+        hosts = upstream_hosts(config)
+        directory = os.path.dirname(os.path.abspath(config.main_file))
+        for _ in range(COMPOSE_SEARCH_LEVELS):
+            if os.path.isdir(os.path.join(directory, ".git")) or os.path.dirname(directory) == directory:
+                break
+            directory = os.path.dirname(directory)
+            try:
+                names = sorted(os.listdir(directory))
+            except OSError:
+                return []
+            for name in names:
+                path = os.path.join(directory, name)
+                if not hosts or kind_of(path) != "compose" or not os.path.isfile(path):
+                    continue
+                from confgen.gunicorn import sources   # here: a lone nginx file loads no app side
+
+                try:
+                    named = [s for s in sources.compose_services(path) if s.service in hosts]
+                except ConfgenError:
+                    continue
+                if named:
+                    return [self._compose_service(service, given) for service in named]
+        return []
 
     def _supervisor_programs(self, path: str, origin: str) -> list[AppSide]:
         """Each app-server program of a supervisor config, when it has several (a web app and
@@ -295,6 +337,10 @@ def trees_of_app(app: str, mapped_to: Callable[[str], list[str]] | None) -> list
 
 # Where an app keeps its nginx config beside it (``app/nginx/site.conf`` next to ``app/uwsgi.ini``).
 NGINX_FOLDERS = ("nginx", "conf.d", "sites-enabled", "sites-available")
+
+
+# How many directories above a tree a compose file naming its upstreams is looked for.
+COMPOSE_SEARCH_LEVELS = 3
 
 
 def _app_directories(directory: str) -> list[str]:
