@@ -18,6 +18,13 @@ class Value:
     unit: str = "s"              # the unit the setting is written in: "ms" for granian's header read timeout
     ceiling: float | None = None  # the longest the server accepts, in seconds (None: no limit)
 
+    @property
+    def written_at(self) -> tuple[str, int] | None:
+        """(file, line) of a value read from a config file ("deploy/uwsgi.ini:12"); None for one
+        from a command line ("start.sh:3 (--socket)") or a default."""
+        file, colon, line = self.source.rpartition(":")
+        return (file, self.line) if colon and line.isdigit() and self.line else None
+
 
 @dataclass
 class AppServer:

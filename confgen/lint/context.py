@@ -199,18 +199,10 @@ class _FileLines:
     def columns(self, wanted: Iterable[tuple[str, int, str | None]]) -> dict[tuple[str, int, str | None], int]:
         """1-based column per (file, line, name): where ``name`` starts on that line, else the
         line's first non-blank character; 1 for a line the file does not have."""
-        by_file: dict[str, dict[int, set[str | None]]] = {}
-        for file, line, name in wanted:
-            by_file.setdefault(file, {}).setdefault(line, set()).add(name)
-        found: dict[tuple[str, int, str | None], int] = {}
-        for file, lines in by_file.items():
-            last = max(lines)
-            for number, text in enumerate(self._lines(file), 1):
-                for name in lines.get(number, ()):
-                    found[(file, number, name)] = _column(text, name)
-                if number >= last:
-                    break
-        return found
+        wanted = list(wanted)
+        texts = self.lines((file, line) for file, line, _ in wanted)
+        return {(file, line, name): _column(texts[(file, line)], name)
+                for file, line, name in wanted if (file, line) in texts}
 
     def next_statements(self, file: str, comment_lines: Iterable[int]) -> dict[int, int]:
         """For each of ``comment_lines`` that holds only a comment: the next line holding a

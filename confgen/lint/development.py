@@ -49,7 +49,7 @@ def _reloads(ctx, source) -> str | None:
     gunicorn = ctx.gunicorn
     if gunicorn is not None and gunicorn.get("reload") is True:
         return "gunicorn reloads the code on change (reload)"
-    words = {w.value.split("=", 1)[0] for w in source.words} if source is not None else set()
+    words = {w.value.split("=", 1)[0] for w in source.words}
     flag = next(iter(sorted(words & _RELOAD_WORDS)), None)
     if flag is not None:
         return f"the app server reloads the code on change ({flag})"

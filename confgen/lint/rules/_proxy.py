@@ -451,6 +451,11 @@ def _host_identity(server: str) -> tuple:
     return (kind, "loopback" if kind == "tcp" and is_loopback(host) else host)
 
 
+def is_wildcard(host: str) -> bool:
+    """A bind host meaning every interface (``0.0.0.0``, ``[::]``, ``*``, none)."""
+    return host in _WILDCARD_HOSTS
+
+
 def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -470,7 +475,7 @@ def serves(bind: str, server: str) -> bool:
         return bind_host == host
     if (port or 80) != (bind_port or 8000):
         return False
-    return bind_host in _WILDCARD_HOSTS or bind_host == host or (is_loopback(bind_host) and is_loopback(host))
+    return is_wildcard(bind_host) or bind_host == host or (is_loopback(bind_host) and is_loopback(host))
 
 
 def uwsgi_passes(ctx, binds: list[str]) -> list:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from typing import Iterator
 
 from confgen.lint.context import LintContext
@@ -37,6 +36,7 @@ from confgen.lint.rules._proxy import (
     governs_only,
     is_ip,
     is_loopback,
+    is_wildcard,
     more_locations,
     parse_address,
     pool_anchor,
@@ -688,7 +688,7 @@ def app_listens_beyond_nginx(ctx: LintContext) -> Iterator[Finding]:
     if listening is None or ctx.app_hosts or _in_a_container(ctx):
         return
     who, binds = listening
-    wildcard = [b for b in binds if parse_address(b)[0] == "tcp" and parse_address(b)[1] in ("", "*", "0.0.0.0", "[::]", "::")]
+    wildcard = [b for b in binds if parse_address(b)[0] == "tcp" and is_wildcard(parse_address(b)[1])]
     if not wildcard:
         return
     servers = [s for r in app_routes(ctx) for s in r.servers]
@@ -698,9 +698,9 @@ def app_listens_beyond_nginx(ctx: LintContext) -> Iterator[Finding]:
     if ctx.gunicorn is not None:
         anchor = _gunicorn_anchor(ctx, app_setting(ctx, "bind")[1])
     else:   # the uWSGI socket option that names the address, where it is written
-        written = next((v for v in ctx.app_server.settings.values() if v.value == wildcard[0] and v.line), None)
-        anchor = (written.source.rsplit(":", 1)[0], written.line) if written is not None and ":" in written.source \
-            and written.source.rsplit(":", 1)[1].isdigit() else (ctx.app_server.file, ctx.app_server.line)
+        written = next((v.written_at for v in ctx.app_server.settings.values()
+                        if v.value == wildcard[0] and v.written_at), None)
+        anchor = written or (ctx.app_server.file, ctx.app_server.line)
     port = parse_address(wildcard[0])[2]
     yield ctx.finding(anchor, f"{who} listens on {wildcard[0]} (every interface), but nginx reaches it on "
                               f"{servers[0]}: anyone who can reach port {port} talks to the app past nginx (its TLS, "
@@ -708,12 +708,13 @@ def app_listens_beyond_nginx(ctx: LintContext) -> Iterator[Finding]:
 
 
 _CONTAINER_DIRECTORIES = {"docker", ".docker", "k8s", "kubernetes", "helm", "charts", "container", "containers"}
-_CONTAINER_FILES = re.compile(r"^(Dockerfile.*|.*\.Dockerfile|(docker-)?compose.*\.ya?ml|Containerfile)$")
 
 
 def _in_a_container(ctx: LintContext) -> bool:
     """Whether the app side looks containerised: read from a compose file, a Dockerfile or a
     manifest, or a Dockerfile or compose file stands in its directory or the two above it."""
+    from confgen.appserver.commands import kind_of
+
     source = getattr(ctx.gunicorn, "command", None) or getattr(ctx.app_server, "command", None)
     if getattr(ctx, "manifest_pod", None) is not None or (source is not None and source.kind in
                                                           ("compose", "dockerfile", "kubernetes")):
@@ -726,7 +727,7 @@ def _in_a_container(ctx: LintContext) -> bool:
     directory = os.path.dirname(os.path.abspath(path))
     for _ in range(3):
         try:
-            if any(_CONTAINER_FILES.match(name) for name in os.listdir(directory)):
+            if any(kind_of(os.path.join(directory, name)) in ("dockerfile", "compose") for name in os.listdir(directory)):
                 return True
         except OSError:
             return True

@@ -78,7 +78,9 @@ def app_closes_every_connection(ctx: LintContext, upstream_routes) -> str | None
 
 def _may_reach_app(ctx: LintContext, upstream_routes) -> bool:
     """Whether these routes' servers are on the address (port) the paired app binds."""
-    binds = binds_of(ctx) if ctx.gunicorn is not None or ctx.app_server is not None else None
+    if ctx.gunicorn is None and ctx.app_server is None:
+        return False   # no app paired (and binds_of would load the gunicorn reader for nothing)
+    binds = binds_of(ctx)
     return bool(binds) and any(serves(bind, server) for bind in binds for route in upstream_routes
                                for server in route.servers)
 

@@ -236,5 +236,6 @@ def is_auth_endpoint(ctx, location) -> bool:
         return False
     if drops_request_body(location):
         return True
-    auth = {d.args[0] for d in ctx.all("auth_request") if d.args and d.args[0] != "off"}
+    auth = ctx.cached("auth_request targets",
+                      lambda: {d.args[0] for d in ctx.all("auth_request") if d.args and d.args[0] != "off"})
     return location.args[-1] in auth

@@ -164,9 +164,9 @@ def _url_copies(ctx: LintContext, directive) -> int | None:
     return max(1, count(_WHOLE_URL) + max(count(_URL_QUERY), count(_URL_PATH)))
 
 
-# Where uWSGI takes an unknown name as a placeholder: an ini file's key ("deploy/uwsgi.ini:12") or
-# --set / -S on the command line ("start.sh:3 (--set process)"); other options there it refuses.
-_SILENT_SOURCE = re.compile(r":\d+$|\((--set|-S) ")
+# uWSGI takes an unknown name as a placeholder in an ini file's key or in --set / -S on the command
+# line ("start.sh:3 (--set process)"); other options there it refuses.
+_SET_ON_COMMAND_LINE = re.compile(r"\((--set|-S) ")
 # Keys people write for an option of another name: uWSGI has none of these.
 _MISNOMERS = {"user": "uid", "group": "gid", "vaccum": "vacuum"}
 
@@ -214,7 +214,7 @@ def uwsgi_option_misspelled(ctx: LintContext) -> Iterator[Finding]:
     values = " ".join(str(value.value) for value in server.settings.values())
     for key, value in server.settings.items():
         written = key.replace("_", "-")
-        if written in OPTIONS or f"({key})" in values or not _SILENT_SOURCE.search(value.source):
+        if written in OPTIONS or f"({key})" in values or not (value.written_at or _SET_ON_COMMAND_LINE.search(value.source)):
             continue  # (on the command line uWSGI refuses an unknown option, and takes a prefix of one)
         meant = _MISNOMERS.get(written)
         if meant is None:
@@ -224,7 +224,7 @@ def uwsgi_option_misspelled(ctx: LintContext) -> Iterator[Finding]:
             meant = next((m for m in close if not (m.startswith(written) and m not in (written + "s", written + "es"))
                           and not m.endswith(written)), None)
         if meant is not None:
-            anchor = (value.source.rsplit(":", 1)[0], value.line) if value.line else _app_anchor(ctx, server)
+            anchor = value.written_at or _app_anchor(ctx, server)
             yield ctx.finding(anchor,
                               f"`{key}` is not a uWSGI option: uWSGI keeps it as a placeholder and ignores it, so "
                               f"`{meant}` keeps its default; did you mean `{meant}`?")
