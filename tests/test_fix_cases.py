@@ -216,3 +216,12 @@ def test_a_gunicorn_setting_is_written_at_the_exact_place(tmp_path, written, exp
     (tmp_path / "gunicorn.conf.py").write_bytes(written.encode())
     fixed(path, "max-requests-no-jitter")
     assert (tmp_path / "gunicorn.conf.py").read_bytes().decode() == expected
+
+
+def test_the_doubled_slash_is_taken_out_of_a_quoted_url_and_nothing_else_changes(tmp_path):
+    path = tree(tmp_path, {"nginx.conf": 'server {\n    listen 80;\n    return 301 "https://$host/$request_uri";  # tls\n'
+                                         "    location /a/ { rewrite ^(.*)$ https://$host/$1 permanent; }\n}\n"})
+    text = fixed(path, "double-slash-in-url")
+    assert text == ('server {\n    listen 80;\n    return 301 "https://$host$request_uri";  # tls\n'
+                    "    location /a/ { rewrite ^(.*)$ https://$host$1 permanent; }\n}\n")
+    assert "double-slash-in-url" not in rules_after(path)

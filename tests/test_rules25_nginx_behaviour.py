@@ -917,3 +917,49 @@ def test_a_regex_location_after_a_wider_one_is_never_chosen_for_its_uris(tmp_pat
         assert _get(port, "/static/app.css", server).endswith(b"css")
     (finding,) = only(lint_config(tmp_path, conf.read_text(), nginx_version="1.22.1"), "regex-location-shadowed")
     assert finding.line == line_of(conf, "/api/eda/ws/") and "^/api/eda/" in finding.message
+
+
+def test_a_slash_before_request_uri_doubles_it_and_the_app_gets_the_doubled_path(tmp_path):
+    """`return 301 http://host/$request_uri` sends /items to //items: nginx passes that path as
+    sent to an app behind proxy_pass without a URI, and FastAPI does not route it."""
+    import asyncio
+
+    from fastapi import FastAPI
+
+    redirecting, proxying, backend = free_port(), free_port(), _RecordingBackend()
+    site = (f"    server {{\n        listen 127.0.0.1:{redirecting};\n"
+            f"        return 301 http://127.0.0.1:{proxying}/$request_uri;\n    }}\n"
+            f"    server {{\n        listen 127.0.0.1:{proxying};\n"
+            f"        location /items {{ proxy_pass http://127.0.0.1:{backend.port}; }}\n    }}\n")
+    try:
+        with _running_nginx(tmp_path, site) as (server, conf):
+            redirect = _get(redirecting, "/items?page=2", server)
+            location = next(line for line in redirect.split(b"\r\n") if line.lower().startswith(b"location:"))
+            assert location.split(b": ", 1)[1] == f"http://127.0.0.1:{proxying}//items?page=2".encode()
+            followed = _get(proxying, "//items?page=2", server)
+            assert followed.startswith(b"HTTP/1.1 200")       # nginx merged the slashes to pick the location ...
+            assert backend.requests[-1].startswith("GET //items?page=2 ")   # ... and passed them on
+    finally:
+        backend.sock.close()
+
+    app = FastAPI()
+    app.get("/items")(lambda: {"items": []})
+
+    def status(path: str) -> int:
+        sent = []
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
+                 "path": path, "raw_path": path.encode(), "query_string": b"", "headers": [(b"host", b"x")],
+                 "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80), "root_path": ""}
+
+        async def receive():
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message):
+            sent.append(message)
+        asyncio.run(app(scope, receive, send))
+        return sent[0]["status"]
+    assert (status("/items"), status("//items")) == (200, 404)
+
+    found = only(lint_config(tmp_path, conf.read_text(), nginx_version="1.22.1"), "double-slash-in-url")
+    assert [f.line for f in found] == [line_of(conf, "/$request_uri")]
+    assert found[0].fix is not None and found[0].fix.safe

@@ -568,3 +568,34 @@ def test_one_malformed_hsts_value_in_several_places_is_one_finding(tmp_path):
               f"server {{ listen 8443 ssl; add_header Strict-Transport-Security \"max-age=1, preload\" always; }}\n")
     found = only(lint_config(tmp_path, config, nginx_version="1.22.1"), "hsts-malformed")
     assert [(f.line, "(and 2 more places)" in f.message) for f in found] == [(1, True), (4, False)]
+
+
+@pytest.mark.parametrize("directive, reported", [
+    ("return 301 https://$host/$request_uri;", True),
+    ("return https://$host/$uri;", True),
+    ('return 302 "https://example.org/$document_uri";', True),
+    ("rewrite ^(.*)$ https://$host/$1 permanent;", True),          # $1 is the whole URI
+    ("rewrite (.+) /app/$1 last;", True),
+    ("rewrite ^(?<rest>/.*)$ https://$host/$rest redirect;", True),
+    ("proxy_pass http://127.0.0.1:8000/$request_uri;", True),
+    ("return 301 https://$host$request_uri;", False),
+    ("rewrite ^/old/(.*)$ https://$host/$1 permanent;", False),    # the capture has no leading /
+    ("rewrite ^(.*)/index$ /$1 last;", False),                      # $1 may be empty
+    ("rewrite ^(.*?) /x/$1 last;", False),                          # a lazy group that ends at once
+    ("return 301 https://$request_uri;", False),                   # another mistake, not this one
+    ("return 200 /$request_uri;", False),                          # a body, not a URL
+    ("return 301 https://$host/$arg_next;", False),                # not known to start with /
+])
+def test_a_slash_written_before_a_value_that_starts_with_one(tmp_path, directive, reported):
+    found = only(lint_config(tmp_path, f"server {{\n    location / {{\n        {directive}\n    }}\n}}\n"),
+                 "double-slash-in-url")
+    assert bool(found) is reported, found
+    if reported:
+        assert (found[0].line, found[0].col) == (3, 9)
+
+
+def test_a_set_value_with_a_leading_slash_counts_and_a_host_header_capture_does_not(tmp_path):
+    config = ("server {\n    set $path /landing;\n    location /a { return 301 https://$host/$path; }\n"
+              "    location /b { if ($host ~ ^(.*)$) { return 301 https://example.org/$1; } }\n}\n")
+    found = only(lint_config(tmp_path, config), "double-slash-in-url")
+    assert [f.line for f in found] == [3]

@@ -51,6 +51,8 @@ REQUEST_VARIABLES: dict[str, tuple[bool, bool]] = {
 REQUEST_PREFIXES = ("arg_", "http_", "cookie_")
 # The variables that hold the URI nginx matched locations against.
 _URI_VARIABLES = frozenset({"uri", "document_uri"})
+# The request data that always starts with "/" and that regexes are matched against.
+_SLASHED_SUBJECTS = frozenset({name for name, (_, slash) in REQUEST_VARIABLES.items() if slash})
 
 
 # A rewrite regex every URI matches, and the request data a replacement may hold without a decoded
@@ -334,6 +336,33 @@ def _starts_with_slash(tree) -> bool:
     while items and items[0][0] is sre_constants.SUBPATTERN:
         items = list(items[0][1][-1])
     return bool(items) and items[0][0] is sre_constants.LITERAL and items[0][1] == ord("/")
+
+
+_AT_START = (sre_constants.AT_BEGINNING, sre_constants.AT_BEGINNING_STRING)
+_AT_END = (sre_constants.AT_END, sre_constants.AT_END_STRING)
+
+
+def _captures_from_the_start(tree, number: int) -> bool:
+    """Whether group ``number`` always holds a non-empty start of the subject: the group opens
+    the pattern (after ``^``, or as a leading ``.*`` / ``.+`` that the leftmost match starts at
+    0) and cannot be empty (``.+``, or ``.*`` that runs to the end: ``^(.*)$``)."""
+    items = list(tree)
+    anchored = bool(items) and items[0][0] is sre_constants.AT and items[0][1] in _AT_START
+    if anchored:
+        items = items[1:]
+    if not items or items[0][0] is not sre_constants.SUBPATTERN or items[0][1][0] != number:
+        return False
+    body = items[0][1][-1]
+    first = list(body)[:1]
+    leading_any = bool(first) and first[0][0] in (sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT) \
+        and [op for op, _ in first[0][1][2]] == [sre_constants.ANY]
+    if not (anchored or leading_any):
+        return False
+    if body.getwidth()[0] >= 1:
+        return True
+    rest = items[1:]
+    greedy = len(body) == 1 and first[0][0] is sre_constants.MAX_REPEAT
+    return greedy and all(op is sre_constants.AT and av in _AT_END for op, av in rest)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -717,7 +746,10 @@ class Variables:
         line_feed = any(s.line_feed for s in subject) and can_match_char(group, "\n")
         line_breaks = line_feed or any(s.line_breaks for s in subject) and can_match_char(group, "\r")
         any_host = controlled and (can_match_char(group, ".") or can_match_char(group, ":") or _open_ended(group))
-        return Source("capture", shown, controlled, line_breaks, any_host, _starts_with_slash(group), origin,
+        # A capture that starts where the subject does starts with its "/" ($1 of `^(.*)$` on $uri).
+        leading_slash = _starts_with_slash(group) or (
+            regex.subject_name in _SLASHED_SUBJECTS and _captures_from_the_start(tree, number))
+        return Source("capture", shown, controlled, line_breaks, any_host, leading_slash, origin,
                       regex.directive, line_feed)
 
 

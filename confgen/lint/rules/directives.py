@@ -13,10 +13,11 @@ from confgen.lint.fixes.base import Fix
 from confgen.lint.fixes.nginx_edits import rename, replace_arg, replace_args
 from confgen.lint.registry import Finding, rule
 from confgen.lint.rules._proxy import binds_of, uwsgi_passes
-from confgen.lint.rules.security_common import (TABLE_BLOCKS, UPSTREAM_PASS, http_servers, in_http, listen_socket,
-                                                served_path, servers_by_socket, variable_model)
+from confgen.lint.rules.security_common import (REDIRECT_CODES, TABLE_BLOCKS, UPSTREAM_PASS, http_servers, in_http,
+                                                listen_socket, served_path, servers_by_socket, variable_model)
 from confgen.nginx.model import LocationMatch, location_match
 from confgen.nginx.parse import SNIPPET_INCLUDER
+from confgen.nginx.variables import references
 
 # Directives nginx refuses to read twice in one block ('"try_files" directive is duplicate'):
 # those it stores in one slot (flags, sizes, times, strings) or checks by hand. Each was
@@ -1358,6 +1359,99 @@ def root_names_the_file(ctx: LintContext) -> Iterator[Finding]:
                                 f"and opens {written}{match.path}, which is not there (404); write `root {directory}` "
                                 f"(or `alias {written}`)",
                           fix=Fix(lambda fx, r=root, d=directory: [replace_arg(fx, r, 0, d)], safe=False))
+
+
+@rule(code="CG434", name="double-slash-in-url", severity="warning")
+def double_slash_in_url(ctx: LintContext) -> Iterator[Finding]:
+    """A URL that writes ``/`` before a value that starts with ``/`` (``https://$host/$request_uri``).
+
+    ``$request_uri``, ``$uri`` and ``$document_uri`` always start with ``/`` (even for an
+    absolute-URI request line), and so does a capture that starts where they do (``$1`` of
+    ``rewrite ^(.*)$``): ``return 301 https://$host/$request_uri`` sends ``/a?b`` to
+    ``https://host//a?b`` (checked on nginx 1.22.1). nginx merges the two slashes only to choose a
+    location: ``proxy_pass`` without a URI passes the path as the client sent it, so the app gets
+    ``//a``, which FastAPI answers with 404 (checked). In a ``proxy_pass`` or an internal
+    ``rewrite`` the app gets ``//a`` directly. Checked in ``return``, ``rewrite`` and ``proxy_pass``.
+
+    Bad:
+        server {
+            listen 80;
+            return 301 https://$host/$request_uri;
+        }
+
+    Good:
+        server {
+            listen 80;
+            return 301 https://$host$request_uri;
+        }
+
+    Fix safety: Safe: the ``/`` before the value is removed, so the URL has the path the request had.
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_core_module.html#var_request_uri
+        https://nginx.org/en/docs/http/ngx_http_core_module.html#merge_slashes
+        https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_pass
+    """
+    model = variable_model(ctx)
+    for directive in (*ctx.all("return"), *ctx.all("rewrite"), *ctx.all("proxy_pass")):
+        index = _url_argument(directive)
+        if index is None or not in_http(directive):
+            continue
+        url = directive.args[index]
+        for ref in references(url):
+            if url[ref.start - 1:ref.start] != "/" or url[max(0, ref.start - 3):ref.start] == "://" \
+                    or not _always_starts_with_slash(model.expand(url[ref.start:ref.end], directive)):
+                continue
+            written = url[ref.start:ref.end]
+            doubled = f"{url[:ref.start]}/a"
+            if directive.name == "proxy_pass":
+                effect = "the app is asked for //a when the client asks for /a"
+            elif _redirects(directive, url):
+                effect = (f"/a is sent to {doubled}; nginx merges the slashes only to choose a location, and passes "
+                          f"the path as sent to an app behind proxy_pass without a URI (FastAPI answers //a with 404)")
+            else:
+                effect = f"the URI becomes {doubled} for /a"
+            yield ctx.finding(directive, f"{written} always starts with /, so the / written before it doubles it: "
+                                         f"{effect}; write {url[:ref.start - 1]}{url[ref.start:]}",
+                              fix=Fix(lambda fx, d=directive, i=index, w=written: [_drop_slash_before(fx, d, i, w)],
+                                      safe=True))
+            break
+
+
+def _url_argument(directive) -> int | None:
+    """Which argument of a return / rewrite / proxy_pass is a URL or URI, or None."""
+    args = directive.args
+    if directive.name == "return":
+        if len(args) == 1:
+            return 0 if "/" in args[0] or args[0].startswith("$") else None
+        return 1 if len(args) == 2 and args[0] in REDIRECT_CODES else None
+    if directive.name == "rewrite":
+        return 1 if len(args) >= 2 else None
+    return 0 if args and not args[0].startswith("$") else None
+
+
+def _redirects(directive, url: str) -> bool:
+    """Whether the directive answers with a redirect (the client then asks for the URL)."""
+    if directive.name == "return":
+        return True
+    flag = directive.args[2] if len(directive.args) > 2 else ""
+    return flag in ("redirect", "permanent") or url.startswith(("http://", "https://", "$scheme"))
+
+
+def _always_starts_with_slash(alternatives) -> bool:
+    for alternative in alternatives:
+        head = alternative[0] if alternative else ""
+        if isinstance(head, str) and not head.startswith("/"):
+            return False
+        if not isinstance(head, str) and not head.leading_slash:
+            return False
+    return bool(alternatives)
+
+
+def _drop_slash_before(fx, directive, index: int, written: str):
+    """The URL argument with the ``/`` before ``written`` taken out, quoting kept."""
+    raw = fx.span(directive)[1].args[index].raw
+    return replace_arg(fx, directive, index, raw.replace("/" + written, written, 1))
 
 
 @rule(code="CG433", name="regex-location-shadowed", severity="warning")
