@@ -599,3 +599,15 @@ def test_a_set_value_with_a_leading_slash_counts_and_a_host_header_capture_does_
               "    location /b { if ($host ~ ^(.*)$) { return 301 https://example.org/$1; } }\n}\n")
     found = only(lint_config(tmp_path, config), "double-slash-in-url")
     assert [f.line for f in found] == [3]
+
+
+def test_a_variable_scheme_still_names_the_upstream(tmp_path):
+    """`proxy_pass $scheme://backend;` goes to upstream backend: its pool rules apply there too."""
+    from confgen.nginx.model import split_proxy_url
+
+    assert split_proxy_url("$scheme://backend/api").address == "backend"
+    assert split_proxy_url("${scheme}://unix:/run/app.sock:/x").address == "unix:/run/app.sock"
+    config = ("upstream backend { server 127.0.0.1:8000; keepalive 8; }\n"
+              "server {\n    location / { proxy_pass $scheme://backend; }\n}\n")
+    found = only(lint_config(tmp_path, config), "keepalive-needs-http11")
+    assert [f.line for f in found] == [3]

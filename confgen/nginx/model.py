@@ -490,7 +490,8 @@ class NginxConfig:
         return [parse_listen(d) for d in server.find("listen")]
 
 
-_SCHEME_RE = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
+# A scheme, written or a variable (`proxy_pass $scheme://backend;` names the upstream backend).
+_SCHEME_RE = re.compile(r"^(?:[a-z][a-z0-9+.-]*|\$[a-z_][a-z0-9_]*|\$\{[a-z_][a-z0-9_]*\})://", re.IGNORECASE)
 # The directives that send a request to an upstream server.
 PASS_DIRECTIVES = frozenset({"proxy_pass", "uwsgi_pass", "fastcgi_pass", "grpc_pass", "scgi_pass"})
 

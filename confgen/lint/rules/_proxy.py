@@ -10,6 +10,7 @@ import os
 import re
 from typing import NamedTuple
 
+from confgen.nginx.model import split_proxy_url
 from confgen.units import parse_size, parse_time
 
 # nginx 1.29.7: upstream blocks keep 32 idle connections ("keepalive 32 local") by default,
@@ -19,7 +20,6 @@ KEEPALIVE_BY_DEFAULT = (1, 29, 7)
 # keepalive_timeout/keepalive_requests of the same name and never inherit from http.
 UPSTREAM_KEEPALIVE_TIMEOUT_S = 60.0
 
-_URL_RE = re.compile(r"^(?P<scheme>[a-z][a-z0-9+.-]*)://(?P<rest>.*)$", re.IGNORECASE)
 _PORT_RE = re.compile(r"^(?P<host>\[[^\]]*\]|[^:]*)(?::(?P<port>\d+))?$")
 _WILDCARD_HOSTS = {"", "*", "0.0.0.0", "[::]", "::"}
 
@@ -44,14 +44,8 @@ def route_of(ctx, directive) -> Route | None:
     """Where a pass directive (proxy_pass, uwsgi_pass, ...) sends requests."""
     if not directive.args:
         return None
-    url = directive.args[0]
-    match = _URL_RE.match(url)
-    rest = match.group("rest") if match else url
-    if rest.lower().startswith("unix:"):
-        target = "unix:" + rest[5:].split(":", 1)[0]
-    else:
-        target = rest.split("/", 1)[0].split("?", 1)[0]
-    scheme = match.group("scheme").lower() if match else "http"
+    parts = split_proxy_url(directive.args[0])
+    target, scheme = parts.address, parts.scheme or "http"
     if "$" in target:
         return Route(directive, directive.parent, target, None, (), True, scheme)
     upstream = upstreams(ctx).get(_host(target))
