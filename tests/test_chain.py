@@ -81,6 +81,24 @@ def test_daphne_has_twisteds_fixed_idle_timeout():
     assert (server.idle.value, server.binds) == (60, ["0.0.0.0:8001"])
 
 
+@pytest.mark.parametrize("args, binds", [
+    (["proj.asgi:application"], ["127.0.0.1:8000"]),                       # nothing given: the default
+    (["-b", "0.0.0.0", "proj.asgi:application"], ["0.0.0.0:8000"]),         # each half defaults alone
+    (["-p", "8001", "proj.asgi:application"], ["127.0.0.1:8001"]),
+    (["-u", "/run/d.sock", "proj.asgi:application"], ["unix:/run/d.sock"]),
+    (["-u", "/run/d.sock", "-p", "8001", "proj.asgi:application"], ["127.0.0.1:8001", "unix:/run/d.sock"]),
+    # Channels' supervisor recipe: the TCP socket is supervisord's fcgi-program socket, passed as fd 0.
+    (["-u", "/run/daphne/daphne%(process_num)d.sock", "--fd", "0", "--proxy-headers", "proj.asgi:application"], []),
+    (["-e", "ssl:443:privateKey=key.pem", "proj.asgi:application"], []),
+])
+def test_daphne_listens_on_every_endpoint_its_command_line_gives(args, binds):
+    """daphne/cli.py builds one endpoint of each kind given; a descriptor or endpoint makes the
+    list unknowable, so the bind rules stay silent instead of missing one."""
+    server = daphne.read(args, {}, "x", None, 1)
+    assert server.binds == binds
+    assert bool(server.notes) is (binds == [])
+
+
 @pytest.mark.parametrize("ini, idle, protocol, kills", [
     ("http = :8000\nhttp-keepalive = 15\n", 15.0, "http", None),
     ("http = :8000\nhttp-keepalive = 1\n", 60, "http", None),          # only > 1 sets the idle timer
