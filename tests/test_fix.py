@@ -207,6 +207,9 @@ SITE = {
             location ^/old-docs/ {
                 return 301 /docs/;  # moved
             }
+            location /shop/ {
+                return 302 https://shop.example.com/$request_uri;  # the shop moved
+            }
             location = /healthz {
                 add_header X-Frame-Options DENY always;
                 add_header Content-Length 2;  # what the check expects
