@@ -963,3 +963,48 @@ def test_a_slash_before_request_uri_doubles_it_and_the_app_gets_the_doubled_path
     found = only(lint_config(tmp_path, conf.read_text(), nginx_version="1.22.1"), "double-slash-in-url")
     assert [f.line for f in found] == [line_of(conf, "/$request_uri")]
     assert found[0].fix is not None and found[0].fix.safe
+
+
+def _handshake_at_most(port: int, version) -> bool:
+    import ssl
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    context.maximum_version = version
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as raw, \
+                context.wrap_socket(raw, server_hostname="example.test"):
+            return True
+    except (ssl.SSLError, OSError):
+        return False
+
+
+def test_a_second_line_of_a_directive_whose_values_add_up_does_not_replace_the_first(tmp_path, self_signed_cert):
+    """`include options-ssl.conf` (TLSv1.2 TLSv1.3) then `ssl_protocols TLSv1.3;` still accepts
+    TLSv1.2; `gzip_proxied any;` then `gzip_proxied expired no-cache;` still compresses a proxied
+    response that may be cached (`expires 1h`), which the second line alone leaves alone. (_get
+    speaks HTTP/1.0, hence gzip_http_version 1.0.)"""
+    import ssl
+
+    cert, key = self_signed_cert
+    (tmp_path / "options-ssl.conf").write_text("ssl_protocols TLSv1.2 TLSv1.3;\n")
+    tls_port, plain_port = free_port(), free_port()
+    site = (f"    server {{\n        listen 127.0.0.1:{tls_port} ssl;\n"
+            f"        ssl_certificate {cert};\n        ssl_certificate_key {key};\n"
+            f"        include {tmp_path}/options-ssl.conf;\n        ssl_protocols TLSv1.3;\n        return 200 ok;\n    }}\n"
+            f"    server {{\n        listen 127.0.0.1:{plain_port};\n        gzip on;\n        gzip_types text/plain;\n"
+            f"        gzip_min_length 1;\n        gzip_http_version 1.0;\n        gzip_proxied any;\n        gzip_proxied expired no-cache;\n"
+            f"        expires 1h;\n        default_type text/plain;\n        return 200 \"{'x' * 200}\";\n    }}\n")
+    with _running_nginx(tmp_path, site) as (server, conf):
+        _get(plain_port, "/", server)                                   # started
+        assert _handshake_at_most(tls_port, ssl.TLSVersion.TLSv1_2)     # TLSv1.2 still accepted
+        proxied = _get(plain_port, "/", server, "Via: 1.1 balancer\r\nAccept-Encoding: gzip\r\n")
+        assert b"Content-Encoding: gzip" in proxied.split(b"\r\n\r\n")[0]
+    found = only(lint_config(tmp_path, conf.read_text(), nginx_version="1.22.1"), "directive-values-add-up")
+    assert sorted(f.line for f in found) == [line_of(conf, "ssl_protocols TLSv1.3"),
+                                             line_of(conf, "gzip_proxied expired")]
+    assert "TLSv1.2 from the earlier line" in next(f.message for f in found if "ssl_protocols" in f.message)
+    # Without the earlier line nothing adds up: the stricter value holds (not compressed).
+    with _running_nginx(tmp_path, site.replace("        gzip_proxied any;\n", "")) as (server, conf):
+        proxied = _get(plain_port, "/", server, "Via: 1.1 balancer\r\nAccept-Encoding: gzip\r\n")
+        assert b"Content-Encoding: gzip" not in proxied.split(b"\r\n\r\n")[0]

@@ -611,3 +611,38 @@ def test_a_variable_scheme_still_names_the_upstream(tmp_path):
               "server {\n    location / { proxy_pass $scheme://backend; }\n}\n")
     found = only(lint_config(tmp_path, config), "keepalive-needs-http11")
     assert [f.line for f in found] == [3]
+
+
+@pytest.mark.parametrize("lines, reported", [
+    ("proxy_next_upstream error timeout;\n        proxy_next_upstream http_502;", True),
+    ("proxy_cache_use_stale updating;\n        proxy_cache_use_stale error timeout;", True),
+    ("gzip_proxied expired;\n        gzip_proxied expired no-cache;", False),    # the later line holds it all
+    ("gzip_proxied any;\n        gzip_proxied off;", False),                     # off means something else
+    ("proxy_next_upstream error;", False),
+])
+def test_directive_values_add_up_only_where_an_earlier_line_brings_more(tmp_path, lines, reported):
+    config = f"server {{\n    location / {{\n        proxy_pass http://127.0.0.1:8000;\n        {lines}\n    }}\n}}\n"
+    found = only(lint_config(tmp_path, config), "directive-values-add-up")
+    assert [f.line for f in found] == ([5] if reported else [])
+
+
+def test_values_in_an_outer_block_are_replaced_not_added_up(tmp_path):
+    config = ("proxy_next_upstream error timeout http_500;\nserver {\n    proxy_next_upstream error;\n"
+              "    location / { proxy_pass http://127.0.0.1:8000; proxy_next_upstream off; }\n}\n")
+    assert only(lint_config(tmp_path, config), "directive-values-add-up") == []
+
+
+def test_two_ssl_protocols_lines_add_up_for_ssl_weak_protocols_and_its_fix_edits_the_weak_one(tmp_path):
+    from confgen.lint.fixes import apply
+
+    config = ("server {\n    listen 443 ssl;\n    ssl_certificate /c.pem;\n    ssl_certificate_key /k.pem;\n"
+              "    ssl_protocols TLSv1 TLSv1.2;\n    ssl_protocols TLSv1.3;\n}\n")
+    result = lint_config(tmp_path, config)
+    [weak] = only(result, "ssl-weak-protocols")
+    assert weak.line == 5 and "TLSv1" in weak.message
+    # TLSv1 is ssl-weak-protocols' to report; TLSv1.2 coming back is this rule's.
+    [adds] = only(result, "directive-values-add-up")
+    assert adds.line == 6 and "(TLSv1 TLSv1.2 from the earlier line too)" in adds.message
+    apply.fix_in_place([str(tmp_path / "nginx.conf")], unsafe=True, select=["ssl-weak-protocols"],
+                       nginx_version="1.22.1")
+    assert "    ssl_protocols TLSv1.2;\n    ssl_protocols TLSv1.3;\n" in (tmp_path / "nginx.conf").read_text()

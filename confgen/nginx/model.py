@@ -31,6 +31,17 @@ Version = tuple[int, int, int]
 # (client_body_buffer_size, proxy_busy_buffers_size) are given for x86-64 Linux (4k pages);
 # nginx on other 64-bit platforms doubles them.
 ALWAYS: Version = (0, 0, 0)
+# Directives whose values nginx adds up when one block writes them twice (a bitmask: the second
+# line does not replace the first). Each checked with nginx 1.22.1: written twice with the same
+# value, `nginx -t` warns 'duplicate value'; `ssl_protocols TLSv1.3; ssl_protocols TLSv1.2;`
+# accepts both. `off` / `none` are bits too: nginx then ignores the rest for most of them.
+BITMASK_DIRECTIVES = frozenset({
+    "ssl_protocols", "gzip_proxied", "keepalive_disable", "dav_methods",
+    *(f"{module}_{what}" for module in ("proxy", "uwsgi", "fastcgi", "scgi")
+      for what in ("next_upstream", "ignore_headers", "cache_use_stale", "cache_methods")),
+    "grpc_next_upstream", "memcached_next_upstream",
+    "proxy_ssl_protocols", "uwsgi_ssl_protocols", "grpc_ssl_protocols",
+})
 INHERIT_CONTROL_SINCE: Version = (1, 29, 3)  # add_header_inherit, add_trailer_inherit
 DEFAULTS: dict[str, list[tuple[Version, list[str]]]] = {
     "proxy_http_version": [(ALWAYS, ["1.0"]), ((1, 29, 7), ["1.1"])],
@@ -421,9 +432,12 @@ class NginxConfig:
         return []
 
     def effective_args(self, name: str, at: Directive) -> list[str] | None:
-        """Args of the last effective ``name`` at ``at``, else nginx's default for the target
-        version (the upstream module's defaults inside an ``upstream`` block), else None."""
+        """Args of the last effective ``name`` at ``at`` (of all of them, for a directive whose values
+        add up), else nginx's default for the target version (the upstream module's defaults
+        inside an ``upstream`` block), else None."""
         found = self.effective(name, at)
+        if found and name in BITMASK_DIRECTIVES:
+            return list(dict.fromkeys(arg for directive in found for arg in directive.args))
         if found:
             return list(found[-1].args)
         if at.name == "upstream":

@@ -15,10 +15,13 @@ from confgen.lint.registry import Finding, rule
 from confgen.lint.rules._proxy import binds_of, uwsgi_passes
 from confgen.lint.rules.security_common import (REDIRECT_CODES, TABLE_BLOCKS, UPSTREAM_PASS, http_servers, in_http,
                                                 listen_socket, served_path, servers_by_socket, variable_model)
-from confgen.nginx.model import LocationMatch, location_match
+from confgen.lint.rules.security_tls import WEAK_PROTOCOLS
+from confgen.nginx.model import BITMASK_DIRECTIVES, LocationMatch, location_match
 from confgen.nginx.parse import SNIPPET_INCLUDER
 from confgen.nginx.variables import references
 
+# Weak TLS protocols as directive-values-add-up compares values (lower-cased).
+_WEAK_PROTOCOLS = frozenset(protocol.lower() for protocol in WEAK_PROTOCOLS)
 # Directives nginx refuses to read twice in one block ('"try_files" directive is duplicate'):
 # those it stores in one slot (flags, sizes, times, strings) or checks by hand. Each was
 # checked with nginx 1.22.1 (`nginx -t` on the directive written twice); the ones nginx accepts
@@ -268,6 +271,62 @@ def directive_duplicate(ctx: LintContext) -> Iterator[Finding]:
                                              f"(\"{directive.name}\" directive is duplicate); keep one")
             else:
                 first[name] = directive
+
+
+@rule(code="CG435", name="directive-values-add-up", severity="warning")
+def directive_values_add_up(ctx: LintContext) -> Iterator[Finding]:
+    """A directive whose values nginx adds up is written twice in one block: the second line does not replace the first.
+
+    ``ssl_protocols``, ``gzip_proxied``, ``proxy_next_upstream``, ``proxy_cache_use_stale``,
+    ``proxy_ignore_headers`` (and their uwsgi, fastcgi, scgi and grpc twins) keep one set of
+    flags per block: a second line in the same block (an included file counts as part of it)
+    adds its values to the first. ``include options-ssl-nginx.conf;`` (``ssl_protocols TLSv1.2
+    TLSv1.3``) followed by ``ssl_protocols TLSv1.3;`` still accepts TLSv1.2 (checked on nginx
+    1.22.1), and ``gzip_proxied any;`` then ``gzip_proxied expired no-cache;`` still compresses
+    a proxied response that may be cached (``expires 1h``), which the second line alone leaves
+    uncompressed (checked). Reported at the later line when an earlier one brings values it
+    does not have; not with ``off`` or ``none`` among them, whose meaning differs per directive,
+    nor for ``ssl_protocols`` that only brings weak protocols back (ssl-weak-protocols reports
+    those).
+
+    Bad:
+        server {
+            include /etc/letsencrypt/options-ssl-nginx.conf;
+            ssl_protocols TLSv1.3;
+        }
+
+    Good:
+        server {
+            include /etc/letsencrypt/options-ssl-nginx.conf;
+        }
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_ssl_module.html#ssl_protocols
+        https://nginx.org/en/docs/http/ngx_http_gzip_module.html#gzip_proxied
+        https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_next_upstream
+    """
+    for block in [ctx.nginx.root, *(d for d in ctx.nginx.walk() if d.is_block)]:
+        written: dict[str, list] = {}
+        for directive in block.block or ():
+            if directive.name in BITMASK_DIRECTIVES and directive.args:
+                written.setdefault(directive.name, []).append(directive)
+        for name, lines in written.items():
+            if len(lines) < 2 or not in_http(lines[-1]):
+                continue
+            values = [[arg.lower() for arg in line.args] for line in lines]
+            if any(value in ("off", "none") for line_values in values for value in line_values):
+                continue
+            last = values[-1]
+            extra = list(dict.fromkeys(v for line_values in values[:-1] for v in line_values if v not in last))
+            if not extra or name == "ssl_protocols" and all(v in _WEAK_PROTOCOLS for v in extra):
+                continue
+            union = list(dict.fromkeys(arg for line in lines for arg in line.args))
+            earlier = lines[-2]
+            shown = [arg for line in lines[:-1] for arg in line.args if arg.lower() in extra]
+            yield ctx.finding(lines[-1], f"{name} is also written at {earlier.file}:{earlier.line} in this "
+                                         f"{block.name + ' block' if block.name else 'file'}: nginx adds the values up instead of replacing "
+                                         f"them, so `{name} {' '.join(union)}` is in force "
+                                         f"({' '.join(dict.fromkeys(shown))} from the earlier line too); keep one line")
 
 
 # Values nginx stores in a 64-bit signed integer (sizes and offsets in bytes, times in

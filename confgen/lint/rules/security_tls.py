@@ -98,24 +98,26 @@ def ssl_weak_protocols(ctx: LintContext) -> Iterator[Finding]:
         negotiator = next(iter(defaults_of(ctx, server, tls_only=True)), server)
         if negotiator is not server and (server.find("ssl_protocols") or id(negotiator) in reported_servers):
             continue    # reported at the default server, or as ssl-protocols-not-default-server
-        directive = _setting(ctx, "ssl_protocols", negotiator)
-        if directive is None and (ctx.unresolved_include(server) or ctx.unresolved_include(negotiator)):
+        written = ctx.nginx.effective("ssl_protocols", negotiator)
+        if not written and (ctx.unresolved_include(server) or ctx.unresolved_include(negotiator)):
             continue    # a file the deployment provides may set it
-        protocols = directive.args if directive else (ctx.nginx.default("ssl_protocols") or [])
+        protocols = _protocols(ctx, negotiator)    # two lines in one block add up
         weak = [p for p in protocols if p in WEAK_PROTOCOLS]
         if not weak:
             continue
+        weak_lines = [d for d in written if any(p in WEAK_PROTOCOLS for p in d.args)]
+        directive = weak_lines[0] if weak_lines else None
         anchor = directive or server
         if id(anchor) in reported:
             continue
         reported.add(id(anchor))
-        fix = Fix(lambda fx, d=directive, s=server: _strong_protocols(fx, d, s), safe=False)
+        fix = Fix(lambda fx, lines=tuple(weak_lines), s=server: _strong_protocols(fx, lines, s), safe=False)
         how = "" if directive else f" (nginx's default before 1.27.3; target {'.'.join(map(str, ctx.version))})"
         library, lowered = _tls_library(ctx), _security_level_zero(ctx, negotiator)
         if library is not None and library >= OPENSSL_3 and not lowered:
             # OpenSSL 3 refuses them at its default security level: only a list without TLSv1.3
             # still changes what clients get.
-            if directive is not None and "TLSv1.3" not in directive.args:
+            if directive is not None and "TLSv1.3" not in protocols:
                 yield ctx.finding(anchor, f"ssl_protocols leaves out TLSv1.3, so clients that speak it get "
                                           f"TLSv1.2 (the {', '.join(weak)} it lists are refused anyway: the installed "
                                           f"nginx's OpenSSL {'.'.join(map(str, library))} refuses them at its default "
@@ -149,11 +151,14 @@ def _security_level_zero(ctx, server) -> bool:
     return any("@seclevel=0" in arg.lower() for d in written for arg in d.args)
 
 
-def _strong_protocols(fx, directive, server) -> list:
+def _strong_protocols(fx, weak_lines, server) -> list:
     line = "ssl_protocols TLSv1.2 TLSv1.3;"
-    if directive is not None:
-        strong = [a for a in directive.args if a not in WEAK_PROTOCOLS]
-        return fx.same_everywhere(directive, lambda d: [replace_args(fx, d, " ".join(strong or ["TLSv1.2", "TLSv1.3"]))])
+    if weak_lines:
+        edits = []
+        for directive in weak_lines:
+            strong = [a for a in directive.args if a not in WEAK_PROTOCOLS] or ["TLSv1.2", "TLSv1.3"]
+            edits.extend(fx.same_everywhere(directive, lambda d, words=" ".join(strong): [replace_args(fx, d, words)]))
+        return edits
     http = server.parent
     if http is not None and http.name == "http" and http.column > 0:
         # Once for every server, in the http block: nginx negotiates the protocol with the
