@@ -15,6 +15,7 @@ import math
 import os
 from typing import Iterator
 
+from confgen.lint.containers import containerised
 from confgen.lint.context import LintContext
 from confgen.lint.fixes import nginx as nginx_fixes
 from confgen.lint.fixes.base import Fix
@@ -707,29 +708,14 @@ def app_listens_beyond_nginx(ctx: LintContext) -> Iterator[Finding]:
                               f"access rules, limits and forwarded headers); bind 127.0.0.1:{port} or a unix socket")
 
 
-_CONTAINER_DIRECTORIES = {"docker", ".docker", "k8s", "kubernetes", "helm", "charts", "container", "containers"}
-
-
 def _in_a_container(ctx: LintContext) -> bool:
     """Whether the app side looks containerised: read from a compose file, a Dockerfile or a
-    manifest, or a Dockerfile or compose file stands in its directory or the two above it."""
-    from confgen.appserver.commands import kind_of
-
+    manifest, or kept as a container's file (containers.containerised)."""
     source = getattr(ctx.gunicorn, "command", None) or getattr(ctx.app_server, "command", None)
     if getattr(ctx, "manifest_pod", None) is not None or (source is not None and source.kind in
                                                           ("compose", "dockerfile", "kubernetes")):
         return True
     path = getattr(source, "path", None) or getattr(ctx.gunicorn, "path", None) or getattr(ctx.app_server, "file", None)
-    if not path:
+    if not path or not os.path.isfile(path):
         return True     # given on the command line: where it runs is not known
-    if _CONTAINER_DIRECTORIES & set(os.path.abspath(path).split(os.sep)):
-        return True     # docker/start.sh, k8s/, charts/
-    directory = os.path.dirname(os.path.abspath(path))
-    for _ in range(3):
-        try:
-            if any(kind_of(os.path.join(directory, name)) in ("dockerfile", "compose") for name in os.listdir(directory)):
-                return True
-        except OSError:
-            return True
-        directory = os.path.dirname(directory)
-    return False
+    return containerised(path)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
-from confgen.lint.rules.security_common import SECURITY_HEADERS, is_auth_endpoint, variable_model
+from confgen.lint.rules.security_common import SECURITY_HEADERS, is_auth_endpoint, is_tls_server, variable_model
 from confgen.nginx.variables import VARIABLE_RE
+from confgen.lint.containers import containerised, published_ports
 from confgen.lint.context import LintContext
 from confgen.lint.fixes.base import Fix
 from confgen.lint.fixes.nginx_edits import insert_before, replace_arg
@@ -281,7 +282,10 @@ def forwarded_proto_spoofable(ctx: LintContext) -> Iterator[Finding]:
     written to sit behind such a proxy: a note says where it is spoofable instead of a finding;
     so is a server that redirects on the header it receives (``if ($http_x_forwarded_proto =
     "http") { return 301 https://$host$request_uri; }``), which only works behind a proxy that
-    sets it. One finding per server, naming how many more places copy the header.
+    sets it; and so is a plain-HTTP server of an nginx kept as a container's file (a Dockerfile
+    or compose file around it, a ``docker/`` or ``k8s/`` folder) whose port no compose service
+    of it publishes on an address clients reach: only the proxy in front (an ingress, traefik)
+    reaches such a container. One finding per server, naming how many more places copy the header.
 
     Bad:
         server {
@@ -308,6 +312,7 @@ def forwarded_proto_spoofable(ctx: LintContext) -> Iterator[Finding]:
         https://docs.gunicorn.org/en/stable/settings.html#forwarded-allow-ips
         https://docs.aws.amazon.com/elasticloadbalancing/latest/application/x-forwarded-headers.html
         https://github.com/kubernetes/ingress-nginx/blob/main/docs/user-guide/nginx-configuration/configmap.md#use-forwarded-headers
+        https://docs.docker.com/reference/compose-file/services/#ports
 
     Fix safety: Unsafe: ``$scheme`` replaces the client's header; behind a balancer that
     terminates TLS it is ``http`` where the header said ``https``, so the app's redirects and
@@ -331,6 +336,16 @@ def forwarded_proto_spoofable(ctx: LintContext) -> Iterator[Finding]:
                 ctx.note(f"{branch.file}:{branch.line}: this server redirects on the X-Forwarded-Proto it "
                          f"receives, so it is written to sit behind a proxy that sets the header; passing it on "
                          f"is not reported, and is spoofable wherever clients reach this nginx directly "
+                         f"(then use $scheme)")
+            continue
+        unpublished = _unpublished_container(ctx, server)
+        if unpublished is not None:
+            if id(server) not in noted:
+                noted.add(id(server))
+                ctx.note(f"{(directive or route.proxy_pass).file}:{(directive or route.proxy_pass).line}: "
+                         f"X-Forwarded-Proto is passed on from the client by a plain-HTTP nginx in a container "
+                         f"{unpublished}: written to sit behind the proxy in front (an ingress, traefik) that "
+                         f"sets it, so not reported; it is spoofable wherever clients reach this nginx directly "
                          f"(then use $scheme)")
             continue
         passthrough = passthrough_map(ctx, value)
@@ -357,6 +372,24 @@ def forwarded_proto_spoofable(ctx: LintContext) -> Iterator[Finding]:
                           f"{realip}: anyone can claim https to the app; use $scheme, or take the header "
                           f"only from the trusted balancer (a map on $realip_remote_addr)",
                           fix=_scheme_fix(directive, value))
+
+
+def _unpublished_container(ctx: LintContext, server) -> str | None:
+    """How a plain-HTTP server is known to run in a container whose port no compose file
+    publishes (so only the proxy in front reaches it), or None: a TLS server, a config not kept
+    as a container's file, or a compose service of this nginx that publishes a port it listens on."""
+    if server is None or is_tls_server(ctx, server) or ctx.nginx.main_file.startswith("<"):
+        return None
+    main_file = ctx.nginx.main_file
+    if not containerised(main_file):
+        return None
+    published = published_ports(main_file)
+    if published is None:
+        return "(no compose file beside it publishes a port of it)"
+    ports = {listen.port or 80 for listen in ctx.nginx.listens(server)} or {80}
+    if ports & published:
+        return None
+    return f"whose compose service publishes none of its ports ({', '.join(map(str, sorted(ports)))})"
 
 
 def _branches_on_forwarded_proto(ctx: LintContext, server):
