@@ -1008,3 +1008,43 @@ def test_a_second_line_of_a_directive_whose_values_add_up_does_not_replace_the_f
     with _running_nginx(tmp_path, site.replace("        gzip_proxied any;\n", "")) as (server, conf):
         proxied = _get(plain_port, "/", server, "Via: 1.1 balancer\r\nAccept-Encoding: gzip\r\n")
         assert b"Content-Encoding: gzip" not in proxied.split(b"\r\n\r\n")[0]
+
+
+def test_a_second_listen_of_the_tls_port_without_ssl_speaks_plain_http(tmp_path, self_signed_cert):
+    """cap: `listen 443 ssl; listen [::]:443;` (here on a second loopback address): the second
+    socket answers plain HTTP, so a TLS client fails there."""
+    cert, key = self_signed_cert
+    port = free_port()
+    site = (f"    server {{\n        listen 127.0.0.1:{port} ssl;\n        listen 127.0.0.2:{port};\n"
+            f"        ssl_certificate {cert};\n        ssl_certificate_key {key};\n        return 200 ok;\n    }}\n")
+    with _running_nginx(tmp_path, site) as (server, conf):
+        deadline = time.monotonic() + 10
+        while not _handshake(port) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _handshake(port)
+        with socket.create_connection(("127.0.0.2", port), timeout=5) as client:
+            client.sendall(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")
+            assert client.recv(100).startswith(b"HTTP/1.1 200")           # plain HTTP on the TLS port
+    [found] = only(lint_config(tmp_path, conf.read_text(), nginx_version="1.22.1"), "ssl-listen-missing")
+    assert found.line == line_of(conf, f"listen 127.0.0.2:{port};") and "write `listen" in found.message
+
+
+def test_certbots_certificate_file_given_as_the_key_stops_nginx(tmp_path, self_signed_cert):
+    nginx = require_binary("nginx")
+    cert, key = self_signed_cert
+    live = tmp_path / "live"
+    live.mkdir()
+    shutil.copy(cert, live / "fullchain.pem")
+    shutil.copy(key, live / "privkey.pem")
+    (tmp_path / "logs").mkdir()
+    conf = tmp_path / "nginx.conf"
+    for key_file, starts in (("fullchain.pem", False), ("privkey.pem", True)):
+        conf.write_text(f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\nhttp {{\n"
+                        f"  server {{\n    listen 127.0.0.1:{free_port()} ssl;\n"
+                        f"    ssl_certificate {live}/fullchain.pem;\n    ssl_certificate_key {live}/{key_file};\n  }}\n}}\n")
+        check = subprocess.run([nginx, "-t", "-p", str(tmp_path), "-c", str(conf)], capture_output=True, text=True)
+        assert (check.returncode == 0) is starts, check.stderr
+        found = only(lint_config(tmp_path, conf.read_text(), nginx_version="1.22.1"), "ssl-certificate-key-mixup")
+        assert [f.line for f in found] == ([] if starts else [line_of(conf, "ssl_certificate_key")])
+        if not starts:
+            assert "cannot load certificate key" in check.stderr and f"{live}/privkey.pem" in found[0].message

@@ -646,3 +646,17 @@ def test_two_ssl_protocols_lines_add_up_for_ssl_weak_protocols_and_its_fix_edits
     apply.fix_in_place([str(tmp_path / "nginx.conf")], unsafe=True, select=["ssl-weak-protocols"],
                        nginx_version="1.22.1")
     assert "    ssl_protocols TLSv1.2;\n    ssl_protocols TLSv1.3;\n" in (tmp_path / "nginx.conf").read_text()
+
+
+@pytest.mark.parametrize("listens, other, reported", [
+    ("listen 443 ssl;\n    listen [::]:443;", "", True),
+    ("listen 443 ssl;\n    listen [::]:443 ssl;", "", False),
+    ("listen 443 ssl;\n    listen 443 quic reuseport;", "", False),
+    ("listen 443 ssl;\n    listen 80;\n    listen [::]:80;", "", False),             # another port: the plain side
+    ("listen 443 ssl;\n    listen [::]:443;", "server { listen [::]:443 ssl; server_name b; }\n", False),
+])
+def test_a_listen_without_ssl_on_the_port_the_server_speaks_tls_on(tmp_path, listens, other, reported):
+    config = (f"server {{\n    {listens}\n    server_name a;\n    ssl_certificate /c.pem;\n"
+              f"    ssl_certificate_key /k.pem;\n}}\n{other}")
+    found = only(lint_config(tmp_path, config), "ssl-listen-missing")
+    assert [f.line for f in found] == ([3] if reported else [])

@@ -686,7 +686,9 @@ def ssl_listen_missing(ctx: LintContext) -> Iterator[Finding]:
     server-level ``return 301``, or its ``location /`` redirects) or shares a name with a server
     that listens with ``ssl``: that is the plain-HTTP side of a site whose TLS side is elsewhere,
     its certificate lines are unused, and ``listen 80 ssl`` there would answer every plain-HTTP
-    visitor with 400 instead of the redirect.
+    visitor with 400 instead of the redirect. Also reported: one ``listen`` of a server without
+    ``ssl`` on the port another of its ``listen`` has it on (``listen 443 ssl; listen [::]:443;``):
+    that socket speaks plain HTTP to IPv6 clients (checked on nginx 1.22.1).
 
     Bad:
         server {
@@ -714,6 +716,7 @@ def ssl_listen_missing(ctx: LintContext) -> Iterator[Finding]:
         https://nginx.org/en/docs/http/configuring_https_servers.html
     """
     tls_sockets = set(servers_by_socket(ctx, tls_only=True))
+    yield from _twin_listen_without_ssl(ctx, tls_sockets)
     tls_names = {name.lower() for server in http_servers(ctx)
                  if any(l.ssl or l.quic for l in ctx.nginx.listens(server))
                  for directive in server.find("server_name") for name in directive.args}
@@ -738,6 +741,67 @@ def ssl_listen_missing(ctx: LintContext) -> Iterator[Finding]:
                           f"this server has a certificate ({certificate.args[0] if certificate.args else '?'}) but "
                           f"no listen with ssl: port {ports} speaks plain HTTP and TLS clients fail the handshake; "
                           f"add ssl to the listen (listen {plain[0].port} ssl)")
+
+
+def _twin_listen_without_ssl(ctx: LintContext, tls_sockets: set) -> Iterator[Finding]:
+    """``listen 443 ssl; listen [::]:443;`` in one server: the IPv6 socket (or the other address)
+    speaks plain HTTP on the TLS port, so TLS clients reaching it fail the handshake."""
+    for server in http_servers(ctx):
+        listens = [l for l in ctx.nginx.listens(server) if not l.is_unix]
+        tls_ports = {l.port for l in listens if l.ssl}
+        for listen in listens:
+            if listen.ssl or listen.quic or listen.port not in tls_ports or listen_socket(listen) in tls_sockets:
+                continue
+            twin = next(l for l in listens if l.ssl and l.port == listen.port)
+            written = " ".join(listen.directive.args)
+            yield ctx.finding(listen.directive, f"`listen {written}` has no ssl, though this server's "
+                                                f"`listen {' '.join(twin.directive.args)}` has: that socket speaks "
+                                                f"plain HTTP on port {listen.port}, so TLS clients reaching it there "
+                                                f"fail the handshake; write `listen {written} ssl`")
+
+
+@rule(code="CG712", name="ssl-certificate-key-mixup", severity="error")
+def ssl_certificate_key_mixup(ctx: LintContext) -> Iterator[Finding]:
+    """``ssl_certificate_key`` names certbot's certificate file (``fullchain.pem``), or ``ssl_certificate`` its key.
+
+    certbot keeps four files in ``/etc/letsencrypt/live/NAME/``: ``cert.pem``, ``chain.pem`` and
+    ``fullchain.pem`` hold certificates, ``privkey.pem`` the private key. A certificate file
+    given as the key holds no key: ``nginx -t`` fails with ``cannot load certificate key ...
+    PEM_read_bio_PrivateKey() failed`` (checked on nginx 1.22.1), and so does the key given as
+    the certificate. Judged by those file names only; a file of another name may hold both.
+
+    Bad:
+        server {
+            listen 443 ssl;
+            ssl_certificate /etc/letsencrypt/live/example.com/fullchain.pem;
+            ssl_certificate_key /etc/letsencrypt/live/example.com/fullchain.pem;
+        }
+
+    Good:
+        server {
+            listen 443 ssl;
+            ssl_certificate /etc/letsencrypt/live/example.com/fullchain.pem;
+            ssl_certificate_key /etc/letsencrypt/live/example.com/privkey.pem;
+        }
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_ssl_module.html#ssl_certificate_key
+        https://eff-certbot.readthedocs.io/en/stable/using.html#where-are-my-certificates
+    """
+    wrong = {"ssl_certificate_key": _CERTBOT_CERTIFICATES, "ssl_certificate": {"privkey.pem"},
+             "proxy_ssl_certificate_key": _CERTBOT_CERTIFICATES, "proxy_ssl_certificate": {"privkey.pem"}}
+    for name, files in wrong.items():
+        for directive in ctx.all(name):
+            path = directive.args[0] if directive.args else ""
+            if "$" in path or path.rsplit("/", 1)[-1] not in files:
+                continue
+            holds = "a private key" if name.endswith("certificate") else "certificates and no private key"
+            right = path.rsplit("/", 1)[0] + "/" + ("fullchain.pem" if name.endswith("certificate") else "privkey.pem")
+            yield ctx.finding(directive, f"{name} names {path}, which holds {holds} (certbot's file names): nginx "
+                                         f"refuses to start (cannot load it); write `{name} {right}`")
+
+
+_CERTBOT_CERTIFICATES = frozenset({"cert.pem", "chain.pem", "fullchain.pem"})
 
 
 @rule(code="CG710", name="ssl-client-certificate-unverified", severity="warning")
