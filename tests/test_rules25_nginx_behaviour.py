@@ -1048,3 +1048,66 @@ def test_certbots_certificate_file_given_as_the_key_stops_nginx(tmp_path, self_s
         assert [f.line for f in found] == ([] if starts else [line_of(conf, "ssl_certificate_key")])
         if not starts:
             assert "cannot load certificate key" in check.stderr and f"{live}/privkey.pem" in found[0].message
+
+
+def test_a_file_limit_no_higher_than_worker_connections_runs_out_before_the_connections(tmp_path):
+    """worker_rlimit_nofile 20 with worker_connections 20: 8 proxied clients hold 16 connections,
+    yet nginx's own descriptors take the worker past the limit ("Too many open files"); with
+    the limit at twice worker_connections every request is answered."""
+    nginx = require_binary("nginx")
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+
+    def slow_backend():
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+
+            def answer(conn=conn):
+                with conn:
+                    conn.recv(4096)
+                    time.sleep(1.5)
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+            threading.Thread(target=answer, daemon=True).start()
+    threading.Thread(target=slow_backend, daemon=True).start()
+
+    def statuses(limit: int) -> list[bytes]:
+        port = free_port()
+        (tmp_path / "logs").mkdir(exist_ok=True)
+        conf = tmp_path / "nginx.conf"
+        conf.write_text(f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nworker_processes 1;\n"
+                        f"worker_rlimit_nofile {limit};\nevents {{ worker_connections 20; }}\nhttp {{\n  access_log off;\n"
+                        f"  server {{ listen 127.0.0.1:{port}; location / {{ proxy_pass "
+                        f"http://127.0.0.1:{listener.getsockname()[1]}; }} }}\n}}\n")
+        server = subprocess.Popen([nginx, "-p", str(tmp_path), "-c", str(conf), "-g", "daemon off;"])
+        try:
+            _get(port, "/", server)                                        # started (and answered)
+            answers: list[bytes] = []
+
+            def ask():
+                try:
+                    answers.append(_get(port, "/", server).split(b"\r\n")[0])
+                except OSError as error:
+                    answers.append(repr(error).encode())
+            clients = [threading.Thread(target=ask) for _ in range(8)]
+            for client in clients:
+                client.start()
+            for client in clients:
+                client.join(30)
+            return answers
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+    try:
+        tight = statuses(20)
+        assert any(not line.startswith(b"HTTP/1.1 200") for line in tight), tight
+        assert "Too many open files" in (tmp_path / "error.log").read_text()
+        assert all(line.startswith(b"HTTP/1.1 200") for line in statuses(40))
+    finally:
+        listener.close()
+    found = only(lint_config(tmp_path, (tmp_path / "nginx.conf").read_text().replace("rlimit_nofile 40", "rlimit_nofile 20"),
+                             nginx_version="1.22.1"), "worker-connections-nofile")
+    assert len(found) == 1 and "raise it to 40" in found[0].message

@@ -39,7 +39,7 @@ def _worker_connections(ctx: LintContext) -> tuple[int | None, object | None]:
 
 @rule(code="CG301", name="worker-connections-nofile", severity="warning", needs=("full",))
 def worker_connections_nofile(ctx: LintContext) -> Iterator[Finding]:
-    """``worker_rlimit_nofile`` missing or below twice ``worker_connections``.
+    """``worker_rlimit_nofile`` missing, or no higher than ``worker_connections``.
 
     A worker's connections, client and upstream sockets alike, each hold a descriptor and
     count in ``worker_connections``; every file it serves, buffers to a temp file or caches
@@ -48,8 +48,9 @@ def worker_connections_nofile(ctx: LintContext) -> Iterator[Finding]:
     2.1.5; older releases gave containers 1048576), so connections plus open files pass it well before
     ``worker_connections`` is reached when nginx also serves files or buffers bodies, and
     requests fail with "Too many open files"; pure proxying reaches ``worker_connections``
-    first. Reported when the limit is set
-    below 2 x worker_connections, or missing while 2 x worker_connections exceeds 1024.
+    first. Reported when the limit is set no higher than worker_connections (the connections
+    alone use it up), or missing while 2 x worker_connections exceeds 1024; the fix sets twice
+    worker_connections, room for one file per connection.
 
     Bad:
         events { worker_connections 4096; }
@@ -87,10 +88,14 @@ def worker_connections_nofile(ctx: LintContext) -> Iterator[Finding]:
                           fix=_nofile_fix(ctx, needed))
         return
     value = limit.args[0] if limit.args else ""
-    if value.isdigit() and int(value) < needed:
+    # Above worker_connections, what is left covers the files: a worker runs out of descriptors
+    # before connections only when most of its connections hold a file at once.
+    if value.isdigit() and int(value) <= connections:
         yield ctx.finding(limit,
-                          f"worker_rlimit_nofile {value} is below 2 x worker_connections ({needed}): a proxied "
-                          f"client needs 2 descriptors, so workers run out of files first; raise it to {needed}",
+                          f"worker_rlimit_nofile {value} is not above worker_connections {connections}: each "
+                          f"connection holds a descriptor, so the connections alone use the limit up and every file "
+                          f"served or buffered, and nginx's own logs and sockets, take it past: \"Too many open "
+                          f"files\" before worker_connections is reached; raise it to {needed}",
                           fix=Fix(lambda fx: [replace_args(fx, limit, str(needed))]))
 
 
