@@ -530,3 +530,84 @@ def test_an_nginx_pod_is_paired_with_the_app_behind_the_service_it_proxies_to(tm
     # Another Service, whose app is not read: the pool advice is a note saying so.
     assert "proxy-pass-no-upstream" not in {f.rule for f in result.findings}
     assert any("other:5000" in note and "the app behind it is not read" in note for note in result.notes)
+
+
+@pytest.mark.parametrize("start, unsignalled", [
+    ("gunicorn -b 0.0.0.0:8080 app:app -w 1", True),
+    ("exec gunicorn -b 0.0.0.0:8080 app:app -w 1", False),
+])
+def test_a_script_that_starts_the_app_without_exec_keeps_sigterm_from_it(tmp_path, start, unsignalled):
+    """open-event-server: `command: ["/bin/sh", "-c", "./kubernetes/run.sh"]`, whose script runs
+    gunicorn as a child: the shell is PID 1 and ignores SIGTERM, so no preStop advice applies."""
+    (tmp_path / "kubernetes").mkdir()
+    (tmp_path / "kubernetes" / "run.sh").write_text(f"#!/bin/bash\necho starting\n{start}\n")
+    (tmp_path / "kubernetes" / "app.yaml").write_text(textwrap.dedent("""\
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: api}
+        spec:
+          selector: {matchLabels: {app: api}}
+          template:
+            metadata: {labels: {app: api}}
+            spec:
+              containers:
+              - name: api
+                image: example/api
+                command: ["/bin/sh", "-c", "./kubernetes/run.sh"]
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: api}
+        spec:
+          type: LoadBalancer
+          selector: {app: api}
+          ports: [{port: 80, targetPort: 8080}]
+        """))
+    import confgen
+
+    result = confgen.lint_project([str(tmp_path / "kubernetes")], nginx_version="1.22.1")
+    [drops] = [f for f in result.findings if f.rule == "rolling-update-drops-requests"]
+    if unsignalled:
+        assert drops.file.endswith("run.sh") and drops.line == 3
+        assert "starts the app without exec" in drops.message and "preStop" not in drops.message
+    else:
+        assert "stops at once when the pod is deleted" in drops.message
+
+
+def test_a_shell_as_pid_1_ignores_sigterm_and_its_child_never_gets_it(tmp_path):
+    """What the finding above rests on: in its own PID namespace (as in a container), `sh -c
+    ./run.sh` whose script starts a server without exec; SIGTERM sent to PID 1 reaches no one."""
+    import os
+    import shutil
+    import signal
+    import time
+
+    unshare = shutil.which("unshare")
+    if unshare is None or os.geteuid() != 0:
+        pytest.skip("needs unshare and root for a PID namespace")
+    marker = tmp_path / "got-term"
+    (tmp_path / "run.sh").write_text(
+        "#!/bin/bash\n" + sys.executable + " -c \"import signal, time, pathlib\n"
+        f"signal.signal(signal.SIGTERM, lambda *a: pathlib.Path('{marker}').write_text('x'))\n"
+        "time.sleep(20)\"\n")
+    (tmp_path / "run.sh").chmod(0o755)
+    process = subprocess.Popen([unshare, "--pid", "--fork", "--mount-proc", "/bin/sh", "-c", "./run.sh"], cwd=tmp_path)
+    pid_1 = None
+    try:
+        deadline = time.monotonic() + 10
+        while pid_1 is None and time.monotonic() < deadline:
+            children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+            pid_1 = int(children.read_text().split()[0]) if children.exists() and children.read_text().split() else None
+            time.sleep(0.05)
+        if pid_1 is None:
+            pytest.skip("no PID namespace here")
+        time.sleep(1.0)                                   # the server has set its handler
+        os.kill(pid_1, signal.SIGTERM)
+        time.sleep(1.0)
+        assert not marker.exists()                        # the server never got it
+        assert Path(f"/proc/{pid_1}").exists()            # and the shell ignored it
+    finally:
+        if pid_1 is not None:
+            os.kill(pid_1, signal.SIGKILL)                # the namespace's init: everything in it goes
+        process.kill()
+        process.wait(timeout=10)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import re
 from dataclasses import dataclass, field
 
 from confgen.appserver.commands import assignments, find_server, start_of
@@ -38,6 +39,9 @@ class ContainerApp:
     graceful: Timer | None = None             # how long it finishes requests after SIGTERM (None: no limit/unknown)
     graceful_why: str = ""                    # why graceful is None
     image: str | None = None                  # the Dockerfile whose CMD it runs, when read from one
+    # Where a script starts the server without exec while the container's own command (its first
+    # process, PID 1) is a shell running it: SIGTERM never reaches the server (file, line).
+    unsignalled: tuple[str, int] | None = None
     notes: list[str] = field(default_factory=list)
 
 
@@ -73,6 +77,11 @@ def read_app(container: Container, label: str, images: list | None = None,
         # `wait-for-db.sh db bash /app/deploy/start.sh`: the script in the repository holds the command.
         side.notes.append(f"{label}: container {container.name} runs {started.path}, which starts "
                           f"{started.server} at {started.label}")
+        if container.command is not None and not _execs(started.words) and \
+                os.path.basename(argv[0]) not in INIT_PROCESSES:
+            # Spelled as the manifest's path is (relative to where confgen runs, when that one is).
+            path = started.path if os.path.isabs(file) else os.path.relpath(started.path)
+            side.unsignalled = (path, started.line)
         return _from_image(side, started, container, label)
     if found is None:
         side.notes.append(f"{label}: container {container.name} runs {' '.join(argv)[:80]!r}, not a Python app "
@@ -100,6 +109,19 @@ def read_app(container: Container, label: str, images: list | None = None,
     else:
         side.graceful_why = f"{found[0]}'s graceful shutdown time is not read"
     return side
+
+
+# Programs that, run as a container's first process, pass SIGTERM on to their child.
+INIT_PROCESSES = frozenset({"tini", "dumb-init", "catatonit", "s6-svscan", "supervisord", "runsvdir", "docker-init"})
+
+
+def _execs(words: list[Word]) -> bool:
+    """Whether a script's line replaces the shell with the server (``exec gunicorn ...``)."""
+    values = [w.value for w in words if not _ASSIGNMENT.match(w.value)]
+    return values[:1] == ["exec"]
+
+
+_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 
 
 # How far above a manifest's directory the repository's scripts are looked for (k8s/base/app.yaml

@@ -50,6 +50,9 @@ class PodShutdown:
     grace_where: tuple[str, int]      # the field, or the pod spec when it is not set
     app_graceful: Timer | None        # how long the app finishes requests after SIGTERM (None: no limit or unknown)
     app_graceful_why: str = ""        # why app_graceful is None
+    # Where a shell script starts the app without exec while a shell is the container's first
+    # process: SIGTERM never reaches the app ((file, line); None when it does or is not known).
+    app_unsignalled: tuple[str, int] | None = None
 
 
 @dataclass
@@ -312,7 +315,8 @@ def _shutdown(workload: Workload, container: Container, entry: str, app) -> PodS
                        front=entry, file=container.node.file, line=container.node.line,
                        pre_stop_hook=hook is not None, pre_stop=_pre_stop_delay(hook), grace=grace,
                        grace_where=grace_where, app_graceful=app.graceful if app else None,
-                       app_graceful_why=app.graceful_why if app else "no app server is read in the pod")
+                       app_graceful_why=app.graceful_why if app else "no app server is read in the pod",
+                       app_unsignalled=app.unsignalled if app else None)
 
 
 def _pre_stop_delay(hook: Node | None) -> Timer | None:

@@ -32,6 +32,12 @@ def rolling_update_drops_requests(ctx: LintContext) -> Iterator[Finding]:
     equal to the sum is no loss (the app stops its own unfinished requests at that moment), so
     it is reported when shorter; the preStop advice says when the delay it adds would not fit.
 
+    A container whose command runs a shell script that starts the app without ``exec`` is
+    reported for that instead: the shell stays the container's first process (PID 1), which
+    ignores SIGTERM when it has no handler, so the app is only killed when the grace period
+    ends (checked: a Python server under ``sh -c ./run.sh`` in its own PID namespace never got
+    the SIGTERM sent to PID 1), and a preStop delay would change nothing.
+
     When nothing in the input routes to an nginx pod, the Service that selects it is what keeps
     sending; a pod no Service in the input selects (while the input has Services) gets no such
     traffic, so only the grace-period part of the rule applies to it.
@@ -106,6 +112,16 @@ def rolling_update_drops_requests(ctx: LintContext) -> Iterator[Finding]:
     """
     pod = getattr(ctx, "manifest_pod", None)
     if pod is None:
+        return
+    if pod.app_unsignalled is not None:
+        # The app never learns of the deletion: it serves on until the kubelet's SIGKILL.
+        yield ctx.finding(pod.app_unsignalled,
+                          f"{pod.workload}: container {pod.container}'s first process is a shell, and this script "
+                          f"starts the app without exec: SIGTERM, which the kubelet sends to that process only, "
+                          f"is ignored there (PID 1 drops signals it has no handler for), so the app never shuts "
+                          f"down gracefully; it serves on until {pod.grace.describe()} have passed and is then "
+                          f"killed (SIGKILL) with its requests, and every pod deletion waits that long; start it "
+                          f"with `exec`")
         return
     delay = pod.pre_stop.seconds if pod.pre_stop is not None else 0.0
     if pod.front and (not pod.pre_stop_hook or (pod.pre_stop is not None and delay <= 0)):
