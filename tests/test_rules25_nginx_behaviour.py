@@ -1053,7 +1053,7 @@ def test_certbots_certificate_file_given_as_the_key_stops_nginx(tmp_path, self_s
 def test_a_file_limit_no_higher_than_worker_connections_runs_out_before_the_connections(tmp_path):
     """worker_rlimit_nofile 20 with worker_connections 20: 8 proxied clients hold 16 connections,
     yet nginx's own descriptors take the worker past the limit ("Too many open files"); with
-    the limit at twice worker_connections every request is answered."""
+    the limit at twice worker_connections it never runs out and every request is answered."""
     nginx = require_binary("nginx")
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
@@ -1101,11 +1101,16 @@ def test_a_file_limit_no_higher_than_worker_connections_runs_out_before_the_conn
         finally:
             server.terminate()
             server.wait(timeout=10)
+    log = tmp_path / "error.log"
     try:
-        tight = statuses(20)
-        assert any(not line.startswith(b"HTTP/1.1 200") for line in tight), tight
-        assert "Too many open files" in (tmp_path / "error.log").read_text()
+        # Whether a request then fails (a 500 when the upstream socket cannot be opened) or only
+        # waits (nginx accepts again once descriptors are free) is a matter of timing; the
+        # worker running out of descriptors is not.
+        statuses(20)
+        assert "Too many open files" in log.read_text()
+        log.write_text("")
         assert all(line.startswith(b"HTTP/1.1 200") for line in statuses(40))
+        assert "Too many open files" not in log.read_text()
     finally:
         listener.close()
     found = only(lint_config(tmp_path, (tmp_path / "nginx.conf").read_text().replace("rlimit_nofile 40", "rlimit_nofile 20"),

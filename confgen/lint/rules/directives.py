@@ -291,13 +291,15 @@ def directive_values_add_up(ctx: LintContext) -> Iterator[Finding]:
 
     Bad:
         server {
-            include /etc/letsencrypt/options-ssl-nginx.conf;
+            listen 443 ssl;
+            ssl_protocols TLSv1.2 TLSv1.3;   # from an included file
             ssl_protocols TLSv1.3;
         }
 
     Good:
         server {
-            include /etc/letsencrypt/options-ssl-nginx.conf;
+            listen 443 ssl;
+            ssl_protocols TLSv1.3;
         }
 
     References:

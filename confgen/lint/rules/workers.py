@@ -39,7 +39,7 @@ def _worker_connections(ctx: LintContext) -> tuple[int | None, object | None]:
 
 @rule(code="CG301", name="worker-connections-nofile", severity="warning", needs=("full",))
 def worker_connections_nofile(ctx: LintContext) -> Iterator[Finding]:
-    """``worker_rlimit_nofile`` missing, or no higher than ``worker_connections``.
+    """``worker_rlimit_nofile`` missing, or below 1.5 x ``worker_connections``.
 
     A worker's connections, client and upstream sockets alike, each hold a descriptor and
     count in ``worker_connections``; every file it serves, buffers to a temp file or caches
@@ -49,8 +49,10 @@ def worker_connections_nofile(ctx: LintContext) -> Iterator[Finding]:
     ``worker_connections`` is reached when nginx also serves files or buffers bodies, and
     requests fail with "Too many open files"; pure proxying reaches ``worker_connections``
     first. Reported when the limit is set no higher than worker_connections (the connections
-    alone use it up), or missing while 2 x worker_connections exceeds 1024; the fix sets twice
-    worker_connections, room for one file per connection.
+    alone use it up), or leaves room for fewer open files than half of worker_connections (below
+    1.5 x: at capacity, a worker serving files or buffering bodies to disk runs out while most of
+    its connections still have work), or is missing while 2 x worker_connections exceeds 1024;
+    the fix sets twice worker_connections, room for a file on every connection.
 
     Bad:
         events { worker_connections 4096; }
@@ -88,15 +90,25 @@ def worker_connections_nofile(ctx: LintContext) -> Iterator[Finding]:
                           fix=_nofile_fix(ctx, needed))
         return
     value = limit.args[0] if limit.args else ""
-    # Above worker_connections, what is left covers the files: a worker runs out of descriptors
-    # before connections only when most of its connections hold a file at once.
-    if value.isdigit() and int(value) <= connections:
+    if not value.isdigit():
+        return
+    written = int(value)
+    fix = Fix(lambda fx: [replace_args(fx, limit, str(needed))])
+    if written <= connections:
         yield ctx.finding(limit,
                           f"worker_rlimit_nofile {value} is not above worker_connections {connections}: each "
                           f"connection holds a descriptor, so the connections alone use the limit up and every file "
                           f"served or buffered, and nginx's own logs and sockets, take it past: \"Too many open "
-                          f"files\" before worker_connections is reached; raise it to {needed}",
-                          fix=Fix(lambda fx: [replace_args(fx, limit, str(needed))]))
+                          f"files\" before worker_connections is reached; raise it to {needed}", fix=fix)
+    elif written < connections * 3 // 2:
+        # Each connection may hold a file (one being sent, a body buffered to a temp file): room for
+        # fewer than one per two connections runs out while most of them still have work.
+        yield ctx.finding(limit,
+                          f"worker_rlimit_nofile {value} leaves room for {written - connections} open files beyond "
+                          f"worker_connections {connections}, fewer than one for every two connections: at capacity, "
+                          f"a worker whose connections hold more files than that (files being sent, request or "
+                          f"response bodies buffered to temp files) fails with \"Too many open files\" before "
+                          f"worker_connections is reached; raise it to {needed}", fix=fix)
 
 
 def _nofile_fix(ctx: LintContext, needed: int) -> Fix | None:
