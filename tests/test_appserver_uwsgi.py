@@ -366,3 +366,45 @@ def test_the_uwsgi_a_start_script_runs_is_found_among_words_that_only_name_it(tm
     server = sources.app_server_of(sources.read_source(str(path)))
     assert server.server == "uwsgi" and server.binds == [":9000" if "uwsgi-socket" in script else "0.0.0.0:9000"]
     assert server.protocol == "uwsgi"
+
+
+CONDITIONAL = ("[uwsgi]\nif-env = DEV_ENV\nsocket = :$(PORT)\nendif =\n"
+               "if-not-env = DEV_ENV\nsocket = /tmp/nginx.socket\nendif =\nmodule = app:application\n")
+
+
+@pytest.mark.parametrize("environ, binds", [
+    ({"DEV_ENV": "True", "PORT": "8051"}, [":8051"]),                  # mitxpro's compose file
+    ({"DEV_ENV": None, "PORT": "8051"}, [":8051"]),                    # set, to a value not known here
+    ({"PORT": "8051"}, []),                                            # DEV_ENV may be set where it runs
+    (None, []),
+])
+def test_uwsgis_if_env_blocks_are_taken_where_the_environment_tells(tmp_path, environ, binds):
+    ini = tmp_path / "uwsgi.ini"
+    ini.write_text(CONDITIONAL)
+    server = uwsgi.read_ini(str(ini), environ)
+    assert server.binds == binds
+    assert server.settings["module"].value == "app:application"          # outside every block: always taken
+    assert any("where it listens is unknown" in note for note in server.notes) is (binds == [])
+
+
+def test_if_opt_nested_blocks_and_loops():
+    options = [("master", "true", "f:1"), ("if-opt", "master", "f:2"), ("processes", "4", "f:3"),
+               ("if-env", "HOME", "f:4"), ("threads", "2", "f:5"), ("endif", "", "f:6"), ("endif", "", "f:7"),
+               ("if-not-opt", "master", "f:8"), ("processes", "1", "f:9"), ("endif", "", "f:10"),
+               ("for", "a b", "f:11"), ("env", "X=%(_)", "f:12"), ("endfor", "", "f:13")]
+    taken, undecided = uwsgi._apply_logic(options, {"HOME": "/root"})
+    assert [(k, v) for k, v, _ in taken] == [("master", "true"), ("processes", "4"), ("threads", "2")]
+    assert undecided == {"env"}
+
+
+def test_a_socket_chosen_by_the_environment_pairs_with_the_upstream_that_reaches_it(tmp_path):
+    """mitxpro: the compose service sets DEV_ENV and PORT, so uWSGI listens on :8051, which
+    `uwsgi_pass web:8051` reaches: no app-bind-mismatch."""
+    write_tree(tmp_path, {
+        "nginx.conf": "server { listen 8053; location / { include uwsgi_params; uwsgi_pass web:8051; } }\n",
+        "uwsgi.ini": CONDITIONAL,
+        "docker-compose.yml": "services:\n  web:\n    command: uwsgi uwsgi.ini\n    environment:\n"
+                              "      DEV_ENV: 'True'\n      PORT: 8051\n"})
+    result = confgen.lint_project([str(tmp_path / "nginx.conf")], nginx_version="1.22.1")
+    assert not [f for f in result.findings if f.rule == "app-bind-mismatch"]
+    assert any("paired uwsgi" in note for note in result.notes)

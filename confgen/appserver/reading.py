@@ -29,7 +29,7 @@ def read_server(server: str, args: list[str], *, label: str, file: str | None, l
     if server == "granian":
         return granian.read(args, environ, label, file, line)
     if server == "uwsgi":
-        return uwsgi.read_args(args, label, file, line, cwd=cwd, mounted=mounted)
+        return uwsgi.read_args(args, label, file, line, cwd=cwd, mounted=mounted, environ=environ)
     return None
 
 

@@ -1,5 +1,9 @@
 """uWSGI: options on its command line (``--name value``) or in an ini file's ``[uwsgi]`` section
-(``--ini FILE``), read statically: a ``%(...)``/``$(...)`` placeholder makes a value unknown.
+(``--ini FILE``), read statically: ``$(VAR)`` takes the value the environment the command runs
+with gives it, and another ``%(...)``/``$(...)``/``@(...)`` placeholder makes a value unknown.
+``if-env``/``if-not-env``/``if-opt`` blocks are taken or skipped as that environment and the
+options before them decide; a block whose condition is not known here (a file test, a loop)
+makes what it sets unknown (https://uwsgi-docs.readthedocs.io/en/latest/ConfigLogic.html).
 
 What the chain needs (uwsgi man page; unbit/uwsgi plugins/http/http.c and corerouter.c; each
 keep-alive fact measured on uWSGI 2.0.31, tests/test_appserver_uwsgi.py):
@@ -105,9 +109,11 @@ def _words(args: list[str]) -> list[tuple[str, str, str, str]]:
 
 
 def read_args(args: list[str], label: str, file: str | None, line: int, cwd: str | None = None,
-              mounted: dict[str, tuple[str, str]] | None = None) -> AppServer:
+              mounted: dict[str, tuple[str, str]] | None = None,
+              environ: dict[str, str | None] | None = None) -> AppServer:
     """uWSGI from its command-line words (``--ini`` files read relative to ``cwd``, or from
-    ``mounted``: the files a container sees, by absolute path, as (text, the file that holds it))."""
+    ``mounted``: the files a container sees, by absolute path, as (text, the file that holds it)),
+    with the variables it runs with (``environ``; None for one set to a value not known here)."""
     options: list[tuple[str, str, str]] = []      # (key, value, where)
     notes: list[str] = []
     for key, inline, written, how in _words(args):
@@ -132,13 +138,13 @@ def read_args(args: list[str], label: str, file: str | None, line: int, cwd: str
             options.append((key, inline if how else "1", f"{label} ({written})"))
         else:
             options.append((key, inline or "true", f"{label} ({written})"))
-    server = _server(options, label, file, line)
+    server = _server(options, label, file, line, environ)
     server.notes[:0] = notes
     return server
 
 
-def read_ini(path: str) -> AppServer:
-    return _server(read_ini_options(path), path, path, 1)
+def read_ini(path: str, environ: dict[str, str | None] | None = None) -> AppServer:
+    return _server(read_ini_options(path), path, path, 1, environ)
 
 
 def read_ini_options(path: str) -> list[tuple[str, str, str]]:
@@ -168,14 +174,16 @@ def ini_options_of(text: str, path: str) -> list[tuple[str, str, str]]:
     return options
 
 
-def _server(options: list[tuple[str, str, str]], label: str, file: str | None, line: int) -> AppServer:
+def _server(options: list[tuple[str, str, str]], label: str, file: str | None, line: int,
+            environ: dict[str, str | None] | None = None) -> AppServer:
     server = AppServer("uwsgi", label, file, line)
+    options, undecided = _apply_logic(options, environ)
     values: dict[str, tuple[str, str]] = {}
     for key, value, where in options:
         if key == "__unreadable__":
             server.notes.append(f"{label}: uWSGI ini {value} could not be read; its settings are unknown")
             continue
-        values[key] = (value, where)
+        values[key] = (_expand_environment(value, environ), where)
     for key, (value, where) in values.items():
         server.settings[key] = Value(value, where, key, _line(where))
     sockets = {key: values[key] for key in ("http", "http-socket", "http11-socket", "socket", "uwsgi-socket")
@@ -197,7 +205,78 @@ def _server(options: list[tuple[str, str, str]], label: str, file: str | None, l
                                    reuse="", faces=[])
         _listen_as(face, kind, sockets, values)
         server.faces.append(face)
+    undecided_sockets = sorted(undecided & set(_SOCKET_OPTIONS))
+    if undecided_sockets:
+        # A socket set inside a block whose condition is not known here: where it listens is unknown.
+        server.binds, server.faces = [], []
+    if undecided:
+        server.notes.append(f"{label}: uWSGI sets {', '.join(sorted(undecided))} inside if-/for blocks whose "
+                            f"condition cannot be told here (the environment or files where it runs): "
+                            f"{'where it listens is' if undecided_sockets else 'those settings are'} unknown")
     return server
+
+
+_SOCKET_OPTIONS = ("http", "http-socket", "http11-socket", "socket", "uwsgi-socket")
+# uWSGI's configuration logic (https://uwsgi-docs.readthedocs.io/en/latest/ConfigLogic.html):
+# blocks opened by if-*/for-* options and closed by endif / endfor / end.
+_BLOCK_ENDS = ("endif", "endfor", "end")
+_ENVIRONMENT_REFERENCE = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
+
+
+def _apply_logic(options: list[tuple[str, str, str]], environ: dict[str, str | None] | None
+                 ) -> tuple[list[tuple[str, str, str]], set[str]]:
+    """The options uWSGI takes, its if-/for blocks evaluated where they can be: ``if-env`` and
+    ``if-not-env`` against ``environ`` (a variable it holds is set; one it does not hold may be
+    set where uWSGI runs, so unknown), ``if-opt`` against the options before it. A block whose
+    condition is unknown (a file test, a loop, ``if-reload``) keeps its options out, and their
+    keys are returned as undecided."""
+    taken: list[tuple[str, str, str]] = []
+    undecided: set[str] = set()
+    stack: list[bool | None] = []        # each open block: taken, skipped, or not known
+    for key, value, where in options:
+        if key in _BLOCK_ENDS:
+            if stack:
+                stack.pop()
+            continue
+        if key.startswith(("if-", "for")):
+            stack.append(_condition(key, value, environ, taken) if all(stack) else False)
+            continue
+        if False in stack:
+            continue
+        if None in stack:
+            undecided.add(key)
+            continue
+        taken.append((key, value, where))
+    return taken, undecided - {key for key, _, _ in taken}
+
+
+def _condition(key: str, value: str, environ: dict[str, str | None] | None, taken) -> bool | None:
+    negated = key.startswith("if-not-")
+    test = key[len("if-not-"):] if negated else key[len("if-"):]
+    if test == "env" and environ is not None:
+        name, equals, wanted = value.partition("=")
+        if name.strip() not in environ:
+            return None
+        held = environ[name.strip()]
+        if equals:
+            result = None if held is None else held == wanted
+        else:
+            result = True
+        return None if result is None else result != negated
+    if test == "opt":
+        name, equals, wanted = value.partition("=")
+        held = [v for k, v, _ in taken if k == name.strip()]
+        result = bool(held) and (not equals or held[-1] == wanted)
+        return result != negated
+    return None
+
+
+def _expand_environment(value: str, environ: dict[str, str | None] | None) -> str:
+    """``$(NAME)`` replaced by the variable's value where ``environ`` knows it (else kept, unknown)."""
+    if environ is None or "$(" not in value:
+        return value
+    return _ENVIRONMENT_REFERENCE.sub(lambda m: environ[m.group(1)] if environ.get(m.group(1)) is not None
+                                      else m.group(0), value)
 
 
 # Which socket makes the server's face when it has several (the first present), and its options.
