@@ -1116,3 +1116,15 @@ def test_a_file_limit_no_higher_than_worker_connections_runs_out_before_the_conn
     found = only(lint_config(tmp_path, (tmp_path / "nginx.conf").read_text().replace("rlimit_nofile 40", "rlimit_nofile 20"),
                              nginx_version="1.22.1"), "worker-connections-nofile")
     assert len(found) == 1 and "raise it to 40" in found[0].message
+
+
+def test_a_server_level_raw_uri_rewrite_leaves_location_captures_encoded(tmp_path):
+    """perma: `rewrite ^ $request_uri;` in the server runs before the location regex matches, so
+    what it captures keeps %0d%0a as written (http-splitting stays silent there)."""
+    port = free_port()
+    site = (f"    server {{\n        listen 127.0.0.1:{port};\n        rewrite ^ $request_uri;\n"
+            f"        location ~ ^/p/(.*)$ {{ return 200 \"[$1]\"; }}\n    }}\n")
+    with _running_nginx(tmp_path, site) as (server, conf):
+        answer = _get(port, "/p/a%0d%0aX-Evil:%201", server)
+    assert answer.endswith(b"[a%0d%0aX-Evil:%201]"), answer
+    assert only(lint_config(tmp_path, conf.read_text(), nginx_version="1.22.1"), "http-splitting") == []

@@ -660,3 +660,58 @@ def test_a_listen_without_ssl_on_the_port_the_server_speaks_tls_on(tmp_path, lis
               f"    ssl_certificate_key /k.pem;\n}}\n{other}")
     found = only(lint_config(tmp_path, config), "ssl-listen-missing")
     assert [f.line for f in found] == ([3] if reported else [])
+
+
+FORWARD_PROXY = """
+server {
+    listen 1210;
+    proxy_cache WEB;
+    proxy_ignore_headers Set-Cookie Vary;
+    rewrite ^ $request_uri;
+    location ~* ^/(https?://)([^/]+)(/(.*)) {
+        proxy_set_header Host $2;
+        proxy_pass $1$2$3$is_args$args;
+    }
+}
+proxy_cache_path /tmp/c keys_zone=WEB:1m;
+resolver 10.0.0.2;
+"""
+
+
+def test_a_forward_proxy_is_named_as_one_and_its_host_header_and_raw_uri_are_no_findings(tmp_path):
+    """perma's memento proxy: the server rewrites to the raw $request_uri first, so captures of
+    $uri hold no decoded CR/LF; Host $2 is the host proxy_pass connects to; the proxy itself
+    is reported as an open forward proxy."""
+    result = lint_config(tmp_path, FORWARD_PROXY)
+    rules = {f.rule for f in result.findings}
+    assert not {"http-splitting", "host-spoofing", "cache-replays-set-cookie"} & rules, result.findings
+    [ssrf] = only(result, "ssrf")
+    assert "open forward proxy" in ssrf.message and "($2 " in ssrf.message
+    assert any("forward proxy" in note and "Set-Cookie" in note for note in result.notes)
+
+
+def test_a_forward_proxy_in_a_container_no_published_port_reaches_is_a_note(tmp_path):
+    result = lint_config(tmp_path, FORWARD_PROXY, main="docker/nginx/nginx.conf",
+                         files={"docker/nginx/Dockerfile": "FROM nginx:1.25\nCOPY nginx.conf /etc/nginx/\n"})
+    assert only(result, "ssrf") == []
+    assert any("a forward proxy, in a container" in note for note in result.notes)
+
+
+def test_a_location_capture_after_a_server_level_raw_uri_rewrite_is_raw(tmp_path):
+    """A server's `rewrite ^ $request_uri;` runs before a location is chosen: the location's
+    captures of $uri are raw (no decoded CR/LF); without the rewrite they are decoded."""
+    config = ("server {\n    listen 80;\n    location ~ ^/r/(.*)$ { return 302 \"http://127.0.0.1/$1\"; }\n"
+              "    rewrite ^ $request_uri;\n    location ~ ^/p/(.*)$ { proxy_set_header X-Path $1; "
+              "proxy_pass http://127.0.0.1:8000; }\n}\n")
+    assert only(lint_config(tmp_path, config), "http-splitting") == []
+    decoded = config.replace("    rewrite ^ $request_uri;\n", "")
+    assert [f.line for f in only(lint_config(tmp_path, decoded), "http-splitting")]
+
+
+def test_a_redirecting_server_rewrite_does_not_hide_a_locations_raw_uri_rewrite(tmp_path):
+    """swh-environment: `rewrite ^/([^/]+)$ /$1/ permanent;` in the server ends the requests it
+    matches; the others reach the location's `rewrite ^ $request_uri;`."""
+    config = ("server {\n    listen 80;\n    rewrite ^/([^/]+)$ /$1/ permanent;\n    location /rabbitmq/ {\n"
+              "        set $upstream \"http://amqp:15672\";\n        rewrite ^ $request_uri;\n"
+              "        rewrite ^/rabbitmq(/.*)$ $1 break;\n        proxy_pass $upstream$uri;\n    }\n}\n")
+    assert only(lint_config(tmp_path, config), "http-splitting") == []

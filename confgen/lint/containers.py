@@ -61,6 +61,23 @@ def published_ports(config_file: str) -> set[int] | None:
     return set().union(*(_published(service.get("ports")) for service in services))
 
 
+def unreached_container(ctx, server) -> str | None:
+    """How ``server`` is known to run in a container whose ports clients do not reach directly
+    (kept as a container's file, and no compose service of this nginx publishes a port it
+    listens on: only the deployment's own containers, or the proxy in front, reach it), for a
+    note; None when it is not known to (not a container's file, or a port published)."""
+    main_file = ctx.nginx.main_file
+    if main_file.startswith("<") or not containerised(main_file):
+        return None
+    published = published_ports(main_file)
+    if published is None:
+        return "(no compose file beside it publishes a port of it)"
+    ports = {listen.port or 80 for listen in ctx.nginx.listens(server)} or {80}
+    if ports & published:
+        return None
+    return f"whose compose service publishes none of its ports ({', '.join(map(str, sorted(ports)))})"
+
+
 def _files_around(path: str) -> list[str]:
     """The files of ``path``'s directory and of the SEARCH_LEVELS directories above it (not past
     a repository's root)."""

@@ -64,14 +64,23 @@ _REWRITE_PHASE = {"rewrite", "return", "set", "if", "break"}
 
 
 def raw_uri_rewrite(at: Directive) -> Directive | None:
-    """The first ``rewrite`` of the location ``at`` is in when it replaces every URI with raw
-    request data (``rewrite ^ $request_uri;``, hypothesis/via's way to proxy the URI undecoded) and
-    no later rewrite there brings a decoded or defined value back: from it on ``$uri`` holds no
-    decoded CR/LF (checked on nginx 1.22.1). None otherwise, or when ``at`` runs before it."""
+    """The first ``rewrite`` that runs for requests reaching ``at`` (one written in its server,
+    which runs before a location is chosen, then those of its location) when it replaces every
+    URI with raw request data (``rewrite ^ $request_uri;``, hypothesis/via's and perma's way to
+    proxy the URI undecoded) and no later rewrite brings a decoded or defined value back: from it
+    on ``$uri``, and what a location regex captures of it, holds no decoded CR/LF (checked on
+    nginx 1.22.1). None otherwise, or when ``at`` runs before it."""
+    server = at if at.name == "server" else at.enclosing("server")
     location = at if at.name == "location" else at.enclosing("location")
-    if location is None:
+    if server is None and location is None:
         return None
-    rewrites = [d for d in location.walk() if d.name == "rewrite" and len(d.args) >= 2]
+    in_server = [d for d in (server.block or ()) if d.name == "rewrite" and len(d.args) >= 2] if server else []
+    in_location = [d for d in location.walk() if d.name == "rewrite" and len(d.args) >= 2] if location else []
+    rewrites = in_server + in_location
+    # Rewrites before it that redirect end the request there; any other one may stop the rest
+    # of its level (break, last) or change the URI first: then it is not known to run.
+    while rewrites and _redirects(rewrites[0]):
+        rewrites = rewrites[1:]
     if not rewrites or rewrites[0].args[0] not in _MATCHES_ALL:
         return None
     first = rewrites[0]
@@ -84,10 +93,25 @@ def raw_uri_rewrite(at: Directive) -> Directive | None:
     if any(ref.name in decoded for rewrite in rewrites[1:] for ref in references(rewrite.args[1])):
         return None
     if at.name in _REWRITE_PHASE:
-        position = {id(d): i for i, d in enumerate(location.walk())}
-        if position.get(id(at), -1) <= position[id(first)]:
+        # What is written before the first rewrite in its block runs before it; a server's
+        # rewrites all run before those of the location then chosen, wherever it is written.
+        if any(d is first for d in in_location):
+            if at.enclosing("location") is not location:
+                return None     # a server-level directive: it runs before the location's rewrite
+            order = {id(d): i for i, d in enumerate(location.walk())}
+        elif at.parent is server:
+            order = {id(d): i for i, d in enumerate(server.block or ())}
+        else:
+            order = {}
+        if order and order.get(id(at), -1) <= order[id(first)]:
             return None
     return first
+
+
+def _redirects(rewrite: Directive) -> bool:
+    """Whether a rewrite answers with a redirect when it matches (the request ends there)."""
+    flag = rewrite.args[2] if len(rewrite.args) > 2 else ""
+    return flag in ("redirect", "permanent") or rewrite.args[1].startswith(("http://", "https://", "$scheme"))
 
 
 def exact_uri(at: Directive) -> str | None:
@@ -338,6 +362,13 @@ def _starts_with_slash(tree) -> bool:
     return bool(items) and items[0][0] is sre_constants.LITERAL and items[0][1] == ord("/")
 
 
+def _ends_with_scheme_separator(tree) -> bool:
+    """Whether what the pattern matches always ends with "://" (``https?://``)."""
+    items = list(tree)[-3:]
+    return len(items) == 3 and all(op is sre_constants.LITERAL and value == ord(char)
+                                   for (op, value), char in zip(items, "://"))
+
+
 _AT_START = (sre_constants.AT_BEGINNING, sre_constants.AT_BEGINNING_STRING)
 _AT_END = (sre_constants.AT_END, sre_constants.AT_END_STRING)
 
@@ -384,6 +415,8 @@ class Source(NamedTuple):
     # server reading nginx's upstream request (RFC 9112 section 2.2: a bare CR is invalid, to be
     # rejected or read as a space), so only this counts in the request nginx sends upstream.
     line_feed: bool = False
+    # It always ends with "://": the scheme of a URL (`(https?://)` captured from the URI).
+    scheme_prefix: bool = False
 
     def describe(self) -> str:
         return f"{self.name} ({self.origin})" if self.origin else self.name
@@ -417,6 +450,8 @@ def host_segments(alternative: Alternative) -> Alternative:
     host: list[Segment] = []
     for index in range(start_index, len(segments)):
         segment = segments[index]
+        if not host and start_offset == 0 and isinstance(segment, Source) and segment.scheme_prefix:
+            continue    # `$1$2$3` with $1 from `(https?://)`: the host starts after it
         if isinstance(segment, str):
             text = segment[start_offset:] if index == start_index else segment
             cut = min((i for i in (text.find("/"), text.find("?")) if i >= 0), default=-1)
@@ -750,7 +785,7 @@ class Variables:
         leading_slash = _starts_with_slash(group) or (
             regex.subject_name in _SLASHED_SUBJECTS and _captures_from_the_start(tree, number))
         return Source("capture", shown, controlled, line_breaks, any_host, leading_slash, origin,
-                      regex.directive, line_feed)
+                      regex.directive, line_feed, _ends_with_scheme_separator(group))
 
 
 @lru_cache(maxsize=1024)

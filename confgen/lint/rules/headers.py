@@ -7,7 +7,7 @@ from typing import Iterator
 
 from confgen.lint.rules.security_common import SECURITY_HEADERS, is_auth_endpoint, is_tls_server, variable_model
 from confgen.nginx.variables import VARIABLE_RE
-from confgen.lint.containers import containerised, published_ports
+from confgen.lint.containers import unreached_container
 from confgen.lint.context import LintContext
 from confgen.lint.fixes.base import Fix
 from confgen.lint.fixes.nginx_edits import insert_before, replace_arg
@@ -375,21 +375,11 @@ def forwarded_proto_spoofable(ctx: LintContext) -> Iterator[Finding]:
 
 
 def _unpublished_container(ctx: LintContext, server) -> str | None:
-    """How a plain-HTTP server is known to run in a container whose port no compose file
-    publishes (so only the proxy in front reaches it), or None: a TLS server, a config not kept
-    as a container's file, or a compose service of this nginx that publishes a port it listens on."""
-    if server is None or is_tls_server(ctx, server) or ctx.nginx.main_file.startswith("<"):
+    """How a plain-HTTP server is known to sit in a container no published port reaches
+    (containers.unreached_container), or None (a TLS server among them)."""
+    if server is None or is_tls_server(ctx, server):
         return None
-    main_file = ctx.nginx.main_file
-    if not containerised(main_file):
-        return None
-    published = published_ports(main_file)
-    if published is None:
-        return "(no compose file beside it publishes a port of it)"
-    ports = {listen.port or 80 for listen in ctx.nginx.listens(server)} or {80}
-    if ports & published:
-        return None
-    return f"whose compose service publishes none of its ports ({', '.join(map(str, sorted(ports)))})"
+    return unreached_container(ctx, server)
 
 
 def _branches_on_forwarded_proto(ctx: LintContext, server):

@@ -239,3 +239,14 @@ def is_auth_endpoint(ctx, location) -> bool:
     auth = ctx.cached("auth_request targets",
                       lambda: {d.args[0] for d in ctx.all("auth_request") if d.args and d.args[0] != "off"})
     return location.args[-1] in auth
+
+
+def forward_proxy(ctx, directive) -> bool:
+    """Whether a proxy_pass takes the scheme with the host from the request (``proxy_pass $target``
+    with a whole URL captured, ``$1$2$3`` with ``$1`` from ``(https?://)``): a forward proxy."""
+    if directive.name != "proxy_pass" or not directive.args or "://" in directive.args[0] \
+            or "$" not in directive.args[0]:
+        return False
+    alternatives = variable_model(ctx).expand(directive.args[0], directive)
+    return bool(alternatives) and all(alternative and not isinstance(alternative[0], str) and alternative[0].controlled
+                                      for alternative in alternatives)

@@ -15,6 +15,7 @@ from confgen.lint.rules._proxy import effective_flag_off
 from confgen.lint.rules.security_common import (
     SECURITY_HEADERS,
     describe,
+    forward_proxy,
     header_values,
     in_http,
     refuses,
@@ -572,7 +573,9 @@ def cache_replays_set_cookie(ctx: LintContext) -> Iterator[Finding]:
     (``proxy_hide_header Set-Cookie``, or headers-more's ``more_clear_headers Set-Cookie``), or
     keep responses that set cookies out of the cache. Not reported where ``proxy_no_cache``
     always holds, nor where the cache is off or ``proxy_buffering off`` (nginx stores only
-    buffered responses; checked on nginx 1.22.1).
+    buffered responses; checked on nginx 1.22.1); for a cache in force over a forward proxy
+    (a ``proxy_pass`` that takes the whole URL from the request), which stores other sites'
+    responses rather than the app's sessions, a note.
 
     Bad:
         server {
@@ -614,6 +617,16 @@ def cache_replays_set_cookie(ctx: LintContext) -> Iterator[Finding]:
                    for d in ctx.nginx.effective(f"{module}_hide_header", block)) or _clears_set_cookie(ctx, block):
                 continue
             reported.add(id(ignoring[0]))
+            scope = ignoring[0].parent
+            proxy = next((d for d in (scope.walk() if scope is not None else ()) if d.name == "proxy_pass"
+                          and forward_proxy(ctx, d)), None)
+            if proxy is not None:
+                # A forward proxy's cache: the responses are other sites', fetched for its clients.
+                ctx.note(f"{ignoring[0].file}:{ignoring[0].line}: {module}_ignore_headers Set-Cookie is in force for "
+                         f"a forward proxy ({proxy.file}:{proxy.line} takes the whole URL from the request): its "
+                         f"cache stores other sites' responses, not the app's sessions, so not reported; a cookie "
+                         f"such a site sets is replayed to every client that fetches the same URL")
+                continue
             yield ctx.finding(ignoring[0], f"{module}_ignore_headers Set-Cookie lets the cache store responses that "
                                            f"set a cookie, Set-Cookie included: every client served from the cache "
                                            f"gets the cookie the app set for the first (a session, a CSRF token); "

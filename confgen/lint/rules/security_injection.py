@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
+from confgen.lint.containers import unreached_container
 from confgen.lint.context import LintContext
 from confgen.lint.registry import Finding, rule
 from confgen.lint.rules._proxy import (app_is_django, reaches_app, route_of, routes, self_proxied,
@@ -14,6 +15,7 @@ from confgen.lint.rules.security_common import (
     REDIRECT_CODES,
     UPSTREAM_PASS,
     defaults_of,
+    forward_proxy,
     header_values,
     http_servers,
     in_http,
@@ -143,7 +145,10 @@ def ssrf(ctx: LintContext) -> Iterator[Finding]:
     ``auth_request``, whose endpoint decides which requests go through (and so must check the
     address: confgen cannot see it). A scheme taken from request data
     (``proxy_pass $http_x_scheme://backend``) lets the client switch nginx between http and
-    https to the upstream: a warning.
+    https to the upstream: a warning. A ``proxy_pass`` that takes the whole URL from the request
+    (``$1$2$3`` with ``$1`` from ``(https?://)``) is a forward proxy, and is named so: if that is
+    its purpose, only the clients that need it may connect; in a container whose port no compose
+    service of it publishes (only the deployment's own containers reach it), a note instead.
 
     Bad:
         server {
@@ -178,6 +183,20 @@ def ssrf(ctx: LintContext) -> Iterator[Finding]:
                 ctx.note(f"{directive.file}:{directive.line}: {name} picks its server from request data "
                          f"({chosen[0].describe()}), but only for requests auth_request lets through: not reported; "
                          f"the auth endpoint must check the address (confgen cannot see what it checks)")
+                continue
+            if chosen and forward_proxy(ctx, directive):
+                server = directive.enclosing("server")
+                unreached = unreached_container(ctx, server) if server is not None else None
+                if unreached is not None:
+                    ctx.note(f"{directive.file}:{directive.line}: {name} takes the whole URL from the request, a "
+                             f"forward proxy, in a container {unreached}: only the deployment's own containers "
+                             f"reach it, so not reported; wherever clients reach it, it fetches any URL for them")
+                    continue
+                yield ctx.finding(directive, f"{name} takes the whole URL from the request ({chosen[0].describe()}): "
+                                             f"an open forward proxy, through which any client makes nginx fetch any "
+                                             f"URL, internal addresses included; if that is its purpose, let only "
+                                             f"the clients that need it connect (allow ...; deny all;), else map the "
+                                             f"request value to a fixed set of upstreams")
                 continue
             if chosen:
                 yield ctx.finding(directive, f"{name} picks its server from request data ({chosen[0].describe()}): "
@@ -498,7 +517,7 @@ def host_spoofing(ctx: LintContext) -> Iterator[Finding]:
             spoofable = next((s for s in sources if _spoofable(s)), None)
             if spoofable is None:
                 continue
-            if header == "host" and _upstream_host_of(directive) == directive.args[1]:
+            if header == "host" and _names_the_upstream_host(ctx, directive):
                 continue  # the Host of the server nginx connects to, as its default $proxy_host is: ssrf's
             why = _why_quiet(ctx, header, spoofable, directive)
             if why is not None:
@@ -530,13 +549,16 @@ def host_spoofing(ctx: LintContext) -> Iterator[Finding]:
                                      f"the real hosts in server_name and refuse the others in a default server")
 
 
-def _upstream_host_of(directive) -> str | None:
-    """The host part of the proxy_pass in ``directive``'s block (``$3`` in ``$2://$3/$4``)."""
+def _names_the_upstream_host(ctx, directive) -> bool:
+    """Whether a ``Host`` header's value is the host part of the proxy_pass beside it (``$3`` in
+    ``$2://$3/$4``, ``$2`` in ``$1$2$3`` with ``$1`` from ``(https?://)``): the Host of the server
+    nginx connects to, as its default ``$proxy_host`` is."""
     passes = [d for d in directive.parent.block or () if d.name == "proxy_pass" and d.args]
     if not passes:
-        return None
-    _, sep, rest = passes[0].args[0].partition("://")
-    return re.split(r"[/?]", rest, maxsplit=1)[0] if sep else None
+        return False
+    model = variable_model(ctx)
+    hosts = model.host_alternatives(passes[0].args[0], passes[0])
+    return bool(hosts) and hosts == list(dict.fromkeys(model.expand(directive.args[1], directive)))
 
 
 def _also(places) -> str:
