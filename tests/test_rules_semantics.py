@@ -464,6 +464,7 @@ server {
         resolver 127.0.0.53;
         set $download_url https://$s3_host/$s3_path;
         proxy_set_header Host $s3_host;
+        proxy_set_header X-Forwarded-Host $s3_path;
         proxy_pass $download_url;
     }
     location /internal/uploads { internal; alias /srv/uploads; }

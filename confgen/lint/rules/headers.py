@@ -329,23 +329,12 @@ def forwarded_proto_spoofable(ctx: LintContext) -> Iterator[Finding]:
         if only_trusted_peers(ctx, route.block) or private_listeners(route.block.enclosing("server")):
             continue
         server = route.block.enclosing("server")
-        branch = _branches_on_forwarded_proto(ctx, server)
-        if branch is not None:
+        behind = _written_behind_a_proxy(ctx, server, directive or route.proxy_pass)
+        if behind is not None:
             if id(server) not in noted:
                 noted.add(id(server))
-                ctx.note(f"{branch.file}:{branch.line}: this server redirects on the X-Forwarded-Proto it "
-                         f"receives, so it is written to sit behind a proxy that sets the header; passing it on "
+                ctx.note(f"{behind}, so it is written to sit behind a proxy that sets the header; passing it on "
                          f"is not reported, and is spoofable wherever clients reach this nginx directly "
-                         f"(then use $scheme)")
-            continue
-        unpublished = _unpublished_container(ctx, server)
-        if unpublished is not None:
-            if id(server) not in noted:
-                noted.add(id(server))
-                ctx.note(f"{(directive or route.proxy_pass).file}:{(directive or route.proxy_pass).line}: "
-                         f"X-Forwarded-Proto is passed on from the client by a plain-HTTP nginx in a container "
-                         f"{unpublished}: written to sit behind the proxy in front (an ingress, traefik) that "
-                         f"sets it, so not reported; it is spoofable wherever clients reach this nginx directly "
                          f"(then use $scheme)")
             continue
         passthrough = passthrough_map(ctx, value)
@@ -374,12 +363,18 @@ def forwarded_proto_spoofable(ctx: LintContext) -> Iterator[Finding]:
                           fix=_scheme_fix(directive, value))
 
 
-def _unpublished_container(ctx: LintContext, server) -> str | None:
-    """How a plain-HTTP server is known to sit in a container no published port reaches
-    (containers.unreached_container), or None (a TLS server among them)."""
-    if server is None or is_tls_server(ctx, server):
-        return None
-    return unreached_container(ctx, server)
+def _written_behind_a_proxy(ctx: LintContext, server, anchor) -> str | None:
+    """Where and how a server shows it sits behind a proxy that sets X-Forwarded-Proto: it
+    redirects on the header it receives, or it is a plain-HTTP server in a container no
+    published port reaches (containers.unreached_container); None otherwise."""
+    branch = _branches_on_forwarded_proto(ctx, server)
+    if branch is not None:
+        return f"{branch.file}:{branch.line}: this server redirects on the X-Forwarded-Proto it receives"
+    unreached = None if server is None or is_tls_server(ctx, server) else unreached_container(ctx, server)
+    if unreached is not None:
+        return (f"{anchor.file}:{anchor.line}: X-Forwarded-Proto is passed on from the client by a plain-HTTP "
+                f"nginx in a container {unreached}, which only the proxy in front (an ingress, traefik) reaches")
+    return None
 
 
 def _branches_on_forwarded_proto(ctx: LintContext, server):
