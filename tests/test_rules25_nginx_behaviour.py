@@ -1128,3 +1128,39 @@ def test_a_server_level_raw_uri_rewrite_leaves_location_captures_encoded(tmp_pat
         answer = _get(port, "/p/a%0d%0aX-Evil:%201", server)
     assert answer.endswith(b"[a%0d%0aX-Evil:%201]"), answer
     assert only(lint_config(tmp_path, conf.read_text(), nginx_version="1.22.1"), "http-splitting") == []
+
+
+def test_a_proxied_head_answer_gets_no_content_length_from_nginx(tmp_path):
+    """acme2certifier: `if ($request_method = "HEAD") { add_header Content-length 0; }` beside a
+    pass to the app: nginx adds no Content-Length of its own to the proxied HEAD answer, so the
+    added one is the only one (add-header-content-length gives a note there)."""
+    class NoLength(_RecordingBackend):
+        def response(self) -> bytes:
+            return b"HTTP/1.1 200 OK\r\nReplay-Nonce: x\r\nConnection: close\r\n\r\n"
+
+    port, backend = free_port(), NoLength()
+    site = (f"    server {{\n        listen 127.0.0.1:{port};\n        location / {{\n"
+            f"            proxy_pass http://127.0.0.1:{backend.port};\n"
+            f"            if ($request_method = \"HEAD\") {{\n                add_header Content-length 0;\n"
+            f"            }}\n        }}\n    }}\n")
+    try:
+        with _running_nginx(tmp_path, site) as (server, conf):
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+                        client.sendall(b"HEAD / HTTP/1.0\r\nHost: x\r\n\r\n")
+                        head = b""
+                        while chunk := client.recv(65536):
+                            head += chunk
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
+    finally:
+        backend.sock.close()
+    assert head.lower().count(b"content-length") == 1, head
+    result = lint_config(tmp_path, conf.read_text(), nginx_version="1.22.1")
+    assert only(result, "add-header-content-length") == []
+    assert any("proxied HEAD answer" in note for note in result.notes)

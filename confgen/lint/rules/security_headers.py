@@ -4,6 +4,7 @@ site with credentials."""
 
 from __future__ import annotations
 
+import re
 from typing import Iterator
 
 from confgen.lint.context import LintContext
@@ -14,6 +15,7 @@ from confgen.lint.registry import Finding, rule
 from confgen.lint.rules._proxy import effective_flag_off
 from confgen.lint.rules.security_common import (
     SECURITY_HEADERS,
+    UPSTREAM_PASS,
     describe,
     forward_proxy,
     header_values,
@@ -336,7 +338,9 @@ def add_header_content_length(ctx: LintContext) -> Iterator[Finding]:
     leave the response with no valid length (RFC 9112 makes that an unrecoverable error;
     Chrome fails the request), and RFC 9110 lets a recipient reject even equal ones. Remove the
     line. A block that answers ``return 204`` is not reported: nginx sends no Content-Length
-    with a 204. When the level's only ``add_header`` lines are headers nginx sends itself, the
+    with a 204; nor (a note) an ``if ($request_method = HEAD)`` in a location that passes the
+    request to an upstream: nginx adds none to a proxied HEAD answer (checked on nginx 1.22.1).
+    When the level's only ``add_header`` lines are headers nginx sends itself, the
     message also names the headers set further out that they drop (one finding per cause).
 
     Bad:
@@ -368,11 +372,33 @@ def add_header_content_length(ctx: LintContext) -> Iterator[Finding]:
     for directive in ctx.all("add_header"):
         if second_own_header(directive) != "Content-Length":
             continue
+        if _head_answer_from_upstream(directive):
+            ctx.note(f"{directive.file}:{directive.line}: add_header Content-Length for HEAD requests passed to the "
+                     f"app: nginx sends no Content-Length of its own with a proxied HEAD answer, so this one is the "
+                     f"only one unless the app sends one (then the two may disagree): not reported")
+            continue
         yield ctx.finding(directive, "add_header Content-Length sends a second Content-Length beside the one nginx "
                                      "computes, so the answer carries two (conflicting when they differ) and clients "
                                      f"may reject it or cut the body; remove it{_drops_named_here(ctx, directive)}",
                           fix=Fix(lambda fx, line=directive: fx.same_everywhere(
                               line, lambda d: _remove_content_length(fx, d))))
+
+
+_HEAD_ONLY = re.compile(r'^(=\s*"?HEAD"?|~\*?\s*"?\^HEAD\$"?)$')
+
+
+def _head_answer_from_upstream(directive) -> bool:
+    """Whether ``directive`` stands in an ``if ($request_method = HEAD)`` whose location passes
+    the request to an upstream (acme2certifier's uWSGI): the answer has no body, and nginx adds
+    no Content-Length to a proxied one (checked on nginx 1.22.1)."""
+    level = directive.parent
+    if level is None or level.name != "if" or len(level.args) < 3 or level.args[0] != "$request_method":
+        return False
+    if not _HEAD_ONLY.match(" ".join(level.args[1:])):
+        return False
+    location = level.parent
+    return location is not None and any(d.name in UPSTREAM_PASS for d in location.block or ()) \
+        and not any(d.name == "return" for d in (*(location.block or ()), *(level.block or ())))
 
 
 # ---------------------------------------------------------------------------------------------

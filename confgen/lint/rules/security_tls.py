@@ -449,14 +449,17 @@ def ssl_stapling_letsencrypt(ctx: LintContext) -> Iterator[Finding]:
                                         f"OCSP responder since 2025: ssl_stapling does nothing; turn it off")
 
 
-@rule(code="CG705", name="ssl-stapling-no-resolver", severity="warning")
+@rule(group="hardening", code="CG705", name="ssl-stapling-no-resolver", severity="info")
 def ssl_stapling_no_resolver(ctx: LintContext) -> Iterator[Finding]:
     """``ssl_stapling on`` without a ``resolver`` (or ``ssl_stapling_file``).
 
-    nginx must resolve the OCSP responder's host name itself; without a resolver it cannot,
-    logs a warning and staples nothing, so clients do the slower OCSP lookup themselves. A
-    Let's Encrypt certificate is left to ``ssl-stapling-letsencrypt``, which says to turn
-    stapling off there (a resolver would not help: there is no responder).
+    Without a resolver nginx looks up the OCSP responder's host name once, when it loads the
+    config, and fetches from those addresses until the next reload, logging "no resolver defined
+    to resolve ..." each time (on nginx 1.22.1 the fetch still reaches the responder, set 19's
+    sysreptor check). When the responder's addresses change, as those behind a CDN do, stapling
+    fails until a reload and clients do the slower OCSP lookup themselves; the nginx docs pair
+    ``ssl_stapling`` with ``resolver`` for that. A Let's Encrypt certificate is left to
+    ``ssl-stapling-letsencrypt``, which says to turn stapling off there (there is no responder).
 
     Bad:
         server {
@@ -483,8 +486,9 @@ def ssl_stapling_no_resolver(ctx: LintContext) -> Iterator[Finding]:
             continue
         if letsencrypt_certificates(ctx, server) or ctx.unresolved_include(server):
             continue
-        yield ctx.finding(stapling, "ssl_stapling is on but no resolver is configured: nginx cannot reach the "
-                                    "OCSP responder and staples nothing; add `resolver`")
+        yield ctx.finding(stapling, "ssl_stapling is on but no resolver is configured: nginx resolves the OCSP "
+                                    "responder's name only when it loads the config, so stapling fails once the "
+                                    "responder's addresses change, until a reload; add `resolver`")
 
 
 @rule(group="hardening", code="CG706", name="ssl-ecdh-curve-pq", severity="warning")
