@@ -8,8 +8,10 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import textwrap
 import threading
@@ -1164,3 +1166,50 @@ def test_a_proxied_head_answer_gets_no_content_length_from_nginx(tmp_path):
     result = lint_config(tmp_path, conf.read_text(), nginx_version="1.22.1")
     assert only(result, "add-header-content-length") == []
     assert any("proxied HEAD answer" in note for note in result.notes)
+
+
+def test_a_sync_worker_past_its_timeout_ends_the_request_with_502_however_long_nginx_waits(tmp_path):
+    """flaski: proxy_read_timeout raised far above gunicorn's timeout. The sync worker busy past
+    `timeout = 2` is aborted and the request ends with an error then (gunicorn's 500), not when
+    nginx's own 10 s run out."""
+    require_binary("nginx")
+    try:
+        import gunicorn  # noqa: F401
+    except ImportError:
+        if os.environ.get("CONFGEN_REQUIRE_NGINX") == "1":
+            pytest.fail("gunicorn is required (CONFGEN_REQUIRE_NGINX=1)")
+        pytest.skip("gunicorn is not installed")
+    (tmp_path / "slow_app.py").write_text(
+        "import time\n\ndef application(environ, start_response):\n"
+        "    time.sleep(float(environ.get('QUERY_STRING') or 0))\n"
+        "    start_response('200 OK', [('Content-Length', '2')])\n    return [b'ok']\n")
+    app_port, port = free_port(), free_port()
+    (tmp_path / "gunicorn.conf.py").write_text(f"bind = '127.0.0.1:{app_port}'\nworker_class = 'sync'\ntimeout = 2\n")
+    app = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", str(tmp_path / "gunicorn.conf.py"), "--chdir",
+                            str(tmp_path), "slow_app:application"], start_new_session=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    site = (f"    server {{\n        listen 127.0.0.1:{port};\n        location / {{\n"
+            f"            proxy_pass http://127.0.0.1:{app_port};\n            proxy_read_timeout 10s;\n"
+            f"        }}\n    }}\n")
+    try:
+        with _running_nginx(tmp_path, site) as (server, conf):
+            deadline = time.monotonic() + 15
+            while not _get(port, "/", server).startswith(b"HTTP/1.1 200"):
+                assert time.monotonic() < deadline, "gunicorn did not start"
+                time.sleep(0.1)
+            started = time.monotonic()
+            answer = _get(port, "/?5", server)
+            took = time.monotonic() - started
+    finally:
+        os.killpg(app.pid, signal.SIGTERM)
+        app.wait(timeout=10)
+    assert answer.split(b" ")[1] in (b"500", b"502"), answer[:40]
+    assert took < 8, took                                   # the app's timeout, not nginx's 10 s
+    result = lint_config(tmp_path, conf.read_text(), gunicorn=(tmp_path / "gunicorn.conf.py").read_text(),
+                         nginx_version="1.22.1")
+    # 10 s is not above nginx's default 60 s: nobody raised it for long requests, so it is quiet.
+    assert only(result, "proxy-waits-past-app-timeout") == []
+    raised = lint_config(tmp_path, conf.read_text().replace("proxy_read_timeout 10s", "proxy_read_timeout 600s"),
+                         gunicorn=(tmp_path / "gunicorn.conf.py").read_text(), nginx_version="1.22.1")
+    [found] = only(raised, "proxy-waits-past-app-timeout")
+    assert "an error after 2s" in found.message

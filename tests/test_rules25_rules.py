@@ -715,3 +715,21 @@ def test_a_redirecting_server_rewrite_does_not_hide_a_locations_raw_uri_rewrite(
               "        set $upstream \"http://amqp:15672\";\n        rewrite ^ $request_uri;\n"
               "        rewrite ^/rabbitmq(/.*)$ $1 break;\n        proxy_pass $upstream$uri;\n    }\n}\n")
     assert only(lint_config(tmp_path, config), "http-splitting") == []
+
+
+@pytest.mark.parametrize("gunicorn, read, reported", [
+    ("worker_class = 'sync'\n", "proxy_read_timeout 600s;", True),             # 30 s by default
+    ("worker_class = 'gthread'\nthreads = 4\n", "proxy_read_timeout 600s;", False),   # a heartbeat, no limit
+    ("worker_class = 'sync'\ntimeout = 120\n", "proxy_read_timeout 130s;", False),    # the margin CG203 asks for
+    ("worker_class = 'sync'\n", "", False),                                   # nginx's default 60 s
+    ("worker_class = 'sync'\ntimeout = 0\n", "proxy_read_timeout 600s;", False),      # no timeout at all
+])
+def test_proxy_waits_past_app_timeout(tmp_path, gunicorn, read, reported):
+    config = ("server {\n    listen 80;\n"
+              f"    location /a/ {{ proxy_pass http://127.0.0.1:8000; {read} }}\n"
+              f"    location /b/ {{ proxy_pass http://127.0.0.1:8000; {read} }}\n}}\n")
+    found = only(lint_config(tmp_path, config, gunicorn="bind = '127.0.0.1:8000'\n" + gunicorn),
+                 "proxy-waits-past-app-timeout")
+    assert [f.line for f in found] == ([3] if reported else [])
+    if reported:
+        assert "(and 1 more location of this server)" in found[0].message

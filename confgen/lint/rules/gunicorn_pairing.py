@@ -291,6 +291,71 @@ def app_timeout_exceeds_proxy(ctx: LintContext) -> Iterator[Finding]:
                           fix=_read_timeout_fix(ctx, directive, cause_routes, timeout))
 
 
+# nginx's own proxy_read_timeout: a value above it was written to let long requests finish.
+NGINX_READ_TIMEOUT_S = 60.0
+
+
+@rule(code="CG218", name="proxy-waits-past-app-timeout", severity="warning", needs=("gunicorn",))
+def proxy_waits_past_app_timeout(ctx: LintContext) -> Iterator[Finding]:
+    """nginx's ``proxy_read_timeout`` was raised above the time gunicorn's sync worker lets a request run.
+
+    A ``proxy_read_timeout`` above nginx's 60 s is written for long requests (reports, uploads,
+    exports). The sync worker's ``timeout`` (30 s by default) bounds each request: the arbiter
+    aborts a worker busy longer ("WORKER TIMEOUT") and the request ends with an error at that
+    moment, however long nginx would wait (checked: gunicorn 23, ``timeout = 2``, a 5 s request
+    behind ``proxy_read_timeout 10s`` gets gunicorn's 500 after about 2 s; a worker killed
+    outright gives nginx's 502). So no request outlives the app's timeout, and the raised nginx
+    value does nothing. Only the sync worker (for the others
+    ``timeout`` is a heartbeat, not a request limit), and only an explicitly written value above
+    60 s and above twice the app's timeout (a margin above it is what app-timeout-exceeds-proxy
+    asks for, so that nginx never answers 504 before the app's own timeout).
+
+    Gunicorn:
+        timeout = 30
+
+    Bad:
+        location /reports/ {
+            proxy_pass http://127.0.0.1:8000;
+            proxy_read_timeout 600s;
+        }
+
+    Good:
+        location /reports/ {
+            proxy_pass http://127.0.0.1:8000;
+            proxy_read_timeout 60s;
+        }
+
+    References:
+        https://docs.gunicorn.org/en/stable/settings.html#timeout
+        https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_read_timeout
+    """
+    if worker_class(ctx) != "sync":
+        return
+    timeout, setting = app_number(ctx, "timeout")
+    if timeout is None or timeout <= 0:
+        return
+    causes = []
+    for route in app_routes(ctx):
+        directive = effective_directive(ctx, "proxy_read_timeout", route.block)
+        read = seconds(directive.args) if directive is not None else None
+        # A margin above the app's timeout is what app-timeout-exceeds-proxy asks for; twice it and
+        # more is waiting for requests the app never lets run.
+        if read is None or read <= max(2 * timeout, NGINX_READ_TIMEOUT_S):
+            continue
+        causes.append(((id(directive.enclosing("server")), read), (directive, route)))
+    # One server that waits the same time in several locations is one cause.
+    for places in by_cause(causes).values():
+        directive = places[0][0]
+        others = len({id(d) for d, _ in places}) - 1
+        more = f" (and {others} more location{'s' if others > 1 else ''} of this server)" if others else ""
+        yield ctx.finding(directive,
+                          f"proxy_read_timeout {directive.args[0]}{more} lets nginx wait that long for the app, but "
+                          f"the sync worker's timeout {timeout:g}s ({describe_setting(ctx, setting)}) aborts a worker "
+                          f"busy longer: such requests end with an error after {timeout:g}s whatever nginx waits; "
+                          f"raise gunicorn's timeout to {directive.args[0]} if they should finish (or use the gthread "
+                          f"worker, whose timeout bounds no request), else lower proxy_read_timeout")
+
+
 def _read_timeout_fix(ctx: LintContext, directive, chosen, timeout: float) -> Fix | None:
     if timeout <= 0:
         return None
