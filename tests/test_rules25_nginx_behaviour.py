@@ -1213,3 +1213,23 @@ def test_a_sync_worker_past_its_timeout_ends_the_request_with_502_however_long_n
                          gunicorn=(tmp_path / "gunicorn.conf.py").read_text(), nginx_version="1.22.1")
     [found] = only(raised, "proxy-waits-past-app-timeout")
     assert "an error after 2s" in found.message
+
+
+@pytest.mark.parametrize("refusal, served", [("", True), ("        location ~ \\.py$ {{ deny all; }}\n", False)])
+def test_a_root_that_is_the_apps_directory_answers_its_settings_file(tmp_path, refusal, served):
+    """mhn: `root /opt/mhn/server` (the directory supervisor runs uWSGI in) with `try_files $uri
+    @app` answers GET /config.py with the file itself, before the app is asked."""
+    body = ("        root {files};\n        location / {{ try_files $uri @app; }}\n"
+            "        location @app {{ uwsgi_param REQUEST_METHOD $request_method; uwsgi_pass 127.0.0.1:9; }}\n"
+            + refusal)
+    answer, conf = _answer_from_files(tmp_path, {"config.py": "SECRET_KEY = 'x'\n"}, body, "/config.py")
+    assert (b"SECRET_KEY" in answer) is served, answer[:60]
+    root = next(line.split()[1].rstrip(";") for line in conf.read_text().splitlines() if line.strip().startswith("root"))
+    supervisor = (f"[program:app]\ncommand=/opt/app/env/bin/uwsgi -s 127.0.0.1:9 -w app:app\n"
+                  f"directory={root}\n")
+    (tmp_path / "supervisord.conf").write_text(supervisor)
+    from confgen.lint.engine import lint
+
+    result = lint([str(conf)], gunicorn=str(tmp_path / "supervisord.conf"), select=["ALL"], nginx_version="1.22.1")
+    found = only(result, "root-serves-app-code")
+    assert bool(found) is served

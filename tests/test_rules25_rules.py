@@ -733,3 +733,20 @@ def test_proxy_waits_past_app_timeout(tmp_path, gunicorn, read, reported):
     assert [f.line for f in found] == ([3] if reported else [])
     if reported:
         assert "(and 1 more location of this server)" in found[0].message
+
+
+@pytest.mark.parametrize("server, reported", [
+    ("root /srv/app;\n    location / { try_files $uri @app; }", True),
+    ("root /srv;\n    location / { try_files $uri @app; }", True),                       # the app is below it
+    ("root /srv/app;\n    location /static/ { }\n    location / { proxy_pass http://127.0.0.1:8000; }", False),
+    ("root /srv/app;\n    location / { try_files /$host/public/$uri @app; }", False),      # frappe's public folders
+    ("root /srv/app/static;\n    location / { try_files $uri @app; }", False),
+    ("root /srv/app;\n    location / { proxy_pass http://127.0.0.1:8000; }", False),
+])
+def test_root_serves_app_code_where_the_uri_names_the_apps_files(tmp_path, server, reported):
+    config = (f"server {{\n    listen 80;\n    {server}\n"
+              "    location @app { proxy_pass http://127.0.0.1:8000; }\n}\n")
+    unit = ("[Service]\nWorkingDirectory=/srv/app\n"
+            "ExecStart=/srv/app/env/bin/gunicorn app:app --bind 127.0.0.1:8000\n")
+    found = only(lint_config(tmp_path, config, files={"app.service": unit}), "root-serves-app-code")
+    assert bool(found) is reported, found

@@ -56,6 +56,9 @@ class CommandSource:
     # Files the command's variables are read from when it runs (systemd EnvironmentFile=): any
     # variable may be set there.
     env_files: list[str] = field(default_factory=list)
+    # The directory it runs in, where the file says (systemd WorkingDirectory=, supervisor
+    # directory=): where the app's code is.
+    working_directory: str | None = None
 
     def __post_init__(self):
         # `sh -c "python manage.py migrate && exec gunicorn ..."`: the command is the script's.
@@ -315,10 +318,13 @@ def _entry_script(values: list[str], path: str) -> str | None:
 
 
 def _systemd(path: str, text: str) -> CommandSource | None:
-    found, env_args, env, env_files = None, None, {}, []
+    found, env_args, env, env_files, directory = None, None, {}, [], None
     for line, start, end in _logical_lines(text):
-        match = re.match(r"\s*(ExecStart|EnvironmentFile|Environment)\s*=\s*", text[start:end])
+        match = re.match(r"\s*(ExecStart|EnvironmentFile|Environment|WorkingDirectory)\s*=\s*", text[start:end])
         if not match:
+            continue
+        if match.group(1) == "WorkingDirectory":
+            directory = text[start + match.end():end].strip().lstrip("-") or None
             continue
         if match.group(1) == "EnvironmentFile":
             env_files.append(text[start + match.end():end].strip())
@@ -342,6 +348,7 @@ def _systemd(path: str, text: str) -> CommandSource | None:
             found = CommandSource(path, "systemd", line, text, words)
     if found is not None:
         found.env_args, found.env, found.env_files = env_args, env, env_files
+        found.working_directory = directory
     return found
 
 
@@ -532,7 +539,7 @@ def supervisor_programs(path: str, text: str | None = None) -> list[CommandSourc
     offsets = [0]
     for line in lines:
         offsets.append(offsets[-1] + len(line) + 1)
-    command, env_args, variables, section = None, None, {}, ""
+    command, env_args, variables, section, directory = None, None, {}, "", None
     base_args: str | None = None
     base: dict[str, str | None] = {}
 
@@ -542,6 +549,7 @@ def supervisor_programs(path: str, text: str | None = None) -> list[CommandSourc
             base_args, base = env_args, dict(variables)
         if command is not None:
             command.env_args = env_args if env_args is not None else base_args
+            command.working_directory = directory
             command.env = {**base, **variables}
             # %(ENV_X)s reads X of the environment supervisord passes (see _expansions_as_variables).
             command.env.update({f"_ENV_{name}": value for name, value in list(command.env.items())})
@@ -551,10 +559,13 @@ def supervisor_programs(path: str, text: str | None = None) -> list[CommandSourc
         header = re.match(r"\s*\[([^\]]*)\]", line)
         if header:
             close_section()  # a new section: what the last one set stays with it
-            command, env_args, variables, section = None, None, {}, header.group(1).strip().lower()
+            command, env_args, variables, section, directory = None, None, {}, header.group(1).strip().lower(), None
             continue
-        match = re.match(r"\s*(command|environment)\s*=\s*", line)
+        match = re.match(r"\s*(command|environment|directory)\s*=\s*", line)
         if not match:
+            continue
+        if match.group(1) == "directory":
+            directory = line[match.end():].strip() or None
             continue
         stop = index + 1
         while stop < len(lines) and lines[stop][:1] in (" ", "\t") and lines[stop].strip():

@@ -291,15 +291,15 @@ def app_timeout_exceeds_proxy(ctx: LintContext) -> Iterator[Finding]:
                           fix=_read_timeout_fix(ctx, directive, cause_routes, timeout))
 
 
-# nginx's own proxy_read_timeout: a value above it was written to let long requests finish.
-NGINX_READ_TIMEOUT_S = 60.0
+# Twice nginx's own proxy_read_timeout (60 s): a value above it was written to let long requests finish.
+LONG_READ_TIMEOUT_S = 120.0
 
 
 @rule(code="CG218", name="proxy-waits-past-app-timeout", severity="warning", needs=("gunicorn",))
 def proxy_waits_past_app_timeout(ctx: LintContext) -> Iterator[Finding]:
     """nginx's ``proxy_read_timeout`` was raised above the time gunicorn's sync worker lets a request run.
 
-    A ``proxy_read_timeout`` above nginx's 60 s is written for long requests (reports, uploads,
+    A ``proxy_read_timeout`` far above nginx's 60 s is written for long requests (reports, uploads,
     exports). The sync worker's ``timeout`` (30 s by default) bounds each request: the arbiter
     aborts a worker busy longer ("WORKER TIMEOUT") and the request ends with an error at that
     moment, however long nginx would wait (checked: gunicorn 23, ``timeout = 2``, a 5 s request
@@ -307,7 +307,7 @@ def proxy_waits_past_app_timeout(ctx: LintContext) -> Iterator[Finding]:
     outright gives nginx's 502). So no request outlives the app's timeout, and the raised nginx
     value does nothing. Only the sync worker (for the others
     ``timeout`` is a heartbeat, not a request limit), and only an explicitly written value above
-    60 s and above twice the app's timeout (a margin above it is what app-timeout-exceeds-proxy
+    120 s (twice nginx's default) and above twice the app's timeout (a margin above it is what app-timeout-exceeds-proxy
     asks for, so that nginx never answers 504 before the app's own timeout).
 
     Gunicorn:
@@ -340,7 +340,7 @@ def proxy_waits_past_app_timeout(ctx: LintContext) -> Iterator[Finding]:
         read = seconds(directive.args) if directive is not None else None
         # A margin above the app's timeout is what app-timeout-exceeds-proxy asks for; twice it and
         # more is waiting for requests the app never lets run.
-        if read is None or read <= max(2 * timeout, NGINX_READ_TIMEOUT_S):
+        if read is None or read <= max(2 * timeout, LONG_READ_TIMEOUT_S):
             continue
         causes.append(((id(directive.enclosing("server")), read), (directive, route)))
     # One server that waits the same time in several locations is one cause.

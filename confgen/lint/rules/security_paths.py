@@ -1,5 +1,6 @@
 """Which files and paths a request can reach (CG60x): alias traversal, the filesystem root as a
-document root, directory listings, and the path nginx sends upstream."""
+document root, directory listings, and the path nginx sends upstream; and, with the app side
+read, a root that is the app's own directory (CG219)."""
 
 from __future__ import annotations
 
@@ -206,6 +207,125 @@ def filesystem_root_exposure(ctx: LintContext) -> Iterator[Finding]:
                 continue  # answered by a handler, reached only by X-Accel-Redirect, or confined by try_files
             yield ctx.finding(directive, f"`{name} {directive.args[0]}` serves every file on the machine; "
                                          f"point it at the directory of public files")
+
+
+@rule(code="CG219", name="root-serves-app-code", severity="error", needs=("chain",))
+def root_serves_app_code(ctx: LintContext) -> Iterator[Finding]:
+    """``root`` is the directory the paired app runs in (or one above it), and requests fall through to files there.
+
+    The app's directory holds its code and its settings (``config.py``, ``settings.py``, a
+    ``.env``): with ``root /opt/mhn/server`` and ``try_files $uri @app``, ``GET /config.py`` is
+    answered with the file, secrets and all, before the app is asked. The app's directory is
+    where its process runs: systemd's ``WorkingDirectory=``, supervisor's ``directory=``,
+    gunicorn's ``chdir`` or uWSGI's ``chdir``. Point ``root`` at the directory of public files
+    only (``/opt/mhn/server/mhn/static``). Judged where files are served by the URI itself:
+    at the server's level or in a prefix location (``location /static/ { root /app; }`` serves
+    only ``/app/static/``), with no ``try_files`` or one that tries ``$uri``. Not reported where
+    a regex location refuses ``.py`` files (``deny all`` or ``return 403/404``).
+
+    Gunicorn:
+        bind = "127.0.0.1:8000"
+        chdir = "/opt/app"
+
+    Bad:
+        server {
+            root /opt/app;
+            location / { try_files $uri @app; }
+            location @app { proxy_pass http://127.0.0.1:8000; }
+        }
+
+    Good:
+        server {
+            root /opt/app/static;
+            location / { try_files $uri @app; }
+            location @app { proxy_pass http://127.0.0.1:8000; }
+        }
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_core_module.html#root
+        https://nginx.org/en/docs/http/ngx_http_core_module.html#try_files
+        https://www.freedesktop.org/software/systemd/man/latest/systemd.exec.html#WorkingDirectory=
+        https://supervisord.org/configuration.html#program-x-section-settings
+    """
+    found = _app_directory(ctx)
+    if found is None:
+        return
+    directory, where = found
+    for name in ("root", "alias"):
+        for directive in ctx.all(name):
+            if len(directive.args) != 1 or "$" in directive.args[0] or not in_http(directive):
+                continue
+            written = directive.args[0].rstrip("/") or "/"
+            if written == "/":
+                continue    # filesystem-root-exposure's
+            server = directive.enclosing("server")
+            exposed = [served for block in _served_from(directive)
+                       if not internal_block(block) and (served := _uri_directory(block, name, written)) is not None
+                       and (directory == served or directory.startswith(served + "/"))]
+            if not exposed or (server is not None and _refuses_python_files(server)):
+                continue
+            below = "" if directory == exposed[0] else f" ({directory} is below {exposed[0]})"
+            yield ctx.finding(directive, f"`{name} {directive.args[0]}` serves the directory the app runs in{below} "
+                                         f"({where}): requests that fall through to files get its code and settings "
+                                         f"(GET /config.py, /settings.py, /.env); point it at the public files only")
+
+
+_URI_FILES = ("$uri", "/$uri", "$document_uri", "/$document_uri", "$request_uri", "/$request_uri")
+
+
+def _uri_directory(block, name: str, written: str) -> str | None:
+    """The directory whose every file a request's URI can name in ``block`` (the root joined to a
+    prefix location's path, or the alias), or None: a regex or exact location, or a ``try_files``
+    that tries no file named by the URI itself (``/$host/public/$uri`` stays in public folders)."""
+    tries = [d for d in block.block or () if d.name == "try_files"]
+    if tries and not any(arg.startswith(_URI_FILES) for arg in tries[-1].args[:-1]):
+        return None
+    if block.name == "server":
+        return written
+    match = location_match(block) if block.name == "location" else None
+    if match is None or match.modifier not in ("", "^~"):
+        return None
+    if name == "alias":
+        return written
+    return (written + "/" + match.path.strip("/")).rstrip("/")
+
+
+def _app_directory(ctx: LintContext) -> tuple[str, str] | None:
+    """(the directory the paired app runs in, where that is written), when it is an absolute path."""
+    setting = ctx.gunicorn.setting("chdir") if ctx.gunicorn is not None and not ctx.gunicorn.unreadable else None
+    if setting is not None and setting.source != "default" and isinstance(setting.value, str):
+        candidates = [(setting.value, "gunicorn's chdir")]
+    else:
+        candidates = []
+    chdir = ctx.app_server.settings.get("chdir") if ctx.app_server is not None else None
+    if chdir is not None and isinstance(chdir.value, str):
+        candidates.append((chdir.value, f"uWSGI's chdir ({chdir.source})"))
+    command = getattr(ctx.gunicorn, "command", None) or getattr(ctx.app_server, "command", None)
+    if command is not None and command.working_directory:
+        kind = "WorkingDirectory=" if command.kind == "systemd" else "directory="
+        candidates.append((command.working_directory, f"{kind} in {command.label}"))
+    for path, where in candidates:
+        if path.startswith("/") and "$" not in path and "%" not in path:
+            return path.rstrip("/") or "/", where
+    return None
+
+
+def _refuses_python_files(server) -> bool:
+    """Whether a regex location of the server refuses ``/x.py`` (``deny all`` or ``return 4xx``)."""
+    from confgen.nginx.variables import compile_regex
+
+    for location in server.walk():
+        match = location_match(location) if location.name == "location" else None
+        if match is None or match.modifier not in ("~", "~*"):
+            continue
+        regex = compile_regex(match.path, match.modifier == "~*")
+        if regex is None or not regex.search("/settings.py"):
+            continue
+        if any((d.name == "deny" and d.args == ["all"]) or (d.name == "return" and d.args[:1] and
+                                                            d.args[0] in ("403", "404", "444"))
+               for d in location.block or ()):
+            return True
+    return False
 
 
 @rule(group="hardening", code="CG603", name="autoindex-enabled", severity="warning")
