@@ -26,13 +26,13 @@ from conftest import free_port, require_binary
 from test_nginx_model import _RecordingBackend
 
 
-def _get(port: int, path: str, server, headers: str = "") -> bytes:
-    """The whole response to one GET, retried while nginx starts (10 s at most)."""
+def _get(port: int, path: str, server, headers: str = "", method: str = "GET") -> bytes:
+    """The whole response to one GET (or ``method``), retried while nginx starts (10 s at most)."""
     deadline = time.monotonic() + 10
     while True:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
-                client.sendall(f"GET {path} HTTP/1.0\r\nHost: example.test\r\n{headers}\r\n".encode())
+                client.sendall(f"{method} {path} HTTP/1.0\r\nHost: example.test\r\n{headers}\r\n".encode())
                 data = b""
                 while chunk := client.recv(65536):
                     data += chunk
@@ -154,11 +154,14 @@ def test_the_installed_nginx_does_what_the_rules_say(tmp_path):
     assert [f.message.split(" ")[0] for f in splitting] == ["$p"]   # the named capture, not $2
 
 
-def _handshake(port: int) -> bool:
+def _handshake(port: int, maximum_version=None) -> bool:
+    """Whether a TLS handshake with 127.0.0.1:port succeeds (at most ``maximum_version``)."""
     import ssl
 
     context = ssl.create_default_context()
     context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    if maximum_version is not None:
+        context.maximum_version = maximum_version
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=5) as raw, \
                 context.wrap_socket(raw, server_hostname="example.test"):
@@ -967,20 +970,6 @@ def test_a_slash_before_request_uri_doubles_it_and_the_app_gets_the_doubled_path
     assert found[0].fix is not None and found[0].fix.safe
 
 
-def _handshake_at_most(port: int, version) -> bool:
-    import ssl
-
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
-    context.maximum_version = version
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=5) as raw, \
-                context.wrap_socket(raw, server_hostname="example.test"):
-            return True
-    except (ssl.SSLError, OSError):
-        return False
-
-
 def test_a_second_line_of_a_directive_whose_values_add_up_does_not_replace_the_first(tmp_path, self_signed_cert):
     """`include options-ssl.conf` (TLSv1.2 TLSv1.3) then `ssl_protocols TLSv1.3;` still accepts
     TLSv1.2; `gzip_proxied any;` then `gzip_proxied expired no-cache;` still compresses a proxied
@@ -999,7 +988,7 @@ def test_a_second_line_of_a_directive_whose_values_add_up_does_not_replace_the_f
             f"        expires 1h;\n        default_type text/plain;\n        return 200 \"{'x' * 200}\";\n    }}\n")
     with _running_nginx(tmp_path, site) as (server, conf):
         _get(plain_port, "/", server)                                   # started
-        assert _handshake_at_most(tls_port, ssl.TLSVersion.TLSv1_2)     # TLSv1.2 still accepted
+        assert _handshake(tls_port, ssl.TLSVersion.TLSv1_2)     # TLSv1.2 still accepted
         proxied = _get(plain_port, "/", server, "Via: 1.1 balancer\r\nAccept-Encoding: gzip\r\n")
         assert b"Content-Encoding: gzip" in proxied.split(b"\r\n\r\n")[0]
     found = only(lint_config(tmp_path, conf.read_text(), nginx_version="1.22.1"), "directive-values-add-up")
@@ -1147,19 +1136,7 @@ def test_a_proxied_head_answer_gets_no_content_length_from_nginx(tmp_path):
             f"            }}\n        }}\n    }}\n")
     try:
         with _running_nginx(tmp_path, site) as (server, conf):
-            deadline = time.monotonic() + 10
-            while True:
-                try:
-                    with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
-                        client.sendall(b"HEAD / HTTP/1.0\r\nHost: x\r\n\r\n")
-                        head = b""
-                        while chunk := client.recv(65536):
-                            head += chunk
-                    break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.05)
+            head = _get(port, "/", server, method="HEAD")
     finally:
         backend.sock.close()
     assert head.lower().count(b"content-length") == 1, head
