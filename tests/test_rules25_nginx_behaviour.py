@@ -27,7 +27,8 @@ from test_nginx_model import _RecordingBackend
 
 
 def _get(port: int, path: str, server, headers: str = "", method: str = "GET") -> bytes:
-    """The whole response to one GET (or ``method``), retried while nginx starts (10 s at most)."""
+    """The whole response to one GET (or ``method``), retried while nginx starts (10 s at most):
+    a refused connection, or one closed with no answer (nginx always answers), is tried again."""
     deadline = time.monotonic() + 10
     while True:
         try:
@@ -36,11 +37,12 @@ def _get(port: int, path: str, server, headers: str = "", method: str = "GET") -
                 data = b""
                 while chunk := client.recv(65536):
                     data += chunk
+            if data or time.monotonic() > deadline or server.poll() is not None:
                 return data
         except OSError:
             if time.monotonic() > deadline or server.poll() is not None:
                 raise
-            time.sleep(0.05)
+        time.sleep(0.05)
 
 
 @contextlib.contextmanager
