@@ -750,3 +750,22 @@ def test_root_serves_app_code_where_the_uri_names_the_apps_files(tmp_path, serve
             "ExecStart=/srv/app/env/bin/gunicorn app:app --bind 127.0.0.1:8000\n")
     found = only(lint_config(tmp_path, config, files={"app.service": unit}), "root-serves-app-code")
     assert bool(found) is reported, found
+
+
+def test_a_uri_variable_right_after_the_host_begins_the_uri_part(tmp_path):
+    """nutripatrol: `proxy_pass http://api:8000$request_uri;` goes to api:8000, so the paired
+    uvicorn's forwarded-allow-ips is checked against it; the name is resolved per request (a
+    variable in the URL), which no upstream block would do, so no pool is advised."""
+    from confgen.nginx.model import split_proxy_url
+
+    assert split_proxy_url("http://api:8000$request_uri") == ("http", "api:8000", "$request_uri")
+    assert split_proxy_url("http://backend$uri$is_args$args").address == "backend"
+    assert split_proxy_url("http://$upstream$urix").address == "$upstream$urix"     # another variable
+    config = ("server {\n    listen 80;\n    resolver 127.0.0.11;\n    location /api/ {\n"
+              "        proxy_pass http://api:8000$request_uri;\n"
+              "        proxy_set_header X-Forwarded-Proto $scheme;\n    }\n}\n")
+    result = lint_config(tmp_path, config, files={
+        "Dockerfile": 'FROM python:3.12\nCMD ["uvicorn", "app.api:app", "--proxy-headers", "--host", "0.0.0.0", '
+                      '"--port", "8000"]\n'})
+    assert [f.line for f in only(result, "uvicorn-forwarded-untrusted")] == [6]
+    assert only(result, "proxy-pass-no-upstream") == []

@@ -551,6 +551,11 @@ class ProxyUrl(NamedTuple):
     uri: str | None
 
 
+# Variables that always start with "/": written right after the host (`http://app:8000$request_uri`)
+# they begin the URI part.
+_URI_VARIABLE_RE = re.compile(r"\$(?:\{(?:request_uri|uri|document_uri)\}|(?:request_uri|uri|document_uri)(?![A-Za-z0-9_]))")
+
+
 def split_proxy_url(url: str) -> ProxyUrl:
     """nginx's reading of a proxy_pass URL. A unix socket's path ends at an optional ``:``:
     ``http://unix:/run/app.sock`` has no URI part, ``http://unix:/run/app.sock:/api/`` has
@@ -561,7 +566,9 @@ def split_proxy_url(url: str) -> ProxyUrl:
     if rest.lower().startswith("unix:"):
         path, colon, uri = rest[5:].partition(":")
         return ProxyUrl(scheme, "unix:" + path, uri if colon else None)
-    cut = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
+    uri_variable = _URI_VARIABLE_RE.search(rest)
+    cut = min((i for i in (rest.find("/"), rest.find("?"), uri_variable.start() if uri_variable else -1) if i >= 0),
+              default=len(rest))
     return ProxyUrl(scheme, rest[:cut], rest[cut:] if cut < len(rest) else None)
 
 

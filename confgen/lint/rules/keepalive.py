@@ -40,6 +40,7 @@ from confgen.lint.rules._proxy import (
     upstream_idle_timeout,
     used_upstreams,
     not_pool_candidates,
+    parse_address,
     reaches_app,
     websocket_only,
     value_without_header,
@@ -511,7 +512,9 @@ def proxy_pass_no_upstream(ctx: LintContext) -> Iterator[Finding]:
     behind is not read a note says what to check (a finding with the ``unknown-app`` option);
     targets reached only
     by WebSocket, event-stream or long-poll locations (as upstream-no-keepalive judges them) are not reported, nor is
-    ``proxy_pass https://`` to a host name (another site, not an app of this deployment).
+    ``proxy_pass https://`` to a host name (another site, not an app of this deployment), nor a host
+    name in a URL that holds a variable (``http://api:8000$request_uri``): nginx then resolves the
+    name for each request, which an upstream block does only once before nginx 1.27.3.
 
     Version: 1.22.1
 
@@ -543,6 +546,9 @@ def proxy_pass_no_upstream(ctx: LintContext) -> Iterator[Finding]:
     for route in routes(ctx):
         if route.is_variable or route.upstream is not None or external_tls(route):
             continue
+        if "$" in route.proxy_pass.args[0] and parse_address(route.target)[0] == "tcp" \
+                and not is_ip(parse_address(route.target)[1].strip("[]")):
+            continue    # a variable in the URL makes nginx resolve the name per request, as no upstream block would
         literal = route.target.startswith("unix:") or ":" in route.target or is_ip(route.target)
         if whole or literal:
             by_target.setdefault(same_server(route.target), []).append(route)
