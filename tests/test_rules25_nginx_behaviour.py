@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from lint_helpers import line_of, lint_config, only
-from conftest import free_port, require_binary
+from conftest import free_port, owns_listener, require_binary
 from test_nginx_model import _RecordingBackend
 
 
@@ -61,6 +61,20 @@ def _running_nginx(tmp_path, http_body: str, name: str = "nginx.conf"):
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def _running_nginx_on_a_free_port(tmp_path, http_body_for):
+    """nginx with ``http_body_for(port)`` in its http block, on a port it is seen to hold: when
+    another test took the port between probing and binding, again on another (5 tries). Yields
+    (the process, the config's path, the port)."""
+    for _ in range(5):
+        port = free_port()
+        with _running_nginx(tmp_path, http_body_for(port)) as (server, conf):
+            if owns_listener(server, port, time.monotonic() + 10):
+                yield server, conf, port
+                return
+    raise AssertionError("no free port nginx could hold in 5 tries")
 
 
 SERVER = """
@@ -726,16 +740,16 @@ def test_a_cache_that_ignores_set_cookie_replays_the_first_clients_cookie(tmp_pa
     """cernopendata's uwsgi cache, with proxy_: `proxy_ignore_headers Set-Cookie` stores the
     response whole, and the cache hit gives the second client the first one's session cookie."""
     backend = _CookieBackend()
-    port = free_port()
     # nginx's workers (nobody, when the tests run as root) write the cache: a directory they reach.
     cache = tempfile.mkdtemp(prefix="confgen-cache-", dir="/tmp")
     os.chmod(cache, 0o777)
     try:
-        with _running_nginx(tmp_path, f"    proxy_cache_path {cache} keys_zone=pages:1m;\n"
-                                      f"    server {{\n        listen 127.0.0.1:{port};\n"
-                                      f"        location / {{ proxy_cache pages; proxy_ignore_headers Set-Cookie; {hide}\n"
-                                      f"            proxy_pass http://127.0.0.1:{backend.port}; }}\n"
-                                      f"    }}\n") as (server, conf):
+        with _running_nginx_on_a_free_port(tmp_path, lambda port: (
+                f"    proxy_cache_path {cache} keys_zone=pages:1m;\n"
+                f"    server {{\n        listen 127.0.0.1:{port};\n"
+                f"        location / {{ proxy_cache pages; proxy_ignore_headers Set-Cookie; {hide}\n"
+                f"            proxy_pass http://127.0.0.1:{backend.port}; }}\n"
+                f"    }}\n")) as (server, conf, port):
             first, second = _get(port, "/page", server), _get(port, "/page", server)
     finally:
         backend.sock.close()
