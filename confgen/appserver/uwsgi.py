@@ -186,8 +186,7 @@ def _server(options: list[tuple[str, str, str]], label: str, file: str | None, l
         values[key] = (_expand_environment(value, environ), where)
     for key, (value, where) in values.items():
         server.settings[key] = Value(value, where, key, _line(where))
-    sockets = {key: values[key] for key in ("http", "http-socket", "http11-socket", "socket", "uwsgi-socket")
-               if key in values}
+    sockets = {key: values[key] for key in _SOCKET_OPTIONS if key in values}
     kinds = [kind for kind in _SOCKET_PREFERENCE if any(key in sockets for key in _SOCKET_KEYS[kind])]
     if kinds:
         _listen_as(server, kinds[0], sockets, values)

@@ -67,9 +67,13 @@ def unreached_container(ctx, server) -> str | None:
     listens on: only the deployment's own containers, or the proxy in front, reach it), for a
     note; None when it is not known to (not a container's file, or a port published)."""
     main_file = ctx.nginx.main_file
-    if main_file.startswith("<") or not containerised(main_file):
+    if main_file.startswith("<"):
         return None
-    published = published_ports(main_file)
+    # The files around the tree are read once per lint, however many servers ask.
+    in_container, published = ctx.cached("containers:of-tree", lambda: (
+        (True, published_ports(main_file)) if containerised(main_file) else (False, None)))
+    if not in_container:
+        return None
     if published is None:
         return "(no compose file beside it publishes a port of it)"
     ports = {listen.port or 80 for listen in ctx.nginx.listens(server)} or {80}

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import posixpath
-import re
 from dataclasses import dataclass, field
 
 from confgen.appserver.commands import assignments, find_server, start_of
@@ -117,11 +116,9 @@ INIT_PROCESSES = frozenset({"tini", "dumb-init", "catatonit", "s6-svscan", "supe
 
 def _execs(words: list[Word]) -> bool:
     """Whether a script's line replaces the shell with the server (``exec gunicorn ...``)."""
-    values = [w.value for w in words if not _ASSIGNMENT.match(w.value)]
-    return values[:1] == ["exec"]
-
-
-_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+    values = [w.value for w in words]
+    found = find_server(values)
+    return found is not None and "exec" in values[:start_of(values, found)]
 
 
 # How far above a manifest's directory the repository's scripts are looked for (k8s/base/app.yaml

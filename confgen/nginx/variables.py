@@ -79,7 +79,7 @@ def raw_uri_rewrite(at: Directive) -> Directive | None:
     rewrites = in_server + in_location
     # Rewrites before it that redirect end the request there; any other one may stop the rest
     # of its level (break, last) or change the URI first: then it is not known to run.
-    while rewrites and _redirects(rewrites[0]):
+    while rewrites and rewrite_redirects(rewrites[0]):
         rewrites = rewrites[1:]
     if not rewrites or rewrites[0].args[0] not in _MATCHES_ALL:
         return None
@@ -108,7 +108,7 @@ def raw_uri_rewrite(at: Directive) -> Directive | None:
     return first
 
 
-def _redirects(rewrite: Directive) -> bool:
+def rewrite_redirects(rewrite: Directive) -> bool:
     """Whether a rewrite answers with a redirect when it matches (the request ends there)."""
     flag = rewrite.args[2] if len(rewrite.args) > 2 else ""
     return flag in ("redirect", "permanent") or rewrite.args[1].startswith(("http://", "https://", "$scheme"))

@@ -18,7 +18,7 @@ from confgen.lint.rules.security_common import (REDIRECT_CODES, TABLE_BLOCKS, UP
 from confgen.lint.rules.security_tls import WEAK_PROTOCOLS
 from confgen.nginx.model import BITMASK_DIRECTIVES, LocationMatch, location_match
 from confgen.nginx.parse import SNIPPET_INCLUDER
-from confgen.nginx.variables import references
+from confgen.nginx.variables import references, rewrite_redirects
 
 # Weak TLS protocols as directive-values-add-up compares values (lower-cased).
 _WEAK_PROTOCOLS = frozenset(protocol.lower() for protocol in WEAK_PROTOCOLS)
@@ -322,13 +322,13 @@ def directive_values_add_up(ctx: LintContext) -> Iterator[Finding]:
             extra = list(dict.fromkeys(v for line_values in values[:-1] for v in line_values if v not in last))
             if not extra or name == "ssl_protocols" and all(v in _WEAK_PROTOCOLS for v in extra):
                 continue
-            union = list(dict.fromkeys(arg for line in lines for arg in line.args))
-            earlier = lines[-2]
-            shown = [arg for line in lines[:-1] for arg in line.args if arg.lower() in extra]
-            yield ctx.finding(lines[-1], f"{name} is also written at {earlier.file}:{earlier.line} in this "
-                                         f"{block.name + ' block' if block.name else 'file'}: nginx adds the values up instead of replacing "
-                                         f"them, so `{name} {' '.join(union)}` is in force "
-                                         f"({' '.join(dict.fromkeys(shown))} from the earlier line too); keep one line")
+            in_force = ctx.nginx.effective_args(name, block) or []
+            earlier, level = lines[-2], f"{block.name} block" if block.name else "file"
+            shown = dict.fromkeys(arg for line in lines[:-1] for arg in line.args if arg.lower() in extra)
+            yield ctx.finding(lines[-1], f"{name} is also written at {earlier.file}:{earlier.line} in this {level}: "
+                                         f"nginx adds the values up instead of replacing them, so "
+                                         f"`{name} {' '.join(in_force)}` is in force ({' '.join(shown)} from the "
+                                         f"earlier line too); keep one line")
 
 
 # Values nginx stores in a 64-bit signed integer (sizes and offsets in bytes, times in
@@ -1467,7 +1467,7 @@ def double_slash_in_url(ctx: LintContext) -> Iterator[Finding]:
             doubled = f"{url[:ref.start]}/a"
             if directive.name == "proxy_pass":
                 effect = "the app is asked for //a when the client asks for /a"
-            elif _redirects(directive, url):
+            elif directive.name == "return" or rewrite_redirects(directive):
                 effect = (f"/a is sent to {doubled}; nginx merges the slashes only to choose a location, and passes "
                           f"the path as sent to an app behind proxy_pass without a URI (FastAPI answers //a with 404)")
             else:
@@ -1491,22 +1491,10 @@ def _url_argument(directive) -> int | None:
     return 0 if args and not args[0].startswith("$") else None
 
 
-def _redirects(directive, url: str) -> bool:
-    """Whether the directive answers with a redirect (the client then asks for the URL)."""
-    if directive.name == "return":
-        return True
-    flag = directive.args[2] if len(directive.args) > 2 else ""
-    return flag in ("redirect", "permanent") or url.startswith(("http://", "https://", "$scheme"))
-
-
 def _always_starts_with_slash(alternatives) -> bool:
-    for alternative in alternatives:
-        head = alternative[0] if alternative else ""
-        if isinstance(head, str) and not head.startswith("/"):
-            return False
-        if not isinstance(head, str) and not head.leading_slash:
-            return False
-    return bool(alternatives)
+    """Whether every alternative of a value starts with "/", written or a source that always does."""
+    heads = [alternative[0] if alternative else "" for alternative in alternatives]
+    return bool(heads) and all(head.startswith("/") if isinstance(head, str) else head.leading_slash for head in heads)
 
 
 def _drop_slash_before(fx, directive, index: int, written: str):

@@ -5,16 +5,16 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
-from confgen.lint.rules.security_common import SECURITY_HEADERS, is_auth_endpoint, is_tls_server, variable_model
-from confgen.nginx.variables import VARIABLE_RE
 from confgen.lint.containers import unreached_container
 from confgen.lint.context import LintContext
 from confgen.lint.fixes.base import Fix
 from confgen.lint.fixes.nginx_edits import insert_before, replace_arg
 from confgen.lint.registry import Finding, rule
-from confgen.lint.rules.security_headers import drops_security_headers, only_nginx_own_headers
 from confgen.lint.rules._proxy import (by_cause, maps, only_trusted_peers, passthrough_map, private_listeners,
                                        routes)
+from confgen.lint.rules.security_common import SECURITY_HEADERS, is_auth_endpoint, is_tls_server, variable_model
+from confgen.lint.rules.security_headers import drops_security_headers, only_nginx_own_headers
+from confgen.nginx.variables import VARIABLE_RE
 
 _CLIENT_PROTO_RE = re.compile(r"\$(\{http_x_forwarded_proto\}|http_x_forwarded_proto\b)", re.IGNORECASE)
 

@@ -546,8 +546,8 @@ def proxy_pass_no_upstream(ctx: LintContext) -> Iterator[Finding]:
     for route in routes(ctx):
         if route.is_variable or route.upstream is not None or external_tls(route):
             continue
-        if "$" in route.proxy_pass.args[0] and parse_address(route.target)[0] == "tcp" \
-                and not is_ip(parse_address(route.target)[1].strip("[]")):
+        kind, host, _ = parse_address(route.target)
+        if "$" in route.proxy_pass.args[0] and kind == "tcp" and not is_ip(host.strip("[]")):
             continue    # a variable in the URL makes nginx resolve the name per request, as no upstream block would
         literal = route.target.startswith("unix:") or ":" in route.target or is_ip(route.target)
         if whole or literal:
