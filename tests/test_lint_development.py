@@ -58,3 +58,74 @@ def test_a_compose_default_of_debug_on_is_development(tmp_path):
     assert not TUNING & set(rules_of(result))
     off = COMPOSE.format(flags="", environment=environment.replace(":-True", ":-False"))
     assert TUNING <= set(rules_of(lint_config(tmp_path, NGINX, files={"docker-compose.yml": off})))
+
+
+@pytest.mark.parametrize("main, development", [
+    ("nginx.dev.conf", True),                      # the file's name
+    ("docker/dev/nginx.conf", True),               # the folder it is kept in
+    ("compose/local/nginx/nginx.conf", True),
+    ("usr/local/etc/nginx/nginx.conf", False),     # FreeBSD's prefix, no development's
+    ("deploy/nginx/nginx.conf", False),
+    ("nginx/developers.conf", False),              # a word of the name, not the word
+])
+def test_nginx_kept_under_a_development_name_is_a_development_setup(tmp_path, main, development):
+    result = lint_config(tmp_path, NGINX, main=main)
+    assert (not TUNING & set(rules_of(result))) is development
+    assert any("a development setup" in note for note in result.notes) is development
+
+
+@pytest.mark.parametrize("compose_files, development", [
+    (["docker-compose.dev.yml"], True),
+    (["compose.local.yaml"], True),
+    (["docker-compose.yml"], False),
+    (["docker-compose.dev.yml", "docker-compose.prod.yml"], False),  # production runs it too
+])
+def test_nginx_run_only_by_development_compose_files_is_a_development_setup(tmp_path, compose_files, development):
+    service = "services:\n  nginx:\n    image: nginx:1.27\n    volumes:\n      - ./nginx.conf:/etc/nginx/nginx.conf:ro\n"
+    result = lint_config(tmp_path, NGINX, files={name: service for name in compose_files})
+    assert (not TUNING & set(rules_of(result))) is development
+
+
+@pytest.mark.parametrize("names, development", [
+    ("perma-archives.test api.perma-archives.test", True),     # RFC 6761 names for testing
+    ("app.localhost", True),
+    ("localhost", False),                                     # nginx's own default.conf says so in production images
+    ("shop.example.org app.test", False),
+])
+def test_nginx_serving_only_names_kept_for_testing_is_a_development_setup(tmp_path, names, development):
+    config = NGINX.replace("listen 80;", f"listen 80; server_name {names};")
+    result = lint_config(tmp_path, config)
+    assert (not TUNING & set(rules_of(result))) is development
+
+
+KUMA_COMPOSE = """services:
+  {name}:
+    command: gunicorn -w 4 --bind 0.0.0.0:8000 kuma.wsgi:application
+    environment:
+      - DEBUG=${{DEBUG:-True}}
+  nginx:
+    build: ./docker/images/nginx
+    ports:
+      - "443:443"
+"""
+
+
+@pytest.mark.parametrize("service, development", [("web", True), ("worker", False)])
+def test_the_service_nginx_passes_to_told_development_makes_one_whatever_command_is_given(tmp_path, service,
+                                                                                          development):
+    """kuma: nginx's compose file starts the app it passes to (`web:8000`) with DEBUG on; the
+    command given on the command line carries no environment."""
+    write_tree(tmp_path, {"docker/images/nginx/nginx.conf": NGINX, "docker-compose.yml": KUMA_COMPOSE.format(name=service)})
+    result = lint([str(tmp_path / "docker/images/nginx/nginx.conf")], nginx_version="1.22.1", select=["ALL"],
+                  gunicorn_cmd="gunicorn -w 4 --bind 0.0.0.0:8000 kuma.wsgi:application")
+    assert (not TUNING & set(rules_of(result))) is development
+
+
+def test_a_compose_file_overriding_the_image_the_app_is_read_from_does_not_make_it_development(tmp_path):
+    """openstates: the app's Dockerfile (the image deployed) is the app side; the compose file
+    that gives it DEBUG=True for developers is one use of that image."""
+    write_tree(tmp_path, {"docker/images/nginx/nginx.conf": NGINX, "docker-compose.yml": KUMA_COMPOSE.format(name="web"),
+                          "Dockerfile": "FROM python:3.12\nCMD gunicorn -w 4 --bind 0.0.0.0:8000 kuma.wsgi:application\n"})
+    result = lint([str(tmp_path / "docker/images/nginx/nginx.conf")], nginx_version="1.22.1", select=["ALL"],
+                  gunicorn=str(tmp_path / "Dockerfile"))
+    assert "worker-processes" in rules_of(result)

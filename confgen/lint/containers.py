@@ -36,29 +36,35 @@ def published_ports(config_file: str) -> set[int] | None:
     """The container ports that the compose service running this nginx publishes on a host
     address clients reach (not one bound to loopback); None when no compose file around the
     config runs it (an nginx image, a build context holding the config, or a volume of it)."""
+    services = nginx_services(config_file)
+    if not services:
+        return None
+    return set().union(*(_published(service.get("ports")) for _, service in services))
+
+
+def nginx_services(config_file: str) -> list[tuple[list[str], dict]]:
+    """The compose services that run this nginx, each with the compose files defining it: those
+    that mount or build this config, else those that run an nginx image."""
     from confgen.appserver.commands import kind_of
 
     config_file = os.path.abspath(config_file)
     # The services of the compose files of one folder, merged by name as compose merges a file and
     # its override (one gives the volumes, the other the ports).
-    merged: dict[tuple[str, str], dict] = {}
+    merged: dict[tuple[str, str], tuple[list[str], dict]] = {}
     for path in _files_around(config_file):
         if kind_of(path) == "compose":
             for name, service in _services(path):
-                into = merged.setdefault((os.path.dirname(path), name), {})
+                files, into = merged.setdefault((os.path.dirname(path), name), ([], {}))
+                files.append(path)
                 for key, value in service.items():
                     into[key] = into.get(key, []) + value if key in ("ports", "volumes") and \
                         isinstance(value, list) and isinstance(into.get(key, []), list) else value
-    # The services that mount or build this config, else those that run an nginx image.
     chosen: dict[str, list] = {"mounts": [], "image": []}
-    for (directory, _), service in merged.items():
+    for (directory, _), (files, service) in merged.items():
         match = _runs_this_nginx(service, directory, config_file)
         if match:
-            chosen[match].append(service)
-    services = chosen["mounts"] or chosen["image"]
-    if not services:
-        return None
-    return set().union(*(_published(service.get("ports")) for service in services))
+            chosen[match].append((files, service))
+    return chosen["mounts"] or chosen["image"]
 
 
 def unreached_container(ctx, server) -> str | None:
