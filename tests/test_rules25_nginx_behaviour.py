@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -1226,3 +1227,25 @@ def test_a_root_that_is_the_apps_directory_answers_its_settings_file(tmp_path, r
     result = lint([str(conf)], gunicorn=str(tmp_path / "supervisord.conf"), select=["ALL"], nginx_version="1.22.1")
     found = only(result, "root-serves-app-code")
     assert bool(found) is served
+
+
+def test_an_alias_without_slashes_serves_siblings_and_the_advice_keeps_the_bare_prefix_answering(tmp_path):
+    """kitchenbook's `location /kitchen { alias .../dist; }`: /kitchen-old/x is read from
+    dist-old/x, and /kitchen answers with a redirect to the directory; the advice (both ends in
+    `/`, and an exact location redirecting the bare prefix) closes the first and keeps the second."""
+    files = {"dist/index.html": "app\n", "dist-old/secret.txt": "secret\n"}
+    for name in ("before", "bare", "lint", "after", "after-bare"):
+        (tmp_path / name).mkdir()
+    before = "        location /kitchen {{ alias {files}/dist; }}\n"
+    answer, conf = _answer_from_files(tmp_path / "before", files, before, "/kitchen-old/secret.txt")
+    assert b" 200 " in answer.split(b"\r\n")[0] and answer.endswith(b"secret\n")
+    assert _answer_from_files(tmp_path / "bare", files, before, "/kitchen")[0].startswith(b"HTTP/1.1 301")
+    message = only(lint_config(tmp_path / "lint", conf.read_text(), nginx_version="1.22.1"), "alias-traversal")[0].message
+    advice = re.findall(r"`([^`]*)`", message)
+    assert advice[0] == "location /kitchen/" and advice[2] == "location = /kitchen { return 301 /kitchen/; }"
+    after = (f"        {advice[0]} {{{{ alias {{files}}/dist/; }}}}\n"
+             f"        {advice[2].replace('{', '{{').replace('}', '}}')}\n")
+    closed = _answer_from_files(tmp_path / "after", files, after, "/kitchen-old/secret.txt")[0]
+    assert b" 200 " not in closed.split(b"\r\n")[0] and b"secret" not in closed
+    moved = _answer_from_files(tmp_path / "after-bare", files, after, "/kitchen")[0]
+    assert moved.startswith(b"HTTP/1.1 301") and b"/kitchen/\r\n" in moved

@@ -55,7 +55,8 @@ def alias_traversal(ctx: LintContext) -> Iterator[Finding]:
     any file in the parent directory can be read (an error). When neither ends in ``/``
     (``location /files { alias /home; }``), ``/files-other/x`` is served from ``/home-other/x``:
     sibling directories are reachable (a warning). End the prefix with ``/`` and the alias
-    too. An alias naming a single file, an exact-match (``=``) location, or an ``internal``
+    too, and keep the bare prefix answering with an exact location that redirects it (nginx
+    answered it with a redirect to the directory before; after, no location would take it). An alias naming a single file, an exact-match (``=``) location, or an ``internal``
     location (only the app's X-Accel-Redirect reaches it) is not reported.
 
     Bad:
@@ -69,6 +70,9 @@ def alias_traversal(ctx: LintContext) -> Iterator[Finding]:
         server {
             location /static/ {
                 alias /srv/app/static/;
+            }
+            location = /static {
+                return 301 /static/;
             }
             location /favicon.ico {
                 alias /srv/app/static/favicon.ico;
@@ -89,13 +93,28 @@ def alias_traversal(ctx: LintContext) -> Iterator[Finding]:
             continue
         if _public_elsewhere(ctx, location, target.rstrip("/").rsplit("/", 1)[0] or "/"):
             continue    # what it reaches is served to everyone by another location already
+        bare = _keep_bare_prefix(ctx, location, prefix)
         if target.endswith("/"):
             yield ctx.finding(alias, f"location {prefix} has no trailing slash but its alias {target} has one: "
-                                     f"{prefix}../ reaches the parent of {target}; write `location {prefix}/`")
+                                     f"{prefix}../ reaches the parent of {target}; write `location {prefix}/`{bare}")
         elif not _names_a_file(prefix) and not _names_a_file(target):
+            name = target.rsplit("/", 1)[-1]
             yield ctx.finding(alias, f"location {prefix} and its alias {target} have no trailing slash: "
-                                     f"{prefix}-other/x is served from {target}-other/x, a sibling directory; "
-                                     f"write `location {prefix}/` and `alias {target}/`", severity="warning")
+                                     f"{prefix}-other/x is served from {target}-other/x, so every sibling directory "
+                                     f"whose name starts with {name} ({name}.bak, {name}-old) is served; write "
+                                     f"`location {prefix}/` and `alias {target}/`{bare}", severity="warning")
+
+
+def _keep_bare_prefix(ctx: LintContext, location, prefix: str) -> str:
+    """The advice that keeps the bare prefix answering once the location ends in ``/`` (today
+    nginx answers ``/static`` with a redirect to the directory ``/static/``): an exact location
+    redirecting it, unless the server has one."""
+    server = location.enclosing("server")
+    exact = [other for other in (server.find("location") if server is not None else ())
+             if other.args[:2] == ["=", prefix]]
+    if exact:
+        return ""
+    return f", with `location = {prefix} {{ return 301 {prefix}/; }}` so the bare {prefix} still answers"
 
 
 # What makes a location answer from its own handler rather than from files under its root.
