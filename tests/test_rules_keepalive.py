@@ -258,12 +258,27 @@ def test_connect_timeout_above_75s(tmp_path, value, reported):
     "server { listen 80; location / { proxy_pass http://unix:/run/app.sock; proxy_connect_timeout 300; } }",
     "upstream app { server unix:/run/app.sock; } server { listen 80; proxy_connect_timeout 300;"
     " location / { proxy_pass http://app; } }",
+    # amadeuslms: a map chooses between upstreams of unix sockets only
+    "upstream wsgi { server unix:/run/app.sock; } upstream asgi { server unix:/run/app.sock; }"
+    " map $http_upgrade $dispatcher { default wsgi; websocket asgi; }"
+    " server { listen 80; proxy_connect_timeout 300; location / { proxy_pass http://$dispatcher; } }",
 ])
 def test_connect_timeout_governing_no_network_connect_is_not_reported(tmp_path, config):
     assert "proxy-connect-timeout-ineffective" not in rules_of(lint_config(tmp_path, full(config)))
     tcp = full(config.replace("unix:/run/app.sock", "127.0.0.1:8000").replace(
         "fastcgi_connect_timeout 300;", "fastcgi_connect_timeout 300; server { location ~ \\.php$ { fastcgi_pass 127.0.0.1:9000; } }"))
     assert "proxy-connect-timeout-ineffective" in rules_of(lint_config(tmp_path / "tcp", tcp))
+
+
+@pytest.mark.parametrize("entries", [
+    "websocket asgi;",                              # no default: an empty value, nothing to resolve
+    "default wsgi; websocket $http_x_backend;",     # a value nginx computes per request
+])
+def test_a_map_whose_values_cannot_all_be_resolved_leaves_the_connect_timeout_reported(tmp_path, entries):
+    config = ("upstream wsgi { server unix:/run/app.sock; } upstream asgi { server unix:/run/app.sock; }"
+              f" map $http_upgrade $dispatcher {{ {entries} }}"
+              " server { listen 80; proxy_connect_timeout 300; location / { proxy_pass http://$dispatcher; } }")
+    assert "proxy-connect-timeout-ineffective" in rules_of(lint_config(tmp_path, full(config)))
 
 
 # ---------------------------------------------------------------------------------------------

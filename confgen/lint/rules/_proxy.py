@@ -49,11 +49,7 @@ def route_of(ctx, directive) -> Route | None:
     if "$" in target:
         return Route(directive, directive.parent, target, None, (), True, scheme)
     upstream = upstreams(ctx).get(_host(target))
-    if upstream is not None:
-        servers = tuple(s.args[0] for s in upstream.block or () if s.name == "server" and s.args)
-    else:
-        servers = (target,)
-    return Route(directive, directive.parent, target, upstream, servers, False, scheme)
+    return Route(directive, directive.parent, target, upstream, servers_of(ctx, target), False, scheme)
 
 
 def upstreams(ctx) -> dict:
@@ -379,6 +375,25 @@ def value_without_header(ctx, value: str) -> str | None:
         return entries.get("default", "")
     values = set(entries.values()) or {""}
     return values.pop() if len(values) == 1 else None
+
+
+def map_values(ctx, variable: str) -> set[str] | None:
+    """Every value a ``map`` can give ``variable`` (its entries and its default, "" when it has
+    none), when only that map defines it and none of its values holds a variable; else None."""
+    block = maps(ctx).get(variable)
+    if block is None or any(d.args[:1] == [variable] for d in ctx.all("set")):
+        return None
+    entries = {d.name: (d.args[0] if d.args else "") for d in block.block or () if d.name not in _MAP_PARAMETERS}
+    values = set(entries.values()) | ({""} if "default" not in entries else set())
+    return None if any("$" in value for value in values) else values
+
+
+def servers_of(ctx, target: str) -> tuple[str, ...]:
+    """The servers a pass target without variables reaches: its upstream block's, or itself."""
+    upstream = upstreams(ctx).get(_host(target))
+    if upstream is None:
+        return (target,)
+    return tuple(s.args[0] for s in upstream.block or () if s.name == "server" and s.args)
 
 
 def reuses_connections(ctx, upstream_routes: list[Route]) -> bool:

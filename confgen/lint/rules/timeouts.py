@@ -6,7 +6,7 @@ from typing import Iterator
 
 from confgen.lint.context import LintContext
 from confgen.lint.registry import Finding, Option, rule
-from confgen.lint.rules._proxy import route_of, seconds
+from confgen.lint.rules._proxy import map_values, route_of, seconds, servers_of
 
 # nginx's documentation: the connect timeout "usually cannot exceed 75 seconds". What ends an
 # unanswered connect first is the kernel: Linux retransmits the SYN net.ipv4.tcp_syn_retries
@@ -34,7 +34,7 @@ def proxy_connect_timeout_ineffective(ctx: LintContext) -> Iterator[Finding]:
     is the one that bounds a slow response. The threshold is the ``max-seconds`` option. Not
     reported where the setting governs no connect over the network: no ``*_pass`` of its module
     in its block or below (a ``fastcgi_connect_timeout`` in a config that passes nothing to
-    FastCGI), or only unix sockets (nginx connects without blocking, and a unix socket accepts
+    FastCGI), or only unix sockets, written or chosen by a ``map`` among upstreams (nginx connects without blocking, and a unix socket accepts
     at once or fails at once: a full backlog is EAGAIN, which nginx treats as a failed connect).
 
     Bad:
@@ -85,6 +85,16 @@ def _connects_over_the_network(ctx: LintContext, directive) -> bool:
         return ctx.unresolved_include(block) is not None or not ctx.nginx.is_full and block.parent is None
     for found in passes:
         route = route_of(ctx, found)
-        if route.is_variable or not route.servers or any(not s.startswith("unix:") for s in route.servers):
+        servers = _servers_of_variable(ctx, route.target) if route.is_variable else route.servers
+        if not servers or any(not s.startswith("unix:") for s in servers):
             return True
     return False
+
+
+def _servers_of_variable(ctx: LintContext, target: str) -> tuple[str, ...]:
+    """The servers a pass target that is one ``map`` variable reaches, over all the map's values
+    (``proxy_pass http://$dispatcher`` choosing between two upstreams); () when unknown."""
+    values = map_values(ctx, target) if target.startswith("$") and target[1:].isidentifier() else None
+    if not values or "" in values:
+        return ()
+    return tuple(server for value in sorted(values) for server in servers_of(ctx, value))
