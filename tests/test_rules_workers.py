@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from confgen.lint.engine import lint
 from lint_helpers import line_of, lint_config, only, rules_of
 
 PROFILE = {"cpus": 4, "expected_qps": 100, "clients": 2000, "max_body_size": "1m",
@@ -68,3 +69,66 @@ def test_worker_connections_capacity(tmp_path, top, events, reported):
     profile.write_text(yaml.safe_dump(PROFILE))
     result = lint_config(tmp_path, whole(top + "\nworker_rlimit_nofile 65536;", events), profile=str(profile))
     assert ("worker-connections-capacity" in rules_of(result)) is reported
+
+
+SELKS_MANIFEST = """apiVersion: v1
+kind: ConfigMap
+metadata: {{name: nginx-conf}}
+data:
+  nginx.conf: |
+    {directive}
+    events {{ worker_connections 512; }}
+    http {{ server {{ listen 8080; location / {{ return 200 "ok"; }} }} }}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: nginx}}
+spec:
+  selector: {{matchLabels: {{app: nginx}}}}
+  template:
+    metadata: {{labels: {{app: nginx}}}}
+    spec:
+      containers:
+        - name: nginx
+          image: nginx:1.23.3
+          resources: {{limits: {{cpu: {cpu}, memory: 500Mi}}}}
+          volumeMounts: [{{name: conf, mountPath: /etc/nginx/nginx.conf, subPath: nginx.conf}}]
+      volumes: [{{name: conf, configMap: {{name: nginx-conf}}}}]
+"""
+
+
+@pytest.mark.parametrize("directive, cpu, advice", [
+    ("worker_processes 1;", "1", None),          # SELKS: one worker is the container's one CPU
+    ("worker_processes 1;", "500m", None),
+    ("", "1", None),                             # nginx's default of one worker, the same
+    ("worker_processes 1;", "2", "2"),           # the limit, not auto's count of the node's cores
+    ("worker_processes 1;", "1500m", "2"),
+    ("worker_processes 1;", '"x"', "auto"),      # a limit not written as a number: unknown
+])
+def test_a_containers_cpu_limit_is_the_worker_count_it_gives_room_for(tmp_path, directive, cpu, advice):
+    manifest = tmp_path / "nginx.yaml"
+    manifest.write_text(SELKS_MANIFEST.format(directive=directive, cpu=cpu))
+    found = [f for f in lint([str(manifest)], nginx_version="1.22.1").findings if f.rule == "worker-processes"]
+    assert bool(found) is (advice is not None)
+    if advice is not None:
+        assert f"`worker_processes {advice};`" in found[0].message
+        if advice == "auto":
+            assert "may use" not in found[0].message
+        else:
+            cpus = float(cpu.rstrip("m")) / (1000 if cpu.endswith("m") else 1)
+            assert f"may use {cpus:g} CPUs, {manifest}:{line_of(manifest, 'resources:')};" in found[0].message
+
+
+@pytest.mark.parametrize("limits, advice", [
+    ("    cpus: 1\n", None),
+    ("    deploy:\n      resources:\n        limits:\n          cpus: '4'\n", "4"),
+    ("", "auto"),
+])
+def test_a_compose_services_cpu_limit_is_read_the_same_way(tmp_path, limits, advice):
+    compose = f"services:\n  nginx:\n    image: nginx:1.27\n{limits}    volumes:\n      - ./nginx.conf:/etc/nginx/nginx.conf:ro\n"
+    result = lint_config(tmp_path, "worker_processes 1;\nevents {}\nhttp { server { listen 80; } }\n",
+                         files={"docker-compose.yml": compose})
+    found = [f for f in result.findings if f.rule == "worker-processes"]
+    assert bool(found) is (advice is not None)
+    if advice is not None:
+        assert f"`worker_processes {advice};`" in found[0].message

@@ -42,6 +42,25 @@ def published_ports(config_file: str) -> set[int] | None:
     return set().union(*(_published(service.get("ports")) for _, service in services))
 
 
+def compose_cpu_limit(config_file: str) -> tuple[float, str] | None:
+    """The CPUs the compose services running this nginx may use (``cpus:``, or
+    ``deploy.resources.limits.cpus``), the largest when there are several, and the file saying
+    so; None when one of them has no limit or none runs it."""
+    limits = []
+    for files, service in nginx_services(config_file):
+        deploy = service.get("deploy") if isinstance(service.get("deploy"), dict) else {}
+        resources = deploy.get("resources") if isinstance(deploy.get("resources"), dict) else {}
+        limit = resources.get("limits") if isinstance(resources.get("limits"), dict) else {}
+        try:
+            cpus = float(str(service.get("cpus") or limit.get("cpus") or "").strip("'\""))
+        except ValueError:
+            return None
+        if cpus <= 0:
+            return None
+        limits.append((cpus, files[-1]))
+    return max(limits) if limits else None
+
+
 def nginx_services(config_file: str) -> list[tuple[list[str], dict]]:
     """The compose services that run this nginx, each with the compose files defining it: those
     that mount or build this config, else those that run an nginx image."""

@@ -77,6 +77,16 @@ class Container:
     def serves(self, target: int | str) -> bool:
         return any((number == target) if isinstance(target, int) else (name == target) for number, name in self.ports)
 
+    def cpu_limit(self) -> tuple[float, str] | None:
+        """The CPUs the container may use (``resources.limits.cpu``: "2", "0.5", "500m"), and
+        where that is written; None without a limit or with one not written as a number."""
+        node = self.node.get("resources", "limits", "cpu")
+        text = str(node.value).strip() if node is not None and node.value is not None else ""
+        match = re.fullmatch(r"(\d+(?:\.\d+)?)(m?)", text)
+        if match is None or float(match.group(1)) == 0:
+            return None
+        return float(match.group(1)) / (1000 if match.group(2) else 1), f"{node.file}:{node.line}"
+
     def argv(self) -> tuple[list[str], list[str]]:
         """(command + args with $(VAR) expanded, the references that could not be expanded)."""
         words: list[str] = []

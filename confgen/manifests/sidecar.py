@@ -80,6 +80,7 @@ def sidecar_nginx(workload: Workload, container: Container, config_maps: dict[tu
             config.notes.append(f"{nginx_files[root].node.file}:{nginx_files[root].node.line}: {nginx_files[root].source} "
                                 f"is mounted at {root}; the image's own {main} is not in the manifests: read as "
                                 f"the snippet it includes")
+        config.cpu_limit = container.cpu_limit()
         sidecar.configs.append(config)
     return sidecar
 

@@ -319,6 +319,9 @@ class NginxConfig:
     # Things the user should know that are not problems in the config (e.g. a --root that does
     # not include the snippet).
     notes: list[str] = field(default_factory=list)
+    # The CPUs the container running this nginx may use (a Kubernetes ``limits.cpu``), and where
+    # that is written ("file:line"); None when not known from the input.
+    cpu_limit: tuple[float, str] | None = None
     # Includes of files the deployment provides (outside the linted tree, not on this machine):
     # the include Directives, not in the tree, each with .parent = the block it stood in.
     unresolved_includes: list[Directive] = field(default_factory=list)

@@ -124,7 +124,10 @@ def worker_processes(ctx: LintContext) -> Iterator[Finding]:
 
     nginx's default is a single worker: one CPU core does all TLS, gzip and proxying while the
     others idle, and one blocked worker (a slow disk read) stalls every connection. ``auto``
-    starts one per core.
+    starts one per core. In a container held to a few CPUs (a Kubernetes ``limits.cpu``, a
+    compose ``cpus``), ``auto`` still counts the machine's cores, not the container's quota:
+    the advice is then the limit rounded up, and one worker under a limit of one CPU is not
+    reported.
 
     Bad:
         worker_processes 1;
@@ -136,22 +139,36 @@ def worker_processes(ctx: LintContext) -> Iterator[Finding]:
         events {}
         http { server { listen 80; } }
 
-    Fix safety: Safe: ``worker_processes auto`` (one per core) replaces a lower number or the
-    missing line; more workers serve the same requests.
+    Fix safety: Safe: ``worker_processes auto`` (one per core), or the container's CPU limit
+    rounded up, replaces a lower number or the missing line; more workers serve the same
+    requests.
 
     References:
         https://nginx.org/en/docs/ngx_core_module.html#worker_processes
+        https://github.com/nginxinc/docker-nginx/blob/master/entrypoint/30-tune-worker-processes.sh
+        https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/#how-pods-with-resource-limits-are-run
     """
     directive = _main_directive(ctx, "worker_processes")
     cpus = ctx.profile.cpus if ctx.profile is not None else None
+    limit = _container_cpu_limit(ctx) if cpus is None else None
+    # A container held to a few CPUs: `auto` counts the machine's cores, not the container's
+    # quota, so the advice is the limit itself (as the official image's entrypoint sets it when
+    # asked to tune it).
+    advice, because = "auto", ""
+    if limit is not None:
+        if math.ceil(limit[0]) <= 1:
+            return      # one worker is what the container's CPU limit gives room for
+        advice = str(math.ceil(limit[0]))
+        because = (f" (its container may use {limit[0]:g} CPUs, {limit[1]}; auto would count the machine's "
+                   f"cores, not the container's limit)")
     if directive is None:
         if cpus == 1:
             return
         first = next((d for d in ctx.nginx.root.block or () if d.file == ctx.nginx.main_file), None)
         yield ctx.finding(ctx.block_anchor(ctx.nginx.root),
-                          "worker_processes is not set, so nginx runs a single worker on one core; "
-                          "add `worker_processes auto;`",
-                          fix=Fix(lambda fx: [insert_before(fx, first, "worker_processes auto;")])
+                          f"worker_processes is not set, so nginx runs a single worker on one core; "
+                          f"add `worker_processes {advice};`{because}",
+                          fix=Fix(lambda fx: [insert_before(fx, first, f"worker_processes {advice};")])
                           if first is not None else None)
         return
     value = directive.args[0] if directive.args else ""
@@ -163,9 +180,20 @@ def worker_processes(ctx: LintContext) -> Iterator[Finding]:
                                      f"cores stay idle; use `worker_processes auto;` (or {cpus})",
                           fix=Fix(lambda fx: [replace_args(fx, directive, "auto")]))
     elif cpus is None and count == 1:
-        yield ctx.finding(directive, "worker_processes 1 runs all traffic on one core; "
-                                     "use `worker_processes auto;`",
-                          fix=Fix(lambda fx: [replace_args(fx, directive, "auto")]))
+        yield ctx.finding(directive, f"worker_processes 1 runs all traffic on one core; "
+                                     f"use `worker_processes {advice};`{because}",
+                          fix=Fix(lambda fx: [replace_args(fx, directive, advice)]))
+
+
+def _container_cpu_limit(ctx: LintContext) -> tuple[float, str] | None:
+    """The CPU limit of the container running this nginx: its Kubernetes container's, or its
+    compose service's."""
+    from confgen.lint.containers import compose_cpu_limit
+
+    if ctx.nginx.cpu_limit is not None:
+        return ctx.nginx.cpu_limit
+    main_file = ctx.nginx.main_file
+    return None if main_file.startswith("<") else compose_cpu_limit(main_file)
 
 
 @rule(code="CG303", name="worker-connections-capacity", severity="warning", needs=("full", "profile"))
