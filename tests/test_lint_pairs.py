@@ -101,6 +101,44 @@ def test_a_supervisor_program_in_conf_d_is_an_app_side_file_not_nginx(tmp_path):
     assert "app-keepalive-race" in {f.rule for f in result.findings}
 
 
+UNIT = """[Unit]
+Description={name}
+
+[Service]
+ExecStart=/srv/venv/bin/{command}
+
+[Install]
+WantedBy=multi-user.target
+"""
+SPLIT = """
+upstream wsgi { server 127.0.0.1:8000; keepalive 8; }
+upstream asgi { server 127.0.0.1:8001; }
+server {
+    listen 80;
+    location / { proxy_pass http://wsgi; proxy_http_version 1.1; proxy_set_header Connection ""; }
+    location /ws/ { proxy_pass http://asgi; proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade;
+                    proxy_set_header Connection "upgrade"; }
+}
+"""
+
+
+@pytest.mark.parametrize("gunicorn_bind, paired", [("127.0.0.1:8000", True),
+                                                   ("127.0.0.1:8001", False)])   # the daphne unit's twin: one
+def test_units_of_two_app_servers_side_by_side_are_each_paired(tmp_path, gunicorn_bind, paired):
+    """kitchenbook: gunicorn.service beside daphne.service, each behind its own upstream."""
+    (tmp_path / "nginx.conf").write_text(SPLIT)
+    (tmp_path / "daphne.service").write_text(UNIT.format(name="daphne", command="daphne -b 127.0.0.1 -p 8001 "
+                                                                                 "shop.asgi:application"))
+    (tmp_path / "gunicorn.service").write_text(UNIT.format(
+        name="gunicorn", command=f"gunicorn -k gthread --threads 4 --keep-alive 2 -b {gunicorn_bind} shop.wsgi"))
+    result = confgen.lint_project([str(tmp_path / "nginx.conf")], nginx_version="1.22.1")
+    races = [f for f in result.findings if f.rule == "app-keepalive-race"]
+    assert bool(races) is paired
+    if paired:
+        assert "gunicorn.service" in races[0].message
+        assert any("daphne.service" in note and "one of 2 app-side files" in note for note in result.notes)
+
+
 # ---------------------------------------------------------------------------------------------
 # The real pre-commit, with this repository's hook manifest
 

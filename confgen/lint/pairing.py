@@ -85,6 +85,11 @@ class Pairing:
             # Found beside the tree or named with --gunicorn: each of its app programs is paired.
             origin = "--gunicorn" if self.gunicorn else f"found beside {given}"
             return self._supervisor_programs(source.path, origin) or [app]
+        if not self.explicit() and compose_file is None and source is not None and self.mapped_none(given) \
+                and f"found beside {given}" in app.note:
+            # Units or scripts of several app servers side by side (gunicorn.service beside
+            # daphne.service): each is paired, and checked against the upstreams its bind reaches.
+            return self._command_files_beside(source.path, given) or [app]
         if self.explicit() or compose_file is None:
             return [app]
         from confgen.gunicorn import sources
@@ -154,6 +159,25 @@ class Pairing:
             else:
                 sides.append(AppSide(config, source.path, f"paired gunicorn command: {source.label} ({why})"))
         return sides
+
+    def _command_files_beside(self, path: str, given: str) -> list[AppSide]:
+        """Each command file beside ``path`` that starts an app server listening elsewhere than
+        the ones before it, when there are several; else []."""
+        files = command_files_beside(os.path.dirname(path))
+        if len(files) < 2 or path not in files:
+            return []
+        sides, binds = [], set()
+        for file in files:
+            config = self._load(file, None)
+            why = f"one of {len(files)} app-side files found beside {given}"
+            side = self._other(config, why) if _is_other(config) else \
+                AppSide(config, file, f"paired gunicorn command: {config.command.label} ({why})")
+            listens = tuple(sorted(side.bind_list()))
+            if not listens or listens in binds:
+                continue    # where it listens is unknown, or another file's twin (a staging unit)
+            binds.add(listens)
+            sides.append(side)
+        return sides if len(sides) > 1 else []
 
     def _compose_service(self, source, given: str) -> AppSide:
         from confgen.gunicorn import sources
@@ -394,15 +418,22 @@ def _is_other(config) -> bool:
 
 def command_file_beside(directory: str) -> str | None:
     """The first file in ``directory`` whose command line starts an app server (for automatic
-    pairing). Names and heads are looked at first, so a directory of nginx files costs no
-    command-line reading."""
+    pairing)."""
+    files = command_files_beside(directory, first_only=True)
+    return files[0] if files else None
+
+
+def command_files_beside(directory: str, first_only: bool = False) -> list[str]:
+    """The files in ``directory`` whose command line starts an app server, in name order. Names
+    and heads are looked at first, so a directory of nginx files costs no command-line reading."""
     from confgen.appserver.commands import kind_of
     from confgen.errors import ConfgenError
 
+    found: list[str] = []
     try:
         names = sorted(os.listdir(directory))
     except OSError:
-        return None
+        return found
     for name in names:
         path = os.path.join(directory, name)
         if not os.path.isfile(path) or name.endswith(".py"):
@@ -419,8 +450,10 @@ def command_file_beside(directory: str) -> str | None:
             sources.read_source(path)
         except ConfgenError:
             continue
-        return path
-    return None
+        found.append(path)
+        if first_only:
+            break
+    return found
 
 
 def upstream_addresses(config) -> set[tuple[str, str, int | None]]:

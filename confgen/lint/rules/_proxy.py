@@ -655,7 +655,9 @@ def describe_setting(ctx, setting, value=None) -> str:
     if setting.source == "default":
         where = "gunicorn's default"
     elif setting.source == "cli":
-        where = "--gunicorn-cmd"
+        # The command line of a unit, Procfile or compose file it was read from, else --gunicorn-cmd.
+        command = getattr(ctx.gunicorn, "command", None)
+        where = command.label if command is not None else "--gunicorn-cmd"
     else:
         where = f"{setting.file or ctx.gunicorn_label}:{setting.line}" if setting.line else (setting.file or "gunicorn config")
     note = f"; {setting.note}" if getattr(setting, "note", None) else ""
