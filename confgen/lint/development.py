@@ -12,8 +12,10 @@ uWSGI ``py-autoreload``) and the same command file also starts a development ser
 ``gunicorn --reload``.
 
 nginx's side tells it too: its file, or the folder it is kept in, is named for development
-(``nginx.dev.conf``, ``docker/dev/``), every compose file that runs it is (``docker-compose.dev.yml``,
-``compose.local.yaml``), or every name it serves is one RFC 6761 keeps for testing (``.test``, ``.localhost``).
+(``nginx.dev.conf``, ``docker/dev/``); every compose file that runs it is
+(``docker-compose.dev.yml``, ``compose.local.yaml``); the service its compose file runs and
+it passes to is told it is in development (when no other file gives the app's command); or
+every name it serves is one RFC 6761 keeps for testing (``.test``, ``.localhost``).
 """
 
 from __future__ import annotations

@@ -56,8 +56,9 @@ def alias_traversal(ctx: LintContext) -> Iterator[Finding]:
     (``location /files { alias /home; }``), ``/files-other/x`` is served from ``/home-other/x``:
     sibling directories are reachable (a warning). End the prefix with ``/`` and the alias
     too, and keep the bare prefix answering with an exact location that redirects it (nginx
-    answered it with a redirect to the directory before; after, no location would take it). An alias naming a single file, an exact-match (``=``) location, or an ``internal``
-    location (only the app's X-Accel-Redirect reaches it) is not reported.
+    answered it with a redirect to the directory before; after, no location would take it).
+    An alias naming a single file, an exact-match (``=``) location, or an ``internal`` location
+    (only the app's X-Accel-Redirect reaches it) is not reported.
 
     Bad:
         server {
@@ -93,7 +94,7 @@ def alias_traversal(ctx: LintContext) -> Iterator[Finding]:
             continue
         if _public_elsewhere(ctx, location, target.rstrip("/").rsplit("/", 1)[0] or "/"):
             continue    # what it reaches is served to everyone by another location already
-        bare = _keep_bare_prefix(ctx, location, prefix)
+        bare = _keep_bare_prefix(location, prefix)
         if target.endswith("/"):
             yield ctx.finding(alias, f"location {prefix} has no trailing slash but its alias {target} has one: "
                                      f"{prefix}../ reaches the parent of {target}; write `location {prefix}/`{bare}")
@@ -105,7 +106,7 @@ def alias_traversal(ctx: LintContext) -> Iterator[Finding]:
                                      f"`location {prefix}/` and `alias {target}/`{bare}", severity="warning")
 
 
-def _keep_bare_prefix(ctx: LintContext, location, prefix: str) -> str:
+def _keep_bare_prefix(location, prefix: str) -> str:
     """The advice that keeps the bare prefix answering once the location ends in ``/`` (today
     nginx answers ``/static`` with a redirect to the directory ``/static/``): an exact location
     redirecting it, unless the server has one."""

@@ -34,8 +34,9 @@ def proxy_connect_timeout_ineffective(ctx: LintContext) -> Iterator[Finding]:
     is the one that bounds a slow response. The threshold is the ``max-seconds`` option. Not
     reported where the setting governs no connect over the network: no ``*_pass`` of its module
     in its block or below (a ``fastcgi_connect_timeout`` in a config that passes nothing to
-    FastCGI), or only unix sockets, written or chosen by a ``map`` among upstreams (nginx connects without blocking, and a unix socket accepts
-    at once or fails at once: a full backlog is EAGAIN, which nginx treats as a failed connect).
+    FastCGI), or only unix sockets, written or chosen by a ``map`` among upstreams (nginx
+    connects without blocking, and a unix socket accepts at once or fails at once: a full
+    backlog is EAGAIN, which nginx treats as a failed connect).
 
     Bad:
         location / {
