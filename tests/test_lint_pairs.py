@@ -198,3 +198,18 @@ def test_a_commit_that_changes_only_the_app_side_runs_the_hook_and_fails(reposit
     run = _pre_commit(repository)  # only the staged file: gunicorn.conf.py
     assert run.returncode == 1, run.stdout + run.stderr
     assert "app-keepalive-race" in run.stdout
+
+
+def test_a_uwsgi_vassal_beside_an_emperor_unit_and_a_daphne_unit_is_paired(tmp_path):
+    """tms-backend: the emperor's unit says nothing of where the app listens; its vassal's ini
+    file beside it does, and the daphne unit serves the other upstream."""
+    (tmp_path / "nginx.conf").write_text("server {\n    listen 80;\n    location / { uwsgi_pass unix:/tmp/app.sock;"
+                                         " include uwsgi_params; }\n    location /ws/ { proxy_pass http://127.0.0.1:9000; }\n}\n")
+    (tmp_path / "daphne.service").write_text(UNIT.format(name="daphne", command="daphne -b 127.0.0.1 -p 9000 "
+                                                                                 "shop.asgi:application"))
+    (tmp_path / "uwsgi.service").write_text(UNIT.format(name="emperor", command="uwsgi --emperor /etc/uwsgi/sites"))
+    (tmp_path / "shop.ini").write_text("[uwsgi]\nmodule = shop.wsgi\nmaster = true\nprocesses = 4\n"
+                                       "socket = /tmp/app.sock\n")
+    result = confgen.lint_project([str(tmp_path / "nginx.conf")], nginx_version="1.22.1")
+    assert "uwsgi-buffer-size" in {f.rule for f in result.findings}
+    assert any("shop.ini" in note and "one of 3 app-side files" in note for note in result.notes)

@@ -162,8 +162,10 @@ class Pairing:
 
     def _command_files_beside(self, path: str, given: str) -> list[AppSide]:
         """Each command file beside ``path`` that starts an app server listening elsewhere than
-        the ones before it, when there are several; else []."""
-        files = command_files_beside(os.path.dirname(path))
+        the ones before it (and a uWSGI ini file, a vassal an emperor unit starts), when there
+        are several; else []."""
+        directory = os.path.dirname(path)
+        files = command_files_beside(directory) + [ini for ini in [uwsgi_ini_beside(directory)] if ini]
         if len(files) < 2 or path not in files:
             return []
         sides, binds = [], set()
