@@ -558,6 +558,19 @@ def test_each_compose_service_gets_the_pool_advice_of_its_own_app_once(tmp_path)
                "sync worker" in note for note in result.notes)
 
 
+def test_two_replicas_behind_one_upstream_get_its_pool_advice_once(tmp_path):
+    """fastapi-sqlalchemy-asyncpg: api1 and api2 run the same uvicorn behind `upstream lb`: one
+    cause at one line, one finding, though each service is paired and checked."""
+    service = "    build: .\n    command: uvicorn app.main:app --host 0.0.0.0 --port 8080\n"
+    write(tmp_path, {"nginx.conf": "upstream lb {\n    server api1:8080;\n    server api2:8080;\n}\n"
+                                   "server {\n    listen 80;\n    location / { proxy_pass http://lb; }\n}\n",
+                     "docker-compose.yml": f"services:\n  api1:\n{service}  api2:\n{service}"})
+    result = confgen.lint_project([str(tmp_path / "nginx.conf")], nginx_version="1.22.1")
+    assert [(f.rule, f.line) for f in result.findings if f.rule == "upstream-no-keepalive"] == \
+        [("upstream-no-keepalive", 1)]
+    assert sum("paired uvicorn" in note for note in result.notes) == 2
+
+
 def test_each_program_of_a_supervisor_config_is_checked_against_the_upstream_it_binds(tmp_path):
     """hypothesis/h's supervisord.conf runs the web app (sync worker) and a WebSocket server:
     the web upstream gets the sync worker's note and its timeout check, each pairing is named,

@@ -203,3 +203,17 @@ def test_advisory_version_reading():
 def test_version_disclosure_not_reported_when_every_server_turns_it_off(tmp_path):
     nginx = full("server { listen 80 default_server; server_tokens off; location / { } }")
     assert findings(tmp_path, nginx, "version-disclosure") == []
+
+
+QUIC = ("server { listen 443 ssl; listen 443 quic reuseport; ssl_certificate /etc/ssl/c.pem;"
+        " ssl_certificate_key /etc/ssl/k.pem; location / { proxy_pass http://127.0.0.1:3000; } }\n")
+
+
+@pytest.mark.parametrize("config, named", [(QUIC, None), (QUIC, "1.25.0"), (RIFT, None), (RIFT, "1.22.1")])
+def test_a_cve_is_reported_only_for_a_version_the_user_names(tmp_path, config, named):
+    """lsio-babybuddy: `listen ... quic` needs nginx 1.25.0 or newer, which is not the version its
+    image runs (later releases fixed the HTTP/3 CVEs): with no version named, a note."""
+    result = lint_config(tmp_path, config, nginx_version=named)
+    found = [f for f in result.findings if f.rule == "known-cve-pattern"]
+    assert bool(found) is (named is not None)
+    assert any("CVE-" in note and "no version is named" in note for note in result.notes) is (named is None)

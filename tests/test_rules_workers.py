@@ -132,3 +132,33 @@ def test_a_compose_services_cpu_limit_is_read_the_same_way(tmp_path, limits, adv
     assert bool(found) is (advice is not None)
     if advice is not None:
         assert f"`worker_processes {advice};`" in found[0].message
+
+
+CF_MANIFEST = """applications:
+  - name: inventory
+    buildpacks: [https://github.com/cloudfoundry/python-buildpack.git]
+    command: ./config/server_start.sh
+  - name: inventory-proxy
+    buildpacks:
+      - https://github.com/cloudfoundry/nginx-buildpack
+    path: {path}
+"""
+
+
+@pytest.mark.parametrize("files, reported", [
+    ({"Procfile": "release: ./release.sh\nweb: bin/start-nginx uwsgi uwsgi.ini\n"}, False),   # open-discussions
+    ({"Procfile": "web: gunicorn app:app\n"}, True),
+    ({"manifest.yml": CF_MANIFEST.format(path="./config")}, False),                        # gsa-inventory-app
+    ({"manifest.yml": CF_MANIFEST.format(path="./elsewhere")}, True),
+])
+def test_a_platform_that_starts_nginx_with_more_files_needs_no_rlimit(tmp_path, files, reported):
+    result = lint_config(tmp_path, "events { worker_connections 1024; }\nhttp { server { listen 80; } }\n",
+                         main="config/nginx.conf", files=files)
+    assert ("worker-connections-nofile" in rules_of(result)) is reported
+    assert any("starts nginx with" in note for note in result.notes) is not reported
+
+
+def test_a_platforms_limit_below_the_connections_need_is_still_reported(tmp_path):
+    result = lint_config(tmp_path, "events { worker_connections 8000; }\nhttp { server { listen 80; } }\n",
+                         files={"Procfile": "web: bin/start-nginx uwsgi uwsgi.ini\n"})
+    assert "worker-connections-nofile" in rules_of(result)

@@ -29,7 +29,7 @@ def containerised(path: str) -> bool:
     path = os.path.abspath(path)
     if CONTAINER_DIRECTORIES & set(path.split(os.sep)):
         return True
-    return any(kind_of(candidate) in ("dockerfile", "compose") for candidate in _files_around(path))
+    return any(kind_of(candidate) in ("dockerfile", "compose") for candidate in files_around(path))
 
 
 def published_ports(config_file: str) -> set[int] | None:
@@ -70,7 +70,7 @@ def nginx_services(config_file: str) -> list[tuple[list[str], dict]]:
     # The services of the compose files of one folder, merged by name as compose merges a file and
     # its override (one gives the volumes, the other the ports).
     merged: dict[tuple[str, str], tuple[list[str], dict]] = {}
-    for path in _files_around(config_file):
+    for path in files_around(config_file):
         if kind_of(path) == "compose":
             for name, service in _services(path):
                 files, into = merged.setdefault((os.path.dirname(path), name), ([], {}))
@@ -107,7 +107,7 @@ def unreached_container(ctx, server) -> str | None:
     return f"whose compose service publishes none of its ports ({', '.join(map(str, sorted(ports)))})"
 
 
-def _files_around(path: str) -> list[str]:
+def files_around(path: str) -> list[str]:
     """The files of ``path``'s directory and of the SEARCH_LEVELS directories above it (not past
     a repository's root)."""
     files = []

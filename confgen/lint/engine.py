@@ -294,6 +294,9 @@ def lint(paths: list[str], *, gunicorn=None, gunicorn_cmd=None, profile=None, ro
                 adopt_syntax_version(config)  # lint for the version the config's own syntax needs
             # One context per app the tree reaches (several services of one compose file).
             apps = pairing.apps_for_tree(config, given)
+            # A line reported for one app is not reported again for the next (two replicas of one
+            # service behind one upstream): one cause, one finding, one fix.
+            reported: set[tuple] = set()
             for app in apps:
                 used.update(_normal(source.path) for source in (getattr(app.config, "command", None),
                                                                 getattr(app.server, "command", None)) if source)
@@ -307,7 +310,9 @@ def lint(paths: list[str], *, gunicorn=None, gunicorn_cmd=None, profile=None, ro
                     ctx._lines.set_text(config.main_file, stdin_text)
                 app_path = getattr(app.config, "path", None) or getattr(app.server, "file", None)
                 tree_focus = focus | {_normal(app_path)} if focus is not None and app_path else focus
-                found = _run(ctx, rules, tree_focus)
+                found = [f for f in _run(ctx, rules, tree_focus)
+                         if (f.file, f.line, f.col, f.code) not in reported]
+                reported.update((f.file, f.line, f.col, f.code) for f in found)
                 findings.extend(found)
                 if contexts is not None:  # --fix: each config's context with its findings
                     contexts.append((ctx, found))

@@ -319,6 +319,11 @@ class NginxConfig:
     # Things the user should know that are not problems in the config (e.g. a --root that does
     # not include the snippet).
     notes: list[str] = field(default_factory=list)
+    # Whether the version linted for was assumed (the installed nginx's, the default, or the oldest
+    # the config's syntax needs: version_from_syntax) rather than named by the user.
+    version_assumed: bool = False
+    # With version_assumed: (the oldest version the config's syntax needs, the directive needing it).
+    version_from_syntax: tuple | None = None
     # The CPUs the container running this nginx may use (a Kubernetes ``limits.cpu``), and where
     # that is written ("file:line"); None when not known from the input.
     cpu_limit: tuple[float, str] | None = None

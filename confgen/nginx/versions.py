@@ -296,6 +296,7 @@ def adopt_syntax_version(config) -> None:
     an error for using ``http2 on`` because this machine has 1.22; only syntax that no single
     version accepts (``http2 on`` beside ``ssl on``, removed in 1.25.1) is still reported, by the
     rules, at the version adopted. ``config.version_from_syntax`` keeps (version, directive)."""
+    config.version_assumed = True
     needed = syntax_version(config)
     if needed is None or needed[0] <= tuple(config.nginx_version):
         return

@@ -384,9 +384,12 @@ def known_cve_pattern(ctx: LintContext) -> Iterator[Finding]:
     Some nginx vulnerabilities are reachable only through particular directives: a ``rewrite``
     with ``?`` followed by ``set $x $1`` (CVE-2026-42945), overlapping captures in a redirect
     (CVE-2026-9256), ``resolver`` (CVE-2021-23017), HTTP/3, ``mp4``, shared TLS sockets with
-    client certificates. Reported only when ``--nginx-version`` is below the release that
-    fixed it; upgrade nginx (a distribution may have backported the fix: check its changelog),
-    or change the config as the message says.
+    client certificates. Reported only when ``--nginx-version`` (or the project configuration)
+    names a version below the release that fixed it; upgrade nginx (a distribution may have
+    backported the fix: check its changelog), or change the config as the message says. With
+    no version named, the one linted for is a guess (this machine's nginx, or the oldest one
+    the config's syntax needs, which later releases that fixed the CVE read too): a note says
+    which pattern to check.
 
     Version: 1.30.0
 
@@ -415,5 +418,9 @@ def known_cve_pattern(ctx: LintContext) -> Iterator[Finding]:
         if not cve.affects(version):
             continue
         for anchor, what in cve.triggers(ctx):
+            if ctx.nginx.version_assumed:
+                ctx.note(f"{anchor.file}:{anchor.line}: {cve.cve} ({cve.what}): {what} triggers it on nginx "
+                         f"before {cve.fixed_text}; not reported, as no version is named (pass --nginx-version)")
+                continue
             yield ctx.finding(anchor, f"{cve.cve} ({cve.what}): {what} triggers it on nginx {target}; fixed in "
                                       f"{cve.fixed_text}: upgrade, or avoid this pattern", severity=cve.severity)

@@ -52,7 +52,10 @@ def worker_connections_nofile(ctx: LintContext) -> Iterator[Finding]:
     alone use it up), or leaves room for fewer open files than half of worker_connections (below
     1.5 x: at capacity, a worker serving files or buffering bodies to disk runs out while most of
     its connections still have work), or is missing while 2 x worker_connections exceeds 1024;
-    the fix sets twice worker_connections, room for a file on every connection.
+    the fix sets twice worker_connections, room for a file on every connection. Not reported
+    when missing on a platform that starts nginx with a limit of 1.5 x worker_connections or
+    more: Heroku's nginx buildpack (10,000 on a Standard-1X dyno) and Cloud Foundry's (16,384 by
+    default).
 
     Bad:
         events { worker_connections 4096; }
@@ -70,6 +73,8 @@ def worker_connections_nofile(ctx: LintContext) -> Iterator[Finding]:
         https://nginx.org/en/docs/ngx_core_module.html#worker_rlimit_nofile
         https://nginx.org/en/docs/ngx_core_module.html#worker_connections
         https://github.com/moby/moby/issues/51485
+        https://github.com/rust-lang/crates.io/pull/2785
+        https://github.com/cloudfoundry/cloud_controller_ng (instance_file_descriptor_limit, 16384 by default)
     """
     connections, directive = _worker_connections(ctx)
     if connections is None:
@@ -78,6 +83,11 @@ def worker_connections_nofile(ctx: LintContext) -> Iterator[Finding]:
     limit = _main_directive(ctx, "worker_rlimit_nofile")
     if limit is None:
         if needed <= COMMON_SOFT_NOFILE:
+            return
+        platform = _hosting_platform(ctx)
+        if platform is not None and platform.open_files >= connections * 3 // 2:
+            ctx.note(f"worker_connections {connections} without worker_rlimit_nofile: not reported, as "
+                     f"{platform.name} ({platform.evidence}) starts nginx with {platform.open_files} open files")
             return
         anchor = directive or _events(ctx) or ctx.block_anchor(ctx.nginx.root)
         yield ctx.finding(anchor,
@@ -109,6 +119,13 @@ def worker_connections_nofile(ctx: LintContext) -> Iterator[Finding]:
                           f"a worker whose connections hold more files than that (files being sent, request or "
                           f"response bodies buffered to temp files) fails with \"Too many open files\" before "
                           f"worker_connections is reached; raise it to {needed}", fix=fix)
+
+
+def _hosting_platform(ctx: LintContext):
+    from confgen.lint.platforms import hosting_platform
+
+    main_file = ctx.nginx.main_file
+    return None if main_file.startswith("<") else ctx.cached("platform", lambda: hosting_platform(main_file))
 
 
 def _nofile_fix(ctx: LintContext, needed: int) -> Fix | None:
