@@ -723,6 +723,26 @@ def test_a_directive_nginx_refuses_for_its_arguments_is_reported(tmp_path, line,
     assert [f.line for f in found] == ([7] if refused else [])
 
 
+@pytest.mark.parametrize("name, refused", [
+    ("*", True), (".", True), ("*example.com", True), ("*.", True),     # inasafe-django's `server_name *;`
+    ("*.example.com", False), (".example.com", False), ("www.example.*", False), ("_", False),
+    ("~^(?<sub>.+)\\.example\\.com$", False),
+])
+def test_a_server_name_nginx_refuses_is_reported(tmp_path, name, refused):
+    nginx = require_binary("nginx")
+    (tmp_path / "logs").mkdir()
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\nhttp {{\n"
+                    f"  server {{\n    listen 127.0.0.1:{free_port()};\n    server_name {name};\n  }}\n}}\n")
+    checked = subprocess.run([nginx, "-t", "-p", str(tmp_path), "-c", str(conf)], capture_output=True, text=True,
+                             timeout=30)
+    assert (checked.returncode != 0) is refused, checked.stderr
+    if refused:
+        assert f'server name "{name}" is invalid' in checked.stderr
+    found = only(lint_config(tmp_path, conf.read_text(), nginx_version="1.22.1"), "server-name-invalid")
+    assert [f.line for f in found] == ([7] if refused else [])
+
+
 class _CookieBackend(_RecordingBackend):
     """An HTTP app on 127.0.0.1 that sets a new cookie on every response it makes, cacheable."""
 

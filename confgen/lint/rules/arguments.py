@@ -93,6 +93,43 @@ def directive_arguments(ctx: LintContext) -> Iterator[Finding]:
                                              f"\"on\" or \"off\")")
 
 
+@rule(code="CG436", name="server-name-invalid", severity="error")
+def server_name_invalid(ctx: LintContext) -> Iterator[Finding]:
+    """A ``server_name`` nginx refuses: a wildcard ``*`` not followed by a dot, or a lone dot.
+
+    nginx accepts a leading wildcard only as ``*.example.com`` and a leading dot only before a
+    name (``.example.com``); ``server_name *;`` (meant as "any host"), ``*example.com``, ``*.``
+    and ``.`` stop it: ``server name "*" is invalid`` (checked on nginx 1.22.1 with
+    ``nginx -t``). A server that answers any host needs no name at all: it is the
+    ``default_server`` of its port, or ``server_name _;`` beside it. Regex names (``~``) and
+    names holding a ``$`` (a template placeholder not filled in) are left alone.
+
+    Bad:
+        server {
+            listen 80;
+            server_name *;
+        }
+
+    Good:
+        server {
+            listen 80 default_server;
+            server_name _;
+        }
+
+    References:
+        https://nginx.org/en/docs/http/server_names.html#wildcard_names
+        https://github.com/nginx/nginx/blob/master/src/http/ngx_http_core_module.c (ngx_http_core_server_name)
+    """
+    for directive in ctx.all("server_name"):
+        for name in directive.args:
+            if name.startswith("~") or "$" in name:
+                continue
+            if (name.startswith("*") and (len(name) < 3 or name[1] != ".")) or name == ".":
+                yield ctx.finding(directive, f"server_name {name}: nginx refuses to start (server name \"{name}\" "
+                                             f"is invalid); a wildcard is written *.example.com, and a server for "
+                                             f"any host is the default_server of its port (server_name _;)")
+
+
 @rule(code="CG431", name="missing-semicolon", severity="warning")
 def missing_semicolon(ctx: LintContext) -> Iterator[Finding]:
     """A directive runs on into the next line, where another directive starts: its ``;`` is missing.
