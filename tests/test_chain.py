@@ -52,6 +52,7 @@ def findings(path: Path, *options: str, rule: str | None = None, **kwargs):
     (["pip", "install", "x", "&&", "uwsgi", "--ini", "app.ini"], ("uwsgi", 5)),
     (["uwsgi_python3", "--http", ":8000"], ("uwsgi", 1)),
     (["gunicorn", "app:app"], ("gunicorn", 1)),
+    (["/usr/bin/gunicorn3", "--config", "/etc/api.py", "app:app"], ("gunicorn", 1)),   # Debian's python3-gunicorn
     (["python", "manage.py", "runserver"], None),
 ])
 def test_which_server_a_command_starts(words, expected):

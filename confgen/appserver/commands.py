@@ -17,6 +17,8 @@ SERVERS = ("gunicorn", "uvicorn", "hypercorn", "daphne", "uwsgi", "granian")
 _PYTHON = re.compile(r"python[\d.]*")
 # uWSGI is also installed as uwsgi_python3, uwsgi-core and the like.
 _UWSGI = re.compile(r"uwsgi(?:[_-][\w.]+)?")
+# Debian's and Ubuntu's python3-gunicorn installed it as gunicorn3 (until Debian 11, Ubuntu 20.04).
+_ALIASES = {"gunicorn3": "gunicorn"}
 _COMPARED = {"==", "=", "!=", "[", "[[", "in", "case"}
 _REDIRECTION = re.compile(r"\d*(?:>>?|<<?<?|>&|<&|&>>?|>\|)")
 
@@ -35,8 +37,8 @@ def server_at(words: list[str], index: int) -> tuple[str, int] | None:
     if index > 0 and words[index - 1] in _COMPARED:
         return None  # `[ $1 == "uwsgi" ]`, `case $1 in`: a value compared, not a command
     name = os.path.basename(words[index])
-    if name in SERVERS:
-        return name, index + 1
+    if name in SERVERS or name in _ALIASES:
+        return _ALIASES.get(name, name), index + 1
     if _UWSGI.fullmatch(name):
         return "uwsgi", index + 1
     if _PYTHON.fullmatch(name):
