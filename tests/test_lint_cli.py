@@ -138,3 +138,16 @@ def test_a_dump_on_stdin_reports_the_columns_the_files_have(tmp_path):
         return sorted((f["file"], f["line"], f["col"], f["rule"]) for f in json.loads(output) if f["file"] != "-")
     assert places(from_stdin.stdout) == places(from_files.stdout)
     assert (str(tmp_path / "conf.d" / "a.conf"), 6, 25, "version-disclosure") in places(from_files.stdout)
+
+
+def test_a_dump_of_files_this_machine_does_not_have_is_linted_from_the_dump_itself():
+    """pikvm's `nginx -T` read elsewhere: missing-semicolon reads the part of the dump that holds
+    the file, not the disk (where it is not), and the run ends with findings, not an error."""
+    dump = ("# configuration file /nonexistent-confgen/nginx.conf:\nevents {}\nhttp {\n"
+            "    include /nonexistent-confgen/site.conf;\n}\n\n"
+            "# configuration file /nonexistent-confgen/site.conf:\nserver {\n    listen 8443;\n"
+            "    gzip_types text/css application/json\n    gzip_min_length 1024;\n    return 200;\n}\n\n")
+    result = CliRunner().invoke(main, ["lint", "-", "--select", "missing-semicolon", "--format", "json"], input=dump)
+    assert result.exit_code == 1, result.output
+    assert [(f["file"], f["line"], f["rule"]) for f in json.loads(result.stdout)] == [
+        ("/nonexistent-confgen/site.conf", 3, "missing-semicolon")]

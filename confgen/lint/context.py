@@ -125,6 +125,11 @@ class LintContext:
             self._column_of[id(finding)] = (finding, name)
         return finding
 
+    def file_text(self, file: str) -> str | None:
+        """The whole text of a linted file as it was read (stdin, a dump's part, or the file
+        on disk); None when it cannot be read."""
+        return self._lines.text(file)
+
     def source_lines(self, wanted) -> dict[tuple[str, int], str]:
         """The text of each (file, line) asked for, as written (read once per file, only up to
         the last line asked for)."""
@@ -162,6 +167,20 @@ class _FileLines:
 
     def set_text(self, file: str, text: str) -> None:
         self._texts[file] = text
+
+    def text(self, file: str) -> str | None:
+        from confgen.errors import ConfgenError
+        from confgen.files import overlaid_text, read_text_file
+
+        text = self._texts.get(file)
+        if text is None:
+            text = overlaid_text(file)
+        if text is None:
+            try:
+                text = read_text_file(file, 64 * 1024 * 1024)
+            except (ConfgenError, OSError, ValueError):
+                return None
+        return text
 
     def _lines(self, file: str) -> Iterator[str]:
         # Lines end at "\n" only, as nginx and crossplane count them.

@@ -306,8 +306,12 @@ def lint(paths: list[str], *, gunicorn=None, gunicorn_cmd=None, profile=None, ro
                 ctx.other_app_hosts = tuple(host for other in apps if other is not app for host in other.hosts)
                 ctx.other_app_binds = tuple(bind for other in apps if other is not app and not other.hosts
                                             for bind in other.bind_list())
-                if stdin_text is not None:
-                    ctx._lines.set_text(config.main_file, stdin_text)
+                # The text of files not on this disk: a dump's parts, or the config given on stdin.
+                texts = dict(config.texts)
+                if stdin_text is not None and not texts:
+                    texts[config.main_file] = stdin_text
+                for file, text in texts.items():
+                    ctx._lines.set_text(file, text)
                 app_path = getattr(app.config, "path", None) or getattr(app.server, "file", None)
                 tree_focus = focus | {_normal(app_path)} if focus is not None and app_path else focus
                 found = [f for f in _run(ctx, rules, tree_focus)

@@ -319,6 +319,8 @@ class NginxConfig:
     # Things the user should know that are not problems in the config (e.g. a --root that does
     # not include the snippet).
     notes: list[str] = field(default_factory=list)
+    # The text of each file not read from this disk (the parts of an `nginx -T` dump), by name.
+    texts: dict[str, str] = field(default_factory=dict)
     # Whether the version linted for was assumed (the installed nginx's, the default, or the oldest
     # the config's syntax needs: version_from_syntax) rather than named by the user.
     version_assumed: bool = False

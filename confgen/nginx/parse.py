@@ -328,7 +328,9 @@ def _load_dump(files: dict[str, str], version) -> NginxConfig:
     """A dump holds every file nginx read: includes resolve among them, never on this disk
     (the dump may come from another machine)."""
     main = next(iter(files))
-    return _Loader(version, virtual=files, disk=False, base_dir=os.path.dirname(main)).load(main)
+    config = _Loader(version, virtual=dict(files), disk=False, base_dir=os.path.dirname(main)).load(main)
+    config.texts = dict(files)
+    return config
 
 
 def _load_path(path: str, version) -> NginxConfig:

@@ -191,7 +191,6 @@ def _multi_line(ctx: LintContext, directives: list) -> list:
 def _runs_on(ctx: LintContext, directive) -> tuple[str, int] | None:
     """(the directive name a value of ``directive`` is, the line it starts) when a value that
     begins a line of its own, unquoted, names an nginx directive: a ``;`` missing before it."""
-    from confgen.files import read_text_file
     from confgen.nginx.positions import FileText, PositionError
 
     names = _directive_names()
@@ -202,8 +201,11 @@ def _runs_on(ctx: LintContext, directive) -> tuple[str, int] | None:
     texts = ctx.cached("file texts", dict)
     try:
         if directive.file not in texts:
-            texts[directive.file] = FileText(directive.file, read_text_file(directive.file, 64 * 1024 * 1024))
+            whole = ctx.file_text(directive.file)
+            texts[directive.file] = FileText(directive.file, whole) if whole is not None else None
         text = texts[directive.file]
+        if text is None:
+            return None
         span = text.span(directive)
     except (OSError, PositionError, ValueError):
         return None
