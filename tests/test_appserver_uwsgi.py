@@ -408,3 +408,44 @@ def test_a_socket_chosen_by_the_environment_pairs_with_the_upstream_that_reaches
     result = confgen.lint_project([str(tmp_path / "nginx.conf")], nginx_version="1.22.1")
     assert not [f for f in result.findings if f.rule == "app-bind-mismatch"]
     assert any("paired uwsgi" in note for note in result.notes)
+
+
+IRIS_YAML = """{section}:
+    socket: /home/iris/var/run/uwsgi.sock
+    master: True
+    workers: 12
+    buffer-size: 32768
+    attach-daemon2:
+      - cmd=/usr/sbin/nginx
+      - cmd=/home/iris/env/bin/iris-sender
+"""
+
+
+@pytest.mark.parametrize("section, given, read", [
+    ("uwsgi", ["--yaml", "{dir}/uwsgi.yaml"], True),
+    ("prod", ["--yaml", "{dir}/uwsgi.yaml:prod"], True),      # linkedin/iris loads its `prod:` section
+    ("prod", ["--yaml", "{dir}/uwsgi.yaml"], False),          # uWSGI reads `uwsgi:` unless told otherwise
+    ("prod", ["-y", "{dir}/uwsgi.yaml:prod"], True),
+])
+def test_a_yaml_config_is_read_by_the_section_the_command_names(tmp_path, section, given, read):
+    (tmp_path / "uwsgi.yaml").write_text(IRIS_YAML.format(section=section))
+    server = uwsgi.read_args([word.format(dir=tmp_path) for word in given], "--gunicorn-cmd", None, 1)
+    assert (server.binds == ["/home/iris/var/run/uwsgi.sock"]) is read
+    if read:
+        assert server.settings["buffer-size"].value == 32768
+        assert server.settings["buffer-size"].source == f"{tmp_path / 'uwsgi.yaml'}:5"
+
+
+def test_an_ini_section_named_on_the_command_line_is_the_one_read(tmp_path):
+    (tmp_path / "app.ini").write_text("[uwsgi]\nsocket = :9000\n\n[prod]\nsocket = :9001\n")
+    server = uwsgi.read_args(["--ini", f"{tmp_path / 'app.ini'}:prod"], "--gunicorn-cmd", None, 1)
+    assert server.binds == [":9001"]
+
+
+def test_a_yaml_config_beside_nginx_is_paired(tmp_path):
+    write_tree(tmp_path, {"nginx.conf": "server {\n    listen 80;\n    location / { uwsgi_pass unix:/home/iris/var/run/"
+                                        "uwsgi.sock; include uwsgi_params; }\n}\n",
+                          "uwsgi.yaml": IRIS_YAML.format(section="uwsgi").replace("    buffer-size: 32768\n", "")})
+    result = confgen.lint_project([str(tmp_path / "nginx.conf")], nginx_version="1.22.1")
+    assert "uwsgi-buffer-size" in {f.rule for f in result.findings}
+    assert any("paired uwsgi" in note and "uwsgi.yaml" in note for note in result.notes)

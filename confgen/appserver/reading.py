@@ -3,6 +3,7 @@ command names, relative to ``cwd``), whichever server it is."""
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -34,4 +35,7 @@ def read_server(server: str, args: list[str], *, label: str, file: str | None, l
 
 
 def is_uwsgi_ini(text: str) -> bool:
-    return any(line.strip() == "[uwsgi]" for line in text.splitlines())
+    """A uWSGI config file: an ini file with a ``[uwsgi]`` section, or a YAML one with a
+    top-level ``uwsgi:`` mapping."""
+    return any(line.strip() == "[uwsgi]" or re.fullmatch(r"uwsgi:[ \t]*(?:#.*)?", line.rstrip())
+               for line in text.splitlines())

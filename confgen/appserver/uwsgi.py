@@ -117,16 +117,19 @@ def read_args(args: list[str], label: str, file: str | None, line: int, cwd: str
     options: list[tuple[str, str, str]] = []      # (key, value, where)
     notes: list[str] = []
     for key, inline, written, how in _words(args):
-        if key in ("ini", "config") and inline:
-            path = inline.split(":", 1)[0]
+        if key in ("ini", "config", "yaml", "yml") and inline:
+            # `--ini app.ini:prod` loads the file's [prod] section instead of [uwsgi].
+            path, _, section = inline.partition(":")
+            section = section or "uwsgi"
             if mounted is not None:
                 found = mounted.get(posixpath.normpath(path)) if posixpath.isabs(path) else None
                 if found is None:
                     options.append(("__unreadable__", path, label))
                     continue
-                options += ini_options_of(found[0], found[1])
+                options += options_of(found[0], found[1], section, name=path)
                 continue
-            options += read_ini_options(locate_container_path(path, [cwd or "."]) or os.path.join(cwd or ".", path))
+            options += read_config_options(locate_container_path(path, [cwd or "."]) or os.path.join(cwd or ".", path),
+                                           section)
         elif key == "set" and "=" in inline:
             # --set / -S name=value sets the option ``name`` (uwsgi --show-config lists it so).
             name, _, value = inline.partition("=")
@@ -144,33 +147,66 @@ def read_args(args: list[str], label: str, file: str | None, line: int, cwd: str
 
 
 def read_ini(path: str, environ: dict[str, str | None] | None = None) -> AppServer:
-    return _server(read_ini_options(path), path, path, 1, environ)
+    """uWSGI from a config file of its own: an ini file's ``[uwsgi]`` section, or a YAML file's
+    ``uwsgi:`` mapping."""
+    return _server(read_config_options(path), path, path, 1, environ)
 
 
-def read_ini_options(path: str) -> list[tuple[str, str, str]]:
-    """(key, value, "file:line") of each line of the file's ``[uwsgi]`` section, in order."""
+def read_config_options(path: str, section: str = "uwsgi") -> list[tuple[str, str, str]]:
+    """(key, value, "file:line") of each option of the file's ``section``, in order."""
     from confgen.files import read_text_file
 
     try:
         text = read_text_file(path, 1024 * 1024)
     except Exception:  # noqa: BLE001 - a missing ini is named in the note the caller shows
         return [("__unreadable__", path, path)]
-    return ini_options_of(text, path)
+    return options_of(text, path, section)
 
 
-def ini_options_of(text: str, path: str) -> list[tuple[str, str, str]]:
+def options_of(text: str, path: str, section: str = "uwsgi", name: str | None = None) -> list[tuple[str, str, str]]:
+    """The options of a uWSGI config file's text (YAML by its name's extension, or by top-level
+    mapping keys and no ini section line; else ini), each placed at ``path``:line. ``name`` is
+    the file's own name where ``path`` is the file that holds it (a ConfigMap's manifest)."""
+    if (name or path).endswith((".yaml", ".yml")) or (re.search(r"^\[", text, re.M) is None
+                                             and re.search(r"^[\w.-]+:[ \t]*(?:#.*)?$", text, re.M)):
+        return yaml_options_of(text, path, section)
+    return ini_options_of(text, path, section)
+
+
+def ini_options_of(text: str, path: str, section: str = "uwsgi") -> list[tuple[str, str, str]]:
     """The options of an ini file's text, each placed at ``path``:line."""
-    options, section = [], None
+    options, current = [], None
     for number_, raw in enumerate(text.splitlines(), 1):
         stripped = raw.strip()
         if not stripped or stripped[0] in ";#":
             continue
         if stripped.startswith("[") and stripped.endswith("]"):
-            section = stripped[1:-1].strip()
+            current = stripped[1:-1].strip()
             continue
         match = _KEY_VALUE.match(raw)
-        if section == "uwsgi" and match:
+        if current == section and match:
             options.append((match.group(1), match.group(2), f"{path}:{number_}"))
+    return options
+
+
+def yaml_options_of(text: str, path: str, section: str = "uwsgi") -> list[tuple[str, str, str]]:
+    """The options of a YAML file's ``section`` mapping: a list gives the option once per item,
+    as uWSGI's YAML reader does."""
+    import yaml
+
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError:
+        return [("__unreadable__", path, path)]
+    mapping = next((value for key, value in root.value if isinstance(key, yaml.ScalarNode) and key.value == section),
+                   None) if isinstance(root, yaml.MappingNode) else None
+    options: list[tuple[str, str, str]] = []
+    for key, value in mapping.value if isinstance(mapping, yaml.MappingNode) else ():
+        if not isinstance(key, yaml.ScalarNode):
+            continue
+        for item in value.value if isinstance(value, yaml.SequenceNode) else [value]:
+            if isinstance(item, yaml.ScalarNode):
+                options.append((key.value, item.value, f"{path}:{item.start_mark.line + 1}"))
     return options
 
 

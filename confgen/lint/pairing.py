@@ -385,11 +385,12 @@ def check_explicit(pairing: Pairing, trees: list[str]) -> None:
 
 
 def uwsgi_ini_beside(directory: str) -> str | None:
-    """A uWSGI ini file (one with a ``[uwsgi]`` section) in ``directory``."""
+    """A uWSGI config file (an ini one with a ``[uwsgi]`` section, a YAML one with a ``uwsgi:``
+    mapping) in ``directory``."""
     from confgen.appserver.reading import is_uwsgi_ini
 
     try:
-        names = sorted(name for name in os.listdir(directory) if name.endswith(".ini"))
+        names = sorted(name for name in os.listdir(directory) if name.endswith((".ini", ".yaml", ".yml")))
     except OSError:
         return None
     for name in names:
