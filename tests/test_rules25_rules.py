@@ -270,6 +270,30 @@ def test_two_content_handlers_report_the_dead_one(tmp_path):
     assert f"so uwsgi_pass ({conf}:{line_of(conf, 'uwsgi_pass')})" in finding.message
 
 
+@pytest.mark.parametrize("order, dead", [("uwsgi_pass django; proxy_pass http://django;", "uwsgi_pass"),
+                                          ("proxy_pass http://django; uwsgi_pass django;", "proxy_pass")])
+def test_the_handler_nginx_never_runs_gets_no_rule_of_its_own(tmp_path, order, dead):
+    """fabrik: `uwsgi_pass` then `proxy_pass` in one location: the dead uwsgi_pass is
+    content-handler-conflict's alone (no uwsgi-params-missing at error, no connect timeout of its
+    module); the handler that runs is still judged."""
+    result = lint_config(tmp_path, full(f"""
+        upstream django {{ server 10.0.0.5:8000; }}
+        server {{
+            location / {{
+                {order}
+                uwsgi_connect_timeout 600s;
+                proxy_connect_timeout 600s;
+            }}
+        }}
+    """))
+    [conflict] = only(result, "content-handler-conflict")
+    assert conflict.message.split(": nginx hands")[0].endswith("2 content handlers")
+    assert bool(only(result, "uwsgi-params-missing")) is (dead == "proxy_pass")
+    timeouts = only(result, "proxy-connect-timeout-ineffective")
+    live = "uwsgi" if dead == "proxy_pass" else "proxy"
+    assert [f.message.split()[0] for f in timeouts] == [f"{live}_connect_timeout"]
+
+
 def test_nginx_accepts_two_content_handlers(nginx_check):
     ok, output = nginx_check("events {}\nhttp {\n server {\n  listen 127.0.0.1:9;\n  location / {\n"
                              "   uwsgi_pass 127.0.0.1:8001;\n   proxy_pass http://127.0.0.1:8000;\n  }\n }\n}\n")

@@ -10,7 +10,7 @@ import os
 import re
 from typing import NamedTuple
 
-from confgen.nginx.model import split_proxy_url
+from confgen.nginx.model import overriding_handler, split_proxy_url
 from confgen.units import parse_size, parse_time
 
 # nginx 1.29.7: upstream blocks keep 32 idle connections ("keepalive 32 local") by default,
@@ -37,7 +37,10 @@ class Route(NamedTuple):
 
 
 def routes(ctx) -> list[Route]:
-    return ctx.cached("routes", lambda: [r for d in ctx.all("proxy_pass") if (r := route_of(ctx, d))])
+    """Each ``proxy_pass`` that handles requests (not one another module's handler written after
+    it overrides: content-handler-conflict's), with where it sends them."""
+    return ctx.cached("routes", lambda: [r for d in ctx.all("proxy_pass")
+                                         if overriding_handler(d) is None and (r := route_of(ctx, d))])
 
 
 def route_of(ctx, directive) -> Route | None:
@@ -500,7 +503,7 @@ def uwsgi_targets(ctx) -> list[tuple[object, object, tuple[str, ...]]]:
     found = []
     for directive in ctx.all("uwsgi_pass"):
         target = (directive.args[0] if directive.args else "").removeprefix("uwsgi://")
-        if not target or "$" in target:
+        if not target or "$" in target or overriding_handler(directive) is not None:
             continue
         upstream = upstreams(ctx).get(target)
         servers = tuple(s.args[0] for s in upstream.block or () if s.name == "server" and s.args) \

@@ -16,7 +16,7 @@ from confgen.lint.rules._proxy import binds_of, uwsgi_passes
 from confgen.lint.rules.security_common import (REDIRECT_CODES, TABLE_BLOCKS, UPSTREAM_PASS, http_servers, in_http,
                                                 listen_socket, served_path, servers_by_socket, variable_model)
 from confgen.lint.rules.security_tls import WEAK_PROTOCOLS
-from confgen.nginx.model import BITMASK_DIRECTIVES, LocationMatch, location_match
+from confgen.nginx.model import BITMASK_DIRECTIVES, CONTENT_HANDLERS, LocationMatch, location_match, overriding_handler
 from confgen.nginx.parse import SNIPPET_INCLUDER
 from confgen.nginx.variables import references, rewrite_redirects
 
@@ -430,13 +430,6 @@ def value_out_of_range(ctx: LintContext) -> Iterator[Finding]:
                                                      f"nginx refuses to start (\"{name}\" directive invalid value)")
 
 
-# Directives that make a location's content handler (each sets the location's one handler slot,
-# so the last one read wins; none checks for another module's). Checked on nginx 1.22.1:
-# `nginx -t` accepts proxy_pass and uwsgi_pass in one location, and requests then go to the one
-# written last.
-CONTENT_HANDLERS = frozenset({"proxy_pass", "fastcgi_pass", "uwsgi_pass", "scgi_pass", "grpc_pass",
-                              "memcached_pass", "stub_status", "empty_gif", "js_content", "perl",
-                              "content_by_lua", "content_by_lua_block", "content_by_lua_file"})
 
 
 @rule(code="CG416", name="content-handler-conflict", severity="warning")
@@ -845,7 +838,9 @@ def uwsgi_params_missing(ctx: LintContext) -> Iterator[Finding]:
     every request as ``GET /``. Not
     reported where a file the deployment provides is included (it may hold the params), nor
     where ``uwsgi_param`` lines are inherited from an outer level, nor where the paired app
-    speaks HTTP there (app-protocol-mismatch: no params would help).
+    speaks HTTP there (app-protocol-mismatch: no params would help), nor where another
+    module's handler written after it (a ``proxy_pass``) takes every request
+    (content-handler-conflict).
 
     Bad:
         server {
@@ -875,8 +870,8 @@ def uwsgi_params_missing(ctx: LintContext) -> Iterator[Finding]:
     speaks_http = ctx.gunicorn is not None or (server is not None and getattr(server, "protocol", "http") != "uwsgi")
     crossed = {id(d) for d in uwsgi_passes(ctx, binds_of(ctx) or [])} if speaks_http else set()
     for directive in ctx.all("uwsgi_pass"):
-        if id(directive) in crossed:
-            continue
+        if id(directive) in crossed or overriding_handler(directive) is not None:
+            continue    # app-protocol-mismatch's, or a handler nginx never runs (content-handler-conflict's)
         block = directive.parent
         if block is None or not in_http(directive) or ctx.nginx.effective("uwsgi_param", block):
             continue

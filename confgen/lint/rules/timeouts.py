@@ -7,6 +7,7 @@ from typing import Iterator
 from confgen.lint.context import LintContext
 from confgen.lint.registry import Finding, Option, rule
 from confgen.lint.rules._proxy import map_values, route_of, seconds, servers_of
+from confgen.nginx.model import overriding_handler
 
 # nginx's documentation: the connect timeout "usually cannot exceed 75 seconds". What ends an
 # unanswered connect first is the kernel: Linux retransmits the SYN net.ipv4.tcp_syn_retries
@@ -79,7 +80,7 @@ def _connects_over_the_network(ctx: LintContext, directive) -> bool:
     if block is None:
         return False
     pass_name = directive.name.replace("_connect_timeout", "_pass")
-    passes = [d for d in block.walk() if d.name == pass_name and d.args]
+    passes = [d for d in block.walk() if d.name == pass_name and d.args and overriding_handler(d) is None]
     if not passes:
         # In a snippet, the pass may be where it is included; beside a file the deployment
         # provides, in that file.
