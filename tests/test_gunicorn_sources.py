@@ -85,6 +85,17 @@ def test_compose_block_list_command(tmp_path):
     assert "      - gunicorn\n      - --keep-alive\n      - \"65\"\n      - -k\n" in fixed
 
 
+@pytest.mark.parametrize("entrypoint, command", [
+    ("['gunicorn']", "['byro.wsgi', '--name=byro', '--workers=4', '--bind=0.0.0.0:8345']"),   # byro
+    ("gunicorn", "byro.wsgi --workers=4 --bind=0.0.0.0:8345"),
+])
+def test_compose_runs_the_entrypoint_with_the_command_as_its_arguments(tmp_path, entrypoint, command):
+    path = write(tmp_path / "docker-compose.yml", f"services:\n  gunicorn:\n    image: byro\n"
+                                                  f"    entrypoint: {entrypoint}\n    command: {command}\n")
+    config = sources.config_from(sources.compose_services(str(path))[0])
+    assert config.binds == ["0.0.0.0:8345"] and config.get("workers") == 4
+
+
 def test_a_file_without_gunicorn_is_a_one_line_error(tmp_path):
     path = write(tmp_path / "Procfile", "worker: celery -A app worker\n")
     with pytest.raises(ConfgenError) as error:

@@ -14,6 +14,7 @@ Another app server's command is read the same way, with the variables the file s
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -642,6 +643,13 @@ def _compose_service_command(path: str, text: str, service) -> CommandSource | N
         source = _compose_command(path, text, node)
         if source is None:
             continue
+        if key == "entrypoint" and _mapping_get(service, "command") is not None:
+            # compose runs the entrypoint with the command as its arguments (byro's
+            # `entrypoint: [gunicorn]` beside `command: [byro.wsgi, --bind=...]`).
+            arguments = _compose_command(path, text, _mapping_get(service, "command"))
+            if arguments is not None and _runs_app_server(source.words, path):
+                return dataclasses.replace(source, words=source.words + arguments.words, block_list=None,
+                                           not_editable="the command is split between entrypoint and command")
         if _runs_app_server(source.words, path):
             return source
         values = [w.value for w in source.words if w.style != "shell" or w.value not in SHELL_OPERATORS]
