@@ -25,6 +25,7 @@ server {{
         proxy_pass http://app;
         proxy_http_version 1.1;
         proxy_set_header Connection "";
+        proxy_set_header Host $host;
     }}
 }}
 """
@@ -582,8 +583,9 @@ http {
   upstream ws { server 127.0.0.1:5001; }
   map $http_upgrade $connection_upgrade { default upgrade; '' close; }
   server { listen 80;
-    location / { proxy_pass http://web; proxy_read_timeout 10s; }
+    location / { proxy_pass http://web; proxy_read_timeout 10s; proxy_set_header Host $host; }
     location /ws { proxy_pass http://ws; proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade;
+                   proxy_set_header Host $host;
                    proxy_set_header Connection $connection_upgrade; } } }
 """
     supervisor = ("[supervisord]\nenvironment=PORT_WEB=\"5000\"\n\n[program:web]\ncommand=gunicorn -b 127.0.0.1:${PORT_WEB} h:app\n\n"

@@ -1269,3 +1269,28 @@ def test_an_alias_without_slashes_serves_siblings_and_the_advice_keeps_the_bare_
     assert b" 200 " not in closed.split(b"\r\n")[0] and b"secret" not in closed
     moved = _answer_from_files(tmp_path / "after-bare", files, after, "/kitchen")[0]
     assert moved.startswith(b"HTTP/1.1 301") and b"/kitchen/\r\n" in moved
+
+
+@pytest.mark.parametrize("host_line, reported", [("", True), ("proxy_set_header Host $host;", False)])
+def test_without_a_host_header_the_app_gets_the_upstreams_name(tmp_path, host_line, reported):
+    """fabrik's `proxy_pass http://django_server;` with no Host: the app is asked for
+    `django_server`, not the name the client used; with `Host $host` it gets the client's."""
+    backend = _RecordingBackend()
+    try:
+        def http_body(port):
+            return (f"    upstream django_server {{ server 127.0.0.1:{backend.port}; }}\n"
+                    f"    server {{\n        listen 127.0.0.1:{port};\n"
+                    f"        location / {{ proxy_pass http://django_server; {host_line} }}\n    }}\n")
+        with _running_nginx_on_a_free_port(tmp_path, http_body) as (server, conf, port):
+            assert b" 200 " in _get(port, "/", server).split(b"\r\n")[0]
+        sent = re.search(r"\r\nHost: ([^\r]*)\r\n", backend.requests[-1]).group(1)
+    finally:
+        backend.sock.close()
+    assert sent == ("django_server" if reported else "example.test")
+    (tmp_path / "lint").mkdir()
+    result = lint_config(tmp_path / "lint", conf.read_text(), nginx_version="1.22.1",
+                         app_command=f"gunicorn -b 127.0.0.1:{backend.port} shop.wsgi")
+    found = only(result, "app-sees-upstream-host")
+    assert bool(found) is reported
+    if reported:
+        assert f"`Host: {sent}`" in found[0].message and "ALLOWED_HOSTS" in found[0].message

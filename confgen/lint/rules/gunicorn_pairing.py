@@ -629,14 +629,14 @@ def app_bind_mismatch(ctx: LintContext) -> Iterator[Finding]:
         events {}
         http {
             upstream app { server unix:/run/app.sock; }
-            server { location / { proxy_pass http://app; } }
+            server { location / { proxy_pass http://app; proxy_set_header Host $host; } }
         }
 
     Good:
         events {}
         http {
             upstream app { server unix:/run/app/gunicorn.sock; }
-            server { location / { proxy_pass http://app; } }
+            server { location / { proxy_pass http://app; proxy_set_header Host $host; } }
         }
 
     References:

@@ -10,8 +10,8 @@ from confgen.lint.context import LintContext
 from confgen.lint.fixes.base import Fix
 from confgen.lint.fixes.nginx_edits import insert_before, replace_arg
 from confgen.lint.registry import Finding, rule
-from confgen.lint.rules._proxy import (by_cause, maps, only_trusted_peers, passthrough_map, private_listeners,
-                                       routes)
+from confgen.lint.rules._proxy import (app_is_django, app_routes, by_cause, maps, more_locations, only_trusted_peers,
+                                       passthrough_map, private_listeners, routes)
 from confgen.lint.rules.security_common import SECURITY_HEADERS, is_auth_endpoint, is_tls_server, variable_model
 from confgen.lint.rules.security_headers import drops_security_headers, only_nginx_own_headers
 from confgen.nginx.variables import VARIABLE_RE
@@ -144,6 +144,68 @@ def proxy_header_inheritance(ctx: LintContext) -> Iterator[Finding]:
     yield from _lost_headers(ctx, "proxy_set_header", proxying, skip=NGINX_FRAMED, fixable=True, unsent=unsent,
                              reported_elsewhere=lambda level: is_auth_endpoint(ctx, level.enclosing("location")
                                                                                 if level.name != "location" else level))
+
+
+@rule(code="CG220", name="app-sees-upstream-host", severity="warning", needs=("chain",))
+def app_sees_upstream_host(ctx: LintContext) -> Iterator[Finding]:
+    """``proxy_pass`` to the app with no ``Host`` header set: the app sees nginx's upstream name.
+
+    Without ``proxy_set_header Host``, nginx sends ``Host: $proxy_host``, the name and port the
+    ``proxy_pass`` is written with (``web:8000``, ``django_server``, ``127.0.0.1:8000``), not the
+    name the client asked for (checked on nginx 1.22.1). The app builds what depends on its own
+    name from that header: Django validates it against ``ALLOWED_HOSTS`` (a name it does not list
+    gets 400 Bad Request; one with ``_`` is refused whatever the list says), and the absolute
+    URLs an app makes from the request (Starlette's slash redirects, ``url_for(_external=True)``,
+    links in emails) name the internal host, which clients cannot reach. Reported once per
+    upstream for the routes that reach the paired app; not where a level around the location
+    sets ``Host`` (one dropped by a level's own headers is proxy-header-inheritance's), where
+    ``X-Forwarded-Host`` is sent (the app may read it instead), nor for an ``auth_request``
+    endpoint.
+
+    App command:
+        gunicorn -k gthread --threads 4 -b 127.0.0.1:8000 shop.wsgi
+
+    Bad:
+        server {
+            location / {
+                proxy_pass http://127.0.0.1:8000;
+            }
+        }
+
+    Good:
+        server {
+            location / {
+                proxy_set_header Host $host;
+                proxy_pass http://127.0.0.1:8000;
+            }
+        }
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_set_header
+        https://docs.djangoproject.com/en/stable/ref/settings/#allowed-hosts
+    """
+    pairs = []
+    for route in app_routes(ctx):
+        headers = ctx.nginx.proxy_headers(route.block)
+        if headers.get("host", ("", None))[1] is not None or headers.get("x-forwarded-host", ("", None))[0]:
+            continue
+        levels = (route.block, *route.block.ancestors())
+        if any(d.args and d.args[0].lower() == "host" for level in levels for d in level.find("proxy_set_header")):
+            continue    # set around it and dropped here: proxy-header-inheritance's
+        location = route.block if route.block.name == "location" else route.block.enclosing("location")
+        if location is not None and is_auth_endpoint(ctx, location):
+            continue
+        pairs.append((route.upstream.args[0] if route.upstream is not None else route.target, route))
+    django = " (ALLOWED_HOSTS)" if app_is_django(ctx) else ""
+    for target, grouped in by_cause(pairs).items():
+        first = grouped[0]
+        yield ctx.finding(first.proxy_pass,
+                          f"proxy_pass to {target}{more_locations(grouped)} sets no Host header, so the app gets "
+                          f"`Host: {first.target}` (nginx's $proxy_host), not the name the client asked for: "
+                          f"the app's host check{django} refuses it unless it lists that name, and the absolute "
+                          f"URLs the app builds from the request (redirects, links) name the internal host; add "
+                          f"`proxy_set_header Host $host;` beside this location's other proxy_set_header lines "
+                          f"(or at the server level when it has none)")
 
 
 # Headers nginx writes itself when a level sets none: Content-Length and Transfer-Encoding frame the
