@@ -1294,3 +1294,18 @@ def test_without_a_host_header_the_app_gets_the_upstreams_name(tmp_path, host_li
     assert bool(found) is reported
     if reported:
         assert f"`Host: {sent}`" in found[0].message and "ALLOWED_HOSTS" in found[0].message
+
+
+@pytest.mark.parametrize("target, reported", [("https://$host", True), ("https://$host$request_uri", False)])
+def test_a_redirect_to_the_host_alone_drops_the_path_and_query(tmp_path, target, reported):
+    """test-applications-manager: `return 301 https://$host;` (its $request_uri emptied by
+    envsubst) sends every page to the home page."""
+    def http_body(port):
+        return f"    server {{\n        listen 127.0.0.1:{port};\n        return 301 {target};\n    }}\n"
+    with _running_nginx_on_a_free_port(tmp_path, http_body) as (server, conf, port):
+        answer = _get(port, "/orders/42?tab=2", server)
+    location = re.search(rb"\r\nLocation: ([^\r]*)\r\n", answer).group(1)
+    assert location == (b"https://example.test" if reported else b"https://example.test/orders/42?tab=2")
+    (tmp_path / "lint").mkdir()
+    found = only(lint_config(tmp_path / "lint", conf.read_text(), nginx_version="1.22.1"), "redirect-drops-path")
+    assert bool(found) is reported

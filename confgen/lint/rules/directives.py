@@ -1474,6 +1474,50 @@ def double_slash_in_url(ctx: LintContext) -> Iterator[Finding]:
             break
 
 
+# A redirect to this site's own name with nothing after it: every path lands on the home page.
+_SAME_SITE_ONLY = re.compile(r"https?://\$(?:host|http_host|server_name)/?")
+
+
+@rule(code="CG437", name="redirect-drops-path", severity="warning")
+def redirect_drops_path(ctx: LintContext) -> Iterator[Finding]:
+    """A redirect to ``https://$host`` with no ``$request_uri``: every page lands on the home page.
+
+    ``return 301 https://$host;`` (or ``$server_name``, ``$http_host``) in a location that takes
+    more than one URI sends ``/orders/42?tab=2`` to ``https://example.com`` alone: links, bookmarks
+    and form posts made over http lose their path and query. The usual http to https redirect is
+    ``https://$host$request_uri`` (a template whose ``$request_uri`` was emptied by ``envsubst``
+    writes the first). An exact location (``location = /``) answers one URI and is not reported,
+    nor is a redirect to another site's fixed name (moving a domain to a new home page).
+
+    Bad:
+        server {
+            listen 80;
+            return 301 https://$host;
+        }
+
+    Good:
+        server {
+            listen 80;
+            return 301 https://$host$request_uri;
+        }
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_rewrite_module.html#return
+        https://nginx.org/en/docs/http/ngx_http_core_module.html#var_request_uri
+    """
+    for directive in ctx.all("return"):
+        index = _url_argument(directive)
+        if index is None or not in_http(directive) or not _SAME_SITE_ONLY.fullmatch(directive.args[index]):
+            continue
+        location = directive.enclosing("location")
+        if location is not None and location.args[:1] == ["="]:
+            continue
+        url = directive.args[index]
+        yield ctx.finding(directive, f"return {' '.join(directive.args)} sends every URI here to {url} alone: "
+                                     f"/orders/42?tab=2 lands on the home page, its path and query lost; write "
+                                     f"{url.rstrip('/')}$request_uri")
+
+
 def _url_argument(directive) -> int | None:
     """Which argument of a return / rewrite / proxy_pass is a URL or URI, or None."""
     args = directive.args
