@@ -793,3 +793,21 @@ def test_a_uri_variable_right_after_the_host_begins_the_uri_part(tmp_path):
                       '"--port", "8000"]\n'})
     assert [f.line for f in only(result, "uvicorn-forwarded-untrusted")] == [6]
     assert only(result, "proxy-pass-no-upstream") == []
+
+
+@pytest.mark.parametrize("target, command, sent", [
+    ("http://127.0.0.1:8000", "gunicorn -b 127.0.0.1:8000 shop.wsgi", "127.0.0.1:8000"),          # Django
+    ("http://unix:/run/app.sock", "uvicorn main:app --uds /run/app.sock", "localhost"),             # ASGI, a socket
+    ("http://127.0.0.1:8000", "gunicorn -k uvicorn.workers.UvicornWorker -b 127.0.0.1:8000 main:app",
+     "127.0.0.1:8000"),
+    ("http://127.0.0.1:8000", "gunicorn -b 127.0.0.1:8000 app:app", None),                          # a Flask app: a note
+])
+def test_the_app_sees_the_upstream_host_where_what_it_does_with_it_is_known(tmp_path, target, command, sent):
+    result = lint_config(tmp_path, f"server {{ listen 80; location / {{ proxy_pass {target}; }} }}\n",
+                         app_command=command)
+    found = only(result, "app-sees-upstream-host")
+    assert bool(found) is (sent is not None)
+    if sent is not None:
+        assert f"`Host: {sent}`" in found[0].message
+    else:
+        assert any("sets no Host header" in note and "not reported" in note for note in result.notes)

@@ -148,19 +148,21 @@ def proxy_header_inheritance(ctx: LintContext) -> Iterator[Finding]:
 
 @rule(code="CG220", name="app-sees-upstream-host", severity="warning", needs=("chain",))
 def app_sees_upstream_host(ctx: LintContext) -> Iterator[Finding]:
-    """``proxy_pass`` to the app with no ``Host`` header set: the app sees nginx's upstream name.
+    """``proxy_pass`` to a Django or ASGI app with no ``Host`` header set: it sees nginx's upstream name.
 
     Without ``proxy_set_header Host``, nginx sends ``Host: $proxy_host``, the name and port the
-    ``proxy_pass`` is written with (``web:8000``, ``django_server``, ``127.0.0.1:8000``), not the
-    name the client asked for (checked on nginx 1.22.1). The app builds what depends on its own
-    name from that header: Django validates it against ``ALLOWED_HOSTS`` (a name it does not list
-    gets 400 Bad Request; one with ``_`` is refused whatever the list says), and the absolute
-    URLs an app makes from the request (Starlette's slash redirects, ``url_for(_external=True)``,
-    links in emails) name the internal host, which clients cannot reach. Reported once per
-    upstream for the routes that reach the paired app; not where a level around the location
-    sets ``Host`` (one dropped by a level's own headers is proxy-header-inheritance's), where
-    ``X-Forwarded-Host`` is sent (the app may read it instead), nor for an ``auth_request``
-    endpoint.
+    ``proxy_pass`` is written with (``web:8000``, ``django_server``, ``127.0.0.1:8000``;
+    ``localhost`` for a unix socket), not the name the client asked for (checked on nginx
+    1.22.1). Django checks that name against ``ALLOWED_HOSTS`` (400 for a name it does not list,
+    and for a name with ``_`` whatever it lists) and, from Django 4.0, compares a POST's
+    ``Origin`` with it (403 "Origin checking failed" unless ``CSRF_TRUSTED_ORIGINS`` lists the
+    site); Starlette and FastAPI build their slash redirects from it (``Location:
+    http://web:8000/items/``, which clients cannot reach). Reported once per upstream for the
+    routes that reach a paired Django app (by its entry point or settings module) or an ASGI
+    server (uvicorn, hypercorn, daphne, granian, gunicorn's uvicorn worker); for other apps a
+    note. Not where a level around the location sets ``Host`` (one dropped by a level's own
+    headers is proxy-header-inheritance's), where ``X-Forwarded-Host`` is sent (the app may read
+    it instead), nor for an ``auth_request`` endpoint.
 
     App command:
         gunicorn -k gthread --threads 4 -b 127.0.0.1:8000 shop.wsgi
@@ -183,6 +185,8 @@ def app_sees_upstream_host(ctx: LintContext) -> Iterator[Finding]:
     References:
         https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_set_header
         https://docs.djangoproject.com/en/stable/ref/settings/#allowed-hosts
+        https://docs.djangoproject.com/en/stable/ref/settings/#csrf-trusted-origins
+        https://github.com/encode/starlette/blob/master/starlette/routing.py (redirect_slashes)
     """
     pairs = []
     for route in app_routes(ctx):
@@ -196,16 +200,37 @@ def app_sees_upstream_host(ctx: LintContext) -> Iterator[Finding]:
         if location is not None and is_auth_endpoint(ctx, location):
             continue
         pairs.append((route.upstream.args[0] if route.upstream is not None else route.target, route))
-    django = " (ALLOWED_HOSTS)" if app_is_django(ctx) else ""
+    effect = _what_the_host_decides(ctx)
     for target, grouped in by_cause(pairs).items():
         first = grouped[0]
-        yield ctx.finding(first.proxy_pass,
-                          f"proxy_pass to {target}{more_locations(grouped)} sets no Host header, so the app gets "
-                          f"`Host: {first.target}` (nginx's $proxy_host), not the name the client asked for: "
-                          f"the app's host check{django} refuses it unless it lists that name, and the absolute "
-                          f"URLs the app builds from the request (redirects, links) name the internal host; add "
-                          f"`proxy_set_header Host $host;` beside this location's other proxy_set_header lines "
-                          f"(or at the server level when it has none)")
+        sent = "localhost" if first.target.startswith("unix:") else first.target
+        message = (f"proxy_pass to {target}{more_locations(grouped)} sets no Host header, so the app gets "
+                   f"`Host: {sent}` (nginx's $proxy_host), not the name the client asked for")
+        if effect is None:
+            ctx.note(f"{first.proxy_pass.file}:{first.proxy_pass.line}: {message}; not reported, as what the app "
+                     f"does with it is not known")
+            continue
+        yield ctx.finding(first.proxy_pass, f"{message}: {effect}; add `proxy_set_header Host $host;` beside this "
+                                            f"location's other proxy_set_header lines (or at the server level when "
+                                            f"it has none)")
+
+
+# ASGI servers, whose apps (Starlette, FastAPI) build absolute redirects from the Host header.
+_ASGI_SERVERS = frozenset({"uvicorn", "hypercorn", "daphne", "granian"})
+
+
+def _what_the_host_decides(ctx: LintContext) -> str | None:
+    """What the paired app does with the Host header it gets, when confgen knows it; else None."""
+    if app_is_django(ctx):
+        return ("Django refuses it with 400 unless ALLOWED_HOSTS lists it (and always when it holds `_`), and from "
+                "Django 4.0 answers a POST whose Origin names the site with 403 (\"Origin checking failed\") unless "
+                "CSRF_TRUSTED_ORIGINS lists it")
+    server = getattr(ctx.app_server, "server", None)
+    worker = str(ctx.gunicorn.get("worker_class") or "") if ctx.gunicorn is not None else ""
+    if server in _ASGI_SERVERS or "uvicorn" in worker.lower():
+        return ("an ASGI app builds absolute URLs from it, as Starlette's and FastAPI's slash redirects do "
+                "(Location: http://<that name>/items/), which clients cannot reach")
+    return None
 
 
 # Headers nginx writes itself when a level sets none: Content-Length and Transfer-Encoding frame the
