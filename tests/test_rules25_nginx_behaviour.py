@@ -699,6 +699,17 @@ def test_a_variable_in_the_path_makes_nginx_resolve_the_host_while_running(tmp_p
     assert bool(found) is not static_elsewhere
 
 
+def _nginx_t_with_server_line(tmp_path, line: str):
+    """`nginx -t` of a server holding ``line`` (at line 7 of the file): (the result, the file)."""
+    nginx = require_binary("nginx")
+    (tmp_path / "logs").mkdir()
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\nhttp {{\n"
+                    f"  server {{\n    listen 127.0.0.1:{free_port()};\n    {line}\n  }}\n}}\n")
+    return subprocess.run([nginx, "-t", "-p", str(tmp_path), "-c", str(conf)], capture_output=True, text=True,
+                          timeout=30), conf
+
+
 @pytest.mark.parametrize("line, refused", [
     ("ssl_ciphers ECDHE-RSA-AES128-GCM-SHA256: ECDHE:!aNULL;", True),          # jumpserver's installer
     ("ssl_certificate /etc/ssl/a.crt\n    ssl_certificate_key /etc/ssl/a.key;", True),  # GitLab's, a `;` missing
@@ -709,13 +720,7 @@ def test_a_variable_in_the_path_makes_nginx_resolve_the_host_while_running(tmp_p
     ("types { text/html html htm; }", False),       # table entries are no directives
 ])
 def test_a_directive_nginx_refuses_for_its_arguments_is_reported(tmp_path, line, refused):
-    nginx = require_binary("nginx")
-    (tmp_path / "logs").mkdir()
-    conf = tmp_path / "nginx.conf"
-    conf.write_text(f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\nhttp {{\n"
-                    f"  server {{\n    listen 127.0.0.1:{free_port()};\n    {line}\n  }}\n}}\n")
-    checked = subprocess.run([nginx, "-t", "-p", str(tmp_path), "-c", str(conf)], capture_output=True, text=True,
-                             timeout=30)
+    checked, conf = _nginx_t_with_server_line(tmp_path, line)
     assert (checked.returncode != 0) is refused
     if refused:
         assert "invalid number of arguments" in checked.stderr or "invalid value" in checked.stderr
@@ -729,13 +734,7 @@ def test_a_directive_nginx_refuses_for_its_arguments_is_reported(tmp_path, line,
     ("~^(?<sub>.+)\\.example\\.com$", False),
 ])
 def test_a_server_name_nginx_refuses_is_reported(tmp_path, name, refused):
-    nginx = require_binary("nginx")
-    (tmp_path / "logs").mkdir()
-    conf = tmp_path / "nginx.conf"
-    conf.write_text(f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\nhttp {{\n"
-                    f"  server {{\n    listen 127.0.0.1:{free_port()};\n    server_name {name};\n  }}\n}}\n")
-    checked = subprocess.run([nginx, "-t", "-p", str(tmp_path), "-c", str(conf)], capture_output=True, text=True,
-                             timeout=30)
+    checked, conf = _nginx_t_with_server_line(tmp_path, f"server_name {name};")
     assert (checked.returncode != 0) is refused, checked.stderr
     if refused:
         assert f'server name "{name}" is invalid' in checked.stderr
