@@ -811,3 +811,15 @@ def test_the_app_sees_the_upstream_host_where_what_it_does_with_it_is_known(tmp_
         assert f"`Host: {sent}`" in found[0].message
     else:
         assert any("sets no Host header" in note and "not reported" in note for note in result.notes)
+
+
+def test_a_websocket_only_location_is_not_told_about_its_host(tmp_path):
+    """fabrik's /ws/ to daphne: an upgraded connection builds no URL from Host."""
+    config = ("server { listen 80; location /ws/ { proxy_pass http://channels_server; proxy_http_version 1.1;"
+              " proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection \"upgrade\"; } }\n"
+              "upstream channels_server { server 127.0.0.1:8001; }\n")
+    result = lint_config(tmp_path, config, app_command="daphne -b 127.0.0.1 -p 8001 fabrik.asgi:application")
+    assert only(result, "app-sees-upstream-host") == []
+    plain = config.replace(' proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection "upgrade";', "")
+    assert only(lint_config(tmp_path / "plain", plain, app_command="daphne -b 127.0.0.1 -p 8001 fabrik.asgi:application"),
+                "app-sees-upstream-host")

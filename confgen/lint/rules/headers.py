@@ -11,7 +11,7 @@ from confgen.lint.fixes.base import Fix
 from confgen.lint.fixes.nginx_edits import insert_before, replace_arg
 from confgen.lint.registry import Finding, rule
 from confgen.lint.rules._proxy import (app_is_django, app_routes, by_cause, maps, more_locations, only_trusted_peers,
-                                       passthrough_map, private_listeners, routes)
+                                       passthrough_map, private_listeners, routes, websocket_only)
 from confgen.lint.rules.security_common import SECURITY_HEADERS, is_auth_endpoint, is_tls_server, variable_model
 from confgen.lint.rules.security_headers import drops_security_headers, only_nginx_own_headers
 from confgen.nginx.variables import VARIABLE_RE
@@ -162,7 +162,7 @@ def app_sees_upstream_host(ctx: LintContext) -> Iterator[Finding]:
     server (uvicorn, hypercorn, daphne, granian, gunicorn's uvicorn worker); for other apps a
     note. Not where a level around the location sets ``Host`` (one dropped by a level's own
     headers is proxy-header-inheritance's), where ``X-Forwarded-Host`` is sent (the app may read
-    it instead), nor for an ``auth_request`` endpoint.
+    it instead), for an ``auth_request`` endpoint, nor for a WebSocket-only location.
 
     App command:
         gunicorn -k gthread --threads 4 -b 127.0.0.1:8000 shop.wsgi
@@ -197,8 +197,8 @@ def app_sees_upstream_host(ctx: LintContext) -> Iterator[Finding]:
         if any(d.args and d.args[0].lower() == "host" for level in levels for d in level.find("proxy_set_header")):
             continue    # set around it and dropped here: proxy-header-inheritance's
         location = route.block if route.block.name == "location" else route.block.enclosing("location")
-        if location is not None and is_auth_endpoint(ctx, location):
-            continue
+        if location is not None and is_auth_endpoint(ctx, location) or websocket_only(ctx, [route]):
+            continue    # a WebSocket upgrade builds no URL or form from it
         pairs.append((route.upstream.args[0] if route.upstream is not None else route.target, route))
     effect = _what_the_host_decides(ctx)
     for target, grouped in by_cause(pairs).items():
