@@ -34,8 +34,11 @@ def read_server(server: str, args: list[str], *, label: str, file: str | None, l
     return None
 
 
+# A uWSGI config file's own section: ``[uwsgi]`` in an ini file, a top-level ``uwsgi:`` in YAML.
+_UWSGI_SECTION = re.compile(r"^[ \t]*\[uwsgi\][ \t]*\r?$|^uwsgi:[ \t]*(?:#.*)?\r?$", re.M)
+
+
 def is_uwsgi_ini(text: str) -> bool:
     """A uWSGI config file: an ini file with a ``[uwsgi]`` section, or a YAML one with a
     top-level ``uwsgi:`` mapping."""
-    return any(line.strip() == "[uwsgi]" or re.fullmatch(r"uwsgi:[ \t]*(?:#.*)?", line.rstrip())
-               for line in text.splitlines())
+    return _UWSGI_SECTION.search(text) is not None
