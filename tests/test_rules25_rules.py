@@ -823,3 +823,20 @@ def test_a_websocket_only_location_is_not_told_about_its_host(tmp_path):
     plain = config.replace(' proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection "upgrade";', "")
     assert only(lint_config(tmp_path / "plain", plain, app_command="daphne -b 127.0.0.1 -p 8001 fabrik.asgi:application"),
                 "app-sees-upstream-host")
+
+
+@pytest.mark.parametrize("name, meant", [
+    ("Referrer-Options", "Referrer-Policy"),                 # byro
+    ("Referer-Policy", "Referrer-Policy"),
+    ("X-Frame-Option", "X-Frame-Options"),
+    ("Strict-Transport-Policy", "Strict-Transport-Security"),
+    ("X-XSS-Protections", "X-XSS-Protection"),
+    ("Referrer-Policy", None), ("X-Robots-Tag", None), ("Cache-Control", None), ("X-Request-Id", None),
+    ("Permissions-Policy-Report-Only", None), ("X-Content-Security-Policy", None), ("Feature-Policy", None),
+])
+def test_a_misspelled_security_header_is_reported_with_its_spelling(tmp_path, name, meant):
+    result = lint_config(tmp_path, f'server {{ listen 80; add_header {name} "x" always; }}\n', select=["ALL"])
+    found = only(result, "security-header-misspelled")
+    assert bool(found) is (meant is not None)
+    if meant:
+        assert found[0].message.endswith(f"spelled {meant}")

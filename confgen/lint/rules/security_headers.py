@@ -676,3 +676,70 @@ def _caches(ctx, module: str, block) -> bool:
     always = [arg for d in ctx.nginx.effective(f"{module}_no_cache", block) for arg in d.args
               if "$" not in arg and arg not in ("", "0")]
     return not always
+
+
+# The security headers, written as they usually are.
+_SECURITY_HEADER_NAMES = {name: "-".join("XSS" if part == "xss" else part.capitalize() for part in name.split("-"))
+                          for name in SECURITY_HEADERS}
+# Other names browsers read that look like them: report-only variants and older names.
+_OTHER_KNOWN_NAMES = frozenset({"permissions-policy-report-only", "cross-origin-embedder-policy-report-only",
+                                "cross-origin-opener-policy-report-only", "x-content-security-policy", "x-webkit-csp",
+                                "feature-policy", "x-permitted-cross-domain-policies", "x-download-options",
+                                "expect-ct"})
+# How alike two names must be (difflib's ratio) for one to be taken as a misspelling of the other.
+_MISSPELLING_RATIO = 0.85
+
+
+@rule(code="CG628", name="security-header-misspelled", severity="warning")
+def security_header_misspelled(ctx: LintContext) -> Iterator[Finding]:
+    """An ``add_header`` whose name is a misspelling of a security header: browsers ignore it.
+
+    A browser acts on a response header only by its exact name: ``Referrer-Options`` (for
+    ``Referrer-Policy``), ``X-Frame-Option`` or ``Strict-Transport-Policy`` is sent and never
+    read, so the protection the line was written for is not there. Reported when the name is
+    not a security header but starts with one's distinctive first word (``Referrer-``,
+    ``Strict-Transport-``, ``X-Frame-``, ``X-Content-Type-``, ``Permissions-``,
+    ``Content-Security-``) or is spelled nearly as one (a letter or two apart); report-only
+    variants and older names browsers still read (``X-Content-Security-Policy``,
+    ``Feature-Policy``) are left alone.
+
+    Bad:
+        server {
+            add_header Referrer-Options "same-origin" always;
+        }
+
+    Good:
+        server {
+            add_header Referrer-Policy "same-origin" always;
+        }
+
+    References:
+        https://developer.mozilla.org/en-US/docs/Web/HTTP/Headers/Referrer-Policy
+        https://developer.mozilla.org/en-US/docs/Web/HTTP/Headers/X-Frame-Options
+        https://owasp.org/www-project-secure-headers/
+    """
+    for directive in ctx.all("add_header"):
+        name = _header_name(directive)
+        if not name or name in SECURITY_HEADERS or name in _OTHER_KNOWN_NAMES or "$" in name:
+            continue
+        meant = _meant_security_header(name)
+        if meant is not None:
+            yield ctx.finding(directive, f"add_header {directive.args[0]}: no browser knows this header, so it is "
+                                         f"sent and ignored; the security header is spelled "
+                                         f"{_SECURITY_HEADER_NAMES[meant]}")
+
+
+_DISTINCTIVE_STARTS = {"referrer-": "referrer-policy", "strict-transport-": "strict-transport-security",
+                       "x-frame-": "x-frame-options", "x-content-type-": "x-content-type-options",
+                       "permissions-": "permissions-policy", "content-security-": "content-security-policy"}
+
+
+def _meant_security_header(name: str) -> str | None:
+    """The security header ``name`` (lower-cased) misspells, or None."""
+    import difflib
+
+    for start, meant in _DISTINCTIVE_STARTS.items():
+        if name.startswith(start):
+            return meant
+    best = max(SECURITY_HEADERS, key=lambda known: difflib.SequenceMatcher(None, name, known).ratio())
+    return best if difflib.SequenceMatcher(None, name, best).ratio() >= _MISSPELLING_RATIO else None
