@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from confgen.lint.containers import containerised, published_ports
+from confgen.lint.containers import containerised, nginx_services, published_ports
 from lint_helpers import lint_config, only, write_tree
 
 PASS_THROUGH = """
@@ -53,7 +53,7 @@ def test_a_file_is_a_containers_by_its_folder_or_the_files_around_it(tmp_path):
 def test_the_ports_a_compose_service_of_this_nginx_publishes(tmp_path, ports, published):
     service = NGINX_SERVICE + ("    ports:\n" + "".join(f"      - {p}\n" for p in ports) if ports else "")
     write_tree(tmp_path, {"docker-compose.yml": service, "docker/nginx/nginx.conf": ""})
-    assert published_ports(str(tmp_path / "docker/nginx/nginx.conf")) == published
+    assert published_ports(nginx_services(str(tmp_path / "docker/nginx/nginx.conf"))) == published
 
 
 def test_an_override_file_publishes_the_port_of_the_service_its_base_file_mounts_the_config_in(tmp_path):
@@ -61,11 +61,11 @@ def test_an_override_file_publishes_the_port_of_the_service_its_base_file_mounts
                           "docker-compose.override.yml": "services:\n  nginx:\n    ports: ['8080:8080']\n",
                           "docker/nginx/nginx.conf": ""})
     # The maintenance page's nginx runs an nginx image too, but the service that mounts this config wins.
-    assert published_ports(str(tmp_path / "docker/nginx/nginx.conf")) == {8080}
-    assert published_ports(str(tmp_path / "elsewhere.conf")) == {80, 8080}   # none mounts it: the nginx images'
+    assert published_ports(nginx_services(str(tmp_path / "docker/nginx/nginx.conf"))) == {8080}
+    assert published_ports(nginx_services(str(tmp_path / "elsewhere.conf"))) == {80, 8080}   # none mounts it: the nginx images'
     write_tree(tmp_path, {"docker-compose.yml": "services:\n  web:\n    image: python\n"})
     (tmp_path / "docker-compose.override.yml").unlink()
-    assert published_ports(str(tmp_path / "docker/nginx/nginx.conf")) is None
+    assert published_ports(nginx_services(str(tmp_path / "docker/nginx/nginx.conf"))) is None
 
 
 @pytest.mark.parametrize("compose, reported", [

@@ -32,22 +32,29 @@ def containerised(path: str) -> bool:
     return any(kind_of(candidate) in ("dockerfile", "compose") for candidate in files_around(path))
 
 
-def published_ports(config_file: str) -> set[int] | None:
-    """The container ports that the compose service running this nginx publishes on a host
-    address clients reach (not one bound to loopback); None when no compose file around the
-    config runs it (an nginx image, a build context holding the config, or a volume of it)."""
-    services = nginx_services(config_file)
+def tree_services(ctx) -> list[tuple[list[str], dict]]:
+    """nginx_services of the linted tree's main file, read once per lint (none for stdin)."""
+    main_file = ctx.nginx.main_file
+    return ctx.cached("containers:nginx-services",
+                      lambda: [] if main_file.startswith("<") else nginx_services(main_file))
+
+
+def published_ports(services: list[tuple[list[str], dict]]) -> set[int] | None:
+    """The container ports that the compose services running this nginx (nginx_services)
+    publish on a host address clients reach (not one bound to loopback); None when no compose
+    file around the config runs it (an nginx image, a build context holding the config, or a
+    volume of it)."""
     if not services:
         return None
     return set().union(*(_published(service.get("ports")) for _, service in services))
 
 
-def compose_cpu_limit(config_file: str) -> tuple[float, str] | None:
-    """The CPUs the compose services running this nginx may use (``cpus:``, or
+def compose_cpu_limit(services: list[tuple[list[str], dict]]) -> tuple[float, str] | None:
+    """The CPUs the compose services running this nginx (nginx_services) may use (``cpus:``, or
     ``deploy.resources.limits.cpus``), the largest when there are several, and the file saying
     so; None when one of them has no limit or none runs it."""
     limits = []
-    for files, service in nginx_services(config_file):
+    for files, service in services:
         deploy = service.get("deploy") if isinstance(service.get("deploy"), dict) else {}
         resources = deploy.get("resources") if isinstance(deploy.get("resources"), dict) else {}
         limit = resources.get("limits") if isinstance(resources.get("limits"), dict) else {}
@@ -95,10 +102,9 @@ def unreached_container(ctx, server) -> str | None:
     if main_file.startswith("<"):
         return None
     # The files around the tree are read once per lint, however many servers ask.
-    in_container, published = ctx.cached("containers:of-tree", lambda: (
-        (True, published_ports(main_file)) if containerised(main_file) else (False, None)))
-    if not in_container:
+    if not ctx.cached("containers:containerised", lambda: containerised(main_file)):
         return None
+    published = published_ports(tree_services(ctx))
     if published is None:
         return "(no compose file beside it publishes a port of it)"
     ports = {listen.port or 80 for listen in ctx.nginx.listens(server)} or {80}

@@ -64,7 +64,7 @@ def _nginx_for_development(ctx, app_file: str | None) -> str | None:
     """Why nginx's own files say it is a development setup, or None. The services of nginx's
     compose file speak for the app only when no other file (an image's Dockerfile, a unit)
     gives its command: a compose file overriding an image's settings is one use of the image."""
-    from confgen.lint.containers import nginx_services
+    from confgen.lint.containers import tree_services
 
     main_file = ctx.nginx.main_file
     if main_file.startswith("<"):
@@ -72,8 +72,7 @@ def _nginx_for_development(ctx, app_file: str | None) -> str | None:
     named = _named_for_development(main_file)
     if named is not None:
         return named
-    services = nginx_services(main_file)
-    files = sorted({path for paths, _ in services for path in paths})
+    files = sorted({path for paths, _ in tree_services(ctx) for path in paths})
     if files and all(_words(os.path.basename(path)) & _DEVELOPMENT_WORDS for path in files):
         return f"only {', '.join(os.path.basename(path) for path in files)} runs nginx"
     if files and (app_file is None or os.path.abspath(app_file) in files):

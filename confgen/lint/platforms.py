@@ -62,29 +62,20 @@ def _cloud_foundry(path: str, config_folder: str) -> Platform | None:
     """An application of the manifest pushed with the nginx buildpack from ``config_folder``."""
     import yaml
 
+    from confgen.manifests.documents import Node
+
     try:
         with open(path, encoding="utf-8", errors="replace") as handle:
-            root = yaml.compose(handle)
+            root = Node(yaml.compose(handle), path)
     except (OSError, yaml.YAMLError):
         return None
-    applications = _get(root, "applications")
-    for application in applications.value if isinstance(applications, yaml.SequenceNode) else ():
-        buildpacks = _get(application, "buildpacks") or _get(application, "buildpack")
-        names = [node.value for node in (buildpacks.value if isinstance(buildpacks, yaml.SequenceNode) else
-                                         [buildpacks]) if isinstance(node, yaml.ScalarNode)]
+    applications = root.get("applications")
+    for application in applications.list() if applications is not None else []:
+        buildpacks = application.get("buildpacks") or application.get("buildpack")
+        names = [str(node.value) for node in buildpacks.list() or [buildpacks]] if buildpacks is not None else []
         if not any("nginx" in name.lower() for name in names):
             continue
-        app_path = _get(application, "path")
-        folder = app_path.value if isinstance(app_path, yaml.ScalarNode) else "."
+        folder = application.text("path") or "."
         if os.path.normpath(os.path.join(os.path.dirname(path), folder)) == config_folder:
-            return Platform("Cloud Foundry's nginx buildpack", CLOUD_FOUNDRY_OPEN_FILES,
-                            f"{path}:{application.start_mark.line + 1}")
+            return Platform("Cloud Foundry's nginx buildpack", CLOUD_FOUNDRY_OPEN_FILES, f"{path}:{application.line}")
     return None
-
-
-def _get(node, key: str):
-    import yaml
-
-    if not isinstance(node, yaml.MappingNode):
-        return None
-    return next((value for name, value in node.value if isinstance(name, yaml.ScalarNode) and name.value == key), None)

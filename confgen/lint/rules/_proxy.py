@@ -36,6 +36,11 @@ class Route(NamedTuple):
     scheme: str = "http"        # http, https, or another (grpc_pass and friends are not routes)
 
 
+def route_location(route: Route):
+    """The location a route is in (its own block, or the one around its ``if``), or None."""
+    return route.block if route.block.name == "location" else route.block.enclosing("location")
+
+
 def routes(ctx) -> list[Route]:
     """Each ``proxy_pass`` that handles requests (not one another module's handler written after
     it overrides: content-handler-conflict's), with where it sends them."""
@@ -90,7 +95,7 @@ def well_known_only(upstream_routes: list[Route]) -> bool:
     """Whether every route serves ``/.well-known/`` (RFC 8615: ACME challenges for certbot, and
     the like): a handful of requests per renewal, nothing a connection pool would gain from."""
     def well_known(route: Route) -> bool:
-        location = route.block if route.block.name == "location" else route.block.enclosing("location")
+        location = route_location(route)
         return location is not None and bool(location.args) and "/.well-known" in location.args[-1]
     return bool(upstream_routes) and all(well_known(r) for r in upstream_routes)
 
@@ -216,7 +221,7 @@ def location_paths(ctx, route: Route) -> list[str]:
     """The paths requests reach the location of ``route`` by: its own, or for a named location
     (``@ws``) those of the locations whose ``try_files`` or ``error_page`` hands requests to it.
     Empty when unknown (a handoff outside any location, or none found)."""
-    location = route.block if route.block.name == "location" else route.block.enclosing("location")
+    location = route_location(route)
     if location is None or not location.args:
         return []
     if not location.args[-1].startswith("@"):

@@ -430,8 +430,6 @@ def value_out_of_range(ctx: LintContext) -> Iterator[Finding]:
                                                      f"nginx refuses to start (\"{name}\" directive invalid value)")
 
 
-
-
 @rule(code="CG416", name="content-handler-conflict", severity="warning")
 def content_handler_conflict(ctx: LintContext) -> Iterator[Finding]:
     """Two content handlers in one location (``uwsgi_pass`` and ``proxy_pass``): one is dead.
@@ -1510,7 +1508,8 @@ def redirect_drops_path(ctx: LintContext) -> Iterator[Finding]:
         if index is None or not in_http(directive) or not _SAME_SITE_ONLY.fullmatch(directive.args[index]):
             continue
         location = directive.enclosing("location")
-        if location is not None and location.args[:1] == ["="]:
+        match = location_match(location) if location is not None else None
+        if match is not None and match.modifier == "=":
             continue
         url = directive.args[index]
         yield ctx.finding(directive, f"return {' '.join(directive.args)} sends every URI here to {url} alone: "

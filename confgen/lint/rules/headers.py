@@ -11,7 +11,7 @@ from confgen.lint.fixes.base import Fix
 from confgen.lint.fixes.nginx_edits import insert_before, replace_arg
 from confgen.lint.registry import Finding, rule
 from confgen.lint.rules._proxy import (app_is_django, app_routes, by_cause, maps, more_locations, only_trusted_peers,
-                                       passthrough_map, private_listeners, routes, websocket_only)
+                                       passthrough_map, private_listeners, route_location, routes, websocket_only)
 from confgen.lint.rules.security_common import SECURITY_HEADERS, is_auth_endpoint, is_tls_server, variable_model
 from confgen.lint.rules.security_headers import drops_security_headers, only_nginx_own_headers
 from confgen.nginx.variables import VARIABLE_RE
@@ -190,13 +190,12 @@ def app_sees_upstream_host(ctx: LintContext) -> Iterator[Finding]:
     """
     pairs = []
     for route in app_routes(ctx):
-        headers = ctx.nginx.proxy_headers(route.block)
-        if headers.get("host", ("", None))[1] is not None or headers.get("x-forwarded-host", ("", None))[0]:
+        if ctx.nginx.proxy_headers(route.block).get("x-forwarded-host", ("", None))[0]:
             continue
         levels = (route.block, *route.block.ancestors())
         if any(d.args and d.args[0].lower() == "host" for level in levels for d in level.find("proxy_set_header")):
-            continue    # set around it and dropped here: proxy-header-inheritance's
-        location = route.block if route.block.name == "location" else route.block.enclosing("location")
+            continue    # in force, or set around it and dropped here: proxy-header-inheritance's
+        location = route_location(route)
         if location is not None and is_auth_endpoint(ctx, location) or websocket_only(ctx, [route]):
             continue    # a WebSocket upgrade builds no URL or form from it
         pairs.append((route.upstream.args[0] if route.upstream is not None else route.target, route))

@@ -173,9 +173,10 @@ def worker_processes(ctx: LintContext) -> Iterator[Finding]:
     # asked to tune it).
     advice, because = "auto", ""
     if limit is not None:
-        if math.ceil(limit[0]) <= 1:
+        workers = math.ceil(limit[0])
+        if workers <= 1:
             return      # one worker is what the container's CPU limit gives room for
-        advice = str(math.ceil(limit[0]))
+        advice = str(workers)
         because = (f" (its container may use {limit[0]:g} CPUs, {limit[1]}; auto would count the machine's "
                    f"cores, not the container's limit)")
     if directive is None:
@@ -205,12 +206,9 @@ def worker_processes(ctx: LintContext) -> Iterator[Finding]:
 def _container_cpu_limit(ctx: LintContext) -> tuple[float, str] | None:
     """The CPU limit of the container running this nginx: its Kubernetes container's, or its
     compose service's."""
-    from confgen.lint.containers import compose_cpu_limit
+    from confgen.lint.containers import compose_cpu_limit, tree_services
 
-    if ctx.nginx.cpu_limit is not None:
-        return ctx.nginx.cpu_limit
-    main_file = ctx.nginx.main_file
-    return None if main_file.startswith("<") else compose_cpu_limit(main_file)
+    return ctx.nginx.cpu_limit or compose_cpu_limit(tree_services(ctx))
 
 
 @rule(code="CG303", name="worker-connections-capacity", severity="warning", needs=("full", "profile"))
