@@ -4,6 +4,7 @@ site with credentials."""
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Iterator
 
@@ -734,12 +735,14 @@ _DISTINCTIVE_STARTS = {"referrer-": "referrer-policy", "strict-transport-": "str
                        "permissions-": "permissions-policy", "content-security-": "content-security-policy"}
 
 
+@functools.lru_cache(maxsize=256)
 def _meant_security_header(name: str) -> str | None:
-    """The security header ``name`` (lower-cased) misspells, or None."""
+    """The security header ``name`` (lower-cased) misspells, or None. A config repeats its few
+    header names on every server: each is compared once, with difflib's quick bounds first."""
     import difflib
 
     for start, meant in _DISTINCTIVE_STARTS.items():
         if name.startswith(start):
             return meant
-    best = max(SECURITY_HEADERS, key=lambda known: difflib.SequenceMatcher(None, name, known).ratio())
-    return best if difflib.SequenceMatcher(None, name, best).ratio() >= _MISSPELLING_RATIO else None
+    close = difflib.get_close_matches(name, sorted(SECURITY_HEADERS), n=1, cutoff=_MISSPELLING_RATIO)
+    return close[0] if close else None
