@@ -107,7 +107,20 @@ _NOT_HTTP = frozenset(("stream", "mail", *TABLE_BLOCKS))
 
 def in_http(directive) -> bool:
     """Whether a directive belongs to the http module: not inside stream, mail or a table block."""
+    # Innermost first, so the walk ends at the http block (a few levels up for nearly every
+    # directive) or at a table block inside it; only an unusually deep chain is left to
+    # inside_any(), whose memo keeps a deeply nested config linear.
+    level = directive.parent
+    for _ in range(_SHORT_CHAIN):
+        if level is None or level.name == "http":
+            return True
+        if level.name in _NOT_HTTP:
+            return False
+        level = level.parent
     return not _under(directive, _NOT_HTTP)
+
+
+_SHORT_CHAIN = 32
 
 
 def _under(directive, names) -> bool:
