@@ -335,10 +335,69 @@ def test_site_files_named_after_their_domain_and_templates_are_found_by_their_co
     write(tmp_path, {"sites-available/example.com": site, "sites-enabled/shop": site,
                      "templates/default.conf.template": site.replace("example.com", "${HOST}"),
                      "sites-available/README.md": site, "sites-available/site.j2": "{{ site }}\n" + site,
+                     "nginx/default.conf.tpl": site,                # envsubst's input, rendered by a script
                      "docs/notes": site})   # outside an nginx directory, a suffix-less file is not sniffed
     found = inputs_under(str(tmp_path))
     assert sorted(os.path.relpath(p, tmp_path) for p in found.nginx) == [
         "sites-available/example.com", "sites-enabled/shop", "templates/default.conf.template"]
+
+
+# Set 23: five unrendered templates named like configs (Ansible's `templates/nginx.conf`, a Salt
+# state's `site.conf`, a Django project template's `production.ngx`) were CG001 at error.
+JINJA_SITE = ("# {{ ansible_managed }}\nupstream app { server unix:{{ app_dir }}/run/gunicorn.sock; }\n"
+              "server {\n    listen 80;\n    server_name {{ server_name }};\n"
+              "    {% if ssl %}listen 443 ssl;{% endif %}\n    location / { proxy_pass http://app; }\n}\n")
+
+
+@pytest.mark.parametrize("name, text, marker", [
+    ("deploy/nginx/templates/nginx.conf", JINJA_SITE, (2, "{{ app_dir }}")),
+    ("conf/nginx/production.ngx", "upstream {{ project_name }} { server 127.0.0.1:8000; }\n", (1, "{{ project_name }}")),
+    ("salt/web/site.conf", "server {\n  listen <%= @port %>;\n}\n", (2, "<%= @port %>")),
+])
+def test_an_unrendered_template_named_like_a_config_is_a_note_not_a_syntax_error(tmp_path, name, text, marker):
+    write(tmp_path, {name: text})
+    result = confgen.lint_project([str(tmp_path)], nginx_version="1.22.1")
+    assert result.findings == []
+    line, shown = marker
+    assert f"{tmp_path / name}:{line}: a template ({shown}), not nginx syntax until it is rendered: not linted; " \
+           f"lint the file it renders to" in result.notes, result.notes
+
+
+def test_a_config_that_does_not_parse_and_holds_no_template_markup_is_still_a_syntax_error(tmp_path):
+    # `{{` inside a comment or after it on the line is nginx's comment, not a template's.
+    write(tmp_path, {"nginx.conf": "# {{ managed }}\nhttp {\n    server { listen 80 }\n}\n"})
+    [finding] = confgen.lint_project([str(tmp_path)], nginx_version="1.22.1").findings
+    assert (finding.rule, finding.line) == ("syntax-error", 3)
+
+
+def test_a_rendered_config_with_template_comments_is_linted(tmp_path):
+    write(tmp_path, {"nginx.conf": "# {{ ansible_managed }}\nworker_processes 1;\nevents {}\nhttp {}\n"})
+    rules = [f.rule for f in confgen.lint_project([str(tmp_path)], nginx_version="1.22.1").findings]
+    assert "worker-processes" in rules
+
+
+def test_an_included_template_is_a_file_the_deployment_renders(tmp_path):
+    # What the rendered file sets is unknown, so a rule about a missing value stays silent where
+    # it is included (here: no proxy_http_version for the pooled upstream).
+    write(tmp_path, {"nginx.conf": "events {}\nhttp {\n    upstream app { server 127.0.0.1:8000; keepalive 8; }\n"
+                                   "    server {\n        listen 80;\n        location / {\n"
+                                   "            include proxy.conf;\n            proxy_pass http://app;\n"
+                                   "        }\n    }\n}\n",
+                     "proxy.conf": "proxy_set_header Host {{ host }};\n"})
+    result = confgen.lint_project([str(tmp_path / "nginx.conf")], nginx_version="1.22.1")
+    assert not [f for f in result.findings if f.rule in ("syntax-error", "keepalive-needs-http11")], result.findings
+    assert any(note.startswith(f"{tmp_path / 'proxy.conf'}:1: a template ({{{{ host }}}})") for note in result.notes)
+
+
+def test_an_app_is_paired_only_with_a_conf_beside_it_that_is_nginx(tmp_path):
+    # Set 23's katmutua: an Upstart job `uwsgi.conf` beside uwsgi.ini was taken for its nginx.
+    write(tmp_path, {"web/uwsgi.ini": "[uwsgi]\nsocket = 127.0.0.1:8001\nmodule = app.wsgi\n",
+                     "web/uwsgi.conf": "description \"uWSGI\"\nstart on runlevel [2345]\nexec uwsgi --emperor /etc/uwsgi\n"})
+    result = confgen.lint_project([str(tmp_path)], nginx_version="1.22.1")
+    assert result.findings == [] and result.files == []
+    write(tmp_path, {"web/site.conf": "server {\n    location / { include uwsgi_params; uwsgi_pass 127.0.0.1:8001; }\n}\n"})
+    result = confgen.lint_project([str(tmp_path / "web/uwsgi.ini")], nginx_version="1.22.1")
+    assert [f.rule for f in result.findings] == ["uwsgi-buffer-size"]
 
 
 # ---------------------------------------------------------------------------------------------

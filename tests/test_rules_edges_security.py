@@ -200,6 +200,27 @@ def test_a_missing_capture_is_always_empty_on_nginx_as_invalid_capture_reference
     assert [(f.line, f.col) for f in found] == [place(text, "return 301 /profile/$2"), place(text, "return 302 /p/$1")]
 
 
+def test_a_named_location_keeps_the_captures_of_the_location_it_was_reached_from(tmp_path):
+    # Set 23's traverseda.uwsgi: `try_files $2 @app` from a two-group regex location, and `$1` in
+    # `location @app`. nginx keeps the captures across try_files and error_page jumps; only a regex
+    # inside the named location (here the rewrite's, no group) is checked there.
+    body = ("    server {\n        listen 127.0.0.1:{port};\n"
+            "        location ~ ^/~(.+?)(/.*)?$ { try_files $2 @app; }\n"
+            "        location ~ ^/e/(\\w+) { error_page 404 = @app; return 404; }\n"
+            "        location @app { return 200 \"one=[$1] two=[$2]\"; }\n"
+            "        location /r/ { try_files $uri @rewritten; }\n"
+            "        location @rewritten { rewrite ^ /x$1 break; return 200 \"[$1]\"; }\n"
+            "    }\n")
+    with nginx_serving(tmp_path, body) as (port, _, conf):
+        from_try_files = fetch(port, "/~alice/foo")[2]
+        from_error_page = fetch(port, "/e/bob")[2]
+        found = only(lint_file(conf), "invalid-capture-reference")
+    assert from_try_files == b"one=[alice] two=[/foo]" and from_error_page == b"one=[bob] two=[]"
+    text = conf.read_text()
+    assert [(f.line, f.col) for f in found] == [place(text, "rewrite ^ /x$1 break"),
+                                                place(text, 'return 200 "[$1]"')]
+
+
 # ---------------------------------------------------------------------------------------------
 # CG632 valid-referers-none
 
@@ -797,8 +818,22 @@ def test_resolver_external_is_silent_for_local_and_private_resolvers(tmp_path, a
 def test_resolver_external_only_where_something_asks_it(tmp_path, uses, reported):
     nginx = ("upstream app { server app.internal:8000; }\n"
              "upstream live { zone live 64k; server app.internal:8000 resolve; }\n"
-             f"server {{\n    resolver 8.8.8.8;\n    {uses}\n}}\n")
+             f"server {{\n    listen 443 ssl;\n    resolver 8.8.8.8;\n    {uses}\n}}\n")
     assert bool(findings(tmp_path, nginx, "resolver-external", nginx_version="1.27.3")) is reported
+
+
+@pytest.mark.parametrize("server, reported", [
+    ("listen 443 ssl; ssl_certificate /etc/ssl/site.pem;", True),
+    # set 23's dokeza: stapling and resolver at the http level, the certificate in the server
+    ("listen 443 ssl; ssl_certificate /etc/letsencrypt/live/example.org/fullchain.pem;", False),
+    ("listen 80;", False),                                  # no TLS: nothing to staple
+    ("listen 443 ssl; ssl_certificate /etc/ssl/site.pem; ssl_stapling off;", False),
+])
+def test_resolver_external_stapling_is_judged_per_server(tmp_path, server, reported):
+    nginx = ("http {\n    ssl_stapling on;\n    resolver 8.8.8.8 valid=60s;\n"
+             f"    server {{ {server} location / {{ proxy_pass http://app; }} }}\n"
+             "    upstream app { server 127.0.0.1:8000; }\n}\n")
+    assert bool(findings(tmp_path, nginx, "resolver-external")) is reported
 
 
 def test_resolver_external_is_reported_where_written_not_where_inherited(tmp_path):

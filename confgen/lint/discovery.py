@@ -7,16 +7,16 @@ import os
 import re
 from dataclasses import dataclass, field
 
+from confgen.nginx.sniff import file_head, looks_like_nginx
+
 MAX_FILES = 20_000
-MAX_HEAD_BYTES = 64 * 1024
 _SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", ".tox", "site-packages",
               "dist", "build", ".mypy_cache", ".pytest_cache"}
 _NGINX_DIRS = {"nginx", "conf.d", "sites-available", "sites-enabled", "snippets", "vhosts.d"}
-_NGINX_TEXT = re.compile(r"^\s*(http|server|upstream|location|events)\b[^;{]*\{", re.M)
 _MANIFEST_TEXT = re.compile(r"^apiVersion:\s*\S+", re.M)
-# Files in an nginx directory that hold something else (Jinja and ERB templates are not nginx
-# syntax until rendered).
-_NOT_NGINX_SUFFIXES = (".md", ".rst", ".txt", ".json", ".sh", ".py", ".j2", ".jinja", ".jinja2", ".erb", ".tmpl",
+# Files in an nginx directory that hold something else (Jinja, ERB and envsubst templates are not
+# nginx syntax until rendered; a template named *.conf is told by its text when it is loaded).
+_NOT_NGINX_SUFFIXES = (".md", ".rst", ".txt", ".json", ".sh", ".py", ".j2", ".jinja", ".jinja2", ".erb", ".tmpl", ".tpl",
                        ".pem", ".crt", ".key", ".csr", ".html", ".js", ".css", ".lua", ".bak", ".orig", ".swp")
 
 
@@ -57,7 +57,7 @@ def inputs_under(directory: str) -> Found:
 def _kind(path: str, name: str, parent: str, is_app_side) -> str | None:
     lowered = name.lower()
     if lowered.endswith((".yaml", ".yml")) and not re.fullmatch(r"(docker-)?compose([.-].*)?\.ya?ml", lowered):
-        head = _head(path)
+        head = file_head(path)
         return "manifests" if head and _MANIFEST_TEXT.search(head) else None
     if lowered.endswith(".py"):
         return "apps" if "gunicorn" in lowered else None
@@ -68,16 +68,9 @@ def _kind(path: str, name: str, parent: str, is_app_side) -> str | None:
     if lowered.endswith((".conf", ".nginx", ".vhost", ".conf.template")) or (
             parent in _NGINX_DIRS and not lowered.endswith(_NOT_NGINX_SUFFIXES)):
         # Debian's sites-available/example.com, the nginx image's default.conf.template: by content.
-        head = _head(path)
-        return "nginx" if head and _NGINX_TEXT.search(head) else None
+        head = file_head(path)
+        return "nginx" if head and looks_like_nginx(head) else None
     return None
-
-
-def _head(path: str) -> str | None:
-    from confgen.files import read_regular_file
-
-    data, problem = read_regular_file(path, 16 * 1024 * 1024)
-    return None if problem else data[:MAX_HEAD_BYTES].decode("utf-8", errors="replace")
 
 
 def _runs_app_server(path: str) -> bool:
@@ -99,5 +92,5 @@ def is_manifest(path: str) -> bool:
     lowered = os.path.basename(path).lower()
     if not lowered.endswith((".yaml", ".yml")) or re.fullmatch(r"(docker-)?compose([.-].*)?\.ya?ml", lowered):
         return False
-    head = _head(path)
+    head = file_head(path)
     return bool(head and _MANIFEST_TEXT.search(head))

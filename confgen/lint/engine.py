@@ -290,6 +290,9 @@ def lint(paths: list[str], *, gunicorn=None, gunicorn_cmd=None, profile=None, ro
                                 nginx_version=None if nginx_version is None else str(nginx_version))
         check_explicit(pairing, [config.main_file for config, _, _, _ in configs])
         for config, focus, stdin_text, given in configs:
+            if config.main_file in config.unrendered:
+                notes.extend(note for note in config.notes if note not in notes)   # says why: not linted
+                continue
             if nginx_version is None:
                 adopt_syntax_version(config)  # lint for the version the config's own syntax needs
             # One context per app the tree reaches (several services of one compose file).

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, NamedTuple
 
 from confgen.errors import ConfgenError
+from confgen.nginx.sniff import file_head, looks_like_nginx
 
 GUNICORN_FILE_NAME = "gunicorn.conf.py"
 COMMAND_FILE_MAX_BYTES = 1024 * 1024   # a command file larger than this is not one
@@ -342,7 +343,7 @@ def is_app_side(path: str) -> bool:
 
 def trees_of_app(app: str, mapped_to: Callable[[str], list[str]] | None) -> list[str]:
     """The nginx files paired with the app-side file ``app``: those the project maps to it,
-    else the nginx.conf beside it (or the only ``*.conf`` there)."""
+    else the nginx.conf beside it (or the only ``*.conf`` there that opens an nginx block)."""
     found = list(mapped_to(app)) if mapped_to is not None else []
     if found:
         return found
@@ -355,7 +356,11 @@ def trees_of_app(app: str, mapped_to: Callable[[str], list[str]] | None) -> list
             confs = sorted(name for name in os.listdir(folder) if name.endswith(".conf"))
         except OSError:
             continue
-        candidates = [os.path.join(folder, name) for name in confs if not is_app_side(os.path.join(folder, name))]
+        # A *.conf beside an app may be anything (an Upstart job, a supervisord program): only
+        # one that opens an nginx block is taken.
+        candidates = [os.path.join(folder, name) for name in confs
+                      if not is_app_side(os.path.join(folder, name))
+                      and looks_like_nginx(file_head(os.path.join(folder, name)) or "")]
         if len(candidates) == 1:
             return candidates
     return []

@@ -338,6 +338,9 @@ class NginxConfig:
     # Each include that was read, not in the tree either: (id of the block it stood in, the
     # file it read) -> the include Directive (see written_in_tree).
     include_sites: dict[tuple[int, str], Directive] = field(default_factory=dict)
+    # Files that hold a template's markup (Jinja, Go templates, ERB) outside comments, not nginx
+    # until rendered: path -> (line, the marker). Neither a syntax error nor linted.
+    unrendered: dict[str, tuple[int, str]] = field(default_factory=dict)
 
     @property
     def is_full(self) -> bool:

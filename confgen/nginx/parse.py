@@ -41,6 +41,7 @@ import crossplane.lexer
 from confgen.errors import ConfgenError
 from confgen.files import read_regular_file
 from confgen.nginx.model import Block, Directive, NginxConfig, ParseProblem
+from confgen.nginx.sniff import template_mark
 from confgen.nginx.versions import DEFAULT_NGINX_VERSION, installed_nginx_version, parse_version
 
 _INTERN_MAX = 64
@@ -398,6 +399,8 @@ class _Loader:
     # Per file included more than once: its directives as written, copied for each include.
     templates: dict[str, list | None] = field(default_factory=dict)
     identities: dict[str, str] = field(default_factory=dict)
+    # Files that hold a template's markup: path -> (line, the marker) (see NginxConfig.unrendered).
+    unrendered: dict[str, tuple[int, str]] = field(default_factory=dict)
 
     def load(self, main: str) -> NginxConfig:
         root = Directive("main", [], main, 0, None, Block())
@@ -412,7 +415,8 @@ class _Loader:
         config = NginxConfig(root=root, main_file=main, nginx_version=self.version,
                              files=self.files, problems=self.problems, comments=self.comments,
                              notes=self.notes, unresolved_includes=self.unresolved,
-                             stock_includes=self.stock, include_sites=self.include_sites)
+                             stock_includes=self.stock, include_sites=self.include_sites,
+                             unrendered=self.unrendered)
         config.context = infer_context(root.block)
         if config.context in SYNTHETIC_CHAIN:
             self.place_in_context(config)
@@ -457,6 +461,13 @@ class _Loader:
         return top
 
     def parse(self, path: str, text: str) -> tuple[list[Directive] | None, dict[int, str]]:
+        mark = template_mark(text)
+        if mark is not None:
+            if path not in self.unrendered:
+                self.unrendered[path] = mark
+                self.notes.append(f"{path}:{mark[0]}: a template ({mark[1]}), not nginx syntax until it is "
+                                  f"rendered: not linted; lint the file it renders to")
+            return None, {}
         try:
             parsed = parse_text(text, path, budget=MAX_DIRECTIVES - self.parsed_count)
         except SyntaxProblem as error:
@@ -541,6 +552,10 @@ class _Loader:
                 # Read when reached, so files are read (and problems found) in nginx's order: an
                 # included file's own includes before the next file its includer's glob matched.
                 included, first_use = self.read_included(written, path, chain)
+                if written.target in self.unrendered:
+                    # What the rendered file will set is unknown: rules about missing values stay
+                    # silent where it is included.
+                    self.unresolved.append(Directive("include", [written.written], path, written.line, parent, None))
                 if included is not None:
                     frames.append((iter(included), parent, written.target,
                                    chain + (self.identity(written.target),), first_use))

@@ -9,7 +9,7 @@ from typing import Iterator
 from confgen.lint.context import LintContext
 from confgen.lint.registry import Finding, rule
 from confgen.lint.rules._proxy import is_ip, routes, upstreams
-from confgen.lint.rules.security_common import UPSTREAM_PASS, in_http, variable_model
+from confgen.lint.rules.security_common import UPSTREAM_PASS, http_servers, in_http, is_tls_server, variable_model
 from confgen.lint.rules.security_tls import letsencrypt_certificates
 from confgen.nginx.variables import Source, literal_text
 
@@ -44,9 +44,9 @@ def resolver_external(ctx: LintContext) -> Iterator[Finding]:
     the private network (``127.0.0.53``, the VPC resolver).
 
     Only a resolver something asks is reported: a ``*_pass`` with a variable, an upstream
-    ``server ... resolve``, OCSP (``ssl_stapling on`` without ``ssl_stapling_file``, for a
-    certificate that is not Let's Encrypt's, which names no OCSP responder since 2025;
-    ``ssl_ocsp``) or code (Lua, njs) in its scope. nginx resolves the names of
+    ``server ... resolve``, OCSP (``ssl_stapling on`` in force for a TLS server, written there or
+    above it, without ``ssl_stapling_file``, whose certificate is not Let's Encrypt's, which names
+    no OCSP responder since 2025; ``ssl_ocsp``) or code (Lua, njs) in its scope. nginx resolves the names of
     ``proxy_pass http://name`` and upstream servers once, at start, with the system's resolver,
     so a ``resolver`` line nothing uses sends no query (checked on nginx 1.22.1 against a
     logging listener) and is not reported. In mail and stream blocks it is always reported.
@@ -79,6 +79,19 @@ def resolver_external(ctx: LintContext) -> Iterator[Finding]:
                                          f"UDP: its answers can be spoofed; use a local or private-network resolver")
 
 
+def _staples_with(ctx, server, uses) -> bool:
+    """Whether ``server`` fetches OCSP responses with the resolver ``uses`` tests for: a TLS server, stapling on
+    in force there (written in the server or above it), no ``ssl_stapling_file``, and a
+    certificate that is not Let's Encrypt's (which names no OCSP responder since 2025: nothing to
+    look up). Judged per server, where the certificate is: stapling is often set at the http level
+    for servers whose certificates are in other files."""
+    if not is_tls_server(ctx, server):
+        return False
+    stapling = ctx.nginx.effective("ssl_stapling", server)
+    return bool(stapling) and stapling[-1].args[:1] == ["on"] and uses(server) \
+        and not ctx.nginx.effective("ssl_stapling_file", server) and not letsencrypt_certificates(ctx, server)
+
+
 def _asked(ctx, resolver) -> bool:
     """Whether anything looks a name up with ``resolver`` while nginx runs (see resolver-external);
     True where that cannot be told (a mail or stream block, an include the deployment provides)."""
@@ -93,12 +106,8 @@ def _asked(ctx, resolver) -> bool:
             return True
     if any(uses(u) and any("resolve" in s.args[1:] for s in u.find("server")) for u in upstreams(ctx).values()):
         return True
-    for stapling in ctx.all("ssl_stapling"):
-        # A Let's Encrypt certificate names no OCSP responder (since 2025): nothing to look up.
-        if stapling.args[:1] == ["on"] and uses(stapling.parent) \
-                and not ctx.nginx.effective("ssl_stapling_file", stapling.parent) \
-                and not letsencrypt_certificates(ctx, stapling.parent):
-            return True
+    if any(_staples_with(ctx, server, uses) for server in http_servers(ctx)):
+        return True
     if any(d.args[:1] != ["off"] and uses(d.parent) for d in ctx.all("ssl_ocsp")):
         return True
     code = [name for name in ctx.names() if "_by_lua" in name or name.startswith("js_")]

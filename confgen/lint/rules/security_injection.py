@@ -48,6 +48,8 @@ def invalid_capture_reference(ctx: LintContext) -> Iterator[Finding]:
     nginx substitutes an empty string for a missing capture, silently: a redirect to
     ``https://$host/$2`` built on a one-group regex sends everyone to the front page, a
     ``proxy_pass`` loses its path. Named groups count too (PCRE numbers them with the others).
+    In a named location (``location @app``) the captures are those of the location the request
+    came from (``try_files``, ``error_page``), so only a regex inside it is checked there.
 
     Bad:
         server {
@@ -83,6 +85,8 @@ def invalid_capture_reference(ctx: LintContext) -> Iterator[Finding]:
         if not (in_map or in_http(directive)):
             continue
         source = variable_model(ctx).regex_in_scope(directive)
+        if _captured_before_the_jump(directive, source):
+            continue
         highest = max(int(ref.name) for _, ref in used)
         if source is None:
             key = (id(directive.enclosing("server")), directive.name, tuple(directive.args))
@@ -99,6 +103,18 @@ def invalid_capture_reference(ctx: LintContext) -> Iterator[Finding]:
         also = f" (and {more} more place{'s' if more > 1 else ''} in this server)" if more else ""
         yield ctx.finding(directive, f"${highest} is used but no regex in scope captures anything{also}: it is "
                                      f"always empty here")
+
+
+def _captured_before_the_jump(directive, source) -> bool:
+    """Whether ``$N`` in a named location (``location @app``) mean the captures of the location
+    the request came from: ``try_files ... @app`` and ``error_page ... @app`` keep them (checked
+    on nginx 1.22.1: ``$1`` of ``location ~ ^/~(.+?)/`` is set in ``@app``). Unless a regex
+    inside the named location ran since, what they hold is not known here."""
+    named = next((level for level in directive.ancestors()
+                  if level.name == "location" and level.args[:1] and level.args[0].startswith("@")), None)
+    if named is None:
+        return False
+    return source is None or not any(level is named for level in source.directive.ancestors())
 
 
 # ---------------------------------------------------------------------------------------------
