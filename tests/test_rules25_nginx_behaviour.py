@@ -742,6 +742,27 @@ def test_a_server_name_nginx_refuses_is_reported(tmp_path, name, refused):
     assert [f.line for f in found] == ([7] if refused else [])
 
 
+@pytest.mark.parametrize("address, error", [
+    ("[::]80", "invalid host"),                 # set 23's nginx-uwsgi-python, a `:` missing
+    ("[::]]:80", "invalid host"), ("[::1", "invalid host"),
+    ("::80", "invalid port"), ("1.2.3.4:80:90", "invalid port"), ("*:http", "invalid port"),
+    ("127.0.0.1:", "invalid port"), ("[::]:80x", "invalid port"), ("[::1]:", "invalid port"),
+    (":80", "no host"), ("[fe80::1%eth0]:80", "invalid IPv6 address"),
+    ("[::]:80", None), ("80", None), ("*:8080", None), ("[::1]", None), ("localhost:8080", None),
+    ("127.0.0.1", None), ("0.0.0.0:443 ssl", None), ("unix:/run/site.sock", None),
+])
+def test_a_listen_address_nginx_cannot_read_is_reported(tmp_path, address, error):
+    checked, conf = _nginx_t_with_server_line(tmp_path, f"listen {address};")
+    if error is None:
+        assert f'of the "listen" directive' not in checked.stderr, checked.stderr
+    else:
+        assert checked.returncode != 0 and f'{error} in "{address}" of the "listen" directive' in checked.stderr
+    found = only(lint_config(tmp_path, conf.read_text(), nginx_version="1.22.1"), "listen-address-invalid")
+    assert [f.line for f in found] == ([] if error is None else [7])
+    if error is not None:
+        assert f"nginx refuses to start ({error} in" in found[0].message
+
+
 class _CookieBackend(_RecordingBackend):
     """An HTTP app on 127.0.0.1 that sets a new cookie on every response it makes, cacheable."""
 

@@ -1,5 +1,6 @@
-"""Directives nginx refuses for their arguments (CG427): a one-value directive written with
-several (a cipher list with a space in it) and an on/off switch given another word."""
+"""Directives nginx refuses for their arguments: a one-value directive written with several (a
+cipher list with a space in it), an on/off switch given another word (CG427), a server name
+(CG436) or a listen address (CG438) nginx cannot read."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Iterator
 
 from confgen.lint.context import LintContext
 from confgen.lint.registry import Finding, rule
-from confgen.lint.rules.security_common import TABLE_BLOCKS
+from confgen.lint.rules.security_common import TABLE_BLOCKS, in_http
 
 # Blocks whose lines are table entries, not directives (an upstream's lines are directives).
 _DATA_BLOCKS = frozenset(TABLE_BLOCKS - {"upstream"})
@@ -128,6 +129,79 @@ def server_name_invalid(ctx: LintContext) -> Iterator[Finding]:
                 yield ctx.finding(directive, f"server_name {name}: nginx refuses to start (server name \"{name}\" "
                                              f"is invalid); a wildcard is written *.example.com, and a server for "
                                              f"any host is the default_server of its port (server_name _;)")
+
+
+@rule(code="CG438", name="listen-address-invalid", severity="error")
+def listen_address_invalid(ctx: LintContext) -> Iterator[Finding]:
+    """A ``listen`` address nginx cannot read: a missing ``:`` before the port, a port that is not
+    a number, an IPv6 address without brackets.
+
+    nginx reads ``listen`` as ``address:port``, ``[ipv6]:port``, a port, or ``unix:path``, and
+    refuses to start with anything else (checked on nginx 1.22.1 with ``nginx -t``):
+    ``[::]80`` is "invalid host" (the ``:`` is missing), ``::80`` and ``1.2.3.4:80:90`` are
+    "invalid port" (the port is what follows the first colon, so an IPv6 address needs its
+    brackets), ``*:http`` and ``127.0.0.1:`` are "invalid port", ``:80`` is "no host", and a
+    zone index (``[fe80::1%eth0]``) is "invalid IPv6 address". A port outside 1-65535 is
+    value-out-of-range's; an address holding a ``$`` (a placeholder not yet filled in) is left
+    alone.
+
+    Bad:
+        server {
+            listen [::]80;
+        }
+
+    Good:
+        server {
+            listen [::]:80;
+        }
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_core_module.html#listen
+        https://github.com/nginx/nginx/blob/master/src/core/ngx_inet.c (ngx_parse_inet_url, ngx_parse_inet6_url)
+    """
+    for directive in ctx.all("listen"):
+        if not directive.args or not in_http(directive):
+            continue
+        address = directive.args[0]
+        if "$" in address or address.startswith("unix:"):
+            continue
+        problem = _listen_problem(address)
+        if problem is not None:
+            error, advice = problem
+            yield ctx.finding(directive, f"listen {address}: nginx refuses to start ({error} in \"{address}\" of the "
+                                         f"\"listen\" directive); {advice}")
+
+
+def _listen_problem(address: str) -> tuple[str, str] | None:
+    """(nginx's error, the advice) for a ``listen`` address nginx refuses, else None."""
+    if address.startswith("["):
+        close = address.find("]")
+        host, rest = address[1:close], address[close + 1:]
+        if close < 0 or (rest and not rest.startswith(":")):
+            written = f"[{host}]:{rest}" if close >= 0 and rest.isdigit() else "[ipv6]:port"
+            return "invalid host", f"write {written}"
+        if rest and not rest[1:].isdigit():
+            return "invalid port", "the port after the ] is a number"
+        if "%" in host or not _is_ipv6(host):
+            return "invalid IPv6 address", "write an IPv6 address without a zone index"
+        return None
+    if address.count(":") > 1:
+        return "invalid port", "an IPv6 address is written in brackets ([::1]:8000)"
+    if address.startswith(":"):
+        return "no host", f"write *{address} for every address, or the port alone"
+    if ":" in address and not address.rpartition(":")[2].isdigit():
+        return "invalid port", "the port after the : is a number"
+    return None
+
+
+def _is_ipv6(text: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    return True
 
 
 @rule(code="CG431", name="missing-semicolon", severity="warning")
