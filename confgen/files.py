@@ -45,17 +45,18 @@ def overlaid_text(path: str) -> str | None:
     return overlay.get(os.path.realpath(path))
 
 
-def locate_container_path(path: str, directories: list[str]) -> str | None:
+def locate_container_path(path: str, directories: list[str], min_parts: int = 1) -> str | None:
     """The file in the repository that a path in a command names: ``path`` under each of
     ``directories`` (the command file's, a build context), then by its trailing parts. Images
     copy the repository into a directory of their own (``COPY . /app``), so a container's
     ``/app/deploy/start.sh`` is ``deploy/start.sh`` there, or ``start.sh`` beside the command;
-    failing those, ``deploy/start.sh`` under one of the directories' nearest ancestors."""
+    failing those, ``deploy/start.sh`` under one of the directories' nearest ancestors. A match
+    keeps ``min_parts`` trailing parts at least (2: never a bare file name beside the command)."""
     parts = [part for part in path.split("/") if part not in ("", ".")]
     if not parts or "$" in path or ".." in parts:
         return None
     for directory in directories:
-        for skip in range(len(parts)):
+        for skip in range(len(parts) - min_parts + 1):
             candidate = os.path.join(directory, *parts[skip:])
             if os.path.isfile(candidate):
                 return candidate
@@ -68,7 +69,7 @@ def locate_container_path(path: str, directories: list[str]) -> str | None:
             if parent == ancestor:
                 break
             ancestor = parent
-            for skip in range(len(parts) - 1):
+            for skip in range(len(parts) - max(min_parts, 2) + 1):
                 candidate = os.path.join(ancestor, *parts[skip:])
                 if os.path.isfile(candidate):
                     return candidate

@@ -55,6 +55,13 @@ def findings(path: Path, *options: str, rule: str | None = None, **kwargs):
     (["gunicorn", "app:app"], ("gunicorn", 1)),
     (["/usr/bin/gunicorn3", "--config", "/etc/api.py", "app:app"], ("gunicorn", 1)),   # Debian's python3-gunicorn
     (["python", "manage.py", "runserver"], None),
+    # A server's name handed to another program starts nothing (set 23's install.sh).
+    (["sudo", "systemctl", "start", "gunicorn"], None),
+    (["pip", "install", "gunicorn", "uvicorn[standard]"], None),
+    (["pkill", "-HUP", "uwsgi"], None),
+    (["systemctl", "restart", "uwsgi", "&&", "uwsgi", "--ini", "a.ini"], ("uwsgi", 5)),
+    (["sudo", "-u", "www-data", "/srv/venv/bin/gunicorn", "app:app"], ("gunicorn", 4)),
+    (["poetry", "run", "gunicorn", "app:app"], ("gunicorn", 3)),
 ])
 def test_which_server_a_command_starts(words, expected):
     assert find_server(words) == expected
@@ -468,6 +475,20 @@ def test_a_container_without_a_command_runs_its_dockerfiles_cmd(tmp_path, cmd, r
         assert (found[0].file, found[0].line) == (str(tmp_path / "web/Dockerfile"), 3)
         assert "ingress-nginx" in found[0].message and "60s" in found[0].message
     assert not any("web/Dockerfile: no nginx config is paired" in note for note in result.notes)
+
+
+@pytest.mark.parametrize("image, read", [
+    ("registry.example.com/shop/web:1.0", True),
+    ("trucv/nginxweb:1.0", False),       # set 24's K8s flask: the nginx image, built from nginx/Dockerfile
+    ("example/nginx:latest", False),
+])
+def test_the_only_app_dockerfile_is_not_taken_for_a_proxy_image(tmp_path, image, read):
+    cmd = 'CMD ["gunicorn", "-k", "gthread", "--threads", "4", "-b", "0.0.0.0:8000", "app:app"]'
+    write(tmp_path, {"k8s/app.yaml": MANIFEST.replace("registry.example.com/shop/web:1.0", image),
+                     "web/Dockerfile": f"FROM python:3.12\nCOPY . /app\n{cmd}\n"})
+    result = confgen.lint_project([str(tmp_path)])
+    assert bool([f for f in result.findings if f.rule == "chain-keepalive-race"]) is read
+    assert any("its image's CMD is read from" in note for note in result.notes) is read
 
 
 def test_a_container_whose_image_runs_a_script_that_starts_uvicorn(tmp_path):

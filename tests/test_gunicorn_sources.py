@@ -96,6 +96,42 @@ def test_compose_runs_the_entrypoint_with_the_command_as_its_arguments(tmp_path,
     assert config.binds == ["0.0.0.0:8345"] and config.get("workers") == 4
 
 
+MULTI_STAGE = """ARG PY=3.12
+FROM python:${PY} AS base
+ENV APP_ENV=base
+FROM base AS prod
+CMD ["gunicorn", "--workers", "4", "--bind", "0.0.0.0:8000", "app:app"]
+FROM base AS debug
+CMD ["gunicorn", "--reload", "--bind", "0.0.0.0:8000", "app:app"]
+FROM prod AS prod-extra
+RUN pip install sentry-sdk
+"""
+
+
+@pytest.mark.parametrize("target, line, workers", [
+    ("prod", 5, 4),
+    ("prod-extra", 5, 4),      # built FROM prod: prod's CMD is the image's
+    ("debug", 7, 1),
+    (None, 7, 1),              # no target: the last stage's command, as before
+    ("missing", 7, 1),         # no such stage: the file as written
+])
+def test_a_compose_build_target_chooses_the_stage_whose_command_runs(tmp_path, target, line, workers):
+    # Set 24's fastapi-hypercorn: compose builds `target: prod`, the Dockerfile's last stage is debug.
+    (tmp_path / "api").mkdir()
+    write(tmp_path / "api" / "Dockerfile", MULTI_STAGE)
+    build = f"{{context: ./api, target: {target}}}" if target else "./api"
+    path = write(tmp_path / "docker-compose.yml", f"services:\n  api:\n    build: {build}\n")
+    [source] = sources.compose_services(str(path))
+    config = sources.config_from(source)
+    assert source.line == line and config.get("workers") == workers
+
+
+def test_a_stage_blanked_out_keeps_every_line_and_offset():
+    text = sources.build_stage_text(MULTI_STAGE, "prod")
+    assert len(text) == len(MULTI_STAGE) and text.count("\n") == MULTI_STAGE.count("\n")
+    assert "debug" not in text and "--reload" not in text and text.startswith("ARG PY=3.12\nFROM python")
+
+
 def test_a_file_without_gunicorn_is_a_one_line_error(tmp_path):
     path = write(tmp_path / "Procfile", "worker: celery -A app worker\n")
     with pytest.raises(ConfgenError) as error:

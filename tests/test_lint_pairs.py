@@ -200,6 +200,40 @@ def test_a_commit_that_changes_only_the_app_side_runs_the_hook_and_fails(reposit
     assert "app-keepalive-race" in run.stdout
 
 
+@pytest.mark.parametrize("folder", ["systemd", "supervisor", None])
+def test_a_unit_in_an_app_server_folder_beside_the_nginx_folder_is_paired(tmp_path, folder):
+    """Set 23's django-clean-template: deploy/nginx/site.conf beside deploy/systemd/gunicorn.service.
+    A folder of another name is not looked in."""
+    (tmp_path / "deploy" / "nginx").mkdir(parents=True)
+    (tmp_path / "deploy" / "nginx" / "site.conf").write_text(
+        "upstream app { server unix:/run/gunicorn.sock; keepalive 8; }\nserver {\n    listen 80;\n"
+        "    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection \"\"; }\n}\n")
+    unit_folder = tmp_path / "deploy" / (folder or "misc")
+    unit_folder.mkdir()
+    (unit_folder / "gunicorn.service").write_text(UNIT.format(
+        name="app", command="gunicorn -k gthread --threads 4 --bind unix:/run/gunicorn.sock shop.wsgi"))
+    result = confgen.lint_project([str(tmp_path / "deploy" / "nginx" / "site.conf")], nginx_version="1.22.1")
+    assert ("app-keepalive-race" in {f.rule for f in result.findings}) is (folder is not None)
+
+
+def test_one_uwsgi_ini_per_app_beside_nginx_is_each_paired(tmp_path):
+    """Set 23's learn_uwsgi: three apps, one ini each, behind one nginx; only the first ini was
+    paired, so two of the three apps' 4 KiB buffers went unreported. A twin ini listening where
+    another does (a staging copy) is left out."""
+    (tmp_path / "nginx.conf").write_text(
+        "server {\n    listen 80;\n"
+        + "".join(f"    location /{name}/ {{ include uwsgi_params; uwsgi_pass 127.0.0.1:{port}; }}\n"
+                  for name, port in (("raw", 3031), ("flask", 3032), ("django", 3033)))
+        + "}\n")
+    for name, port, extra in (("raw", 3031, ""), ("flask", 3032, ""), ("django", 3033, "buffer-size = 32768\n"),
+                              ("flask-staging", 3032, "")):
+        (tmp_path / f"{name}.ini").write_text(f"[uwsgi]\nsocket = 127.0.0.1:{port}\nwsgi-file = {name}.py\n{extra}")
+    result = confgen.lint_project([str(tmp_path / "nginx.conf")], nginx_version="1.22.1")
+    assert sorted(f.line for f in result.findings if f.rule == "uwsgi-buffer-size") == [3, 4]
+    assert sorted(note.split(": ")[1].split(" (")[0] for note in result.notes if note.startswith("paired uwsgi")) == [
+        str(tmp_path / name) for name in ("django.ini", "flask-staging.ini", "raw.ini")]
+
+
 def test_a_uwsgi_vassal_beside_an_emperor_unit_and_a_daphne_unit_is_paired(tmp_path):
     """tms-backend: the emperor's unit says nothing of where the app listens; its vassal's ini
     file beside it does, and the daphne unit serves the other upstream."""

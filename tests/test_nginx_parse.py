@@ -99,6 +99,23 @@ def test_relative_includes_resolve_against_the_main_files_directory_not_the_incl
     assert one(config, "listen").file == str(tmp_path / "common.conf")
 
 
+@pytest.mark.parametrize("written, read", [
+    ("/var/www/data/irrigation/etc/nginx/locations.conf", True),    # set 24's irrigation
+    ("/srv/app/nginx/locations.conf", True),                       # the end, two parts, under an ancestor
+    ("/srv/app/locations.conf", False),                            # a bare name is never enough
+    ("/srv/app/etc/nginx/*.conf", False),                           # a glob is the server's
+])
+def test_an_absolute_include_into_the_deployments_checkout_reads_the_trees_file(tmp_path, written, read):
+    config = load(tmp_path, {"etc/nginx/sites-enabled/site": f"server {{\n    listen 80;\n    include {written};\n}}\n",
+                             "etc/nginx/locations.conf": "location / { return 204; }\n"})
+    assert bool(config.find_all("return")) is read
+    if read:
+        assert not config.unresolved_includes
+        assert one(config, "return").file == str(tmp_path / "etc/nginx/locations.conf")
+        assert any(f'include "{written}" read from {tmp_path / "etc/nginx/locations.conf"}' in note
+                   for note in config.notes), config.notes
+
+
 def test_a_relative_main_path_gives_relative_included_paths(tmp_path, monkeypatch):
     write(tmp_path, {"conf/nginx.conf": "http { include inc.conf; }\n", "conf/inc.conf": "gzip on;\n"})
     monkeypatch.chdir(tmp_path)

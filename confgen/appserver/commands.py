@@ -37,6 +37,8 @@ def server_at(words: list[str], index: int) -> tuple[str, int] | None:
     if index > 0 and words[index - 1] in _COMPARED:
         return None  # `[ $1 == "uwsgi" ]`, `case $1 in`: a value compared, not a command
     name = os.path.basename(words[index])
+    if (name in SERVERS or name in _ALIASES or _UWSGI.fullmatch(name)) and _names_it(words, index):
+        return None  # `systemctl start gunicorn`, `pip install uwsgi`: a name handed to another program
     if name in SERVERS or name in _ALIASES:
         return _ALIASES.get(name, name), index + 1
     if _UWSGI.fullmatch(name):
@@ -48,6 +50,30 @@ def server_at(words: list[str], index: int) -> tuple[str, int] | None:
         if after + 1 < len(words) and words[after] == "-m" and words[after + 1] in SERVERS:
             return words[after + 1], after + 2
     return None
+
+
+# Programs that take a service, package or process name as an argument: a server's name after
+# one of them starts nothing.
+_NAME_TAKERS = frozenset({
+    "systemctl", "service", "supervisorctl", "initctl", "rc-service", "sv", "journalctl",
+    "pkill", "killall", "pgrep", "pidof", "kill", "which", "whereis", "type", "command",
+    "pip", "pip3", "pipx", "apt", "apt-get", "yum", "dnf", "apk", "brew", "conda",
+    "echo", "printf", "grep", "ln", "cp", "mv", "rm", "touch", "chmod", "chown", "mkdir", "cat", "tail",
+})
+# What may stand before the program of a simple command without being it.
+_WRAPPERS = frozenset({"sudo", "env", "exec", "nohup", "time", "nice", "doas"})
+
+
+def _names_it(words: list[str], index: int) -> bool:
+    """Whether the word at ``index`` is an argument of a program that takes names (_NAME_TAKERS)."""
+    start = index
+    while start > 0 and words[start - 1] not in SHELL_OPERATORS:
+        start -= 1
+    for word in words[start:index]:
+        if word in _WRAPPERS or word.startswith("-") or _ASSIGNMENT.fullmatch(word):
+            continue
+        return os.path.basename(word) in _NAME_TAKERS
+    return False
 
 
 def find_server(words: list[str]) -> tuple[str, int] | None:

@@ -659,9 +659,45 @@ def _compose_service_command(path: str, text: str, service) -> CommandSource | N
     if written or dockerfile is None or not os.path.isfile(dockerfile):
         return None
     try:
-        return _dockerfile(dockerfile, _read(dockerfile))
+        text = _read(dockerfile)
+        target = _mapping_get(_mapping_get(service, "build"), "target")
+        if isinstance(target, yaml.ScalarNode):
+            text = build_stage_text(text, target.value) or text
+        return _dockerfile(dockerfile, text)
     except (ConfgenError, yaml.YAMLError):
         return None
+
+
+def build_stage_text(text: str, target: str) -> str | None:
+    """A Dockerfile's text as ``docker build --target TARGET`` builds it: the lines of that stage
+    and of the stages it is built FROM, every other stage's lines blanked (line numbers and
+    offsets unchanged), so its CMD is the one the image runs (set 23's compose ``target: prod``
+    beside a later ``debug`` stage). None when no stage has that name."""
+    starts, names, parents = [], [], []
+    offset = 0
+    for line in text.split("\n"):
+        match = re.match(r"\s*FROM\s+(?:--\S+\s+)*(\S+)(?:\s+AS\s+(\S+))?", line, re.IGNORECASE)
+        if match:
+            base = match.group(1).lower()
+            parents.append(names.index(base) if base in names else None)
+            names.append((match.group(2) or "").lower())
+            starts.append(offset)
+        offset += len(line) + 1
+    if target.lower() not in names:
+        return None
+    kept, stage = set(), names.index(target.lower())
+    while stage is not None and stage not in kept:
+        kept.add(stage)
+        stage = parents[stage]
+    chars = list(text)
+    for index, start in enumerate(starts):
+        if index in kept:
+            continue
+        end = starts[index + 1] if index + 1 < len(starts) else len(text)
+        for position in range(start, end):
+            if chars[position] != "\n":
+                chars[position] = " "
+    return "".join(chars)
 
 
 def _compose_build(service, directory: str) -> tuple[str | None, str | None]:

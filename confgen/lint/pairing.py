@@ -86,11 +86,14 @@ class Pairing:
             # Found beside the tree or named with --gunicorn: each of its app programs is paired.
             origin = "--gunicorn" if self.gunicorn else f"found beside {given}"
             return self._supervisor_programs(source.path, origin) or [app]
-        if not self.explicit() and compose_file is None and source is not None and self.mapped_none(given) \
+        if not self.explicit() and compose_file is None and self.mapped_none(given) \
                 and f"found beside {given}" in app.note:
-            # Units or scripts of several app servers side by side (gunicorn.service beside
-            # daphne.service): each is paired, and checked against the upstreams its bind reaches.
-            return self._command_files_beside(source.path, given) or [app]
+            # Units, scripts or uWSGI ini files of several app servers side by side
+            # (gunicorn.service beside daphne.service, one ini per app): each is paired, and
+            # checked against the upstreams its bind reaches.
+            path = source.path if source is not None else getattr(app.server, "file", None)
+            if path:
+                return self._command_files_beside(path, given) or [app]
         if self.explicit() or compose_file is None:
             return [app]
         from confgen.gunicorn import sources
@@ -163,10 +166,10 @@ class Pairing:
 
     def _command_files_beside(self, path: str, given: str) -> list[AppSide]:
         """Each command file beside ``path`` that starts an app server listening elsewhere than
-        the ones before it (and a uWSGI ini file, a vassal an emperor unit starts), when there
-        are several; else []."""
+        the ones before it (and each uWSGI config: a vassal an emperor unit starts, one ini per
+        app), when there are several; else []."""
         directory = os.path.dirname(path)
-        files = command_files_beside(directory) + [ini for ini in [uwsgi_ini_beside(directory)] if ini]
+        files = command_files_beside(directory) + uwsgi_configs_beside(directory)
         if len(files) < 2 or path not in files:
             return []
         sides, binds = [], set()
@@ -374,11 +377,33 @@ NGINX_FOLDERS = ("nginx", "conf.d", "sites-enabled", "sites-available")
 COMPOSE_SEARCH_LEVELS = 3
 
 
+# Folders beside an nginx folder that hold an app server's files (``deploy/nginx/site.conf``
+# beside ``deploy/systemd/gunicorn.service``).
+APP_FOLDERS = ("systemd", "supervisor", "supervisord", "gunicorn", "uwsgi", "uvicorn", "daphne", "hypercorn",
+               "granian")
+
+
+# Where a copy of a server's /etc keeps app-server files (``etc/nginx/sites-available/site``
+# beside ``etc/systemd/system/gunicorn.service``).
+ETC_APP_FOLDERS = ("systemd/system", "supervisor/conf.d", "supervisord.d", "uwsgi/apps-enabled", "uwsgi/vassals")
+
+
 def _app_directories(directory: str) -> list[str]:
-    """Where a tree's app side may be: beside its main file, or one level up from an nginx folder."""
-    if os.path.basename(os.path.abspath(directory)) in NGINX_FOLDERS:
-        return [directory, os.path.dirname(os.path.abspath(directory))]
-    return [directory]
+    """Where a tree's app side may be, in this order: beside its main file; from an nginx
+    folder, one level up and then the app-server folders beside it; in a copy of /etc, its
+    app-server folders."""
+    found = [directory]
+    absolute = os.path.abspath(directory)
+    if os.path.basename(absolute) in NGINX_FOLDERS:
+        parent = os.path.dirname(absolute)
+        found += [parent, *(os.path.join(parent, name) for name in APP_FOLDERS)]
+    parts = absolute.split(os.sep)
+    for index in range(len(parts) - 1, 0, -1):
+        if parts[index] == "etc" and index + 1 < len(parts) and parts[index + 1] == "nginx":
+            etc = os.sep.join(parts[:index + 1])
+            found += [os.path.join(etc, name) for name in ETC_APP_FOLDERS]
+            break
+    return list(dict.fromkeys(found))
 
 
 def check_explicit(pairing: Pairing, trees: list[str]) -> None:
@@ -390,20 +415,29 @@ def check_explicit(pairing: Pairing, trees: list[str]) -> None:
 
 
 def uwsgi_ini_beside(directory: str) -> str | None:
-    """A uWSGI config file (an ini one with a ``[uwsgi]`` section, a YAML one with a ``uwsgi:``
-    mapping) in ``directory``."""
+    """The first uWSGI config file in ``directory`` (see uwsgi_configs_beside)."""
+    found = uwsgi_configs_beside(directory, first_only=True)
+    return found[0] if found else None
+
+
+def uwsgi_configs_beside(directory: str, first_only: bool = False) -> list[str]:
+    """The uWSGI config files (an ini one with a ``[uwsgi]`` section, a YAML one with a
+    ``uwsgi:`` mapping) in ``directory``, in name order."""
     from confgen.appserver.reading import is_uwsgi_ini
 
     try:
         names = sorted(name for name in os.listdir(directory) if name.endswith((".ini", ".yaml", ".yml")))
     except OSError:
-        return None
+        return []
+    found = []
     for name in names:
         path = os.path.join(directory, name)
         head = _head(path)
         if head and is_uwsgi_ini(head):
-            return path
-    return None
+            found.append(path)
+            if first_only:
+                break
+    return found
 
 
 def _head(path: str) -> str | None:

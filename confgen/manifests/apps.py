@@ -252,13 +252,26 @@ def _uvicorn_graceful(args: list[str], environ: dict[str, str], label: str) -> t
 
 def image_command(container: Container, images: list):
     """The Dockerfile (CommandSource) that builds the container's image: the only one in the
-    input that starts an app server, else the one whose directory the image's name names."""
+    input that starts an app server, else the one whose directory the image's name names. Never
+    for an image named for a proxy (``trucv/nginxflaskr``, set 24) that the Dockerfile's
+    directory is not named for: that image is built from another Dockerfile, one that starts
+    no app server."""
     starting = [source for source in images if source.runs_app_server()]
+    image = (container.node.text("image") or "").rsplit("/", 1)[-1].split(":", 1)[0].split("@", 1)[0].lower()
+
+    def folder(source) -> str:
+        return source.path.lower().replace("\\", "/").split("/")[-2] if "/" in source.path else ""
+    proxy = next((name for name in PROXY_IMAGES if name in image), None)
+    if proxy is not None:
+        starting = [source for source in starting if proxy in folder(source)]
     if len(starting) <= 1:
         return starting[0] if starting else None
-    image = (container.node.text("image") or "").rsplit("/", 1)[-1].split(":", 1)[0].split("@", 1)[0].lower()
-    named = [s for s in starting if image and image in s.path.lower().replace("\\", "/").split("/")[-2]]
+    named = [s for s in starting if image and image in folder(s)]
     return named[0] if len(named) == 1 else None
+
+
+# Images of the proxies that sit in front of an app, by a word in their name.
+PROXY_IMAGES = ("nginx", "openresty", "caddy", "traefik", "haproxy", "envoy")
 
 
 def _from_image(side: ContainerApp, source, container: Container, label: str) -> ContainerApp:

@@ -39,7 +39,7 @@ from typing import Generator, Iterable, Iterator, NamedTuple
 import crossplane.lexer
 
 from confgen.errors import ConfgenError
-from confgen.files import read_regular_file
+from confgen.files import locate_container_path, read_regular_file
 from confgen.nginx.model import Block, Directive, NginxConfig, ParseProblem
 from confgen.nginx.sniff import template_mark
 from confgen.nginx.versions import DEFAULT_NGINX_VERSION, installed_nginx_version, parse_version
@@ -522,6 +522,16 @@ class _Loader:
         prefix = next(p for p in SYSTEM_CONF_DIRS if written.startswith(p + "/"))
         return os.path.join(self.base_dir, written[len(prefix) + 1:])
 
+    def checkout_copy(self, written: str) -> str | None:
+        """The tree's file an absolute include into the deployment's checkout of the repository
+        means (``include /var/www/app/etc/nginx/locations.conf;`` for the tree's
+        ``etc/nginx/locations.conf``): the end of the path, two parts at least, below the main
+        file's directory or one of its nearest ancestors. None for a glob, a dump, or a path
+        whose end the tree does not hold."""
+        if not self.disk or not os.path.isabs(written) or glob.has_magic(written):
+            return None
+        return locate_container_path(written, [self.base_dir or "."], min_parts=2)
+
     def system_file(self, relative: str) -> str | None:
         if os.path.isabs(relative) or not self.disk:
             return None
@@ -637,6 +647,12 @@ class _Loader:
         found = self.system_file(written)
         if found:
             return [_IncludedFile(found, line, written, include.column)]
+        checkout = self.checkout_copy(written)
+        if checkout:
+            self.notes.append(f'{path}:{line}: include "{written}" read from {checkout}, the tree\'s file at the '
+                              f'end of that path (the deployment includes it from its checkout of the tree)')
+            self.included_dirs.add(_real(os.path.dirname(checkout) or "."))
+            return [_IncludedFile(checkout, line, written, include.column)]
         if os.path.basename(pattern) in STOCK_FILES:
             # nginx's own type and parameter tables, as nginx ships them: where one stood is kept.
             self.stock.append(Directive(include.name, include.args, include.file, include.line, parent, None))

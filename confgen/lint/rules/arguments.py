@@ -133,10 +133,10 @@ def server_name_invalid(ctx: LintContext) -> Iterator[Finding]:
 
 @rule(code="CG438", name="listen-address-invalid", severity="error")
 def listen_address_invalid(ctx: LintContext) -> Iterator[Finding]:
-    """A ``listen`` address nginx cannot read: a missing ``:`` before the port, a port that is not
-    a number, an IPv6 address without brackets.
+    """A ``listen`` address nginx cannot read, so it refuses to start.
 
-    nginx reads ``listen`` as ``address:port``, ``[ipv6]:port``, a port, or ``unix:path``, and
+    A missing ``:`` before the port, a port that is not a number, an IPv6 address without its
+    brackets. nginx reads ``listen`` as ``address:port``, ``[ipv6]:port``, a port, or ``unix:path``, and
     refuses to start with anything else (checked on nginx 1.22.1 with ``nginx -t``):
     ``[::]80`` is "invalid host" (the ``:`` is missing), ``::80`` and ``1.2.3.4:80:90`` are
     "invalid port" (the port is what follows the first colon, so an IPv6 address needs its

@@ -62,7 +62,9 @@ CRLF = 2
 
 def _gunicorn_anchor(ctx: LintContext, setting):
     """The gunicorn line that set ``setting``; else the top of the gunicorn file, where the fix
-    goes; else (a command line only) the first nginx route to the app."""
+    goes; else (a command line only) the first nginx route to the app; else None: this tree
+    does not reach the app (a main nginx.conf whose sites are included from the server), and
+    the tree that does reports it."""
     if setting is not None and setting.source == "file" and setting.line:
         return (setting.file or ctx.gunicorn.path, setting.line)
     if ctx.gunicorn.path:
@@ -70,7 +72,7 @@ def _gunicorn_anchor(ctx: LintContext, setting):
     first = next(iter(app_routes(ctx)), None)
     if first is not None:
         return first.upstream if first.upstream is not None else first.proxy_pass
-    return ctx.block_anchor(ctx.nginx.root)
+    return None
 
 
 def _is_uvicorn(worker: str | None) -> bool:
@@ -470,8 +472,10 @@ def uvicorn_unix_forwarded(ctx: LintContext) -> Iterator[Finding]:
     if "*" in entries:
         return
     _, bind_setting = app_setting(ctx, "bind")
-    anchor_setting = setting if setting.source == "file" else bind_setting
-    yield ctx.finding(_gunicorn_anchor(ctx, anchor_setting),
+    anchor = _gunicorn_anchor(ctx, setting if setting.source == "file" else bind_setting)
+    if anchor is None:
+        return
+    yield ctx.finding(anchor,
                       f"uvicorn worker bound to a unix socket with {describe_setting(ctx, setting)}: a socket "
                       f"peer has no address to match, so X-Forwarded-For/-Proto from nginx are ignored "
                       f"(every client looks local, every request http); set forwarded_allow_ips = \"*\" "
@@ -594,9 +598,10 @@ def max_requests_no_jitter(ctx: LintContext) -> Iterator[Finding]:
     """
     limit, setting = app_number(ctx, "max_requests")
     jitter, _ = app_number(ctx, "max_requests_jitter")
-    if not limit or limit <= 0 or jitter is None or jitter > 0:
+    anchor = _gunicorn_anchor(ctx, setting)
+    if not limit or limit <= 0 or jitter is None or jitter > 0 or anchor is None:
         return
-    yield ctx.finding(_gunicorn_anchor(ctx, setting),
+    yield ctx.finding(anchor,
                       f"{describe_setting(ctx, setting)} without max_requests_jitter: the workers restart "
                       f"together and the app stops serving meanwhile; add max_requests_jitter = "
                       f"{max(1, int(limit // 10))}",
@@ -762,7 +767,7 @@ def app_listens_beyond_nginx(ctx: LintContext) -> Iterator[Finding]:
     if not servers or not all(parse_address(s)[0] == "tcp" and is_loopback(parse_address(s)[1]) for s in servers):
         return
     if ctx.gunicorn is not None:
-        anchor = _gunicorn_anchor(ctx, app_setting(ctx, "bind")[1])
+        anchor = _gunicorn_anchor(ctx, app_setting(ctx, "bind")[1]) or ctx.block_anchor(ctx.nginx.root)
     else:   # the uWSGI socket option that names the address, where it is written
         written = next((v.written_at for v in ctx.app_server.settings.values()
                         if v.value == wildcard[0] and v.written_at), None)
