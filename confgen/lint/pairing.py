@@ -300,7 +300,7 @@ class Pairing:
 
                 return read_server(found[0], words[found[1]:], label="--gunicorn-cmd", file=None,
                                    environ=assignments(words, start_of(words, found)))
-        text = _head(path) if path and not path.endswith(".py") else None
+        text = file_head(path) if path and not path.endswith(".py") else None
         # A uWSGI ini is known by its [uwsgi] section, whatever its name (qgis ships one as
         # uwsgi.conf); an .ini that is something else (a supervisor file) is read as that.
         if path and (is_uwsgi_ini(text or "") or path.endswith(".ini") and kind_of(path, text) is None):
@@ -432,19 +432,12 @@ def uwsgi_configs_beside(directory: str, first_only: bool = False) -> list[str]:
     found = []
     for name in names:
         path = os.path.join(directory, name)
-        head = _head(path)
+        head = file_head(path)
         if head and is_uwsgi_ini(head):
             found.append(path)
             if first_only:
                 break
     return found
-
-
-def _head(path: str) -> str | None:
-    from confgen.files import read_regular_file
-
-    data, problem = read_regular_file(path, 1024 * 1024)
-    return None if problem else data.decode("utf-8", errors="replace")
 
 
 def _is_other(config) -> bool:
@@ -483,7 +476,7 @@ def command_files_beside(directory: str, first_only: bool = False) -> list[str]:
         if kind_of(path) is None:
             if not name.endswith((".service", ".conf", ".ini")):
                 continue
-            head = _head(path)
+            head = file_head(path)
             if head is None or kind_of(path, head) is None:
                 continue
         from confgen.gunicorn import sources

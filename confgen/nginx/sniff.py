@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import re
 
+from confgen.files import read_regular_file
+
 # A block nginx configs open at the start of a line: what tells a site file from any other *.conf
 # (an Upstart job, a supervisord program) that sits beside it.
 _NGINX_BLOCK = re.compile(r"^\s*(http|server|upstream|location|events)\b[^;{]*\{", re.M)
 
-# Jinja / Django / Go / Mustache expressions and statements, Jinja comments, ERB tags. nginx has
-# no use for any of them outside a quoted string.
+# Jinja / Django / Go / Mustache expressions and statements, Jinja comments, ERB tags. A rendered
+# nginx config holds none of them: not even a JSON body a `return` sends opens two braces in a row.
 _TEMPLATE_MARK = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}|<%.*?%>")
 
 _OPENERS = ("{{", "{%", "{#", "<%")
@@ -41,7 +43,5 @@ def template_mark(text: str) -> tuple[int, str] | None:
 
 def file_head(path: str) -> str | None:
     """The first ``HEAD_BYTES`` of a regular file as text, or None when it cannot be read."""
-    from confgen.files import read_regular_file
-
     data, problem = read_regular_file(path, 16 * 1024 * 1024)
     return None if problem else data[:HEAD_BYTES].decode("utf-8", errors="replace")
