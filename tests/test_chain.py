@@ -427,6 +427,18 @@ def test_uwsgi_socket_kind_and_buffer_size(tmp_path, ini, location, rule):
         assert (found[0].line, found[0].col) == (2, 18 if "include" not in location else 40)
 
 
+@pytest.mark.parametrize("pass_to", ["http://127.0.0.1:3031", "http://app"])
+def test_http_to_a_uwsgi_protocol_socket_is_the_protocol_finding_alone(tmp_path, pass_to):
+    # Set 25's Impact-Website: proxy_pass to uWSGI's `socket`; every request fails, so a pool
+    # (upstream-no-keepalive, proxy-pass-no-upstream) is a note until the protocols agree.
+    write(tmp_path, {"nginx.conf": "upstream app { server 127.0.0.1:3031; }\n"
+                                   f"server {{\n    location / {{ proxy_pass {pass_to}; }}\n}}\n",
+                     "app.ini": "[uwsgi]\nsocket = 127.0.0.1:3031\nmodule = app.wsgi\n"})
+    result = confgen.lint_project([str(tmp_path / "nginx.conf")], nginx_version="1.22.1")
+    assert [f.rule for f in result.findings] == ["app-protocol-mismatch"], result.findings
+    assert any("speaks the uwsgi protocol there, not HTTP (app-protocol-mismatch)" in n for n in result.notes)
+
+
 MANIFEST = """apiVersion: networking.k8s.io/v1
 kind: Ingress
 metadata: {name: web, namespace: shop}

@@ -130,13 +130,17 @@ ZONE = "zone-not-defined"
     ("limit_req zone=login burst=5;", 'zero size shared memory zone "login"'),
     ("limit_conn perip 10;", 'zero size shared memory zone "perip"'),
     ("proxy_cache api;", '"proxy_cache" zone "api" is unknown'),
+    # set 25's flask-5: a proxy_cache_path zone used by uwsgi_cache
+    ("uwsgi_cache shared;", 'the shared memory zone "shared" is already declared for a different use'),
+    ("limit_req zone=shared;", 'the shared memory zone "shared" is already declared for a different use'),
 ])
 def test_a_zone_nothing_defines_stops_nginx_and_is_reported(tmp_path, nginx_check, use, refusal):
-    config = full(f"server {{ listen 80; location / {{ {use} proxy_pass http://127.0.0.1:8000; }} }}")
+    config = full("proxy_cache_path /tmp/c keys_zone=shared:1m;\n"
+                  f"server {{ listen 80; location / {{ {use} proxy_pass http://127.0.0.1:8000; }} }}")
     ok, output = nginx_check(config)
     assert not ok and refusal in output
     [finding] = only(lint_config(tmp_path, config), ZONE)
-    assert (finding.line, finding.col, finding.severity) == (*place(config, use.split()[0]), "error")
+    assert (finding.line, finding.col, finding.severity) == (*place(config, use), "error")
     assert refusal in finding.message
 
 
@@ -634,6 +638,26 @@ def test_x_forwarded_host_to_a_django_app_that_does_not_read_it_is_a_note(tmp_pa
     result = lint_config(tmp_path, full(config), gunicorn=f'bind = "127.0.0.1:8000"\nwsgi_app = "{app}"\n')
     assert bool(only(result, "host-spoofing")) is reported
     assert any("USE_X_FORWARDED_HOST = True" in note for note in result.notes) is not reported
+
+
+@pytest.mark.parametrize("app, reported", [
+    ({"app_command": "uvicorn main:app --host 127.0.0.1 --port 8000"}, False),      # set 25's fastapi template
+    ({"gunicorn": 'bind = "127.0.0.1:8000"\nworker_class = "uvicorn_worker.UvicornWorker"\n'}, False),
+    ({"gunicorn": 'bind = "127.0.0.1:8000"\nworker_class = "gthread"\n'}, True),   # a WSGI app may wrap ProxyFix(x_host=1)
+    ({"app_command": "hypercorn main:app --bind 127.0.0.1:8000"}, True),             # hypercorn's ProxyFixMiddleware reads it
+])
+def test_x_forwarded_host_to_uvicorn_which_reads_no_such_header_is_a_note(tmp_path, app, reported):
+    # uvicorn's proxy headers are X-Forwarded-For and X-Forwarded-Proto only (middleware/proxy_headers.py).
+    config = """
+        server {
+            listen 80;
+            location / { proxy_set_header X-Forwarded-Host $http_host; proxy_pass http://127.0.0.1:8000; }
+        }
+    """
+    result = lint_config(tmp_path, full(config), **app)
+    assert bool(only(result, "host-spoofing")) is reported
+    assert any("goes to uvicorn, whose proxy headers are X-Forwarded-For and X-Forwarded-Proto only" in note
+               for note in result.notes) is not reported
 
 
 def test_uwsgi_pass_to_an_http_socket_is_the_protocol_finding_alone(tmp_path):

@@ -479,8 +479,11 @@ def test_acme_challenge_pass_through_is_not_a_pool_candidate(tmp_path, location,
     # granian closes an idle connection after 30 s (--http1-header-read-timeout 30000 ms by default)
     ("granian --interface asgi --port 8000 app:app", ["closes them after 30s", "`keepalive_timeout 25s;`"]),
     # uvicorn's 5 s default: half of it, so the pool lets go well before
-    ("uvicorn app:app --port 8000", ["closes them after 5s", "`keepalive_timeout 2s;`"]),
+    ("uvicorn app:app --port 8000", ["closes them after 5s, sooner than", "`keepalive_timeout 2s;`"]),
     ("uvicorn app:app --port 8000 --timeout-keep-alive 75", ["keeps idle connections 75s, longer than"]),
+    # set 25: equal timers are no "sooner"
+    ("uvicorn app:app --port 8000 --timeout-keep-alive 60", ["closes them after 60s, no later than nginx's",
+                                                             "`keepalive_timeout 55s;`"]),
 ])
 def test_pool_advice_behind_a_paired_server_names_its_idle_timeout(tmp_path, command, expected):
     """The advice follows the app that is there: a pool kept longer than the app's idle timeout

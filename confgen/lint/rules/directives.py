@@ -1009,8 +1009,10 @@ def zone_not_defined(ctx: LintContext) -> Iterator[Finding]:
     Each of them uses a shared memory zone that ``limit_req_zone``, ``limit_conn_zone`` or
     ``proxy_cache_path ... keys_zone=`` (``fastcgi_``, ``uwsgi_``, ``scgi_cache_path``) defines
     in the http block. Used but not defined, ``nginx -t`` fails: ``zero size shared memory zone
-    "login"`` for a limit, ``"proxy_cache" zone "api" is unknown`` for a cache (checked on nginx
-    1.22.1). Judged only on a whole nginx.conf that includes no file the deployment provides
+    "login"`` for a limit, ``"proxy_cache" zone "api" is unknown`` for a cache, and ``the shared
+    memory zone "api" is already declared for a different use`` when another of those
+    directives defines the name (``uwsgi_cache`` of a ``proxy_cache_path`` zone; checked on
+    nginx 1.22.1). Judged only on a whole nginx.conf that includes no file the deployment provides
     (such a file may define the zone); a name made of variables, and ``proxy_cache off``, are
     left alone.
 
@@ -1057,11 +1059,18 @@ def zone_not_defined(ctx: LintContext) -> Iterator[Finding]:
             if name is None or "$" in name or (user != "limit_conn" and name == "off"):
                 continue
             if name not in defined.get(definer, set()):
-                refusal = (f'"{user}" zone "{name}" is unknown' if definer.endswith("_path")
-                           else f'zero size shared memory zone "{name}"')
-                yield ctx.finding(directive, f"{user} uses the zone {name}, which no {definer} defines: nginx refuses "
-                                             f"to start ({refusal}); define it in the http block, or use the name "
-                                             f"of one that is")
+                other = next((d for d, names in sorted(defined.items()) if name in names), None)
+                if other is not None:
+                    # Another module's zone of that name: nginx refuses it for its use instead.
+                    refusal = f'the shared memory zone "{name}" is already declared for a different use'
+                    whose = f" ({other} defines it, for its own use)"
+                else:
+                    refusal = (f'"{user}" zone "{name}" is unknown' if definer.endswith("_path")
+                               else f'zero size shared memory zone "{name}"')
+                    whose = ""
+                yield ctx.finding(directive, f"{user} uses the zone {name}, which no {definer} defines{whose}: nginx "
+                                             f"refuses to start ({refusal}); define it in the http block, or use the "
+                                             f"name of one that is")
 
 
 # From nginx 1.25.1 a plain-TCP port with HTTP/2 also answers HTTP/1.x (the http2 directive's

@@ -188,6 +188,8 @@ def app_sees_upstream_host(ctx: LintContext) -> Iterator[Finding]:
         https://docs.djangoproject.com/en/stable/ref/settings/#csrf-trusted-origins
         https://github.com/encode/starlette/blob/master/starlette/routing.py (redirect_slashes)
     """
+    if getattr(ctx.app_server, "protocol", None) == "uwsgi":
+        return  # proxy_pass to a uwsgi-protocol socket fails whatever it sends: app-protocol-mismatch's
     pairs = []
     for route in app_routes(ctx):
         if ctx.nginx.proxy_headers(route.block).get("x-forwarded-host", ("", None))[0]:

@@ -125,6 +125,11 @@ def pool_advice(ctx: LintContext, upstream_routes, idle_s: float, pool_text: str
     server = _paired_server(ctx)
     closing = _closes_every_connection(server)
     idle = server.idle.value if server is not None and server.idle is not None else None
+    if server is not None and reaches and server.protocol == "uwsgi":
+        # proxy_pass speaks HTTP to a socket that speaks the uwsgi protocol: every request fails
+        # (app-protocol-mismatch), and no pool matters until the two agree.
+        return (f"the paired {server.server} ({server.label}) speaks the uwsgi protocol there, not HTTP "
+                f"(app-protocol-mismatch): make the two agree first"), RIGHT_FOR_NOW
     cap = app_slot_cap(ctx) if server is not None and reaches else None
     if cap is not None and cap[0] < 1:
         return (f"{cap[1]}: too few for a pool, which would hold the app's workers while idle; to reuse "
@@ -139,7 +144,8 @@ def pool_advice(ctx: LintContext, upstream_routes, idle_s: float, pool_text: str
                     f"{idle:g}s, longer than nginx's upstream keepalive_timeout {idle_s:g}s)"), REPORT
         below = max(1, math.floor(idle - APP_KEEPALIVE_MARGIN_S if idle > 2 * APP_KEEPALIVE_MARGIN_S else idle / 2))
         return (f"{pool_text} with {http11}, and let the pool drop idle connections before the app does: the "
-                f"paired {server.server} ({server.label}) closes them after {idle:g}s, sooner than nginx's upstream "
+                f"paired {server.server} ({server.label}) closes them after {idle:g}s, "
+                f"{'sooner than' if idle < idle_s else 'no later than'} nginx's upstream "
                 f"keepalive_timeout ({idle_s:g}s); raise the app's idle timeout above {idle_s:g}s, or write "
                 f"`keepalive_timeout {below:g}s;` in the upstream"), REPORT
     unknown = REPORT if ctx.option("unknown-app") else APP_UNKNOWN

@@ -9,7 +9,7 @@ from typing import Iterator
 from confgen.lint.containers import unreached_container
 from confgen.lint.context import LintContext
 from confgen.lint.registry import Finding, rule
-from confgen.lint.rules._proxy import (app_is_django, reaches_app, route_of, routes, self_proxied,
+from confgen.lint.rules._proxy import (app_is_django, reaches_app, route_of, routes, self_proxied, worker_class,
                                       websocket_only)
 from confgen.lint.rules.security_common import (
     REDIRECT_CODES,
@@ -416,6 +416,9 @@ def _why_quiet(ctx, header: str, spoofable, directive) -> str | None:
         return (f"{directive.args[0]} from request data goes to a Django app, which reads X-Forwarded-Host "
                 f"only with USE_X_FORWARDED_HOST = True (its settings are not read here): not reported; use "
                 f"$host if it is set")
+    if header != "host" and _uvicorn_behind(ctx, directive):
+        return (f"{directive.args[0]} from request data goes to uvicorn, whose proxy headers are X-Forwarded-For "
+                f"and X-Forwarded-Proto only: not reported; use $host if the app reads {directive.args[0]} itself")
     return None
 
 
@@ -483,7 +486,9 @@ def host_spoofing(ctx: LintContext) -> Iterator[Finding]:
     request data is the same spoofing for an app that trusts it (Django's
     ``USE_X_FORWARDED_HOST``, werkzeug's ``ProxyFix(x_host=1)``; in front of a paired Django
     app, whose settings are not read, a note instead: Django reads none of them unless
-    ``USE_X_FORWARDED_HOST = True``, False by default), and is reported in the
+    ``USE_X_FORWARDED_HOST = True``, False by default; in front of a paired uvicorn, on its own
+    or as gunicorn's worker, a note too: its proxy headers are X-Forwarded-For and
+    X-Forwarded-Proto only), and is reported in the
     default server too: a server that answers any Host hands the app whatever Host the client
     wrote; name the real hosts in ``server_name`` and refuse the others in a default server.
     One cause is one finding: headers of one location that pass the same client value (``Host
@@ -515,6 +520,7 @@ def host_spoofing(ctx: LintContext) -> Iterator[Finding]:
         https://docs.djangoproject.com/en/stable/ref/settings/#use-x-forwarded-host
         https://docs.djangoproject.com/en/stable/ref/request-response/#django.http.HttpRequest.get_host
         https://werkzeug.palletsprojects.com/en/stable/middleware/proxy_fix/
+        https://github.com/encode/uvicorn/blob/master/uvicorn/middleware/proxy_headers.py
         https://github.com/yandex/gixy/blob/master/docs/en/plugins/hostspoofing.md
     """
     # One cause is one finding. In a location, the headers that pass the same client value are
@@ -631,6 +637,18 @@ def _django_behind(ctx, directive) -> bool:
     accepts after the name only a port (its host validation refuses ``name:@evil.example``, with
     any ALLOWED_HOSTS), so a named server's ``$http_host`` carries nothing an attacker can use."""
     if not app_is_django(ctx):
+        return False
+    reached = _routes_under(ctx, directive.parent)
+    return bool(reached) and reaches_app(ctx, reached)
+
+
+def _uvicorn_behind(ctx, directive) -> bool:
+    """Whether the requests this header goes with reach a paired uvicorn (on its own, or
+    gunicorn's uvicorn worker), which takes the client's address and scheme from X-Forwarded-For
+    and X-Forwarded-Proto and reads no other forwarded header (uvicorn 0.55's
+    middleware/proxy_headers.py), so a Host header of another name reaches the app untouched."""
+    worker = (worker_class(ctx) or "") if ctx.gunicorn is not None else ""
+    if getattr(ctx.app_server, "server", None) != "uvicorn" and "uvicorn" not in worker.lower():
         return False
     reached = _routes_under(ctx, directive.parent)
     return bool(reached) and reaches_app(ctx, reached)
