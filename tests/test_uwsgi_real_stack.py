@@ -173,3 +173,35 @@ def test_a_misspelled_option_in_the_ini_is_kept_as_a_placeholder_and_ignored(tmp
     result = lint_config(tmp_path, "server { location / { proxy_pass http://127.0.0.1:%d; } }\n" % port)
     found = only(result, "uwsgi-option-misspelled")
     assert [f.line for f in found] == ([6] if key == "process" else [])
+
+
+def test_uwsgi_pass_to_gunicorn_fails_every_request_as_app_protocol_mismatch_says(tmp_path):
+    """Set 25's fastdog: `uwsgi_pass` to gunicorn, which speaks HTTP only. gunicorn waits for an
+    HTTP request line that never comes, until its worker timeout (2 s here, 30 s by default)
+    kills the worker: the request fails, and proxy_pass to the same gunicorn answers 200."""
+    nginx = require_binary("nginx")
+    gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or shutil.which("gunicorn")
+    if gunicorn is None:
+        pytest.skip("gunicorn is not installed")
+    (tmp_path / "app.py").write_text(APP)
+    app_port, nginx_port = free_port(), free_port()
+    locations = (f"        location /u/ {{ include uwsgi_params; uwsgi_pass 127.0.0.1:{app_port}; }}\n"
+                 f"        location /p/ {{ proxy_pass http://127.0.0.1:{app_port}; }}\n")
+    conf = nginx_prefix(tmp_path, f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
+                                  f"http {{\n    access_log off;\n    server {{\n        listen 127.0.0.1:{nginx_port};\n"
+                                  + locations + "    }\n}\n")
+    (conf.parent / "uwsgi_params").write_text(UWSGI_PARAMS)
+    app = spawn([gunicorn, "--bind", f"127.0.0.1:{app_port}", "--timeout", "2", "--workers", "1", "app:application"],
+                tmp_path / "gunicorn.out", cwd=tmp_path)
+    server = start_nginx(nginx, tmp_path, conf)
+    try:
+        deadline = time.monotonic() + 20
+        assert owns_listener(app, app_port, deadline) and owns_listener(server, nginx_port, deadline)
+        crossed, direct = get(nginx_port, "/u/x", timeout=20)[0], get(nginx_port, "/p/x")[0]
+    finally:
+        stop([server, app])
+    assert crossed != 200 and direct == 200, (crossed, direct)
+    result = lint_config(tmp_path / "lint", "events {}\nhttp {\n server {\n  listen 80;\n" + locations.replace(
+        str(app_port), "8000") + " }\n}\n", gunicorn='bind = "127.0.0.1:8000"\n')
+    [finding] = only(result, "app-protocol-mismatch")
+    assert finding.line == 5 and "speaks HTTP only on 127.0.0.1:8000" in finding.message
