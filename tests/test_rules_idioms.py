@@ -160,6 +160,25 @@ def test_a_zone_defined_or_possibly_defined_elsewhere_is_quiet(tmp_path, config)
     assert only(lint_config(tmp_path, config), ZONE) == []
 
 
+@pytest.mark.parametrize("block, refused", [
+    ("sever { listen 8080; location / { return 204; } }", True),       # set 25's docker-revisit
+    ("severs { listen 8081; }", True),
+    ("server { listen 8082; location / { return 204; } }", False),
+    ("upstream app { server 127.0.0.1:8000; }", False),
+    ("map $uri $x { listen 1; }", False),                               # a map's keys are data
+])
+def test_a_block_of_an_unknown_name_that_holds_listen_is_a_misspelled_server(tmp_path, nginx_check, block, refused):
+    config = full(block)
+    ok, output = nginx_check(config)
+    assert ok is not refused, output
+    found = only(lint_config(tmp_path, config), "server-block-misspelled")
+    assert len(found) == int(refused)
+    if refused:
+        name = block.split()[0]
+        assert f'unknown directive "{name}"' in output and f'(unknown directive "{name}")' in found[0].message
+        assert (found[0].line, found[0].col) == place(config, block)
+
+
 FORWARDED_MAP = """
     map $http_x_forwarded_proto $forwarded_proto { default $http_x_forwarded_proto; '' $scheme; }
     server {

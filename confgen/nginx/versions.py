@@ -262,7 +262,7 @@ INTRODUCTIONS = (
     Introduction("add_header_inherit", (1, 29, 3)),
     Introduction("add_trailer_inherit", (1, 29, 3)),
 )
-_INTRODUCED_NAMES = frozenset(entry.directive for entry in INTRODUCTIONS)
+INTRODUCED_NAMES = frozenset(entry.directive for entry in INTRODUCTIONS)
 
 
 def introductions_used(config, by_name=None) -> list[tuple[Introduction, object]]:
@@ -274,7 +274,7 @@ def introductions_used(config, by_name=None) -> list[tuple[Introduction, object]
                 if entry.used_by(directive)]
     found = []
     for directive in config.walk():
-        if directive.name in _INTRODUCED_NAMES:
+        if directive.name in INTRODUCED_NAMES:
             found.extend((entry, directive) for entry in INTRODUCTIONS if entry.used_by(directive))
     return found
 

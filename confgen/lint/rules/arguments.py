@@ -1,6 +1,6 @@
 """Directives nginx refuses for their arguments: a one-value directive written with several (a
 cipher list with a space in it), an on/off switch given another word (CG427), a server name
-(CG436) or a listen address (CG438) nginx cannot read."""
+(CG436) or a listen address (CG438) nginx cannot read, a misspelled ``server`` block (CG439)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Iterator
 from confgen.lint.context import LintContext
 from confgen.lint.registry import Finding, rule
 from confgen.lint.rules.security_common import TABLE_BLOCKS, in_http
+from confgen.nginx.versions import INTRODUCED_NAMES
 
 # Blocks whose lines are table entries, not directives (an upstream's lines are directives).
 _DATA_BLOCKS = frozenset(TABLE_BLOCKS - {"upstream"})
@@ -202,6 +203,43 @@ def _is_ipv6(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+@rule(code="CG439", name="server-block-misspelled", severity="error")
+def server_block_misspelled(ctx: LintContext) -> Iterator[Finding]:
+    """A block of a name nginx does not know that holds ``listen``: a misspelled ``server``.
+
+    Only a ``server`` block takes ``listen``, so a block such as ``sever { listen 8080; ... }``
+    (set 25's docker-revisit) is a ``server`` misspelled, and nginx refuses to start: ``unknown
+    directive "sever"`` (checked on nginx 1.22.1 with ``nginx -t``). Until then confgen reads the
+    file as a snippet of another context and its rules see no server. Names in crossplane's copy
+    of nginx's module tables, and directives newer than it, are never reported.
+
+    Bad:
+        sever {
+            listen 8080;
+            location / { proxy_pass http://127.0.0.1:8000; }
+        }
+
+    Good:
+        server {
+            listen 8080;
+            location / { proxy_pass http://127.0.0.1:8000; }
+        }
+
+    References:
+        https://nginx.org/en/docs/http/ngx_http_core_module.html#listen
+        https://nginx.org/en/docs/http/ngx_http_core_module.html#server
+    """
+    known = _directive_names()
+    for name in ctx.names():
+        if not name or name in known or name in INTRODUCED_NAMES or name[0] == "#":
+            continue
+        for directive in ctx.all(name):
+            parent = directive.parent
+            if directive.is_block and directive.find("listen") and (parent is None or parent.name not in _DATA_BLOCKS):
+                yield ctx.finding(directive, f"\"{name}\" is not an nginx directive: nginx refuses to start (unknown "
+                                             f"directive \"{name}\"); a block that holds `listen` is a `server` block")
 
 
 @rule(code="CG431", name="missing-semicolon", severity="warning")
