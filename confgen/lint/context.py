@@ -168,13 +168,18 @@ class _FileLines:
     def set_text(self, file: str, text: str) -> None:
         self._texts[file] = text
 
-    def text(self, file: str) -> str | None:
-        from confgen.errors import ConfgenError
-        from confgen.files import overlaid_text, read_text_file
+    def _held(self, file: str) -> str | None:
+        """The text of a file not read from disk (stdin, a dump's part, an overlay), or None."""
+        from confgen.files import overlaid_text
 
         text = self._texts.get(file)
-        if text is None:
-            text = overlaid_text(file)
+        return text if text is not None else overlaid_text(file)
+
+    def text(self, file: str) -> str | None:
+        from confgen.errors import ConfgenError
+        from confgen.files import read_text_file
+
+        text = self._held(file)
         if text is None:
             try:
                 text = read_text_file(file, 64 * 1024 * 1024)
@@ -184,11 +189,7 @@ class _FileLines:
 
     def _lines(self, file: str) -> Iterator[str]:
         # Lines end at "\n" only, as nginx and crossplane count them.
-        from confgen.files import overlaid_text
-
-        text = self._texts.get(file)
-        if text is None:
-            text = overlaid_text(file)
+        text = self._held(file)
         if text is not None:
             for line in text.split("\n"):
                 yield line.rstrip("\r")

@@ -399,8 +399,11 @@ def map_values(ctx, variable: str) -> set[str] | None:
 def servers_of(ctx, target: str) -> tuple[str, ...]:
     """The servers a pass target without variables reaches: its upstream block's, or itself."""
     upstream = upstreams(ctx).get(_host(target))
-    if upstream is None:
-        return (target,)
+    return (target,) if upstream is None else upstream_servers(upstream)
+
+
+def upstream_servers(upstream) -> tuple[str, ...]:
+    """The addresses an ``upstream`` block's ``server`` lines name."""
     return tuple(s.args[0] for s in upstream.block or () if s.name == "server" and s.args)
 
 
@@ -511,9 +514,7 @@ def uwsgi_targets(ctx) -> list[tuple[object, object, tuple[str, ...]]]:
         if not target or "$" in target or overriding_handler(directive) is not None:
             continue
         upstream = upstreams(ctx).get(target)
-        servers = tuple(s.args[0] for s in upstream.block or () if s.name == "server" and s.args) \
-            if upstream else (target,)
-        found.append((directive, upstream, servers))
+        found.append((directive, upstream, upstream_servers(upstream) if upstream else (target,)))
     return found
 
 
@@ -677,6 +678,12 @@ def worker_class(ctx) -> str | None:
 
     value = ctx.gunicorn.worker_class
     return None if value is UNKNOWN else value
+
+
+def uvicorn_worker(ctx) -> bool:
+    """Whether the paired gunicorn runs uvicorn's worker (``uvicorn_worker.UvicornWorker``, the
+    older ``uvicorn.workers.UvicornWorker``)."""
+    return ctx.gunicorn is not None and "uvicorn" in (worker_class(ctx) or "").lower()
 
 
 def app_anchor(ctx, setting, fallback):

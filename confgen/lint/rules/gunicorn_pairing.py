@@ -49,6 +49,7 @@ from confgen.lint.rules._proxy import (
     size,
     upstream_child,
     upstream_idle_timeout,
+    uvicorn_worker,
     uwsgi_targets,
     websocket_only,
     worker_class,
@@ -73,10 +74,6 @@ def _gunicorn_anchor(ctx: LintContext, setting):
     if first is not None:
         return first.upstream if first.upstream is not None else first.proxy_pass
     return None
-
-
-def _is_uvicorn(worker: str | None) -> bool:
-    return worker is not None and "uvicorn" in worker.lower()
 
 
 # Worker classes whose requests gunicorn's own parser reads (gunicorn/http/), where its
@@ -463,7 +460,7 @@ def uvicorn_unix_forwarded(ctx: LintContext) -> Iterator[Finding]:
     the machine can reach a unix socket, and every request is served as before, with the
     client's address and scheme as nginx saw them.
     """
-    if not _is_uvicorn(worker_class(ctx)) or ctx.gunicorn.binds_unix_socket is not True:
+    if not uvicorn_worker(ctx) or ctx.gunicorn.binds_unix_socket is not True:
         return
     allowed, setting = app_setting(ctx, "forwarded_allow_ips")
     if allowed is None:
@@ -598,8 +595,10 @@ def max_requests_no_jitter(ctx: LintContext) -> Iterator[Finding]:
     """
     limit, setting = app_number(ctx, "max_requests")
     jitter, _ = app_number(ctx, "max_requests_jitter")
+    if not limit or limit <= 0 or jitter is None or jitter > 0:
+        return
     anchor = _gunicorn_anchor(ctx, setting)
-    if not limit or limit <= 0 or jitter is None or jitter > 0 or anchor is None:
+    if anchor is None:
         return
     yield ctx.finding(anchor,
                       f"{describe_setting(ctx, setting)} without max_requests_jitter: the workers restart "

@@ -11,7 +11,8 @@ from confgen.lint.fixes.base import Fix
 from confgen.lint.fixes.nginx_edits import insert_before, replace_arg
 from confgen.lint.registry import Finding, rule
 from confgen.lint.rules._proxy import (app_is_django, app_routes, by_cause, maps, more_locations, only_trusted_peers,
-                                       passthrough_map, private_listeners, route_location, routes, websocket_only)
+                                       passthrough_map, private_listeners, route_location, routes, uvicorn_worker,
+                                       websocket_only)
 from confgen.lint.rules.security_common import SECURITY_HEADERS, is_auth_endpoint, is_tls_server, variable_model
 from confgen.lint.rules.security_headers import drops_security_headers, only_nginx_own_headers
 from confgen.nginx.variables import VARIABLE_RE
@@ -226,9 +227,7 @@ def _what_the_host_decides(ctx: LintContext) -> str | None:
         return ("Django refuses it with 400 unless ALLOWED_HOSTS lists it (and always when it holds `_`), and from "
                 "Django 4.0 answers a POST whose Origin names the site with 403 (\"Origin checking failed\") unless "
                 "CSRF_TRUSTED_ORIGINS lists it")
-    server = getattr(ctx.app_server, "server", None)
-    worker = str(ctx.gunicorn.get("worker_class") or "") if ctx.gunicorn is not None else ""
-    if server in _ASGI_SERVERS or "uvicorn" in worker.lower():
+    if getattr(ctx.app_server, "server", None) in _ASGI_SERVERS or uvicorn_worker(ctx):
         return ("an ASGI app builds absolute URLs from it, as Starlette's and FastAPI's slash redirects do "
                 "(Location: http://<that name>/items/), which clients cannot reach")
     return None

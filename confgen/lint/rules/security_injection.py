@@ -9,7 +9,7 @@ from typing import Iterator
 from confgen.lint.containers import unreached_container
 from confgen.lint.context import LintContext
 from confgen.lint.registry import Finding, rule
-from confgen.lint.rules._proxy import (app_is_django, reaches_app, route_of, routes, self_proxied, worker_class,
+from confgen.lint.rules._proxy import (app_is_django, reaches_app, route_of, routes, self_proxied, uvicorn_worker,
                                       websocket_only)
 from confgen.lint.rules.security_common import (
     REDIRECT_CODES,
@@ -647,8 +647,7 @@ def _uvicorn_behind(ctx, directive) -> bool:
     gunicorn's uvicorn worker), which takes the client's address and scheme from X-Forwarded-For
     and X-Forwarded-Proto and reads no other forwarded header (uvicorn 0.55's
     middleware/proxy_headers.py), so a Host header of another name reaches the app untouched."""
-    worker = (worker_class(ctx) or "") if ctx.gunicorn is not None else ""
-    if getattr(ctx.app_server, "server", None) != "uvicorn" and "uvicorn" not in worker.lower():
+    if getattr(ctx.app_server, "server", None) != "uvicorn" and not uvicorn_worker(ctx):
         return False
     reached = _routes_under(ctx, directive.parent)
     return bool(reached) and reaches_app(ctx, reached)

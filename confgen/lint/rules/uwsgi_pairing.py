@@ -77,12 +77,13 @@ def app_protocol_mismatch(ctx: LintContext) -> Iterator[Finding]:
 
 
 def _uwsgi_pass_to_an_http_server(ctx: LintContext) -> Iterator[Finding]:
-    """uwsgi_pass to gunicorn, uvicorn, hypercorn, daphne or granian, which speak HTTP only."""
+    """uwsgi_pass to gunicorn, uvicorn, hypercorn, daphne or granian (every app server confgen
+    reads but uWSGI, which the caller has ruled out), which speak HTTP only."""
     if ctx.app_only:
         return
     if ctx.gunicorn is not None:
         name, label = "gunicorn", ctx.gunicorn_label or ctx.gunicorn.path or "gunicorn"
-    elif ctx.app_server is not None and ctx.app_server.server in HTTP_ONLY_SERVERS:
+    elif ctx.app_server is not None:
         name, label = ctx.app_server.server, ctx.app_server.label
     else:
         return
@@ -93,10 +94,6 @@ def _uwsgi_pass_to_an_http_server(ctx: LintContext) -> Iterator[Finding]:
                           f"uwsgi_pass{more_locations(passes)} speaks the uwsgi protocol to {name} ({label}), which "
                           f"speaks HTTP only on {', '.join(binds)}: every request fails; use proxy_pass with the "
                           f"headers proxy_params sets")
-
-
-# App servers with no uwsgi protocol: HTTP (and WebSocket) only.
-HTTP_ONLY_SERVERS = frozenset({"uvicorn", "hypercorn", "daphne", "granian"})
 
 
 @rule(code="CG213", name="uwsgi-buffer-size", severity="warning", needs=("chain",))
